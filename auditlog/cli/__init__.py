@@ -1,0 +1,39 @@
+"""The `auditlog` command line. Commands parse options, call the library, render.
+
+Each command group lives in its own module and registers itself on `app`; this module
+only builds the app and turns library errors into one sentence and an exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import duckdb
+import typer
+
+from auditlog.cli.common import app, err_console
+from auditlog.errors import AuditlogError
+
+# Importing a command module registers its commands on `app`.
+from auditlog.cli import load_cmds  # noqa: E402,F401  (registration by import)
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point: never lets a traceback reach the user."""
+    try:
+        app()
+    except AuditlogError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except duckdb.Error as exc:
+        if os.environ.get("AUDITLOG_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[0]
+        err_console.print(f"[bold red]error:[/] database: {message}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("[bold red]interrupted[/]; nothing was committed")
+        sys.exit(130)

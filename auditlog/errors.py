@@ -1,0 +1,29 @@
+"""Errors the library raises. The CLI turns each into one sentence and an exit code."""
+
+from __future__ import annotations
+
+
+class AuditlogError(Exception):
+    """A problem the user can act on. `source` names the file, row or rule involved."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        return f"{self.source}: {message}" if self.source else message
+
+
+class InputError(AuditlogError):
+    """An input file cannot be read, or its rows break the contract under --strict."""
+
+
+class UsageError(AuditlogError):
+    """Options that do not fit together, an unknown name, a missing database."""
+
+
+class RuleError(AuditlogError):
+    """A rule that cannot be loaded, validated or run; `source` is its file."""

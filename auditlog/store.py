@@ -1,0 +1,99 @@
+"""The DuckDB database: schema, connections and the bookkeeping tables.
+
+One file holds everything: the canonical tables of the five kinds (see kinds.py), the
+files that were ingested, and the quarantined rows. Every connection runs in UTC so a
+TIMESTAMPTZ prints and compares the same on every machine.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from auditlog.errors import UsageError
+from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
+
+DEFAULT_DB = "auditlog.duckdb"
+SCHEMA_VERSION = 1
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("AUDITLOG_DB") or DEFAULT_DB)
+
+
+def table_ddl(kind: Kind) -> str:
+    columns = [f"{c.name} {c.sql_type}" for c in kind.columns]
+    columns += [f"{name} {sql_type}" for name, sql_type in SOURCE_COLUMNS]
+    return f"CREATE TABLE IF NOT EXISTS {kind.name} (\n  " + ",\n  ".join(columns) + "\n)"
+
+
+BOOKKEEPING_DDL = (
+    """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    # One row per distinct (content, path) ingested; reloading the same file adds nothing.
+    """CREATE TABLE IF NOT EXISTS ingested_files (
+        sha256 VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        format VARCHAR NOT NULL,
+        tz VARCHAR NOT NULL,
+        rows_read BIGINT NOT NULL,
+        loaded BIGINT NOT NULL,
+        duplicates BIGINT NOT NULL,
+        quarantined BIGINT NOT NULL,
+        ingested_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (sha256, path)
+    )""",
+    # A row that broke the contract, with enough to find and fix it. Keyed by the file's
+    # content and the row number so that quarantining the same row again changes nothing.
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        file_sha256 VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        row_number BIGINT NOT NULL,
+        reason VARCHAR NOT NULL,
+        raw VARCHAR,
+        ingested_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (file_sha256, row_number)
+    )""",
+)
+
+
+def configure(con: duckdb.DuckDBPyConnection) -> None:
+    """Session settings every connection gets: UTC, and deterministic row order."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET preserve_insertion_order = true")
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for kind in KINDS.values():
+        con.execute(table_ddl(kind))
+    for ddl in BOOKKEEPING_DDL:
+        con.execute(ddl)
+    con.execute(
+        "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+    )
+
+
+def connect(path: Path | str | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (and, unless read-only, create) the database at `path`."""
+    db_path = Path(path) if path is not None else default_db_path()
+    if read_only and not db_path.exists():
+        raise UsageError(
+            f"no database at {db_path}; load logs first with 'auditlog ingest PATH'"
+        )
+    try:
+        con = duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise UsageError(f"cannot open database {db_path}: {first_line(exc)}") from None
+    configure(con)
+    if not read_only:
+        create_schema(con)
+    return con
+
+
+def first_line(exc: BaseException) -> str:
+    """DuckDB errors span several lines; the first says what happened."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
