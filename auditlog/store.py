@@ -51,11 +51,12 @@ BOOKKEEPING_DDL = (
         file_sha256 VARCHAR NOT NULL,
         path VARCHAR NOT NULL,
         kind VARCHAR NOT NULL,
-        row_number BIGINT NOT NULL,
+        row_number BIGINT,          -- NULL for a CSV record too malformed to number
+        location VARCHAR NOT NULL,  -- 'line 12', 'element 3', 'record 7', 'row 9'
         reason VARCHAR NOT NULL,
         raw VARCHAR,
         ingested_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (file_sha256, row_number)
+        PRIMARY KEY (file_sha256, location)
     )""",
 )
 

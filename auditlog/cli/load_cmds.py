@@ -1,0 +1,141 @@
+"""Commands that load logs and describe what is loaded: ingest, status, quarantine."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from auditlog import store
+from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, err_console, print_json
+from auditlog.ingest import FileResult, ingest_paths
+from auditlog.kinds import KINDS
+from auditlog.status import database_status, quarantined_rows
+
+KindName = enum.Enum("KindName", {name: name for name in KINDS}, type=str)  # type: ignore[misc]
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Log files or directories to load.")],
+    kind: Annotated[
+        KindName | None,
+        typer.Option("--kind", "-k", help="Kind of log; detected from the columns when omitted."),
+    ] = None,
+    tz: Annotated[
+        str, typer.Option("--tz", help="Zone of timestamps that carry no offset (IANA name).")
+    ] = "UTC",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail, loading nothing, if any row is quarantined.")
+    ] = False,
+    currency: Annotated[
+        str | None,
+        typer.Option("--currency", envvar="AUDITLOG_CURRENCY",
+                     help="ISO 4217 code for charges that name none."),
+    ] = None,
+    db: DbOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Load log files into the database; bad rows are quarantined, never dropped.
+
+    Reads JSON Lines (.jsonl, .ndjson), JSON (.json), CSV (.csv), TSV (.tsv) and Parquet,
+    text formats also gzipped (.gz). One call is all or nothing.
+    """
+    con = store.connect(db)
+    with _progress(enabled=output is OutputFormat.table) as bar:
+        task = bar.add_task("loading", total=None)
+
+        def advance(index: int, total: int, result: FileResult) -> None:
+            bar.update(task, total=total, completed=index + 1, description=Path(result.path).name)
+
+        results = ingest_paths(
+            con, paths, kind=kind.value if kind else None, tz=tz, strict=strict,
+            currency=currency, progress=advance,
+        )
+    con.close()
+    if output is OutputFormat.json:
+        print_json([r.as_dict() for r in results])
+    else:
+        _render_ingest(results)
+
+
+def _progress(*, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(),
+        MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, transient=True,
+        disable=not (enabled and err_console.is_terminal),
+    )
+
+
+def _render_ingest(results: list[FileResult]) -> None:
+    table = Table(title="Ingested", title_justify="left")
+    for header in ("file", "kind", "rows read", "loaded", "duplicates", "quarantined"):
+        table.add_column(header, justify="left" if header in ("file", "kind") else "right")
+    for r in results:
+        quarantined = f"[bold yellow]{r.quarantined:,}[/]" if r.quarantined else "0"
+        table.add_row(r.path, r.kind, f"{r.rows_read:,}", f"{r.loaded:,}",
+                      f"{r.duplicates:,}", quarantined)
+    console.print(table)
+    total_q = sum(r.quarantined for r in results)
+    if total_q:
+        console.print(f"{total_q:,} row(s) quarantined: see them with [bold]auditlog quarantine[/].")
+
+
+@app.command()
+def status(db: DbOption = None, output: FormatOption = OutputFormat.table) -> None:
+    """What the database holds: rows and time range per kind, files, quarantine."""
+    con = store.connect(db, read_only=True)
+    summary = database_status(con)
+    con.close()
+    if output is OutputFormat.json:
+        print_json(summary)
+        return
+    kinds = Table(title="Logs", title_justify="left")
+    for header in ("kind", "rows", "from (UTC)", "to (UTC)", "quarantined"):
+        kinds.add_column(header, justify="right" if header in ("rows", "quarantined") else "left")
+    for name, info in summary["kinds"].items():
+        kinds.add_row(name, f"{info['rows']:,}", _short(info["first"]), _short(info["last"]),
+                      f"{info['quarantined']:,}")
+    console.print(kinds)
+    files = Table(title="Files", title_justify="left")
+    for header in ("file", "kind", "sha256", "read", "loaded", "dup", "quar", "ingested (UTC)"):
+        files.add_column(header)
+    for f in summary["files"]:
+        files.add_row(f["path"], f["kind"], f["sha256"][:12], f"{f['rows_read']:,}",
+                      f"{f['loaded']:,}", f"{f['duplicates']:,}", f"{f['quarantined']:,}",
+                      _short(f["ingested_at"]))
+    console.print(files)
+
+
+def _short(instant: str | None) -> str:
+    """2026-09-01T10:00:00.123Z → 2026-09-01 10:00:00 for tables; JSON keeps it whole."""
+    return instant[:19].replace("T", " ") if instant else "-"
+
+
+@app.command()
+def quarantine(
+    path: Annotated[
+        str | None, typer.Option("--file", help="Only rows from this file (as ingested).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many rows.")] = 100,
+    db: DbOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """The quarantined rows: file, position, reason and raw text."""
+    con = store.connect(db, read_only=True)
+    rows = quarantined_rows(con, path=path, limit=limit)
+    con.close()
+    if output is OutputFormat.json:
+        print_json(rows)
+        return
+    table = Table(title="Quarantined rows", title_justify="left", show_lines=True)
+    for header in ("file", "at", "kind", "reason", "raw"):
+        table.add_column(header, overflow="fold")
+    for r in rows:
+        table.add_row(r["path"], r["location"], r["kind"], r["reason"], (r["raw"] or "")[:200])
+    console.print(table)

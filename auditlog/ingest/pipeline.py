@@ -1,0 +1,216 @@
+"""One ingest call: every file read, checked, deduplicated and stored, all or nothing.
+
+For every file, loaded + duplicates + quarantined = rows_read, always:
+- a row that breaks the contract is quarantined with its position, raw text and reason;
+- a row whose id is already stored (or appears earlier in the file) with the same
+  content is a duplicate: counted, not stored again;
+- with different content it is a conflict: quarantined, the stored version kept.
+The whole call is one DuckDB transaction, so a failure, or a kill, leaves the database
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+
+from auditlog.errors import InputError, UsageError
+from auditlog.ingest.files import InputFile, discover, sha256_of
+from auditlog.ingest.readers import stage
+from auditlog.ingest.validate import detect_kind, install_macros, typed_select
+from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    kind: str
+    sha256: str
+    rows_read: int
+    loaded: int
+    duplicates: int
+    quarantined: int
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+# Called after each file with (index, total, result), for progress bars.
+Progress = Callable[[int, int, FileResult], None]
+
+
+def check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
+    (known,) = con.execute(
+        "SELECT count(*) > 0 FROM pg_timezone_names() WHERE name = $tz", {"tz": tz}
+    ).fetchone() or (False,)
+    if not known:
+        raise UsageError(f"unknown time zone {tz!r}; use an IANA name such as UTC or Europe/Paris")
+
+
+def ingest_paths(
+    con: duckdb.DuckDBPyConnection,
+    paths: list[Path],
+    *,
+    kind: str | None = None,
+    tz: str = "UTC",
+    strict: bool = False,
+    currency: str | None = None,
+    progress: Progress | None = None,
+) -> list[FileResult]:
+    """Load `paths` (files or directories) into the database behind `con`."""
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)}")
+    check_timezone(con, tz)
+    sources = discover(paths)
+    install_macros(con)
+    results: list[FileResult] = []
+    with ThreadPoolExecutor(max_workers=1) as hasher:
+        digests = [hasher.submit(sha256_of, s.path) for s in sources]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for index, (source, digest) in enumerate(zip(sources, digests, strict=True)):
+                result = _ingest_file(con, source, digest.result(), kind, tz, currency)
+                if strict and result.quarantined:
+                    raise InputError(
+                        f"{result.quarantined} row(s) break the contract and --strict is on; "
+                        "nothing was loaded (see them with 'auditlog quarantine' after a "
+                        "load without --strict)",
+                        source=source.display,
+                    )
+                results.append(result)
+                if progress is not None:
+                    progress(index, len(sources), result)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            _drop_temp(con)
+    return results
+
+
+def _ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    source: InputFile,
+    sha256: str,
+    kind_name: str | None,
+    tz: str,
+    currency: str | None,
+) -> FileResult:
+    staged = stage(con, source)
+    kind = KINDS[kind_name] if kind_name else detect_kind(staged.columns, source.display)
+    con.execute("DROP TABLE IF EXISTS _typed")
+    con.execute(
+        f"CREATE TEMP TABLE _typed AS {typed_select(kind, staged, currency=currency)}",
+        {"tz": tz},
+    )
+    con.execute("DROP TABLE _stage")
+    _judge(con, kind)
+    counts = _store(con, kind, source, sha256, tz)
+    return FileResult(path=source.display, kind=kind.name, sha256=sha256, **counts)
+
+
+def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
+    """`_verdict`: every row of `_typed` → load | duplicate | quarantine, with a reason."""
+    key = kind.id_column
+    con.execute("DROP TABLE IF EXISTS _verdict")
+    con.execute(
+        f"""
+        CREATE TEMP TABLE _verdict AS
+        WITH valid AS (
+          SELECT _row, _loc, {key} AS id, _digest FROM _typed WHERE _reason IS NULL),
+        firsts AS (
+          SELECT id, min(_row) AS first_row, arg_min(_digest, _row) AS first_digest,
+                 arg_min(_loc, _row) AS first_loc
+          FROM valid GROUP BY id),
+        in_file AS (
+          SELECT v._row, v.id, v._digest,
+                 CASE WHEN v._row = f.first_row THEN 'candidate'
+                      WHEN v._digest = f.first_digest THEN 'duplicate'
+                      ELSE 'quarantine' END AS verdict,
+                 CASE WHEN v._row <> f.first_row AND v._digest <> f.first_digest THEN
+                   'conflict: {key} ' || v.id || ' appears at ' || f.first_loc ||
+                   ' of this file with different content' END AS reason
+          FROM valid v JOIN firsts f USING (id))
+        SELECT i._row,
+               CASE WHEN i.verdict <> 'candidate' THEN i.verdict
+                    WHEN s._digest IS NULL THEN 'load'
+                    WHEN s._digest = i._digest THEN 'duplicate'
+                    ELSE 'quarantine' END AS verdict,
+               CASE WHEN i.verdict <> 'candidate' THEN i.reason
+                    WHEN s._digest IS NOT NULL AND s._digest <> i._digest THEN
+                      'conflict: {key} ' || i.id || ' is already loaded from ' ||
+                      coalesce(f.path, s._file) || ' row ' || s._row ||
+                      ' with different content' END AS reason
+        FROM in_file i
+        LEFT JOIN {kind.name} s ON s.{key} = i.id
+        LEFT JOIN (SELECT sha256, min(path) AS path FROM ingested_files GROUP BY sha256) f
+          ON f.sha256 = s._file
+        """
+    )
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection, kind: Kind, source: InputFile, sha256: str, tz: str
+) -> dict[str, int]:
+    columns = ", ".join(kind.column_names)
+    con.execute(
+        f"""
+        INSERT INTO {kind.name} ({columns}, {', '.join(n for n, _ in SOURCE_COLUMNS)})
+        SELECT {columns}, extra, $sha, _row, _digest
+        FROM _typed JOIN _verdict USING (_row) WHERE verdict = 'load' ORDER BY _row
+        """,
+        {"sha": sha256},
+    )
+    # Reading the same file again quarantines the same rows again: the key
+    # (file content, position) makes that a no-op.
+    con.execute(
+        """
+        INSERT OR IGNORE INTO quarantine
+        SELECT $sha, $path, $kind, t._row, t._loc, coalesce(t._reason, v.reason), t._raw,
+               now()
+        FROM _typed t LEFT JOIN _verdict v USING (_row)
+        WHERE t._reason IS NOT NULL OR v.verdict = 'quarantine'
+        """,
+        {"sha": sha256, "path": source.display, "kind": kind.name},
+    )
+    row = con.execute(
+        """
+        SELECT count(*),
+               count(*) FILTER (WHERE v.verdict = 'load'),
+               count(*) FILTER (WHERE v.verdict = 'duplicate'),
+               count(*) FILTER (WHERE t._reason IS NOT NULL OR v.verdict = 'quarantine')
+        FROM _typed t LEFT JOIN _verdict v USING (_row)
+        """
+    ).fetchone()
+    assert row is not None
+    rows_read, loaded, duplicates, quarantined = (int(x) for x in row)
+    con.execute(
+        """
+        INSERT OR IGNORE INTO ingested_files
+        VALUES ($sha, $path, $kind, $format, $tz, $read, $loaded, $dups, $quarantined, now())
+        """,
+        {
+            "sha": sha256, "path": source.display, "kind": kind.name,
+            "format": source.format + (".gz" if source.gzipped else ""),
+            "tz": tz,
+            "read": rows_read, "loaded": loaded, "dups": duplicates,
+            "quarantined": quarantined,
+        },
+    )
+    con.execute("DROP TABLE _typed")
+    con.execute("DROP TABLE _verdict")
+    return {"rows_read": rows_read, "loaded": loaded, "duplicates": duplicates,
+            "quarantined": quarantined}
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    for table in ("_stage", "_typed", "_verdict", "_lines", "_docs", "_top", "_csv"):
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        except duckdb.Error:
+            pass

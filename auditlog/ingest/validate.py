@@ -1,0 +1,198 @@
+"""From staged source columns to typed canonical rows, each with a verdict.
+
+The whole check is one generated SQL statement per file: every canonical column gets
+its text (case-insensitive column match, trimmed, empty = missing), its typed value, and
+the reasons it breaks the contract. Python only writes the SQL.
+"""
+
+from __future__ import annotations
+
+from auditlog.errors import InputError
+from auditlog.ingest.readers import Staged, _quote_ident, _sql_string
+from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS, Column, Kind
+
+# Timestamps: epoch seconds or milliseconds (magnitude decides: below 1e11 is seconds,
+# i.e. up to the year 5138), ISO 8601 with an offset or Z, or ISO 8601 without one, read
+# in the zone given by --tz. Nothing else: a reader that guesses at "01/02/2024" loads
+# wrong instants silently.
+MACROS = r"""
+CREATE OR REPLACE TEMP MACRO al_epoch_ts(s) AS (
+  CASE WHEN abs(CAST(s AS DECIMAL(38, 6))) >= 1e14 THEN NULL
+       WHEN abs(CAST(s AS DECIMAL(38, 6))) >= 1e11
+         THEN CAST(make_timestamp(CAST(round(CAST(s AS DECIMAL(38, 6)) * 1000) AS BIGINT)) AS TIMESTAMPTZ)
+       ELSE CAST(make_timestamp(CAST(round(CAST(s AS DECIMAL(38, 6)) * 1000000) AS BIGINT)) AS TIMESTAMPTZ)
+  END);
+CREATE OR REPLACE TEMP MACRO al_ts(s, tz) AS (
+  CASE
+    WHEN s IS NULL THEN NULL
+    WHEN regexp_full_match(s, '[+-]?[0-9]{1,17}(\.[0-9]+)?') THEN al_epoch_ts(s)
+    WHEN regexp_full_match(s, '[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)? ?([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)')
+      THEN try_cast(upper(s) AS TIMESTAMPTZ)
+    WHEN regexp_full_match(s, '[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?')
+      THEN timezone(tz, try_cast(upper(s) AS TIMESTAMP))
+  END);
+CREATE OR REPLACE TEMP MACRO al_amount(s) AS (
+  CASE WHEN regexp_full_match(s, '\+?[0-9]{1,14}(\.[0-9]{0,4}0*)?')
+       THEN CAST(s AS DECIMAL(18, 4)) END);
+"""
+
+
+def install_macros(con) -> None:  # type: ignore[no-untyped-def]
+    for statement in MACROS.split(";"):
+        if statement.strip():
+            con.execute(statement)
+
+
+def detect_kind(columns: list[str], source: str) -> Kind:
+    """The kind whose required columns the file has; ambiguity is an error."""
+    present = {c.strip().lower() for c in columns}
+    matched = [k for k in KINDS.values() if k.required <= present]
+    # A charges file also has an `account` column; prefer the kind that explains more:
+    # drop a match whose required columns are a strict subset of another match's.
+    matched = [
+        k for k in matched if not any(k.required < other.required for other in matched)
+    ]
+    if len(matched) == 1:
+        return matched[0]
+    if not matched:
+        raise InputError(
+            "cannot tell which kind of log this is: its columns ("
+            + ", ".join(sorted(present)[:12])
+            + ("…" if len(present) > 12 else "")
+            + ") hold the required columns of none; name it with --kind "
+            + "|".join(KINDS),
+            source=source,
+        )
+    raise InputError(
+        "ambiguous kind: the columns match "
+        + " and ".join(k.name for k in matched)
+        + "; name it with --kind",
+        source=source,
+    )
+
+
+def _text_expr(index: int, staged: Staged) -> str:
+    column = f"c{index}"
+    if staged.style == "json":
+        # JSON strings lose their quotes; numbers, objects and arrays keep their text.
+        value = f"json_extract_string({column}, '$')"
+    elif staged.style == "native":
+        value = f"CAST({column} AS VARCHAR)"
+    else:
+        value = column
+    return f"nullif(trim({value}), '')"
+
+
+def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
+    """SELECT over `_stage` giving typed canonical columns, `extra`, `_digest`, `_reason`.
+
+    Bound parameters: $tz (zone for naive timestamps).
+    """
+    by_name: dict[str, list[int]] = {}
+    for i, name in enumerate(staged.columns):
+        by_name.setdefault(name.strip().lower(), []).append(i)
+    known = set(kind.column_names)
+
+    texts: dict[str, str] = {}
+    for column in kind.columns:
+        variants = [_text_expr(i, staged) for i in by_name.get(column.name, [])]
+        texts[column.name] = (
+            "CAST(NULL AS VARCHAR)" if not variants
+            else variants[0] if len(variants) == 1 else f"coalesce({', '.join(variants)})"
+        )
+
+    extras = [(i, n) for i, n in enumerate(staged.columns) if n.strip().lower() not in known]
+    if extras:
+        members = ", ".join(f"{_quote_ident(n)} := c{i}" for i, n in extras)
+        extra = f"CAST(nullif(json_merge_patch('{{}}', to_json(struct_pack({members}))), '{{}}') AS JSON)"
+    else:
+        extra = "CAST(NULL AS JSON)"
+
+    text_cols = ",\n  ".join(f"{texts[c.name]} AS {_t(c)}" for c in kind.columns)
+    inner = f"SELECT _row, _loc, _raw, _bad,\n  {text_cols},\n  {extra} AS extra FROM _stage"
+
+    typed_cols = [f"{_typed(c, currency)} AS {c.name}" for c in kind.columns]
+    digest_members = ", ".join(
+        f"{c.name} := {_typed(c, currency)}" for c in kind.columns if c.name != kind.id_column
+    )
+    digest = f"md5(CAST(to_json(struct_pack({digest_members}, extra := extra)) AS VARCHAR))"
+    reasons = [r for c in kind.columns for r in _checks(c, kind)]
+    reason = (
+        f"CASE WHEN _bad IS NOT NULL THEN _bad ELSE "
+        f"nullif(concat_ws('; ', {', '.join(reasons)}), '') END"
+    )
+    id_col = kind.id_column
+    if kind.generated_id:
+        # No id given: a stable hash of the row's content, so that reloading the same
+        # rows (from any file or format) finds them again.
+        typed_cols[kind.column_names.index(id_col)] = (
+            f"coalesce({_t(kind.column(id_col))}, 'auto-' || substr({digest}, 1, 24)) AS {id_col}"
+        )
+    return (
+        "SELECT _row, _loc, _raw,\n  "
+        + ",\n  ".join(typed_cols)
+        + f",\n  extra,\n  {digest} AS _digest,\n  {reason} AS _reason\nFROM ({inner})"
+    )
+
+
+def _t(column: Column) -> str:
+    return f"_t_{column.name}"
+
+
+def _typed(column: Column, currency: str | None) -> str:
+    text = _t(column)
+    if column.type == "ts":
+        return f"al_ts({text}, $tz)"
+    if column.type == "amount":
+        return f"al_amount({text})"
+    if column.type == "enum":
+        value = f"lower({text})"
+        if column.default:
+            value = f"coalesce({value}, {_sql_string(column.default)})"
+        return f"CASE WHEN {value} IN ({_choices(column)}) THEN {value} END"
+    if column.name == "currency":
+        value = f"upper({text})"
+        if currency:
+            value = f"coalesce({value}, {_sql_string(currency.upper())})"
+        return value
+    return text
+
+
+def _choices(column: Column) -> str:
+    return ", ".join(_sql_string(c) for c in column.choices)
+
+
+def _checks(column: Column, kind: Kind) -> list[str]:
+    """SQL expressions, each a reason string or NULL."""
+    text = _t(column)
+    name = column.name
+    checks: list[str] = []
+    if column.required and not (kind.generated_id and name == kind.id_column):
+        checks.append(f"CASE WHEN {text} IS NULL THEN 'missing required field {name}' END")
+    if column.type == "ts":
+        checks.append(
+            f"CASE WHEN {text} IS NOT NULL AND al_ts({text}, $tz) IS NULL THEN "
+            f"'unparseable timestamp in {name}: ' || {text} END"
+        )
+    elif column.type == "amount":
+        checks.append(
+            f"CASE WHEN {text} IS NOT NULL AND coalesce(al_amount({text}) <= 0, true) THEN "
+            f"'invalid amount in {name}: ' || {text} || "
+            f"' (expected a positive decimal with at most 4 fractional digits)' END"
+        )
+    elif column.type == "enum":
+        checks.append(
+            f"CASE WHEN {text} IS NOT NULL AND lower({text}) NOT IN ({_choices(column)}) THEN "
+            f"'unknown value ' || {text} || ' for {name} (expected "
+            + ", ".join(column.choices)
+            + ")' END"
+        )
+    elif name == "currency":
+        checks.append(
+            f"CASE WHEN {text} IS NOT NULL AND NOT regexp_full_match({text}, '[A-Za-z]{{3}}') "
+            f"THEN 'invalid currency ' || {text} || ' (expected an ISO 4217 code)' END"
+        )
+    return checks
+
+
+__all__ = ["AMOUNT_SQL_TYPE", "detect_kind", "install_macros", "typed_select"]

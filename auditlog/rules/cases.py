@@ -1,0 +1,168 @@
+"""The case harness: every rule ships small multi-table fixtures where it must fire and
+where it must stay quiet (queries/<pack>/cases/<rule_id>.toml). One harness runs them
+for pytest (tests/test_rule_cases.py) and for `auditlog rules test`.
+
+A case file:
+
+    [[case]]
+    name = "service account subscribes for a customer who never ordered"
+    expect = "fire"              # or "quiet"
+    count = 1                    # optional: exact number of findings
+    evidence = ["CH-1"]          # optional: ids that must appear in the findings' evidence
+    keys = ["CH-1"]              # optional: the exact set of finding keys
+    params = { window_hours = 2 }  # optional overrides
+    [case.tables]
+    charges = [ { charge_id = "CH-1", ts = "2026-03-01T10:00:00Z", account = "C1", ... } ]
+"""
+
+from __future__ import annotations
+
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from auditlog import store
+from auditlog.errors import RuleError
+from auditlog.kinds import KINDS
+from auditlog.rules.model import Rule
+from auditlog.rules.runner import run_rule
+from auditlog.rules.sandbox import open_sandbox
+
+Tables = dict[str, list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Case:
+    rule_id: str
+    name: str
+    expect: str
+    tables: Tables
+    source: str
+    params: dict[str, Any] = field(default_factory=dict)
+    count: int | None = None
+    evidence: tuple[str, ...] = ()
+    keys: tuple[str, ...] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.rule_id}: {self.name}"
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: Case
+    passed: bool
+    message: str = ""
+
+
+def load_cases(rule: Rule) -> list[Case]:
+    """The cases of a rule; a rule without a case file has none (validate flags it)."""
+    if rule.cases_source is None:
+        return []
+    path = rule.cases_source
+    try:
+        data = tomllib.loads(Path(path).read_text("utf-8")) if Path(path).exists() else \
+            tomllib.loads(_read_resource(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"invalid TOML: {exc}", source=path) from None
+    return [parse_case(rule.id, i, raw, path) for i, raw in enumerate(data.get("case", []))]
+
+
+def _read_resource(path: str) -> str:
+    return Path(path).read_text("utf-8")
+
+
+def parse_case(rule_id: str, index: int, raw: dict[str, Any], source: str) -> Case:
+    name = str(raw.get("name") or f"case {index + 1}")
+    where = f"{source} (case '{name}')"
+    if raw.get("expect") not in ("fire", "quiet"):
+        raise RuleError("expect must be \"fire\" or \"quiet\"", source=where)
+    tables = raw.get("tables") or {}
+    for table, rows in tables.items():
+        if table not in KINDS:
+            raise RuleError(f"unknown table '{table}'; use: {', '.join(KINDS)}", source=where)
+        unknown = {c for row in rows for c in row} - set(KINDS[table].column_names)
+        if unknown:
+            raise RuleError(f"table {table} has no columns {sorted(unknown)}", source=where)
+    keys = raw.get("keys")
+    return Case(
+        rule_id=rule_id, name=name, expect=raw["expect"], tables=tables, source=where,
+        params=dict(raw.get("params") or {}), count=raw.get("count"),
+        evidence=tuple(raw.get("evidence", ())), keys=tuple(keys) if keys is not None else None,
+    )
+
+
+def build_fixture(path: Path, tables: Tables) -> None:
+    """A database at `path` holding exactly the case's rows."""
+    con = store.connect(path)
+    try:
+        for table, rows in tables.items():
+            columns = sorted({c for row in rows for c in row})
+            if not rows or not columns:
+                continue
+            marks = ", ".join("?" for _ in columns)
+            con.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                [[fixture_value(row.get(c)) for c in columns] for row in rows],
+            )
+    finally:
+        con.close()
+
+
+def fixture_value(value: Any) -> Any:
+    # Floats would enter amounts as binary fractions; TOML dates become ISO text.
+    if isinstance(value, float):
+        return repr(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def run_case(rule: Rule, case: Case, workdir: Path) -> CaseResult:
+    db = workdir / f"{rule.id}-{abs(hash(case.name))}.duckdb"
+    try:
+        build_fixture(db, case.tables)
+        con = open_sandbox(db)
+        try:
+            found = run_rule(con, rule, case.params)
+        finally:
+            con.close()
+    except (RuleError, duckdb.Error) as exc:
+        return CaseResult(case, False, f"error: {exc}")
+    finally:
+        db.unlink(missing_ok=True)
+    return CaseResult(case, *judge(case, found["key"].to_list(), found["evidence"].to_list()))
+
+
+def judge(case: Case, keys: list[str], evidence: list[list[str]]) -> tuple[bool, str]:
+    if case.expect == "quiet" and keys:
+        return False, f"expected no finding, got {len(keys)}: keys {keys[:5]}"
+    if case.expect == "fire" and not keys:
+        return False, "expected a finding, got none"
+    if case.count is not None and len(keys) != case.count:
+        return False, f"expected {case.count} findings, got {len(keys)}: keys {keys[:5]}"
+    if case.keys is not None and sorted(keys) != sorted(case.keys):
+        return False, f"expected keys {sorted(case.keys)}, got {sorted(keys)}"
+    seen = {i for ids in evidence for i in (ids or [])}
+    missing = [i for i in case.evidence if i not in seen]
+    if missing:
+        return False, f"evidence lacks {missing}; it holds {sorted(seen)[:10]}"
+    return True, ""
+
+
+def run_all_cases(rules: list[Rule]) -> list[CaseResult]:
+    """Every case of every rule; a rule with no fire or no quiet case fails too."""
+    results: list[CaseResult] = []
+    with tempfile.TemporaryDirectory(prefix="auditlog-cases-") as tmp:
+        for rule in rules:
+            cases = load_cases(rule)
+            for expect in ("fire", "quiet"):
+                if not any(c.expect == expect for c in cases):
+                    missing = Case(rule.id, f"has a {expect} case", expect, {}, rule.source)
+                    results.append(CaseResult(missing, False, f"rule has no '{expect}' case"))
+            results += [run_case(rule, c, Path(tmp)) for c in cases]
+    return results

@@ -1,0 +1,159 @@
+"""Find and load rule packs: the built-in ones shipped as `auditlog.queries`, and user
+directories given with --rules-dir. A pack is a directory of `<rule_id>.sql` files, each
+with a `<rule_id>.toml` of metadata and optionally `cases/<rule_id>.toml`.
+
+Loading checks every rule and collects every problem, so `rules validate` can report
+all broken rules in one pass, each with its file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from auditlog.errors import RuleError
+from auditlog.rules.lint import lint_sql
+from auditlog.rules.model import SEVERITIES, Rule, known_kinds
+
+BUILTIN_PACKAGE = "auditlog.queries"
+SHARED_DIR = "shared"  # not a pack: the views the rules build on (see sandbox.py)
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+PARAM_PATTERN = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+REQUIRED_TEXT = ("title", "description", "rationale", "investigate")
+
+
+@dataclass
+class LoadResult:
+    rules: list[Rule] = field(default_factory=list)
+    errors: list[RuleError] = field(default_factory=list)
+
+
+def builtin_root() -> Traversable:
+    return files(BUILTIN_PACKAGE)
+
+
+def pack_dirs(root: Traversable) -> list[Traversable]:
+    """The packs under a root: subdirectories holding at least one .sql file."""
+    dirs = [d for d in root.iterdir() if d.is_dir() and d.name != SHARED_DIR]
+    dirs = [d for d in dirs if not d.name.startswith(("_", "."))]
+    return sorted((d for d in dirs if any(f.name.endswith(".sql") for f in d.iterdir())),
+                  key=lambda d: d.name)
+
+
+def load_all(rules_dirs: Iterable[Path] = (), *, builtin: bool = True) -> LoadResult:
+    """Every rule of the built-in packs (unless builtin=False) and of the user dirs."""
+    roots: list[Traversable] = [builtin_root()] if builtin else []
+    for d in rules_dirs:
+        if not d.is_dir():
+            raise RuleError(f"rules directory {d} does not exist")
+        # A user dir is either one pack (holds .sql files) or a root of packs.
+        roots.append(d)
+    result = LoadResult()
+    seen: dict[str, str] = {}
+    for root in roots:
+        packs = pack_dirs(root)
+        if not packs and any(f.name.endswith(".sql") for f in root.iterdir()):
+            packs = [root]
+        for pack in packs:
+            load_pack(pack, result, seen)
+    return result
+
+
+def load_rules(rules_dirs: Iterable[Path] = (), *, builtin: bool = True) -> list[Rule]:
+    """Like load_all, but the first broken rule is an error."""
+    result = load_all(rules_dirs, builtin=builtin)
+    if result.errors:
+        raise result.errors[0]
+    return result.rules
+
+
+def load_pack(pack: Traversable, result: LoadResult, seen: dict[str, str]) -> None:
+    for sql_file in sorted((f for f in pack.iterdir() if f.name.endswith(".sql")),
+                           key=lambda f: f.name):
+        try:
+            rule = load_rule(pack, sql_file)
+        except RuleError as exc:
+            result.errors.append(exc)
+            continue
+        if rule.id in seen:
+            result.errors.append(RuleError(
+                f"rule id '{rule.id}' is already defined by {seen[rule.id]}", source=rule.source))
+            continue
+        seen[rule.id] = rule.source
+        result.rules.append(rule)
+
+
+def load_rule(pack: Traversable, sql_file: Traversable) -> Rule:
+    source = str(sql_file)
+    rule_id = sql_file.name.removesuffix(".sql")
+    meta_file = pack / f"{rule_id}.toml"
+    if not meta_file.is_file():
+        raise RuleError(f"missing metadata file {rule_id}.toml next to it", source=source)
+    try:
+        meta = tomllib.loads(meta_file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"invalid TOML: {exc}", source=str(meta_file)) from None
+    sql = sql_file.read_text(encoding="utf-8")
+    problems = check_metadata(rule_id, meta) + check_sql(sql, meta.get("params") or {})
+    if problems:
+        raise RuleError("; ".join(problems), source=str(meta_file) if any(
+            not p.startswith("SQL") for p in problems) else source)
+    cases = pack / "cases" / f"{rule_id}.toml"
+    return Rule(
+        id=rule_id, pack=pack.name, title=meta["title"], severity=meta["severity"],
+        description=meta["description"].strip(), rationale=meta["rationale"].strip(),
+        investigate=meta["investigate"].strip(), sql=sql, source=source,
+        tags=tuple(meta.get("tags", ())), requires=tuple(meta.get("requires", ())),
+        params=dict(meta.get("params") or {}),
+        cases_source=str(cases) if cases.is_file() else None,
+    )
+
+
+def check_metadata(rule_id: str, meta: dict[str, Any]) -> list[str]:
+    problems = []
+    if not ID_PATTERN.match(rule_id):
+        problems.append(f"rule id '{rule_id}' must be lower_snake_case")
+    if meta.get("id", rule_id) != rule_id:
+        problems.append(f"id '{meta.get('id')}' does not match the file name '{rule_id}'")
+    for key in REQUIRED_TEXT:
+        if not isinstance(meta.get(key), str) or not meta[key].strip():
+            problems.append(f"'{key}' is required (a non-empty string)")
+    if meta.get("severity") not in SEVERITIES:
+        problems.append(
+            f"severity {meta.get('severity')!r} is not one of: {', '.join(SEVERITIES)}")
+    unknown = [k for k in meta.get("requires", ()) if k not in known_kinds()]
+    if unknown:
+        problems.append(f"requires unknown kinds {unknown}; use: {', '.join(known_kinds())}")
+    params = meta.get("params") or {}
+    if not isinstance(params, dict):
+        problems.append("'params' must be a table of name = default")
+    elif bad := [n for n, v in params.items() if not isinstance(v, int | float | str | bool)]:
+        problems.append(f"params {bad} need a number, string or boolean default")
+    if not all(isinstance(t, str) for t in meta.get("tags", ())):
+        problems.append("'tags' must be a list of strings")
+    return problems
+
+
+def check_sql(sql: str, params: dict[str, Any]) -> list[str]:
+    """The SQL uses exactly the declared parameters and stays in the portable subset."""
+    code = strip_comments_and_strings(sql)
+    used = set(PARAM_PATTERN.findall(code))
+    problems = [f"SQL uses ${n} which is not declared in params" for n in sorted(used - set(params))]
+    problems += [f"SQL never uses declared param '{n}'" for n in sorted(set(params) - used)]
+    problems += [f"SQL is not portable: {p}" for p in lint_sql(code)]
+    if not code.strip():
+        problems.append("SQL file is empty")
+    return problems
+
+
+def strip_comments_and_strings(sql: str) -> str:
+    """Blank out comments and string literals so checks see only code."""
+    sql = re.sub(r"--[^\n]*", " ", sql)
+    sql = re.sub(r"/\*.*?\*/", " ", sql, flags=re.S)
+    return re.sub(r"'(?:[^']|'')*'", "''", sql)

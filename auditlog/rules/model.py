@@ -1,0 +1,64 @@
+"""The rule model: what one detection is, as data checked when it is loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditlog.kinds import KINDS
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+# Every rule's SELECT returns exactly these columns (extra columns are ignored).
+OUTPUT_COLUMNS = ("ts", "change_id", "actor", "account", "amount", "evidence", "key")
+
+ParamValue = int | float | str | bool
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One detection: its SQL, its metadata, and where both came from."""
+
+    id: str
+    pack: str
+    title: str
+    severity: str
+    description: str
+    rationale: str
+    investigate: str
+    sql: str
+    source: str  # the .sql file, named in every error about this rule
+    tags: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    cases_source: str | None = None
+
+    def bind(self, overrides: dict[str, Any] | None = None) -> dict[str, ParamValue]:
+        """The rule's parameters with user overrides, coerced to the default's type."""
+        values = dict(self.params)
+        for name, raw in (overrides or {}).items():
+            if name not in values:
+                continue  # a --param meant for another rule
+            values[name] = coerce(raw, values[name])
+        return values
+
+
+def coerce(raw: Any, default: ParamValue) -> ParamValue:
+    """Turn a command-line string into the type of the parameter's default."""
+    if not isinstance(raw, str):
+        return raw  # type: ignore[no-any-return]
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def known_kinds() -> tuple[str, ...]:
+    return tuple(KINDS)

@@ -1,0 +1,124 @@
+"""Run rules in the sandbox and return their findings as one polars DataFrame.
+
+A rule is one SELECT (checked before it runs) returning OUTPUT_COLUMNS. The runner wraps
+it to cast those columns to their contract types, to apply --since/--until to the
+findings (the rule itself still sees all history, for its baselines), and binds the
+rule's parameters as prepared-statement values, never as pasted text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from auditlog.errors import RuleError
+from auditlog.kinds import AMOUNT_SQL_TYPE
+from auditlog.rules.model import OUTPUT_COLUMNS, Rule
+from auditlog.store import first_line
+
+FINDING_COLUMNS = ("finding_id", "rule_id", "severity", "title", *OUTPUT_COLUMNS)
+
+
+def finding_id(rule_id: str, key: str) -> str:
+    """Stable across runs: the same rule and key always give the same id."""
+    digest = hashlib.sha256(f"{rule_id}\x1f{key}".encode()).hexdigest()
+    return f"F-{digest[:16]}"
+
+
+def wrapped_sql(rule: Rule, since: datetime | None, until: datetime | None) -> str:
+    body = rule.sql.strip().rstrip(";")
+    where = []
+    if since is not None:
+        where.append("ts >= CAST($auditlog_since AS TIMESTAMPTZ)")
+    if until is not None:
+        where.append("ts < CAST($auditlog_until AS TIMESTAMPTZ)")
+    return (
+        "SELECT CAST(ts AS TIMESTAMPTZ) AS ts, CAST(change_id AS VARCHAR) AS change_id,"
+        " CAST(actor AS VARCHAR) AS actor, CAST(account AS VARCHAR) AS account,"
+        f" CAST(amount AS {AMOUNT_SQL_TYPE}) AS amount,"
+        " list_sort(list_distinct(CAST(evidence AS VARCHAR[]))) AS evidence,"
+        " CAST(key AS VARCHAR) AS key\n"
+        f"FROM (\n{body}\n) AS rule_output"
+        + (f"\nWHERE {' AND '.join(where)}" if where else "")
+        + "\nORDER BY key"
+    )
+
+
+def check_single_select(con: duckdb.DuckDBPyConnection, rule: Rule) -> None:
+    try:
+        statements = con.extract_statements(rule.sql)
+    except duckdb.Error as exc:
+        raise RuleError(f"SQL does not parse: {first_line(exc)}", source=rule.source) from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        kinds = ", ".join(s.type.name for s in statements) or "nothing"
+        raise RuleError(f"a rule must be exactly one SELECT statement, found: {kinds}",
+                        source=rule.source)
+
+
+def run_rule(
+    con: duckdb.DuckDBPyConnection,
+    rule: Rule,
+    params: dict[str, Any] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pl.DataFrame:
+    """The findings of one rule, with FINDING_COLUMNS, ordered by key."""
+    check_single_select(con, rule)
+    values: dict[str, Any] = dict(rule.bind(params))
+    if since is not None:
+        values["auditlog_since"] = since
+    if until is not None:
+        values["auditlog_until"] = until
+    try:
+        frame = con.execute(wrapped_sql(rule, since, until), values).pl()
+    except duckdb.PermissionException as exc:
+        raise RuleError(f"rules may not read or write files, attach databases or load "
+                        f"extensions: {first_line(exc)}", source=rule.source) from None
+    except duckdb.BinderException as exc:
+        raise RuleError(f"{first_line(exc)} (a rule must return the columns "
+                        f"{', '.join(OUTPUT_COLUMNS)})", source=rule.source) from None
+    except duckdb.Error as exc:
+        raise RuleError(f"failed: {first_line(exc)}", source=rule.source) from None
+    return with_identity(rule, frame)
+
+
+def with_identity(rule: Rule, frame: pl.DataFrame) -> pl.DataFrame:
+    if frame["key"].null_count():
+        raise RuleError("returned a finding with a NULL key", source=rule.source)
+    if frame["key"].n_unique() != frame.height:
+        dup = frame.filter(frame["key"].is_duplicated())["key"][0]
+        raise RuleError(f"returned the key {dup!r} more than once; keys must be unique",
+                        source=rule.source)
+    return frame.with_columns(
+        pl.Series("finding_id", [finding_id(rule.id, k) for k in frame["key"]], pl.String),
+        pl.lit(rule.id).alias("rule_id"),
+        pl.lit(rule.severity).alias("severity"),
+        pl.lit(rule.title).alias("title"),
+    ).select(FINDING_COLUMNS)
+
+
+def run_rules(
+    con: duckdb.DuckDBPyConnection,
+    rules: Iterable[Rule],
+    params: dict[str, Any] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pl.DataFrame:
+    """All findings of `rules`, ordered by rule id then key."""
+    frames = [run_rule(con, r, params, since, until) for r in sorted(rules, key=lambda r: r.id)]
+    if not frames:
+        return empty_findings(con)
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def empty_findings(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    probe = Rule(id="none", pack="", title="", severity="info", description="", rationale="",
+                 investigate="", source="",
+                 sql="SELECT NULL ts, NULL change_id, NULL actor, NULL account, NULL amount,"
+                     " [] evidence, NULL key WHERE false")
+    return with_identity(probe, con.execute(wrapped_sql(probe, None, None)).pl())

@@ -1,0 +1,65 @@
+"""The connection rule SQL runs on: the database opened read-only, with file access,
+ATTACH, extension loading and settings changes all disabled.
+
+DuckDB enforces these limits itself (enable_external_access=false, no extension
+autoloading, then the configuration locked), so a rule cannot lift them; a rule that
+tries gets a RuleError naming its file (see runner.py). The shared views every rule
+may use (queries/shared/*.sql) are created as TEMP views, which live in memory and
+leave the read-only database untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib.resources import files
+from pathlib import Path
+
+import duckdb
+
+from auditlog.errors import RuleError, UsageError
+from auditlog.store import first_line
+
+SANDBOX_CONFIG = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "TimeZone": "UTC",
+    "preserve_insertion_order": True,
+    # Last: from here on no setting (including the ones above) can be changed.
+    "lock_configuration": True,
+}
+
+
+def open_sandbox(db_path: Path | str) -> duckdb.DuckDBPyConnection:
+    """A locked, read-only connection to `db_path` with the shared views installed."""
+    path = Path(db_path)
+    if not path.exists():
+        raise UsageError(f"no database at {path}; load logs first with 'auditlog ingest PATH'")
+    try:
+        con = duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
+    except duckdb.Error as exc:
+        raise UsageError(f"cannot open database {path}: {first_line(exc)}") from None
+    install_shared_views(con)
+    return con
+
+
+def shared_view_files() -> list[tuple[str, str, str]]:
+    """(view name, SQL, file) for every shared view, in creation order.
+
+    Files are named NN_<view>.sql; the number orders views that build on each other.
+    """
+    root = files("auditlog.queries") / "shared"
+    found = sorted((f for f in root.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+    return [(re.sub(r"^\d+_", "", f.name.removesuffix(".sql")), f.read_text("utf-8"), str(f))
+            for f in found]
+
+
+def install_shared_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the shared views as TEMP views (allowed on a read-only database)."""
+    for name, sql, source in shared_view_files():
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS\n{sql.strip().rstrip(';')}\n")
+        except duckdb.Error as exc:
+            raise RuleError(f"shared view '{name}' is broken: {first_line(exc)}",
+                            source=source) from None

@@ -1,0 +1,62 @@
+"""What the database holds: per kind its rows and time range, files, quarantine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from auditlog.kinds import KINDS
+from auditlog.values import iso_utc
+
+
+def database_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    kinds: dict[str, Any] = {}
+    for kind in KINDS.values():
+        column = kind.time_column
+        rows, first, last = con.execute(
+            f"SELECT count(*), min({column}), max({column}) FROM {kind.name}"
+        ).fetchone() or (0, None, None)
+        (quarantined,) = con.execute(
+            "SELECT count(*) FROM quarantine WHERE kind = $kind", {"kind": kind.name}
+        ).fetchone() or (0,)
+        kinds[kind.name] = {
+            "rows": rows,
+            "first": iso_utc(first),
+            "last": iso_utc(last),
+            "quarantined": quarantined,
+        }
+    files = [
+        {
+            "path": path, "kind": kind, "format": fmt, "sha256": sha, "tz": tz,
+            "rows_read": read, "loaded": loaded, "duplicates": dups,
+            "quarantined": quarantined, "ingested_at": iso_utc(at),
+        }
+        for sha, path, kind, fmt, tz, read, loaded, dups, quarantined, at in con.execute(
+            "SELECT * FROM ingested_files ORDER BY ingested_at, path"
+        ).fetchall()
+    ]
+    (quarantined_total,) = con.execute("SELECT count(*) FROM quarantine").fetchone() or (0,)
+    return {"kinds": kinds, "quarantined": quarantined_total, "files": files}
+
+
+def quarantined_rows(
+    con: duckdb.DuckDBPyConnection, *, path: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    rows = con.execute(
+        """
+        SELECT path, file_sha256, kind, row_number, location, reason, raw, ingested_at
+        FROM quarantine
+        WHERE $path IS NULL OR path = $path
+        ORDER BY ingested_at, path, row_number NULLS LAST, location
+        LIMIT $limit
+        """,
+        {"path": path, "limit": limit if limit is not None else 2**62},
+    ).fetchall()
+    return [
+        {
+            "path": p, "sha256": sha, "kind": kind, "row_number": row, "location": loc,
+            "reason": reason, "raw": raw, "ingested_at": iso_utc(at),
+        }
+        for p, sha, kind, row, loc, reason, raw, at in rows
+    ]

@@ -1,0 +1,15 @@
+-- Causal action of a one_time charge that carries an order_id: the earliest subscribe-like
+-- action of that order, or failing one, its earliest order action of any kind.
+SELECT charge_id, event_id AS cause_event_id
+FROM (
+    SELECT
+        c.charge_id, a.event_id,
+        row_number() OVER (
+            PARTITION BY c.charge_id
+            ORDER BY CASE WHEN a.is_confirm THEN 1 ELSE 0 END, a.ts, a.event_id
+        ) AS pick
+    FROM sale_charges AS c
+    JOIN order_actions AS a ON a.order_id = c.order_id
+    WHERE c.charge_type = 'one_time' AND c.order_id IS NOT NULL
+) AS ranked
+WHERE pick = 1
