@@ -65,15 +65,10 @@ def load_cases(rule: Rule) -> list[Case]:
         return []
     path = rule.cases_source
     try:
-        data = tomllib.loads(Path(path).read_text("utf-8")) if Path(path).exists() else \
-            tomllib.loads(_read_resource(path))
+        data = tomllib.loads(Path(path).read_text("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise RuleError(f"invalid TOML: {exc}", source=path) from None
     return [parse_case(rule.id, i, raw, path) for i, raw in enumerate(data.get("case", []))]
-
-
-def _read_resource(path: str) -> str:
-    return Path(path).read_text("utf-8")
 
 
 def parse_case(rule_id: str, index: int, raw: dict[str, Any], source: str) -> Case:

@@ -155,5 +155,5 @@ def check_sql(sql: str, params: dict[str, Any]) -> list[str]:
 def strip_comments_and_strings(sql: str) -> str:
     """Blank out comments and string literals so checks see only code."""
     sql = re.sub(r"--[^\n]*", " ", sql)
-    sql = re.sub(r"/\*.*?\*/", " ", sql, flags=re.S)
+    sql = re.sub(r"/\*.*?\*/", " ", sql, flags=re.DOTALL)
     return re.sub(r"'(?:[^']|'')*'", "''", sql)

@@ -75,7 +75,7 @@ def run_rule(
     if until is not None:
         values["auditlog_until"] = until
     try:
-        frame = con.execute(wrapped_sql(rule, since, until), values).pl()
+        frame = con.sql(wrapped_sql(rule, since, until), params=values or None).pl()
     except duckdb.PermissionException as exc:
         raise RuleError(f"rules may not read or write files, attach databases or load "
                         f"extensions: {first_line(exc)}", source=rule.source) from None
@@ -121,4 +121,4 @@ def empty_findings(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                  investigate="", source="",
                  sql="SELECT NULL ts, NULL change_id, NULL actor, NULL account, NULL amount,"
                      " [] evidence, NULL key WHERE false")
-    return with_identity(probe, con.execute(wrapped_sql(probe, None, None)).pl())
+    return with_identity(probe, con.sql(wrapped_sql(probe, None, None)).pl())

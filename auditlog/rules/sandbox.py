@@ -24,10 +24,7 @@ SANDBOX_CONFIG = {
     "autoload_known_extensions": False,
     "autoinstall_known_extensions": False,
     "allow_community_extensions": False,
-    "TimeZone": "UTC",
     "preserve_insertion_order": True,
-    # Last: from here on no setting (including the ones above) can be changed.
-    "lock_configuration": True,
 }
 
 
@@ -40,6 +37,9 @@ def open_sandbox(db_path: Path | str) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
     except duckdb.Error as exc:
         raise UsageError(f"cannot open database {path}: {first_line(exc)}") from None
+    # The time zone needs ICU, loaded only once connected; then nothing may change.
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET lock_configuration = true")
     install_shared_views(con)
     return con
 
