@@ -1,0 +1,13 @@
+-- One account acting on many distinct customers within one clock hour. Customers acting
+-- for themselves do not count.
+SELECT
+    min(ts) AS ts, CAST(NULL AS VARCHAR) AS change_id, actor, CAST(NULL AS VARCHAR) AS account,
+    CAST(NULL AS DECIMAL(18, 4)) AS amount,
+    list(event_id ORDER BY ts, event_id) AS evidence,
+    actor || '|' || CAST(date_trunc('hour', ts) AS VARCHAR) AS key
+FROM actions
+WHERE target_account IS NOT NULL AND target_account <> actor
+  AND coalesce(actor_type, 'human') <> 'customer'
+  AND coalesce(result, 'success') = 'success'
+GROUP BY actor, date_trunc('hour', ts)
+HAVING count(DISTINCT target_account) >= CAST($customers_per_hour AS INTEGER)

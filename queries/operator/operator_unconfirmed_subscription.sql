@@ -1,0 +1,26 @@
+-- Subscriptions an operator placed for a customer that the customer never confirmed: no
+-- successful action by the customer itself references the order.
+WITH operator_orders AS (
+    SELECT o.*
+    FROM order_actions AS o
+    LEFT JOIN service_accounts AS s ON s.account = o.actor
+    LEFT JOIN accounts AS acc ON acc.account = o.actor
+    WHERE NOT o.is_confirm AND o.customer <> o.actor AND s.account IS NULL
+      AND coalesce(o.actor_type, acc.account_type, 'human') = 'human'
+),
+billed AS (
+    SELECT cause_event_id, sum(amount) AS amount, list(charge_id ORDER BY charge_id) AS ids
+    FROM charge_causes
+    WHERE cause_event_id IS NOT NULL
+    GROUP BY cause_event_id
+)
+SELECT
+    o.ts, o.change_id, o.actor, o.customer AS account, b.amount,
+    list_concat(list_value(o.event_id), coalesce(b.ids, list_value(o.event_id))) AS evidence,
+    o.event_id AS key
+FROM operator_orders AS o
+LEFT JOIN billed AS b ON b.cause_event_id = o.event_id
+WHERE NOT EXISTS (
+    SELECT 1 FROM actions AS c
+    WHERE c.actor = o.customer AND c.order_id = o.order_id
+      AND coalesce(c.result, 'success') = 'success')
