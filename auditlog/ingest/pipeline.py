@@ -209,7 +209,8 @@ def _store(
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ("_stage", "_typed", "_verdict", "_lines", "_docs", "_top", "_csv"):
+    for table in ("_stage", "_typed", "_verdict", "_lines", "_docs", "_top", "_csv",
+                  "_records", "_rejected"):
         try:
             con.execute(f"DROP TABLE IF EXISTS {table}")
         except duckdb.Error:

@@ -53,7 +53,10 @@ def stage(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     }[source.format]
     try:
         return reader(con, source)
-    except duckdb.Error as exc:
+    except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        # What DuckDB's readers raise for a file that is not what its name says. Other
+        # errors (a binder error, say) are auditlog's own bugs and must not pass for bad
+        # input.
         raise InputError(
             f"cannot read as {source.format}{' (gzip)' if source.gzipped else ''}: "
             f"{_explain(exc)}",
@@ -211,7 +214,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     con.execute(
         """
         CREATE TEMP TABLE _csv AS
-        SELECT row_number() OVER () AS _row, *
+        SELECT row_number() OVER () AS _ord, *
         FROM read_csv($path, header = true, all_varchar = true, delim = $delim,
                       quote = '"', escape = '"', compression = $compression,
                       max_line_size = $max_line, null_padding = false,
@@ -220,18 +223,26 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
         """,
         options,
     )
+    # DuckDB reports one reject per problem; a record is quarantined once, with all of
+    # them. Its `line` counts records (a quoted field spanning lines is one), header = 1.
     rejects = con.execute(
-        "SELECT line, error_type, csv_line, error_message FROM _csv_rejects ORDER BY line"
+        """
+        SELECT line - 1 AS record, bool_or(error_type ILIKE '%ENCODING%'),
+               min(csv_line), string_agg(DISTINCT error_message, '; ' ORDER BY error_message)
+        FROM _csv_rejects GROUP BY line ORDER BY line
+        """
     ).fetchall()
     con.execute("DROP TABLE IF EXISTS _csv_rejects")
     con.execute("DROP TABLE IF EXISTS _csv_scans")
-    for line, error_type, _, message in rejects:
-        if "ENCODING" in str(error_type).upper():
+    for record, bad_encoding, _, _ in rejects:
+        if bad_encoding:
             raise InputError(
-                f"cannot read as {source.format}: the text is not valid UTF-8 (line {line})",
+                f"cannot read as {source.format}: the text is not valid UTF-8 "
+                f"(record {record})",
                 source=source.display,
             )
     names = [row[0] for row in con.execute("DESCRIBE _csv").fetchall()][1:]
+    records = _number_records(con, [record for record, *_ in rejects])
     fields = ", ".join(f'"{_escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
     raw = "to_json(struct_pack(" + ", ".join(
         f'{_quote_ident(n)} := "{_escape_ident(n)}"' for n in names
@@ -239,21 +250,41 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     con.execute(
         f"""
         CREATE TEMP TABLE _stage AS
-        SELECT _row, 'record ' || _row AS _loc, CAST({raw} AS VARCHAR) AS _raw,
+        SELECT {records} AS _row, 'record ' || {records} AS _loc, CAST({raw} AS VARCHAR) AS _raw,
                CAST(NULL AS VARCHAR) AS _bad, {fields}
-        FROM _csv ORDER BY _row
+        FROM _csv {"JOIN _records USING (_ord)" if rejects else ""} ORDER BY 1
         """
     )
     con.execute("DROP TABLE _csv")
-    for line, error_type, csv_line, message in rejects:
-        columns = ", ".join(_ident(i) for i in range(len(names)))
-        nulls = ", ".join("NULL" for _ in names)
+    con.execute("DROP TABLE IF EXISTS _records")
+    columns = "".join(f", {_ident(i)}" for i in range(len(names)))
+    nulls = ", NULL" * len(names)
+    for record, _, csv_line, message in rejects:
         con.execute(
-            f"INSERT INTO _stage (_row, _loc, _raw, _bad{', ' + columns if names else ''}) "
-            f"VALUES (NULL, ?, ?, ?{', ' + nulls if names else ''})",
-            [f"line {line}", csv_line, f"malformed CSV record: {message}"],
+            f"INSERT INTO _stage (_row, _loc, _raw, _bad{columns}) VALUES (?, ?, ?, ?{nulls})",
+            [record, f"record {record}", csv_line, f"malformed CSV record: {message}"],
         )
     return Staged(columns=names, style="text")
+
+
+def _number_records(con: duckdb.DuckDBPyConnection, rejected: list[int]) -> str:
+    """The SQL for a row's record number. The k-th well-formed record is record k plus
+    the rejected records before it; only when there are any is `_records(_ord, _row)`
+    built to say so."""
+    if not rejected:
+        return "_ord"
+    con.execute("CREATE TEMP TABLE _rejected (record BIGINT)")
+    con.executemany("INSERT INTO _rejected VALUES (?)", [[r] for r in rejected])
+    con.execute(
+        """
+        CREATE TEMP TABLE _records AS
+        SELECT row_number() OVER (ORDER BY n) AS _ord, n AS _row
+        FROM range(1, (SELECT count(*) FROM _csv) + (SELECT count(*) FROM _rejected) + 1) t(n)
+        WHERE n NOT IN (SELECT record FROM _rejected)
+        """
+    )
+    con.execute("DROP TABLE _rejected")
+    return "_records._row"
 
 
 # --- Parquet ------------------------------------------------------------------------

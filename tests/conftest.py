@@ -1,0 +1,75 @@
+"""Shared fixtures: a fresh database, and writing the same rows in any input format."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+
+from auditlog import store
+
+
+@pytest.fixture()
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "test.duckdb"
+
+
+@pytest.fixture()
+def con(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = store.connect(db_path)
+    yield connection
+    connection.close()
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]], *, wrapper: str | None = None) -> Path:
+    """Write `rows` in the format `path`'s name says (.jsonl .ndjson .json .csv .tsv
+    .parquet, text ones optionally .gz). `wrapper` names the member of a JSON object
+    holding the array (Records, records, events)."""
+    name = path.name.removesuffix(".gz")
+    suffix = name.rsplit(".", 1)[-1]
+    if suffix == "parquet":
+        pl.DataFrame(rows).write_parquet(path)
+        return path
+    if suffix in ("jsonl", "ndjson"):
+        text = "".join(json.dumps(r) + "\n" for r in rows)
+    elif suffix == "json":
+        text = json.dumps({wrapper: rows} if wrapper else rows, indent=1)
+    else:
+        buffer = io.StringIO()
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        writer = csv.DictWriter(buffer, fieldnames=columns,
+                                delimiter="\t" if suffix == "tsv" else ",", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    data = text.encode("utf-8")
+    path.write_bytes(gzip.compress(data, mtime=0) if path.name.endswith(".gz") else data)
+    return path
+
+
+def table_rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[Any, ...]]:
+    """A table's canonical content, in a stable order, without source bookkeeping."""
+    columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()
+               if not r[0].startswith("_")]
+    return con.execute(
+        f"SELECT {', '.join(columns)} FROM {table} ORDER BY ALL"
+    ).fetchall()
+
+
+def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything a load can change, to compare before and after."""
+    tables = ["actions", "privileges", "changes", "charges", "accounts"]
+    result = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+    result["quarantine"] = con.execute(
+        "SELECT * EXCLUDE (ingested_at) FROM quarantine ORDER BY ALL").fetchall()
+    result["files"] = con.execute(
+        "SELECT * EXCLUDE (ingested_at) FROM ingested_files ORDER BY ALL").fetchall()
+    return result

@@ -1,0 +1,66 @@
+"""The load commands from the outside: exit codes, JSON on stdout, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from auditlog.cli import app
+from tests.conftest import write_rows
+
+runner = CliRunner()
+
+ROW = {"charge_id": "c1", "ts": "2026-09-01 12:00:00", "account": "C1", "product": "P",
+       "amount": "4.99"}
+
+
+def test_ingest_json_is_exactly_the_per_file_counts(tmp_path: Path) -> None:
+    path = write_rows(tmp_path / "x.csv", [ROW, {**ROW, "charge_id": "c2", "amount": "x"}])
+    result = runner.invoke(app, ["ingest", str(path), "--db", str(tmp_path / "d.duckdb"),
+                                 "--tz", "Europe/Paris", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)
+    assert entry == {"path": str(path), "kind": "charges", "sha256": entry["sha256"],
+                     "rows_read": 2, "loaded": 1, "duplicates": 0, "quarantined": 1}
+    assert len(entry["sha256"]) == 64
+
+
+def test_status_json_reports_kinds_files_and_quarantine(tmp_path: Path) -> None:
+    db = str(tmp_path / "d.duckdb")
+    path = write_rows(tmp_path / "x.csv", [ROW, {**ROW, "charge_id": "c2", "ts": "?"}])
+    runner.invoke(app, ["ingest", str(path), "--db", db, "--tz", "Europe/Paris"])
+    result = runner.invoke(app, ["status", "--db", db, "--format", "json"])
+    status = json.loads(result.stdout)
+    assert status["kinds"]["charges"] == {"rows": 1, "first": "2026-09-01T10:00:00Z",
+                                          "last": "2026-09-01T10:00:00Z", "quarantined": 1}
+    assert status["quarantined"] == 1
+    (file,) = status["files"]
+    assert (file["path"], file["tz"], file["rows_read"]) == (str(path), "Europe/Paris", 2)
+    rows = json.loads(runner.invoke(app, ["quarantine", "--db", db, "-f", "json"]).stdout)
+    assert [(r["location"], r["reason"]) for r in rows] == [
+        ("record 2", "unparseable timestamp in ts: ?")]
+
+
+def test_errors_are_one_sentence_and_exit_2_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.jsonl.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    process = subprocess.run(
+        [sys.executable, "-m", "auditlog", "ingest", str(bad), "--db",
+         str(tmp_path / "d.duckdb")], capture_output=True, text=True, check=False)
+    assert process.returncode == 2
+    assert process.stdout == ""
+    assert "Traceback" not in process.stderr
+    lines = [line for line in process.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "broken.jsonl.gz" in lines[0] and "gzip" in lines[0]
+
+
+def test_status_without_a_database_says_what_to_do(tmp_path: Path) -> None:
+    process = subprocess.run(
+        [sys.executable, "-m", "auditlog", "status", "--db", str(tmp_path / "none.duckdb")],
+        capture_output=True, text=True, check=False)
+    assert process.returncode == 2
+    assert "auditlog ingest" in process.stderr and "Traceback" not in process.stderr

@@ -1,0 +1,214 @@
+"""Contract section 3: bad rows are quarantined, nothing is lost, reloads change nothing,
+unreadable files fail cleanly and leave the database as it was."""
+
+from __future__ import annotations
+
+import gzip
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from auditlog.errors import InputError, UsageError
+from auditlog.ingest import ingest_paths
+from tests.conftest import snapshot, write_rows
+
+GOOD = {"charge_id": "ok-1", "ts": "2026-09-01T10:00:00Z", "account": "C1", "product": "P",
+        "amount": "4.99"}
+
+
+def _bad(**changes: object) -> dict[str, object]:
+    row = {**GOOD, **changes}
+    return {k: v for k, v in row.items() if v is not None}
+
+
+BAD_ROWS = [
+    (_bad(charge_id="b1", account=None), "missing required field account"),
+    (_bad(charge_id="b2", account=""), "missing required field account"),
+    (_bad(charge_id="b3", ts="yesterday"), "unparseable timestamp in ts"),
+    (_bad(charge_id="b4", ts="2026-02-30T10:00:00Z"), "unparseable timestamp in ts"),
+    (_bad(charge_id="b5", amount="4,99"), "invalid amount in amount"),
+    (_bad(charge_id="b6", amount="-4.99"), "invalid amount in amount"),
+    (_bad(charge_id="b7", amount="4.99999"), "invalid amount in amount"),
+    (_bad(charge_id="b8", amount="abc"), "invalid amount in amount"),
+    (_bad(charge_id="b9", type="gift"), "unknown value gift for type"),
+    (_bad(charge_id="b10", currency="euro"), "invalid currency"),
+]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "json", "parquet"])
+def test_bad_rows_are_quarantined_with_position_and_reason(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, fmt: str) -> None:
+    rows = [GOOD] + [row for row, _ in BAD_ROWS]
+    if fmt == "parquet":  # one schema for all rows
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        rows = [{c: r.get(c) for c in columns} for r in rows]
+    path = write_rows(tmp_path / f"x.{fmt}", rows)
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.quarantined) == (11, 1, 10)
+    stored = con.execute(
+        "SELECT row_number, reason, raw FROM quarantine ORDER BY row_number").fetchall()
+    for position, ((row_number, reason, raw), (row, expected)) in enumerate(
+            zip(stored, BAD_ROWS, strict=True), start=2):
+        assert row_number == position
+        assert expected in reason
+        assert str(row["charge_id"]) in raw
+
+
+def test_one_row_with_several_problems_names_them_all(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    path = write_rows(tmp_path / "x.jsonl", [_bad(account=None, amount="x", ts="never")])
+    ingest_paths(con, [path], kind="charges")
+    (reason,) = con.execute("SELECT reason FROM quarantine").fetchone()  # type: ignore[misc]
+    assert "account" in reason and "amount" in reason and "ts" in reason
+
+
+def test_unreadable_json_lines_are_quarantined(tmp_path: Path,
+                                               con: duckdb.DuckDBPyConnection) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"ts":"2026-09-01T00:00:00Z","actor":"a","action":"x","system":"s"}\n'
+                    '{"ts": broken\n'
+                    '["an", "array"]\n'
+                    '"a string"\n')
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.quarantined) == (4, 1, 3)
+    assert con.execute("SELECT location, reason FROM quarantine ORDER BY location").fetchall() == [
+        ("line 2", "not valid JSON"), ("line 3", "not a JSON object"),
+        ("line 4", "not a JSON object")]
+
+
+def test_malformed_csv_records_are_quarantined_with_their_line(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text(
+        "charge_id,ts,account,product,amount\n"
+        "c1,2026-09-01T00:00:00Z,A,P,1.00\n"
+        "c2,2026-09-01T00:00:00Z,A,P,1.00,surplus\n"
+        'c3,2026-09-01T00:00:00Z,"multi\nline account",P,1.00\n'
+        "c4,2026-09-01T00:00:00Z\n"
+    )
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.quarantined) == (4, 2, 2)
+    assert con.execute("SELECT account FROM charges ORDER BY 1").fetchall() == [
+        ("A",), ("multi\nline account",)]
+    reasons = con.execute("SELECT location, reason FROM quarantine ORDER BY 1").fetchall()
+    # records are numbered as a spreadsheet shows them: header excluded, a quoted field
+    # spanning lines is one record
+    assert [loc for loc, _ in reasons] == ["record 2", "record 4"]
+    assert con.execute("SELECT charge_id, _row FROM charges ORDER BY 1").fetchall() == [
+        ("c1", 1), ("c3", 3)]
+    assert all(r.startswith("malformed CSV record") for _, r in reasons)
+
+
+def test_duplicates_and_conflicts(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    first = write_rows(tmp_path / "a.jsonl", [GOOD, {**GOOD, "charge_id": "ok-2"}])
+    ingest_paths(con, [first])
+    second = write_rows(tmp_path / "b.csv", [
+        GOOD,                                  # same id, same content: duplicate
+        {**GOOD, "charge_id": "ok-2", "amount": "5.99"},  # same id, other content: conflict
+        {**GOOD, "charge_id": "new"},          # new row
+        {**GOOD, "charge_id": "new"},          # repeated inside the file: duplicate
+        {**GOOD, "charge_id": "new", "account": "C9"},  # conflict inside the file
+    ])
+    (result,) = ingest_paths(con, [second])
+    assert (result.rows_read, result.loaded, result.duplicates, result.quarantined) == (5, 1, 2, 2)
+    # the stored version is kept, the conflicting one is in quarantine with its reason
+    assert con.execute("SELECT amount FROM charges WHERE charge_id = 'ok-2'").fetchone() == (Decimal("4.99"),)
+    reasons = [r for (r,) in con.execute(
+        "SELECT reason FROM quarantine ORDER BY row_number").fetchall()]
+    assert "already loaded from" in reasons[0] and "a.jsonl row 2" in reasons[0]
+    assert "appears at record 3 of this file" in reasons[1]
+
+
+def test_rows_without_event_id_get_a_stable_content_hash(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    row = {"ts": "2026-09-01T10:00:00Z", "actor": "op", "action": "login", "system": "crm"}
+    ingest_paths(con, [write_rows(tmp_path / "a.jsonl", [row])])
+    # the same event exported by another system in another format is the same event
+    (result,) = ingest_paths(con, [write_rows(tmp_path / "b.csv",
+                                              [{**row, "ts": "2026-09-01T12:00:00+02:00"}])])
+    assert (result.loaded, result.duplicates) == (0, 1)
+    (event_id,) = con.execute("SELECT event_id FROM actions").fetchone()  # type: ignore[misc]
+    assert event_id.startswith("auto-")
+
+
+def test_reloading_changes_nothing(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    path = write_rows(tmp_path / "x.csv", [GOOD] + [row for row, _ in BAD_ROWS])
+    (first,) = ingest_paths(con, [path])
+    before = snapshot(con)
+    (again,) = ingest_paths(con, [path])
+    assert snapshot(con) == before
+    assert (again.rows_read, again.loaded, again.duplicates, again.quarantined) == (
+        first.rows_read, 0, first.loaded, first.quarantined)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "tsv", "parquet"])
+def test_conservation_on_every_format(tmp_path: Path, con: duckdb.DuckDBPyConnection,
+                                      fmt: str) -> None:
+    rows = [GOOD, GOOD, {**GOOD, "charge_id": "x", "amount": "1"}, _bad(charge_id="y", ts="?")]
+    (result,) = ingest_paths(con, [write_rows(tmp_path / f"x.{fmt}", rows)])
+    assert result.loaded + result.duplicates + result.quarantined == result.rows_read == 4
+
+
+# --- files that cannot be read leave the database as it was -----------------------
+
+def _truncated_gzip(path: Path) -> Path:
+    data = gzip.compress(("".join(
+        f'{{"ts":"2026-09-01T00:00:00Z","actor":"a{i}","action":"x","system":"s"}}\n'
+        for i in range(20000))).encode(), mtime=0)
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("trunc.jsonl.gz", None, "gzip stream is truncated or corrupt"),
+        ("latin1.csv", "account\nCafé\n".encode("latin-1"), "not valid UTF-8"),
+        ("latin1.jsonl", '{"account": "Café"}\n'.encode("latin-1"), "not valid UTF-8"),
+        ("fake.parquet", b"charge_id,ts\n1,2\n", "cannot read as parquet"),
+        ("fake.json", b"<html>not json</html>", "cannot read as json"),
+        ("plain.csv.gz", b"account\nC1\n", "gzip"),
+    ],
+)
+def test_unreadable_file_fails_and_changes_nothing(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, name: str, content: bytes | None,
+        message: str) -> None:
+    ingest_paths(con, [write_rows(tmp_path / "good.jsonl", [GOOD])])
+    before = snapshot(con)
+    path = tmp_path / name
+    if content is None:
+        _truncated_gzip(path)
+    else:
+        path.write_bytes(content)
+    # the good file loads first in the same call, and must be rolled back too
+    other = write_rows(tmp_path / "a_other.jsonl", [{**GOOD, "charge_id": "other"}])
+    with pytest.raises(InputError) as failure:
+        ingest_paths(con, [other, path], kind="charges" if "csv" in name else None)
+    assert name in str(failure.value) and message in str(failure.value)
+    assert snapshot(con) == before
+
+
+def test_strict_fails_on_any_quarantined_row_and_loads_nothing(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    path = write_rows(tmp_path / "x.jsonl", [GOOD, _bad(charge_id="b", amount="x")])
+    before = snapshot(con)
+    with pytest.raises(InputError, match="--strict"):
+        ingest_paths(con, [path], strict=True)
+    assert snapshot(con) == before
+    (result,) = ingest_paths(con, [write_rows(tmp_path / "ok.jsonl", [GOOD])], strict=True)
+    assert result.loaded == 1
+
+
+def test_usage_errors(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    path = write_rows(tmp_path / "x.jsonl", [GOOD])
+    with pytest.raises(UsageError, match="unknown time zone"):
+        ingest_paths(con, [path], tz="Mars/Olympus")
+    with pytest.raises(UsageError, match="unknown kind"):
+        ingest_paths(con, [path], kind="invoices")
+    with pytest.raises(InputError, match="no such file"):
+        ingest_paths(con, [tmp_path / "missing.csv"])
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(InputError, match="unsupported file type"):
+        ingest_paths(con, [tmp_path / "notes.txt"])

@@ -1,0 +1,160 @@
+"""Every input format and time-zone form of the contract loads to the same rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from auditlog import store
+from auditlog.ingest import ingest_paths
+from tests.conftest import table_rows, write_rows
+
+CHARGES = [
+    {"charge_id": "ch-1", "ts": "2026-09-01T10:00:00Z", "account": "C1", "product": "ADDON",
+     "amount": "4.99", "currency": "EUR", "order_id": "o-1", "invoice_no": "INV-1"},
+    {"charge_id": "ch-2", "ts": "2026-09-01T11:30:00Z", "account": "C2", "product": "PLAN-S",
+     "amount": "19.9000", "currency": "eur", "type": "recurring", "invoice_no": "INV-2"},
+    {"charge_id": "ch-3", "ts": "2026-09-02T00:00:00Z", "account": "C1", "product": "ADDON",
+     "amount": "4.99", "type": "refund", "refund_of": "ch-1"},
+]
+
+FORMATS = [
+    "x.jsonl", "x.jsonl.gz", "x.ndjson", "x.json", "x.json.gz", "x.csv", "x.csv.gz",
+    "x.tsv", "x.tsv.gz", "x.parquet",
+]
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_every_format_loads_the_same_rows(tmp_path: Path, name: str) -> None:
+    reference = store.connect(tmp_path / "ref.duckdb")
+    ingest_paths(reference, [write_rows(tmp_path / "ref.jsonl", CHARGES)])
+    con = store.connect(tmp_path / "t.duckdb")
+    (result,) = ingest_paths(con, [write_rows(tmp_path / name, CHARGES)])
+    assert (result.kind, result.rows_read, result.loaded, result.quarantined) == (
+        "charges", 3, 3, 0)
+    assert table_rows(con, "charges") == table_rows(reference, "charges")
+
+
+@pytest.mark.parametrize("wrapper", ["Records", "records", "events"])
+def test_json_object_wrappers(tmp_path: Path, con: duckdb.DuckDBPyConnection,
+                              wrapper: str) -> None:
+    path = write_rows(tmp_path / "x.json", CHARGES, wrapper=wrapper)
+    (result,) = ingest_paths(con, [path])
+    assert result.loaded == 3
+
+
+def test_types_are_exact(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    ingest_paths(con, [write_rows(tmp_path / "x.csv", CHARGES)])
+    rows = con.execute(
+        "SELECT charge_id, amount, currency, type, extra->>'invoice_no' FROM charges "
+        "ORDER BY charge_id").fetchall()
+    assert rows == [
+        ("ch-1", Decimal("4.9900"), "EUR", "one_time", "INV-1"),  # type defaults to one_time
+        ("ch-2", Decimal("19.9000"), "EUR", "recurring", "INV-2"),  # currency upper-cased
+        ("ch-3", Decimal("4.9900"), None, "refund", None),
+    ]
+
+
+def test_row_numbers_point_at_the_source(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    path = tmp_path / "x.jsonl"
+    lines = [f'{{"charge_id":"c{i}","ts":"2026-09-01T00:00:00Z","account":"A",'
+             f'"product":"P","amount":"1"}}' for i in range(3)]
+    path.write_text(lines[0] + "\n\n" + lines[1] + "\n   \n" + lines[2] + "\n")
+    ingest_paths(con, [path])
+    assert con.execute("SELECT charge_id, _row FROM charges ORDER BY 1").fetchall() == [
+        ("c0", 1), ("c1", 3), ("c2", 5)]
+    (sha,) = con.execute("SELECT DISTINCT _file FROM charges").fetchone()  # type: ignore[misc]
+    assert con.execute("SELECT path FROM ingested_files WHERE sha256 = ?", [sha]).fetchone() == (
+        str(path),)
+
+
+def test_column_names_match_case_insensitively(tmp_path: Path,
+                                               con: duckdb.DuckDBPyConnection) -> None:
+    rows = [{"Charge_ID": "c1", "TS": "2026-09-01T00:00:00Z", "Account": "A",
+             "PRODUCT": "P", "Amount": "2.5"}]
+    (result,) = ingest_paths(con, [write_rows(tmp_path / "x.csv", rows)])
+    assert (result.kind, result.loaded) == ("charges", 1)
+    assert con.execute("SELECT amount FROM charges").fetchone() == (Decimal("2.5"),)
+
+
+def test_extra_columns_are_kept_with_their_json_types(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    rows = [{"ts": "2026-09-01T00:00:00Z", "actor": "op", "action": "login", "system": "crm",
+             "geo": {"country": "NL", "city": "Delft"}, "risk": 3, "tags": ["a", "b"]}]
+    ingest_paths(con, [write_rows(tmp_path / "x.jsonl", rows)])
+    (extra,) = con.execute("SELECT extra FROM actions").fetchone()  # type: ignore[misc]
+    assert json.loads(extra) == {"geo": {"country": "NL", "city": "Delft"}, "risk": 3,
+                                 "tags": ["a", "b"]}
+
+
+def test_directory_loads_every_log_file_below_it(tmp_path: Path,
+                                                 con: duckdb.DuckDBPyConnection) -> None:
+    (tmp_path / "logs" / "billing").mkdir(parents=True)
+    write_rows(tmp_path / "logs" / "billing" / "a.csv", CHARGES[:2])
+    write_rows(tmp_path / "logs" / "b.jsonl.gz", CHARGES[2:])
+    (tmp_path / "logs" / "README.md").write_text("not a log")
+    results = ingest_paths(con, [tmp_path / "logs"])
+    # README.md is passed over; files come in path order, so loads are reproducible
+    assert [Path(r.path).name for r in results] == ["b.jsonl.gz", "a.csv"]
+    assert sum(r.loaded for r in results) == 3
+
+
+# --- time-zone forms --------------------------------------------------------------
+
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("given", "tz", "expected"),
+    [
+        ("2026-09-01T10:00:00Z", "UTC", datetime(2026, 9, 1, 10, 0, tzinfo=UTC)),
+        ("2026-09-01T10:00:00z", "Asia/Tokyo", datetime(2026, 9, 1, 10, 0, tzinfo=UTC)),
+        ("2026-09-01T12:00:00+02:00", "UTC", datetime(2026, 9, 1, 10, 0, tzinfo=UTC)),
+        ("2026-09-01T15:30:00+0530", "UTC", datetime(2026, 9, 1, 10, 0, tzinfo=UTC)),
+        ("2026-09-01 05:00:00-05", "UTC", datetime(2026, 9, 1, 10, 0, tzinfo=UTC)),
+        ("2026-09-01T10:00:00.250Z", "UTC", datetime(2026, 9, 1, 10, 0, 0, 250000, tzinfo=UTC)),
+        # naive: read in --tz, daylight saving included
+        ("2026-09-01T10:00:00", "UTC", datetime(2026, 9, 1, 10, 0, tzinfo=UTC)),
+        ("2026-09-01 12:00:00", "Europe/Amsterdam", datetime(2026, 9, 1, 10, 0, tzinfo=UTC)),
+        ("2026-12-01 12:00:00", "Europe/Amsterdam", datetime(2026, 12, 1, 11, 0, tzinfo=UTC)),
+        ("2026-09-01T19:00:00", "Asia/Seoul", datetime(2026, 9, 1, 10, 0, tzinfo=UTC)),
+        ("2026-09-01T06:00", "America/New_York", datetime(2026, 9, 1, 10, 0, tzinfo=UTC)),
+        # epoch: magnitude decides seconds or milliseconds
+        ("1788256800", "Asia/Tokyo", datetime(2026, 9, 1, 10, 0, tzinfo=UTC)),
+        ("1788256800000", "Asia/Tokyo", datetime(2026, 9, 1, 10, 0, tzinfo=UTC)),
+        ("1788256800.5", "UTC", datetime(2026, 9, 1, 10, 0, 0, 500000, tzinfo=UTC)),
+        (1788256800, "UTC", datetime(2026, 9, 1, 10, 0, tzinfo=UTC)),
+        (1788256800123, "UTC", datetime(2026, 9, 1, 10, 0, 0, 123000, tzinfo=UTC)),
+    ],
+)
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_timestamp_forms(tmp_path: Path, con: duckdb.DuckDBPyConnection, given: object,
+                         tz: str, expected: datetime, fmt: str) -> None:
+    if fmt != "jsonl" and not isinstance(given, str):
+        given = str(given)
+    rows = [{"ts": given, "actor": "op", "action": "login", "system": "crm"}]
+    (result,) = ingest_paths(con, [write_rows(tmp_path / f"x.{fmt}", rows)], tz=tz)
+    assert result.loaded == 1, con.execute("SELECT reason FROM quarantine").fetchall()
+    (ts,) = con.execute("SELECT ts FROM actions").fetchone()  # type: ignore[misc]
+    assert ts == expected
+
+
+def test_parquet_native_timestamps_and_decimals(tmp_path: Path,
+                                                con: duckdb.DuckDBPyConnection) -> None:
+    path = tmp_path / "native.parquet"
+    duckdb.execute(
+        f"""COPY (SELECT 'c1' AS charge_id,
+                   TIMESTAMPTZ '2026-09-01 12:00:00+02' AS ts, 'A' AS account,
+                   'P' AS product, CAST(4.99 AS DECIMAL(18, 6)) AS amount,
+                   TIMESTAMP '2026-09-01 12:00:00' AS naive_extra)
+            TO '{path}' (FORMAT parquet)"""
+    )
+    (result,) = ingest_paths(con, [path], tz="Europe/Amsterdam")
+    assert result.loaded == 1
+    assert con.execute("SELECT ts, amount FROM charges").fetchone() == (
+        datetime(2026, 9, 1, 10, 0, tzinfo=UTC), Decimal("4.99"))
