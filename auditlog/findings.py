@@ -1,0 +1,219 @@
+"""The findings store: findings of every run with stable ids, their triage status kept
+across runs, and the runs themselves.
+
+`run_packs` is the whole of `auditlog run`: rules execute in the read-only sandbox, then
+their findings are merged into the `findings` table on a writable connection. A finding
+that a rule stops producing is kept (with its triage) but marked not present, and the
+run reports it as disappeared.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from auditlog import store
+from auditlog.errors import UsageError
+from auditlog.rules.model import SEVERITIES, Rule, severity_rank
+from auditlog.rules.runner import run_rules
+from auditlog.rules.sandbox import open_sandbox
+from auditlog.values import decimal_text, iso_utc
+
+STATUSES = ("open", "acknowledged", "false_positive", "resolved")
+
+FINDINGS_DDL = """
+CREATE TABLE IF NOT EXISTS findings (
+    finding_id VARCHAR PRIMARY KEY, rule_id VARCHAR NOT NULL, severity VARCHAR NOT NULL,
+    title VARCHAR NOT NULL, ts TIMESTAMPTZ, change_id VARCHAR, actor VARCHAR, account VARCHAR,
+    amount DECIMAL(18,4), evidence VARCHAR[], key VARCHAR NOT NULL,
+    first_seen TIMESTAMPTZ NOT NULL, last_seen TIMESTAMPTZ NOT NULL,
+    status VARCHAR NOT NULL DEFAULT 'open', note VARCHAR, run_id VARCHAR NOT NULL,
+    present BOOLEAN NOT NULL DEFAULT true
+)"""
+RUNS_DDL = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, started_at TIMESTAMPTZ NOT NULL, rules VARCHAR[],
+    params JSON, since TIMESTAMPTZ, until TIMESTAMPTZ,
+    findings BIGINT, new BIGINT, disappeared BIGINT
+)"""
+
+# What `auditlog findings` shows, in this order.
+PUBLIC_COLUMNS = ("finding_id", "rule_id", "severity", "title", "ts", "change_id", "actor",
+                  "account", "amount", "evidence", "status", "note", "first_seen", "last_seen")
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    findings: int
+    new: list[str] = field(default_factory=list)
+    disappeared: list[str] = field(default_factory=list)
+    by_severity: dict[str, int] = field(default_factory=dict)
+
+    def worst_at_least(self, severity: str) -> bool:
+        floor = severity_rank(severity)
+        return any(n and severity_rank(s) >= floor for s, n in self.by_severity.items())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "findings": self.findings, "new": self.new,
+                "disappeared": self.disappeared, "by_severity": self.by_severity}
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(FINDINGS_DDL)
+    con.execute(RUNS_DDL)
+
+
+def run_packs(
+    db_path: Path | str,
+    rules: Sequence[Rule],
+    params: dict[str, Any] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> RunReport:
+    """Run `rules` on the database at db_path and store their findings."""
+    if not rules:
+        raise UsageError("no rules selected; see 'auditlog rules list'")
+    sandbox = open_sandbox(db_path)
+    try:
+        found = run_rules(sandbox, rules, params, since, until)
+    finally:
+        sandbox.close()
+    con = store.connect(db_path)
+    try:
+        ensure_tables(con)
+        con.execute("BEGIN TRANSACTION")
+        report = merge(con, found, [r.id for r in rules], params or {}, since, until)
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return report
+
+
+def merge(
+    con: duckdb.DuckDBPyConnection, found: pl.DataFrame, rule_ids: list[str],
+    params: dict[str, Any], since: datetime | None, until: datetime | None,
+) -> RunReport:
+    """Upsert this run's findings; mark the run's rules' missing findings not present."""
+    now = datetime.now(UTC)
+    ((count,),) = con.execute("SELECT count(*) FROM runs").fetchall()
+    run_id = f"R-{count + 1:06d}"
+    con.register("run_found", found.to_arrow())
+    scope = ("rule_id IN (SELECT unnest(?)) AND present"
+             " AND (CAST(? AS TIMESTAMPTZ) IS NULL OR ts >= CAST(? AS TIMESTAMPTZ))"
+             " AND (CAST(? AS TIMESTAMPTZ) IS NULL OR ts < CAST(? AS TIMESTAMPTZ))")
+    scope_args = [rule_ids, since, since, until, until]
+    new = ids(con, "SELECT finding_id FROM run_found WHERE finding_id NOT IN "
+                   "(SELECT finding_id FROM findings WHERE present)")
+    gone = ids(con, f"SELECT finding_id FROM findings WHERE {scope} AND finding_id NOT IN "
+                    "(SELECT finding_id FROM run_found)", scope_args)
+    con.execute(f"UPDATE findings SET present = false WHERE {scope} AND finding_id NOT IN "
+                "(SELECT finding_id FROM run_found)", scope_args)
+    con.execute("""
+        INSERT INTO findings BY NAME
+        SELECT *, ?::TIMESTAMPTZ AS first_seen, ?::TIMESTAMPTZ AS last_seen,
+               'open' AS status, NULL AS note, ? AS run_id, true AS present
+        FROM run_found
+        ON CONFLICT (finding_id) DO UPDATE SET
+            severity = excluded.severity, title = excluded.title, ts = excluded.ts,
+            change_id = excluded.change_id, actor = excluded.actor,
+            account = excluded.account, amount = excluded.amount,
+            evidence = excluded.evidence, last_seen = excluded.last_seen,
+            run_id = excluded.run_id, present = true""", [now, now, run_id])
+    con.unregister("run_found")
+    by_severity = {s: int((found["severity"] == s).sum()) for s in SEVERITIES}
+    con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, now, rule_ids, json.dumps(params, sort_keys=True, default=str),
+                 since, until, found.height, len(new), len(gone)])
+    return RunReport(run_id, found.height, new, gone, by_severity)
+
+
+def ids(con: duckdb.DuckDBPyConnection, sql: str, args: list[Any] | None = None) -> list[str]:
+    return sorted(str(r[0]) for r in con.execute(sql, args or []).fetchall())
+
+
+def triage(db_path: Path | str, finding_id: str, status: str, note: str | None) -> None:
+    """Set a finding's status and note; both survive later runs."""
+    if status not in STATUSES:
+        raise UsageError(f"unknown status '{status}'; use one of: {', '.join(STATUSES)}")
+    con = store.connect(db_path)
+    try:
+        ensure_tables(con)
+        hit = con.execute("UPDATE findings SET status = ?, note = coalesce(?, note) "
+                          "WHERE finding_id = ? RETURNING finding_id",
+                          [status, note, finding_id]).fetchall()
+    finally:
+        con.close()
+    if not hit:
+        raise UsageError(f"no finding '{finding_id}'; see 'auditlog findings'")
+
+
+@dataclass(frozen=True)
+class FindingFilter:
+    rules: tuple[str, ...] = ()
+    severity: str | None = None  # at least this severe
+    actor: str | None = None
+    change_id: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    include_gone: bool = False
+
+
+def list_findings(con: duckdb.DuckDBPyConnection, flt: FindingFilter) -> pl.DataFrame:
+    """Stored findings matching `flt`, most severe first, then by rule, time and id."""
+    if flt.severity is not None and flt.severity not in SEVERITIES:
+        raise UsageError(f"unknown severity '{flt.severity}'; use one of: {', '.join(SEVERITIES)}")
+    if flt.status is not None and flt.status not in STATUSES:
+        raise UsageError(f"unknown status '{flt.status}'; use one of: {', '.join(STATUSES)}")
+    if not has_table(con, "findings"):
+        return pl.DataFrame(schema={c: pl.String for c in PUBLIC_COLUMNS})
+    where, args = filter_sql(flt)
+    rank = "list_position(?, severity)"
+    sql = (f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM findings WHERE {' AND '.join(where)} "
+           f"ORDER BY {rank} DESC, rule_id, ts, finding_id")
+    return con.sql(sql, params=[*args, list(SEVERITIES)]).pl()
+
+
+def filter_sql(flt: FindingFilter) -> tuple[list[str], list[Any]]:
+    where, args = ["true"], []
+    if not flt.include_gone:
+        where.append("present")
+    checks: Iterable[tuple[str, Any]] = (
+        ("actor = ?", flt.actor), ("change_id = ?", flt.change_id), ("status = ?", flt.status),
+        ("ts >= ?", flt.since), ("ts < ?", flt.until),
+    )
+    for clause, value in checks:
+        if value is not None:
+            where.append(clause)
+            args.append(value)
+    if flt.rules:
+        where.append("rule_id IN (SELECT unnest(?))")
+        args.append(list(flt.rules))
+    if flt.severity is not None:
+        where.append("severity IN (SELECT unnest(?))")
+        args.append(list(SEVERITIES[severity_rank(flt.severity):]))
+    return where, args
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    ((count,),) = con.execute("SELECT count(*) FROM information_schema.tables "
+                              "WHERE table_name = ? AND table_schema = 'main'", [name]).fetchall()
+    return bool(count)
+
+
+def findings_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Findings as JSON-ready dicts: ISO times with Z, amounts as exact decimal strings."""
+    return [
+        {**row, "ts": iso_utc(row["ts"]), "first_seen": iso_utc(row["first_seen"]),
+         "last_seen": iso_utc(row["last_seen"]), "amount": decimal_text(row["amount"]),
+         "evidence": list(row["evidence"] or [])}
+        for row in frame.iter_rows(named=True)
+    ]
