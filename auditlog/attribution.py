@@ -1,0 +1,207 @@
+"""Remediation and traces: from an anomalous charge to the action that caused it, the
+privilege that allowed that action and the change it ran under; and from a change to
+everything it cost customers. The model is docs/attribution.md; its SQL is the shared
+views in queries/shared/, the same ones the billing rules use.
+
+Functions take any connection to the database (read-only is enough) and return polars
+DataFrames or plain dicts ready for JSON; the CLI renders them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from auditlog.errors import UsageError
+from auditlog.findings import has_table
+from auditlog.rules.sandbox import install_shared_views
+from auditlog.values import decimal_text, iso_utc
+
+REMEDIATION_COLUMNS = ("charge_id", "account", "product", "amount", "currency", "charged_at",
+                       "refunded", "refund_id", "change_id", "actor", "cause_time", "rules")
+
+
+def charge_rules_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """(charge_id, rules): rule ids of stored findings whose evidence names the charge."""
+    if not has_table(con, "findings"):
+        return "SELECT CAST(NULL AS VARCHAR) AS charge_id, CAST([] AS VARCHAR[]) AS rules LIMIT 0"
+    return """
+        SELECT item AS charge_id, list_sort(list_distinct(list(rule_id))) AS rules
+        FROM (SELECT rule_id, unnest(evidence) AS item FROM findings WHERE present) AS f
+        GROUP BY item"""
+
+
+def remediation(con: duckdb.DuckDBPyConnection, change_id: str | None = None) -> pl.DataFrame:
+    """Every anomalous charge, one per row, with the contract's remediation columns."""
+    install_shared_views(con)
+    where = "WHERE a.change_id = ?" if change_id is not None else ""
+    sql = f"""
+        SELECT a.charge_id, a.account, a.product, a.amount, a.currency,
+               a.charged_at, a.refunded, a.refund_id, a.change_id, a.actor, a.cause_time,
+               coalesce(r.rules, CAST([] AS VARCHAR[])) AS rules
+        FROM anomalous_charges AS a
+        LEFT JOIN ({charge_rules_sql(con)}) AS r ON r.charge_id = a.charge_id
+        {where}
+        ORDER BY a.charged_at, a.charge_id"""
+    return con.sql(sql, params=[change_id] if change_id is not None else None).pl()
+
+
+def remediation_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Remediation rows for JSON: ISO times with Z, amounts as exact decimal strings."""
+    return [
+        {**row, "amount": decimal_text(row["amount"]), "charged_at": iso_utc(row["charged_at"]),
+         "cause_time": iso_utc(row["cause_time"]), "rules": list(row["rules"] or [])}
+        for row in frame.select(REMEDIATION_COLUMNS).iter_rows(named=True)
+    ]
+
+
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, args: list[Any]) -> dict[str, Any] | None:
+    frame = con.sql(sql, params=args).pl()
+    return frame.row(0, named=True) if frame.height else None
+
+
+def jsonable(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Times to ISO Z and decimals to exact strings, everything else as is."""
+    if row is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if hasattr(value, "tzinfo"):
+            out[key] = iso_utc(value)
+        elif type(value).__name__ == "Decimal":
+            out[key] = decimal_text(value)
+        else:
+            out[key] = value
+    return out
+
+
+def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> dict[str, Any]:
+    """charge → causal action → privilege that allowed it → change; and the rules."""
+    install_shared_views(con)
+    cause = one_row(con, """
+        SELECT cc.*, a.change_id AS blamed_change_id,
+               coalesce(r.refunded_amount >= cc.amount, false) AS refunded,
+               CASE WHEN r.refunded_amount >= cc.amount THEN r.first_refund_id END AS refund_id
+        FROM charge_causes AS cc
+        LEFT JOIN anomalous_charges AS a ON a.charge_id = cc.charge_id
+        LEFT JOIN charge_refunds AS r ON r.charge_id = cc.charge_id
+        WHERE cc.charge_id = ?""", [charge_id])
+    if cause is None:
+        raise UsageError(f"no charge '{charge_id}' (refunds are not traced; trace the charge "
+                         "they refund)")
+    anomalous = bool(cause["anomalous"])
+    change_id = cause["blamed_change_id"] if anomalous else cause["cause_change_id"]
+    chain = [charge_step(cause)]
+    action = action_step(con, cause["cause_event_id"])
+    if action is not None:
+        chain.append(action)
+        grant = privilege_step(con, action)
+        if grant is not None:
+            chain.append(grant)
+    if change_id is not None:
+        chain.append(change_step(con, change_id))
+    return {
+        "charge_id": charge_id,
+        "anomalous": anomalous,
+        "responsible": {"change_id": change_id, "actor": cause["actor"],
+                        "time": iso_utc(cause["cause_time"])},
+        "chain": chain,
+        "rules": rules_for(con, charge_id),
+    }
+
+
+def charge_step(cause: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "step": "charge", "id": cause["charge_id"], "time": iso_utc(cause["ts"]),
+        "account": cause["account"], "product": cause["product"],
+        "amount": decimal_text(cause["amount"]), "currency": cause["currency"],
+        "type": cause["charge_type"], "order_id": cause["order_id"],
+        "initiated_by": cause["initiated_by"],
+        "customer_authorized": bool(cause["customer_authorized"]),
+        "refunded": bool(cause["refunded"]), "refund_id": cause["refund_id"],
+    }
+
+
+def action_step(con: duckdb.DuckDBPyConnection, event_id: str | None) -> dict[str, Any] | None:
+    if event_id is None:
+        return None
+    row = one_row(con, """
+        SELECT event_id AS id, ts AS time, actor, actor_type, action, system, target_account,
+               object, order_id, change_id, channel, result
+        FROM actions WHERE event_id = ? ORDER BY ts LIMIT 1""", [event_id])
+    return {"step": "action", **(jsonable(row) or {})}
+
+
+def privilege_step(con: duckdb.DuckDBPyConnection, action: dict[str, Any]) -> dict[str, Any] | None:
+    """The latest grant to the actor held at the action's time: one for the action's
+    system (or for no particular system) first, else one on any system."""
+    row = one_row(con, """
+        SELECT grant_event_id AS id, granted_at AS time, subject, privilege, system, granter,
+               ticket, approver, expires_at, revoked_at
+        FROM privilege_grants
+        WHERE subject = ? AND granted_at <= CAST(? AS TIMESTAMPTZ)
+          AND (revoked_at IS NULL OR revoked_at > CAST(? AS TIMESTAMPTZ))
+        ORDER BY CASE WHEN system IS NULL OR system = ? THEN 0 ELSE 1 END,
+                 granted_at DESC, grant_event_id DESC
+        LIMIT 1""", [action["actor"], action["time"], action["time"], action["system"]])
+    return {"step": "privilege", **jsonable(row)} if row is not None else None
+
+
+def change_step(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, Any]:
+    row = one_row(con, """
+        SELECT change_id AS id, started_at AS time, system, kind, summary, implementer,
+               approver, ticket, window_start, window_end, finished_at, status
+        FROM changes WHERE change_id = ? LIMIT 1""", [change_id])
+    return {"step": "change", **(jsonable(row) or {"id": change_id})}
+
+
+def rules_for(con: duckdb.DuckDBPyConnection, item_id: str) -> list[str]:
+    if not has_table(con, "findings"):
+        return []
+    rows = con.execute("SELECT DISTINCT rule_id FROM findings WHERE present "
+                       "AND list_contains(evidence, ?) ORDER BY rule_id", [item_id]).fetchall()
+    return [r[0] for r in rows]
+
+
+def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, Any]:
+    """The change, its approval and window, and its impact on customers."""
+    install_shared_views(con)
+    change = one_row(con, "SELECT * EXCLUDE (extra, _file, _row, _digest) FROM changes "
+                          "WHERE change_id = ? LIMIT 1", [change_id])
+    if change is None:
+        raise UsageError(f"no change '{change_id}'; see 'auditlog status'")
+    impact = one_row(con, """
+        SELECT count(*) AS charges, count(DISTINCT account) AS accounts,
+               coalesce(sum(amount), 0) AS amount,
+               coalesce(sum(refunded_amount), 0) AS refunded_amount,
+               count(*) - count(CASE WHEN refunded THEN 1 END) AS unrefunded_charges,
+               list_sort(list_distinct(list(actor))) AS actors,
+               min(cause_time) AS first_cause_time, max(cause_time) AS last_cause_time
+        FROM anomalous_charges WHERE change_id = ?""", [change_id]) or {}
+    start, end, started = change["window_start"], change["window_end"], change["started_at"]
+    return {
+        **(jsonable(change) or {}),
+        "approval": {
+            "approver": change["approver"], "ticket": change["ticket"],
+            "approved": change["approver"] is not None,
+            "self_approved": change["approver"] is not None
+            and change["approver"] == change["implementer"],
+        },
+        "window": {
+            "start": iso_utc(start), "end": iso_utc(end),
+            "started_within": None if start is None and end is None else
+            (start is None or started >= start) and (end is None or started <= end),
+        },
+        "impact": {
+            "charges": int(impact["charges"]), "accounts": int(impact["accounts"]),
+            "amount": decimal_text(impact["amount"]),
+            "refunded_amount": decimal_text(impact["refunded_amount"]),
+            "unrefunded_charges": int(impact["unrefunded_charges"]),
+            "actors": [a for a in impact["actors"] or [] if a is not None],
+            "first_cause_time": iso_utc(impact["first_cause_time"]),
+            "last_cause_time": iso_utc(impact["last_cause_time"]),
+        },
+        "rules": rules_for(con, change_id),
+    }
