@@ -1,0 +1,308 @@
+"""Commands over the rule packs and what they find: run, findings, remediation, trace,
+rules. Each opens the database, calls the library, renders; errors are the library's."""
+
+from __future__ import annotations
+
+import csv
+import enum
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from auditlog import store
+from auditlog.attribution import remediation as remediation_frame
+from auditlog.attribution import remediation_records, trace_change, trace_charge
+from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, print_json
+from auditlog.errors import UsageError
+from auditlog.findings import FindingFilter, findings_records, list_findings, run_packs, triage
+from auditlog.rules import SEVERITIES, Rule, load_all, load_rules
+from auditlog.rules.cases import run_all_cases
+
+findings_app = typer.Typer(help="List stored findings, or triage one.", no_args_is_help=False)
+trace_app = typer.Typer(help="Trace a charge or a change.", no_args_is_help=True)
+rules_app = typer.Typer(help="List, show, validate and test rule packs.", no_args_is_help=True)
+app.add_typer(findings_app, name="findings")
+app.add_typer(trace_app, name="trace")
+app.add_typer(rules_app, name="rules")
+
+
+class TableFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+Severity = enum.Enum("Severity", {s: s for s in SEVERITIES}, type=str)  # type: ignore[misc]
+TableFormatOption = Annotated[
+    TableFormat, typer.Option("--format", "-f", help="table for people; json or csv for programs.")
+]
+RulesDirOption = Annotated[
+    list[Path] | None,
+    typer.Option("--rules-dir", help="Extra rule pack directory (repeatable)."),
+]
+SinceOption = Annotated[str | None, typer.Option("--since", help="ISO 8601 time (UTC if no offset).")]
+UntilOption = Annotated[str | None, typer.Option("--until", help="ISO 8601 time, exclusive.")]
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"{option} '{text}' is not an ISO 8601 time, e.g. 2026-03-01T00:00:00Z") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parse_params(items: list[str] | None) -> dict[str, str]:
+    params = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--param '{item}' must look like name=value")
+        params[name.strip()] = value
+    return params
+
+
+def select_rules(rules_dirs: list[Path] | None, packs: list[str] | None,
+                 rule_ids: list[str] | None) -> list[Rule]:
+    rules = load_rules(rules_dirs or [])
+    for wanted, attr in ((packs, "pack"), (rule_ids, "id")):
+        if wanted:
+            known = sorted({getattr(r, attr) for r in rules})
+            unknown = [w for w in wanted if w not in known]
+            if unknown:
+                raise UsageError(f"unknown {attr} {', '.join(unknown)}; use one of: {', '.join(known)}")
+            rules = [r for r in rules if getattr(r, attr) in wanted]
+    return rules
+
+
+def write_csv(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
+
+
+def csv_cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def render_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str) -> None:
+    table = Table(title=f"{title} ({len(rows)})", title_justify="left")
+    for column in columns:
+        table.add_column(column, justify="right" if column == "amount" else "left")
+    for row in rows:
+        table.add_row(*(csv_cell_text(row.get(c)) for c in columns))
+    console.print(table)
+
+
+def csv_cell_text(value: Any) -> str:
+    text = csv_cell(value)
+    return "" if text is None else str(text)
+
+
+@app.command()
+def run(
+    pack: Annotated[list[str] | None, typer.Option("--pack", help="Run only this pack (repeatable).")] = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only this rule (repeatable).")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="name=value for a rule parameter.")] = None,
+    fail_on: Annotated[Severity | None, typer.Option("--fail-on", help="Exit 1 if a finding at or above this severity exists.")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    rules_dir: RulesDirOption = None,
+    db: DbOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Run rule packs on the loaded logs and store their findings."""
+    rules = select_rules(rules_dir, pack, rule)
+    report = run_packs(db or store.default_db_path(), rules, parse_params(param),
+                       parse_time(since, "--since"), parse_time(until, "--until"))
+    if output is OutputFormat.json:
+        print_json(report.as_dict())
+    else:
+        counts = ", ".join(f"{n} {s}" for s, n in report.by_severity.items() if n) or "none"
+        console.print(f"run {report.run_id}: {len(rules)} rules, {report.findings} findings "
+                      f"({counts}); {len(report.new)} new, {len(report.disappeared)} disappeared")
+    if fail_on is not None and report.worst_at_least(fail_on.value):
+        raise typer.Exit(1)
+
+
+@findings_app.callback(invoke_without_command=True)
+def findings(
+    ctx: typer.Context,
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Only this rule (repeatable).")] = None,
+    severity: Annotated[Severity | None, typer.Option("--severity", help="At least this severe.")] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Only findings about this account.")] = None,
+    change: Annotated[str | None, typer.Option("--change", help="Only findings naming this change.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="open, acknowledged, false_positive or resolved.")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    db: DbOption = None,
+    output: TableFormatOption = TableFormat.table,
+) -> None:
+    """List the findings stored by the last runs, most severe first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    flt = FindingFilter(tuple(rule or ()), severity.value if severity else None, actor, change,
+                        status, parse_time(since, "--since"), parse_time(until, "--until"))
+    con = store.connect(db, read_only=True)
+    rows = findings_records(list_findings(con, flt))
+    con.close()
+    if output is TableFormat.json:
+        print_json(rows)
+    elif output is TableFormat.csv:
+        write_csv(rows)
+    else:
+        render_rows(rows, ("finding_id", "severity", "rule_id", "ts", "actor", "account",
+                           "change_id", "amount", "status"), "Findings")
+
+
+@findings_app.command("triage")
+def findings_triage(
+    finding_id: Annotated[str, typer.Argument(help="The finding's id (F-...).")],
+    status: Annotated[str, typer.Option("--status", help="open, acknowledged, false_positive or resolved.")],
+    note: Annotated[str | None, typer.Option("--note", help="Why; kept across runs.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Set a finding's status and note; later runs keep them."""
+    triage(db or store.default_db_path(), finding_id, status, note)
+    console.print(f"{finding_id}: {status}")
+
+
+@app.command()
+def remediation(
+    change: Annotated[str | None, typer.Option("--change", help="Only charges blamed on this change.")] = None,
+    db: DbOption = None,
+    output: TableFormatOption = TableFormat.table,
+) -> None:
+    """Every anomalous charge with the change, account and time responsible and its refund."""
+    con = store.connect(db, read_only=True)
+    rows = remediation_records(remediation_frame(con, change))
+    con.close()
+    if output is TableFormat.json:
+        print_json(rows)
+    elif output is TableFormat.csv:
+        write_csv(rows)
+    else:
+        render_rows(rows, ("charge_id", "account", "product", "amount", "charged_at", "refunded",
+                           "change_id", "actor", "cause_time"), "Anomalous charges")
+
+
+@trace_app.command("charge")
+def trace_charge_cmd(
+    charge_id: Annotated[str, typer.Argument(help="The charge's id.")],
+    db: DbOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Charge → causal action → privilege that allowed it → change."""
+    con = store.connect(db, read_only=True)
+    doc = trace_charge(con, charge_id)
+    con.close()
+    if output is OutputFormat.json:
+        print_json(doc)
+        return
+    who = doc["responsible"]
+    tree = Tree(f"[bold]charge {charge_id}[/] "
+                + ("[red]anomalous[/]" if doc["anomalous"] else "[green]authorized[/]")
+                + f": {who['actor']} at {who['time']}, change {who['change_id'] or '-'}")
+    for step in doc["chain"]:
+        tree.add(step_text(step))
+    tree.add(f"rules: {', '.join(doc['rules']) or '-'}")
+    console.print(tree)
+
+
+def step_text(step: dict[str, Any]) -> str:
+    details = ", ".join(f"{k}={v}" for k, v in step.items()
+                        if k not in ("step", "id", "time") and v not in (None, [], ""))
+    return f"[bold]{step['step']}[/] {step.get('id')} at {step.get('time')}: {details}"
+
+
+@trace_app.command("change")
+def trace_change_cmd(
+    change_id: Annotated[str, typer.Argument(help="The change's id.")],
+    db: DbOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """The change, its approval and window, and what it cost customers."""
+    con = store.connect(db, read_only=True)
+    doc = trace_change(con, change_id)
+    con.close()
+    if output is OutputFormat.json:
+        print_json(doc)
+        return
+    tree = Tree(f"[bold]change {change_id}[/] on {doc['system']} by {doc['implementer']} "
+                f"at {doc['started_at']}")
+    tree.add(f"approval: {doc['approval']}")
+    tree.add(f"window: {doc['window']}")
+    impact = tree.add("impact")
+    for key, value in doc["impact"].items():
+        impact.add(f"{key}: {csv_cell_text(value)}")
+    tree.add(f"rules: {', '.join(doc['rules']) or '-'}")
+    console.print(tree)
+
+
+@rules_app.command("list")
+def rules_list(rules_dir: RulesDirOption = None, output: FormatOption = OutputFormat.table) -> None:
+    """Every rule with its pack, severity and title."""
+    rows = [{"id": r.id, "pack": r.pack, "severity": r.severity, "title": r.title,
+             "requires": list(r.requires), "tags": list(r.tags)} for r in load_rules(rules_dir or [])]
+    if output is OutputFormat.json:
+        print_json(rows)
+    else:
+        render_rows(rows, ("pack", "id", "severity", "title"), "Rules")
+
+
+@rules_app.command("show")
+def rules_show(rule_id: Annotated[str, typer.Argument(help="The rule's id.")],
+               rules_dir: RulesDirOption = None) -> None:
+    """A rule's metadata, parameters and SQL."""
+    (rule,) = select_rules(rules_dir, None, [rule_id])
+    console.print(f"[bold]{rule.id}[/] ({rule.pack}, {rule.severity}): {rule.title}\n")
+    for label, text in (("What", rule.description), ("Why", rule.rationale),
+                        ("Investigate", rule.investigate)):
+        console.print(f"[bold]{label}:[/] {text}")
+    console.print(f"[bold]Tags:[/] {', '.join(rule.tags)}  [bold]Needs:[/] {', '.join(rule.requires)}")
+    console.print(f"[bold]Params:[/] {rule.params or '-'}\n[bold]File:[/] {rule.source}\n")
+    console.print(rule.sql, markup=False)
+
+
+@rules_app.command("validate")
+def rules_validate(rules_dir: RulesDirOption = None) -> None:
+    """Check every rule's metadata and SQL; report all broken rules at once."""
+    result = load_all(rules_dir or [])
+    for error in result.errors:
+        console.print(f"[red]broken[/] {error}", markup=True, highlight=False)
+    console.print(f"{len(result.rules)} rules valid, {len(result.errors)} broken")
+    if result.errors:
+        raise typer.Exit(2)
+
+
+@rules_app.command("test")
+def rules_test(
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Only this rule (repeatable).")] = None,
+    rules_dir: RulesDirOption = None,
+    builtin: Annotated[bool, typer.Option(help="Include the built-in packs.")] = True,
+) -> None:
+    """Run every rule's fire and quiet cases."""
+    rules = load_rules(rules_dir or [], builtin=builtin)
+    rules = [r for r in rules if not rule or r.id in rule]
+    results = run_all_cases(rules)
+    for res in results:
+        mark = "[green]pass[/]" if res.passed else "[red]FAIL[/]"
+        console.print(f"{mark} {res.case.label}" + (f": {res.message}" if res.message else ""))
+    failed = sum(not r.passed for r in results)
+    console.print(f"{len(results) - failed} passed, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
