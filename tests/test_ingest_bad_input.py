@@ -212,3 +212,14 @@ def test_usage_errors(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(InputError, match="unsupported file type"):
         ingest_paths(con, [tmp_path / "notes.txt"])
+
+
+def test_same_rows_from_another_format_are_duplicates_not_conflicts(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    rows = [{**GOOD, "invoice": 17, "region": "north"},
+            {**GOOD, "charge_id": "ok-2", "invoice": 18}]
+    ingest_paths(con, [write_rows(tmp_path / "a.jsonl", rows)])
+    reordered = [{"region": r.get("region"), "invoice": str(r["invoice"]), **GOOD,
+                  "charge_id": r["charge_id"]} for r in rows]
+    (result,) = ingest_paths(con, [write_rows(tmp_path / "b.csv", reordered)])
+    assert (result.duplicates, result.quarantined) == (2, 0)

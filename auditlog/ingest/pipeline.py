@@ -101,17 +101,27 @@ def _ingest_file(
     tz: str,
     currency: str | None,
 ) -> FileResult:
-    staged = stage(con, source)
-    kind = KINDS[kind_name] if kind_name else detect_kind(staged.columns, source.display)
-    con.execute("DROP TABLE IF EXISTS _typed")
-    con.execute(
-        f"CREATE TEMP TABLE _typed AS {typed_select(kind, staged, currency=currency)}",
-        {"tz": tz},
-    )
-    con.execute("DROP TABLE _stage")
-    _judge(con, kind)
-    counts = _store(con, kind, source, sha256, tz)
-    return FileResult(path=source.display, kind=kind.name, sha256=sha256, **counts)
+    counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0}
+    kinds: list[str] = []
+    for staged in stage(con, source):
+        if staged.kind is not None:
+            kind = KINDS[staged.kind]
+        elif kind_name is not None:
+            kind = KINDS[kind_name]
+        else:
+            kind = detect_kind(staged.columns, source.display)
+        con.execute("DROP TABLE IF EXISTS _typed")
+        con.execute(
+            f"CREATE TEMP TABLE _typed AS {typed_select(kind, staged, currency=currency)}",
+            {"tz": tz},
+        )
+        con.execute(f"DROP TABLE {staged.table}")
+        _judge(con, kind)
+        for name, value in _store(con, kind, source, sha256).items():
+            counts[name] += value
+        kinds.append(kind.name)
+    _record_file(con, source, sha256, "+".join(kinds), tz, counts)
+    return FileResult(path=source.display, kind="+".join(kinds), sha256=sha256, **counts)
 
 
 def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
@@ -155,7 +165,7 @@ def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
 
 
 def _store(
-    con: duckdb.DuckDBPyConnection, kind: Kind, source: InputFile, sha256: str, tz: str
+    con: duckdb.DuckDBPyConnection, kind: Kind, source: InputFile, sha256: str
 ) -> dict[str, int]:
     columns = ", ".join(kind.column_names)
     con.execute(
@@ -189,23 +199,28 @@ def _store(
     ).fetchone()
     assert row is not None
     rows_read, loaded, duplicates, quarantined = (int(x) for x in row)
+    con.execute("DROP TABLE _typed")
+    con.execute("DROP TABLE _verdict")
+    return {"rows_read": rows_read, "loaded": loaded, "duplicates": duplicates,
+            "quarantined": quarantined}
+
+
+def _record_file(
+    con: duckdb.DuckDBPyConnection, source: InputFile, sha256: str, kind: str, tz: str,
+    counts: dict[str, int],
+) -> None:
     con.execute(
         """
         INSERT OR IGNORE INTO ingested_files
         VALUES ($sha, $path, $kind, $format, $tz, $read, $loaded, $dups, $quarantined, now())
         """,
         {
-            "sha": sha256, "path": source.display, "kind": kind.name,
-            "format": source.format + (".gz" if source.gzipped else ""),
-            "tz": tz,
-            "read": rows_read, "loaded": loaded, "dups": duplicates,
-            "quarantined": quarantined,
+            "sha": sha256, "path": source.display, "kind": kind,
+            "format": source.format + (".gz" if source.gzipped else ""), "tz": tz,
+            "read": counts["rows_read"], "loaded": counts["loaded"],
+            "dups": counts["duplicates"], "quarantined": counts["quarantined"],
         },
     )
-    con.execute("DROP TABLE _typed")
-    con.execute("DROP TABLE _verdict")
-    return {"rows_read": rows_read, "loaded": loaded, "duplicates": duplicates,
-            "quarantined": quarantined}
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:

@@ -24,6 +24,7 @@ import duckdb
 
 from auditlog.errors import InputError
 from auditlog.ingest.files import InputFile
+from auditlog.ingest.standard import stage_standard
 from auditlog.store import first_line
 
 # How the c0..cN columns hold their values, which decides how they are turned into text.
@@ -37,12 +38,22 @@ MAX_LINE_BYTES = 1 << 26
 
 @dataclass(frozen=True)
 class Staged:
+    """A staged table of one file: its source column names and how values are held.
+
+    Most files stage into one table of one (detected or named) kind. A standard format
+    (CloudTrail, Kubernetes audit, OCSF) may stage into several tables, one per kind it
+    maps onto, each with `kind` set.
+    """
+
     columns: list[str]  # original source names of c0..cN
     style: ValueStyle
+    table: str = "_stage"
+    kind: str | None = None
+    source_format: str | None = None  # e.g. "cloudtrail"; None for native columns
 
 
-def stage(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
-    """Read `source` into `_stage`. Raises InputError when the file cannot be read."""
+def stage(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged]:
+    """Read `source` into staging tables. Raises InputError when the file cannot be read."""
     con.execute("DROP TABLE IF EXISTS _stage")
     reader = {
         "jsonl": _stage_jsonl,
@@ -52,7 +63,8 @@ def stage(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
         "parquet": _stage_parquet,
     }[source.format]
     try:
-        return reader(con, source)
+        staged = reader(con, source)
+        return staged if isinstance(staged, list) else [staged]
     except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
         # What DuckDB's readers raise for a file that is not what its name says. Other
         # errors (a binder error, say) are auditlog's own bugs and must not pass for bad
@@ -80,7 +92,7 @@ def _ident(i: int) -> str:
 # --- JSON Lines -------------------------------------------------------------------
 
 
-def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
+def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged]:
     # Read physical lines with the CSV reader in one-column mode: it streams, handles
     # gzip, keeps blank lines (so row numbers are line numbers) and fails loudly on bad
     # UTF-8. NUL cannot occur in valid JSON text, so it is a safe "never" delimiter.
@@ -111,7 +123,7 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
 # --- JSON documents -----------------------------------------------------------------
 
 
-def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
+def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged]:
     # A .json file is an array of rows, or an object whose Records/records/events member
     # is that array (CloudTrail, many SIEM exports). Several top-level values are read as
     # consecutive rows, as a lenient reader of mislabelled JSON Lines would.
@@ -166,8 +178,9 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     return _stage_from_docs(con)
 
 
-def _stage_from_docs(con: duckdb.DuckDBPyConnection) -> Staged:
-    """`_docs(_row, _loc, _raw, _bad)` of JSON objects → `_stage` with one column a key."""
+def _stage_from_docs(con: duckdb.DuckDBPyConnection) -> list[Staged]:
+    """`_docs(_row, _loc, _raw, _bad)` of JSON objects → `_stage` with one column a key,
+    or, for a standard format, the staging tables its adapter makes."""
     keys = [
         k
         for (k,) in con.execute(
@@ -177,6 +190,10 @@ def _stage_from_docs(con: duckdb.DuckDBPyConnection) -> Staged:
             """
         ).fetchall()
     ]
+    standard = stage_standard(con, set(keys))
+    if standard is not None:
+        con.execute("DROP TABLE _docs")
+        return standard
     if keys:
         # One parse per row: json_extract with a list of paths returns every value at
         # once. Paths quote the key, so `TS` and `ts` stay two columns.
@@ -194,7 +211,7 @@ def _stage_from_docs(con: duckdb.DuckDBPyConnection) -> Staged:
     else:
         con.execute("CREATE TEMP TABLE _stage AS SELECT _row, _loc, _raw, _bad FROM _docs")
     con.execute("DROP TABLE _docs")
-    return Staged(columns=keys, style="json")
+    return [Staged(columns=keys, style="json")]
 
 
 # --- CSV / TSV ----------------------------------------------------------------------

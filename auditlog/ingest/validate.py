@@ -84,7 +84,7 @@ def _text_expr(index: int, staged: Staged) -> str:
 
 
 def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
-    """SELECT over `_stage` giving typed canonical columns, `extra`, `_digest`, `_reason`.
+    """SELECT over the staged table giving typed canonical columns, `extra`, `_digest`, `_reason`.
 
     Bound parameters: $tz (zone for naive timestamps).
     """
@@ -109,13 +109,29 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         extra = "CAST(NULL AS JSON)"
 
     text_cols = ",\n  ".join(f"{texts[c.name]} AS {_t(c)}" for c in kind.columns)
-    inner = f"SELECT _row, _loc, _raw, _bad,\n  {text_cols},\n  {extra} AS extra FROM _stage"
+    extra_texts = "".join(f",\n  {_text_expr(i, staged)} AS _e{i}" for i, _ in extras)
+    inner = (
+        f"SELECT _row, _loc, _raw, _bad,\n  {text_cols},\n  {extra} AS extra{extra_texts}\n"
+        f"FROM {staged.table}"
+    )
 
     typed_cols = [f"{_typed(c, currency)} AS {c.name}" for c in kind.columns]
     digest_members = ", ".join(
         f"{c.name} := {_typed(c, currency)}" for c in kind.columns if c.name != kind.id_column
     )
-    digest = f"md5(CAST(to_json(struct_pack({digest_members}, extra := extra)) AS VARCHAR))"
+    # The digest compares content, not spelling: extra columns by name in sorted order,
+    # as text, absent and null alike, so the same row exported as JSON Lines and as CSV
+    # (columns in another order, numbers as text) is a duplicate, not a conflict.
+    if extras:
+        as_text = ", ".join(
+            f"{_quote_ident(n)} := _e{i}" for i, n in sorted(extras, key=lambda e: e[1])
+        )
+        digest_extra = f"json_merge_patch('{{}}', to_json(struct_pack({as_text})))"
+    else:
+        digest_extra = "CAST(NULL AS JSON)"
+    digest = (
+        f"md5(CAST(to_json(struct_pack({digest_members}, extra := {digest_extra})) AS VARCHAR))"
+    )
     reasons = [r for c in kind.columns for r in _checks(c, kind)]
     reason = (
         f"CASE WHEN _bad IS NOT NULL THEN _bad ELSE "
