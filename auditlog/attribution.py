@@ -83,7 +83,7 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> dict[str, An
     cause = one_row(con, """
         SELECT cc.*, a.change_id AS blamed_change_id,
                coalesce(r.refunded_amount >= cc.amount, false) AS refunded,
-               CASE WHEN r.refunded_amount >= cc.amount THEN r.first_refund_id END AS refund_id
+               r.first_refund_id AS refund_id
         FROM charge_causes AS cc
         LEFT JOIN anomalous_charges AS a ON a.charge_id = cc.charge_id
         LEFT JOIN charge_refunds AS r ON r.charge_id = cc.charge_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditlog.errors import UsageError
 from auditlog.kinds import KINDS
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -43,7 +44,12 @@ class Rule:
         for name, raw in (overrides or {}).items():
             if name not in values:
                 continue  # a --param meant for another rule
-            values[name] = coerce(raw, values[name])
+            try:
+                values[name] = coerce(raw, values[name])
+            except ValueError:
+                kind = type(values[name]).__name__
+                raise UsageError(f"--param {name}={raw!r} is not a valid {kind} "
+                                 f"(default {values[name]!r})", source=self.source) from None
         return values
 
 

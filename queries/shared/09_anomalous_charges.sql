@@ -8,7 +8,7 @@ SELECT
     coalesce(cc.cause_change_id, b.change_id) AS change_id,
     coalesce(r.refunded_amount, CAST(0 AS DECIMAL(18, 4))) AS refunded_amount,
     coalesce(r.refunded_amount >= cc.amount, false) AS refunded,
-    CASE WHEN r.refunded_amount >= cc.amount THEN r.first_refund_id END AS refund_id
+    r.first_refund_id AS refund_id
 FROM charge_causes AS cc
 LEFT JOIN change_blame AS b
   ON cc.cause_change_id IS NULL

@@ -1,0 +1,26 @@
+"""Every built-in rule's fire and quiet cases, one pytest case each (the same harness
+as `auditlog rules test`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditlog.rules import Rule, load_rules
+from auditlog.rules.cases import Case, load_cases, run_case
+
+RULES = load_rules()
+CASES = [(rule, case) for rule in RULES for case in load_cases(rule)]
+
+
+@pytest.mark.parametrize(("rule", "case"), CASES, ids=[c.label for _, c in CASES])
+def test_case(rule: Rule, case: Case, tmp_path: Path) -> None:
+    result = run_case(rule, case, tmp_path)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.id for r in RULES])
+def test_every_rule_has_fire_and_quiet_cases(rule: Rule) -> None:
+    expects = {c.expect for c in load_cases(rule)}
+    assert expects == {"fire", "quiet"}
