@@ -1,0 +1,242 @@
+"""Remediation and traces follow docs/attribution.md on a small hand-made incident, and
+match the generator's ground truth on sample_logs/."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from auditlog import store
+from auditlog.attribution import remediation, remediation_records, trace_change, trace_charge
+from auditlog.errors import UsageError
+from auditlog.findings import run_packs
+from auditlog.rules import load_rules
+from auditlog.rules.cases import build_fixture
+
+D = "2026-03-10"
+D1 = "2026-03-11"
+
+
+def act(eid: str, ts: str, actor: str, action: str, system: str, target: str | None,
+        obj: str | None, order: str | None = None, **extra: Any) -> dict[str, Any]:
+    row = {"event_id": eid, "ts": ts, "actor": actor, "action": action, "system": system,
+           "target_account": target, "object": obj, "order_id": order, **extra}
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def charge(cid: str, ts: str, account: str, product: str, amount: str,
+           **extra: Any) -> dict[str, Any]:
+    return {"charge_id": cid, "ts": ts, "account": account, "product": product,
+            "amount": amount, "currency": "EUR", **extra}
+
+
+INCIDENT: dict[str, list[dict[str, Any]]] = {
+    "accounts": [
+        {"account": "svc-orders", "account_type": "service"},
+        {"account": "svc-partner", "account_type": "service"},
+        {"account": "batch", "account_type": "service"},
+        {"account": "op-bad", "account_type": "human"},
+        {"account": "op-good", "account_type": "human"},
+    ],
+    "changes": [
+        {"change_id": "CHG-old", "system": "orders", "kind": "config", "implementer": "eng",
+         "approver": "mgr", "started_at": "2026-03-01T10:00:00Z"},
+        {"change_id": "CHG-up", "system": "orders", "kind": "upgrade", "implementer": "eng",
+         "approver": "eng", "window_start": f"{D}T22:00:00Z", "window_end": f"{D1}T00:00:00Z",
+         "started_at": f"{D}T19:30:00Z"},
+        {"change_id": "CHG-routine", "system": "orders", "kind": "config", "implementer": "eng2",
+         "approver": "mgr", "started_at": f"{D1}T12:00:00Z"},
+        {"change_id": "CHG-rb", "system": "orders", "kind": "rollback", "implementer": "eng2",
+         "approver": "mgr", "started_at": f"{D1}T00:30:00Z"},
+        {"change_id": "CHG-other", "system": "billing", "kind": "upgrade", "implementer": "eng3",
+         "approver": "mgr", "started_at": f"{D}T20:00:00Z"},
+    ],
+    "privileges": [
+        {"event_id": "P-old", "ts": "2026-03-01T09:00:00Z", "actor": "admin",
+         "subject": "svc-orders", "privilege": "order:read", "system": "orders",
+         "operation": "grant", "ticket": "T-1", "approver": "mgr"},
+        {"event_id": "P-old-r", "ts": "2026-03-05T09:00:00Z", "actor": "admin",
+         "subject": "svc-orders", "privilege": "order:read", "system": "orders",
+         "operation": "revoke"},
+        {"event_id": "P-grant", "ts": f"{D}T14:00:00Z", "actor": "eng", "subject": "svc-orders",
+         "privilege": "order:bulk_subscribe", "system": "orders", "operation": "grant"},
+    ],
+    "actions": [
+        act("E-free", "2026-03-05T10:00:00Z", "C2", "subscribe", "app", "C2", "ADDON",
+            actor_type="customer", channel="app"),
+        act("E-s1", f"{D1}T01:10:00Z", "svc-orders", "subscribe", "orders", "C1", "ADDON", "O-1",
+            actor_type="service", channel="batch"),
+        act("E-s2", f"{D1}T01:20:00Z", "svc-orders", "subscribe", "orders", "C2", "ADDON",
+            actor_type="service", channel="batch"),
+        act("E-s3", f"{D1}T01:21:00Z", "svc-orders", "subscribe", "orders", "C2", "ADDON",
+            actor_type="service", channel="batch"),
+        act("E-app", f"{D1}T09:00:00Z", "C3", "subscribe", "app", "C3", "MUSIC", "O-3",
+            actor_type="customer", channel="app"),
+        act("E-cnt", f"{D1}T10:00:00Z", "op-good", "subscribe", "counter", "C4", "TV", "O-4",
+            actor_type="human", channel="counter"),
+        act("E-cnf", f"{D1}T10:02:00Z", "C4", "confirm_order", "counter", "C4", "TV", "O-4",
+            actor_type="customer", channel="sms"),
+        act("E-op", f"{D1}T19:10:00Z", "op-bad", "subscribe", "counter", "C5", "TV", "O-5",
+            actor_type="human", channel="counter"),
+        act("E-pt", f"{D1}T11:00:00Z", "svc-partner", "subscribe", "partner", "C6", "GAME",
+            "O-6", actor_type="service", channel="third_party"),
+        act("E-ptc", f"{D1}T11:01:00Z", "C6", "confirm_order", "partner", "C6", "GAME", "O-6",
+            actor_type="customer", channel="third_party"),
+    ],
+    "charges": [
+        charge("CH-1", f"{D1}T01:15:00Z", "C1", "ADDON", "4.99", order_id="O-1"),
+        charge("CH-2", f"{D1}T01:30:00Z", "C2", "ADDON", "4.99"),
+        charge("CH-3", f"{D1}T01:31:00Z", "C2", "ADDON", "4.99"),
+        charge("CH-4", f"{D1}T09:01:00Z", "C3", "MUSIC", "2.50"),
+        charge("CH-5", f"{D1}T10:05:00Z", "C4", "TV", "9.90", order_id="O-4"),
+        charge("CH-6", f"{D1}T19:15:00Z", "C5", "TV", "9.90", order_id="O-5"),
+        charge("CH-7", f"{D1}T11:05:00Z", "C6", "GAME", "3.00", order_id="O-6"),
+        charge("CH-8", "2026-03-01T00:00:00Z", "C1", "PLAN", "30.00", type="recurring",
+               initiated_by="batch"),
+        charge("RF-1", "2026-03-15T10:00:00Z", "C1", "ADDON", "4.99", type="refund",
+               refund_of="CH-1"),
+        charge("RF-2a", "2026-03-15T10:00:00Z", "C2", "ADDON", "2.00", type="refund",
+               refund_of="CH-2"),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def incident_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("incident") / "incident.duckdb"
+    build_fixture(db, INCIDENT)
+    run_packs(db, load_rules())
+    return db
+
+
+def rows_of(db: Path, change_id: str | None = None) -> dict[str, dict[str, Any]]:
+    con = store.connect(db, read_only=True)
+    rows = remediation_records(remediation(con, change_id))
+    con.close()
+    return {r["charge_id"]: r for r in rows}
+
+
+def test_remediation_lists_exactly_the_unauthorized_charges(incident_db: Path) -> None:
+    rows = rows_of(incident_db)
+    assert sorted(rows) == ["CH-1", "CH-2", "CH-3", "CH-6"]
+    assert rows["CH-1"] | {"rules": None} == {
+        "charge_id": "CH-1", "account": "C1", "product": "ADDON", "amount": "4.99",
+        "currency": "EUR", "charged_at": f"{D1}T01:15:00Z", "refunded": True,
+        "refund_id": "RF-1", "change_id": "CHG-up", "actor": "svc-orders",
+        "cause_time": f"{D1}T01:10:00Z", "rules": None}
+    assert "unauthorized_order_charge" in rows["CH-1"]["rules"]
+
+
+def test_charges_without_order_id_pair_with_their_own_action(incident_db: Path) -> None:
+    # The customer's own free-campaign subscription days earlier is not the cause.
+    rows = rows_of(incident_db)
+    assert rows["CH-2"]["cause_time"] == f"{D1}T01:20:00Z"
+    assert rows["CH-3"]["cause_time"] == f"{D1}T01:21:00Z"
+    assert {rows["CH-2"]["actor"], rows["CH-3"]["actor"]} == {"svc-orders"}
+
+
+def test_blame_goes_to_the_change_before_the_pattern_not_routine_or_other_systems(
+        incident_db: Path) -> None:
+    rows = rows_of(incident_db)
+    assert {rows[c]["change_id"] for c in ("CH-1", "CH-2", "CH-3")} == {"CHG-up"}
+    assert rows["CH-6"]["change_id"] is None and rows["CH-6"]["actor"] == "op-bad"
+    assert sorted(rows_of(incident_db, "CHG-up")) == ["CH-1", "CH-2", "CH-3"]
+    for neighbour in ("CHG-routine", "CHG-other", "CHG-rb", "CHG-old"):
+        assert rows_of(incident_db, neighbour) == {}
+
+
+def test_partial_refund_is_not_refunded_but_names_the_refund(incident_db: Path) -> None:
+    row = rows_of(incident_db)["CH-2"]
+    assert (row["refunded"], row["refund_id"]) == (False, "RF-2a")
+
+
+def test_trace_charge_walks_action_privilege_change(incident_db: Path) -> None:
+    con = store.connect(incident_db, read_only=True)
+    doc = trace_charge(con, "CH-2")
+    con.close()
+    assert doc["anomalous"] is True
+    assert doc["responsible"] == {"change_id": "CHG-up", "actor": "svc-orders",
+                                  "time": f"{D1}T01:20:00Z"}
+    assert [(s["step"], s["id"]) for s in doc["chain"]] == [
+        ("charge", "CH-2"), ("action", "E-s2"), ("privilege", "P-grant"), ("change", "CHG-up")]
+    grant = doc["chain"][2]
+    assert (grant["granter"], grant["ticket"], grant["time"]) == ("eng", None, f"{D}T14:00:00Z")
+    assert "unauthorized_unordered_charge" in doc["rules"]
+    json.dumps(doc)  # plain JSON all the way down
+
+
+def test_trace_authorized_charge(incident_db: Path) -> None:
+    con = store.connect(incident_db, read_only=True)
+    doc = trace_charge(con, "CH-5")
+    con.close()
+    assert doc["anomalous"] is False
+    assert [s["step"] for s in doc["chain"]] == ["charge", "action"]
+    assert doc["responsible"]["actor"] == "op-good"
+
+
+def test_trace_change_impact(incident_db: Path) -> None:
+    con = store.connect(incident_db, read_only=True)
+    doc = trace_change(con, "CHG-up")
+    other = trace_change(con, "CHG-other")
+    with pytest.raises(UsageError, match="no change"):
+        trace_change(con, "CHG-nope")
+    con.close()
+    assert doc["impact"] | {"actors": None, "first_cause_time": None, "last_cause_time": None} == {
+        "charges": 3, "accounts": 2, "amount": "14.97", "refunded_amount": "6.99",
+        "unrefunded_charges": 2, "actors": None, "first_cause_time": None,
+        "last_cause_time": None}
+    assert doc["approval"]["self_approved"] is True
+    assert doc["window"]["started_within"] is False
+    assert {"change_self_approved", "change_outside_window"} <= set(doc["rules"])
+    assert other["impact"]["charges"] == 0 and other["impact"]["amount"] == "0.00"
+
+
+def test_causal_action_naming_a_change_blames_it(tmp_path: Path) -> None:
+    db = tmp_path / "c.duckdb"
+    build_fixture(db, {
+        "actions": [act("E-1", f"{D1}T01:10:00Z", "op-1", "subscribe", "crm", "C1", "X", "O-1",
+                        change_id="CHG-9")],
+        "charges": [charge("CH-1", f"{D1}T01:15:00Z", "C1", "X", "1.00", order_id="O-1")],
+    })
+    assert rows_of(db)["CH-1"]["change_id"] == "CHG-9"
+
+
+# --- the sample world: exact agreement with the generator's ground truth -------------
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_logs"
+TRUTH = SAMPLE / "ground_truth" / "remediation.csv"
+
+
+def ingest_sample(db: Path) -> None:
+    ingest = pytest.importorskip("auditlog.ingest")
+    if not hasattr(ingest, "ingest_paths"):
+        pytest.skip("ingest not available")
+    sources = json.loads((SAMPLE / "sources.json").read_text())
+    if isinstance(sources, dict):
+        sources = sources.get("sources", sources.get("files", []))
+    con = store.connect(db)
+    for source in sources:
+        ingest.ingest_paths(con, [SAMPLE / source["path"]], kind=source.get("kind"),
+                            tz=source.get("tz") or "UTC")
+    con.close()
+
+
+@pytest.mark.skipif(not (TRUTH.exists() and (SAMPLE / "sources.json").exists()),
+                    reason="sample_logs and its ground truth are not generated")
+def test_sample_world_remediation_matches_ground_truth(tmp_path: Path) -> None:
+    db = tmp_path / "sample.duckdb"
+    ingest_sample(db)
+    with TRUTH.open(newline="", encoding="utf-8") as f:
+        truth = {r["charge_id"]: r for r in csv.DictReader(f)}
+    ours = {cid: {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+                  for k, v in row.items() if k != "rules"}
+            for cid, row in rows_of(db).items()}
+    assert sorted(set(ours) - set(truth)) == [], "charges flagged that are not anomalous"
+    assert sorted(set(truth) - set(ours)) == [], "anomalous charges missed"
+    wrong = {cid: (ours[cid], truth[cid]) for cid in truth if ours[cid] != truth[cid]}
+    assert not wrong, f"{len(wrong)} rows differ, e.g. {next(iter(wrong.items()))}"
