@@ -37,6 +37,11 @@ def ingest(
         typer.Option("--currency", envvar="AUDITLOG_CURRENCY",
                      help="ISO 4217 code for charges that name none."),
     ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option("--mapping", help="TOML file renaming columns and mapping values "
+                     "(see examples/mappings/)."),
+    ] = None,
     db: DbOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
@@ -54,7 +59,7 @@ def ingest(
 
         results = ingest_paths(
             con, paths, kind=kind.value if kind else None, tz=tz, strict=strict,
-            currency=currency, progress=advance,
+            currency=currency, progress=advance, mapping=mapping,
         )
     con.close()
     if output is OutputFormat.json:

@@ -21,6 +21,7 @@ import duckdb
 from auditlog.errors import InputError, UsageError
 from auditlog.ingest.files import InputFile, discover, sha256_of
 from auditlog.ingest.readers import stage
+from auditlog.ingest.standard.mapping import Mapping, apply_mapping, load_mapping
 from auditlog.ingest.validate import detect_kind, install_macros, typed_select
 from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
 
@@ -60,8 +61,12 @@ def ingest_paths(
     strict: bool = False,
     currency: str | None = None,
     progress: Progress | None = None,
+    mapping: Path | None = None,
 ) -> list[FileResult]:
-    """Load `paths` (files or directories) into the database behind `con`."""
+    """Load `paths` (files or directories) into the database behind `con`; `mapping`
+    names a mapping file (see ingest/standard/mapping.py) applied to every file."""
+    rules = load_mapping(mapping) if mapping is not None else None
+    kind = kind if kind is not None or rules is None else rules.kind
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)}")
     check_timezone(con, tz)
@@ -73,7 +78,7 @@ def ingest_paths(
         con.execute("BEGIN TRANSACTION")
         try:
             for index, (source, digest) in enumerate(zip(sources, digests, strict=True)):
-                result = _ingest_file(con, source, digest.result(), kind, tz, currency)
+                result = _ingest_file(con, source, digest.result(), kind, tz, currency, rules)
                 if strict and result.quarantined:
                     raise InputError(
                         f"{result.quarantined} row(s) break the contract and --strict is on; "
@@ -100,10 +105,13 @@ def _ingest_file(
     kind_name: str | None,
     tz: str,
     currency: str | None,
+    mapping: Mapping | None = None,
 ) -> FileResult:
     counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0}
     kinds: list[str] = []
     for staged in stage(con, source):
+        if mapping is not None:
+            staged = apply_mapping(con, staged, mapping)
         if staged.kind is not None:
             kind = KINDS[staged.kind]
         elif kind_name is not None:
@@ -138,7 +146,7 @@ def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
                  arg_min(_loc, _row) AS first_loc
           FROM valid GROUP BY id),
         in_file AS (
-          SELECT v._row, v.id, v._digest,
+          SELECT v._row, v._loc, v.id, v._digest,
                  CASE WHEN v._row = f.first_row THEN 'candidate'
                       WHEN v._digest = f.first_digest THEN 'duplicate'
                       ELSE 'quarantine' END AS verdict,
@@ -146,7 +154,7 @@ def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
                    'conflict: {key} ' || v.id || ' appears at ' || f.first_loc ||
                    ' of this file with different content' END AS reason
           FROM valid v JOIN firsts f USING (id))
-        SELECT i._row,
+        SELECT i._row, i._loc,
                CASE WHEN i.verdict <> 'candidate' THEN i.verdict
                     WHEN s._digest IS NULL THEN 'load'
                     WHEN s._digest = i._digest THEN 'duplicate'
@@ -172,7 +180,7 @@ def _store(
         f"""
         INSERT INTO {kind.name} ({columns}, {', '.join(n for n, _ in SOURCE_COLUMNS)})
         SELECT {columns}, extra, $sha, _row, _digest
-        FROM _typed JOIN _verdict USING (_row) WHERE verdict = 'load' ORDER BY _row
+        FROM _typed JOIN _verdict USING (_row, _loc) WHERE verdict = 'load' ORDER BY _row
         """,
         {"sha": sha256},
     )
@@ -183,7 +191,7 @@ def _store(
         INSERT OR IGNORE INTO quarantine
         SELECT $sha, $path, $kind, t._row, t._loc, coalesce(t._reason, v.reason), t._raw,
                now()
-        FROM _typed t LEFT JOIN _verdict v USING (_row)
+        FROM _typed t LEFT JOIN _verdict v USING (_row, _loc)
         WHERE t._reason IS NOT NULL OR v.verdict = 'quarantine'
         """,
         {"sha": sha256, "path": source.display, "kind": kind.name},
@@ -194,7 +202,7 @@ def _store(
                count(*) FILTER (WHERE v.verdict = 'load'),
                count(*) FILTER (WHERE v.verdict = 'duplicate'),
                count(*) FILTER (WHERE t._reason IS NOT NULL OR v.verdict = 'quarantine')
-        FROM _typed t LEFT JOIN _verdict v USING (_row)
+        FROM _typed t LEFT JOIN _verdict v USING (_row, _loc)
         """
     ).fetchone()
     assert row is not None
