@@ -212,26 +212,23 @@ SAMPLE = ROOT / "sample_logs"
 TRUTH = SAMPLE / "ground_truth" / "remediation.csv"
 
 
-def ingest_sample(db: Path) -> None:
+def ingest_world(world: Path, db: Path) -> None:
+    """Load a generated world the way its sources.json says (kind and zone per file)."""
     ingest = pytest.importorskip("auditlog.ingest")
     if not hasattr(ingest, "ingest_paths"):
         pytest.skip("ingest not available")
-    sources = json.loads((SAMPLE / "sources.json").read_text())
+    sources = json.loads((world / "sources.json").read_text())
     if isinstance(sources, dict):
         sources = sources.get("sources", sources.get("files", []))
     con = store.connect(db)
     for source in sources:
-        ingest.ingest_paths(con, [SAMPLE / source["path"]], kind=source.get("kind"),
+        ingest.ingest_paths(con, [world / source["path"]], kind=source.get("kind"),
                             tz=source.get("tz") or "UTC")
     con.close()
 
 
-@pytest.mark.skipif(not (TRUTH.exists() and (SAMPLE / "sources.json").exists()),
-                    reason="sample_logs and its ground truth are not generated")
-def test_sample_world_remediation_matches_ground_truth(tmp_path: Path) -> None:
-    db = tmp_path / "sample.duckdb"
-    ingest_sample(db)
-    with TRUTH.open(newline="", encoding="utf-8") as f:
+def assert_matches_truth(world: Path, db: Path) -> None:
+    with (world / "ground_truth" / "remediation.csv").open(newline="", encoding="utf-8") as f:
         truth = {r["charge_id"]: r for r in csv.DictReader(f)}
     ours = {cid: {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
                   for k, v in row.items() if k != "rules"}
@@ -240,3 +237,26 @@ def test_sample_world_remediation_matches_ground_truth(tmp_path: Path) -> None:
     assert sorted(set(truth) - set(ours)) == [], "anomalous charges missed"
     wrong = {cid: (ours[cid], truth[cid]) for cid in truth if ours[cid] != truth[cid]}
     assert not wrong, f"{len(wrong)} rows differ, e.g. {next(iter(wrong.items()))}"
+
+
+@pytest.mark.skipif(not (TRUTH.exists() and (SAMPLE / "sources.json").exists()),
+                    reason="sample_logs and its ground truth are not generated")
+def test_sample_world_remediation_matches_ground_truth(tmp_path: Path) -> None:
+    db = tmp_path / "sample.duckdb"
+    ingest_world(SAMPLE, db)
+    assert_matches_truth(SAMPLE, db)
+
+
+@pytest.mark.parametrize(("seed", "formats", "zone"), [
+    (3, "csv", "America/New_York"), (11, "parquet", "Asia/Tokyo"), (29, "jsonl", "UTC")])
+def test_other_generated_worlds_match_their_ground_truth(tmp_path: Path, seed: int,
+                                                         formats: str, zone: str) -> None:
+    # Other names, products, dates, zones and formats than the sample: nothing is tuned
+    # to one world.
+    generate = pytest.importorskip("auditlog.world.generate")
+    world = tmp_path / "world"
+    generate.generate_world(world, seed=seed, customers=900, days=24, formats=formats,
+                            billing_tz=zone)
+    db = tmp_path / "world.duckdb"
+    ingest_world(world, db)
+    assert_matches_truth(world, db)

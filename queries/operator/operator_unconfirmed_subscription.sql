@@ -1,5 +1,6 @@
--- Subscriptions an operator placed for a customer that the customer never confirmed: no
--- successful action by the customer itself references the order.
+-- Billed subscriptions an operator placed for a customer that the customer never
+-- confirmed: no successful action by the customer itself references the order. Orders
+-- that were never billed (abandoned at the counter) cost nobody anything.
 WITH operator_orders AS (
     SELECT o.*
     FROM order_actions AS o
@@ -16,10 +17,10 @@ billed AS (
 )
 SELECT
     o.ts, o.change_id, o.actor, o.customer AS account, b.amount,
-    list_concat(list_value(o.event_id), coalesce(b.ids, list_value(o.event_id))) AS evidence,
+    list_concat(list_value(o.event_id), b.ids) AS evidence,
     o.event_id AS key
 FROM operator_orders AS o
-LEFT JOIN billed AS b ON b.cause_event_id = o.event_id
+JOIN billed AS b ON b.cause_event_id = o.event_id
 WHERE NOT EXISTS (
     SELECT 1 FROM actions AS c
     WHERE c.actor = o.customer AND c.order_id = o.order_id

@@ -1,16 +1,36 @@
--- Successful actions on a system by an account whose privileges there had been revoked
--- and that held no (re)granted privilege there at that moment.
+-- An account keeps doing, after a privilege was revoked (and before any re-grant of it),
+-- what it only started doing once that privilege was granted. Actions it already did
+-- before the grant are its routine and are not attributed to the revoked privilege.
+WITH ended AS (
+    SELECT g.grant_event_id, g.subject, g.system, g.granted_at, g.revoked_at,
+           min(n.granted_at) AS regranted_at
+    FROM privilege_grants AS g
+    LEFT JOIN privilege_grants AS n
+      ON n.subject = g.subject AND n.privilege = g.privilege
+     AND coalesce(n.system, '') = coalesce(g.system, '') AND n.granted_at >= g.revoked_at
+    WHERE g.revoked_at IS NOT NULL
+    GROUP BY g.grant_event_id, g.subject, g.system, g.granted_at, g.revoked_at
+),
+enabled AS (
+    -- Verbs first used while the grant was held.
+    SELECT DISTINCT e.grant_event_id, e.subject, e.system, e.revoked_at, e.regranted_at, a.action
+    FROM ended AS e
+    JOIN actions AS a
+      ON a.actor = e.subject AND (e.system IS NULL OR a.system = e.system)
+     AND a.ts >= e.granted_at AND a.ts < e.revoked_at
+    WHERE NOT EXISTS (
+        SELECT 1 FROM actions AS b
+        WHERE b.actor = e.subject AND b.action = a.action AND b.ts < e.granted_at
+          AND (e.system IS NULL OR b.system = e.system))
+)
 SELECT
-    a.ts, a.change_id, a.actor, a.target_account AS account, CAST(NULL AS DECIMAL(18, 4)) AS amount,
-    list_value(a.event_id) AS evidence, a.event_id AS key
+    a.ts, a.change_id, a.actor, a.target_account AS account,
+    CAST(NULL AS DECIMAL(18, 4)) AS amount, list_value(a.event_id) AS evidence,
+    a.event_id AS key
 FROM actions AS a
 WHERE coalesce(a.result, 'success') = 'success'
   AND EXISTS (
-      SELECT 1 FROM privileges AS r
-      WHERE r.operation = 'revoke' AND r.subject = a.actor AND r.ts <= a.ts
-        AND (r.system IS NULL OR r.system = a.system))
-  AND NOT EXISTS (
-      SELECT 1 FROM privilege_grants AS g
-      WHERE g.subject = a.actor AND g.granted_at <= a.ts
-        AND (g.revoked_at IS NULL OR g.revoked_at > a.ts)
-        AND (g.system IS NULL OR g.system = a.system))
+      SELECT 1 FROM enabled AS e
+      WHERE e.subject = a.actor AND e.action = a.action
+        AND (e.system IS NULL OR a.system = e.system)
+        AND a.ts >= e.revoked_at AND (e.regranted_at IS NULL OR a.ts < e.regranted_at))

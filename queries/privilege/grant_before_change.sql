@@ -1,5 +1,6 @@
 -- Grants made shortly before a change, by or for the change's implementer, or for a
--- service account of the changed system: access prepared for the change itself.
+-- service account of the changed system, that do not name the change's own ticket (a
+-- grant under the change's ticket was approved with the change).
 WITH system_services AS (
     SELECT DISTINCT a.actor AS account, a.system
     FROM actions AS a
@@ -17,3 +18,4 @@ JOIN changes AS ch
 LEFT JOIN system_services AS ss ON ss.account = p.subject AND ss.system = ch.system
 WHERE p.operation = 'grant'
   AND (p.subject = ch.implementer OR p.actor = ch.implementer OR ss.account IS NOT NULL)
+  AND (p.ticket IS NULL OR (p.ticket <> coalesce(ch.ticket, '') AND p.ticket <> ch.change_id))
