@@ -1,0 +1,226 @@
+"""AWS CloudTrail records → privileges and actions.
+
+Records come as `{"Records": [...]}` (S3 objects, gzipped or not), bare arrays or one per
+line; the readers unwrap them all into `_docs`. One record is one row:
+
+* A successful privilege-changing call (PRIVILEGE_CALLS: IAM policy attach/detach/put/
+  delete, group membership, trust policy, access keys, login profiles, SSO account
+  assignments, KMS grants) is a **privilege** change: actor = who called, subject = the
+  user/role/group/principal in `requestParameters`, privilege = the policy ARN or name,
+  group, permission set, `access-key`, `login-profile`, ...
+* Everything else is an **action**: action = eventName, system = eventSource.
+* A *failed* privilege call (errorCode set) granted nothing, so it is not a grant: it is
+  an action with result `failure`, its errorCode/errorMessage kept in `extra`.
+
+IAM and SSO privileges apply to a whole AWS account, not to the one service that
+granted them, so their `system` is left empty ("any system", as the privilege rules read
+it) and the account is kept as `extra.aws_account`; KMS grants apply to KMS.
+
+`userIdentity` of every type becomes one stable account id (`actor`):
+IAMUser → userName; AssumedRole → "<role>/<session name>" (the session name is what
+tells apart the people behind a shared role, e.g. SSO); Root → "root/<account>";
+AWSService → invokedBy; FederatedUser → its federated name; AWSAccount → principalId;
+IdentityCenterUser → onBehalfOf.userId; otherwise userName, arn or principalId. The
+whole `userIdentity` is kept in `extra.user_identity`.
+
+Records exported through Logstash lose `eventTime` to `@timestamp` (OTRF datasets); that
+is read when `eventTime` is missing. A record with neither, or without eventName or
+userIdentity, is quarantined with that reason.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from auditlog.ingest.readers import Staged, _sql_string
+from auditlog.ingest.standard.staging import extract, key, split_by_kind, text
+
+NAME = "cloudtrail"
+
+# (eventSource, eventName, operation, subject key, privilege key or constant).
+# Keys are members of requestParameters; a privilege in quotes is a constant.
+PRIVILEGE_CALLS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("iam", "AttachUserPolicy", "grant", "userName", "policyArn"),
+    ("iam", "DetachUserPolicy", "revoke", "userName", "policyArn"),
+    ("iam", "AttachRolePolicy", "grant", "roleName", "policyArn"),
+    ("iam", "DetachRolePolicy", "revoke", "roleName", "policyArn"),
+    ("iam", "AttachGroupPolicy", "grant", "groupName", "policyArn"),
+    ("iam", "DetachGroupPolicy", "revoke", "groupName", "policyArn"),
+    ("iam", "PutUserPolicy", "grant", "userName", "policyName"),
+    ("iam", "DeleteUserPolicy", "revoke", "userName", "policyName"),
+    ("iam", "PutRolePolicy", "grant", "roleName", "policyName"),
+    ("iam", "DeleteRolePolicy", "revoke", "roleName", "policyName"),
+    ("iam", "PutGroupPolicy", "grant", "groupName", "policyName"),
+    ("iam", "DeleteGroupPolicy", "revoke", "groupName", "policyName"),
+    ("iam", "AddUserToGroup", "grant", "userName", "groupName"),
+    ("iam", "RemoveUserFromGroup", "revoke", "userName", "groupName"),
+    ("iam", "UpdateAssumeRolePolicy", "grant", "roleName", "'assume-role-policy'"),
+    ("iam", "CreateAccessKey", "grant", "userName", "'access-key'"),
+    ("iam", "DeleteAccessKey", "revoke", "userName", "'access-key'"),
+    ("iam", "CreateLoginProfile", "grant", "userName", "'login-profile'"),
+    ("iam", "UpdateLoginProfile", "grant", "userName", "'login-profile'"),
+    ("iam", "DeleteLoginProfile", "revoke", "userName", "'login-profile'"),
+    ("iam", "CreateServiceSpecificCredential", "grant", "userName", "'service-credential'"),
+    ("iam", "UploadSSHPublicKey", "grant", "userName", "'ssh-public-key'"),
+    ("sso", "CreateAccountAssignment", "grant", "principalId", "permissionSetArn"),
+    ("sso", "DeleteAccountAssignment", "revoke", "principalId", "permissionSetArn"),
+    ("kms", "CreateGrant", "grant", "granteePrincipal", "keyId"),
+    # CloudTrail does not say whose grant RevokeGrant ended; the grant id stands in.
+    ("kms", "RevokeGrant", "revoke", "grantId", "keyId"),
+)
+
+# Calls on credentials of a user: with no userName they act on the caller itself.
+SELF_DEFAULT = ("CreateAccessKey", "DeleteAccessKey", "UpdateLoginProfile",
+                "CreateServiceSpecificCredential", "UploadSSHPublicKey")
+
+FIELDS = {
+    "event_id": key("eventID"),
+    "event_time": key("eventTime"),
+    "logstash_time": key("@timestamp"),
+    "event_name": key("eventName"),
+    "event_source": key("eventSource"),
+    "event_type": key("eventType"),
+    "error_code": key("errorCode"),
+    "error_message": key("errorMessage"),
+    "source_ip": key("sourceIPAddress"),
+    "user_agent": key("userAgent"),
+    "aws_region": key("awsRegion"),
+    "aws_account": key("recipientAccountId"),
+    "read_only": key("readOnly"),
+    "from_console": key("sessionCredentialFromConsole"),
+    "request_id": key("requestID"),
+    "ui": key("userIdentity"),
+    "rp": key("requestParameters"),
+    "re": key("responseElements"),
+    "resources": key("resources"),
+    "additional": key("additionalEventData"),
+}
+
+EXTRA_COMMON = ["error_code", "error_message", "user_agent", "aws_region", "aws_account",
+                "event_type", "read_only", "request_id", "user_identity", "actor_role",
+                "request_parameters", "response_elements", "resources",
+                "additional_event_data"]
+COLUMNS = {
+    "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
+                   "event_name", "event_source", "source_ip", *EXTRA_COMMON],
+    "actions": ["event_id", "ts", "actor", "actor_type", "action", "system", "object",
+                "channel", "result", "source_ip", "session_id", *EXTRA_COMMON],
+}
+
+
+class CloudTrail:
+    name = NAME
+
+    def matches(self, keys: set[str]) -> bool:
+        return {"eventVersion", "eventSource", "eventName"} <= keys
+
+    def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_calls AS {_calls_values()}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_fields AS {extract(FIELDS)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_mapped AS {MAPPED_SQL}")
+        con.execute("DROP TABLE _ct_fields")
+        con.execute("DROP TABLE _ct_calls")
+        return split_by_kind(con, "_ct_mapped", NAME, COLUMNS, default_kind="actions")
+
+
+def _calls_values() -> str:
+    rows = []
+    for service, name, operation, subject, privilege in PRIVILEGE_CALLS:
+        constant = privilege.strip("'") if privilege.startswith("'") else None
+        rows.append(
+            f"({_sql_string(service + '.amazonaws.com')}, {_sql_string(name)}, "
+            f"{_sql_string(operation)}, {_sql_string('$.' + subject)}, "
+            f"{'NULL' if constant else _sql_string('$.' + privilege)}, "
+            f"{_sql_string(constant) if constant else 'NULL'}, "
+            f"{'true' if name in SELF_DEFAULT else 'false'})"
+        )
+    return (
+        "SELECT * FROM (VALUES\n  " + ",\n  ".join(rows) + "\n) AS t(event_source, "
+        "event_name, operation, subject_path, privilege_path, privilege_constant, self_default)"
+    )
+
+
+# The identity of the caller, one CASE per userIdentity type (see the module docstring).
+ACTOR_SQL = """
+CASE ui ->> '$.type'
+  WHEN 'IAMUser' THEN coalesce(ui ->> '$.userName', ui ->> '$.arn', ui ->> '$.principalId')
+  WHEN 'AssumedRole' THEN coalesce(
+      (ui ->> '$.sessionContext.sessionIssuer.userName') || '/'
+        || nullif(regexp_extract(ui ->> '$.arn', 'assumed-role/[^/]+/(.+)$', 1), ''),
+      ui ->> '$.sessionContext.sessionIssuer.userName', ui ->> '$.arn', ui ->> '$.principalId')
+  WHEN 'Root' THEN 'root/' || coalesce(ui ->> '$.accountId', aws_account ->> '$', 'unknown')
+  WHEN 'AWSService' THEN coalesce(ui ->> '$.invokedBy', 'aws-service')
+  WHEN 'FederatedUser' THEN coalesce(
+      nullif(regexp_extract(ui ->> '$.arn', 'federated-user/(.+)$', 1), ''),
+      ui ->> '$.principalId')
+  WHEN 'AWSAccount' THEN coalesce(ui ->> '$.principalId', ui ->> '$.accountId')
+  WHEN 'IdentityCenterUser' THEN coalesce(ui ->> '$.onBehalfOf.userId', ui ->> '$.userName',
+      ui ->> '$.principalId')
+  ELSE coalesce(ui ->> '$.userName', ui ->> '$.arn', ui ->> '$.principalId',
+      ui ->> '$.invokedBy', ui ->> '$.accountId')
+END"""
+
+MAPPED_SQL = f"""
+WITH records AS (
+  SELECT f.*,
+         {text('event_name')} AS name,
+         {text('event_source')} AS service,
+         coalesce({text('event_time')}, {text('logstash_time')}) AS ts,
+         nullif(trim({ACTOR_SQL}), '') AS actor,
+         {text('error_code')} IS NOT NULL AS failed,
+         CASE
+           WHEN f._bad IS NOT NULL THEN f._bad
+           WHEN {text('event_name')} IS NULL THEN 'CloudTrail record without eventName'
+           WHEN coalesce({text('event_time')}, {text('logstash_time')}) IS NULL
+             THEN 'CloudTrail record without eventTime'
+           WHEN json_type(f.ui) IS DISTINCT FROM 'OBJECT'
+             THEN 'CloudTrail record without userIdentity'
+         END AS reason
+  FROM _ct_fields f),
+classified AS (
+  SELECT r.*, c.operation,
+         coalesce(json_extract_string(r.rp, c.subject_path),
+                  CASE WHEN c.self_default AND (r.ui ->> '$.type') = 'IAMUser'
+                       THEN r.ui ->> '$.userName' END) AS subject,
+         coalesce(c.privilege_constant, json_extract_string(r.rp, c.privilege_path)) AS privilege,
+         CASE WHEN c.event_name IS NOT NULL AND r.reason IS NULL AND NOT r.failed
+              THEN 'privileges' ELSE 'actions' END AS _kind
+  FROM records r
+  LEFT JOIN _ct_calls c ON c.event_source = r.service AND c.event_name = r.name)
+SELECT
+  _row, _loc, _raw, reason AS _bad, _kind,
+  {text('event_id')} AS event_id,
+  ts,
+  actor,
+  CASE WHEN (ui ->> '$.type') = 'AWSService' THEN 'system' END AS actor_type,
+  subject,
+  privilege,
+  operation,
+  name AS action,
+  name AS event_name,
+  service AS event_source,
+  CASE WHEN _kind = 'actions' THEN service
+       WHEN service = 'kms.amazonaws.com' THEN service END AS system,
+  coalesce(resources ->> '$[0].ARN', rp ->> '$.roleArn', rp ->> '$.bucketName',
+           rp ->> '$.userName', rp ->> '$.roleName', rp ->> '$.groupName',
+           rp ->> '$.policyArn', rp ->> '$.name', rp ->> '$.keyId',
+           rp ->> '$.instancesSet.items[0].instanceId') AS object,
+  CASE WHEN {text('user_agent')} ILIKE '%console%'
+         OR {text('event_type')} = 'AwsConsoleSignIn'
+         OR {text('from_console')} = 'true' THEN 'console' ELSE 'api' END AS channel,
+  CASE WHEN failed THEN 'failure' ELSE 'success' END AS result,
+  {text('source_ip')} AS source_ip,
+  ui ->> '$.accessKeyId' AS session_id,
+  error_code, error_message, user_agent, aws_region, aws_account, event_type, read_only,
+  request_id,
+  ui AS user_identity,
+  ui -> '$.sessionContext.sessionIssuer.arn' AS actor_role,
+  rp AS request_parameters,
+  -- Temporary credentials' session tokens are secrets; the key id is enough to trace.
+  CASE WHEN (re -> '$.credentials.sessionToken') IS NOT NULL
+       THEN json_merge_patch(re, '{{"credentials": {{"sessionToken": null}}}}')
+       ELSE re END AS response_elements,
+  resources,
+  additional AS additional_event_data
+FROM classified
+"""
