@@ -28,8 +28,12 @@ SANDBOX_CONFIG = {
 }
 
 
-def open_sandbox(db_path: Path | str) -> duckdb.DuckDBPyConnection:
-    """A locked, read-only connection to `db_path` with the shared views installed."""
+def open_sandbox(db_path: Path | str, *, materialize: bool = False) -> duckdb.DuckDBPyConnection:
+    """A locked, read-only connection to `db_path` with the shared views installed.
+
+    With materialize, the shared views are computed once into TEMP tables: worth it
+    when several rules read them (a run), not for one look-up.
+    """
     path = Path(db_path)
     if not path.exists():
         raise UsageError(f"no database at {path}; load logs first with 'auditlog ingest PATH'")
@@ -40,8 +44,13 @@ def open_sandbox(db_path: Path | str) -> duckdb.DuckDBPyConnection:
     # The time zone needs ICU, loaded only once connected; then nothing may change.
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET lock_configuration = true")
-    install_shared_views(con)
+    install_shared_views(con, materialize=materialize)
     return con
+
+
+def uses_shared_views(sql: str) -> bool:
+    names = [name for name, _, _ in shared_view_files()]
+    return any(re.search(rf"\b{name}\b", sql) for name in names)
 
 
 def shared_view_files() -> list[tuple[str, str, str]]:
@@ -55,11 +64,14 @@ def shared_view_files() -> list[tuple[str, str, str]]:
             for f in found]
 
 
-def install_shared_views(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the shared views as TEMP views (allowed on a read-only database)."""
+def install_shared_views(con: duckdb.DuckDBPyConnection, *, materialize: bool = False) -> None:
+    """Create the shared views as TEMP views or tables (allowed on a read-only database)."""
+    kind = "TABLE" if materialize else "VIEW"
     for name, sql, source in shared_view_files():
         try:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS\n{sql.strip().rstrip(';')}\n")
+            con.execute(f"DROP VIEW IF EXISTS {name}")
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+            con.execute(f"CREATE TEMP {kind} {name} AS\n{sql.strip().rstrip(';')}\n")
         except duckdb.Error as exc:
             raise RuleError(f"shared view '{name}' is broken: {first_line(exc)}",
                             source=source) from None
