@@ -20,8 +20,9 @@ from auditlog.attribution import remediation_records, trace_change, trace_charge
 from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, print_json
 from auditlog.errors import UsageError
 from auditlog.findings import FindingFilter, findings_records, list_findings, run_packs, triage
-from auditlog.rules import SEVERITIES, Rule, load_all, load_rules
+from auditlog.rules import SEVERITIES, Rule, load_rules
 from auditlog.rules.cases import run_all_cases
+from auditlog.rules.validate import validate
 
 findings_app = typer.Typer(help="List stored findings, or triage one.", no_args_is_help=False)
 trace_app = typer.Typer(help="Trace a charge or a change.", no_args_is_help=True)
@@ -281,11 +282,11 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="The rule's id.")],
 @rules_app.command("validate")
 def rules_validate(rules_dir: RulesDirOption = None) -> None:
     """Check every rule's metadata and SQL; report all broken rules at once."""
-    result = load_all(rules_dir or [])
-    for error in result.errors:
+    valid, errors = validate(rules_dir or [])
+    for error in errors:
         console.print(f"[red]broken[/] {error}", markup=True, highlight=False)
-    console.print(f"{len(result.rules)} rules valid, {len(result.errors)} broken")
-    if result.errors:
+    console.print(f"{len(valid)} rules valid, {len(errors)} problems")
+    if errors:
         raise typer.Exit(2)
 
 
