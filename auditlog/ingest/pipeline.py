@@ -142,15 +142,16 @@ def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
         WITH valid AS (
           SELECT _row, _loc, {key} AS id, _digest FROM _typed WHERE _reason IS NULL),
         firsts AS (
-          SELECT id, min(_row) AS first_row, arg_min(_digest, _row) AS first_digest,
-                 arg_min(_loc, _row) AS first_loc
+          SELECT id, min(_row) AS first_row, arg_min(_digest, (_row, _loc)) AS first_digest,
+                 arg_min(_loc, (_row, _loc)) AS first_loc
           FROM valid GROUP BY id),
         in_file AS (
           SELECT v._row, v._loc, v.id, v._digest,
-                 CASE WHEN v._row = f.first_row THEN 'candidate'
+                 CASE WHEN v._row = f.first_row AND v._loc = f.first_loc THEN 'candidate'
                       WHEN v._digest = f.first_digest THEN 'duplicate'
                       ELSE 'quarantine' END AS verdict,
-                 CASE WHEN v._row <> f.first_row AND v._digest <> f.first_digest THEN
+                 CASE WHEN NOT (v._row = f.first_row AND v._loc = f.first_loc)
+                       AND v._digest <> f.first_digest THEN
                    'conflict: {key} ' || v.id || ' appears at ' || f.first_loc ||
                    ' of this file with different content' END AS reason
           FROM valid v JOIN firsts f USING (id))

@@ -30,8 +30,20 @@ class Adapter(Protocol):
 ADAPTERS: list[Adapter] = []
 
 
+def adapters() -> list[Adapter]:
+    """The registered adapters, most specific first. Registered on first use because the
+    adapters import readers, which imports this package."""
+    if not ADAPTERS:
+        from auditlog.ingest.standard.cloudtrail import CloudTrail
+        from auditlog.ingest.standard.k8s import KubernetesAudit
+        from auditlog.ingest.standard.ocsf import Ocsf
+
+        ADAPTERS.extend([CloudTrail(), KubernetesAudit(), Ocsf()])
+    return ADAPTERS
+
+
 def stage_standard(con: duckdb.DuckDBPyConnection, keys: set[str]) -> list[Staged] | None:
-    for adapter in ADAPTERS:
+    for adapter in adapters():
         if adapter.matches(keys):
             return adapter.stage(con)
     return None
