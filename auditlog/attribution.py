@@ -205,3 +205,50 @@ def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, An
         },
         "rules": rules_for(con, change_id),
     }
+
+
+def trace_account(con: duckdb.DuckDBPyConnection, account: str) -> dict[str, Any]:
+    """An operator or service account: what it did, with which privileges, and which
+    customers and charges it affected."""
+    install_shared_views(con)
+    directory = one_row(con, "SELECT * EXCLUDE (extra, _file, _row, _digest) FROM accounts "
+                             "WHERE account = ? LIMIT 1", [account])
+    activity = con.sql("""
+        SELECT action, system, count(*) AS actions, count(DISTINCT target_account) AS customers,
+               min(ts) AS first, max(ts) AS last
+        FROM actions WHERE actor = ? GROUP BY action, system ORDER BY first, action, system""",
+                       params=[account]).pl()
+    grants = con.sql("""
+        SELECT grant_event_id AS id, granted_at, privilege, system, granter, ticket, approver,
+               expires_at, revoked_at
+        FROM privilege_grants WHERE subject = ? ORDER BY granted_at, grant_event_id""",
+                     params=[account]).pl()
+    if directory is None and activity.is_empty() and grants.is_empty():
+        raise UsageError(f"no account '{account}' in actions, privileges or accounts")
+    impact = one_row(con, """
+        SELECT count(*) AS charges, count(DISTINCT account) AS customers,
+               coalesce(sum(amount), 0) AS amount,
+               count(*) - count(CASE WHEN refunded THEN 1 END) AS unrefunded_charges,
+               list_sort(list_distinct(list(change_id))) AS changes
+        FROM anomalous_charges WHERE actor = ?""", [account]) or {}
+    return {
+        "account": account,
+        "directory": jsonable(directory),
+        "activity": [jsonable(r) for r in activity.iter_rows(named=True)],
+        "privileges": [jsonable(r) for r in grants.iter_rows(named=True)],
+        "anomalous": {
+            "charges": int(impact["charges"]), "customers": int(impact["customers"]),
+            "amount": decimal_text(impact["amount"]),
+            "unrefunded_charges": int(impact["unrefunded_charges"]),
+            "changes": [c for c in impact["changes"] or [] if c is not None],
+        },
+        "rules": account_rules(con, account),
+    }
+
+
+def account_rules(con: duckdb.DuckDBPyConnection, account: str) -> list[str]:
+    if not has_table(con, "findings"):
+        return []
+    rows = con.execute("SELECT DISTINCT rule_id FROM findings WHERE present AND actor = ? "
+                       "ORDER BY rule_id", [account]).fetchall()
+    return [r[0] for r in rows]

@@ -245,10 +245,12 @@ def test_sample_world_remediation_matches_ground_truth(tmp_path: Path) -> None:
     db = tmp_path / "sample.duckdb"
     ingest_world(SAMPLE, db)
     assert_matches_truth(SAMPLE, db)
+    if (SAMPLE / "ground_truth" / "incident.json").exists():
+        assert_change_impact_matches_truth(SAMPLE, db)
 
 
 @pytest.mark.parametrize(("seed", "formats", "zone"), [
-    (3, "csv", "America/New_York"), (11, "parquet", "Asia/Tokyo"), (29, "jsonl", "UTC")])
+    (3, "csv", "America/New_York"), (11, "parquet", "Asia/Tokyo"), (29, "json", "UTC")])
 def test_other_generated_worlds_match_their_ground_truth(tmp_path: Path, seed: int,
                                                          formats: str, zone: str) -> None:
     # Other names, products, dates, zones and formats than the sample: nothing is tuned
@@ -260,3 +262,35 @@ def test_other_generated_worlds_match_their_ground_truth(tmp_path: Path, seed: i
     db = tmp_path / "world.duckdb"
     ingest_world(world, db)
     assert_matches_truth(world, db)
+    assert_change_impact_matches_truth(world, db)
+
+
+def assert_change_impact_matches_truth(world: Path, db: Path) -> None:
+    facts = json.loads((world / "ground_truth" / "incident.json").read_text())
+    con = store.connect(db, read_only=True)
+    try:
+        for cause in facts["causes"]:
+            if cause["change_id"] is None:
+                continue
+            impact = trace_change(con, cause["change_id"])["impact"]
+            assert (impact["charges"], impact["accounts"], impact["amount"],
+                    impact["unrefunded_charges"]) == (
+                cause["charges"], cause["customers"], cause["amount"],
+                cause["outstanding_charges"])
+        for innocent in facts.get("innocent_change_ids", []):
+            assert trace_change(con, innocent)["impact"]["charges"] == 0
+    finally:
+        con.close()
+
+
+def test_trace_account(incident_db: Path) -> None:
+    from auditlog.attribution import trace_account
+    con = store.connect(incident_db, read_only=True)
+    doc = trace_account(con, "svc-orders")
+    with pytest.raises(UsageError, match="no account"):
+        trace_account(con, "nobody")
+    con.close()
+    assert doc["anomalous"] == {"charges": 3, "customers": 2, "amount": "14.97",
+                                "unrefunded_charges": 2, "changes": ["CHG-up"]}
+    assert [p["id"] for p in doc["privileges"]] == ["P-old", "P-grant"]
+    assert doc["activity"][0]["action"] == "subscribe"

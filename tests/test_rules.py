@@ -161,3 +161,21 @@ def test_since_until_filter_findings_not_history(tmp_path: Path, charges_db: Pat
     assert run_rule(con, rule, since=since)["key"].to_list() == ["B"]
     assert run_rule(con, rule, until=since)["key"].to_list() == ["A"]
     con.close()
+
+
+def test_validate_checks_cases_and_execution(tmp_path: Path) -> None:
+    from auditlog.rules.validate import validate
+    write_rule(tmp_path, "no_cases", "SELECT ts, NULL change_id, NULL actor, account, amount, "
+               "[charge_id] evidence, charge_id AS key FROM charges")
+    write_rule(tmp_path, "bad_column", "SELECT ts, nope FROM charges")
+    valid, errors = validate([tmp_path / "custom"], builtin=False)
+    assert valid == []
+    text = "\n".join(str(e) for e in errors)
+    assert "no_cases.sql: has no case file" in text
+    assert "bad_column.sql" in text and "nope" in text
+
+
+def test_builtin_rules_validate_clean() -> None:
+    from auditlog.rules.validate import validate
+    valid, errors = validate()
+    assert errors == [] and len(valid) == len(load_rules())

@@ -16,7 +16,7 @@ from rich.tree import Tree
 
 from auditlog import store
 from auditlog.attribution import remediation as remediation_frame
-from auditlog.attribution import remediation_records, trace_change, trace_charge
+from auditlog.attribution import remediation_records, trace_account, trace_change, trace_charge
 from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, print_json
 from auditlog.errors import UsageError
 from auditlog.findings import FindingFilter, findings_records, list_findings, run_packs, triage
@@ -250,6 +250,32 @@ def trace_change_cmd(
     impact = tree.add("impact")
     for key, value in doc["impact"].items():
         impact.add(f"{key}: {csv_cell_text(value)}")
+    tree.add(f"rules: {', '.join(doc['rules']) or '-'}")
+    console.print(tree)
+
+
+@trace_app.command("account")
+def trace_account_cmd(
+    account: Annotated[str, typer.Argument(help="An operator or service account.")],
+    db: DbOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """What an account did, with which privileges, and whom it affected."""
+    con = store.connect(db, read_only=True)
+    doc = trace_account(con, account)
+    con.close()
+    if output is OutputFormat.json:
+        print_json(doc)
+        return
+    tree = Tree(f"[bold]account {account}[/]")
+    if doc["directory"]:
+        tree.add("directory: " + ", ".join(f"{k}={v}" for k, v in doc["directory"].items()
+                                           if v is not None))
+    for group, items in (("activity", doc["activity"]), ("privileges", doc["privileges"])):
+        branch = tree.add(f"{group} ({len(items)})")
+        for item in items:
+            branch.add(", ".join(f"{k}={v}" for k, v in item.items() if v is not None))
+    tree.add(f"anomalous charges: {doc['anomalous']}")
     tree.add(f"rules: {', '.join(doc['rules']) or '-'}")
     console.print(tree)
 
