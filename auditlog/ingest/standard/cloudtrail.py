@@ -115,7 +115,7 @@ class CloudTrail:
         return {"eventVersion", "eventSource", "eventName"} <= keys
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_calls AS {_calls_values()}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_calls AS {calls_values()}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_fields AS {extract(FIELDS)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _ct_fields")
@@ -123,7 +123,8 @@ class CloudTrail:
         return split_by_kind(con, "_ct_mapped", NAME, COLUMNS, default_kind="actions")
 
 
-def _calls_values() -> str:
+def calls_values() -> str:
+    """PRIVILEGE_CALLS as a SQL VALUES table (also read by the OCSF adapter for API activity)."""
     rows = []
     for service, name, operation, subject, privilege in PRIVILEGE_CALLS:
         constant = privilege.strip("'") if privilege.startswith("'") else None

@@ -7,6 +7,9 @@ Privilege changes (one row per privilege named):
   `policies` (or `policy`) by name, else uid, to `user`.
 * 3006 Group Management: Add (3) / Remove (4) User → grant / revoke of the group to
   `user`; Assign (1) / Revoke (2) Privileges → of each privilege to the group.
+* 6003 API Activity of an AWS privilege-changing call (the CloudTrail adapter's
+  PRIVILEGE_CALLS, e.g. AttachUserPolicy translated from CloudTrail to OCSF) → the same
+  privilege change the CloudTrail adapter makes of it, read from `api.request.data`.
 
 Everything else of categories 3 (IAM) and 6 (application) is an action, named after its
 activity ("enable", "password_reset", "update", ...; 3002 Logon/Logoff → login/logout;
@@ -34,6 +37,7 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.ingest.readers import Staged, _sql_string
+from auditlog.ingest.standard.cloudtrail import calls_values
 from auditlog.ingest.standard.staging import extract, key, split_by_kind, text
 
 NAME = "ocsf"
@@ -82,6 +86,7 @@ FIELDS = {
     "entity_uid": "$.entity.uid",
     "api_operation": "$.api.operation",
     "api_service": "$.api.service.name",
+    "api_request": "$.api.request.data",
     "resource_name": "$.resources[0].name",
     "resource_uid": "$.resources[0].uid",
     "legacy_resource_name": "$.resource.name",
@@ -115,10 +120,11 @@ class Ocsf:
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_activities AS {_activities_values()}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_aws_calls AS {calls_values()}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_fields AS {extract(FIELDS)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_events AS {EVENTS_SQL}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_mapped AS {MAPPED_SQL}")
-        for table in ("_ocsf_fields", "_ocsf_events", "_ocsf_activities"):
+        for table in ("_ocsf_fields", "_ocsf_events", "_ocsf_activities", "_ocsf_aws_calls"):
             con.execute(f"DROP TABLE {table}")
         return split_by_kind(con, "_ocsf_mapped", NAME, COLUMNS, default_kind="actions")
 
@@ -155,19 +161,31 @@ judged AS (
            WHEN cls = 3001 AND act IN (7, 8) THEN 'user_policies'
            WHEN cls = 3006 AND act IN (3, 4) THEN 'user_group'
            WHEN cls = 3006 AND act IN (1, 2) THEN 'group_privileges'
-         END AS change
-  FROM events e)
+           WHEN c.event_name IS NOT NULL THEN 'aws_call'
+         END AS change,
+         c.operation AS aws_operation,
+         coalesce(json_extract_string(e.api_request, c.subject_path),
+                  CASE WHEN c.self_default THEN e.actor_name ->> '$' END) AS aws_subject,
+         coalesce(c.privilege_constant,
+                  json_extract_string(e.api_request, c.privilege_path)) AS aws_privilege
+  FROM events e
+  LEFT JOIN _ocsf_aws_calls c
+    ON e.cls = 6003 AND c.event_source = ({text('api_service')})
+   AND c.event_name = ({text('api_operation')}))
 SELECT j.*,
        CASE WHEN change IS NOT NULL AND reason IS NULL AND NOT failed
             THEN 'privileges' ELSE 'actions' END AS _kind,
-       CASE WHEN act IN (1, 3, 7) THEN 'grant' ELSE 'revoke' END AS operation,
+       CASE WHEN change = 'aws_call' THEN aws_operation
+            WHEN act IN (1, 3, 7) THEN 'grant' ELSE 'revoke' END AS operation,
        CASE change WHEN 'group_privileges' THEN coalesce({text('group_name')}, {text('group_uid')})
+                   WHEN 'aws_call' THEN aws_subject
                    ELSE user_id END AS subject,
        CASE change
          WHEN 'user_privileges' THEN privileges
          WHEN 'group_privileges' THEN privileges
          WHEN 'user_policies' THEN coalesce(policies, json_array(policy))
          WHEN 'user_group' THEN json_array(group_obj)
+         WHEN 'aws_call' THEN json_array(aws_privilege)
        END AS items,
        lower(replace(trim({text('activity_name')}), ' ', '_')) AS named_activity
 FROM judged j
@@ -206,14 +224,18 @@ SELECT
     WHEN cls = 6003 THEN coalesce({text('api_operation')}, named_activity, a.activity)
     ELSE coalesce(named_activity, a.activity, 'class ' || cls || ' activity ' || act)
   END AS action,
-  CASE cls
+  CASE
+    -- As the CloudTrail adapter has it: IAM/SSO privileges apply account-wide.
+    WHEN change = 'aws_call' AND _kind = 'privileges'
+      THEN CASE WHEN {text('api_service')} = 'kms.amazonaws.com' THEN 'kms.amazonaws.com' END
+    ELSE CASE cls
     WHEN 6003 THEN coalesce({text('api_service')}, {text('cloud_provider')}, {text('product')})
     WHEN 6002 THEN coalesce({text('app_name')}, {text('app_uid')}, {text('product')})
     WHEN 3002 THEN coalesce({text('service_name')}, {text('dst_host')}, {text('product')})
     ELSE coalesce({text('resource_name')}, {text('resource_uid')},
                   {text('legacy_resource_name')}, {text('legacy_resource_uid')},
                   {text('product')})
-  END AS system,
+  END END AS system,
   CASE cls
     WHEN 6002 THEN {text('app_version')}
     WHEN 3004 THEN coalesce({text('entity_name')}, {text('entity_uid')})
