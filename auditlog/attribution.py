@@ -146,7 +146,7 @@ def privilege_step(con: duckdb.DuckDBPyConnection, action: dict[str, Any]) -> di
         ORDER BY CASE WHEN system IS NULL OR system = ? THEN 0 ELSE 1 END,
                  granted_at DESC, grant_event_id DESC
         LIMIT 1""", [action["actor"], action["time"], action["time"], action["system"]])
-    return {"step": "privilege", **jsonable(row)} if row is not None else None
+    return {"step": "privilege", **(jsonable(row) or {})} if row is not None else None
 
 
 def change_step(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, Any]:

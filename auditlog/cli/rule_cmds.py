@@ -46,8 +46,26 @@ RulesDirOption = Annotated[
     list[Path] | None,
     typer.Option("--rules-dir", help="Extra rule pack directory (repeatable)."),
 ]
-SinceOption = Annotated[str | None, typer.Option("--since", help="ISO 8601 time (UTC if no offset).")]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="ISO 8601 time (UTC if no offset).")]
 UntilOption = Annotated[str | None, typer.Option("--until", help="ISO 8601 time, exclusive.")]
+PackOption = Annotated[
+    list[str] | None, typer.Option("--pack", help="Only this pack (repeatable).")]
+RuleOption = Annotated[
+    list[str] | None, typer.Option("--rule", help="Only this rule (repeatable).")]
+ParamOption = Annotated[
+    list[str] | None, typer.Option("--param", help="name=value for a rule parameter.")]
+FailOnOption = Annotated[
+    Severity | None,
+    typer.Option("--fail-on", help="Exit 1 if a finding at or above this severity exists.")]
+SeverityOption = Annotated[
+    Severity | None, typer.Option("--severity", help="At least this severe.")]
+ActorOption = Annotated[
+    str | None, typer.Option("--actor", help="Only findings about this account.")]
+ChangeOption = Annotated[
+    str | None, typer.Option("--change", help="Only those naming this change.")]
+StatusOption = Annotated[
+    str | None, typer.Option("--status", help="open, acknowledged, false_positive, resolved.")]
 
 
 def parse_time(text: str | None, option: str) -> datetime | None:
@@ -56,7 +74,8 @@ def parse_time(text: str | None, option: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"{option} '{text}' is not an ISO 8601 time, e.g. 2026-03-01T00:00:00Z") from None
+        raise UsageError(f"{option} '{text}' is not an ISO 8601 time, "
+                         "e.g. 2026-03-01T00:00:00Z") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -78,7 +97,8 @@ def select_rules(rules_dirs: list[Path] | None, packs: list[str] | None,
             known = sorted({getattr(r, attr) for r in rules})
             unknown = [w for w in wanted if w not in known]
             if unknown:
-                raise UsageError(f"unknown {attr} {', '.join(unknown)}; use one of: {', '.join(known)}")
+                raise UsageError(f"unknown {attr} {', '.join(unknown)}; "
+                                 f"use one of: {', '.join(known)}")
             rules = [r for r in rules if getattr(r, attr) in wanted]
     return rules
 
@@ -116,10 +136,10 @@ def csv_cell_text(value: Any) -> str:
 
 @app.command()
 def run(
-    pack: Annotated[list[str] | None, typer.Option("--pack", help="Run only this pack (repeatable).")] = None,
-    rule: Annotated[list[str] | None, typer.Option("--rule", help="Run only this rule (repeatable).")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", help="name=value for a rule parameter.")] = None,
-    fail_on: Annotated[Severity | None, typer.Option("--fail-on", help="Exit 1 if a finding at or above this severity exists.")] = None,
+    pack: PackOption = None,
+    rule: RuleOption = None,
+    param: ParamOption = None,
+    fail_on: FailOnOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
     rules_dir: RulesDirOption = None,
@@ -143,11 +163,11 @@ def run(
 @findings_app.callback(invoke_without_command=True)
 def findings(
     ctx: typer.Context,
-    rule: Annotated[list[str] | None, typer.Option("--rule", help="Only this rule (repeatable).")] = None,
-    severity: Annotated[Severity | None, typer.Option("--severity", help="At least this severe.")] = None,
-    actor: Annotated[str | None, typer.Option("--actor", help="Only findings about this account.")] = None,
-    change: Annotated[str | None, typer.Option("--change", help="Only findings naming this change.")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="open, acknowledged, false_positive or resolved.")] = None,
+    rule: RuleOption = None,
+    severity: SeverityOption = None,
+    actor: ActorOption = None,
+    change: ChangeOption = None,
+    status: StatusOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
     db: DbOption = None,
@@ -173,7 +193,8 @@ def findings(
 @findings_app.command("triage")
 def findings_triage(
     finding_id: Annotated[str, typer.Argument(help="The finding's id (F-...).")],
-    status: Annotated[str, typer.Option("--status", help="open, acknowledged, false_positive or resolved.")],
+    status: Annotated[
+        str, typer.Option("--status", help="open, acknowledged, false_positive or resolved.")],
     note: Annotated[str | None, typer.Option("--note", help="Why; kept across runs.")] = None,
     db: DbOption = None,
 ) -> None:
@@ -184,7 +205,7 @@ def findings_triage(
 
 @app.command()
 def remediation(
-    change: Annotated[str | None, typer.Option("--change", help="Only charges blamed on this change.")] = None,
+    change: ChangeOption = None,
     db: DbOption = None,
     output: TableFormatOption = TableFormat.table,
 ) -> None:
@@ -284,7 +305,8 @@ def trace_account_cmd(
 def rules_list(rules_dir: RulesDirOption = None, output: FormatOption = OutputFormat.table) -> None:
     """Every rule with its pack, severity and title."""
     rows = [{"id": r.id, "pack": r.pack, "severity": r.severity, "title": r.title,
-             "requires": list(r.requires), "tags": list(r.tags)} for r in load_rules(rules_dir or [])]
+             "requires": list(r.requires), "tags": list(r.tags)}
+            for r in load_rules(rules_dir or [])]
     if output is OutputFormat.json:
         print_json(rows)
     else:
@@ -300,7 +322,8 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="The rule's id.")],
     for label, text in (("What", rule.description), ("Why", rule.rationale),
                         ("Investigate", rule.investigate)):
         console.print(f"[bold]{label}:[/] {text}")
-    console.print(f"[bold]Tags:[/] {', '.join(rule.tags)}  [bold]Needs:[/] {', '.join(rule.requires)}")
+    console.print(f"[bold]Tags:[/] {', '.join(rule.tags)}  "
+                  f"[bold]Needs:[/] {', '.join(rule.requires)}")
     console.print(f"[bold]Params:[/] {rule.params or '-'}\n[bold]File:[/] {rule.source}\n")
     console.print(rule.sql, markup=False)
 
@@ -318,7 +341,7 @@ def rules_validate(rules_dir: RulesDirOption = None) -> None:
 
 @rules_app.command("test")
 def rules_test(
-    rule: Annotated[list[str] | None, typer.Option("--rule", help="Only this rule (repeatable).")] = None,
+    rule: RuleOption = None,
     rules_dir: RulesDirOption = None,
     builtin: Annotated[bool, typer.Option(help="Include the built-in packs.")] = True,
 ) -> None:

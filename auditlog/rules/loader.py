@@ -144,7 +144,8 @@ def check_sql(sql: str, params: dict[str, Any]) -> list[str]:
     """The SQL uses exactly the declared parameters and stays in the portable subset."""
     code = strip_comments_and_strings(sql)
     used = set(PARAM_PATTERN.findall(code))
-    problems = [f"SQL uses ${n} which is not declared in params" for n in sorted(used - set(params))]
+    problems = [f"SQL uses ${n} which is not declared in params"
+                for n in sorted(used - set(params))]
     problems += [f"SQL never uses declared param '{n}'" for n in sorted(set(params) - used)]
     problems += [f"SQL is not portable: {p}" for p in lint_sql(code)]
     if not code.strip():

@@ -1,0 +1,30 @@
+"""Everything a flow needs to add rows to the world, in one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from random import Random
+
+from auditlog.world.cast import Cast
+from auditlog.world.catalog import Catalog
+from auditlog.world.clock import Period
+from auditlog.world.plan import IncidentPlan
+from auditlog.world.records import Charge
+from auditlog.world.timeline import Ids, OrderBook, Timeline
+from auditlog.world.truth import GroundTruth
+
+
+@dataclass
+class World:
+    rng: Random
+    period: Period
+    cast: Cast
+    catalog: Catalog
+    ids: Ids
+    timeline: Timeline
+    orders: OrderBook
+    truth: GroundTruth
+    plan: IncidentPlan
+    upgrade_id: str  # the change the service account's charges are blamed on
+    # A few legitimate, unrefunded charges that the corrections file refunds by hand.
+    spare_charges: list[Charge] = field(default_factory=list)
