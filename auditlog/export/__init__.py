@@ -1,0 +1,1 @@
+"""Compliance exports: findings, remediation and evidence in several formats, with a manifest."""

@@ -1,0 +1,1 @@
+"""Reports for people: the accountability report (Markdown, HTML, terminal)."""
