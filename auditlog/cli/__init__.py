@@ -18,6 +18,7 @@ from auditlog.errors import AuditlogError
 # Importing a command module registers its commands on `app`.
 from auditlog.cli import load_cmds  # noqa: E402,F401  (registration by import)
 from auditlog.cli import rule_cmds  # noqa: E402,F401  (registration by import)
+from auditlog.cli import world_cmds  # noqa: E402,F401  (registration by import)
 
 __all__ = ["app", "main"]
 
@@ -38,3 +39,10 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("[bold red]interrupted[/]; nothing was committed")
         sys.exit(130)
+    except Exception as exc:  # a bug of ours: still one sentence, the traceback on request
+        if os.environ.get("AUDITLOG_DEBUG"):
+            raise
+        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}; "
+                          "please report it (AUDITLOG_DEBUG=1 shows the traceback)",
+                          highlight=False, soft_wrap=True)
+        sys.exit(70)

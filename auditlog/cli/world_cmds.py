@@ -1,0 +1,217 @@
+"""The sample world: `generate` writes one at any size, `demo` loads the shipped one and
+tells its story, ending with the answer a newcomer should see at a glance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from rich.tree import Tree
+
+from auditlog import store
+from auditlog.attribution import remediation as remediation_frame
+from auditlog.attribution import trace_change, trace_charge
+from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, print_json
+from auditlog.cli.rule_cmds import step_text
+from auditlog.demo import load_world, sample_logs_dir
+from auditlog.findings import run_packs
+from auditlog.ingest import FileResult
+from auditlog.rules import load_rules
+from auditlog.summary import incident_summary
+from auditlog.world import generate_world
+
+DEMO_DB = Path("auditlog-demo.duckdb")
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the world to.")],
+    customers: Annotated[
+        int, typer.Option("--customers", "--scale", help="Customers in the world; rows grow with it.")
+    ] = 3000,
+    seed: Annotated[int, typer.Option(help="Same seed, same world, in every format.")] = 7,
+    days: Annotated[int, typer.Option(help="Days of logs around the incident.")] = 45,
+    formats: Annotated[
+        str, typer.Option(help="mixed (like sample_logs/), jsonl, csv, parquet or json.")
+    ] = "mixed",
+    billing_tz: Annotated[
+        str, typer.Option("--billing-tz", help="Zone of the billing export's local times.")
+    ] = "Europe/Amsterdam",
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Write the seeded carrier world, incident included, with its ground truth.
+
+    Load it with `auditlog demo --world DIR`, or file by file as its sources.json says.
+    """
+    summary = generate_world(out, customers=customers, seed=seed, formats=formats, days=days,
+                             billing_tz=billing_tz)
+    if output is OutputFormat.json:
+        print_json(summary.to_dict())
+        return
+    table = Table(title=f"World written to {out} (seed {seed})", title_justify="left")
+    for header in ("file", "kind", "zone", "rows"):
+        table.add_column(header, justify="right" if header == "rows" else "left")
+    for f in summary.files:
+        table.add_row(f.path, f.kind, f.tz, f"{f.rows:,}")
+    console.print(table)
+    facts = summary.incident
+    console.print(f"Incident: change [bold]{facts.change_id}[/], account "
+                  f"[bold]{facts.service_account}[/], {facts.anomalous_charges:,} anomalous "
+                  f"charges; ground truth in {out / 'ground_truth'}")
+
+
+@app.command()
+def demo(
+    world: Annotated[
+        Path | None,
+        typer.Option("--world", help="A directory written by 'auditlog generate' "
+                     "(default: the shipped sample incident)."),
+    ] = None,
+    db: DbOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Load the sample incident, run every rule pack, and show who and what is responsible.
+
+    Uses ./auditlog-demo.duckdb unless --db says otherwise, so your own database is never
+    touched; loading twice changes nothing.
+    """
+    db_path = db or DEMO_DB
+    root = world or sample_logs_dir()
+    show = output is OutputFormat.table
+    if show:
+        console.rule("[bold]1. Load the logs[/]")
+        console.print(f"From {root}: what each system exported, in its own format and zone.")
+    con = store.connect(db_path)
+    try:
+        with _progress(enabled=show) as bar:
+            task = bar.add_task("loading", total=None)
+            results = load_world(con, root, progress=lambda i, n, r: bar.update(
+                task, total=n, completed=i + 1, description=Path(r.path).name))
+    finally:
+        con.close()
+    if show:
+        _render_loaded(results, root)
+        console.rule("[bold]2. Run the rule packs[/]")
+    report = run_packs(db_path, load_rules())
+    con = store.connect(db_path, read_only=True)
+    try:
+        summary = incident_summary(con)
+        example = _example_trace(con, summary)
+        changes = {p["change_id"]: trace_change(con, p["change_id"])
+                   for p in summary["parties"] if p["change_id"]}
+    finally:
+        con.close()
+    if output is OutputFormat.json:
+        print_json({"loaded": [r.as_dict() for r in results], "run": report.as_dict(),
+                    "summary": summary, "changes": changes, "example_trace": example})
+        return
+    severities = ", ".join(f"{n:,} {s}" for s, n in report.by_severity.items() if n)
+    console.print(f"{report.findings:,} findings ({severities}).")
+    console.rule("[bold]3. Follow one charge back[/]")
+    if example is not None:
+        _render_trace(example)
+    console.rule("[bold]4. The answer[/]")
+    console.print(_answer(summary, changes, _privilege_step(example), db_path))
+
+
+def _progress(*, enabled: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    console=console, transient=True, disable=not enabled)
+
+
+def _render_loaded(results: list[FileResult], root: Path) -> None:
+    table = Table(title_justify="left", show_edge=False)
+    for header in ("file", "kind", "rows read", "loaded", "duplicates", "quarantined"):
+        table.add_column(header, justify="left" if header in ("file", "kind") else "right")
+    for r in results:
+        name = Path(r.path).relative_to(root) if Path(r.path).is_relative_to(root) else r.path
+        quarantined = f"[yellow]{r.quarantined:,}[/]" if r.quarantined else "0"
+        table.add_row(str(name), r.kind, f"{r.rows_read:,}", f"{r.loaded:,}",
+                      f"{r.duplicates:,}", quarantined)
+    console.print(table)
+    if any(r.quarantined for r in results):
+        console.print("[yellow]Rows that broke the contract were quarantined, not dropped; "
+                      "'auditlog quarantine' lists them with their reasons.[/]")
+
+
+def _example_trace(con: Any, summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The trace of the first charge of the largest responsible party."""
+    if not summary["parties"]:
+        return None
+    top = summary["parties"][0]
+    frame = remediation_frame(con, top["change_id"])
+    frame = frame.filter(frame["actor"] == top["actor"])
+    return trace_charge(con, frame["charge_id"][0]) if frame.height else None
+
+
+def _render_trace(doc: dict[str, Any]) -> None:
+    who = doc["responsible"]
+    tree = Tree(f"[bold]charge {doc['charge_id']}[/]: caused by [bold]{who['actor']}[/] at "
+                f"{who['time']}, under change [bold]{who['change_id'] or '-'}[/]")
+    for step in doc["chain"]:
+        tree.add(step_text(step))
+    console.print(tree)
+
+
+def _privilege_step(trace: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The grant that allowed the example charge's action, with its actor as `subject`."""
+    steps = [s for s in (trace or {}).get("chain", []) if s["step"] == "privilege"]
+    return steps[0] if steps else None
+
+
+def _answer(summary: dict[str, Any], changes: dict[str, dict[str, Any]],
+            grant: dict[str, Any] | None, db_path: Path) -> Panel:
+    money = " ".join(summary["currencies"])
+    if not summary["parties"]:
+        return Panel("No anomalous charges: every charge was authorized by its customer "
+                     "or is a recurring fee.", title="The answer", border_style="green")
+    headline = (f"[bold]{summary['charges']:,}[/] charges that no customer authorized, on "
+                f"[bold]{summary['customers']:,}[/] customers: [bold]{money} {summary['amount']}[/]"
+                f"; still to refund [bold red]{summary['outstanding_charges']:,} charges, "
+                f"{money} {summary['outstanding_amount']}[/].")
+    table = Table(show_edge=False, pad_edge=False)
+    for header in ("responsible account", "change", "from (UTC)", "charges", "customers",
+                   "amount", "not refunded"):
+        table.add_column(header, justify="right" if header in (
+            "charges", "customers", "amount", "not refunded") else "left")
+    for p in summary["parties"]:
+        table.add_row(f"[bold]{p['actor']}[/]", p["change_id"] or "[dim]none to blame[/]",
+                      (p["first_cause_time"] or "")[:16].replace("T", " "), f"{p['charges']:,}",
+                      f"{p['customers']:,}", p["amount"],
+                      f"{p['outstanding_charges']:,} ({p['outstanding_amount']})")
+    details: list[str] = []
+    for p in summary["parties"]:
+        details += _party_lines(p, changes.get(p["change_id"] or ""), grant)
+    hint = (f"[dim]Explore with --db {db_path}: auditlog remediation --format csv, "
+            f"auditlog trace change ID, auditlog findings --severity high[/]")
+    return Panel(Group(headline, "", table, "", *details, "", hint), title="The answer",
+                 border_style="red")
+
+
+def _party_lines(party: dict[str, Any], change: dict[str, Any] | None,
+                 grant: dict[str, Any] | None) -> list[str]:
+    lines = []
+    if change is None:
+        lines.append(f"[bold]{party['actor']}[/] acted on its own: no change explains it.")
+    else:
+        approval = change["approval"]
+        approved = ("[red]approved by its own implementer[/]" if approval["self_approved"] else
+                    f"approved by {approval['approver']}" if approval["approved"] else
+                    "[red]never approved[/]")
+        window = change["window"]
+        timing = ("[red]outside its window[/]" if window["started_within"] is False else
+                  "within its window" if window["started_within"] else "with no window")
+        lines.append(f"[bold]{change['change_id']}[/], {change.get('kind') or 'change'} of "
+                     f"{change['system']} by [bold]{change['implementer']}[/], {approved}, "
+                     f"started {change['started_at']} {timing}; from then on "
+                     f"[bold]{party['actor']}[/] charged customers who never ordered.")
+    if grant is not None and grant["subject"] == party["actor"]:
+        ticket = f"ticket {grant['ticket']}" if grant["ticket"] else "[red]no ticket[/]"
+        lines.append(f"[bold]{party['actor']}[/] held [bold]{grant['privilege']}[/], granted by "
+                     f"[bold]{grant['granter']}[/] at {grant['time']}, {ticket}.")
+    return lines
