@@ -1,0 +1,82 @@
+"""`auditlog timeline`: what happened to an account, a customer or in a time range, all
+five kinds merged in time order; a table grouped by day for people, JSON for programs."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from auditlog import store
+from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, err_console
+from auditlog.cli.common import print_json
+from auditlog.cli.rule_cmds import SinceOption, UntilOption, parse_time
+from auditlog.timeline import KINDS, timeline, timeline_records
+
+TimelineKind = enum.Enum("TimelineKind", {k: k for k in KINDS}, type=str)  # type: ignore[misc]
+KIND_STYLES = {"changes": "magenta", "privileges": "yellow", "actions": "cyan",
+               "charges": "green", "accounts": "blue"}
+DEFAULT_LIMIT = 1000
+
+
+@app.command("timeline")
+def timeline_cmd(
+    account: Annotated[str | None, typer.Option(
+        "--account", help="An operator, service or customer account, in any role.")] = None,
+    customer: Annotated[str | None, typer.Option(
+        "--customer", help="A customer: charged, acted upon, or acting itself.")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    kind: Annotated[list[TimelineKind] | None, typer.Option(
+        "--kind", help="Only this kind (repeatable).")] = None,
+    limit: Annotated[int, typer.Option(
+        "--limit", help="At most this many events, the earliest; 0 for all.")] = DEFAULT_LIMIT,
+    db: DbOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Every event touching an account, a customer or a time range, in time order."""
+    con = store.connect(db, read_only=True)
+    try:
+        frame = timeline(con, account=account, customer=customer,
+                         since=parse_time(since, "--since"), until=parse_time(until, "--until"),
+                         kinds=[k.value for k in kind or ()], limit=limit or None)
+    finally:
+        con.close()
+    rows = timeline_records(frame)
+    if limit and len(rows) == limit:
+        err_console.print(f"the first {limit} events; --limit 0 shows all")
+    if output is OutputFormat.json:
+        print_json(rows)
+    else:
+        console.print(render(rows, account or customer))
+
+
+def render(rows: list[dict[str, Any]], who: str | None) -> Table:
+    """One table, a section per UTC day; flagged rows carry the rules that cite them."""
+    title = f"Timeline of {who}" if who else "Timeline"
+    flagged = sum(bool(r["rules"]) for r in rows)
+    table = Table(title=f"{title} ({len(rows)} events, {flagged} evidence of findings)",
+                  title_justify="left")
+    for column in ("time", "kind", "event", "id", "actor", "account", "system", "what",
+                   "amount", "findings"):
+        table.add_column(column, justify="right" if column == "amount" else "left")
+    day = None
+    for row in rows:
+        date, _, clock = (row["ts"] or "").partition("T")
+        if date != day:
+            if day is not None:
+                table.add_section()
+            table.add_row(Text(date, style="bold"), *([""] * 9))
+            day = date
+        style = KIND_STYLES.get(row["kind"], "")
+        table.add_row(
+            clock.removesuffix("Z"), Text(row["kind"], style=style),
+            Text(row["event"] or "", style=style), row["id"] or "", row["actor"] or "",
+            row["account"] or "", row["system"] or "", row["summary"] or "",
+            " ".join(x for x in (row["amount"], row["currency"]) if x),
+            Text("! " + ", ".join(row["rules"]), style="bold red") if row["rules"] else "",
+        )
+    return table
