@@ -1,0 +1,19 @@
+"""auditlog: from an anomalous charge to the change, the account and the moment responsible.
+
+The notebook API (docs/python-api.md):
+
+    import auditlog
+    with auditlog.open("incident.duckdb") as inv:
+        inv.ingest_world("sample_logs/")
+        inv.run()
+        inv.remediation()
+"""
+
+from auditlog.api import Investigation, open
+from auditlog.errors import AuditlogError, InputError, RuleError, UsageError
+from auditlog.findings import RunReport
+
+__all__ = [
+    "AuditlogError", "InputError", "Investigation", "RuleError", "RunReport", "UsageError",
+    "open",
+]

@@ -1,0 +1,200 @@
+"""The notebook API: one object for one investigation database.
+
+    import auditlog
+    with auditlog.open("incident.duckdb") as inv:
+        inv.ingest(["billing/charges.csv"], kind="charges", tz="Europe/Amsterdam")
+        inv.run()
+        inv.remediation()              # a polars DataFrame
+        inv.trace_charge("CH-000123")  # a dict, as `auditlog trace charge --format json`
+
+Every method is a thin wrapper over the library function the CLI command of the same
+name calls, so a notebook and the command line always agree. Each call opens the
+database for just as long as it needs it: `run` needs a read-only sandbox and then a
+writer, which DuckDB does not allow beside a connection this object kept open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from auditlog import attribution, store
+from auditlog import timeline as timeline_module
+from auditlog.demo import load_world
+from auditlog.errors import UsageError
+from auditlog.findings import FindingFilter, RunReport, list_findings, run_packs
+from auditlog.findings import triage as triage_finding
+from auditlog.ingest.pipeline import FileResult, ingest_paths
+from auditlog.rules import Rule, load_rules
+from auditlog.status import database_status
+
+TimeLike = datetime | str | None
+PathLike = Path | str
+
+
+def open(path: PathLike | None = None) -> Investigation:  # noqa: A001  (auditlog.open)
+    """The investigation database at `path` (default ./auditlog.duckdb or $AUDITLOG_DB),
+    created when it does not exist."""
+    return Investigation(path)
+
+
+class Investigation:
+    """An auditlog database: load logs, run rules, and look at what they found."""
+
+    def __init__(self, path: PathLike | None = None) -> None:
+        self.path = Path(path) if path is not None else store.default_db_path()
+        store.connect(self.path).close()  # create it, or fail now with one sentence
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"Investigation({str(self.path)!r}{', closed' if self.closed else ''})"
+
+    def __enter__(self) -> Investigation:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing stays open between calls; after close() every call is an error."""
+        self.closed = True
+
+    @contextmanager
+    def connect(self, *, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.closed:
+            raise UsageError(f"the investigation of {self.path} is closed")
+        con = store.connect(self.path, read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    # --- loading --------------------------------------------------------------------
+
+    def ingest(self, paths: PathLike | Sequence[PathLike], *, kind: str | None = None,
+               tz: str = "UTC", strict: bool = False, mapping: PathLike | None = None,
+               ) -> pl.DataFrame:
+        """Load files or directories (one transaction), as `auditlog ingest`; one row per
+        file: path, kind, sha256, rows_read, loaded, duplicates, quarantined."""
+        items = [paths] if isinstance(paths, str | Path) else list(paths)
+        with self.connect(read_only=False) as con:
+            results = ingest_paths(con, [Path(p) for p in items], kind=kind, tz=tz,
+                                   strict=strict,
+                                   mapping=Path(mapping) if mapping is not None else None)
+        return file_results(results)
+
+    def ingest_world(self, root: PathLike) -> pl.DataFrame:
+        """Load a generated world (or sample_logs/) with each file's kind and zone as its
+        sources.json says."""
+        with self.connect(read_only=False) as con:
+            return file_results(load_world(con, Path(root)))
+
+    def status(self) -> dict[str, Any]:
+        """What is loaded, as `auditlog status --format json`."""
+        with self.connect() as con:
+            return database_status(con)
+
+    # --- rules and findings -----------------------------------------------------------
+
+    def run(self, *, packs: Sequence[str] = (), rules: Sequence[str] = (),
+            params: dict[str, Any] | None = None, since: TimeLike = None,
+            until: TimeLike = None, rules_dirs: Sequence[PathLike] = ()) -> RunReport:
+        """Run rule packs (all by default) and store their findings, as `auditlog run`."""
+        if self.closed:
+            raise UsageError(f"the investigation of {self.path} is closed")
+        selected = select_rules([Path(d) for d in rules_dirs], packs, rules)
+        return run_packs(self.path, selected, params,
+                         as_time(since, "since"), as_time(until, "until"))
+
+    def findings(self, *, rules: Sequence[str] = (), severity: str | None = None,
+                 actor: str | None = None, change_id: str | None = None,
+                 status: str | None = None, since: TimeLike = None, until: TimeLike = None,
+                 include_gone: bool = False) -> pl.DataFrame:
+        """Stored findings, most severe first, filtered as `auditlog findings`."""
+        flt = FindingFilter(tuple(rules), severity, actor, change_id, status,
+                            as_time(since, "since"), as_time(until, "until"), include_gone)
+        with self.connect() as con:
+            return list_findings(con, flt)
+
+    def triage(self, finding_id: str, status: str, note: str | None = None) -> None:
+        """Set a finding's status (open, acknowledged, false_positive, resolved)."""
+        if self.closed:
+            raise UsageError(f"the investigation of {self.path} is closed")
+        triage_finding(self.path, finding_id, status, note)
+
+    # --- attribution ------------------------------------------------------------------
+
+    def remediation(self, change_id: str | None = None) -> pl.DataFrame:
+        """Every anomalous charge, with the change, actor and moment responsible."""
+        with self.connect() as con:
+            return attribution.remediation(con, change_id)
+
+    def trace_charge(self, charge_id: str) -> dict[str, Any]:
+        with self.connect() as con:
+            return attribution.trace_charge(con, charge_id)
+
+    def trace_change(self, change_id: str) -> dict[str, Any]:
+        with self.connect() as con:
+            return attribution.trace_change(con, change_id)
+
+    def trace_account(self, account: str) -> dict[str, Any]:
+        with self.connect() as con:
+            return attribution.trace_account(con, account)
+
+    def timeline(self, *, account: str | None = None, customer: str | None = None,
+                 since: TimeLike = None, until: TimeLike = None, kinds: Sequence[str] = (),
+                 limit: int | None = None) -> pl.DataFrame:
+        """Every event touching an account, a customer or a time range, in time order."""
+        with self.connect() as con:
+            return timeline_module.timeline(
+                con, account=account, customer=customer, since=as_time(since, "since"),
+                until=as_time(until, "until"), kinds=kinds, limit=limit)
+
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None,
+            ) -> pl.DataFrame:
+        """A read-only query of your own on the tables (actions, charges, findings, ...)."""
+        with self.connect() as con:
+            return con.sql(query, params=params).pl()
+
+
+def file_results(results: list[FileResult]) -> pl.DataFrame:
+    columns = ("path", "kind", "sha256", "rows_read", "loaded", "duplicates", "quarantined")
+    return pl.DataFrame([r.as_dict() for r in results], schema={
+        c: pl.Int64 if c in columns[3:] else pl.String for c in columns})
+
+
+def select_rules(rules_dirs: list[Path], packs: Sequence[str], ids: Sequence[str]) -> list[Rule]:
+    """The built-in and `rules_dirs` rules, narrowed to `packs` and rule `ids`."""
+    selected = load_rules(rules_dirs)
+    for wanted, attr in ((packs, "pack"), (ids, "id")):
+        if isinstance(wanted, str):
+            wanted = [wanted]
+        if wanted:
+            known = sorted({getattr(r, attr) for r in selected})
+            unknown = [w for w in wanted if w not in known]
+            if unknown:
+                raise UsageError(f"unknown {attr} {', '.join(unknown)}; "
+                                 f"use one of: {', '.join(known)}")
+            selected = [r for r in selected if getattr(r, attr) in wanted]
+    return selected
+
+
+def as_time(value: TimeLike, name: str) -> datetime | None:
+    """A datetime, or ISO 8601 text; without an offset it is UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise UsageError(f"{name} '{value}' is not an ISO 8601 time, "
+                             "e.g. 2026-03-01T00:00:00Z") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
