@@ -4,10 +4,16 @@ Records come as `{"Records": [...]}` (S3 objects, gzipped or not), bare arrays o
 line; the readers unwrap them all into `_docs`. One record is one row:
 
 * A successful privilege-changing call (PRIVILEGE_CALLS: IAM policy attach/detach/put/
-  delete, group membership, trust policy, access keys, login profiles, SSO account
-  assignments, KMS grants) is a **privilege** change: actor = who called, subject = the
-  user/role/group/principal in `requestParameters`, privilege = the policy ARN or name,
-  group, permission set, `access-key`, `login-profile`, ...
+  delete, group membership, trust policy, SSO account assignments and Identity Center
+  group membership, KMS grants) is a **privilege** change: actor = who called, subject =
+  the user/role/group/principal in `requestParameters`, privilege = the policy ARN or
+  name, group, permission set, ...
+* A call on a user's credentials (CREDENTIAL_CALLS: access keys, login profiles,
+  service-specific credentials, SSH keys, signing certificates) is an **action** whose
+  `target_account` is the user owning the credential (the caller itself when the request
+  names no user). A credential lets its owner use privileges it already holds; it adds
+  none, so it is not a grant (and a user rotating its own key is not a self-grant).
+  Rules that care, such as grant_then_credential, look for these actions by name.
 * Everything else is an **action**: action = eventName, system = eventSource.
 * A *failed* privilege call (errorCode set) granted nothing, so it is not a grant: it is
   an action with result `failure`, its errorCode/errorMessage kept in `extra`.
@@ -55,23 +61,25 @@ PRIVILEGE_CALLS: tuple[tuple[str, str, str, str, str], ...] = (
     ("iam", "AddUserToGroup", "grant", "userName", "groupName"),
     ("iam", "RemoveUserFromGroup", "revoke", "userName", "groupName"),
     ("iam", "UpdateAssumeRolePolicy", "grant", "roleName", "'assume-role-policy'"),
-    ("iam", "CreateAccessKey", "grant", "userName", "'access-key'"),
-    ("iam", "DeleteAccessKey", "revoke", "userName", "'access-key'"),
-    ("iam", "CreateLoginProfile", "grant", "userName", "'login-profile'"),
-    ("iam", "UpdateLoginProfile", "grant", "userName", "'login-profile'"),
-    ("iam", "DeleteLoginProfile", "revoke", "userName", "'login-profile'"),
-    ("iam", "CreateServiceSpecificCredential", "grant", "userName", "'service-credential'"),
-    ("iam", "UploadSSHPublicKey", "grant", "userName", "'ssh-public-key'"),
     ("sso", "CreateAccountAssignment", "grant", "principalId", "permissionSetArn"),
     ("sso", "DeleteAccountAssignment", "revoke", "principalId", "permissionSetArn"),
+    ("identitystore", "CreateGroupMembership", "grant", "memberId.userId", "groupId"),
     ("kms", "CreateGrant", "grant", "granteePrincipal", "keyId"),
     # CloudTrail does not say whose grant RevokeGrant ended; the grant id stands in.
     ("kms", "RevokeGrant", "revoke", "grantId", "keyId"),
 )
 
-# Calls on credentials of a user: with no userName they act on the caller itself.
-SELF_DEFAULT = ("CreateAccessKey", "DeleteAccessKey", "UpdateLoginProfile",
-                "CreateServiceSpecificCredential", "UploadSSHPublicKey")
+# Calls on a user's credentials: (eventName, owner key). With no userName in the request
+# they act on the caller's own credentials.
+CREDENTIAL_CALLS: tuple[tuple[str, str], ...] = tuple(
+    (name, "userName") for name in (
+        "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey",
+        "CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile",
+        "CreateServiceSpecificCredential", "ResetServiceSpecificCredential",
+        "DeleteServiceSpecificCredential", "UploadSSHPublicKey", "DeleteSSHPublicKey",
+        "UploadSigningCertificate", "DeleteSigningCertificate",
+    )
+)
 
 FIELDS = {
     "event_id": key("eventID"),
@@ -103,8 +111,8 @@ EXTRA_COMMON = ["error_code", "error_message", "user_agent", "aws_region", "aws_
 COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
                    "event_name", "event_source", "source_ip", *EXTRA_COMMON],
-    "actions": ["event_id", "ts", "actor", "actor_type", "action", "system", "object",
-                "channel", "result", "source_ip", "session_id", *EXTRA_COMMON],
+    "actions": ["event_id", "ts", "actor", "actor_type", "action", "system", "target_account",
+                "object", "channel", "result", "source_ip", "session_id", *EXTRA_COMMON],
 }
 
 
@@ -116,10 +124,12 @@ class CloudTrail:
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_calls AS {calls_values()}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_creds AS {credential_values()}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_fields AS {extract(FIELDS)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _ct_fields")
         con.execute("DROP TABLE _ct_calls")
+        con.execute("DROP TABLE _ct_creds")
         return split_by_kind(con, "_ct_mapped", NAME, COLUMNS, default_kind="actions")
 
 
@@ -132,13 +142,20 @@ def calls_values() -> str:
             f"({_sql_string(service + '.amazonaws.com')}, {_sql_string(name)}, "
             f"{_sql_string(operation)}, {_sql_string('$.' + subject)}, "
             f"{'NULL' if constant else _sql_string('$.' + privilege)}, "
-            f"{_sql_string(constant) if constant else 'NULL'}, "
-            f"{'true' if name in SELF_DEFAULT else 'false'})"
+            f"{_sql_string(constant) if constant else 'NULL'})"
         )
     return (
         "SELECT * FROM (VALUES\n  " + ",\n  ".join(rows) + "\n) AS t(event_source, "
-        "event_name, operation, subject_path, privilege_path, privilege_constant, self_default)"
+        "event_name, operation, subject_path, privilege_path, privilege_constant)"
     )
+
+
+def credential_values() -> str:
+    """CREDENTIAL_CALLS as a SQL VALUES table (also read by the OCSF adapter)."""
+    rows = [f"('iam.amazonaws.com', {_sql_string(name)}, {_sql_string('$.' + owner)})"
+            for name, owner in CREDENTIAL_CALLS]
+    return ("SELECT * FROM (VALUES " + ", ".join(rows)
+            + ") AS t(event_source, event_name, owner_path)")
 
 
 # The identity of the caller, one CASE per userIdentity type (see the module docstring).
@@ -180,14 +197,17 @@ WITH records AS (
   FROM _ct_fields f),
 classified AS (
   SELECT r.*, c.operation,
-         coalesce(json_extract_string(r.rp, c.subject_path),
-                  CASE WHEN c.self_default AND (r.ui ->> '$.type') = 'IAMUser'
-                       THEN r.ui ->> '$.userName' END) AS subject,
+         json_extract_string(r.rp, c.subject_path) AS subject,
          coalesce(c.privilege_constant, json_extract_string(r.rp, c.privilege_path)) AS privilege,
+         CASE WHEN k.event_name IS NOT NULL
+              THEN coalesce(json_extract_string(r.rp, k.owner_path),
+                            CASE WHEN (r.ui ->> '$.type') = 'IAMUser'
+                                 THEN r.ui ->> '$.userName' END) END AS target_account,
          CASE WHEN c.event_name IS NOT NULL AND r.reason IS NULL AND NOT r.failed
               THEN 'privileges' ELSE 'actions' END AS _kind
   FROM records r
-  LEFT JOIN _ct_calls c ON c.event_source = r.service AND c.event_name = r.name)
+  LEFT JOIN _ct_calls c ON c.event_source = r.service AND c.event_name = r.name
+  LEFT JOIN _ct_creds k ON k.event_source = r.service AND k.event_name = r.name)
 SELECT
   _row, _loc, _raw, reason AS _bad, _kind,
   {text('event_id')} AS event_id,
@@ -198,6 +218,7 @@ SELECT
   privilege,
   operation,
   name AS action,
+  target_account,
   name AS event_name,
   service AS event_source,
   CASE WHEN _kind = 'actions' THEN service

@@ -7,13 +7,18 @@
   bare Status) names no subject, so it is kept as an action on the binding instead.
   Update/patch grant the subjects the binding holds afterwards (a subject dropped by an
   update is not seen as revoked: the audit event does not carry the old binding).
-* Creating a service account token (`serviceaccounts/token`) grants the credential
-  `service-account-token` to that service account.
-* Every other request is an **action**: action = verb, object = the resource path
+* Every other request is an **action**: action = "<verb> <resource>[/<subresource>]"
+  ("create pods/exec", "list secrets", "delete clusterrolebindings"), or the bare verb for
+  non-resource requests (`/healthz`): a Kubernetes permission is a verb on a resource,
+  and the verb alone ("get") tells nothing apart. object = the resource path
   (`namespaces/<ns>/<resource>/<name>[/<subresource>]`, or the request URI for
   non-resource requests), actor = `user.username` (the authenticated user; the
   impersonated user is kept in `extra.impersonated_user`), result `failure` for a
-  response code >= 400 or a Panic stage.
+  response code >= 400 or a Panic stage. verb, resource, namespace, response code and
+  the rest are kept in `extra`.
+* Creating a service account token ("create serviceaccounts/token") is an action whose
+  `target_account` is that service account (`system:serviceaccount:<ns>:<name>`): a
+  credential, not a grant, as in the CloudTrail adapter.
 
 **One record, several rows.** A binding with N subjects is N privilege rows. They share
 the record's `_row` (its line) and are told apart by location ("line 5 subject 2") and
@@ -79,7 +84,8 @@ COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
                    "role_kind", "binding", "namespace", "subject_kind", "source_ip",
                    *EXTRA_COMMON],
-    "actions": ["event_id", "ts", "actor", "actor_type", "action", "system", "object",
+    "actions": ["event_id", "ts", "actor", "actor_type", "action", "system", "target_account",
+                "object",
                 "channel", "result", "source_ip", "resource", "subresource", "namespace",
                 "name", "api_group", "response_reason", "response_message", "stage",
                 "level", *EXTRA_COMMON],
@@ -141,8 +147,6 @@ SELECT *,
               AND verb_text IN ('create', 'update', 'patch', 'delete')
               AND (role ->> '$.name') IS NOT NULL
               AND coalesce(json_array_length(subjects), 0) > 0 THEN 'binding'
-         WHEN res = 'serviceaccounts' AND {text('subresource')} = 'token'
-              AND verb_text = 'create' AND {text('name')} IS NOT NULL THEN 'token'
          ELSE 'action'
        END AS meaning,
        CASE {text('stage')} WHEN 'ResponseComplete' THEN 1 WHEN 'Panic' THEN 2
@@ -183,23 +187,24 @@ SELECT
   CASE WHEN actor LIKE 'system:serviceaccount:%' THEN 'service'
        WHEN actor LIKE 'system:node:%' OR actor LIKE 'system:kube-%' THEN 'system'
   END AS actor_type,
-  CASE meaning
-    WHEN 'token' THEN 'system:serviceaccount:' || coalesce(ns, 'default') || ':'
-                      || {text('name')}
-    WHEN 'binding' THEN
-      CASE WHEN (s ->> '$.kind') = 'ServiceAccount'
-           THEN 'system:serviceaccount:' || coalesce(s ->> '$.namespace', ns, 'default')
-                || ':' || (s ->> '$.name')
-           ELSE s ->> '$.name' END
+  CASE WHEN meaning = 'binding' THEN
+    CASE WHEN (s ->> '$.kind') = 'ServiceAccount'
+         THEN 'system:serviceaccount:' || coalesce(s ->> '$.namespace', ns, 'default')
+              || ':' || (s ->> '$.name')
+         ELSE s ->> '$.name' END
   END AS subject,
-  CASE meaning WHEN 'token' THEN 'service-account-token'
-               WHEN 'binding' THEN role ->> '$.name' END AS privilege,
+  CASE WHEN meaning = 'binding' THEN role ->> '$.name' END AS privilege,
   CASE WHEN verb_text = 'delete' THEN 'revoke' ELSE 'grant' END AS operation,
   role ->> '$.kind' AS role_kind,
   {text('name')} AS binding,
   s ->> '$.kind' AS subject_kind,
-  verb_text AS action,
+  CASE WHEN res IS NULL THEN verb_text
+       ELSE verb_text || ' ' || concat_ws('/', res, {text('subresource')}) END AS action,
   '{SYSTEM}' AS system,
+  CASE WHEN res = 'serviceaccounts' AND {text('subresource')} = 'token'
+        AND {text('name')} IS NOT NULL
+       THEN 'system:serviceaccount:' || coalesce(ns, 'default') || ':' || {text('name')}
+  END AS target_account,
   CASE WHEN res IS NULL THEN {text('request_uri')}
        ELSE concat_ws('/',
               CASE WHEN ns IS NOT NULL AND res <> 'namespaces' THEN 'namespaces/' || ns END,

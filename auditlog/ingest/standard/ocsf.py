@@ -1,31 +1,43 @@
 """OCSF 1.x events (IAM and application classes) → privileges and actions.
 
-Privilege changes (one row per privilege named):
+Privilege changes (one row per privilege, policy, role or user named; PRIVILEGE_CHANGES):
 * 3005 User Access Management: Assign (1) / Revoke (2) Privileges → grant / revoke of
-  each entry of `privileges` to `user`.
-* 3001 Account Change: Attach (7) / Detach (8) Policy → grant / revoke of each of
-  `policies` (or `policy`) by name, else uid, to `user`.
-* 3006 Group Management: Add (3) / Remove (4) User → grant / revoke of the group to
-  `user`; Assign (1) / Revoke (2) Privileges → of each privilege to the group.
+  each entry of `privileges` to `user`; Assign (3) / Remove (4) Role (1.9) → of `iam_role`.
+* 3001 Account Change: Attach (7) / Detach (8) Policy → of each of `policies` (or the
+  1.0 `policy`), by name, else uid, to `user`.
+* 3006 Group Management: Add (3) / Remove (4) User → of the group to `users` (1.9) or
+  `user`; Assign (1) / Revoke (2) Privileges, Attach (10) / Detach (11) Policies, Assign
+  (12) / Remove (13) Roles (1.9) → of each privilege/policy/role to the group.
+* 3007 User Management (1.9): Attach/Detach Policies (10/11), Assign/Remove Privileges
+  (14/15), Assign/Remove Roles (16/17) → to `user`.
+* 3008 Role Management (1.9): Assign/Remove Privileges (4/5), Attach/Detach Policies
+  (8/9) → to the role `iam_role`.
 * 6003 API Activity of an AWS privilege-changing call (the CloudTrail adapter's
   PRIVILEGE_CALLS, e.g. AttachUserPolicy translated from CloudTrail to OCSF) → the same
   privilege change the CloudTrail adapter makes of it, read from `api.request.data`.
 
 Everything else of categories 3 (IAM) and 6 (application) is an action, named after its
 activity ("enable", "password_reset", "update", ...; 3002 Logon/Logoff → login/logout;
-6003 API Activity → `api.operation`). Other categories (findings, network, ...) are not
-activity logs: quarantined with that reason. A privilege change that failed
-(status_id 2) granted nothing: it is an action with result `failure`.
+6003 API Activity → `api.operation`). Credentials are actions too, as in the CloudTrail
+adapter: 3007 Add/Remove Programmatic Credentials (18/19), 3008 (10/11) and API activity
+of the CloudTrail adapter's CREDENTIAL_CALLS, with `target_account` the credential's
+owner. Other categories (findings, network, ...) are not activity logs: quarantined with
+that reason. A privilege change that failed (status_id 2) granted nothing: it is an
+action with result `failure`.
 
 Columns: event_id = `metadata.uid`, ts = `time` (epoch ms; `time_dt` when missing),
 actor = `actor.user.name`, else `actor.user.uid` (the name is what CloudTrail's
 userName and most directories call the account; for 3002 the authenticating `user`),
-subject = `user.name`, else `user.uid`. system = the first resource's name or uid, else
+subject = `user.name`, else `user.uid` (groups and roles likewise by name, else uid).
+system = the first resource's name or uid; for actions, without a resource,
 `metadata.product.name` (API activity: `api.service.name`; applications: `app.name`;
-authentication: `service.name`). ticket, approver and expires_at, which OCSF has no
-attribute for, are read from `unmapped` when a producer put them there. The whole event
-(less the privileges/policies it was expanded from) is kept as `extra.ocsf`: nothing
-unmapped is lost.
+authentication: `service.name`). A privilege names no product as its system: the
+product that logged a grant (an identity provider, CloudTrail) is not what the grant
+gives access to, so a grant without resources applies to any system, as in the
+CloudTrail adapter. ticket, approver and expires_at, which OCSF has no attribute for,
+are read from `unmapped` when a producer put them there. The whole event (less the
+arrays a privilege row was expanded from) is kept as `extra.ocsf`: nothing unmapped is
+lost.
 
 As for Kubernetes bindings, an event naming N privileges stages N rows sharing its
 `_row`, located "line 5 privilege 2" and identified `metadata.uid` (first) and
@@ -37,7 +49,7 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.ingest.readers import Staged, _sql_string
-from auditlog.ingest.standard.cloudtrail import calls_values
+from auditlog.ingest.standard.cloudtrail import calls_values, credential_values
 from auditlog.ingest.standard.staging import extract, key, split_by_kind, text
 
 NAME = "ocsf"
@@ -52,12 +64,46 @@ ACTIVITIES: dict[int, tuple[str, ...]] = {
            "service_ticket_renew", "preauth"),
     3004: ("create", "read", "update", "delete", "move", "enroll", "unenroll", "enable",
            "disable", "activate", "deactivate", "suspend", "resume"),
-    3005: ("assign_privileges", "revoke_privileges"),
+    3005: ("assign_privileges", "revoke_privileges", "assign_role", "remove_role"),
     3006: ("assign_privileges", "revoke_privileges", "add_user", "remove_user", "delete",
-           "create"),
+           "create", "add_subgroup", "remove_subgroup", "update", "attach_policies",
+           "detach_policies", "assign_roles", "remove_roles"),
+    3007: ("create", "update", "delete", "enable", "disable", "lock", "unlock",
+           "password_change", "password_reset", "attach_policies", "detach_policies",
+           "enable_mfa_factors", "disable_mfa_factors", "assign_privileges",
+           "remove_privileges", "assign_roles", "remove_roles",
+           "add_programmatic_credentials", "remove_programmatic_credentials"),
+    3008: ("create", "update", "delete", "assign_privileges", "remove_privileges",
+           "assign_resources", "remove_resources", "attach_policies", "detach_policies",
+           "add_programmatic_credentials", "remove_programmatic_credentials"),
     6002: ("install", "remove", "start", "stop", "restart", "enable", "disable", "update"),
     6003: ("create", "read", "update", "delete"),
 }
+
+# (class_uid, grant activity, revoke activity, whose privileges change, what is granted).
+# Whose: the event's `user`, `group` or `iam_role`, or "item" when each granted item is a
+# subject (users added to a group: they are granted the group). What: the attribute
+# holding the list of privileges, policies, roles or users.
+PRIVILEGE_CHANGES: tuple[tuple[int, int, int, str, str], ...] = (
+    (3005, 1, 2, "user", "privileges"),
+    (3005, 3, 4, "user", "iam_role"),
+    (3001, 7, 8, "user", "policies"),
+    (3006, 1, 2, "group", "privileges"),
+    (3006, 3, 4, "item", "users"),
+    (3006, 10, 11, "group", "policies"),
+    (3006, 12, 13, "group", "iam_roles"),
+    (3007, 10, 11, "user", "policies"),
+    (3007, 14, 15, "user", "privileges"),
+    (3007, 16, 17, "user", "iam_roles"),
+    (3008, 4, 5, "role", "privileges"),
+    (3008, 8, 9, "role", "policies"),
+)
+
+# (class_uid, activity_id, whose credential) of credential activities: actions whose
+# target_account is that user or role.
+CREDENTIAL_ACTIVITIES: tuple[tuple[int, int, str], ...] = (
+    (3007, 18, "user"), (3007, 19, "user"), (3008, 10, "role"), (3008, 11, "role"),
+)
 
 FIELDS = {
     "class_uid": key("class_uid"),
@@ -79,6 +125,12 @@ FIELDS = {
     "privileges": key("privileges"),
     "policies": key("policies"),
     "policy": key("policy"),
+    "iam_roles": key("iam_roles"),
+    "iam_role": key("iam_role"),
+    "role_name": "$.iam_role.name",
+    "role_uid": "$.iam_role.uid",
+    "users": key("users"),
+    "user_obj": key("user"),
     "group_name": "$.group.name",
     "group_uid": "$.group.uid",
     "group_obj": key("group"),
@@ -107,8 +159,9 @@ COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
                    "ticket", "approver", "expires_at", "class_uid", "activity_id",
                    "source_ip", "ocsf"],
-    "actions": ["event_id", "ts", "actor", "action", "system", "object", "channel", "result",
-                "source_ip", "session_id", "class_uid", "activity_id", "ocsf"],
+    "actions": ["event_id", "ts", "actor", "action", "system", "target_account", "object",
+                "channel", "result", "source_ip", "session_id", "class_uid", "activity_id",
+                "ocsf"],
 }
 
 
@@ -120,11 +173,14 @@ class Ocsf:
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_activities AS {_activities_values()}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_changes AS {_changes_values()}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_aws_calls AS {calls_values()}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_aws_creds AS {credential_values()}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_fields AS {extract(FIELDS)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_events AS {EVENTS_SQL}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_mapped AS {MAPPED_SQL}")
-        for table in ("_ocsf_fields", "_ocsf_events", "_ocsf_activities", "_ocsf_aws_calls"):
+        for table in ("_ocsf_fields", "_ocsf_events", "_ocsf_activities", "_ocsf_changes",
+                      "_ocsf_aws_calls", "_ocsf_aws_creds"):
             con.execute(f"DROP TABLE {table}")
         return split_by_kind(con, "_ocsf_mapped", NAME, COLUMNS, default_kind="actions")
 
@@ -136,8 +192,26 @@ def _activities_values() -> str:
             + ") AS t(class_uid, activity_id, activity)")
 
 
+def _changes_values() -> str:
+    rows = [f"({cls}, {act}, {_sql_string(op)}, {_sql_string(whose)}, {_sql_string(what)})"
+            for cls, grant, revoke, whose, what in PRIVILEGE_CHANGES
+            for act, op in ((grant, "grant"), (revoke, "revoke"))]
+    rows += [f"({cls}, {act}, NULL, {_sql_string(whose)}, 'credential')"
+             for cls, act, whose in CREDENTIAL_ACTIVITIES]
+    return ("SELECT * FROM (VALUES " + ", ".join(rows)
+            + ") AS t(class_uid, activity_id, operation, whose, what)")
+
+
+# The name of a granted item: an object's name, else its uid; a string as it is.
+def _item_name(item: str) -> str:
+    return (f"CASE WHEN json_type({item}) = 'OBJECT' "
+            f"THEN coalesce(nullif(trim({item} ->> '$.name'), ''), "
+            f"nullif(trim({item} ->> '$.uid'), '')) "
+            f"ELSE nullif(trim({item} ->> '$'), '') END")
+
+
 # One row per event: its class, what it means, and (for privilege changes) the JSON array
-# of privileges it names, with the subject and operation shared by all of them.
+# of items it names, with the subject and operation shared by all of them.
 EVENTS_SQL = f"""
 WITH events AS (
   SELECT f.*,
@@ -145,7 +219,9 @@ WITH events AS (
          TRY_CAST({text('activity_id')} AS INTEGER) AS act,
          coalesce({text('time')}, {text('time_dt')}) AS ts,
          coalesce(TRY_CAST({text('status_id')} AS INTEGER) = 2, false) AS failed,
-         coalesce({text('user_name')}, {text('user_uid')}) AS user_id
+         coalesce({text('user_name')}, {text('user_uid')}) AS user_id,
+         coalesce({text('group_name')}, {text('group_uid')}) AS group_id,
+         coalesce({text('role_name')}, {text('role_uid')}) AS role_id
   FROM _ocsf_fields f),
 judged AS (
   SELECT e.*,
@@ -156,37 +232,39 @@ judged AS (
              || ' is not an IAM (3xxx) or application (6xxx) activity auditlog maps'
            WHEN ts IS NULL THEN 'OCSF event without time'
          END AS reason,
-         CASE
-           WHEN cls = 3005 AND act IN (1, 2) THEN 'user_privileges'
-           WHEN cls = 3001 AND act IN (7, 8) THEN 'user_policies'
-           WHEN cls = 3006 AND act IN (3, 4) THEN 'user_group'
-           WHEN cls = 3006 AND act IN (1, 2) THEN 'group_privileges'
-           WHEN c.event_name IS NOT NULL THEN 'aws_call'
-         END AS change,
-         c.operation AS aws_operation,
+         CASE WHEN p.what = 'credential' THEN 'credential'
+              WHEN p.what IS NOT NULL THEN 'ocsf'
+              WHEN c.event_name IS NOT NULL THEN 'aws_call'
+              WHEN k.event_name IS NOT NULL THEN 'aws_credential' END AS change,
+         p.whose, p.what,
+         coalesce(p.operation, c.operation) AS operation,
          coalesce(json_extract_string(e.api_request, c.subject_path),
-                  CASE WHEN c.self_default THEN e.actor_name ->> '$' END) AS aws_subject,
+                  json_extract_string(e.api_request, k.owner_path),
+                  CASE WHEN k.event_name IS NOT NULL THEN e.actor_name ->> '$' END) AS aws_subject,
          coalesce(c.privilege_constant,
                   json_extract_string(e.api_request, c.privilege_path)) AS aws_privilege
   FROM events e
+  LEFT JOIN _ocsf_changes p ON p.class_uid = e.cls AND p.activity_id = e.act
   LEFT JOIN _ocsf_aws_calls c
     ON e.cls = 6003 AND c.event_source = ({text('api_service')})
-   AND c.event_name = ({text('api_operation')}))
+   AND c.event_name = ({text('api_operation')})
+  LEFT JOIN _ocsf_aws_creds k
+    ON e.cls = 6003 AND k.event_source = ({text('api_service')})
+   AND k.event_name = ({text('api_operation')}))
 SELECT j.*,
-       CASE WHEN change IS NOT NULL AND reason IS NULL AND NOT failed
+       CASE WHEN change IN ('ocsf', 'aws_call') AND reason IS NULL AND NOT failed
             THEN 'privileges' ELSE 'actions' END AS _kind,
-       CASE WHEN change = 'aws_call' THEN aws_operation
-            WHEN act IN (1, 3, 7) THEN 'grant' ELSE 'revoke' END AS operation,
-       CASE change WHEN 'group_privileges' THEN coalesce({text('group_name')}, {text('group_uid')})
-                   WHEN 'aws_call' THEN aws_subject
-                   ELSE user_id END AS subject,
-       CASE change
-         WHEN 'user_privileges' THEN privileges
-         WHEN 'group_privileges' THEN privileges
-         WHEN 'user_policies' THEN coalesce(policies, json_array(policy))
-         WHEN 'user_group' THEN json_array(group_obj)
-         WHEN 'aws_call' THEN json_array(aws_privilege)
-       END AS items,
+       CASE WHEN change = 'aws_call' THEN aws_subject
+            WHEN change = 'aws_credential' THEN aws_subject
+            ELSE CASE whose WHEN 'user' THEN user_id WHEN 'group' THEN group_id
+                            WHEN 'role' THEN role_id END END AS subject,
+       CASE WHEN change = 'aws_call' THEN json_array(aws_privilege)
+            ELSE CASE what
+              WHEN 'privileges' THEN privileges
+              WHEN 'policies' THEN coalesce(policies, json_array(policy))
+              WHEN 'iam_roles' THEN iam_roles
+              WHEN 'iam_role' THEN json_array(iam_role)
+              WHEN 'users' THEN coalesce(users, json_array(user_obj)) END END AS items,
        lower(replace(trim({text('activity_name')}), ' ', '_')) AS named_activity
 FROM judged j
 """
@@ -213,10 +291,9 @@ SELECT
        THEN coalesce(user_id, {text('actor_name')}, {text('actor_uid')})
        ELSE coalesce({text('actor_name')}, {text('actor_uid')}, {text('actor_app')},
                      {text('actor_process')}) END AS actor,
-  subject,
-  CASE WHEN json_type(item) = 'OBJECT'
-       THEN coalesce(nullif(trim(item ->> '$.name'), ''), nullif(trim(item ->> '$.uid'), ''))
-       ELSE nullif(trim(item ->> '$'), '') END AS privilege,
+  -- Users added to a group are each granted the group.
+  CASE WHEN whose = 'item' THEN {_item_name('item')} ELSE subject END AS subject,
+  CASE WHEN whose = 'item' THEN group_id ELSE {_item_name('item')} END AS privilege,
   operation,
   CASE
     WHEN cls = 3002 AND act = 1 THEN 'login'
@@ -225,9 +302,14 @@ SELECT
     ELSE coalesce(named_activity, a.activity, 'class ' || cls || ' activity ' || act)
   END AS action,
   CASE
-    -- As the CloudTrail adapter has it: IAM/SSO privileges apply account-wide.
-    WHEN change = 'aws_call' AND _kind = 'privileges'
-      THEN CASE WHEN {text('api_service')} = 'kms.amazonaws.com' THEN 'kms.amazonaws.com' END
+    WHEN _kind = 'privileges'
+      -- As the CloudTrail adapter has it: IAM/SSO privileges apply account-wide.
+      THEN CASE WHEN change = 'aws_call' THEN
+                  CASE WHEN {text('api_service')} = 'kms.amazonaws.com'
+                       THEN 'kms.amazonaws.com' END
+                ELSE coalesce({text('resource_name')}, {text('resource_uid')},
+                              {text('legacy_resource_name')}, {text('legacy_resource_uid')})
+           END
     ELSE CASE cls
     WHEN 6003 THEN coalesce({text('api_service')}, {text('cloud_provider')}, {text('product')})
     WHEN 6002 THEN coalesce({text('app_name')}, {text('app_uid')}, {text('product')})
@@ -236,13 +318,16 @@ SELECT
                   {text('legacy_resource_name')}, {text('legacy_resource_uid')},
                   {text('product')})
   END END AS system,
+  CASE WHEN change IN ('credential', 'aws_credential') THEN subject END AS target_account,
   CASE cls
     WHEN 6002 THEN {text('app_version')}
     WHEN 3004 THEN coalesce({text('entity_name')}, {text('entity_uid')})
     WHEN 3002 THEN {text('dst_host')}
     WHEN 3001 THEN user_id
     WHEN 3005 THEN user_id
-    WHEN 3006 THEN coalesce({text('group_name')}, {text('group_uid')})
+    WHEN 3007 THEN user_id
+    WHEN 3006 THEN group_id
+    WHEN 3008 THEN role_id
     ELSE coalesce({text('resource_uid')}, {text('resource_name')})
   END AS object,
   CASE WHEN cls = 6003 THEN 'api' END AS channel,
@@ -257,7 +342,8 @@ SELECT
   -- What a privilege row was expanded from is in its own columns; the rest stays.
   CASE WHEN x._bad IS NOT NULL THEN NULL
        WHEN _kind = 'privileges'
-       THEN json_merge_patch(x._raw, '{{"privileges": null, "policies": null, "policy": null}}')
+       THEN json_merge_patch(x._raw, '{{"privileges": null, "policies": null, "policy": null,
+                                        "iam_roles": null, "users": null}}')
        ELSE CAST(x._raw AS JSON) END AS ocsf
 FROM expanded x
 LEFT JOIN _ocsf_activities a ON a.class_uid = x.cls AND a.activity_id = x.act
