@@ -1,0 +1,163 @@
+"""The manifest of an export: every file with its row count and SHA-256, the tool and
+rule-pack versions, the parameters of the last run and the digests of the input files;
+and `verify`, which recomputes the digests and names what changed.
+
+The manifest holds nothing that depends on when the export ran, so exporting the same
+database twice gives byte-identical files, manifest included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from auditlog.errors import InputError
+from auditlog.findings import has_table
+from auditlog.rules.loader import SHARED_DIR, builtin_root, pack_dirs
+from auditlog.values import iso_utc
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+RULE_FILE_SUFFIXES = (".sql", ".toml", ".yaml", ".json")
+
+
+def tool_version() -> str:
+    try:
+        return version("auditlog")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pack_files(root: Traversable, prefix: str = "") -> Iterable[tuple[str, bytes]]:
+    """(relative path, content) of every rule file below `root`, cases included."""
+    for item in sorted(root.iterdir(), key=lambda i: i.name):
+        name = f"{prefix}{item.name}"
+        if item.is_dir() and not item.name.startswith(("_", ".")):
+            yield from pack_files(item, f"{name}/")
+        elif item.is_file() and item.name.endswith(RULE_FILE_SUFFIXES):
+            yield name, item.read_bytes()
+
+
+def pack_digest(pack: Traversable, source: str) -> dict[str, Any]:
+    """A pack's version: the SHA-256 of its `sha256sum`-style listing (digest, two spaces,
+    relative path, one line per file, sorted by path), so anyone can recompute it."""
+    listing = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+                      for name, data in pack_files(pack))
+    rules = sorted(name.removesuffix(".sql") for name, _ in pack_files(pack)
+                   if name.endswith(".sql") and "/" not in name)
+    return {"pack": pack.name, "source": source, "sha256": hashlib.sha256(
+        listing.encode()).hexdigest(), "files": listing.count("\n"), "rules": rules}
+
+
+def rule_packs(rules_dirs: Iterable[Path] = ()) -> list[dict[str, Any]]:
+    """The built-in packs, the shared views they build on, and the user's packs."""
+    root = builtin_root()
+    packs = [pack_digest(p, "builtin") for p in pack_dirs(root)]
+    packs.append(pack_digest(root / SHARED_DIR, "builtin"))
+    for directory in rules_dirs:
+        user_packs = pack_dirs(directory) or [directory]
+        packs += [pack_digest(p, str(directory)) for p in user_packs]
+    return packs
+
+
+def last_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The parameters and counts of the latest `auditlog run`, or None before any."""
+    if not has_table(con, "runs"):
+        return None
+    row = con.execute("SELECT run_id, started_at, rules, params, since, until, findings, new, "
+                      "disappeared FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    run_id, started, rules, params, since, until, found, new, gone = row
+    return {"run_id": run_id, "started_at": iso_utc(started), "rules": sorted(rules or []),
+            "params": json.loads(params) if params else {}, "since": iso_utc(since),
+            "until": iso_utc(until), "findings": found, "new": new, "disappeared": gone}
+
+
+def file_entry(out_dir: Path, name: str, fmt: str, rows: dict[str, int]) -> dict[str, Any]:
+    """One written file: its tables and their row counts, size and SHA-256."""
+    path = out_dir / name
+    return {"path": name, "format": fmt, "rows": sum(rows.values()), "tables": rows,
+            "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def write_manifest(out_dir: Path, document: dict[str, Any]) -> Path:
+    path = out_dir / MANIFEST
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def read_manifest(out_dir: Path) -> dict[str, Any]:
+    path = out_dir / MANIFEST
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        entries = document["files"]
+        for entry in entries:
+            name = entry["path"]
+            if not isinstance(name, str) or not isinstance(entry["sha256"], str):
+                raise TypeError("a file entry lacks path or sha256")
+            if Path(name).is_absolute() or ".." in Path(name).parts:
+                raise ValueError(f"file entry {name!r} points outside the export")
+    except FileNotFoundError:
+        raise InputError(f"{out_dir} holds no {MANIFEST}; it is not an auditlog export") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputError(f"{path} is not an auditlog manifest ({exc})") from None
+    return dict(document)
+
+
+@dataclass
+class Verification:
+    """What `verify` found: intact when nothing changed, went missing or was added."""
+
+    directory: Path
+    checked: int = 0
+    changed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not (self.changed or self.missing or self.extra)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"directory": str(self.directory), "intact": self.intact, "checked": self.checked,
+                "changed": self.changed, "missing": self.missing, "extra": self.extra}
+
+
+def verify(out_dir: Path) -> Verification:
+    """Recompute every listed file's SHA-256 and size; list files nobody listed."""
+    if not out_dir.is_dir():
+        raise InputError(f"{out_dir} is not a directory")
+    document = read_manifest(out_dir)
+    result = Verification(out_dir)
+    listed = set()
+    for entry in document["files"]:
+        name = entry["path"]
+        listed.add(name)
+        path = out_dir / name
+        result.checked += 1
+        if not path.is_file():
+            result.missing.append(name)
+        elif sha256_file(path) != entry["sha256"]:
+            result.changed.append(name)
+    present = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()}
+    result.extra = sorted(present - listed - {MANIFEST})
+    result.changed.sort()
+    result.missing.sort()
+    return result

@@ -1,0 +1,146 @@
+"""The refund list for billing: every anomalous charge with what is already refunded and
+what is outstanding, the totals per customer, and a check that every refund in the
+billing logs matches a charge that needed it.
+
+A refund is a `charges` row of type `refund`; `refund_of` names the charge it refunds
+(docs/attribution.md). Amounts stay exact decimals from DuckDB to the output.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from auditlog.attribution import remediation
+from auditlog.kinds import AMOUNT_SQL_TYPE as AMOUNT
+from auditlog.export.safety import json_value
+from auditlog.values import decimal_text
+
+# Per charge: the remediation list's columns, then what is refunded and what is not.
+LINE_COLUMNS = ("charge_id", "account", "product", "amount", "currency", "charged_at",
+                "refunded", "refund_id", "refunded_amount", "outstanding", "change_id",
+                "actor", "cause_time", "rules")
+CUSTOMER_COLUMNS = ("account", "currency", "charges", "charged", "refunded", "outstanding",
+                    "unrefunded_charges")
+ISSUE_COLUMNS = ("issue", "refund_id", "refund_of", "refunded_at", "account", "amount",
+                 "currency", "charge_amount", "detail")
+
+# What can be wrong with a refund, in the order they are reported.
+ISSUES = {
+    "unknown_charge": "the refund names no charge in the billing logs",
+    "not_anomalous": "the refunded charge was never anomalous",
+    "exceeds_charge": "the refund is larger than its charge",
+    "double_refund": "the charge was already fully refunded",
+    "over_refund": "the refunds of the charge add up to more than it",
+    "account_mismatch": "the refund went to another account than the one charged",
+    "currency_mismatch": "the refund is in another currency than its charge",
+}
+
+def refund_lines(con: duckdb.DuckDBPyConnection, change_id: str | None = None) -> pl.DataFrame:
+    """The remediation list, each charge with refunded_amount and outstanding added."""
+    frame = remediation(con, change_id)
+    con.register("remediation_rows", frame.to_arrow())
+    try:
+        return con.sql(f"""
+            SELECT r.* EXCLUDE (rules),
+                   CAST(a.refunded_amount AS {AMOUNT}) AS refunded_amount,
+                   CAST(greatest(r.amount - a.refunded_amount, 0) AS {AMOUNT}) AS outstanding,
+                   r.rules
+            FROM remediation_rows AS r
+            JOIN anomalous_charges AS a ON a.charge_id = r.charge_id
+            ORDER BY r.charged_at, r.charge_id""").pl().select(LINE_COLUMNS)
+    finally:
+        con.unregister("remediation_rows")
+
+
+def customer_totals(con: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> pl.DataFrame:
+    """Per customer and currency: anomalous charges, charged, refunded, outstanding."""
+    con.register("refund_lines", lines.to_arrow())
+    try:
+        return con.sql(f"""
+            SELECT account, currency, count(*) AS charges,
+                   CAST(sum(amount) AS {AMOUNT}) AS charged,
+                   CAST(sum(refunded_amount) AS {AMOUNT}) AS refunded,
+                   CAST(sum(outstanding) AS {AMOUNT}) AS outstanding,
+                   count(*) - count(CASE WHEN refunded THEN 1 END) AS unrefunded_charges
+            FROM refund_lines
+            GROUP BY account, currency
+            ORDER BY account, currency NULLS FIRST""").pl()
+    finally:
+        con.unregister("refund_lines")
+
+
+def refund_issues(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every refund that does not match a charge needing it, one row per problem.
+
+    Needs the shared views (refund_lines installs them)."""
+    rows = con.sql("""
+        SELECT r.charge_id AS refund_id, r.refund_of, r.ts AS refunded_at, r.account,
+               abs(r.amount) AS amount, r.currency,
+               sum(abs(r.amount)) OVER (PARTITION BY r.refund_of ORDER BY r.ts, r.charge_id
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cumulative,
+               c.charge_id IS NOT NULL AS known, coalesce(c.type, 'one_time') AS target_type,
+               c.amount AS charge_amount, c.account AS charge_account,
+               c.currency AS charge_currency, a.charge_id IS NOT NULL AS anomalous
+        FROM charges AS r
+        LEFT JOIN charges AS c ON c.charge_id = r.refund_of
+        LEFT JOIN anomalous_charges AS a ON a.charge_id = r.refund_of
+        WHERE r.type = 'refund'
+        ORDER BY r.ts, r.charge_id""").pl()
+    issues = [issue for row in rows.iter_rows(named=True) for issue in check_refund(row)]
+    schema = {**{c: pl.String for c in ISSUE_COLUMNS},
+              "refunded_at": rows.schema["refunded_at"], "amount": rows.schema["amount"],
+              "charge_amount": rows.schema["charge_amount"]}
+    return pl.DataFrame(issues, schema=schema, orient="row")
+
+
+def check_refund(row: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The problems of one refund, given its charge and the refunds of it so far."""
+    found: list[tuple[str, str]] = []
+    target, amount = row["refund_of"], row["amount"]
+    if target is None:
+        found.append(("unknown_charge", "it names no charge (refund_of is empty)"))
+    elif not row["known"]:
+        found.append(("unknown_charge", f"charge {target} is not in the billing logs"))
+    elif row["target_type"] == "refund":
+        found.append(("unknown_charge", f"{target} is itself a refund, not a charge"))
+    else:
+        found += charge_problems(row, target, amount)
+    return [(issue, row["refund_id"], target, row["refunded_at"], row["account"], amount,
+             row["currency"], row["charge_amount"], detail) for issue, detail in found]
+
+
+def charge_problems(row: dict[str, Any], target: str, amount: Decimal) -> list[tuple[str, str]]:
+    found = []
+    charged, before = row["charge_amount"], row["cumulative"] - amount
+    if not row["anomalous"]:
+        found.append(("not_anomalous", f"charge {target} ({row['target_type']}) was not "
+                                       "anomalous, so nothing was owed"))
+    if amount > charged:
+        found.append(("exceeds_charge", f"refund of {money(amount)} for a charge of "
+                                        f"{money(charged)}"))
+    elif before >= charged:
+        found.append(("double_refund", f"{money(before)} of {money(charged)} was already "
+                                       f"refunded before it"))
+    elif row["cumulative"] > charged:
+        found.append(("over_refund", f"refunds of {target} add up to "
+                                     f"{money(row['cumulative'])}, more than {money(charged)}"))
+    if row["charge_account"] != row["account"]:
+        found.append(("account_mismatch", f"charge {target} billed {row['charge_account']}"))
+    currencies = (row["charge_currency"], row["currency"])
+    if None not in currencies and currencies[0] != currencies[1]:
+        found.append(("currency_mismatch", f"charge {target} is in {currencies[0]}"))
+    return found
+
+
+def money(value: Decimal | None) -> str:
+    return decimal_text(value) or "0.00"
+
+
+def refund_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows of any refund frame for JSON: ISO times with Z, amounts as exact strings."""
+    return [{key: json_value(value) for key, value in row.items()}
+            for row in frame.iter_rows(named=True)]
