@@ -14,15 +14,13 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from auditlog.attribution import remediation
-from auditlog.kinds import AMOUNT_SQL_TYPE as AMOUNT
+from auditlog.attribution import REMEDIATION_COLUMNS, remediation
 from auditlog.export.safety import json_value
+from auditlog.kinds import AMOUNT_SQL_TYPE as AMOUNT
 from auditlog.values import decimal_text
 
 # Per charge: the remediation list's columns, then what is refunded and what is not.
-LINE_COLUMNS = ("charge_id", "account", "product", "amount", "currency", "charged_at",
-                "refunded", "refund_id", "refunded_amount", "outstanding", "change_id",
-                "actor", "cause_time", "rules")
+LINE_COLUMNS = (*REMEDIATION_COLUMNS, "refunded_amount", "outstanding")
 CUSTOMER_COLUMNS = ("account", "currency", "charges", "charged", "refunded", "outstanding",
                     "unrefunded_charges")
 ISSUE_COLUMNS = ("issue", "refund_id", "refund_of", "refunded_at", "account", "amount",
@@ -115,19 +113,17 @@ def check_refund(row: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 def charge_problems(row: dict[str, Any], target: str, amount: Decimal) -> list[tuple[str, str]]:
     found = []
-    charged, before = row["charge_amount"], row["cumulative"] - amount
+    charged, total = row["charge_amount"], row["cumulative"]
+    before = total - amount
     if not row["anomalous"]:
-        found.append(("not_anomalous", f"charge {target} ({row['target_type']}) was not "
-                                       "anomalous, so nothing was owed"))
+        kind = row["target_type"]
+        found.append(("not_anomalous", f"charge {target} ({kind}) was not anomalous"))
     if amount > charged:
-        found.append(("exceeds_charge", f"refund of {money(amount)} for a charge of "
-                                        f"{money(charged)}"))
+        found.append(("exceeds_charge", f"{money(amount)} refunded of a {money(charged)} charge"))
     elif before >= charged:
-        found.append(("double_refund", f"{money(before)} of {money(charged)} was already "
-                                       f"refunded before it"))
-    elif row["cumulative"] > charged:
-        found.append(("over_refund", f"refunds of {target} add up to "
-                                     f"{money(row['cumulative'])}, more than {money(charged)}"))
+        found.append(("double_refund", f"{money(before)} of {money(charged)} refunded before"))
+    elif total > charged:
+        found.append(("over_refund", f"refunds add up to {money(total)} of {money(charged)}"))
     if row["charge_account"] != row["account"]:
         found.append(("account_mismatch", f"charge {target} billed {row['charge_account']}"))
     currencies = (row["charge_currency"], row["currency"])
@@ -138,6 +134,15 @@ def charge_problems(row: dict[str, Any], target: str, amount: Decimal) -> list[t
 
 def money(value: Decimal | None) -> str:
     return decimal_text(value) or "0.00"
+
+
+def refund_report(con: duckdb.DuckDBPyConnection,
+                  change_id: str | None = None) -> dict[str, pl.DataFrame]:
+    """The three lists billing works from: charges, customers, refund_issues. The refund
+    check covers every refund in the logs, whatever change the charges are limited to."""
+    lines = refund_lines(con, change_id)
+    return {"charges": lines, "customers": customer_totals(con, lines),
+            "refund_issues": refund_issues(con)}
 
 
 def refund_records(frame: pl.DataFrame) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from auditlog.errors import AuditlogError
 from auditlog.cli import load_cmds  # noqa: E402,F401  (registration by import)
 from auditlog.cli import rule_cmds  # noqa: E402,F401  (registration by import)
 from auditlog.cli import world_cmds  # noqa: E402,F401  (registration by import)
+from auditlog.cli import export_cmds  # noqa: E402,F401  (registration by import)
 from auditlog.cli import timeline_cmds  # noqa: E402,F401  (registration by import)
 
 __all__ = ["app", "main"]

@@ -15,11 +15,23 @@ from rich.table import Table
 from rich.tree import Tree
 
 from auditlog import store
-from auditlog.attribution import remediation as remediation_frame
-from auditlog.attribution import remediation_records, trace_account, trace_change, trace_charge
-from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, print_json
+from auditlog.attribution import trace_account, trace_change, trace_charge
+from auditlog.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    app,
+    console,
+    err_console,
+    print_json,
+)
 from auditlog.errors import UsageError
+from auditlog.export.manifest import document_time
+from auditlog.export.safety import cell_text, safe_cell_text
+from auditlog.export.workbook import write_workbook
+from auditlog.export.writers import write_csv_rows
 from auditlog.findings import FindingFilter, findings_records, list_findings, run_packs, triage
+from auditlog.refunds import CUSTOMER_COLUMNS, refund_records, refund_report
 from auditlog.rules import SEVERITIES, Rule, load_rules
 from auditlog.rules.cases import run_all_cases
 from auditlog.rules.validate import validate
@@ -104,20 +116,13 @@ def select_rules(rules_dirs: list[Path] | None, packs: list[str] | None,
 
 
 def write_csv(rows: list[dict[str, Any]]) -> None:
+    """Rows as CSV on stdout; text a spreadsheet would run as a formula is neutralized."""
     if not rows:
         return
     writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: csv_cell(v) for k, v in row.items()})
-
-
-def csv_cell(value: Any) -> Any:
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
+        writer.writerow({k: safe_cell_text(v) for k, v in row.items()})
 
 
 def render_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str) -> None:
@@ -125,13 +130,8 @@ def render_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str
     for column in columns:
         table.add_column(column, justify="right" if column == "amount" else "left")
     for row in rows:
-        table.add_row(*(csv_cell_text(row.get(c)) for c in columns))
+        table.add_row(*(cell_text(row.get(c)) for c in columns))
     console.print(table)
-
-
-def csv_cell_text(value: Any) -> str:
-    text = csv_cell(value)
-    return "" if text is None else str(text)
 
 
 @app.command()
@@ -203,23 +203,60 @@ def findings_triage(
     console.print(f"{finding_id}: {status}")
 
 
+class RemediationFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+class RefundList(str, enum.Enum):
+    charges = "charges"
+    customers = "customers"
+    refund_issues = "refund-issues"
+
+
+REFUND_COLUMNS = {
+    "charges": ("charge_id", "account", "product", "amount", "charged_at", "refunded",
+                "outstanding", "change_id", "actor", "cause_time"),
+    "customers": CUSTOMER_COLUMNS,
+    "refund_issues": ("issue", "refund_id", "refund_of", "account", "amount", "detail"),
+}
+
+
 @app.command()
 def remediation(
     change: ChangeOption = None,
+    show: Annotated[RefundList, typer.Option(
+        "--list", help="charges: every anomalous charge; customers: totals per customer; "
+        "refund-issues: refunds that match no charge needing them.")] = RefundList.charges,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Workbook to write with --format xlsx (all three lists).")] = None,
     db: DbOption = None,
-    output: TableFormatOption = TableFormat.table,
+    output: Annotated[RemediationFormat, typer.Option(
+        "--format", "-f", help="table for people; json or csv for programs; xlsx for billing.")
+    ] = RemediationFormat.table,
 ) -> None:
-    """Every anomalous charge with the change, account and time responsible and its refund."""
+    """Every anomalous charge with the change, account and time responsible, what is
+    refunded and outstanding; totals per customer; and a check of every refund."""
+    if (output is RemediationFormat.xlsx) != (out is not None):
+        raise UsageError("--out FILE goes with --format xlsx, and xlsx needs it")
     con = store.connect(db, read_only=True)
-    rows = remediation_records(remediation_frame(con, change))
+    lists, created = refund_report(con, change), document_time(con)
     con.close()
-    if output is TableFormat.json:
-        print_json(rows)
-    elif output is TableFormat.csv:
-        write_csv(rows)
+    name = show.name
+    if output is RemediationFormat.xlsx and out is not None:
+        write_workbook(out, lists, created)
+        console.print(f"wrote {out}: " + ", ".join(f"{f.height} {n}" for n, f in lists.items()))
+    elif output is RemediationFormat.json:
+        print_json(refund_records(lists[name]))
+    elif output is RemediationFormat.csv:
+        write_csv_rows(sys.stdout, lists[name])
     else:
-        render_rows(rows, ("charge_id", "account", "product", "amount", "charged_at", "refunded",
-                           "change_id", "actor", "cause_time"), "Anomalous charges")
+        render_rows(refund_records(lists[name]), REFUND_COLUMNS[name], name.replace("_", " "))
+        if name != "refund_issues" and lists["refund_issues"].height:
+            err_console.print(f"{lists['refund_issues'].height} refund problems; "
+                              "see --list refund-issues")
 
 
 @trace_app.command("charge")
@@ -270,7 +307,7 @@ def trace_change_cmd(
     tree.add(f"window: {doc['window']}")
     impact = tree.add("impact")
     for key, value in doc["impact"].items():
-        impact.add(f"{key}: {csv_cell_text(value)}")
+        impact.add(f"{key}: {cell_text(value)}")
     tree.add(f"rules: {', '.join(doc['rules']) or '-'}")
     console.print(tree)
 

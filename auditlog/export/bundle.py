@@ -5,7 +5,6 @@ manifest (written last, so an interrupted export never verifies)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,31 +12,37 @@ import duckdb
 
 from auditlog import store
 from auditlog.errors import UsageError
-from auditlog.export.evidence import EVIDENCE_TABLES, evidence_frames, input_files
+from auditlog.export.evidence import evidence_frames, input_files
 from auditlog.export.manifest import (
-    MANIFEST, MANIFEST_VERSION, file_entry, last_run, read_manifest, rule_packs, tool_version,
+    MANIFEST,
+    MANIFEST_VERSION,
+    document_time,
+    file_entry,
+    last_run,
+    read_manifest,
+    rule_packs,
+    tool_version,
     write_manifest,
 )
-from auditlog.export.model import FIXED_DOCUMENT_TIME, ExportData
+from auditlog.export.model import ExportData
 from auditlog.export.ocsf import OCSF_VERSION
 from auditlog.export.writers import writer_for
 from auditlog.findings import FindingFilter, list_findings
-from auditlog.refunds import customer_totals, refund_issues, refund_lines
+from auditlog.refunds import refund_report
 from auditlog.rules import load_rules
 
 
 def gather(con: duckdb.DuckDBPyConnection, rules_dirs: Sequence[Path] = ()) -> ExportData:
     """Everything an export writes, read from one connection in a total order."""
-    lines = refund_lines(con)  # installs the shared views the refund check reads too
+    refunds = refund_report(con)
     evidence = {f"evidence_{kind}": frame for kind, frame in evidence_frames(con).items()}
-    run = last_run(con)
     return ExportData(
-        tables={"findings": list_findings(con, FindingFilter()), "remediation": lines,
-                "refund_customers": customer_totals(con, lines),
-                "refund_issues": refund_issues(con), **evidence},
+        tables={"findings": list_findings(con, FindingFilter()),
+                "remediation": refunds["charges"], "refund_customers": refunds["customers"],
+                "refund_issues": refunds["refund_issues"], **evidence},
         rules={r.id: r for r in load_rules(rules_dirs)},
         tool_version=tool_version(),
-        document_time=datetime.fromisoformat(run["started_at"]) if run else FIXED_DOCUMENT_TIME,
+        document_time=document_time(con),
         evidence_tables=tuple(evidence),
     )
 
@@ -49,7 +54,6 @@ def export_bundle(db_path: Path | str | None, out_dir: Path, formats: Iterable[s
     writers = {name: writer_for(name) for name in chosen}  # unknown names fail first
     if not writers:
         raise UsageError("no format given; use --format")
-    prepare(out_dir)
     con = store.connect(db_path, read_only=True)
     try:
         data = gather(con, rules_dirs)
@@ -57,6 +61,7 @@ def export_bundle(db_path: Path | str | None, out_dir: Path, formats: Iterable[s
         inputs = input_files(con, {k: data.tables[k] for k in data.evidence_tables})
     finally:
         con.close()
+    prepare(out_dir)  # only once everything is read: a failed read leaves out_dir alone
     files = [file_entry(out_dir, name, fmt, rows)
              for fmt, write in writers.items() for name, rows in write(data, out_dir)]
     manifest = {
@@ -93,5 +98,3 @@ def prepare(out_dir: Path) -> None:
     for name in present:
         (out_dir / name).unlink()
 
-
-__all__ = ["EVIDENCE_TABLES", "export_bundle", "gather"]

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import duckdb
 
 from auditlog.errors import InputError
+from auditlog.export.model import FIXED_DOCUMENT_TIME
 from auditlog.findings import has_table
 from auditlog.rules.loader import SHARED_DIR, builtin_root, pack_dirs
 from auditlog.values import iso_utc
@@ -88,6 +90,12 @@ def last_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     return {"run_id": run_id, "started_at": iso_utc(started), "rules": sorted(rules or []),
             "params": json.loads(params) if params else {}, "since": iso_utc(since),
             "until": iso_utc(until), "findings": found, "new": new, "disappeared": gone}
+
+
+def document_time(con: duckdb.DuckDBPyConnection) -> datetime:
+    """The date documents carry (XLSX properties): the last run's start, never "now"."""
+    run = last_run(con)
+    return datetime.fromisoformat(run["started_at"]) if run else FIXED_DOCUMENT_TIME
 
 
 def file_entry(out_dir: Path, name: str, fmt: str, rows: dict[str, int]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -26,11 +27,16 @@ Writer = Callable[[ExportData, Path], Written]
 WORKBOOK = "auditlog-export.xlsx"
 
 
+def write_csv_rows(handle: TextIO, frame: pl.DataFrame) -> None:
+    """A header and the frame's rows, every cell made safe for spreadsheets."""
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(frame.columns)
+    writer.writerows([safe_cell_text(v) for v in row] for row in frame.iter_rows())
+
+
 def write_csv_file(path: Path, frame: pl.DataFrame) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(frame.columns)
-        writer.writerows([safe_cell_text(v) for v in row] for row in frame.iter_rows())
+        write_csv_rows(handle, frame)
 
 
 def write_csv(data: ExportData, out_dir: Path) -> Written:

@@ -1,0 +1,62 @@
+"""Commands for compliance: export the findings, refund list and evidence with a
+manifest; verify that an export is intact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from auditlog import store
+from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, print_json
+from auditlog.export.bundle import export_bundle
+from auditlog.export.manifest import verify
+from auditlog.export.writers import WRITERS
+
+ExportFormatOption = Annotated[
+    list[str] | None,
+    typer.Option("--format", "-f", help=f"{'|'.join(WRITERS)} (repeatable; default csv)."),
+]
+ExportRulesDirOption = Annotated[
+    list[Path] | None,
+    typer.Option("--rules-dir", help="Extra rule pack directory the findings came from."),
+]
+
+
+@app.command("export")
+def export_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write (new or empty, "
+                                      "or an earlier export, which is replaced).")],
+    formats: ExportFormatOption = None,
+    rules_dir: ExportRulesDirOption = None,
+    db: DbOption = None,
+) -> None:
+    """Write findings, refund list and evidence rows with a manifest of digests."""
+    manifest = export_bundle(db or store.default_db_path(), out, formats or ["csv"],
+                             rules_dir or [])
+    tables = ", ".join(f"{rows} {name}" for name, rows in manifest["tables"].items())
+    console.print(f"wrote {len(manifest['files'])} files and manifest.json to {out}: {tables}",
+                  soft_wrap=True)
+
+
+@app.command("verify")
+def verify_cmd(
+    directory: Annotated[Path, typer.Argument(help="A directory written by 'auditlog export'.")],
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Recompute an export's digests; exit 1 unless every file is as the manifest says."""
+    result = verify(directory)
+    if output is OutputFormat.json:
+        print_json(result.as_dict())
+    elif result.intact:
+        console.print(f"{directory}: intact ({result.checked} files match manifest.json)")
+    else:
+        for label, names in (("changed", result.changed), ("missing", result.missing),
+                             ("extra", result.extra)):
+            for name in names:
+                console.print(f"{label}: {name}", highlight=False, markup=False)
+        console.print(f"{directory}: NOT intact ({len(result.changed)} changed, "
+                      f"{len(result.missing)} missing, {len(result.extra)} extra)")
+    if not result.intact:
+        raise typer.Exit(1)
