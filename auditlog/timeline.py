@@ -77,7 +77,9 @@ SOURCES = (
                 "CASE WHEN result = 'failure' THEN '(failed)' END)",
         change_id="change_id", order_id="order_id", amount=NO_AMOUNT, currency=NULL,
         account_roles=(("actor", "actor"), ("target", "target_account")),
-        customer_roles=(("actor", "actor"), ("target", "target_account")),
+        # A customer acts for itself without a target (attribution.md, order action).
+        customer_roles=(("target", "target_account"),
+                        ("actor", "CASE WHEN target_account IS NULL THEN actor END")),
     ),
     Source(
         kind="charges", id="charge_id",
