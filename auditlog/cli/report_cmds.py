@@ -1,0 +1,63 @@
+"""`auditlog report accountability`: the report for managers, as Markdown, one
+self-contained HTML file, a terminal rendering, or its data as JSON."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from auditlog import store
+from auditlog.cli.common import DbOption, app, console, err_console, print_json
+from auditlog.errors import UsageError
+from auditlog.report.accountability import accountability
+from auditlog.report.html import render_html
+from auditlog.report.markdown import render_markdown
+from auditlog.report.terminal import render_terminal
+
+report_app = typer.Typer(help="Reports for people.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+class ReportFormat(str, enum.Enum):
+    table = "table"
+    md = "md"
+    html = "html"
+    json = "json"
+
+
+@report_app.command("accountability")
+def accountability_cmd(
+    output: Annotated[ReportFormat, typer.Option(
+        "--format", "-f", help="table (terminal), md, html (one self-contained file), json."
+    )] = ReportFormat.table,
+    change: Annotated[str | None, typer.Option(
+        "--change", help="Only what this change is responsible for.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="File to write md or html to (md goes to stdout without it).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Who and what is responsible for the anomalous charges, what it cost customers,
+    which controls failed, and when: for managers."""
+    if out is not None and output in (ReportFormat.table, ReportFormat.json):
+        raise UsageError(f"--out is for md and html; --format {output.value} prints to stdout")
+    if out is None and output is ReportFormat.html:
+        raise UsageError("--format html needs --out FILE (one self-contained file)")
+    con = store.connect(db, read_only=True)
+    try:
+        report = accountability(con, change)
+    finally:
+        con.close()
+    if output is ReportFormat.json:
+        print_json(report)
+    elif output is ReportFormat.table:
+        console.print(render_terminal(report))
+    else:
+        text = render_html(report) if output is ReportFormat.html else render_markdown(report)
+        if out is None:
+            typer.echo(text, nl=False)
+            return
+        out.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {out} ({len(text.encode('utf-8')):,} bytes)")

@@ -1,0 +1,247 @@
+"""The accountability report's data: who and what is responsible for the anomalous
+charges, what it cost customers, which controls failed, and when it all happened.
+
+`accountability(con)` gathers it as one plain, JSON-ready dict (times ISO 8601 with Z,
+amounts exact decimal strings) from the library's own answers: the incident summary
+(`auditlog.summary`), remediation and traces (`auditlog.attribution`), stored findings
+(`auditlog.findings`). Markdown, HTML and the terminal only render it, so the three
+always say the same thing.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from auditlog.attribution import remediation, rules_for, trace_account, trace_change
+from auditlog.findings import FindingFilter, has_table, list_findings
+from auditlog.report import controls as ctl
+from auditlog.report import timeline as tl
+from auditlog.report.formatting import parse
+from auditlog.rules import SEVERITIES, severity_rank
+from auditlog.summary import incident_summary
+from auditlog.values import decimal_text, iso_utc
+
+PEOPLE_COLUMNS = ("account", "display_name", "team", "manager", "account_type", "owner",
+                  "status")
+
+
+def accountability(con: duckdb.DuckDBPyConnection, change_id: str | None = None
+                   ) -> dict[str, Any]:
+    """The whole report; with `change_id`, only what that change is responsible for."""
+    overall = incident_summary(con)
+    parties = [p for p in overall["parties"] if change_id is None or p["change_id"] == change_id]
+    frame = remediation(con, change_id)
+    summary = summarize(overall, parties, frame)
+    # With --change the change is reported even when nothing is attributed to it (and an
+    # unknown id is an error, from trace_change).
+    blamed = [change_id] if change_id is not None else [p["change_id"] for p in parties]
+    changes = [change_section(con, cid, parties) for cid in unique(c for c in blamed if c)]
+    accounts = [account_section(con, actor, parties, frame)
+                for actor in unique(p["actor"] for p in parties if p["actor"])]
+    add_grant_controls(changes, accounts)
+    moments = [c["started_at"] for c in changes]
+    moments += [c["rollback"]["started_at"] for c in changes if c["rollback"]]
+    moments += [t for p in parties for t in (p["first_cause_time"], p["last_cause_time"]) if t]
+    grants = unique_by_id(g for a in accounts for g in a["grants"])
+    chart = tl.chart(con, change_id, summary["products"], moments, changes, grants)
+    refunds = tl.refunds(con, change_id)
+    return {
+        "scope": {"change_id": change_id},
+        "run": latest_run(con),
+        "summary": {**summary, "refunds_issued": refunds["refunds"]},
+        "parties": parties,
+        "changes": changes,
+        "accounts": accounts,
+        "people": people(con, changes, accounts),
+        "timeline": tl.timeline(changes, accounts, parties, chart, refunds,
+                                summary["outstanding_charges"]),
+        "chart": chart,
+        "findings": open_findings(con, change_id, [a["account"] for a in accounts]),
+    }
+
+
+def unique(items: Any) -> list[Any]:
+    return list(dict.fromkeys(items))
+
+
+def unique_by_id(items: Any) -> list[dict[str, Any]]:
+    return list({item["id"]: item for item in items}.values())
+
+
+def summarize(overall: dict[str, Any], parties: list[dict[str, Any]], frame: pl.DataFrame
+              ) -> dict[str, Any]:
+    """Totals over the parties in scope; customers counted once across parties."""
+    amount = sum((Decimal(p["amount"]) for p in parties), Decimal(0))
+    outstanding = sum((Decimal(p["outstanding_amount"]) for p in parties), Decimal(0))
+    charges = sum(p["charges"] for p in parties)
+    outstanding_charges = sum(p["outstanding_charges"] for p in parties)
+    stacked = frame.group_by("account", "product").len().filter(pl.col("len") > 1)
+    return {
+        "charges": charges,
+        "customers": frame["account"].n_unique() if frame.height else 0,
+        "stacked_customers": stacked["account"].n_unique(),
+        "amount": decimal_text(amount),
+        "currency": " ".join(unique(c for p in parties for c in p["currencies"])) or "",
+        "refunded_charges": charges - outstanding_charges,
+        "refunded_amount": decimal_text(amount - outstanding),
+        "outstanding_charges": outstanding_charges,
+        "outstanding_amount": decimal_text(outstanding),
+        "first_cause_time": min((p["first_cause_time"] for p in parties), default=None),
+        "last_cause_time": max((p["last_cause_time"] for p in parties), default=None),
+        "products": sorted({x for p in parties for x in p["products"]}),
+        "change_ids": unique(p["change_id"] for p in parties if p["change_id"]),
+        "accounts": unique(p["actor"] for p in parties if p["actor"]),
+        "unattributed_accounts": unique(p["actor"] for p in parties if not p["change_id"]),
+        "all_charges": overall["charges"],
+    }
+
+
+def change_section(con: duckdb.DuckDBPyConnection, change_id: str,
+                   parties: list[dict[str, Any]]) -> dict[str, Any]:
+    doc = trace_change(con, change_id)
+    mine = [p for p in parties if p["change_id"] == change_id]
+    outstanding = sum((Decimal(p["outstanding_amount"]) for p in mine), Decimal(0))
+    findings = list_findings(con, FindingFilter(change_id=change_id))
+    return {
+        **{k: doc.get(k) for k in ("change_id", "system", "kind", "summary", "implementer",
+                                   "approver", "ticket", "window_start", "window_end",
+                                   "started_at", "finished_at", "status")},
+        "approval": doc["approval"], "window": doc["window"],
+        "impact": {**doc["impact"], "outstanding_amount": decimal_text(outstanding),
+                   "customers": doc["impact"]["accounts"]},
+        "accounts": [p["actor"] for p in mine],
+        "rollback": rollback_of(con, doc),
+        "control_rules": ctl.rule_counts(findings, ctl.CHANGE_PACKS),
+        "rules": doc["rules"],
+    }
+
+
+def rollback_of(con: duckdb.DuckDBPyConnection, change: dict[str, Any]) -> dict[str, Any] | None:
+    """The first rollback on the change's system after it started."""
+    row = con.execute("""
+        SELECT change_id, started_at, implementer, approver FROM changes
+        WHERE kind = 'rollback' AND system = ? AND started_at > CAST(? AS TIMESTAMPTZ)
+        ORDER BY started_at, change_id LIMIT 1""",
+                      [change["system"], change["started_at"]]).fetchone()
+    if row is None:
+        return None
+    return {"change_id": row[0], "started_at": iso_utc(row[1]), "implementer": row[2],
+            "approver": row[3]}
+
+
+def account_section(con: duckdb.DuckDBPyConnection, actor: str, parties: list[dict[str, Any]],
+                    frame: pl.DataFrame) -> dict[str, Any]:
+    doc = trace_account(con, actor)
+    mine = [p for p in parties if p["actor"] == actor]
+    first = min(p["first_cause_time"] for p in mine)
+    last = max(p["last_cause_time"] for p in mine)
+    amount = sum((Decimal(p["amount"]) for p in mine), Decimal(0))
+    outstanding = sum((Decimal(p["outstanding_amount"]) for p in mine), Decimal(0))
+    grants = [{**g, "subject": actor} for g in doc["privileges"] if held(g, first, last)]
+    for g in grants:
+        g["controls"] = ctl.with_findings(
+            ctl.grant_checks(g), ctl.rules_as_counts(rules_for(con, g["id"]), ctl.CHANGE_PACKS))
+    findings = list_findings(con, FindingFilter(actor=actor))
+    grant_rules = {r["rule_id"] for g in grants for c in g["controls"] for r in c["rules"]}
+    counts = [(r, n) for r, n in ctl.rule_counts(findings, ctl.ACCOUNT_PACKS)
+              if r.id not in grant_rules]
+    charges = sum(p["charges"] for p in mine)
+    outstanding_charges = sum(p["outstanding_charges"] for p in mine)
+    return {
+        "account": actor,
+        "directory": doc["directory"],
+        "change_ids": unique(p["change_id"] for p in mine if p["change_id"]),
+        "impact": {
+            "charges": charges,
+            "customers": frame.filter(pl.col("actor") == actor)["account"].n_unique(),
+            "amount": decimal_text(amount),
+            "refunded_charges": charges - outstanding_charges,
+            "outstanding_charges": outstanding_charges,
+            "outstanding_amount": decimal_text(outstanding),
+            "currency": " ".join(unique(c for p in mine for c in p["currencies"])),
+            "products": sorted({x for p in mine for x in p["products"]}),
+            "first_cause_time": first, "last_cause_time": last,
+        },
+        "activity": [{**a, "during": overlaps(a, first, last)} for a in doc["activity"]],
+        "grants": grants,
+        "controls": ctl.with_findings([], counts),
+        "rules": doc["rules"],
+    }
+
+
+def held(grant: dict[str, Any], first: str, last: str) -> bool:
+    """The grant was in force at some point while the account did harm."""
+    granted, revoked = parse(grant["granted_at"]), grant["revoked_at"]
+    return granted <= parse(last) and (revoked is None or parse(revoked) >= parse(first))
+
+
+def overlaps(activity: dict[str, Any], first: str, last: str) -> bool:
+    return parse(activity["first"]) <= parse(last) and parse(activity["last"]) >= parse(first)
+
+
+def add_grant_controls(changes: list[dict[str, Any]], accounts: list[dict[str, Any]]) -> None:
+    """A change's controls, now that the grants its accounts used are known; then its
+    rules' findings attach to them."""
+    for change in changes:
+        used = [g for a in accounts if a["account"] in change["accounts"] for g in a["grants"]]
+        checks = ctl.change_checks(change, used)
+        change["controls"] = ctl.with_findings(checks, change.pop("control_rules"))
+        change["grants"] = [g["id"] for g in used]
+
+
+def people(con: duckdb.DuckDBPyConnection, changes: list[dict[str, Any]],
+           accounts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Directory entries of everyone the report names, for names, teams and managers."""
+    names: set[str] = set()
+    for c in changes:
+        names.update(x for x in (c["implementer"], c["approver"]) if x)
+        if c["rollback"]:
+            names.update(x for x in (c["rollback"]["implementer"], c["rollback"]["approver"]) if x)
+    for a in accounts:
+        names.add(a["account"])
+        directory = a["directory"] or {}
+        names.update(x for x in (directory.get("owner"), directory.get("manager")) if x)
+        names.update(x for g in a["grants"] for x in (g["granter"], g["approver"]) if x)
+    rows = con.execute(f"""
+        SELECT {", ".join(PEOPLE_COLUMNS)} FROM accounts
+        WHERE account IN (SELECT unnest(CAST(? AS VARCHAR[])))
+        ORDER BY account, _file, _row""", [sorted(names)]).fetchall()
+    found: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        found.setdefault(row[0], dict(zip(PEOPLE_COLUMNS, row, strict=True)))
+    return {name: found[name] for name in sorted(found)}
+
+
+def latest_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The last rule run, so readers know how fresh the findings are."""
+    if not has_table(con, "runs"):
+        return None
+    row = con.execute("SELECT run_id, started_at FROM runs ORDER BY started_at DESC, run_id "
+                      "DESC LIMIT 1").fetchone()
+    return {"run_id": row[0], "started_at": iso_utc(row[1])} if row else None
+
+
+def open_findings(con: duckdb.DuckDBPyConnection, change_id: str | None,
+                  accounts: list[str]) -> dict[str, Any]:
+    """Open findings by severity and by rule; with a change, those naming it or its
+    responsible accounts."""
+    frame = list_findings(con, FindingFilter(status="open"))
+    if change_id is not None and frame.height:
+        frame = frame.filter((pl.col("change_id") == change_id) | pl.col("actor").is_in(accounts)
+                             | pl.col("account").is_in(accounts))
+    by_rule = []
+    if frame.height:
+        grouped = frame.group_by("rule_id", "severity", "title").agg(
+            pl.len().alias("count"), pl.col("amount").sum().alias("amount"))
+        for row in grouped.iter_rows(named=True):
+            by_rule.append({**row, "count": int(row["count"]),
+                            "amount": decimal_text(row["amount"]) if row["amount"] else None})
+    by_rule.sort(key=lambda r: (-severity_rank(r["severity"]), -r["count"], r["rule_id"]))
+    by_severity = [{"severity": s, "count": sum(r["count"] for r in by_rule if r["severity"] == s)}
+                   for s in reversed(SEVERITIES)]
+    return {"open": sum(r["count"] for r in by_rule), "by_severity": by_severity,
+            "by_rule": by_rule}

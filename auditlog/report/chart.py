@@ -1,0 +1,161 @@
+"""The charges-over-time chart as inline SVG: stacked bars (normal below, anomalous on
+top) per hour or day, the change's approved window shaded, and a line at each change
+and rollback. Plain SVG text, no script and nothing loaded, so the HTML report stays one
+self-contained file; every text is escaped."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from auditlog.report.formatting import parse, when
+
+WIDTH, HEIGHT = 960, 320
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 40, 64
+ANOMALOUS, NORMAL = "#d92d20", "#98a2b3"
+MARKER_COLOURS = {"change": "#1849a9", "rollback": "#067647", "grant": "#6941c6"}
+
+
+def nice_ceiling(value: int) -> int:
+    """The smallest 1/2/5 x 10^k at or above value (at least 4), for round gridlines."""
+    value = max(value, 4)
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+
+
+class Frame:
+    """Maps times and counts to SVG coordinates."""
+
+    def __init__(self, start: datetime, end: datetime, top: int) -> None:
+        self.start, self.end, self.top = start, end, top
+        self.width = WIDTH - LEFT - RIGHT
+        self.height = HEIGHT - TOP - BOTTOM
+
+    def x(self, at: datetime) -> float:
+        share = (at - self.start) / (self.end - self.start)
+        return LEFT + min(max(share, 0.0), 1.0) * self.width
+
+    def y(self, value: float) -> float:
+        return TOP + self.height * (1 - value / self.top)
+
+
+def svg_chart(chart: dict[str, Any]) -> str:
+    """The chart data of the report (`chart` in `accountability`) as one <svg> element."""
+    bars = chart["bars"]
+    top = nice_ceiling(max((b["anomalous"] + b["normal"] for b in bars), default=0))
+    frame = Frame(parse(chart["start"]), parse(chart["end"]), top)
+    total = sum(b["anomalous"] for b in bars)
+    label = (f"Charges of {', '.join(chart['products'])} per {chart['bucket']}: {total:,} "
+             f"anomalous; the surge follows the change and stops at the rollback.")
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+             f'role="img" aria-label="{escape(label)}" class="chart">'),
+             f"<title>{escape(label)}</title>"]
+    parts += windows(chart, frame)
+    parts += grid(frame)
+    parts += bar_rects(chart, frame)
+    parts += x_labels(chart, frame)
+    parts += marker_lines(chart, frame)
+    parts += legend()
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def windows(chart: dict[str, Any], frame: Frame) -> list[str]:
+    out = []
+    for w in chart["windows"]:
+        x0, x1 = frame.x(parse(w["start"])), frame.x(parse(w["end"]))
+        if x1 - x0 <= 0:
+            continue
+        out.append(f'<rect x="{x0:.1f}" y="{TOP}" width="{max(x1 - x0, 2):.1f}" '
+                   f'height="{frame.height}" fill="#dcfae6" stroke="#75e0a7" '
+                   f'stroke-dasharray="3 3"><title>{escape(w["label"])}: '
+                   f'{escape(when(w["start"]))} to {escape(when(w["end"]))}</title></rect>')
+        out.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{TOP + frame.height - 6}" '
+                   f'text-anchor="middle" class="chart-note" fill="#067647">window</text>')
+    return out
+
+
+def grid(frame: Frame) -> list[str]:
+    out = []
+    for i in range(5):
+        value = frame.top * i / 4
+        y = frame.y(value)
+        out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
+                   f'stroke="{"#98a2b3" if i == 0 else "#eaecf0"}" stroke-width="1"/>')
+        out.append(f'<text x="{LEFT - 8}" y="{y + 4:.1f}" text-anchor="end" '
+                   f'class="chart-axis">{value:,.0f}</text>')
+    return out
+
+
+def bar_rects(chart: dict[str, Any], frame: Frame) -> list[str]:
+    out, step = [], 3600 if chart["bucket"] == "hour" else 86400
+    for bar in chart["bars"]:
+        x0 = frame.x(parse(bar["start"]))
+        width = frame.width * step / (frame.end - frame.start).total_seconds()
+        gap = min(1.0, width * 0.15)
+        base, tip = frame.y(bar["normal"]), frame.y(bar["normal"] + bar["anomalous"])
+        tooltip = (f"{when(bar['start'])}: {bar['anomalous']:,} anomalous, "
+                   f"{bar['normal']:,} normal")
+        out.append(f"<g><title>{escape(tooltip)}</title>")
+        if bar["normal"]:
+            out.append(f'<rect x="{x0 + gap / 2:.1f}" y="{base:.1f}" width="{width - gap:.1f}" '
+                       f'height="{frame.y(0) - base:.1f}" fill="{NORMAL}"/>')
+        if bar["anomalous"]:
+            out.append(f'<rect x="{x0 + gap / 2:.1f}" y="{tip:.1f}" width="{width - gap:.1f}" '
+                       f'height="{base - tip:.1f}" fill="{ANOMALOUS}"/>')
+        out.append("</g>")
+    return out
+
+
+def x_labels(chart: dict[str, Any], frame: Frame) -> list[str]:
+    """Days under the axis; in an hourly chart also a tick every six hours."""
+    out, y = [], frame.y(0)
+    for bar in chart["bars"]:
+        at = parse(bar["start"])
+        x = frame.x(at)
+        if at.hour == 0:
+            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y:.1f}" y2="{y + 8:.1f}" '
+                       f'stroke="#667085"/>')
+            out.append(f'<text x="{x + 3:.1f}" y="{y + 22:.1f}" class="chart-axis strong">'
+                       f'{escape(at.strftime("%a %d %b"))}</text>')
+        elif chart["bucket"] == "hour" and at.hour % 6 == 0:
+            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y:.1f}" y2="{y + 4:.1f}" '
+                       f'stroke="#98a2b3"/>')
+            out.append(f'<text x="{x:.1f}" y="{y + 16:.1f}" text-anchor="middle" '
+                       f'class="chart-axis">{at.hour:02d}:00</text>')
+    return out
+
+
+def marker_lines(chart: dict[str, Any], frame: Frame) -> list[str]:
+    """A dashed line per change or rollback, labels staggered so neighbours stay legible."""
+    out = []
+    for index, m in enumerate(chart["markers"]):
+        x = frame.x(parse(m["time"]))
+        colour = MARKER_COLOURS.get(m["kind"], "#344054")
+        label_y = TOP - 24 + 12 * (index % 2)
+        anchor = "end" if x > WIDTH - 160 else "start"
+        dx = -4 if anchor == "end" else 4
+        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{label_y + 4}" y2="{frame.y(0):.1f}" '
+                   f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="5 3"/>')
+        out.append(f'<text x="{x + dx:.1f}" y="{label_y:.1f}" text-anchor="{anchor}" '
+                   f'class="chart-label" fill="{colour}">{escape(m["label"])} '
+                   f'{escape(when(m["time"])[11:16])}</text>')
+    return out
+
+
+def legend() -> list[str]:
+    y = HEIGHT - 14
+    items = [(ANOMALOUS, "anomalous charges"), (NORMAL, "authorized charges")]
+    out, x = [], LEFT
+    for colour, text in items:
+        out.append(f'<rect x="{x}" y="{y - 10}" width="12" height="12" rx="2" fill="{colour}"/>')
+        out.append(f'<text x="{x + 18}" y="{y}" class="chart-axis">{escape(text)}</text>')
+        x += 30 + 7 * len(text)
+    for kind, colour in MARKER_COLOURS.items():
+        out.append(f'<line x1="{x}" x2="{x + 14}" y1="{y - 4}" y2="{y - 4}" stroke="{colour}" '
+                   f'stroke-width="2" stroke-dasharray="5 3"/>')
+        out.append(f'<text x="{x + 20}" y="{y}" class="chart-axis">{kind}</text>')
+        x += 40 + 7 * len(kind)
+    return out

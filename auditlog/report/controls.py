@@ -1,0 +1,130 @@
+"""Which controls failed, for a change, a privilege grant or an account.
+
+Two sources, merged: the records themselves (a change without approver, approved by its
+implementer, started outside its window; a grant without ticket or approver, or to
+oneself) and the stored findings of the rules whose metadata tags them with a control
+(`control:separation-of-duties`, ...). A finding that confirms a check from the records is
+attached to it; a finding of a control no record check covers becomes its own entry. So a
+new rule tagged with a control shows up here without touching this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
+
+import polars as pl
+
+from auditlog.report.formatting import duration, when
+from auditlog.rules import Rule, load_rules, severity_rank
+
+CONTROL_PREFIX = "control:"
+
+# Packs whose findings speak about how a change, a grant or an account was controlled.
+CHANGE_PACKS = ("change", "privilege")
+ACCOUNT_PACKS = ("privilege", "operator")
+
+Control = dict[str, Any]
+
+
+@cache
+def rule_index() -> dict[str, Rule]:
+    """The built-in rules by id: the tags that say which control each one checks."""
+    return {rule.id: rule for rule in load_rules()}
+
+
+def control_tags(rule: Rule) -> list[str]:
+    return [t.removeprefix(CONTROL_PREFIX) for t in rule.tags if t.startswith(CONTROL_PREFIX)]
+
+
+def control_label(tag: str) -> str:
+    """'separation-of-duties' -> 'Separation of duties'."""
+    return tag.replace("-", " ").replace("_", " ").capitalize()
+
+
+def entry(tag: str, check: str, text: str, source: str = "records") -> Control:
+    return {"control": tag, "label": control_label(tag), "check": check, "text": text,
+            "source": source, "rules": [], "severity": None}
+
+
+def change_checks(change: dict[str, Any], used_grants: Sequence[dict[str, Any]]) -> list[Control]:
+    """Checks on a change's own record (a `trace_change` document) and on the grants its
+    responsible accounts used."""
+    found: list[Control] = []
+    approval, window = change["approval"], change["window"]
+    if not approval["approved"]:
+        found.append(entry("change-approval", "no_approval", "Deployed without any approval."))
+    elif approval["self_approved"]:
+        found.append(entry("separation-of-duties", "self_approval",
+                           f"Approved by its own implementer, {change['implementer']}."))
+    if window["started_within"] is False:
+        found.append(entry("change-window", "outside_window", window_text(change)))
+    for grant in used_grants:
+        if grant["granter"] == change["implementer"] and grant["subject"] != grant["granter"]:
+            found.append(entry("separation-of-duties", "implementer_granted",
+                               f"The implementer also granted {grant['subject']} the privilege "
+                               f"{grant['privilege']} it used ({grant['id']})."))
+    return found
+
+
+def window_text(change: dict[str, Any]) -> str:
+    started, start, end = change["started_at"], change["window"]["start"], change["window"]["end"]
+    if start is not None and started < start:
+        gap = f"{duration(started, start)} before its window opened"
+    else:
+        gap = f"{duration(end, started)} after its window closed"
+    return (f"Started {when(started)}, {gap} (approved window {when(start)} to "
+            f"{when(end)}).")
+
+
+def grant_checks(grant: dict[str, Any]) -> list[Control]:
+    """Checks on one grant's record."""
+    found: list[Control] = []
+    missing = [name for name in ("ticket", "approver") if not grant.get(name)]
+    if missing:
+        found.append(entry("access-approval", "grant_without_" + "_or_".join(missing),
+                           f"Granted without {' or '.join(missing)}."))
+    if grant["subject"] in (grant["granter"], grant.get("approver")):
+        found.append(entry("separation-of-duties", "self_grant",
+                           f"{grant['subject']} granted or approved its own privilege."))
+    return found
+
+
+def rule_counts(findings: pl.DataFrame, packs: Iterable[str]) -> list[tuple[Rule, int]]:
+    """(rule, number of findings) for the findings of control rules of `packs`, most
+    severe first; findings triaged as false positives do not count."""
+    if findings.is_empty():
+        return []
+    kept = findings.filter(pl.col("status") != "false_positive")
+    counts = kept.group_by("rule_id").len().sort("rule_id").iter_rows()
+    rules = rule_index()
+    chosen = [(rules[rule_id], int(n)) for rule_id, n in counts
+              if rule_id in rules and rules[rule_id].pack in packs
+              and control_tags(rules[rule_id])]
+    return sorted(chosen, key=lambda rn: (-severity_rank(rn[0].severity), rn[0].id))
+
+
+def with_findings(controls: list[Control], counts: Sequence[tuple[Rule, int]]) -> list[Control]:
+    """Attach each rule's findings to the first check from the records that shares one of
+    its controls (the rule confirms it), or add the rule as an entry of its own."""
+    for rule, count in counts:
+        tags = control_tags(rule)
+        target = next((c for c in controls if c["source"] == "records" and c["control"] in tags),
+                      None)
+        if target is None:
+            target = entry(tags[0], rule.id, rule.title + ".", source="rule")
+            controls.append(target)
+        target["rules"].append({"rule_id": rule.id, "title": rule.title,
+                                "severity": rule.severity, "findings": count})
+    for control in controls:
+        severities = [r["severity"] for r in control["rules"]]
+        control["severity"] = max(severities, key=severity_rank) if severities else None
+    return controls
+
+
+def rules_as_counts(rule_ids: Iterable[str], packs: Iterable[str]) -> list[tuple[Rule, int]]:
+    """For an item known only by the rule ids that name it (a grant): one finding each."""
+    frame = pl.DataFrame({"rule_id": list(rule_ids), "status": "open"},
+                         schema={"rule_id": pl.String, "status": pl.String})
+    return rule_counts(frame, packs)

@@ -1,0 +1,19 @@
+"""The accountability report as GitHub-flavoured Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditlog.report.render import context, environment
+from auditlog.report.timeline import by_day
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The report's data (from `accountability`) as one Markdown document."""
+    template = environment(html=False).get_template("accountability.md")
+    days = by_day(report["chart"]["bars"]) if report["chart"] else []
+    text = template.render(**context(report), days=days)
+    # Blocks that render nothing leave runs of blank lines; one is enough in Markdown.
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.rstrip("\n") + "\n"
