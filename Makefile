@@ -1,5 +1,6 @@
 # Everything a newcomer or CI needs: `make demo`, `make test`. Only python3, pip and make
-# are assumed; the virtual environment is created on first use.
+# are assumed; the virtual environment is created on first use, and `make test` installs
+# Chromium and Java 17 with apt-get when missing (scripts/system-deps).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,21 +12,27 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# The tests also need the test and Spark extras, Chromium and Java.
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
 	touch $@
 
 demo: setup
 	$(BIN)/auditlog demo
 
-test: setup
+test: $(VENV)/.installed-test
+	scripts/system-deps
 	$(BIN)/python -m pytest
 
-lint: setup
+lint: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet ruff mypy
 	$(BIN)/ruff check auditlog tests benchmarks
 	$(BIN)/mypy auditlog
 
-bench: setup
+bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_ingest.py
 
 clean:
