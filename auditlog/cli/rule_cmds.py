@@ -29,7 +29,7 @@ from auditlog.errors import UsageError
 from auditlog.export.manifest import document_time
 from auditlog.export.safety import cell_text, safe_cell_text
 from auditlog.export.workbook import write_workbook
-from auditlog.export.writers import write_csv_rows
+from auditlog.export.writers import CSV_LINE_END, write_csv_rows
 from auditlog.findings import FindingFilter, findings_records, list_findings, run_packs, triage
 from auditlog.refunds import CUSTOMER_COLUMNS, refund_records, refund_report
 from auditlog.rules import SEVERITIES, Rule, load_rules
@@ -119,7 +119,7 @@ def write_csv(rows: list[dict[str, Any]]) -> None:
     """Rows as CSV on stdout; text a spreadsheet would run as a formula is neutralized."""
     if not rows:
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator=CSV_LINE_END)
     writer.writeheader()
     for row in rows:
         writer.writerow({k: safe_cell_text(v) for k, v in row.items()})

@@ -59,9 +59,9 @@ def pack_files(root: Traversable, prefix: str = "") -> Iterable[tuple[str, bytes
 def pack_digest(pack: Traversable, source: str) -> dict[str, Any]:
     """A pack's version: the SHA-256 of its `sha256sum`-style listing (digest, two spaces,
     relative path, one line per file, sorted by path), so anyone can recompute it."""
-    listing = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
-                      for name, data in pack_files(pack))
-    rules = sorted(name.removesuffix(".sql") for name, _ in pack_files(pack)
+    files = sorted(pack_files(pack))  # by full relative path, as `sort` orders them
+    listing = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in files)
+    rules = sorted(name.removesuffix(".sql") for name, _ in files
                    if name.endswith(".sql") and "/" not in name)
     return {"pack": pack.name, "source": source, "sha256": hashlib.sha256(
         listing.encode()).hexdigest(), "files": listing.count("\n"), "rules": rules}

@@ -25,11 +25,13 @@ Written = list[tuple[str, dict[str, int]]]
 Writer = Callable[[ExportData, Path], Written]
 
 WORKBOOK = "auditlog-export.xlsx"
+CSV_LINE_END = "\r\n"
 
 
 def write_csv_rows(handle: TextIO, frame: pl.DataFrame) -> None:
-    """A header and the frame's rows, every cell made safe for spreadsheets."""
-    writer = csv.writer(handle, lineterminator="\n")
+    """A header and the frame's rows, every cell made safe for spreadsheets. Lines end in
+    CRLF (RFC 4180), which also makes the writer quote a cell holding a lone CR."""
+    writer = csv.writer(handle, lineterminator=CSV_LINE_END)
     writer.writerow(frame.columns)
     writer.writerows([safe_cell_text(v) for v in row] for row in frame.iter_rows())
 
