@@ -32,7 +32,8 @@ PEOPLE_COLUMNS = ("account", "display_name", "team", "manager", "account_type", 
 def accountability(con: duckdb.DuckDBPyConnection, change_id: str | None = None
                    ) -> dict[str, Any]:
     """The whole report; with `change_id`, only what that change is responsible for."""
-    overall = incident_summary(con)
+    overall = incident_summary(con)  # installs the shared views
+    snapshot_anomalies(con)
     parties = [p for p in overall["parties"] if change_id is None or p["change_id"] == change_id]
     frame = remediation(con, change_id)
     summary = summarize(overall, parties, frame)
@@ -62,6 +63,14 @@ def accountability(con: duckdb.DuckDBPyConnection, change_id: str | None = None
         "chart": chart,
         "findings": open_findings(con, change_id, [a["account"] for a in accounts]),
     }
+
+
+def snapshot_anomalies(con: duckdb.DuckDBPyConnection) -> None:
+    """The anomalous charges once, as a TEMP table (allowed on a read-only database), for
+    the report's own queries: the shared view would be recomputed by each of them."""
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE report_anomalous AS
+        SELECT charge_id, change_id, actor, cause_system FROM anomalous_charges""")
 
 
 def unique(items: Any) -> list[Any]:
@@ -141,7 +150,9 @@ def account_section(con: duckdb.DuckDBPyConnection, actor: str, parties: list[di
     last = max(p["last_cause_time"] for p in mine)
     amount = sum((Decimal(p["amount"]) for p in mine), Decimal(0))
     outstanding = sum((Decimal(p["outstanding_amount"]) for p in mine), Decimal(0))
-    grants = [{**g, "subject": actor} for g in doc["privileges"] if held(g, first, last)]
+    systems = cause_systems(con, actor, mine)
+    grants = [{**g, "subject": actor} for g in doc["privileges"]
+              if held(g, first, last) and (g["system"] is None or g["system"] in systems)]
     for g in grants:
         g["controls"] = ctl.with_findings(
             ctl.grant_checks(g), ctl.rules_as_counts(rules_for(con, g["id"]), ctl.CHANGE_PACKS))
@@ -171,6 +182,18 @@ def account_section(con: duckdb.DuckDBPyConnection, actor: str, parties: list[di
         "controls": ctl.with_findings([], counts),
         "rules": doc["rules"],
     }
+
+
+def cause_systems(con: duckdb.DuckDBPyConnection, actor: str,
+                  mine: list[dict[str, Any]]) -> set[str]:
+    """Systems where the account's anomalous causal actions ran: the grants that matter
+    are those for these systems (or for none in particular)."""
+    rows = con.execute("""
+        SELECT DISTINCT cause_system FROM report_anomalous
+        WHERE actor = ? AND cause_system IS NOT NULL
+          AND (change_id IS NULL OR change_id IN (SELECT unnest(CAST(? AS VARCHAR[]))))""",
+                       [actor, [p["change_id"] for p in mine if p["change_id"]]]).fetchall()
+    return {r[0] for r in rows}
 
 
 def held(grant: dict[str, Any], first: str, last: str) -> bool:

@@ -25,7 +25,7 @@ SERIES_SQL = """
                AS anomalous,
            count(CASE WHEN a.charge_id IS NULL THEN 1 END) AS normal
     FROM charges AS c
-    LEFT JOIN anomalous_charges AS a ON a.charge_id = c.charge_id
+    LEFT JOIN report_anomalous AS a ON a.charge_id = c.charge_id
     WHERE coalesce(c.type, 'one_time') <> 'refund'
       AND list_contains(CAST(? AS VARCHAR[]), c.product)
       AND c.ts >= CAST(? AS TIMESTAMPTZ) AND c.ts < CAST(? AS TIMESTAMPTZ)
@@ -34,7 +34,7 @@ SERIES_SQL = """
 REFUNDS_SQL = """
     SELECT count(*) AS refunds, min(r.ts) AS first, max(r.ts) AS last
     FROM charges AS r
-    JOIN anomalous_charges AS a ON a.charge_id = r.refund_of
+    JOIN report_anomalous AS a ON a.charge_id = r.refund_of
     WHERE r.type = 'refund' AND (CAST(? AS VARCHAR) IS NULL OR a.change_id = ?)"""
 
 
