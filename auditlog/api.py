@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import duckdb
 import polars as pl
@@ -39,7 +39,7 @@ TimeLike = datetime | str | None
 PathLike = Path | str
 
 
-def open(path: PathLike | None = None) -> Investigation:  # noqa: A001  (auditlog.open)
+def open(path: PathLike | None = None) -> Investigation:
     """The investigation database at `path` (default ./auditlog.duckdb or $AUDITLOG_DB),
     created when it does not exist."""
     return Investigation(path)
@@ -56,7 +56,7 @@ class Investigation:
     def __repr__(self) -> str:
         return f"Investigation({str(self.path)!r}{', closed' if self.closed else ''})"
 
-    def __enter__(self) -> Investigation:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 
 import auditlog
 from auditlog import store
-from auditlog.attribution import (REMEDIATION_COLUMNS, remediation, remediation_records,
-                                  trace_charge)
+from auditlog.attribution import REMEDIATION_COLUMNS, remediation, remediation_records, trace_charge
 from auditlog.cli import app
 from auditlog.timeline import timeline
 from auditlog.world import WorldSummary, generate_world

@@ -11,8 +11,15 @@ from rich.table import Table
 from rich.text import Text
 
 from auditlog import store
-from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, err_console
-from auditlog.cli.common import print_json
+from auditlog.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    app,
+    console,
+    err_console,
+    print_json,
+)
 from auditlog.cli.rule_cmds import SinceOption, UntilOption, parse_time
 from auditlog.timeline import KINDS, timeline, timeline_records
 

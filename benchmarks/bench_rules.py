@@ -1,0 +1,415 @@
+#!/usr/bin/env python
+"""Rule benchmark: every rule pack, and one charge trace, on a generated world scaled to
+10M charges and 10M actions, against one plain DuckDB scan of the same database.
+
+Not a test: it asserts nothing about time, it measures and prints.
+
+    python benchmarks/bench_rules.py                       # 10M charges, 10M actions
+    python benchmarks/bench_rules.py --charges 1000000 --actions 1000000   # quick run
+    python benchmarks/bench_rules.py --profile             # + seconds of every rule
+
+How the big database is built (the Python world generator writes ~100k rows/s and its
+customers all share one incident, so it does not scale to 10M rows on its own):
+
+  1. `generate_world(customers=3000, days=45, seed=7)` writes one carrier world
+     (~9k charges, ~23k actions, the incident in it) and auditlog ingests it.
+  2. DuckDB replicates that world N = ceil(charges / world charges) times, as N
+     independent regions: in replica k > 0 every identifier (event, charge, order,
+     change, ticket, session ids; every account: customers, operators, services,
+     granters, approvers, managers; every system) gets the suffix `~r<k>`, and every
+     time moves (k mod 12) weeks later (whole weeks keep weekdays and hours). Products,
+     actions, channels and amounts stay. So every region holds its own incident: its
+     own upgrade, service account, grant, stacked subscriptions and operator, and the
+     remediation list of the big database is exactly N times the world's (checked with
+     --check).
+  3. Logins (customer and staff) are ~70% of the world's actions and take no part in
+     attribution; in replicas k > 0 a fixed hash-chosen share of them is kept so that
+     actions come out at --actions rows (everything else is kept whole).
+  Rows are inserted in time order, as logs arrive. The database is kept in --data-dir
+  (default bench-data/, git-ignored) and reused when its row counts are right.
+
+Measurements, each in a fresh Python process so that its peak RSS is its own, with
+DuckDB limited to --memory-limit and --threads:
+
+  scan   one plain DuckDB scan of every column of every table:
+         SELECT count(*), sum(hash(c)) for each column c, per table.
+  run    run_packs(db, every rule): what `auditlog run` does (shared views computed once
+         as TEMP tables, every rule, findings merged into the store).
+  trace  open the database read-only, then trace_charge() of one anomalous charge
+         (timed after the open), and of one ordinary charge.
+  check  (--check) the remediation list: N times the world's, charge for charge.
+
+Results go to the terminal and to benchmarks/results/rules-<UTC date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ingest import machine_info, peak_rss_mb, remove_db
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DEFAULT_DATA_DIR = REPO / "bench-data"
+WORLD = {"customers": 3000, "days": 45, "seed": 7}
+SHIFT_WEEKS = 12
+
+# Columns that identify something (an id, an account, a system): suffixed per replica.
+IDENTIFIERS: dict[str, tuple[str, ...]] = {
+    "actions": ("event_id", "actor", "system", "target_account", "order_id", "change_id",
+                "session_id"),
+    "privileges": ("event_id", "actor", "subject", "system", "ticket", "approver"),
+    "changes": ("change_id", "system", "implementer", "approver", "ticket"),
+    "charges": ("charge_id", "account", "refund_of", "order_id", "initiated_by", "system"),
+    "accounts": ("account", "manager", "owner", "team"),
+}
+TABLES = tuple(IDENTIFIERS)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- building the database ---------------------------------------------------------------
+
+
+def build_world(data_dir: Path) -> Path:
+    """Generate the base world and ingest it the way its sources.json says."""
+    from auditlog import store
+    from auditlog.ingest import ingest_paths
+    from auditlog.world import generate_world
+
+    world = data_dir / f"world-{WORLD['seed']}"
+    generate_world(world, formats="jsonl", **WORLD)  # type: ignore[arg-type]
+    db = data_dir / f"world-{WORLD['seed']}.duckdb"
+    remove_db(db)
+    con = store.connect(db)
+    for source in json.loads((world / "sources.json").read_text()):
+        ingest_paths(con, [world / source["path"]], kind=source["kind"], tz=source["tz"])
+    con.close()
+    return db
+
+
+def replica_select(con: duckdb.DuckDBPyConnection, table: str, keep_login: float) -> str:
+    """SELECT of `table`'s rows for every replica k of range(n) (bound as $n)."""
+    from auditlog.kinds import KINDS
+
+    kind = KINDS[table]
+    times = {c.name for c in kind.columns if c.type == "ts"}
+    columns = [r[0] for r in con.execute(f"DESCRIBE base.{table}").fetchall()]
+    shift = f"to_days(CAST((r.k % {SHIFT_WEEKS}) * 7 AS INTEGER))"
+    parts = []
+    for c in columns:
+        if c in IDENTIFIERS[table]:
+            parts.append(f"CASE WHEN r.k = 0 THEN t.{c} ELSE t.{c} || '~r' || r.k END AS {c}")
+        elif c in times:
+            parts.append(f"t.{c} + {shift} AS {c}")
+        else:
+            parts.append(f"t.{c}")
+    where = ""
+    if table == "actions":
+        # Thin logins in replicas k > 0 by a fixed hash of the row and replica.
+        where = (f"WHERE r.k = 0 OR lower(t.action) <> 'login' "
+                 f"OR hash(t.event_id, r.k) % 1000000 < {int(keep_login * 1_000_000)}")
+    order = kind.time_column
+    return (f"SELECT {', '.join(parts)} FROM base.{table} AS t "
+            f"CROSS JOIN (SELECT range AS k FROM range($n)) AS r {where} "
+            f"ORDER BY {order}, {kind.id_column}")
+
+
+def build_big(data_dir: Path, charges: int, actions: int, memory_limit: str,
+              threads: int) -> tuple[Path, dict[str, Any]]:
+    from auditlog import store
+
+    base_db = build_world(data_dir)
+    base = duckdb.connect(str(base_db), read_only=True)
+    counts = {t: base.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+              for t in TABLES}
+    (logins,) = base.execute(
+        "SELECT count(*) FROM actions WHERE lower(action) = 'login'").fetchone()  # type: ignore[misc]
+    base.close()
+    n = math.ceil(charges / counts["charges"])
+    others = counts["actions"] - logins
+    keep = min(1.0, max(0.0, (actions - counts["actions"] - (n - 1) * others)
+                        / max(1, (n - 1) * logins)))
+    db = data_dir / f"rules-{charges}-{actions}.duckdb"
+    plan = {"world": WORLD, "world_rows": counts, "replicas": n, "login_share_kept": keep,
+            "db": str(db)}
+    marker = db.with_name(db.name + ".json")
+    if db.exists() and marker.exists() and json.loads(marker.read_text()).get("plan") == plan:
+        log(f"reusing {db.name}")
+        return db, json.loads(marker.read_text())
+    remove_db(db)
+    marker.unlink(missing_ok=True)
+    log(f"building {db.name}: {n} replicas of a {counts['charges']:,}-charge world, "
+        f"{keep:.1%} of replica logins kept")
+    started = time.perf_counter()
+    con = store.connect(db)
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute("ATTACH ? AS base (READ_ONLY)", [str(base_db)])
+    rows = {}
+    for table in TABLES:
+        t0 = time.perf_counter()
+        con.execute(f"INSERT INTO {table} {replica_select(con, table, keep)}", {"n": n})
+        rows[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+        log(f"  {table}: {rows[table]:,} rows in {time.perf_counter() - t0:.1f} s")
+    con.execute("DETACH base")
+    con.close()
+    info = {"plan": plan, "rows": rows, "build_seconds": round(time.perf_counter() - started, 1),
+            "db_mb": round(db.stat().st_size / 1e6, 1)}
+    marker.write_text(json.dumps(info, indent=2) + "\n")
+    return db, info
+
+
+# --- measurements (each in a child process) ----------------------------------------------
+
+
+def limit(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> None:
+    con.execute(f"SET memory_limit = '{args.memory_limit}'")
+    con.execute(f"SET threads = {int(args.threads)}")
+
+
+def plain_scan(db: Path, args: argparse.Namespace) -> dict[str, Any]:
+    con = duckdb.connect(str(db), read_only=True)
+    limit(con, args)
+    started = time.perf_counter()
+    rows = {}
+    for table in TABLES:
+        columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+        sums = ", ".join(f"sum(hash({c}))" for c in columns)
+        rows[table] = con.execute(f"SELECT count(*), {sums} FROM {table}").fetchone()[0]  # type: ignore[index]
+    seconds = time.perf_counter() - started
+    con.close()
+    return {"seconds": seconds, "rows": rows}
+
+
+def run_all(db: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from auditlog.findings import run_packs
+    from auditlog.rules import load_rules, sandbox
+
+    # The sandbox opens its own connection: give it the same limits as the scan.
+    sandbox.SANDBOX_CONFIG.update(memory_limit=args.memory_limit, threads=args.threads)
+    rules = load_rules()
+    started = time.perf_counter()
+    report = run_packs(db, rules)
+    seconds = time.perf_counter() - started
+    out: dict[str, Any] = {"seconds": seconds, "rules": len(rules),
+                           "findings": report.findings, "by_severity": report.by_severity}
+    if args.profile:
+        out["profile"] = profile_rules(db, rules)
+    return out
+
+
+def profile_rules(db: Path, rules: list[Any]) -> dict[str, float]:
+    """Seconds of the shared views and of every rule, run one by one as `run` runs them."""
+    from auditlog.rules import sandbox
+    from auditlog.rules.runner import run_rule
+
+    started = time.perf_counter()
+    con = sandbox.open_sandbox(db, materialize=True)
+    times = {"(shared views)": time.perf_counter() - started}
+    for rule in sorted(rules, key=lambda r: r.id):
+        t0 = time.perf_counter()
+        run_rule(con, rule)
+        times[rule.id] = time.perf_counter() - t0
+    con.close()
+    return {k: round(v, 3) for k, v in sorted(times.items(), key=lambda kv: -kv[1])}
+
+
+def trace_one(db: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from auditlog import store
+    from auditlog.attribution import trace_charge
+
+    con = store.connect(db, read_only=True)
+    limit(con, args)
+    out: dict[str, Any] = {}
+    for label, charge_id in (("anomalous", args.charge), ("ordinary", args.ordinary)):
+        started = time.perf_counter()
+        doc = trace_charge(con, charge_id)
+        out[label] = {"charge_id": charge_id, "seconds": time.perf_counter() - started,
+                      "anomalous": doc["anomalous"], "steps": [s["step"] for s in doc["chain"]]}
+    out["timeline"] = timelines(con, args.charge)
+    con.close()
+    out["seconds"] = out["anomalous"]["seconds"]
+    return out
+
+
+def timelines(con: duckdb.DuckDBPyConnection, charge_id: str) -> dict[str, Any]:
+    """Seconds of `auditlog timeline` for the charged customer and the responsible
+    service account of the traced charge (findings flags included)."""
+    from auditlog.timeline import timeline
+
+    suffix = charge_id.partition("~")[2]
+    (customer,) = con.execute("SELECT account FROM charges WHERE charge_id = ?",
+                              [charge_id]).fetchone()  # type: ignore[misc]
+    out: dict[str, Any] = {}
+    for label, filters in (("customer", {"customer": customer}),
+                           ("service_account", {"account": "svc-order-sync"
+                                                + (f"~{suffix}" if suffix else "")})):
+        started = time.perf_counter()
+        frame = timeline(con, **filters)
+        out[label] = {"seconds": round(time.perf_counter() - started, 3), "rows": frame.height,
+                      **filters}
+    return out
+
+
+def check(db: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The big database's remediation list is the world's, once per replica."""
+    from auditlog import store
+    from auditlog.attribution import remediation
+
+    info = json.loads(db.with_name(db.name + ".json").read_text())
+    truth_file = Path(args.data_dir) / f"world-{WORLD['seed']}" / "ground_truth" / "remediation.csv"
+    with truth_file.open(newline="", encoding="utf-8") as f:
+        truth = list(csv.DictReader(f))
+    con = store.connect(db, read_only=True)
+    limit(con, args)
+    started = time.perf_counter()
+    frame = remediation(con)
+    seconds = time.perf_counter() - started
+    con.close()
+    n = info["plan"]["replicas"]
+    base = {r["charge_id"]: (r["change_id"], r["actor"], r["refunded"]) for r in truth}
+    got = {(r["charge_id"], r["change_id"], r["actor"], r["refunded"])
+           for r in frame.select("charge_id", "change_id", "actor", "refunded").iter_rows(named=True)}
+    want = set()
+    for k in range(n):
+        sfx = "" if k == 0 else f"~r{k}"
+        for cid, (change, actor, refunded) in base.items():
+            want.add((cid + sfx, (change + sfx) if change else None, actor + sfx,
+                      refunded == "true"))
+    return {"seconds": seconds, "rows": frame.height, "expected_rows": len(want),
+            "identical": got == want}
+
+
+CHILDREN = {"scan": plain_scan, "run": run_all, "trace": trace_one, "check": check}
+
+
+def child_main(args: argparse.Namespace) -> None:
+    out = CHILDREN[args.child](Path(args.db), args)
+    out["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    print("BENCH-RESULT " + json.dumps(out, default=str))
+
+
+def measure(mode: str, db: Path, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", mode, "--db", str(db),
+           "--memory-limit", args.memory_limit, "--threads", str(args.threads),
+           "--data-dir", str(args.data_dir), *extra]
+    if args.profile:
+        cmd.append("--profile")
+    # Other work on the machine skews a timing; the load average is kept with it.
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH-RESULT ")]
+    if proc.returncode != 0 or not lines:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1],
+                "returncode": proc.returncode}
+    out: dict[str, Any] = json.loads(lines[-1].removeprefix("BENCH-RESULT "))
+    out["wall_seconds"] = round(time.perf_counter() - started, 2)
+    out["loadavg_before"] = round(load, 2)
+    return out
+
+
+def sample_charges(args: argparse.Namespace, replicas: int) -> tuple[str, str]:
+    """An anomalous charge of a replica in the middle, and an ordinary one of the same."""
+    world = Path(args.data_dir) / f"world-{WORLD['seed']}"
+    with (world / "ground_truth" / "remediation.csv").open(newline="", encoding="utf-8") as f:
+        anomalous = [r["charge_id"] for r in csv.DictReader(f)]
+    ordinary = None
+    with (world / "billing" / "charges.jsonl").open(encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            if row.get("type", "one_time") == "one_time" and row["charge_id"] not in anomalous:
+                ordinary = row["charge_id"]
+                break
+    sfx = f"~r{replicas // 2}" if replicas > 1 else ""
+    return anomalous[len(anomalous) // 2] + sfx, f"{ordinary}{sfx}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--charges", type=int, default=10_000_000)
+    parser.add_argument("--actions", type=int, default=10_000_000)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--memory-limit", default="6GB")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--profile", action="store_true", help="seconds of every rule")
+    parser.add_argument("--check", action="store_true",
+                        help="check the remediation list against N x the world's truth")
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--child", choices=tuple(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--charge", help=argparse.SUPPRESS)
+    parser.add_argument("--ordinary", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child_main(args)
+        return
+    args.data_dir = args.data_dir.resolve()
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    info = machine_info()
+    db, built = build_big(args.data_dir, args.charges, args.actions, args.memory_limit,
+                          args.threads)
+    charge, ordinary = sample_charges(args, built["plan"]["replicas"])
+    results: dict[str, Any] = {}
+    for mode in ("scan", "run", "trace", *(("check",) if args.check else ())):
+        log(f"{mode} ...")
+        results[mode] = measure(mode, db, args, ["--charge", charge, "--ordinary", ordinary])
+        log(f"  {json.dumps(results[mode])[:300]}")
+    scan = results["scan"].get("seconds")
+    run = results["run"].get("seconds")
+    summary = {
+        "rows": built["rows"], "db_mb": built["db_mb"],
+        "scan_seconds": scan, "run_seconds": run,
+        "run_vs_scan": round(run / scan, 2) if scan and run else None,
+        "trace_seconds": results["trace"].get("seconds"),
+        "peak_rss_mb": {m: r.get("peak_rss_mb") for m, r in results.items()},
+    }
+    print_summary(summary, results)
+    now = dt.datetime.now(dt.UTC)
+    output = args.output or RESULTS_DIR / f"rules-{now:%Y-%m-%d}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(
+        {"when": now.isoformat(timespec="seconds"), "machine": info,
+         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+         "memory_limit": args.memory_limit, "threads": args.threads, "build": built,
+         "summary": summary, "results": results}, indent=2, default=str) + "\n")
+    log(f"wrote {output}")
+
+
+def print_summary(summary: dict[str, Any], results: dict[str, Any]) -> None:
+    rows = summary["rows"]
+    print(f"database: {rows['charges']:,} charges, {rows['actions']:,} actions, "
+          f"{rows['privileges']:,} privileges, {rows['changes']:,} changes, "
+          f"{rows['accounts']:,} accounts ({summary['db_mb']:,.0f} MB)")
+    for mode, r in results.items():
+        if "error" in r:
+            print(f"{mode:6} ERROR {r['error']}")
+            continue
+        print(f"{mode:6} {r['seconds']:8.2f} s   peak RSS {r['peak_rss_mb']:,.0f} MB   "
+              f"load average before {r['loadavg_before']}")
+    print(f"all packs / one plain scan: {summary['run_vs_scan']}x (target < 20x); "
+          f"one trace: {summary['trace_seconds']} s after open (target < 0.3 s)")
+    for label, t in (results["trace"].get("timeline") or {}).items():
+        print(f"timeline of the {label.replace('_', ' ')}: {t['seconds']} s, {t['rows']} rows")
+    for rule, seconds in (results["run"].get("profile") or {}).items():
+        print(f"  {seconds:8.2f} s  {rule}")
+
+
+if __name__ == "__main__":
+    main()
