@@ -18,11 +18,18 @@ ANOMALOUS, NORMAL = "#d92d20", "#98a2b3"
 MARKER_COLOURS = {"change": "#1849a9", "rollback": "#067647", "grant": "#6941c6"}
 
 
-def nice_ceiling(value: int) -> int:
-    """The smallest 1/2/5 x 10^k at or above value (at least 4), for round gridlines."""
-    value = max(value, 4)
+def nice_step(value: float) -> int:
+    """The smallest 1, 2 or 5 times a power of ten at or above value (at least 1)."""
+    if value <= 1:
+        return 1
     power = 10 ** math.floor(math.log10(value))
-    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+    return next(int(step * power) for step in (1, 2, 5, 10) if step * power >= value)
+
+
+def axis(peak: int) -> tuple[int, int]:
+    """(top, step) of the count axis: at most five round gridlines above zero."""
+    step = nice_step(peak / 5)
+    return step * max(1, math.ceil(peak / step)), step
 
 
 class Frame:
@@ -44,7 +51,7 @@ class Frame:
 def svg_chart(chart: dict[str, Any]) -> str:
     """The chart data of the report (`chart` in `accountability`) as one <svg> element."""
     bars = chart["bars"]
-    top = nice_ceiling(max((b["anomalous"] + b["normal"] for b in bars), default=0))
+    top, step = axis(max((b["anomalous"] + b["normal"] for b in bars), default=0))
     frame = Frame(parse(chart["start"]), parse(chart["end"]), top)
     total = sum(b["anomalous"] for b in bars)
     label = (f"Charges of {', '.join(chart['products'])} per {chart['bucket']}: {total:,} "
@@ -53,7 +60,7 @@ def svg_chart(chart: dict[str, Any]) -> str:
              f'role="img" aria-label="{escape(label)}" class="chart">'),
              f"<title>{escape(label)}</title>"]
     parts += windows(chart, frame)
-    parts += grid(frame)
+    parts += grid(frame, step)
     parts += bar_rects(chart, frame)
     parts += x_labels(chart, frame)
     parts += marker_lines(chart, frame)
@@ -77,10 +84,10 @@ def windows(chart: dict[str, Any], frame: Frame) -> list[str]:
     return out
 
 
-def grid(frame: Frame) -> list[str]:
+def grid(frame: Frame, step: int) -> list[str]:
     out = []
-    for i in range(5):
-        value = frame.top * i / 4
+    for i in range(frame.top // step + 1):
+        value = i * step
         y = frame.y(value)
         out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
                    f'stroke="{"#98a2b3" if i == 0 else "#eaecf0"}" stroke-width="1"/>')
@@ -116,16 +123,18 @@ def x_labels(chart: dict[str, Any], frame: Frame) -> list[str]:
         at = parse(bar["start"])
         x = frame.x(at)
         if at.hour == 0:
-            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y:.1f}" y2="{y + 8:.1f}" '
-                       f'stroke="#667085"/>')
-            out.append(f'<text x="{x + 3:.1f}" y="{y + 22:.1f}" class="chart-axis strong">'
-                       f'{escape(at.strftime("%a %d %b"))}</text>')
+            out += tick(x, y, 8, "#667085", at.strftime("%a %d %b"),
+                        f'x="{x + 3:.1f}" y="{y + 22:.1f}" class="chart-axis strong"')
         elif chart["bucket"] == "hour" and at.hour % 6 == 0:
-            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y:.1f}" y2="{y + 4:.1f}" '
-                       f'stroke="#98a2b3"/>')
-            out.append(f'<text x="{x:.1f}" y="{y + 16:.1f}" text-anchor="middle" '
-                       f'class="chart-axis">{at.hour:02d}:00</text>')
+            out += tick(x, y, 4, "#98a2b3", f"{at.hour:02d}:00",
+                        f'x="{x:.1f}" y="{y + 16:.1f}" text-anchor="middle" class="chart-axis"')
     return out
+
+
+def tick(x: float, y: float, length: int, colour: str, label: str, text_attrs: str
+         ) -> list[str]:
+    return [(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y:.1f}" y2="{y + length:.1f}" '
+            f'stroke="{colour}"/>'), f"<text {text_attrs}>{escape(label)}</text>"]
 
 
 def marker_lines(chart: dict[str, Any], frame: Frame) -> list[str]:
