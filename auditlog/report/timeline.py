@@ -127,10 +127,9 @@ def change_events(change: dict[str, Any]) -> list[dict[str, Any]]:
         events.append(event(change["window_start"], "window", f"{cid}: approved window opens"))
     if change["window_end"]:
         events.append(event(change["window_end"], "window", f"{cid}: approved window closes"))
-    approver = change["approver"] or "nobody"
     events.append(event(change["started_at"], "change",
                         f"{cid} starts: {change['kind'] or 'change'} of {change['system']}",
-                        f"by {change['implementer']}, approved by {approver}"))
+                        f"by {change['implementer']}; {approval_note(change)}"))
     if change["finished_at"]:
         events.append(event(change["finished_at"], "change", f"{cid} finished",
                             f"status {change['status'] or 'unknown'}"))
@@ -139,6 +138,23 @@ def change_events(change: dict[str, Any]) -> list[dict[str, Any]]:
         events.append(event(rb["started_at"], "rollback", f"Rollback {rb['change_id']} starts",
                             f"{duration(change['started_at'], rb['started_at'])} after {cid}"))
     return events
+
+
+def approval_note(change: dict[str, Any]) -> str:
+    """'approved by X', or what is wrong with the approval and the timing."""
+    if not change["approver"]:
+        note = "never approved"
+    elif change["approval"]["self_approved"]:
+        note = "self-approved by its implementer"
+    else:
+        note = f"approved by {change['approver']}"
+    start, end = change["window_start"], change["window_end"]
+    if change["window"]["started_within"] is False:
+        if start and parse(change["started_at"]) < parse(start):
+            note += f"; {duration(change['started_at'], start)} before its window"
+        elif end:
+            note += f"; {duration(end, change['started_at'])} after its window"
+    return note
 
 
 def grant_events(account: dict[str, Any]) -> list[dict[str, Any]]:
@@ -159,9 +175,10 @@ def party_events(party: dict[str, Any]) -> list[dict[str, Any]]:
     products = ", ".join(party["products"])
     return [
         event(party["first_cause_time"], "anomaly",
-              f"{party['actor']}: first charge no customer authorized",
+              f"First unauthorized charge caused by {party['actor']}",
               f"{products}; {under}"),
-        event(party["last_cause_time"], "anomaly", f"{party['actor']}: last anomalous action",
+        event(party["last_cause_time"], "anomaly",
+              f"Last unauthorized charge caused by {party['actor']}",
               f"{count(party['charges'])} charges on {count(party['customers'])} customers"),
     ]
 
