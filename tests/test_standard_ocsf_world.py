@@ -24,7 +24,7 @@ runner = CliRunner()
 
 
 def to_epoch_ms(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
 def ocsf_user_access(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,162 @@
+"""CloudTrail records → privileges and actions: every container form, every privilege call,
+credentials, failures and every userIdentity type."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from auditlog.ingest import ingest_paths
+from auditlog.ingest.standard.cloudtrail import CREDENTIAL_CALLS, PRIVILEGE_CALLS
+
+ACCOUNT = "111122223333"
+
+
+def record(event_id: str, name: str, params: dict[str, Any] | None = None,
+           source: str = "iam.amazonaws.com", identity: dict[str, Any] | None = None,
+           **extra: Any) -> dict[str, Any]:
+    return {
+        "eventVersion": "1.08", "eventID": event_id, "eventTime": "2026-03-01T10:00:00Z",
+        "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15",
+        "userIdentity": identity or {"type": "IAMUser", "userName": "alice",
+                                     "accountId": ACCOUNT, "accessKeyId": "AKIAEXAMPLE"},
+        "requestParameters": params, "responseElements": None,
+        "recipientAccountId": ACCOUNT, **extra,
+    }
+
+
+def load(con: duckdb.DuckDBPyConnection, path: Path, records: list[dict[str, Any]],
+         form: str = "records") -> None:
+    if form == "records":
+        text = json.dumps({"Records": records})
+    elif form == "array":
+        text = json.dumps(records)
+    else:
+        text = "".join(json.dumps(r) + "\n" for r in records)
+    data = text.encode()
+    path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)
+    (result,) = ingest_paths(con, [path])
+    assert result.quarantined == 0
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
+    return con.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize(("name", "form"), [("ct.json.gz", "records"), ("ct.json", "array"),
+                                            ("ct.jsonl", "lines"), ("ct.jsonl.gz", "lines")])
+def test_every_container_form_loads_the_same(tmp_path: Path, con: duckdb.DuckDBPyConnection,
+                                             name: str, form: str) -> None:
+    load(con, tmp_path / name, [
+        record("e1", "AttachUserPolicy",
+               {"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+        record("e2", "ListUsers"),
+    ], form)
+    assert rows(con, "SELECT event_id, actor, subject, privilege, operation, system, "
+                     "extra ->> '$.aws_account' FROM privileges") == [
+        ("e1", "alice", "bob", "arn:aws:iam::aws:policy/AdministratorAccess", "grant", None,
+         ACCOUNT)]
+    assert rows(con, "SELECT event_id, actor, action, system, channel, result, session_id "
+                     "FROM actions") == [
+        ("e2", "alice", "ListUsers", "iam.amazonaws.com", "api", "success", "AKIAEXAMPLE")]
+
+
+def test_every_privilege_call_is_a_grant_or_revoke_of_its_subject(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    records = []
+    for i, (service, name, _, subject, privilege) in enumerate(PRIVILEGE_CALLS):
+        params: dict[str, Any] = {}
+        for key, value in ((subject, f"subject-{i}"), (privilege, f"privilege-{i}")):
+            if not key.startswith("'"):
+                head, _, tail = key.partition(".")  # memberId.userId
+                params[head] = {tail: value} if tail else value
+        records.append(record(f"e{i}", name, params, source=f"{service}.amazonaws.com"))
+    load(con, tmp_path / "calls.json", records)
+    got = {r[0]: r[1:] for r in rows(
+        con, "SELECT event_id, subject, privilege, operation, system FROM privileges")}
+    assert len(got) == len(PRIVILEGE_CALLS)
+    for i, (service, _, operation, _, privilege) in enumerate(PRIVILEGE_CALLS):
+        expected = privilege.strip("'") if privilege.startswith("'") else f"privilege-{i}"
+        system = "kms.amazonaws.com" if service == "kms" else None
+        assert got[f"e{i}"] == (f"subject-{i}", expected, operation, system)
+
+
+def test_credentials_are_actions_on_their_owner(tmp_path: Path,
+                                                con: duckdb.DuckDBPyConnection) -> None:
+    load(con, tmp_path / "keys.json", [
+        record("k1", "CreateAccessKey", {"userName": "bob"}),
+        record("k2", "CreateAccessKey", None),  # the caller's own key
+        record("k3", "CreateLoginProfile", {"userName": "carol"}),
+    ])
+    assert rows(con, "SELECT event_id, actor, action, target_account FROM actions "
+                     "ORDER BY event_id") == [
+        ("k1", "alice", "CreateAccessKey", "bob"), ("k2", "alice", "CreateAccessKey", "alice"),
+        ("k3", "alice", "CreateLoginProfile", "carol")]
+    assert rows(con, "SELECT count(*) FROM privileges") == [(0,)]
+    assert {"CreateAccessKey", "CreateLoginProfile"} <= {n for n, _ in CREDENTIAL_CALLS}
+
+
+def test_failed_calls_grant_nothing_and_keep_their_error(tmp_path: Path,
+                                                         con: duckdb.DuckDBPyConnection) -> None:
+    load(con, tmp_path / "denied.json", [record(
+        "d1", "AttachUserPolicy", {"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/X"},
+        errorCode="AccessDenied", errorMessage="not authorized")])
+    assert rows(con, "SELECT count(*) FROM privileges") == [(0,)]
+    assert rows(con, "SELECT action, result, extra ->> '$.error_code', "
+                     "extra ->> '$.error_message' FROM actions") == [
+        ("AttachUserPolicy", "failure", "AccessDenied", "not authorized")]
+
+
+IDENTITIES: list[tuple[dict[str, Any], str]] = [
+    ({"type": "IAMUser", "userName": "alice", "arn": "arn:aws:iam::1:user/alice"}, "alice"),
+    ({"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/Admin/alice@example.com",
+      "sessionContext": {"sessionIssuer": {"userName": "Admin"}}}, "Admin/alice@example.com"),
+    ({"type": "Root", "accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:root"},
+     f"root/{ACCOUNT}"),
+    ({"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"},
+     "cloudformation.amazonaws.com"),
+    ({"type": "FederatedUser", "principalId": "1:bob",
+      "arn": "arn:aws:sts::1:federated-user/bob"}, "bob"),
+    ({"type": "AWSAccount", "principalId": "AIDAOTHER", "accountId": "444455556666"},
+     "AIDAOTHER"),
+    ({"type": "IdentityCenterUser", "onBehalfOf": {"userId": "u-123"}}, "u-123"),
+    ({"type": "SAMLUser", "userName": "carol@example.com", "principalId": "x"},
+     "carol@example.com"),
+    ({"type": "WebIdentityUser", "userName": "app-user", "principalId": "y"}, "app-user"),
+]
+
+
+def test_every_identity_type_is_one_stable_account(tmp_path: Path,
+                                                   con: duckdb.DuckDBPyConnection) -> None:
+    load(con, tmp_path / "ids.json", [
+        record(f"i{n}", "ListUsers", identity=identity) for n, (identity, _) in
+        enumerate(IDENTITIES)])
+    got = dict(rows(con, "SELECT event_id, actor FROM actions"))
+    assert got == {f"i{n}": actor for n, (_, actor) in enumerate(IDENTITIES)}
+    (kept,) = rows(con, "SELECT extra ->> '$.user_identity.type' FROM actions "
+                        "WHERE event_id = 'i2'")
+    assert kept == ("Root",)
+
+
+def test_logstash_timestamp_stands_in_for_event_time(tmp_path: Path,
+                                                     con: duckdb.DuckDBPyConnection) -> None:
+    exported = record("l1", "GetObject", source="s3.amazonaws.com")
+    exported["@timestamp"] = exported.pop("eventTime")
+    load(con, tmp_path / "logstash.jsonl", [exported], form="lines")
+    assert rows(con, "SELECT CAST(ts AS VARCHAR) FROM actions") == [("2026-03-01 10:00:00+00",)]
+
+
+def test_session_tokens_are_not_stored(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    assumed = record("s1", "AssumeRole", {"roleArn": "arn:aws:iam::1:role/R"},
+                     source="sts.amazonaws.com")
+    assumed["responseElements"] = {"credentials": {"accessKeyId": "ASIAX",
+                                                   "sessionToken": "SECRET"}}
+    load(con, tmp_path / "sts.json", [assumed])
+    (extra,) = rows(con, "SELECT CAST(extra AS VARCHAR) FROM actions")
+    assert "SECRET" not in extra[0] and "ASIAX" in extra[0]

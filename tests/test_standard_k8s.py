@@ -1,0 +1,120 @@
+"""Kubernetes audit events → privileges (role bindings) and actions (everything else)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from auditlog.ingest import ingest_paths
+
+T = "2026-03-01T10:00:00.000000Z"
+
+
+def event(audit_id: str, verb: str, resource: str | None, name: str | None = None, *,
+          namespace: str | None = None, subresource: str | None = None, user: str = "dev",
+          code: int = 201, stage: str = "ResponseComplete", **extra: Any) -> dict[str, Any]:
+    ref = {"resource": resource, "namespace": namespace, "name": name,
+           "subresource": subresource,
+           "apiGroup": "rbac.authorization.k8s.io" if resource and "binding" in resource
+           else None}
+    return {
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
+        "auditID": audit_id, "stage": stage, "verb": verb,
+        "requestURI": f"/apis/x/{resource or 'healthz'}", "user": {"username": user},
+        "sourceIPs": ["10.0.0.1"], "userAgent": "kubectl/v1.29",
+        "objectRef": {k: v for k, v in ref.items() if v} if resource else None,
+        "responseStatus": {"code": code},
+        "requestReceivedTimestamp": T, "stageTimestamp": T, **extra,
+    }
+
+
+def binding(role: str, *subjects: dict[str, str], kind: str = "ClusterRole") -> dict[str, Any]:
+    return {"roleRef": {"kind": kind, "name": role, "apiGroup": "rbac.authorization.k8s.io"},
+            "subjects": list(subjects)}
+
+
+def load(con: duckdb.DuckDBPyConnection, path: Path, events: list[dict[str, Any]]) -> Any:
+    path.write_text("".join(json.dumps({k: v for k, v in e.items() if v is not None}) + "\n"
+                            for e in events), encoding="utf-8")
+    (result,) = ingest_paths(con, [path])
+    return result
+
+
+def test_a_binding_grants_its_role_to_each_subject(tmp_path: Path,
+                                                   con: duckdb.DuckDBPyConnection) -> None:
+    created = binding("cluster-admin", {"kind": "User", "name": "eve"},
+                      {"kind": "ServiceAccount", "name": "ci", "namespace": "build"},
+                      {"kind": "Group", "name": "system:masters"})
+    result = load(con, tmp_path / "audit.jsonl", [
+        event("b1", "create", "clusterrolebindings", "pwn", requestObject=created,
+              responseObject=created),
+        event("b2", "delete", "rolebindings", "old", namespace="web", code=200,
+              requestObject=binding("edit", {"kind": "User", "name": "bob"}, kind="Role")),
+    ])
+    assert (result.rows_read, result.loaded) == (4, 4)
+    assert con.execute(
+        "SELECT event_id, actor, subject, privilege, operation, system, "
+        "extra ->> '$.binding', extra ->> '$.role_kind' FROM privileges ORDER BY event_id"
+    ).fetchall() == [
+        ("b1", "dev", "eve", "cluster-admin", "grant", "kubernetes", "pwn", "ClusterRole"),
+        ("b1/2", "dev", "system:serviceaccount:build:ci", "cluster-admin", "grant",
+         "kubernetes", "pwn", "ClusterRole"),
+        ("b1/3", "dev", "system:masters", "cluster-admin", "grant", "kubernetes", "pwn",
+         "ClusterRole"),
+        ("b2", "dev", "bob", "edit", "revoke", "kubernetes", "old", "Role"),
+    ]
+    assert con.execute("SELECT location FROM quarantine").fetchall() == []
+
+
+def test_other_requests_are_actions_with_verb_resource_and_outcome(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    load(con, tmp_path / "audit.jsonl", [
+        event("a1", "create", "pods", "web-1", namespace="prod", subresource="exec"),
+        event("a2", "list", "secrets", namespace="prod", code=403, user="system:admin",
+              impersonatedUser={"username": "bob"}),
+        event("a3", "get", None),
+        event("a4", "create", "serviceaccounts", "ci", namespace="build", subresource="token"),
+        # A binding request that failed granted nothing.
+        event("a5", "create", "clusterrolebindings", "x", code=403,
+              requestObject=binding("cluster-admin", {"kind": "User", "name": "eve"})),
+    ])
+    assert con.execute(
+        "SELECT event_id, actor, action, object, result, target_account, "
+        "extra ->> '$.impersonated_user', extra ->> '$.response_code' "
+        "FROM actions ORDER BY event_id").fetchall() == [
+        ("a1", "dev", "create pods/exec", "namespaces/prod/pods/web-1/exec", "success", None,
+         None, "201"),
+        ("a2", "system:admin", "list secrets", "namespaces/prod/secrets", "failure", None,
+         "bob", "403"),
+        ("a3", "dev", "get", "/apis/x/healthz", "success", None, None, "201"),
+        ("a4", "dev", "create serviceaccounts/token",
+         "namespaces/build/serviceaccounts/ci/token", "success",
+         "system:serviceaccount:build:ci", None, "201"),
+        ("a5", "dev", "create clusterrolebindings", "clusterrolebindings/x", "failure", None,
+         None, "403"),
+    ]
+    assert con.execute("SELECT count(*) FROM privileges").fetchall() == [(0,)]
+
+
+def test_stages_of_one_request_load_once(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    created = binding("view", {"kind": "User", "name": "eve"})
+    result = load(con, tmp_path / "audit.jsonl", [
+        event("s1", "create", "clusterrolebindings", "v", stage="RequestReceived",
+              requestObject=created),
+        event("s1", "create", "clusterrolebindings", "v", requestObject=created,
+              responseObject=created),
+    ])
+    assert (result.rows_read, result.loaded, result.duplicates, result.quarantined) == (2, 1, 1, 0)
+    assert con.execute("SELECT event_id, subject FROM privileges").fetchall() == [("s1", "eve")]
+
+
+def test_legacy_events_without_api_version_are_read(tmp_path: Path,
+                                                    con: duckdb.DuckDBPyConnection) -> None:
+    legacy = event("l1", "get", "pods", "p", namespace="default")
+    del legacy["apiVersion"], legacy["requestReceivedTimestamp"]
+    legacy["timestamp"] = T
+    load(con, tmp_path / "audit.jsonl", [legacy])
+    assert con.execute("SELECT event_id, action FROM actions").fetchall() == [("l1", "get pods")]

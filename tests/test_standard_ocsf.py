@@ -1,0 +1,146 @@
+"""OCSF 1.x events → privileges and actions: each IAM and application class, 1.9's User
+and Role Management, unmapped attributes kept, other categories refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from auditlog.ingest import ingest_paths
+
+DATA = Path(__file__).parent / "data" / "ocsf"
+TIME = 1772359200000  # 2026-03-01T10:00:00Z
+
+
+def ev(uid: str, cls: int, activity: int, **attributes: Any) -> dict[str, Any]:
+    return {"class_uid": cls, "category_uid": cls // 1000, "activity_id": activity,
+            "type_uid": cls * 100 + activity, "severity_id": 1, "status_id": 1, "time": TIME,
+            "metadata": {"version": "1.9.0", "uid": uid, "product": {"name": "idp"}},
+            "actor": {"user": {"name": "alice", "uid": "u-alice"}}, **attributes}
+
+
+def load(con: duckdb.DuckDBPyConnection, path: Path, events: list[dict[str, Any]]) -> Any:
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    (result,) = ingest_paths(con, [path])
+    assert result.loaded + result.duplicates + result.quarantined == result.rows_read
+    return result
+
+
+def privileges(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    return con.execute("SELECT event_id, actor, subject, privilege, operation, system "
+                       "FROM privileges ORDER BY event_id").fetchall()
+
+
+BOB = {"name": "bob", "uid": "u-bob"}
+GROUP = {"name": "prod-admins", "uid": "g-7"}
+ROLE = {"name": "db-admin", "uid": "arn:aws:iam::1:role/db-admin"}
+POLICY = {"name": "AdministratorAccess", "uid": "arn:aws:iam::aws:policy/AdministratorAccess"}
+
+CHANGES: list[tuple[dict[str, Any], list[tuple[str, str, str, str]]]] = [
+    (ev("p1", 3005, 1, user=BOB, privileges=["crm:read", "crm:write"]),
+     [("p1", "bob", "crm:read", "grant"), ("p1/2", "bob", "crm:write", "grant")]),
+    (ev("p2", 3005, 2, user=BOB, privileges=["crm:read"]), [("p2", "bob", "crm:read", "revoke")]),
+    (ev("p3", 3005, 3, user=BOB, iam_role=ROLE), [("p3", "bob", "db-admin", "grant")]),
+    (ev("p4", 3001, 7, user=BOB, policies=[POLICY]),
+     [("p4", "bob", "AdministratorAccess", "grant")]),
+    (ev("p5", 3001, 8, user={"uid": "u-bob"}, policy={"uid": POLICY["uid"]}),
+     [("p5", "u-bob", POLICY["uid"], "revoke")]),
+    (ev("p6", 3006, 3, group=GROUP, users=[BOB, {"name": "carol"}]),
+     [("p6", "bob", "prod-admins", "grant"), ("p6/2", "carol", "prod-admins", "grant")]),
+    (ev("p7", 3006, 4, group=GROUP, user=BOB), [("p7", "bob", "prod-admins", "revoke")]),
+    (ev("p8", 3006, 1, group=GROUP, privileges=["deploy"]),
+     [("p8", "prod-admins", "deploy", "grant")]),
+    (ev("p9", 3006, 10, group=GROUP, policies=[POLICY]),
+     [("p9", "prod-admins", "AdministratorAccess", "grant")]),
+    (ev("pa", 3006, 13, group=GROUP, iam_roles=[ROLE]),
+     [("pa", "prod-admins", "db-admin", "revoke")]),
+    (ev("pb", 3007, 14, user=BOB, privileges=["billing:refund"]),
+     [("pb", "bob", "billing:refund", "grant")]),
+    (ev("pc", 3007, 16, user=BOB, iam_roles=[ROLE]), [("pc", "bob", "db-admin", "grant")]),
+    (ev("pd", 3007, 11, user=BOB, policies=[POLICY]),
+     [("pd", "bob", "AdministratorAccess", "revoke")]),
+    (ev("pe", 3008, 4, iam_role=ROLE, privileges=["s3:*"]), [("pe", "db-admin", "s3:*", "grant")]),
+    (ev("pf", 3008, 9, iam_role={"uid": ROLE["uid"]}, policies=[POLICY]),
+     [("pf", ROLE["uid"], "AdministratorAccess", "revoke")]),
+]
+
+
+@pytest.mark.parametrize(("event", "expected"), CHANGES, ids=[e["metadata"]["uid"] for e, _ in CHANGES])
+def test_privilege_changes(tmp_path: Path, con: duckdb.DuckDBPyConnection, event: dict[str, Any],
+                           expected: list[tuple[str, str, str, str]]) -> None:
+    result = load(con, tmp_path / "iam.jsonl", [event])
+    assert result.quarantined == 0
+    # No resources: the grant applies to any system, not to the product that logged it.
+    assert privileges(con) == [(e, "alice", s, p, o, None) for e, s, p, o in expected]
+
+
+def test_resources_name_the_system_and_unmapped_approvals_are_read(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    load(con, tmp_path / "iam.jsonl", [ev(
+        "r1", 3005, 1, user=BOB, privileges=["crm:read"], resources=[{"name": "crm"}],
+        unmapped={"ticket": "CR-1", "approver": "mgr", "expires_at": "2026-03-02T10:00:00Z",
+                  "vendor_field": 42})])
+    assert con.execute(
+        "SELECT system, ticket, approver, CAST(expires_at AS VARCHAR), "
+        "extra -> '$.ocsf.unmapped.vendor_field', extra ->> '$.ocsf.privileges' "
+        "FROM privileges").fetchall() == [
+        ("crm", "CR-1", "mgr", "2026-03-02 10:00:00+00", "42", None)]
+
+
+def test_actions_of_iam_and_application_classes(tmp_path: Path,
+                                                con: duckdb.DuckDBPyConnection) -> None:
+    load(con, tmp_path / "acts.jsonl", [
+        ev("a1", 3001, 5, user=BOB),
+        ev("a2", 3002, 1, user={"name": "root"}, service={"name": "sshd"}, status_id=2),
+        ev("a3", 3004, 3, entity={"name": "prod-admins"}),
+        ev("a4", 6002, 8, app={"name": "billing-api", "version": "2.14.1"}),
+        ev("a5", 6003, 2, api={"operation": "GetObject", "service": {"name": "s3.amazonaws.com"}}),
+        ev("a6", 3007, 18, user=BOB, programmatic_credentials=[{"uid": "AKIAX"}]),
+        ev("a7", 6003, 1, api={"operation": "CreateAccessKey",
+                               "service": {"name": "iam.amazonaws.com"},
+                               "request": {"data": {"userName": "bob"}}}),
+        ev("a8", 3005, 1, user=BOB, privileges=["crm:read"], status_id=2),
+        ev("a9", 3008, 1, iam_role=ROLE, activity_name="Create"),
+    ])
+    assert con.execute(
+        "SELECT event_id, actor, action, system, object, result, target_account "
+        "FROM actions ORDER BY event_id").fetchall() == [
+        ("a1", "alice", "disable", "idp", "bob", "success", None),
+        ("a2", "root", "login", "sshd", None, "failure", None),
+        ("a3", "alice", "update", "idp", "prod-admins", "success", None),
+        ("a4", "alice", "update", "billing-api", "2.14.1", "success", None),
+        ("a5", "alice", "GetObject", "s3.amazonaws.com", None, "success", None),
+        ("a6", "alice", "add_programmatic_credentials", "idp", "bob", "success", "bob"),
+        ("a7", "alice", "CreateAccessKey", "iam.amazonaws.com", None, "success", "bob"),
+        ("a8", "alice", "assign_privileges", "idp", "bob", "failure", None),
+        ("a9", "alice", "create", "idp", "db-admin", "success", None),
+    ]
+    assert privileges(con) == []
+
+
+def test_aws_api_activity_maps_as_cloudtrail_does(tmp_path: Path,
+                                                  con: duckdb.DuckDBPyConnection) -> None:
+    (result,) = ingest_paths(con, [DATA / "api_activity_6003.json"])
+    assert result.loaded == 1
+    assert privileges(con) == [("0a1b2c3d-eventID", "alice", "bob",
+                                "arn:aws:iam::aws:policy/AdministratorAccess", "grant", None)]
+
+
+def test_the_project_examples_load_and_findings_are_refused(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    results = ingest_paths(con, [DATA])
+    assert sum(r.rows_read for r in results) == sum(
+        r.loaded + r.duplicates + r.quarantined for r in results)
+    reasons = [r for (r,) in con.execute("SELECT reason FROM quarantine ORDER BY ALL").fetchall()]
+    # The detection findings (2004) are not activity; the API call that names no policy
+    # cannot say what it granted.
+    refused = ("OCSF class 2004 is not an IAM (3xxx) or application (6xxx) activity "
+               "auditlog maps")
+    assert reasons == [refused] * 2 + ["missing required field privilege"]
+    kinds = dict(con.execute("SELECT 'actions', count(*) FROM actions UNION ALL "
+                             "SELECT 'privileges', count(*) FROM privileges").fetchall())
+    assert kinds == {"actions": 6, "privileges": 6}
