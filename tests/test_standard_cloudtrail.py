@@ -160,3 +160,20 @@ def test_session_tokens_are_not_stored(tmp_path: Path, con: duckdb.DuckDBPyConne
     load(con, tmp_path / "sts.json", [assumed])
     (extra,) = rows(con, "SELECT CAST(extra AS VARCHAR) FROM actions")
     assert "SECRET" not in extra[0] and "ASIAX" in extra[0]
+
+
+def test_a_synced_aws_logs_folder_loads_with_its_digests(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    logs = tmp_path / "AWSLogs" / ACCOUNT
+    (logs / "CloudTrail").mkdir(parents=True)
+    (logs / "CloudTrail-Digest").mkdir()
+    (logs / "CloudTrail" / "a.json.gz").write_bytes(
+        gzip.compress(json.dumps({"Records": [record("e1", "ListUsers")]}).encode()))
+    digest = {"awsAccountId": ACCOUNT, "digestStartTime": "2026-03-01T10:00:00Z",
+              "digestEndTime": "2026-03-01T11:00:00Z", "digestS3Bucket": "trail-bucket",
+              "logFiles": [{"s3Object": "AWSLogs/.../a.json.gz", "hashValue": "ab"}]}
+    (logs / "CloudTrail-Digest" / "d.json.gz").write_bytes(gzip.compress(
+        json.dumps(digest).encode()))
+    results = ingest_paths(con, [tmp_path / "AWSLogs"])
+    assert [(Path(r.path).parent.name, r.rows_read, r.loaded) for r in results] == [
+        ("CloudTrail", 1, 1), ("CloudTrail-Digest", 0, 0)]

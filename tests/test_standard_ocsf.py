@@ -3,6 +3,7 @@ and Role Management, unmapped attributes kept, other categories refused."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,15 @@ def test_the_project_examples_load_and_findings_are_refused(
     kinds = dict(con.execute("SELECT 'actions', count(*) FROM actions UNION ALL "
                              "SELECT 'privileges', count(*) FROM privileges").fetchall())
     assert kinds == {"actions": 6, "privileges": 6}
+
+
+def test_gzipped_array_with_time_dt_only(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    event = ev("g1", 3002, 2, user={"name": "bob"})
+    del event["time"]
+    event["time_dt"] = "2026-03-01T11:00:00+01:00"
+    path = tmp_path / "auth.json.gz"
+    path.write_bytes(gzip.compress(json.dumps([event]).encode()))
+    (result,) = ingest_paths(con, [path])
+    assert result.loaded == 1
+    assert con.execute("SELECT event_id, actor, action, strftime(ts, '%H:%M') FROM actions"
+                       ).fetchall() == [("g1", "bob", "logout", "10:00")]

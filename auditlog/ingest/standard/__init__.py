@@ -34,11 +34,11 @@ def adapters() -> list[Adapter]:
     """The registered adapters, most specific first. Registered on first use because the
     adapters import readers, which imports this package."""
     if not ADAPTERS:
-        from auditlog.ingest.standard.cloudtrail import CloudTrail
+        from auditlog.ingest.standard.cloudtrail import CloudTrail, CloudTrailDigest
         from auditlog.ingest.standard.k8s import KubernetesAudit
         from auditlog.ingest.standard.ocsf import Ocsf
 
-        ADAPTERS.extend([CloudTrail(), KubernetesAudit(), Ocsf()])
+        ADAPTERS.extend([CloudTrail(), CloudTrailDigest(), KubernetesAudit(), Ocsf()])
     return ADAPTERS
 
 

@@ -246,3 +246,22 @@ SELECT
   additional AS additional_event_data
 FROM classified
 """
+
+
+class CloudTrailDigest:
+    """CloudTrail digest files (`CloudTrail-Digest/...json.gz`, delivered beside the logs):
+    integrity data about log files, holding no events. Recognized so that a synced
+    `AWSLogs/` folder loads as a whole; a digest stages no rows (rows_read 0) and is still
+    listed, with its SHA-256, among the ingested files."""
+
+    name = "cloudtrail-digest"
+
+    def matches(self, keys: set[str]) -> bool:
+        return {"digestStartTime", "digestEndTime", "logFiles"} <= keys
+
+    def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
+        table = "_stage_cloudtrail_digest"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                    "SELECT _row, _loc, _raw, _bad FROM _docs WHERE false")
+        return [Staged(columns=[], style="json", table=table, kind="actions",
+                       source_format=self.name)]
