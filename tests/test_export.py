@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -26,7 +27,9 @@ from auditlog.demo import load_world
 from auditlog.errors import InputError, UsageError
 from auditlog.export.bundle import export_bundle
 from auditlog.export.manifest import MANIFEST, rule_packs, verify
+from auditlog.export.model import FIXED_DOCUMENT_TIME
 from auditlog.export.safety import FORMULA_TRIGGERS, neutralize, safe_cell_text
+from auditlog.export.workbook import MAX_CELL, write_workbook
 from auditlog.export.writers import WORKBOOK, WRITERS
 from auditlog.findings import run_packs
 from auditlog.refunds import refund_report
@@ -430,3 +433,12 @@ def test_remediation_cli_lists_and_workbook(evil_db: Path, tmp_path: Path) -> No
     assert book.sheetnames == ["charges", "customers", "refund_issues"]
     assert book["refund_issues"].max_row - 1 == 8
     assert not any(c.data_type == "f" for s in book.worksheets for r in s.iter_rows() for c in r)
+
+
+def test_a_cell_too_long_for_a_spreadsheet_says_it_was_cut(tmp_path: Path) -> None:
+    ids = [f"CH-{i:07d}" for i in range(4000)]
+    frame = pl.DataFrame({"evidence": [ids]})
+    write_workbook(tmp_path / "long.xlsx", {"findings": frame}, FIXED_DOCUMENT_TIME)
+    cell = openpyxl.load_workbook(tmp_path / "long.xlsx")["findings"]["A2"].value
+    assert len(cell) == MAX_CELL and cell.startswith("CH-0000000;CH-0000001")
+    assert cell.endswith(f"[cut: {len(';'.join(ids))} characters]")

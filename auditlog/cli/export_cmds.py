@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from auditlog import store
-from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, print_json
+from auditlog.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    app,
+    console,
+    err_console,
+    print_json,
+)
 from auditlog.export.bundle import export_bundle
 from auditlog.export.manifest import verify
 from auditlog.export.writers import WRITERS
@@ -35,6 +43,8 @@ def export_cmd(
     """Write findings, refund list and evidence rows with a manifest of digests."""
     manifest = export_bundle(db or store.default_db_path(), out, formats or ["csv"],
                              rules_dir or [])
+    if manifest["run"] is None:
+        err_console.print("note: no 'auditlog run' yet, so the export holds no findings")
     tables = ", ".join(f"{rows} {name}" for name, rows in manifest["tables"].items())
     console.print(f"wrote {len(manifest['files'])} files and manifest.json to {out}: {tables}",
                   soft_wrap=True)

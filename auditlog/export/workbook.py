@@ -25,6 +25,7 @@ from auditlog.values import decimal_text
 MAX_ROWS = 1_048_576 - 1  # a sheet's rows, less the header
 MAX_SHEET_NAME = 31
 MAX_WIDTH = 60
+MAX_CELL = 32_767
 WORKBOOK_OPTIONS = {"strings_to_formulas": False, "strings_to_numbers": False,
                     "strings_to_urls": False, "constant_memory": True}
 
@@ -74,7 +75,16 @@ def write_cell(sheet: Worksheet, row: int, col: int, value: Any, amount: Format)
     elif isinstance(value, int) and abs(value) < 2**53:
         sheet.write_number(row, col, value)
     else:
-        sheet.write_string(row, col, safe_cell_text(value))
+        sheet.write_string(row, col, fit_cell(safe_cell_text(value)))
+
+
+def fit_cell(text: str) -> str:
+    """Text within a cell's 32,767 characters; a longer one (a finding naming thousands
+    of charges) says it was cut. The other formats and the evidence sheets hold it all."""
+    if len(text) <= MAX_CELL:
+        return text
+    note = f" ... [cut: {len(text)} characters]"
+    return text[:MAX_CELL - len(note)] + note
 
 
 def exact_as_double(value: Decimal) -> bool:

@@ -1,7 +1,7 @@
 """Output formats as a name → function registry. A writer puts an export's tables into
 a directory and says which files it wrote with how many rows of which table; the
-manifest adds sizes and digests. Every writer orders nothing itself: the tables arrive
-in a total order, and nothing of "now" enters a file."""
+manifest adds sizes and digests. Writers keep the rows in the total order they arrive
+in and write nothing of "now", so the same tables give the same bytes."""
 
 from __future__ import annotations
 
