@@ -183,6 +183,25 @@ def test_verify_cli_exit_codes(world_db: Path, tmp_path: Path) -> None:
         verify(tmp_path)
 
 
+def test_verify_inputs_recomputes_the_input_files(tmp_path: Path) -> None:
+    world = generate_world(tmp_path / "world", customers=120, seed=31, days=21, formats="csv")
+    db = tmp_path / "w.duckdb"
+    con = store.connect(db)
+    load_world(con, world.out_dir)
+    con.close()
+    out = tmp_path / "out"
+    export_bundle(db, out, ["json"])
+    assert verify(out, inputs=True).intact
+    paths = sorted(p for i in manifest_of(out)["inputs"] for p in i["paths"])
+    with Path(paths[0]).open("a", encoding="utf-8") as handle:
+        handle.write("\n")
+    Path(paths[1]).unlink()
+    assert verify(out).intact  # the export itself is untouched
+    result = verify(out, inputs=True)
+    assert (result.intact, result.inputs_changed, result.inputs_missing) == (
+        False, [paths[0]], [paths[1]])
+
+
 def test_verify_refuses_a_manifest_pointing_outside(tmp_path: Path) -> None:
     (tmp_path / MANIFEST).write_text(json.dumps(
         {"files": [{"path": "../secret", "sha256": "0" * 64}]}))

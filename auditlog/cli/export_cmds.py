@@ -53,20 +53,20 @@ def export_cmd(
 @app.command("verify")
 def verify_cmd(
     directory: Annotated[Path, typer.Argument(help="A directory written by 'auditlog export'.")],
+    inputs: Annotated[bool, typer.Option(
+        "--inputs", help="Also check the input files, where they were loaded from.")] = False,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Recompute an export's digests; exit 1 unless every file is as the manifest says."""
-    result = verify(directory)
+    result = verify(directory, inputs=inputs)
     if output is OutputFormat.json:
         print_json(result.as_dict())
     elif result.intact:
-        console.print(f"{directory}: intact ({result.checked} files match manifest.json)")
+        what = " and its inputs" if inputs else ""
+        console.print(f"{directory}: intact ({result.checked} files{what} match manifest.json)")
     else:
-        for label, names in (("changed", result.changed), ("missing", result.missing),
-                             ("extra", result.extra)):
-            for name in names:
-                console.print(f"{label}: {name}", highlight=False, markup=False)
-        console.print(f"{directory}: NOT intact ({len(result.changed)} changed, "
-                      f"{len(result.missing)} missing, {len(result.extra)} extra)")
+        for label, name in result.problems():
+            console.print(f"{label}: {name}", highlight=False, markup=False)
+        console.print(f"{directory}: NOT intact ({len(result.problems())} problems)")
     if not result.intact:
         raise typer.Exit(1)

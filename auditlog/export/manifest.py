@@ -131,25 +131,38 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
 
 @dataclass
 class Verification:
-    """What `verify` found: intact when nothing changed, went missing or was added."""
+    """What `verify` found: intact when nothing changed, went missing or was added (and,
+    when inputs were checked, every input file is still where and what it was)."""
 
     directory: Path
     checked: int = 0
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
+    inputs_changed: list[str] = field(default_factory=list)
+    inputs_missing: list[str] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
-        return not (self.changed or self.missing or self.extra)
+        return not (self.changed or self.missing or self.extra or self.inputs_changed
+                    or self.inputs_missing)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(what, file) for every problem, in a fixed order."""
+        return [(label, name) for label, names in (
+            ("changed", self.changed), ("missing", self.missing), ("extra", self.extra),
+            ("input changed", self.inputs_changed), ("input missing", self.inputs_missing),
+        ) for name in names]
 
     def as_dict(self) -> dict[str, Any]:
         return {"directory": str(self.directory), "intact": self.intact, "checked": self.checked,
-                "changed": self.changed, "missing": self.missing, "extra": self.extra}
+                "changed": self.changed, "missing": self.missing, "extra": self.extra,
+                "inputs_changed": self.inputs_changed, "inputs_missing": self.inputs_missing}
 
 
-def verify(out_dir: Path) -> Verification:
-    """Recompute every listed file's SHA-256 and size; list files nobody listed."""
+def verify(out_dir: Path, *, inputs: bool = False) -> Verification:
+    """Recompute every listed file's SHA-256; list files nobody listed. With `inputs`,
+    also recompute the digest of every input file at the paths it was loaded from."""
     if not out_dir.is_dir():
         raise InputError(f"{out_dir} is not a directory")
     document = read_manifest(out_dir)
@@ -168,4 +181,19 @@ def verify(out_dir: Path) -> Verification:
     result.extra = sorted(present - listed - {MANIFEST})
     result.changed.sort()
     result.missing.sort()
+    if inputs:
+        check_inputs(document.get("inputs") or [], result)
     return result
+
+
+def check_inputs(inputs: list[dict[str, Any]], result: Verification) -> None:
+    # Relative paths are as ingest was given them: relative to where it ran.
+    for item in inputs:
+        for name in item.get("paths") or []:
+            path = Path(name)
+            if not path.is_file():
+                result.inputs_missing.append(name)
+            elif sha256_file(path) != item["sha256"]:
+                result.inputs_changed.append(name)
+    result.inputs_changed.sort()
+    result.inputs_missing.sort()
