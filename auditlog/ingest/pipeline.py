@@ -20,7 +20,15 @@ import duckdb
 
 from auditlog.errors import InputError, UsageError
 from auditlog.ingest.files import InputFile, discover, sha256_of
-from auditlog.ingest.readers import stage
+from auditlog.ingest.readers import (
+    READ_ERRORS,
+    Staged,
+    drop_staged,
+    materialize,
+    read_error,
+    settle,
+    stage,
+)
 from auditlog.ingest.standard.mapping import Mapping, apply_mapping, load_mapping
 from auditlog.ingest.validate import detect_kind, install_macros, typed_select
 from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
@@ -109,38 +117,73 @@ def _ingest_file(
 ) -> FileResult:
     counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0}
     kinds: list[str] = []
-    for staged in stage(con, source):
+    # A mapping rewrites the staged table in place, so it needs a table, not a view.
+    for staged in stage(con, source, lazy=mapping is None):
         if mapping is not None:
-            staged = apply_mapping(con, staged, mapping)
+            staged = apply_mapping(con, materialize(con, staged), mapping)
         if staged.kind is not None:
             kind = KINDS[staged.kind]
         elif kind_name is not None:
             kind = KINDS[kind_name]
         else:
             kind = detect_kind(staged.columns, source.display)
-        con.execute("DROP TABLE IF EXISTS _typed")
-        con.execute(
-            f"CREATE TEMP TABLE _typed AS {typed_select(kind, staged, currency=currency)}",
-            {"tz": tz},
-        )
-        con.execute(f"DROP TABLE {staged.table}")
+        _check(con, source, staged, kind, tz, currency)
+        if (restaged := settle(con, source, staged)) is not None:
+            staged = restaged
+            _check(con, source, staged, kind, tz, currency)
         _judge(con, kind)
-        for name, value in _store(con, kind, source, sha256).items():
+        for name, value in _store(con, kind, source, sha256, staged).items():
             counts[name] += value
+        drop_staged(con, staged.table)
         kinds.append(kind.name)
     _record_file(con, source, sha256, "+".join(kinds), tz, counts)
     return FileResult(path=source.display, kind="+".join(kinds), sha256=sha256, **counts)
 
 
+def _check(
+    con: duckdb.DuckDBPyConnection,
+    source: InputFile,
+    staged: Staged,
+    kind: Kind,
+    tz: str,
+    currency: str | None,
+) -> None:
+    """`_typed`: every staged row typed, digested and checked, in one pass. For a lazy
+    view this is where the file is read, so its read errors are reported here."""
+    con.execute("DROP TABLE IF EXISTS _typed")
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE _typed AS {typed_select(kind, staged, currency=currency)}",
+            {"tz": tz},
+        )
+    except READ_ERRORS as exc:
+        if not staged.lazy:
+            raise
+        raise read_error(source, exc) from None
+
+
 def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
-    """`_verdict`: every row of `_typed` → load | duplicate | quarantine, with a reason."""
+    """`_verdict`: duplicate | quarantine | load, with a reason, for every valid row of
+    `_typed` whose id is not simply new: repeated in the file, or already stored. Every
+    other valid row loads; keeping them out of the verdict spares a join of the file."""
     key = kind.id_column
+    con.execute("DROP TABLE IF EXISTS _special")
+    con.execute(
+        f"""
+        CREATE TEMP TABLE _special AS
+        SELECT {key} AS id FROM _typed WHERE _reason IS NULL GROUP BY {key} HAVING count(*) > 1
+        UNION
+        SELECT DISTINCT {key} FROM _typed t
+        WHERE _reason IS NULL AND EXISTS (SELECT 1 FROM {kind.name} s WHERE s.{key} = t.{key})
+        """
+    )
     con.execute("DROP TABLE IF EXISTS _verdict")
     con.execute(
         f"""
         CREATE TEMP TABLE _verdict AS
         WITH valid AS (
-          SELECT _row, _loc, {key} AS id, _digest FROM _typed WHERE _reason IS NULL),
+          SELECT _row, _loc, {key} AS id, _digest FROM _typed
+          WHERE _reason IS NULL AND {key} IN (SELECT id FROM _special)),
         firsts AS (
           SELECT id, min(_row) AS first_row, arg_min(_digest, (_row, _loc)) AS first_digest,
                  arg_min(_loc, (_row, _loc)) AS first_loc
@@ -171,47 +214,67 @@ def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
           ON f.sha256 = s._file
         """
     )
+    con.execute("DROP TABLE _special")
 
 
 def _store(
-    con: duckdb.DuckDBPyConnection, kind: Kind, source: InputFile, sha256: str
+    con: duckdb.DuckDBPyConnection, kind: Kind, source: InputFile, sha256: str, staged: Staged
 ) -> dict[str, int]:
     columns = ", ".join(kind.column_names)
+    (duplicates, conflicts, held) = con.execute(
+        """
+        SELECT count(*) FILTER (WHERE verdict = 'duplicate'),
+               count(*) FILTER (WHERE verdict = 'quarantine'),
+               count(*) FILTER (WHERE verdict <> 'load')
+        FROM _verdict
+        """
+    ).fetchone() or (0, 0, 0)
+    # Rows are stored in file order: `_typed` is in that order and a plain filtered scan
+    # keeps it; when some rows are held back the anti-join may not, so it is sorted.
+    held_back = (
+        "AND NOT EXISTS (SELECT 1 FROM _verdict v WHERE v._row = t._row AND v._loc = t._loc "
+        "AND v.verdict <> 'load') ORDER BY _row"
+        if held else ""
+    )
     con.execute(
         f"""
         INSERT INTO {kind.name} ({columns}, {', '.join(n for n, _ in SOURCE_COLUMNS)})
         SELECT {columns}, extra, $sha, _row, _digest
-        FROM _typed JOIN _verdict USING (_row, _loc) WHERE verdict = 'load' ORDER BY _row
+        FROM _typed t WHERE _reason IS NULL {held_back}
         """,
         {"sha": sha256},
     )
     # Reading the same file again quarantines the same rows again: the key
     # (file content, position) makes that a no-op.
+    params = {"sha": sha256, "path": source.display, "kind": kind.name}
     con.execute(
         """
         INSERT OR IGNORE INTO quarantine
-        SELECT $sha, $path, $kind, t._row, t._loc, coalesce(t._reason, v.reason), t._raw,
-               now()
-        FROM _typed t LEFT JOIN _verdict v USING (_row, _loc)
-        WHERE t._reason IS NOT NULL OR v.verdict = 'quarantine'
+        SELECT $sha, $path, $kind, _row, _loc, _reason, _raw, now()
+        FROM _typed WHERE _reason IS NOT NULL
         """,
-        {"sha": sha256, "path": source.display, "kind": kind.name},
+        params,
     )
-    row = con.execute(
-        """
-        SELECT count(*),
-               count(*) FILTER (WHERE v.verdict = 'load'),
-               count(*) FILTER (WHERE v.verdict = 'duplicate'),
-               count(*) FILTER (WHERE t._reason IS NOT NULL OR v.verdict = 'quarantine')
-        FROM _typed t LEFT JOIN _verdict v USING (_row, _loc)
-        """
-    ).fetchone()
-    assert row is not None
-    rows_read, loaded, duplicates, quarantined = (int(x) for x in row)
+    if conflicts:
+        # A conflict's text was not kept: it is rebuilt from the staged rows, found again
+        # by position (for a lazy view, by reading the file once more).
+        con.execute(
+            f"""
+            INSERT OR IGNORE INTO quarantine
+            SELECT $sha, $path, $kind, v._row, v._loc, v.reason, {staged.raw}, now()
+            FROM _verdict v JOIN {staged.table} USING (_row, _loc)
+            WHERE v.verdict = 'quarantine'
+            """,
+            params,
+        )
+    (rows_read, invalid) = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM _typed"
+    ).fetchone() or (0, 0)
     con.execute("DROP TABLE _typed")
     con.execute("DROP TABLE _verdict")
-    return {"rows_read": rows_read, "loaded": loaded, "duplicates": duplicates,
-            "quarantined": quarantined}
+    quarantined = invalid + conflicts
+    return {"rows_read": rows_read, "loaded": rows_read - quarantined - duplicates,
+            "duplicates": duplicates, "quarantined": quarantined}
 
 
 def _record_file(
@@ -233,9 +296,9 @@ def _record_file(
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
-    for table in ("_stage", "_typed", "_verdict", "_lines", "_docs", "_top", "_csv",
-                  "_records", "_rejected"):
+    for name in ("_stage", "_typed", "_verdict", "_special", "_lines", "_docs", "_top", "_csv",
+                 "_records", "_rejected", "_materialized", "_csv_rejects", "_csv_scans"):
         try:
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+            drop_staged(con, name)
         except duckdb.Error:
             pass

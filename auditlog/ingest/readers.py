@@ -13,6 +13,11 @@ formats:
 Source column names are kept apart (`Staged.columns`) because DuckDB identifiers are
 case-insensitive and a file may hold `TS` and `ts` both. All work is done by DuckDB's own
 readers; Python never touches a row, which is what keeps 10M-row loads fast.
+
+JSON Lines and CSV/TSV files of native columns stage *lazily*: `_stage` is a view over the
+file, numbered as it is read, so validation reads the file straight into typed rows
+without a copy of every row's text in memory. `Staged.raw` then says how to rebuild a
+row's text; only rows that end up quarantined ever need it.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import duckdb
 
 from auditlog.errors import InputError
 from auditlog.ingest.files import InputFile
-from auditlog.ingest.standard import stage_standard
+from auditlog.ingest.standard import adapters, stage_standard
 from auditlog.store import first_line
 
 # How the c0..cN columns hold their values, which decides how they are turned into text.
@@ -50,30 +55,82 @@ class Staged:
     table: str = "_stage"
     kind: str | None = None
     source_format: str | None = None  # e.g. "cloudtrail"; None for native columns
+    # SQL over `table` giving a row's raw text; for a lazy CSV view it is computed from
+    # the fields, and only for the rows that are quarantined.
+    raw: str = "_raw"
+    # `table` is a view reading the file (see the module docstring), not a table.
+    lazy: bool = False
 
 
-def stage(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged]:
-    """Read `source` into staging tables. Raises InputError when the file cannot be read."""
-    con.execute("DROP TABLE IF EXISTS _stage")
-    reader = {
-        "jsonl": _stage_jsonl,
-        "json": _stage_json,
-        "csv": _stage_csv,
-        "tsv": _stage_csv,
-        "parquet": _stage_parquet,
-    }[source.format]
+def stage(con: duckdb.DuckDBPyConnection, source: InputFile, *, lazy: bool = True) -> list[Staged]:
+    """Read `source` into staging tables (or, when `lazy` and the format allows, a view).
+    Raises InputError when the file cannot be read."""
+    drop_staged(con, "_stage")
     try:
-        staged = reader(con, source)
-        return staged if isinstance(staged, list) else [staged]
-    except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
-        # What DuckDB's readers raise for a file that is not what its name says. Other
-        # errors (a binder error, say) are auditlog's own bugs and must not pass for bad
-        # input.
-        raise InputError(
-            f"cannot read as {source.format}{' (gzip)' if source.gzipped else ''}: "
-            f"{_explain(exc)}",
-            source=source.display,
-        ) from None
+        if source.format == "jsonl":
+            return _stage_jsonl(con, source, lazy)
+        if source.format == "json":
+            return _stage_json(con, source)
+        if source.format in ("csv", "tsv"):
+            return [_stage_csv_view(con, source) if lazy else _stage_csv(con, source)]
+        return [_stage_parquet(con, source)]
+    except READ_ERRORS as exc:
+        raise read_error(source, exc) from None
+
+
+# What DuckDB's readers raise for a file that is not what its name says. Other errors (a
+# binder error, say) are auditlog's own bugs and must not pass for bad input.
+READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException)
+
+
+def read_error(source: InputFile, exc: duckdb.Error) -> InputError:
+    """The InputError for a file DuckDB could not read (raised while staging, or, for a
+    lazy view, while the rows are first read)."""
+    return InputError(
+        f"cannot read as {source.format}{' (gzip)' if source.gzipped else ''}: "
+        f"{_explain(exc)}",
+        source=source.display,
+    )
+
+
+def settle(con: duckdb.DuckDBPyConnection, source: InputFile, staged: Staged) -> Staged | None:
+    """After the first full read of a lazy CSV view: None when its numbering held, else
+    the file staged again as a table, numbered around the malformed records the read
+    set aside (rare: only then is every row's text kept)."""
+    if not staged.lazy or source.format not in ("csv", "tsv"):
+        return None
+    rejects = _csv_rejects(con, source)
+    if not rejects:
+        return None
+    drop_staged(con, staged.table)
+    return _stage_csv(con, source)
+
+
+def drop_staged(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the staging table or view `name`, if there is one."""
+    (is_view,) = con.execute(
+        "SELECT count(*) > 0 FROM duckdb_views() WHERE view_name = $name AND temporary",
+        {"name": name},
+    ).fetchone() or (False,)
+    con.execute(f"DROP {'VIEW' if is_view else 'TABLE'} IF EXISTS {_quote_ident(name)}")
+
+
+def materialize(con: duckdb.DuckDBPyConnection, staged: Staged) -> Staged:
+    """A lazy view as a table with a `_raw` column, for steps that rewrite the staging
+    table in place (a mapping)."""
+    if not staged.lazy:
+        return staged
+    columns = "".join(f", c{i}" for i in range(len(staged.columns)))
+    con.execute(
+        f"""
+        CREATE TEMP TABLE _materialized AS
+        SELECT _row, _loc, {staged.raw} AS _raw, _bad{columns} FROM {staged.table}
+        """
+    )
+    drop_staged(con, staged.table)
+    con.execute(f"ALTER TABLE _materialized RENAME TO {_quote_ident(staged.table)}")
+    return Staged(columns=staged.columns, style=staged.style, table=staged.table,
+                  kind=staged.kind, source_format=staged.source_format)
 
 
 def _explain(exc: duckdb.Error) -> str:
@@ -92,32 +149,81 @@ def _ident(i: int) -> str:
 # --- JSON Lines -------------------------------------------------------------------
 
 
-def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged]:
-    # Read physical lines with the CSV reader in one-column mode: it streams, handles
-    # gzip, keeps blank lines (so row numbers are line numbers) and fails loudly on bad
-    # UTF-8. NUL cannot occur in valid JSON text, so it is a safe "never" delimiter.
-    con.execute(
-        """
-        CREATE TEMP TABLE _lines AS
-        SELECT row_number() OVER () AS _row, raw AS _raw
-        FROM read_csv($path, columns = {'raw': 'VARCHAR'}, header = false,
-                      delim = chr(0), quote = '', escape = '', auto_detect = false,
-                      max_line_size = $max_line, compression = $compression)
-        """,
-        {"path": str(source.path), "max_line": MAX_LINE_BYTES,
-         "compression": "gzip" if source.gzipped else "none"},
+def _lines_sql(source: InputFile) -> str:
+    # Physical lines, read with the CSV reader in one-column mode: it streams, reads in
+    # parallel, handles gzip, keeps blank lines (so row numbers are line numbers) and
+    # fails loudly on bad UTF-8. NUL cannot occur in valid JSON text, so it is a safe
+    # "never" delimiter. Literals, not parameters, because a view holds this call.
+    return (
+        f"read_csv({_sql_string(str(source.path))}, columns = {{'raw': 'VARCHAR'}}, "
+        "header = false, delim = chr(0), quote = '', escape = '', auto_detect = false, "
+        f"max_line_size = {MAX_LINE_BYTES}, "
+        f"compression = '{'gzip' if source.gzipped else 'none'}')"
     )
+
+
+def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: InputFile, lazy: bool) -> list[Staged]:
+    lines = _lines_sql(source)
+    # The keys of every object in the file: one parse per line, nothing kept. `try`
+    # turns a line that is not JSON into NULL (it is quarantined later, with its reason).
+    keys = [
+        k
+        for (k,) in con.execute(
+            f"SELECT DISTINCT unnest(try(json_keys(raw))) AS k FROM {lines} ORDER BY k"
+        ).fetchall()
+    ]
+    if not lazy or stage_standard_matches(set(keys)):
+        con.execute(
+            f"""
+            CREATE TEMP TABLE _lines AS
+            SELECT row_number() OVER () AS _row, raw AS _raw FROM {lines}
+            """
+        )
+        con.execute(
+            """
+            CREATE TEMP TABLE _docs AS
+            SELECT _row, 'line ' || _row AS _loc, _raw,
+                   CASE WHEN NOT json_valid(_raw) THEN 'not valid JSON'
+                        WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
+            FROM _lines WHERE trim(coalesce(_raw, '')) <> ''
+            """
+        )
+        con.execute("DROP TABLE _lines")
+        return _stage_from_docs(con)
+    # Blank lines are not rows (but count as lines). Most lines start with "{": testing
+    # that first spares trimming a copy of each.
+    numbered = (
+        f"SELECT _row, _raw FROM (SELECT row_number() OVER () AS _row, raw AS _raw "
+        f"FROM {lines}) WHERE starts_with(_raw, '{{') OR trim(coalesce(_raw, '')) <> ''"
+    )
+    if not keys:
+        con.execute(
+            f"""
+            CREATE TEMP VIEW _stage AS
+            SELECT _row, 'line ' || _row AS _loc, _raw,
+                   CASE WHEN NOT json_valid(_raw) THEN 'not valid JSON'
+                        WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
+            FROM ({numbered})
+            """
+        )
+        return [Staged(columns=[], style="json", lazy=True)]
+    # One parse per line gives every value; `try` makes a line that is not JSON NULL
+    # (json_extract and json_valid accept the same text). Only a line with none of the
+    # file's keys ({} or not an object) is parsed again, to tell which.
+    paths = "[" + ", ".join(_sql_string(_json_path(k)) for k in keys) + "]"
+    fields = ", ".join(f"_v[{i + 1}] AS {_ident(i)}" for i in range(len(keys)))
     con.execute(
-        """
-        CREATE TEMP TABLE _docs AS
+        f"""
+        CREATE TEMP VIEW _stage AS
         SELECT _row, 'line ' || _row AS _loc, _raw,
-               CASE WHEN NOT json_valid(_raw) THEN 'not valid JSON'
-                    WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
-        FROM _lines WHERE trim(coalesce(_raw, '')) <> ''
+               CASE WHEN _v IS NULL THEN 'not valid JSON'
+                    WHEN list_count(_v) > 0 THEN NULL
+                    WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad,
+               {fields}
+        FROM (SELECT _row, _raw, try(json_extract(_raw, {paths})) AS _v FROM ({numbered}))
         """
     )
-    con.execute("DROP TABLE _lines")
-    return _stage_from_docs(con)
+    return [Staged(columns=keys, style="json", lazy=True)]
 
 
 # --- JSON documents -----------------------------------------------------------------
@@ -217,29 +323,53 @@ def _stage_from_docs(con: duckdb.DuckDBPyConnection) -> list[Staged]:
 # --- CSV / TSV ----------------------------------------------------------------------
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
-    delimiter = "\t" if source.format == "tsv" else ","
-    options = {
-        "path": str(source.path),
-        "delim": delimiter,
-        "compression": "gzip" if source.gzipped else "none",
-        "max_line": MAX_LINE_BYTES,
-    }
+def stage_standard_matches(keys: set[str]) -> bool:
+    return any(adapter.matches(keys) for adapter in adapters())
+
+
+def _csv_sql(source: InputFile) -> str:
     # All text, header on, RFC 4180 quoting (quoted fields may span lines). Malformed
     # records (wrong field count, broken quotes) go to DuckDB's reject table instead of
     # failing the file, so they can be quarantined with their line.
-    con.execute(
-        """
-        CREATE TEMP TABLE _csv AS
-        SELECT row_number() OVER () AS _ord, *
-        FROM read_csv($path, header = true, all_varchar = true, delim = $delim,
-                      quote = '"', escape = '"', compression = $compression,
-                      max_line_size = $max_line, null_padding = false,
-                      store_rejects = true, rejects_scan = '_csv_scans',
-                      rejects_table = '_csv_rejects')
-        """,
-        options,
+    delimiter = "chr(9)" if source.format == "tsv" else "','"
+    return (
+        f"read_csv({_sql_string(str(source.path))}, header = true, all_varchar = true, "
+        f"delim = {delimiter}, quote = '\"', escape = '\"', "
+        f"compression = '{'gzip' if source.gzipped else 'none'}', "
+        f"max_line_size = {MAX_LINE_BYTES}, null_padding = false, store_rejects = true, "
+        "rejects_scan = '_csv_scans', rejects_table = '_csv_rejects')"
     )
+
+
+def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
+    """The fast path: a view numbering records as read. The numbering holds only if no
+    record is set aside as malformed; `settle` checks that after the read."""
+    csv = _csv_sql(source)
+    names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {csv}").fetchall()]
+    fields = ", ".join(f'"{_escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
+    con.execute(
+        f"""
+        CREATE TEMP VIEW _stage AS
+        SELECT _ord AS _row, 'record ' || _ord AS _loc, CAST(NULL AS VARCHAR) AS _bad, {fields}
+        FROM (SELECT row_number() OVER () AS _ord, * FROM {csv})
+        """
+    )
+    raw = "CAST(to_json(struct_pack(" + ", ".join(
+        f"{_quote_ident(n)} := {_ident(i)}" for i, n in enumerate(names)
+    ) + ")) AS VARCHAR)"
+    return Staged(columns=names, style="text", raw=raw, lazy=True)
+
+
+def _csv_rejects(
+    con: duckdb.DuckDBPyConnection, source: InputFile
+) -> list[tuple[int, bool, str, str]]:
+    """The records the last read of `source` set aside: (record, bad encoding, text,
+    reasons). A record that is not UTF-8 makes the whole file unreadable."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_csv_rejects'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return []
     # DuckDB reports one reject per problem; a record is quarantined once, with all of
     # them. Its `line` counts records (a quoted field spanning lines is one), header = 1.
     rejects = con.execute(
@@ -258,6 +388,16 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
                 f"(record {record})",
                 source=source.display,
             )
+    return rejects
+
+
+def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
+    """Every record into `_stage`, with its text: the path for files with malformed
+    records, and for a mapping (which rewrites the staged table)."""
+    con.execute(
+        f"CREATE TEMP TABLE _csv AS SELECT row_number() OVER () AS _ord, * FROM {_csv_sql(source)}"
+    )
+    rejects = _csv_rejects(con, source)
     names = [row[0] for row in con.execute("DESCRIBE _csv").fetchall()][1:]
     records = _number_records(con, [record for record, *_ in rejects])
     fields = ", ".join(f'"{_escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))

@@ -8,7 +8,7 @@ the reasons it breaks the contract. Python only writes the SQL.
 from __future__ import annotations
 
 from auditlog.errors import InputError
-from auditlog.ingest.readers import Staged, _quote_ident, _sql_string
+from auditlog.ingest.readers import Staged, _json_path, _quote_ident, _sql_string
 from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS, Column, Kind
 
 # Timestamps: epoch seconds or milliseconds (magnitude decides: below 1e11 is seconds,
@@ -92,10 +92,14 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     for i, name in enumerate(staged.columns):
         by_name.setdefault(name.strip().lower(), []).append(i)
     known = set(kind.column_names)
+    source, direct = _source(staged, known)
+
+    def text_of(i: int) -> str:
+        return f"nullif(trim(s{i}), '')" if i in direct else _text_expr(i, staged)
 
     texts: dict[str, str] = {}
     for column in kind.columns:
-        variants = [_text_expr(i, staged) for i in by_name.get(column.name, [])]
+        variants = [text_of(i) for i in by_name.get(column.name, [])]
         texts[column.name] = (
             "CAST(NULL AS VARCHAR)" if not variants
             else variants[0] if len(variants) == 1 else f"coalesce({', '.join(variants)})"
@@ -110,14 +114,19 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
 
     text_cols = ",\n  ".join(f"{texts[c.name]} AS {_t(c)}" for c in kind.columns)
     extra_texts = "".join(f",\n  {_text_expr(i, staged)} AS _e{i}" for i, _ in extras)
+    # What the raw text is rebuilt from, for the rows that are quarantined.
+    raw_from = "_raw" if staged.raw == "_raw" else "".join(
+        f"c{i}, " for i in range(len(staged.columns))
+    ).removesuffix(", ")
     inner = (
-        f"SELECT _row, _loc, _raw, _bad,\n  {text_cols},\n  {extra} AS extra{extra_texts}\n"
-        f"FROM {staged.table}"
+        f"SELECT _row, _loc, {raw_from or 'NULL AS _raw'}, _bad,\n  {text_cols},\n"
+        f"  {extra} AS extra{extra_texts}\nFROM {source}"
     )
-
-    typed_cols = [f"{_typed(c, currency)} AS {c.name}" for c in kind.columns]
+    # Layer by layer, so each value is computed once: texts, typed values, then the
+    # digest and the reasons from those.
+    typed = ",\n  ".join(f"{_typed(c, currency)} AS {_y(c)}" for c in kind.columns)
     digest_members = ", ".join(
-        f"{c.name} := {_typed(c, currency)}" for c in kind.columns if c.name != kind.id_column
+        f"{c.name} := {_y(c)}" for c in kind.columns if c.name != kind.id_column
     )
     # The digest compares content, not spelling: extra columns by name in sorted order,
     # as text, absent and null alike, so the same row exported as JSON Lines and as CSV
@@ -137,18 +146,61 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         f"CASE WHEN _bad IS NOT NULL THEN _bad ELSE "
         f"nullif(concat_ws('; ', {', '.join(reasons)}), '') END"
     )
+    outputs = [f"{_y(c)} AS {c.name}" for c in kind.columns]
     id_col = kind.id_column
     if kind.generated_id:
         # No id given: a stable hash of the row's content, so that reloading the same
         # rows (from any file or format) finds them again.
-        typed_cols[kind.column_names.index(id_col)] = (
-            f"coalesce({_t(kind.column(id_col))}, 'auto-' || substr({digest}, 1, 24)) AS {id_col}"
+        outputs[kind.column_names.index(id_col)] = (
+            f"coalesce({_t(kind.column(id_col))}, 'auto-' || substr(_digest, 1, 24)) AS {id_col}"
         )
+    # A row's text is kept only when it is quarantined for a reason found here; a
+    # conflict found later rebuilds it from the staged table (see pipeline._store).
     return (
-        "SELECT _row, _loc, _raw,\n  "
-        + ",\n  ".join(typed_cols)
-        + f",\n  extra,\n  {digest} AS _digest,\n  {reason} AS _reason\nFROM ({inner})"
+        f"SELECT _row, _loc, CASE WHEN _reason IS NOT NULL THEN {staged.raw} END AS _raw,\n  "
+        + ",\n  ".join(outputs)
+        + f",\n  extra, _digest, _reason\nFROM (\n"
+        + f"SELECT *, {digest} AS _digest,\n  {reason} AS _reason\nFROM (\n"
+        + f"SELECT *,\n  {typed}\nFROM ({inner})))"
     )
+
+
+def _source(staged: Staged, known: set[str]) -> tuple[str, set[int]]:
+    """What the typed rows are read from, and the columns it gives as text (`s<i>`).
+
+    A lazy JSON Lines view is read from its lines directly: one parse of each line
+    gives the text of every contract column (json_extract_string of a path list unquotes
+    strings as json_extract_string of each value would), `try` makes a line that is not
+    JSON NULL (json_extract_string and json_valid accept the same text), and only the
+    other columns, kept in `extra`, are extracted as JSON values, with a second parse.
+    """
+    canonical = [i for i, n in enumerate(staged.columns) if n.strip().lower() in known]
+    if not (staged.lazy and staged.style == "json" and staged.raw == "_raw" and canonical):
+        return staged.table, set()
+    others = [i for i in range(len(staged.columns)) if i not in canonical]
+
+    def paths(indices: list[int]) -> str:
+        return "[" + ", ".join(_sql_string(_json_path(staged.columns[i])) for i in indices) + "]"
+
+    texts = "".join(f", _s[{j + 1}] AS s{i}" for j, i in enumerate(canonical))
+    values = "".join(f", _x[{j + 1}] AS c{i}" for j, i in enumerate(others))
+    extract = (
+        f", CASE WHEN _s IS NOT NULL THEN json_extract(_raw, {paths(others)}) END AS _x"
+        if others else ""
+    )
+    # A line with a contract value is an object; only one without is parsed again.
+    source = f"""(
+      SELECT _row, _loc, _raw,
+        CASE WHEN _s IS NULL THEN 'not valid JSON' WHEN list_count(_s) > 0 THEN NULL
+             WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad{texts}{values}
+      FROM (SELECT *{extract} FROM (
+        SELECT _row, _loc, _raw, try(json_extract_string(_raw, {paths(canonical)})) AS _s
+        FROM {staged.table})))"""
+    return source, set(canonical)
+
+
+def _y(column: Column) -> str:
+    return f"_y_{column.name}"
 
 
 def _t(column: Column) -> str:
@@ -187,12 +239,12 @@ def _checks(column: Column, kind: Kind) -> list[str]:
         checks.append(f"CASE WHEN {text} IS NULL THEN 'missing required field {name}' END")
     if column.type == "ts":
         checks.append(
-            f"CASE WHEN {text} IS NOT NULL AND al_ts({text}, $tz) IS NULL THEN "
+            f"CASE WHEN {text} IS NOT NULL AND {_y(column)} IS NULL THEN "
             f"'unparseable timestamp in {name}: ' || {text} END"
         )
     elif column.type == "amount":
         checks.append(
-            f"CASE WHEN {text} IS NOT NULL AND coalesce(al_amount({text}) <= 0, true) THEN "
+            f"CASE WHEN {text} IS NOT NULL AND coalesce({_y(column)} <= 0, true) THEN "
             f"'invalid amount in {name}: ' || {text} || "
             f"' (expected a positive decimal with at most 4 fractional digits)' END"
         )
