@@ -44,11 +44,12 @@ def refund_lines(con: duckdb.DuckDBPyConnection, change_id: str | None = None) -
     try:
         return con.sql(f"""
             SELECT r.* EXCLUDE (rules),
-                   CAST(a.refunded_amount AS {AMOUNT}) AS refunded_amount,
-                   CAST(greatest(r.amount - a.refunded_amount, 0) AS {AMOUNT}) AS outstanding,
+                   CAST(coalesce(f.refunded_amount, 0) AS {AMOUNT}) AS refunded_amount,
+                   CAST(greatest(r.amount - coalesce(f.refunded_amount, 0), 0) AS {AMOUNT})
+                       AS outstanding,
                    r.rules
             FROM remediation_rows AS r
-            JOIN anomalous_charges AS a ON a.charge_id = r.charge_id
+            LEFT JOIN charge_refunds AS f ON f.charge_id = r.charge_id
             ORDER BY r.charged_at, r.charge_id""").pl().select(LINE_COLUMNS)
     finally:
         con.unregister("remediation_rows")
