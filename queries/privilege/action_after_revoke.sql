@@ -23,14 +23,15 @@ enabled AS (
         WHERE b.actor = e.subject AND b.action = a.action AND b.ts < e.granted_at
           AND (e.system IS NULL OR b.system = e.system))
 )
+-- A join, not EXISTS: EXISTS correlated on four columns makes DuckDB take the DISTINCT
+-- of those columns over every action (most of this rule's time on 10M actions).
 SELECT
     a.ts, a.change_id, a.actor, a.target_account AS account,
     CAST(NULL AS DECIMAL(18, 4)) AS amount, list_value(a.event_id) AS evidence,
     a.event_id AS key
 FROM actions AS a
+JOIN enabled AS e ON e.subject = a.actor AND e.action = a.action
 WHERE coalesce(a.result, 'success') = 'success'
-  AND EXISTS (
-      SELECT 1 FROM enabled AS e
-      WHERE e.subject = a.actor AND e.action = a.action
-        AND (e.system IS NULL OR a.system = e.system)
-        AND a.ts >= e.revoked_at AND (e.regranted_at IS NULL OR a.ts < e.regranted_at))
+  AND (e.system IS NULL OR a.system = e.system)
+  AND a.ts >= e.revoked_at AND (e.regranted_at IS NULL OR a.ts < e.regranted_at)
+QUALIFY row_number() OVER (PARTITION BY a.event_id ORDER BY e.grant_event_id) = 1
