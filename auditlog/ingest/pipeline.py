@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -23,6 +23,7 @@ from auditlog.ingest.files import InputFile, discover, sha256_of
 from auditlog.ingest.readers import (
     READ_ERRORS,
     Staged,
+    _sql_string,
     drop_staged,
     materialize,
     read_error,
@@ -150,16 +151,68 @@ def _check(
 ) -> None:
     """`_typed`: every staged row typed, digested and checked, in one pass. For a lazy
     view this is where the file is read, so its read errors are reported here."""
-    con.execute("DROP TABLE IF EXISTS _typed")
+    _drop_typed(con)
+    if staged.scan is not None and _check_scan(con, source, staged, kind, tz, currency):
+        return
+    _drop_typed(con)
+    staged = replace(staged, scan=None)
+    _typed_pass(con, source, staged, "_typed", kind, tz, currency)
+
+
+def _check_scan(
+    con: duckdb.DuckDBPyConnection,
+    source: InputFile,
+    staged: Staged,
+    kind: Kind,
+    tz: str,
+    currency: str | None,
+) -> bool:
+    """The parallel read of an unnumbered scan (see Staged.scan): rows are stored in file
+    order (insertion order is preserved), so a row's number is its row id's offset from
+    the first. False, and nothing kept, if the row ids are not dense (they are)."""
+    _typed_pass(con, source, staged, "_typed_scan", kind, tz, currency)
+    first, last, count = con.execute(
+        "SELECT min(rowid), max(rowid), count(*) FROM _typed_scan"
+    ).fetchone() or (0, 0, 0)
+    if count and last - first + 1 != count:
+        return False
+    # Deleting blank lines leaves the other rows' ids as they were.
+    con.execute("DELETE FROM _typed_scan WHERE _blank")
+    number = f"(rowid - {int(first or 0)} + 1)"
+    con.execute(
+        f"""
+        CREATE TEMP VIEW _typed AS
+        SELECT {number} AS _row, {_sql_string(staged.loc_prefix)} || {number} AS _loc,
+               * EXCLUDE (_blank)
+        FROM _typed_scan
+        """
+    )
+    return True
+
+
+def _typed_pass(
+    con: duckdb.DuckDBPyConnection,
+    source: InputFile,
+    staged: Staged,
+    table: str,
+    kind: Kind,
+    tz: str,
+    currency: str | None,
+) -> None:
     try:
         con.execute(
-            f"CREATE TEMP TABLE _typed AS {typed_select(kind, staged, currency=currency)}",
+            f"CREATE TEMP TABLE {table} AS {typed_select(kind, staged, currency=currency)}",
             {"tz": tz},
         )
     except READ_ERRORS as exc:
         if not staged.lazy:
             raise
         raise read_error(source, exc) from None
+
+
+def _drop_typed(con: duckdb.DuckDBPyConnection) -> None:
+    drop_staged(con, "_typed")
+    con.execute("DROP TABLE IF EXISTS _typed_scan")
 
 
 def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
@@ -270,7 +323,7 @@ def _store(
     (rows_read, invalid) = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM _typed"
     ).fetchone() or (0, 0)
-    con.execute("DROP TABLE _typed")
+    _drop_typed(con)
     con.execute("DROP TABLE _verdict")
     quarantined = invalid + conflicts
     return {"rows_read": rows_read, "loaded": rows_read - quarantined - duplicates,
@@ -296,7 +349,7 @@ def _record_file(
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
-    for name in ("_stage", "_typed", "_verdict", "_special", "_lines", "_docs", "_top", "_csv",
+    for name in ("_stage", "_typed", "_typed_scan", "_verdict", "_special", "_lines", "_docs", "_top", "_csv",
                  "_records", "_rejected", "_materialized", "_csv_rejects", "_csv_scans"):
         try:
             drop_staged(con, name)

@@ -60,6 +60,13 @@ class Staged:
     raw: str = "_raw"
     # `table` is a view reading the file (see the module docstring), not a table.
     lazy: bool = False
+    # For a lazy view, the same rows unnumbered: every line or record in file order,
+    # blank lines included and flagged `_blank`, without `_row` and `_loc`. Numbering
+    # rows as they are read takes a serial pass (DuckDB runs a pipeline with a streaming
+    # window on one thread); read this way the file is read in parallel, and a row's
+    # position in the result, from 1, is its `_row`, `loc_prefix` || `_row` its `_loc`.
+    scan: str | None = None
+    loc_prefix: str = ""
 
 
 def stage(con: duckdb.DuckDBPyConnection, source: InputFile, *, lazy: bool = True) -> list[Staged]:
@@ -223,7 +230,11 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: InputFile, lazy: bool) 
         FROM (SELECT _row, _raw, try(json_extract(_raw, {paths})) AS _v FROM ({numbered}))
         """
     )
-    return [Staged(columns=keys, style="json", lazy=True)]
+    scan = (
+        f"SELECT raw AS _raw, NOT (starts_with(raw, '{{') OR trim(coalesce(raw, '')) <> '') "
+        f"AS _blank FROM {lines}"
+    )
+    return [Staged(columns=keys, style="json", lazy=True, scan=scan, loc_prefix="line ")]
 
 
 # --- JSON documents -----------------------------------------------------------------
@@ -357,7 +368,9 @@ def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged
     raw = "CAST(to_json(struct_pack(" + ", ".join(
         f"{_quote_ident(n)} := {_ident(i)}" for i, n in enumerate(names)
     ) + ")) AS VARCHAR)"
-    return Staged(columns=names, style="text", raw=raw, lazy=True)
+    scan = f"SELECT false AS _blank, CAST(NULL AS VARCHAR) AS _bad, {fields} FROM {csv}"
+    return Staged(columns=names, style="text", raw=raw, lazy=True, scan=scan,
+                  loc_prefix="record ")
 
 
 def _csv_rejects(

@@ -119,7 +119,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         f"c{i}, " for i in range(len(staged.columns))
     ).removesuffix(", ")
     inner = (
-        f"SELECT _row, _loc, {raw_from or 'NULL AS _raw'}, _bad,\n  {text_cols},\n"
+        f"SELECT {_position(staged)}, {raw_from or 'NULL AS _raw'}, _bad,\n  {text_cols},\n"
         f"  {extra} AS extra{extra_texts}\nFROM {source}"
     )
     # Layer by layer, so each value is computed once: texts, typed values, then the
@@ -157,7 +157,8 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     # A row's text is kept only when it is quarantined for a reason found here; a
     # conflict found later rebuilds it from the staged table (see pipeline._store).
     return (
-        f"SELECT _row, _loc, CASE WHEN _reason IS NOT NULL THEN {staged.raw} END AS _raw,\n  "
+        f"SELECT {_position(staged)}, CASE WHEN _reason IS NOT NULL THEN {staged.raw} END "
+        "AS _raw,\n  "
         + ",\n  ".join(outputs)
         + f",\n  extra, _digest, _reason\nFROM (\n"
         + f"SELECT *, {digest} AS _digest,\n  {reason} AS _reason\nFROM (\n"
@@ -175,8 +176,9 @@ def _source(staged: Staged, known: set[str]) -> tuple[str, set[int]]:
     other columns, kept in `extra`, are extracted as JSON values, with a second parse.
     """
     canonical = [i for i, n in enumerate(staged.columns) if n.strip().lower() in known]
+    table = f"({staged.scan})" if staged.scan is not None else staged.table
     if not (staged.lazy and staged.style == "json" and staged.raw == "_raw" and canonical):
-        return staged.table, set()
+        return table, set()
     others = [i for i in range(len(staged.columns)) if i not in canonical]
 
     def paths(indices: list[int]) -> str:
@@ -190,13 +192,19 @@ def _source(staged: Staged, known: set[str]) -> tuple[str, set[int]]:
     )
     # A line with a contract value is an object; only one without is parsed again.
     source = f"""(
-      SELECT _row, _loc, _raw,
+      SELECT {_position(staged)}, _raw,
         CASE WHEN _s IS NULL THEN 'not valid JSON' WHEN list_count(_s) > 0 THEN NULL
              WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad{texts}{values}
       FROM (SELECT *{extract} FROM (
-        SELECT _row, _loc, _raw, try(json_extract_string(_raw, {paths(canonical)})) AS _s
-        FROM {staged.table})))"""
+        SELECT {_position(staged)}, _raw, try(json_extract_string(_raw, {paths(canonical)})) AS _s
+        FROM {table})))"""
     return source, set(canonical)
+
+
+def _position(staged: Staged) -> str:
+    """The columns that place a row: `_row, _loc`, or for an unnumbered scan `_blank`
+    (the position is the row's place in the result, see Staged.scan)."""
+    return "_blank" if staged.scan is not None else "_row, _loc"
 
 
 def _y(column: Column) -> str:
