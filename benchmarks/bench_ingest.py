@@ -6,6 +6,7 @@ Not a test: it asserts nothing about time, it measures and prints.
     python benchmarks/bench_ingest.py                          # 1M and 10M rows, JSONL and CSV
     python benchmarks/bench_ingest.py --sizes 100000           # quick run
     python benchmarks/bench_ingest.py --sizes 1000000 --formats csv --profile
+    python benchmarks/bench_ingest.py --sizes 1000000 --runs plain auditlog --repeat 3
 
 For every (format, size) three measurements run, each in a fresh Python process so that
 its peak RSS is its own:
@@ -17,6 +18,10 @@ its peak RSS is its own:
             SHA-256 of the file, staging, validation, dedup, quarantine, commit.
   reload    the same call again on the same file into the database `auditlog` filled:
             every row is a duplicate, nothing is stored.
+
+On a shared machine one timing can be far off: --repeat N interleaves N rounds and
+prints the median ratio to plain (each round's ratio is to that round's plain run), and
+every result keeps its CPU seconds and the load average before it.
 
 Data files are generated with DuckDB itself into --data-dir (default bench-data/ at the
 repository root, git-ignored), named by size, and reused when their row count is right.
@@ -32,6 +37,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -348,6 +354,58 @@ def print_table(rows: list[dict[str, object]]) -> None:
             print("  ".join(c.rjust(w) for c, w in zip(line, widths)))
 
 
+def measure_all(  # type: ignore[no-untyped-def]
+    args: argparse.Namespace, path: Path, fmt: str, n: int, size_mb: float, db_dir: Path,
+    repeat: int, log,
+) -> list[dict[str, object]]:
+    """One round of the requested runs on one file; ratios are to this round's plain."""
+    rows: list[dict[str, object]] = []
+    plain_seconds = None
+    db = db_dir / f"auditlog-{fmt}-{n}.duckdb"
+    remove_db(db)
+    for run in args.runs:
+        if run == "reload" and "auditlog" not in args.runs:
+            continue
+        if run == "plain":
+            plain_db = db_dir / f"plain-{fmt}-{n}.duckdb"
+            remove_db(plain_db)
+            out = measure("plain", path, fmt, plain_db, False)
+            db_mb = plain_db.stat().st_size / 1e6 if plain_db.exists() else None
+            if not args.keep_db:
+                remove_db(plain_db)
+        else:
+            out = measure("auditlog", path, fmt, db, args.profile)
+            db_mb = db.stat().st_size / 1e6 if db.exists() else None
+        out.update(run=run, format=fmt, size=n, repeat=repeat, file_mb=round(size_mb, 1),
+                   db_mb=round(db_mb, 1) if db_mb else None)
+        if run == "plain" and "seconds" in out:
+            plain_seconds = out["seconds"]
+        if run != "plain" and plain_seconds and "seconds" in out:
+            out["ratio_vs_plain"] = out["seconds"] / plain_seconds  # type: ignore[operator]
+        log(f"  {run} (round {repeat}): " + (
+            f"error {out['error']}" if "error" in out else
+            f"{out['seconds']:.2f} s, {out['rows_per_second']:,.0f} rows/s, "
+            f"peak RSS {out['peak_rss_mb']:,.0f} MB, CPU {out['cpu_seconds']:.1f} s"))
+        for statement in out.get("statements", [])[:6]:  # type: ignore[union-attr]
+            log(f"      {statement['seconds']:8.2f} s  {statement['sql'][:100]}")
+        rows.append(out)
+    if not args.keep_db:
+        remove_db(db)
+    return rows
+
+
+def print_medians(rows: list[dict[str, object]], log) -> None:  # type: ignore[no-untyped-def]
+    """The median ratio to plain over the rounds: one round on a busy machine can be off."""
+    groups: dict[tuple[object, object, object], list[float]] = {}
+    for r in rows:
+        if "ratio_vs_plain" in r:
+            key = (r["format"], r["size"], r["run"])
+            groups.setdefault(key, []).append(float(r["ratio_vs_plain"]))  # type: ignore[arg-type]
+    for (fmt, size, run), ratios in sorted(groups.items(), key=str):
+        log(f"median {run} / plain, {fmt} {size:,} rows: {statistics.median(ratios):.2f}x "
+            f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
@@ -360,6 +418,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=None,
                         help="results JSON (default benchmarks/results/ingest-<date>.json)")
     parser.add_argument("--keep-db", action="store_true", help="keep the benchmark databases")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of the runs per file, interleaved; prints median ratios")
     # Internal: one measurement in this (fresh) process.
     parser.add_argument("--child", choices=("plain", "auditlog"), help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -385,37 +445,11 @@ def main(argv: list[str] | None = None) -> None:
             log(f"{fmt} {n:,} rows")
             path = ensure_data(data_dir, fmt, n, log)
             size_mb = path.stat().st_size / 1e6
-            plain_seconds = None
-            db = db_dir / f"auditlog-{fmt}-{n}.duckdb"
-            remove_db(db)
-            for run in args.runs:
-                if run == "reload" and "auditlog" not in args.runs:
-                    continue
-                if run == "plain":
-                    plain_db = db_dir / f"plain-{fmt}-{n}.duckdb"
-                    remove_db(plain_db)
-                    out = measure("plain", path, fmt, plain_db, False)
-                    db_mb = plain_db.stat().st_size / 1e6 if plain_db.exists() else None
-                    if not args.keep_db:
-                        remove_db(plain_db)
-                else:
-                    out = measure("auditlog", path, fmt, db, args.profile)
-                    db_mb = db.stat().st_size / 1e6 if db.exists() else None
-                out.update(run=run, format=fmt, size=n, file_mb=round(size_mb, 1),
-                           db_mb=round(db_mb, 1) if db_mb else None)
-                if run == "plain" and "seconds" in out:
-                    plain_seconds = out["seconds"]
-                if run != "plain" and plain_seconds and "seconds" in out:
-                    out["ratio_vs_plain"] = out["seconds"] / plain_seconds  # type: ignore[operator]
-                log("  " + run + ": " + (
-                    f"error {out['error']}" if "error" in out else
-                    f"{out['seconds']:.2f} s, {out['rows_per_second']:,.0f} rows/s, "
-                    f"peak RSS {out['peak_rss_mb']:,.0f} MB"))
-                for statement in out.get("statements", [])[:6]:  # type: ignore[union-attr]
-                    log(f"      {statement['seconds']:8.2f} s  {statement['sql'][:100]}")
-                rows.append(out)
-            if not args.keep_db:
-                remove_db(db)
+            for repeat in range(1, args.repeat + 1):
+                rows.extend(measure_all(args, path, fmt, n, size_mb, db_dir, repeat, log))
+    print_table(rows)
+    if args.repeat > 1:
+        print_medians(rows, log)
     print_table(rows)
     now = dt.datetime.now(dt.timezone.utc)
     output = args.output or RESULTS_DIR / f"ingest-{now:%Y-%m-%d}.json"

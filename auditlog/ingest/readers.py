@@ -231,7 +231,7 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: InputFile, lazy: bool) 
         """
     )
     scan = (
-        f"SELECT raw AS _raw, NOT (starts_with(raw, '{{') OR trim(coalesce(raw, '')) <> '') "
+        "SELECT raw AS _raw, raw IS NULL OR NOT (starts_with(raw, '{') OR trim(raw) <> '') "
         f"AS _blank FROM {lines}"
     )
     return [Staged(columns=keys, style="json", lazy=True, scan=scan, loc_prefix="line ")]
