@@ -164,7 +164,7 @@ def test_timeline_orders_grant_change_surge_rollback_refunds(world_db: tuple[Pat
     events = report_of(db)["timeline"]
     times = [e["time"] for e in events]
     assert times == sorted(times)
-    first = {}
+    first: dict[str, str] = {}
     for e in events:
         first.setdefault(e["kind"], e["time"])
     service = next(c for c in truth["causes"] if c["actor"] == truth["service_account"])
@@ -341,3 +341,34 @@ def test_command_writes_formats_and_refuses_what_it_cannot(sample_db: tuple[Path
     assert isinstance(refused.exception, UsageError) and "--out" in str(refused.exception)
     unknown = runner.invoke(app, [*base, "--change", "CHG-NOPE"])
     assert isinstance(unknown.exception, UsageError)
+
+
+def test_before_any_rule_run_controls_come_from_the_records(tmp_path: Path) -> None:
+    day = "2026-06-01"
+    db = tmp_path / "norun.duckdb"
+    build_fixture(db, {
+        "accounts": [{"account": "svc-x", "account_type": "service", "owner": "lead"}],
+        "changes": [{"change_id": "CHG-A", "system": "orders", "kind": "upgrade",
+                     "implementer": "eng", "approver": "eng", "window_start": f"{day}T20:00:00Z",
+                     "window_end": f"{day}T22:00:00Z", "started_at": f"{day}T23:30:00Z"}],
+        "privileges": [{"event_id": "P-1", "ts": f"{day}T12:00:00Z", "actor": "eng",
+                        "subject": "svc-x", "privilege": "order:bulk", "system": "orders",
+                        "operation": "grant", "approver": "boss"}],
+        "actions": [{"event_id": "E-1", "ts": "2026-06-02T01:00:00Z", "actor": "svc-x",
+                     "actor_type": "service", "action": "subscribe", "system": "orders",
+                     "target_account": "C-1", "object": "ADD", "order_id": "O-1"}],
+        "charges": [{"charge_id": "CH-1", "ts": "2026-06-02T01:01:00Z", "account": "C-1",
+                     "product": "ADD", "amount": "2.50", "currency": "EUR", "order_id": "O-1"}],
+    })
+    report = fresh_report(db)
+    assert report["run"] is None and report["findings"]["open"] == 0
+    (change,) = report["changes"]
+    assert [(c["check"], c["rules"]) for c in change["controls"]] == [
+        ("self_approval", []), ("outside_window", []), ("implementer_granted", [])]
+    assert "30 min after its window closed" in change["controls"][1]["text"]
+    (grant,) = report["accounts"][0]["grants"]
+    assert [c["check"] for c in grant["controls"]] == ["grant_without_ticket"]
+    text, page = render_markdown(report), render_html(report)
+    assert "No rule run yet" in text and "records" in page
+    # Fields the records leave empty show as a dash, never as Python's None.
+    assert "None" not in text and not re.search(r"\bNone\b", re.sub(r"<[^>]+>", " ", page))
