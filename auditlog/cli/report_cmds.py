@@ -39,8 +39,11 @@ def accountability_cmd(
         "--out", "-o", help="File to write md or html to (md goes to stdout without it).")] = None,
     db: DbOption = None,
 ) -> None:
-    """Who and what is responsible for the anomalous charges, what it cost customers,
-    which controls failed, and when: for managers."""
+    """For managers: who is responsible for the anomalous charges, what they cost.
+
+    Each responsible change and account, the controls that failed, the timeline, a chart
+    of the charges around the change, and the open findings.
+    """
     if out is not None and output in (ReportFormat.table, ReportFormat.json):
         raise UsageError(f"--out is for md and html; --format {output.value} prints to stdout")
     if out is None and output is ReportFormat.html:
