@@ -50,6 +50,7 @@ import datetime as dt
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -296,11 +297,31 @@ def check(db: Path, args: argparse.Namespace) -> dict[str, Any]:
             "identical": got == want}
 
 
-CHILDREN = {"scan": plain_scan, "run": run_all, "trace": trace_one, "check": check}
+CHILDREN = {"scan": plain_scan, "rescan": plain_scan, "run": run_all, "trace": trace_one,
+            "check": check}
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def forget_findings(db: Path) -> None:
+    con = duckdb.connect(str(db))
+    con.execute("DROP TABLE IF EXISTS findings")
+    con.execute("DROP TABLE IF EXISTS runs")
+    con.close()
 
 
 def child_main(args: argparse.Namespace) -> None:
+    # Imports are not what is measured.
+    import auditlog.attribution
+    import auditlog.findings  # noqa: F401
+
+    before = cpu_seconds()
     out = CHILDREN[args.child](Path(args.db), args)
+    # CPU time of all threads: less sensitive than wall time to other work on the machine.
+    out["cpu_seconds"] = round(cpu_seconds() - before, 2)
     out["peak_rss_mb"] = round(peak_rss_mb(), 1)
     print("BENCH-RESULT " + json.dumps(out, default=str))
 
@@ -366,17 +387,23 @@ def main(argv: list[str] | None = None) -> None:
     db, built = build_big(args.data_dir, args.charges, args.actions, args.memory_limit,
                           args.threads)
     charge, ordinary = sample_charges(args, built["plan"]["replicas"])
+    forget_findings(db)  # every benchmark measures a first run
     results: dict[str, Any] = {}
-    for mode in ("scan", "run", "trace", *(("check",) if args.check else ())):
+    for mode in ("scan", "run", "rescan", "trace", *(("check",) if args.check else ())):
         log(f"{mode} ...")
         results[mode] = measure(mode, db, args, ["--charge", charge, "--ordinary", ordinary])
         log(f"  {json.dumps(results[mode])[:300]}")
-    scan = results["scan"].get("seconds")
+    # The faster of the two scans, one before and one after the run, is the yardstick.
+    scans = [results[m] for m in ("scan", "rescan") if "seconds" in results[m]]
+    scan = min((r["seconds"] for r in scans), default=None)
+    scan_cpu = min((r["cpu_seconds"] for r in scans), default=None)
     run = results["run"].get("seconds")
+    run_cpu = results["run"].get("cpu_seconds")
     summary = {
         "rows": built["rows"], "db_mb": built["db_mb"],
         "scan_seconds": scan, "run_seconds": run,
         "run_vs_scan": round(run / scan, 2) if scan and run else None,
+        "run_vs_scan_cpu": round(run_cpu / scan_cpu, 2) if scan_cpu and run_cpu else None,
         "trace_seconds": results["trace"].get("seconds"),
         "peak_rss_mb": {m: r.get("peak_rss_mb") for m, r in results.items()},
     }
@@ -401,9 +428,11 @@ def print_summary(summary: dict[str, Any], results: dict[str, Any]) -> None:
         if "error" in r:
             print(f"{mode:6} ERROR {r['error']}")
             continue
-        print(f"{mode:6} {r['seconds']:8.2f} s   peak RSS {r['peak_rss_mb']:,.0f} MB   "
+        print(f"{mode:6} {r['seconds']:8.2f} s   CPU {r['cpu_seconds']:8.2f} s   "
+              f"peak RSS {r['peak_rss_mb']:,.0f} MB   "
               f"load average before {r['loadavg_before']}")
-    print(f"all packs / one plain scan: {summary['run_vs_scan']}x (target < 20x); "
+    print(f"all packs / one plain scan: {summary['run_vs_scan']}x wall, "
+          f"{summary['run_vs_scan_cpu']}x CPU (target < 20x); "
           f"one trace: {summary['trace_seconds']} s after open (target < 0.3 s)")
     for label, t in (results["trace"].get("timeline") or {}).items():
         print(f"timeline of the {label.replace('_', ' ')}: {t['seconds']} s, {t['rows']} rows")
