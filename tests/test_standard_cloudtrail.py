@@ -177,3 +177,15 @@ def test_a_synced_aws_logs_folder_loads_with_its_digests(
     results = ingest_paths(con, [tmp_path / "AWSLogs"])
     assert [(Path(r.path).parent.name, r.rows_read, r.loaded) for r in results] == [
         ("CloudTrail", 1, 1), ("CloudTrail-Digest", 0, 0)]
+
+
+def test_a_failed_console_sign_in_is_a_failure(tmp_path: Path,
+                                               con: duckdb.DuckDBPyConnection) -> None:
+    sign_in = record("c1", "ConsoleLogin", None, source="signin.amazonaws.com",
+                     eventType="AwsConsoleSignIn", errorMessage="Failed authentication")
+    sign_in["responseElements"] = {"ConsoleLogin": "Failure"}
+    load(con, tmp_path / "signin.json", [sign_in, {**record(
+        "c2", "ConsoleLogin", None, source="signin.amazonaws.com", eventType="AwsConsoleSignIn"),
+        "responseElements": {"ConsoleLogin": "Success"}}])
+    assert con.execute("SELECT event_id, result, channel FROM actions ORDER BY event_id"
+                       ).fetchall() == [("c1", "failure", "console"), ("c2", "success", "console")]

@@ -15,8 +15,9 @@ line; the readers unwrap them all into `_docs`. One record is one row:
   none, so it is not a grant (and a user rotating its own key is not a self-grant).
   Rules that care, such as grant_then_credential, look for these actions by name.
 * Everything else is an **action**: action = eventName, system = eventSource.
-* A *failed* privilege call (errorCode set) granted nothing, so it is not a grant: it is
-  an action with result `failure`, its errorCode/errorMessage kept in `extra`.
+* A *failed* call (errorCode set, or a ConsoleLogin answered `Failure`) has result
+  `failure`, its errorCode/errorMessage kept in `extra`; a failed privilege call granted
+  nothing, so it is not a grant but such an action.
 
 IAM and SSO privileges apply to a whole AWS account, not to the one service that
 granted them, so their `system` is left empty ("any system", as the privilege rules read
@@ -185,7 +186,9 @@ WITH records AS (
          {text('event_source')} AS service,
          coalesce({text('event_time')}, {text('logstash_time')}) AS ts,
          nullif(trim({ACTOR_SQL}), '') AS actor,
-         {text('error_code')} IS NOT NULL AS failed,
+         -- A failed console sign-in says so in its response, often without errorCode.
+         ({text('error_code')} IS NOT NULL
+          OR coalesce(f.re ->> '$.ConsoleLogin', '') = 'Failure') AS failed,
          CASE
            WHEN f._bad IS NOT NULL THEN f._bad
            WHEN {text('event_name')} IS NULL THEN 'CloudTrail record without eventName'
