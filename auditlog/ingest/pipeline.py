@@ -211,8 +211,7 @@ def _typed_pass(
 
 
 def _drop_typed(con: duckdb.DuckDBPyConnection) -> None:
-    drop_staged(con, "_typed")
-    con.execute("DROP TABLE IF EXISTS _typed_scan")
+    drop_staged(con, "_typed", "_typed_scan")
 
 
 def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
@@ -349,9 +348,9 @@ def _record_file(
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
-    for name in ("_stage", "_typed", "_typed_scan", "_verdict", "_special", "_lines", "_docs", "_top", "_csv",
-                 "_records", "_rejected", "_materialized", "_csv_rejects", "_csv_scans"):
-        try:
-            drop_staged(con, name)
-        except duckdb.Error:
-            pass
+    try:
+        drop_staged(con, "_stage", "_typed", "_typed_scan", "_verdict", "_special", "_lines",
+                    "_docs", "_top", "_csv", "_records", "_rejected", "_materialized",
+                    "_csv_rejects", "_csv_scans")
+    except duckdb.Error:
+        pass

@@ -113,13 +113,19 @@ def settle(con: duckdb.DuckDBPyConnection, source: InputFile, staged: Staged) ->
     return _stage_csv(con, source)
 
 
-def drop_staged(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Drop the staging table or view `name`, if there is one."""
-    (is_view,) = con.execute(
-        "SELECT count(*) > 0 FROM duckdb_views() WHERE view_name = $name AND temporary",
-        {"name": name},
-    ).fetchone() or (False,)
-    con.execute(f"DROP {'VIEW' if is_view else 'TABLE'} IF EXISTS {_quote_ident(name)}")
+def drop_staged(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    """Drop the staging tables or views `names`, those there are. (Asked of the catalog
+    first: a failed DROP would abort the ingest's transaction.)"""
+    views = {
+        name
+        for (name,) in con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE temporary AND list_contains($names, view_name)",
+            {"names": list(names)},
+        ).fetchall()
+    }
+    for name in names:
+        kind = "VIEW" if name in views else "TABLE"
+        con.execute(f"DROP {kind} IF EXISTS {_quote_ident(name)}")
 
 
 def materialize(con: duckdb.DuckDBPyConnection, staged: Staged) -> Staged:
