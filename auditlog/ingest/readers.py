@@ -237,8 +237,9 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: InputFile, lazy: bool) 
         """
     )
     scan = (
-        "SELECT raw AS _raw, raw IS NULL OR NOT (starts_with(raw, '{') OR trim(raw) <> '') "
-        f"AS _blank FROM {lines}"
+        # CASE, not OR: DuckDB evaluates both sides of an OR in a select list.
+        "SELECT raw AS _raw, CASE WHEN starts_with(raw, '{') THEN false "
+        f"ELSE trim(coalesce(raw, '')) = '' END AS _blank FROM {lines}"
     )
     return [Staged(columns=keys, style="json", lazy=True, scan=scan, loc_prefix="line ")]
 
