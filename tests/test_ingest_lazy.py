@@ -85,10 +85,14 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["a.jsonl", "a.jsonl.gz", "a.csv", "a.tsv", "bad.csv"])
+@pytest.mark.parametrize("name", ["a.jsonl", "a.jsonl.gz", "none.jsonl", "a.csv", "a.tsv",
+                                  "bad.csv"])
 def test_lazy_reads_give_exactly_what_staged_reads_give(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    if "jsonl" in name:
+    if name.startswith("none"):
+        # None of the named kind's columns: every row is quarantined.
+        text = '{"foo": 1}\n\n{"bar": "x"}\n[]\n'
+    elif "jsonl" in name:
         text = "\n".join(JSONL_LINES) + "\n"
     else:
         text = CSV_TEXT + (MALFORMED if name.startswith("bad") else "")
@@ -102,7 +106,7 @@ def test_lazy_reads_give_exactly_what_staged_reads_give(
     eager = _load(tmp_path / "eager.duckdb", [source, other, source], lazy=False,
                   monkeypatch=monkeypatch)
     assert lazy == eager
-    assert lazy["quarantine"] and lazy["actions"]
+    assert lazy["quarantine"] and (lazy["actions"] or name.startswith("none"))
 
 
 def test_conflicts_keep_their_position_and_raw_text(

@@ -225,22 +225,27 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: InputFile, lazy: bool) 
     # file's keys ({} or not an object) is parsed again, to tell which.
     paths = "[" + ", ".join(_sql_string(_json_path(k)) for k in keys) + "]"
     fields = ", ".join(f"_v[{i + 1}] AS {_ident(i)}" for i in range(len(keys)))
+
+    def objects(position: str, rows: str) -> str:
+        return f"""
+            SELECT {position}, _raw,
+                   CASE WHEN _v IS NULL THEN 'not valid JSON'
+                        WHEN list_count(_v) > 0 THEN NULL
+                        WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad,
+                   {fields}
+            FROM (SELECT *, try(json_extract(_raw, {paths})) AS _v FROM ({rows}))"""
+
     con.execute(
-        f"""
-        CREATE TEMP VIEW _stage AS
-        SELECT _row, 'line ' || _row AS _loc, _raw,
-               CASE WHEN _v IS NULL THEN 'not valid JSON'
-                    WHEN list_count(_v) > 0 THEN NULL
-                    WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad,
-               {fields}
-        FROM (SELECT _row, _raw, try(json_extract(_raw, {paths})) AS _v FROM ({numbered}))
-        """
+        "CREATE TEMP VIEW _stage AS "
+        + objects("_row, 'line ' || _row AS _loc", numbered)
     )
-    scan = (
+    # Validation reads the lines itself (see validate._source) and never asks for these
+    # columns, which DuckDB then does not compute; other readers of the scan can.
+    scan = objects("_blank", (
         # CASE, not OR: DuckDB evaluates both sides of an OR in a select list.
         "SELECT raw AS _raw, CASE WHEN starts_with(raw, '{') THEN false "
         f"ELSE trim(coalesce(raw, '')) = '' END AS _blank FROM {lines}"
-    )
+    ))
     return [Staged(columns=keys, style="json", lazy=True, scan=scan, loc_prefix="line ")]
 
 
