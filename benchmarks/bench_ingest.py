@@ -42,6 +42,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -271,7 +272,7 @@ def measure(mode: str, path: Path, fmt: str, db: Path, profile: bool) -> dict[st
     # run is kept with it so that a contended figure can be recognised.
     load = os.getloadavg()[0]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
     wall = time.perf_counter() - started
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH-RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -309,9 +310,10 @@ def machine_info() -> dict[str, object]:
         pass
     try:
         commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True).stdout.strip()
+                                check=False, capture_output=True, text=True).stdout.strip()
         dirty = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain",
-                                     "auditlog"], capture_output=True, text=True).stdout)
+                                     "auditlog"], check=False, capture_output=True,
+                                    text=True).stdout)
     except OSError:
         commit, dirty = "", False
     return {
@@ -393,7 +395,8 @@ def measure_all(  # type: ignore[no-untyped-def]
             f"error {out['error']}" if "error" in out else
             f"{out['seconds']:.2f} s, {out['rows_per_second']:,.0f} rows/s, "
             f"peak RSS {out['peak_rss_mb']:,.0f} MB, CPU {out['cpu_seconds']:.1f} s"))
-        for statement in out.get("statements", [])[:6]:  # type: ignore[union-attr]
+        statements: list[dict[str, Any]] = out.get("statements", [])  # type: ignore[assignment]
+        for statement in statements[:6]:
             log(f"      {statement['seconds']:8.2f} s  CPU {statement['cpu_seconds']:6.2f} s  "
                 f"{statement['sql'][:90]}")
         rows.append(out)
@@ -458,8 +461,7 @@ def main(argv: list[str] | None = None) -> None:
     print_table(rows)
     if args.repeat > 1:
         print_medians(rows, log)
-    print_table(rows)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     output = args.output or RESULTS_DIR / f"ingest-{now:%Y-%m-%d}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(

@@ -62,9 +62,9 @@ def discover(paths: list[Path]) -> list[InputFile]:
     for path in paths:
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if not any(part.startswith(".") for part in child.relative_to(path).parts):
-                    if (classified := classify(child)) is not None:
-                        found.append(classified)
+                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
+                if not hidden and (classified := classify(child)) is not None:
+                    found.append(classified)
         elif path.is_file():
             classified = classify(path)
             if classified is None:

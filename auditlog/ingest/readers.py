@@ -119,7 +119,8 @@ def drop_staged(con: duckdb.DuckDBPyConnection, *names: str) -> None:
     views = {
         name
         for (name,) in con.execute(
-            "SELECT view_name FROM duckdb_views() WHERE temporary AND list_contains($names, view_name)",
+            "SELECT view_name FROM duckdb_views() "
+            "WHERE temporary AND list_contains($names, view_name)",
             {"names": list(names)},
         ).fetchall()
     }

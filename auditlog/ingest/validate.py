@@ -160,7 +160,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         f"SELECT {_position(staged)}, CASE WHEN _reason IS NOT NULL THEN {staged.raw} END "
         "AS _raw,\n  "
         + ",\n  ".join(outputs)
-        + f",\n  extra, _digest, _reason\nFROM (\n"
+        + ",\n  extra, _digest, _reason\nFROM (\n"
         + f"SELECT *, {digest} AS _digest,\n  {reason} AS _reason\nFROM (\n"
         + f"SELECT *,\n  {typed}\nFROM ({inner})))"
     )
