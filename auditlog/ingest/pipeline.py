@@ -169,7 +169,13 @@ def _check_scan(
 ) -> bool:
     """The parallel read of an unnumbered scan (see Staged.scan): rows are stored in file
     order (insertion order is preserved), so a row's number is its row id's offset from
-    the first. False, and nothing kept, if the row ids are not dense (they are)."""
+    the first. False, and nothing kept, if insertion order is not preserved on this
+    connection (store.connect preserves it) or the row ids are not dense (they are)."""
+    (ordered,) = con.execute(
+        "SELECT current_setting('preserve_insertion_order')"
+    ).fetchone() or (False,)
+    if not ordered:
+        return False
     _typed_pass(con, source, staged, "_typed_scan", kind, tz, currency)
     first, last, count = con.execute(
         "SELECT min(rowid), max(rowid), count(*) FROM _typed_scan"
