@@ -50,7 +50,6 @@ import datetime as dt
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -60,7 +59,7 @@ from typing import Any
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ingest import machine_info, peak_rss_mb, remove_db
+from bench_ingest import cpu_seconds, machine_info, peak_rss_mb, remove_db
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -299,11 +298,6 @@ def check(db: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 CHILDREN = {"scan": plain_scan, "rescan": plain_scan, "run": run_all, "trace": trace_one,
             "check": check}
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def forget_findings(db: Path) -> None:
