@@ -10,7 +10,7 @@ run reports it as disappeared.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,22 +75,31 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RUNS_DDL)
 
 
+# Another engine's way to run rules (engines/spark.py): the same arguments as
+# runner.run_rules after the connection, the same findings frame back.
+RuleEngine = Callable[[Sequence[Rule], dict[str, Any] | None, datetime | None, datetime | None],
+                  pl.DataFrame]
+
+
 def run_packs(
     db_path: Path | str,
     rules: Sequence[Rule],
     params: dict[str, Any] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    engine: RuleEngine | None = None,
 ) -> RunReport:
-    """Run `rules` on the database at db_path and store their findings."""
+    """Run `rules` on the database at db_path (or with `engine`) and store their findings.
+
+    Whatever engine ran them, findings are merged here, so ids, new and disappeared
+    findings and triage work the same after a DuckDB run and a Spark run.
+    """
     if not rules:
         raise UsageError("no rules selected; see 'auditlog rules list'")
-    shared = sum(uses_shared_views(r.sql) for r in rules) > 1
-    sandbox = open_sandbox(db_path, materialize=shared)
-    try:
-        found = run_rules(sandbox, rules, params, since, until)
-    finally:
-        sandbox.close()
+    if engine is not None:
+        found = engine(rules, params, since, until)
+    else:
+        found = run_on_duckdb(db_path, rules, params, since, until)
     con = store.connect(db_path)
     try:
         ensure_tables(con)
@@ -100,6 +109,16 @@ def run_packs(
     finally:
         con.close()
     return report
+
+
+def run_on_duckdb(db_path: Path | str, rules: Sequence[Rule], params: dict[str, Any] | None,
+                  since: datetime | None, until: datetime | None) -> pl.DataFrame:
+    shared = sum(uses_shared_views(r.sql) for r in rules) > 1
+    sandbox = open_sandbox(db_path, materialize=shared)
+    try:
+        return run_rules(sandbox, rules, params, since, until)
+    finally:
+        sandbox.close()
 
 
 def merge(

@@ -16,6 +16,7 @@ from auditlog.cli.common import app, err_console
 from auditlog.errors import AuditlogError
 
 # Importing a command module registers its commands on `app`.
+from auditlog.cli import lake_cmds  # noqa: E402,F401  (registration by import)
 from auditlog.cli import load_cmds  # noqa: E402,F401  (registration by import)
 from auditlog.cli import report_cmds  # noqa: E402,F401  (registration by import)
 from auditlog.cli import rule_cmds  # noqa: E402,F401  (registration by import)

@@ -14,6 +14,7 @@ from auditlog import store
 from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, err_console, print_json
 from auditlog.ingest import FileResult, ingest_paths
 from auditlog.kinds import KINDS
+from auditlog.lake import append_files
 from auditlog.status import database_status, quarantined_rows
 
 KindName = enum.Enum("KindName", {name: name for name in KINDS}, type=str)  # type: ignore[misc]
@@ -42,6 +43,11 @@ def ingest(
         typer.Option("--mapping", help="TOML file renaming columns and mapping values "
                      "(see examples/mappings/)."),
     ] = None,
+    lake: Annotated[
+        Path | None,
+        typer.Option("--lake", help="Also append the loaded rows to this Parquet lake "
+                     "(see 'auditlog lake export')."),
+    ] = None,
     db: DbOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
@@ -61,6 +67,8 @@ def ingest(
             con, paths, kind=kind.value if kind else None, tz=tz, strict=strict,
             currency=currency, progress=advance, mapping=mapping,
         )
+    if lake is not None:  # the rows this call loaded, as new files; nothing rewritten
+        append_files(con, lake, (r.sha256 for r in results if r.loaded))
     con.close()
     if output is OutputFormat.json:
         print_json([r.as_dict() for r in results])

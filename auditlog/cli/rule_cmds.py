@@ -30,7 +30,8 @@ from auditlog.export.manifest import document_time
 from auditlog.export.safety import cell_text, safe_cell_text
 from auditlog.export.workbook import write_workbook
 from auditlog.export.writers import CSV_LINE_END, write_csv_rows
-from auditlog.findings import FindingFilter, findings_records, list_findings, run_packs, triage
+from auditlog.findings import (FindingFilter, RuleEngine, findings_records, list_findings,
+                               run_packs, triage)
 from auditlog.refunds import CUSTOMER_COLUMNS, refund_records, refund_report
 from auditlog.rules import SEVERITIES, Rule, load_rules
 from auditlog.rules.cases import run_all_cases
@@ -134,6 +135,33 @@ def render_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str
     console.print(table)
 
 
+class Engine(str, enum.Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+EngineOption = Annotated[
+    Engine, typer.Option("--engine", help="duckdb (embedded) or spark (pip install "
+                         "'auditlog[spark]').")]
+LakeOption = Annotated[
+    Path | None, typer.Option("--lake", help="Spark: the Parquet lake to read "
+                              "(default: the database exported to a temporary lake).")]
+MasterOption = Annotated[
+    str | None, typer.Option("--master", help="Spark master URL (default local[2]).")]
+
+
+def engine_runner(engine: Engine, db_path: Path, lake: Path | None,
+                  master: str | None) -> RuleEngine | None:
+    """None for DuckDB (run_packs' default), else the Spark engine."""
+    if engine is Engine.duckdb:
+        if lake is not None or master is not None:
+            raise UsageError("--lake and --master go with --engine spark")
+        return None
+    from auditlog.engines.spark import DEFAULT_MASTER, SparkRunner
+
+    return SparkRunner(db_path, lake, master or DEFAULT_MASTER)
+
+
 @app.command()
 def run(
     pack: PackOption = None,
@@ -143,13 +171,17 @@ def run(
     since: SinceOption = None,
     until: UntilOption = None,
     rules_dir: RulesDirOption = None,
+    engine: EngineOption = Engine.duckdb,
+    lake: LakeOption = None,
+    master: MasterOption = None,
     db: DbOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Run rule packs on the loaded logs and store their findings."""
     rules = select_rules(rules_dir, pack, rule)
-    report = run_packs(db or store.default_db_path(), rules, parse_params(param),
-                       parse_time(since, "--since"), parse_time(until, "--until"))
+    db_path = db or store.default_db_path()
+    report = run_packs(db_path, rules, parse_params(param), parse_time(since, "--since"),
+                       parse_time(until, "--until"), engine_runner(engine, db_path, lake, master))
     if output is OutputFormat.json:
         print_json(report.as_dict())
     else:
@@ -352,9 +384,17 @@ def rules_list(rules_dir: RulesDirOption = None, output: FormatOption = OutputFo
 
 @rules_app.command("show")
 def rules_show(rule_id: Annotated[str, typer.Argument(help="The rule's id.")],
-               rules_dir: RulesDirOption = None) -> None:
+               rules_dir: RulesDirOption = None,
+               engine: Annotated[Engine, typer.Option(
+                   "--engine", help="spark: print the rule's Spark SQL translation.")
+               ] = Engine.duckdb) -> None:
     """A rule's metadata, parameters and SQL."""
     (rule,) = select_rules(rules_dir, None, [rule_id])
+    if engine is Engine.spark:
+        from auditlog.engines.translate import to_spark
+
+        console.print(to_spark(rule.sql, rule.source, pretty=True), markup=False, soft_wrap=True)
+        return
     console.print(f"[bold]{rule.id}[/] ({rule.pack}, {rule.severity}): {rule.title}\n")
     for label, text in (("What", rule.description), ("Why", rule.rationale),
                         ("Investigate", rule.investigate)):

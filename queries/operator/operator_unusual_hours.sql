@@ -34,7 +34,7 @@ SELECT
     min(h.ts) AS ts, CAST(NULL AS VARCHAR) AS change_id, h.actor,
     CAST(NULL AS VARCHAR) AS account, CAST(NULL AS DECIMAL(18, 4)) AS amount,
     list(h.event_id ORDER BY h.ts, h.event_id) AS evidence,
-    h.actor || '|' || CAST(date_trunc('hour', h.ts) AS VARCHAR) AS key
+    h.actor || '|' || strftime(date_trunc('hour', h.ts), '%Y-%m-%d %H:%M:%S') || '+00' AS key
 FROM human_actions AS h
 JOIN odd_hours AS o ON o.actor = h.actor AND o.hour_of_day = h.hour_of_day
 GROUP BY h.actor, date_trunc('hour', h.ts)

@@ -1,0 +1,199 @@
+"""Running the rule packs on Apache Spark over a Parquet lake (lake.py).
+
+The rules and shared views are the DuckDB ones translated by sqlglot (translate.py); their
+findings come back as the same polars frame the DuckDB runner returns, with the same
+stable ids, and are merged by the same findings store code. pyspark and Java are optional:
+without them the Spark engine is one clear error, and the rest of auditlog works.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import polars as pl
+
+from auditlog import store
+from auditlog.engines.translate import spark_args, spark_rule_sql, spark_shared_views
+from auditlog.errors import RuleError, UsageError
+from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
+from auditlog.lake import check_lake, export_lake, has_files, kind_path
+from auditlog.rules.model import Rule
+from auditlog.rules.runner import check_single_select, empty_findings, with_identity
+from auditlog.store import first_line
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+DEFAULT_MASTER = "local[2]"
+INSTALL_HINT = "install with pip install 'auditlog[spark]'"
+
+# What the engine needs from a session; see PORTABLE-SQL for why each matters.
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.ansi.enabled": "true",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.driver.memory": "3g",
+    # Rule SQL may read the registered tables only, never a file by its path.
+    "spark.sql.runSQLOnFiles": "false",
+}
+
+
+def require_spark() -> None:
+    """Raise one sentence when pyspark or Java is missing."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise UsageError(f"the Spark engine needs pyspark, which is not installed; "
+                         f"{INSTALL_HINT}") from None
+    java_home = os.environ.get("JAVA_HOME")
+    java = Path(java_home) / "bin" / "java" if java_home else shutil.which("java")
+    if java is None or not Path(java).exists():
+        raise UsageError("the Spark engine needs Java 17 or later, which was not found; install "
+                         "it (e.g. apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
+
+
+def start_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = None
+                  ) -> SparkSession:
+    """A Spark session for auditlog (an existing one in this process is reused)."""
+    require_spark()
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(master).appName("auditlog")
+    for key, value in {**SESSION_CONF, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # py4j and the JVM raise many kinds; all mean "no session"
+        raise UsageError(f"cannot start Spark at {master}: {first_line(exc)}") from None
+    session.sparkContext.setLogLevel("ERROR")
+    for key in ("spark.sql.session.timeZone", "spark.sql.runSQLOnFiles"):
+        session.conf.set(key, SESSION_CONF[key])
+    return session
+
+
+def spark_schema(kind: Kind) -> Any:
+    """The Spark schema of a kind's lake files (lake.py writes exactly these types)."""
+    from pyspark.sql.types import (DecimalType, LongType, StringType, StructField, StructType,
+                                   TimestampType)
+
+    types = {"ts": TimestampType(), "amount": DecimalType(18, 4)}
+    fields = [StructField(c.name, types.get(c.type, StringType())) for c in kind.columns]
+    fields += [StructField(name, LongType() if name == "_row" else StringType())
+               for name, _ in SOURCE_COLUMNS]
+    return StructType(fields)
+
+
+def lake_frame(spark: SparkSession, lake: Path, kind: Kind) -> DataFrame:
+    """A kind's rows in the lake (none when it has no files), with the kind's columns."""
+    schema = spark_schema(kind)
+    path = kind_path(lake, kind.name)
+    if not has_files(path):
+        return spark.createDataFrame([], schema)
+    frame = spark.read.schema(schema).option("basePath", str(path)).parquet(str(path))
+    return frame.select(*schema.fieldNames())
+
+
+def register_lake(spark: SparkSession, lake: Path) -> None:
+    """The five kinds as temp views named like the DuckDB tables."""
+    for name, kind in KINDS.items():
+        lake_frame(spark, lake, kind).createOrReplaceTempView(name)
+
+
+def install_shared_views(spark: SparkSession) -> None:
+    """The shared views, translated, each computed once into a checkpointed temp view.
+
+    Each view is computed from the ones before it and its lineage cut: Spark would
+    otherwise re-analyze and re-optimize the whole nested tree of views in every rule
+    (minutes per query), and recompute views that several rules share.
+    """
+    for name, sql in spark_shared_views():
+        try:
+            frame = spark.sql(sql).localCheckpoint(eager=True)
+        except Exception as exc:
+            raise RuleError(f"shared view '{name}' fails on Spark: {first_line(exc)}") from None
+        frame.createOrReplaceTempView(name)
+
+
+FINDING_SCHEMA = {"ts": pl.Datetime("us", "UTC"), "change_id": pl.String, "actor": pl.String,
+                  "account": pl.String, "amount": pl.Decimal(18, 4),
+                  "evidence": pl.List(pl.String), "key": pl.String}
+
+
+def run_rule_spark(spark: SparkSession, rule: Rule, params: dict[str, Any] | None = None,
+                   since: datetime | None = None, until: datetime | None = None) -> pl.DataFrame:
+    """The findings of one rule on Spark: the same frame runner.run_rule returns."""
+    probe = duckdb.connect()
+    try:
+        check_single_select(probe, rule)  # the same gate as on DuckDB
+    finally:
+        probe.close()
+    sql = spark_rule_sql(rule, since, until)
+    try:
+        table = spark.sql(sql, args=spark_args(rule, params, since, until) or None).toArrow()
+    except Exception as exc:
+        raise RuleError(f"failed on Spark: {first_line(exc)}", source=rule.source) from None
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    frame = frame.cast(FINDING_SCHEMA).sort("key")  # type: ignore[arg-type]
+    return with_identity(rule, frame)
+
+
+def run_rules_spark(spark: SparkSession, rules: Sequence[Rule],
+                    params: dict[str, Any] | None = None, since: datetime | None = None,
+                    until: datetime | None = None) -> pl.DataFrame:
+    """All findings of `rules`, ordered by rule id then key (as runner.run_rules)."""
+    frames = [run_rule_spark(spark, r, params, since, until)
+              for r in sorted(rules, key=lambda r: r.id)]
+    if not frames:
+        probe = duckdb.connect()
+        try:
+            return empty_findings(probe)
+        finally:
+            probe.close()
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+@contextmanager
+def lake_for(db_path: Path | str, lake: Path | None) -> Iterator[Path]:
+    """`lake` when given (checked), else a temporary lake exported from the database."""
+    if lake is not None:
+        check_lake(lake)
+        yield lake
+        return
+    with tempfile.TemporaryDirectory(prefix="auditlog-lake-") as tmp:
+        con = store.connect(db_path, read_only=True)
+        try:
+            export_lake(con, Path(tmp))
+        finally:
+            con.close()
+        yield Path(tmp)
+
+
+class SparkRunner:
+    """The Spark engine as findings.run_packs calls it: rules in, findings frame out."""
+
+    def __init__(self, db_path: Path | str, lake: Path | None = None,
+                 master: str = DEFAULT_MASTER, session: SparkSession | None = None) -> None:
+        self.db_path, self.lake, self.master, self.session = db_path, lake, master, session
+
+    def __call__(self, rules: Sequence[Rule], params: dict[str, Any] | None,
+                 since: datetime | None, until: datetime | None) -> pl.DataFrame:
+        require_spark()
+        with lake_for(self.db_path, self.lake) as lake:
+            spark = self.session or start_session(self.master)
+            register_lake(spark, lake)
+            install_shared_views(spark)
+            return run_rules_spark(spark, rules, params, since, until)

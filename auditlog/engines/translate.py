@@ -1,0 +1,75 @@
+"""One rule source for two engines: a rule's DuckDB SQL translated to Spark SQL by sqlglot.
+
+Rules are written in the portable subset of DuckDB SQL (rules/lint.py says what falls
+outside it); sqlglot translates them with unsupported_level=RAISE, so a construct it
+cannot express in Spark is an error naming the rule, never silently different SQL.
+Parameters ($name in DuckDB) become Spark's named markers (:name), bound as values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from auditlog.errors import RuleError
+from auditlog.kinds import AMOUNT_SQL_TYPE
+from auditlog.rules.model import Rule
+from auditlog.rules.sandbox import shared_view_files
+from auditlog.store import first_line
+from auditlog.values import iso_utc
+
+
+def to_spark(sql: str, source: str | None = None, *, pretty: bool = False) -> str:
+    """`sql` (one DuckDB statement) as Spark SQL, or a RuleError naming `source`."""
+    import sqlglot
+    from sqlglot.errors import ErrorLevel, SqlglotError
+
+    try:
+        statements = sqlglot.transpile(sql.strip().rstrip(";"), read="duckdb", write="spark",
+                                       unsupported_level=ErrorLevel.RAISE, pretty=pretty)
+    except SqlglotError as exc:
+        raise RuleError(f"does not translate to Spark SQL: {first_line(exc)}",
+                        source=source) from None
+    if len(statements) != 1:
+        raise RuleError(f"must be exactly one statement, found {len(statements)}", source=source)
+    return statements[0]
+
+
+def spark_rule_sql(rule: Rule, since: datetime | None = None,
+                   until: datetime | None = None) -> str:
+    """The rule translated and wrapped as runner.wrapped_sql wraps it on DuckDB: the
+    output columns cast to their contract types, evidence de-duplicated and sorted
+    without NULLs (DuckDB's list_distinct drops NULLs; Spark's array_distinct keeps
+    them), and --since/--until applied to the findings."""
+    body = to_spark(rule.sql, rule.source)
+    where = []
+    if since is not None:
+        where.append("ts >= CAST(:auditlog_since AS TIMESTAMP)")
+    if until is not None:
+        where.append("ts < CAST(:auditlog_until AS TIMESTAMP)")
+    return (
+        "SELECT CAST(ts AS TIMESTAMP) AS ts, CAST(change_id AS STRING) AS change_id,"
+        " CAST(actor AS STRING) AS actor, CAST(account AS STRING) AS account,"
+        f" CAST(amount AS {AMOUNT_SQL_TYPE}) AS amount,"
+        " array_sort(array_distinct(filter(CAST(evidence AS ARRAY<STRING>),"
+        " e -> e IS NOT NULL))) AS evidence,"
+        " CAST(key AS STRING) AS key\n"
+        f"FROM (\n{body}\n) AS rule_output"
+        + (f"\nWHERE {' AND '.join(where)}" if where else "")
+    )
+
+
+def spark_args(rule: Rule, params: dict[str, Any] | None, since: datetime | None,
+               until: datetime | None) -> dict[str, Any]:
+    """The values bound to the Spark statement's named markers."""
+    values: dict[str, Any] = dict(rule.bind(params))
+    if since is not None:
+        values["auditlog_since"] = iso_utc(since)
+    if until is not None:
+        values["auditlog_until"] = iso_utc(until)
+    return values
+
+
+def spark_shared_views() -> list[tuple[str, str]]:
+    """(view name, Spark SQL) of every shared view, in creation order."""
+    return [(name, to_spark(sql, source)) for name, sql, source in shared_view_files()]
