@@ -38,7 +38,7 @@ from auditlog.rules.cases import run_all_cases
 from auditlog.rules.validate import validate
 
 findings_app = typer.Typer(help="List stored findings, or triage one.", no_args_is_help=False)
-trace_app = typer.Typer(help="Trace a charge or a change.", no_args_is_help=True)
+trace_app = typer.Typer(help="Trace a charge, a change or an account.", no_args_is_help=True)
 rules_app = typer.Typer(help="List, show, validate and test rule packs.", no_args_is_help=True)
 app.add_typer(findings_app, name="findings")
 app.add_typer(trace_app, name="trace")
@@ -142,7 +142,7 @@ class Engine(str, enum.Enum):
 
 EngineOption = Annotated[
     Engine, typer.Option("--engine", help="duckdb (embedded) or spark (pip install "
-                         "'auditlog[spark]').")]
+                         "'auditlog\\[spark]').")]
 LakeOption = Annotated[
     Path | None, typer.Option("--lake", help="Spark: the Parquet lake to read "
                               "(default: the database exported to a temporary lake).")]
