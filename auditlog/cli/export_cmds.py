@@ -67,6 +67,7 @@ def verify_cmd(
     else:
         for label, name in result.problems():
             console.print(f"{label}: {name}", highlight=False, markup=False)
-        console.print(f"{directory}: NOT intact ({len(result.problems())} problems)")
+        count = len(result.problems())
+        console.print(f"{directory}: NOT intact ({count} problem{'s' if count != 1 else ''})")
     if not result.intact:
         raise typer.Exit(1)
