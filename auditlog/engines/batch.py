@@ -9,6 +9,7 @@ fixtures as one UNION ALL, and all rules of all fixtures run as one query.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,9 +67,13 @@ def run_fixtures(spark: SparkSession, fixtures: Sequence[Fixture]) -> list[pl.Da
     for name, kind in KINDS.items():
         install_batched_table(spark, kind, [f.db for f in fixtures], prefixes)
     names = set(KINDS)
-    for view, sql in spark_shared_views():
+    views = spark_shared_views()
+    needs = [needed_views(fixture.rules, views) for fixture in fixtures]
+    for view, sql in views:
         names.add(view)
-        install_batched_view(spark, view, sql, prefixes, names)
+        users = [(n, p) for n, p in enumerate(prefixes) if view in needs[n]]
+        if users:
+            install_batched_view(spark, view, sql, users, names)
     parts, args = [], {}
     for n, (prefix, fixture) in enumerate(zip(prefixes, fixtures, strict=True)):
         for rule in fixture.rules:
@@ -110,17 +115,28 @@ def install_batched_table(spark: SparkSession, kind: Kind, dbs: list[Path],
         frame.where(frame[BATCH] == n).drop(BATCH).createOrReplaceTempView(prefix + kind.name)
 
 
-def install_batched_view(spark: SparkSession, view: str, sql: str, prefixes: list[str],
-                         names: set[str]) -> None:
-    """A shared view computed once for every fixture, then split into one view each."""
+def needed_views(rules: Sequence[Rule], views: list[tuple[str, str]]) -> set[str]:
+    """The shared views `rules` read, directly or through other views."""
+    texts = [rule.sql for rule in rules]
+    needed: set[str] = set()
+    for name, sql in reversed(views):  # a view only reads views listed before it
+        if any(re.search(rf"\b{name}\b", text) for text in texts):
+            needed.add(name)
+            texts.append(sql)
+    return needed
+
+
+def install_batched_view(spark: SparkSession, view: str, sql: str,
+                         users: list[tuple[int, str]], names: set[str]) -> None:
+    """A shared view computed once for the fixtures that need it (n, prefix), then split
+    into one view each."""
     union = "\nUNION ALL\n".join(
-        f"SELECT {n} AS {BATCH}, * FROM ({prefixed(sql, prefix, names)})"
-        for n, prefix in enumerate(prefixes))
+        f"SELECT {n} AS {BATCH}, * FROM ({prefixed(sql, prefix, names)})" for n, prefix in users)
     try:
         frame = spark.sql(union).localCheckpoint(eager=True)
     except Exception as exc:
         raise RuleError(f"shared view '{view}' fails on Spark: {first_line(exc)}") from None
-    for n, prefix in enumerate(prefixes):
+    for n, prefix in users:
         frame.where(frame[BATCH] == n).drop(BATCH).createOrReplaceTempView(prefix + view)
 
 
