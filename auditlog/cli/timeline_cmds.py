@@ -66,24 +66,34 @@ def render(rows: list[dict[str, Any]], who: str | None) -> Table:
     title = f"Timeline of {who}" if who else "Timeline"
     flagged = sum(bool(r["rules"]) for r in rows)
     table = Table(title=f"{title} ({len(rows)} events, {flagged} evidence of findings)",
-                  title_justify="left")
-    for column in ("time", "kind", "event", "id", "actor", "account", "system", "what",
-                   "amount", "findings"):
-        table.add_column(column, justify="right" if column == "amount" else "left")
+                  title_justify="left", show_lines=False)
+    # The event names its kind (colour); who did it to whom reads as one phrase; the
+    # rules citing a row go under its text: the table stays legible in 80 columns.
+    table.add_column("time", no_wrap=True)
+    table.add_column("event", no_wrap=True)
+    table.add_column("id", no_wrap=True, overflow="ellipsis", max_width=14)
+    table.add_column("who", overflow="fold")
+    table.add_column("what", overflow="fold", ratio=1)
+    with_amounts = any(r["amount"] for r in rows)
+    if with_amounts:
+        table.add_column("amount", justify="right", no_wrap=True)
     day = None
     for row in rows:
         date, _, clock = (row["ts"] or "").partition("T")
         if date != day:
             if day is not None:
                 table.add_section()
-            table.add_row(Text(date, style="bold"), *([""] * 9))
+            table.add_row(Text(date, style="bold"), *([""] * (len(table.columns) - 1)))
             day = date
         style = KIND_STYLES.get(row["kind"], "")
-        table.add_row(
-            clock.removesuffix("Z"), Text(row["kind"], style=style),
-            Text(row["event"] or "", style=style), row["id"] or "", row["actor"] or "",
-            row["account"] or "", row["system"] or "", row["summary"] or "",
-            " ".join(x for x in (row["amount"], row["currency"]) if x),
-            Text("! " + ", ".join(row["rules"]), style="bold red") if row["rules"] else "",
-        )
+        who = " → ".join(x for x in (row["actor"], row["account"]) if x)
+        what = Text(" · ".join(x for x in (row["system"], row["summary"]) if x))
+        if row["rules"]:  # under the event, so the table keeps its width
+            what.append("\n! " + ", ".join(row["rules"]), style="bold red")
+        cells: list[str | Text] = [clock.removesuffix("Z")[:8],
+                                   Text(row["event"] or row["kind"], style=style),
+                                   row["id"] or "", who, what]
+        if with_amounts:
+            cells.append(" ".join(x for x in (row["amount"], row["currency"]) if x))
+        table.add_row(*cells)
     return table
