@@ -4,6 +4,7 @@ unreadable files fail cleanly and leave the database as it was."""
 from __future__ import annotations
 
 import gzip
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -76,6 +77,20 @@ def test_unreadable_json_lines_are_quarantined(tmp_path: Path,
     assert con.execute("SELECT location, reason FROM quarantine ORDER BY location").fetchall() == [
         ("line 2", "not valid JSON"), ("line 3", "not a JSON object"),
         ("line 4", "not a JSON object")]
+
+
+@pytest.mark.parametrize("wrapper", [None, "Records"])
+def test_json_array_members_are_located_as_elements(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection, wrapper: str | None
+) -> None:
+    good = {"ts": "2026-09-01T00:00:00Z", "actor": "a", "action": "x", "system": "s"}
+    path = tmp_path / "x.json"
+    rows = [good, 7, {**good, "ts": "never"}]
+    path.write_text(json.dumps({wrapper: rows} if wrapper else rows, indent=2))
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.quarantined) == (3, 1, 2)
+    assert con.execute("SELECT location, reason FROM quarantine ORDER BY location").fetchall() == [
+        ("element 2", "not a JSON object"), ("element 3", "unparseable timestamp in ts: never")]
 
 
 def test_malformed_csv_records_are_quarantined_with_their_line(

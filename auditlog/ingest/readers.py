@@ -261,7 +261,7 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Stage
         """
         CREATE TEMP TABLE _top AS
         SELECT row_number() OVER () AS n, json AS doc
-        FROM read_json_objects($path, format = 'auto', maximum_object_size = $max,
+        FROM read_json_objects($path, format = 'unstructured', maximum_object_size = $max,
                                compression = $compression)
         """,
         {"path": str(source.path), "max": MAX_JSON_BYTES,
