@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -105,8 +105,6 @@ def test_directory_loads_every_log_file_below_it(tmp_path: Path,
 
 
 # --- time-zone forms --------------------------------------------------------------
-
-UTC = timezone.utc
 
 
 @pytest.mark.parametrize(

@@ -10,19 +10,19 @@ import os
 import sys
 
 import duckdb
-import typer
-
-from auditlog.cli.common import app, err_console
-from auditlog.errors import AuditlogError
 
 # Importing a command module registers its commands on `app`.
-from auditlog.cli import lake_cmds  # noqa: E402,F401  (registration by import)
-from auditlog.cli import load_cmds  # noqa: E402,F401  (registration by import)
-from auditlog.cli import report_cmds  # noqa: E402,F401  (registration by import)
-from auditlog.cli import rule_cmds  # noqa: E402,F401  (registration by import)
-from auditlog.cli import world_cmds  # noqa: E402,F401  (registration by import)
-from auditlog.cli import export_cmds  # noqa: E402,F401  (registration by import)
-from auditlog.cli import timeline_cmds  # noqa: E402,F401  (registration by import)
+from auditlog.cli import (  # noqa: F401  (registration by import)
+    export_cmds,
+    lake_cmds,
+    load_cmds,
+    report_cmds,
+    rule_cmds,
+    timeline_cmds,
+    world_cmds,
+)
+from auditlog.cli.common import app, err_console
+from auditlog.errors import AuditlogError
 
 __all__ = ["app", "main"]
 

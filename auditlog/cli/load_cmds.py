@@ -11,7 +11,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from auditlog import store
-from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, err_console, print_json
+from auditlog.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    app,
+    console,
+    err_console,
+    print_json,
+)
 from auditlog.ingest import FileResult, ingest_paths
 from auditlog.kinds import KINDS
 from auditlog.lake import append_files

@@ -30,8 +30,14 @@ from auditlog.export.manifest import document_time
 from auditlog.export.safety import cell_text, safe_cell_text
 from auditlog.export.workbook import write_workbook
 from auditlog.export.writers import CSV_LINE_END, write_csv_rows
-from auditlog.findings import (FindingFilter, RuleEngine, findings_records, list_findings,
-                               run_packs, triage)
+from auditlog.findings import (
+    FindingFilter,
+    RuleEngine,
+    findings_records,
+    list_findings,
+    run_packs,
+    triage,
+)
 from auditlog.refunds import CUSTOMER_COLUMNS, refund_records, refund_report
 from auditlog.rules import SEVERITIES, Rule, load_rules
 from auditlog.rules.cases import run_all_cases

@@ -147,11 +147,11 @@ def _encoder(columns: Sequence[str], style: TimeStyle, period: Period) -> Encode
 
 def _open_text(path: Path, compress: bool) -> IO[str]:
     raw = open(path, "wb")  # noqa: SIM115  (closed through the text wrapper)
-    binary: IO[bytes] = raw
-    if compress:
-        # No file name and mtime 0 in the gzip header: same rows, same bytes.
-        binary = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
-    return io.TextIOWrapper(binary, encoding="utf-8", newline="")
+    if not compress:
+        return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    # No file name and mtime 0 in the gzip header: same rows, same bytes.
+    zipped = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+    return io.TextIOWrapper(zipped, encoding="utf-8", newline="")
 
 
 class _JsonLinesSink:
@@ -233,7 +233,7 @@ def _close_text(file: IO[str]) -> None:
     if isinstance(binary, gzip.GzipFile):
         inner = binary.fileobj
         binary.close()
-        if inner is not None:
+        if isinstance(inner, io.IOBase):
             inner.close()
     else:
         binary.close()
