@@ -9,7 +9,6 @@ fixtures as one UNION ALL, and all rules of all fixtures run as one query.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,8 @@ import sqlglot
 from sqlglot import exp
 
 from auditlog.engines.spark import FINDING_SCHEMA, spark_schema
-from auditlog.engines.translate import spark_args, spark_rule_sql, spark_shared_views
+from auditlog.engines.translate import (needed_views, spark_args, spark_rule_sql,
+                                        spark_shared_views)
 from auditlog import store
 from auditlog.errors import RuleError
 from auditlog.kinds import KINDS, Kind
@@ -113,17 +113,6 @@ def install_batched_table(spark: SparkSession, kind: Kind, dbs: list[Path],
         spark.createDataFrame([], schema)
     for n, prefix in enumerate(prefixes):
         frame.where(frame[BATCH] == n).drop(BATCH).createOrReplaceTempView(prefix + kind.name)
-
-
-def needed_views(rules: Sequence[Rule], views: list[tuple[str, str]]) -> set[str]:
-    """The shared views `rules` read, directly or through other views."""
-    texts = [rule.sql for rule in rules]
-    needed: set[str] = set()
-    for name, sql in reversed(views):  # a view only reads views listed before it
-        if any(re.search(rf"\b{name}\b", text) for text in texts):
-            needed.add(name)
-            texts.append(sql)
-    return needed
 
 
 def install_batched_view(spark: SparkSession, view: str, sql: str,

@@ -21,7 +21,8 @@ import duckdb
 import polars as pl
 
 from auditlog import store
-from auditlog.engines.translate import spark_args, spark_rule_sql, spark_shared_views
+from auditlog.engines.translate import (needed_views, spark_args, spark_rule_sql,
+                                        spark_shared_views)
 from auditlog.errors import RuleError, UsageError
 from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
 from auditlog.lake import check_lake, export_lake, has_files, kind_path
@@ -112,14 +113,19 @@ def register_lake(spark: SparkSession, lake: Path) -> None:
         lake_frame(spark, lake, kind).createOrReplaceTempView(name)
 
 
-def install_shared_views(spark: SparkSession) -> None:
-    """The shared views, translated, each computed once into a checkpointed temp view.
+def install_shared_views(spark: SparkSession, rules: Sequence[Rule] | None = None) -> None:
+    """The shared views (those `rules` read, or all), translated, each computed once into
+    a checkpointed temp view.
 
     Each view is computed from the ones before it and its lineage cut: Spark would
     otherwise re-analyze and re-optimize the whole nested tree of views in every rule
     (minutes per query), and recompute views that several rules share.
     """
-    for name, sql in spark_shared_views():
+    views = spark_shared_views()
+    wanted = needed_views(rules, views) if rules is not None else {name for name, _ in views}
+    for name, sql in views:
+        if name not in wanted:
+            continue
         try:
             frame = spark.sql(sql).localCheckpoint(eager=True)
         except Exception as exc:
@@ -195,5 +201,5 @@ class SparkRunner:
         with lake_for(self.db_path, self.lake) as lake:
             spark = self.session or start_session(self.master)
             register_lake(spark, lake)
-            install_shared_views(spark)
+            install_shared_views(spark, rules)
             return run_rules_spark(spark, rules, params, since, until)

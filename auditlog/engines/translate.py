@@ -8,6 +8,8 @@ Parameters ($name in DuckDB) become Spark's named markers (:name), bound as valu
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -73,3 +75,14 @@ def spark_args(rule: Rule, params: dict[str, Any] | None, since: datetime | None
 def spark_shared_views() -> list[tuple[str, str]]:
     """(view name, Spark SQL) of every shared view, in creation order."""
     return [(name, to_spark(sql, source)) for name, sql, source in shared_view_files()]
+
+
+def needed_views(rules: Sequence[Rule], views: list[tuple[str, str]]) -> set[str]:
+    """The shared views `rules` read, directly or through other views."""
+    texts = [rule.sql for rule in rules]
+    needed: set[str] = set()
+    for name, sql in reversed(views):  # a view only reads views listed before it
+        if any(re.search(rf"\b{name}\b", text) for text in texts):
+            needed.add(name)
+            texts.append(sql)
+    return needed
