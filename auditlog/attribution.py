@@ -17,6 +17,7 @@ import polars as pl
 from auditlog.errors import UsageError
 from auditlog.findings import has_table
 from auditlog.rules.sandbox import install_shared_views
+from auditlog.rules.stored import EVIDENCE_TABLE, evidence_is_fresh, evidence_rules
 from auditlog.values import decimal_text, iso_utc
 
 REMEDIATION_COLUMNS = ("charge_id", "account", "product", "amount", "currency", "charged_at",
@@ -27,6 +28,10 @@ def charge_rules_sql(con: duckdb.DuckDBPyConnection) -> str:
     """(charge_id, rules): rule ids of stored findings whose evidence names the charge."""
     if not has_table(con, "findings"):
         return "SELECT CAST(NULL AS VARCHAR) AS charge_id, CAST([] AS VARCHAR[]) AS rules LIMIT 0"
+    if evidence_is_fresh(con):
+        return f"""
+        SELECT item AS charge_id, list_sort(list_distinct(list(rule_id))) AS rules
+        FROM {EVIDENCE_TABLE} GROUP BY item"""
     return """
         SELECT item AS charge_id, list_sort(list_distinct(list(rule_id))) AS rules
         FROM (SELECT rule_id, unnest(evidence) AS item FROM findings WHERE present) AS f
@@ -160,6 +165,8 @@ def change_step(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, Any
 def rules_for(con: duckdb.DuckDBPyConnection, item_id: str) -> list[str]:
     if not has_table(con, "findings"):
         return []
+    if evidence_is_fresh(con):  # the run's index: a point look-up
+        return evidence_rules(con, item_id)
     rows = con.execute("SELECT DISTINCT rule_id FROM findings WHERE present "
                        "AND list_contains(evidence, ?) ORDER BY rule_id", [item_id]).fetchall()
     return [r[0] for r in rows]

@@ -23,7 +23,8 @@ from auditlog import store
 from auditlog.errors import UsageError
 from auditlog.rules.model import SEVERITIES, Rule, severity_rank
 from auditlog.rules.runner import run_rules
-from auditlog.rules.sandbox import open_sandbox, uses_shared_views
+from auditlog.rules.sandbox import open_sandbox, shared_view_files, uses_shared_views
+from auditlog.rules.stored import persist_attribution, persist_evidence
 from auditlog.values import decimal_text, iso_utc
 
 STATUSES = ("open", "acknowledged", "false_positive", "resolved")
@@ -105,6 +106,9 @@ def run_packs(
         ensure_tables(con)
         con.execute("BEGIN TRANSACTION")
         report = merge(con, found, [r.id for r in rules], params or {}, since, until)
+        # Traces and remediation then look up what this run computed (rules/stored.py).
+        persist_evidence(con, report.run_id)
+        persist_attribution(con, shared_view_files())
         con.execute("COMMIT")
     finally:
         con.close()

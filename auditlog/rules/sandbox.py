@@ -5,7 +5,8 @@ DuckDB enforces these limits itself (enable_external_access=false, no extension
 autoloading, then the configuration locked), so a rule cannot lift them; a rule that
 tries gets a RuleError naming its file (see runner.py). The shared views every rule
 may use (queries/shared/*.sql) are created as TEMP views, which live in memory and
-leave the read-only database untouched.
+leave the read-only database untouched. Other readers (traces, remediation, reports)
+get the views `auditlog run` stored while they are fresh (stored.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from auditlog.errors import RuleError, UsageError
+from auditlog.rules.stored import fresh_stored_views, stored_name
 from auditlog.store import first_line
 
 SANDBOX_CONFIG = {
@@ -44,7 +46,8 @@ def open_sandbox(db_path: Path | str, *, materialize: bool = False) -> duckdb.Du
     # The time zone needs ICU, loaded only once connected; then nothing may change.
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET lock_configuration = true")
-    install_shared_views(con, materialize=materialize)
+    # Rules always compute the views afresh, never from what a run stored.
+    install_shared_views(con, materialize=materialize, use_stored=False)
     return con
 
 
@@ -64,14 +67,23 @@ def shared_view_files() -> list[tuple[str, str, str]]:
             for f in found]
 
 
-def install_shared_views(con: duckdb.DuckDBPyConnection, *, materialize: bool = False) -> None:
-    """Create the shared views as TEMP views or tables (allowed on a read-only database)."""
+def install_shared_views(con: duckdb.DuckDBPyConnection, *, materialize: bool = False,
+                         use_stored: bool = True) -> None:
+    """Create the shared views as TEMP views or tables (allowed on a read-only database).
+
+    With use_stored, a view that the last run stored (stored.py) and that is still
+    fresh reads its table instead of being recomputed.
+    """
+    views = shared_view_files()
+    stored = fresh_stored_views(con, views) if use_stored and not materialize else set()
     kind = "TABLE" if materialize else "VIEW"
-    for name, sql, source in shared_view_files():
+    for name, sql, source in views:
+        body = f"SELECT * FROM {stored_name(name)}" if name in stored else \
+            sql.strip().rstrip(";")
         try:
             con.execute(f"DROP VIEW IF EXISTS {name}")
             con.execute(f"DROP TABLE IF EXISTS {name}")
-            con.execute(f"CREATE TEMP {kind} {name} AS\n{sql.strip().rstrip(';')}\n")
+            con.execute(f"CREATE TEMP {kind} {name} AS\n{body}\n")
         except duckdb.Error as exc:
             raise RuleError(f"shared view '{name}' is broken: {first_line(exc)}",
                             source=source) from None

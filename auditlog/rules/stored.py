@@ -1,0 +1,133 @@
+"""Attribution stored by `auditlog run`, so that a trace is a point look-up.
+
+Computing the shared views (queries/shared/*.sql) means recomputing the whole
+attribution model: a charge's blame depends on the earliest anomalous charge of its
+actor on a system. `auditlog run` therefore stores the views the look-ups read as
+tables `attribution_<view>`, each sorted by its look-up key so that DuckDB's zone maps
+skip all but one row group, with a fingerprint of the data and of the views' SQL in
+`attribution_state`. It also stores `attribution_evidence` (item, rule_id), the present
+findings' evidence sorted by a hash of the item, with the run it reflects in
+`attribution_evidence_state`.
+
+Readers (sandbox.install_shared_views outside rules, attribution.rules_for) use the
+stored tables only while the fingerprint still matches: after an ingest without a new
+run they are stale and the views are computed as before. Rules never read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import duckdb
+
+# Stored views and the key each is sorted by; the others stay views over the raw tables.
+STORED_VIEWS = {
+    "charge_causes": "charge_id",
+    "charge_refunds": "charge_id",
+    "change_blame": "actor, system",
+    "anomalous_charges": "charge_id",
+    "privilege_grants": "subject, granted_at, grant_event_id",
+}
+STATE_TABLE = "attribution_state"
+EVIDENCE_TABLE = "attribution_evidence"
+EVIDENCE_STATE = "attribution_evidence_state"
+RAW_TABLES = ("actions", "privileges", "changes", "charges", "accounts")
+
+
+def stored_name(view: str) -> str:
+    return f"attribution_{view}"
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    ((count,),) = con.execute("SELECT count(*) FROM information_schema.tables "
+                              "WHERE table_name = ? AND table_schema = 'main'", [name]).fetchall()
+    return bool(count)
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection, views: list[tuple[str, str, str]]) -> str:
+    """A digest of what the attribution depends on: the ingested files (content digests),
+    the raw tables' row counts (they also change without a file, e.g. a direct load) and
+    the shared views' SQL."""
+    digest = hashlib.sha256()
+    for name, sql, _ in views:
+        digest.update(f"view {name}\n{sql}\n".encode())
+    if table_exists(con, "ingested_files"):
+        for sha, path in con.execute("SELECT sha256, path FROM ingested_files "
+                                     "ORDER BY sha256, path").fetchall():
+            digest.update(f"file {sha} {path}\n".encode())
+    for table in RAW_TABLES:
+        rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] \
+            if table_exists(con, table) else -1
+        digest.update(f"rows {table} {rows}\n".encode())
+    return digest.hexdigest()
+
+
+def fresh_stored_views(con: duckdb.DuckDBPyConnection,
+                       views: list[tuple[str, str, str]]) -> set[str]:
+    """The views whose stored tables reflect the database as it is now (else none)."""
+    if not table_exists(con, STATE_TABLE):
+        return set()
+    rows = con.execute(f"SELECT fingerprint FROM {STATE_TABLE}").fetchall()
+    if len(rows) != 1 or rows[0][0] != fingerprint(con, views):
+        return set()
+    return {name for name in STORED_VIEWS if table_exists(con, stored_name(name))}
+
+
+def persist_attribution(con: duckdb.DuckDBPyConnection,
+                        views: list[tuple[str, str, str]]) -> bool:
+    """Store the attribution on a writable connection, inside the caller's transaction;
+    nothing to do (False) when the stored tables are already fresh.
+
+    Each view is computed once: a stored one is written sorted by its key and the views
+    built on it read the table, as TEMP views that end with the connection.
+    """
+    if fresh_stored_views(con, views) == set(STORED_VIEWS):
+        return False
+    for name, sql, _ in views:
+        body = sql.strip().rstrip(";")
+        if name in STORED_VIEWS:
+            con.execute(f"CREATE OR REPLACE TABLE {stored_name(name)} AS "
+                        f"SELECT * FROM (\n{body}\n) AS v ORDER BY {STORED_VIEWS[name]}")
+            body = f"SELECT * FROM {stored_name(name)}"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS\n{body}\n")
+    for name, _, _ in views:
+        con.execute(f"DROP VIEW IF EXISTS temp.{name}")
+    con.execute(f"CREATE OR REPLACE TABLE {STATE_TABLE} AS "
+                "SELECT CAST(? AS VARCHAR) AS fingerprint, now() AS computed_at",
+                [fingerprint(con, views)])
+    return True
+
+
+# Sorting the index by a 64-bit hash of the item is much cheaper than by the string, and
+# its zone maps prune as well; the probe detects a DuckDB whose hash() differs.
+HASH_PROBE = "hash(CAST('auditlog evidence' AS VARCHAR))"
+
+
+def persist_evidence(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """(item, rule_id) of every present finding, sorted by hash(item), as of `run_id`."""
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {EVIDENCE_TABLE} AS
+        SELECT hash(item) AS item_hash, item, rule_id
+        FROM (SELECT rule_id, unnest(evidence) AS item FROM findings WHERE present) AS f
+        WHERE item IS NOT NULL
+        ORDER BY item_hash""")
+    con.execute(f"CREATE OR REPLACE TABLE {EVIDENCE_STATE} AS "
+                f"SELECT CAST(? AS VARCHAR) AS run_id, {HASH_PROBE} AS probe", [run_id])
+
+
+def evidence_is_fresh(con: duckdb.DuckDBPyConnection) -> bool:
+    """The evidence index reflects the findings of the latest run (findings change only
+    in a run's merge; triage does not touch evidence or presence)."""
+    if not all(table_exists(con, t) for t in (EVIDENCE_TABLE, EVIDENCE_STATE, "runs")):
+        return False
+    ((latest,),) = con.execute("SELECT max(run_id) FROM runs").fetchall()
+    stored = con.execute(f"SELECT run_id, probe = {HASH_PROBE} FROM {EVIDENCE_STATE}").fetchall()
+    return latest is not None and stored == [(latest, True)]
+
+
+def evidence_rules(con: duckdb.DuckDBPyConnection, item: str) -> list[str]:
+    """Rules whose present findings name `item`, from a fresh evidence index."""
+    rows = con.execute(f"SELECT DISTINCT rule_id FROM {EVIDENCE_TABLE} "
+                       "WHERE item_hash = hash(CAST(? AS VARCHAR)) AND item = ? ORDER BY rule_id",
+                       [item, item]).fetchall()
+    return [r[0] for r in rows]
