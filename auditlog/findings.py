@@ -100,25 +100,42 @@ def run_packs(
     if engine is not None:
         found = engine(rules, params, since, until)
     else:
+        # The attribution is computed once, stored, and read by the rules and, later,
+        # by every trace and remediation (rules/stored.py).
+        store_attribution(db_path)
         found = run_on_duckdb(db_path, rules, params, since, until)
     con = store.connect(db_path)
     try:
         ensure_tables(con)
         con.execute("BEGIN TRANSACTION")
         report = merge(con, found, [r.id for r in rules], params or {}, since, until)
-        # Traces and remediation then look up what this run computed (rules/stored.py).
         persist_evidence(con, report.run_id)
-        persist_attribution(con, shared_view_files())
+        if engine is not None:
+            persist_attribution(con, shared_view_files())
         con.execute("COMMIT")
     finally:
         con.close()
     return report
 
 
+def store_attribution(db_path: Path | str) -> None:
+    """Recompute and store the attribution views from the logs as they are now."""
+    if not Path(db_path).exists():
+        raise UsageError(f"no database at {db_path}; load logs first with "
+                         "'auditlog ingest PATH'")
+    con = store.connect(db_path)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        persist_attribution(con, shared_view_files(), force=True)
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
 def run_on_duckdb(db_path: Path | str, rules: Sequence[Rule], params: dict[str, Any] | None,
                   since: datetime | None, until: datetime | None) -> pl.DataFrame:
     shared = sum(uses_shared_views(r.sql) for r in rules) > 1
-    sandbox = open_sandbox(db_path, materialize=shared)
+    sandbox = open_sandbox(db_path, materialize=shared, use_stored=True)
     try:
         return run_rules(sandbox, rules, params, since, until)
     finally:

@@ -186,7 +186,9 @@ def test_a_new_run_stores_the_new_data(copy_db: Path, tmp_path: Path) -> None:
         assert stored == [(len(late),)]
 
 
-def test_rules_in_a_run_never_read_the_stored_tables(run_db: Path) -> None:
+def test_a_sandbox_computes_the_views_unless_a_run_has_just_stored_them(
+        run_db: Path) -> None:
+    # rules validate and rules test open the sandbox plainly: never the stored tables.
     con = open_sandbox(run_db)
     try:
         definitions = " ".join(r[0] for r in con.execute(
@@ -195,3 +197,18 @@ def test_rules_in_a_run_never_read_the_stored_tables(run_db: Path) -> None:
         con.close()
     assert "attribution_" not in definitions
     assert "charge_causes" in definitions
+
+
+def test_a_run_recomputes_before_its_rules_read_the_stored_tables(
+        copy_db: Path, tmp_path: Path) -> None:
+    con = store.connect(copy_db)
+    try:
+        late = new_charges(tmp_path, con)
+    finally:
+        con.close()
+    run_packs(copy_db, load_rules())
+    for con in read_only(copy_db):
+        cited = con.execute("SELECT count(*) FROM findings WHERE present AND "
+                            "rule_id LIKE 'unauthorized_%' AND list_has_any(evidence, ?)",
+                            [late]).fetchall()
+    assert cited[0][0] > 0, "the run's rules did not see the charges loaded after the last run"

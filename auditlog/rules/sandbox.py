@@ -30,11 +30,14 @@ SANDBOX_CONFIG = {
 }
 
 
-def open_sandbox(db_path: Path | str, *, materialize: bool = False) -> duckdb.DuckDBPyConnection:
+def open_sandbox(db_path: Path | str, *, materialize: bool = False,
+                 use_stored: bool = False) -> duckdb.DuckDBPyConnection:
     """A locked, read-only connection to `db_path` with the shared views installed.
 
     With materialize, the shared views are computed once into TEMP tables: worth it
-    when several rules read them (a run), not for one look-up.
+    when several rules read them (a run), not for one look-up. With use_stored, they
+    read the attribution tables instead, which only a run that has just recomputed
+    them asks for (findings.run_packs); otherwise rules compute the views afresh.
     """
     path = Path(db_path)
     if not path.exists():
@@ -46,8 +49,7 @@ def open_sandbox(db_path: Path | str, *, materialize: bool = False) -> duckdb.Du
     # The time zone needs ICU, loaded only once connected; then nothing may change.
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET lock_configuration = true")
-    # Rules always compute the views afresh, never from what a run stored.
-    install_shared_views(con, materialize=materialize, use_stored=False)
+    install_shared_views(con, materialize=materialize, use_stored=use_stored)
     return con
 
 
@@ -75,8 +77,10 @@ def install_shared_views(con: duckdb.DuckDBPyConnection, *, materialize: bool = 
     fresh reads its table instead of being recomputed.
     """
     views = shared_view_files()
-    stored = fresh_stored_views(con, views) if use_stored and not materialize else set()
-    kind = "TABLE" if materialize else "VIEW"
+    stored = fresh_stored_views(con, views) if use_stored else set()
+    # Over stored tables the remaining views are cheap filters of the raw tables, or
+    # steps only a stored view was built from: left lazy, so none is computed for nothing.
+    kind = "TABLE" if materialize and not stored else "VIEW"
     for name, sql, source in views:
         body = f"SELECT * FROM {stored_name(name)}" if name in stored else \
             sql.strip().rstrip(";")

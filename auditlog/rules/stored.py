@@ -74,14 +74,15 @@ def fresh_stored_views(con: duckdb.DuckDBPyConnection,
 
 
 def persist_attribution(con: duckdb.DuckDBPyConnection,
-                        views: list[tuple[str, str, str]]) -> bool:
+                        views: list[tuple[str, str, str]], *, force: bool = False) -> bool:
     """Store the attribution on a writable connection, inside the caller's transaction;
-    nothing to do (False) when the stored tables are already fresh.
+    nothing to do (False) when the stored tables are already fresh, unless `force` (a
+    run recomputes them, so that its rules never trust a fingerprint alone).
 
     Each view is computed once: a stored one is written sorted by its key and the views
     built on it read the table, as TEMP views that end with the connection.
     """
-    if fresh_stored_views(con, views) == set(STORED_VIEWS):
+    if not force and fresh_stored_views(con, views) == set(STORED_VIEWS):
         return False
     for name, sql, _ in views:
         body = sql.strip().rstrip(";")
