@@ -224,10 +224,10 @@ def time_persisting() -> dict[str, float]:
     times: dict[str, float] = {}
 
     def timed(name: str, step: Any) -> Any:
-        def wrapper(*args: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
-                return step(*args)
+                return step(*args, **kwargs)
             finally:
                 times[name] = time.perf_counter() - started
         return wrapper
