@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from auditlog import store
+from auditlog.errors import AuditlogError
 from auditlog.ingest import ingest_paths
 from tests.conftest import snapshot, write_rows
 
@@ -81,8 +83,6 @@ def test_a_failing_file_rolls_back_the_whole_call(tmp_path: Path,
     broken = tmp_path / "b.parquet"
     broken.write_bytes(b"PAR1 this is not parquet")
     before = snapshot(con)
-    try:
+    with pytest.raises(AuditlogError):  # which error, and its sentence, is tested elsewhere
         ingest_paths(con, [good, broken])
-    except Exception:  # noqa: BLE001 - the kind of error is tested elsewhere
-        pass
     assert snapshot(con) == before

@@ -25,9 +25,15 @@ from auditlog import store
 from auditlog.attribution import remediation, remediation_records
 from auditlog.demo import load_world
 from auditlog.engines.batch import Fixture, run_fixtures
-from auditlog.engines.spark import (SparkRunner, install_shared_views, register_lake,
-                                   require_spark, run_rule_spark, run_rules_spark,
-                                   start_session)
+from auditlog.engines.spark import (
+    SparkRunner,
+    install_shared_views,
+    register_lake,
+    require_spark,
+    run_rule_spark,
+    run_rules_spark,
+    start_session,
+)
 from auditlog.engines.translate import to_spark
 from auditlog.errors import RuleError, UsageError
 from auditlog.findings import FindingFilter, findings_records, list_findings, run_packs
@@ -262,16 +268,16 @@ investigate = "i"
 
 
 @pytest.mark.parametrize(("sql", "line", "construct", "portable"), [
-    ("SELECT c.ts, NULL AS change_id, a.actor, c.account, c.amount,\n"
-     "    list_value(c.charge_id) AS evidence, c.charge_id AS key\n"
-     "FROM charges AS c ASOF JOIN actions AS a\n"
-     "  ON a.target_account = c.account AND a.ts <= c.ts",
+    (("SELECT c.ts, NULL AS change_id, a.actor, c.account, c.amount,\n"
+      "    list_value(c.charge_id) AS evidence, c.charge_id AS key\n"
+      "FROM charges AS c ASOF JOIN actions AS a\n"
+      "  ON a.target_account = c.account AND a.ts <= c.ts"),
      3, "ASOF JOIN", "last_value(x IGNORE NULLS)"),
-    ("SELECT ts, NULL AS change_id, actor, NULL AS account, NULL AS amount,\n"
-     "    list_value(event_id) AS evidence, event_id AS key\n"
-     "FROM (SELECT *, count(DISTINCT target_account) OVER (\n"
-     "    PARTITION BY actor ORDER BY ts RANGE INTERVAL 1 HOURS PRECEDING) AS n FROM actions)\n"
-     "WHERE n > 10",
+    (("SELECT ts, NULL AS change_id, actor, NULL AS account, NULL AS amount,\n"
+      "    list_value(event_id) AS evidence, event_id AS key\n"
+      "FROM (SELECT *, count(DISTINCT target_account) OVER (\n"
+      "    PARTITION BY actor ORDER BY ts RANGE INTERVAL 1 HOURS PRECEDING) AS n FROM actions)\n"
+      "WHERE n > 10"),
      3, "count(DISTINCT) OVER", "array_length(list_distinct(list(x) OVER w))"),
 ])
 def test_validate_rejects_non_portable_rules_naming_line_and_portable_form(

@@ -20,10 +20,9 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from auditlog.engines.spark import FINDING_SCHEMA, spark_schema
-from auditlog.engines.translate import (needed_views, spark_args, spark_rule_sql,
-                                        spark_shared_views)
 from auditlog import store
+from auditlog.engines.spark import FINDING_SCHEMA, spark_schema
+from auditlog.engines.translate import needed_views, spark_args, spark_rule_sql, spark_shared_views
 from auditlog.errors import RuleError
 from auditlog.kinds import KINDS, Kind
 from auditlog.lake import select_sql
@@ -64,7 +63,7 @@ def prefixed(sql: str, prefix: str, names: set[str]) -> str:
 def run_fixtures(spark: SparkSession, fixtures: Sequence[Fixture]) -> list[pl.DataFrame]:
     """The findings of each fixture's rules, as run_rules_spark would give them one by one."""
     prefixes = [f"b{n}_" for n in range(len(fixtures))]
-    for name, kind in KINDS.items():
+    for kind in KINDS.values():
         install_batched_table(spark, kind, [f.db for f in fixtures], prefixes)
     names = set(KINDS)
     views = spark_shared_views()
@@ -74,7 +73,8 @@ def run_fixtures(spark: SparkSession, fixtures: Sequence[Fixture]) -> list[pl.Da
         users = [(n, p) for n, p in enumerate(prefixes) if view in needs[n]]
         if users:
             install_batched_view(spark, view, sql, users, names)
-    parts, args = [], {}
+    parts: list[str] = []
+    args: dict[str, Any] = {}
     for n, (prefix, fixture) in enumerate(zip(prefixes, fixtures, strict=True)):
         for rule in fixture.rules:
             body = prefixed(spark_rule_sql(rule), prefix, names)
@@ -85,7 +85,7 @@ def run_fixtures(spark: SparkSession, fixtures: Sequence[Fixture]) -> list[pl.Da
         return [with_identity_frames(pl.DataFrame(), []) for _ in fixtures]
     try:
         table = spark.sql("\nUNION ALL\n".join(parts), args=args or None).toArrow()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (pyspark and py4j raise many types)
         raise RuleError(f"a batch of rules failed on Spark: {first_line(exc)}") from None
     found = pl.from_arrow(table)
     assert isinstance(found, pl.DataFrame)
@@ -123,7 +123,7 @@ def install_batched_view(spark: SparkSession, view: str, sql: str,
         f"SELECT {n} AS {BATCH}, * FROM ({prefixed(sql, prefix, names)})" for n, prefix in users)
     try:
         frame = spark.sql(union).localCheckpoint(eager=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (pyspark and py4j raise many types)
         raise RuleError(f"shared view '{view}' fails on Spark: {first_line(exc)}") from None
     for n, prefix in users:
         frame.where(frame[BATCH] == n).drop(BATCH).createOrReplaceTempView(prefix + view)

@@ -21,8 +21,7 @@ import duckdb
 import polars as pl
 
 from auditlog import store
-from auditlog.engines.translate import (needed_views, spark_args, spark_rule_sql,
-                                        spark_shared_views)
+from auditlog.engines.translate import needed_views, spark_args, spark_rule_sql, spark_shared_views
 from auditlog.errors import RuleError, UsageError
 from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
 from auditlog.lake import check_lake, export_lake, has_files, kind_path
@@ -77,7 +76,7 @@ def start_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = No
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
-    except Exception as exc:  # py4j and the JVM raise many kinds; all mean "no session"
+    except Exception as exc:  # noqa: BLE001  (py4j and the JVM raise many kinds: no session)
         raise UsageError(f"cannot start Spark at {master}: {first_line(exc)}") from None
     session.sparkContext.setLogLevel("ERROR")
     for key in ("spark.sql.session.timeZone", "spark.sql.runSQLOnFiles"):
@@ -87,8 +86,14 @@ def start_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = No
 
 def spark_schema(kind: Kind) -> Any:
     """The Spark schema of a kind's lake files (lake.py writes exactly these types)."""
-    from pyspark.sql.types import (DecimalType, LongType, StringType, StructField, StructType,
-                                   TimestampType)
+    from pyspark.sql.types import (
+        DecimalType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampType,
+    )
 
     types = {"ts": TimestampType(), "amount": DecimalType(18, 4)}
     fields = [StructField(c.name, types.get(c.type, StringType())) for c in kind.columns]
@@ -128,7 +133,7 @@ def install_shared_views(spark: SparkSession, rules: Sequence[Rule] | None = Non
             continue
         try:
             frame = spark.sql(sql).localCheckpoint(eager=True)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  (pyspark and py4j raise many types)
             raise RuleError(f"shared view '{name}' fails on Spark: {first_line(exc)}") from None
         frame.createOrReplaceTempView(name)
 
@@ -149,7 +154,7 @@ def run_rule_spark(spark: SparkSession, rule: Rule, params: dict[str, Any] | Non
     sql = spark_rule_sql(rule, since, until)
     try:
         table = spark.sql(sql, args=spark_args(rule, params, since, until) or None).toArrow()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (pyspark and py4j raise many types)
         raise RuleError(f"failed on Spark: {first_line(exc)}", source=rule.source) from None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)

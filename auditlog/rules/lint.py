@@ -21,11 +21,11 @@ from sqlglot.errors import SqlglotError
 # comments and strings blanked out (line breaks kept, so lines stay right).
 NON_PORTABLE: tuple[tuple[str, str, str], ...] = (
     (r"\basof\s+(left\s+)?join\b", "ASOF JOIN",
-     "union both sides and carry the last key forward with last_value(x IGNORE NULLS) "
-     "OVER (PARTITION BY k ORDER BY t ROWS UNBOUNDED PRECEDING), then join back"),
+     ("union both sides and carry the last key forward with last_value(x IGNORE NULLS) "
+      "OVER (PARTITION BY k ORDER BY t ROWS UNBOUNDED PRECEDING), then join back")),
     (r"\bdate_diff\s*\(", "date_diff (Spark counts elapsed units, DuckDB boundaries)",
-     "compare with interval arithmetic (b >= a - INTERVAL 48 HOURS), or date_trunc both "
-     "sides first"),
+     ("compare with interval arithmetic (b >= a - INTERVAL 48 HOURS), or date_trunc both "
+      "sides first")),
     (r"\bdatediff\s*\(", "datediff", "compare with interval arithmetic"),
     (r"\bepoch_(ms|us|ns)\s*\(", "epoch_ms/epoch_us/epoch_ns", "use interval arithmetic"),
     (r"\bepoch\s*\(", "epoch()", "use interval arithmetic"),
@@ -89,13 +89,13 @@ def node_problem(node: exp.Expression) -> tuple[str, str] | None:
                 "use array_length(list_distinct(list(x) OVER w)) for count(DISTINCT x) OVER w")
     # Table functions (FROM read_text(...)) are left to the sandbox, which refuses them.
     if isinstance(node, exp.Anonymous) and not isinstance(node.parent, exp.Table):
-        return (f"{node.name}(), a function sqlglot does not know (it would reach Spark "
-                "untranslated),", "use a function both DuckDB and Spark know")
+        return ((f"{node.name}(), a function sqlglot does not know (it would reach Spark "
+                 "untranslated),"), "use a function both DuckDB and Spark know")
     if isinstance(node, exp.Div | exp.Avg) and not under_cast(node):
         what = "avg()" if isinstance(node, exp.Avg) else "a division"
         return (f"{what} without a cast (DOUBLE on DuckDB, DECIMAL on Spark)",
-                "cast the result explicitly, e.g. CAST(a / nullif(b, 0) AS DECIMAL(18, 4)), "
-                "or compare without dividing (sum(x) > k * count(*))")
+                ("cast the result explicitly, e.g. CAST(a / nullif(b, 0) AS DECIMAL(18, 4)), "
+                 "or compare without dividing (sum(x) > k * count(*))"))
     if (isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.TEXT_TYPES)
             and is_instant(node.this)):
         return ("a timestamp cast to text ('... +00' on DuckDB, no zone on Spark)",
