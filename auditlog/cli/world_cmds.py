@@ -174,16 +174,16 @@ def _answer(summary: dict[str, Any], changes: dict[str, dict[str, Any]],
                 f"[bold]{summary['customers']:,}[/] customers: [bold]{money} {summary['amount']}[/]"
                 f"; still to refund [bold red]{summary['outstanding_charges']:,} charges, "
                 f"{money} {summary['outstanding_amount']}[/].")
+    # Ids never wrap: the account and the change are the answer.
     table = Table(show_edge=False, pad_edge=False)
-    for header in ("responsible account", "change", "from (UTC)", "charges", "customers",
-                   "amount", "not refunded"):
-        table.add_column(header, justify="right" if header in (
-            "charges", "customers", "amount", "not refunded") else "left")
+    table.add_column("account", no_wrap=True)
+    table.add_column("change", no_wrap=True)
+    for header in ("charges", "customers", "amount", "unrefunded"):
+        table.add_column(header, justify="right", no_wrap=True)
     for p in summary["parties"]:
-        table.add_row(f"[bold]{p['actor']}[/]", p["change_id"] or "[dim]none to blame[/]",
-                      (p["first_cause_time"] or "")[:16].replace("T", " "), f"{p['charges']:,}",
-                      f"{p['customers']:,}", p["amount"],
-                      f"{p['outstanding_charges']:,} ({p['outstanding_amount']})")
+        table.add_row(f"[bold]{p['actor']}[/]", p["change_id"] or "[dim]none[/]",
+                      f"{p['charges']:,}",
+                      f"{p['customers']:,}", p["amount"], f"{p['outstanding_charges']:,}")
     details: list[str] = []
     for p in summary["parties"]:
         details += _party_lines(p, changes.get(p["change_id"] or ""), grant)
@@ -197,7 +197,8 @@ def _party_lines(party: dict[str, Any], change: dict[str, Any] | None,
                  grant: dict[str, Any] | None) -> list[str]:
     lines = []
     if change is None:
-        lines.append(f"[bold]{party['actor']}[/] acted on its own: no change explains it.")
+        lines.append(f"[bold]{party['actor']}[/] acted on its own from "
+                     f"{party['first_cause_time']}: no change explains it.")
     else:
         approval = change["approval"]
         approved = ("[red]approved by its own implementer[/]" if approval["self_approved"] else
@@ -208,8 +209,9 @@ def _party_lines(party: dict[str, Any], change: dict[str, Any] | None,
                   "within its window" if window["started_within"] else "with no window")
         lines.append(f"[bold]{change['change_id']}[/], {change.get('kind') or 'change'} of "
                      f"{change['system']} by [bold]{change['implementer']}[/], {approved}, "
-                     f"started {change['started_at']} {timing}; from then on "
-                     f"[bold]{party['actor']}[/] charged customers who never ordered.")
+                     f"started {change['started_at']} {timing}; from "
+                     f"[bold]{party['first_cause_time']}[/] [bold]{party['actor']}[/] charged "
+                     "customers who never ordered.")
     if grant is not None and grant["subject"] == party["actor"]:
         ticket = f"ticket {grant['ticket']}" if grant["ticket"] else "[red]no ticket[/]"
         lines.append(f"[bold]{party['actor']}[/] held [bold]{grant['privilege']}[/], granted by "
