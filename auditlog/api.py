@@ -32,7 +32,7 @@ from auditlog.errors import UsageError
 from auditlog.findings import FindingFilter, RunReport, list_findings, run_packs
 from auditlog.findings import triage as triage_finding
 from auditlog.ingest.pipeline import FileResult, ingest_paths
-from auditlog.rules import Rule, load_rules
+from auditlog.rules.loader import select_rules
 from auditlog.status import database_status
 
 TimeLike = datetime | str | None
@@ -169,22 +169,6 @@ def file_results(results: list[FileResult]) -> pl.DataFrame:
     columns = ("path", "kind", "sha256", "rows_read", "loaded", "duplicates", "quarantined")
     return pl.DataFrame([r.as_dict() for r in results], schema={
         c: pl.Int64 if c in columns[3:] else pl.String for c in columns})
-
-
-def select_rules(rules_dirs: list[Path], packs: Sequence[str], ids: Sequence[str]) -> list[Rule]:
-    """The built-in and `rules_dirs` rules, narrowed to `packs` and rule `ids`."""
-    selected = load_rules(rules_dirs)
-    for wanted, attr in ((packs, "pack"), (ids, "id")):
-        if isinstance(wanted, str):
-            wanted = [wanted]
-        if wanted:
-            known = sorted({getattr(r, attr) for r in selected})
-            unknown = [w for w in wanted if w not in known]
-            if unknown:
-                raise UsageError(f"unknown {attr} {', '.join(unknown)}; "
-                                 f"use one of: {', '.join(known)}")
-            selected = [r for r in selected if getattr(r, attr) in wanted]
-    return selected
 
 
 def as_time(value: TimeLike, name: str) -> datetime | None:

@@ -39,8 +39,9 @@ from auditlog.findings import (
     triage,
 )
 from auditlog.refunds import CUSTOMER_COLUMNS, refund_records, refund_report
-from auditlog.rules import SEVERITIES, Rule, load_rules
+from auditlog.rules import SEVERITIES, load_rules
 from auditlog.rules.cases import run_all_cases
+from auditlog.rules.loader import select_rules
 from auditlog.rules.validate import validate
 
 findings_app = typer.Typer(help="List stored findings, or triage one.", no_args_is_help=False)
@@ -108,20 +109,6 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
     return params
 
 
-def select_rules(rules_dirs: list[Path] | None, packs: list[str] | None,
-                 rule_ids: list[str] | None) -> list[Rule]:
-    rules = load_rules(rules_dirs or [])
-    for wanted, attr in ((packs, "pack"), (rule_ids, "id")):
-        if wanted:
-            known = sorted({getattr(r, attr) for r in rules})
-            unknown = [w for w in wanted if w not in known]
-            if unknown:
-                raise UsageError(f"unknown {attr} {', '.join(unknown)}; "
-                                 f"use one of: {', '.join(known)}")
-            rules = [r for r in rules if getattr(r, attr) in wanted]
-    return rules
-
-
 def write_csv(rows: list[dict[str, Any]]) -> None:
     """Rows as CSV on stdout; text a spreadsheet would run as a formula is neutralized."""
     if not rows:
@@ -184,7 +171,7 @@ def run(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Run rule packs on the loaded logs and store their findings."""
-    rules = select_rules(rules_dir, pack, rule)
+    rules = select_rules(rules_dir or [], pack, rule)
     db_path = db or store.default_db_path()
     report = run_packs(db_path, rules, parse_params(param), parse_time(since, "--since"),
                        parse_time(until, "--until"), engine_runner(engine, db_path, lake, master))
@@ -395,7 +382,7 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="The rule's id.")],
                    "--engine", help="spark: print the rule's Spark SQL translation.")
                ] = Engine.duckdb) -> None:
     """A rule's metadata, parameters and SQL."""
-    (rule,) = select_rules(rules_dir, None, [rule_id])
+    (rule,) = select_rules(rules_dir or [], None, [rule_id])
     if engine is Engine.spark:
         from auditlog.engines.translate import to_spark
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from auditlog.errors import RuleError
+from auditlog.errors import RuleError, UsageError
 from auditlog.rules.lint import lint_sql
 from auditlog.rules.model import SEVERITIES, Rule, known_kinds
 
@@ -71,6 +71,23 @@ def load_rules(rules_dirs: Iterable[Path] = (), *, builtin: bool = True) -> list
     if result.errors:
         raise result.errors[0]
     return result.rules
+
+
+def select_rules(rules_dirs: Iterable[Path], packs: Sequence[str] | str | None,
+                 ids: Sequence[str] | str | None) -> list[Rule]:
+    """The built-in and `rules_dirs` rules, narrowed to `packs` and rule `ids`; an unknown
+    pack or id is a usage error listing the valid ones."""
+    selected = load_rules(rules_dirs)
+    for wanted, attr in ((packs, "pack"), (ids, "id")):
+        names = [wanted] if isinstance(wanted, str) else list(wanted or [])
+        if names:
+            known = sorted({getattr(r, attr) for r in selected})
+            unknown = [w for w in names if w not in known]
+            if unknown:
+                raise UsageError(f"unknown {attr} {', '.join(unknown)}; "
+                                 f"use one of: {', '.join(known)}")
+            selected = [r for r in selected if getattr(r, attr) in names]
+    return selected
 
 
 def load_pack(pack: Traversable, result: LoadResult, seen: dict[str, str]) -> None:
