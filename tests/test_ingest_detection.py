@@ -54,3 +54,20 @@ def test_named_kind_quarantines_rows_missing_its_columns(
     path = write_rows(tmp_path / "x.jsonl", [EXAMPLES["accounts"]])
     (result,) = ingest_paths(con, [path], kind="charges")
     assert (result.loaded, result.quarantined) == (0, 1)
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("empty.jsonl", ""), ("blank.ndjson", "\n  \n\n"), ("records.json", '{"Records": []}'),
+    ("array.json", "[]"),
+])
+def test_a_file_without_rows_loads_nothing_and_needs_no_kind(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection, name: str, text: str
+) -> None:
+    # An export of a quiet day: nothing to detect a kind from, and nothing is lost.
+    empty = tmp_path / name
+    empty.write_text(text)
+    rows = write_rows(tmp_path / "a.jsonl", [{"ts": "2026-09-01T00:00:00Z", "actor": "a",
+                                              "action": "x", "system": "s"}])
+    first, second = sorted(ingest_paths(con, [empty, rows]), key=lambda r: r.path != str(empty))
+    assert (first.kind, first.rows_read, first.loaded, first.quarantined) == ("empty", 0, 0, 0)
+    assert (second.kind, second.loaded) == ("actions", 1)

@@ -126,6 +126,9 @@ def _ingest_file(
             kind = KINDS[staged.kind]
         elif kind_name is not None:
             kind = KINDS[kind_name]
+        elif not staged.columns and _is_empty(con, staged):
+            drop_staged(con, staged.table)  # no rows, no columns: nothing to load or name
+            continue
         else:
             kind = detect_kind(staged.columns, source.display)
         _check(con, source, staged, kind, tz, currency)
@@ -137,8 +140,19 @@ def _ingest_file(
             counts[name] += value
         drop_staged(con, staged.table)
         kinds.append(kind.name)
-    _record_file(con, source, sha256, "+".join(kinds), tz, counts)
-    return FileResult(path=source.display, kind="+".join(kinds), sha256=sha256, **counts)
+    kind_names = "+".join(kinds) or EMPTY_KIND
+    _record_file(con, source, sha256, kind_names, tz, counts)
+    return FileResult(path=source.display, kind=kind_names, sha256=sha256, **counts)
+
+
+# What an ingest reports as the kind of a file that holds no row at all.
+EMPTY_KIND = "empty"
+
+
+def _is_empty(con: duckdb.DuckDBPyConnection, staged: Staged) -> bool:
+    """No row to load or quarantine."""
+    ((rows,),) = con.execute(f"SELECT count(*) FROM {staged.table}").fetchall()
+    return rows == 0
 
 
 def _check(
