@@ -19,6 +19,7 @@ from auditlog.world.billing import bill, refund
 from auditlog.world.cast import BILLING_BATCH, CRM
 from auditlog.world.clock import DAY, HOUR, MINUTE
 from auditlog.world.context import World
+from auditlog.world.orders import counter_subscribe
 from auditlog.world.plan import MISSING_ORDER_ID_RATE, SPLIT_REFUND_RATE, STACK_RATE
 from auditlog.world.records import Action, Charge
 
@@ -132,34 +133,8 @@ def _operator_evening(world: World) -> None:
     refunded = set(rng.sample(range(len(victims)), min(plan.operator_refunds, len(victims))))
     for n, index in enumerate(victims):
         customer = world.cast.customers[index]
-        world.timeline.action(
-            Action(
-                ts - rng.randint(20, 90),
-                operator,
-                "human",
-                "view_customer",
-                CRM,
-                target_account=customer,
-                channel="counter",
-                session_id=session,
-            )
-        )
-        order = world.ids.order()
-        world.timeline.action(
-            Action(
-                ts,
-                operator,
-                "human",
-                "subscribe",
-                plan.system,
-                target_account=customer,
-                object=product.code,
-                order_id=order,
-                channel="counter",
-                session_id=session,
-            )
-        )
-        world.orders.record(index, product.index, ts)
+        order = counter_subscribe(world, operator, session, index, product, ts,
+                                  lookup_seconds=(20, 90), system=plan.system)
         charge = bill(
             world,
             ts + rng.randint(60, 300),

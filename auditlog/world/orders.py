@@ -214,15 +214,17 @@ def _counter_product(world: World) -> Product:
     return rng.choices(catalog.addons, catalog.addon_weights)[0]
 
 
-def _counter_order(world: World, operator: str, session: str, ts: int) -> None:
-    rng = world.rng
-    index, customer = pick_customer(world)
-    product = _counter_product(world)
-    if not world.orders.free(index, product.index, ts):
-        return
+def counter_subscribe(
+    world: World, operator: str, session: str, index: int, product: Product, ts: int,
+    *, lookup_seconds: tuple[int, int], system: str,
+) -> str:
+    """An operator at the counter looks the customer up, then subscribes them to
+    `product` at `ts`; the new order's id. Shared by ordinary counter sales and the
+    incident's operator, so both leave the same trail."""
+    customer = world.cast.customers[index]
     world.timeline.action(
         Action(
-            ts - rng.randint(30, 240),
+            ts - world.rng.randint(*lookup_seconds),
             operator,
             "human",
             "view_customer",
@@ -239,7 +241,7 @@ def _counter_order(world: World, operator: str, session: str, ts: int) -> None:
             operator,
             "human",
             "subscribe",
-            ORDER_SYSTEM,
+            system,
             target_account=customer,
             object=product.code,
             order_id=order,
@@ -248,6 +250,17 @@ def _counter_order(world: World, operator: str, session: str, ts: int) -> None:
         )
     )
     world.orders.record(index, product.index, ts)
+    return order
+
+
+def _counter_order(world: World, operator: str, session: str, ts: int) -> None:
+    rng = world.rng
+    index, customer = pick_customer(world)
+    product = _counter_product(world)
+    if not world.orders.free(index, product.index, ts):
+        return
+    order = counter_subscribe(world, operator, session, index, product, ts,
+                              lookup_seconds=(30, 240), system=ORDER_SYSTEM)
     if rng.random() < COUNTER_UNCONFIRMED:
         # The customer never answers the SMS; the order lapses and nothing is billed.
         world.timeline.action(
