@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import polars as pl
 import pyarrow as pa
 import sqlglot
@@ -27,7 +26,7 @@ from auditlog.errors import RuleError
 from auditlog.kinds import KINDS, Kind
 from auditlog.lake import select_sql
 from auditlog.rules.model import Rule
-from auditlog.rules.runner import empty_findings, with_identity
+from auditlog.rules.runner import concat_findings, with_identity
 from auditlog.store import first_line
 
 if TYPE_CHECKING:
@@ -135,10 +134,4 @@ def with_identity_frames(found: pl.DataFrame, rules: Sequence[Rule]) -> pl.DataF
                             .select(list(FINDING_SCHEMA)).cast(FINDING_SCHEMA)  # type: ignore
                             .sort("key"))
               for rule in sorted(rules, key=lambda r: r.id)]
-    if not frames:
-        probe = duckdb.connect()
-        try:
-            return empty_findings(probe)
-        finally:
-            probe.close()
-    return pl.concat(frames, how="vertical_relaxed")
+    return concat_findings(frames)

@@ -26,7 +26,11 @@ from auditlog.errors import RuleError, UsageError
 from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
 from auditlog.lake import check_lake, export_lake, has_files, kind_path
 from auditlog.rules.model import Rule
-from auditlog.rules.runner import check_single_select, empty_findings, with_identity
+from auditlog.rules.runner import (
+    check_single_select,
+    concat_findings,
+    with_identity,
+)
 from auditlog.store import first_line
 
 if TYPE_CHECKING:
@@ -166,15 +170,8 @@ def run_rules_spark(spark: SparkSession, rules: Sequence[Rule],
                     params: dict[str, Any] | None = None, since: datetime | None = None,
                     until: datetime | None = None) -> pl.DataFrame:
     """All findings of `rules`, ordered by rule id then key (as runner.run_rules)."""
-    frames = [run_rule_spark(spark, r, params, since, until)
-              for r in sorted(rules, key=lambda r: r.id)]
-    if not frames:
-        probe = duckdb.connect()
-        try:
-            return empty_findings(probe)
-        finally:
-            probe.close()
-    return pl.concat(frames, how="vertical_relaxed")
+    return concat_findings([run_rule_spark(spark, r, params, since, until)
+                            for r in sorted(rules, key=lambda r: r.id)])
 
 
 @contextmanager

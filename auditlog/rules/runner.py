@@ -110,10 +110,20 @@ def run_rules(
     until: datetime | None = None,
 ) -> pl.DataFrame:
     """All findings of `rules`, ordered by rule id then key."""
-    frames = [run_rule(con, r, params, since, until) for r in sorted(rules, key=lambda r: r.id)]
-    if not frames:
-        return empty_findings(con)
-    return pl.concat(frames, how="vertical_relaxed")
+    return concat_findings(
+        [run_rule(con, r, params, since, until) for r in sorted(rules, key=lambda r: r.id)])
+
+
+def concat_findings(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Findings frames one after the other; the typed empty frame when there are none
+    (whatever engine produced them)."""
+    if frames:
+        return pl.concat(frames, how="vertical_relaxed")
+    probe = duckdb.connect()
+    try:
+        return empty_findings(probe)
+    finally:
+        probe.close()
 
 
 def empty_findings(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
