@@ -138,10 +138,18 @@ def test_rules_of_an_item_match_the_findings_scan(run_db: Path, copy_db: Path) -
     assert any(len(r) > 1 for r in indexed.values())
 
 
-def new_charges(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> list[str]:
+def new_charges(tmp_path: Path, db: Path) -> list[str]:
     """Ingest two one_time charges no customer ordered: anomalous, caused by nothing."""
-    account, product = con.execute("SELECT account, product FROM charges "
-                                    "ORDER BY ts DESC, charge_id LIMIT 1").fetchone()  # type: ignore[misc]
+    con = store.connect(db)
+    try:
+        return ingest_late_charges(tmp_path, con)
+    finally:
+        con.close()
+
+
+def ingest_late_charges(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> list[str]:
+    ((account, product),) = con.execute("SELECT account, product FROM charges "
+                                        "ORDER BY ts DESC, charge_id LIMIT 1").fetchall()
     ((service,),) = con.execute("SELECT min(account) FROM accounts "
                                 "WHERE account_type = 'service'").fetchall()
     rows = [{"charge_id": f"CH-LATE-{n}", "ts": f"2027-01-0{n}T10:00:00Z", "account": account,
@@ -156,11 +164,7 @@ def new_charges(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def test_after_an_ingest_without_a_run_the_stored_tables_are_not_used(
         copy_db: Path, tmp_path: Path) -> None:
-    con = store.connect(copy_db)
-    try:
-        late = new_charges(tmp_path, con)
-    finally:
-        con.close()
+    late = new_charges(tmp_path, copy_db)
     for con in read_only(copy_db):
         assert fresh_stored_views(con, shared_view_files()) == set()
         ids = remediation(con)["charge_id"].to_list()
@@ -173,11 +177,7 @@ def test_after_an_ingest_without_a_run_the_stored_tables_are_not_used(
 
 
 def test_a_new_run_stores_the_new_data(copy_db: Path, tmp_path: Path) -> None:
-    con = store.connect(copy_db)
-    try:
-        late = new_charges(tmp_path, con)
-    finally:
-        con.close()
+    late = new_charges(tmp_path, copy_db)
     run_packs(copy_db, load_rules())
     for con in read_only(copy_db):
         assert fresh_stored_views(con, shared_view_files()) == set(STORED_VIEWS)
@@ -201,11 +201,7 @@ def test_a_sandbox_computes_the_views_unless_a_run_has_just_stored_them(
 
 def test_a_run_recomputes_before_its_rules_read_the_stored_tables(
         copy_db: Path, tmp_path: Path) -> None:
-    con = store.connect(copy_db)
-    try:
-        late = new_charges(tmp_path, con)
-    finally:
-        con.close()
+    late = new_charges(tmp_path, copy_db)
     run_packs(copy_db, load_rules())
     for con in read_only(copy_db):
         cited = con.execute("SELECT count(*) FROM findings WHERE present AND "
