@@ -28,7 +28,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
-	$(BIN)/python -m pip install --quiet ruff mypy
+	$(BIN)/python -m pip install --quiet -e '.[lint]'
 	$(BIN)/ruff check auditlog tests benchmarks
 	$(BIN)/mypy auditlog
 
