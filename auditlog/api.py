@@ -50,7 +50,9 @@ class Investigation:
 
     def __init__(self, path: PathLike | None = None) -> None:
         self.path = Path(path) if path is not None else store.default_db_path()
-        store.connect(self.path).close()  # create it, or fail now with one sentence
+        # Create it, or fail now with one sentence; an existing one is only looked at, so
+        # opening an investigation does not hold off another process's readers.
+        store.connect(self.path, read_only=self.path.exists()).close()
         self.closed = False
 
     def __repr__(self) -> str:

@@ -27,3 +27,17 @@ class UsageError(AuditlogError):
 
 class RuleError(AuditlogError):
     """A rule that cannot be loaded, validated or run; `source` is its file."""
+
+
+class DatabaseBusy(AuditlogError):
+    """Another process holds the database (DuckDB allows one writer, or readers, per
+    file) and the caller would not, or no longer, wait. `pid` and `command` name the
+    holder where known. Exit 75 (EX_TEMPFAIL): the same command can simply be retried."""
+
+    exit_code = 75
+
+    def __init__(self, message: str, *, pid: int | None = None,
+                 command: str | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.command = command

@@ -14,6 +14,7 @@ import duckdb
 
 from auditlog.errors import UsageError
 from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
+from auditlog.locking import open_database
 
 DEFAULT_DB = "auditlog.duckdb"
 SCHEMA_VERSION = 1
@@ -85,7 +86,8 @@ def connect(path: Path | str | None = None, *, read_only: bool = False) -> duckd
             f"no database at {db_path}; load logs first with 'auditlog ingest PATH'"
         )
     try:
-        con = duckdb.connect(str(db_path), read_only=read_only)
+        # Waits while another process holds the file, or raises DatabaseBusy (locking.py).
+        con = open_database(db_path, read_only=read_only)
     except duckdb.Error as exc:
         raise UsageError(f"cannot open database {db_path}: {first_line(exc)}") from None
     configure(con)

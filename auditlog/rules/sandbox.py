@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from auditlog.errors import RuleError, UsageError
+from auditlog.locking import open_database
 from auditlog.rules.stored import fresh_stored_views, stored_name
 from auditlog.store import first_line
 
@@ -43,7 +44,7 @@ def open_sandbox(db_path: Path | str, *, materialize: bool = False,
     if not path.exists():
         raise UsageError(f"no database at {path}; load logs first with 'auditlog ingest PATH'")
     try:
-        con = duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
+        con = open_database(path, read_only=True, config=dict(SANDBOX_CONFIG))
     except duckdb.Error as exc:
         raise UsageError(f"cannot open database {path}: {first_line(exc)}") from None
     # The time zone needs ICU, loaded only once connected; then nothing may change.

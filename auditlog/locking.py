@@ -1,0 +1,197 @@
+"""Opening the database while another process holds it: wait, or say who holds it.
+
+DuckDB lets one process write a file, or several processes read it, never both: while
+an ingest or a run writes, every other open fails with "Could not set lock on file ...
+Conflicting lock is held in ... (PID N)". Every open in auditlog goes through
+`open_database`, which turns that refusal into waiting (the policy's `notify` hears
+who it waits for, once per holder) or, with wait off or after the timeout, into
+DatabaseBusy naming the holder. See docs/concurrency.md for why this design.
+
+Who holds it: a writer leaves a holder record beside the database
+(`auditlog.duckdb.lock`, JSON: pid, command, started_at). The record is only ever a
+label: the lock itself is DuckDB's, which the kernel drops when a process dies, so a
+record left by a killed process blocks nobody. It names the holder only when its PID
+is the one DuckDB reports; a record whose process is gone is removed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from auditlog.errors import DatabaseBusy
+
+# DuckDB's wording of a lock conflict, and the PID it names (absent on some platforms).
+LOCK_CONFLICT = re.compile(r"Could not set lock on file|Conflicting lock is held")
+HOLDER_PID = re.compile(r"\(PID (\d+)\)")
+POLL_SECONDS = 0.25
+DEFAULT_TIMEOUT = 600.0  # long enough for a 10M-row ingest on a loaded machine
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The process that holds the database, as far as can be told."""
+
+    pid: int | None
+    command: str | None = None
+    started_at: str | None = None
+
+    def describe(self) -> str:
+        """'the ingest by PID 123 (since 10:02:11 UTC)', or less when less is known."""
+        who = f"the {self.command} by PID {self.pid}" if self.command else (
+            f"PID {self.pid}" if self.pid is not None else "another process")
+        return f"{who} (since {self.started_at})" if self.started_at else who
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    """What an open does when the database is held: wait up to `timeout` seconds
+    (None: no limit), telling `notify` who it waits for, or fail at once."""
+
+    wait: bool = True
+    timeout: float | None = DEFAULT_TIMEOUT
+    notify: Callable[[Path, Holder], None] | None = None
+    command: str = field(default_factory=lambda: Path(sys.argv[0]).name or "python")
+
+
+_policy = WaitPolicy()
+
+
+def set_wait_policy(policy: WaitPolicy) -> None:
+    """The policy every later open in this process follows (the CLI sets it once)."""
+    global _policy
+    _policy = policy
+
+
+def wait_policy() -> WaitPolicy:
+    return _policy
+
+
+@contextlib.contextmanager
+def waiting(**changes: Any) -> Iterator[WaitPolicy]:
+    """Change the policy for a block, e.g. `with waiting(wait=False): ...`."""
+    before = _policy
+    set_wait_policy(replace(before, **changes))
+    try:
+        yield _policy
+    finally:
+        set_wait_policy(before)
+
+
+def holder_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".lock")
+
+
+def open_database(db_path: Path, *, read_only: bool,
+                  config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, waiting while another process holds the file (per the policy)."""
+    policy = _policy
+    deadline = None if policy.timeout is None else time.monotonic() + policy.timeout
+    told: Holder | None = None
+    while True:
+        try:
+            con = duckdb.connect(str(db_path), read_only=read_only, config=config or {})
+        except duckdb.IOException as exc:
+            if not LOCK_CONFLICT.search(str(exc)):
+                raise
+            holder = current_holder(db_path, str(exc))
+            out_of_time = deadline is not None and time.monotonic() >= deadline
+            if not policy.wait or out_of_time:
+                raise busy(db_path, holder, waited=policy.wait) from None
+            if holder != told and policy.notify is not None:
+                policy.notify(db_path, holder)
+            told = holder
+            time.sleep(POLL_SECONDS)
+            continue
+        if not read_only:
+            write_holder(db_path, policy.command)
+        return con
+
+
+def busy(db_path: Path, holder: Holder, *, waited: bool) -> DatabaseBusy:
+    reason = "gave up waiting" if waited else "not waiting (--no-wait)"
+    return DatabaseBusy(
+        f"database {db_path} is in use by {holder.describe()}; {reason}, "
+        "try again when it has finished", pid=holder.pid, command=holder.command)
+
+
+def current_holder(db_path: Path, message: str) -> Holder:
+    """The holder DuckDB names, labelled by the holder record when that is its record."""
+    found = HOLDER_PID.search(message)
+    pid = int(found.group(1)) if found else None
+    record = read_holder(db_path)
+    if record is not None and pid is not None and record.pid == pid:
+        return record
+    return Holder(pid)
+
+
+def read_holder(db_path: Path) -> Holder | None:
+    """The holder record, or None; a record whose process is gone is removed."""
+    path = holder_path(db_path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        record = Holder(int(data["pid"]), str(data["command"]), str(data["started_at"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent, or being replaced right now: no label this time
+    if record.pid is not None and not pid_alive(record.pid):
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+    return record
+
+
+def write_holder(db_path: Path, command: str) -> None:
+    """Record this process as the writer; written whole (temp file, rename) so a reader
+    never sees half a record. Best effort: a read-only directory only loses the label."""
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = json.dumps({"pid": os.getpid(), "command": command, "started_at": started})
+    target = holder_path(db_path)
+    try:
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temp, target)
+    except OSError:
+        return
+    _written.add(target)
+
+
+# Records this process wrote, removed when it exits normally (a killed process's record
+# is removed by the next reader that finds its PID gone).
+_written: set[Path] = set()
+
+
+@atexit.register
+def _remove_own_records() -> None:
+    for path in _written:
+        record = None
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            record = json.loads(path.read_text(encoding="utf-8"))
+        if record is not None and record.get("pid") == os.getpid():
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    except OSError:
+        return False
+    return True

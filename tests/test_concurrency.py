@@ -1,0 +1,270 @@
+"""Two processes, one database: while one writes, the others wait with a visible line or
+fail in one sentence naming the holder; never DuckDB's raw lock error.
+
+The holding process is a child that opens the database (or runs an ingest that stops
+in its progress callback) and keeps it until the test creates a release file, so every
+step is ordered by events the test sees, never by how long anything takes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import auditlog
+from auditlog import locking, store
+from auditlog.demo import sample_logs_dir
+from auditlog.errors import DatabaseBusy
+from tests.conftest import write_rows
+
+# argv: db, mode (write | read | ingest), label, marker, release, [paths...]
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from auditlog import locking, store
+    from auditlog.ingest import ingest_paths
+
+    db, mode, label, marker, release, *paths = sys.argv[1:]
+    locking.set_wait_policy(locking.WaitPolicy(command=label))
+
+    def hold():
+        Path(marker).write_text("held")
+        while not Path(release).exists():
+            time.sleep(0.02)
+
+    con = store.connect(db, read_only=mode == "read")
+    if mode == "ingest":
+        ingest_paths(con, [Path(p) for p in paths], progress=lambda i, n, r: hold())
+    else:
+        hold()
+    con.close()
+    """
+)
+RAW_LOCK_ERROR = ("Could not set lock", "Conflicting lock", "IO Error", "Traceback")
+TIMEOUT = 120  # a safety net against a hung test, never a measurement
+
+
+class Holder:
+    """A child process holding the database until `release()`."""
+
+    def __init__(self, tmp: Path, db: Path, mode: str, label: str = "ingest",
+                 paths: tuple[Path, ...] = ()) -> None:
+        self.marker, self.release_file = tmp / f"held-{label}", tmp / f"release-{label}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(db), mode, label, str(self.marker),
+             str(self.release_file), *map(str, paths)])
+        deadline = time.monotonic() + TIMEOUT
+        while not self.marker.exists():
+            assert self.proc.poll() is None, "the holding process ended early"
+            assert time.monotonic() < deadline, "the holding process never got going"
+            time.sleep(0.02)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def release(self) -> int:
+        self.release_file.touch()
+        return self.proc.wait(TIMEOUT)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(TIMEOUT)
+
+
+def auditlog_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "auditlog", *args]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(auditlog_cmd(*args), capture_output=True, text=True, timeout=TIMEOUT,
+                          check=False)
+
+
+def start_cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(auditlog_cmd(*args), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_line(proc: subprocess.Popen[str]) -> str:
+    """The first line the command writes on stderr (it blocks until there is one)."""
+    assert proc.stderr is not None
+    return proc.stderr.readline()
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("sample") / "sample.duckdb"
+    with auditlog.open(db) as inv:
+        inv.ingest_world(sample_logs_dir())
+        inv.run()
+    return db
+
+
+@pytest.fixture()
+def db(sample_db: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "a.duckdb"
+    shutil.copy(sample_db, copy)
+    return copy
+
+
+@pytest.fixture()
+def writer(tmp_path: Path, db: Path) -> Iterator[Holder]:
+    holder = Holder(tmp_path, db, "write")
+    yield holder
+    holder.kill()
+
+
+def first_charge() -> str:
+    lines = (sample_logs_dir() / "ground_truth" / "remediation.csv").read_text().splitlines()
+    return lines[1].split(",")[0]
+
+
+@pytest.mark.parametrize("command", [
+    ["status"], ["findings"], ["trace", "charge", "CHARGE"], ["remediation"],
+    ["ingest", "SAMPLE"], ["run"],
+])
+def test_no_wait_names_the_holder_in_one_sentence(writer: Holder, db: Path,
+                                                  command: list[str]) -> None:
+    args = [first_charge() if a == "CHARGE" else str(sample_logs_dir() / "billing")
+            if a == "SAMPLE" else a for a in command]
+    result = run_cli("--no-wait", *args, "--db", str(db))
+    assert result.returncode == 75, result.stderr
+    assert f"in use by the ingest by PID {writer.pid}" in result.stderr
+    assert "not waiting" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not any(raw in result.stderr for raw in RAW_LOCK_ERROR)
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", [
+    ["status"], ["findings"], ["trace", "charge", "CHARGE"],
+])
+def test_readers_wait_with_a_visible_line_then_answer(writer: Holder, db: Path,
+                                                      command: list[str]) -> None:
+    args = [first_charge() if a == "CHARGE" else a for a in command]
+    proc = start_cli(*args, "--db", str(db), "--format", "json")
+    line = wait_line(proc)
+    assert line.startswith(f"waiting for the ingest by PID {writer.pid}"), line
+    assert str(db) in line
+    assert writer.release() == 0
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0, err
+    assert json.loads(out)  # the whole answer, once the writer is done
+    assert not any(raw in line + err for raw in RAW_LOCK_ERROR)
+
+
+def test_a_reader_sees_the_ingest_only_once_it_has_committed(tmp_path: Path) -> None:
+    db = tmp_path / "a.duckdb"
+    store.connect(db).close()
+    rows = [{"event_id": f"E{i}", "ts": "2026-09-01T10:00:00Z", "actor": "op",
+             "action": "subscribe", "system": "orders"} for i in range(2000)]
+    first = write_rows(tmp_path / "first.jsonl", rows)
+    second = write_rows(tmp_path / "second.jsonl",
+                        [{**r, "event_id": "F" + r["event_id"]} for r in rows])
+    # The ingest loads the first file, then stops (in its progress callback) mid-call.
+    ingest = Holder(tmp_path, db, "ingest", paths=(first, second))
+    try:
+        busy = run_cli("--no-wait", "status", "--db", str(db))
+        assert busy.returncode == 75 and f"the ingest by PID {ingest.pid}" in busy.stderr
+        proc = start_cli("status", "--db", str(db), "--format", "json")
+        assert wait_line(proc).startswith(f"waiting for the ingest by PID {ingest.pid}")
+        assert ingest.release() == 0
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        ingest.kill()
+    assert proc.returncode == 0, err
+    assert json.loads(out)["kinds"]["actions"]["rows"] == 4000  # both files: the committed whole, never a part
+
+
+def test_a_second_writer_waits_then_loads(writer: Holder, db: Path) -> None:
+    proc = start_cli("ingest", str(sample_logs_dir() / "billing"), "--db", str(db),
+                     "--format", "json")
+    assert wait_line(proc).startswith(f"waiting for the ingest by PID {writer.pid}")
+    assert writer.release() == 0
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0, err
+    assert all(r["duplicates"] == r["rows_read"] for r in json.loads(out))  # already loaded
+
+
+def test_a_writer_held_off_by_a_reader_names_its_pid(tmp_path: Path, db: Path) -> None:
+    reader = Holder(tmp_path, db, "read", label="report")
+    try:
+        result = run_cli("--no-wait", "ingest", str(sample_logs_dir() / "billing"),
+                         "--db", str(db))
+        # Readers leave no record, so the holder is named by the PID DuckDB reports.
+        assert result.returncode == 75, result.stderr
+        assert f"in use by PID {reader.pid}" in result.stderr
+        # Readers share the file: a second one is not held off.
+        assert run_cli("--no-wait", "status", "--db", str(db)).returncode == 0
+    finally:
+        reader.kill()
+
+
+def test_gives_up_after_the_timeout_in_one_sentence(writer: Holder, db: Path) -> None:
+    result = run_cli("--wait-timeout", "0.5", "status", "--db", str(db))
+    assert result.returncode == 75
+    waiting, error = result.stderr.strip().splitlines()
+    assert waiting.startswith(f"waiting for the ingest by PID {writer.pid}")
+    assert "gave up" in error and f"PID {writer.pid}" in error
+
+
+def test_a_killed_writer_leaves_a_record_that_blocks_nobody(tmp_path: Path, db: Path) -> None:
+    holder = Holder(tmp_path, db, "write")
+    record = locking.holder_path(db)
+    assert json.loads(record.read_text())["pid"] == holder.pid
+    holder.kill()
+    assert record.exists()  # kill -9: no chance to remove it
+    result = run_cli("--no-wait", "status", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    # the next writer's open replaces it, the reader that found it dead removed it
+    assert locking.read_holder(db) is None
+
+
+def test_a_record_naming_another_live_process_is_only_a_label(tmp_path: Path,
+                                                              db: Path) -> None:
+    # A live PID that does not hold the database (this test's own): nothing waits for it.
+    locking.holder_path(db).write_text(json.dumps(
+        {"pid": os.getpid(), "command": "ingest", "started_at": "then"}))
+    assert run_cli("--no-wait", "status", "--db", str(db)).returncode == 0
+    # and while another process holds it, the record is not taken for that process.
+    reader = Holder(tmp_path, db, "read", label="report")
+    try:
+        result = run_cli("--no-wait", "ingest", str(sample_logs_dir() / "billing"),
+                         "--db", str(db))
+        assert f"in use by PID {reader.pid}" in result.stderr
+    finally:
+        reader.kill()
+
+
+def test_the_library_raises_database_busy_with_the_holder(writer: Holder, db: Path) -> None:
+    with locking.waiting(wait=False), pytest.raises(DatabaseBusy) as caught:
+        auditlog.open(db).status()
+    assert (caught.value.pid, caught.value.command) == (writer.pid, "ingest")
+    assert caught.value.exit_code == 75
+
+
+def test_the_library_tells_its_callback_and_waits(writer: Holder, db: Path) -> None:
+    heard: list[locking.Holder] = []
+
+    def notify(path: Path, holder: locking.Holder) -> None:
+        heard.append(holder)
+        writer.release_file.touch()  # let the writer go once we are known to wait
+
+    with locking.waiting(notify=notify):
+        status = auditlog.open(db).status()
+    assert [h.pid for h in heard] == [writer.pid]
+    assert status["kinds"]
