@@ -23,6 +23,7 @@ from auditlog.cli import (  # noqa: F401  (registration by import)
 )
 from auditlog.cli.common import app, err_console
 from auditlog.errors import AuditlogError
+from auditlog.textsafe import terminal
 
 __all__ = ["app", "main"]
 
@@ -32,21 +33,23 @@ def main() -> None:
     try:
         app()
     except AuditlogError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # Messages quote file names and log text: pieces of a Text, never markup.
+        err_console.print(terminal(("error:", "bold red"), f" {exc}"), soft_wrap=True)
         sys.exit(exc.exit_code)
     except duckdb.Error as exc:
         if os.environ.get("AUDITLOG_DEBUG"):
             raise
         message = str(exc).strip().splitlines()[0]
-        err_console.print(f"[bold red]error:[/] database: {message}", highlight=False)
+        err_console.print(terminal(("error:", "bold red"), f" database: {message}"),
+                          soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        err_console.print("[bold red]interrupted[/]; nothing was committed")
+        err_console.print(terminal(("interrupted", "bold red"), "; nothing was committed"))
         sys.exit(130)
     except Exception as exc:  # a bug of ours: still one sentence, the traceback on request
         if os.environ.get("AUDITLOG_DEBUG"):
             raise
-        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}; "
-                          "please report it (AUDITLOG_DEBUG=1 shows the traceback)",
-                          highlight=False, soft_wrap=True)
+        err_console.print(terminal(("internal error:", "bold red"),
+                                   f" {type(exc).__name__}: {exc}; please report it "
+                                   "(AUDITLOG_DEBUG=1 shows the traceback)"), soft_wrap=True)
         sys.exit(70)

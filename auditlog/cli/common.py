@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import enum
-import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.segment import Segment
+from rich.text import Text
 
 from auditlog.locking import DEFAULT_TIMEOUT, Holder, WaitPolicy, set_wait_policy
+from auditlog.textsafe import json_document, visible
 
 app = typer.Typer(
     name="auditlog",
@@ -24,9 +27,33 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+class SafeConsole(Console):
+    """A console that prints every string literally: never as Rich markup (a log field
+    or file name holding `[/]` or `[link=…]` is text, and one holding `[/]` cannot make
+    the printer raise), and with control characters shown as `\\x1b`, so no ANSI or OSC
+    sequence from the data reaches the terminal. Escaping at each call site would be one
+    forgotten call away from an injection; here a plain `print(f"... {field}")` is safe,
+    `markup=True` is ignored, and styles come only from Text built by
+    `auditlog.textsafe.terminal`. Segments are checked once more on the way out, so a
+    control character inside a Text built elsewhere is shown escaped too."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        kwargs["markup"] = False
+        return super().render_str(visible(text, keep_lines=True), **kwargs)
+
+    def render(self, renderable: RenderableType,
+               options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control or segment.text.isprintable() or not segment.text:
+                yield segment
+            else:
+                yield Segment(visible(segment.text, keep_lines=True), segment.style)
+
+
 # Data goes to stdout, diagnostics to stderr, so `... --format json | jq` always works.
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = SafeConsole(highlight=False, markup=False)
+err_console = SafeConsole(stderr=True, highlight=False, markup=False)
 
 
 @app.callback()
@@ -73,5 +100,5 @@ FormatOption = Annotated[
 
 
 def print_json(document: Any) -> None:
-    """Exactly one JSON document on stdout, nothing else."""
-    typer.echo(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False))
+    """Exactly one JSON document on stdout, nothing else (controls escaped)."""
+    typer.echo(json_document(document))

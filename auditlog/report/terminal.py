@@ -1,17 +1,20 @@
-"""The accountability report for the terminal: Rich renderables the CLI prints."""
+"""The accountability report for the terminal: Rich renderables the CLI prints.
+
+Every piece of text is a Text made by `textsafe.terminal` (titles and cells included),
+so the report shows log text literally on any console, even one with markup on."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from auditlog.report import formatting as fmt
 from auditlog.report.timeline import by_day
+from auditlog.textsafe import terminal
 
 SEVERITY_STYLES = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
                    "low": "cyan", "info": "dim", None: "magenta"}
@@ -19,7 +22,6 @@ SEVERITY_STYLES = {"critical": "bold white on red", "high": "bold red", "medium"
 
 def render_terminal(report: dict[str, Any]) -> RenderableType:
     """The whole report as one Rich group, sections in the documents' order."""
-    report = escaped(report)
     parts: list[RenderableType | None] = [headline(report), parties(report)]
     parts += [change_panel(report, c) for c in report["changes"]]
     parts += [account_panel(report, a) for a in report["accounts"]]
@@ -27,24 +29,13 @@ def render_terminal(report: dict[str, Any]) -> RenderableType:
     return Group(*(p for p in parts if p is not None))
 
 
-def escaped(value: Any) -> Any:
-    """Every text of the data with Rich markup escaped: a name like '[x]' prints as is."""
-    if isinstance(value, str):
-        return escape(value)
-    if isinstance(value, dict):
-        return {k: escaped(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [escaped(v) for v in value]
-    return value
-
-
 def headline(report: dict[str, Any]) -> Panel:
     s, cur = report["summary"], report["summary"]["currency"]
     if not s["charges"]:
-        return Panel("No anomalous charges in scope: every charge was authorized by its "
-                     "customer or is a recurring fee.", title="Accountability report",
+        return Panel(Text("No anomalous charges in scope: every charge was authorized by its "
+                     "customer or is a recurring fee."), title=Text("Accountability report"),
                      border_style="green")
-    text = Text.assemble(
+    text = terminal(
         f"{fmt.when(s['first_cause_time'])} to {fmt.when(s['last_cause_time'])}\n",
         (f"{fmt.count(s['charges'])} charges", "bold"), " no customer authorized, on ",
         (f"{fmt.count(s['customers'])} customers", "bold"), ": ",
@@ -54,12 +45,12 @@ def headline(report: dict[str, Any]) -> Panel:
         (f"{fmt.count(s['outstanding_charges'])} ({fmt.money(s['outstanding_amount'], cur)})",
          "bold red"))
     scope = report["scope"]["change_id"]
-    return Panel(text, title="Accountability report" + (f": {scope}" if scope else ""),
+    return Panel(text, title=terminal("Accountability report" + (f": {scope}" if scope else "")),
                  border_style="red", title_align="left")
 
 
 def table(title: str, *headers: str) -> Table:
-    t = Table(title=title, title_justify="left", title_style="bold", show_edge=False)
+    t = Table(title=terminal(title), title_justify="left", title_style="bold", show_edge=False)
     for h in headers:
         t.add_column(h, justify="right" if h in ("charges", "customers", "amount", "actions",
                                                  "findings", "anomalous", "normal",
@@ -72,10 +63,12 @@ def parties(report: dict[str, Any]) -> Table:
     t = table("Who is responsible", "account", "change", "charges", "customers", "amount",
               "to refund")
     for p in report["parties"]:
-        t.add_row(fmt.person(p["actor"], who), p["change_id"] or "[yellow]none: own acts[/]",
+        t.add_row(terminal(fmt.person(p["actor"], who)),
+                  terminal(p["change_id"] or ("none: own acts", "yellow")),
                   fmt.count(p["charges"]), fmt.count(p["customers"]),
-                  fmt.money(p["amount"], cur),
-                  f"{fmt.count(p['outstanding_charges'])} ({fmt.money(p['outstanding_amount'])})")
+                  terminal(fmt.money(p["amount"], cur)),
+                  terminal(f"{fmt.count(p['outstanding_charges'])} "
+                           f"({fmt.money(p['outstanding_amount'])})"))
     return t
 
 
@@ -84,63 +77,66 @@ def controls_table(title: str, controls: list[dict[str, Any]]) -> Table:
     for k in controls:
         rules = ", ".join(r["rule_id"] for r in k["rules"]) or "from the records"
         style = SEVERITY_STYLES.get(k["severity"], "")
-        t.add_row(k["label"], k["text"], rules, f"[{style}]{k['severity'] or 'records'}[/]")
+        t.add_row(terminal(k["label"]), terminal(k["text"]), terminal(rules),
+                  terminal((k["severity"] or "records", style)))
     return t
 
 
 def change_panel(report: dict[str, Any], c: dict[str, Any]) -> Panel:
     who, cur = report["people"], report["summary"]["currency"]
-    approver = ("[red]none[/]" if not c["approver"] else fmt.person(c["approver"], who)
-                + (" [red](its own implementer)[/]" if c["approval"]["self_approved"] else ""))
-    outside = " [red](outside its window)[/]" if c["window"]["started_within"] is False else ""
+    approver = (terminal(("none", "red")) if not c["approver"] else terminal(
+        fmt.person(c["approver"], who),
+        (" (its own implementer)", "red") if c["approval"]["self_approved"] else ""))
+    outside = (" (outside its window)", "red") if c["window"]["started_within"] is False else ""
     rollback = (f"{c['rollback']['change_id']} at {fmt.when(c['rollback']['started_at'])}"
                 if c["rollback"] else "none recorded")
-    lines = [
-        (f"implementer {fmt.person(c['implementer'], who)}; approver {approver}; "
-        f"ticket {c['ticket'] or '—'}"),
-        (f"window {fmt.when(c['window_start'])} to {fmt.when(c['window_end'])}; started "
-        f"{fmt.when(c['started_at'])}{outside}; rolled back: {rollback}"),
-        (f"impact: {fmt.count(c['impact']['charges'])} charges on "
-        f"{fmt.count(c['impact']['customers'])} customers, "
-        f"{fmt.money(c['impact']['amount'], cur)}; "
-        f"{fmt.count(c['impact']['unrefunded_charges'])} still to refund"),
+    i = c["impact"]
+    body: list[RenderableType] = [
+        terminal(f"implementer {fmt.person(c['implementer'], who)}; approver ", approver,
+                 f"; ticket {c['ticket'] or '—'}"),
+        terminal(f"window {fmt.when(c['window_start'])} to {fmt.when(c['window_end'])}; "
+                 f"started {fmt.when(c['started_at'])}", outside, f"; rolled back: {rollback}"),
+        terminal(f"impact: {fmt.count(i['charges'])} charges on {fmt.count(i['customers'])} "
+                 f"customers, {fmt.money(i['amount'], cur)}; "
+                 f"{fmt.count(i['unrefunded_charges'])} still to refund"),
     ]
-    body: list[RenderableType] = [*lines]
     if c["controls"]:
         body.append(controls_table("Controls that failed", c["controls"]))
-    return Panel(Group(*body), title=f"change {c['change_id']}: {c['kind'] or 'change'} of "
-                 f"{c['system']}", title_align="left", border_style="red")
+    title = terminal(f"change {c['change_id']}: {c['kind'] or 'change'} of {c['system']}")
+    return Panel(Group(*body), title=title, title_align="left", border_style="red")
 
 
 def account_panel(report: dict[str, Any], a: dict[str, Any]) -> Panel:
     who, d = report["people"], a["directory"] or {}
     i = a["impact"]
     body: list[RenderableType] = [
-        (f"{d.get('account_type') or '—'}; team {d.get('team') or '—'}; owner "
-        f"{fmt.person(d.get('owner'), who)}; manager {fmt.person(d.get('manager'), who)}"),
-        (f"under change: {', '.join(a['change_ids']) or '[yellow]none: acted on its own[/]'}; "
-        f"{fmt.count(i['charges'])} charges on {fmt.count(i['customers'])} customers, "
-        f"{fmt.money(i['amount'], i['currency'])}, {fmt.when(i['first_cause_time'])} to "
-        f"{fmt.when(i['last_cause_time'])}"),
+        terminal(f"{d.get('account_type') or '—'}; team {d.get('team') or '—'}; owner "
+                 f"{fmt.person(d.get('owner'), who)}; manager {fmt.person(d.get('manager'), who)}"),
+        terminal("under change: ", ", ".join(a["change_ids"]) or ("none: acted on its own",
+                                                                    "yellow"),
+                 f"; {fmt.count(i['charges'])} charges on {fmt.count(i['customers'])} customers, "
+                 f"{fmt.money(i['amount'], i['currency'])}, {fmt.when(i['first_cause_time'])} "
+                 f"to {fmt.when(i['last_cause_time'])}"),
     ]
     grants = table("Privileges held while it acted", "privilege", "granted", "by", "ticket",
                    "approver", "failed controls")
     for g in a["grants"]:
-        grants.add_row(g["privilege"], fmt.when(g["granted_at"]), g["granter"],
-                       g["ticket"] or "[red]none[/]", g["approver"] or "[red]none[/]",
-                       ", ".join(k["label"] for k in g["controls"]) or "—")
-    body.append(grants if a["grants"] else "no recorded grant in force: standing access")
+        grants.add_row(terminal(g["privilege"]), fmt.when(g["granted_at"]), terminal(g["granter"]),
+                       terminal(g["ticket"] or ("none", "red")),
+                       terminal(g["approver"] or ("none", "red")),
+                       terminal(", ".join(k["label"] for k in g["controls"]) or "—"))
+    body.append(grants if a["grants"] else Text("no recorded grant in force: standing access"))
     if a["controls"]:
         body.append(controls_table("Controls that failed", a["controls"]))
     name = f" ({d['display_name']})" if d.get("display_name") else ""
-    return Panel(Group(*body), title=f"account {a['account']}{name}", title_align="left",
-                 border_style="yellow" if not a["change_ids"] else "red")
+    return Panel(Group(*body), title=terminal(f"account {a['account']}{name}"),
+                 title_align="left", border_style="yellow" if not a["change_ids"] else "red")
 
 
 def timeline(report: dict[str, Any]) -> Table:
     t = table("Timeline (UTC)", "time", "event", "details")
     for e in report["timeline"]:
-        t.add_row(fmt.when(e["time"]), e["title"], e["detail"])
+        t.add_row(fmt.when(e["time"]), terminal(e["title"]), terminal(e["detail"]))
     return t
 
 
@@ -154,7 +150,8 @@ def chart(report: dict[str, Any]) -> Table | None:
               "anomalous", "", "normal")
     for d in days:
         t.add_row(fmt.day(d["start"]), fmt.count(d["anomalous"]),
-                  "[red]" + "█" * round(30 * d["anomalous"] / top) + "[/]", fmt.count(d["normal"]))
+                  Text("█" * round(30 * d["anomalous"] / top), style="red"),
+                  fmt.count(d["normal"]))
     return t
 
 
@@ -163,5 +160,6 @@ def findings(report: dict[str, Any]) -> Table:
     t = table(f"Open findings: {fmt.count(f['open'])}", "severity", "rule", "findings")
     for x in f["by_rule"]:
         style = SEVERITY_STYLES.get(x["severity"], "")
-        t.add_row(f"[{style}]{x['severity']}[/]", x["rule_id"], fmt.count(x["count"]))
+        t.add_row(terminal((str(x["severity"]), style)), terminal(x["rule_id"]),
+                  fmt.count(x["count"]))
     return t
