@@ -6,6 +6,7 @@ from typing import Any
 
 import duckdb
 
+from auditlog.ingest.pipeline import NO_ZONE
 from auditlog.kinds import KINDS
 from auditlog.values import iso_utc
 
@@ -28,7 +29,9 @@ def database_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         }
     files = [
         {
-            "path": path, "kind": kind, "format": fmt, "sha256": sha, "tz": tz,
+            # The zone the file's naive times were read in; null when it had none.
+            "path": path, "kind": kind, "format": fmt, "sha256": sha,
+            "tz": None if tz == NO_ZONE else tz,
             "rows_read": read, "loaded": loaded, "duplicates": dups,
             "quarantined": quarantined, "ingested_at": iso_utc(at),
         }

@@ -44,9 +44,20 @@ class FileResult:
     loaded: int
     duplicates: int
     quarantined: int
+    # Beyond the contract's report (so not in as_dict): how many timestamps carried no
+    # offset, the zone they were read in (None when there were none), and how many of
+    # them fell in a daylight-saving gap or overlap (see validate.MACROS for the rule).
+    naive_times: int = 0
+    tz: str | None = None
+    dst_resolved: int = 0
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {name: value for name, value in asdict(self).items() if name in REPORTED}
+
+
+REPORTED = ("path", "kind", "sha256", "rows_read", "loaded", "duplicates", "quarantined")
+# ingested_files.tz of a file that had no naive timestamp: no zone was assumed.
+NO_ZONE = "none"
 
 
 # Called after each file with (index, total, result), for progress bars.
@@ -66,19 +77,24 @@ def ingest_paths(
     paths: list[Path],
     *,
     kind: str | None = None,
-    tz: str = "UTC",
+    tz: str | None = None,
     strict: bool = False,
     currency: str | None = None,
     progress: Progress | None = None,
     mapping: Path | None = None,
 ) -> list[FileResult]:
     """Load `paths` (files or directories) into the database behind `con`; `mapping`
-    names a mapping file (see ingest/standard/mapping.py) applied to every file."""
+    names a mapping file (see ingest/standard/mapping.py) applied to every file.
+
+    `tz` is the zone of timestamps without an offset; None means not chosen: UTC, or for
+    a file already loaded, the zone it was read in then (so a reload stays a no-op). A
+    file loaded before with another zone is refused: it must be forgotten first."""
     rules = load_mapping(mapping) if mapping is not None else None
     kind = kind if kind is not None or rules is None else rules.kind
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)}")
-    check_timezone(con, tz)
+    if tz is not None:
+        check_timezone(con, tz)
     sources = discover(paths)
     install_macros(con)
     results: list[FileResult] = []
@@ -112,11 +128,13 @@ def _ingest_file(
     source: InputFile,
     sha256: str,
     kind_name: str | None,
-    tz: str,
+    chosen_tz: str | None,
     currency: str | None,
     mapping: Mapping | None = None,
 ) -> FileResult:
-    counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0}
+    tz = _zone_for(con, source, sha256, chosen_tz)
+    counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0,
+              "naive_times": 0, "dst_resolved": 0}
     kinds: list[str] = []
     # A mapping rewrites the staged table in place, so it needs a table, not a view.
     for staged in stage(con, source, lazy=mapping is None):
@@ -141,8 +159,28 @@ def _ingest_file(
         drop_staged(con, staged.table)
         kinds.append(kind.name)
     kind_names = "+".join(kinds) or EMPTY_KIND
-    _record_file(con, source, sha256, kind_names, tz, counts)
-    return FileResult(path=source.display, kind=kind_names, sha256=sha256, **counts)
+    zone = tz if counts["naive_times"] else None
+    _record_file(con, source, sha256, kind_names, zone or NO_ZONE, counts)
+    return FileResult(path=source.display, kind=kind_names, sha256=sha256, tz=zone, **counts)
+
+
+def _zone_for(
+    con: duckdb.DuckDBPyConnection, source: InputFile, sha256: str, chosen: str | None
+) -> str:
+    """The zone to read this file's naive times in. Reading a loaded file in another
+    zone would make every such row a conflict with itself, so that is refused."""
+    row = con.execute(
+        "SELECT min(tz) FROM ingested_files WHERE sha256 = $sha AND tz <> $none",
+        {"sha": sha256, "none": NO_ZONE},
+    ).fetchone()
+    loaded_in = row[0] if row else None
+    if loaded_in is None or chosen in (None, loaded_in):
+        return loaded_in or chosen or "UTC"
+    raise InputError(
+        f"this file was loaded before with its naive times read in {loaded_in}; to read "
+        f"them in {chosen}, take it back out first with 'auditlog forget {source.display}'",
+        source=source.display,
+    )
 
 
 # What an ingest reports as the kind of a file that holds no row at all.
@@ -339,14 +377,16 @@ def _store(
             """,
             params,
         )
-    (rows_read, invalid) = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL) FROM _typed"
-    ).fetchone() or (0, 0)
+    (rows_read, invalid, naive, dst) = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL), "
+        "coalesce(sum(_naive), 0), coalesce(sum(_dst), 0) FROM _typed"
+    ).fetchone() or (0, 0, 0, 0)
     _drop_typed(con)
     con.execute("DROP TABLE _verdict")
     quarantined = invalid + conflicts
     return {"rows_read": rows_read, "loaded": rows_read - quarantined - duplicates,
-            "duplicates": duplicates, "quarantined": quarantined}
+            "duplicates": duplicates, "quarantined": quarantined,
+            "naive_times": int(naive), "dst_resolved": int(dst)}
 
 
 def _record_file(

@@ -14,7 +14,15 @@ from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS, Column, Kind
 # Timestamps: epoch seconds or milliseconds (magnitude decides: below 1e11 is seconds,
 # i.e. up to the year 5138), ISO 8601 with an offset or Z, or ISO 8601 without one, read
 # in the zone given by --tz. Nothing else: a reader that guesses at "01/02/2024" loads
-# wrong instants silently.
+# wrong instants silently. An offset is at most 14:00 either way with minutes below 60
+# (DuckDB alone reads "+99:99" as 100 hours); anything else is a bad value.
+#
+# A naive time is read in the zone with the offset in effect just before the nearest
+# transition (Python's zoneinfo with fold=0): one in a daylight-saving gap (02:30 on a
+# spring-forward night) is shifted forward by the gap, one in an overlap (02:30 on a
+# fall-back night, which happens twice) is the earlier of its two instants. Offsets are
+# taken one day either side of the wall time, so only a value near a transition pays
+# for more than two conversions; al_dst tells which values were resolved that way.
 MACROS = r"""
 CREATE OR REPLACE TEMP MACRO al_epoch_ts(s) AS (
   CASE WHEN abs(CAST(s AS DECIMAL(38, 6))) >= 1e14 THEN NULL
@@ -22,14 +30,41 @@ CREATE OR REPLACE TEMP MACRO al_epoch_ts(s) AS (
          THEN CAST(make_timestamp(CAST(round(CAST(s AS DECIMAL(38, 6)) * 1000) AS BIGINT)) AS TIMESTAMPTZ)
        ELSE CAST(make_timestamp(CAST(round(CAST(s AS DECIMAL(38, 6)) * 1000000) AS BIGINT)) AS TIMESTAMPTZ)
   END);
+CREATE OR REPLACE TEMP MACRO al_has_offset(s) AS (
+  regexp_full_match(s, '[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)? ?([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)'));
+CREATE OR REPLACE TEMP MACRO al_offset_minutes(s, part) AS (
+  CAST(nullif(regexp_extract(s, '[+-]([0-9]{2}):?([0-9]{2})?$', part), '') AS INTEGER));
+CREATE OR REPLACE TEMP MACRO al_offset_ok(s) AS (
+  regexp_matches(s, '[zZ]$')
+  OR (coalesce(al_offset_minutes(s, 2), 0) < 60
+      AND al_offset_minutes(s, 1) * 60 + coalesce(al_offset_minutes(s, 2), 0) <= 840));
+CREATE OR REPLACE TEMP MACRO al_naive(s) AS (
+  CASE WHEN regexp_full_match(s, '[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?')
+       THEN try_cast(upper(s) AS TIMESTAMP) END);
+CREATE OR REPLACE TEMP MACRO al_offset_at(t, tz, d) AS (
+  timezone(tz, timezone('UTC', t + d)) - (t + d));
+CREATE OR REPLACE TEMP MACRO al_maps_to(t, tz, o) AS (
+  timezone(tz, timezone('UTC', t - o)) = t);
+CREATE OR REPLACE TEMP MACRO al_fold0(t, tz, before, after) AS (
+  CASE WHEN before = after OR NOT al_maps_to(t, tz, after) OR al_maps_to(t, tz, before)
+       THEN timezone('UTC', t - before) ELSE timezone('UTC', t - after) END);
+CREATE OR REPLACE TEMP MACRO al_zoned(t, tz) AS (
+  CASE WHEN t IS NULL THEN NULL WHEN tz = 'UTC' THEN timezone('UTC', t)
+       ELSE al_fold0(t, tz, al_offset_at(t, tz, INTERVAL '-1 day'),
+                     al_offset_at(t, tz, INTERVAL '1 day')) END);
+CREATE OR REPLACE TEMP MACRO al_gap_or_overlap(t, tz, before, after) AS (
+  before <> after AND al_maps_to(t, tz, before) = al_maps_to(t, tz, after));
+CREATE OR REPLACE TEMP MACRO al_dst(t, tz) AS (
+  CASE WHEN t IS NULL OR tz = 'UTC' THEN false
+       ELSE al_gap_or_overlap(t, tz, al_offset_at(t, tz, INTERVAL '-1 day'),
+                              al_offset_at(t, tz, INTERVAL '1 day')) END);
 CREATE OR REPLACE TEMP MACRO al_ts(s, tz) AS (
   CASE
     WHEN s IS NULL THEN NULL
     WHEN regexp_full_match(s, '[+-]?[0-9]{1,17}(\.[0-9]+)?') THEN al_epoch_ts(s)
-    WHEN regexp_full_match(s, '[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)? ?([zZ]|[+-][0-9]{2}(:?[0-9]{2})?)')
-      THEN try_cast(upper(s) AS TIMESTAMPTZ)
-    WHEN regexp_full_match(s, '[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?')
-      THEN timezone(tz, try_cast(upper(s) AS TIMESTAMP))
+    WHEN al_has_offset(s)
+      THEN CASE WHEN al_offset_ok(s) THEN try_cast(upper(s) AS TIMESTAMPTZ) END
+    ELSE al_zoned(al_naive(s), tz)
   END);
 CREATE OR REPLACE TEMP MACRO al_amount(s) AS (
   CASE WHEN regexp_full_match(s, '\+?[0-9]{1,14}(\.[0-9]{0,4}0*)?')
@@ -125,6 +160,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     # Layer by layer, so each value is computed once: texts, typed values, then the
     # digest and the reasons from those.
     typed = ",\n  ".join(f"{_typed(c, currency)} AS {_y(c)}" for c in kind.columns)
+    typed += ",\n  " + _naive_counts(kind)
     digest_members = ", ".join(
         f"{c.name} := {_y(c)}" for c in kind.columns if c.name != kind.id_column
     )
@@ -160,10 +196,20 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         f"SELECT {_position(staged)}, CASE WHEN _reason IS NOT NULL THEN {staged.raw} END "
         "AS _raw,\n  "
         + ",\n  ".join(outputs)
-        + ",\n  extra, _digest, _reason\nFROM (\n"
+        + ",\n  extra, _digest, _reason, _naive, _dst\nFROM (\n"
         + f"SELECT *, {digest} AS _digest,\n  {reason} AS _reason\nFROM (\n"
         + f"SELECT *,\n  {typed}\nFROM ({inner})))"
     )
+
+
+def _naive_counts(kind: Kind) -> str:
+    """`_naive`, `_dst`: how many of the row's timestamps carry no offset, and how many
+    of those fell in a daylight-saving gap or overlap of $tz (see MACROS), so that an
+    ingest can say which zone it assumed and what it resolved."""
+    texts = [_t(c) for c in kind.columns if c.type == "ts"]
+    naive = " + ".join(f"CAST(al_naive({t}) IS NOT NULL AS INTEGER)" for t in texts) or "0"
+    dst = " + ".join(f"CAST(al_dst(al_naive({t}), $tz) AS INTEGER)" for t in texts) or "0"
+    return f"{naive} AS _naive, {dst} AS _dst"
 
 
 def _source(staged: Staged, known: set[str]) -> tuple[str, set[int]]:
@@ -247,8 +293,12 @@ def _checks(column: Column, kind: Kind) -> list[str]:
         checks.append(f"CASE WHEN {text} IS NULL THEN 'missing required field {name}' END")
     if column.type == "ts":
         checks.append(
-            f"CASE WHEN {text} IS NOT NULL AND {_y(column)} IS NULL THEN "
-            f"'unparseable timestamp in {name}: ' || {text} END"
+            f"CASE WHEN {text} IS NULL OR {_y(column)} IS NOT NULL THEN NULL "
+            f"WHEN al_has_offset({text}) "
+            f"AND NOT al_offset_ok({text}) THEN "
+            f"'offset out of range in {name}: ' || {text} || "
+            "' (an offset is at most 14:00 either way, its minutes below 60)' "
+            f"ELSE 'unparseable timestamp in {name}: ' || {text} END"
         )
     elif column.type == "amount":
         checks.append(
