@@ -1,13 +1,19 @@
-"""Charges and refunds: the two ways any flow touches the billing export."""
+"""Charges and refunds: the two ways any flow touches the billing export.
+
+Billing keeps its own clock and bills some customers in a second currency
+(plan.BillingShape); both are applied here, so no flow has to know.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from auditlog.world.cast import BILLING_SYSTEM
 from auditlog.world.catalog import Product
 from auditlog.world.context import World
 from auditlog.world.records import Charge
+
+_CENT = Decimal("0.01")
 
 
 def bill(
@@ -22,13 +28,22 @@ def bill(
     order_id: str | None,
     type: str = "one_time",
 ) -> Charge:
-    """Schedule a charge; the timeline may move it off an ambiguous local hour."""
+    """Schedule a charge at `ts` on the order systems' clock, written on billing's
+    clock; the timeline may move it off an ambiguous local hour."""
+    skew = world.shape.clock_skew_seconds
+    if skew:
+        ts += world.rng.randint(-skew, skew)
+    currency = world.currency_of.get(account, "EUR")
+    amount = product.amount
+    if currency != "EUR":
+        amount = (amount * world.shape.second_currency_rate).quantize(_CENT, ROUND_HALF_UP)
     return world.timeline.charge(
         Charge(
             ts=ts,
             account=account,
             product=product.code,
-            amount=product.amount,
+            amount=amount,
+            currency=currency,
             type=type,
             initiated_by=initiated_by,
             system=system,
@@ -60,5 +75,6 @@ def refund(
             channel=channel,
             order_id=charge.order_id,
             refund_of=charge,
+            currency=charge.currency,
         )
     )

@@ -22,7 +22,7 @@ from auditlog.world.catalog import PLAN_WEIGHTS, Catalog
 from auditlog.world.clock import DAY, HOUR, Period, iso_utc
 from auditlog.world.context import World
 from auditlog.world.incident import run_incident
-from auditlog.world.plan import MIN_DAYS, plan_incident
+from auditlog.world.plan import MIN_DAYS, BillingShape, plan_incident
 from auditlog.world.privileges import PrivilegeLog, plan_privileges
 from auditlog.world.records import Action, Charge
 from auditlog.world.sinks import (
@@ -35,7 +35,7 @@ from auditlog.world.sinks import (
     open_sink,
 )
 from auditlog.world.timeline import Ids, OrderBook, Timeline
-from auditlog.world.truth import GroundTruth
+from auditlog.world.truth import GroundTruth, money_by_currency
 
 MIN_CUSTOMERS = 100
 MAX_CUSTOMERS = 5_000_000
@@ -67,13 +67,16 @@ class IncidentFacts:
     operator: str
     operator_product: str
     anomalous_charges: int
-    anomalous_amount: Decimal
+    # Sums over every anomalous charge, or None when they are in several currencies
+    # (then see by_currency: amounts of two currencies are never added).
+    anomalous_amount: Decimal | None
     service_charges: int
     operator_charges: int
     affected_customers: int  # customers the service account charged
     stacked_customers: int
     outstanding_refunds: int  # anomalous charges not (fully) refunded
-    outstanding_amount: Decimal
+    outstanding_amount: Decimal | None
+    currencies: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,9 @@ class WorldSummary:
         data = asdict(self)
         data["out_dir"] = str(self.out_dir)
         for key in ("anomalous_amount", "outstanding_amount"):
-            data["incident"][key] = str(data["incident"][key])
+            value = data["incident"][key]
+            data["incident"][key] = None if value is None else str(value)
+        data["incident"]["currencies"] = list(self.incident.currencies)
         data["incident"]["innocent_change_ids"] = list(self.incident.innocent_change_ids)
         data["files"] = [asdict(f) for f in self.files]
         data["ground_truth"] = list(self.ground_truth)
@@ -112,12 +117,15 @@ def generate_world(
     formats: str = "mixed",
     days: int = 45,
     billing_tz: str = "Europe/Amsterdam",
+    shape: BillingShape | None = None,
 ) -> WorldSummary:
     """Generate the carrier world of CONTRACT.md section 1 into `out_dir`.
 
     Writes the five kinds of log (layout chosen by `formats`), `sources.json` and the
     ground truth under `ground_truth/`. Files a previous run of any format could have
-    written are removed first; nothing else in `out_dir` is touched.
+    written are removed first; nothing else in `out_dir` is touched. `shape` says how
+    the billing export differs from the order systems (default: a realistic share of
+    missing order ids, confirm-only partners, clock skew and a second currency).
     """
     period = _validate(customers, days, formats, billing_tz)
     out_dir = Path(out_dir)
@@ -151,7 +159,9 @@ def generate_world(
         GroundTruth(),
         plan,
         upgrade_id=calendar.upgrade.change_id,
+        shape=shape or BillingShape(),
     )
+    world.currency_of = _second_currency(world)
 
     _play(world, calendar)
     sinks["privileges"].write(e.values() for e in privileges.events)
@@ -201,6 +211,15 @@ def _validate(customers: int, days: int, formats: str, billing_tz: str) -> Perio
         return Period(billing_tz, days)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise UsageError(f"unknown time zone {billing_tz!r}") from exc
+
+
+def _second_currency(world: World) -> dict[str, str]:
+    """The customers billed in the second currency, drawn from the seed."""
+    shape, customers = world.shape, world.cast.customers
+    if shape.second_currency is None:
+        return {}
+    chosen = world.rng.sample(customers, round(len(customers) * shape.second_currency_share))
+    return dict.fromkeys(chosen, shape.second_currency)
 
 
 def _remove_previous(out_dir: Path, billing_tz: str) -> None:
@@ -260,6 +279,7 @@ def _write_corrections(out_dir: Path, world: World) -> FileInfo:
             channel="console",
             order_id=spare.order_id,
             refund_of=spare,
+            currency=spare.currency,
             charge_id=_correction_id(world),
             invoice_no="",
         )
@@ -283,13 +303,14 @@ def _broken_row(world: World, broken: str) -> list[str]:
     plan = world.catalog.plans[world.cast.plan_of[index]]
     day = rng.randrange(2, period.days - 2)
     ts = period.local_naive(period.at(day, 11) + rng.randrange(HOUR))
+    customer = world.cast.customers[index]
     fields = {
         "charge_id": _correction_id(world),
         "ts": ts,
-        "account": world.cast.customers[index],
+        "account": customer,
         "product": plan.code,
         "amount": str(plan.amount),
-        "currency": "EUR",
+        "currency": world.currency_of.get(customer, "EUR"),
         "type": "recurring",
         "refund_of": "",
         "order_id": "",
@@ -314,6 +335,8 @@ def _facts(world: World, calendar: Calendar, privileges: PrivilegeLog) -> Incide
     service, operator = by_actor[plan.service], by_actor[plan.operator]
     anomalies = truth.anomalies
     outstanding = [a for a in anomalies if not a.refunded]
+    money = money_by_currency(anomalies)
+    one = len(money) == 1
     return IncidentFacts(
         change_id=calendar.upgrade.change_id,
         rollback_change_id=calendar.rollback.change_id,
@@ -325,13 +348,14 @@ def _facts(world: World, calendar: Calendar, privileges: PrivilegeLog) -> Incide
         operator=plan.operator,
         operator_product=plan.operator_product.code,
         anomalous_charges=len(anomalies),
-        anomalous_amount=sum((a.charge.amount for a in anomalies), Decimal(0)),
+        anomalous_amount=money[0].amount if one else None,
         service_charges=service.charges,
         operator_charges=operator.charges,
         affected_customers=service.customers,
         stacked_customers=service.stacked_customers,
         outstanding_refunds=len(outstanding),
-        outstanding_amount=service.outstanding_amount + operator.outstanding_amount,
+        outstanding_amount=money[0].outstanding_amount if one else None,
+        currencies=tuple(m.currency for m in money),
     )
 
 
@@ -376,13 +400,18 @@ def _incident_json(
         "operator_product": facts.operator_product,
         "causes": [t.to_json() for t in world.truth.totals()],
         "anomalous_charges": facts.anomalous_charges,
-        "anomalous_amount": str(facts.anomalous_amount),
+        "anomalous_amount": _text(facts.anomalous_amount),
         "affected_customers": facts.affected_customers,
         "stacked_customers": facts.stacked_customers,
         "outstanding_refunds": facts.outstanding_refunds,
-        "outstanding_amount": str(facts.outstanding_amount),
-        "currency": "EUR",
+        "outstanding_amount": _text(facts.outstanding_amount),
+        "currency": facts.currencies[0] if len(facts.currencies) == 1 else None,
+        "by_currency": [m.to_json() for m in money_by_currency(world.truth.anomalies)],
     }
+
+
+def _text(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
 
 
 def _write_json(path: Path, data: Any) -> None:

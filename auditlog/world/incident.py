@@ -20,7 +20,7 @@ from auditlog.world.cast import BILLING_BATCH, CRM
 from auditlog.world.clock import DAY, HOUR, MINUTE
 from auditlog.world.context import World
 from auditlog.world.orders import counter_subscribe
-from auditlog.world.plan import MISSING_ORDER_ID_RATE, SPLIT_REFUND_RATE, STACK_RATE
+from auditlog.world.plan import SPLIT_REFUND_RATE, STACK_RATE
 from auditlog.world.records import Action, Charge
 
 _CENT = Decimal("0.01")
@@ -72,7 +72,6 @@ def _service_subscription(world: World, index: int, ts: int, session: str) -> No
         )
     )
     world.orders.record(index, plan.product.index, ts)
-    exported_order = None if rng.random() < MISSING_ORDER_ID_RATE else order
     charge = bill(
         world,
         ts + rng.randint(60, 600),
@@ -81,7 +80,7 @@ def _service_subscription(world: World, index: int, ts: int, session: str) -> No
         initiated_by=plan.service,
         system=plan.system,
         channel="api",
-        order_id=exported_order,
+        order_id=world.exported_order(order),
     )
     refunds = _batch_refunds(world, charge) if rng.random() < plan.refund_rate else []
     world.truth.add(
@@ -143,7 +142,7 @@ def _operator_evening(world: World) -> None:
             initiated_by=operator,
             system=plan.system,
             channel="counter",
-            order_id=order,
+            order_id=world.exported_order(order),
         )
         refunds = []
         if n in refunded:  # a customer who complained; billing ops refunds by hand

@@ -1,9 +1,10 @@
 """Orders that lead to one-time charges, all of them customer-authorized.
 
 The customer places the order in the app, or confirms it with the same order_id (by SMS
-for a counter order, on the partner's platform for a partner service). Each flow asks
-the order book before subscribing, so that a charge exported without order_id can only
-pair with its own subscription (docs/attribution.md, 24-hour pairing).
+for a counter order, on the partner's platform for a partner service, where some
+partners log nothing but that confirmation). Each flow asks the order book before
+subscribing, so that a charge exported without order_id can only pair with its own
+order (docs/attribution.md, pairing by account, product and time).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from auditlog.world.records import Action, Charge
 # Expected orders per customer per day (a counter day is Monday to Saturday).
 APP_ORDER_RATE = 0.004
 APP_ORDER_FAILURE = 0.05  # a failed attempt, then a successful retry
-APP_MISSING_ORDER_ID = 0.10  # the billing export lacks the order_id
 PARTNER_ORDER_RATE = 0.0015
 COUNTER_ORDER_RATE = 0.002
 COUNTER_UNCONFIRMED = 0.06  # never confirmed by SMS: cancelled, never billed
@@ -82,7 +82,6 @@ def app_orders(world: World, day: int) -> None:
             )
         )
         world.orders.record(index, product.index, ts)
-        exported_order = None if rng.random() < APP_MISSING_ORDER_ID else order
         charge = bill(
             world,
             ts + rng.randint(60, 480),
@@ -91,13 +90,15 @@ def app_orders(world: World, day: int) -> None:
             initiated_by=customer,
             system=ORDER_SYSTEM,
             channel="app",
-            order_id=exported_order,
+            order_id=world.exported_order(order),
         )
         _legit_charge(world, charge)
 
 
 def partner_orders(world: World, day: int) -> None:
-    """A partner platform bills its own service once the customer confirms there."""
+    """A partner platform bills its own service once the customer confirms there. Some
+    partners log their subscribe; the others only forward the customer's confirmation and
+    charge seconds later."""
     rng, cast = world.rng, world.cast
     for _ in range(count(rng, len(cast.customers) * PARTNER_ORDER_RATE)):
         partner = rng.choice(cast.partners)
@@ -120,30 +121,35 @@ def partner_orders(world: World, day: int) -> None:
                 channel="third_party",
             )
         )
-        ts += rng.randint(5, 60)
-        world.timeline.action(
-            Action(
-                ts,
-                partner,
-                "service",
-                "subscribe",
-                PARTNER_GATEWAY,
-                target_account=customer,
-                object=product.code,
-                order_id=order,
-                channel="api",
+        if rng.random() < world.shape.partner_confirm_only:
+            world.orders.record(index, product.index, ts)
+            billed = ts + rng.randint(5, 60)
+        else:
+            ts += rng.randint(5, 60)
+            world.timeline.action(
+                Action(
+                    ts,
+                    partner,
+                    "service",
+                    "subscribe",
+                    PARTNER_GATEWAY,
+                    target_account=customer,
+                    object=product.code,
+                    order_id=order,
+                    channel="api",
+                )
             )
-        )
-        world.orders.record(index, product.index, ts)
+            world.orders.record(index, product.index, ts)
+            billed = ts + rng.randint(60, 600)
         charge = bill(
             world,
-            ts + rng.randint(60, 600),
+            billed,
             customer,
             product,
             initiated_by=partner,
             system=PARTNER_GATEWAY,
             channel="third_party",
-            order_id=order,
+            order_id=world.exported_order(order),
         )
         _legit_charge(world, charge)
 
@@ -300,6 +306,6 @@ def _counter_order(world: World, operator: str, session: str, ts: int) -> None:
         initiated_by=operator,
         system=ORDER_SYSTEM,
         channel="counter",
-        order_id=order,
+        order_id=world.exported_order(order),
     )
     _legit_charge(world, charge)

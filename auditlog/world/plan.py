@@ -8,6 +8,7 @@ and a half later, refunds days after) without the flows knowing about each other
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from random import Random
 
 from auditlog.world.cast import ORDER_SERVICE, ORDER_SYSTEM, Cast
@@ -18,13 +19,49 @@ from auditlog.world.clock import HOUR, MINUTE, Period
 MIN_DAYS = 21
 
 # The service account's run (CONTRACT.md section 1): a third of the customers, some
-# twice, a fifth of the charges exported without order_id, most refunded later.
+# twice, most refunded later. (Which charges lack their order_id: BillingShape.)
 SHARE_RANGE = (0.32, 0.38)
 STACK_RATE = 0.08
-MISSING_ORDER_ID_RATE = 0.20
 REFUND_RATE_RANGE = (0.85, 0.90)
 SPLIT_REFUND_RATE = 0.01  # refunded in two parts, which still add up to the amount
 OPERATOR_CUSTOMERS = (26, 34)
+
+
+@dataclass(frozen=True)
+class BillingShape:
+    """How the billing export differs from the order systems, as real exports do.
+
+    The defaults are a realistic share for a carrier billing in one currency (the
+    sample world); second_currency bills a share of the customers in another one.
+    BillingShape.plain() is the tidy export whose clocks agree, where most charges name
+    their order and every partner logs its own subscribe.
+    """
+
+    # Share of one-time charges, of every flow, exported without their order_id.
+    missing_order_id: float = 1 / 3
+    # Share of partner purchases logged only as the customer's confirm_order on the
+    # partner gateway: the partner charges 5-60 s later and logs no subscribe of its own.
+    partner_confirm_only: float = 0.5
+    # Billing's clock disagrees with the order systems' by up to this many seconds,
+    # either way, so a charge can be written before the action that caused it.
+    clock_skew_seconds: int = 120
+    # Customers billed in a second currency (None: everyone in EUR), at this rate.
+    second_currency: str | None = None
+    second_currency_share: float = 0.15
+    second_currency_rate: Decimal = Decimal("1.10")
+
+    @classmethod
+    def plain(cls) -> BillingShape:
+        return cls(missing_order_id=0.15, partner_confirm_only=0.0, clock_skew_seconds=0)
+
+    def __post_init__(self) -> None:
+        for name in ("missing_order_id", "partner_confirm_only", "second_currency_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be a share between 0 and 1")
+        # Orders of one customer and product are at least 25 hours apart (OrderBook) and
+        # a charge comes at least 5 s after its order: more skew could reorder pairs.
+        if not 0 <= self.clock_skew_seconds <= 240:
+            raise ValueError("clock_skew_seconds must be between 0 and 240")
 
 
 @dataclass(frozen=True)

@@ -60,18 +60,72 @@ class Anomaly:
 
 
 @dataclass(frozen=True)
+class Money:
+    """Charged and still owed, in one currency."""
+
+    currency: str
+    charges: int
+    customers: int
+    amount: Decimal
+    refunded_amount: Decimal
+    outstanding_charges: int
+    outstanding_amount: Decimal
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "charges": self.charges,
+            "customers": self.customers,
+            "amount": str(self.amount),
+            "refunded_amount": str(self.refunded_amount),
+            "outstanding_charges": self.outstanding_charges,
+            "outstanding_amount": str(self.outstanding_amount),
+        }
+
+
+def money_by_currency(anomalies: list[Anomaly]) -> list[Money]:
+    """Per currency, in currency order: amounts of two currencies are never added."""
+    groups: dict[str, list[Anomaly]] = {}
+    for a in anomalies:
+        groups.setdefault(a.charge.currency, []).append(a)
+    return [_money(currency, groups[currency]) for currency in sorted(groups)]
+
+
+def _money(currency: str, group: list[Anomaly]) -> Money:
+    outstanding = [a for a in group if not a.refunded]
+    return Money(
+        currency=currency,
+        charges=len(group),
+        customers=len({a.charge.account for a in group}),
+        amount=sum((a.charge.amount for a in group), Decimal(0)),
+        refunded_amount=sum((a.refunded_amount for a in group), Decimal(0)),
+        outstanding_charges=len(outstanding),
+        outstanding_amount=sum(
+            (a.charge.amount - min(a.refunded_amount, a.charge.amount) for a in outstanding),
+            Decimal(0),
+        ),
+    )
+
+
+def single(money: list[Money], field: str) -> str | None:
+    """A sum as text when everything is in one currency, else None (never a mixed sum)."""
+    if len(money) > 1:
+        return None
+    return str(getattr(money[0], field)) if money else "0"
+
+
+@dataclass(frozen=True)
 class CauseTotals:
-    """What one responsible account did: its charges, their sum and what is still owed."""
+    """What one responsible account did: its charges, their sums and what is still owed."""
 
     actor: str
     change_id: str | None
     charges: int
     customers: int
     stacked_customers: int
-    amount: Decimal
     refunded_charges: int
     outstanding_charges: int
-    outstanding_amount: Decimal
+    money: list[Money]
     first_cause_time: int
     last_cause_time: int
 
@@ -82,10 +136,12 @@ class CauseTotals:
             "charges": self.charges,
             "customers": self.customers,
             "stacked_customers": self.stacked_customers,
-            "amount": str(self.amount),
+            "amount": single(self.money, "amount"),
             "refunded_charges": self.refunded_charges,
             "outstanding_charges": self.outstanding_charges,
-            "outstanding_amount": str(self.outstanding_amount),
+            "outstanding_amount": single(self.money, "outstanding_amount"),
+            "currency": self.money[0].currency if len(self.money) == 1 else None,
+            "by_currency": [m.to_json() for m in self.money],
             "first_cause_time": iso_utc(self.first_cause_time),
             "last_cause_time": iso_utc(self.last_cause_time),
         }
@@ -154,13 +210,9 @@ def _totals(actor: str, group: list[Anomaly]) -> CauseTotals:
         charges=len(group),
         customers=len(per_customer),
         stacked_customers=sum(1 for n in per_customer.values() if n > 1),
-        amount=sum((a.charge.amount for a in group), Decimal(0)),
         refunded_charges=len(group) - len(outstanding),
         outstanding_charges=len(outstanding),
-        outstanding_amount=sum(
-            (a.charge.amount - min(a.refunded_amount, a.charge.amount) for a in outstanding),
-            Decimal(0),
-        ),
+        money=money_by_currency(group),
         first_cause_time=min(a.cause_time for a in group),
         last_cause_time=max(a.cause_time for a in group),
     )

@@ -1,40 +1,66 @@
--- Causal action of a one_time charge without an order_id (attribution.md, rule 2): the
--- charges and the subscribe-like actions of one (customer, product) that lie within 24
--- hours before a charge are paired in time order, n-th charge with n-th action. Actions
--- already causing a charge that has an order_id take no part; actions with no charge in
--- the 24 hours after them (nothing was billed) and charges with no action in the 24 hours
--- before them are left out before pairing so they do not shift the pairs.
-WITH free_actions AS (
-    SELECT a.event_id, a.ts, a.customer, a.object
+-- Causal action of a one_time charge that no order_id ties to an action (attribution.md,
+-- rule 2): none, or one that no action carries. The charge bills an *order* of the same
+-- customer and product (01_order_actions: order_key) that no other charge names by
+-- order_id, from clock_skew_minutes before the order's first action until pairing_hours
+-- after its last one. Within one (customer, product) the n-th such charge bills the n-th
+-- such order in time, so one order is billed once and a stacked double charge needs two
+-- orders. Orders with no charge in reach (nothing billed) and charges with no order in
+-- reach are left out before pairing so they do not shift the pairs. The order's causal
+-- action is its earliest subscribe-like action, else its earliest confirmation.
+WITH bound AS (
+    SELECT DISTINCT order_id
+    FROM sale_charges
+    WHERE charge_type = 'one_time' AND order_id IS NOT NULL
+),
+ranked AS (
+    SELECT
+        a.event_id, a.customer, a.object, a.order_key,
+        row_number() OVER (
+            PARTITION BY a.customer, a.object, a.order_key
+            ORDER BY CASE WHEN a.is_confirm THEN 1 ELSE 0 END, a.ts, a.event_id
+        ) AS pick,
+        min(a.ts) OVER (PARTITION BY a.customer, a.object, a.order_key) AS first_ts,
+        max(a.ts) OVER (PARTITION BY a.customer, a.object, a.order_key) AS last_ts
     FROM order_actions AS a
-    LEFT JOIN order_causes AS oc ON oc.cause_event_id = a.event_id
-    WHERE NOT a.is_confirm AND a.object IS NOT NULL AND oc.cause_event_id IS NULL
+    LEFT JOIN bound AS b ON b.order_id = a.order_id
+    WHERE a.object IS NOT NULL AND b.order_id IS NULL
+),
+orders AS (
+    SELECT
+        r.event_id AS cause_event_id, r.customer, r.object, r.order_key, r.first_ts,
+        r.first_ts - p.clock_skew_minutes * INTERVAL 1 MINUTE AS reach_from,
+        r.last_ts + p.pairing_hours * INTERVAL 1 HOUR AS reach_to
+    FROM ranked AS r
+    CROSS JOIN attribution_params AS p
+    WHERE r.pick = 1
 ),
 open_charges AS (
-    SELECT charge_id, ts, account, product
-    FROM sale_charges
-    WHERE charge_type = 'one_time' AND order_id IS NULL
+    SELECT c.charge_id, c.ts, c.account, c.product
+    FROM sale_charges AS c
+    LEFT JOIN order_causes AS oc ON oc.charge_id = c.charge_id
+    WHERE c.charge_type = 'one_time' AND oc.charge_id IS NULL
 ),
 paired_charges AS (
     SELECT c.charge_id, c.ts, c.account, c.product,
            row_number() OVER (PARTITION BY c.account, c.product ORDER BY c.ts, c.charge_id) AS n
     FROM open_charges AS c
     WHERE EXISTS (
-        SELECT 1 FROM free_actions AS a
-        WHERE a.customer = c.account AND a.object = c.product
-          AND a.ts <= c.ts AND a.ts >= c.ts - INTERVAL 24 HOURS)
+        SELECT 1 FROM orders AS o
+        WHERE o.customer = c.account AND o.object = c.product
+          AND c.ts >= o.reach_from AND c.ts <= o.reach_to)
 ),
-paired_actions AS (
-    SELECT a.event_id, a.ts, a.customer, a.object,
-           row_number() OVER (PARTITION BY a.customer, a.object ORDER BY a.ts, a.event_id) AS n
-    FROM free_actions AS a
+paired_orders AS (
+    SELECT o.cause_event_id, o.customer, o.object, o.reach_from, o.reach_to,
+           row_number() OVER (
+               PARTITION BY o.customer, o.object ORDER BY o.first_ts, o.order_key) AS n
+    FROM orders AS o
     WHERE EXISTS (
         SELECT 1 FROM open_charges AS c
-        WHERE a.customer = c.account AND a.object = c.product
-          AND a.ts <= c.ts AND a.ts >= c.ts - INTERVAL 24 HOURS)
+        WHERE o.customer = c.account AND o.object = c.product
+          AND c.ts >= o.reach_from AND c.ts <= o.reach_to)
 )
-SELECT c.charge_id, a.event_id AS cause_event_id
+SELECT c.charge_id, o.cause_event_id
 FROM paired_charges AS c
-JOIN paired_actions AS a
-  ON a.customer = c.account AND a.object = c.product AND a.n = c.n
- AND a.ts <= c.ts AND a.ts >= c.ts - INTERVAL 24 HOURS
+JOIN paired_orders AS o
+  ON o.customer = c.account AND o.object = c.product AND o.n = c.n
+ AND c.ts >= o.reach_from AND c.ts <= o.reach_to
