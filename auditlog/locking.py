@@ -110,7 +110,7 @@ def open_database(db_path: Path, *, read_only: bool,
             holder = current_holder(db_path, str(exc))
             out_of_time = deadline is not None and time.monotonic() >= deadline
             if not policy.wait or out_of_time:
-                raise busy(db_path, holder, waited=policy.wait) from None
+                raise busy(db_path, holder, policy) from None
             if holder != told and policy.notify is not None:
                 policy.notify(db_path, holder)
             told = holder
@@ -121,8 +121,9 @@ def open_database(db_path: Path, *, read_only: bool,
         return con
 
 
-def busy(db_path: Path, holder: Holder, *, waited: bool) -> DatabaseBusy:
-    reason = "gave up waiting" if waited else "not waiting (--no-wait)"
+def busy(db_path: Path, holder: Holder, policy: WaitPolicy) -> DatabaseBusy:
+    reason = (f"gave up waiting after {policy.timeout or 0:g} s (--wait-timeout)" if policy.wait
+              else "not waiting (--no-wait)")
     return DatabaseBusy(
         f"database {db_path} is in use by {holder.describe()}; {reason}, "
         "try again when it has finished", pid=holder.pid, command=holder.command)

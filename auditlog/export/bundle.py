@@ -1,6 +1,10 @@
 """`auditlog export`: gather the findings, the refund list and the evidence rows from the
 database, write them in each requested format into one directory, and finish with the
-manifest (written last, so an interrupted export never verifies)."""
+manifest (written last, so an incomplete export never verifies).
+
+The directory is written beside the target under a hidden name and renamed into place
+only when complete, so a kill at any moment leaves the last good export intact and
+nothing half-written at --out; the next export clears what a killed one left."""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from typing import Any
 import duckdb
 
 from auditlog import store
-from auditlog.errors import UsageError
+from auditlog.coverage import NEEDS, caveats, charges_on_gaps, coverage
+from auditlog.errors import InputError, UsageError
 from auditlog.export.evidence import evidence_frames, input_files
 from auditlog.export.manifest import (
     MANIFEST,
@@ -25,8 +30,9 @@ from auditlog.export.manifest import (
     write_manifest,
 )
 from auditlog.export.model import ExportData
-from auditlog.export.ocsf import OCSF_VERSION
-from auditlog.export.writers import writer_for
+from auditlog.export.ocsf import OCSF_FILE, OCSF_VERSION
+from auditlog.export.staging import install, recover, staging_dir
+from auditlog.export.writers import WORKBOOK, writer_for
 from auditlog.findings import FindingFilter, list_findings
 from auditlog.refunds import refund_report
 from auditlog.rules import load_rules
@@ -59,42 +65,61 @@ def export_bundle(db_path: Path | str | None, out_dir: Path, formats: Iterable[s
         data = gather(con, rules_dirs)
         run = last_run(con)
         inputs = input_files(con, {k: data.tables[k] for k in data.evidence_tables})
+        covered = coverage_summary(con, data)
     finally:
         con.close()
-    prepare(out_dir)  # only once everything is read: a failed read leaves out_dir alone
-    files = [file_entry(out_dir, name, fmt, rows)
-             for fmt, write in writers.items() for name, rows in write(data, out_dir)]
-    manifest = {
-        "manifest_version": MANIFEST_VERSION,
-        "tool": {"name": "auditlog", "version": data.tool_version},
-        "formats": chosen,
-        "ocsf_version": OCSF_VERSION if "ocsf" in writers else None,
-        "tables": data.rows(),
-        "run": run,
-        "rule_packs": rule_packs(rules_dirs),
-        "inputs": inputs,
-        "files": sorted(files, key=lambda f: f["path"]),
-    }
-    write_manifest(out_dir, manifest)
+    recover(out_dir)
+    check_target(out_dir, export_names(data))  # only once everything is read
+    with staging_dir(out_dir) as staging:
+        files = [file_entry(staging, name, fmt, rows)
+                 for fmt, write in writers.items() for name, rows in write(data, staging)]
+        manifest = {
+            "manifest_version": MANIFEST_VERSION,
+            "tool": {"name": "auditlog", "version": data.tool_version},
+            "formats": chosen,
+            "ocsf_version": OCSF_VERSION if "ocsf" in writers else None,
+            "tables": data.rows(),
+            "run": run,
+            "rule_packs": rule_packs(rules_dirs),
+            "inputs": inputs,
+            "coverage": covered,
+            "files": sorted(files, key=lambda f: f["path"]),
+        }
+        write_manifest(staging, manifest)
+        install(staging, out_dir)
     return manifest
 
 
-def prepare(out_dir: Path) -> None:
-    """Make out_dir ready: new, empty, or holding a previous export (whose files go)."""
+def coverage_summary(con: duckdb.DuckDBPyConnection, data: ExportData) -> dict[str, Any]:
+    """What the exported answer cannot see: the kinds it needs that hold no rows, the gaps
+    in them, and the caveats in words (the same sentences the CLI prints)."""
+    cov = coverage(con).needed_by(NEEDS["export"])
+    charges = data.tables["remediation"].select("charge_id", "charged_at").iter_rows()
+    return {"missing": list(cov.missing), "gaps": [g.as_dict() for g in cov.gaps],
+            "caveats": caveats(cov, charges_on_gaps(cov.gaps, charges))}
+
+
+def export_names(data: ExportData) -> set[str]:
+    """Every name an export of these tables may write, in any format."""
+    return ({f"{table}.{ext}" for table in data.tables
+             for ext in ("csv", "json", "ndjson", "parquet")} | {WORKBOOK, OCSF_FILE})
+
+
+def check_target(out_dir: Path, names: set[str]) -> None:
+    """out_dir may be replaced: absent, empty, an earlier export, or what an export killed
+    before exports were staged left (export files without a readable manifest). Anything
+    else holds files of no export, which are not ours to remove."""
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out {out_dir} is a file; give a directory")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    present = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()}
-    if not present:
+    if not out_dir.exists():
         return
-    if MANIFEST not in present:
-        raise UsageError(f"--out {out_dir} is not empty and holds no earlier export; "
-                         "give a new or empty directory")
-    previous = {entry["path"] for entry in read_manifest(out_dir)["files"]} | {MANIFEST}
-    strangers = sorted(present - previous)
+    present = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")
+               if not p.is_dir()}
+    try:
+        ours, what = {e["path"] for e in read_manifest(out_dir)["files"]}, "holds files of no export"
+    except InputError:
+        ours, what = names, "is not empty and holds no earlier export"
+    strangers = sorted(present - ours - {MANIFEST})
     if strangers:
-        raise UsageError(f"--out {out_dir} holds files of no export ({', '.join(strangers[:3])})"
-                         "; give a new or empty directory")
-    for name in present:
-        (out_dir / name).unlink()
-
+        raise UsageError(f"--out {out_dir} {what} ({', '.join(strangers[:3])}); "
+                         "give a new or empty directory")
