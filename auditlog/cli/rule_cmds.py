@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from auditlog import store
@@ -43,6 +44,7 @@ from auditlog.rules import SEVERITIES, load_rules
 from auditlog.rules.cases import run_all_cases
 from auditlog.rules.loader import select_rules
 from auditlog.rules.validate import validate
+from auditlog.textsafe import terminal
 
 findings_app = typer.Typer(help="List stored findings, or triage one.", no_args_is_help=False)
 trace_app = typer.Typer(help="Trace a charge, a change or an account.", no_args_is_help=True)
@@ -298,19 +300,20 @@ def trace_charge_cmd(
         print_json(doc)
         return
     who = doc["responsible"]
-    tree = Tree(f"[bold]charge {charge_id}[/] "
-                + ("[red]anomalous[/]" if doc["anomalous"] else "[green]authorized[/]")
-                + f": {who['actor']} at {who['time']}, change {who['change_id'] or '-'}")
+    tree = Tree(terminal((f"charge {charge_id}", "bold"), " ",
+                         ("anomalous", "red") if doc["anomalous"] else ("authorized", "green"),
+                         f": {who['actor']} at {who['time']}, change {who['change_id'] or '-'}"))
     for step in doc["chain"]:
         tree.add(step_text(step))
     tree.add(f"rules: {', '.join(doc['rules']) or '-'}")
     console.print(tree)
 
 
-def step_text(step: dict[str, Any]) -> str:
+def step_text(step: dict[str, Any]) -> Text:
     details = ", ".join(f"{k}={v}" for k, v in step.items()
                         if k not in ("step", "id", "time") and v not in (None, [], ""))
-    return f"[bold]{step['step']}[/] {step.get('id')} at {step.get('time')}: {details}"
+    return terminal((str(step["step"]), "bold"),
+                    f" {step.get('id')} at {step.get('time')}: {details}")
 
 
 @trace_app.command("change")
@@ -326,8 +329,8 @@ def trace_change_cmd(
     if output is OutputFormat.json:
         print_json(doc)
         return
-    tree = Tree(f"[bold]change {change_id}[/] on {doc['system']} by {doc['implementer']} "
-                f"at {doc['started_at']}")
+    tree = Tree(terminal((f"change {change_id}", "bold"), f" on {doc['system']} by "
+                         f"{doc['implementer']} at {doc['started_at']}"))
     tree.add(f"approval: {doc['approval']}")
     tree.add(f"window: {doc['window']}")
     impact = tree.add("impact")
@@ -350,7 +353,7 @@ def trace_account_cmd(
     if output is OutputFormat.json:
         print_json(doc)
         return
-    tree = Tree(f"[bold]account {account}[/]")
+    tree = Tree(terminal((f"account {account}", "bold")))
     if doc["directory"]:
         tree.add("directory: " + ", ".join(f"{k}={v}" for k, v in doc["directory"].items()
                                            if v is not None))
@@ -386,16 +389,20 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="The rule's id.")],
     if engine is Engine.spark:
         from auditlog.engines.translate import to_spark
 
-        console.print(to_spark(rule.sql, rule.source, pretty=True), markup=False, soft_wrap=True)
+        console.print(to_spark(rule.sql, rule.source, pretty=True), soft_wrap=True)
         return
-    console.print(f"[bold]{rule.id}[/] ({rule.pack}, {rule.severity}): {rule.title}\n")
+    # A rule file is user input like a log: its texts are pieces of a Text, never markup.
+    console.print(terminal((rule.id, "bold"), f" ({rule.pack}, {rule.severity}): {rule.title}"))
+    console.print()
     for label, text in (("What", rule.description), ("Why", rule.rationale),
                         ("Investigate", rule.investigate)):
-        console.print(f"[bold]{label}:[/] {text}")
-    console.print(f"[bold]Tags:[/] {', '.join(rule.tags)}  "
-                  f"[bold]Needs:[/] {', '.join(rule.requires)}")
-    console.print(f"[bold]Params:[/] {rule.params or '-'}\n[bold]File:[/] {rule.source}\n")
-    console.print(rule.sql, markup=False)
+        console.print(terminal((f"{label}:", "bold"), f" {text}"))
+    console.print(terminal(("Tags:", "bold"), f" {', '.join(rule.tags)}  ",
+                           ("Needs:", "bold"), f" {', '.join(rule.requires)}"))
+    console.print(terminal(("Params:", "bold"), f" {rule.params or '-'}"))
+    console.print(terminal(("File:", "bold"), f" {rule.source}"))
+    console.print()
+    console.print(rule.sql)
 
 
 @rules_app.command("validate")
@@ -403,7 +410,7 @@ def rules_validate(rules_dir: RulesDirOption = None) -> None:
     """Check every rule's metadata and SQL; report all broken rules at once."""
     valid, errors = validate(rules_dir or [])
     for error in errors:
-        console.print(f"[red]broken[/] {error}", markup=True, highlight=False)
+        console.print(terminal(("broken", "red"), f" {error}"))
     console.print(f"{len(valid)} rules valid, {len(errors)} problems")
     if errors:
         raise typer.Exit(2)
@@ -420,8 +427,9 @@ def rules_test(
     rules = [r for r in rules if not rule or r.id in rule]
     results = run_all_cases(rules)
     for res in results:
-        mark = "[green]pass[/]" if res.passed else "[red]FAIL[/]"
-        console.print(f"{mark} {res.case.label}" + (f": {res.message}" if res.message else ""))
+        mark = ("pass", "green") if res.passed else ("FAIL", "red")
+        console.print(terminal(mark, f" {res.case.label}"
+                               + (f": {res.message}" if res.message else "")))
     failed = sum(not r.passed for r in results)
     console.print(f"{len(results) - failed} passed, {failed} failed")
     if failed:
