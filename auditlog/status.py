@@ -1,4 +1,5 @@
-"""What the database holds: per kind its rows and time range, files, quarantine."""
+"""What the database holds: per kind its rows and time range, files, quarantine, and
+its coverage (per source system, missing kinds and gaps: coverage.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import duckdb
 
+from auditlog.coverage import coverage
 from auditlog.ingest.pipeline import NO_ZONE
 from auditlog.kinds import KINDS
 from auditlog.values import iso_utc
@@ -40,7 +42,8 @@ def database_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         ).fetchall()
     ]
     (quarantined_total,) = con.execute("SELECT count(*) FROM quarantine").fetchone() or (0,)
-    return {"kinds": kinds, "quarantined": quarantined_total, "files": files}
+    return {"kinds": kinds, "quarantined": quarantined_total, "files": files,
+            "coverage": coverage(con).as_dict()}
 
 
 def quarantined_rows(

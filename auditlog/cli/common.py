@@ -102,3 +102,11 @@ FormatOption = Annotated[
 def print_json(document: Any) -> None:
     """Exactly one JSON document on stdout, nothing else (controls escaped)."""
     typer.echo(json_document(document))
+
+
+def warn(caveats: list[str]) -> list[str]:
+    """An answer's coverage caveats (coverage.py) on stderr, one line each, never through
+    Rich markup: they quote system names from the logs. Returns them for the documents."""
+    for line in caveats:
+        err_console.print(f"warning: {line}", markup=False, soft_wrap=True)
+    return caveats

@@ -17,6 +17,7 @@ from auditlog.cli.common import (
     console,
     err_console,
     print_json,
+    warn,
 )
 from auditlog.export.bundle import export_bundle
 from auditlog.export.manifest import verify
@@ -43,6 +44,7 @@ def export_cmd(
     """Write findings, refund list and evidence rows with a manifest of digests."""
     manifest = export_bundle(db or store.default_db_path(), out, formats or ["csv"],
                              rules_dir or [])
+    warn(manifest["coverage"]["caveats"])
     if manifest["run"] is None:
         err_console.print("note: no 'auditlog run' yet, so the export holds no findings")
     tables = ", ".join(f"{rows} {name}" for name, rows in manifest["tables"].items())

@@ -24,6 +24,7 @@ from auditlog.ingest import FileResult, ingest_paths
 from auditlog.kinds import KINDS
 from auditlog.lake import append_files
 from auditlog.status import database_status, quarantined_rows
+from auditlog.textsafe import terminal
 
 KindName = enum.Enum("KindName", {name: name for name in KINDS}, type=str)  # type: ignore[misc]
 
@@ -86,7 +87,9 @@ def ingest(
 
 def _progress(*, enabled: bool) -> Progress:
     return Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(),
+        # The description is a file name: text, not markup.
+        TextColumn("{task.description}", style="progress.description", markup=False),
+        BarColumn(),
         MofNCompleteColumn(), TimeElapsedColumn(),
         console=err_console, transient=True,
         disable=not (enabled and err_console.is_terminal),
@@ -98,13 +101,14 @@ def _render_ingest(results: list[FileResult]) -> None:
     for header in ("file", "kind", "rows read", "loaded", "duplicates", "quarantined"):
         table.add_column(header, justify="left" if header in ("file", "kind") else "right")
     for r in results:
-        quarantined = f"[bold yellow]{r.quarantined:,}[/]" if r.quarantined else "0"
+        quarantined = terminal((f"{r.quarantined:,}", "bold yellow") if r.quarantined else "0")
         table.add_row(r.path, r.kind, f"{r.rows_read:,}", f"{r.loaded:,}",
                       f"{r.duplicates:,}", quarantined)
     console.print(table)
     total_q = sum(r.quarantined for r in results)
     if total_q:
-        console.print(f"{total_q:,} row(s) quarantined: see them with [bold]auditlog quarantine[/].")
+        console.print(terminal(f"{total_q:,} row(s) quarantined: see them with ",
+                               ("auditlog quarantine", "bold"), "."))
 
 
 @app.command()

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from auditlog import store
-from auditlog.cli.common import DbOption, app, console, err_console, print_json
+from auditlog.cli.common import DbOption, app, console, err_console, print_json, warn
+from auditlog.coverage import NEEDS, answer_caveats
 from auditlog.errors import UsageError
 from auditlog.report.accountability import accountability
 from auditlog.report.html import render_html
@@ -51,14 +52,16 @@ def accountability_cmd(
     con = store.connect(db, read_only=True)
     try:
         report = accountability(con, change)
+        caveats = warn(answer_caveats(con, NEEDS["report"]))
     finally:
         con.close()
     if output is ReportFormat.json:
         print_json(report)
     elif output is ReportFormat.table:
-        console.print(render_terminal(report))
+        console.print(render_terminal(report, caveats))
     else:
-        text = render_html(report) if output is ReportFormat.html else render_markdown(report)
+        render = render_html if output is ReportFormat.html else render_markdown
+        text = render(report, caveats)
         if out is None:
             typer.echo(text, nl=False)
             return

@@ -25,7 +25,9 @@ from auditlog.cli.common import (
     console,
     err_console,
     print_json,
+    warn,
 )
+from auditlog.coverage import NEEDS, answer_caveats, charge_caveats
 from auditlog.errors import UsageError
 from auditlog.export.manifest import document_time
 from auditlog.export.safety import cell_text, safe_cell_text
@@ -177,6 +179,7 @@ def run(
     db_path = db or store.default_db_path()
     report = run_packs(db_path, rules, parse_params(param), parse_time(since, "--since"),
                        parse_time(until, "--until"), engine_runner(engine, db_path, lake, master))
+    warn_run(db_path, {kind for r in rules for kind in r.requires})
     if output is OutputFormat.json:
         print_json(report.as_dict())
     else:
@@ -185,6 +188,15 @@ def run(
                       f"({counts}); {len(report.new)} new, {len(report.disappeared)} disappeared")
     if fail_on is not None and report.worst_at_least(fail_on.value):
         raise typer.Exit(1)
+
+
+def warn_run(db_path: Path, needs: set[str]) -> None:
+    """The run's caveats: what its rules require that is missing or has a gap."""
+    con = store.connect(db_path, read_only=True)
+    try:
+        warn(answer_caveats(con, needs))
+    finally:
+        con.close()
 
 
 @findings_app.callback(invoke_without_command=True)
@@ -270,6 +282,8 @@ def remediation(
         raise UsageError("--out FILE goes with --format xlsx, and xlsx needs it")
     con = store.connect(db, read_only=True)
     lists, created = refund_report(con, change), document_time(con)
+    warn(answer_caveats(con, NEEDS["remediation"],
+                        charges=lists["charges"].select("charge_id", "charged_at").iter_rows()))
     con.close()
     name = show.name
     if output is RemediationFormat.xlsx and out is not None:
@@ -295,6 +309,7 @@ def trace_charge_cmd(
     """Charge → causal action → privilege that allowed it → change."""
     con = store.connect(db, read_only=True)
     doc = trace_charge(con, charge_id)
+    warn(charge_caveats(con, NEEDS["trace charge"], charge_id, doc["anomalous"]))
     con.close()
     if output is OutputFormat.json:
         print_json(doc)
@@ -325,6 +340,7 @@ def trace_change_cmd(
     """The change, its approval and window, and what it cost customers."""
     con = store.connect(db, read_only=True)
     doc = trace_change(con, change_id)
+    warn(answer_caveats(con, NEEDS["trace change"]))
     con.close()
     if output is OutputFormat.json:
         print_json(doc)
@@ -349,6 +365,7 @@ def trace_account_cmd(
     """What an account did, with which privileges, and whom it affected."""
     con = store.connect(db, read_only=True)
     doc = trace_account(con, account)
+    warn(answer_caveats(con, NEEDS["trace account"]))
     con.close()
     if output is OutputFormat.json:
         print_json(doc)

@@ -11,6 +11,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from auditlog import store
@@ -23,6 +24,7 @@ from auditlog.findings import run_packs
 from auditlog.ingest import FileResult
 from auditlog.rules import load_rules
 from auditlog.summary import incident_summary
+from auditlog.textsafe import terminal
 from auditlog.world import generate_world
 
 DEMO_DB = Path("auditlog-demo.duckdb")
@@ -60,9 +62,10 @@ def generate(
         table.add_row(f.path, f.kind, f.tz, f"{f.rows:,}")
     console.print(table)
     facts = summary.incident
-    console.print(f"Incident: change [bold]{facts.change_id}[/], account "
-                  f"[bold]{facts.service_account}[/], {facts.anomalous_charges:,} anomalous "
-                  f"charges; ground truth in {out / 'ground_truth'}")
+    console.print(terminal("Incident: change ", (facts.change_id, "bold"), ", account ",
+                           (facts.service_account, "bold"),
+                           f", {facts.anomalous_charges:,} anomalous charges; ground truth in "
+                           f"{out / 'ground_truth'}"))
 
 
 @app.command()
@@ -84,7 +87,7 @@ def demo(
     root = world or sample_logs_dir()
     show = output is OutputFormat.table
     if show:
-        console.rule("[bold]1. Load the logs[/]")
+        console.rule(terminal(("1. Load the logs", "bold")))
         console.print(f"From {root}: what each system exported, in its own format and zone.")
     con = store.connect(db_path)
     try:
@@ -96,7 +99,7 @@ def demo(
         con.close()
     if show:
         _render_loaded(results, root)
-        console.rule("[bold]2. Run the rule packs[/]")
+        console.rule(terminal(("2. Run the rule packs", "bold")))
     report = run_packs(db_path, load_rules())
     con = store.connect(db_path, read_only=True)
     try:
@@ -112,15 +115,17 @@ def demo(
         return
     severities = ", ".join(f"{n:,} {s}" for s, n in report.by_severity.items() if n)
     console.print(f"{report.findings:,} findings ({severities}).")
-    console.rule("[bold]3. Follow one charge back[/]")
+    console.rule(terminal(("3. Follow one charge back", "bold")))
     if example is not None:
         _render_trace(example)
-    console.rule("[bold]4. The answer[/]")
+    console.rule(terminal(("4. The answer", "bold")))
     console.print(_answer(summary, changes, _privilege_step(example), db_path))
 
 
 def _progress(*, enabled: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    # The description is a file name: text, not markup.
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                    MofNCompleteColumn(),
                     console=console, transient=True, disable=not enabled)
 
 
@@ -130,13 +135,14 @@ def _render_loaded(results: list[FileResult], root: Path) -> None:
         table.add_column(header, justify="left" if header in ("file", "kind") else "right")
     for r in results:
         name = Path(r.path).relative_to(root) if Path(r.path).is_relative_to(root) else r.path
-        quarantined = f"[yellow]{r.quarantined:,}[/]" if r.quarantined else "0"
+        quarantined = terminal((f"{r.quarantined:,}", "yellow") if r.quarantined else "0")
         table.add_row(str(name), r.kind, f"{r.rows_read:,}", f"{r.loaded:,}",
                       f"{r.duplicates:,}", quarantined)
     console.print(table)
     if any(r.quarantined for r in results):
-        console.print("[yellow]Rows that broke the contract were quarantined, not dropped; "
-                      "'auditlog quarantine' lists them with their reasons.[/]")
+        console.print(terminal((("Rows that broke the contract were quarantined, not dropped; "
+                                "'auditlog quarantine' lists them with their reasons."),
+                                "yellow")))
 
 
 def _example_trace(con: Any, summary: dict[str, Any]) -> dict[str, Any] | None:
@@ -151,8 +157,9 @@ def _example_trace(con: Any, summary: dict[str, Any]) -> dict[str, Any] | None:
 
 def _render_trace(doc: dict[str, Any]) -> None:
     who = doc["responsible"]
-    tree = Tree(f"[bold]charge {doc['charge_id']}[/]: caused by [bold]{who['actor']}[/] at "
-                f"{who['time']}, under change [bold]{who['change_id'] or '-'}[/]")
+    tree = Tree(terminal((f"charge {doc['charge_id']}", "bold"), ": caused by ",
+                         (str(who["actor"]), "bold"), f" at {who['time']}, under change ",
+                         (who["change_id"] or "-", "bold")))
     for step in doc["chain"]:
         tree.add(step_text(step))
     console.print(tree)
@@ -168,12 +175,14 @@ def _answer(summary: dict[str, Any], changes: dict[str, dict[str, Any]],
             grant: dict[str, Any] | None, db_path: Path) -> Panel:
     money = " ".join(summary["currencies"])
     if not summary["parties"]:
-        return Panel("No anomalous charges: every charge was authorized by its customer "
-                     "or is a recurring fee.", title="The answer", border_style="green")
-    headline = (f"[bold]{summary['charges']:,}[/] charges that no customer authorized, on "
-                f"[bold]{summary['customers']:,}[/] customers: [bold]{money} {summary['amount']}[/]"
-                f"; still to refund [bold red]{summary['outstanding_charges']:,} charges, "
-                f"{money} {summary['outstanding_amount']}[/].")
+        return Panel(Text("No anomalous charges: every charge was authorized by its customer "
+                          "or is a recurring fee."), title=Text("The answer"),
+                     border_style="green")
+    headline = terminal((f"{summary['charges']:,}", "bold"), " charges that no customer "
+                        "authorized, on ", (f"{summary['customers']:,}", "bold"), " customers: ",
+                        (f"{money} {summary['amount']}", "bold"), "; still to refund ",
+                        ((f"{summary['outstanding_charges']:,} charges, {money} "
+                         f"{summary['outstanding_amount']}"), "bold red"), ".")
     # Ids never wrap: the account and the change are the answer.
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("account", no_wrap=True)
@@ -181,39 +190,46 @@ def _answer(summary: dict[str, Any], changes: dict[str, dict[str, Any]],
     for header in ("charges", "customers", "amount", "unrefunded"):
         table.add_column(header, justify="right", no_wrap=True)
     for p in summary["parties"]:
-        table.add_row(f"[bold]{p['actor']}[/]", p["change_id"] or "[dim]none[/]",
+        table.add_row(terminal((str(p["actor"]), "bold")),
+                      terminal(p["change_id"] or ("none", "dim")),
                       f"{p['charges']:,}",
                       f"{p['customers']:,}", p["amount"], f"{p['outstanding_charges']:,}")
-    details: list[str] = []
+    details: list[Text] = []
     for p in summary["parties"]:
         details += _party_lines(p, changes.get(p["change_id"] or ""), grant)
-    hint = (f"[dim]Explore with --db {db_path}: auditlog remediation --format csv, "
-            f"auditlog trace change ID, auditlog findings --severity high[/]")
-    return Panel(Group(headline, "", table, "", *details, "", hint), title="The answer",
+    hint = terminal(((f"Explore with --db {db_path}: auditlog remediation --format csv, "
+                     "auditlog trace change ID, auditlog findings --severity high"), "dim"))
+    return Panel(Group(headline, "", table, "", *details, "", hint), title=Text("The answer"),
                  border_style="red")
 
 
 def _party_lines(party: dict[str, Any], change: dict[str, Any] | None,
-                 grant: dict[str, Any] | None) -> list[str]:
+                 grant: dict[str, Any] | None) -> list[Text]:
     lines = []
     if change is None:
-        lines.append(f"[bold]{party['actor']}[/] acted on its own from "
-                     f"{party['first_cause_time']}: no change explains it.")
+        lines.append(terminal((str(party["actor"]), "bold"), " acted on its own from "
+                              f"{party['first_cause_time']}: no change explains it."))
     else:
         approval = change["approval"]
-        approved = ("[red]approved by its own implementer[/]" if approval["self_approved"] else
-                    f"approved by {approval['approver']}" if approval["approved"] else
-                    "[red]never approved[/]")
+        approved = (terminal(("approved by its own implementer", "red"))
+                    if approval["self_approved"] else
+                    terminal(f"approved by {approval['approver']}") if approval["approved"] else
+                    terminal(("never approved", "red")))
         window = change["window"]
-        timing = ("[red]outside its window[/]" if window["started_within"] is False else
-                  "within its window" if window["started_within"] else "with no window")
-        lines.append(f"[bold]{change['change_id']}[/], {change.get('kind') or 'change'} of "
-                     f"{change['system']} by [bold]{change['implementer']}[/], {approved}, "
-                     f"started {change['started_at']} {timing}; from "
-                     f"[bold]{party['first_cause_time']}[/] [bold]{party['actor']}[/] charged "
-                     "customers who never ordered.")
+        timing = (terminal(("outside its window", "red")) if window["started_within"] is False
+                  else terminal("within its window" if window["started_within"]
+                                else "with no window"))
+        lines.append(terminal(
+            (str(change["change_id"]), "bold"), f", {change.get('kind') or 'change'} of "
+            f"{change['system']} by ", (str(change["implementer"]), "bold"), ", ", approved,
+            f", started {change['started_at']} ", timing, "; from ",
+            (str(party["first_cause_time"]), "bold"), " ", (str(party["actor"]), "bold"),
+            " charged customers who never ordered."))
     if grant is not None and grant["subject"] == party["actor"]:
-        ticket = f"ticket {grant['ticket']}" if grant["ticket"] else "[red]no ticket[/]"
-        lines.append(f"[bold]{party['actor']}[/] held [bold]{grant['privilege']}[/], granted by "
-                     f"[bold]{grant['granter']}[/] at {grant['time']}, {ticket}.")
+        ticket = terminal(f"ticket {grant['ticket']}" if grant["ticket"]
+                          else ("no ticket", "red"))
+        lines.append(terminal((str(party["actor"]), "bold"), " held ",
+                              (str(grant["privilege"]), "bold"), ", granted by ",
+                              (str(grant["granter"]), "bold"), f" at {grant['time']}, ", ticket,
+                              "."))
     return lines

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from html import escape
 from typing import Any
 
 from auditlog.report.formatting import parse, when
+from auditlog.textsafe import html as escape
 
 WIDTH, HEIGHT = 960, 320
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 40, 64

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from auditlog.coverage import sentence
 from auditlog.report.render import context, environment
 from auditlog.report.timeline import by_day
 
 
-def render_markdown(report: dict[str, Any]) -> str:
-    """The report's data (from `accountability`) as one Markdown document."""
+def render_markdown(report: dict[str, Any], caveats: Sequence[str] = ()) -> str:
+    """The report's data (from `accountability`) as one Markdown document; `caveats`
+    (coverage.answer_caveats) head its summary."""
     template = environment(html=False).get_template("accountability.md")
     days = by_day(report["chart"]["bars"]) if report["chart"] else []
-    text = template.render(**context(report), days=days)
+    text = template.render(**context(report), days=days,
+                           caveats=[sentence(c) for c in caveats])
     # Blocks that render nothing leave runs of blank lines; one is enough in Markdown.
     while "\n\n\n" in text:
         text = text.replace("\n\n\n", "\n\n")

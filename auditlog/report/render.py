@@ -1,5 +1,10 @@
 """The Jinja2 environment both document formats share: templates shipped as package data,
-and the filters that write values for people (see formatting.py)."""
+and the filters that write values for people (see formatting.py).
+
+Every `{{ value }}` goes through the output kind's function of `auditlog.textsafe` as
+Jinja2's `finalize`, so a template cannot print a log field unescaped by forgetting a
+filter: HTML gets `html` (then autoescape leaves its Markup alone), Markdown gets
+`markdown`. Markdown syntax therefore lives in the template's text, never in a value."""
 
 from __future__ import annotations
 
@@ -8,18 +13,19 @@ from typing import Any
 import jinja2
 
 from auditlog.report import formatting as fmt
+from auditlog.textsafe import html as html_text
+from auditlog.textsafe import markdown
 
 TEMPLATE_PACKAGE = "auditlog.report"
 
 
-def md_cell(value: Any) -> str:
-    """Text safe inside a GitHub-flavoured table cell: no pipes or line breaks."""
-    text = "—" if value is None or value == "" else str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+def cell(value: Any) -> Any:
+    """A table cell's value, '—' when there is none (escaped by `finalize` like any)."""
+    return "—" if value is None or value == "" else value
 
 
 def environment(*, html: bool) -> jinja2.Environment:
-    """HTML escapes every value (autoescape); Markdown escapes table cells with `cell`."""
+    """HTML escapes every value (autoescape); Markdown escapes every value too."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader(TEMPLATE_PACKAGE, "templates"),
         autoescape=html,
@@ -27,10 +33,11 @@ def environment(*, html: bool) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
+        finalize=html_text if html else markdown,
     )
     env.filters.update({
         "count": fmt.count, "money": fmt.money, "when": fmt.when, "day": fmt.day,
-        "duration": fmt.duration, "cell": md_cell,
+        "duration": fmt.duration, "cell": cell,
     })
     return env
 

@@ -5,6 +5,7 @@ so the report shows log text literally on any console, even one with markup on."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -12,6 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from auditlog.coverage import sentence
 from auditlog.report import formatting as fmt
 from auditlog.report.timeline import by_day
 from auditlog.textsafe import terminal
@@ -20,13 +22,23 @@ SEVERITY_STYLES = {"critical": "bold white on red", "high": "bold red", "medium"
                    "low": "cyan", "info": "dim", None: "magenta"}
 
 
-def render_terminal(report: dict[str, Any]) -> RenderableType:
-    """The whole report as one Rich group, sections in the documents' order."""
-    parts: list[RenderableType | None] = [headline(report), parties(report)]
+def render_terminal(report: dict[str, Any], caveats: Sequence[str] = ()) -> RenderableType:
+    """The whole report as one Rich group, sections in the documents' order; `caveats`
+    (coverage.answer_caveats) right under the headline."""
+    parts: list[RenderableType | None] = [headline(report), caveat_panel(caveats),
+                                          parties(report)]
     parts += [change_panel(report, c) for c in report["changes"]]
     parts += [account_panel(report, a) for a in report["accounts"]]
     parts += [timeline(report), chart(report), findings(report)]
     return Group(*(p for p in parts if p is not None))
+
+
+def caveat_panel(caveats: Sequence[str]) -> Panel | None:
+    """What the answer cannot see, as plain Text: the sentences quote system names."""
+    if not caveats:
+        return None
+    return Panel(Text("\n".join(sentence(c) for c in caveats)), title=Text("Caveats"),
+                 border_style="yellow", title_align="left")
 
 
 def headline(report: dict[str, Any]) -> Panel:
