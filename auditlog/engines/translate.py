@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from auditlog.errors import RuleError
-from auditlog.kinds import AMOUNT_SQL_TYPE
+from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS
+from auditlog.rules.functions import SPARK_FUNCTIONS, called_name
 from auditlog.rules.model import Rule
 from auditlog.rules.sandbox import shared_view_files
 from auditlog.store import first_line
@@ -22,19 +23,58 @@ from auditlog.values import iso_utc
 
 
 def to_spark(sql: str, source: str | None = None, *, pretty: bool = False) -> str:
-    """`sql` (one DuckDB statement) as Spark SQL, or a RuleError naming `source`."""
+    """`sql` (one DuckDB statement) as Spark SQL, or a RuleError naming `source`.
+
+    Comments are dropped (Spark reads /*+ ... */ as hints), and the result is parsed
+    back as Spark SQL and checked: one query, calling only SPARK_FUNCTIONS.
+    """
     import sqlglot
     from sqlglot.errors import ErrorLevel, SqlglotError
 
     try:
         statements = sqlglot.transpile(sql.strip().rstrip(";"), read="duckdb", write="spark",
-                                       unsupported_level=ErrorLevel.RAISE, pretty=pretty)
+                                       unsupported_level=ErrorLevel.RAISE, pretty=pretty,
+                                       comments=False)
     except SqlglotError as exc:
         raise RuleError(f"does not translate to Spark SQL: {first_line(exc)}",
                         source=source) from None
     if len(statements) != 1:
         raise RuleError(f"must be exactly one statement, found {len(statements)}", source=source)
+    check_spark(statements[0], source)
     return statements[0]
+
+
+def check_spark(spark_sql: str, source: str | None) -> None:
+    """Refuse a translation that is not one query or calls a function outside the
+    Spark allow-list, naming the function and its line in the translation."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    try:
+        tree = sqlglot.parse_one(spark_sql, read="spark")
+    except SqlglotError as exc:
+        raise RuleError(f"its Spark translation does not parse back: {first_line(exc)}",
+                        source=source) from None
+    if not isinstance(tree, exp.Query):
+        raise RuleError(f"its Spark translation is a {tree.key.upper()}, not a query",
+                        source=source)
+    readable = set(KINDS) | {name for name, _, _ in shared_view_files()} | {
+        cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if isinstance(table.this, exp.Identifier) and (
+                table.args.get("db") or table.name not in readable):
+            # On a cluster the catalog holds more than the lake: only the kinds, the
+            # shared views and the rule's own CTEs are the rule's to read.
+            raise RuleError(f"its Spark translation reads {table.sql(dialect='spark')}, "
+                            "which is neither a kind, a shared view nor one of its CTEs",
+                            source=source)
+    for node in tree.find_all(exp.Func):
+        if type(node) not in SPARK_FUNCTIONS:
+            line = node.meta.get("line", 1)
+            raise RuleError(f"its Spark translation calls {called_name(node).upper()}() at "
+                            f"line {line}, which is not on the allow-list of Spark functions "
+                            "a rule may call", source=source)
 
 
 def spark_rule_sql(rule: Rule, since: datetime | None = None,

@@ -1,11 +1,11 @@
-"""A lint for the portable SQL subset (see PORTABLE-SQL): constructs that DuckDB runs
-but that sqlglot translates for Spark silently wrong, or not at all.
+"""A lint for the portable SQL subset (see PORTABLE-SQL) that works on sqlglot's parse
+of the rule, never on its text: a string or a comment cannot hide a call from it.
 
-sqlglot does not flag these itself (it passes an ASOF join through, for one), so every
-rule is checked here when it is loaded. Each problem names its line and the portable
-form to write instead. Text patterns catch what sqlglot parses without complaint; the
-parsed tree catches the rest (distinct window aggregates, divisions, functions sqlglot
-does not know, timestamps turned into text).
+Every function a rule calls must be on the allow-list (functions.py): functions both
+engines run alike, nothing that reaches the host (reflect, getenv, read_csv) and nothing
+that changes from run to run (now, random). Constructs that DuckDB runs but sqlglot
+translates for Spark silently wrong are named with the portable form to write instead.
+A rule sqlglot cannot parse cannot be checked, so it is refused.
 """
 
 from __future__ import annotations
@@ -17,30 +17,29 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-# (pattern, construct, what to write instead). Patterns run on lower-cased SQL with
-# comments and strings blanked out (line breaks kept, so lines stay right).
-NON_PORTABLE: tuple[tuple[str, str, str], ...] = (
-    (r"\basof\s+(left\s+)?join\b", "ASOF JOIN",
-     ("union both sides and carry the last key forward with last_value(x IGNORE NULLS) "
-      "OVER (PARTITION BY k ORDER BY t ROWS UNBOUNDED PRECEDING), then join back")),
-    (r"\bdate_diff\s*\(", "date_diff (Spark counts elapsed units, DuckDB boundaries)",
-     ("compare with interval arithmetic (b >= a - INTERVAL 48 HOURS), or date_trunc both "
-      "sides first")),
-    (r"\bdatediff\s*\(", "datediff", "compare with interval arithmetic"),
-    (r"\bepoch_(ms|us|ns)\s*\(", "epoch_ms/epoch_us/epoch_ns", "use interval arithmetic"),
-    (r"\bepoch\s*\(", "epoch()", "use interval arithmetic"),
-    (r"\btime_bucket\s*\(", "time_bucket", "use date_trunc"),
-    (r"\bdate_sub\s*\(", "date_sub", "use interval arithmetic (ts - INTERVAL 5 MINUTES)"),
-    (r"\blen\s*\(", "len(list)", "use array_length"),
-    (r"\binterval\s+'?\s*\d+\s*'?\s*(day|days|month|months|year|years|week|weeks)\b",
-     "a DAY/MONTH/YEAR interval (local-calendar arithmetic on Spark)",
-     "use HOURS or MINUTES (INTERVAL 168 HOURS)"),
-    (r"\binterval\s+\(?[^)\n]*\)?\s*(day|days|month|months|year|years|week|weeks)\b",
-     "a DAY/MONTH/YEAR interval (local-calendar arithmetic on Spark)",
-     "use HOURS or MINUTES (INTERVAL 168 HOURS)"),
-    (r"\bto_(days|months|years|weeks)\s*\(", "to_days/to_months",
-     "use to_hours or to_minutes"),
-)
+from auditlog.rules.functions import DUCKDB_FUNCTIONS, called_name
+
+# (construct, what to write instead) for known functions outside the portable subset.
+ADVICE: dict[type[exp.Expr], tuple[str, str]] = {
+    exp.DateDiff: ("date_diff (Spark counts elapsed units, DuckDB boundaries)",
+                   ("compare with interval arithmetic (b >= a - INTERVAL 48 HOURS), or "
+                    "date_trunc both sides first")),
+    exp.UnixToTime: ("epoch_ms/epoch_us/epoch_ns", "use interval arithmetic"),
+    exp.TimeToUnix: ("epoch()", "use interval arithmetic"),
+    exp.DateBin: ("time_bucket", "use date_trunc"),
+    exp.ToDays: ("to_days/to_months", "use INTERVAL n HOURS or INTERVAL n MINUTES"),
+    exp.DayOfWeek: ("dayofweek (Sunday is 0 on DuckDB, 1 on Spark)",
+                    "compare strftime(ts, '%a') with day names"),
+}
+# The same for functions sqlglot does not know, by name.
+ANONYMOUS_ADVICE: dict[str, tuple[str, str]] = {
+    "date_sub": ("date_sub", "use interval arithmetic (ts - INTERVAL 5 MINUTES)"),
+    "epoch_us": ADVICE[exp.UnixToTime], "epoch_ns": ADVICE[exp.UnixToTime],
+    **{f"to_{unit}": ADVICE[exp.ToDays] for unit in ("months", "years", "weeks")},
+}
+CALENDAR_UNITS = re.compile(r"^(day|month|year|week|quarter|decade|century)s?$", re.IGNORECASE)
+CALENDAR_INTERVAL = ("a DAY/MONTH/YEAR interval (local-calendar arithmetic on Spark)",
+                     "use HOURS or MINUTES (INTERVAL 168 HOURS)")
 
 # Column names that hold instants in the kinds and the shared views.
 TIME_COLUMN = re.compile(r"^(ts|t0|cause_time|.*_at|window_start|window_end)$")
@@ -48,76 +47,109 @@ TIME_COLUMN = re.compile(r"^(ts|t0|cause_time|.*_at|window_start|window_end)$")
 
 def lint_sql(code: str) -> list[str]:
     """Every non-portable construct in `code`, as 'line N: ...; write ...' sentences."""
-    found = sorted(set(pattern_problems(code)) | set(tree_problems(code)))
-    return [f"line {line}: {construct} does not carry over to Spark; portable form: {portable}"
-            for line, construct, portable in found]
+    return [f"line {line}: {problem}" for line, problem in sorted(set(tree_problems(code)))]
 
 
-def blank(code: str) -> str:
-    """Comments and string literals replaced by spaces, line breaks kept."""
-    def spaces(match: re.Match[str]) -> str:
-        return re.sub(r"[^\n]", " ", match.group(0))
-
-    code = re.sub(r"--[^\n]*|/\*.*?\*/", spaces, code, flags=re.DOTALL)
-    return re.sub(r"'(?:[^']|'')*'", lambda m: "'" + spaces(m)[1:-1] + "'", code)
+def not_portable(construct: str, portable: str) -> str:
+    return f"{construct} does not carry over to Spark; portable form: {portable}"
 
 
-def pattern_problems(code: str) -> Iterator[tuple[int, str, str]]:
-    lowered = blank(code).lower()
-    for pattern, construct, portable in NON_PORTABLE:
-        for match in re.finditer(pattern, lowered):
-            yield lowered.count("\n", 0, match.start()) + 1, construct, portable
+def not_allowed(name: str, why: str) -> str:
+    return (f"{name}(), {why}, is not on the allow-list of functions a rule may call; "
+            "use one that PORTABLE-SQL.md lists")
 
 
-def tree_problems(code: str) -> Iterator[tuple[int, str, str]]:
-    """Problems seen in sqlglot's parse of the rule (none when it does not parse: then
-    `rules validate` reports that it does not translate)."""
+def parse(code: str) -> list[exp.Expr]:
+    """sqlglot's DuckDB parse of `code`, every statement (SqlglotError when it fails)."""
+    return [t for t in sqlglot.parse(code, read="duckdb") if t is not None]
+
+
+def parameters(code: str) -> set[str]:
+    """The $names the SQL binds (none when it does not parse: lint_sql says so)."""
     try:
-        trees = [t for t in sqlglot.parse(code, read="duckdb") if t is not None]
+        trees = parse(code)
     except SqlglotError:
+        return set()
+    return {p.name for t in trees for p in t.find_all(exp.Placeholder) if p.name}
+
+
+def tree_problems(code: str) -> Iterator[tuple[int, str]]:
+    try:
+        trees = parse(code)
+    except SqlglotError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        yield 1, f"sqlglot cannot parse it ({reason}), so it cannot be checked"
         return
     for tree in trees:
         for node in tree.walk():
-            problem = node_problem(node)
+            problem = node_problem(node, code)
             if problem:
-                yield (line_of(node), *problem)
+                yield line_of(node), problem
 
 
-def node_problem(node: exp.Expression) -> tuple[str, str] | None:
+def node_problem(node: exp.Expr, code: str) -> str | None:
+    if isinstance(node, exp.Func):
+        return function_problem(node, code)
+    if isinstance(node, exp.Join) and str(node.args.get("method") or "").upper() == "ASOF":
+        return not_portable(
+            "ASOF JOIN", ("union both sides and carry the last key forward with last_value(x "
+                          "IGNORE NULLS) OVER (PARTITION BY k ORDER BY t ROWS UNBOUNDED "
+                          "PRECEDING), then join back"))
     if isinstance(node, exp.Window) and node.this.find(exp.Distinct):
-        return ("a DISTINCT aggregate over a window (count(DISTINCT) OVER)",
-                "use array_length(list_distinct(list(x) OVER w)) for count(DISTINCT x) OVER w")
-    # Table functions (FROM read_text(...)) are left to the sandbox, which refuses them.
-    if isinstance(node, exp.Anonymous) and not isinstance(node.parent, exp.Table):
-        return ((f"{node.name}(), a function sqlglot does not know (it would reach Spark "
-                 "untranslated),"), "use a function both DuckDB and Spark know")
-    if isinstance(node, exp.Div | exp.Avg) and not under_cast(node):
-        what = "avg()" if isinstance(node, exp.Avg) else "a division"
-        return (f"{what} without a cast (DOUBLE on DuckDB, DECIMAL on Spark)",
-                ("cast the result explicitly, e.g. CAST(a / nullif(b, 0) AS DECIMAL(18, 4)), "
-                 "or compare without dividing (sum(x) > k * count(*))"))
-    if (isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.TEXT_TYPES)
-            and is_instant(node.this)):
-        return ("a timestamp cast to text ('... +00' on DuckDB, no zone on Spark)",
-                "use strftime(ts, '%Y-%m-%d %H:%M:%S') || '+00'")
+        return not_portable(
+            "a DISTINCT aggregate over a window (count(DISTINCT) OVER)",
+            "use array_length(list_distinct(list(x) OVER w)) for count(DISTINCT x) OVER w")
+    if isinstance(node, exp.Interval) and CALENDAR_UNITS.match(node.text("unit")):
+        return not_portable(*CALENDAR_INTERVAL)
+    if isinstance(node, exp.Div) and not under_cast(node):
+        return division_problem("a division")
     return None
 
 
-def under_cast(node: exp.Expression) -> bool:
+def function_problem(node: exp.Func, code: str) -> str | None:
+    name = called_name(node, code)
+    if isinstance(node, exp.Anonymous):
+        if name in ANONYMOUS_ADVICE:
+            return not_portable(*ANONYMOUS_ADVICE[name])
+        return not_allowed(name, "a function sqlglot does not know (it would reach Spark "
+                                 "untranslated)")
+    if type(node) in ADVICE:
+        return not_portable(*ADVICE[type(node)])
+    if type(node) not in DUCKDB_FUNCTIONS:
+        return not_allowed(name, "a function that can reach the host, differs from run to "
+                                 "run, or is not checked on both engines")
+    if isinstance(node, exp.Length) and name == "len":
+        return not_portable("len(list)", "use array_length")
+    if isinstance(node, exp.Avg) and not under_cast(node):
+        return division_problem("avg()")
+    if (isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.TEXT_TYPES)
+            and is_instant(node.this)):
+        return not_portable("a timestamp cast to text ('... +00' on DuckDB, no zone on Spark)",
+                            "use strftime(ts, '%Y-%m-%d %H:%M:%S') || '+00'")
+    return None
+
+
+def division_problem(what: str) -> str:
+    return not_portable(f"{what} without a cast (DOUBLE on DuckDB, DECIMAL on Spark)",
+                        ("cast the result explicitly, e.g. CAST(a / nullif(b, 0) AS "
+                         "DECIMAL(18, 4)), or compare without dividing (sum(x) > k * count(*))"))
+
+
+def under_cast(node: exp.Expr) -> bool:
     parent = node.parent
     while isinstance(parent, exp.Paren):
         parent = parent.parent
     return isinstance(parent, exp.Cast)
 
 
-def is_instant(node: exp.Expression) -> bool:
+def is_instant(node: exp.Expr) -> bool:
     """Whether an expression is (by its form or its column's name) a timestamp."""
     if isinstance(node, exp.TimestampTrunc | exp.DateTrunc | exp.CurrentTimestamp):
         return True
     return isinstance(node, exp.Column) and bool(TIME_COLUMN.match(node.name))
 
 
-def line_of(node: exp.Expression) -> int:
+def line_of(node: exp.Expr) -> int:
     """The line sqlglot's tokens give the node (or its first located part)."""
     lines = [n.meta["line"] for n in node.walk() if "line" in n.meta]
     return min(lines) if lines else 1

@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.errors import RuleError, UsageError
-from auditlog.rules.lint import lint_sql
+from auditlog.rules.lint import lint_sql, parameters
 from auditlog.rules.model import SEVERITIES, Rule, known_kinds
 
 BUILTIN_PACKAGE = "auditlog.queries"
 SHARED_DIR = "shared"  # not a pack: the views the rules build on (see sandbox.py)
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-PARAM_PATTERN = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 REQUIRED_TEXT = ("title", "description", "rationale", "investigate")
 
 
@@ -159,12 +158,14 @@ def check_metadata(rule_id: str, meta: dict[str, Any]) -> list[str]:
 
 def check_sql(sql: str, params: dict[str, Any]) -> list[str]:
     """The SQL uses exactly the declared parameters and stays in the portable subset."""
+    # On the parsed tree, never the text: a quote or a '--' inside a string must not hide
+    # a call or a parameter from the checks.
     code = strip_comments_and_strings(sql)
-    used = set(PARAM_PATTERN.findall(code))
+    used = parameters(sql)
     problems = [f"SQL uses ${n} which is not declared in params"
                 for n in sorted(used - set(params))]
     problems += [f"SQL never uses declared param '{n}'" for n in sorted(set(params) - used)]
-    problems += [f"SQL is not portable: {p}" for p in lint_sql(code)]
+    problems += [f"SQL is not portable: {p}" for p in lint_sql(sql)]
     if not code.strip():
         problems.append("SQL file is empty")
     return problems

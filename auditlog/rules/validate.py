@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from auditlog.engines.translate import to_spark
 from auditlog.errors import RuleError
 from auditlog.rules.cases import build_fixture
 from auditlog.rules.loader import load_all
@@ -22,17 +23,12 @@ from auditlog.rules.sandbox import open_sandbox, shared_view_files
 from auditlog.store import first_line
 
 
-def spark_problem(sql: str) -> str | None:
-    """Why `sql` does not translate to Spark, or None (also when sqlglot is absent)."""
+def spark_problem(sql: str, source: str | None = None) -> RuleError | None:
+    """Why `sql` cannot run on Spark (engines/translate.py), or None."""
     try:
-        import sqlglot
-        from sqlglot.errors import ErrorLevel, SqlglotError
-    except ImportError:
-        return None
-    try:
-        sqlglot.transpile(sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE)
-    except SqlglotError as exc:
-        return f"does not translate to Spark SQL: {first_line(exc)}"
+        to_spark(sql, source)
+    except RuleError as exc:
+        return exc
     return None
 
 
@@ -41,13 +37,12 @@ def validate(rules_dirs: Iterable[Path] = (), *, builtin: bool = True) -> tuple[
     """(valid rules, every problem found), problems ordered by file."""
     result = load_all(rules_dirs, builtin=builtin)
     errors = list(result.errors)
-    errors += [RuleError(p, source=src) for _, sql, src in shared_view_files()
-               if (p := spark_problem(sql))]
+    errors += [p for _, sql, src in shared_view_files() if (p := spark_problem(sql, src))]
     broken: set[str] = set()
     for rule in result.rules:
-        problem = spark_problem(rule.sql)
+        problem = spark_problem(rule.sql, rule.source)
         if problem:
-            errors.append(RuleError(problem, source=rule.source))
+            errors.append(problem)
             broken.add(rule.id)
         if rule.cases_source is None:
             errors.append(RuleError("has no case file cases/<rule_id>.toml with fire and "
