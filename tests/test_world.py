@@ -189,25 +189,38 @@ def _attribute(world: WorldSummary) -> dict[str, dict[str, Any]]:
         (c for c in charges if c.type in ("one_time", "recurring")),
         key=lambda c: (c.ts, c.charge_id),
     )
+    # A charge naming an order that actions carry: that order's placing action, else its
+    # confirmation. Any other one-time charge bills an order (the actions sharing an
+    # order_id, or one action without it) of its customer and product that no charge
+    # names, from 5 minutes before the order's first action to 24 hours after its last;
+    # orders are taken first come, first served.
     cause: dict[str, dict[str, Any] | None] = {}
-    consumed: set[str] = set()
     for c in billed:
-        if c.type == "one_time" and c.order_id:
-            candidates = by_order.get(c.order_id, [])
+        if c.type == "one_time" and c.order_id and by_order.get(c.order_id):
+            candidates = by_order[c.order_id]
             placing = [a for a in candidates if a["action"].lower() != "confirm_order"]
-            cause[c.charge_id] = (placing or candidates or [None])[0]
-            if cause[c.charge_id] is not None:
-                consumed.add(cause[c.charge_id]["event_id"])  # type: ignore[index]
-    pending: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+            cause[c.charge_id] = (placing or candidates)[0]
+    named = {c.order_id for c in billed if c.type == "one_time" and c.order_id}
+    grouped: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for a in order_actions:
-        if a["action"].lower() != "confirm_order" and a["event_id"] not in consumed:
-            pending[(a.get("target_account") or a["actor"], a.get("object"))].append(a)
+        if a.get("object") is not None and a.get("order_id") not in named:
+            customer = a.get("target_account") or a["actor"]
+            grouped[(customer, a["object"], a.get("order_id") or a["event_id"])].append(a)
+    pending: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for (customer, product, key), acts in grouped.items():
+        placing = [a for a in acts if a["action"].lower() != "confirm_order"]
+        pending[(customer, product)].append({
+            "key": key, "first": acts[0]["ts"], "last": acts[-1]["ts"],
+            "cause": (placing or acts)[0]})
+    for queue in pending.values():
+        queue.sort(key=lambda o: (o["first"], o["key"]))
     for c in billed:
-        if c.type == "one_time" and not c.order_id:
+        if c.type == "one_time" and c.charge_id not in cause:
             queue = pending[(c.account, c.product)]
-            while queue and queue[0]["ts"] < c.ts - timedelta(hours=24):
+            while queue and queue[0]["last"] + timedelta(hours=24) < c.ts:
                 queue.pop(0)
-            cause[c.charge_id] = queue.pop(0) if queue and queue[0]["ts"] <= c.ts else None
+            early = queue and queue[0]["first"] - timedelta(minutes=5) <= c.ts
+            cause[c.charge_id] = queue.pop(0)["cause"] if early else None
 
     customer_orders = {(a["actor"], a["order_id"]) for a in actions if a.get("order_id")}
     anomalous: dict[str, dict[str, Any]] = {}
@@ -314,16 +327,18 @@ def test_service_account_charges_fall_between_upgrade_and_rollback(mixed: WorldS
     rollback = _utc(changes[facts.rollback_change_id]["started_at"])
     service = [r for r in _remediation(mixed) if r["actor"] == facts.service_account]
     assert len(service) == facts.service_charges > 0
+    skew = timedelta(minutes=2)  # billing's clock against the order system's
     for row in service:
-        assert upgrade < _utc(row["cause_time"]) < _utc(row["charged_at"]) < rollback
+        assert upgrade < _utc(row["cause_time"]) < _utc(row["charged_at"]) + skew
+        assert _utc(row["charged_at"]) < rollback
         assert row["change_id"] == facts.change_id
-        assert _utc(row["charged_at"]) - _utc(row["cause_time"]) <= timedelta(minutes=10)
+        assert _utc(row["charged_at"]) - _utc(row["cause_time"]) <= timedelta(minutes=10) + skew
     per_customer = Counter(r["account"] for r in service)
     stacked = [c for c, n in per_customer.items() if n == 2]
     assert len(stacked) == facts.stacked_customers > 0
     assert max(per_customer.values()) == 2
     missing_order = [r for r in service if not _charge_order(mixed, r["charge_id"])]
-    assert 0.1 < len(missing_order) / len(service) < 0.3
+    assert 0.2 < len(missing_order) / len(service) < 0.47  # a third, as exports do
     refunded = sum(r["refunded"] == "true" for r in service)
     assert 0.8 < refunded / len(service) < 0.95
 
@@ -344,11 +359,15 @@ def test_operator_charges_were_never_confirmed_and_blame_no_change(mixed: WorldS
         for a in actions
         if a["action"] == "subscribe" and a["actor"] == facts.operator
     }
+    # The operator's order of each victim, found by customer and time when billing's
+    # export lacks the order_id.
+    by_victim = {(a["target_account"], _utc(a["ts"])): a["order_id"] for a in by_order.values()}
     operator = [r for r in _remediation(mixed) if r["actor"] == facts.operator]
     assert len(operator) == facts.operator_charges >= 10
     upgrade = _utc(_changes(mixed)[facts.change_id]["started_at"])
     for row in operator:
-        order = _charge_order(mixed, row["charge_id"])
+        order = _charge_order(mixed, row["charge_id"]) or by_victim[
+            (row["account"], _utc(row["cause_time"]))]
         assert order in by_order and order not in confirmed
         assert row["change_id"] == ""
         assert _utc(row["cause_time"]) > upgrade  # after the upgrade: a trap for naive tools
