@@ -181,12 +181,11 @@ def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, An
         raise UsageError(f"no change '{change_id}'; see 'auditlog status'")
     impact = one_row(con, """
         SELECT count(*) AS charges, count(DISTINCT account) AS accounts,
-               coalesce(sum(amount), 0) AS amount,
-               coalesce(sum(refunded_amount), 0) AS refunded_amount,
                count(*) - count(CASE WHEN refunded THEN 1 END) AS unrefunded_charges,
                list_sort(list_distinct(list(actor))) AS actors,
                min(cause_time) AS first_cause_time, max(cause_time) AS last_cause_time
         FROM anomalous_charges WHERE change_id = ?""", [change_id]) or {}
+    money = money_by_currency(con, "change_id = ?", [change_id])
     start, end, started = change["window_start"], change["window_end"], change["started_at"]
     return {
         **(jsonable(change) or {}),
@@ -203,15 +202,43 @@ def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, An
         },
         "impact": {
             "charges": int(impact["charges"]), "accounts": int(impact["accounts"]),
-            "amount": decimal_text(impact["amount"]),
-            "refunded_amount": decimal_text(impact["refunded_amount"]),
+            **single_currency(money, ("amount", "refunded_amount")),
             "unrefunded_charges": int(impact["unrefunded_charges"]),
             "actors": [a for a in impact["actors"] or [] if a is not None],
             "first_cause_time": iso_utc(impact["first_cause_time"]),
             "last_cause_time": iso_utc(impact["last_cause_time"]),
+            "by_currency": money,
         },
         "rules": rules_for(con, change_id),
     }
+
+
+MONEY_SQL = """
+    SELECT currency, count(*) AS charges, count(DISTINCT account) AS accounts,
+           sum(amount) AS amount, sum(refunded_amount) AS refunded_amount,
+           coalesce(sum(CASE WHEN NOT refunded THEN amount - refunded_amount END),
+                    CAST(0 AS DECIMAL(18, 4))) AS outstanding_amount,
+           count(*) - count(CASE WHEN refunded THEN 1 END) AS unrefunded_charges
+    FROM anomalous_charges WHERE {where}
+    GROUP BY currency ORDER BY currency NULLS FIRST"""
+
+
+def money_by_currency(con: duckdb.DuckDBPyConnection, where: str,
+                      args: list[Any]) -> list[dict[str, Any]]:
+    """The anomalous charges matching `where`, summed per currency: amounts in two
+    currencies are never added."""
+    frame = con.sql(MONEY_SQL.format(where=where), params=args).pl()
+    return [jsonable(row) or {} for row in frame.iter_rows(named=True)]
+
+
+def single_currency(money: list[dict[str, Any]], fields: tuple[str, ...]) -> dict[str, Any]:
+    """`fields` summed over all charges when they share one currency (zero when there are
+    none), else null, and that currency: a sum in one currency or none at all."""
+    if len(money) > 1:
+        return {**dict.fromkeys(fields), "currency": None}
+    if not money:
+        return {**dict.fromkeys(fields, "0.00"), "currency": None}
+    return {**{f: money[0][f] for f in fields}, "currency": money[0]["currency"]}
 
 
 def trace_account(con: duckdb.DuckDBPyConnection, account: str) -> dict[str, Any]:
@@ -234,10 +261,10 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str) -> dict[str, Any
         raise UsageError(f"no account '{account}' in actions, privileges or accounts")
     impact = one_row(con, """
         SELECT count(*) AS charges, count(DISTINCT account) AS customers,
-               coalesce(sum(amount), 0) AS amount,
                count(*) - count(CASE WHEN refunded THEN 1 END) AS unrefunded_charges,
                list_sort(list_distinct(list(change_id))) AS changes
         FROM anomalous_charges WHERE actor = ?""", [account]) or {}
+    money = money_by_currency(con, "actor = ?", [account])
     return {
         "account": account,
         "directory": jsonable(directory),
@@ -245,9 +272,10 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str) -> dict[str, Any
         "privileges": [jsonable(r) for r in grants.iter_rows(named=True)],
         "anomalous": {
             "charges": int(impact["charges"]), "customers": int(impact["customers"]),
-            "amount": decimal_text(impact["amount"]),
+            **single_currency(money, ("amount",)),
             "unrefunded_charges": int(impact["unrefunded_charges"]),
             "changes": [c for c in impact["changes"] or [] if c is not None],
+            "by_currency": money,
         },
         "rules": account_rules(con, account),
     }

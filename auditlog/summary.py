@@ -2,8 +2,10 @@
 customers, and what remains to refund.
 
 One row per responsible party, a (change, account) pair: the change is null when no
-change is to blame (an operator's own misconduct). Figures come from the same
-`anomalous_charges` view as `remediation`, so the two always agree.
+change is to blame (an operator's own misconduct); a party whose charges are in several
+currencies has one row per currency, so that no amount adds two currencies. The totals
+give one sum only when everything is in one currency, and `by_currency` always. Figures
+come from the same `anomalous_charges` view as `remediation`, so the two always agree.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from auditlog.attribution import money_by_currency, single_currency
 from auditlog.rules.sandbox import install_shared_views
 from auditlog.values import decimal_text, iso_utc
 
@@ -31,15 +34,13 @@ PARTIES_SQL = """
     LEFT JOIN (SELECT change_id, min(implementer) AS implementer, min(approver) AS approver,
                       min(system) AS system
                FROM changes GROUP BY change_id) AS c ON c.change_id = a.change_id
-    GROUP BY a.change_id, a.actor, c.implementer, c.approver, c.system
-    ORDER BY amount DESC, charges DESC, a.change_id NULLS LAST, a.actor"""
+    GROUP BY a.change_id, a.actor, c.implementer, c.approver, c.system, a.currency
+    ORDER BY amount DESC, charges DESC, a.change_id NULLS LAST, a.actor,
+             list_sort(list_distinct(list(a.currency)))"""
 
 TOTALS_SQL = """
     SELECT count(*) AS charges, count(DISTINCT account) AS customers,
-           coalesce(sum(amount), CAST(0 AS DECIMAL(18, 4))) AS amount,
            count(CASE WHEN NOT refunded THEN 1 END) AS outstanding_charges,
-           coalesce(sum(CASE WHEN NOT refunded THEN amount - refunded_amount END),
-                    CAST(0 AS DECIMAL(18, 4))) AS outstanding_amount,
            list_sort(list_distinct(list(currency))) AS currencies
     FROM anomalous_charges"""
 
@@ -47,16 +48,18 @@ TOTALS_SQL = """
 def incident_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Totals over every anomalous charge and one entry per responsible party."""
     install_shared_views(con)
-    totals = con.execute(TOTALS_SQL).fetchall()[0]
-    charges, customers, amount, outstanding, outstanding_amount, currencies = totals
+    charges, customers, outstanding, currencies = con.execute(TOTALS_SQL).fetchall()[0]
+    money = money_by_currency(con, "true", [])
+    sums = single_currency(money, ("amount", "outstanding_amount"))
     frame = con.sql(PARTIES_SQL).pl()
     return {
         "charges": int(charges),
         "customers": int(customers),
-        "amount": decimal_text(amount),
+        "amount": sums["amount"],
         "outstanding_charges": int(outstanding),
-        "outstanding_amount": decimal_text(outstanding_amount),
+        "outstanding_amount": sums["outstanding_amount"],
         "currencies": [c for c in currencies or [] if c is not None],
+        "by_currency": money,
         "parties": [_party(row) for row in frame.iter_rows(named=True)],
     }
 

@@ -187,10 +187,11 @@ def test_trace_change_impact(incident_db: Path) -> None:
     with pytest.raises(UsageError, match="no change"):
         trace_change(con, "CHG-nope")
     con.close()
-    assert doc["impact"] | {"actors": None, "first_cause_time": None, "last_cause_time": None} == {
+    assert doc["impact"] | {"actors": None, "first_cause_time": None, "last_cause_time": None,
+                            "by_currency": None} == {
         "charges": 3, "accounts": 2, "amount": "14.97", "refunded_amount": "6.99",
-        "unrefunded_charges": 2, "actors": None, "first_cause_time": None,
-        "last_cause_time": None}
+        "currency": "EUR", "unrefunded_charges": 2, "actors": None, "first_cause_time": None,
+        "last_cause_time": None, "by_currency": None}
     assert doc["approval"]["self_approved"] is True
     assert doc["window"]["started_within"] is False
     assert {"change_self_approved", "change_outside_window"} <= set(doc["rules"])
@@ -282,7 +283,8 @@ def test_trace_account(incident_db: Path) -> None:
     with pytest.raises(UsageError, match="no account"):
         trace_account(con, "nobody")
     con.close()
-    assert doc["anomalous"] == {"charges": 3, "customers": 2, "amount": "14.97",
-                                "unrefunded_charges": 2, "changes": ["CHG-up"]}
+    assert doc["anomalous"] | {"by_currency": None} == {
+        "charges": 3, "customers": 2, "amount": "14.97", "currency": "EUR",
+        "unrefunded_charges": 2, "changes": ["CHG-up"], "by_currency": None}
     assert [p["id"] for p in doc["privileges"]] == ["P-old", "P-grant"]
     assert doc["activity"][0]["action"] == "subscribe"
