@@ -59,6 +59,20 @@ BOOKKEEPING_DDL = (
         ingested_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (file_sha256, location)
     )""",
+    # A row a file held whose id was already stored from another file: the same content
+    # (a duplicate) or not (a conflict, also in quarantine). Forgetting the file that
+    # stored the row hands a duplicate over to the earliest file that also has it, and
+    # refuses while a conflict would load without it (forget.py).
+    """CREATE TABLE IF NOT EXISTS shared_rows (
+        file_sha256 VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        id VARCHAR NOT NULL,
+        row_number BIGINT NOT NULL,
+        location VARCHAR NOT NULL,
+        verdict VARCHAR NOT NULL,   -- 'duplicate' or 'conflict'
+        stored_file VARCHAR NOT NULL,
+        PRIMARY KEY (file_sha256, kind, location)
+    )""",
 )
 
 

@@ -14,6 +14,7 @@ import duckdb
 # Importing a command module registers its commands on `app`.
 from auditlog.cli import (  # noqa: F401  (registration by import)
     export_cmds,
+    forget_cmds,
     lake_cmds,
     load_cmds,
     report_cmds,

@@ -20,6 +20,7 @@ from auditlog.cli.common import (
     err_console,
     print_json,
 )
+from auditlog.cli.forget_cmds import announce_times, warn_stale_findings
 from auditlog.ingest import FileResult, ingest_paths
 from auditlog.kinds import KINDS
 from auditlog.lake import append_files
@@ -37,8 +38,14 @@ def ingest(
         typer.Option("--kind", "-k", help="Kind of log; detected from the columns when omitted."),
     ] = None,
     tz: Annotated[
-        str, typer.Option("--tz", help="Zone of timestamps that carry no offset (IANA name).")
-    ] = "UTC",
+        str | None,
+        typer.Option("--tz", show_default=False, help=(
+            "Zone of timestamps that carry no offset (IANA name). Without it they are read "
+            "as UTC, with a warning naming the file; a file already loaded keeps the zone "
+            "it was read in (to change it, 'auditlog forget' it first). A naive time in a "
+            "daylight-saving gap moves forward by the gap; one in an overlap is the earlier "
+            "instant.")),
+    ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail, loading nothing, if any row is quarantined.")
     ] = False,
@@ -79,6 +86,7 @@ def ingest(
     if lake is not None:  # the rows this call loaded, as new files; nothing rewritten
         append_files(con, lake, (r.sha256 for r in results if r.loaded))
     con.close()
+    announce_times(results, tz_chosen=tz is not None)
     if output is OutputFormat.json:
         print_json([r.as_dict() for r in results])
     else:
@@ -117,6 +125,7 @@ def status(db: DbOption = None, output: FormatOption = OutputFormat.table) -> No
     con = store.connect(db, read_only=True)
     summary = database_status(con)
     con.close()
+    warn_stale_findings(db)
     if output is OutputFormat.json:
         print_json(summary)
         return
@@ -127,14 +136,35 @@ def status(db: DbOption = None, output: FormatOption = OutputFormat.table) -> No
         kinds.add_row(name, f"{info['rows']:,}", _short(info["first"]), _short(info["last"]),
                       f"{info['quarantined']:,}")
     console.print(kinds)
+    _render_coverage(summary["coverage"])
     files = Table(title="Files", title_justify="left")
-    for header in ("file", "kind", "sha256", "read", "loaded", "dup", "quar", "ingested (UTC)"):
+    for header in ("file", "kind", "sha256", "read", "loaded", "dup", "quar", "tz",
+                   "ingested (UTC)"):
         files.add_column(header)
     for f in summary["files"]:
+        # tz: the zone the file's naive times were read in, "none" when it had none.
         files.add_row(f["path"], f["kind"], f["sha256"][:12], f"{f['rows_read']:,}",
                       f"{f['loaded']:,}", f"{f['duplicates']:,}", f"{f['quarantined']:,}",
-                      _short(f["ingested_at"]))
+                      f["tz"] or "none", _short(f["ingested_at"]))
     console.print(files)
+
+
+def _render_coverage(coverage: dict[str, Any]) -> None:
+    """Missing kinds in one line, gaps in a table that fits 80 columns; system names are
+    log text, so they go in as Text, never as markup."""
+    if coverage["missing"]:
+        console.print(Text("no rows: " + ", ".join(coverage["missing"]) + " (answers that "
+                           "need them say so; see docs/coverage.md)", style="yellow"))
+    if not coverage["gaps"]:
+        return
+    gaps = Table(title="Gaps: no events where the source is usually busy", title_justify="left")
+    for header in ("kind", "system", "from (UTC)", "to (UTC)", "expected"):
+        gaps.add_column(header, justify="right" if header == "expected" else "left",
+                        overflow="fold")
+    for g in coverage["gaps"]:
+        gaps.add_row(g["kind"], Text(g["system"] or "-"), _short(g["start"])[:16],
+                     _short(g["end"])[:16], f"{g['expected']:,}")
+    console.print(gaps)
 
 
 def _short(instant: str | None) -> str:

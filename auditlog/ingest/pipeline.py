@@ -308,7 +308,8 @@ def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
                    'conflict: {key} ' || v.id || ' appears at ' || f.first_loc ||
                    ' of this file with different content' END AS reason
           FROM valid v JOIN firsts f USING (id))
-        SELECT i._row, i._loc,
+        SELECT i._row, i._loc, i.id, s._file AS stored_file,
+               i.verdict = 'candidate' AND s._digest IS NOT NULL AS shared,
                CASE WHEN i.verdict <> 'candidate' THEN i.verdict
                     WHEN s._digest IS NULL THEN 'load'
                     WHEN s._digest = i._digest THEN 'duplicate'
@@ -377,6 +378,16 @@ def _store(
             """,
             params,
         )
+    # Rows already stored from another file, so that `forget` can hand them over.
+    con.execute(
+        """
+        INSERT OR IGNORE INTO shared_rows
+        SELECT $sha, $kind, id, _row, _loc,
+               CASE verdict WHEN 'duplicate' THEN 'duplicate' ELSE 'conflict' END, stored_file
+        FROM _verdict WHERE shared AND stored_file <> $sha
+        """,
+        {"sha": sha256, "kind": kind.name},
+    )
     (rows_read, invalid, naive, dst) = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL), "
         "coalesce(sum(_naive), 0), coalesce(sum(_dst), 0) FROM _typed"

@@ -1,0 +1,102 @@
+"""`auditlog forget`, and what ingest says about the times it read (naive ones, DST)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from auditlog import store
+from auditlog.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    app,
+    console,
+    err_console,
+    print_json,
+)
+from auditlog.forget import Forgotten, stale_findings
+from auditlog.forget import forget as forget_files
+from auditlog.ingest import FileResult
+
+
+@app.command()
+def forget(
+    targets: Annotated[
+        list[str],
+        typer.Argument(help="Files to take back out: a path as 'auditlog status' lists it, "
+                       "a file on disk whose content was loaded, or a full or unambiguous "
+                       "prefix of a SHA-256.", show_default=False),
+    ],
+    db: DbOption = None,
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Remove everything loaded files brought, in one transaction.
+
+    Their rows, quarantined rows and file entries go, and the stored attribution is
+    recomputed when next needed: afterwards 'auditlog status' is what it was before the
+    files were loaded. A row that a later file also held (counted there as a duplicate)
+    is kept, now as that file's. Forgetting a file alone is refused while a later file's
+    rows were quarantined as conflicts with it (they would load without it): forget both,
+    then load the later one again. Findings stay as the last run left them until the
+    next 'auditlog run'. Use it to reload a file with another --tz.
+    """
+    con = store.connect(db)
+    try:
+        report = forget_files(con, targets)
+    finally:
+        con.close()
+    if output is OutputFormat.json:
+        print_json([r.as_dict() for r in report])
+    else:
+        _render(report)
+    warn_stale_findings(db)
+
+
+def _render(report: list[Forgotten]) -> None:
+    table = Table(title="Forgotten", title_justify="left")
+    for header in ("file", "kind", "sha256", "rows removed", "kept by another file",
+                   "quarantine removed"):
+        table.add_column(header, justify="left" if header in ("file", "kind", "sha256")
+                         else "right")
+    for r in report:
+        # A path is text from the user's disk, never markup.
+        table.add_row(Text(r.path), Text(r.kind), r.sha256[:12], f"{r.rows_removed:,}",
+                      f"{r.rows_handed_over:,}", f"{r.quarantine_removed:,}")
+    console.print(table)
+
+
+def warn_stale_findings(db: DbOption) -> None:
+    """On stderr: the last run's findings may rest on rows of a forgotten file."""
+    con = store.connect(db, read_only=True)
+    try:
+        run = stale_findings(con)
+    finally:
+        con.close()
+    if run is not None:
+        err_console.print(f"note: files were forgotten since run {run}; its findings may rest "
+                          "on rows that are gone until 'auditlog run' is run again",
+                          markup=False, soft_wrap=True)
+
+
+def announce_times(results: list[FileResult], *, tz_chosen: bool) -> None:
+    """On stderr, per file: naive timestamps read in a zone nobody chose, and naive times
+    that fell in a daylight-saving gap or overlap (the rule: validate.MACROS)."""
+    for r in results:
+        if r.naive_times and not tz_chosen:
+            err_console.print(
+                f"warning: {r.naive_times:,} timestamp(s) in {r.path} carry no offset and were "
+                f"read in {r.tz}; if they are local times of another zone, run 'auditlog "
+                f"forget {shlex.quote(r.path)}' and load it again with --tz ZONE",
+                markup=False, soft_wrap=True)
+        if r.dst_resolved:
+            err_console.print(
+                f"note: {r.dst_resolved:,} naive time(s) in {r.path} fell in a daylight-saving "
+                f"gap or overlap of {r.tz}; resolved with the offset in effect before the "
+                "change: a time in a gap moves forward by the gap, a time in an overlap is "
+                "the earlier of its two instants",
+                markup=False, soft_wrap=True)
