@@ -32,6 +32,7 @@ from auditlog.errors import UsageError
 from auditlog.findings import FindingFilter, RunReport, list_findings, run_packs
 from auditlog.findings import triage as triage_finding
 from auditlog.ingest.pipeline import FileResult, ingest_paths
+from auditlog.rules.bounds import RuleBounds
 from auditlog.rules.loader import select_rules
 from auditlog.status import database_status
 
@@ -108,13 +109,20 @@ class Investigation:
 
     def run(self, *, packs: Sequence[str] = (), rules: Sequence[str] = (),
             params: dict[str, Any] | None = None, since: TimeLike = None,
-            until: TimeLike = None, rules_dirs: Sequence[PathLike] = ()) -> RunReport:
-        """Run rule packs (all by default) and store their findings, as `auditlog run`."""
+            until: TimeLike = None, rules_dirs: Sequence[PathLike] = (),
+            rule_timeout: float | None = None, rule_memory: str | None = None,
+            rule_spill: str | None = None) -> RunReport:
+        """Run rule packs (all by default) and store their findings, as `auditlog run`.
+
+        Each rule runs for at most rule_timeout seconds, in at most rule_memory of memory
+        and rule_spill of disk (sizes such as '2GB'; defaults in rules/bounds.py).
+        """
         if self.closed:
             raise UsageError(f"the investigation of {self.path} is closed")
+        bounds = RuleBounds.of(rule_timeout, rule_memory, rule_spill)
         selected = select_rules([Path(d) for d in rules_dirs], packs, rules)
         return run_packs(self.path, selected, params,
-                         as_time(since, "since"), as_time(until, "until"))
+                         as_time(since, "since"), as_time(until, "until"), bounds=bounds)
 
     def findings(self, *, rules: Sequence[str] = (), severity: str | None = None,
                  actor: str | None = None, change_id: str | None = None,

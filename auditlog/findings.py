@@ -21,6 +21,7 @@ import polars as pl
 
 from auditlog import store
 from auditlog.errors import UsageError
+from auditlog.rules.bounds import DEFAULT_BOUNDS, RuleBounds
 from auditlog.rules.model import SEVERITIES, Rule, severity_rank
 from auditlog.rules.runner import run_rules
 from auditlog.rules.sandbox import open_sandbox, shared_view_files, uses_shared_views
@@ -89,8 +90,12 @@ def run_packs(
     since: datetime | None = None,
     until: datetime | None = None,
     engine: RuleEngine | None = None,
+    bounds: RuleBounds = DEFAULT_BOUNDS,
 ) -> RunReport:
     """Run `rules` on the database at db_path (or with `engine`) and store their findings.
+
+    On DuckDB every rule runs under `bounds` (rules/bounds.py); a rule stopped by them
+    raises before anything is stored, so the findings stay as the last run left them.
 
     Whatever engine ran them, findings are merged here, so ids, new and disappeared
     findings and triage work the same after a DuckDB run and a Spark run.
@@ -103,7 +108,7 @@ def run_packs(
         # The attribution is computed once, stored, and read by the rules and, later,
         # by every trace and remediation (rules/stored.py).
         store_attribution(db_path)
-        found = run_on_duckdb(db_path, rules, params, since, until)
+        found = run_on_duckdb(db_path, rules, params, since, until, bounds)
     con = store.connect(db_path)
     try:
         ensure_tables(con)
@@ -133,11 +138,12 @@ def store_attribution(db_path: Path | str) -> None:
 
 
 def run_on_duckdb(db_path: Path | str, rules: Sequence[Rule], params: dict[str, Any] | None,
-                  since: datetime | None, until: datetime | None) -> pl.DataFrame:
+                  since: datetime | None, until: datetime | None,
+                  bounds: RuleBounds = DEFAULT_BOUNDS) -> pl.DataFrame:
     shared = sum(uses_shared_views(r.sql) for r in rules) > 1
-    sandbox = open_sandbox(db_path, materialize=shared, use_stored=True)
+    sandbox = open_sandbox(db_path, materialize=shared, use_stored=True, bounds=bounds)
     try:
-        return run_rules(sandbox, rules, params, since, until)
+        return run_rules(sandbox, rules, params, since, until, bounds=bounds)
     finally:
         sandbox.close()
 

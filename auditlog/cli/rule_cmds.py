@@ -43,6 +43,7 @@ from auditlog.findings import (
 )
 from auditlog.refunds import CUSTOMER_COLUMNS, refund_records, refund_report
 from auditlog.rules import SEVERITIES, load_rules
+from auditlog.rules.bounds import DEFAULT_BOUNDS, RuleBounds
 from auditlog.rules.cases import run_all_cases
 from auditlog.rules.loader import select_rules
 from auditlog.rules.validate import validate
@@ -145,10 +146,20 @@ LakeOption = Annotated[
                               "(default: the database exported to a temporary lake).")]
 MasterOption = Annotated[
     str | None, typer.Option("--master", help="Spark master URL (default local[2]).")]
+RuleTimeoutOption = Annotated[
+    float | None, typer.Option("--rule-timeout", metavar="SECONDS", help=(
+        f"Stop a rule after this long (default {DEFAULT_BOUNDS.timeout:g}); nothing is stored."))]
+RuleMemoryOption = Annotated[
+    str | None, typer.Option("--rule-memory", metavar="SIZE", help=(
+        f"DuckDB memory for the rules, e.g. 2GB (default {DEFAULT_BOUNDS.memory}); "
+        "above it they spill to disk."))]
+RuleSpillOption = Annotated[
+    str | None, typer.Option("--rule-spill", metavar="SIZE", help=(
+        f"Disk the rules may spill to (default {DEFAULT_BOUNDS.spill})."))]
 
 
 def engine_runner(engine: Engine, db_path: Path, lake: Path | None,
-                  master: str | None) -> RuleEngine | None:
+                  master: str | None, bounds: RuleBounds) -> RuleEngine | None:
     """None for DuckDB (run_packs' default), else the Spark engine."""
     if engine is Engine.duckdb:
         if lake is not None or master is not None:
@@ -156,7 +167,7 @@ def engine_runner(engine: Engine, db_path: Path, lake: Path | None,
         return None
     from auditlog.engines.spark import DEFAULT_MASTER, SparkRunner
 
-    return SparkRunner(db_path, lake, master or DEFAULT_MASTER)
+    return SparkRunner(db_path, lake, master or DEFAULT_MASTER, timeout=bounds.timeout)
 
 
 @app.command()
@@ -171,14 +182,22 @@ def run(
     engine: EngineOption = Engine.duckdb,
     lake: LakeOption = None,
     master: MasterOption = None,
+    rule_timeout: RuleTimeoutOption = None,
+    rule_memory: RuleMemoryOption = None,
+    rule_spill: RuleSpillOption = None,
     db: DbOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Run rule packs on the loaded logs and store their findings."""
+    if engine is Engine.spark and (rule_memory or rule_spill):
+        raise UsageError("--rule-memory and --rule-spill bound DuckDB; Spark's memory is the "
+                         "cluster's (spark.executor.memory)")
+    bounds = RuleBounds.of(rule_timeout, rule_memory, rule_spill)
     rules = select_rules(rules_dir or [], pack, rule)
     db_path = db or store.default_db_path()
     report = run_packs(db_path, rules, parse_params(param), parse_time(since, "--since"),
-                       parse_time(until, "--until"), engine_runner(engine, db_path, lake, master))
+                       parse_time(until, "--until"),
+                       engine_runner(engine, db_path, lake, master, bounds), bounds=bounds)
     warn_run(db_path, {kind for r in rules for kind in r.requires})
     if output is OutputFormat.json:
         print_json(report.as_dict())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -25,6 +26,7 @@ from auditlog.engines.translate import needed_views, spark_args, spark_rule_sql,
 from auditlog.errors import RuleError, UsageError
 from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
 from auditlog.lake import check_lake, export_lake, has_files, kind_path
+from auditlog.rules.bounds import DEFAULT_BOUNDS, time_limit_error, watchdog
 from auditlog.rules.model import Rule
 from auditlog.rules.runner import (
     check_single_select,
@@ -148,18 +150,33 @@ FINDING_SCHEMA = {"ts": pl.Datetime("us", "UTC"), "change_id": pl.String, "actor
 
 
 def run_rule_spark(spark: SparkSession, rule: Rule, params: dict[str, Any] | None = None,
-                   since: datetime | None = None, until: datetime | None = None) -> pl.DataFrame:
-    """The findings of one rule on Spark: the same frame runner.run_rule returns."""
+                   since: datetime | None = None, until: datetime | None = None,
+                   timeout: float = DEFAULT_BOUNDS.timeout) -> pl.DataFrame:
+    """The findings of one rule on Spark: the same frame runner.run_rule returns, its
+    jobs cancelled after `timeout` seconds."""
     probe = duckdb.connect()
     try:
         check_single_select(probe, rule)  # the same gate as on DuckDB
     finally:
         probe.close()
     sql = spark_rule_sql(rule, since, until)
+    context = spark.sparkContext
+    # The rule's jobs get a group of their own (a thread-local property), so the
+    # watchdog cancels this rule's jobs and nothing else running on the cluster.
+    group = f"auditlog-{rule.id}-{uuid.uuid4().hex[:12]}"
+    context.setJobGroup(group, f"auditlog rule {rule.id}", interruptOnCancel=True)
     try:
-        table = spark.sql(sql, args=spark_args(rule, params, since, until) or None).toArrow()
-    except Exception as exc:  # noqa: BLE001  (pyspark and py4j raise many types)
-        raise RuleError(f"failed on Spark: {first_line(exc)}", source=rule.source) from None
+        with watchdog(lambda: context.cancelJobGroup(group), timeout) as fired:
+            try:
+                table = spark.sql(sql, args=spark_args(rule, params, since, until)
+                                  or None).toArrow()
+            except Exception as exc:  # noqa: BLE001  (pyspark and py4j raise many types)
+                if fired():
+                    raise time_limit_error(rule.id, rule.source, timeout) from None
+                raise RuleError(f"failed on Spark: {first_line(exc)}",
+                                source=rule.source) from None
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     frame = frame.cast(FINDING_SCHEMA).sort("key")  # type: ignore[arg-type]
@@ -168,9 +185,10 @@ def run_rule_spark(spark: SparkSession, rule: Rule, params: dict[str, Any] | Non
 
 def run_rules_spark(spark: SparkSession, rules: Sequence[Rule],
                     params: dict[str, Any] | None = None, since: datetime | None = None,
-                    until: datetime | None = None) -> pl.DataFrame:
+                    until: datetime | None = None,
+                    timeout: float = DEFAULT_BOUNDS.timeout) -> pl.DataFrame:
     """All findings of `rules`, ordered by rule id then key (as runner.run_rules)."""
-    return concat_findings([run_rule_spark(spark, r, params, since, until)
+    return concat_findings([run_rule_spark(spark, r, params, since, until, timeout)
                             for r in sorted(rules, key=lambda r: r.id)])
 
 
@@ -194,8 +212,11 @@ class SparkRunner:
     """The Spark engine as findings.run_packs calls it: rules in, findings frame out."""
 
     def __init__(self, db_path: Path | str, lake: Path | None = None,
-                 master: str = DEFAULT_MASTER, session: SparkSession | None = None) -> None:
+                 master: str = DEFAULT_MASTER, session: SparkSession | None = None,
+                 timeout: float = DEFAULT_BOUNDS.timeout) -> None:
         self.db_path, self.lake, self.master, self.session = db_path, lake, master, session
+        # Memory is the cluster's (spark.executor.memory); the time limit is per rule.
+        self.timeout = timeout
 
     def __call__(self, rules: Sequence[Rule], params: dict[str, Any] | None,
                  since: datetime | None, until: datetime | None) -> pl.DataFrame:
@@ -204,4 +225,4 @@ class SparkRunner:
             spark = self.session or start_session(self.master)
             register_lake(spark, lake)
             install_shared_views(spark, rules)
-            return run_rules_spark(spark, rules, params, since, until)
+            return run_rules_spark(spark, rules, params, since, until, self.timeout)

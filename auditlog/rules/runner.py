@@ -3,7 +3,9 @@
 A rule is one SELECT (checked before it runs) returning OUTPUT_COLUMNS. The runner wraps
 it to cast those columns to their contract types, to apply --since/--until to the
 findings (the rule itself still sees all history, for its baselines), and binds the
-rule's parameters as prepared-statement values, never as pasted text.
+rule's parameters as prepared-statement values, never as pasted text. Each rule runs
+under a time limit (bounds.py); a rule stopped by it or by the sandbox's memory limit is
+a RuleError naming the rule.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import polars as pl
 
 from auditlog.errors import RuleError
 from auditlog.kinds import AMOUNT_SQL_TYPE
+from auditlog.rules.bounds import DEFAULT_BOUNDS, RuleBounds, time_limit_error, watchdog
 from auditlog.rules.model import OUTPUT_COLUMNS, Rule
 from auditlog.store import first_line
 
@@ -66,25 +69,44 @@ def run_rule(
     params: dict[str, Any] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    *,
+    bounds: RuleBounds = DEFAULT_BOUNDS,
 ) -> pl.DataFrame:
-    """The findings of one rule, with FINDING_COLUMNS, ordered by key."""
+    """The findings of one rule, with FINDING_COLUMNS, ordered by key, stopped after
+    bounds.timeout seconds (the memory limits are the connection's: sandbox.py)."""
     check_single_select(con, rule)
     values: dict[str, Any] = dict(rule.bind(params))
     if since is not None:
         values["auditlog_since"] = since
     if until is not None:
         values["auditlog_until"] = until
-    try:
-        frame = con.sql(wrapped_sql(rule, since, until), params=values or None).pl()
-    except duckdb.PermissionException as exc:
-        raise RuleError(f"rules may not read or write files, attach databases or load "
-                        f"extensions: {first_line(exc)}", source=rule.source) from None
-    except duckdb.BinderException as exc:
-        raise RuleError(f"{first_line(exc)} (a rule must return the columns "
-                        f"{', '.join(OUTPUT_COLUMNS)})", source=rule.source) from None
-    except duckdb.Error as exc:
-        raise RuleError(f"failed: {first_line(exc)}", source=rule.source) from None
+    with watchdog(con.interrupt, bounds.timeout) as fired:
+        try:
+            frame = con.sql(wrapped_sql(rule, since, until), params=values or None).pl()
+        except duckdb.Error as exc:
+            raise rule_failure(rule, exc, bounds, timed_out=fired()) from None
     return with_identity(rule, frame)
+
+
+def rule_failure(rule: Rule, exc: duckdb.Error, bounds: RuleBounds,
+                 timed_out: bool) -> RuleError:
+    """The one sentence for a rule DuckDB refused or stopped."""
+    if timed_out and isinstance(exc, duckdb.InterruptException):
+        return time_limit_error(rule.id, rule.source, bounds.timeout)
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        limit = (f"its disk spill limit of {bounds.spill} (--rule-spill)"
+                 if "max_temp_directory_size" in str(exc)
+                 else f"its memory limit of {bounds.memory} (--rule-memory)")
+        message = f"rule {rule.id} was stopped at {limit}"
+    elif isinstance(exc, duckdb.PermissionException):
+        message = ("rules may not read or write files, attach databases or load extensions: "
+                   f"{first_line(exc)}")
+    elif isinstance(exc, duckdb.BinderException):
+        message = (f"{first_line(exc)} (a rule must return the columns "
+                   f"{', '.join(OUTPUT_COLUMNS)})")
+    else:
+        message = f"failed: {first_line(exc)}"
+    return RuleError(message, source=rule.source)
 
 
 def with_identity(rule: Rule, frame: pl.DataFrame) -> pl.DataFrame:
@@ -108,10 +130,13 @@ def run_rules(
     params: dict[str, Any] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    *,
+    bounds: RuleBounds = DEFAULT_BOUNDS,
 ) -> pl.DataFrame:
-    """All findings of `rules`, ordered by rule id then key."""
+    """All findings of `rules`, ordered by rule id then key, each under `bounds`."""
     return concat_findings(
-        [run_rule(con, r, params, since, until) for r in sorted(rules, key=lambda r: r.id)])
+        [run_rule(con, r, params, since, until, bounds=bounds)
+         for r in sorted(rules, key=lambda r: r.id)])
 
 
 def concat_findings(frames: list[pl.DataFrame]) -> pl.DataFrame:

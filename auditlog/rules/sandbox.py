@@ -19,6 +19,7 @@ import duckdb
 
 from auditlog.errors import RuleError, UsageError
 from auditlog.locking import open_database
+from auditlog.rules.bounds import DEFAULT_BOUNDS, RuleBounds
 from auditlog.rules.stored import fresh_stored_views, stored_name
 from auditlog.store import first_line
 
@@ -31,9 +32,11 @@ SANDBOX_CONFIG = {
 }
 
 
-def open_sandbox(db_path: Path | str, *, materialize: bool = False,
-                 use_stored: bool = False) -> duckdb.DuckDBPyConnection:
-    """A locked, read-only connection to `db_path` with the shared views installed.
+def open_sandbox(db_path: Path | str, *, materialize: bool = False, use_stored: bool = False,
+                 bounds: RuleBounds = DEFAULT_BOUNDS) -> duckdb.DuckDBPyConnection:
+    """A locked, read-only connection to `db_path` with the shared views installed,
+    under the memory and spill limits of `bounds` (bounds.py; the time limit is the
+    runner's).
 
     With materialize, the shared views are computed once into TEMP tables: worth it
     when several rules read them (a run), not for one look-up. With use_stored, they
@@ -44,7 +47,7 @@ def open_sandbox(db_path: Path | str, *, materialize: bool = False,
     if not path.exists():
         raise UsageError(f"no database at {path}; load logs first with 'auditlog ingest PATH'")
     try:
-        con = open_database(path, read_only=True, config=dict(SANDBOX_CONFIG))
+        con = open_database(path, read_only=True, config={**SANDBOX_CONFIG, **bounds.config()})
     except duckdb.Error as exc:
         raise UsageError(f"cannot open database {path}: {first_line(exc)}") from None
     # The time zone needs ICU, loaded only once connected; then nothing may change.

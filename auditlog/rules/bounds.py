@@ -1,0 +1,97 @@
+"""The limits every rule runs under: a time limit per rule, and the memory and disk
+spill of the sandbox connection.
+
+A rule is user SQL: a triple cross join or a list of every row must not hold the
+machine. DuckDB bounds memory itself (memory_limit; above it, operators spill to the
+temporary directory, bounded by max_temp_directory_size) and raises an out-of-memory
+error past both; time is bounded by a watchdog thread that calls interrupt() on the
+connection. Either way the rule fails with a RuleError naming it, before the run stores
+anything (findings.run_packs merges only after every rule has run).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from auditlog.errors import RuleError, UsageError
+
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+UNITS = {"B": "B", "KB": "KB", "MB": "MB", "GB": "GB", "TB": "TB",
+         "KIB": "KiB", "MIB": "MiB", "GIB": "GiB", "TIB": "TiB"}
+
+
+def parse_size(text: str, option: str) -> str:
+    """`text` as DuckDB spells a size ('2GB', '512MiB'), or a UsageError naming `option`."""
+    match = SIZE.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise UsageError(f"{option} '{text}' is not a size; write e.g. 2GB, 512MB or 1.5GiB")
+    return f"{match.group(1)}{UNITS[match.group(2).upper()]}"
+
+
+@dataclass(frozen=True)
+class RuleBounds:
+    """Per-rule time limit in seconds; the sandbox's memory limit and disk spill limit.
+
+    The defaults leave room for every built-in rule on 10M-row tables (BENCHMARKS.md)
+    while stopping a runaway rule long before it holds the machine.
+    """
+
+    timeout: float = 300.0
+    memory: str = "4GB"
+    spill: str = "16GB"
+
+    @classmethod
+    def of(cls, timeout: float | None = None, memory: str | None = None,
+           spill: str | None = None) -> RuleBounds:
+        """The defaults with what is given instead, checked (UsageError naming the option)."""
+        default = cls()
+        if timeout is not None and not timeout > 0:
+            raise UsageError(f"--rule-timeout {timeout} must be a number of seconds above 0")
+        return cls(timeout=default.timeout if timeout is None else float(timeout),
+                   memory=default.memory if memory is None else parse_size(memory,
+                                                                            "--rule-memory"),
+                   spill=default.spill if spill is None else parse_size(spill, "--rule-spill"))
+
+    def config(self) -> dict[str, str]:
+        """DuckDB settings for the sandbox connection."""
+        return {"memory_limit": self.memory, "max_temp_directory_size": self.spill}
+
+
+DEFAULT_BOUNDS = RuleBounds()
+
+
+def time_limit_error(rule_id: str, source: str, seconds: float) -> RuleError:
+    return RuleError(f"rule {rule_id} was stopped at its time limit of {seconds:g} s "
+                     "(--rule-timeout)", source=source)
+
+
+@contextmanager
+def watchdog(interrupt: Callable[[], object], seconds: float) -> Iterator[Callable[[], bool]]:
+    """Call `interrupt` once after `seconds` unless the block ends first; yields a function
+    that says whether it fired.
+
+    The lock makes the end of the block and the firing exclusive, so an interrupt never
+    lands on whatever the connection runs after the block.
+    """
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
+
+    def fire() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                interrupt()
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield lambda: state["fired"]
+    finally:
+        with lock:
+            state["done"] = True
+        timer.cancel()
