@@ -37,7 +37,7 @@ def caveat_panel(caveats: Sequence[str]) -> Panel | None:
     """What the answer cannot see, as plain Text: the sentences quote system names."""
     if not caveats:
         return None
-    return Panel(Text("\n".join(sentence(c) for c in caveats)), title=Text("Caveats"),
+    return Panel(Text("\n").join(terminal(sentence(c)) for c in caveats), title=Text("Caveats"),
                  border_style="yellow", title_align="left")
 
 
@@ -47,15 +47,17 @@ def headline(report: dict[str, Any]) -> Panel:
         return Panel(Text("No anomalous charges in scope: every charge was authorized by its "
                      "customer or is a recurring fee."), title=Text("Accountability report"),
                      border_style="green")
-    text = terminal(
-        f"{fmt.when(s['first_cause_time'])} to {fmt.when(s['last_cause_time'])}\n",
-        (f"{fmt.count(s['charges'])} charges", "bold"), " no customer authorized, on ",
-        (f"{fmt.count(s['customers'])} customers", "bold"), ": ",
-        (fmt.money(s["amount"], cur), "bold"), "\nRefunded ",
-        (f"{fmt.count(s['refunded_charges'])} ({fmt.money(s['refunded_amount'], cur)})",
-         "green"), "; still to refund ",
-        (f"{fmt.count(s['outstanding_charges'])} ({fmt.money(s['outstanding_amount'], cur)})",
-         "bold red"))
+    refunded = f"{fmt.count(s['refunded_charges'])} ({fmt.money(s['refunded_amount'], cur)})"
+    outstanding = (f"{fmt.count(s['outstanding_charges'])} "
+                   f"({fmt.money(s['outstanding_amount'], cur)})")
+    # Three lines; the line breaks are the report's own, so they join Text pieces.
+    text = Text("\n").join([
+        terminal(f"{fmt.when(s['first_cause_time'])} to {fmt.when(s['last_cause_time'])}"),
+        terminal((f"{fmt.count(s['charges'])} charges", "bold"), " no customer authorized, on ",
+                 (f"{fmt.count(s['customers'])} customers", "bold"), ": ",
+                 (fmt.money(s["amount"], cur), "bold")),
+        terminal("Refunded ", (refunded, "green"), "; still to refund ", (outstanding, "bold red")),
+    ])
     scope = report["scope"]["change_id"]
     return Panel(text, title=terminal("Accountability report" + (f": {scope}" if scope else "")),
                  border_style="red", title_align="left")
