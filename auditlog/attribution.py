@@ -257,13 +257,17 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str) -> dict[str, Any
                expires_at, revoked_at
         FROM privilege_grants WHERE subject = ? ORDER BY granted_at, grant_event_id""",
                      params=[account]).pl()
-    if directory is None and activity.is_empty() and grants.is_empty():
-        raise UsageError(f"no account '{account}' in actions, privileges or accounts")
     impact = one_row(con, """
         SELECT count(*) AS charges, count(DISTINCT account) AS customers,
                count(*) - count(CASE WHEN refunded THEN 1 END) AS unrefunded_charges,
                list_sort(list_distinct(list(change_id))) AS changes
         FROM anomalous_charges WHERE actor = ?""", [account]) or {}
+    # An account known only as the initiator of anomalous charges (a billing-only load)
+    # is still traced: its charges are what there is to say about it.
+    if directory is None and activity.is_empty() and grants.is_empty() \
+            and not impact.get("charges"):
+        raise UsageError(f"no account '{account}' in actions, privileges, accounts or "
+                         "anomalous charges")
     money = money_by_currency(con, "actor = ?", [account])
     return {
         "account": account,

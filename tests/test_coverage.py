@@ -1,0 +1,290 @@
+"""Coverage: what the loaded logs cannot show, said by status, the commands, the reports
+and the export manifest. Hand-built action logs with a known rhythm and holes, and
+generated worlds loaded whole or in part."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from auditlog import store
+from auditlog.cli import app
+from auditlog.coverage import Gap, coverage
+from auditlog.demo import read_sources
+from auditlog.ingest import ingest_paths
+from auditlog.world import generate_world
+from tests.conftest import write_rows
+
+runner = CliRunner()
+
+MONDAY = datetime(2026, 3, 2, tzinfo=UTC)
+BUSY = range(8, 20)  # UTC hours in which the hand-built crm is busy
+# The collector is down on the third Wednesday, 09:00 to 15:00.
+HOLE = (MONDAY + timedelta(days=16, hours=9), MONDAY + timedelta(days=16, hours=15))
+# A quiet night: the small hours of the second Tuesday hold nothing, as nights may.
+QUIET = (MONDAY + timedelta(days=8), MONDAY + timedelta(days=8, hours=6))
+
+
+def within(moment: datetime, window: tuple[datetime, datetime] | None) -> bool:
+    return window is not None and window[0] <= moment < window[1]
+
+
+def regular_world(weeks: int, events: Callable[[datetime], int],
+                  holes: tuple[tuple[datetime, datetime], ...] = ()
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(actions, charges) of a crm whose hour h holds events(h) operator logins, and every
+    busy hour one customer who subscribes and is charged 10 s later. Nothing is written
+    inside `holes`: the actions of those hours are lost, the charges are not."""
+    actions: list[dict[str, Any]] = []
+    charges: list[dict[str, Any]] = []
+    for index in range(weeks * 168):
+        hour = MONDAY + timedelta(hours=index)
+        lost = any(within(hour, hole) for hole in holes)
+        count = events(hour)
+        for i in range(count if not lost else 0):
+            actions.append({"event_id": f"E{index}-{i}", "ts": ts(hour, minutes=i * 60 // count),
+                            "actor": "op1", "action": "login", "system": "crm"})
+        if hour.hour in BUSY:
+            customer, at = f"C{index}", hour + timedelta(minutes=30)
+            if not lost:
+                actions.append({"event_id": f"S{index}", "ts": ts(at), "actor": customer,
+                                "action": "subscribe", "system": "crm",
+                                "target_account": customer, "object": "P"})
+            charges.append({"charge_id": f"CH{index}", "ts": ts(at, seconds=10),
+                            "account": customer, "product": "P", "amount": "4.99"})
+    return actions, charges
+
+
+def ts(moment: datetime, *, minutes: int = 0, seconds: int = 0) -> str:
+    return (moment + timedelta(minutes=minutes, seconds=seconds)).isoformat()
+
+
+def steady(hour: datetime) -> int:
+    """12 events an hour by day, 1 by night; nothing in the quiet night."""
+    if within(hour, QUIET):
+        return 0
+    return 12 if hour.hour in BUSY else 1
+
+
+CHANGE = {"change_id": "CHG-1", "system": "crm", "implementer": "op1", "approver": "lead",
+          "started_at": ts(MONDAY + timedelta(days=1, hours=10))}
+GRANT = {"ts": ts(MONDAY + timedelta(hours=9)), "actor": "lead", "subject": "op1",
+         "privilege": "crm.login", "operation": "grant", "system": "crm"}
+
+
+def load(tmp_path: Path, actions: list[dict[str, Any]],
+         charges: list[dict[str, Any]]) -> Path:
+    db = tmp_path / "cov.duckdb"
+    con = store.connect(db)
+    try:
+        # One change and one grant, so that only the actions' coverage is in question.
+        paths = [write_rows(tmp_path / "charges.csv", charges),
+                 write_rows(tmp_path / "actions.jsonl", actions),
+                 write_rows(tmp_path / "changes.csv", [CHANGE]),
+                 write_rows(tmp_path / "privileges.csv", [GRANT])]
+        for path in paths:
+            ingest_paths(con, [path])
+    finally:
+        con.close()
+    return db
+
+
+def gaps_of(db: Path) -> list[Gap]:
+    con = store.connect(db, read_only=True)
+    try:
+        return list(coverage(con).gaps)
+    finally:
+        con.close()
+
+
+@pytest.fixture()
+def holed(tmp_path: Path) -> Path:
+    return load(tmp_path, *regular_world(4, steady, (HOLE,)))
+
+
+def cli(*args: str) -> Any:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+# --- the definition ------------------------------------------------------------------
+
+
+def test_a_six_hour_hole_is_one_gap_with_its_window_and_expected_count(holed: Path) -> None:
+    # 12 logins and one subscription usually happen in each of the six hours.
+    assert gaps_of(holed) == [Gap("actions", "crm", *HOLE, expected=6 * 13)]
+
+
+def test_a_quiet_night_is_not_a_gap(tmp_path: Path) -> None:
+    # Six silent night hours that usually hold one event each: quiet, not a hole.
+    assert gaps_of(load(tmp_path, *regular_world(4, steady))) == []
+
+
+def test_a_source_seen_too_briefly_has_no_gaps(tmp_path: Path) -> None:
+    # Two weeks cannot tell a hole from a rhythm: the same hole yields nothing.
+    hole = (HOLE[0] - timedelta(days=7), HOLE[1] - timedelta(days=7))
+    assert gaps_of(load(tmp_path, *regular_world(2, steady, (hole,)))) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_random_rhythms_yield_the_hole_and_nothing_else(tmp_path: Path, seed: int) -> None:
+    # Poisson-like counts: busy hours around 8, nights around 0.5, so nights are often
+    # silent for hours. Only the hole is a gap.
+    draw = random.Random(seed)
+
+    def noisy(hour: datetime) -> int:
+        rate = 8.0 if hour.hour in BUSY else 0.5
+        return sum(draw.random() < rate / 20 for _ in range(20))
+
+    (gap,) = gaps_of(load(tmp_path, *regular_world(5, noisy, (HOLE,))))
+    assert (gap.kind, gap.system) == ("actions", "crm")
+    # The silent stretch may reach into a neighbouring busy hour that happened to be
+    # empty, never less than the hole.
+    assert gap.start <= HOLE[0] and gap.end >= HOLE[1]
+    assert gap.end - gap.start <= timedelta(hours=8)
+
+
+def test_a_generated_world_has_full_coverage(tmp_path: Path) -> None:
+    world = tmp_path / "world"
+    generate_world(world, seed=5, customers=300, days=24)
+    db = tmp_path / "w.duckdb"
+    con = store.connect(db)
+    for path, kind, tz in read_sources(world):
+        ingest_paths(con, [path], kind=kind, tz=tz)
+    cov = coverage(con)
+    con.close()
+    assert (cov.missing, cov.gaps) == ((), ())
+    status = json.loads(cli("status", "--db", str(db), "-f", "json").stdout)["coverage"]
+    systems = status["kinds"]["actions"]["systems"]
+    assert sum(s["rows"] for s in systems) == status["kinds"]["actions"]["rows"] > 0
+    assert all(s["first"] <= s["last"] for s in systems)
+    report = runner.invoke(app, ["report", "accountability", "--db", str(db), "-f", "md"])
+    assert report.exit_code == 0 and "Caveat" not in report.stdout
+    assert "warning" not in report.stderr
+
+
+# --- a billing-only load -------------------------------------------------------------
+
+
+@pytest.fixture()
+def billing_only(tmp_path: Path) -> Path:
+    world = tmp_path / "world"
+    generate_world(world, seed=9, customers=300, days=21)
+    db = tmp_path / "billing.duckdb"
+    con = store.connect(db)
+    for path, kind, tz in read_sources(world):
+        if kind == "charges":
+            ingest_paths(con, [path], kind=kind, tz=tz)
+    con.close()
+    return db
+
+
+def test_billing_only_status_names_the_missing_kinds(billing_only: Path) -> None:
+    status = json.loads(cli("status", "--db", str(billing_only), "-f", "json").stdout)
+    assert status["coverage"]["missing"] == ["actions", "privileges", "changes"]
+    assert status["coverage"]["kinds"]["charges"]["rows"] == status["kinds"]["charges"]["rows"]
+    assert "no rows: actions, privileges, changes" in cli("status", "--db",
+                                                         str(billing_only)).stdout
+
+
+def test_billing_only_commands_warn_that_actions_are_missing(billing_only: Path,
+                                                             tmp_path: Path) -> None:
+    db = str(billing_only)
+    actions_missing = "warning: the actions log holds no rows, so every one-time charge"
+    run = cli("run", "--db", db, "-f", "json")
+    assert actions_missing in run.stderr
+    json.loads(run.stdout)  # still exactly one JSON document
+    listed = cli("remediation", "--db", db, "-f", "json")
+    assert actions_missing in listed.stderr
+    assert "warning: the changes log holds no rows" in listed.stderr
+    rows = json.loads(listed.stdout)
+    assert rows and set(rows[0]) >= {"charge_id", "change_id", "actor"}
+    trace = cli("trace", "charge", rows[0]["charge_id"], "--db", db, "-f", "json")
+    assert actions_missing in trace.stderr
+    report = cli("report", "accountability", "--db", db, "-f", "md")
+    assert actions_missing in report.stderr
+    assert "> **Caveat:** The actions log holds no rows" in report.stdout
+    exported = cli("export", "--db", db, "--out", str(tmp_path / "export"))
+    assert actions_missing in exported.stderr
+    manifest = json.loads((tmp_path / "export" / "manifest.json").read_text("utf-8"))
+    assert manifest["coverage"]["missing"] == ["actions", "changes"]
+    assert manifest["coverage"]["caveats"][0].startswith("the actions log holds no rows")
+
+
+# --- a hole in the action log, through every command ---------------------------------
+
+HOLE_WARNING = ("warning: the actions log of system crm has no events from 2026-03-18 09:00 "
+                "to 15:00 UTC (about 78 expected); 6 anomalous charges (CH393, CH394, CH395, "
+                "CH396, CH397 and 1 more) billed then or within 24 hours after may be judged "
+                "anomalous only because their actions are missing.")
+
+
+def test_status_table_and_json_show_the_gap(holed: Path) -> None:
+    (gap,) = json.loads(cli("status", "--db", str(holed), "-f", "json").stdout)[
+        "coverage"]["gaps"]
+    assert gap == {"kind": "actions", "system": "crm", "start": "2026-03-18T09:00:00Z",
+                   "end": "2026-03-18T15:00:00Z", "expected": 78}
+    table = cli("status", "--db", str(holed)).stdout
+    assert "2026-03-18 09:00" in table and "2026-03-18 15:00" in table
+    assert max(len(line) for line in table.splitlines()) <= 80
+
+
+def test_remediation_counts_the_charges_that_rest_on_the_gap(holed: Path) -> None:
+    result = cli("remediation", "--db", str(holed), "-f", "json")
+    assert result.stderr.strip() == HOLE_WARNING
+    rows = json.loads(result.stdout)
+    # The charges of the hole are anomalous only because their subscriptions were lost.
+    assert [r["charge_id"] for r in rows] == [f"CH{2 * 168 + 48 + h}" for h in range(9, 15)]
+
+
+def test_run_warns_of_the_gap(holed: Path) -> None:
+    result = cli("run", "--db", str(holed), "-f", "json")
+    assert HOLE_WARNING in result.stderr.splitlines()
+    assert json.loads(result.stdout)["run_id"]
+
+
+def test_trace_charge_warns_only_for_a_charge_in_the_gap_window(holed: Path) -> None:
+    inside = cli("trace", "charge", "CH393", "--db", str(holed), "-f", "json")
+    assert "(CH393) billed then or within 24 hours after" in inside.stderr
+    assert json.loads(inside.stdout)["anomalous"] is True
+    before = cli("trace", "charge", "CH8", "--db", str(holed), "-f", "json")
+    assert before.stderr == ""
+
+
+def test_trace_account_and_change_name_the_gap(holed: Path) -> None:
+    account = cli("trace", "account", "op1", "--db", str(holed), "-f", "json")
+    assert "the actions log of system crm has no events from 2026-03-18 09:00" in account.stderr
+
+
+def test_reports_carry_the_caveat(holed: Path, tmp_path: Path) -> None:
+    db = str(holed)
+    caveat = "The actions log of system crm has no events from 2026-03-18 09:00 to 15:00 UTC"
+    md = cli("report", "accountability", "--db", db, "-f", "md")
+    assert HOLE_WARNING in md.stderr.splitlines()
+    summary = md.stdout.split("## Summary", 1)[1].split("##", 1)[0]
+    assert f"> **Caveat:** {caveat}" in summary and "CH393" in summary
+    out = tmp_path / "r.html"
+    cli("report", "accountability", "--db", db, "-f", "html", "--out", str(out))
+    assert f"<strong>Caveat:</strong> {caveat}" in out.read_text("utf-8")
+    terminal = cli("report", "accountability", "--db", db)
+    assert "Caveats" in terminal.stdout and "no events from 2026-03-18" in terminal.stdout
+
+
+def test_export_manifest_carries_the_gap(holed: Path, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    result = cli("export", "--db", str(holed), "--out", str(out))
+    assert HOLE_WARNING in result.stderr.splitlines()
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    assert manifest["coverage"] == {
+        "missing": [],
+        "gaps": [{"kind": "actions", "system": "crm", "start": "2026-03-18T09:00:00Z",
+                  "end": "2026-03-18T15:00:00Z", "expected": 78}],
+        "caveats": [HOLE_WARNING.removeprefix("warning: ")]}
