@@ -11,6 +11,7 @@ exactly as it was.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -178,7 +179,8 @@ def _zone_for(
         return loaded_in or chosen or "UTC"
     raise InputError(
         f"this file was loaded before with its naive times read in {loaded_in}; to read "
-        f"them in {chosen}, take it back out first with 'auditlog forget {source.display}'",
+        f"them in {chosen}, take it back out first (auditlog forget "
+        f"{shlex.quote(source.display)})",
         source=source.display,
     )
 
