@@ -112,9 +112,84 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> dict[str, An
         "anomalous": anomalous,
         "responsible": {"change_id": change_id, "actor": cause["actor"],
                         "time": iso_utc(cause["cause_time"])},
+        "reason": verdict_reason(cause),
+        "undecided": undecided(con, cause),
         "chain": chain,
         "rules": rules_for(con, charge_id),
     }
+
+
+def verdict_reason(cause: dict[str, Any]) -> str:
+    """Why the charge is judged as it is, in one sentence (docs/attribution.md)."""
+    if cause["charge_type"] != "one_time":
+        return "a recurring fee bills an existing plan and needs no order"
+    account, product = cause["account"], cause["product"]
+    if cause["cause_event_id"] is None:
+        return (f"no order of {account} for {product} names this charge's order or lies "
+                "within reach before it, so nobody can show it was ordered")
+    named = cause["order_id"] is not None and cause["order_id"] == cause["cause_order_id"]
+    how = ("its order_id" if named else
+           f"account, product and time (the charge's order_id {cause['order_id']} is on no "
+           "action)" if cause["order_id"] is not None else "account, product and time")
+    early = cause["cause_ts"] > cause["ts"]
+    skew = " (billing's clock is taken to run behind: the charge is written before it)" \
+        if early else ""
+    if cause["customer_authorized"]:
+        return (f"paired by {how} with {cause['cause_action']} {cause['cause_event_id']}"
+                f"{skew}, on an order {account} itself acted on")
+    return (f"paired by {how} with {cause['cause_action']} {cause['cause_event_id']} by "
+            f"{cause['cause_actor']}{skew}; {account} itself never acted on that order")
+
+
+# For one charge (ts, account, product): the orders within its reach that no charge names
+# (and whether the customer acted on each), and the charges competing for them.
+UNDECIDED_SQL = """
+    WITH reach AS (
+        SELECT CAST(? AS TIMESTAMPTZ) - p.pairing_hours * INTERVAL 1 HOUR AS lo,
+               CAST(? AS TIMESTAMPTZ) + p.clock_skew_minutes * INTERVAL 1 MINUTE AS hi,
+               p.pairing_hours
+        FROM attribution_params AS p),
+    candidates AS (
+        SELECT a.order_key, max(CASE WHEN a.actor = a.customer THEN 1 ELSE 0 END) AS own
+        FROM order_actions AS a, reach AS r
+        WHERE a.customer = ? AND a.object = ? AND a.ts BETWEEN r.lo AND r.hi
+          AND NOT EXISTS (SELECT 1 FROM sale_charges AS n WHERE n.order_id = a.order_id
+                          AND n.charge_type = 'one_time')
+        GROUP BY a.order_key)
+    SELECT
+        (SELECT count(*) FROM candidates) AS orders,
+        (SELECT count(DISTINCT own) FROM candidates) AS kinds,
+        (SELECT count(*) FROM sale_charges AS c, reach AS r
+         WHERE c.account = ? AND c.product = ? AND c.charge_type = 'one_time'
+           AND c.ts BETWEEN r.lo AND r.hi + r.pairing_hours * INTERVAL 1 HOUR
+           AND (c.order_id IS NULL OR NOT EXISTS (
+               SELECT 1 FROM order_actions AS o WHERE o.order_id = c.order_id))) AS charges"""
+
+
+def undecided(con: duckdb.DuckDBPyConnection, cause: dict[str, Any]) -> str | None:
+    """What the logs cannot decide about a charge paired by account, product and time:
+    orders within its reach of which the customer acted on some and not others, or
+    several charges competing for one order. The verdict stays the model's (time
+    order); this says that it rests on that rule alone."""
+    named = cause["order_id"] is not None and cause["order_id"] == cause["cause_order_id"]
+    if cause["charge_type"] != "one_time" or named:
+        return None
+    args = [cause["ts"], cause["ts"], cause["account"], cause["product"]]
+    row = one_row(con, UNDECIDED_SQL, args + args[2:]) or {}
+    orders, charges = int(row.get("orders") or 0), int(row.get("charges") or 0)
+    # As many orders as charges: each order is billed once, time order is forced. More
+    # orders than charges: which one went unbilled is open, and matters only when the
+    # customer acted on some of them and not on others.
+    if orders > charges and int(row.get("kinds") or 0) > 1:
+        return (f"{orders} orders of {cause['account']} for {cause['product']} lie within "
+                f"reach of {charges} charge(s), some placed or confirmed by the customer and "
+                "some not, and the logs do not say which one this charge bills; they are "
+                "paired in time order")
+    if 0 < orders < charges:
+        return (f"{charges} charges of {cause['account']} for {cause['product']} without an "
+                f"order_id compete for {orders} order(s); they are paired in time order and "
+                "the logs do not say which charge went without one")
+    return None
 
 
 def charge_step(cause: dict[str, Any]) -> dict[str, Any]:

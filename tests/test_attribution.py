@@ -288,3 +288,122 @@ def test_trace_account(incident_db: Path) -> None:
         "unrefunded_charges": 2, "changes": ["CHG-up"], "by_currency": None}
     assert [p["id"] for p in doc["privileges"]] == ["P-old", "P-grant"]
     assert doc["activity"][0]["action"] == "subscribe"
+
+
+# --- the generalized pairing: orders, confirmations, clock skew, currencies ------------
+
+T = "2026-03-12"
+EDGES: dict[str, list[dict[str, Any]]] = {
+    "accounts": [{"account": "svc-orders", "account_type": "service"},
+                 {"account": "partner-x", "account_type": "service"},
+                 {"account": "batch", "account_type": "service"}],
+    "changes": [{"change_id": "CHG-up", "system": "orders", "kind": "upgrade",
+                 "implementer": "eng", "approver": "mgr", "started_at": f"{T}T00:00:00Z"}],
+    "actions": [
+        # A partner purchase known only by the customer's confirmation on the gateway.
+        act("E-pc", f"{T}T10:00:00Z", "P1", "confirm_order", "gateway", "P1", "GAME",
+            actor_type="customer", channel="third_party"),
+        # The partner subscribes first; the customer's confirmation of that order follows.
+        act("E-ps", f"{T}T11:00:00Z", "partner-x", "subscribe", "gateway", "P2", "GAME", "O-p2",
+            actor_type="service"),
+        act("E-pc2", f"{T}T11:00:40Z", "P2", "confirm_order", "gateway", "P2", "GAME", "O-p2",
+            actor_type="customer", channel="third_party"),
+        # The customer's own order, then hours later a rogue duplicate of the service.
+        act("E-own", f"{T}T08:00:00Z", "P3", "subscribe", "app", "P3", "ADDON",
+            actor_type="customer", channel="app"),
+        act("E-dup", f"{T}T12:00:00Z", "svc-orders", "subscribe", "orders", "P3", "ADDON",
+            actor_type="service"),
+        # Billing's clock runs two minutes behind: the charge is written before its action.
+        act("E-skew", f"{T}T13:00:00Z", "svc-orders", "subscribe", "orders", "P4", "ADDON",
+            actor_type="service"),
+        # Ten minutes is beyond the tolerance: that charge has no order.
+        act("E-far", f"{T}T14:00:00Z", "svc-orders", "subscribe", "orders", "P5", "ADDON",
+            actor_type="service"),
+        # Two orders within reach of one charge: the customer's and the service's.
+        act("E-u1", f"{T}T15:00:00Z", "P6", "subscribe", "app", "P6", "ADDON",
+            actor_type="customer"),
+        act("E-u2", f"{T}T15:30:00Z", "svc-orders", "subscribe", "orders", "P6", "ADDON",
+            actor_type="service"),
+    ],
+    "charges": [
+        charge("X-pc", f"{T}T10:00:30Z", "P1", "GAME", "4.49", initiated_by="partner-x"),
+        charge("X-p2", f"{T}T11:00:20Z", "P2", "GAME", "4.49", initiated_by="partner-x"),
+        charge("X-own", f"{T}T08:01:00Z", "P3", "ADDON", "2.99", initiated_by="P3"),
+        charge("X-dup", f"{T}T12:01:00Z", "P3", "ADDON", "2.99", initiated_by="svc-orders"),
+        {**charge("X-skew", f"{T}T12:58:00Z", "P4", "ADDON", "3.30", initiated_by="svc-orders"),
+         "currency": "USD"},
+        charge("X-far", f"{T}T13:50:00Z", "P5", "ADDON", "2.99", initiated_by="batch"),
+        charge("X-u", f"{T}T15:31:00Z", "P6", "ADDON", "2.99", initiated_by="svc-orders"),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def edges_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("edges") / "edges.duckdb"
+    build_fixture(db, EDGES)
+    run_packs(db, load_rules())
+    return db
+
+
+def traced(db: Path, charge_id: str) -> dict[str, Any]:
+    con = store.connect(db, read_only=True)
+    try:
+        return trace_charge(con, charge_id)
+    finally:
+        con.close()
+
+
+def test_the_customers_own_confirmation_authorizes_a_charge_without_order_id(
+        edges_db: Path) -> None:
+    rows = rows_of(edges_db)
+    assert "X-pc" not in rows and "X-p2" not in rows
+    doc = traced(edges_db, "X-pc")
+    assert (doc["anomalous"], doc["chain"][1]["id"]) == (False, "E-pc")
+    assert "P1 itself acted on" in doc["reason"]
+    # A confirmation after the partner's subscribe: the order's cause is the subscribe.
+    assert traced(edges_db, "X-p2")["chain"][1]["id"] == "E-ps"
+
+
+def test_one_order_per_charge_keeps_the_rogue_duplicate_next_to_a_real_order(
+        edges_db: Path) -> None:
+    rows = rows_of(edges_db)
+    assert "X-own" not in rows
+    assert (rows["X-dup"]["actor"], rows["X-dup"]["cause_time"], rows["X-dup"]["change_id"]) == (
+        "svc-orders", f"{T}T12:00:00Z", "CHG-up")
+
+
+def test_clock_skew_tolerance_pairs_a_charge_written_before_its_action(edges_db: Path) -> None:
+    rows = rows_of(edges_db)
+    assert (rows["X-skew"]["actor"], rows["X-skew"]["cause_time"]) == (
+        "svc-orders", f"{T}T13:00:00Z")
+    assert "before" in traced(edges_db, "X-skew")["reason"]
+    # Ten minutes early is no pairing: nobody can show it was ordered; its initiator answers.
+    assert (rows["X-far"]["actor"], rows["X-far"]["cause_time"]) == ("batch", f"{T}T13:50:00Z")
+    assert "nobody can show" in traced(edges_db, "X-far")["reason"]
+
+
+def test_what_the_logs_cannot_decide_is_said_not_guessed(edges_db: Path) -> None:
+    doc = traced(edges_db, "X-u")
+    # Time order pairs the charge with the customer's own order; the verdict stays, and
+    # the trace says that the service's order half an hour later could be the one billed.
+    assert doc["anomalous"] is False and doc["chain"][1]["id"] == "E-u1"
+    assert doc["undecided"] is not None and "2 orders of P6" in doc["undecided"]
+    assert traced(edges_db, "X-dup")["undecided"] is None
+    assert traced(edges_db, "X-pc")["undecided"] is None
+
+
+def test_amounts_in_two_currencies_are_never_added(edges_db: Path) -> None:
+    from auditlog.summary import incident_summary
+    con = store.connect(edges_db, read_only=True)
+    try:
+        impact = trace_change(con, "CHG-up")["impact"]
+        summary = incident_summary(con)
+    finally:
+        con.close()
+    assert impact["charges"] == 2 and (impact["amount"], impact["currency"]) == (None, None)
+    assert [(m["currency"], m["charges"], m["amount"]) for m in impact["by_currency"]] == [
+        ("EUR", 1, "2.99"), ("USD", 1, "3.30")]
+    assert summary["amount"] is None and summary["currencies"] == ["EUR", "USD"]
+    assert {(p["actor"], p["currencies"][0], p["amount"]) for p in summary["parties"]} == {
+        ("svc-orders", "EUR", "2.99"), ("svc-orders", "USD", "3.30"), ("batch", "EUR", "2.99")}
