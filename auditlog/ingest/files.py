@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import hashlib
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -90,3 +93,111 @@ def sha256_of(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# DuckDB's line reader refuses a whole file for a line longer than this; such a file is
+# read by the salvage reader instead (see ingest/salvage.py).
+MAX_LINE_BYTES = 1 << 26
+CHUNK = 1 << 24
+BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+@dataclass(frozen=True)
+class TextProfile:
+    """What a byte-level look at a text file found that DuckDB's readers refuse a whole
+    file for (they fail, rather than set the one bad line aside). Any of these sends the
+    file to the salvage reader, which quarantines the bad lines one by one."""
+
+    nul: bool = False  # a NUL byte
+    invalid_utf8: bool = False
+    lone_cr: bool = False  # a CR not ending a CRLF, or CRLF and LF endings mixed
+    long_line: bool = False  # a line over MAX_LINE_BYTES
+    utf8_bom: bool = False
+
+    @property
+    def clean(self) -> bool:
+        return not (self.nul or self.invalid_utf8 or self.lone_cr or self.long_line
+                    or self.utf8_bom)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    sha256: str
+    text: TextProfile | None  # None for Parquet
+
+
+def fingerprint(source: InputFile) -> Fingerprint:
+    """SHA-256 of the file as stored and, for a text format, its TextProfile, in one read
+    (two for gzip: the digest is of the compressed bytes, the profile of the text).
+
+    Raises InputError for a file that is not text at all: a truncated or corrupt gzip
+    stream, or UTF-16/UTF-32 (told by the byte order mark)."""
+    digest = sha256_of(source.path)
+    if source.format not in TEXT_FORMATS:
+        return Fingerprint(digest, None)
+    try:
+        with _open(source) as handle:
+            profile = _profile(handle, source)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputError(
+            f"cannot read as {source.format} (gzip): the gzip stream is "
+            f"{'truncated' if isinstance(exc, EOFError) else 'corrupt'} ({exc})",
+            source=source.display,
+        ) from None
+    return Fingerprint(digest, profile)
+
+
+def _open(source: InputFile):  # type: ignore[no-untyped-def]
+    return gzip.open(source.path, "rb") if source.gzipped else source.path.open("rb")
+
+
+def _profile(handle, source: InputFile) -> TextProfile:  # type: ignore[no-untyped-def]
+    # memchr-speed tests on each chunk; UTF-8 is decoded only when a chunk is not ASCII.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    nul = invalid = long_line = utf8_bom = False
+    cr = crlf = lf = 0
+    run = 0  # bytes since the last newline
+    first = True
+    previous_cr = False
+    while chunk := handle.read(CHUNK):
+        if first:
+            for bom, name in BOMS:
+                if chunk.startswith(bom):
+                    raise InputError(
+                        f"cannot read as {source.format}: the text is {name} (it starts with "
+                        f"a {name} byte order mark); auditlog reads UTF-8",
+                        source=source.display,
+                    )
+        nul = nul or b"\x00" in chunk
+        if not invalid and (not chunk.isascii() or decoder.getstate()[0]):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                invalid = True
+        if b"\r" in chunk or previous_cr:
+            cr += chunk.count(b"\r")
+            crlf += chunk.count(b"\r\n") + (previous_cr and chunk.startswith(b"\n"))
+        lf += chunk.count(b"\n")
+        previous_cr = chunk.endswith(b"\r")
+        start, end = chunk.find(b"\n"), chunk.rfind(b"\n")
+        if start < 0:
+            run += len(chunk)
+        else:
+            long_line = long_line or run + start > MAX_LINE_BYTES
+            run = len(chunk) - end - 1
+        long_line = long_line or run > MAX_LINE_BYTES
+        if first:
+            utf8_bom = chunk.startswith(codecs.BOM_UTF8)
+        first = False
+    if not invalid:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            invalid = True
+    # CRLF throughout is fine for DuckDB; a lone CR, or CRLF mixed with LF, is not.
+    lone_cr = cr != crlf or (crlf > 0 and lf != crlf)
+    return TextProfile(nul=nul, invalid_utf8=invalid, lone_cr=lone_cr, long_line=long_line,
+                       utf8_bom=utf8_bom)

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from auditlog.errors import InputError, UsageError
-from auditlog.ingest.files import InputFile, discover, sha256_of
+from auditlog.ingest.files import Fingerprint, InputFile, discover, fingerprint
 from auditlog.ingest.readers import (
     READ_ERRORS,
     Staged,
@@ -28,6 +28,7 @@ from auditlog.ingest.readers import (
     drop_staged,
     materialize,
     read_error,
+    safe_text_sql,
     settle,
     stage,
 )
@@ -100,7 +101,7 @@ def ingest_paths(
     install_macros(con)
     results: list[FileResult] = []
     with ThreadPoolExecutor(max_workers=1) as hasher:
-        digests = [hasher.submit(sha256_of, s.path) for s in sources]
+        digests = [hasher.submit(fingerprint, s) for s in sources]
         con.execute("BEGIN TRANSACTION")
         try:
             for index, (source, digest) in enumerate(zip(sources, digests, strict=True)):
@@ -127,18 +128,19 @@ def ingest_paths(
 def _ingest_file(
     con: duckdb.DuckDBPyConnection,
     source: InputFile,
-    sha256: str,
+    fingerprinted: Fingerprint,
     kind_name: str | None,
     chosen_tz: str | None,
     currency: str | None,
     mapping: Mapping | None = None,
 ) -> FileResult:
+    sha256 = fingerprinted.sha256
     tz = _zone_for(con, source, sha256, chosen_tz)
     counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0,
               "naive_times": 0, "dst_resolved": 0}
     kinds: list[str] = []
     # A mapping rewrites the staged table in place, so it needs a table, not a view.
-    for staged in stage(con, source, lazy=mapping is None):
+    for staged in stage(con, source, lazy=mapping is None, profile=fingerprinted.text):
         if mapping is not None:
             staged = apply_mapping(con, materialize(con, staged), mapping)
         if staged.kind is not None:
@@ -361,9 +363,9 @@ def _store(
     # (file content, position) makes that a no-op.
     params = {"sha": sha256, "path": source.display, "kind": kind.name}
     con.execute(
-        """
+        f"""
         INSERT OR IGNORE INTO quarantine
-        SELECT $sha, $path, $kind, _row, _loc, _reason, _raw, now()
+        SELECT $sha, $path, $kind, _row, _loc, _reason, {safe_text_sql("_raw")}, now()
         FROM _typed WHERE _reason IS NOT NULL
         """,
         params,
@@ -374,7 +376,7 @@ def _store(
         con.execute(
             f"""
             INSERT OR IGNORE INTO quarantine
-            SELECT $sha, $path, $kind, v._row, v._loc, v.reason, {staged.raw}, now()
+            SELECT $sha, $path, $kind, v._row, v._loc, v.reason, {safe_text_sql(staged.raw)}, now()
             FROM _verdict v JOIN {staged.table} USING (_row, _loc)
             WHERE v.verdict = 'quarantine'
             """,

@@ -28,7 +28,8 @@ from typing import Literal
 import duckdb
 
 from auditlog.errors import InputError
-from auditlog.ingest.files import InputFile
+from auditlog.ingest import salvage
+from auditlog.ingest.files import MAX_LINE_BYTES, InputFile, TextProfile
 from auditlog.ingest.standard import adapters, stage_standard
 from auditlog.store import first_line
 
@@ -36,9 +37,8 @@ from auditlog.store import first_line
 ValueStyle = Literal["json", "text", "native"]
 
 # JSON documents and lines can be large; DuckDB's defaults (16 MB object, 2 MB line)
-# would reject real CloudTrail digests.
+# would reject real CloudTrail digests. (MAX_LINE_BYTES: see files.py.)
 MAX_JSON_BYTES = 1 << 30
-MAX_LINE_BYTES = 1 << 26
 
 
 @dataclass(frozen=True)
@@ -69,13 +69,30 @@ class Staged:
     loc_prefix: str = ""
 
 
-def stage(con: duckdb.DuckDBPyConnection, source: InputFile, *, lazy: bool = True) -> list[Staged]:
+def stage(
+    con: duckdb.DuckDBPyConnection,
+    source: InputFile,
+    *,
+    lazy: bool = True,
+    profile: TextProfile | None = None,
+) -> list[Staged]:
     """Read `source` into staging tables (or, when `lazy` and the format allows, a view).
-    Raises InputError when the file cannot be read."""
+    Raises InputError when the file cannot be read.
+
+    A text file goes to DuckDB's readers only when nothing in it would make them refuse
+    the whole file: its `profile` (files.fingerprint) is clean and a first look on a
+    separate connection (`_readable`) succeeds. Otherwise the salvage reader stages it,
+    one bad line at a time. Why decide first: a failed read inside the ingest's
+    transaction aborts the transaction, so there is no trying and falling back there."""
     drop_staged(con, "_stage")
+    if source.format != "parquet":
+        probe = None if profile is not None and not profile.clean else _probe(con, source)
+        if probe is None:
+            return _salvage(con, source)
     try:
         if source.format == "jsonl":
-            return _stage_jsonl(con, source, lazy)
+            keys, repeated = probe or ([], False)
+            return _stage_jsonl(con, source, lazy and not repeated, keys)
         if source.format == "json":
             return _stage_json(con, source)
         if source.format in ("csv", "tsv"):
@@ -83,6 +100,36 @@ def stage(con: duckdb.DuckDBPyConnection, source: InputFile, *, lazy: bool = Tru
         return [_stage_parquet(con, source)]
     except READ_ERRORS as exc:
         raise read_error(source, exc) from None
+
+
+def _probe(con: duckdb.DuckDBPyConnection, source: InputFile) -> tuple[list[str], bool] | None:
+    """None when DuckDB's reader refuses the file, asked on a connection of its own. For
+    JSON Lines this is the pass that lists the keys (it reads every line anyway), whose
+    result, the keys and whether an object repeats a key, is returned; for CSV the
+    dialect sniff; for JSON a parse of the document."""
+    probe = con.cursor()
+    try:
+        if source.format == "jsonl":
+            return _jsonl_keys(probe, source)
+        if source.format == "json":
+            probe.execute(f"SELECT count(*) FROM {_json_objects_sql(source)}").fetchall()
+        else:
+            probe.execute(f"DESCRIBE SELECT * FROM {_csv_sql(source)}").fetchall()
+    except READ_ERRORS:
+        return None
+    finally:
+        probe.close()
+    return [], False
+
+
+def _salvage(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged]:
+    if source.format == "jsonl":
+        salvage.stage_json_lines(con, source)
+        return _stage_from_docs(con)
+    if source.format == "json":
+        salvage.stage_json_document(con, source)
+        return _stage_from_docs(con)
+    return [Staged(columns=salvage.stage_delimited(con, source), style="text")]
 
 
 # What DuckDB's readers raise for a file that is not what its name says. Other errors (a
@@ -110,6 +157,8 @@ def settle(con: duckdb.DuckDBPyConnection, source: InputFile, staged: Staged) ->
     if not rejects:
         return None
     drop_staged(con, staged.table)
+    if any(bad_encoding for _, bad_encoding, _, _ in rejects):
+        return _salvage(con, source)[0]
     return _stage_csv(con, source)
 
 
@@ -176,16 +225,25 @@ def _lines_sql(source: InputFile) -> str:
     )
 
 
-def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: InputFile, lazy: bool) -> list[Staged]:
+def _jsonl_keys(con: duckdb.DuckDBPyConnection, source: InputFile) -> tuple[list[str], bool]:
+    """The keys of every object in the file, and whether an object repeats one: one parse
+    per line, nothing kept. `try` turns a line that is not JSON into NULL (it is
+    quarantined later, with its reason)."""
+    rows = con.execute(
+        f"""
+        SELECT key, bool_or(repeated) FROM (
+          SELECT DISTINCT unnest(k) AS key, len(k) <> len(list_distinct(k)) AS repeated
+          FROM (SELECT try(json_keys(raw)) AS k FROM {_lines_sql(source)}))
+        GROUP BY key ORDER BY key
+        """
+    ).fetchall()
+    return [k for k, _ in rows], any(r for _, r in rows)
+
+
+def _stage_jsonl(
+    con: duckdb.DuckDBPyConnection, source: InputFile, lazy: bool, keys: list[str]
+) -> list[Staged]:
     lines = _lines_sql(source)
-    # The keys of every object in the file: one parse per line, nothing kept. `try`
-    # turns a line that is not JSON into NULL (it is quarantined later, with its reason).
-    keys = [
-        k
-        for (k,) in con.execute(
-            f"SELECT DISTINCT unnest(try(json_keys(raw))) AS k FROM {lines} ORDER BY k"
-        ).fetchall()
-    ]
     if not lazy or stage_standard_matches(set(keys)):
         con.execute(
             f"""
@@ -253,19 +311,21 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, source: InputFile, lazy: bool) 
 # --- JSON documents -----------------------------------------------------------------
 
 
+def _json_objects_sql(source: InputFile) -> str:
+    return (
+        f"read_json_objects({_sql_string(str(source.path))}, format = 'unstructured', "
+        f"maximum_object_size = {MAX_JSON_BYTES}, "
+        f"compression = '{'gzip' if source.gzipped else 'none'}')"
+    )
+
+
 def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged]:
     # A .json file is an array of rows, or an object whose Records/records/events member
     # is that array (CloudTrail, many SIEM exports). Several top-level values are read as
     # consecutive rows, as a lenient reader of mislabelled JSON Lines would.
     con.execute(
-        """
-        CREATE TEMP TABLE _top AS
-        SELECT row_number() OVER () AS n, json AS doc
-        FROM read_json_objects($path, format = 'unstructured', maximum_object_size = $max,
-                               compression = $compression)
-        """,
-        {"path": str(source.path), "max": MAX_JSON_BYTES,
-         "compression": "gzip" if source.gzipped else "none"},
+        "CREATE TEMP TABLE _top AS "
+        f"SELECT row_number() OVER () AS n, json AS doc FROM {_json_objects_sql(source)}"
     )
     (count,) = con.execute("SELECT count(*) FROM _top").fetchone() or (0,)
     if count == 1:
@@ -311,6 +371,7 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Stage
 def _stage_from_docs(con: duckdb.DuckDBPyConnection) -> list[Staged]:
     """`_docs(_row, _loc, _raw, _bad)` of JSON objects → `_stage` with one column a key,
     or, for a standard format, the staging tables its adapter makes."""
+    _mark_repeated_keys(con)
     keys = [
         k
         for (k,) in con.execute(
@@ -342,6 +403,21 @@ def _stage_from_docs(con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute("CREATE TEMP TABLE _stage AS SELECT _row, _loc, _raw, _bad FROM _docs")
     con.execute("DROP TABLE _docs")
     return [Staged(columns=keys, style="json")]
+
+
+def _mark_repeated_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """An object that repeats a key is quarantined: which value it means is unknowable
+    (DuckDB reads the first, jq and Python the last), and keeping one would silently
+    drop the other."""
+    con.execute(
+        """
+        UPDATE _docs SET _bad = 'the object repeats the key(s) ' || array_to_string(
+            list_distinct(list_filter(k, lambda x: len(list_filter(k, lambda y: y = x)) > 1)),
+            ', ') || ' (which value is meant cannot be told)'
+        FROM (SELECT _row AS r, _loc AS l, json_keys(_raw) AS k FROM _docs WHERE _bad IS NULL)
+        WHERE _row = r AND _loc = l AND len(k) <> len(list_distinct(k))
+        """
+    )
 
 
 # --- CSV / TSV ----------------------------------------------------------------------
@@ -390,7 +466,7 @@ def _csv_rejects(
     con: duckdb.DuckDBPyConnection, source: InputFile
 ) -> list[tuple[int, bool, str, str]]:
     """The records the last read of `source` set aside: (record, bad encoding, text,
-    reasons). A record that is not UTF-8 makes the whole file unreadable."""
+    reasons). (A record that is not UTF-8 sends the file to the salvage reader.)"""
     exists = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_csv_rejects'"
     ).fetchone()
@@ -407,13 +483,6 @@ def _csv_rejects(
     ).fetchall()
     con.execute("DROP TABLE IF EXISTS _csv_rejects")
     con.execute("DROP TABLE IF EXISTS _csv_scans")
-    for record, bad_encoding, _, _ in rejects:
-        if bad_encoding:
-            raise InputError(
-                f"cannot read as {source.format}: the text is not valid UTF-8 "
-                f"(record {record})",
-                source=source.display,
-            )
     return rejects
 
 
@@ -424,6 +493,9 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
         f"CREATE TEMP TABLE _csv AS SELECT row_number() OVER () AS _ord, * FROM {_csv_sql(source)}"
     )
     rejects = _csv_rejects(con, source)
+    if any(bad_encoding for _, bad_encoding, _, _ in rejects):
+        con.execute("DROP TABLE _csv")
+        return _salvage(con, source)[0]
     names = [row[0] for row in con.execute("DESCRIBE _csv").fetchall()][1:]
     records = _number_records(con, [record for record, *_ in rejects])
     fields = ", ".join(f'"{_escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
@@ -508,7 +580,22 @@ def _quote_ident(name: str) -> str:
 
 
 def _json_path(key: str) -> str:
-    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # A JSON pointer, not a `$."key"` path: it can name every key, the empty one too
+    # (`$.""` is a binder error), and needs no quoting beyond ~ and /.
+    return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
+# Control characters a terminal could act on (C0 but tab and newline, DEL, C1).
+CONTROL_CODES = [*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]
+
+
+def safe_text_sql(expr: str) -> str:
+    """SQL for `expr` with control characters written as `\\xNN` (as salvage.safe_text
+    writes them), for the raw text of quarantined rows: log text is data, and a raw
+    escape sequence must not reach the terminal of whoever reads the quarantine."""
+    for code in CONTROL_CODES:
+        expr = f"replace({expr}, chr({code}), '\\x{code:02x}')"
+    return expr
 
 
 def _sql_string(text: str) -> str:

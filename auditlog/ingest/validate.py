@@ -8,7 +8,7 @@ the reasons it breaks the contract. Python only writes the SQL.
 from __future__ import annotations
 
 from auditlog.errors import InputError
-from auditlog.ingest.readers import Staged, _json_path, _quote_ident, _sql_string
+from auditlog.ingest.readers import Staged, _json_path, _sql_string
 from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS, Column, Kind
 
 # Timestamps: epoch seconds or milliseconds (magnitude decides: below 1e11 is seconds,
@@ -133,22 +133,27 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         return f"nullif(trim(s{i}), '')" if i in direct else _text_expr(i, staged)
 
     texts: dict[str, str] = {}
+    spellings: list[str] = []  # every spelling of a column named more than once, as text
     for column in kind.columns:
         variants = [text_of(i) for i in by_name.get(column.name, [])]
         texts[column.name] = (
             "CAST(NULL AS VARCHAR)" if not variants
             else variants[0] if len(variants) == 1 else f"coalesce({', '.join(variants)})"
         )
+        if len(variants) > 1:
+            spellings.append(f"list_value({', '.join(variants)}) AS {_k(column)}")
 
     extras = [(i, n) for i, n in enumerate(staged.columns) if n.strip().lower() not in known]
     if extras:
-        members = ", ".join(f"{_quote_ident(n)} := c{i}" for i, n in extras)
-        extra = f"CAST(nullif(json_merge_patch('{{}}', to_json(struct_pack({members}))), '{{}}') AS JSON)"
+        # json_object, not struct_pack: keys are data (empty, or differing only in case).
+        members = ", ".join(f"{_sql_string(n)}, c{i}" for i, n in extras)
+        extra = f"CAST(nullif(json_merge_patch('{{}}', json_object({members})), '{{}}') AS JSON)"
     else:
         extra = "CAST(NULL AS JSON)"
 
     text_cols = ",\n  ".join(f"{texts[c.name]} AS {_t(c)}" for c in kind.columns)
     extra_texts = "".join(f",\n  {_text_expr(i, staged)} AS _e{i}" for i, _ in extras)
+    extra_texts += "".join(f",\n  {spelling}" for spelling in spellings)
     # What the raw text is rebuilt from, for the rows that are quarantined.
     raw_from = "_raw" if staged.raw == "_raw" else "".join(
         f"c{i}, " for i in range(len(staged.columns))
@@ -169,15 +174,17 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     # (columns in another order, numbers as text) is a duplicate, not a conflict.
     if extras:
         as_text = ", ".join(
-            f"{_quote_ident(n)} := _e{i}" for i, n in sorted(extras, key=lambda e: e[1])
+            f"{_sql_string(n)}, _e{i}" for i, n in sorted(extras, key=lambda e: e[1])
         )
-        digest_extra = f"json_merge_patch('{{}}', to_json(struct_pack({as_text})))"
+        digest_extra = f"json_merge_patch('{{}}', json_object({as_text}))"
     else:
         digest_extra = "CAST(NULL AS JSON)"
     digest = (
         f"md5(CAST(to_json(struct_pack({digest_members}, extra := {digest_extra})) AS VARCHAR))"
     )
     reasons = [r for c in kind.columns for r in _checks(c, kind)]
+    reasons += [_spelling_check(c, [staged.columns[i] for i in by_name[c.name]])
+                for c in kind.columns if len(by_name.get(c.name, [])) > 1]
     reason = (
         f"CASE WHEN _bad IS NOT NULL THEN _bad ELSE "
         f"nullif(concat_ws('; ', {', '.join(reasons)}), '') END"
@@ -199,6 +206,21 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         + ",\n  extra, _digest, _reason, _naive, _dst\nFROM (\n"
         + f"SELECT *, {digest} AS _digest,\n  {reason} AS _reason\nFROM (\n"
         + f"SELECT *,\n  {typed}\nFROM ({inner})))"
+    )
+
+
+def _k(column: Column) -> str:
+    return f"_k_{column.name}"
+
+
+def _spelling_check(column: Column, names: list[str]) -> str:
+    """A row whose keys name one column in several spellings (`actor`, `ACTOR`: column
+    names match case-insensitively) with different values is a conflict within the row:
+    keeping one value would silently drop the other."""
+    spelled = _sql_string(", ".join(names))
+    return (
+        f"CASE WHEN list_unique({_k(column)}) > 1 THEN 'conflicting values for {column.name} "
+        f"under the keys ' || {spelled} END"
     )
 
 

@@ -1,0 +1,324 @@
+"""The salvage reader: text files DuckDB's readers would refuse as a whole, read line by
+line (JSON Lines), record by record (CSV/TSV) or element by element (JSON) in Python.
+
+DuckDB's readers fail the whole file for one NUL byte, one invalid UTF-8 sequence, a
+stray CR or one over-long line. A forensic tool must instead set that one line aside
+with its position and reason and load the rest, so files whose TextProfile is not clean
+(see files.py) come here. They are rare, which is why plain Python is fast enough.
+
+Every reader fills the same tables the DuckDB readers fill (`_docs` for JSON, `_stage`
+for CSV), so everything after staging is shared. The text of a bad line is kept
+*safely*: invalid bytes and control characters are written as `\\xNN` escapes
+(see `safe_text`), so a quarantined line shows exactly what was there and nothing in it
+reaches a terminal as a control sequence.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import IO
+
+import duckdb
+import pyarrow as pa
+
+from auditlog.errors import InputError
+from auditlog.ingest.files import MAX_LINE_BYTES, InputFile
+
+BATCH = 50_000
+# Control characters a terminal could act on (C0 but tab and newline, DEL, C1); escaped
+# in a quarantined line's text, as readers.safe_text_sql escapes them.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# A file is "not text" (binary, or text in another encoding) when most of its lines are
+# not UTF-8; a few bad lines in a log are quarantined, a file of them is refused.
+_NOT_TEXT_SHARE = 0.5
+
+
+def safe_text(raw: bytes | str) -> str:
+    """`raw` as printable text: invalid UTF-8 bytes and control characters as `\\xNN`."""
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
+    text = data.decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _open(source: InputFile) -> IO[bytes]:
+    if source.gzipped:
+        return gzip.open(source.path, "rb")  # type: ignore[return-value]
+    return source.path.open("rb")
+
+
+def _defect(raw: bytes) -> str | None:
+    """Why a line's bytes cannot be read as text, or None."""
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        return f"holds a NUL byte at column {nul + 1} (shown as \\x00)"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}; "
+                "invalid bytes shown as \\xNN)")
+    return None
+
+
+class _Table:
+    """Rows appended in batches to a temp table (bounded memory for large files)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, name: str, columns: list[str]) -> None:
+        self.con, self.name, self.columns = con, name, columns
+        self.rows: list[tuple[object, ...]] = []
+
+    def add(self, row: tuple[object, ...]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        batch = pa.table({c: [r[i] for r in self.rows] for i, c in enumerate(self.columns)})
+        self.con.register("_salvage_batch", batch)
+        try:
+            self.con.execute(f"INSERT INTO {self.name} SELECT * FROM _salvage_batch")
+        finally:
+            self.con.unregister("_salvage_batch")
+        self.rows = []
+
+
+def _check_text(source: InputFile, bad: int, total: int) -> None:
+    if total and bad / total > _NOT_TEXT_SHARE:
+        raise InputError(
+            f"cannot read as {source.format}: the text is not valid UTF-8 ({bad} of {total} "
+            "rows hold invalid bytes or NUL: binary data, or another encoding such as "
+            "Latin-1)",
+            source=source.display,
+        )
+
+
+def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Physical lines (LF-terminated; a CR before the LF belongs to the ending), from 1;
+    a UTF-8 byte order mark at the start is not part of the first line."""
+    for number, line in enumerate(handle, start=1):
+        line = line.removesuffix(b"\n").removesuffix(b"\r")
+        if number == 1:
+            line = line.removeprefix(b"\xef\xbb\xbf")
+        yield number, line
+
+
+def stage_json_lines(con: duckdb.DuckDBPyConnection, source: InputFile) -> None:
+    """JSON Lines → `_docs(_row, _loc, _raw, _bad)`, one row per non-blank line."""
+    con.execute("CREATE TEMP TABLE _salvaged (_row BIGINT, _raw VARCHAR, _bad VARCHAR)")
+    table = _Table(con, "_salvaged", ["_row", "_raw", "_bad"])
+    bad = total = 0
+    with _open(source) as handle:
+        for number, line in _lines(handle):
+            if not line.strip():
+                continue
+            total += 1
+            defect = _defect(line)
+            bad += defect is not None
+            table.add((number, safe_text(line) if defect else line.decode("utf-8"), defect))
+    table.flush()
+    _check_text(source, bad, total)
+    con.execute(
+        """
+        CREATE TEMP TABLE _docs AS
+        SELECT _row, 'line ' || _row AS _loc, _raw,
+               CASE WHEN _bad IS NOT NULL THEN _bad
+                    WHEN NOT json_valid(_raw) THEN 'not valid JSON'
+                    WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
+        FROM _salvaged ORDER BY _row
+        """
+    )
+    con.execute("DROP TABLE _salvaged")
+
+
+def stage_json_document(con: duckdb.DuckDBPyConnection, source: InputFile) -> None:
+    """A .json file DuckDB cannot parse → `_docs`: the elements of its array (or of its
+    Records/records/events member) one by one; from the first element that does not
+    parse, the rest of the file is one quarantined row. A file of several top-level
+    values is read as JSON Lines, as the DuckDB path reads it."""
+    with _open(source) as handle:
+        data = handle.read()
+    text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    start = _array_start(text)
+    if start is None:
+        opening = text.lstrip(" \t\r\n")[:1]
+        if opening not in ("{", "["):
+            raise InputError(
+                f"cannot read as json: the file is not JSON (it starts with "
+                f"{safe_text(opening)!r}, not {{ or [)" if opening else
+                "cannot read as json: the file holds only whitespace",
+                source=source.display,
+            )
+        stage_json_lines(con, source)
+        return
+    con.execute("CREATE TEMP TABLE _docs (_row BIGINT, _loc VARCHAR, _raw VARCHAR, _bad VARCHAR)")
+    table = _Table(con, "_docs", ["_row", "_loc", "_raw", "_bad"])
+    bad = total = 0
+    for number, (raw, reason) in enumerate(_elements(text, start), start=1):
+        total += 1
+        defect = _defect(raw.encode("utf-8", "surrogateescape"))
+        bad += defect is not None
+        reason = defect or reason
+        if reason is None:
+            try:
+                json.loads(raw)  # strict: control characters in strings are not JSON
+            except ValueError:
+                reason = "not valid JSON"
+        table.add((number, f"element {number}", safe_text(raw) if defect else raw, reason))
+    table.flush()
+    _check_text(source, bad, total)
+    con.execute(
+        "UPDATE _docs SET _bad = 'not a JSON object' "
+        "WHERE _bad IS NULL AND json_type(_raw) <> 'OBJECT'"
+    )
+
+
+_DECODER = json.JSONDecoder(strict=False)
+_WS = re.compile(r"[ \t\r\n]*")
+
+
+def _array_start(text: str) -> int | None:
+    """Index of the '[' opening the array of rows: the document itself, or the
+    Records/records/events member of a top-level object; None if neither."""
+    at = _WS.match(text, 0).end()  # type: ignore[union-attr]
+    if text.startswith("[", at):
+        return at
+    if not text.startswith("{", at):
+        return None
+    at += 1
+    try:
+        while True:
+            at = _WS.match(text, at).end()  # type: ignore[union-attr]
+            name, at = _DECODER.raw_decode(text, at)
+            at = _WS.match(text, at).end()  # type: ignore[union-attr]
+            if not text.startswith(":", at):
+                return None
+            at = _WS.match(text, at + 1).end()  # type: ignore[union-attr]
+            if name in ("Records", "records", "events") and text.startswith("[", at):
+                return at
+            _, at = _DECODER.raw_decode(text, at)
+            at = _WS.match(text, at).end()  # type: ignore[union-attr]
+            if not text.startswith(",", at):
+                return None
+            at += 1
+    except ValueError:
+        return None
+
+
+def _elements(text: str, start: int) -> Iterator[tuple[str, str | None]]:
+    """(raw text, reason) of each element of the array opening at `start`."""
+    at = start + 1
+    while True:
+        at = _WS.match(text, at).end()  # type: ignore[union-attr]
+        if text.startswith("]", at):
+            return
+        try:
+            _, end = _DECODER.raw_decode(text, at)
+        except ValueError as exc:
+            rest = text[at:]
+            if rest.strip():
+                yield rest, ("not valid JSON from here to the end of the file "
+                             f"({getattr(exc, 'msg', exc)})")
+            return
+        yield text[at:end], None
+        at = _WS.match(text, end).end()  # type: ignore[union-attr]
+        if text.startswith(",", at):
+            at += 1
+        elif not text.startswith("]", at):
+            rest = text[at:]
+            if rest.strip():
+                yield rest, "not valid JSON from here to the end of the file (expected , or ])"
+            return
+
+
+def stage_delimited(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[str]:
+    """CSV/TSV → `_stage(_row, _loc, _raw, _bad, c0..cN)`, one row per record (header
+    excluded), as DuckDB's reader numbers them. Returns the header's column names."""
+    delimiter = "\t" if source.format == "tsv" else ","
+    # Fields as long as a line may be (the default limit is 128 KiB).
+    csv.field_size_limit(MAX_LINE_BYTES)
+    with _open(source) as raw_handle:
+        text = io.TextIOWrapper(raw_handle, encoding="utf-8", errors="surrogateescape",
+                                newline="")
+        reader = csv.reader(_no_bom(text), delimiter=delimiter, strict=True)
+        records = _records(reader)
+        header = next(records, None)
+        if isinstance(header, csv.Error):
+            raise InputError(f"cannot read as {source.format}: its header is not CSV ({header})",
+                             source=source.display)
+        if header is None:
+            con.execute("CREATE TEMP TABLE _stage (_row BIGINT, _loc VARCHAR, _raw VARCHAR, "
+                        "_bad VARCHAR)")
+            return []
+        if any(_defect(name.encode("utf-8", "surrogateescape")) for name in header):
+            raise InputError(
+                f"cannot read as {source.format}: its header is not UTF-8 text "
+                f"({safe_text(delimiter.join(header))})",
+                source=source.display,
+            )
+        columns = [f"c{i}" for i in range(len(header))]
+        con.execute(
+            "CREATE TEMP TABLE _stage (_row BIGINT, _loc VARCHAR, _raw VARCHAR, _bad VARCHAR"
+            + "".join(f", {c} VARCHAR" for c in columns) + ")"
+        )
+        table = _Table(con, "_stage", ["_row", "_loc", "_raw", "_bad", *columns])
+        bad = total = 0
+        for number, fields in enumerate(records, start=1):
+            total += 1
+            if isinstance(fields, csv.Error):
+                table.add((number, f"record {number}",
+                           f"(the CSV text ending at line {reader.line_num})",
+                           f"malformed CSV record: {fields}", *[None] * len(header)))
+                continue
+            row, defect = _record(number, fields, header, delimiter)
+            bad += defect
+            table.add(row)
+        table.flush()
+    _check_text(source, bad, total)
+    return header
+
+
+def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
+    """Non-empty records, and in place of one that cannot be split, the error (the
+    reader goes on with the next line)."""
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield exc
+            continue
+        if record:
+            yield record
+
+
+def _no_bom(lines: Iterable[str]) -> Iterator[str]:
+    for i, line in enumerate(lines):
+        yield line.removeprefix("\ufeff") if i == 0 else line
+
+
+def _record(
+    number: int, fields: list[str], header: list[str], delimiter: str
+) -> tuple[tuple[object, ...], bool]:
+    """A staged row for one record, and whether its bytes are not text."""
+    defects = [d for f in fields if (d := _defect(f.encode("utf-8", "surrogateescape")))]
+    reason = defects[0] if defects else None
+    if reason is None and len(fields) != len(header):
+        reason = (f"malformed CSV record: expected {len(header)} fields, "
+                  f"found {len(fields)}")
+    if reason is not None:
+        values: list[str | None] = [None] * len(header)
+        raw = safe_text(delimiter.join(fields))
+    else:
+        values = [f if f != "" else None for f in fields]
+        raw = "{" + ", ".join(
+            f"{json.dumps(name)}: {json.dumps(value)}" for name, value in zip(header, values,
+                                                                              strict=True)
+        ) + "}"
+    return (number, f"record {number}", raw, reason, *values), bool(defects)
