@@ -16,6 +16,7 @@ from typing import Any
 from auditlog.errors import RuleError
 from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS
 from auditlog.rules.functions import SPARK_FUNCTIONS, called_name
+from auditlog.rules.lint import line_of
 from auditlog.rules.model import Rule
 from auditlog.rules.sandbox import shared_view_files
 from auditlog.store import first_line
@@ -40,11 +41,11 @@ def to_spark(sql: str, source: str | None = None, *, pretty: bool = False) -> st
                         source=source) from None
     if len(statements) != 1:
         raise RuleError(f"must be exactly one statement, found {len(statements)}", source=source)
-    check_spark(statements[0], source)
+    check_spark(statements[0], sql, source)
     return statements[0]
 
 
-def check_spark(spark_sql: str, source: str | None) -> None:
+def check_spark(spark_sql: str, sql: str, source: str | None) -> None:
     """Refuse a translation that is not one query or calls a function outside the
     Spark allow-list, naming the function and its line in the translation."""
     import sqlglot
@@ -71,10 +72,25 @@ def check_spark(spark_sql: str, source: str | None) -> None:
                             source=source)
     for node in tree.find_all(exp.Func):
         if type(node) not in SPARK_FUNCTIONS:
-            line = node.meta.get("line", 1)
-            raise RuleError(f"its Spark translation calls {called_name(node).upper()}() at "
-                            f"line {line}, which is not on the allow-list of Spark functions "
-                            "a rule may call", source=source)
+            name = called_name(node)
+            raise RuleError(f"its Spark translation calls {name.upper()}() "
+                            f"({rule_line(sql, name) or 'in the translation'}), which is not on "
+                            "the allow-list of Spark functions a rule may call", source=source)
+
+
+def rule_line(sql: str, name: str) -> str | None:
+    """'line N' of the rule where it calls `name` as written (a call sqlglot passes
+    through), or None when the call is sqlglot's rendering of another."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except SqlglotError:
+        return None
+    lines = [line_of(n) for n in tree.find_all(exp.Func) if called_name(n, sql) == name]
+    return f"line {min(lines)}" if lines else None
 
 
 def spark_rule_sql(rule: Rule, since: datetime | None = None,
