@@ -6,6 +6,7 @@ tag, image or broken table)."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -416,3 +417,26 @@ def test_help_texts_lose_no_bracket_to_markup() -> None:
 def test_help_shows_the_spark_extra_with_its_brackets() -> None:
     result = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "'auditlog[spark]'" in result.output
+
+
+def test_usage_errors_quote_a_hostile_value_literally() -> None:
+    result = runner.invoke(app, ["findings", "--severity", "[bold]x[/]" + CLEAR],
+                           env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "'[bold]x[/]\\x1b[2J' is not one of" in result.output and ESC not in result.output
+
+
+def test_demo_and_generate_show_hostile_file_names_literally(tmp_path: Path) -> None:
+    world = tmp_path / "world"
+    assert runner.invoke(app, ["generate", "--out", str(world), "--customers", "150",
+                               "--seed", "5", "--days", "21"]).exit_code == 0
+    sources = json.loads((world / "sources.json").read_text(encoding="utf-8"))
+    entry = next(e for e in sources if e["kind"] == "charges")
+    old = world / entry["path"]
+    hostile = old.with_name("[bold]x[red]" + CLEAR + old.name)
+    old.rename(hostile)
+    entry["path"] = str(hostile.relative_to(world))
+    (world / "sources.json").write_text(json.dumps(sources), encoding="utf-8")
+    output = cli("demo", "--world", str(world), "--db", str(tmp_path / "demo.duckdb"))
+    assert_literal(output, entry["path"])
+    assert "The answer" in output
