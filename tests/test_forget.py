@@ -1,0 +1,305 @@
+"""`auditlog forget`: a file taken back out leaves `status` exactly as it was before the
+file was loaded, keeps the rows other files also brought, refuses what it cannot undo,
+and is all or nothing, even when killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from auditlog import store
+from auditlog.errors import AuditlogError, InputError, UsageError
+from auditlog.findings import run_packs
+from auditlog.forget import forget, stale_findings
+from auditlog.ingest import ingest_paths
+from auditlog.rules import load_rules
+from auditlog.rules.stored import STATE_TABLE
+from auditlog.status import database_status
+from tests.conftest import snapshot, table_rows, write_rows
+
+
+def _event(event_id: str, second: int = 0, *, actor: str = "op1", day: int = 1) -> dict[str, str]:
+    return {"event_id": event_id, "ts": f"2026-09-{day:02d}T10:00:{second % 60:02d}Z",
+            "actor": actor, "action": "login", "system": "crm"}
+
+
+def _actions(ids: list[str], *, actor: str = "op1", day: int = 1) -> list[dict[str, str]]:
+    """Events whose time is their place in the list (so the same id, same place, is the
+    same row in every file)."""
+    return [_event(i, n, actor=actor, day=day) for n, i in enumerate(ids)]
+
+
+def _status(con: duckdb.DuckDBPyConnection) -> Any:
+    return json.loads(json.dumps(database_status(con), default=str))
+
+
+def _without_load_times(status: Any) -> Any:
+    """A database built by other loads differs from this one in when its files were
+    loaded, and in nothing else."""
+    return {**status, "files": [{k: v for k, v in f.items() if k != "ingested_at"}
+                                for f in status["files"]]}
+
+
+def _alone(tmp_path: Path, *paths: Path) -> Any:
+    """status and rows of a fresh database that loaded only `paths`, in this order."""
+    con = store.connect(tmp_path / f"alone-{'-'.join(p.stem for p in paths)}.duckdb")
+    for path in paths:
+        ingest_paths(con, [path])
+    status = _without_load_times(_status(con))
+    rows = {t: table_rows(con, t) for t in ("actions", "charges")}
+    con.close()
+    return status, rows
+
+
+@pytest.fixture()
+def loaded(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> dict[str, Path]:
+    """Two files loaded before the one to forget: `base` (a charge, a bad row) and `other`."""
+    base = write_rows(tmp_path / "base.jsonl", _actions(["B1", "B2"]) + [
+        {"event_id": "B3", "ts": "not a time", "actor": "x", "action": "a", "system": "s"}])
+    charges = write_rows(tmp_path / "charges.csv", [
+        {"charge_id": "K1", "ts": "2026-09-01 12:00", "account": "A", "product": "P",
+         "amount": "9.50"}])
+    ingest_paths(con, [base, charges])
+    return {"base": base, "charges": charges}
+
+
+def test_status_after_forget_is_exactly_status_before_the_load(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, loaded: dict[str, Path]) -> None:
+    before, tables = _status(con), snapshot(con)
+    # new rows, a duplicate of a stored row, an in-file duplicate, a bad row, a conflict
+    late = write_rows(tmp_path / "late.jsonl", [
+                      _event("L1", 0, day=3), _event("L2", 1, day=3), _event("L1", 0, day=3),
+                      _event("B1", 0), _event("B2", 1, actor="someone else"),
+                      {"event_id": "L9", "ts": "2026-09-03T10:00:00+99:99", "actor": "x",
+                          "action": "a", "system": "s"}])
+    (result,) = ingest_paths(con, [late], tz="Europe/Paris")
+    assert (result.loaded, result.duplicates, result.quarantined) == (2, 2, 2)
+    assert _status(con) != before
+    (report,) = forget(con, [str(late)])
+    assert (report.rows_removed, report.rows_handed_over, report.quarantine_removed) == (2, 0, 2)
+    assert _status(con) == before  # every field, ingested_at included
+    assert snapshot(con) == tables
+    (count,) = con.execute("SELECT count(*) FROM shared_rows").fetchone() or (0,)
+    assert count == 0
+
+
+def test_a_row_another_file_also_brought_is_handed_over(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    first = write_rows(tmp_path / "first.jsonl", _actions(["E1", "E2", "E3"]))
+    # a new row, E2 as a duplicate of first's and again as an in-file one, E3 (as CSV)
+    second = write_rows(tmp_path / "second.csv",
+                        [_event("E4", 9), _event("E2", 1), _event("E2", 1), _event("E3", 2)])
+    third = write_rows(tmp_path / "third.jsonl", [_event("E2", 1)])
+    ingest_paths(con, [first])
+    ingest_paths(con, [second])
+    ingest_paths(con, [third])
+    (report,) = forget(con, [str(first)])
+    assert (report.rows_removed, report.rows_handed_over) == (1, 2)  # E1 gone; E2, E3 kept
+    assert _without_load_times(_status(con)) == _alone(tmp_path, second, third)[0]
+    assert table_rows(con, "actions") == _alone(tmp_path, second, third)[1]["actions"]
+    # the row now belongs to second: forgetting second hands E2 on to third
+    forget(con, [str(second)])
+    assert _without_load_times(_status(con)) == _alone(tmp_path, third)[0]
+    forget(con, [str(third)])
+    assert _status(con) == _empty_status(tmp_path)
+
+
+def _empty_status(tmp_path: Path) -> Any:
+    con = store.connect(tmp_path / "empty.duckdb")
+    status = _status(con)
+    con.close()
+    return status
+
+
+def test_a_conflict_that_would_load_refuses_forgetting_alone(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    first = write_rows(tmp_path / "first.jsonl", _actions(["E1", "E2"]))
+    rival = write_rows(tmp_path / "rival.jsonl", _actions(["E2"], actor="mallory"))
+    ingest_paths(con, [first, rival])
+    before = snapshot(con)
+    with pytest.raises(InputError) as refused:
+        forget(con, [str(first)])
+    message = str(refused.value)
+    assert str(rival) in message and "conflict" in message and str(first) in message
+    assert snapshot(con) == before
+    forget(con, [str(first), str(rival)])
+    assert _status(con) == _empty_status(tmp_path)
+
+
+def test_the_same_content_under_two_paths(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    one = write_rows(tmp_path / "one.jsonl", _actions(["E1", "E2"]) + [{"event_id": "E3"}])
+    two = tmp_path / "copy" / "two.jsonl"
+    two.parent.mkdir()
+    shutil.copyfile(one, two)
+    ingest_paths(con, [one])
+    ingest_paths(con, [two])
+    (report,) = forget(con, [str(one)])
+    assert (report.rows_removed, report.quarantine_removed) == (0, 0)  # two still has them
+    assert _without_load_times(_status(con)) == _alone(tmp_path, two)[0]
+    (quarantined,) = con.execute("SELECT DISTINCT path FROM quarantine").fetchall()
+    assert quarantined == (str(two),)
+
+
+def test_targets_by_path_content_and_digest(tmp_path: Path, con: duckdb.DuckDBPyConnection,
+                                            loaded: dict[str, Path]) -> None:
+    sha = {Path(f["path"]).name: f["sha256"] for f in database_status(con)["files"]}
+    moved = tmp_path / "elsewhere.jsonl"
+    shutil.copyfile(loaded["base"], moved)  # the same content under a path never listed
+    assert [r.path for r in forget(con, [str(moved)])] == [str(loaded["base"])]
+    assert [r.path for r in forget(con, [sha["charges.csv"][:10]])] == [str(loaded["charges"])]
+    assert database_status(con)["files"] == []
+
+
+def test_what_was_never_loaded_is_refused(tmp_path: Path, con: duckdb.DuckDBPyConnection,
+                                          loaded: dict[str, Path]) -> None:
+    before = snapshot(con)
+    stray = write_rows(tmp_path / "stray.jsonl", _actions(["S1"]))
+    for target, error, words in [
+            (str(stray), InputError, f"{stray} was never loaded"),
+            ("no/such/file.csv", InputError, "no/such/file.csv was never loaded"),
+            ("0000000000", InputError, "0000000000 was never loaded"),
+            ("", UsageError, None)]:
+        with pytest.raises(error) as refused:
+            forget(con, [target] if target else [])
+        assert words is None or words in str(refused.value)
+    # one unknown name among known ones: nothing is forgotten
+    with pytest.raises(InputError):
+        forget(con, [str(loaded["base"]), str(stray)])
+    assert snapshot(con) == before
+
+
+def test_an_ambiguous_digest_prefix_is_refused(tmp_path: Path,
+                                               con: duckdb.DuckDBPyConnection) -> None:
+    ingest_paths(con, [write_rows(tmp_path / "f.jsonl", _actions(["E1"]))])
+    (sha,) = [f["sha256"] for f in database_status(con)["files"]]
+    # Two real digests rarely share six characters: a second entry that does.
+    twin = sha[:6] + "".join("1" if c == "0" else "0" for c in sha[6:])
+    con.execute("INSERT INTO ingested_files SELECT $twin, 'twin.jsonl', kind, format, tz, 0, "
+                "0, 0, 0, ingested_at FROM ingested_files", {"twin": twin})
+    with pytest.raises(UsageError, match="matches 2 loaded files"):
+        forget(con, [sha[:6]])
+    assert [r.sha256 for r in forget(con, [sha[:7].upper()])] == [sha]
+
+
+def test_forget_drops_the_stored_attribution_and_marks_findings_stale(tmp_path: Path) -> None:
+    db = tmp_path / "run.duckdb"
+    con = store.connect(db)
+    charges = write_rows(tmp_path / "charges.csv", [
+        {"charge_id": "K1", "ts": "2026-09-01T12:00:00Z", "account": "A", "product": "P",
+         "amount": "9.50"}])
+    ingest_paths(con, [write_rows(tmp_path / "a.jsonl", _actions(["E1"])), charges])
+    con.close()
+    run_packs(db, load_rules())  # a real run: findings and the stored attribution
+    con = store.connect(db)
+    assert stale_findings(con) is None
+    assert con.execute(f"SELECT count(*) FROM {STATE_TABLE}").fetchall() == [(1,)]
+    forget(con, [str(charges)])
+    assert con.execute(f"SELECT count(*) FROM {STATE_TABLE}").fetchall() == [(0,)]
+    assert stale_findings(con) is not None
+    con.close()
+    run_packs(db, load_rules())
+    con = store.connect(db)
+    assert stale_findings(con) is None
+    con.close()
+
+
+# The child forgets its targets and stops (sleeps until killed) at the named step.
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from auditlog import store
+    from auditlog.forget import forget
+
+    db, marker, stop, *targets = sys.argv[1:]
+
+    def step(name):
+        if name == stop:
+            Path(marker).write_text(name)
+            time.sleep(600)
+
+    forget(store.connect(db), targets, step=step)
+    """
+)
+
+
+def _kill_at(db: Path, marker: Path, stop: str, targets: list[str]) -> None:
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(marker), stop, *targets])
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert child.poll() is None, "the forgetting process ended before it was killed"
+            assert time.monotonic() < deadline, "the forgetting process never got going"
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    marker.unlink()
+
+
+def test_kill_9_mid_forget_leaves_the_database_as_it_was(tmp_path: Path) -> None:
+    db = tmp_path / "k.duckdb"
+    con = store.connect(db)
+    first = write_rows(tmp_path / "first.jsonl", _actions([f"E{i}" for i in range(20_000)])
+                       + [{"event_id": "bad"}])
+    second = write_rows(tmp_path / "second.jsonl", _actions([f"E{i}" for i in range(5)]))
+    ingest_paths(con, [first])
+    ingest_paths(con, [second])  # so that the forget also hands rows over
+    before, tables = _status(con), snapshot(con)
+    con.close()
+    for stop in ("resolved", "rows", "quarantine", "files", "commit"):
+        _kill_at(db, tmp_path / "marker", stop, [str(first)])
+        con = store.connect(db)
+        assert (_status(con), snapshot(con)) == (before, tables), f"killed at {stop}"
+        con.close()
+    con = store.connect(db)
+    (report,) = forget(con, [str(first)])  # and the database is healthy
+    assert report.rows_handed_over == 5
+    con.close()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "auditlog", *args], capture_output=True,
+                          text=True, check=False)
+
+
+def test_the_command(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.duckdb")
+    path = write_rows(tmp_path / "odd [name].jsonl", _actions(["E1", "E2"]) + [{"x": "1"}])
+    assert _cli("ingest", str(path), "--db", db, "--kind", "actions").returncode == 0
+    done = _cli("forget", str(path), "--db", db, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    (entry,) = json.loads(done.stdout)
+    assert entry["path"] == str(path) and len(entry["sha256"]) == 64
+    assert (entry["rows_removed"], entry["rows_handed_over"], entry["quarantine_removed"]) \
+        == (2, 0, 1)
+    again = _cli("forget", str(path), "--db", db)
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert again.stderr.strip().splitlines() == [(
+        f"error: {path} was never loaded: no ingested file has its SHA-256 "
+        f"{entry['sha256'][:12]}… (see 'auditlog status')")]
+
+
+def test_a_failure_inside_rolls_back(tmp_path: Path, con: duckdb.DuckDBPyConnection,
+                                     loaded: dict[str, Path]) -> None:
+    before = snapshot(con)
+
+    def fail(step: str) -> None:
+        if step == "files":
+            raise AuditlogError("stop here")
+
+    with pytest.raises(AuditlogError, match="stop here"):
+        forget(con, [str(loaded["base"])], step=fail)
+    assert snapshot(con) == before
