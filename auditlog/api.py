@@ -31,6 +31,7 @@ from auditlog.demo import load_world
 from auditlog.errors import UsageError
 from auditlog.findings import FindingFilter, RunReport, list_findings, run_packs
 from auditlog.findings import triage as triage_finding
+from auditlog.forget import forget as forget_files
 from auditlog.ingest.pipeline import FileResult, ingest_paths
 from auditlog.rules.bounds import RuleBounds
 from auditlog.rules.loader import select_rules
@@ -83,16 +84,28 @@ class Investigation:
     # --- loading --------------------------------------------------------------------
 
     def ingest(self, paths: PathLike | Sequence[PathLike], *, kind: str | None = None,
-               tz: str = "UTC", strict: bool = False, mapping: PathLike | None = None,
+               tz: str | None = None, strict: bool = False, mapping: PathLike | None = None,
                ) -> pl.DataFrame:
         """Load files or directories (one transaction), as `auditlog ingest`; one row per
-        file: path, kind, sha256, rows_read, loaded, duplicates, quarantined."""
+        file: path, kind, sha256, rows_read, loaded, duplicates, quarantined. Without `tz`
+        naive times are UTC (or, for a file loaded before, the zone it was read in)."""
         items = [paths] if isinstance(paths, str | Path) else list(paths)
         with self.connect(read_only=False) as con:
             results = ingest_paths(con, [Path(p) for p in items], kind=kind, tz=tz,
                                    strict=strict,
                                    mapping=Path(mapping) if mapping is not None else None)
         return file_results(results)
+
+    def forget(self, targets: str | Sequence[str]) -> pl.DataFrame:
+        """Take loaded files back out (one transaction), as `auditlog forget`; one row per
+        file: path, sha256, kind, rows_removed, rows_handed_over, quarantine_removed."""
+        items = [targets] if isinstance(targets, str) else list(targets)
+        with self.connect(read_only=False) as con:
+            report = forget_files(con, items)
+        return pl.DataFrame([r.as_dict() for r in report], schema={
+            "path": pl.String, "sha256": pl.String, "kind": pl.String,
+            "rows_removed": pl.Int64, "rows_handed_over": pl.Int64,
+            "quarantine_removed": pl.Int64})
 
     def ingest_world(self, root: PathLike) -> pl.DataFrame:
         """Load a generated world (or sample_logs/) with each file's kind and zone as its

@@ -303,3 +303,14 @@ def test_a_failure_inside_rolls_back(tmp_path: Path, con: duckdb.DuckDBPyConnect
     with pytest.raises(AuditlogError, match="stop here"):
         forget(con, [str(loaded["base"])], step=fail)
     assert snapshot(con) == before
+
+
+def test_the_notebook_api(tmp_path: Path) -> None:
+    import auditlog
+
+    path = write_rows(tmp_path / "n.jsonl", _actions(["E1", "E2"]))
+    with auditlog.open(tmp_path / "n.duckdb") as inv:
+        inv.ingest([path])
+        frame = inv.forget(str(path))
+        assert frame.select("path", "rows_removed").rows() == [(str(path), 2)]
+        assert inv.status()["files"] == []
