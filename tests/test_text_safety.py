@@ -5,6 +5,7 @@ tag, image or broken table)."""
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import re
@@ -440,3 +441,26 @@ def test_demo_and_generate_show_hostile_file_names_literally(tmp_path: Path) -> 
     output = cli("demo", "--world", str(world), "--db", str(tmp_path / "demo.duckdb"))
     assert_literal(output, entry["path"])
     assert "The answer" in output
+
+
+def string_constants(tree: ast.AST) -> Iterator[ast.Constant]:
+    """Every str literal of a module but docstrings (which describe markup, never print it)."""
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and id(node) not in docstrings:
+            yield node
+
+
+def test_no_program_text_relies_on_rich_markup() -> None:
+    """The consoles never read markup, so a '[bold]…[/]' in the program's own strings
+    would print its tags: styles are (text, style) pieces of textsafe.terminal."""
+    package = Path(auditlog.cli.__file__).parent.parent
+    closing_tag = re.compile(r"\[/[a-z #]*\]")
+    found = [f"{path.relative_to(package)}:{node.lineno}"
+             for path in sorted(package.rglob("*.py"))
+             for node in string_constants(ast.parse(path.read_text(encoding="utf-8")))
+             if closing_tag.search(node.value)]
+    assert found == []
