@@ -29,8 +29,8 @@ def build(db: Path, actions: int, charges: int) -> None:
     hours = WEEKS * 168
     for table, rows, extra in (
         ("actions", actions, "'op' || (i % 97) AS actor, 'login' AS action"),
-        ("charges", charges, "'CH' || i AS charge_id, 'C' || (i % 5000) AS account, "
-                             "'P' AS product, 4.99 AS amount"),
+        ("charges", charges, ("'CH' || i AS charge_id, 'C' || (i % 5000) AS account, "
+                              "'P' AS product, 4.99 AS amount")),
     ):
         con.execute(f"""
             INSERT INTO {table} BY NAME
