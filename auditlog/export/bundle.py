@@ -42,11 +42,19 @@ def gather(con: duckdb.DuckDBPyConnection, rules_dirs: Sequence[Path] = ()) -> E
     """Everything an export writes, read from one connection in a total order."""
     refunds = refund_report(con)
     evidence = {f"evidence_{kind}": frame for kind, frame in evidence_frames(con).items()}
+    findings, rules = list_findings(con, FindingFilter()), {r.id: r for r in load_rules(rules_dirs)}
+    # The manifest names the digest of every pack behind a finding (rule_packs): a finding
+    # of a rule from no pack given would be exported unverifiable.
+    unknown = sorted(set(findings["rule_id"].to_list()) - set(rules))
+    if unknown:
+        raise UsageError(f"findings of rule {', '.join(unknown)} come from a rule pack that is "
+                         "neither built in nor given; pass the --rules-dir they were run from, "
+                         "so the manifest carries the pack's digest")
     return ExportData(
-        tables={"findings": list_findings(con, FindingFilter()),
+        tables={"findings": findings,
                 "remediation": refunds["charges"], "refund_customers": refunds["customers"],
                 "refund_issues": refunds["refund_issues"], **evidence},
-        rules={r.id: r for r in load_rules(rules_dirs)},
+        rules=rules,
         tool_version=tool_version(),
         document_time=document_time(con),
         evidence_tables=tuple(evidence),
