@@ -26,6 +26,7 @@ import auditlog.cli
 from auditlog import store
 from auditlog.cli import app, main
 from auditlog.cli.common import SafeConsole, console, err_console
+from auditlog.cli.rule_cmds import write_csv
 from auditlog.engines.spark import INSTALL_HINT
 from auditlog.errors import InputError
 from auditlog.findings import run_packs
@@ -464,3 +465,17 @@ def test_no_program_text_relies_on_rich_markup() -> None:
              for line, text in string_constants(ast.parse(path.read_text(encoding="utf-8")))
              if closing_tag.search(text)]
     assert found == []
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("stdout", "shown"), [(Terminal, "\\x1b[2J"), (io.StringIO, CLEAR)])
+def test_csv_on_stdout_is_exact_when_piped_and_inert_on_a_terminal(
+        monkeypatch: pytest.MonkeyPatch, stdout: type[io.StringIO], shown: str) -> None:
+    out = stdout()
+    monkeypatch.setattr(sys, "stdout", out)
+    write_csv([{"actor": CLEAR, "note": "=1+1"}])
+    assert out.getvalue() == f"actor,note\r\n{shown},'=1+1\r\n"

@@ -47,7 +47,7 @@ from auditlog.rules.bounds import DEFAULT_BOUNDS, RuleBounds
 from auditlog.rules.cases import run_all_cases
 from auditlog.rules.loader import select_rules
 from auditlog.rules.validate import validate
-from auditlog.textsafe import terminal
+from auditlog.textsafe import terminal, visible
 
 findings_app = typer.Typer(help="List stored findings, or triage one.", no_args_is_help=False)
 trace_app = typer.Typer(help="Trace a charge, a change or an account.", no_args_is_help=True)
@@ -115,13 +115,16 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
 
 
 def write_csv(rows: list[dict[str, Any]]) -> None:
-    """Rows as CSV on stdout; text a spreadsheet would run as a formula is neutralized."""
+    """Rows as CSV on stdout; text a spreadsheet would run as a formula is neutralized.
+    Piped, the values are exact; on a terminal (like `ls`) control characters are written
+    out as \\x1b, so a log field cannot send the terminal an escape sequence."""
     if not rows:
         return
+    shown = visible if sys.stdout.isatty() else str
     writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator=CSV_LINE_END)
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: safe_cell_text(v) for k, v in row.items()})
+        writer.writerow({k: shown(safe_cell_text(v)) for k, v in row.items()})
 
 
 def render_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str) -> None:
