@@ -200,13 +200,16 @@ def plain_scan(db: Path, args: argparse.Namespace) -> dict[str, Any]:
 def run_all(db: Path, args: argparse.Namespace) -> dict[str, Any]:
     from auditlog.findings import run_packs
     from auditlog.rules import load_rules, sandbox
+    from auditlog.rules.bounds import RuleBounds
 
-    # The sandbox opens its own connection: give it the same limits as the scan.
-    sandbox.SANDBOX_CONFIG.update(memory_limit=args.memory_limit, threads=args.threads)
+    # The sandbox opens its own connection: give it the same limits as the scan
+    # (threads through its config, memory through the run's bounds).
+    sandbox.SANDBOX_CONFIG.update(threads=args.threads)
+    bounds = RuleBounds(memory=args.memory_limit)
     rules = load_rules()
     persisting = time_persisting()
     started = time.perf_counter()
-    report = run_packs(db, rules)
+    report = run_packs(db, rules, bounds=bounds)
     seconds = time.perf_counter() - started
     out: dict[str, Any] = {"seconds": seconds, "rules": len(rules),
                            "findings": report.findings, "by_severity": report.by_severity,

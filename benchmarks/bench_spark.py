@@ -51,11 +51,13 @@ def finding_ids(db: Path) -> list[str]:
 def run_duckdb(db: Path, args: argparse.Namespace) -> dict[str, Any]:
     from auditlog.findings import run_packs
     from auditlog.rules import load_rules, sandbox
+    from auditlog.rules.bounds import RuleBounds
 
-    sandbox.SANDBOX_CONFIG.update(memory_limit=args.memory_limit, threads=args.threads)
+    sandbox.SANDBOX_CONFIG.update(threads=args.threads)
+    bounds = RuleBounds(memory=args.memory_limit)
     forget_findings(db)
     started = time.perf_counter()
-    report = run_packs(db, load_rules())
+    report = run_packs(db, load_rules(), bounds=bounds)
     return {"seconds": time.perf_counter() - started, "findings": report.findings}
 
 
