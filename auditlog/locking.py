@@ -1,17 +1,24 @@
-"""Opening the database while another process holds it: wait, or say who holds it.
+"""Opening the database while another process holds it: a snapshot, a wait, or a sentence.
 
 DuckDB lets one process write a file, or several processes read it, never both: while
 an ingest or a run writes, every other open fails with "Could not set lock on file ...
 Conflicting lock is held in ... (PID N)". Every open in auditlog goes through
-`open_database`, which turns that refusal into waiting (the policy's `notify` hears
-who it waits for, once per holder) or, with wait off or after the timeout, into
-DatabaseBusy naming the holder. See docs/concurrency.md for why this design.
+`open_database`, which instead, by the policy (WaitPolicy, set by the CLI's
+--wait/--no-wait):
+
+- for a reader, opens the read snapshot (snapshot.py): the database as it was when the
+  writer holding it opened it, at once (not with wait=True, which asks for the latest);
+- else waits, telling `notify` who it waits for (once per holder), up to a timeout;
+- or, with wait=False or after the timeout, raises DatabaseBusy naming the holder.
+
+See docs/concurrency.md for why this design (measured: benchmarks/bench_lock.py).
 
 Who holds it: a writer leaves a holder record beside the database
-(`auditlog.duckdb.lock`, JSON: pid, command, started_at). The record is only ever a
-label: the lock itself is DuckDB's, which the kernel drops when a process dies, so a
-record left by a killed process blocks nobody. It names the holder only when its PID
-is the one DuckDB reports; a record whose process is gone is removed.
+(`auditlog.duckdb.lock`, JSON: pid, command, started_at, and a token the snapshot
+carries). The record is only ever a label: the lock itself is DuckDB's, which the
+kernel drops when a process dies, so a record left by a killed process blocks nobody.
+It names the holder only when its PID is the one DuckDB reports; a record whose
+process is gone is removed.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import sys
 import tempfile
 import time
@@ -32,6 +40,7 @@ from typing import Any
 
 import duckdb
 
+from auditlog import snapshot
 from auditlog.errors import DatabaseBusy
 
 # DuckDB's wording of a lock conflict, and the PID it names (absent on some platforms).
@@ -48,6 +57,7 @@ class Holder:
     pid: int | None
     command: str | None = None
     started_at: str | None = None
+    token: str | None = None
 
     def describe(self) -> str:
         """'the ingest by PID 123 (since 10:02:11 UTC)', or less when less is known."""
@@ -57,13 +67,25 @@ class Holder:
 
 
 @dataclass(frozen=True)
-class WaitPolicy:
-    """What an open does when the database is held: wait up to `timeout` seconds
-    (None: no limit), telling `notify` who it waits for, or fail at once."""
+class Notice:
+    """What an open tells the policy's `notify`: it waits for `holder`, or (snapshot)
+    answers from the database as it was when `holder` opened it."""
 
-    wait: bool = True
+    db_path: Path
+    holder: Holder
+    snapshot: bool
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    """What an open does when the database is held. wait=None (the default): a reader
+    reads the snapshot if there is one, else waits; a writer waits. wait=True: everyone
+    waits (the latest data). wait=False: nobody waits; a reader may still read the
+    snapshot. Waits last up to `timeout` seconds (None: no limit)."""
+
+    wait: bool | None = None
     timeout: float | None = DEFAULT_TIMEOUT
-    notify: Callable[[Path, Holder], None] | None = None
+    notify: Callable[[Notice], None] | None = None
     command: str = field(default_factory=lambda: Path(sys.argv[0]).name or "python")
 
 
@@ -97,10 +119,9 @@ def holder_path(db_path: Path) -> Path:
 
 def open_database(db_path: Path, *, read_only: bool,
                   config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
-    """duckdb.connect, waiting while another process holds the file (per the policy)."""
+    """duckdb.connect, or the snapshot, or a wait, while another process holds the file."""
     policy = _policy
     deadline = None if policy.timeout is None else time.monotonic() + policy.timeout
-    told: Holder | None = None
     while True:
         try:
             con = duckdb.connect(str(db_path), read_only=read_only, config=config or {})
@@ -108,22 +129,50 @@ def open_database(db_path: Path, *, read_only: bool,
             if not LOCK_CONFLICT.search(str(exc)):
                 raise
             holder = current_holder(db_path, str(exc))
+            if read_only and policy.wait is not True:
+                found = open_snapshot(db_path, holder, config)
+                if found is not None:
+                    tell(policy, Notice(db_path, holder, snapshot=True))
+                    return found
             out_of_time = deadline is not None and time.monotonic() >= deadline
-            if not policy.wait or out_of_time:
+            if policy.wait is False or out_of_time:
                 raise busy(db_path, holder, policy) from None
-            if holder != told and policy.notify is not None:
-                policy.notify(db_path, holder)
-            told = holder
+            tell(policy, Notice(db_path, holder, snapshot=False))
             time.sleep(POLL_SECONDS)
             continue
         if not read_only:
-            write_holder(db_path, policy.command)
+            token, started = write_holder(db_path, policy.command)
+            snapshot.refresh(con, db_path, token, started)
         return con
 
 
+def tell(policy: WaitPolicy, notice: Notice) -> None:
+    """Pass the notice on, once: a command opens the database several times, and the
+    user needs to hear about one holder once."""
+    if policy.notify is not None and notice not in _told:
+        _told.add(notice)
+        policy.notify(notice)
+
+
+_told: set[Notice] = set()
+
+
+def open_snapshot(db_path: Path, holder: Holder,
+                  config: dict[str, Any] | None) -> duckdb.DuckDBPyConnection | None:
+    """The snapshot the holding writer took when it opened, or None (no such writer of
+    ours, or its snapshot not yet written)."""
+    found = snapshot.read_snapshot(db_path)
+    if found is None or holder.token is None or found.token != holder.token:
+        return None
+    try:
+        return duckdb.connect(str(found.path), read_only=True, config=config or {})
+    except duckdb.Error:
+        return None  # replaced or removed as we looked: wait instead
+
+
 def busy(db_path: Path, holder: Holder, policy: WaitPolicy) -> DatabaseBusy:
-    reason = (f"gave up waiting after {policy.timeout or 0:g} s (--wait-timeout)" if policy.wait
-              else "not waiting (--no-wait)")
+    reason = (f"gave up waiting after {policy.timeout or 0:g} s (--wait-timeout)"
+              if policy.wait is not False else "not waiting (--no-wait)")
     return DatabaseBusy(
         f"database {db_path} is in use by {holder.describe()}; {reason}, "
         "try again when it has finished", pid=holder.pid, command=holder.command)
@@ -144,7 +193,8 @@ def read_holder(db_path: Path) -> Holder | None:
     path = holder_path(db_path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        record = Holder(int(data["pid"]), str(data["command"]), str(data["started_at"]))
+        record = Holder(int(data["pid"]), str(data["command"]), str(data["started_at"]),
+                        str(data["token"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None  # absent, or being replaced right now: no label this time
     if record.pid is not None and not pid_alive(record.pid):
@@ -154,20 +204,25 @@ def read_holder(db_path: Path) -> Holder | None:
     return record
 
 
-def write_holder(db_path: Path, command: str) -> None:
-    """Record this process as the writer; written whole (temp file, rename) so a reader
-    never sees half a record. Best effort: a read-only directory only loses the label."""
+def write_holder(db_path: Path, command: str) -> tuple[str, str]:
+    """Record this process as the writer, with a new token and the time; written whole
+    (temp file, rename) so a reader never sees half a record. Best effort: a read-only
+    directory only loses the label (and the snapshot, which needs the token)."""
+    token = secrets.token_hex(8)
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    text = json.dumps({"pid": os.getpid(), "command": command, "started_at": started})
+    text = json.dumps({"pid": os.getpid(), "command": command, "started_at": started,
+                       "token": token})
     target = holder_path(db_path)
     try:
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".")
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(temp, db_path.stat().st_mode & 0o666)  # readable by the db's readers
         os.replace(temp, target)
     except OSError:
-        return
+        return "", started
     _written.add(target)
+    return token, started
 
 
 # Records this process wrote, removed when it exits normally (a killed process's record

@@ -1,5 +1,7 @@
-"""Two processes, one database: while one writes, the others wait with a visible line or
-fail in one sentence naming the holder; never DuckDB's raw lock error.
+"""Two processes, one database: while one writes, a reader answers at once from the
+snapshot (the database as it was when the writer started) or waits with a visible line,
+and a second writer waits or fails in one sentence naming the holder; never DuckDB's
+raw lock error.
 
 The holding process is a child that opens the database (or runs an ingest that stops
 in its progress callback) and keeps it until the test creates a release file, so every
@@ -22,16 +24,20 @@ from pathlib import Path
 import pytest
 
 import auditlog
-from auditlog import locking, store
+from auditlog import locking, snapshot
 from auditlog.demo import sample_logs_dir
 from auditlog.errors import DatabaseBusy
 from tests.conftest import write_rows
 
-# argv: db, mode (write | read | ingest), label, marker, release, [paths...]
+# argv: db, mode, label, marker, release, [paths...]; modes: write (holds it), mutate
+# (holds it after committing the removal of every charge and finding), ingest (stops
+# after its first file), read (a read-only holder), foreign (a program other than
+# auditlog: no holder record, no snapshot).
 HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
+    import duckdb
     from auditlog import locking, store
     from auditlog.ingest import ingest_paths
 
@@ -43,7 +49,13 @@ HOLDER = textwrap.dedent(
         while not Path(release).exists():
             time.sleep(0.02)
 
-    con = store.connect(db, read_only=mode == "read")
+    if mode == "foreign":
+        con = duckdb.connect(db)
+    else:
+        con = store.connect(db, read_only=mode == "read")
+    if mode == "mutate":
+        con.execute("DELETE FROM charges")
+        con.execute("DELETE FROM findings")
     if mode == "ingest":
         ingest_paths(con, [Path(p) for p in paths], progress=lambda i, n, r: hold())
     else:
@@ -127,6 +139,13 @@ def writer(tmp_path: Path, db: Path) -> Iterator[Holder]:
     holder.kill()
 
 
+@pytest.fixture()
+def foreign(tmp_path: Path, db: Path) -> Iterator[Holder]:
+    holder = Holder(tmp_path, db, "foreign", label="other")
+    yield holder
+    holder.kill()
+
+
 def actions(prefix: str, n: int) -> list[dict[str, str]]:
     return [{"event_id": f"{prefix}{i}", "ts": "2026-09-01T10:00:00Z", "actor": "op",
              "action": "subscribe", "system": "orders"} for i in range(n)]
@@ -137,30 +156,64 @@ def first_charge() -> str:
     return lines[1].split(",")[0]
 
 
-@pytest.mark.parametrize("command", [
-    ["status"], ["findings"], ["trace", "charge", "CHARGE"], ["remediation"],
-    ["ingest", "SAMPLE"], ["run"],
-])
-def test_no_wait_names_the_holder_in_one_sentence(writer: Holder, db: Path,
-                                                  command: list[str]) -> None:
-    args = [first_charge() if a == "CHARGE" else str(sample_logs_dir() / "billing")
-            if a == "SAMPLE" else a for a in command]
-    result = run_cli("--no-wait", *args, "--db", str(db))
+READERS = [["status"], ["findings"], ["trace", "charge", "CHARGE"], ["remediation"]]
+WRITERS = [["ingest", "NEW"], ["run"], ["findings", "triage", "FINDING", "--status", "acknowledged"]]
+
+
+def command_args(command: list[str], db: Path) -> list[str]:
+    fill = {"CHARGE": first_charge, "FINDING": lambda: first_finding(db),
+            "NEW": lambda: str(write_rows(db.parent / "new.jsonl", actions("N", 30)))}
+    return [fill[a]() if a in fill else a for a in command]
+
+
+def first_finding(db: Path) -> str:
+    with auditlog.open(db) as inv:
+        return str(inv.findings()["finding_id"][0])
+
+
+@pytest.mark.parametrize("command", WRITERS)
+def test_a_writer_with_no_wait_names_the_holder_in_one_sentence(
+        tmp_path: Path, db: Path, command: list[str]) -> None:
+    args = command_args(command, db)
+    holder = Holder(tmp_path, db, "write")
+    try:
+        result = run_cli("--no-wait", *args, "--db", str(db))
+    finally:
+        holder.kill()
     assert result.returncode == 75, result.stderr
-    assert f"in use by the ingest by PID {writer.pid}" in result.stderr
+    assert f"in use by the ingest by PID {holder.pid}" in result.stderr
     assert "not waiting" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not any(raw in result.stderr for raw in RAW_LOCK_ERROR)
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("command", [
-    ["status"], ["findings"], ["trace", "charge", "CHARGE"],
-])
-def test_readers_wait_with_a_visible_line_then_answer(writer: Holder, db: Path,
-                                                      command: list[str]) -> None:
-    args = [first_charge() if a == "CHARGE" else a for a in command]
-    proc = start_cli(*args, "--db", str(db), "--format", "json")
+@pytest.mark.parametrize("command", READERS)
+def test_readers_answer_at_once_from_the_state_before_the_writer(
+        tmp_path: Path, db: Path, command: list[str]) -> None:
+    args = [*command_args(command, db), "--db", str(db), "--format", "json"]
+    before = run_cli(*args)
+    assert before.returncode == 0, before.stderr
+    # The writer commits the removal of every charge and finding, and keeps the file.
+    holder = Holder(tmp_path, db, "mutate")
+    try:
+        during = run_cli(*args)
+    finally:
+        assert holder.release() == 0
+    assert during.returncode == 0, during.stderr
+    assert json.loads(during.stdout) == json.loads(before.stdout)  # consistent: as before
+    assert during.stderr.startswith(f"note: the ingest by PID {holder.pid}")
+    assert "as it was when it started" in during.stderr
+    assert not any(raw in during.stderr for raw in RAW_LOCK_ERROR)
+    after = run_cli("status", "--db", str(db), "--format", "json")
+    assert json.loads(after.stdout)["kinds"]["charges"]["rows"] == 0  # then the latest
+
+
+@pytest.mark.parametrize("command", READERS[:3])
+def test_readers_with_wait_wait_with_a_visible_line_then_answer(
+        writer: Holder, db: Path, command: list[str]) -> None:
+    proc = start_cli("--wait", *command_args(command, db), "--db", str(db),
+                     "--format", "json")
     line = wait_line(proc)
     assert line.startswith(f"waiting for the ingest by PID {writer.pid}"), line
     assert str(db) in line
@@ -171,24 +224,38 @@ def test_readers_wait_with_a_visible_line_then_answer(writer: Holder, db: Path,
     assert not any(raw in line + err for raw in RAW_LOCK_ERROR)
 
 
-def test_a_reader_sees_the_ingest_only_once_it_has_committed(tmp_path: Path) -> None:
-    db = tmp_path / "a.duckdb"
-    store.connect(db).close()
+def test_without_a_snapshot_readers_wait_or_name_the_holder(foreign: Holder, db: Path) -> None:
+    # A program other than auditlog holds the file: no snapshot of its start exists.
+    busy = run_cli("--no-wait", "status", "--db", str(db))
+    assert busy.returncode == 75
+    assert f"in use by PID {foreign.pid}; not waiting" in busy.stderr
+    proc = start_cli("status", "--db", str(db), "--format", "json")
+    assert wait_line(proc).startswith(f"waiting for PID {foreign.pid} to release")
+    assert foreign.release() == 0
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["kinds"]
+
+
+def test_a_reader_sees_an_ingest_whole_or_not_at_all(tmp_path: Path, db: Path) -> None:
+    rows_before = auditlog.open(db).status()["kinds"]["actions"]["rows"]
     first = write_rows(tmp_path / "first.jsonl", actions("E", 2000))
     second = write_rows(tmp_path / "second.jsonl", actions("F", 2000))
     # The ingest loads the first file, then stops (in its progress callback) mid-call.
     ingest = Holder(tmp_path, db, "ingest", paths=(first, second))
     try:
-        busy = run_cli("--no-wait", "status", "--db", str(db))
-        assert busy.returncode == 75 and f"the ingest by PID {ingest.pid}" in busy.stderr
-        proc = start_cli("status", "--db", str(db), "--format", "json")
+        now = run_cli("--no-wait", "status", "--db", str(db), "--format", "json")
+        assert now.returncode == 0 and f"the ingest by PID {ingest.pid}" in now.stderr
+        proc = start_cli("--wait", "status", "--db", str(db), "--format", "json")
         assert wait_line(proc).startswith(f"waiting for the ingest by PID {ingest.pid}")
         assert ingest.release() == 0
         out, err = proc.communicate(timeout=TIMEOUT)
     finally:
         ingest.kill()
+    assert json.loads(now.stdout)["kinds"]["actions"]["rows"] == rows_before
     assert proc.returncode == 0, err
-    assert json.loads(out)["kinds"]["actions"]["rows"] == 4000  # both files: the committed whole, never a part
+    # both files: the committed whole, never a part
+    assert json.loads(out)["kinds"]["actions"]["rows"] == rows_before + 4000
 
 
 def test_a_second_writer_waits_then_loads(writer: Holder, db: Path, tmp_path: Path) -> None:
@@ -216,11 +283,11 @@ def test_a_writer_held_off_by_a_reader_names_its_pid(tmp_path: Path, db: Path) -
 
 
 def test_gives_up_after_the_timeout_in_one_sentence(writer: Holder, db: Path) -> None:
-    result = run_cli("--wait-timeout", "0.5", "status", "--db", str(db))
+    result = run_cli("--wait", "--wait-timeout", "0.5", "status", "--db", str(db))
     assert result.returncode == 75
     waiting, error = result.stderr.strip().splitlines()
     assert waiting.startswith(f"waiting for the ingest by PID {writer.pid}")
-    assert "gave up" in error and f"PID {writer.pid}" in error
+    assert "gave up waiting after 0.5 s" in error and f"PID {writer.pid}" in error
 
 
 def test_a_killed_writer_leaves_a_record_that_blocks_nobody(tmp_path: Path, db: Path) -> None:
@@ -232,15 +299,16 @@ def test_a_killed_writer_leaves_a_record_that_blocks_nobody(tmp_path: Path, db: 
     result = run_cli("--no-wait", "status", "--db", str(db))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    # the next writer's open replaces it, the reader that found it dead removed it
+    # A reader that looks at it finds its process gone, ignores it and removes it.
     assert locking.read_holder(db) is None
+    assert not record.exists()
 
 
 def test_a_record_naming_another_live_process_is_only_a_label(tmp_path: Path,
                                                               db: Path) -> None:
     # A live PID that does not hold the database (this test's own): nothing waits for it.
     locking.holder_path(db).write_text(json.dumps(
-        {"pid": os.getpid(), "command": "ingest", "started_at": "then"}))
+        {"pid": os.getpid(), "command": "ingest", "started_at": "then", "token": "t"}))
     assert run_cli("--no-wait", "status", "--db", str(db)).returncode == 0
     # and while another process holds it, the record is not taken for that process.
     reader = Holder(tmp_path, db, "read", label="report")
@@ -254,19 +322,32 @@ def test_a_record_naming_another_live_process_is_only_a_label(tmp_path: Path,
 
 def test_the_library_raises_database_busy_with_the_holder(writer: Holder, db: Path) -> None:
     with locking.waiting(wait=False), pytest.raises(DatabaseBusy) as caught:
-        auditlog.open(db).status()
+        auditlog.open(db).run()
     assert (caught.value.pid, caught.value.command) == (writer.pid, "ingest")
     assert caught.value.exit_code == 75
 
 
 def test_the_library_tells_its_callback_and_waits(writer: Holder, db: Path) -> None:
-    heard: list[locking.Holder] = []
+    heard: list[locking.Notice] = []
 
-    def notify(path: Path, holder: locking.Holder) -> None:
-        heard.append(holder)
+    def notify(notice: locking.Notice) -> None:
+        heard.append(notice)
         writer.release_file.touch()  # let the writer go once we are known to wait
 
-    with locking.waiting(notify=notify):
+    with locking.waiting(wait=True, notify=notify):
         status = auditlog.open(db).status()
-    assert [h.pid for h in heard] == [writer.pid]
+    assert [(n.holder.pid, n.snapshot) for n in heard] == [(writer.pid, False)]
     assert status["kinds"]
+
+
+def test_a_snapshot_of_another_writer_open_is_not_used(tmp_path: Path, db: Path) -> None:
+    # The snapshot left by an earlier writer belongs to that open, not to this one.
+    Holder(tmp_path, db, "write", label="first").release()
+    stale = json.loads(snapshot.meta_path(db).read_text())
+    holder = Holder(tmp_path, db, "foreign", label="other")
+    try:
+        assert json.loads(snapshot.meta_path(db).read_text()) == stale
+        result = run_cli("--no-wait", "status", "--db", str(db))
+    finally:
+        holder.kill()
+    assert result.returncode == 75 and f"PID {holder.pid}" in result.stderr

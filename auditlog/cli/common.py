@@ -12,7 +12,7 @@ from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 from rich.text import Text
 
-from auditlog.locking import DEFAULT_TIMEOUT, Holder, WaitPolicy, set_wait_policy
+from auditlog.locking import DEFAULT_TIMEOUT, Notice, WaitPolicy, set_wait_policy
 from auditlog.textsafe import json_document, visible
 
 app = typer.Typer(
@@ -59,23 +59,32 @@ err_console = SafeConsole(stderr=True, highlight=False, markup=False)
 @app.callback()
 def global_options(
     ctx: typer.Context,
-    wait: Annotated[bool, typer.Option(
-        "--wait/--no-wait", envvar="AUDITLOG_WAIT",
-        help="While another process (an ingest, a run) holds the database, wait for it, "
-             "or fail at once naming it.")] = True,
+    wait: Annotated[bool | None, typer.Option(
+        "--wait/--no-wait", envvar="AUDITLOG_WAIT", show_default=False,
+        help="While another process (an ingest, a run) writes the database. Default: a "
+             "command that only reads answers at once from the database as it was when "
+             "that writer started; one that writes waits. --wait: every command waits "
+             "(the latest data). --no-wait: none waits; without that snapshot, fail "
+             "naming the writer.")] = None,
     wait_timeout: Annotated[float, typer.Option(
         "--wait-timeout", envvar="AUDITLOG_WAIT_TIMEOUT", min=0, metavar="SECONDS",
         help="Longest wait for the database before failing.")] = DEFAULT_TIMEOUT,
 ) -> None:
-    """Options for every command; give them before the command: auditlog --no-wait status."""
+    """Options for every command; give them before the command: auditlog --wait status."""
     set_wait_policy(WaitPolicy(wait=wait, timeout=wait_timeout, notify=tell_waiting,
                                command=ctx.invoked_subcommand or "auditlog"))
 
 
-def tell_waiting(db_path: Path, holder: Holder) -> None:
-    """The visible line while a command waits for the database (once per holder)."""
-    err_console.print(f"waiting for {holder.describe()} to release {db_path} "
-                      "(--no-wait fails at once instead)", markup=False, soft_wrap=True)
+def tell_waiting(notice: Notice) -> None:
+    """The visible line on stderr when a command waits, or answers from the snapshot."""
+    if notice.snapshot:
+        line = (f"note: {notice.holder.describe()} is writing {notice.db_path}; this answer is "
+                "from the database as it was when it started (--wait waits for the "
+                "latest instead)")
+    else:
+        line = (f"waiting for {notice.holder.describe()} to release {notice.db_path} "
+                "(--no-wait fails at once instead)")
+    err_console.print(line, markup=False, soft_wrap=True)
 
 
 class OutputFormat(str, enum.Enum):
