@@ -43,6 +43,8 @@ _KEEP_LINES = {code: shown for code, shown in _ALL.items() if chr(code) not in "
 
 def visible(text: str, *, keep_lines: bool = False) -> str:
     """`text` with every control character written out as `\\xNN` / `\\uNNNN`."""
+    if text.isprintable():  # every control above is unprintable: the common case is quick
+        return text
     return text.translate(_KEEP_LINES if keep_lines else _ALL)
 
 

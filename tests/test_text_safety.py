@@ -36,7 +36,7 @@ from auditlog.report.markdown import render_markdown
 from auditlog.report.terminal import render_terminal
 from auditlog.rules import load_rules
 from auditlog.rules.cases import build_fixture
-from auditlog.textsafe import json_document, markdown, terminal, visible
+from auditlog.textsafe import _CONTROLS, json_document, markdown, terminal, visible
 
 runner = CliRunner()
 
@@ -146,6 +146,11 @@ def cli(*args: str) -> str:
 ])
 def test_visible_writes_out_every_control_character(text: str, shown: str) -> None:
     assert visible(text) == shown
+
+
+def test_visible_escapes_every_control_it_lists() -> None:
+    for code in _CONTROLS:
+        assert visible(chr(code)) == (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def test_visible_keeps_layout_only_when_asked() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,13 +43,27 @@ class SafeConsole(Console):
         kwargs["markup"] = False
         return super().render_str(visible(text, keep_lines=True), **kwargs)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Renderables render their parts through this same method; checking only the
+        # outermost call's segments sees every segment once. Per thread, as a progress
+        # bar refreshes from its own.
+        self._rendering = threading.local()
+
     def render(self, renderable: RenderableType,
                options: ConsoleOptions | None = None) -> Iterable[Segment]:
-        for segment in super().render(renderable, options):
-            if segment.control or segment.text.isprintable() or not segment.text:
-                yield segment
-            else:
-                yield Segment(visible(segment.text, keep_lines=True), segment.style)
+        if getattr(self._rendering, "active", False):
+            yield from super().render(renderable, options)
+            return
+        self._rendering.active = True
+        try:
+            for segment in super().render(renderable, options):
+                if segment.control or not segment.text or segment.text.isprintable():
+                    yield segment
+                else:
+                    yield Segment(visible(segment.text, keep_lines=True), segment.style)
+        finally:
+            self._rendering.active = False
 
 
 # Data goes to stdout, diagnostics to stderr, so `... --format json | jq` always works.
