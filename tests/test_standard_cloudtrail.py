@@ -189,3 +189,25 @@ def test_a_failed_console_sign_in_is_a_failure(tmp_path: Path,
         "responseElements": {"ConsoleLogin": "Success"}}])
     assert con.execute("SELECT event_id, result, channel FROM actions ORDER BY event_id"
                        ).fetchall() == [("c1", "failure", "console"), ("c2", "success", "console")]
+
+
+@pytest.mark.parametrize("same_file", [True, False])
+def test_an_event_id_repeated_with_other_content_is_a_conflict_across_kinds(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, same_file: bool) -> None:
+    # One eventID on a grant (privileges) and on a listing (actions): two kinds, one id.
+    grant = record("dup", "AttachUserPolicy", {"userName": "bob", "policyArn": "arn:p"})
+    listing = record("dup", "ListUsers")
+    path = tmp_path / "a.json"
+    if same_file:
+        path.write_text(json.dumps({"Records": [grant, listing, grant]}))
+        (result,) = ingest_paths(con, [path])
+    else:
+        load(con, path, [grant])
+        (tmp_path / "b.json").write_text(json.dumps({"Records": [listing, grant]}))
+        (result,) = ingest_paths(con, [tmp_path / "b.json"])
+    assert result.loaded + result.duplicates + result.quarantined == result.rows_read
+    assert (result.duplicates, result.quarantined) == (1, 1)
+    assert rows(con, "SELECT event_id, subject FROM privileges") == [("dup", "bob")]
+    assert rows(con, "SELECT count(*) FROM actions") == [(0,)]
+    (reason,) = rows(con, "SELECT reason FROM quarantine")[0]
+    assert reason.startswith("conflict: event_id dup") and "privileges row" in reason

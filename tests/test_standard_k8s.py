@@ -118,3 +118,31 @@ def test_legacy_events_without_api_version_are_read(tmp_path: Path,
     legacy["timestamp"] = T
     load(con, tmp_path / "audit.jsonl", [legacy])
     assert con.execute("SELECT event_id, action FROM actions").fetchall() == [("l1", "get pods")]
+
+
+def test_requests_sharing_an_audit_id_are_a_conflict_not_a_merge(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # Two different requests months apart that carry one auditID, and an exact repeat of
+    # the first: the repeat is a duplicate, the other request a conflict (quarantined).
+    first = event("same", "get", "secrets", "db", namespace="prod")
+    other = {**event("same", "delete", "pods", "web", namespace="prod"),
+             "requestReceivedTimestamp": "2026-06-01T10:00:00.000000Z"}
+    result = load(con, tmp_path / "audit.jsonl", [first, other, first])
+    assert (result.rows_read, result.loaded, result.duplicates, result.quarantined) == (3, 1, 1, 1)
+    assert con.execute("SELECT event_id, action FROM actions").fetchall() == [
+        ("same", "get secrets")]
+    (location, reason) = con.execute("SELECT location, reason FROM quarantine").fetchone() or ()
+    assert location == "line 2" and reason.startswith("conflict: event_id same")
+
+
+def test_an_audit_id_mapped_onto_another_kind_is_a_conflict(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    created = binding("admin", {"kind": "User", "name": "eve"})
+    load(con, tmp_path / "a.jsonl", [
+        event("b1", "create", "clusterrolebindings", "x", requestObject=created)])
+    # The same auditID later on an ordinary request: an action, but the id is taken.
+    result = load(con, tmp_path / "b.jsonl", [event("b1", "get", "pods", "p")])
+    assert (result.loaded, result.quarantined) == (0, 1)
+    (reason,) = con.execute("SELECT reason FROM quarantine").fetchone() or ()
+    assert "already loaded as a privileges row" in reason
+    assert con.execute("SELECT count(*) FROM actions").fetchone() == (0,)

@@ -6,9 +6,10 @@ import codecs
 import gzip
 import hashlib
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from auditlog.errors import InputError
 
@@ -135,52 +136,56 @@ def fingerprint(source: InputFile) -> Fingerprint:
 
     Raises InputError for a file that is not text at all: a truncated or corrupt gzip
     stream, or UTF-16/UTF-32 (told by the byte order mark)."""
-    digest = sha256_of(source.path)
     if source.format not in TEXT_FORMATS:
-        return Fingerprint(digest, None)
+        return Fingerprint(sha256_of(source.path), None)
+    if not source.gzipped:
+        digest = hashlib.sha256()
+        with source.path.open("rb") as handle:
+            profile = _profile(_hashed(handle, digest), source)
+        return Fingerprint(digest.hexdigest(), profile)
     try:
-        with _open(source) as handle:
-            profile = _profile(handle, source)
+        with gzip.open(source.path, "rb") as handle:
+            profile = _profile(iter(lambda: handle.read(CHUNK), b""), source)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise InputError(
             f"cannot read as {source.format} (gzip): the gzip stream is "
             f"{'truncated' if isinstance(exc, EOFError) else 'corrupt'} ({exc})",
             source=source.display,
         ) from None
-    return Fingerprint(digest, profile)
+    return Fingerprint(sha256_of(source.path), profile)
 
 
-def _open(source: InputFile):  # type: ignore[no-untyped-def]
-    return gzip.open(source.path, "rb") if source.gzipped else source.path.open("rb")
+def _hashed(handle: BinaryIO, digest: hashlib._Hash) -> Iterator[bytes]:
+    while chunk := handle.read(CHUNK):
+        digest.update(chunk)
+        yield chunk
 
 
-def _profile(handle, source: InputFile) -> TextProfile:  # type: ignore[no-untyped-def]
-    # memchr-speed tests on each chunk; UTF-8 is decoded only when a chunk is not ASCII.
+def _profile(chunks: Iterable[bytes], source: InputFile) -> TextProfile:
+    # memchr-speed tests on each chunk; UTF-8 is decoded only when a chunk is not ASCII,
+    # line feeds are counted only once a CR is seen (only then can endings be mixed).
     decoder = codecs.getincrementaldecoder("utf-8")()
-    nul = invalid = long_line = utf8_bom = False
+    nul = invalid = long_line = utf8_bom = mixed = False
     cr = crlf = lf = 0
     run = 0  # bytes since the last newline
     first = True
     previous_cr = False
-    while chunk := handle.read(CHUNK):
+    for chunk in chunks:
         if first:
-            for bom, name in BOMS:
-                if chunk.startswith(bom):
-                    raise InputError(
-                        f"cannot read as {source.format}: the text is {name} (it starts with "
-                        f"a {name} byte order mark); auditlog reads UTF-8",
-                        source=source.display,
-                    )
+            _refuse_other_encodings(chunk, source)
+            utf8_bom = chunk.startswith(codecs.BOM_UTF8)
         nul = nul or b"\x00" in chunk
         if not invalid and (not chunk.isascii() or decoder.getstate()[0]):
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError:
                 invalid = True
-        if b"\r" in chunk or previous_cr:
+        if cr or previous_cr or b"\r" in chunk:
             cr += chunk.count(b"\r")
             crlf += chunk.count(b"\r\n") + (previous_cr and chunk.startswith(b"\n"))
-        lf += chunk.count(b"\n")
+            lf += chunk.count(b"\n")
+        else:
+            mixed = mixed or b"\n" in chunk  # LF endings before any CRLF
         previous_cr = chunk.endswith(b"\r")
         start, end = chunk.find(b"\n"), chunk.rfind(b"\n")
         if start < 0:
@@ -189,8 +194,6 @@ def _profile(handle, source: InputFile) -> TextProfile:  # type: ignore[no-untyp
             long_line = long_line or run + start > MAX_LINE_BYTES
             run = len(chunk) - end - 1
         long_line = long_line or run > MAX_LINE_BYTES
-        if first:
-            utf8_bom = chunk.startswith(codecs.BOM_UTF8)
         first = False
     if not invalid:
         try:
@@ -198,6 +201,16 @@ def _profile(handle, source: InputFile) -> TextProfile:  # type: ignore[no-untyp
         except UnicodeDecodeError:
             invalid = True
     # CRLF throughout is fine for DuckDB; a lone CR, or CRLF mixed with LF, is not.
-    lone_cr = cr != crlf or (crlf > 0 and lf != crlf)
+    lone_cr = cr != crlf or (crlf > 0 and (mixed or lf != crlf))
     return TextProfile(nul=nul, invalid_utf8=invalid, lone_cr=lone_cr, long_line=long_line,
                        utf8_bom=utf8_bom)
+
+
+def _refuse_other_encodings(head: bytes, source: InputFile) -> None:
+    for bom, name in BOMS:
+        if head.startswith(bom):
+            raise InputError(
+                f"cannot read as {source.format}: the text is {name} (it starts with a "
+                f"{name} byte order mark); auditlog reads UTF-8",
+                source=source.display,
+            )

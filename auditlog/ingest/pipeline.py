@@ -156,7 +156,7 @@ def _ingest_file(
         if (restaged := settle(con, source, staged)) is not None:
             staged = restaged
             _check(con, source, staged, kind, tz, currency)
-        _judge(con, kind)
+        _judge(con, kind, _siblings(staged, kind))
         for name, value in _store(con, kind, source, sha256, staged).items():
             counts[name] += value
         drop_staged(con, staged.table)
@@ -276,11 +276,31 @@ def _drop_typed(con: duckdb.DuckDBPyConnection) -> None:
     drop_staged(con, "_typed", "_typed_scan")
 
 
-def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
+def _siblings(staged: Staged, kind: Kind) -> tuple[str, ...]:
+    """The kinds sharing `kind`'s ids for this staged table (see _judge)."""
+    if staged.source_format is None or kind.id_column != "event_id":
+        return ()
+    return tuple(k.name for k in KINDS.values()
+                 if k.id_column == "event_id" and k.name != kind.name)
+
+
+def _judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] = ()) -> None:
     """`_verdict`: duplicate | quarantine | load, with a reason, for every valid row of
     `_typed` whose id is not simply new: repeated in the file, or already stored. Every
-    other valid row loads; keeping them out of the verdict spares a join of the file."""
+    other valid row loads; keeping them out of the verdict spares a join of the file.
+
+    One identity rule for every source: the same id with the same content is a
+    duplicate, with other content a conflict (quarantined, the stored version kept).
+    `siblings` are the other kinds whose ids are the same ids (the kinds a standard
+    source maps its records onto: one CloudTrail eventID or Kubernetes auditID is one
+    event, whichever kind it became); an id stored there is a conflict, since a record
+    mapped onto another kind has other content."""
     key = kind.id_column
+    others = "".join(
+        f"\n        UNION SELECT DISTINCT {key} FROM _typed t WHERE _reason IS NULL AND "
+        f"EXISTS (SELECT 1 FROM {sibling} o WHERE o.{key} = t.{key})"
+        for sibling in siblings
+    )
     con.execute("DROP TABLE IF EXISTS _special")
     con.execute(
         f"""
@@ -289,8 +309,16 @@ def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
         UNION
         SELECT DISTINCT {key} FROM _typed t
         WHERE _reason IS NULL AND EXISTS (SELECT 1 FROM {kind.name} s WHERE s.{key} = t.{key})
+        {others}
         """
     )
+    # The first stored row of each special id in a sibling kind.
+    sibling_rows = " UNION ALL ".join(
+        f"SELECT {key} AS id, {_sql_string(sibling)} AS kind, _file, _row FROM {sibling} "
+        f"WHERE {key} IN (SELECT id FROM _special)"
+        for sibling in siblings
+    ) or ("SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS VARCHAR) AS kind, "
+          "CAST(NULL AS VARCHAR) AS _file, CAST(NULL AS BIGINT) AS _row WHERE false")
     con.execute("DROP TABLE IF EXISTS _verdict")
     con.execute(
         f"""
@@ -315,10 +343,15 @@ def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
         SELECT i._row, i._loc, i.id, s._file AS stored_file,
                i.verdict = 'candidate' AND s._digest IS NOT NULL AS shared,
                CASE WHEN i.verdict <> 'candidate' THEN i.verdict
+                    WHEN s._digest IS NULL AND o.id IS NOT NULL THEN 'quarantine'
                     WHEN s._digest IS NULL THEN 'load'
                     WHEN s._digest = i._digest THEN 'duplicate'
                     ELSE 'quarantine' END AS verdict,
                CASE WHEN i.verdict <> 'candidate' THEN i.reason
+                    WHEN s._digest IS NULL AND o.id IS NOT NULL THEN
+                      'conflict: {key} ' || i.id || ' is already loaded as a ' || o.kind ||
+                      ' row from ' || coalesce(fo.path, o._file) || ' row ' || o._row ||
+                      ' (same id, other content)'
                     WHEN s._digest IS NOT NULL AND s._digest <> i._digest THEN
                       'conflict: {key} ' || i.id || ' is already loaded from ' ||
                       coalesce(f.path, s._file) || ' row ' || s._row ||
@@ -327,6 +360,12 @@ def _judge(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
         LEFT JOIN {kind.name} s ON s.{key} = i.id
         LEFT JOIN (SELECT sha256, min(path) AS path FROM ingested_files GROUP BY sha256) f
           ON f.sha256 = s._file
+        LEFT JOIN (SELECT id, arg_min(kind, (_file, _row)) AS kind,
+                          arg_min(_file, (_file, _row)) AS _file,
+                          arg_min(_row, (_file, _row)) AS _row
+                   FROM ({sibling_rows}) GROUP BY id) o ON o.id = i.id
+        LEFT JOIN (SELECT sha256, min(path) AS path FROM ingested_files GROUP BY sha256) fo
+          ON fo.sha256 = o._file
         """
     )
     con.execute("DROP TABLE _special")

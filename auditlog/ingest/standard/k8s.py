@@ -28,10 +28,13 @@ rows_read holds by construction, since every staged row gets exactly one verdict
 
 **Stages.** The API server may log one request several times, once per stage
 (RequestReceived, ResponseStarted, ResponseComplete, Panic), all with the same auditID.
-Every record of an auditID is mapped from the most complete one (ResponseComplete, else
-Panic, ResponseStarted, RequestReceived; the first in the file on a tie), so the other
-stages stage identical rows and are counted as duplicates, not loaded twice and not
-reported as conflicts. (Stages of one request split across two files are not merged:
+The records of one request (same auditID, requestReceivedTimestamp, verb, requestURI and
+user) are all mapped from its most complete one (ResponseComplete, else Panic,
+ResponseStarted, RequestReceived; the first in the file on a tie), so the other stages
+stage identical rows and are counted as duplicates, not loaded twice and not reported as
+conflicts. Records that share only the auditID are other requests: each is mapped on its
+own, so the event identity rule every source follows applies (same id and content: a
+duplicate; same id, other content: a conflict, quarantined, the first version kept). (Stages of one request split across two files are not merged:
 the later file's differing row is then a conflict, quarantined with both kept.)
 
 A record without verb, timestamp or user, or whose `kind` is not `Event`, is
@@ -157,8 +160,12 @@ FROM judged
 MAPPED_SQL = f"""
 WITH canon AS (
   -- Each record → the record of its auditID it is mapped from (see "Stages").
+  -- Stages of one request share its auditID *and* what the request was; records that
+  -- only share the auditID are other requests, mapped on their own (see "Stages").
   SELECT _row AS own_row,
-         first_value(_row) OVER (PARTITION BY coalesce(audit, '#' || _row)
+         first_value(_row) OVER (PARTITION BY coalesce(audit, '#' || _row),
+                                              {text('received')}, verb_text,
+                                              {text('request_uri')}, actor
                                  ORDER BY stage_rank, _row) AS canon_row
   FROM _k8s_events),
 merged AS (
