@@ -52,8 +52,9 @@ TerminalPiece = str | Text | tuple[str, StyleType]
 
 
 def terminal(*pieces: TerminalPiece) -> Text:
-    """Rich Text from pieces, like `Text.assemble`: a str is shown as is, a (str, style)
-    pair in that style, a Text (made by this function) unchanged. No piece is ever
+    """Rich Text from pieces, like `Text.assemble`: a str shown as written (controls
+    written out), a (str, style) pair likewise in that style, a Text (made by this
+    function) unchanged. No piece is ever
     parsed as markup, so there is no way to build a Text here that obeys a log field."""
     out = Text()
     for piece in pieces:
@@ -101,7 +102,7 @@ def html(value: object) -> Markup:
 
 # JSON escapes C0 controls itself; with ensure_ascii=False it leaves DEL, C1 and the
 # Unicode controls raw, which a terminal may obey. Outside strings JSON is plain ASCII,
-# so replacing them with \\u escapes anywhere in the text keeps the document identical.
+# so replacing them with \\u escapes anywhere in the text parses to the same values.
 _JSON_RAW_CONTROLS = re.compile(
     "[" + "".join(f"\\u{c:04x}" for c in _CONTROLS if c >= 0x7F) + "]")
 
