@@ -184,8 +184,10 @@ def test_markdown_escapes_each_syntax(value: str, escaped: str) -> None:
 
 
 def test_json_document_escapes_controls_json_leaves_raw() -> None:
-    text = json_document({"k": "a\u009bb\u202ec\x1bd é"})
+    document = {"k": "a\u009bb\u202ec\x1bd é"}
+    text = json_document(document)
     assert text == '{\n  "k": "a\\u009bb\\u202ec\\u001bd é"\n}'
+    assert json.loads(text) == document
 
 
 # --- every terminal command ----------------------------------------------------------------
