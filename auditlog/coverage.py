@@ -8,13 +8,14 @@ observed, empty hours included. A maximal run of empty hours is a gap when the u
 of its hours add up to at least MIN_EXPECTED events: a quiet night whose hours usually hold
 0 or 1 event never does, and a source observed for fewer than MIN_WEEKS weeks yields none.
 Everything is computed from one grouped scan per table into an hourly temp table.
+What a gap or a missing kind means for an answer, in words, is caveats.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -28,37 +29,6 @@ MIN_WEEKS = 3
 # Events a stretch must usually hold to call its silence a gap: a Poisson source with
 # that many expected events is silent by chance with probability e**-10, about 5e-5.
 MIN_EXPECTED = 10
-# How long after an action a charge may still be caused by it (docs/attribution.md,
-# rule 2): an anomalous charge that late after a hole in the actions may rest on it.
-CAUSE_WINDOW = timedelta(hours=24)
-# Charges a warning names before it only counts the rest.
-NAMED = 5
-
-# What each answer reads; `run` reads what its rules declare in `requires`.
-NEEDS: dict[str, tuple[str, ...]] = {
-    "remediation": ("actions", "charges", "changes"),
-    "trace charge": ("actions", "charges", "changes", "privileges"),
-    "trace change": ("changes", "charges", "actions"),
-    "trace account": ("actions", "privileges"),
-    "report": ("actions", "charges", "changes", "privileges"),
-    "export": ("actions", "charges", "changes"),
-}
-
-# What a command cannot tell when a kind holds no rows at all.
-WITHOUT = {
-    "actions": "every one-time charge looks anomalous, because no action can show that its "
-               "customer ordered it",
-    "charges": "there are no charges to judge",
-    "changes": "no change can be blamed for a charge",
-    "privileges": "no privilege can be shown to have allowed an action",
-}
-
-# What a hole in a kind does to the answer, for kinds other than actions.
-HOLE_EFFECT = {
-    "charges": "charges billed then are not in this answer",
-    "changes": "changes made then cannot be blamed",
-    "privileges": "privileges granted then are not in the chain",
-}
 
 
 @dataclass(frozen=True)
@@ -81,10 +51,6 @@ class Gap:
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "system": self.system, "start": iso_utc(self.start),
                 "end": iso_utc(self.end), "expected": self.expected}
-
-    def covers(self, moment: datetime) -> bool:
-        """Whether a charge at `moment` may have lost its causal action to this gap."""
-        return self.start <= moment < self.end + CAUSE_WINDOW
 
 
 @dataclass(frozen=True)
@@ -177,100 +143,3 @@ GROUP BY kind, system, run
 HAVING sum(usual) >= $min_expected
 ORDER BY start, kind, system NULLS FIRST
 """
-
-
-def charges_on_gaps(gaps: Sequence[Gap], charges: Iterable[tuple[str, datetime]]
-                    ) -> dict[Gap, list[str]]:
-    """Per actions gap, the given (charge_id, charged_at) whose causal action may be in it."""
-    holes = [g for g in gaps if g.kind == "actions"]
-    found: dict[Gap, list[str]] = {g: [] for g in holes}
-    for charge_id, charged_at in charges:
-        for gap in holes:
-            if gap.covers(charged_at):
-                found[gap].append(charge_id)
-    return found
-
-
-def anomalous_on_gaps(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap]
-                      ) -> dict[Gap, list[str]]:
-    """Per actions gap, the anomalous charges whose verdict may rest on it; reads the
-    shared view `anomalous_charges` only when there is an actions gap at all."""
-    holes = [g for g in gaps if g.kind == "actions"]
-    if not holes:
-        return {}
-    from auditlog.rules.sandbox import install_shared_views
-
-    install_shared_views(con)
-    rows = con.execute(
-        "SELECT charge_id, charged_at FROM anomalous_charges "
-        "WHERE charged_at >= $lo AND charged_at < $hi ORDER BY charged_at, charge_id",
-        {"lo": min(g.start for g in holes), "hi": max(g.end for g in holes) + CAUSE_WINDOW},
-    ).fetchall()
-    return charges_on_gaps(holes, rows)
-
-
-def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
-                   charges: Iterable[tuple[str, datetime]] | None = None) -> list[str]:
-    """The caveats of an answer that reads the kinds `needs`: one sentence per missing
-    kind and per gap. `charges` are the answer's anomalous (charge_id, charged_at), when
-    the caller has them; otherwise they are read from the shared views if a gap needs them."""
-    cov = coverage(con).needed_by(needs)
-    on_gaps = anomalous_on_gaps(con, cov.gaps) if charges is None else \
-        charges_on_gaps(cov.gaps, charges)
-    return caveats(cov, on_gaps)
-
-
-def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_id: str,
-                   anomalous: bool) -> list[str]:
-    """The caveats of one charge's trace: missing kinds, and the gaps whose window holds
-    the charge. A hole in the actions can only hide what authorizes a charge, so it puts
-    in doubt an anomalous verdict, never an authorized one."""
-    cov = coverage(con).needed_by(needs)
-    row = con.execute("SELECT min(ts) FROM charges WHERE charge_id = $id",
-                      {"id": charge_id}).fetchone()
-    at = row[0] if row else None
-    gaps = tuple(g for g in cov.gaps if at is not None and g.covers(at)
-                 and (anomalous or g.kind != "actions"))
-    return caveats(Coverage(cov.sources, cov.missing, gaps),
-                   {g: [charge_id] for g in gaps if g.kind == "actions"})
-
-
-def caveats(cov: Coverage, on_gaps: Mapping[Gap, Sequence[str]] | None = None) -> list[str]:
-    """One sentence per missing kind and per gap of `cov` (see Coverage.needed_by);
-    `on_gaps` gives the anomalous charges that rest on each actions gap."""
-    lines = [f"the {kind} log holds no rows, so {WITHOUT[kind]}." for kind in cov.missing]
-    for gap in cov.gaps:
-        lines.append(f"{gap_text(gap)}; {gap_effect(gap, (on_gaps or {}).get(gap))}.")
-    return lines
-
-
-def sentence(caveat: str) -> str:
-    """A caveat as a document's sentence: capitalized (on stderr it follows 'warning: ')."""
-    return caveat[:1].upper() + caveat[1:]
-
-
-def gap_text(gap: Gap) -> str:
-    source = f"the {gap.kind} log" + (f" of system {gap.system}" if gap.system else "")
-    return (f"{source} has no events {window_text(gap.start, gap.end)} "
-            f"(about {gap.expected:,} expected)")
-
-
-def gap_effect(gap: Gap, charges: Sequence[str] | None) -> str:
-    if gap.kind != "actions":
-        return HOLE_EFFECT[gap.kind]
-    if charges is None:
-        return "charges billed then or within 24 hours after may lack their causal actions"
-    if not charges:
-        return ("no anomalous charge was billed then or within 24 hours after, "
-                "but actions from then are not in this answer")
-    count = len(charges)
-    named = ", ".join(charges[:NAMED]) + (f" and {count - NAMED:,} more" if count > NAMED else "")
-    return (f"{count:,} anomalous charge{'s' if count != 1 else ''} ({named}) billed then or "
-            "within 24 hours after may be judged anomalous only because "
-            f"{'their' if count != 1 else 'its'} actions are missing")
-
-
-def window_text(start: datetime, end: datetime) -> str:
-    """'from 2026-09-23 02:00 to 08:00 UTC', with the end's date when it differs."""
-    until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M}"
-    return f"from {start:%Y-%m-%d %H:%M} to {until} UTC"

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from auditlog import store
+from auditlog.caveats import NEEDS, answer_caveats
 from auditlog.cli.common import DbOption, app, console, err_console, print_json, warn
-from auditlog.coverage import NEEDS, answer_caveats
 from auditlog.errors import UsageError
 from auditlog.report.accountability import accountability
 from auditlog.report.html import render_html

@@ -17,6 +17,7 @@ from rich.tree import Tree
 
 from auditlog import store
 from auditlog.attribution import trace_account, trace_change, trace_charge
+from auditlog.caveats import NEEDS, answer_caveats, charge_caveats
 from auditlog.cli.common import (
     DbOption,
     FormatOption,
@@ -27,7 +28,6 @@ from auditlog.cli.common import (
     print_json,
     warn,
 )
-from auditlog.coverage import NEEDS, answer_caveats, charge_caveats
 from auditlog.errors import UsageError
 from auditlog.export.manifest import document_time
 from auditlog.export.safety import cell_text, safe_cell_text

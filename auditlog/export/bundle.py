@@ -15,7 +15,8 @@ from typing import Any
 import duckdb
 
 from auditlog import store
-from auditlog.coverage import NEEDS, caveats, charges_on_gaps, coverage
+from auditlog.caveats import NEEDS, caveats, charges_on_gaps, model_reach
+from auditlog.coverage import coverage
 from auditlog.errors import InputError, UsageError
 from auditlog.export.evidence import evidence_frames, input_files
 from auditlog.export.manifest import (
@@ -101,10 +102,10 @@ def export_bundle(db_path: Path | str | None, out_dir: Path, formats: Iterable[s
 def coverage_summary(con: duckdb.DuckDBPyConnection, data: ExportData) -> dict[str, Any]:
     """What the exported answer cannot see: the kinds it needs that hold no rows, the gaps
     in them, and the caveats in words (the same sentences the CLI prints)."""
-    cov = coverage(con).needed_by(NEEDS["export"])
+    cov, reach = coverage(con).needed_by(NEEDS["export"]), model_reach(con)
     charges = data.tables["remediation"].select("charge_id", "charged_at").iter_rows()
     return {"missing": list(cov.missing), "gaps": [g.as_dict() for g in cov.gaps],
-            "caveats": caveats(cov, charges_on_gaps(cov.gaps, charges))}
+            "caveats": caveats(cov, reach, charges_on_gaps(cov.gaps, charges, reach))}
 
 
 def export_names(data: ExportData) -> set[str]:

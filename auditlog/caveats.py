@@ -1,0 +1,170 @@
+"""What a missing kind or a gap (coverage.py) means for one answer, in one sentence each:
+the caveats the CLI prints on stderr and the reports and the export manifest carry.
+
+A hole in the actions can only hide what authorizes a charge, so the charges whose
+verdict rests on it are the anomalous ones billed while it lasted or after it, as long
+as the attribution model lets a charge follow its order (docs/attribution.md; the
+parameters of queries/shared/00_attribution_params.sql), or slightly before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+
+from auditlog.coverage import Coverage, Gap, coverage
+
+# What each answer reads; `run` reads what its rules declare in `requires`.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "remediation": ("actions", "charges", "changes"),
+    "trace charge": ("actions", "charges", "changes", "privileges"),
+    "trace change": ("changes", "charges", "actions"),
+    "trace account": ("actions", "privileges"),
+    "report": ("actions", "charges", "changes", "privileges"),
+    "export": ("actions", "charges", "changes"),
+}
+
+# What an answer cannot tell when a kind holds no rows at all.
+WITHOUT = {
+    "actions": "every one-time charge looks anomalous, because no action can show that its "
+               "customer ordered it",
+    "charges": "there are no charges to judge",
+    "changes": "no change can be blamed for a charge",
+    "privileges": "no privilege can be shown to have allowed an action",
+}
+
+# What a hole in a kind other than actions does to an answer.
+HOLE_EFFECT = {
+    "charges": "charges billed then are not in this answer",
+    "changes": "changes made then cannot be blamed",
+    "privileges": "privileges granted then are not in the chain",
+}
+
+# Charges a sentence names before it only counts the rest.
+NAMED = 5
+PARAMS_VIEW = "attribution_params"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How far from its order a charge may be: `after` it (pairing_hours), or `before`
+    it (clock_skew_minutes)."""
+
+    after: timedelta
+    before: timedelta
+
+    def holds(self, gap: Gap, moment: datetime) -> bool:
+        """Whether a charge at `moment` may have lost its order's actions to `gap`."""
+        return gap.start - self.before <= moment < gap.end + self.after
+
+    def text(self) -> str:
+        hours = self.after / timedelta(hours=1)
+        return f"{hours:g} hour{'s' if hours != 1 else ''}"
+
+
+def model_reach(con: duckdb.DuckDBPyConnection) -> Reach:
+    """The attribution model's own parameters, read from its SQL, never restated here."""
+    from auditlog.rules.sandbox import shared_view_files
+
+    sql = next(sql for name, sql, _ in shared_view_files() if name == PARAMS_VIEW)
+    hours, minutes = con.execute(
+        f"SELECT pairing_hours, clock_skew_minutes FROM ({sql.strip().rstrip(';')})"
+    ).fetchone() or (0, 0)
+    return Reach(timedelta(hours=float(hours)), timedelta(minutes=float(minutes)))
+
+
+def charges_on_gaps(gaps: Sequence[Gap], charges: Iterable[tuple[str, datetime]],
+                    reach: Reach) -> dict[Gap, list[str]]:
+    """Per actions gap, the given anomalous (charge_id, charged_at) that may rest on it."""
+    holes = [g for g in gaps if g.kind == "actions"]
+    found: dict[Gap, list[str]] = {g: [] for g in holes}
+    for charge_id, charged_at in charges:
+        for gap in holes:
+            if reach.holds(gap, charged_at):
+                found[gap].append(charge_id)
+    return found
+
+
+def anomalous_on_gaps(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap],
+                      reach: Reach) -> dict[Gap, list[str]]:
+    """charges_on_gaps over the shared view `anomalous_charges`, read only when there is
+    an actions gap at all (over the stored attribution after a run, a look-up)."""
+    holes = [g for g in gaps if g.kind == "actions"]
+    if not holes:
+        return {}
+    from auditlog.rules.sandbox import install_shared_views
+
+    install_shared_views(con)
+    rows = con.execute(
+        "SELECT charge_id, charged_at FROM anomalous_charges "
+        "WHERE charged_at >= $lo AND charged_at < $hi ORDER BY charged_at, charge_id",
+        {"lo": min(g.start for g in holes) - reach.before,
+         "hi": max(g.end for g in holes) + reach.after},
+    ).fetchall()
+    return charges_on_gaps(holes, rows, reach)
+
+
+def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
+                   charges: Iterable[tuple[str, datetime]] | None = None) -> list[str]:
+    """The caveats of an answer that reads the kinds `needs`. `charges` are the answer's
+    anomalous (charge_id, charged_at) when the caller has them; otherwise they are read
+    from the shared views, and only if an actions gap needs them."""
+    cov, reach = coverage(con).needed_by(needs), model_reach(con)
+    on_gaps = anomalous_on_gaps(con, cov.gaps, reach) if charges is None else \
+        charges_on_gaps(cov.gaps, charges, reach)
+    return caveats(cov, reach, on_gaps)
+
+
+def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_id: str,
+                   anomalous: bool) -> list[str]:
+    """The caveats of one charge's trace: missing kinds, and the gaps the charge may rest
+    on; a hole in the actions only for an anomalous verdict (it cannot make one)."""
+    cov, reach = coverage(con).needed_by(needs), model_reach(con)
+    row = con.execute("SELECT min(ts) FROM charges WHERE charge_id = $id",
+                      {"id": charge_id}).fetchone()
+    at = row[0] if row else None
+    gaps = tuple(g for g in cov.gaps if at is not None and reach.holds(g, at)
+                 and (anomalous or g.kind != "actions"))
+    return caveats(Coverage(cov.sources, cov.missing, gaps), reach,
+                   {g: [charge_id] for g in gaps if g.kind == "actions"})
+
+
+def caveats(cov: Coverage, reach: Reach, on_gaps: Mapping[Gap, Sequence[str]]) -> list[str]:
+    """One sentence per missing kind and per gap of `cov` (see Coverage.needed_by);
+    `on_gaps` gives the anomalous charges that rest on each actions gap."""
+    lines = [f"the {kind} log holds no rows, so {WITHOUT[kind]}." for kind in cov.missing]
+    for gap in cov.gaps:
+        effect = HOLE_EFFECT.get(gap.kind) or actions_effect(on_gaps.get(gap, []), reach)
+        lines.append(f"{gap_text(gap)}; {effect}.")
+    return lines
+
+
+def sentence(caveat: str) -> str:
+    """A caveat as a document's sentence: capitalized (on stderr it follows 'warning: ')."""
+    return caveat[:1].upper() + caveat[1:]
+
+
+def gap_text(gap: Gap) -> str:
+    source = f"the {gap.kind} log" + (f" of system {gap.system}" if gap.system else "")
+    return (f"{source} has no events {window_text(gap.start, gap.end)} "
+            f"(about {gap.expected:,} expected)")
+
+
+def actions_effect(charges: Sequence[str], reach: Reach) -> str:
+    when = f"billed then or up to {reach.text()} after"
+    if not charges:
+        return f"no anomalous charge was {when}, but actions from then are not in this answer"
+    count = len(charges)
+    named = ", ".join(charges[:NAMED]) + (f" and {count - NAMED:,} more" if count > NAMED else "")
+    return (f"{count:,} anomalous charge{'s' if count != 1 else ''} ({named}) {when} may be "
+            f"judged anomalous only because {'their' if count != 1 else 'its'} actions are "
+            "missing")
+
+
+def window_text(start: datetime, end: datetime) -> str:
+    """'from 2026-09-23 02:00 to 08:00 UTC', with the end's date when it differs."""
+    until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M}"
+    return f"from {start:%Y-%m-%d %H:%M} to {until} UTC"
