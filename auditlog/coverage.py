@@ -5,8 +5,8 @@ that is normally busy at that hour of the week has no events).
 A gap is judged from the source's own history (docs/coverage.md): per (kind, system) and
 hour of the week, the usual count is the lower median of that hour's counts over the weeks
 observed, empty hours included. A maximal run of empty hours is a gap when the usual counts
-of its hours add up to at least MIN_EXPECTED events: a quiet night whose hours usually hold
-0 or 1 event never does, and a source observed for fewer than MIN_WEEKS weeks yields none.
+of its hours add up to at least MIN_EXPECTED events: usually empty hours add nothing, so a
+quiet night is not a gap, and a source observed for fewer than MIN_WEEKS weeks yields none.
 Everything is computed from one grouped scan per table into an hourly temp table.
 What a gap or a missing kind means for an answer, in words, is caveats.py.
 """
