@@ -6,33 +6,27 @@
 -- such order in time, so one order is billed once and a stacked double charge needs two
 -- orders. Orders with no charge in reach (nothing billed) and charges with no order in
 -- reach are left out before pairing so they do not shift the pairs. The order's causal
--- action is its earliest subscribe-like action, else its earliest confirmation.
+-- action is its earliest subscribe-like action, else its earliest confirmation; it is
+-- picked for the paired orders only, which are a small share of all orders.
 WITH bound AS (
     SELECT DISTINCT order_id
     FROM sale_charges
     WHERE charge_type = 'one_time' AND order_id IS NOT NULL
 ),
-ranked AS (
-    SELECT
-        a.event_id, a.customer, a.object, a.order_key,
-        row_number() OVER (
-            PARTITION BY a.customer, a.object, a.order_key
-            ORDER BY CASE WHEN a.is_confirm THEN 1 ELSE 0 END, a.ts, a.event_id
-        ) AS pick,
-        min(a.ts) OVER (PARTITION BY a.customer, a.object, a.order_key) AS first_ts,
-        max(a.ts) OVER (PARTITION BY a.customer, a.object, a.order_key) AS last_ts
+spans AS (
+    SELECT a.customer, a.object, a.order_key, min(a.ts) AS first_ts, max(a.ts) AS last_ts
     FROM order_actions AS a
     LEFT JOIN bound AS b ON b.order_id = a.order_id
     WHERE a.object IS NOT NULL AND b.order_id IS NULL
+    GROUP BY a.customer, a.object, a.order_key
 ),
 orders AS (
     SELECT
-        r.event_id AS cause_event_id, r.customer, r.object, r.order_key, r.first_ts,
-        r.first_ts - p.clock_skew_minutes * INTERVAL 1 MINUTE AS reach_from,
-        r.last_ts + p.pairing_hours * INTERVAL 1 HOUR AS reach_to
-    FROM ranked AS r
+        s.customer, s.object, s.order_key, s.first_ts,
+        s.first_ts - p.clock_skew_minutes * INTERVAL 1 MINUTE AS reach_from,
+        s.last_ts + p.pairing_hours * INTERVAL 1 HOUR AS reach_to
+    FROM spans AS s
     CROSS JOIN attribution_params AS p
-    WHERE r.pick = 1
 ),
 open_charges AS (
     SELECT c.charge_id, c.ts, c.account, c.product
@@ -50,7 +44,7 @@ paired_charges AS (
           AND c.ts >= o.reach_from AND c.ts <= o.reach_to)
 ),
 paired_orders AS (
-    SELECT o.cause_event_id, o.customer, o.object, o.reach_from, o.reach_to,
+    SELECT o.customer, o.object, o.order_key, o.reach_from, o.reach_to,
            row_number() OVER (
                PARTITION BY o.customer, o.object ORDER BY o.first_ts, o.order_key) AS n
     FROM orders AS o
@@ -58,9 +52,22 @@ paired_orders AS (
         SELECT 1 FROM open_charges AS c
         WHERE o.customer = c.account AND o.object = c.product
           AND c.ts >= o.reach_from AND c.ts <= o.reach_to)
+),
+pairs AS (
+    SELECT c.charge_id, o.customer, o.object, o.order_key
+    FROM paired_charges AS c
+    JOIN paired_orders AS o
+      ON o.customer = c.account AND o.object = c.product AND o.n = c.n
+     AND c.ts >= o.reach_from AND c.ts <= o.reach_to
 )
-SELECT c.charge_id, o.cause_event_id
-FROM paired_charges AS c
-JOIN paired_orders AS o
-  ON o.customer = c.account AND o.object = c.product AND o.n = c.n
- AND c.ts >= o.reach_from AND c.ts <= o.reach_to
+SELECT charge_id, cause_event_id
+FROM (
+    SELECT p.charge_id, a.event_id AS cause_event_id,
+           row_number() OVER (
+               PARTITION BY p.charge_id
+               ORDER BY CASE WHEN a.is_confirm THEN 1 ELSE 0 END, a.ts, a.event_id) AS pick
+    FROM pairs AS p
+    JOIN order_actions AS a
+      ON a.order_key = p.order_key AND a.customer = p.customer AND a.object = p.object
+) AS ranked
+WHERE pick = 1
