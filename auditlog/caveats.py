@@ -108,11 +108,12 @@ def anomalous_on_gaps(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap],
 
 
 def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
-                   charges: Iterable[tuple[str, datetime]] | None = None) -> list[str]:
-    """The caveats of an answer that reads the kinds `needs`. `charges` are the answer's
-    anomalous (charge_id, charged_at) when the caller has them; otherwise they are read
-    from the shared views, and only if an actions gap needs them."""
-    cov, reach = coverage(con).needed_by(needs), model_reach(con)
+                   charges: Iterable[tuple[str, datetime]] | None = None,
+                   since: datetime | None = None, until: datetime | None = None) -> list[str]:
+    """The caveats of an answer that reads the kinds `needs` (in [since, until) if given).
+    `charges` are the answer's anomalous (charge_id, charged_at) when the caller has them;
+    otherwise they are read from the shared views, and only if an actions gap needs them."""
+    cov, reach = coverage(con).needed_by(needs, since, until), model_reach(con)
     on_gaps = anomalous_on_gaps(con, cov.gaps, reach) if charges is None else \
         charges_on_gaps(cov.gaps, charges, reach)
     return caveats(cov, reach, on_gaps)

@@ -74,11 +74,15 @@ class Coverage:
         return {"kinds": kinds, "missing": list(self.missing),
                 "gaps": [g.as_dict() for g in self.gaps]}
 
-    def needed_by(self, needs: Iterable[str]) -> Coverage:
-        """Only what an answer reading the kinds `needs` depends on."""
+    def needed_by(self, needs: Iterable[str], since: datetime | None = None,
+                  until: datetime | None = None) -> Coverage:
+        """Only what an answer reading the kinds `needs`, limited to [since, until) when
+        given, depends on."""
         wanted = set(needs)
         return Coverage(self.sources, tuple(k for k in self.missing if k in wanted),
-                        tuple(g for g in self.gaps if g.kind in wanted))
+                        tuple(g for g in self.gaps if g.kind in wanted
+                              and (until is None or g.start < until)
+                              and (since is None or g.end > since)))
 
 
 def coverage(con: duckdb.DuckDBPyConnection) -> Coverage:

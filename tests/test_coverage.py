@@ -245,10 +245,12 @@ def test_remediation_counts_the_charges_that_rest_on_the_gap(holed: Path) -> Non
     assert [r["charge_id"] for r in rows] == [f"CH{2 * 168 + 48 + h}" for h in range(9, 15)]
 
 
-def test_run_warns_of_the_gap(holed: Path) -> None:
+def test_run_warns_of_the_gap_unless_it_runs_on_another_window(holed: Path) -> None:
     result = cli("run", "--db", str(holed), "-f", "json")
     assert HOLE_WARNING in result.stderr.splitlines()
     assert json.loads(result.stdout)["run_id"]
+    before = cli("run", "--db", str(holed), "--until", "2026-03-18T09:00:00Z", "-f", "json")
+    assert "no events" not in before.stderr
 
 
 def test_trace_charge_warns_only_for_a_charge_in_the_gap_window(holed: Path) -> None:

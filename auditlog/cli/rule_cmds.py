@@ -201,7 +201,8 @@ def run(
     report = run_packs(db_path, rules, parse_params(param), parse_time(since, "--since"),
                        parse_time(until, "--until"),
                        engine_runner(engine, db_path, lake, master, bounds), bounds=bounds)
-    warn_run(db_path, {kind for r in rules for kind in r.requires})
+    warn_run(db_path, {kind for r in rules for kind in r.requires},
+             parse_time(since, "--since"), parse_time(until, "--until"))
     if output is OutputFormat.json:
         print_json(report.as_dict())
     else:
@@ -212,11 +213,12 @@ def run(
         raise typer.Exit(1)
 
 
-def warn_run(db_path: Path, needs: set[str]) -> None:
+def warn_run(db_path: Path, needs: set[str], since: datetime | None,
+             until: datetime | None) -> None:
     """The run's caveats: what its rules require that is missing or has a gap."""
     con = store.connect(db_path, read_only=True)
     try:
-        warn(answer_caveats(con, needs))
+        warn(answer_caveats(con, needs, since=since, until=until))
     finally:
         con.close()
 
