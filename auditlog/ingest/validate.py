@@ -21,8 +21,9 @@ from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS, Column, Kind
 # transition (Python's zoneinfo with fold=0): one in a daylight-saving gap (02:30 on a
 # spring-forward night) is shifted forward by the gap, one in an overlap (02:30 on a
 # fall-back night, which happens twice) is the earlier of its two instants. Offsets are
-# taken one day either side of the wall time, so only a value near a transition pays
-# for more than two conversions; al_dst tells which values were resolved that way.
+# taken one day either side of the wall time (al_offsets_near, computed once per value in
+# a layer of its own, see _time_layers), so only a value near a transition pays for more
+# than two conversions; al_gap_or_overlap tells which values were resolved that way.
 MACROS = r"""
 CREATE OR REPLACE TEMP MACRO al_epoch_ts(s) AS (
   CASE WHEN abs(CAST(s AS DECIMAL(38, 6))) >= 1e14 THEN NULL
@@ -48,23 +49,18 @@ CREATE OR REPLACE TEMP MACRO al_maps_to(t, tz, o) AS (
 CREATE OR REPLACE TEMP MACRO al_fold0(t, tz, before, after) AS (
   CASE WHEN before = after OR NOT al_maps_to(t, tz, after) OR al_maps_to(t, tz, before)
        THEN timezone('UTC', t - before) ELSE timezone('UTC', t - after) END);
-CREATE OR REPLACE TEMP MACRO al_zoned(t, tz) AS (
-  CASE WHEN t IS NULL THEN NULL WHEN tz = 'UTC' THEN timezone('UTC', t)
-       ELSE al_fold0(t, tz, al_offset_at(t, tz, INTERVAL '-1 day'),
-                     al_offset_at(t, tz, INTERVAL '1 day')) END);
+CREATE OR REPLACE TEMP MACRO al_offsets_near(t, tz, d) AS (
+  CASE WHEN t IS NULL OR tz = 'UTC' THEN INTERVAL 0 SECOND ELSE al_offset_at(t, tz, d) END);
 CREATE OR REPLACE TEMP MACRO al_gap_or_overlap(t, tz, before, after) AS (
-  before <> after AND al_maps_to(t, tz, before) = al_maps_to(t, tz, after));
-CREATE OR REPLACE TEMP MACRO al_dst(t, tz) AS (
-  CASE WHEN t IS NULL OR tz = 'UTC' THEN false
-       ELSE al_gap_or_overlap(t, tz, al_offset_at(t, tz, INTERVAL '-1 day'),
-                              al_offset_at(t, tz, INTERVAL '1 day')) END);
-CREATE OR REPLACE TEMP MACRO al_ts(s, tz) AS (
+  CASE WHEN t IS NOT NULL AND before <> after
+       THEN al_maps_to(t, tz, before) = al_maps_to(t, tz, after) ELSE false END);
+CREATE OR REPLACE TEMP MACRO al_ts(s, naive, before, after, tz) AS (
   CASE
     WHEN s IS NULL THEN NULL
     WHEN regexp_full_match(s, '[+-]?[0-9]{1,17}(\.[0-9]+)?') THEN al_epoch_ts(s)
     WHEN al_has_offset(s)
       THEN CASE WHEN al_offset_ok(s) THEN try_cast(upper(s) AS TIMESTAMPTZ) END
-    ELSE al_zoned(al_naive(s), tz)
+    WHEN naive IS NOT NULL THEN al_fold0(naive, tz, before, after)
   END);
 CREATE OR REPLACE TEMP MACRO al_amount(s) AS (
   CASE WHEN regexp_full_match(s, '\+?[0-9]{1,14}(\.[0-9]{0,4}0*)?')
@@ -205,7 +201,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         + ",\n  ".join(outputs)
         + ",\n  extra, _digest, _reason, _naive, _dst\nFROM (\n"
         + f"SELECT *, {digest} AS _digest,\n  {reason} AS _reason\nFROM (\n"
-        + f"SELECT *,\n  {typed}\nFROM ({inner})))"
+        + f"SELECT *,\n  {typed}\nFROM ({_time_layers(kind, inner)})))"
     )
 
 
@@ -224,13 +220,29 @@ def _spelling_check(column: Column, names: list[str]) -> str:
     )
 
 
+def _time_layers(kind: Kind, inner: str) -> str:
+    """Per timestamp column, over `inner`: its naive wall time `_n_<col>` (NULL when the
+    text carries an offset or is not ISO 8601) and the zone's offsets a day before and
+    after it, `_b_<col>` and `_a_<col>`, each computed once for the typed value and the
+    counts alike."""
+    ts = [c.name for c in kind.columns if c.type == "ts"]
+    if not ts:
+        return inner
+    naive = ", ".join(f"al_naive(_t_{c}) AS _n_{c}" for c in ts)
+    offsets = ", ".join(
+        f"al_offsets_near(_n_{c}, $tz, INTERVAL '-1 day') AS _b_{c}, "
+        f"al_offsets_near(_n_{c}, $tz, INTERVAL '1 day') AS _a_{c}" for c in ts)
+    return f"SELECT *, {offsets} FROM (SELECT *, {naive} FROM ({inner}))"
+
+
 def _naive_counts(kind: Kind) -> str:
     """`_naive`, `_dst`: how many of the row's timestamps carry no offset, and how many
     of those fell in a daylight-saving gap or overlap of $tz (see MACROS), so that an
     ingest can say which zone it assumed and what it resolved."""
-    texts = [_t(c) for c in kind.columns if c.type == "ts"]
-    naive = " + ".join(f"CAST(al_naive({t}) IS NOT NULL AS INTEGER)" for t in texts) or "0"
-    dst = " + ".join(f"CAST(al_dst(al_naive({t}), $tz) AS INTEGER)" for t in texts) or "0"
+    ts = [c.name for c in kind.columns if c.type == "ts"]
+    naive = " + ".join(f"CAST(_n_{c} IS NOT NULL AS INTEGER)" for c in ts) or "0"
+    dst = " + ".join(
+        f"CAST(al_gap_or_overlap(_n_{c}, $tz, _b_{c}, _a_{c}) AS INTEGER)" for c in ts) or "0"
     return f"{naive} AS _naive, {dst} AS _dst"
 
 
@@ -286,7 +298,8 @@ def _t(column: Column) -> str:
 def _typed(column: Column, currency: str | None) -> str:
     text = _t(column)
     if column.type == "ts":
-        return f"al_ts({text}, $tz)"
+        name = column.name
+        return f"al_ts({text}, _n_{name}, _b_{name}, _a_{name}, $tz)"
     if column.type == "amount":
         return f"al_amount({text})"
     if column.type == "enum":
