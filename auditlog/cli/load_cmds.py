@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from auditlog import store
 from auditlog.cli.common import (
@@ -136,6 +137,7 @@ def status(db: DbOption = None, output: FormatOption = OutputFormat.table) -> No
         kinds.add_row(name, f"{info['rows']:,}", _short(info["first"]), _short(info["last"]),
                       f"{info['quarantined']:,}")
     console.print(kinds)
+    _render_coverage(summary["coverage"])
     files = Table(title="Files", title_justify="left")
     for header in ("file", "kind", "sha256", "read", "loaded", "dup", "quar", "tz",
                    "ingested (UTC)"):
@@ -146,6 +148,24 @@ def status(db: DbOption = None, output: FormatOption = OutputFormat.table) -> No
                       f"{f['loaded']:,}", f"{f['duplicates']:,}", f"{f['quarantined']:,}",
                       f["tz"] or "none", _short(f["ingested_at"]))
     console.print(files)
+
+
+def _render_coverage(coverage: dict[str, Any]) -> None:
+    """Missing kinds in one line, gaps in a table that fits 80 columns; system names are
+    log text, so they go in as Text, never as markup."""
+    if coverage["missing"]:
+        console.print(Text("no rows: " + ", ".join(coverage["missing"])
+                           + " (see docs/coverage.md)", style="yellow"))
+    if not coverage["gaps"]:
+        return
+    gaps = Table(title="Gaps: no events where the source is usually busy", title_justify="left")
+    for header in ("kind", "system", "from (UTC)", "to (UTC)", "expected"):
+        gaps.add_column(header, justify="right" if header == "expected" else "left",
+                        overflow="fold")
+    for g in coverage["gaps"]:
+        gaps.add_row(g["kind"], Text(g["system"] or "-"), _short(g["start"])[:16],
+                     _short(g["end"])[:16], f"{g['expected']:,}")
+    console.print(gaps)
 
 
 def _short(instant: str | None) -> str:
