@@ -208,10 +208,15 @@ def test_forget_drops_the_stored_attribution_and_marks_findings_stale(tmp_path: 
     assert con.execute(f"SELECT count(*) FROM {STATE_TABLE}").fetchall() == [(0,)]
     assert stale_findings(con) is not None
     con.close()
+    for command in ("findings", "status"):
+        shown = _cli(command, "--db", str(db), "--format", "json")
+        assert shown.returncode == 0 and json.loads(shown.stdout) is not None
+        assert "note: files were forgotten since run" in shown.stderr
     run_packs(db, load_rules())
     con = store.connect(db)
     assert stale_findings(con) is None
     con.close()
+    assert "forgotten" not in _cli("findings", "--db", str(db)).stderr
 
 
 # The child forgets its targets and stops (sleeps until killed) at the named step.

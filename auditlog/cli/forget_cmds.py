@@ -48,13 +48,14 @@ def forget(
     con = store.connect(db)
     try:
         report = forget_files(con, targets)
+        stale = stale_findings(con)
     finally:
         con.close()
     if output is OutputFormat.json:
         print_json([r.as_dict() for r in report])
     else:
         _render(report)
-    warn_stale_findings(db)
+    warn_stale_findings(stale)
 
 
 def _render(report: list[Forgotten]) -> None:
@@ -70,13 +71,9 @@ def _render(report: list[Forgotten]) -> None:
     console.print(table)
 
 
-def warn_stale_findings(db: DbOption) -> None:
-    """On stderr: the last run's findings may rest on rows of a forgotten file."""
-    con = store.connect(db, read_only=True)
-    try:
-        run = stale_findings(con)
-    finally:
-        con.close()
+def warn_stale_findings(run: str | None) -> None:
+    """On stderr: the findings of `run` (forget.stale_findings) may rest on rows of a
+    file forgotten since."""
     if run is not None:
         err_console.print(f"note: files were forgotten since run {run}; its findings may rest "
                           "on rows that are gone until 'auditlog run' is run again",

@@ -22,6 +22,7 @@ from auditlog.cli.common import (
     print_json,
 )
 from auditlog.cli.forget_cmds import announce_times, warn_stale_findings
+from auditlog.forget import stale_findings
 from auditlog.ingest import FileResult, ingest_paths
 from auditlog.kinds import KINDS
 from auditlog.lake import append_files
@@ -125,8 +126,9 @@ def status(db: DbOption = None, output: FormatOption = OutputFormat.table) -> No
     """What the database holds: rows and time range per kind, files, quarantine."""
     con = store.connect(db, read_only=True)
     summary = database_status(con)
+    stale = stale_findings(con)
     con.close()
-    warn_stale_findings(db)
+    warn_stale_findings(stale)
     if output is OutputFormat.json:
         print_json(summary)
         return

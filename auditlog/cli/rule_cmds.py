@@ -28,6 +28,7 @@ from auditlog.cli.common import (
     print_json,
     warn,
 )
+from auditlog.cli.forget_cmds import warn_stale_findings
 from auditlog.errors import UsageError
 from auditlog.export.manifest import document_time
 from auditlog.export.safety import cell_text, safe_cell_text
@@ -41,6 +42,7 @@ from auditlog.findings import (
     run_packs,
     triage,
 )
+from auditlog.forget import stale_findings
 from auditlog.refunds import CUSTOMER_COLUMNS, refund_records, refund_report
 from auditlog.rules import SEVERITIES, load_rules
 from auditlog.rules.bounds import DEFAULT_BOUNDS, RuleBounds
@@ -243,7 +245,9 @@ def findings(
                         status, parse_time(since, "--since"), parse_time(until, "--until"))
     con = store.connect(db, read_only=True)
     rows = findings_records(list_findings(con, flt))
+    stale = stale_findings(con)
     con.close()
+    warn_stale_findings(stale)
     if output is TableFormat.json:
         print_json(rows)
     elif output is TableFormat.csv:
