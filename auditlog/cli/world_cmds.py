@@ -3,6 +3,7 @@ tells its story, ending with the answer a newcomer should see at a glance."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +27,7 @@ from auditlog.rules import load_rules
 from auditlog.summary import incident_summary
 from auditlog.textsafe import terminal
 from auditlog.world import generate_world
+from auditlog.world.plan import BillingShape
 
 DEMO_DB = Path("auditlog-demo.duckdb")
 
@@ -44,14 +46,25 @@ def generate(
     billing_tz: Annotated[
         str, typer.Option("--billing-tz", help="Zone of the billing export's local times.")
     ] = "Europe/Amsterdam",
+    second_currency: Annotated[
+        str | None, typer.Option("--second-currency",
+                                 help="Bill 15% of the customers in this currency too (e.g. USD).")
+    ] = None,
+    plain_billing: Annotated[
+        bool, typer.Option("--plain-billing", help="A tidy billing export: clocks agree, most "
+                           "charges name their order, every partner logs its subscribe.")
+    ] = False,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Write the seeded carrier world, incident included, with its ground truth.
 
     Load it with `auditlog demo --world DIR`, or file by file as its sources.json says.
     """
+    shape = BillingShape.plain() if plain_billing else BillingShape()
+    if second_currency is not None:
+        shape = replace(shape, second_currency=second_currency.strip().upper())
     summary = generate_world(out, customers=customers, seed=seed, formats=formats, days=days,
-                             billing_tz=billing_tz)
+                             billing_tz=billing_tz, shape=shape)
     if output is OutputFormat.json:
         print_json(summary.to_dict())
         return

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from random import Random
 
+from auditlog.errors import UsageError
 from auditlog.world.cast import ORDER_SERVICE, ORDER_SYSTEM, Cast
 from auditlog.world.catalog import Catalog, Product
 from auditlog.world.clock import HOUR, MINUTE, Period
@@ -57,11 +58,16 @@ class BillingShape:
     def __post_init__(self) -> None:
         for name in ("missing_order_id", "partner_confirm_only", "second_currency_share"):
             if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be a share between 0 and 1")
+                raise UsageError(f"{name} must be a share between 0 and 1")
         # Orders of one customer and product are at least 25 hours apart (OrderBook) and
         # a charge comes at least 5 s after its order: more skew could reorder pairs.
         if not 0 <= self.clock_skew_seconds <= 240:
-            raise ValueError("clock_skew_seconds must be between 0 and 240")
+            raise UsageError("clock_skew_seconds must be between 0 and 240")
+        code = self.second_currency
+        if code is not None and not (len(code) == 3 and code.isalpha() and code.isupper()
+                                     and code != "EUR"):
+            raise UsageError(f"second currency {code!r} must be an ISO 4217 code other "
+                             "than EUR, like USD")
 
 
 @dataclass(frozen=True)
