@@ -15,8 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from auditlog import store
+from auditlog.caveats import Reach, caveats, charges_on_gaps
 from auditlog.cli import app
-from auditlog.coverage import Gap, coverage
+from auditlog.coverage import Coverage, Gap, coverage
 from auditlog.demo import read_sources
 from auditlog.ingest import ingest_paths
 from auditlog.world import generate_world
@@ -262,8 +263,37 @@ def test_trace_charge_warns_only_for_a_charge_in_the_gap_window(holed: Path) -> 
 
 
 def test_trace_account_and_change_name_the_gap(holed: Path) -> None:
+    gap = "warning: the actions log of system crm has no events from 2026-03-18 09:00"
     account = cli("trace", "account", "op1", "--db", str(holed), "-f", "json")
-    assert "the actions log of system crm has no events from 2026-03-18 09:00" in account.stderr
+    assert gap in account.stderr
+    assert json.loads(account.stdout)["account"] == "op1"
+    change = cli("trace", "change", "CHG-1", "--db", str(holed), "-f", "json")
+    assert gap in change.stderr
+
+
+def test_caveats_of_other_kinds_and_windows_across_midnight() -> None:
+    start = datetime(2026, 9, 23, 22, tzinfo=UTC)
+    billing = Gap("charges", None, start, start + timedelta(hours=6), 1234)
+    grants = Gap("privileges", "iam", start, start + timedelta(hours=2), 12)
+    cov = Coverage((), ("changes",), (billing, grants))
+    reach = Reach(after=timedelta(hours=24), before=timedelta(minutes=5))
+    assert caveats(cov, reach, {}) == [
+        "the changes log holds no rows, so no change can be blamed for a charge.",
+        ("the charges log has no events from 2026-09-23 22:00 to 2026-09-24 04:00 UTC "
+        "(about 1,234 expected); charges billed then are not in this answer."),
+        ("the privileges log of system iam has no events from 2026-09-23 22:00 to "
+        "2026-09-24 00:00 UTC (about 12 expected); privileges granted then are not in the "
+        "chain.")]
+
+
+def test_a_charge_rests_on_a_gap_within_the_models_reach() -> None:
+    start = datetime(2026, 9, 23, 2, tzinfo=UTC)
+    hole = Gap("actions", "crm", start, start + timedelta(hours=6), 410)
+    reach = Reach(after=timedelta(hours=24), before=timedelta(minutes=5))
+    charges = [("early", start - timedelta(minutes=6)), ("skewed", start - timedelta(minutes=4)),
+               ("inside", start + timedelta(hours=1)), ("late", hole.end + timedelta(hours=23)),
+               ("later", hole.end + timedelta(hours=24))]
+    assert charges_on_gaps([hole], charges, reach) == {hole: ["skewed", "inside", "late"]}
 
 
 def test_reports_carry_the_caveat(holed: Path, tmp_path: Path) -> None:
