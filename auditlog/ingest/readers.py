@@ -100,6 +100,12 @@ def stage(
         return [_stage_parquet(con, source)]
     except READ_ERRORS as exc:
         raise read_error(source, exc) from None
+    except duckdb.Error as exc:
+        # A damaged Parquet file fails in its Thrift metadata with a bare duckdb.Error.
+        if source.format == "parquet" and type(exc) is duckdb.Error:
+            raise InputError(f"cannot read as parquet: the file is damaged ({first_line(exc)})",
+                             source=source.display) from None
+        raise
 
 
 def _probe(con: duckdb.DuckDBPyConnection, source: InputFile) -> tuple[list[str], bool] | None:
