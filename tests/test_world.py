@@ -26,6 +26,7 @@ import pytest
 
 from auditlog.errors import UsageError
 from auditlog.world import WorldSummary, generate_world
+from auditlog.world.plan import BillingShape
 
 SMALL = 200
 REPO = Path(__file__).resolve().parents[1]
@@ -320,6 +321,36 @@ def test_ground_truth_rows_match_the_billing_export(mixed: WorldSummary) -> None
             assert row["refund_id"] == first["charge_id"]
 
 
+@pytest.mark.parametrize("plain", [False, True])
+def test_billing_shape_is_what_the_generator_writes(tmp_path: Path, plain: bool) -> None:
+    shape = BillingShape.plain() if plain else BillingShape(second_currency="USD")
+    world = generate_world(tmp_path, customers=300, seed=5, days=21, formats="jsonl",
+                           shape=shape)
+    charges = {c["charge_id"]: c for c in _jsonl(tmp_path / "billing/charges.jsonl")}
+    actions = _jsonl(tmp_path / "order_platform/actions.jsonl")
+    one_time = [c for c in charges.values() if c.get("type", "one_time") == "one_time"]
+    missing = sum(not c.get("order_id") for c in one_time) / len(one_time)
+    assert (0.1 < missing < 0.22) if plain else (0.27 < missing < 0.4)
+    # Partner orders: the customer's confirmation, and the partner's subscribe or not.
+    partners = {c["initiated_by"] for c in one_time if c["channel"] == "third_party"}
+    confirmed = {a["order_id"] for a in actions if a["action"] == "confirm_order"
+                 and a.get("channel") == "third_party"}
+    subscribed = {a["order_id"] for a in actions if a["actor"] in partners}
+    confirm_only = len(confirmed - subscribed) / len(confirmed)
+    assert confirm_only == 0 if plain else 0.3 < confirm_only < 0.7
+    # Billing's clock: without skew a charge comes at least a minute after its cause.
+    truth = _remediation(world)
+    early = min(_utc(r["charged_at"]) - _utc(r["cause_time"]) for r in truth)
+    assert (early >= timedelta(seconds=60)) if plain else (early < timedelta(seconds=60))
+    currencies = Counter(c["currency"] for c in one_time)
+    assert set(currencies) == ({"EUR"} if plain else {"EUR", "USD"})
+    for refund in (c for c in charges.values() if c.get("type") == "refund"):
+        assert refund["currency"] == charges[refund["refund_of"]]["currency"]
+    facts = _incident(world)
+    assert [m["currency"] for m in facts["by_currency"]] == sorted({r["currency"] for r in truth})
+    assert (facts["anomalous_amount"] is None) is (not plain)
+
+
 def test_service_account_charges_fall_between_upgrade_and_rollback(mixed: WorldSummary) -> None:
     facts = mixed.incident
     changes = _changes(mixed)
@@ -539,6 +570,14 @@ def test_parquet_uses_native_timestamps_and_decimals(tmp_path: Path) -> None:
 def test_invalid_arguments_are_usage_errors(tmp_path: Path, kwargs: dict[str, Any]) -> None:
     with pytest.raises(UsageError):
         generate_world(tmp_path, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"second_currency": "EUR"}, {"second_currency": "dollars"}, {"missing_order_id": 1.5},
+    {"clock_skew_seconds": 600}])
+def test_invalid_billing_shapes_are_usage_errors(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(UsageError):
+        BillingShape(**kwargs)
 
 
 def test_committed_sample_logs_are_what_the_defaults_generate(tmp_path: Path) -> None:
