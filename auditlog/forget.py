@@ -20,6 +20,7 @@ the last run left it until the next `auditlog run`; `stale_findings` says so.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -171,8 +172,9 @@ def _refuse_conflicts(con: duckdb.DuckDBPyConnection) -> None:
         others = f" (and {len(rows) - 1} other file(s))" if len(rows) > 1 else ""
         raise InputError(
             f"cannot be forgotten alone: {count} row(s) of {path}{others} were quarantined "
-            f"as conflicts with rows it brought and would load without it; forget "
-            f"{path} with it, then load {path} again", source=stored)
+            "as conflicts with rows it brought, and would load without it; forget both "
+            f"(auditlog forget {shlex.quote(stored)} {shlex.quote(path)}), then load "
+            f"{path} again", source=stored)
 
 
 def _move_rows(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], dict[str, int]]:
