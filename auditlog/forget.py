@@ -281,6 +281,7 @@ def _forget_entries(con: duckdb.DuckDBPyConnection, entries: list[Entry], gone: 
                 WHERE f.sha256 = $sha AND o.first = $path AND f.path = o.heir
                 """, params)
         con.execute("DELETE FROM ingested_files WHERE sha256 = $sha AND path = $path", params)
+        con.execute("DELETE FROM naive_files WHERE sha256 = $sha AND path = $path", params)
 
 
 def _mark_stale(con: duckdb.DuckDBPyConnection) -> None:

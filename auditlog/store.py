@@ -73,6 +73,17 @@ BOOKKEEPING_DDL = (
         stored_file VARCHAR NOT NULL,
         PRIMARY KEY (file_sha256, kind, location)
     )""",
+    # A file with timestamps that carry no offset: how many, how many fell in a DST gap or
+    # overlap, and whether their zone (ingested_files.tz) was chosen with --tz or assumed
+    # (UTC); an assumed zone is a caveat of every answer that reads the file (caveats.py).
+    """CREATE TABLE IF NOT EXISTS naive_files (
+        sha256 VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        naive_times BIGINT NOT NULL,
+        dst_resolved BIGINT NOT NULL,
+        chosen BOOLEAN NOT NULL,
+        PRIMARY KEY (sha256, path)
+    )""",
 )
 
 

@@ -173,8 +173,9 @@ def test_ingest_announces_naive_times_and_dst_on_stderr(tmp_path: Path) -> None:
     assert [r["loaded"] for r in json.loads(plain.stdout)] == [3, 1]
     lines = plain.stderr.strip().splitlines()
     assert lines == [(f"warning: 3 timestamp(s) in {naive} carry no offset and were read in "
-                      f"UTC; if they are local times of another zone, forget the file "
-                      f"(auditlog forget '{naive}') and load it again with --tz ZONE")]
+                      "UTC, since no --tz was given, and answers will say so: if that is "
+                      "right, load it again with --tz UTC; if they are local times of another "
+                      f"zone, forget it (auditlog forget '{naive}') and load it with --tz ZONE")]
     status = _cli("status", "--db", db, "--format", "json")
     assert [f["tz"] for f in json.loads(status.stdout)["files"]] == ["UTC", None]
     chosen = _cli("ingest", str(naive), "--db", str(tmp_path / "e.duckdb"),
@@ -200,3 +201,32 @@ def test_the_zone_survives_in_the_database(tmp_path: Path) -> None:
     con = store.connect(db, read_only=True)
     assert [f["tz"] for f in database_status(con)["files"]] == ["America/Lima"]
     con.close()
+
+
+def test_answers_carry_the_assumed_zone_until_it_is_named(tmp_path: Path) -> None:
+    db = str(tmp_path / "d.duckdb")
+    bill = write_rows(tmp_path / "bill.csv", _charges(["2026-06-01 12:00", "2026-06-02 12:00"]))
+    actions = write_rows(tmp_path / "a.jsonl", [
+        {"event_id": "E1", "ts": "2026-06-01T11:00:00Z", "actor": "A1",
+         "action": "subscribe", "system": "orders", "target_account": "A1", "object": "P"}])
+    assert _cli("ingest", str(bill), str(actions), "--db", db).returncode == 0
+    caveat = (f"2 timestamp(s) in {bill} (charges) carry no offset and were read in UTC "
+              "because no --tz was given")
+    remediation = _cli("remediation", "--db", db, "--format", "json")
+    assert remediation.returncode == 0 and caveat in remediation.stderr
+    json.loads(remediation.stdout)  # stdout is still one JSON document
+    # an answer that does not read charges does not carry it
+    assert caveat not in _cli("trace", "account", "A1", "--db", db).stderr
+    report = tmp_path / "r.md"
+    assert _cli("report", "accountability", "--format", "md", "--out", str(report),
+                "--db", db).returncode == 0
+    # (Markdown escapes the path's underscores and the parentheses)
+    assert "carry no offset and were read in UTC because no --tz was given" in report.read_text()
+    out = tmp_path / "export"
+    assert _cli("export", "--format", "json", "--out", str(out), "--db", db).returncode == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert any(caveat in c for c in manifest["coverage"]["caveats"])
+    # naming the zone on a reload confirms it: a no-op load, and no caveat any more
+    confirmed = _cli("ingest", str(bill), "--db", db, "--tz", "UTC", "--format", "json")
+    assert json.loads(confirmed.stdout)[0]["duplicates"] == 2 and confirmed.stderr == ""
+    assert caveat not in _cli("remediation", "--db", db, "--format", "json").stderr

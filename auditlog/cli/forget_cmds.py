@@ -87,8 +87,10 @@ def announce_times(results: list[FileResult], *, tz_chosen: bool) -> None:
         if r.naive_times and not tz_chosen:
             err_console.print(
                 f"warning: {r.naive_times:,} timestamp(s) in {r.path} carry no offset and were "
-                f"read in {r.tz}; if they are local times of another zone, forget the file "
-                f"(auditlog forget {shlex.quote(r.path)}) and load it again with --tz ZONE",
+                f"read in {r.tz}, since no --tz was given, and answers will say so: if that "
+                f"is right, load it again with --tz {r.tz}; if they are local times of another "
+                f"zone, forget it (auditlog forget {shlex.quote(r.path)}) and load it with "
+                "--tz ZONE",
                 markup=False, soft_wrap=True)
         if r.dst_resolved:
             err_console.print(

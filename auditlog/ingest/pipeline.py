@@ -164,6 +164,8 @@ def _ingest_file(
     kind_names = "+".join(kinds) or EMPTY_KIND
     zone = tz if counts["naive_times"] else None
     _record_file(con, source, sha256, kind_names, zone or NO_ZONE, counts)
+    if zone is not None:
+        _record_naive(con, source, sha256, counts, chosen=chosen_tz is not None)
     return FileResult(path=source.display, kind=kind_names, sha256=sha256, tz=zone, **counts)
 
 
@@ -459,6 +461,23 @@ def _record_file(
             "dups": counts["duplicates"], "quarantined": counts["quarantined"],
         },
     )
+
+
+def _record_naive(
+    con: duckdb.DuckDBPyConnection, source: InputFile, sha256: str, counts: dict[str, int],
+    *, chosen: bool,
+) -> None:
+    """A file with naive times: whether their zone was chosen. Naming it with --tz on a
+    reload confirms an assumed zone (for every path of the content)."""
+    con.execute(
+        "INSERT OR IGNORE INTO naive_files SELECT $sha, $path, $naive, $dst, $chosen OR "
+        "coalesce((SELECT bool_or(chosen) FROM naive_files WHERE sha256 = $sha), false)",
+        {"sha": sha256, "path": source.display, "naive": counts["naive_times"],
+         "dst": counts["dst_resolved"], "chosen": chosen},
+    )
+    if chosen:
+        con.execute("UPDATE naive_files SET chosen = true WHERE sha256 = $sha AND NOT chosen",
+                    {"sha": sha256})
 
 
 def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
