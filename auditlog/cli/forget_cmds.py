@@ -37,13 +37,17 @@ def forget(
 ) -> None:
     """Remove everything loaded files brought, in one transaction.
 
-    Their rows, quarantined rows and file entries go, and the stored attribution is
-    recomputed when next needed: afterwards 'auditlog status' is what it was before the
-    files were loaded. A row that a later file also held (counted there as a duplicate)
-    is kept, now as that file's. Forgetting a file alone is refused while a later file's
-    rows were quarantined as conflicts with it (they would load without it): forget both,
-    then load the later one again. Findings stay as the last run left them until the
-    next 'auditlog run'. Use it to reload a file with another --tz.
+    Their rows, quarantined rows and file entries go; the stored attribution
+    is recomputed when next needed. Afterwards 'auditlog status' is what it
+    was before the files were loaded.
+
+    A row that a later file also held (a duplicate there) is kept, as that
+    file's. While rows of a later file were quarantined as conflicts with
+    the file's (they would load without it), forgetting it alone is refused:
+    forget both, then load the later one again. Findings stay as the last
+    run left them until the next 'auditlog run'.
+
+    Use it to load a file again with another --tz.
     """
     con = store.connect(db)
     try:
