@@ -60,9 +60,23 @@ class Reach:
         """Whether a charge at `moment` may have lost its order's actions to `gap`."""
         return gap.start - self.before <= moment < gap.end + self.after
 
+    def inside(self, gap: Gap, moment: datetime) -> bool:
+        """Whether it was billed while the gap lasted, give or take the clock skew."""
+        return gap.start - self.before <= moment < gap.end + self.before
+
     def text(self) -> str:
         hours = self.after / timedelta(hours=1)
         return f"{hours:g} hour{'s' if hours != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class Resting:
+    """The anomalous charges that may rest on one actions gap: billed while it lasted
+    (`inside`, most likely: an order comes seconds to minutes before its charge), or
+    later but within the model's pairing window (`after`)."""
+
+    inside: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
 
 
 def model_reach(con: duckdb.DuckDBPyConnection) -> Reach:
@@ -77,19 +91,20 @@ def model_reach(con: duckdb.DuckDBPyConnection) -> Reach:
 
 
 def charges_on_gaps(gaps: Sequence[Gap], charges: Iterable[tuple[str, datetime]],
-                    reach: Reach) -> dict[Gap, list[str]]:
+                    reach: Reach) -> dict[Gap, Resting]:
     """Per actions gap, the given anomalous (charge_id, charged_at) that may rest on it."""
     holes = [g for g in gaps if g.kind == "actions"]
-    found: dict[Gap, list[str]] = {g: [] for g in holes}
+    inside: dict[Gap, list[str]] = {g: [] for g in holes}
+    after: dict[Gap, list[str]] = {g: [] for g in holes}
     for charge_id, charged_at in charges:
         for gap in holes:
             if reach.holds(gap, charged_at):
-                found[gap].append(charge_id)
-    return found
+                (inside if reach.inside(gap, charged_at) else after)[gap].append(charge_id)
+    return {g: Resting(tuple(inside[g]), tuple(after[g])) for g in holes}
 
 
 def anomalous_on_gaps(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap],
-                      reach: Reach) -> dict[Gap, list[str]]:
+                      reach: Reach) -> dict[Gap, Resting]:
     """charges_on_gaps over the shared view `anomalous_charges`, read only when there is
     an actions gap at all (over the stored attribution after a run, a look-up)."""
     holes = [g for g in gaps if g.kind == "actions"]
@@ -116,7 +131,7 @@ def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
     cov, reach = coverage(con).needed_by(needs, since, until), model_reach(con)
     on_gaps = anomalous_on_gaps(con, cov.gaps, reach) if charges is None else \
         charges_on_gaps(cov.gaps, charges, reach)
-    return caveats(cov, reach, on_gaps) + zone_caveats(con, needs)
+    return caveats(cov, reach, on_gaps)
 
 
 def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_id: str,
@@ -130,37 +145,18 @@ def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_
     gaps = tuple(g for g in cov.gaps if at is not None and reach.holds(g, at)
                  and (anomalous or g.kind != "actions"))
     return caveats(Coverage(cov.sources, cov.missing, gaps), reach,
-                   {g: [charge_id] for g in gaps if g.kind == "actions"}) \
-        + zone_caveats(con, needs)
+                   {g: Resting((charge_id,)) if at is not None and reach.inside(g, at)
+                    else Resting(after=(charge_id,))
+                    for g in gaps if g.kind == "actions"})
 
 
-def zone_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str]) -> list[str]:
-    """One sentence per file of a kind in `needs` whose naive times were read in a zone
-    nobody chose (ingest without --tz: UTC); naming it on a reload confirms it."""
-    present = con.execute("SELECT count(*) FROM information_schema.tables WHERE "
-                          "table_name = 'naive_files' AND table_schema = 'main'").fetchall()
-    if present != [(1,)]:
-        return []
-    rows = con.execute(
-        """
-        SELECT f.path, f.kind, f.tz, n.naive_times FROM naive_files n
-        JOIN ingested_files f USING (sha256, path)
-        WHERE NOT n.chosen AND list_has_any(string_split(f.kind, '+'), $needs)
-        ORDER BY f.path
-        """, {"needs": sorted(set(needs))}).fetchall()
-    return [f"{count:,} timestamp(s) in {path} ({kind}) carry no offset and were read in "
-            f"{tz} because no --tz was given; if they are local times, every time from that "
-            f"file is off by their zone's offset (load it with --tz {tz} to confirm, or "
-            "forget it and load it again with --tz ZONE)."
-            for path, kind, tz, count in rows]
-
-
-def caveats(cov: Coverage, reach: Reach, on_gaps: Mapping[Gap, Sequence[str]]) -> list[str]:
+def caveats(cov: Coverage, reach: Reach, on_gaps: Mapping[Gap, Resting]) -> list[str]:
     """One sentence per missing kind and per gap of `cov` (see Coverage.needed_by);
     `on_gaps` gives the anomalous charges that rest on each actions gap."""
     lines = [f"the {kind} log holds no rows, so {WITHOUT[kind]}." for kind in cov.missing]
     for gap in cov.gaps:
-        effect = HOLE_EFFECT.get(gap.kind) or actions_effect(on_gaps.get(gap, []), reach)
+        effect = HOLE_EFFECT.get(gap.kind) or actions_effect(on_gaps.get(gap, Resting()),
+                                                             reach)
         lines.append(f"{gap_text(gap)}; {effect}.")
     return lines
 
@@ -176,15 +172,26 @@ def gap_text(gap: Gap) -> str:
             f"(about {gap.expected:,} expected)")
 
 
-def actions_effect(charges: Sequence[str], reach: Reach) -> str:
-    when = f"billed then or up to {reach.text()} after"
-    if not charges:
-        return f"no anomalous charge was {when}, but actions from then are not in this answer"
+def actions_effect(resting: Resting, reach: Reach) -> str:
+    later = f"billed up to {reach.text()} after it"
+    if not resting.inside and not resting.after:
+        return (f"no anomalous charge was billed then or {later.removeprefix('billed ')}, "
+                "but actions from then are not in this answer")
+    if not resting.inside:
+        return f"{charges_text(resting.after)} {later} may rest on it"
+    text = (f"{charges_text(resting.inside, 'billed in that window ')} may be judged "
+            f"anomalous only because {'its' if len(resting.inside) == 1 else 'their'} "
+            "actions are missing")
+    if resting.after:
+        text += f"; {len(resting.after):,} more {later} may rest on it too"
+    return text
+
+
+def charges_text(charges: Sequence[str], where: str = "") -> str:
+    """'6 anomalous charges billed in that window (CH1, CH2, ... and 1 more)'."""
     count = len(charges)
     named = ", ".join(charges[:NAMED]) + (f" and {count - NAMED:,} more" if count > NAMED else "")
-    return (f"{count:,} anomalous charge{'s' if count != 1 else ''} ({named}) {when} may be "
-            f"judged anomalous only because {'their' if count != 1 else 'its'} actions are "
-            "missing")
+    return f"{count:,} anomalous charge{'s' if count != 1 else ''} {where}({named})"
 
 
 def window_text(start: datetime, end: datetime) -> str:

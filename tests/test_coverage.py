@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from auditlog import store
-from auditlog.caveats import Reach, caveats, charges_on_gaps
+from auditlog.caveats import Reach, Resting, caveats, charges_on_gaps
 from auditlog.cli import app
 from auditlog.coverage import Coverage, Gap, coverage
 from auditlog.demo import read_sources
@@ -223,9 +223,9 @@ def test_billing_only_commands_warn_that_actions_are_missing(billing_only: Path,
 # --- a hole in the action log, through every command ---------------------------------
 
 HOLE_WARNING = ("warning: the actions log of system crm has no events from 2026-03-18 09:00 "
-                "to 15:00 UTC (about 78 expected); 6 anomalous charges (CH393, CH394, CH395, "
-                "CH396, CH397 and 1 more) billed then or up to 24 hours after may be judged "
-                "anomalous only because their actions are missing.")
+                "to 15:00 UTC (about 78 expected); 6 anomalous charges billed in that window "
+                "(CH393, CH394, CH395, CH396, CH397 and 1 more) may be judged anomalous only "
+                "because their actions are missing.")
 
 
 def test_status_table_and_json_show_the_gap(holed: Path) -> None:
@@ -256,7 +256,8 @@ def test_run_warns_of_the_gap_unless_it_runs_on_another_window(holed: Path) -> N
 
 def test_trace_charge_warns_only_for_a_charge_in_the_gap_window(holed: Path) -> None:
     inside = cli("trace", "charge", "CH393", "--db", str(holed), "-f", "json")
-    assert "(CH393) billed then or up to 24 hours after" in inside.stderr
+    assert ("1 anomalous charge billed in that window (CH393) may be judged anomalous only "
+            "because its actions are missing.") in inside.stderr
     assert json.loads(inside.stdout)["anomalous"] is True
     before = cli("trace", "charge", "CH8", "--db", str(holed), "-f", "json")
     assert before.stderr == ""
@@ -293,7 +294,14 @@ def test_a_charge_rests_on_a_gap_within_the_models_reach() -> None:
     charges = [("early", start - timedelta(minutes=6)), ("skewed", start - timedelta(minutes=4)),
                ("inside", start + timedelta(hours=1)), ("late", hole.end + timedelta(hours=23)),
                ("later", hole.end + timedelta(hours=24))]
-    assert charges_on_gaps([hole], charges, reach) == {hole: ["skewed", "inside", "late"]}
+    assert charges_on_gaps([hole], charges, reach) == {
+        hole: Resting(inside=("skewed", "inside"), after=("late",))}
+    resting = {hole: Resting(("inside",), ("late",))}
+    assert caveats(Coverage((), (), (hole,)), reach, resting) == [
+        ("the actions log of system crm has no events from 2026-09-23 02:00 to 08:00 UTC "
+        "(about 410 expected); 1 anomalous charge billed in that window (inside) may be "
+        "judged anomalous only because its actions are missing; 1 more billed up to 24 "
+        "hours after it may rest on it too.")]
 
 
 def test_reports_carry_the_caveat(holed: Path, tmp_path: Path) -> None:
