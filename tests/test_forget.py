@@ -356,3 +356,50 @@ def test_the_notebook_api(tmp_path: Path) -> None:
         frame = inv.forget(str(path))
         assert frame.select("path", "rows_removed").rows() == [(str(path), 2)]
         assert inv.status()["files"] == []
+
+
+def _load_world_files(db: Path, files: list[tuple[Path, str, str]]) -> None:
+    con = store.connect(db)
+    for path, kind, tz in files:
+        ingest_paths(con, [path], kind=kind, tz=tz)
+    con.close()
+
+
+def _world_state(db: Path) -> Any:
+    """status without load times, and every row with the file and row it is kept as."""
+    from auditlog.kinds import KINDS
+
+    con = store.connect(db, read_only=True)
+    rows = {k.name: con.execute(f"SELECT {k.id_column}, _file, _row FROM {k.name} "
+                                "ORDER BY ALL").fetchall() for k in KINDS.values()}
+    state = (_without_load_times(_status(con)), rows, {t: table_rows(con, t) for t in rows})
+    con.close()
+    return state
+
+
+def test_forgetting_a_file_of_a_world_equals_never_loading_it(tmp_path: Path) -> None:
+    from auditlog.world import generate_world
+
+    world = tmp_path / "world"
+    generate_world(world, customers=200, seed=11, days=21, formats="mixed")
+    files = [(world / e["path"], e["kind"], e["tz"])
+             for e in json.loads((world / "sources.json").read_text())]
+    # A second billing export that repeats the last 60 charges of the first: forgetting
+    # the first hands those over to it.
+    charges = world / "billing" / "charges.csv"
+    lines = charges.read_text().splitlines(keepends=True)
+    again = world / "billing" / "charges_again.csv"
+    again.write_text(lines[0] + "".join(lines[-60:]))
+    files.append((again, "charges", files[[f[0] for f in files].index(charges)][2]))
+    full = tmp_path / "full.duckdb"
+    _load_world_files(full, files)
+    for k in (0, [f[0] for f in files].index(charges), len(files) - 1):
+        trial = tmp_path / f"forget-{k}.duckdb"
+        shutil.copyfile(full, trial)
+        con = store.connect(trial)
+        (report,) = forget(con, [str(files[k][0])])
+        con.close()
+        assert report.rows_handed_over == (60 if files[k][0] == charges else 0)
+        rest = tmp_path / f"rest-{k}.duckdb"
+        _load_world_files(rest, files[:k] + files[k + 1:])
+        assert _world_state(trial) == _world_state(rest), f"forgetting {files[k][0].name}"
