@@ -9,7 +9,7 @@ parameters of queries/shared/00_attribution_params.sql), or slightly before it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -77,6 +77,9 @@ class Resting:
 
     inside: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
+    # False for a system whose actions never place or confirm an order (logins, say):
+    # a hole there hides no authorization, so no verdict rests on it.
+    orders: bool = True
 
 
 def model_reach(con: duckdb.DuckDBPyConnection) -> Reach:
@@ -90,17 +93,36 @@ def model_reach(con: duckdb.DuckDBPyConnection) -> Reach:
     return Reach(timedelta(hours=float(hours)), timedelta(minutes=float(minutes)))
 
 
+def order_systems(con: duckdb.DuckDBPyConnection) -> set[str | None]:
+    """The systems whose actions ever place or confirm an order (the shared view
+    order_actions, installed if this connection has not yet)."""
+    sql = "SELECT DISTINCT system FROM order_actions"
+    try:
+        rows = con.execute(sql).fetchall()
+    except duckdb.CatalogException:
+        from auditlog.rules.sandbox import install_shared_views
+
+        install_shared_views(con)
+        rows = con.execute(sql).fetchall()
+    return {system for (system,) in rows}
+
+
 def charges_on_gaps(gaps: Sequence[Gap], charges: Iterable[tuple[str, datetime]],
-                    reach: Reach) -> dict[Gap, Resting]:
-    """Per actions gap, the given anomalous (charge_id, charged_at) that may rest on it."""
-    holes = [g for g in gaps if g.kind == "actions"]
+                    reach: Reach, systems: Collection[str | None] | None = None
+                    ) -> dict[Gap, Resting]:
+    """Per actions gap, the given anomalous (charge_id, charged_at) that may rest on it;
+    with `systems` (order_systems), a gap elsewhere holds none."""
+    others = [g for g in gaps if g.kind == "actions" and systems is not None
+              and g.system not in systems]
+    holes = [g for g in gaps if g.kind == "actions" and g not in others]
     inside: dict[Gap, list[str]] = {g: [] for g in holes}
     after: dict[Gap, list[str]] = {g: [] for g in holes}
     for charge_id, charged_at in charges:
         for gap in holes:
             if reach.holds(gap, charged_at):
                 (inside if reach.inside(gap, charged_at) else after)[gap].append(charge_id)
-    return {g: Resting(tuple(inside[g]), tuple(after[g])) for g in holes}
+    return {**{g: Resting(tuple(inside[g]), tuple(after[g])) for g in holes},
+            **{g: Resting(orders=False) for g in others}}
 
 
 def anomalous_on_gaps(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap],
@@ -110,16 +132,14 @@ def anomalous_on_gaps(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap],
     holes = [g for g in gaps if g.kind == "actions"]
     if not holes:
         return {}
-    from auditlog.rules.sandbox import install_shared_views
-
-    install_shared_views(con)
+    systems = order_systems(con)  # installs the shared views
     rows = con.execute(
         "SELECT charge_id, charged_at FROM anomalous_charges "
         "WHERE charged_at >= $lo AND charged_at < $hi ORDER BY charged_at, charge_id",
         {"lo": min(g.start for g in holes) - reach.before,
          "hi": max(g.end for g in holes) + reach.after},
     ).fetchall()
-    return charges_on_gaps(holes, rows, reach)
+    return charges_on_gaps(holes, rows, reach, systems)
 
 
 def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
@@ -130,7 +150,7 @@ def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
     otherwise they are read from the shared views, and only if an actions gap needs them."""
     cov, reach = coverage(con).needed_by(needs, since, until), model_reach(con)
     on_gaps = anomalous_on_gaps(con, cov.gaps, reach) if charges is None else \
-        charges_on_gaps(cov.gaps, charges, reach)
+        charges_on_gaps(cov.gaps, charges, reach, holes_systems(con, cov.gaps))
     return caveats(cov, reach, on_gaps)
 
 
@@ -142,12 +162,19 @@ def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_
     row = con.execute("SELECT min(ts) FROM charges WHERE charge_id = $id",
                       {"id": charge_id}).fetchone()
     at = row[0] if row else None
+    systems = holes_systems(con, cov.gaps) or set()
     gaps = tuple(g for g in cov.gaps if at is not None and reach.holds(g, at)
-                 and (anomalous or g.kind != "actions"))
+                 and (g.kind != "actions" or (anomalous and g.system in systems)))
     return caveats(Coverage(cov.sources, cov.missing, gaps), reach,
                    {g: Resting((charge_id,)) if at is not None and reach.inside(g, at)
                     else Resting(after=(charge_id,))
                     for g in gaps if g.kind == "actions"})
+
+
+def holes_systems(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap]
+                  ) -> set[str | None] | None:
+    """order_systems, read only when there is an actions gap to judge."""
+    return order_systems(con) if any(g.kind == "actions" for g in gaps) else None
 
 
 def caveats(cov: Coverage, reach: Reach, on_gaps: Mapping[Gap, Resting]) -> list[str]:
@@ -174,6 +201,9 @@ def gap_text(gap: Gap) -> str:
 
 def actions_effect(resting: Resting, reach: Reach) -> str:
     later = f"billed up to {reach.text()} after it"
+    if not resting.orders:
+        return ("that system places and confirms no orders, so no charge's verdict rests on "
+                "it, but its actions from then are not in this answer")
     if not resting.inside and not resting.after:
         return (f"no anomalous charge was billed then or {later.removeprefix('billed ')}, "
                 "but actions from then are not in this answer")

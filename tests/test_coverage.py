@@ -246,6 +246,25 @@ def test_remediation_counts_the_charges_that_rest_on_the_gap(holed: Path) -> Non
     assert [r["charge_id"] for r in rows] == [f"CH{2 * 168 + 48 + h}" for h in range(9, 15)]
 
 
+def test_a_hole_in_a_system_without_orders_rests_no_verdict(tmp_path: Path) -> None:
+    # The sso system only logs logins: its hole hides no authorization.
+    actions, charges = regular_world(4, steady, (HOLE,))
+    sso_hole = (HOLE[0] - timedelta(days=7), HOLE[1] - timedelta(days=7))
+    actions += [{**row, "event_id": f"sso-{row['event_id']}", "system": "sso"}
+                for row in regular_world(4, steady, (sso_hole,))[0]
+                if row["action"] == "login"]
+    db = load(tmp_path, actions, charges)
+    result = cli("remediation", "--db", str(db), "-f", "json")
+    lines = result.stderr.splitlines()
+    assert lines[0] == ("warning: the actions log of system sso has no events from 2026-03-11 "
+                        "09:00 to 15:00 UTC (about 72 expected); that system places and "
+                        "confirms no orders, so no charge's verdict rests on it, but its "
+                        "actions from then are not in this answer.")
+    assert lines[1:] == [HOLE_WARNING]
+    sso_charge = cli("trace", "charge", f"CH{9 * 24 + 10}", "--db", str(db), "-f", "json")
+    assert sso_charge.stderr == ""
+
+
 def test_run_warns_of_the_gap_unless_it_runs_on_another_window(holed: Path) -> None:
     result = cli("run", "--db", str(holed), "-f", "json")
     assert HOLE_WARNING in result.stderr.splitlines()

@@ -15,7 +15,14 @@ from typing import Any
 import duckdb
 
 from auditlog import store
-from auditlog.caveats import NEEDS, caveats, charges_on_gaps, model_reach, zone_caveats
+from auditlog.caveats import (
+    NEEDS,
+    caveats,
+    charges_on_gaps,
+    holes_systems,
+    model_reach,
+    zone_caveats,
+)
 from auditlog.coverage import coverage
 from auditlog.errors import InputError, UsageError
 from auditlog.export.evidence import evidence_frames, input_files
@@ -105,7 +112,8 @@ def coverage_summary(con: duckdb.DuckDBPyConnection, data: ExportData) -> dict[s
     cov, reach = coverage(con).needed_by(NEEDS["export"]), model_reach(con)
     charges = data.tables["remediation"].select("charge_id", "charged_at").iter_rows()
     return {"missing": list(cov.missing), "gaps": [g.as_dict() for g in cov.gaps],
-            "caveats": caveats(cov, reach, charges_on_gaps(cov.gaps, charges, reach))
+            "caveats": caveats(cov, reach, charges_on_gaps(cov.gaps, charges, reach,
+                                                           holes_systems(con, cov.gaps)))
             + zone_caveats(con, NEEDS["export"])}
 
 
