@@ -6,7 +6,8 @@ copies the file (checkpointed: every committed change, nothing else) to
 instead of waiting: a consistent state, the one before the write began. The copy is
 made only when the file changed since the last one (size and modification time), so a
 writer that follows a writer pays nothing; at 1M rows the database is 54 MB and the
-copy 0.09 s (benchmarks/bench_lock.py).
+copy 0.09 s (benchmarks/bench_lock.py). The copy reads the file through a descriptor
+kept open (copy_held): closing one would drop DuckDB's lock.
 
 Beside it, `auditlog.duckdb.snapshot.json` names the writer open it belongs to (the
 token of its holder record, see locking.py): a reader uses the copy only when the
@@ -19,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,8 +66,7 @@ def refresh(con: duckdb.DuckDBPyConnection, db_path: Path, token: str, now: str)
         previous = _read_json(meta)
         if previous.get("source") != source or not snapshot_path(db_path).is_file():
             meta.unlink(missing_ok=True)  # never a new token on an old copy
-            _write_whole(snapshot_path(db_path), lambda temp: shutil.copyfile(db_path, temp),
-                         mode)
+            _write_whole(snapshot_path(db_path), lambda temp: copy_held(db_path, temp), mode)
             now_taken = now
         else:
             now_taken = str(previous.get("taken_at", now))
@@ -76,6 +75,35 @@ def refresh(con: duckdb.DuckDBPyConnection, db_path: Path, token: str, now: str)
     except (OSError, duckdb.Error):
         with contextlib.suppress(OSError):
             meta.unlink(missing_ok=True)
+
+
+# A POSIX lock belongs to the process and the file, and closing *any* descriptor of
+# that file drops it: shutil.copyfile(db, ...) would silently release DuckDB's lock.
+# So the database is read through one descriptor per file, kept open for the life of
+# the process (closed only once the path names another file).
+_held: dict[str, tuple[int, int, int]] = {}
+
+
+def copy_held(db_path: Path, target: str) -> None:
+    """Copy the database file to `target` without ever closing a descriptor of it."""
+    key, stat = str(db_path.resolve()), db_path.stat()
+    kept = _held.get(key)
+    if kept is None or kept[1:] != (stat.st_dev, stat.st_ino):
+        if kept is not None:
+            os.close(kept[0])  # another file's descriptor: its lock is not ours to keep
+        kept = (os.open(db_path, os.O_RDONLY), stat.st_dev, stat.st_ino)
+        _held[key] = kept
+    with open(target, "wb") as out:
+        size, done = os.fstat(kept[0]).st_size, 0
+        while done < size:
+            chunk = os.pread(kept[0], min(COPY_CHUNK, size - done), done)
+            if not chunk:
+                break
+            out.write(chunk)
+            done += len(chunk)
+
+
+COPY_CHUNK = 8 << 20
 
 
 def _read_json(path: Path) -> dict[str, object]:
