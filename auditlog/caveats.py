@@ -93,27 +93,33 @@ def model_reach(con: duckdb.DuckDBPyConnection) -> Reach:
     return Reach(timedelta(hours=float(hours)), timedelta(minutes=float(minutes)))
 
 
-def order_systems(con: duckdb.DuckDBPyConnection) -> set[str | None]:
-    """The systems whose actions ever place or confirm an order (the shared view
-    order_actions, installed if this connection has not yet)."""
-    sql = "SELECT DISTINCT system FROM order_actions"
+def order_holes(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap]) -> set[Gap] | None:
+    """The actions gaps that may hide orders (None when there is no actions gap): those of
+    a system whose actions place or confirm orders (the shared view order_actions), and
+    those during which no system logged a single order action, the whole log being likely
+    down then (the order systems, quieter, may be too quiet to show a gap of their own)."""
+    holes = [g for g in gaps if g.kind == "actions"]
+    if not holes:
+        return None
     try:
-        rows = con.execute(sql).fetchall()
+        con.execute("SELECT 1 FROM order_actions LIMIT 0")
     except duckdb.CatalogException:
         from auditlog.rules.sandbox import install_shared_views
 
         install_shared_views(con)
-        rows = con.execute(sql).fetchall()
-    return {system for (system,) in rows}
+    systems = {s for (s,) in con.execute("SELECT DISTINCT system FROM order_actions").fetchall()}
+    return {g for g in holes if g.system in systems or not con.execute(
+        "SELECT count(*) FROM order_actions WHERE ts >= $start AND ts < $end",
+        {"start": g.start, "end": g.end}).fetchall()[0][0]}
 
 
 def charges_on_gaps(gaps: Sequence[Gap], charges: Iterable[tuple[str, datetime]],
-                    reach: Reach, systems: Collection[str | None] | None = None
+                    reach: Reach, orders: Collection[Gap] | None = None
                     ) -> dict[Gap, Resting]:
     """Per actions gap, the given anomalous (charge_id, charged_at) that may rest on it;
-    with `systems` (order_systems), a gap elsewhere holds none."""
-    others = [g for g in gaps if g.kind == "actions" and systems is not None
-              and g.system not in systems]
+    with `orders` (order_holes), a gap not among them holds none."""
+    others = [g for g in gaps if g.kind == "actions" and orders is not None
+              and g not in orders]
     holes = [g for g in gaps if g.kind == "actions" and g not in others]
     inside: dict[Gap, list[str]] = {g: [] for g in holes}
     after: dict[Gap, list[str]] = {g: [] for g in holes}
@@ -132,14 +138,14 @@ def anomalous_on_gaps(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap],
     holes = [g for g in gaps if g.kind == "actions"]
     if not holes:
         return {}
-    systems = order_systems(con)  # installs the shared views
+    orders = order_holes(con, holes)  # installs the shared views
     rows = con.execute(
         "SELECT charge_id, charged_at FROM anomalous_charges "
         "WHERE charged_at >= $lo AND charged_at < $hi ORDER BY charged_at, charge_id",
         {"lo": min(g.start for g in holes) - reach.before,
          "hi": max(g.end for g in holes) + reach.after},
     ).fetchall()
-    return charges_on_gaps(holes, rows, reach, systems)
+    return charges_on_gaps(holes, rows, reach, orders)
 
 
 def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
@@ -150,7 +156,7 @@ def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
     otherwise they are read from the shared views, and only if an actions gap needs them."""
     cov, reach = coverage(con).needed_by(needs, since, until), model_reach(con)
     on_gaps = anomalous_on_gaps(con, cov.gaps, reach) if charges is None else \
-        charges_on_gaps(cov.gaps, charges, reach, holes_systems(con, cov.gaps))
+        charges_on_gaps(cov.gaps, charges, reach, order_holes(con, cov.gaps))
     return caveats(cov, reach, on_gaps)
 
 
@@ -162,19 +168,13 @@ def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_
     row = con.execute("SELECT min(ts) FROM charges WHERE charge_id = $id",
                       {"id": charge_id}).fetchone()
     at = row[0] if row else None
-    systems = holes_systems(con, cov.gaps) or set()
+    orders = order_holes(con, cov.gaps) or set()
     gaps = tuple(g for g in cov.gaps if at is not None and reach.holds(g, at)
-                 and (g.kind != "actions" or (anomalous and g.system in systems)))
+                 and (g.kind != "actions" or (anomalous and g in orders)))
     return caveats(Coverage(cov.sources, cov.missing, gaps), reach,
                    {g: Resting((charge_id,)) if at is not None and reach.inside(g, at)
                     else Resting(after=(charge_id,))
                     for g in gaps if g.kind == "actions"})
-
-
-def holes_systems(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap]
-                  ) -> set[str | None] | None:
-    """order_systems, read only when there is an actions gap to judge."""
-    return order_systems(con) if any(g.kind == "actions" for g in gaps) else None
 
 
 def caveats(cov: Coverage, reach: Reach, on_gaps: Mapping[Gap, Resting]) -> list[str]:
@@ -202,8 +202,9 @@ def gap_text(gap: Gap) -> str:
 def actions_effect(resting: Resting, reach: Reach) -> str:
     later = f"billed up to {reach.text()} after it"
     if not resting.orders:
-        return ("that system places and confirms no orders, so no charge's verdict rests on "
-                "it, but its actions from then are not in this answer")
+        return ("that system places and confirms no orders and the order systems logged "
+                "orders meanwhile, so no charge's verdict rests on it, but its actions from "
+                "then are not in this answer")
     if not resting.inside and not resting.after:
         return (f"no anomalous charge was billed then or {later.removeprefix('billed ')}, "
                 "but actions from then are not in this answer")

@@ -258,11 +258,27 @@ def test_a_hole_in_a_system_without_orders_rests_no_verdict(tmp_path: Path) -> N
     lines = result.stderr.splitlines()
     assert lines[0] == ("warning: the actions log of system sso has no events from 2026-03-11 "
                         "09:00 to 15:00 UTC (about 72 expected); that system places and "
-                        "confirms no orders, so no charge's verdict rests on it, but its "
-                        "actions from then are not in this answer.")
+                        "confirms no orders and the order systems logged orders meanwhile, so "
+                        "no charge's verdict rests on it, but its actions from then are not "
+                        "in this answer.")
     assert lines[1:] == [HOLE_WARNING]
     sso_charge = cli("trace", "charge", f"CH{9 * 24 + 10}", "--db", str(db), "-f", "json")
     assert sso_charge.stderr == ""
+
+
+def test_a_hole_in_the_whole_log_rests_verdicts_on_a_quiet_order_system(
+        tmp_path: Path) -> None:
+    # crm only logs one subscription an hour, too few for its own six silent hours to be a
+    # gap; the busy sso log falls silent at the same time, and no order action at all was
+    # logged meanwhile: the whole log was down, so the charges then rest on it.
+    actions, charges = regular_world(4, steady, (HOLE,))
+    actions = [{**row, "system": "sso"} if row["action"] == "login" else row
+               for row in actions]
+    db = load(tmp_path, actions, charges)
+    assert [(g.system, g.start, g.end) for g in gaps_of(db)] == [("sso", *HOLE)]
+    result = cli("remediation", "--db", str(db), "-f", "json")
+    assert result.stderr.splitlines() == [HOLE_WARNING.replace("crm", "sso").replace(
+        "about 78", "about 72")]
 
 
 def test_run_warns_of_the_gap_unless_it_runs_on_another_window(holed: Path) -> None:

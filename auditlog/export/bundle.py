@@ -19,8 +19,8 @@ from auditlog.caveats import (
     NEEDS,
     caveats,
     charges_on_gaps,
-    holes_systems,
     model_reach,
+    order_holes,
     zone_caveats,
 )
 from auditlog.coverage import coverage
@@ -113,7 +113,7 @@ def coverage_summary(con: duckdb.DuckDBPyConnection, data: ExportData) -> dict[s
     charges = data.tables["remediation"].select("charge_id", "charged_at").iter_rows()
     return {"missing": list(cov.missing), "gaps": [g.as_dict() for g in cov.gaps],
             "caveats": caveats(cov, reach, charges_on_gaps(cov.gaps, charges, reach,
-                                                           holes_systems(con, cov.gaps)))
+                                                           order_holes(con, cov.gaps)))
             + zone_caveats(con, NEEDS["export"])}
 
 
