@@ -123,6 +123,7 @@ def _forget(con: duckdb.DuckDBPyConnection, entries: list[Entry], note: Step) ->
     con.execute("CREATE OR REPLACE TEMP TABLE _gone AS SELECT unnest($shas) AS sha256",
                 {"shas": sorted(gone) or [""]})
     _refuse_conflicts(con)
+    _refuse_reordering(con, entries, gone)
     removed, handed = _move_rows(con)
     note("rows")
     quarantined = _forget_quarantine(con, entries, gone)
@@ -175,6 +176,36 @@ def _refuse_conflicts(con: duckdb.DuckDBPyConnection) -> None:
             "as conflicts with rows it brought, and would load without it; forget both "
             f"(auditlog forget {shlex.quote(stored)} {shlex.quote(path)}), then load "
             f"{path} again", source=stored)
+
+
+def _refuse_reordering(
+    con: duckdb.DuckDBPyConnection, entries: list[Entry], gone: set[str]
+) -> None:
+    """Forgetting the first path of a content that another path still lists keeps its
+    rows, as if that path had loaded them. That is only what a load without the first
+    path gives if no file loaded between the two shares rows with the content (without
+    the first path, that file would have stored them): refused then."""
+    for entry in entries:
+        if entry.sha256 in gone:
+            continue
+        rows = con.execute(
+            """
+            WITH paths AS (SELECT path, ingested_at FROM ingested_files WHERE sha256 = $sha),
+            span AS (
+              SELECT min(ingested_at) FILTER (WHERE path = $path) AS lo,
+                     min(ingested_at) FILTER (WHERE path <> $path) AS hi,
+                     arg_min(path, (ingested_at, path)) AS first FROM paths)
+            SELECT min(f.path) FROM shared_rows r
+            JOIN ingested_files f ON f.sha256 = r.file_sha256, span
+            WHERE r.stored_file = $sha AND span.first = $path
+              AND f.ingested_at >= span.lo AND f.ingested_at <= span.hi
+            """, {"sha": entry.sha256, "path": entry.path}).fetchall()
+        if rows and rows[0][0] is not None:
+            raise InputError(
+                f"cannot be forgotten alone: its content is also loaded from another path, "
+                f"and {rows[0][0]}, loaded in between, shares rows with it that it would "
+                f"have stored without it; forget both, then load {rows[0][0]} again",
+                source=entry.path)
 
 
 def _move_rows(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], dict[str, int]]:
@@ -245,22 +276,40 @@ def _forget_quarantine(
     con: duckdb.DuckDBPyConnection, entries: list[Entry], gone: set[str]
 ) -> dict[str, int]:
     """Quarantined rows of gone contents go; those of a content another path still
-    lists are kept under that path."""
+    lists are kept under that path (see _rename)."""
     counts = dict(con.execute(
         "SELECT file_sha256, count(*) FROM quarantine "
         "WHERE file_sha256 IN (SELECT sha256 FROM _gone) GROUP BY file_sha256").fetchall())
     con.execute("DELETE FROM quarantine WHERE file_sha256 IN (SELECT sha256 FROM _gone)")
-    for entry in entries:
-        if entry.sha256 in gone:
-            continue
+    for sha in sorted({e.sha256 for e in entries} - gone):
+        _rename(con, sha, [e.path for e in entries if e.sha256 == sha])
+    return counts
+
+
+def _rename(con: duckdb.DuckDBPyConnection, sha: str, forgotten: list[str]) -> None:
+    """A content keeps its rows under the paths not forgotten: its quarantined rows take
+    the earliest of them, and a conflict that names the content by its first path in
+    order (as the ingest does) names it by the first remaining one."""
+    params = {"sha": sha, "forgotten": forgotten}
+    ((heir, old, new),) = con.execute(
+        """
+        SELECT arg_min(path, (ingested_at, path)) FILTER (WHERE NOT list_contains($forgotten, path)),
+               min(path), min(path) FILTER (WHERE NOT list_contains($forgotten, path))
+        FROM ingested_files WHERE sha256 = $sha
+        """, params).fetchall()
+    con.execute("UPDATE quarantine SET path = $heir "
+                "WHERE file_sha256 = $sha AND list_contains($forgotten, path)",
+                {**params, "heir": heir})
+    if old != new:
         con.execute(
             """
-            UPDATE quarantine SET path = (
-              SELECT arg_min(path, (ingested_at, path)) FROM ingested_files
-              WHERE sha256 = $sha AND path <> $path)
-            WHERE file_sha256 = $sha AND path = $path
-            """, {"sha": entry.sha256, "path": entry.path})
-    return counts
+            UPDATE quarantine AS q
+            SET reason = replace(q.reason, ' loaded from ' || $old || ' row ',
+                                 ' loaded from ' || $new || ' row ')
+            FROM shared_rows r
+            WHERE r.stored_file = $sha AND r.verdict = 'conflict'
+              AND q.file_sha256 = r.file_sha256 AND q.location = r.location
+            """, {"sha": sha, "old": old, "new": new})
 
 
 def _forget_entries(con: duckdb.DuckDBPyConnection, entries: list[Entry], gone: set[str]) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from auditlog import store
 from auditlog.errors import AuditlogError, InputError, UsageError
@@ -403,3 +405,64 @@ def test_forgetting_a_file_of_a_world_equals_never_loading_it(tmp_path: Path) ->
         rest = tmp_path / f"rest-{k}.duckdb"
         _load_world_files(rest, files[:k] + files[k + 1:])
         assert _world_state(trial) == _world_state(rest), f"forgetting {files[k][0].name}"
+
+
+# Files drawn from a few ids and two contents each (so duplicates, conflicts, in-file
+# repeats and whole-file copies all happen), loaded one call each in order.
+ROW = st.one_of(st.tuples(st.sampled_from(["E0", "E1", "E2", "E3"]),
+                          st.sampled_from(["a", "a", "a", "b"])),
+                st.just(("E9", None)))  # a bad row: no actor
+FILES = st.lists(st.one_of(st.lists(ROW, min_size=1, max_size=5), st.integers(0, 3)),
+                 min_size=2, max_size=4)
+
+
+def _full_state(db: Path) -> Any:
+    con = store.connect(db, read_only=True)
+    state = (_without_load_times(_status(con)),
+             con.execute("SELECT event_id, actor, _file, _row FROM actions ORDER BY ALL").fetchall(),
+             con.execute("SELECT path, kind, row_number, location, reason, raw FROM quarantine "
+                         "ORDER BY ALL").fetchall())
+    con.close()
+    return state
+
+
+@settings(max_examples=int(os.environ.get("AUDITLOG_FUZZ_EXAMPLES", "25")), deadline=None,
+          derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(drawn=FILES, pick=st.integers(0, 3))
+def test_forget_equals_never_loading_or_refuses(tmp_path_factory: pytest.TempPathFactory,
+                                                drawn: list[Any], pick: int) -> None:
+    """Forgetting any file gives exactly the database that loading the others gives
+    (status but load times, rows with their file and row, quarantine), or refuses and
+    changes nothing."""
+    tmp = tmp_path_factory.mktemp("prop")
+    contents: list[list[tuple[str, str | None]]] = []
+    for item in drawn:  # an integer copies an earlier file: the same content, another path
+        contents.append(contents[item % len(contents)] if isinstance(item, int) and contents
+                        else item if not isinstance(item, int) else [("E0", "a")])
+    paths = []
+    for i, rows in enumerate(contents):
+        events = [{**_event(eid, int(eid[1:])), "actor": actor} if actor else
+                  {"event_id": eid, "ts": "2026-09-01T10:00:00Z"} for eid, actor in rows]
+        paths.append(write_rows(tmp / f"f{i}.jsonl", events))
+    k = pick % len(paths)
+    db = tmp / "all.duckdb"
+    con = store.connect(db)
+    for path in paths:
+        ingest_paths(con, [path], kind="actions")
+    before = snapshot(con)
+    try:
+        forget(con, [str(paths[k])])
+    except InputError:
+        event("refused")
+        assert snapshot(con) == before
+        return
+    finally:
+        con.close()
+    rest = tmp / "rest.duckdb"
+    con = store.connect(rest)
+    for path in paths[:k] + paths[k + 1:]:
+        ingest_paths(con, [path], kind="actions")
+    con.close()
+    event("forgotten")
+    assert _full_state(db) == _full_state(rest)
