@@ -148,7 +148,7 @@ UNDECIDED_SQL = """
         SELECT CAST(? AS TIMESTAMPTZ) - p.pairing_hours * INTERVAL 1 HOUR AS lo,
                CAST(? AS TIMESTAMPTZ) + p.clock_skew_minutes * INTERVAL 1 MINUTE AS hi,
                p.pairing_hours
-        FROM attribution_params AS p),
+        FROM model_params AS p),
     candidates AS (
         SELECT a.order_key, max(CASE WHEN a.actor = a.customer THEN 1 ELSE 0 END) AS own
         FROM order_actions AS a, reach AS r

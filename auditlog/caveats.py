@@ -4,7 +4,7 @@ the caveats the CLI prints on stderr and the reports and the export manifest car
 A hole in the actions can only hide what authorizes a charge, so the charges whose
 verdict rests on it are the anomalous ones billed while it lasted or after it, as long
 as the attribution model lets a charge follow its order (docs/attribution.md; the
-parameters of queries/shared/00_attribution_params.sql), or slightly before it.
+parameters of queries/shared/00_model_params.sql), or slightly before it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ HOLE_EFFECT = {
 
 # Charges a sentence names before it only counts the rest.
 NAMED = 5
-PARAMS_VIEW = "attribution_params"
+PARAMS_VIEW = "model_params"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ orders AS (
         s.first_ts - p.clock_skew_minutes * INTERVAL 1 MINUTE AS reach_from,
         s.last_ts + p.pairing_hours * INTERVAL 1 HOUR AS reach_to
     FROM spans AS s
-    CROSS JOIN attribution_params AS p
+    CROSS JOIN model_params AS p
 ),
 open_charges AS (
     SELECT c.charge_id, c.ts, c.account, c.product
