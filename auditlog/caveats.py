@@ -132,30 +132,34 @@ def charges_on_gaps(gaps: Sequence[Gap], charges: Iterable[tuple[str, datetime]]
 
 
 def anomalous_on_gaps(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap],
-                      reach: Reach) -> dict[Gap, Resting]:
-    """charges_on_gaps over the shared view `anomalous_charges`, read only when there is
-    an actions gap at all (over the stored attribution after a run, a look-up)."""
+                      reach: Reach, change_id: str | None = None) -> dict[Gap, Resting]:
+    """charges_on_gaps over the shared view `anomalous_charges` (those blamed on
+    `change_id` if given), read only when there is an actions gap at all (over the stored
+    attribution after a run, a look-up)."""
     holes = [g for g in gaps if g.kind == "actions"]
     if not holes:
         return {}
     orders = order_holes(con, holes)  # installs the shared views
     rows = con.execute(
         "SELECT charge_id, charged_at FROM anomalous_charges "
-        "WHERE charged_at >= $lo AND charged_at < $hi ORDER BY charged_at, charge_id",
+        "WHERE charged_at >= $lo AND charged_at < $hi "
+        "AND ($change IS NULL OR change_id = $change) ORDER BY charged_at, charge_id",
         {"lo": min(g.start for g in holes) - reach.before,
-         "hi": max(g.end for g in holes) + reach.after},
+         "hi": max(g.end for g in holes) + reach.after, "change": change_id},
     ).fetchall()
     return charges_on_gaps(holes, rows, reach, orders)
 
 
 def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
                    charges: Iterable[tuple[str, datetime]] | None = None,
-                   since: datetime | None = None, until: datetime | None = None) -> list[str]:
+                   since: datetime | None = None, until: datetime | None = None,
+                   change_id: str | None = None) -> list[str]:
     """The caveats of an answer that reads the kinds `needs` (in [since, until) if given).
     `charges` are the answer's anomalous (charge_id, charged_at) when the caller has them;
-    otherwise they are read from the shared views, and only if an actions gap needs them."""
+    otherwise they are read from the shared views (those blamed on `change_id` if given),
+    and only if an actions gap needs them."""
     cov, reach = coverage(con).needed_by(needs, since, until), model_reach(con)
-    on_gaps = anomalous_on_gaps(con, cov.gaps, reach) if charges is None else \
+    on_gaps = anomalous_on_gaps(con, cov.gaps, reach, change_id) if charges is None else \
         charges_on_gaps(cov.gaps, charges, reach, order_holes(con, cov.gaps))
     return caveats(cov, reach, on_gaps)
 
@@ -206,8 +210,8 @@ def actions_effect(resting: Resting, reach: Reach) -> str:
                 "orders meanwhile, so no charge's verdict rests on it, but its actions from "
                 "then are not in this answer")
     if not resting.inside and not resting.after:
-        return (f"no anomalous charge was billed then or {later.removeprefix('billed ')}, "
-                "but actions from then are not in this answer")
+        return (f"no anomalous charge of this answer was billed then or "
+                f"{later.removeprefix('billed ')}, but actions from then are not in it")
     if not resting.inside:
         return f"{charges_text(resting.after)} {later} may rest on it"
     text = (f"{charges_text(resting.inside, 'billed in that window ')} may be judged "

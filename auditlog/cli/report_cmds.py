@@ -52,7 +52,7 @@ def accountability_cmd(
     con = store.connect(db, read_only=True)
     try:
         report = accountability(con, change)
-        caveats = warn(answer_caveats(con, NEEDS["report"]))
+        caveats = warn(answer_caveats(con, NEEDS["report"], change_id=change))
     finally:
         con.close()
     if output is ReportFormat.json:

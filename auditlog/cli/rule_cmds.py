@@ -368,7 +368,7 @@ def trace_change_cmd(
     """The change, its approval and window, and what it cost customers."""
     con = store.connect(db, read_only=True)
     doc = trace_change(con, change_id)
-    warn(answer_caveats(con, NEEDS["trace change"]))
+    warn(answer_caveats(con, NEEDS["trace change"], change_id=change_id))
     con.close()
     if output is OutputFormat.json:
         print_json(doc)
