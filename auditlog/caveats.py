@@ -161,7 +161,7 @@ def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
     cov, reach = coverage(con).needed_by(needs, since, until), model_reach(con)
     on_gaps = anomalous_on_gaps(con, cov.gaps, reach, change_id) if charges is None else \
         charges_on_gaps(cov.gaps, charges, reach, order_holes(con, cov.gaps))
-    return caveats(cov, reach, on_gaps)
+    return caveats(cov, reach, on_gaps) + zone_caveats(con, needs)
 
 
 def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_id: str,
@@ -178,7 +178,29 @@ def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_
     return caveats(Coverage(cov.sources, cov.missing, gaps), reach,
                    {g: Resting((charge_id,)) if at is not None and reach.inside(g, at)
                     else Resting(after=(charge_id,))
-                    for g in gaps if g.kind == "actions"})
+                    for g in gaps if g.kind == "actions"}) \
+        + zone_caveats(con, needs)
+
+
+def zone_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str]) -> list[str]:
+    """One sentence per file of a kind in `needs` whose naive times were read in a zone
+    nobody chose (ingest without --tz: UTC); naming it on a reload confirms it."""
+    present = con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                          "table_name = 'naive_files' AND table_schema = 'main'").fetchall()
+    if present != [(1,)]:
+        return []
+    rows = con.execute(
+        """
+        SELECT f.path, f.kind, f.tz, n.naive_times FROM naive_files n
+        JOIN ingested_files f USING (sha256, path)
+        WHERE NOT n.chosen AND list_has_any(string_split(f.kind, '+'), $needs)
+        ORDER BY f.path
+        """, {"needs": sorted(set(needs))}).fetchall()
+    return [f"{count:,} timestamp(s) in {path} ({kind}) carry no offset and were read in "
+            f"{tz} because no --tz was given; if they are local times, every time from that "
+            f"file is off by their zone's offset (load it with --tz {tz} to confirm, or "
+            "forget it and load it again with --tz ZONE)."
+            for path, kind, tz, count in rows]
 
 
 def caveats(cov: Coverage, reach: Reach, on_gaps: Mapping[Gap, Resting]) -> list[str]:
