@@ -31,10 +31,16 @@ from auditlog.errors import InputError
 from auditlog.ingest import salvage
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile, TextProfile
 from auditlog.ingest.standard import adapters, stage_standard
+from auditlog.kinds import KINDS
 from auditlog.store import first_line
 
 # How the c0..cN columns hold their values, which decides how they are turned into text.
 ValueStyle = Literal["json", "text", "native"]
+
+# A CSV file with more columns than this is staged as JSON rows, and of a JSON row this
+# wide only the columns some kind names are staged as columns (see validate.WIDE).
+WIDE = 200
+CONTRACT_NAMES = frozenset(c for kind in KINDS.values() for c in kind.column_names)
 
 # JSON documents and lines can be large; DuckDB's defaults (16 MB object, 2 MB line)
 # would reject real CloudTrail digests. (MAX_LINE_BYTES: see files.py.)
@@ -96,6 +102,10 @@ def stage(
         if source.format == "json":
             return _stage_json(con, source)
         if source.format in ("csv", "tsv"):
+            if len(probe[0] if probe else []) > WIDE:
+                # Too wide for column-by-column SQL: read as JSON rows (see validate.WIDE).
+                salvage.stage_delimited(con, source, as_docs=True)
+                return _stage_from_docs(con)
             return [_stage_csv_view(con, source) if lazy else _stage_csv(con, source)]
         return [_stage_parquet(con, source)]
     except READ_ERRORS as exc:
@@ -120,7 +130,8 @@ def _probe(con: duckdb.DuckDBPyConnection, source: InputFile) -> tuple[list[str]
         if source.format == "json":
             probe.execute(f"SELECT count(*) FROM {_json_objects_sql(source)}").fetchall()
         else:
-            probe.execute(f"DESCRIBE SELECT * FROM {_csv_sql(source)}").fetchall()
+            names = probe.execute(f"DESCRIBE SELECT * FROM {_csv_sql(source)}").fetchall()
+            return [name for name, *_ in names], False
     except READ_ERRORS:
         return None
     finally:
@@ -395,9 +406,15 @@ def _stage_from_docs(con: duckdb.DuckDBPyConnection) -> list[Staged]:
         return standard
     if keys:
         # One parse per row: json_extract with a list of paths returns every value at
-        # once. Paths quote the key, so `TS` and `ts` stay two columns.
-        paths = "[" + ", ".join(_sql_string(_json_path(k)) for k in keys) + "]"
-        fields = ", ".join(f"_v[{i + 1}] AS {_ident(i)}" for i in range(len(keys)))
+        # once. Paths quote the key, so `TS` and `ts` stay two columns. A wide row's
+        # other keys are not made columns: validation reads them from `_raw`
+        # (validate.WIDE), and thousands of columns would take minutes to plan.
+        columns = [
+            i for i, k in enumerate(keys)
+            if len(keys) <= WIDE or k.strip().lower() in CONTRACT_NAMES
+        ]
+        paths = "[" + ", ".join(_sql_string(_json_path(keys[i])) for i in columns) + "]"
+        fields = ", ".join(f"_v[{j + 1}] AS {_ident(i)}" for j, i in enumerate(columns))
         con.execute(
             f"""
             CREATE TEMP TABLE _stage AS

@@ -236,9 +236,15 @@ def _elements(text: str, start: int) -> Iterator[tuple[str, str | None]]:
             return
 
 
-def stage_delimited(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[str]:
+def stage_delimited(
+    con: duckdb.DuckDBPyConnection, source: InputFile, *, as_docs: bool = False
+) -> list[str]:
     """CSV/TSV → `_stage(_row, _loc, _raw, _bad, c0..cN)`, one row per record (header
-    excluded), as DuckDB's reader numbers them. Returns the header's column names."""
+    excluded), as DuckDB's reader numbers them. Returns the header's column names.
+
+    `as_docs`: → `_docs(_row, _loc, _raw, _bad)` instead, each record's `_raw` a JSON
+    object of its fields (empty = null), for files too wide to stage column by column
+    (see validate.WIDE): they are then read as JSON rows are."""
     delimiter = "\t" if source.format == "tsv" else ","
     # Fields as long as a line may be (the default limit is 128 KiB).
     csv.field_size_limit(MAX_LINE_BYTES)
@@ -251,33 +257,31 @@ def stage_delimited(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[s
         if isinstance(header, csv.Error):
             raise InputError(f"cannot read as {source.format}: its header is not CSV ({header})",
                              source=source.display)
-        if header is None:
-            con.execute("CREATE TEMP TABLE _stage (_row BIGINT, _loc VARCHAR, _raw VARCHAR, "
-                        "_bad VARCHAR)")
-            return []
+        header = header or []
         if any(_defect(name.encode("utf-8", "surrogateescape")) for name in header):
             raise InputError(
                 f"cannot read as {source.format}: its header is not UTF-8 text "
                 f"({safe_text(delimiter.join(header))})",
                 source=source.display,
             )
-        columns = [f"c{i}" for i in range(len(header))]
+        columns = [] if as_docs else [f"c{i}" for i in range(len(header))]
+        name = "_docs" if as_docs else "_stage"
         con.execute(
-            "CREATE TEMP TABLE _stage (_row BIGINT, _loc VARCHAR, _raw VARCHAR, _bad VARCHAR"
+            f"CREATE TEMP TABLE {name} (_row BIGINT, _loc VARCHAR, _raw VARCHAR, _bad VARCHAR"
             + "".join(f", {c} VARCHAR" for c in columns) + ")"
         )
-        table = _Table(con, "_stage", ["_row", "_loc", "_raw", "_bad", *columns])
+        table = _Table(con, name, ["_row", "_loc", "_raw", "_bad", *columns])
         bad = total = 0
         for number, fields in enumerate(records, start=1):
             total += 1
             if isinstance(fields, csv.Error):
-                table.add((number, f"record {number}",
-                           f"(the CSV text ending at line {reader.line_num})",
-                           f"malformed CSV record: {fields}", *[None] * len(header)))
-                continue
-            row, defect = _record(number, fields, header, delimiter)
-            bad += defect
-            table.add(row)
+                row: tuple[object, ...] = (
+                    number, f"record {number}", f"(the CSV text ending at line {reader.line_num})",
+                    f"malformed CSV record: {fields}", *[None] * len(header))
+            else:
+                row, defect = _record(number, fields, header, delimiter)
+                bad += defect
+            table.add(row[:4] if as_docs else row)
         table.flush()
     _check_text(source, bad, total)
     return header

@@ -7,8 +7,10 @@ the reasons it breaks the contract. Python only writes the SQL.
 
 from __future__ import annotations
 
+import json
+
 from auditlog.errors import InputError
-from auditlog.ingest.readers import Staged, _json_path, _sql_string
+from auditlog.ingest.readers import WIDE, Staged, _json_path, _sql_string
 from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS, Column, Kind
 
 # Timestamps: epoch seconds or milliseconds (magnitude decides: below 1e11 is seconds,
@@ -123,7 +125,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     for i, name in enumerate(staged.columns):
         by_name.setdefault(name.strip().lower(), []).append(i)
     known = set(kind.column_names)
-    source, direct = _source(staged, known)
+    source, direct = _source(staged, known, wide=_wide_enough(staged, known))
 
     def text_of(i: int) -> str:
         return f"nullif(trim(s{i}), '')" if i in direct else _text_expr(i, staged)
@@ -140,7 +142,10 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
             spellings.append(f"list_value({', '.join(variants)}) AS {_k(column)}")
 
     extras = [(i, n) for i, n in enumerate(staged.columns) if n.strip().lower() not in known]
-    if extras:
+    wide = _wide(staged, extras)
+    if wide is not None:
+        extra, digest_extra = wide
+    elif extras:
         # json_object, not struct_pack: keys are data (empty, or differing only in case).
         members = ", ".join(f"{_sql_string(n)}, c{i}" for i, n in extras)
         extra = f"CAST(nullif(json_merge_patch('{{}}', json_object({members})), '{{}}') AS JSON)"
@@ -148,7 +153,8 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         extra = "CAST(NULL AS JSON)"
 
     text_cols = ",\n  ".join(f"{texts[c.name]} AS {_t(c)}" for c in kind.columns)
-    extra_texts = "".join(f",\n  {_text_expr(i, staged)} AS _e{i}" for i, _ in extras)
+    extra_texts = "" if wide else "".join(
+        f",\n  {_text_expr(i, staged)} AS _e{i}" for i, _ in extras)
     extra_texts += "".join(f",\n  {spelling}" for spelling in spellings)
     # What the raw text is rebuilt from, for the rows that are quarantined.
     raw_from = "_raw" if staged.raw == "_raw" else "".join(
@@ -168,7 +174,9 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     # The digest compares content, not spelling: extra columns by name in sorted order,
     # as text, absent and null alike, so the same row exported as JSON Lines and as CSV
     # (columns in another order, numbers as text) is a duplicate, not a conflict.
-    if extras:
+    if wide:
+        pass
+    elif extras:
         as_text = ", ".join(
             f"{_sql_string(n)}, _e{i}" for i, n in sorted(extras, key=lambda e: e[1])
         )
@@ -246,7 +254,38 @@ def _naive_counts(kind: Kind) -> str:
     return f"{naive} AS _naive, {dst} AS _dst"
 
 
-def _source(staged: Staged, known: set[str]) -> tuple[str, set[int]]:
+# Beyond WIDE extra keys (readers.WIDE), a JSON row's extras are computed from its text
+# in one expression each (see _wide), not column by column: DuckDB plans a query over
+# thousands of columns in time that grows faster than the columns (10k keys took minutes).
+
+
+def _wide_enough(staged: Staged, known: set[str]) -> bool:
+    extras = sum(1 for n in staged.columns if n.strip().lower() not in known)
+    return staged.style == "json" and staged.raw == "_raw" and extras > WIDE
+
+
+def _wide(staged: Staged, extras: list[tuple[int, str]]) -> tuple[str, str] | None:
+    """For a wide JSON row: `extra` as its object without the contract's keys, and the
+    digest's text of the extras as the narrow path computes it (by name in sorted order,
+    as trimmed text, null and empty dropped), so a row digests alike either way."""
+    if not (staged.style == "json" and staged.raw == "_raw" and len(extras) > WIDE):
+        return None
+    names = sorted(n for _, n in extras)
+    extra_names = set(names)
+    contract = {n: None for n in staged.columns if n not in extra_names}
+    removal = _sql_string(json.dumps(contract))
+    extra = (f"CASE WHEN _bad IS NULL THEN CAST(nullif(json_merge_patch('{{}}', "
+             f"json_merge_patch(_raw, {removal})), '{{}}') AS JSON) END")
+    keys = "[" + ", ".join(_sql_string(n) for n in names) + "]"
+    paths = "[" + ", ".join(_sql_string(_json_path(n)) for n in names) + "]"
+    texts = (f"list_transform(json_extract_string(_raw, {paths}), "
+             "lambda v: nullif(trim(v), ''))")
+    digest_extra = (f"CASE WHEN _bad IS NULL THEN json_merge_patch('{{}}', "
+                    f"to_json(map({keys}, {texts}))) END")
+    return extra, digest_extra
+
+
+def _source(staged: Staged, known: set[str], *, wide: bool = False) -> tuple[str, set[int]]:
     """What the typed rows are read from, and the columns it gives as text (`s<i>`).
 
     A lazy JSON Lines view is read from its lines directly: one parse of each line
@@ -259,7 +298,8 @@ def _source(staged: Staged, known: set[str]) -> tuple[str, set[int]]:
     table = f"({staged.scan})" if staged.scan is not None else staged.table
     if not (staged.lazy and staged.style == "json" and staged.raw == "_raw" and canonical):
         return table, set()
-    others = [i for i in range(len(staged.columns)) if i not in canonical]
+    # A wide row's extras come from its text (see _wide), not as columns.
+    others = [] if wide else [i for i in range(len(staged.columns)) if i not in canonical]
 
     def paths(indices: list[int]) -> str:
         return "[" + ", ".join(_sql_string(_json_path(staged.columns[i])) for i in indices) + "]"
