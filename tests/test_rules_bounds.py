@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 import auditlog
+from auditlog import store
 from auditlog.errors import RuleError, UsageError
 from auditlog.findings import FindingFilter, list_findings, run_packs, triage
 from auditlog.rules import load_rules, open_sandbox, run_rule
@@ -201,3 +202,26 @@ def test_the_cli_says_in_one_sentence_which_rule_hit_which_limit(db: Path,
         result = cli("run", "--db", str(db), *args)
         assert result.returncode == 2 and option in result.stderr
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.spark
+def test_a_rule_on_spark_is_cancelled_at_its_time_limit(db: Path, rules_dir: Path,
+                                                        tmp_path: Path) -> None:
+    from auditlog.engines.spark import register_lake, run_rule_spark, start_session
+    from auditlog.lake import export_lake
+
+    con = store.connect(db, read_only=True)
+    try:
+        export_lake(con, tmp_path / "lake")
+    finally:
+        con.close()
+    spark = start_session()
+    register_lake(spark, tmp_path / "lake")
+    rules = {r.id: r for r in load_rules([rules_dir], builtin=False)}
+    with pytest.raises(RuleError) as info:
+        run_rule_spark(spark, rules["cross"], timeout=5)
+    assert str(info.value) == (f"{rules['cross'].source}: rule cross was stopped at its time "
+                               "limit of 5 s (--rule-timeout)")
+    # Only that rule's jobs were cancelled: the session runs the next rule.
+    assert run_rule_spark(spark, rules["big_charge"], timeout=120)["key"].to_list() == [
+        "C1", "C2"]

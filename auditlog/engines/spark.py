@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 DEFAULT_MASTER = "local[2]"
+CANCEL_EVERY = 0.5  # seconds between cancellations of a rule past its time limit
 INSTALL_HINT = "install with pip install 'auditlog[spark]'"
 
 # What the engine needs from a session; see PORTABLE-SQL for why each matters.
@@ -166,7 +168,7 @@ def run_rule_spark(spark: SparkSession, rule: Rule, params: dict[str, Any] | Non
     group = f"auditlog-{rule.id}-{uuid.uuid4().hex[:12]}"
     context.setJobGroup(group, f"auditlog rule {rule.id}", interruptOnCancel=True)
     try:
-        with watchdog(lambda: context.cancelJobGroup(group), timeout) as fired:
+        with cancelled_after(context, group, timeout) as fired:
             try:
                 table = spark.sql(sql, args=spark_args(rule, params, since, until)
                                   or None).toArrow()
@@ -175,12 +177,36 @@ def run_rule_spark(spark: SparkSession, rule: Rule, params: dict[str, Any] | Non
                     raise time_limit_error(rule.id, rule.source, timeout) from None
                 raise RuleError(f"failed on Spark: {first_line(exc)}",
                                 source=rule.source) from None
+            if fired():  # whatever came back after a cancel is not the rule's answer
+                raise time_limit_error(rule.id, rule.source, timeout)
     finally:
         context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     frame = frame.cast(FINDING_SCHEMA).sort("key")  # type: ignore[arg-type]
     return with_identity(rule, frame)
+
+
+@contextmanager
+def cancelled_after(context: Any, group: str, seconds: float) -> Iterator[Callable[[], bool]]:
+    """Cancel the job group's jobs from `seconds` on until the block ends; yields whether
+    that began. Cancelling once is not enough: a query submits its jobs over its run
+    (a broadcast, then the collection), some after the limit."""
+    stop = threading.Event()
+
+    def keep_cancelling() -> None:
+        while not stop.is_set():
+            context.cancelJobGroup(group)
+            stop.wait(CANCEL_EVERY)
+
+    def start() -> None:
+        threading.Thread(target=keep_cancelling, name=f"cancel {group}", daemon=True).start()
+
+    try:
+        with watchdog(start, seconds) as fired:
+            yield fired
+    finally:
+        stop.set()
 
 
 def run_rules_spark(spark: SparkSession, rules: Sequence[Rule],
