@@ -27,6 +27,7 @@ import polars as pl
 
 from auditlog import attribution, store
 from auditlog import timeline as timeline_module
+from auditlog.caveats import NEEDS, answer_caveats
 from auditlog.demo import load_world
 from auditlog.errors import UsageError
 from auditlog.findings import FindingFilter, RunReport, list_findings, run_packs
@@ -117,6 +118,16 @@ class Investigation:
         """What is loaded, as `auditlog status --format json`."""
         with self.connect() as con:
             return database_status(con)
+
+    def caveats(self, answer: str = "remediation", change_id: str | None = None) -> list[str]:
+        """What an answer cannot see (docs/coverage.md): the sentences the CLI prints on
+        stderr for `answer`, one of remediation, trace change, trace account, report,
+        export."""
+        if answer not in NEEDS or answer == "trace charge":
+            choices = ", ".join(n for n in NEEDS if n != "trace charge")
+            raise UsageError(f"no answer '{answer}'; use one of: {choices}")
+        with self.connect() as con:
+            return answer_caveats(con, NEEDS[answer], change_id=change_id)
 
     # --- rules and findings -----------------------------------------------------------
 

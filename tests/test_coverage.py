@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import auditlog
 from auditlog import store
 from auditlog.caveats import Reach, Resting, caveats, charges_on_gaps
 from auditlog.cli import app
 from auditlog.coverage import Coverage, Gap, coverage
 from auditlog.demo import read_sources
+from auditlog.errors import UsageError
 from auditlog.ingest import ingest_paths
 from auditlog.world import generate_world
 from tests.conftest import write_rows
@@ -226,6 +228,14 @@ HOLE_WARNING = ("warning: the actions log of system crm has no events from 2026-
                 "to 15:00 UTC (about 78 expected); 6 anomalous charges billed in that window "
                 "(CH393, CH394, CH395, CH396, CH397 and 1 more) may be judged anomalous only "
                 "because their actions are missing.")
+
+
+def test_the_python_api_gives_the_same_caveats(holed: Path) -> None:
+    with auditlog.open(holed) as inv:
+        assert inv.caveats("remediation") == [HOLE_WARNING.removeprefix("warning: ")]
+        assert inv.status()["coverage"]["gaps"][0]["system"] == "crm"
+        with pytest.raises(UsageError, match="no answer 'trace charge'"):
+            inv.caveats("trace charge")
 
 
 def test_status_table_and_json_show_the_gap(holed: Path) -> None:
