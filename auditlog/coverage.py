@@ -7,12 +7,16 @@ hour of the week, the usual count is the lower median of that hour's counts over
 observed, empty hours included. A maximal run of empty hours is a gap when the usual counts
 of its hours add up to at least MIN_EXPECTED events: usually empty hours add nothing, so a
 quiet night is not a gap, and a source observed for fewer than MIN_WEEKS weeks yields none.
-Everything is computed from one grouped scan per table into an hourly temp table.
-What a gap or a missing kind means for an answer, in words, is caveats.py.
+Everything is computed from one grouped scan per table into an hourly temp table; an
+ingest keeps the result with a fingerprint of the data (store_coverage), so that a trace
+at 10M rows reads it instead of rescanning. What a gap or a missing kind means for an
+answer, in words, is caveats.py.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,7 +90,13 @@ class Coverage:
 
 
 def coverage(con: duckdb.DuckDBPyConnection) -> Coverage:
-    """Spans, missing kinds and gaps of the database behind `con` (read-only is enough)."""
+    """Spans, missing kinds and gaps of the database behind `con` (read-only is enough):
+    what the last ingest stored while the data is as it left it, else computed now."""
+    stored = stored_coverage(con)
+    return stored if stored is not None else compute_coverage(con)
+
+
+def compute_coverage(con: duckdb.DuckDBPyConnection) -> Coverage:
     hourly_counts(con)
     sources = tuple(Source(*row) for row in con.execute("""
         SELECT kind, system, sum(n)::BIGINT, min(first_ts), max(last_ts) FROM coverage_hours
@@ -97,6 +107,52 @@ def coverage(con: duckdb.DuckDBPyConnection) -> Coverage:
         "weeks": MIN_WEEKS, "min_expected": MIN_EXPECTED}).fetchall())
     con.execute("DROP TABLE IF EXISTS coverage_hours")
     return Coverage(sources, missing, gaps)
+
+
+CACHE_TABLE = "coverage_state"
+
+
+def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """The data's digest (files and row counts, as for the stored attribution) and this
+    module's definition of a gap: either changing makes a stored coverage stale."""
+    from auditlog.rules.stored import fingerprint
+
+    definition = f"{MIN_WEEKS} {MIN_EXPECTED} {GAPS_SQL}"
+    return hashlib.sha256(f"{fingerprint(con, [])}\n{definition}".encode()).hexdigest()
+
+
+def store_coverage(con: duckdb.DuckDBPyConnection) -> Coverage:
+    """Compute the coverage on a writable connection and keep it with the fingerprint,
+    inside the caller's transaction (an ingest's: its coverage commits with its rows)."""
+    cov = compute_coverage(con)
+    document = json.dumps({
+        "sources": [[s.kind, s.system, s.rows, iso_utc(s.first), iso_utc(s.last)]
+                    for s in cov.sources],
+        "missing": list(cov.missing),
+        "gaps": [[g.kind, g.system, iso_utc(g.start), iso_utc(g.end), g.expected]
+                 for g in cov.gaps]})
+    con.execute(f"CREATE TABLE IF NOT EXISTS {CACHE_TABLE} (fingerprint VARCHAR, document VARCHAR)")
+    con.execute(f"DELETE FROM {CACHE_TABLE}")
+    con.execute(f"INSERT INTO {CACHE_TABLE} VALUES (?, ?)", [data_fingerprint(con), document])
+    return cov
+
+
+def stored_coverage(con: duckdb.DuckDBPyConnection) -> Coverage | None:
+    """The kept coverage while its fingerprint matches the data, else None."""
+    (present,) = con.execute("SELECT count(*) FROM information_schema.tables WHERE "
+                             "table_name = ? AND table_schema = 'main'",
+                             [CACHE_TABLE]).fetchall()
+    if present != (1,):
+        return None
+    rows = con.execute(f"SELECT fingerprint, document FROM {CACHE_TABLE}").fetchall()
+    if len(rows) != 1 or rows[0][0] != data_fingerprint(con):
+        return None
+    doc = json.loads(rows[0][1])
+    when = datetime.fromisoformat
+    return Coverage(
+        tuple(Source(k, sys, n, when(a), when(b)) for k, sys, n, a, b in doc["sources"]),
+        tuple(doc["missing"]),
+        tuple(Gap(k, sys, when(a), when(b), n) for k, sys, a, b, n in doc["gaps"]))
 
 
 def hourly_counts(con: duckdb.DuckDBPyConnection) -> None:

@@ -18,7 +18,7 @@ import auditlog
 from auditlog import store
 from auditlog.caveats import Reach, Resting, caveats, charges_on_gaps
 from auditlog.cli import app
-from auditlog.coverage import Coverage, Gap, coverage
+from auditlog.coverage import Coverage, Gap, compute_coverage, coverage, stored_coverage
 from auditlog.demo import read_sources
 from auditlog.errors import UsageError
 from auditlog.ingest import ingest_paths
@@ -236,6 +236,18 @@ def test_the_python_api_gives_the_same_caveats(holed: Path) -> None:
         assert inv.status()["coverage"]["gaps"][0]["system"] == "crm"
         with pytest.raises(UsageError, match="no answer 'trace charge'"):
             inv.caveats("trace charge")
+
+
+def test_an_ingest_keeps_the_coverage_and_a_later_change_makes_it_stale(holed: Path,
+                                                                        tmp_path: Path) -> None:
+    con = store.connect(holed)
+    try:
+        assert stored_coverage(con) == compute_coverage(con)  # kept by the last ingest
+        con.execute("DELETE FROM actions WHERE system = 'crm' AND ts < ?", [HOLE[0]])
+        assert stored_coverage(con) is None  # the data changed: computed again
+        assert coverage(con).gaps == ()  # the history before the hole is gone
+    finally:
+        con.close()
 
 
 def test_status_table_and_json_show_the_gap(holed: Path) -> None:

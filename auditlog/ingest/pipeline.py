@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from auditlog.coverage import store_coverage
 from auditlog.errors import InputError, UsageError
 from auditlog.ingest.files import Fingerprint, InputFile, discover, fingerprint
 from auditlog.ingest.readers import (
@@ -116,6 +117,7 @@ def ingest_paths(
                 results.append(result)
                 if progress is not None:
                     progress(index, len(sources), result)
+            store_coverage(con)  # so that answers read it instead of rescanning
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
