@@ -6,7 +6,8 @@ per system).
     python benchmarks/bench_coverage.py                 # 10M actions, 5M charges
     python benchmarks/bench_coverage.py --actions 1000000
 
-Prints figures; asserts nothing about time.
+Then the coverage an ingest keeps, read back (what status and the answers do while the
+data is unchanged). Prints figures; asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 from auditlog import store
-from auditlog.coverage import coverage
+from auditlog.coverage import compute_coverage, coverage, store_coverage
 
 WEEKS = 13
 SYSTEMS = 8
@@ -70,11 +71,20 @@ def main() -> None:
         scan = time.perf_counter() - started
         for attempt in range(3):
             started = time.perf_counter()
-            cov = coverage(con)
+            cov = compute_coverage(con)
             took = time.perf_counter() - started
             print(f"coverage run {attempt + 1}: {took:.2f} s ({took / scan:.1f}x one grouped "
                   f"scan of both tables, {scan:.2f} s); {len(cov.sources)} sources, "
                   f"gaps: {[(g.system, str(g.start), str(g.end), g.expected) for g in cov.gaps]}")
+        con.close()
+        con = store.connect(db)  # as an ingest does, inside its transaction
+        store_coverage(con)
+        con.close()
+        con = store.connect(db, read_only=True)
+        for attempt in range(3):
+            started = time.perf_counter()
+            coverage(con)
+            print(f"kept coverage read {attempt + 1}: {time.perf_counter() - started:.3f} s")
         con.close()
 
 
