@@ -97,6 +97,7 @@ def coverage(con: duckdb.DuckDBPyConnection) -> Coverage:
 
 
 def compute_coverage(con: duckdb.DuckDBPyConnection) -> Coverage:
+    """The coverage from the tables themselves: one hourly scan, then the small grid."""
     hourly_counts(con)
     sources = tuple(Source(*row) for row in con.execute("""
         SELECT kind, system, sum(n)::BIGINT, min(first_ts), max(last_ts) FROM coverage_hours
