@@ -31,19 +31,31 @@ def database_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         }
     files = [
         {
-            # The zone the file's naive times were read in; null when it had none.
+            # The zone the file's naive times were read in (null when it had none), and
+            # whether nobody chose it (ingest without --tz).
             "path": path, "kind": kind, "format": fmt, "sha256": sha,
-            "tz": None if tz == NO_ZONE else tz,
+            "tz": None if tz == NO_ZONE else tz, "tz_assumed": assumed,
             "rows_read": read, "loaded": loaded, "duplicates": dups,
             "quarantined": quarantined, "ingested_at": iso_utc(at),
         }
-        for sha, path, kind, fmt, tz, read, loaded, dups, quarantined, at in con.execute(
-            "SELECT * FROM ingested_files ORDER BY ingested_at, path"
-        ).fetchall()
+        for sha, path, kind, fmt, tz, read, loaded, dups, quarantined, at, assumed
+        in con.execute(_FILES_SQL if _has_naive_files(con) else _FILES_SQL_BEFORE).fetchall()
     ]
     (quarantined_total,) = con.execute("SELECT count(*) FROM quarantine").fetchone() or (0,)
     return {"kinds": kinds, "quarantined": quarantined_total, "files": files,
             "coverage": coverage(con).as_dict()}
+
+
+_FILES_SQL = """
+    SELECT f.*, coalesce(NOT n.chosen, false) FROM ingested_files f
+    LEFT JOIN naive_files n USING (sha256, path) ORDER BY f.ingested_at, f.path"""
+# A database from before naive_files (opened read-only, so not migrated): nothing known.
+_FILES_SQL_BEFORE = "SELECT *, false FROM ingested_files ORDER BY ingested_at, path"
+
+
+def _has_naive_files(con: duckdb.DuckDBPyConnection) -> bool:
+    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = "
+                       "'naive_files' AND table_schema = 'main'").fetchall() == [(1,)]
 
 
 def quarantined_rows(

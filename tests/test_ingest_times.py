@@ -126,8 +126,9 @@ def test_status_shows_the_zone_of_naive_times_or_none(tmp_path: Path,
         {**r, "charge_id": "Z" + r["charge_id"]} for r in _charges(["2026-06-01T12:00:00Z"])])
     results = ingest_paths(con, [naive, zoned], tz="Europe/Paris")
     assert [(r.naive_times, r.tz) for r in results] == [(1, "Europe/Paris"), (0, None)]
-    files = {Path(f["path"]).name: f["tz"] for f in database_status(con)["files"]}
-    assert files == {"naive.csv": "Europe/Paris", "zoned.csv": None}
+    files = {Path(f["path"]).name: (f["tz"], f["tz_assumed"])
+             for f in database_status(con)["files"]}
+    assert files == {"naive.csv": ("Europe/Paris", False), "zoned.csv": (None, False)}
     # the contract's ingest report keeps its shape
     assert set(results[0].as_dict()) == {"path", "kind", "sha256", "rows_read", "loaded",
                                          "duplicates", "quarantined"}
@@ -177,7 +178,10 @@ def test_ingest_announces_naive_times_and_dst_on_stderr(tmp_path: Path) -> None:
                       "right, load it again with --tz UTC; if they are local times of another "
                       f"zone, forget it (auditlog forget '{naive}') and load it with --tz ZONE")]
     status = _cli("status", "--db", db, "--format", "json")
-    assert [f["tz"] for f in json.loads(status.stdout)["files"]] == ["UTC", None]
+    assert [(f["tz"], f["tz_assumed"]) for f in json.loads(status.stdout)["files"]] \
+        == [("UTC", True), (None, False)]
+    table = _cli("status", "--db", db)
+    assert "UTC*" in table.stdout and "* assumed: no --tz was given" in table.stdout
     chosen = _cli("ingest", str(naive), "--db", str(tmp_path / "e.duckdb"),
                   "--tz", "Europe/Paris", "--format", "json")
     assert chosen.returncode == 0, chosen.stderr
@@ -230,3 +234,5 @@ def test_answers_carry_the_assumed_zone_until_it_is_named(tmp_path: Path) -> Non
     confirmed = _cli("ingest", str(bill), "--db", db, "--tz", "UTC", "--format", "json")
     assert json.loads(confirmed.stdout)[0]["duplicates"] == 2 and confirmed.stderr == ""
     assert caveat not in _cli("remediation", "--db", db, "--format", "json").stderr
+    status = json.loads(_cli("status", "--db", db, "--format", "json").stdout)
+    assert [f["tz_assumed"] for f in status["files"]] == [False, False]

@@ -148,8 +148,10 @@ def status(db: DbOption = None, output: FormatOption = OutputFormat.table) -> No
         # tz: the zone the file's naive times were read in, "none" when it had none.
         files.add_row(f["path"], f["kind"], f["sha256"][:12], f"{f['rows_read']:,}",
                       f"{f['loaded']:,}", f"{f['duplicates']:,}", f"{f['quarantined']:,}",
-                      f["tz"] or "none", _short(f["ingested_at"]))
+                      _zone(f), _short(f["ingested_at"]))
     console.print(files)
+    if any(f["tz_assumed"] for f in summary["files"]):
+        console.print(ASSUMED, markup=False)
 
 
 def _render_coverage(coverage: dict[str, Any]) -> None:
@@ -168,6 +170,16 @@ def _render_coverage(coverage: dict[str, Any]) -> None:
         gaps.add_row(g["kind"], Text(g["system"] or "-"), _short(g["start"])[:16],
                      _short(g["end"])[:16], f"{g['expected']:,}")
     console.print(gaps)
+
+
+def _zone(file: dict[str, Any]) -> str:
+    """The zone a file's naive times were read in, "none" when it had none, starred when
+    it was only assumed (no --tz; see ASSUMED)."""
+    return (file["tz"] or "none") + ("*" if file["tz_assumed"] else "")
+
+
+ASSUMED = ("* assumed: no --tz was given, and answers that read the file say so until the "
+           "zone is named (load it again with --tz)")
 
 
 def _short(instant: str | None) -> str:
