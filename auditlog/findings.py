@@ -200,7 +200,7 @@ def triage(db_path: Path | str, finding_id: str, status: str, note: str | None) 
     """Set a finding's status and note; both survive later runs."""
     if status not in STATUSES:
         raise UsageError(f"unknown status '{status}'; use one of: {', '.join(STATUSES)}")
-    con = store.connect(db_path)
+    con = store.connect(db_path, snapshot=False)  # a moment's write: readers wait
     try:
         ensure_tables(con)
         hit = con.execute("UPDATE findings SET status = ?, note = coalesce(?, note) "

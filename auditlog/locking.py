@@ -40,7 +40,7 @@ from typing import Any
 
 import duckdb
 
-from auditlog import snapshot
+from auditlog import snapshot as snapshots
 from auditlog.errors import DatabaseBusy
 
 # DuckDB's wording of a lock conflict, and the PID it names (absent on some platforms).
@@ -117,8 +117,8 @@ def holder_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".lock")
 
 
-def open_database(db_path: Path, *, read_only: bool,
-                  config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+def open_database(db_path: Path, *, read_only: bool, config: dict[str, Any] | None = None,
+                  snapshot: bool = True) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, or the snapshot, or a wait, while another process holds the file."""
     policy = _policy
     deadline = None if policy.timeout is None else time.monotonic() + policy.timeout
@@ -142,7 +142,8 @@ def open_database(db_path: Path, *, read_only: bool,
             continue
         if not read_only:
             token, started = write_holder(db_path, policy.command)
-            snapshot.refresh(con, db_path, token, started)
+            if snapshot:
+                snapshots.refresh(con, db_path, token, started)
         return con
 
 
@@ -161,7 +162,7 @@ def open_snapshot(db_path: Path, holder: Holder,
                   config: dict[str, Any] | None) -> duckdb.DuckDBPyConnection | None:
     """The snapshot the holding writer took when it opened, or None (no such writer of
     ours, or its snapshot not yet written)."""
-    found = snapshot.read_snapshot(db_path)
+    found = snapshots.read_snapshot(db_path)
     if found is None or holder.token is None or found.token != holder.token:
         return None
     try:
@@ -189,7 +190,10 @@ def current_holder(db_path: Path, message: str) -> Holder:
 
 
 def read_holder(db_path: Path) -> Holder | None:
-    """The holder record, or None; a record whose process is gone is removed."""
+    """The holder record, or None when there is none or its process is gone. A dead
+    process's record is left alone (deleting it could race with a new writer writing
+    its own); it is harmless, as it is only believed for the PID DuckDB names, and the
+    next writer replaces it."""
     path = holder_path(db_path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -197,11 +201,7 @@ def read_holder(db_path: Path) -> Holder | None:
                         str(data["token"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None  # absent, or being replaced right now: no label this time
-    if record.pid is not None and not pid_alive(record.pid):
-        with contextlib.suppress(OSError):
-            path.unlink()
-        return None
-    return record
+    return record if record.pid is not None and pid_alive(record.pid) else None
 
 
 def write_holder(db_path: Path, command: str) -> tuple[str, str]:
@@ -226,7 +226,7 @@ def write_holder(db_path: Path, command: str) -> tuple[str, str]:
 
 
 # Records this process wrote, removed when it exits normally (a killed process's record
-# is removed by the next reader that finds its PID gone).
+# stays, ignored, until the next writer replaces it).
 _written: set[Path] = set()
 
 

@@ -103,8 +103,14 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def connect(path: Path | str | None = None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (and, unless read-only, create) the database at `path`."""
+def connect(path: Path | str | None = None, *, read_only: bool = False,
+            snapshot: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open (and, unless read-only, create) the database at `path`.
+
+    A writer first refreshes the read snapshot other processes read while it writes
+    (snapshot.py); snapshot=False skips that copy for a write that takes a moment (a
+    triage), whose readers had better wait for it than pay for a copy of the database.
+    """
     db_path = Path(path) if path is not None else default_db_path()
     if read_only and not db_path.exists():
         raise UsageError(
@@ -112,7 +118,7 @@ def connect(path: Path | str | None = None, *, read_only: bool = False) -> duckd
         )
     try:
         # Waits while another process holds the file, or raises DatabaseBusy (locking.py).
-        con = open_database(db_path, read_only=read_only)
+        con = open_database(db_path, read_only=read_only, snapshot=snapshot)
     except duckdb.Error as exc:
         raise UsageError(f"cannot open database {db_path}: {first_line(exc)}") from None
     configure(con)

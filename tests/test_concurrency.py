@@ -51,6 +51,8 @@ HOLDER = textwrap.dedent(
 
     if mode == "foreign":
         con = duckdb.connect(db)
+    elif mode == "quick":  # a write of a moment (a triage): no snapshot
+        con = store.connect(db, snapshot=False)
     else:
         con = store.connect(db, read_only=mode == "read")
     if mode == "mutate":
@@ -237,6 +239,19 @@ def test_without_a_snapshot_readers_wait_or_name_the_holder(foreign: Holder, db:
     assert json.loads(out)["kinds"]
 
 
+def test_readers_wait_for_a_write_of_a_moment(tmp_path: Path, db: Path) -> None:
+    # A triage does not copy the database for its readers: they wait for it instead,
+    # and never read an earlier writer's snapshot as if it were this one's.
+    Holder(tmp_path, db, "write", label="first").release()
+    triage = Holder(tmp_path, db, "quick", label="findings")
+    proc = start_cli("status", "--db", str(db), "--format", "json")
+    assert wait_line(proc).startswith(f"waiting for the findings by PID {triage.pid}")
+    assert triage.release() == 0
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["kinds"]
+
+
 def test_a_reader_sees_an_ingest_whole_or_not_at_all(tmp_path: Path, db: Path) -> None:
     rows_before = auditlog.open(db).status()["kinds"]["actions"]["rows"]
     first = write_rows(tmp_path / "first.jsonl", actions("E", 2000))
@@ -299,9 +314,14 @@ def test_a_killed_writer_leaves_a_record_that_blocks_nobody(tmp_path: Path, db: 
     result = run_cli("--no-wait", "status", "--db", str(db))
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    # A reader that looks at it finds its process gone, ignores it and removes it.
-    assert locking.read_holder(db) is None
-    assert not record.exists()
+    assert locking.read_holder(db) is None  # its process is gone: no holder
+    # and a process that does hold the database is never labelled by it
+    reader = Holder(tmp_path, db, "read", label="report")
+    try:
+        busy = run_cli("--no-wait", "ingest", str(sample_logs_dir() / "iam"), "--db", str(db))
+    finally:
+        reader.kill()
+    assert f"in use by PID {reader.pid};" in busy.stderr
 
 
 def test_a_record_naming_another_live_process_is_only_a_label(tmp_path: Path,
