@@ -140,7 +140,7 @@ def open_database(db_path: Path, *, read_only: bool, config: dict[str, Any] | No
             tell(policy, Notice(db_path, holder, snapshot=False))
             time.sleep(POLL_SECONDS)
             continue
-        if not read_only:
+        if not read_only and db_path.is_file():  # not for ":memory:"
             token, started = write_holder(db_path, policy.command)
             if snapshot:
                 snapshots.refresh(con, db_path, token, started)
