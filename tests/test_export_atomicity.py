@@ -172,3 +172,16 @@ def test_a_live_exports_side_directory_is_left_alone(db: Path, tmp_path: Path) -
     export_bundle(db, out, ["csv"])
     assert live.is_dir() and verify(out).intact
     shutil.rmtree(live)
+
+
+def test_an_empty_directory_is_filled_in_place(db: Path, tmp_path: Path) -> None:
+    # A directory the user made (the current one, a mount point) stays where it is.
+    out = tmp_path / "mine"
+    out.mkdir()
+    inode = out.stat().st_ino
+    result = subprocess.run([sys.executable, "-m", "auditlog", "export", "--db", str(db),
+                             "--out", "."], cwd=out, capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_ino == inode and verify(out).intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]

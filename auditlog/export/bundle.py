@@ -72,6 +72,7 @@ def gather(con: duckdb.DuckDBPyConnection, rules_dirs: Sequence[Path] = ()) -> E
 def export_bundle(db_path: Path | str | None, out_dir: Path, formats: Iterable[str],
                   rules_dirs: Sequence[Path] = ()) -> dict[str, Any]:
     """Write the export into out_dir in every format; return the manifest."""
+    out_dir = out_dir.resolve()  # "--out ." has a name and a parent to write beside
     chosen = sorted(set(formats))
     writers = {name: writer_for(name) for name in chosen}  # unknown names fail first
     if not writers:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from auditlog.export.manifest import MANIFEST
 from auditlog.locking import pid_alive
 
 PARTIAL, PREVIOUS = "partial", "previous"
@@ -78,6 +79,9 @@ def install(staging: Path, out_dir: Path) -> None:
     if not out_dir.exists():
         staging.rename(out_dir)
         return
+    if not any(out_dir.iterdir()):
+        fill(staging, out_dir)
+        return
     if exchange(staging, out_dir):
         shutil.rmtree(staging, ignore_errors=True)  # now holds the earlier export
         return
@@ -87,6 +91,17 @@ def install(staging: Path, out_dir: Path) -> None:
     out_dir.rename(previous)
     staging.rename(out_dir)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def fill(staging: Path, out_dir: Path) -> None:
+    """Move the export into an empty directory the user made (perhaps the current one,
+    or a mount point, which must stay where it is): file by file, the manifest last, so
+    an interrupted move leaves export files without a manifest, which never verify and
+    which the next export replaces."""
+    names = sorted((p for p in staging.iterdir()), key=lambda p: p.name == MANIFEST)
+    for path in names:
+        path.rename(out_dir / path.name)
+    staging.rmdir()
 
 
 def exchange(a: Path, b: Path) -> bool:
