@@ -331,6 +331,9 @@ def test_the_command(tmp_path: Path) -> None:
         == (2, 0, 1)
     again = _cli("forget", str(path), "--db", db)
     assert again.returncode == 2 and "Traceback" not in again.stderr
+    missing = _cli("forget", str(path), "--db", str(tmp_path / "none.duckdb"))
+    assert missing.returncode == 2 and "no database at" in missing.stderr
+    assert not (tmp_path / "none.duckdb").exists()
     assert again.stderr.strip().splitlines() == [(
         f"error: {path} was never loaded: no ingested file has its SHA-256 "
         f"{entry['sha256'][:12]}… (see 'auditlog status')")]

@@ -19,6 +19,7 @@ from auditlog.cli.common import (
     err_console,
     print_json,
 )
+from auditlog.errors import UsageError
 from auditlog.forget import Forgotten, stale_findings
 from auditlog.forget import forget as forget_files
 from auditlog.ingest import FileResult
@@ -49,7 +50,11 @@ def forget(
 
     Use it to load a file again with another --tz.
     """
-    con = store.connect(db)
+    path = db if db is not None else store.default_db_path()
+    if not path.exists():  # a writer would create it: say that nothing was loaded instead
+        raise UsageError(f"no database at {path}; nothing was loaded, so nothing can be "
+                         "forgotten")
+    con = store.connect(path)
     try:
         report = forget_files(con, targets)
         stale = stale_findings(con)
