@@ -13,7 +13,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from auditlog.engines.translate import to_spark
+from auditlog.engines.translate import check_spark, to_spark
 from auditlog.errors import RuleError
 from auditlog.rules import load_all
 from auditlog.rules.functions import DUCKDB_FUNCTIONS
@@ -105,6 +105,16 @@ def test_the_spark_translation_reads_only_kinds_views_and_ctes(sql: str, reads: 
         to_spark(sql, "r.sql")
     assert to_spark("WITH c AS (SELECT 1 AS x) SELECT * FROM c, charges").endswith(
         "FROM c, charges")
+
+
+@pytest.mark.parametrize("spark_sql", [
+    "SELECT TRANSFORM(ts) USING 'cat' AS (k) FROM charges",
+    "SELECT /*+ BROADCAST(charges) */ ts FROM charges",
+])
+def test_the_spark_gate_refuses_script_transforms_and_hints(spark_sql: str) -> None:
+    # No DuckDB rule translates to these; the gate still refuses them, should one ever.
+    with pytest.raises(RuleError, match="which a rule may not use"):
+        check_spark(spark_sql, spark_sql, "r.sql")
 
 
 def test_comments_never_reach_spark() -> None:

@@ -60,6 +60,11 @@ def check_spark(spark_sql: str, sql: str, source: str | None) -> None:
     if not isinstance(tree, exp.Query):
         raise RuleError(f"its Spark translation is a {tree.key.upper()}, not a query",
                         source=source)
+    # A script transform (TRANSFORM ... USING 'cmd') runs a program; a hint steers the
+    # cluster. Neither comes from a DuckDB rule: refused should sqlglot ever emit one.
+    if odd := tree.find(exp.QueryTransform, exp.Hint):
+        raise RuleError(f"its Spark translation holds {odd.key.upper()}, which a rule may not "
+                        "use", source=source)
     readable = set(KINDS) | {name for name, _, _ in shared_view_files()} | {
         cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
