@@ -6,8 +6,8 @@ copies the file (checkpointed: every committed change, nothing else) to
 instead of waiting: a consistent state, the one before the write began. The copy is
 made only when the file changed since the last one (size and modification time), so a
 writer that follows a writer pays nothing; at 1M rows the database is 54 MB and the
-copy 0.09 s (benchmarks/bench_lock.py). The copy reads the file through a descriptor
-kept open (copy_held): closing one would drop DuckDB's lock.
+copy 0.09 s (benchmarks/bench_lock.py). A child process makes the copy
+(copy_held): closing a descriptor of the file here would drop DuckDB's lock.
 
 Beside it, `auditlog.duckdb.snapshot.json` names the writer open it belongs to (the
 token of its holder record, see locking.py): a reader uses the copy only when the
@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,38 +74,22 @@ def refresh(con: duckdb.DuckDBPyConnection, db_path: Path, token: str, now: str)
             now_taken = str(previous.get("taken_at", now))
         text = json.dumps({"token": token, "taken_at": now_taken, "source": source})
         _write_whole(meta, lambda temp: Path(temp).write_text(text, encoding="utf-8"), mode)
-    except (OSError, duckdb.Error):
+    except (OSError, duckdb.Error, subprocess.CalledProcessError):
         with contextlib.suppress(OSError):
             meta.unlink(missing_ok=True)
 
 
 # A POSIX lock belongs to the process and the file, and closing *any* descriptor of
-# that file drops it: shutil.copyfile(db, ...) would silently release DuckDB's lock.
-# So the database is read through one descriptor per file, kept open for the life of
-# the process (closed only once the path names another file).
-_held: dict[str, tuple[int, int, int]] = {}
+# that file in the process drops it: shutil.copyfile(db, ...) here would silently
+# release DuckDB's lock. So a child process copies it: its descriptors, and their
+# closing, are its own (locks are not inherited), and none stays open here.
+COPY_CHILD = "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
 
 
 def copy_held(db_path: Path, target: str) -> None:
-    """Copy the database file to `target` without ever closing a descriptor of it."""
-    key, stat = str(db_path.resolve()), db_path.stat()
-    kept = _held.get(key)
-    if kept is None or kept[1:] != (stat.st_dev, stat.st_ino):
-        if kept is not None:
-            os.close(kept[0])  # another file's descriptor: its lock is not ours to keep
-        kept = (os.open(db_path, os.O_RDONLY), stat.st_dev, stat.st_ino)
-        _held[key] = kept
-    with open(target, "wb") as out:
-        size, done = os.fstat(kept[0]).st_size, 0
-        while done < size:
-            chunk = os.pread(kept[0], min(COPY_CHUNK, size - done), done)
-            if not chunk:
-                break
-            out.write(chunk)
-            done += len(chunk)
-
-
-COPY_CHUNK = 8 << 20
+    """Copy the database file to `target` without this process touching the file."""
+    subprocess.run([sys.executable, "-I", "-S", "-c", COPY_CHILD, str(db_path), target],
+                   check=True, capture_output=True)
 
 
 def _read_json(path: Path) -> dict[str, object]:
