@@ -236,3 +236,30 @@ def test_answers_carry_the_assumed_zone_until_it_is_named(tmp_path: Path) -> Non
     assert caveat not in _cli("remediation", "--db", db, "--format", "json").stderr
     status = json.loads(_cli("status", "--db", db, "--format", "json").stdout)
     assert [f["tz_assumed"] for f in status["files"]] == [False, False]
+
+
+def test_every_offset_spelling_loads_exactly_when_it_is_in_range(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    """+hh:mm, +hhmm and +hh, both signs, every hour to 23, minutes around the limits:
+    in range (at most 14:00, minutes below 60) it is the instant Python reads, else the
+    row is quarantined."""
+    spellings: list[tuple[str, int | None]] = []
+    for sign in (1, -1):
+        for hours in range(24):
+            for minutes in (0, 1, 30, 45, 59, 60, 75, 99):
+                total = hours * 60 + minutes
+                ok = minutes < 60 and total <= 14 * 60
+                mark = "+" if sign > 0 else "-"
+                for text in (f"{mark}{hours:02d}:{minutes:02d}", f"{mark}{hours:02d}{minutes:02d}"):
+                    spellings.append((text, sign * total if ok else None))
+            spellings.append((f"{'+' if sign > 0 else '-'}{hours:02d}",
+                              sign * hours * 60 if hours <= 14 else None))
+    base = dt.datetime(2026, 5, 1, 12, 0)
+    rows = _charges([base.isoformat() + text for text, _ in spellings])
+    ingest_paths(con, [write_rows(tmp_path / "offsets.csv", rows)])
+    stored = _stored(con)
+    for i, (text, minutes) in enumerate(spellings):
+        expected = None if minutes is None else (
+            base.replace(tzinfo=dt.timezone(dt.timedelta(minutes=minutes))).astimezone(UTC))
+        assert stored.get(f"C{i}") == expected, text
+    assert len(_reasons(con)) == sum(m is None for _, m in spellings)
