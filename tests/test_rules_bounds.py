@@ -145,6 +145,12 @@ def test_within_its_limits_a_rule_runs_as_before(db: Path, rules_dir: Path) -> N
         con.close()
 
 
+def test_a_time_limit_beyond_what_a_timer_takes_is_no_error() -> None:
+    with watchdog(lambda: None, 1e300) as fired:
+        pass
+    assert not fired()
+
+
 def test_the_watchdog_never_interrupts_what_runs_after_it() -> None:
     con = duckdb.connect()
     try:
@@ -166,7 +172,8 @@ def test_sizes_are_read_as_duckdb_spells_them(text: str, spelled: str) -> None:
 @pytest.mark.parametrize(("args", "option"), [
     ({"memory": "lots"}, "--rule-memory"), ({"memory": "0GB"}, "--rule-memory"),
     ({"spill": "1GB; SET x=1"}, "--rule-spill"), ({"timeout": 0}, "--rule-timeout"),
-    ({"timeout": -5}, "--rule-timeout"),
+    ({"timeout": -5}, "--rule-timeout"), ({"timeout": float("inf")}, "--rule-timeout"),
+    ({"timeout": float("nan")}, "--rule-timeout"),
 ])
 def test_bad_bounds_are_a_usage_error_naming_the_option(args: dict[str, object],
                                                         option: str) -> None:

@@ -11,6 +11,7 @@ anything (findings.run_packs merges only after every rule has run).
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -51,7 +52,7 @@ class RuleBounds:
            spill: str | None = None) -> RuleBounds:
         """The defaults with what is given instead, checked (UsageError naming the option)."""
         default = cls()
-        if timeout is not None and not timeout > 0:
+        if timeout is not None and not 0 < timeout < math.inf:
             raise UsageError(f"--rule-timeout {timeout} must be a number of seconds above 0")
         return cls(timeout=default.timeout if timeout is None else float(timeout),
                    memory=default.memory if memory is None else parse_size(memory,
@@ -88,7 +89,7 @@ def watchdog(interrupt: Callable[[], object], seconds: float) -> Iterator[Callab
                 state["fired"] = True
                 interrupt()
 
-    timer = threading.Timer(seconds, fire)
+    timer = threading.Timer(min(seconds, threading.TIMEOUT_MAX), fire)
     timer.daemon = True
     timer.start()
     try:
