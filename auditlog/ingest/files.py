@@ -117,11 +117,12 @@ class TextProfile:
     lone_cr: bool = False  # a CR not ending a CRLF, or CRLF and LF endings mixed
     long_line: bool = False  # a line over MAX_LINE_BYTES
     utf8_bom: bool = False
+    blank: bool = False  # nothing but whitespace: no rows (DuckDB's CSV sniffer invents one)
 
     @property
     def clean(self) -> bool:
         return not (self.nul or self.invalid_utf8 or self.lone_cr or self.long_line
-                    or self.utf8_bom)
+                    or self.utf8_bom or self.blank)
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def _profile(chunks: Iterable[bytes], source: InputFile) -> TextProfile:
     # memchr-speed tests on each chunk; UTF-8 is decoded only when a chunk is not ASCII,
     # line feeds are counted only once a CR is seen (only then can endings be mixed).
     decoder = codecs.getincrementaldecoder("utf-8")()
-    nul = invalid = long_line = utf8_bom = mixed = False
+    nul = invalid = long_line = utf8_bom = mixed = nonblank = False
     cr = crlf = lf = 0
     run = 0  # bytes since the last newline
     first = True
@@ -175,6 +176,7 @@ def _profile(chunks: Iterable[bytes], source: InputFile) -> TextProfile:
             _refuse_other_encodings(chunk, source)
             utf8_bom = chunk.startswith(codecs.BOM_UTF8)
         nul = nul or b"\x00" in chunk
+        nonblank = nonblank or bool(chunk.strip())
         if not invalid and (not chunk.isascii() or decoder.getstate()[0]):
             try:
                 decoder.decode(chunk)
@@ -203,7 +205,7 @@ def _profile(chunks: Iterable[bytes], source: InputFile) -> TextProfile:
     # CRLF throughout is fine for DuckDB; a lone CR, or CRLF mixed with LF, is not.
     lone_cr = cr != crlf or (crlf > 0 and (mixed or lf != crlf))
     return TextProfile(nul=nul, invalid_utf8=invalid, lone_cr=lone_cr, long_line=long_line,
-                       utf8_bom=utf8_bom)
+                       utf8_bom=utf8_bom, blank=not nonblank)
 
 
 def _refuse_other_encodings(head: bytes, source: InputFile) -> None:

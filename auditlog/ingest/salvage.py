@@ -147,11 +147,10 @@ def stage_json_document(con: duckdb.DuckDBPyConnection, source: InputFile) -> No
     start = _array_start(text)
     if start is None:
         opening = text.lstrip(" \t\r\n")[:1]
-        if opening not in ("{", "["):
+        if opening and opening not in ("{", "["):
             raise InputError(
                 f"cannot read as json: the file is not JSON (it starts with "
-                f"{safe_text(opening)!r}, not {{ or [)" if opening else
-                "cannot read as json: the file holds only whitespace",
+                f"{safe_text(opening)!r}, not {{ or [)",
                 source=source.display,
             )
         stage_json_lines(con, source)

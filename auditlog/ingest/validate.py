@@ -375,6 +375,13 @@ def _checks(column: Column, kind: Kind) -> list[str]:
             "' (an offset is at most 14:00 either way, its minutes below 60)' "
             f"ELSE 'unparseable timestamp in {name}: ' || {text} END"
         )
+        # Years before 1 (ISO year 0 is 1 BC, a negative epoch can reach further) are
+        # valid for DuckDB but not for the tools an investigator reads them with.
+        checks.append(
+            f"CASE WHEN {_y(column)} < TIMESTAMPTZ '0001-01-01 00:00:00+00' THEN "
+            f"'timestamp out of range in {name}: ' || {text} || "
+            "' (before the year 1)' END"
+        )
     elif column.type == "amount":
         checks.append(
             f"CASE WHEN {text} IS NOT NULL AND coalesce({_y(column)} <= 0, true) THEN "
