@@ -238,3 +238,46 @@ def test_same_rows_from_another_format_are_duplicates_not_conflicts(
                   "charge_id": r["charge_id"]} for r in rows]
     (result,) = ingest_paths(con, [write_rows(tmp_path / "b.csv", reordered)])
     assert (result.duplicates, result.quarantined) == (2, 0)
+
+
+def test_a_line_over_the_reader_limit_does_not_refuse_the_file(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch) -> None:
+    # DuckDB's line reader refuses a whole file for one line over its limit; such a file
+    # goes to the salvage reader, which reads every line (a shrunken limit stands in for
+    # the 64 MiB one, to keep the file small).
+    from auditlog.ingest import files, salvage
+
+    salvaged: list[object] = []
+    original = salvage.stage_json_lines
+    monkeypatch.setattr(files, "MAX_LINE_BYTES", 200)
+    monkeypatch.setattr(salvage, "stage_json_lines",
+                        lambda con, source: salvaged.append(source) or original(con, source))
+    rows = [{**GOOD, "charge_id": "short"}, {**GOOD, "charge_id": "long", "note": "x" * 500}]
+    path = write_rows(tmp_path / "x.jsonl", rows)
+    (result,) = ingest_paths(con, [path])
+    assert len(salvaged) == 1
+    assert (result.rows_read, result.loaded, result.quarantined) == (2, 2, 0)
+    assert con.execute("SELECT length(extra->>'note') FROM charges WHERE charge_id = 'long'"
+                       ).fetchone() == (500,)
+
+
+@pytest.mark.parametrize(("data", "clean"), [
+    (b'{"a":1}\n{"a":2}\n', True),
+    (b'{"a":1}\r\n{"a":2}\r\n', True),  # CRLF throughout: DuckDB reads it
+    (b'{"a":1}\r\n{"a":2}\n', False),  # mixed endings
+    (b'{"a":1}\n{"a":\r2}\n', False),  # a lone CR
+    (b'{"a":"\xff"}\n', False),
+    (b'{"a":"\x00"}\n', False),
+    (b'\xef\xbb\xbf{"a":1}\n', False),
+    (b"  \n", False),  # blank: no rows, whatever a sniffer makes of it
+])
+def test_the_byte_profile_sends_what_duckdb_refuses_to_the_salvage_reader(
+        tmp_path: Path, data: bytes, clean: bool) -> None:
+    from auditlog.ingest.files import classify, fingerprint
+
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(data)
+    source = classify(path)
+    assert source is not None
+    assert fingerprint(source).text is not None
+    assert fingerprint(source).text.clean is clean  # type: ignore[union-attr]
