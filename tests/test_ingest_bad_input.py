@@ -250,6 +250,7 @@ def test_a_line_over_the_reader_limit_does_not_refuse_the_file(
     salvaged: list[object] = []
     original = salvage.stage_json_lines
     monkeypatch.setattr(files, "MAX_LINE_BYTES", 200)
+    monkeypatch.setattr(files, "CHUNK", 64)  # the profile reads chunks below the limit
     monkeypatch.setattr(salvage, "stage_json_lines",
                         lambda con, source: salvaged.append(source) or original(con, source))
     rows = [{**GOOD, "charge_id": "short"}, {**GOOD, "charge_id": "long", "note": "x" * 500}]

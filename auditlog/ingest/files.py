@@ -99,6 +99,8 @@ def sha256_of(path: Path) -> str:
 # DuckDB's line reader refuses a whole file for a line longer than this; such a file is
 # read by the salvage reader instead (see ingest/salvage.py).
 MAX_LINE_BYTES = 1 << 26
+# Below MAX_LINE_BYTES, so a line over the limit always spans a chunk boundary, which is
+# where the profile measures lines.
 CHUNK = 1 << 24
 BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
