@@ -87,7 +87,7 @@ def stage(
 
     A text file goes to DuckDB's readers only when nothing in it would make them refuse
     the whole file: its `profile` (files.fingerprint) is clean and a first look on a
-    separate connection (`_readable`) succeeds. Otherwise the salvage reader stages it,
+    separate connection (`_probe`) succeeds. Otherwise the salvage reader stages it,
     one bad line at a time. Why decide first: a failed read inside the ingest's
     transaction aborts the transaction, so there is no trying and falling back there."""
     drop_staged(con, "_stage")
