@@ -210,3 +210,8 @@ def test_the_builtin_packs_still_load_under_the_tree_lint() -> None:
     result = load_all()
     assert [str(e) for e in result.errors] == []
     assert len(result.rules) >= 20
+
+
+@pytest.mark.parametrize("sql", ["", "-- nothing here\n", "/* nor here */ ;"])
+def test_a_rule_of_comments_only_is_empty(sql: str) -> None:
+    assert check_sql(sql, {}) == ["SQL file is empty"]

@@ -61,7 +61,16 @@ def not_allowed(name: str, why: str) -> str:
 
 def parse(code: str) -> list[exp.Expr]:
     """sqlglot's DuckDB parse of `code`, every statement (SqlglotError when it fails)."""
-    return [t for t in sqlglot.parse(code, read="duckdb") if t is not None]
+    return [t for t in sqlglot.parse(code, read="duckdb")
+            if t is not None and not isinstance(t, exp.Semicolon)]  # a lone ';' or comment
+
+
+def is_empty(code: str) -> bool:
+    """Whether `code` holds no statement at all (blanks and comments only)."""
+    try:
+        return not parse(code)
+    except SqlglotError:
+        return False
 
 
 def parameters(code: str) -> set[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.errors import RuleError, UsageError
-from auditlog.rules.lint import lint_sql, parameters
+from auditlog.rules.lint import is_empty, lint_sql, parameters
 from auditlog.rules.model import SEVERITIES, Rule, known_kinds
 
 BUILTIN_PACKAGE = "auditlog.queries"
@@ -160,19 +160,11 @@ def check_sql(sql: str, params: dict[str, Any]) -> list[str]:
     """The SQL uses exactly the declared parameters and stays in the portable subset."""
     # On the parsed tree, never the text: a quote or a '--' inside a string must not hide
     # a call or a parameter from the checks.
-    code = strip_comments_and_strings(sql)
     used = parameters(sql)
     problems = [f"SQL uses ${n} which is not declared in params"
                 for n in sorted(used - set(params))]
     problems += [f"SQL never uses declared param '{n}'" for n in sorted(set(params) - used)]
     problems += [f"SQL is not portable: {p}" for p in lint_sql(sql)]
-    if not code.strip():
+    if is_empty(sql):
         problems.append("SQL file is empty")
     return problems
-
-
-def strip_comments_and_strings(sql: str) -> str:
-    """Blank out comments and string literals so checks see only code."""
-    sql = re.sub(r"--[^\n]*", " ", sql)
-    sql = re.sub(r"/\*.*?\*/", " ", sql, flags=re.DOTALL)
-    return re.sub(r"'(?:[^']|'')*'", "''", sql)
