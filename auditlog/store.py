@@ -70,8 +70,9 @@ BOOKKEEPING_DDL = (
         row_number BIGINT NOT NULL,
         location VARCHAR NOT NULL,
         verdict VARCHAR NOT NULL,   -- 'duplicate' or 'conflict'
-        stored_file VARCHAR NOT NULL,
-        PRIMARY KEY (file_sha256, kind, location)
+        stored_file VARCHAR NOT NULL
+        -- No key: a content's rows are recorded at its first load only (pipeline._store),
+        -- and an index would cost more than the rows (~75 bytes a row).
     )""",
     # A file with timestamps that carry no offset: how many, how many fell in a DST gap or
     # overlap, and whether their zone (ingested_files.tz) was chosen with --tz or assumed

@@ -105,6 +105,9 @@ def test_a_row_another_file_also_brought_is_handed_over(
     third = write_rows(tmp_path / "third.jsonl", [_event("E2", 1)])
     ingest_paths(con, [first])
     ingest_paths(con, [second])
+    shared = con.execute("SELECT * FROM shared_rows ORDER BY ALL").fetchall()
+    ingest_paths(con, [second])  # a reload records nothing again
+    assert con.execute("SELECT * FROM shared_rows ORDER BY ALL").fetchall() == shared
     ingest_paths(con, [third])
     (report,) = forget(con, [str(first)])
     assert (report.rows_removed, report.rows_handed_over) == (1, 2)  # E1 gone; E2, E3 kept

@@ -425,13 +425,15 @@ def _store(
             """,
             params,
         )
-    # Rows already stored from another file, so that `forget` can hand them over.
+    # Rows already stored from another file, so that `forget` can hand them over; at the
+    # content's first load only (a reload finds the same rows, all already recorded).
     con.execute(
         """
-        INSERT OR IGNORE INTO shared_rows
+        INSERT INTO shared_rows
         SELECT $sha, $kind, id, _row, _loc,
                CASE verdict WHEN 'duplicate' THEN 'duplicate' ELSE 'conflict' END, stored_file
         FROM _verdict WHERE shared AND stored_file <> $sha
+          AND NOT EXISTS (SELECT 1 FROM ingested_files WHERE sha256 = $sha)
         """,
         {"sha": sha256, "kind": kind.name},
     )
