@@ -44,6 +44,7 @@ from auditlog.findings import (
 )
 from auditlog.forget import stale_findings
 from auditlog.refunds import CUSTOMER_COLUMNS, refund_records, refund_report
+from auditlog.report import formatting as fmt
 from auditlog.rules import SEVERITIES, load_rules
 from auditlog.rules.bounds import DEFAULT_BOUNDS, RuleBounds
 from auditlog.rules.cases import run_all_cases
@@ -379,9 +380,22 @@ def trace_change_cmd(
     tree.add(f"window: {doc['window']}")
     impact = tree.add("impact")
     for key, value in doc["impact"].items():
-        impact.add(f"{key}: {cell_text(value)}")
+        if key not in MONEY_KEYS:
+            impact.add(f"{key}: {cell_text(value)}")
+    add_money(impact, doc["impact"]["by_currency"], ("amount", "refunded_amount",
+                                                     "outstanding_amount"))
     tree.add(f"rules: {', '.join(doc['rules']) or '-'}")
     console.print(tree)
+
+
+# A trace's money is shown per currency: its plain sums are null across currencies.
+MONEY_KEYS = ("amount", "refunded_amount", "outstanding_amount", "currency", "by_currency")
+
+
+def add_money(branch: Tree, money: list[dict[str, Any]], fields: tuple[str, ...]) -> None:
+    """One line per money field, 'EUR 697.50 + USD 173.25': never a cross-currency sum."""
+    for field in fields:
+        branch.add(terminal(f"{field}: {fmt.moneys(money, field)}"))
 
 
 @trace_app.command("account")
@@ -406,7 +420,12 @@ def trace_account_cmd(
         branch = tree.add(f"{group} ({len(items)})")
         for item in items:
             branch.add(", ".join(f"{k}={v}" for k, v in item.items() if v is not None))
-    tree.add(f"anomalous charges: {doc['anomalous']}")
+    anomalous = doc["anomalous"]
+    branch = tree.add(terminal(f"anomalous charges: {anomalous['charges']:,} on "
+                               f"{anomalous['customers']:,} customers, "
+                               f"{anomalous['unrefunded_charges']:,} unrefunded; changes: "
+                               f"{', '.join(anomalous['changes']) or '-'}"))
+    add_money(branch, anomalous["by_currency"], ("amount", "outstanding_amount"))
     tree.add(f"rules: {', '.join(doc['rules']) or '-'}")
     console.print(tree)
 

@@ -23,6 +23,7 @@ from auditlog.cli.rule_cmds import step_text
 from auditlog.demo import load_world, sample_logs_dir
 from auditlog.findings import run_packs
 from auditlog.ingest import FileResult
+from auditlog.report import formatting as fmt
 from auditlog.rules import load_rules
 from auditlog.summary import incident_summary
 from auditlog.textsafe import terminal
@@ -186,16 +187,16 @@ def _privilege_step(trace: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _answer(summary: dict[str, Any], changes: dict[str, dict[str, Any]],
             grant: dict[str, Any] | None, db_path: Path) -> Panel:
-    money = " ".join(summary["currencies"])
     if not summary["parties"]:
         return Panel(Text("No anomalous charges: every charge was authorized by its customer "
                           "or is a recurring fee."), title=Text("The answer"),
                      border_style="green")
     headline = terminal((f"{summary['charges']:,}", "bold"), " charges that no customer "
                         "authorized, on ", (f"{summary['customers']:,}", "bold"), " customers: ",
-                        (f"{money} {summary['amount']}", "bold"), "; still to refund ",
-                        ((f"{summary['outstanding_charges']:,} charges, {money} "
-                         f"{summary['outstanding_amount']}"), "bold red"), ".")
+                        (fmt.moneys(summary["by_currency"]), "bold"), "; still to refund ",
+                        ((f"{summary['outstanding_charges']:,} charges, "
+                          f"{fmt.moneys(summary['by_currency'], 'outstanding_amount')}"),
+                         "bold red"), ".")
     # Ids never wrap: the account and the change are the answer.
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("account", no_wrap=True)
@@ -206,7 +207,10 @@ def _answer(summary: dict[str, Any], changes: dict[str, dict[str, Any]],
         table.add_row(terminal((str(p["actor"]), "bold")),
                       terminal(p["change_id"] or ("none", "dim")),
                       f"{p['charges']:,}",
-                      f"{p['customers']:,}", p["amount"], f"{p['outstanding_charges']:,}")
+                      f"{p['customers']:,}",
+                      # a party is in one currency: the summary splits it per currency
+                      terminal(fmt.money(p["amount"], " ".join(p["currencies"]))),
+                      f"{p['outstanding_charges']:,}")
     details: list[Text] = []
     for p in summary["parties"]:
         details += _party_lines(p, changes.get(p["change_id"] or ""), grant)

@@ -16,7 +16,13 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from auditlog.attribution import remediation, rules_for, trace_account, trace_change
+from auditlog.attribution import (
+    remediation,
+    rules_for,
+    single_currency,
+    trace_account,
+    trace_change,
+)
 from auditlog.findings import FindingFilter, has_table, list_findings
 from auditlog.report import controls as ctl
 from auditlog.report import timeline as tl
@@ -83,9 +89,9 @@ def unique_by_id(items: Any) -> list[dict[str, Any]]:
 
 def summarize(overall: dict[str, Any], parties: list[dict[str, Any]], frame: pl.DataFrame
               ) -> dict[str, Any]:
-    """Totals over the parties in scope; customers counted once across parties."""
-    amount = sum((Decimal(p["amount"]) for p in parties), Decimal(0))
-    outstanding = sum((Decimal(p["outstanding_amount"]) for p in parties), Decimal(0))
+    """Totals over the parties in scope; customers counted once across parties. Money is
+    per currency (`by_currency`); the plain sums only when there is one currency."""
+    money = money_of(parties)
     charges = sum(p["charges"] for p in parties)
     outstanding_charges = sum(p["outstanding_charges"] for p in parties)
     stacked = frame.group_by("account", "product").len().filter(pl.col("len") > 1)
@@ -93,12 +99,10 @@ def summarize(overall: dict[str, Any], parties: list[dict[str, Any]], frame: pl.
         "charges": charges,
         "customers": frame["account"].n_unique() if frame.height else 0,
         "stacked_customers": stacked["account"].n_unique(),
-        "amount": decimal_text(amount),
-        "currency": " ".join(unique(c for p in parties for c in p["currencies"])) or "",
+        **single_currency(money, MONEY_FIELDS),
+        "by_currency": money,
         "refunded_charges": charges - outstanding_charges,
-        "refunded_amount": decimal_text(amount - outstanding),
         "outstanding_charges": outstanding_charges,
-        "outstanding_amount": decimal_text(outstanding),
         "first_cause_time": min((p["first_cause_time"] for p in parties), default=None),
         "last_cause_time": max((p["last_cause_time"] for p in parties), default=None),
         "products": sorted({x for p in parties for x in p["products"]}),
@@ -109,19 +113,42 @@ def summarize(overall: dict[str, Any], parties: list[dict[str, Any]], frame: pl.
     }
 
 
+MONEY_FIELDS = ("amount", "refunded_amount", "outstanding_amount")
+
+
+def money_of(parties: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parties' money per currency, sorted by currency (a party is in one currency:
+    the incident summary splits a party per currency), exact decimal strings."""
+    totals: dict[str | None, dict[str, Any]] = {}
+    for p in parties:
+        currency = p["currencies"][0] if p["currencies"] else None
+        row = totals.setdefault(currency, {"currency": currency, "charges": 0,
+                                           "outstanding_charges": 0, "amount": Decimal(0),
+                                           "outstanding_amount": Decimal(0)})
+        row["charges"] += p["charges"]
+        row["outstanding_charges"] += p["outstanding_charges"]
+        row["amount"] += Decimal(p["amount"])
+        row["outstanding_amount"] += Decimal(p["outstanding_amount"])
+    return [{**row, "refunded_charges": row["charges"] - row["outstanding_charges"],
+             "amount": decimal_text(row["amount"]),
+             "refunded_amount": decimal_text(row["amount"] - row["outstanding_amount"]),
+             "outstanding_amount": decimal_text(row["outstanding_amount"])}
+            for _, row in sorted(totals.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))]
+
+
 def change_section(con: duckdb.DuckDBPyConnection, change_id: str,
                    parties: list[dict[str, Any]]) -> dict[str, Any]:
     doc = trace_change(con, change_id)
     mine = [p for p in parties if p["change_id"] == change_id]
-    outstanding = sum((Decimal(p["outstanding_amount"]) for p in mine), Decimal(0))
+    money = money_of(mine)
     findings = list_findings(con, FindingFilter(change_id=change_id))
     return {
         **{k: doc.get(k) for k in ("change_id", "system", "kind", "summary", "implementer",
                                    "approver", "ticket", "window_start", "window_end",
                                    "started_at", "finished_at", "status")},
         "approval": doc["approval"], "window": doc["window"],
-        "impact": {**doc["impact"], "outstanding_amount": decimal_text(outstanding),
-                   "customers": doc["impact"]["accounts"]},
+        "impact": {**doc["impact"], **single_currency(money, MONEY_FIELDS),
+                   "customers": doc["impact"]["accounts"], "by_currency": money},
         "accounts": [p["actor"] for p in mine],
         "rollback": rollback_of(con, doc),
         "control_rules": ctl.rule_counts(findings, ctl.CHANGE_PACKS),
@@ -148,8 +175,7 @@ def account_section(con: duckdb.DuckDBPyConnection, actor: str, parties: list[di
     mine = [p for p in parties if p["actor"] == actor]
     first = min(p["first_cause_time"] for p in mine)
     last = max(p["last_cause_time"] for p in mine)
-    amount = sum((Decimal(p["amount"]) for p in mine), Decimal(0))
-    outstanding = sum((Decimal(p["outstanding_amount"]) for p in mine), Decimal(0))
+    money = money_of(mine)
     systems = cause_systems(con, actor, mine)
     grants = [{**g, "subject": actor} for g in doc["privileges"]
               if held(g, first, last) and (g["system"] is None or g["system"] in systems)]
@@ -169,11 +195,10 @@ def account_section(con: duckdb.DuckDBPyConnection, actor: str, parties: list[di
         "impact": {
             "charges": charges,
             "customers": frame.filter(pl.col("actor") == actor)["account"].n_unique(),
-            "amount": decimal_text(amount),
+            **single_currency(money, MONEY_FIELDS),
             "refunded_charges": charges - outstanding_charges,
             "outstanding_charges": outstanding_charges,
-            "outstanding_amount": decimal_text(outstanding),
-            "currency": " ".join(unique(c for p in mine for c in p["currencies"])),
+            "by_currency": money,
             "products": sorted({x for p in mine for x in p["products"]}),
             "first_cause_time": first, "last_cause_time": last,
         },

@@ -4,18 +4,32 @@ keeps the exact values (ISO 8601 with Z, decimal strings); only the renderers us
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 
 def count(value: int | None) -> str:
     return "0" if value is None else f"{value:,}"
 
 
-def money(amount: str | None, currency: str = "") -> str:
-    """'3232.19', 'EUR' -> 'EUR 3,232.19' (exact: formatted from the decimal string)."""
-    text = f"{Decimal(amount or '0'):,.2f}"
-    return f"{currency} {text}".strip()
+def money(amount: str | None, currency: str | None = "") -> str:
+    """'3232.19', 'EUR' -> 'EUR 3,232.19' (exact: formatted from the decimal string).
+    A null amount is a sum that does not exist (charges in several currencies), so it is
+    '—', never 0.00."""
+    if amount is None:
+        return "—"
+    return f"{currency or ''} {Decimal(amount):,.2f}".strip()
+
+
+def moneys(rows: Sequence[Mapping[str, Any]], field: str = "amount") -> str:
+    """Per-currency sums (`by_currency` rows) as 'EUR 3,378.38 + USD 512.10': two
+    currencies are never added into one figure. No rows: nothing was charged."""
+    if not rows:
+        return money("0")
+    return " + ".join(money(r[field] if r[field] is not None else "0", r["currency"])
+                      for r in rows)
 
 
 def parse(instant: str) -> datetime:

@@ -36,7 +36,7 @@ def environment(*, html: bool) -> jinja2.Environment:
         finalize=html_text if html else markdown,
     )
     env.filters.update({
-        "count": fmt.count, "money": fmt.money, "when": fmt.when, "day": fmt.day,
+        "count": fmt.count, "money": fmt.money, "moneys": fmt.moneys, "when": fmt.when, "day": fmt.day,
         "duration": fmt.duration, "cell": cell,
     })
     return env

@@ -42,20 +42,21 @@ def caveat_panel(caveats: Sequence[str]) -> Panel | None:
 
 
 def headline(report: dict[str, Any]) -> Panel:
-    s, cur = report["summary"], report["summary"]["currency"]
+    s = report["summary"]
     if not s["charges"]:
         return Panel(Text("No anomalous charges in scope: every charge was authorized by its "
                      "customer or is a recurring fee."), title=Text("Accountability report"),
                      border_style="green")
-    refunded = f"{fmt.count(s['refunded_charges'])} ({fmt.money(s['refunded_amount'], cur)})"
+    money = s["by_currency"]
+    refunded = f"{fmt.count(s['refunded_charges'])} ({fmt.moneys(money, 'refunded_amount')})"
     outstanding = (f"{fmt.count(s['outstanding_charges'])} "
-                   f"({fmt.money(s['outstanding_amount'], cur)})")
+                   f"({fmt.moneys(money, 'outstanding_amount')})")
     # Three lines; the line breaks are the report's own, so they join Text pieces.
     text = Text("\n").join([
         terminal(f"{fmt.when(s['first_cause_time'])} to {fmt.when(s['last_cause_time'])}"),
         terminal((f"{fmt.count(s['charges'])} charges", "bold"), " no customer authorized, on ",
                  (f"{fmt.count(s['customers'])} customers", "bold"), ": ",
-                 (fmt.money(s["amount"], cur), "bold")),
+                 (fmt.moneys(money), "bold")),
         terminal("Refunded ", (refunded, "green"), "; still to refund ", (outstanding, "bold red")),
     ])
     scope = report["scope"]["change_id"]
@@ -73,16 +74,18 @@ def table(title: str, *headers: str) -> Table:
 
 
 def parties(report: dict[str, Any]) -> Table:
-    cur, who = report["summary"]["currency"], report["people"]
+    who = report["people"]
     t = table("Who is responsible", "account", "change", "charges", "customers", "amount",
               "to refund")
+    # A party is in one currency (the summary splits a party per currency): a row each.
     for p in report["parties"]:
+        cur = " ".join(p["currencies"])
         t.add_row(terminal(fmt.person(p["actor"], who)),
                   terminal(p["change_id"] or ("none: own acts", "yellow")),
                   fmt.count(p["charges"]), fmt.count(p["customers"]),
                   terminal(fmt.money(p["amount"], cur)),
                   terminal(f"{fmt.count(p['outstanding_charges'])} "
-                           f"({fmt.money(p['outstanding_amount'])})"))
+                           f"({fmt.money(p['outstanding_amount'], cur)})"))
     return t
 
 
@@ -97,7 +100,7 @@ def controls_table(title: str, controls: list[dict[str, Any]]) -> Table:
 
 
 def change_panel(report: dict[str, Any], c: dict[str, Any]) -> Panel:
-    who, cur = report["people"], report["summary"]["currency"]
+    who = report["people"]
     approver = (terminal(("none", "red")) if not c["approver"] else terminal(
         fmt.person(c["approver"], who),
         (" (its own implementer)", "red") if c["approval"]["self_approved"] else ""))
@@ -111,8 +114,9 @@ def change_panel(report: dict[str, Any], c: dict[str, Any]) -> Panel:
         terminal(f"window {fmt.when(c['window_start'])} to {fmt.when(c['window_end'])}; "
                  f"started {fmt.when(c['started_at'])}", outside, f"; rolled back: {rollback}"),
         terminal(f"impact: {fmt.count(i['charges'])} charges on {fmt.count(i['customers'])} "
-                 f"customers, {fmt.money(i['amount'], cur)}; "
-                 f"{fmt.count(i['unrefunded_charges'])} still to refund"),
+                 f"customers, {fmt.moneys(i['by_currency'])}; "
+                 f"{fmt.count(i['unrefunded_charges'])} still to refund "
+                 f"({fmt.moneys(i['by_currency'], 'outstanding_amount')})"),
     ]
     if c["controls"]:
         body.append(controls_table("Controls that failed", c["controls"]))
@@ -129,7 +133,7 @@ def account_panel(report: dict[str, Any], a: dict[str, Any]) -> Panel:
         terminal("under change: ", ", ".join(a["change_ids"]) or ("none: acted on its own",
                                                                     "yellow"),
                  f"; {fmt.count(i['charges'])} charges on {fmt.count(i['customers'])} customers, "
-                 f"{fmt.money(i['amount'], i['currency'])}, {fmt.when(i['first_cause_time'])} "
+                 f"{fmt.moneys(i['by_currency'])}, {fmt.when(i['first_cause_time'])} "
                  f"to {fmt.when(i['last_cause_time'])}"),
     ]
     grants = table("Privileges held while it acted", "privilege", "granted", "by", "ticket",
