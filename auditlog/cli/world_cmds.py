@@ -212,12 +212,23 @@ def _answer(summary: dict[str, Any], changes: dict[str, dict[str, Any]],
                       terminal(fmt.money(p["amount"], " ".join(p["currencies"]))),
                       f"{p['outstanding_charges']:,}")
     details: list[Text] = []
-    for p in summary["parties"]:
+    for p in _one_per_party(summary["parties"]):
         details += _party_lines(p, changes.get(p["change_id"] or ""), grant)
     hint = terminal(((f"Explore with --db {db_path}: auditlog remediation --format csv, "
                      "auditlog trace change ID, auditlog findings --severity high"), "dim"))
     return Panel(Group(headline, "", table, "", *details, "", hint), title=Text("The answer"),
                  border_style="red")
+
+
+def _one_per_party(parties: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (change, account), its earliest cause first: the summary splits a party
+    per currency, but the story of what it did is told once."""
+    first: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+    for p in parties:
+        key = (p["change_id"], p["actor"])
+        if key not in first or p["first_cause_time"] < first[key]["first_cause_time"]:
+            first[key] = p
+    return list(first.values())
 
 
 def _party_lines(party: dict[str, Any], change: dict[str, Any] | None,
