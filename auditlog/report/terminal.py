@@ -134,7 +134,8 @@ def account_panel(report: dict[str, Any], a: dict[str, Any]) -> Panel:
                                                                     "yellow"),
                  f"; {fmt.count(i['charges'])} charges on {fmt.count(i['customers'])} customers, "
                  f"{fmt.moneys(i['by_currency'])}, {fmt.when(i['first_cause_time'])} "
-                 f"to {fmt.when(i['last_cause_time'])}"),
+                 f"to {fmt.when(i['last_cause_time'])}; {fmt.count(i['outstanding_charges'])} "
+                 f"still to refund ({fmt.moneys(i['by_currency'], 'outstanding_amount')})"),
     ]
     grants = table("Privileges held while it acted", "privilege", "granted", "by", "ticket",
                    "approver", "failed controls")
