@@ -29,10 +29,8 @@ from auditlog.world.plan import BillingShape
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Any]]:
-    out = tmp_path_factory.mktemp("usd")
-    generate_world(out, customers=300, seed=7, shape=BillingShape(second_currency="USD"))
+def loaded(out: Path, shape: BillingShape) -> tuple[Path, Path, dict[str, Any]]:
+    generate_world(out, customers=300, seed=7, shape=shape)
     db = out / "w.duckdb"
     con = store.connect(db)
     try:
@@ -40,9 +38,26 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
     finally:
         con.close()
     run_packs(db, load_rules())
-    truth = json.loads((out / "ground_truth" / "incident.json").read_text())
-    assert [m["currency"] for m in truth["by_currency"]] == ["EUR", "USD"]
-    return out, db, truth
+    return out, db, json.loads((out / "ground_truth" / "incident.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Any]]:
+    loaded_world = loaded(tmp_path_factory.mktemp("usd"), BillingShape(second_currency="USD"))
+    assert [m["currency"] for m in loaded_world[2]["by_currency"]] == ["EUR", "USD"]
+    return loaded_world
+
+
+def test_one_currency_keeps_one_sum(tmp_path: Path) -> None:
+    _, db, truth = loaded(tmp_path, BillingShape())
+    report = report_of(db)
+    s = report["summary"]
+    assert (s["currency"], s["amount"], s["outstanding_amount"]) == (
+        truth["currency"], truth["anomalous_amount"], truth["outstanding_amount"])
+    assert any(r["amount"] is not None for r in report["findings"]["by_rule"])
+    text = render_markdown(report)
+    assert f"**{fmt.money(s['amount'], s['currency'])}** for" in text
+    assert " + " not in text
 
 
 def report_of(db: Path) -> dict[str, Any]:
@@ -80,6 +95,9 @@ def test_report_data_is_the_truth_per_currency(world: tuple[Path, Path, dict[str
     assert [{k: m[k] for k in keys} for m in s["by_currency"]] == [
         {k: m[k] for k in keys} for m in truth["by_currency"]]
     assert all(len(p["currencies"]) == 1 for p in report["parties"])
+    # Findings' amounts carry no currency: no rule totals them across EUR and USD.
+    assert report["findings"]["by_rule"]
+    assert all(r["amount"] is None for r in report["findings"]["by_rule"])
     causes = {c["change_id"]: c for c in truth["causes"]}
     for change in report["changes"]:
         expected = causes[change["change_id"]]["by_currency"]

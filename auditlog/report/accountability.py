@@ -282,14 +282,26 @@ def open_findings(con: duckdb.DuckDBPyConnection, change_id: str | None,
         frame = frame.filter((pl.col("change_id") == change_id) | pl.col("actor").is_in(accounts)
                              | pl.col("account").is_in(accounts))
     by_rule = []
+    # A finding's amount carries no currency: a rule's total is null, never a sum over
+    # two currencies, when the charges are in several.
+    summable = single_currency_charges(con)
     if frame.height:
         grouped = frame.group_by("rule_id", "severity", "title").agg(
             pl.len().alias("count"), pl.col("amount").sum().alias("amount"))
         for row in grouped.iter_rows(named=True):
             by_rule.append({**row, "count": int(row["count"]),
-                            "amount": decimal_text(row["amount"]) if row["amount"] else None})
+                            "amount": decimal_text(row["amount"])
+                            if row["amount"] and summable else None})
     by_rule.sort(key=lambda r: (-severity_rank(r["severity"]), -r["count"], r["rule_id"]))
     by_severity = [{"severity": s, "count": sum(r["count"] for r in by_rule if r["severity"] == s)}
                    for s in reversed(SEVERITIES)]
     return {"open": sum(r["count"] for r in by_rule), "by_severity": by_severity,
             "by_rule": by_rule}
+
+
+def single_currency_charges(con: duckdb.DuckDBPyConnection) -> bool:
+    """The loaded charges are in at most one currency."""
+    if not has_table(con, "charges"):
+        return True
+    row = con.execute("SELECT count(DISTINCT currency) FROM charges").fetchone()
+    return row is None or int(row[0]) <= 1
