@@ -166,3 +166,18 @@ def test_money_formatting() -> None:
     # A sum that does not exist is never shown as zero.
     assert fmt.money(None, "EUR") == "—"
     assert fmt.money("0", "EUR") == "EUR 0.00"
+
+
+def test_timeline_tells_a_party_once_across_currencies(
+        world: tuple[Path, Path, dict[str, Any]]) -> None:
+    _, db, truth = world
+    events = report_of(db)["timeline"]
+    for cause in truth["causes"]:
+        firsts = [e for e in events
+                  if e["title"] == f"First unauthorized charge caused by {cause['actor']}"]
+        lasts = [e for e in events
+                 if e["title"] == f"Last unauthorized charge caused by {cause['actor']}"]
+        assert [e["time"] for e in firsts] == [cause["first_cause_time"]]
+        assert [e["time"] for e in lasts] == [cause["last_cause_time"]]
+        assert lasts[0]["detail"] == (f"{cause['charges']:,} charges on "
+                                      f"{cause['customers']:,} customers")

@@ -64,7 +64,7 @@ def accountability(con: duckdb.DuckDBPyConnection, change_id: str | None = None
         "changes": changes,
         "accounts": accounts,
         "people": people(con, changes, accounts),
-        "timeline": tl.timeline(changes, accounts, parties, chart, refunds,
+        "timeline": tl.timeline(changes, accounts, one_per_party(parties, frame), chart, refunds,
                                 summary["outstanding_charges"]),
         "chart": chart,
         "findings": open_findings(con, change_id, [a["account"] for a in accounts]),
@@ -134,6 +134,28 @@ def money_of(parties: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "refunded_amount": decimal_text(row["amount"] - row["outstanding_amount"]),
              "outstanding_amount": decimal_text(row["outstanding_amount"])}
             for _, row in sorted(totals.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))]
+
+
+def one_per_party(parties: list[dict[str, Any]], frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """One entry per (change, account) across its currencies, for the timeline: the
+    summary splits a party per currency, but it starts and stops harming once. Only
+    counts and times are merged (never money); customers are counted once from the
+    remediation frame."""
+    merged: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+    for p in parties:
+        key = (p["change_id"], p["actor"])
+        if key not in merged:
+            merged[key] = {**p}
+            continue
+        m = merged[key]
+        m["charges"] += p["charges"]
+        m["first_cause_time"] = min(m["first_cause_time"], p["first_cause_time"])
+        m["last_cause_time"] = max(m["last_cause_time"], p["last_cause_time"])
+        m["products"] = sorted({*m["products"], *p["products"]})
+        change = (pl.col("change_id").is_null() if key[0] is None
+                  else pl.col("change_id") == key[0])
+        m["customers"] = frame.filter(change & (pl.col("actor") == key[1]))["account"].n_unique()
+    return list(merged.values())
 
 
 def change_section(con: duckdb.DuckDBPyConnection, change_id: str,
