@@ -33,6 +33,8 @@ MIN_WEEKS = 3
 # Events a stretch must usually hold to call its silence a gap: a Poisson source with
 # that many expected events is silent by chance with probability e**-10, about 5e-5.
 MIN_EXPECTED = 10
+# The longest silence still judged as a gap (90 days); longer ones separate periods.
+MAX_SILENCE_HOURS = 90 * 24
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def compute_coverage(con: duckdb.DuckDBPyConnection) -> Coverage:
     present = {s.kind for s in sources}
     missing = tuple(k for k in EVENT_KINDS if k not in present)
     gaps = tuple(Gap(*row) for row in con.execute(GAPS_SQL, {
-        "weeks": MIN_WEEKS, "min_expected": MIN_EXPECTED}).fetchall())
+        "weeks": MIN_WEEKS, "min_expected": MIN_EXPECTED,
+        "max_silence": MAX_SILENCE_HOURS}).fetchall())
     con.execute("DROP TABLE IF EXISTS coverage_hours")
     return Coverage(sources, missing, gaps)
 
@@ -118,7 +121,7 @@ def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     module's definition of a gap: either changing makes a stored coverage stale."""
     from auditlog.rules.stored import fingerprint
 
-    definition = f"{MIN_WEEKS} {MIN_EXPECTED} {GAPS_SQL}"
+    definition = f"{MIN_WEEKS} {MIN_EXPECTED} {MAX_SILENCE_HOURS} {GAPS_SQL}"
     return hashlib.sha256(f"{fingerprint(con, [])}\n{definition}".encode()).hexdigest()
 
 
@@ -170,14 +173,30 @@ def hourly_counts(con: duckdb.DuckDBPyConnection) -> None:
 
 # Every hour of each source's span, its usual count, the runs of empty hours, and of
 # those the ones whose hours usually hold events. Spans are the source's own: a billing
-# export that runs on after another system's last sale is not a hole in that system.
+# export that runs on after another system's last sale is not a hole in that system. A
+# silence longer than MAX_SILENCE_HOURS splits the span into periods of activity and is
+# not itself a gap (the source was not running, or a stray timestamp lies years away);
+# that also bounds the hourly grid, which one event in year 1 would otherwise stretch
+# over millennia.
 GAPS_SQL = """
-WITH sources AS (
-    SELECT kind, system, min(hour) AS lo, max(hour) AS hi FROM coverage_hours GROUP BY ALL
-    HAVING max(hour) - min(hour) >= 168 * $weeks - 1
+WITH steps AS (
+    SELECT kind, system, hour,
+           hour - lag(hour) OVER (PARTITION BY kind, system ORDER BY hour) AS step
+    FROM coverage_hours
+), segments AS (
+    SELECT kind, system, hour,
+           sum(CASE WHEN step IS NULL OR step > $max_silence THEN 1 ELSE 0 END) OVER (
+               PARTITION BY kind, system ORDER BY hour ROWS UNBOUNDED PRECEDING) AS segment
+    FROM steps
+), spans AS (
+    SELECT kind, system, segment, min(hour) AS lo, max(hour) AS hi FROM segments GROUP BY ALL
+), sources AS (
+    SELECT kind, system FROM spans GROUP BY ALL
+    HAVING sum(hi - lo + 1) >= 168 * $weeks
 ), grid AS (
     SELECT s.kind, s.system, g.hour
-    FROM sources AS s,
+    FROM spans AS s
+    JOIN sources AS k ON k.kind = s.kind AND k.system IS NOT DISTINCT FROM s.system,
          LATERAL (SELECT unnest(generate_series(s.lo, s.hi)) AS hour) AS g
 ), filled AS (
     SELECT g.kind, g.system, g.hour, coalesce(h.n, 0) AS n, g.hour % 168 AS slot
