@@ -131,6 +131,18 @@ def test_a_quiet_night_is_not_a_gap(tmp_path: Path) -> None:
     assert gaps_of(load(tmp_path, *regular_world(4, steady))) == []
 
 
+def test_a_stray_timestamp_years_away_is_no_gap_and_the_hole_is_still_found(
+        tmp_path: Path) -> None:
+    # One event in year 2 and one in 9998 (real exports carry such junk): the silences
+    # around them separate periods of activity, they are not gaps of millennia.
+    actions, charges = regular_world(4, steady, (HOLE,))
+    for n, year in enumerate((2, 9998)):
+        actions.append({"event_id": f"STRAY{n}", "ts": f"{year:04d}-06-01T12:00:00Z",
+                        "actor": "op1", "action": "login", "system": "crm"})
+    assert gaps_of(load(tmp_path, actions, charges)) == [
+        Gap("actions", "crm", *HOLE, expected=6 * 13)]
+
+
 def test_a_source_seen_too_briefly_has_no_gaps(tmp_path: Path) -> None:
     # Two weeks cannot tell a hole from a rhythm: the same hole yields nothing.
     hole = (HOLE[0] - timedelta(days=7), HOLE[1] - timedelta(days=7))
