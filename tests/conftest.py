@@ -6,6 +6,11 @@ import csv
 import gzip
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,3 +78,21 @@ def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]
     result["files"] = con.execute(
         "SELECT * EXCLUDE (ingested_at) FROM ingested_files ORDER BY ALL").fetchall()
     return result
+
+
+def kill_when_marked(code: str, args: list[str], marker: Path, what: str,
+                     *, patience: float = 120.0) -> None:
+    """Run `python -c code *args`, kill -9 it as soon as it writes `marker` (the moment a
+    test wants it dead), and check it died of that kill. `patience` is a safety net for a
+    child that never gets there, not a measurement."""
+    child = subprocess.Popen([sys.executable, "-c", code, *args])
+    try:
+        deadline = time.monotonic() + patience
+        while not marker.exists():
+            assert child.poll() is None, f"the {what} ended before it was killed"
+            assert time.monotonic() < deadline, f"the {what} never got going"
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait()
+    assert child.returncode == -signal.SIGKILL

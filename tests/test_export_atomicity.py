@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ from auditlog.demo import sample_logs_dir
 from auditlog.errors import UsageError
 from auditlog.export.bundle import export_bundle
 from auditlog.export.manifest import MANIFEST, verify
+from tests.conftest import kill_when_marked
 
 CHILD = textwrap.dedent(
     """
@@ -81,18 +80,8 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def kill_export_at(moment: str, db: Path, out: Path, formats: list[str]) -> None:
     marker = out.parent.parent / f"at-{moment}"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(out), str(marker),
-                              moment, *formats])
-    try:
-        deadline = time.monotonic() + 120  # a safety net, not a measurement
-        while not marker.exists():
-            assert child.poll() is None, f"the export ended before reaching '{moment}'"
-            assert time.monotonic() < deadline, "the export never got going"
-            time.sleep(0.02)
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.wait()
-    assert child.returncode == -signal.SIGKILL
+    kill_when_marked(CHILD, [str(db), str(out), str(marker), moment, *formats], marker,
+                     f"export (at '{moment}')")
 
 
 def manifest_of(out: Path) -> dict[str, object]:

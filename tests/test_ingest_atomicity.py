@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import duckdb
@@ -16,7 +11,7 @@ import pytest
 from auditlog import store
 from auditlog.errors import AuditlogError
 from auditlog.ingest import ingest_paths
-from tests.conftest import snapshot, write_rows
+from tests.conftest import kill_when_marked, snapshot, write_rows
 
 # The child loads a first file, announces it through a marker file, then hangs inside
 # the same ingest call (in the progress callback) until it is killed.
@@ -56,19 +51,9 @@ def test_kill_9_mid_load_leaves_the_database_as_it_was(tmp_path: Path) -> None:
     first = write_rows(tmp_path / "first.jsonl", _rows("first-", 50_000))
     second = write_rows(tmp_path / "second.csv", _rows("second-", 10))
     marker = tmp_path / "loaded"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(marker),
-                              str(first), str(second)])
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert child.poll() is None, "the loading process ended before it was killed"
-            assert time.monotonic() < deadline, "the loading process never got going"
-            time.sleep(0.05)
-        assert marker.read_text() == "50000"  # the first file was loaded, uncommitted
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.wait()
-    assert child.returncode == -signal.SIGKILL
+    kill_when_marked(CHILD, [str(db), str(marker), str(first), str(second)], marker,
+                     "loading process")
+    assert marker.read_text() == "50000"  # the first file was loaded, uncommitted
 
     con = store.connect(db)
     assert snapshot(con) == before

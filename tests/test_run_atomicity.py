@@ -10,13 +10,8 @@ hang", so each kill lands at a known moment.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +21,7 @@ import auditlog
 from auditlog import store
 from auditlog.demo import sample_logs_dir
 from auditlog.rules.stored import EVIDENCE_STATE, EVIDENCE_TABLE, STATE_TABLE, STORED_VIEWS
+from tests.conftest import kill_when_marked
 
 CHILD = textwrap.dedent(
     """
@@ -101,17 +97,8 @@ def fingerprint(db: Path) -> str:
 
 def kill_run_at(moment: str, db: Path) -> None:
     marker = db.with_name(f"at-{moment}")
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(marker), moment])
-    try:
-        deadline = time.monotonic() + 300  # a safety net, not a measurement
-        while not marker.exists():
-            assert child.poll() is None, f"the run ended before reaching '{moment}'"
-            assert time.monotonic() < deadline, "the run never got going"
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.wait()
-    assert child.returncode == -signal.SIGKILL
+    kill_when_marked(CHILD, [str(db), str(marker), moment], marker, f"run (at '{moment}')",
+                     patience=300)
 
 
 @pytest.mark.parametrize("moment", MOMENTS)
