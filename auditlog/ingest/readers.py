@@ -613,15 +613,11 @@ def _json_path(key: str) -> str:
     return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
-# Control characters a terminal could act on (C0 but tab and newline, DEL, C1).
-CONTROL_CODES = [*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]
-
-
 def safe_text_sql(expr: str) -> str:
     """SQL for `expr` with control characters written as `\\xNN` (as salvage.safe_text
     writes them), for the raw text of quarantined rows: log text is data, and a raw
     escape sequence must not reach the terminal of whoever reads the quarantine."""
-    for code in CONTROL_CODES:
+    for code in salvage.CONTROL_CODES:
         expr = f"replace({expr}, chr({code}), '\\x{code:02x}')"
     return expr
 

@@ -30,9 +30,10 @@ from auditlog.errors import InputError
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile
 
 BATCH = 50_000
-# Control characters a terminal could act on (C0 but tab and newline, DEL, C1); escaped
-# in a quarantined line's text, as readers.safe_text_sql escapes them.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Control characters a terminal could act on (C0 but tab and newline, DEL, C1): escaped
+# in a quarantined line's text, here and by readers.safe_text_sql, from this one list.
+CONTROL_CODES = [*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]
+_CONTROL = re.compile("[" + "".join(re.escape(chr(code)) for code in CONTROL_CODES) + "]")
 # A file is "not text" (binary, or text in another encoding) when most of its lines are
 # not UTF-8; a few bad lines in a log are quarantined, a file of them is refused.
 _NOT_TEXT_SHARE = 0.5
