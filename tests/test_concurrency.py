@@ -20,6 +20,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,6 +117,13 @@ def wait_line(proc: subprocess.Popen[str]) -> str:
     """The first line the command writes on stderr (it blocks until there is one)."""
     assert proc.stderr is not None
     return proc.stderr.readline()
+
+
+def answer(proc: subprocess.Popen[str]) -> Any:
+    """The JSON document a command wrote once it finished, which it must do cleanly."""
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0, err
+    return json.loads(out)
 
 
 @pytest.fixture(scope="module")
@@ -234,9 +242,7 @@ def test_without_a_snapshot_readers_wait_or_name_the_holder(foreign: Holder, db:
     proc = start_cli("status", "--db", str(db), "--format", "json")
     assert wait_line(proc).startswith(f"waiting for PID {foreign.pid} to release")
     assert foreign.release() == 0
-    out, err = proc.communicate(timeout=TIMEOUT)
-    assert proc.returncode == 0, err
-    assert json.loads(out)["kinds"]
+    assert answer(proc)["kinds"]
 
 
 def test_readers_wait_for_a_write_of_a_moment(tmp_path: Path, db: Path) -> None:
@@ -247,9 +253,7 @@ def test_readers_wait_for_a_write_of_a_moment(tmp_path: Path, db: Path) -> None:
     proc = start_cli("status", "--db", str(db), "--format", "json")
     assert wait_line(proc).startswith(f"waiting for the findings by PID {triage.pid}")
     assert triage.release() == 0
-    out, err = proc.communicate(timeout=TIMEOUT)
-    assert proc.returncode == 0, err
-    assert json.loads(out)["kinds"]
+    assert answer(proc)["kinds"]
 
 
 def test_a_reader_sees_an_ingest_whole_or_not_at_all(tmp_path: Path, db: Path) -> None:
@@ -278,9 +282,7 @@ def test_a_second_writer_waits_then_loads(writer: Holder, db: Path, tmp_path: Pa
     proc = start_cli("ingest", str(new), "--db", str(db), "--format", "json")
     assert wait_line(proc).startswith(f"waiting for the ingest by PID {writer.pid}")
     assert writer.release() == 0
-    out, err = proc.communicate(timeout=TIMEOUT)
-    assert proc.returncode == 0, err
-    assert [r["loaded"] for r in json.loads(out)] == [30]
+    assert [r["loaded"] for r in answer(proc)] == [30]
 
 
 def test_a_writer_held_off_by_a_reader_names_its_pid(tmp_path: Path, db: Path) -> None:
