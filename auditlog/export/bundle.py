@@ -15,14 +15,7 @@ from typing import Any
 import duckdb
 
 from auditlog import store
-from auditlog.caveats import (
-    NEEDS,
-    caveats,
-    charges_on_gaps,
-    model_reach,
-    order_holes,
-    zone_caveats,
-)
+from auditlog.caveats import NEEDS, answer_caveats
 from auditlog.coverage import coverage
 from auditlog.errors import InputError, UsageError
 from auditlog.export.evidence import evidence_frames, input_files
@@ -110,12 +103,10 @@ def export_bundle(db_path: Path | str | None, out_dir: Path, formats: Iterable[s
 def coverage_summary(con: duckdb.DuckDBPyConnection, data: ExportData) -> dict[str, Any]:
     """What the exported answer cannot see: the kinds it needs that hold no rows, the gaps
     in them, and the caveats in words (the same sentences the CLI prints)."""
-    cov, reach = coverage(con).needed_by(NEEDS["export"]), model_reach(con)
+    cov = coverage(con).needed_by(NEEDS["export"])
     charges = data.tables["remediation"].select("charge_id", "charged_at").iter_rows()
     return {"missing": list(cov.missing), "gaps": [g.as_dict() for g in cov.gaps],
-            "caveats": caveats(cov, reach, charges_on_gaps(cov.gaps, charges, reach,
-                                                           order_holes(con, cov.gaps)))
-            + zone_caveats(con, NEEDS["export"])}
+            "caveats": answer_caveats(con, NEEDS["export"], charges=charges)}
 
 
 def export_names(data: ExportData) -> set[str]:
