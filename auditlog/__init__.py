@@ -9,9 +9,9 @@ The notebook API (docs/python-api.md):
         inv.remediation()
 """
 
-from auditlog.api import Investigation, open
+from auditlog.analysis.findings import RunReport
 from auditlog.errors import AuditlogError, InputError, RuleError, UsageError
-from auditlog.findings import RunReport
+from auditlog.investigation import Investigation, open
 
 __all__ = [
     "AuditlogError", "InputError", "Investigation", "RuleError", "RunReport", "UsageError",

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from auditlog import store
-from auditlog.coverage import compute_coverage, coverage, store_coverage
+from auditlog.ingest.coverage import compute_coverage, coverage, store_coverage
 
 WEEKS = 13
 SYSTEMS = 8

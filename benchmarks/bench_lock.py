@@ -42,7 +42,7 @@ from bench_ingest import DEFAULT_DATA_DIR, RESULTS_DIR, ensure_data
 
 from auditlog import store
 from auditlog.ingest import ingest_paths
-from auditlog.snapshot import copy_held
+from auditlog.store.snapshot import copy_held
 
 
 def ingest(path: Path, db: Path) -> float:

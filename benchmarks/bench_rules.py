@@ -202,9 +202,9 @@ def plain_scan(db: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_all(db: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from auditlog.findings import run_packs
-    from auditlog.rules import load_rules, sandbox
-    from auditlog.rules.bounds import RuleBounds
+    from auditlog.analysis.findings import run_packs
+    from auditlog.engines.bounds import RuleBounds
+    from auditlog.pack import load_rules, sandbox
 
     # The sandbox opens its own connection: give it the same limits as the scan
     # (threads through its config, memory through the run's bounds).
@@ -225,8 +225,8 @@ def run_all(db: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def time_persisting() -> dict[str, float]:
     """Wrap the run's two persisting steps (rules/stored.py) to time them within the run."""
-    from auditlog import findings
-    from auditlog.rules import stored
+    from auditlog.analysis import findings
+    from auditlog.pack import stored
 
     times: dict[str, float] = {}
 
@@ -246,8 +246,8 @@ def time_persisting() -> dict[str, float]:
 
 def profile_rules(db: Path, rules: list[Any]) -> dict[str, float]:
     """Seconds of the shared views and of every rule, run one by one as `run` runs them."""
-    from auditlog.rules import sandbox
-    from auditlog.rules.runner import run_rule
+    from auditlog.engines.runner import run_rule
+    from auditlog.pack import sandbox
 
     started = time.perf_counter()
     con = sandbox.open_sandbox(db, materialize=True)
@@ -262,7 +262,7 @@ def profile_rules(db: Path, rules: list[Any]) -> dict[str, float]:
 
 def trace_one(db: Path, args: argparse.Namespace) -> dict[str, Any]:
     from auditlog import store
-    from auditlog.attribution import trace_charge
+    from auditlog.analysis.attribution import trace_charge
 
     con = store.connect(db, read_only=True)
     limit(con, args)
@@ -281,7 +281,7 @@ def trace_one(db: Path, args: argparse.Namespace) -> dict[str, Any]:
 def timelines(con: duckdb.DuckDBPyConnection, charge_id: str) -> dict[str, Any]:
     """Seconds of `auditlog timeline` for the charged customer and the responsible
     service account of the traced charge (findings flags included)."""
-    from auditlog.timeline import timeline
+    from auditlog.analysis.timeline import timeline
 
     suffix = charge_id.partition("~")[2]
     (customer,) = con.execute("SELECT account FROM charges WHERE charge_id = ?",
@@ -300,7 +300,7 @@ def timelines(con: duckdb.DuckDBPyConnection, charge_id: str) -> dict[str, Any]:
 def check(db: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The big database's remediation list is the world's, once per replica."""
     from auditlog import store
-    from auditlog.attribution import remediation
+    from auditlog.analysis.attribution import remediation
 
     info = json.loads(db.with_name(db.name + ".json").read_text())
     truth_file = Path(args.data_dir) / f"world-{WORLD['seed']}" / "ground_truth" / "remediation.csv"
@@ -328,7 +328,7 @@ def check(db: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def model_views(db: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The shared views computed into TEMP tables, three rounds; the fastest round."""
-    from auditlog.rules.sandbox import shared_view_files
+    from auditlog.engines.sandbox import shared_view_files
 
     con = duckdb.connect(str(db), read_only=True)
     limit(con, args)
@@ -357,7 +357,7 @@ CHILDREN = {"scan": plain_scan, "rescan": plain_scan, "run": run_all, "model": m
 
 def forget_findings(db: Path) -> None:
     """Back to a freshly ingested database: no findings, no stored attribution."""
-    from auditlog.rules.stored import (
+    from auditlog.store.attribution import (
         EVIDENCE_STATE,
         EVIDENCE_TABLE,
         STATE_TABLE,
@@ -375,8 +375,8 @@ def forget_findings(db: Path) -> None:
 
 def child_main(args: argparse.Namespace) -> None:
     # Imports are not what is measured.
-    import auditlog.attribution
-    import auditlog.findings  # noqa: F401
+    import auditlog.analysis.attribution
+    import auditlog.analysis.findings  # noqa: F401
 
     before = cpu_seconds()
     out = CHILDREN[args.child](Path(args.db), args)

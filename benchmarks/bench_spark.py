@@ -49,9 +49,9 @@ def finding_ids(db: Path) -> list[str]:
 
 
 def run_duckdb(db: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from auditlog.findings import run_packs
-    from auditlog.rules import load_rules, sandbox
-    from auditlog.rules.bounds import RuleBounds
+    from auditlog.analysis.findings import run_packs
+    from auditlog.engines.bounds import RuleBounds
+    from auditlog.pack import load_rules, sandbox
 
     sandbox.SANDBOX_CONFIG.update(threads=args.threads)
     bounds = RuleBounds(memory=args.memory_limit)
@@ -63,7 +63,7 @@ def run_duckdb(db: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def export(db: Path, lake: Path) -> dict[str, Any]:
     from auditlog import store
-    from auditlog.lake import export_lake
+    from auditlog.store.lake import export_lake
 
     shutil.rmtree(lake, ignore_errors=True)
     con = store.connect(db, read_only=True)
@@ -76,9 +76,9 @@ def export(db: Path, lake: Path) -> dict[str, Any]:
 
 
 def run_spark(lake: Path, findings_db: Path, args: argparse.Namespace) -> dict[str, Any]:
+    from auditlog.analysis.findings import run_packs
     from auditlog.engines.spark import SparkRunner, start_session
-    from auditlog.findings import run_packs
-    from auditlog.rules import load_rules
+    from auditlog.pack import load_rules
 
     started = time.perf_counter()
     session = start_session(args.master, {"spark.driver.memory": args.driver_memory})

@@ -13,9 +13,14 @@ from typer.testing import CliRunner
 
 import auditlog
 from auditlog import store
-from auditlog.attribution import REMEDIATION_COLUMNS, remediation, remediation_records, trace_charge
+from auditlog.analysis.attribution import (
+    REMEDIATION_COLUMNS,
+    remediation,
+    remediation_records,
+    trace_charge,
+)
+from auditlog.analysis.timeline import timeline
 from auditlog.cli import app
-from auditlog.timeline import timeline
 from auditlog.world import WorldSummary, generate_world
 from tests.conftest import write_rows
 
@@ -100,7 +105,7 @@ def test_traces_are_the_library_documents(world: WorldSummary,
 def test_timeline_takes_iso_text_or_datetimes(inv: auditlog.Investigation) -> None:
     frame = inv.timeline(since="2000-01-01", kinds=["changes"], limit=5)
     con = store.connect(inv.path, read_only=True)
-    expected = timeline(con, since=auditlog.api.as_time("2000-01-01T00:00:00Z", "since"),
+    expected = timeline(con, since=auditlog.investigation.as_time("2000-01-01T00:00:00Z", "since"),
                         kinds=["changes"], limit=5)
     con.close()
     assert frame.equals(expected) and frame.height == 5

@@ -11,12 +11,17 @@ from typing import Any
 import pytest
 
 from auditlog import store
-from auditlog.attribution import remediation, remediation_records, trace_change, trace_charge
-from auditlog.demo import load_world
+from auditlog.analysis.attribution import (
+    remediation,
+    remediation_records,
+    trace_change,
+    trace_charge,
+)
+from auditlog.analysis.findings import run_packs
+from auditlog.engines.cases import build_fixture
 from auditlog.errors import UsageError
-from auditlog.findings import run_packs
-from auditlog.rules import load_rules
-from auditlog.rules.cases import build_fixture
+from auditlog.ingest.world import load_world
+from auditlog.pack import load_rules
 from auditlog.world import generate_world
 
 D = "2026-03-10"
@@ -277,7 +282,7 @@ def assert_change_impact_matches_truth(world: Path, db: Path) -> None:
 
 
 def test_trace_account(incident_db: Path) -> None:
-    from auditlog.attribution import trace_account
+    from auditlog.analysis.attribution import trace_account
     con = store.connect(incident_db, read_only=True)
     doc = trace_account(con, "svc-orders")
     with pytest.raises(UsageError, match="no account"):
@@ -394,7 +399,7 @@ def test_what_the_logs_cannot_decide_is_said_not_guessed(edges_db: Path) -> None
 
 
 def test_amounts_in_two_currencies_are_never_added(edges_db: Path) -> None:
-    from auditlog.summary import incident_summary
+    from auditlog.analysis.summary import incident_summary
     con = store.connect(edges_db, read_only=True)
     try:
         impact = trace_change(con, "CHG-up")["impact"]

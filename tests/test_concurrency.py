@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 
 import auditlog
-from auditlog import locking, snapshot
-from auditlog.demo import sample_logs_dir
 from auditlog.errors import DatabaseBusy
+from auditlog.ingest.world import sample_logs_dir
+from auditlog.store import locking, snapshot
 from tests.conftest import write_rows
 
 # argv: db, mode, label, marker, release, [paths...]; modes: write (holds it), mutate
@@ -39,7 +39,8 @@ HOLDER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     import duckdb
-    from auditlog import locking, store
+    from auditlog import store
+    from auditlog.store import locking
     from auditlog.ingest import ingest_paths
 
     db, mode, label, marker, release, *paths = sys.argv[1:]

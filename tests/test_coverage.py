@@ -16,12 +16,12 @@ from typer.testing import CliRunner
 
 import auditlog
 from auditlog import store
-from auditlog.caveats import Reach, Resting, caveats, charges_on_gaps
+from auditlog.analysis.caveats import Reach, Resting, caveats, charges_on_gaps
 from auditlog.cli import app
-from auditlog.coverage import Coverage, Gap, compute_coverage, coverage, stored_coverage
-from auditlog.demo import read_sources
 from auditlog.errors import UsageError
 from auditlog.ingest import ingest_paths
+from auditlog.ingest.coverage import Coverage, Gap, compute_coverage, coverage, stored_coverage
+from auditlog.ingest.world import read_sources
 from auditlog.world import generate_world
 from tests.conftest import write_rows
 

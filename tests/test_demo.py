@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from auditlog.cli import app
-from auditlog.demo import read_sources, sample_logs_dir
 from auditlog.errors import InputError, UsageError
+from auditlog.ingest.world import read_sources, sample_logs_dir
 
 runner = CliRunner()
 

@@ -22,8 +22,10 @@ import pytest
 from typer.testing import CliRunner
 
 from auditlog import store
+from auditlog.analysis.findings import run_packs
+from auditlog.analysis.refunds import refund_report
 from auditlog.cli import app, main
-from auditlog.demo import load_world
+from auditlog.engines.cases import build_fixture
 from auditlog.errors import InputError, UsageError
 from auditlog.export.bundle import export_bundle
 from auditlog.export.manifest import MANIFEST, rule_packs, verify
@@ -31,10 +33,8 @@ from auditlog.export.model import FIXED_DOCUMENT_TIME
 from auditlog.export.safety import FORMULA_TRIGGERS, neutralize, safe_cell_text
 from auditlog.export.workbook import MAX_CELL, write_workbook
 from auditlog.export.writers import WORKBOOK, WRITERS
-from auditlog.findings import run_packs
-from auditlog.refunds import refund_report
-from auditlog.rules import load_rules
-from auditlog.rules.cases import build_fixture
+from auditlog.ingest.world import load_world
+from auditlog.pack import load_rules
 from auditlog.world.generate import generate_world
 from tests.test_attribution import D1, INCIDENT, charge
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 import auditlog
-from auditlog.demo import sample_logs_dir
 from auditlog.errors import UsageError
 from auditlog.export.bundle import export_bundle
 from auditlog.export.manifest import MANIFEST, verify
+from auditlog.ingest.world import sample_logs_dir
 from tests.conftest import kill_when_marked
 
 CHILD = textwrap.dedent(

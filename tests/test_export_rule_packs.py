@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from auditlog.analysis.findings import run_packs
+from auditlog.engines.cases import build_fixture
 from auditlog.errors import UsageError
 from auditlog.export.bundle import export_bundle
-from auditlog.findings import run_packs
-from auditlog.rules import load_rules
-from auditlog.rules.cases import build_fixture
+from auditlog.pack import load_rules
 from tests.test_rules import CHARGES_SQL, write_rule
 
 

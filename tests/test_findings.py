@@ -10,11 +10,17 @@ import pytest
 from typer.testing import CliRunner
 
 from auditlog import store
+from auditlog.analysis.findings import (
+    FindingFilter,
+    findings_records,
+    list_findings,
+    run_packs,
+    triage,
+)
 from auditlog.cli import app
+from auditlog.engines.cases import build_fixture
 from auditlog.errors import UsageError
-from auditlog.findings import FindingFilter, findings_records, list_findings, run_packs, triage
-from auditlog.rules import load_rules
-from auditlog.rules.cases import build_fixture
+from auditlog.pack import load_rules
 from tests.test_attribution import INCIDENT
 
 

@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from auditlog import store
+from auditlog.analysis.findings import run_packs
+from auditlog.analysis.status import database_status
 from auditlog.errors import AuditlogError, InputError, UsageError
-from auditlog.findings import run_packs
-from auditlog.forget import forget, stale_findings
 from auditlog.ingest import ingest_paths
-from auditlog.rules import load_rules
-from auditlog.rules.stored import STATE_TABLE
-from auditlog.status import database_status
+from auditlog.ingest.forget import forget, stale_findings
+from auditlog.pack import load_rules
+from auditlog.store.attribution import STATE_TABLE
 from tests.conftest import snapshot, table_rows, write_rows
 
 
@@ -231,7 +231,7 @@ CHILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from auditlog import store
-    from auditlog.forget import forget
+    from auditlog.ingest.forget import forget
 
     db, marker, stop, *targets = sys.argv[1:]
 

@@ -15,10 +15,10 @@ import duckdb
 import pytest
 
 from auditlog import store
+from auditlog.analysis.status import database_status
 from auditlog.errors import InputError
-from auditlog.forget import forget
 from auditlog.ingest import ingest_paths
-from auditlog.status import database_status
+from auditlog.ingest.forget import forget
 from tests.conftest import write_rows
 
 UTC = dt.UTC

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from auditlog import store
 from auditlog.cli import app
+from auditlog.engines.cases import build_fixture
 from auditlog.errors import UsageError
 from auditlog.kinds import KINDS
-from auditlog.lake import check_lake, export_lake, lake_columns
-from auditlog.rules.cases import build_fixture
+from auditlog.store.lake import check_lake, export_lake, lake_columns
 from tests.conftest import write_rows
 
 runner = CliRunner()

@@ -15,9 +15,9 @@ import pytest
 from ocsf_json_schema import OcsfJsonSchema, OcsfJsonSchemaEmbedded, get_ocsf_schema
 
 from auditlog import store
+from auditlog.analysis.findings import FindingFilter, findings_records, list_findings, triage
 from auditlog.export.bundle import export_bundle
 from auditlog.export.ocsf import OCSF_FILE
-from auditlog.findings import FindingFilter, findings_records, list_findings, triage
 from tests.test_export import world_database
 
 # The real OCSF 1.8.0 Detection Finding example (datetime profile), as shipped with the

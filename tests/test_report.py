@@ -19,15 +19,15 @@ import pytest
 from typer.testing import CliRunner
 
 from auditlog import store
+from auditlog.analysis.findings import run_packs
 from auditlog.cli import app
-from auditlog.demo import load_world, sample_logs_dir
+from auditlog.engines.cases import build_fixture
 from auditlog.errors import UsageError
-from auditlog.findings import run_packs
+from auditlog.ingest.world import load_world, sample_logs_dir
+from auditlog.pack import load_rules
 from auditlog.report.accountability import accountability
 from auditlog.report.html import render_html
 from auditlog.report.markdown import render_markdown
-from auditlog.rules import load_rules
-from auditlog.rules.cases import build_fixture
 from auditlog.world import generate_world
 
 runner = CliRunner()

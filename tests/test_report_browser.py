@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from auditlog.cli import app
-from auditlog.demo import sample_logs_dir
+from auditlog.ingest.world import sample_logs_dir
 from auditlog.world import generate_world
 
 runner = CliRunner()

@@ -14,15 +14,15 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from auditlog import store
+from auditlog.analysis.findings import run_packs
 from auditlog.cli import app
-from auditlog.demo import load_world
-from auditlog.findings import run_packs
+from auditlog.ingest.world import load_world
+from auditlog.pack import load_rules
 from auditlog.report import formatting as fmt
 from auditlog.report.accountability import accountability
 from auditlog.report.html import render_html
 from auditlog.report.markdown import render_markdown
 from auditlog.report.terminal import render_terminal
-from auditlog.rules import load_rules
 from auditlog.world import generate_world
 from auditlog.world.plan import BillingShape
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from auditlog.rules import Rule, load_rules
-from auditlog.rules.cases import Case, load_cases, run_case
+from auditlog.engines.cases import Case, load_cases, run_case
+from auditlog.pack import Rule, load_rules
 
 RULES = load_rules()
 CASES = [(rule, case) for rule in RULES for case in load_cases(rule)]

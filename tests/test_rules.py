@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from auditlog.engines.cases import build_fixture
+from auditlog.engines.runner import finding_id, run_rule
+from auditlog.engines.sandbox import open_sandbox
 from auditlog.errors import RuleError, UsageError
-from auditlog.rules import finding_id, load_all, load_rules, open_sandbox, run_rule
-from auditlog.rules.cases import build_fixture
-from auditlog.rules.lint import lint_sql
+from auditlog.pack import load_all, load_rules
+from auditlog.pack.lint import lint_sql
 
 META = """
 title = "t"
@@ -164,7 +166,7 @@ def test_since_until_filter_findings_not_history(tmp_path: Path, charges_db: Pat
 
 
 def test_validate_checks_cases_and_execution(tmp_path: Path) -> None:
-    from auditlog.rules.validate import validate
+    from auditlog.engines.validate import validate
     write_rule(tmp_path, "no_cases", "SELECT ts, NULL change_id, NULL actor, account, amount, "
                "[charge_id] evidence, charge_id AS key FROM charges")
     write_rule(tmp_path, "bad_column", "SELECT ts, nope FROM charges")
@@ -176,6 +178,6 @@ def test_validate_checks_cases_and_execution(tmp_path: Path) -> None:
 
 
 def test_builtin_rules_validate_clean() -> None:
-    from auditlog.rules.validate import validate
+    from auditlog.engines.validate import validate
     valid, errors = validate()
     assert errors == [] and len(valid) == len(load_rules())

@@ -15,11 +15,13 @@ import pytest
 
 import auditlog
 from auditlog import store
+from auditlog.analysis.findings import FindingFilter, list_findings, run_packs, triage
+from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds, parse_size, watchdog
+from auditlog.engines.cases import build_fixture
+from auditlog.engines.runner import run_rule
+from auditlog.engines.sandbox import open_sandbox
 from auditlog.errors import RuleError, UsageError
-from auditlog.findings import FindingFilter, list_findings, run_packs, triage
-from auditlog.rules import load_rules, open_sandbox, run_rule
-from auditlog.rules.bounds import DEFAULT_BOUNDS, RuleBounds, parse_size, watchdog
-from auditlog.rules.cases import build_fixture
+from auditlog.pack import load_rules
 from tests.test_rules import CHARGES_SQL, write_rule
 
 ACTIONS = 2000  # 8e9 rows for a triple cross join: no machine finishes it in seconds
@@ -215,7 +217,7 @@ def test_the_cli_says_in_one_sentence_which_rule_hit_which_limit(db: Path,
 def test_a_rule_on_spark_is_cancelled_at_its_time_limit(db: Path, rules_dir: Path,
                                                         tmp_path: Path) -> None:
     from auditlog.engines.spark import register_lake, run_rule_spark, start_session
-    from auditlog.lake import export_lake
+    from auditlog.store.lake import export_lake
 
     con = store.connect(db, read_only=True)
     try:

@@ -14,12 +14,12 @@ import sqlglot
 from sqlglot import exp
 
 from auditlog.engines.translate import check_spark, to_spark
+from auditlog.engines.validate import validate
 from auditlog.errors import RuleError
-from auditlog.rules import load_all
-from auditlog.rules.functions import DUCKDB_FUNCTIONS
-from auditlog.rules.lint import lint_sql, parameters
-from auditlog.rules.loader import check_sql
-from auditlog.rules.validate import validate
+from auditlog.pack import load_all
+from auditlog.pack.functions import DUCKDB_FUNCTIONS
+from auditlog.pack.lint import lint_sql, parameters
+from auditlog.pack.loader import check_sql
 from tests.test_rules import write_rule
 
 OUTPUT = "NULL AS ts, NULL AS change_id, NULL AS actor, NULL AS account, NULL AS amount"

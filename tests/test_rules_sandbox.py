@@ -8,9 +8,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from auditlog.engines.cases import build_fixture
+from auditlog.engines.runner import run_rule
+from auditlog.engines.sandbox import open_sandbox
 from auditlog.errors import RuleError
-from auditlog.rules import load_rules, open_sandbox, run_rule
-from auditlog.rules.cases import build_fixture
+from auditlog.pack import load_rules
 from tests.test_rules import write_rule
 
 OUTPUT = "NULL ts, NULL change_id, NULL actor, NULL account, NULL amount, [] evidence"

@@ -19,8 +19,8 @@ import pytest
 
 import auditlog
 from auditlog import store
-from auditlog.demo import sample_logs_dir
-from auditlog.rules.stored import EVIDENCE_STATE, EVIDENCE_TABLE, STATE_TABLE, STORED_VIEWS
+from auditlog.ingest.world import sample_logs_dir
+from auditlog.store.attribution import EVIDENCE_STATE, EVIDENCE_TABLE, STATE_TABLE, STORED_VIEWS
 from tests.conftest import kill_when_marked
 
 CHILD = textwrap.dedent(
@@ -28,7 +28,7 @@ CHILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     import auditlog
-    from auditlog import findings
+    from auditlog.analysis import findings
 
     db, marker, moment = sys.argv[1:]
 

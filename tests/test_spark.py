@@ -22,9 +22,12 @@ import polars as pl
 import pytest
 
 from auditlog import store
-from auditlog.attribution import remediation, remediation_records
-from auditlog.demo import load_world
+from auditlog.analysis.attribution import remediation, remediation_records
+from auditlog.analysis.findings import FindingFilter, findings_records, list_findings, run_packs
 from auditlog.engines.batch import Fixture, run_fixtures
+from auditlog.engines.cases import Case, Tables, build_fixture, judge, load_cases
+from auditlog.engines.runner import run_rule
+from auditlog.engines.sandbox import open_sandbox, shared_view_files
 from auditlog.engines.spark import (
     SparkRunner,
     install_shared_views,
@@ -35,15 +38,12 @@ from auditlog.engines.spark import (
     start_session,
 )
 from auditlog.engines.translate import to_spark
+from auditlog.engines.validate import validate
 from auditlog.errors import RuleError, UsageError
-from auditlog.findings import FindingFilter, findings_records, list_findings, run_packs
-from auditlog.lake import export_lake
-from auditlog.rules import Rule, load_rules
-from auditlog.rules.cases import Case, Tables, build_fixture, judge, load_cases
-from auditlog.rules.lint import lint_sql
-from auditlog.rules.runner import run_rule
-from auditlog.rules.sandbox import open_sandbox, shared_view_files
-from auditlog.rules.validate import validate
+from auditlog.ingest.world import load_world
+from auditlog.pack import Rule, load_rules
+from auditlog.pack.lint import lint_sql
+from auditlog.store.lake import export_lake
 from auditlog.world import generate_world
 
 if TYPE_CHECKING:

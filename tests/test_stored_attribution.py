@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from auditlog import store
-from auditlog.attribution import (
+from auditlog.analysis.attribution import (
     remediation,
     remediation_records,
     rules_for,
@@ -22,13 +22,14 @@ from auditlog.attribution import (
     trace_change,
     trace_charge,
 )
+from auditlog.analysis.findings import run_packs
+from auditlog.analysis.summary import incident_summary
+from auditlog.engines.sandbox import install_shared_views, open_sandbox, shared_view_files
 from auditlog.export.bundle import gather
-from auditlog.findings import run_packs
 from auditlog.ingest import ingest_paths
+from auditlog.pack import load_rules
 from auditlog.report.accountability import accountability
-from auditlog.rules import load_rules
-from auditlog.rules.sandbox import install_shared_views, open_sandbox, shared_view_files
-from auditlog.rules.stored import (
+from auditlog.store.attribution import (
     EVIDENCE_STATE,
     EVIDENCE_TABLE,
     STATE_TABLE,
@@ -37,7 +38,6 @@ from auditlog.rules.stored import (
     fresh_stored_views,
     stored_name,
 )
-from auditlog.summary import incident_summary
 from auditlog.world import generate_world
 from tests.test_report import loaded_db
 

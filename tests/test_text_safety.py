@@ -24,18 +24,18 @@ from typer.testing import CliRunner
 
 import auditlog.cli
 from auditlog import store
+from auditlog.analysis.findings import run_packs
 from auditlog.cli import app, main
 from auditlog.cli.common import SafeConsole, console, err_console
 from auditlog.cli.rule_cmds import write_csv
+from auditlog.engines.cases import build_fixture
 from auditlog.engines.spark import INSTALL_HINT
 from auditlog.errors import InputError
-from auditlog.findings import run_packs
+from auditlog.pack import load_rules
 from auditlog.report.accountability import accountability
 from auditlog.report.html import render_html
 from auditlog.report.markdown import render_markdown
 from auditlog.report.terminal import render_terminal
-from auditlog.rules import load_rules
-from auditlog.rules.cases import build_fixture
 from auditlog.textsafe import _CONTROLS, json_document, markdown, terminal, visible
 
 runner = CliRunner()

@@ -14,12 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 from auditlog import store
+from auditlog.analysis.findings import FindingFilter, list_findings, run_packs
+from auditlog.analysis.timeline import timeline, timeline_records
 from auditlog.cli import app
+from auditlog.engines.cases import build_fixture
 from auditlog.errors import UsageError
-from auditlog.findings import FindingFilter, list_findings, run_packs
-from auditlog.rules import load_rules
-from auditlog.rules.cases import build_fixture
-from auditlog.timeline import timeline, timeline_records
+from auditlog.pack import load_rules
 from auditlog.world import generate_world
 from tests.test_attribution import D1, INCIDENT, D, ingest_world
 

@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from auditlog import store
-from auditlog.attribution import trace_charge
+from auditlog.analysis.attribution import trace_charge
 from auditlog.cli import app
 from auditlog.world import generate_world
 from auditlog.world.plan import BillingShape

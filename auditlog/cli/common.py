@@ -13,7 +13,7 @@ from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 from rich.text import Text
 
-from auditlog.locking import DEFAULT_TIMEOUT, Notice, WaitPolicy, set_wait_policy
+from auditlog.store.locking import DEFAULT_TIMEOUT, Notice, WaitPolicy, set_wait_policy
 from auditlog.textsafe import json_document, visible
 
 app = typer.Typer(

@@ -20,9 +20,9 @@ from auditlog.cli.common import (
     print_json,
 )
 from auditlog.errors import UsageError
-from auditlog.forget import Forgotten, stale_findings
-from auditlog.forget import forget as forget_files
 from auditlog.ingest import FileResult
+from auditlog.ingest.forget import Forgotten, stale_findings
+from auditlog.ingest.forget import forget as forget_files
 
 
 @app.command()

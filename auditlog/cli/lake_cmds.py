@@ -9,7 +9,7 @@ import typer
 
 from auditlog import store
 from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, print_json
-from auditlog.lake import export_lake
+from auditlog.store.lake import export_lake
 
 lake_app = typer.Typer(help="Write the logs as a Parquet lake (for --engine spark).",
                        no_args_is_help=True)

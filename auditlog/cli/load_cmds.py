@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditlog import store
+from auditlog.analysis.status import database_status, quarantined_rows
 from auditlog.cli.common import (
     DbOption,
     FormatOption,
@@ -22,11 +23,10 @@ from auditlog.cli.common import (
     print_json,
 )
 from auditlog.cli.forget_cmds import announce_times, warn_stale_findings
-from auditlog.forget import stale_findings
 from auditlog.ingest import FileResult, ingest_paths
+from auditlog.ingest.forget import stale_findings
 from auditlog.kinds import KINDS
-from auditlog.lake import append_files
-from auditlog.status import database_status, quarantined_rows
+from auditlog.store.lake import append_files
 from auditlog.textsafe import terminal
 
 KindName = enum.Enum("KindName", {name: name for name in KINDS}, type=str)  # type: ignore[misc]

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from auditlog import store
-from auditlog.caveats import NEEDS, answer_caveats
+from auditlog.analysis.caveats import NEEDS, answer_caveats
 from auditlog.cli.common import DbOption, app, console, err_console, print_json, warn
 from auditlog.errors import UsageError
 from auditlog.report.accountability import accountability

@@ -16,8 +16,17 @@ from rich.text import Text
 from rich.tree import Tree
 
 from auditlog import store
-from auditlog.attribution import trace_account, trace_change, trace_charge
-from auditlog.caveats import NEEDS, answer_caveats, charge_caveats
+from auditlog.analysis.attribution import trace_account, trace_change, trace_charge
+from auditlog.analysis.caveats import NEEDS, answer_caveats, charge_caveats
+from auditlog.analysis.findings import (
+    FindingFilter,
+    RuleEngine,
+    findings_records,
+    list_findings,
+    run_packs,
+    triage,
+)
+from auditlog.analysis.refunds import CUSTOMER_COLUMNS, refund_records, refund_report
 from auditlog.cli.common import (
     DbOption,
     FormatOption,
@@ -29,27 +38,18 @@ from auditlog.cli.common import (
     warn,
 )
 from auditlog.cli.forget_cmds import warn_stale_findings
+from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds
+from auditlog.engines.cases import run_all_cases
+from auditlog.engines.validate import validate
 from auditlog.errors import UsageError
 from auditlog.export.manifest import document_time
 from auditlog.export.safety import cell_text, safe_cell_text
 from auditlog.export.workbook import write_workbook
 from auditlog.export.writers import CSV_LINE_END, write_csv_rows
-from auditlog.findings import (
-    FindingFilter,
-    RuleEngine,
-    findings_records,
-    list_findings,
-    run_packs,
-    triage,
-)
-from auditlog.forget import stale_findings
-from auditlog.refunds import CUSTOMER_COLUMNS, refund_records, refund_report
+from auditlog.ingest.forget import stale_findings
+from auditlog.pack import SEVERITIES, load_rules
+from auditlog.pack.loader import select_rules
 from auditlog.report import formatting as fmt
-from auditlog.rules import SEVERITIES, load_rules
-from auditlog.rules.bounds import DEFAULT_BOUNDS, RuleBounds
-from auditlog.rules.cases import run_all_cases
-from auditlog.rules.loader import select_rules
-from auditlog.rules.validate import validate
 from auditlog.textsafe import terminal, visible
 
 findings_app = typer.Typer(help="List stored findings, or triage one.", no_args_is_help=False)

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditlog import store
+from auditlog.analysis.timeline import KINDS, timeline, timeline_records
 from auditlog.cli.common import (
     DbOption,
     FormatOption,
@@ -21,7 +22,6 @@ from auditlog.cli.common import (
     print_json,
 )
 from auditlog.cli.rule_cmds import SinceOption, UntilOption, parse_time
-from auditlog.timeline import KINDS, timeline, timeline_records
 
 TimelineKind = enum.Enum("TimelineKind", {k: k for k in KINDS}, type=str)  # type: ignore[misc]
 KIND_STYLES = {"changes": "magenta", "privileges": "yellow", "actions": "cyan",

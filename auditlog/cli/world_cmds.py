@@ -16,16 +16,16 @@ from rich.text import Text
 from rich.tree import Tree
 
 from auditlog import store
-from auditlog.attribution import remediation as remediation_frame
-from auditlog.attribution import trace_change, trace_charge
+from auditlog.analysis.attribution import remediation as remediation_frame
+from auditlog.analysis.attribution import trace_change, trace_charge
+from auditlog.analysis.findings import run_packs
+from auditlog.analysis.summary import incident_summary
 from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, print_json
 from auditlog.cli.rule_cmds import step_text
-from auditlog.demo import load_world, sample_logs_dir
-from auditlog.findings import run_packs
 from auditlog.ingest import FileResult
+from auditlog.ingest.world import load_world, sample_logs_dir
+from auditlog.pack import load_rules
 from auditlog.report import formatting as fmt
-from auditlog.rules import load_rules
-from auditlog.summary import incident_summary
 from auditlog.textsafe import terminal
 from auditlog.world import generate_world
 from auditlog.world.plan import BillingShape

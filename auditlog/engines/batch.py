@@ -1,4 +1,4 @@
-"""Many small fixtures in one Spark pass: the rule cases (`auditlog.rules.cases`) on Spark.
+"""Many small fixtures in one Spark pass: the rule cases (`auditlog.engines.cases`) on Spark.
 
 A Spark query costs about the same on ten rows as on a million: planning, scheduling and
 code generation dominate. Running fifty case fixtures one by one (ten shared views and a
@@ -20,14 +20,14 @@ import sqlglot
 from sqlglot import exp
 
 from auditlog import store
+from auditlog.engines.runner import concat_findings, with_identity
 from auditlog.engines.spark import FINDING_SCHEMA, spark_schema
 from auditlog.engines.translate import needed_views, spark_args, spark_rule_sql, spark_shared_views
 from auditlog.errors import RuleError
 from auditlog.kinds import KINDS, Kind
-from auditlog.lake import select_sql
-from auditlog.rules.model import Rule
-from auditlog.rules.runner import concat_findings, with_identity
+from auditlog.pack.model import Rule
 from auditlog.store import first_line
+from auditlog.store.lake import select_sql
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

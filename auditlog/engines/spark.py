@@ -23,18 +23,18 @@ import duckdb
 import polars as pl
 
 from auditlog import store
-from auditlog.engines.translate import needed_views, spark_args, spark_rule_sql, spark_shared_views
-from auditlog.errors import RuleError, UsageError
-from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
-from auditlog.lake import check_lake, export_lake, has_files, kind_path
-from auditlog.rules.bounds import DEFAULT_BOUNDS, time_limit_error, watchdog
-from auditlog.rules.model import Rule
-from auditlog.rules.runner import (
+from auditlog.engines.bounds import DEFAULT_BOUNDS, time_limit_error, watchdog
+from auditlog.engines.runner import (
     check_single_select,
     concat_findings,
     with_identity,
 )
+from auditlog.engines.translate import needed_views, spark_args, spark_rule_sql, spark_shared_views
+from auditlog.errors import RuleError, UsageError
+from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
+from auditlog.pack.model import Rule
 from auditlog.store import first_line
+from auditlog.store.lake import check_lake, export_lake, has_files, kind_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

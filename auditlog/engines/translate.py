@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from auditlog.engines.sandbox import shared_view_files
 from auditlog.errors import RuleError
 from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS
-from auditlog.rules.functions import SPARK_FUNCTIONS, called_name
-from auditlog.rules.lint import line_of
-from auditlog.rules.model import Rule
-from auditlog.rules.sandbox import shared_view_files
+from auditlog.pack.functions import SPARK_FUNCTIONS, called_name
+from auditlog.pack.lint import line_of
+from auditlog.pack.model import Rule
 from auditlog.store import first_line
 from auditlog.values import iso_utc
 

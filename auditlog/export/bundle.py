@@ -15,8 +15,9 @@ from typing import Any
 import duckdb
 
 from auditlog import store
-from auditlog.caveats import NEEDS, answer_caveats
-from auditlog.coverage import coverage
+from auditlog.analysis.caveats import NEEDS, answer_caveats
+from auditlog.analysis.findings import FindingFilter, list_findings
+from auditlog.analysis.refunds import refund_report
 from auditlog.errors import InputError, UsageError
 from auditlog.export.evidence import evidence_frames, input_files
 from auditlog.export.manifest import (
@@ -34,9 +35,8 @@ from auditlog.export.model import ExportData
 from auditlog.export.ocsf import OCSF_FILE, OCSF_VERSION
 from auditlog.export.staging import install, recover, staging_dir
 from auditlog.export.writers import WORKBOOK, writer_for
-from auditlog.findings import FindingFilter, list_findings
-from auditlog.refunds import refund_report
-from auditlog.rules import load_rules
+from auditlog.ingest.coverage import coverage
+from auditlog.pack import load_rules
 
 
 def gather(con: duckdb.DuckDBPyConnection, rules_dirs: Sequence[Path] = ()) -> ExportData:

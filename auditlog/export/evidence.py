@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from auditlog.findings import has_table
+from auditlog.analysis.findings import has_table
 
 # Evidence ids name rows of these tables, by these id columns.
 EVIDENCE_TABLES = {"actions": "event_id", "privileges": "event_id", "changes": "change_id",

@@ -20,10 +20,10 @@ from typing import Any
 
 import duckdb
 
+from auditlog.analysis.findings import has_table
 from auditlog.errors import InputError
 from auditlog.export.model import FIXED_DOCUMENT_TIME
-from auditlog.findings import has_table
-from auditlog.rules.loader import SHARED_DIR, builtin_root, pack_dirs
+from auditlog.pack.loader import SHARED_DIR, builtin_root, pack_dirs
 from auditlog.values import iso_utc
 
 MANIFEST = "manifest.json"

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from auditlog.rules.model import Rule
+from auditlog.pack.model import Rule
 
 # A date for documents that must carry one (XLSX properties) when no run gives one.
 FIXED_DOCUMENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)

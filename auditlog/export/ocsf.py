@@ -17,7 +17,7 @@ from typing import Any
 
 from auditlog.export.model import ExportData
 from auditlog.export.safety import json_value
-from auditlog.rules.model import Rule
+from auditlog.pack.model import Rule
 
 OCSF_VERSION = "1.8.0"
 OCSF_FILE = "findings.ocsf.jsonl"

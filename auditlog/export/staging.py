@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from auditlog.export.manifest import MANIFEST
-from auditlog.locking import pid_alive
+from auditlog.store.locking import pid_alive
 
 PARTIAL, PREVIOUS = "partial", "previous"
 AT_FDCWD, RENAME_EXCHANGE = -100, 2

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import duckdb
 
-from auditlog.coverage import store_coverage
 from auditlog.errors import InputError, UsageError
+from auditlog.ingest.coverage import store_coverage
 from auditlog.ingest.files import Fingerprint, InputFile, discover, fingerprint
 from auditlog.ingest.readers import (
     READ_ERRORS,

@@ -3,8 +3,8 @@ charges, what it cost customers, which controls failed, and when it all happened
 
 `accountability(con)` gathers it as one plain, JSON-ready dict (times ISO 8601 with Z,
 amounts exact decimal strings) from the library's own answers: the incident summary
-(`auditlog.summary`), remediation and traces (`auditlog.attribution`), stored findings
-(`auditlog.findings`). Markdown, HTML and the terminal only render it, so the three
+(`auditlog.analysis.summary`), remediation and traces (`auditlog.analysis.attribution`), stored findings
+(`auditlog.analysis.findings`). Markdown, HTML and the terminal only render it, so the three
 always say the same thing.
 """
 
@@ -16,19 +16,19 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from auditlog.attribution import (
+from auditlog.analysis.attribution import (
     remediation,
     rules_for,
     single_currency,
     trace_account,
     trace_change,
 )
-from auditlog.findings import FindingFilter, has_table, list_findings
+from auditlog.analysis.findings import FindingFilter, has_table, list_findings
+from auditlog.analysis.summary import incident_summary
+from auditlog.pack import SEVERITIES, severity_rank
 from auditlog.report import controls as ctl
 from auditlog.report import timeline as tl
 from auditlog.report.formatting import parse
-from auditlog.rules import SEVERITIES, severity_rank
-from auditlog.summary import incident_summary
 from auditlog.values import decimal_text, iso_utc
 
 PEOPLE_COLUMNS = ("account", "display_name", "team", "manager", "account_type", "owner",

@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 
+from auditlog.pack import Rule, load_rules, severity_rank
 from auditlog.report.formatting import duration, when
-from auditlog.rules import Rule, load_rules, severity_rank
 
 CONTROL_PREFIX = "control:"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from auditlog.caveats import sentence
+from auditlog.analysis.caveats import sentence
 from auditlog.report.chart import svg_chart
 from auditlog.report.render import context, environment
 

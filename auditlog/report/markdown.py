@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from auditlog.caveats import sentence
+from auditlog.analysis.caveats import sentence
 from auditlog.report.render import context, environment
 from auditlog.report.timeline import by_day
 

@@ -13,7 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from auditlog.caveats import sentence
+from auditlog.analysis.caveats import sentence
 from auditlog.report import formatting as fmt
 from auditlog.report.timeline import by_day
 from auditlog.textsafe import terminal

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from auditlog.attribution import REMEDIATION_COLUMNS, remediation
+from auditlog.analysis.attribution import REMEDIATION_COLUMNS, remediation
 from auditlog.export.safety import json_value
 from auditlog.kinds import AMOUNT_SQL_TYPE as AMOUNT
 from auditlog.values import decimal_text

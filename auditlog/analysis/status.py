@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from auditlog.coverage import coverage
+from auditlog.ingest.coverage import coverage
 from auditlog.ingest.pipeline import NO_ZONE
 from auditlog.kinds import KINDS
 from auditlog.values import iso_utc

@@ -119,7 +119,7 @@ CACHE_TABLE = "coverage_state"
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     """The data's digest (files and row counts, as for the stored attribution) and this
     module's definition of a gap: either changing makes a stored coverage stale."""
-    from auditlog.rules.stored import fingerprint
+    from auditlog.store.attribution import fingerprint
 
     definition = f"{MIN_WEEKS} {MIN_EXPECTED} {MAX_SILENCE_HOURS} {GAPS_SQL}"
     return hashlib.sha256(f"{fingerprint(con, [])}\n{definition}".encode()).hexdigest()

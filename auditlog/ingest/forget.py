@@ -30,7 +30,7 @@ import duckdb
 from auditlog.errors import InputError, UsageError
 from auditlog.ingest.files import sha256_of
 from auditlog.kinds import KINDS
-from auditlog.rules.stored import STATE_TABLE, table_exists
+from auditlog.store.attribution import STATE_TABLE, table_exists
 
 # Called at each step of the transaction ("resolved", "rows", "quarantine", "files",
 # "commit"), so that a test can stop the process there.

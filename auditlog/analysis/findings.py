@@ -20,12 +20,12 @@ import duckdb
 import polars as pl
 
 from auditlog import store
+from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds
+from auditlog.engines.runner import run_rules
+from auditlog.engines.sandbox import open_sandbox, shared_view_files, uses_shared_views
 from auditlog.errors import UsageError
-from auditlog.rules.bounds import DEFAULT_BOUNDS, RuleBounds
-from auditlog.rules.model import SEVERITIES, Rule, severity_rank
-from auditlog.rules.runner import run_rules
-from auditlog.rules.sandbox import open_sandbox, shared_view_files, uses_shared_views
-from auditlog.rules.stored import persist_attribution, persist_evidence
+from auditlog.pack.model import SEVERITIES, Rule, severity_rank
+from auditlog.store.attribution import persist_attribution, persist_evidence
 from auditlog.values import decimal_text, iso_utc
 
 STATUSES = ("open", "acknowledged", "false_positive", "resolved")

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import duckdb
 
+from auditlog.engines.cases import build_fixture
+from auditlog.engines.runner import run_rule
+from auditlog.engines.sandbox import open_sandbox, shared_view_files
 from auditlog.engines.translate import to_spark
 from auditlog.errors import RuleError
-from auditlog.rules.cases import build_fixture
-from auditlog.rules.loader import load_all
-from auditlog.rules.model import Rule
-from auditlog.rules.runner import run_rule
-from auditlog.rules.sandbox import open_sandbox, shared_view_files
+from auditlog.pack.loader import load_all
+from auditlog.pack.model import Rule
 from auditlog.store import first_line
 
 

@@ -25,18 +25,19 @@ from typing import Any, Self
 import duckdb
 import polars as pl
 
-from auditlog import attribution, store
-from auditlog import timeline as timeline_module
-from auditlog.caveats import NEEDS, answer_caveats
-from auditlog.demo import load_world
+from auditlog import store
+from auditlog.analysis import attribution
+from auditlog.analysis import timeline as timeline_module
+from auditlog.analysis.caveats import NEEDS, answer_caveats
+from auditlog.analysis.findings import FindingFilter, RunReport, list_findings, run_packs
+from auditlog.analysis.findings import triage as triage_finding
+from auditlog.analysis.status import database_status
+from auditlog.engines.bounds import RuleBounds
 from auditlog.errors import UsageError
-from auditlog.findings import FindingFilter, RunReport, list_findings, run_packs
-from auditlog.findings import triage as triage_finding
-from auditlog.forget import forget as forget_files
+from auditlog.ingest.forget import forget as forget_files
 from auditlog.ingest.pipeline import FileResult, ingest_paths
-from auditlog.rules.bounds import RuleBounds
-from auditlog.rules.loader import select_rules
-from auditlog.status import database_status
+from auditlog.ingest.world import load_world
+from auditlog.pack.loader import select_rules
 
 TimeLike = datetime | str | None
 PathLike = Path | str

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.errors import RuleError, UsageError
-from auditlog.rules.lint import is_empty, lint_sql, parameters
-from auditlog.rules.model import SEVERITIES, Rule, known_kinds
+from auditlog.pack.lint import is_empty, lint_sql, parameters
+from auditlog.pack.model import SEVERITIES, Rule, known_kinds
 
 BUILTIN_PACKAGE = "auditlog.queries"
 SHARED_DIR = "shared"  # not a pack: the views the rules build on (see sandbox.py)

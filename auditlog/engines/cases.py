@@ -26,11 +26,11 @@ from typing import Any
 import duckdb
 
 from auditlog import store
+from auditlog.engines.runner import run_rule
+from auditlog.engines.sandbox import open_sandbox
 from auditlog.errors import RuleError
 from auditlog.kinds import KINDS
-from auditlog.rules.model import Rule
-from auditlog.rules.runner import run_rule
-from auditlog.rules.sandbox import open_sandbox
+from auditlog.pack.model import Rule
 
 Tables = dict[str, list[dict[str, Any]]]
 

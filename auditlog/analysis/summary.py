@@ -14,8 +14,8 @@ from typing import Any
 
 import duckdb
 
-from auditlog.attribution import money_by_currency, single_currency
-from auditlog.rules.sandbox import install_shared_views
+from auditlog.analysis.attribution import money_by_currency, single_currency
+from auditlog.engines.sandbox import install_shared_views
 from auditlog.values import decimal_text, iso_utc
 
 PARTIES_SQL = """

@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from auditlog.analysis.findings import has_table
 from auditlog.errors import UsageError
-from auditlog.findings import has_table
 from auditlog.values import decimal_text, iso_utc
 
 KINDS = ("changes", "privileges", "actions", "charges", "accounts")

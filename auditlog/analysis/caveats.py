@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from auditlog.coverage import Coverage, Gap, coverage
+from auditlog.ingest.coverage import Coverage, Gap, coverage
 
 # What each answer reads; `run` reads what its rules declare in `requires`.
 NEEDS: dict[str, tuple[str, ...]] = {
@@ -84,7 +84,7 @@ class Resting:
 
 def model_reach(con: duckdb.DuckDBPyConnection) -> Reach:
     """The attribution model's own parameters, read from its SQL, never restated here."""
-    from auditlog.rules.sandbox import shared_view_files
+    from auditlog.engines.sandbox import shared_view_files
 
     sql = next(sql for name, sql, _ in shared_view_files() if name == PARAMS_VIEW)
     hours, minutes = con.execute(
@@ -104,7 +104,7 @@ def order_holes(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap]) -> set[Gap]
     try:
         con.execute("SELECT 1 FROM order_actions LIMIT 0")
     except duckdb.CatalogException:
-        from auditlog.rules.sandbox import install_shared_views
+        from auditlog.engines.sandbox import install_shared_views
 
         install_shared_views(con)
     systems = {s for (s,) in con.execute("SELECT DISTINCT system FROM order_actions").fetchall()}

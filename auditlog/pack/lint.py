@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from auditlog.rules.functions import DUCKDB_FUNCTIONS, called_name
+from auditlog.pack.functions import DUCKDB_FUNCTIONS, called_name
 
 # (construct, what to write instead) for known functions outside the portable subset.
 ADVICE: dict[type[exp.Expr], tuple[str, str]] = {

@@ -14,7 +14,7 @@ import duckdb
 
 from auditlog.errors import UsageError
 from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
-from auditlog.locking import open_database
+from auditlog.store.locking import open_database
 
 DEFAULT_DB = "auditlog.duckdb"
 SCHEMA_VERSION = 1

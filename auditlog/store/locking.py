@@ -40,8 +40,8 @@ from typing import Any
 
 import duckdb
 
-from auditlog import snapshot as snapshots
 from auditlog.errors import DatabaseBusy
+from auditlog.store import snapshot as snapshots
 
 # DuckDB's wording of a lock conflict, and the PID it names (absent on some platforms).
 LOCK_CONFLICT = re.compile(r"Could not set lock on file|Conflicting lock is held")

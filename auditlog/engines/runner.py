@@ -18,10 +18,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds, time_limit_error, watchdog
 from auditlog.errors import RuleError
 from auditlog.kinds import AMOUNT_SQL_TYPE
-from auditlog.rules.bounds import DEFAULT_BOUNDS, RuleBounds, time_limit_error, watchdog
-from auditlog.rules.model import OUTPUT_COLUMNS, Rule
+from auditlog.pack.model import OUTPUT_COLUMNS, Rule
 from auditlog.store import first_line
 
 FINDING_COLUMNS = ("finding_id", "rule_id", "severity", "title", *OUTPUT_COLUMNS)

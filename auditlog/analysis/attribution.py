@@ -14,10 +14,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from auditlog.analysis.findings import has_table
+from auditlog.engines.sandbox import install_shared_views
 from auditlog.errors import UsageError
-from auditlog.findings import has_table
-from auditlog.rules.sandbox import install_shared_views
-from auditlog.rules.stored import EVIDENCE_TABLE, evidence_is_fresh, evidence_rules
+from auditlog.store.attribution import EVIDENCE_TABLE, evidence_is_fresh, evidence_rules
 from auditlog.values import decimal_text, iso_utc
 
 REMEDIATION_COLUMNS = ("charge_id", "account", "product", "amount", "currency", "charged_at",

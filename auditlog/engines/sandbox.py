@@ -17,11 +17,11 @@ from pathlib import Path
 
 import duckdb
 
+from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds
 from auditlog.errors import RuleError, UsageError
-from auditlog.locking import open_database
-from auditlog.rules.bounds import DEFAULT_BOUNDS, RuleBounds
-from auditlog.rules.stored import fresh_stored_views, stored_name
 from auditlog.store import first_line
+from auditlog.store.attribution import fresh_stored_views, stored_name
+from auditlog.store.locking import open_database
 
 SANDBOX_CONFIG = {
     "enable_external_access": False,
