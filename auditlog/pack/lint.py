@@ -56,7 +56,7 @@ def not_portable(construct: str, portable: str) -> str:
 
 def not_allowed(name: str, why: str) -> str:
     return (f"{name}(), {why}, is not on the allow-list of functions a rule may call; "
-            "use one it lists (auditlog/rules/functions.py, docs/spark.md)")
+            "use one it lists (auditlog/pack/functions.py, docs/spark.md)")
 
 
 def parse(code: str) -> list[exp.Expr]:
