@@ -31,6 +31,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet -e '.[lint]'
 	$(BIN)/ruff check auditlog tests benchmarks
 	$(BIN)/mypy auditlog
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_ingest.py
