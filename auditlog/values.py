@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -23,3 +26,28 @@ def decimal_text(value: Decimal | None, places: int = 2) -> str | None:
     text = format(value.normalize(), "f")
     whole, _, fraction = text.partition(".")
     return f"{whole}.{fraction.ljust(places, '0')}" if places else text
+
+
+def json_value(value: Any) -> Any:
+    """A value for JSON: instants as ISO 8601 UTC with Z, amounts as exact strings."""
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    return value
+
+
+def as_json(value: Any) -> Any:
+    """A typed record (a dataclass), or lists and mappings of them, as JSON-ready data:
+    the fields in declaration order as keys, each value through `json_value`. The one
+    serializer of the library's records, so every document writes times and amounts
+    alike."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: as_json(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {key: as_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_json(item) for item in value]
+    return json_value(value)

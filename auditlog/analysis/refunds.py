@@ -15,9 +15,8 @@ import duckdb
 import polars as pl
 
 from auditlog.analysis.attribution import REMEDIATION_COLUMNS, remediation
-from auditlog.export.safety import json_value
 from auditlog.kinds import AMOUNT_SQL_TYPE as AMOUNT
-from auditlog.values import decimal_text
+from auditlog.values import decimal_text, json_value
 
 # Per charge: the remediation list's columns, then what is refunded and what is not.
 LINE_COLUMNS = (*REMEDIATION_COLUMNS, "refunded_amount", "outstanding")

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.export.model import ExportData
-from auditlog.export.safety import json_value
 from auditlog.pack.model import Rule
+from auditlog.values import json_value
 
 OCSF_VERSION = "1.8.0"
 OCSF_FILE = "findings.ocsf.jsonl"

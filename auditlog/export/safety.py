@@ -1,4 +1,4 @@
-"""Values as cells and as JSON, and the one defence against formula injection.
+"""Values as cells, and the one defence against formula injection.
 
 A spreadsheet runs a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage
 return as a formula (OWASP "CSV Injection"). Such text gets a leading single quote, so it
@@ -46,14 +46,3 @@ def safe_cell_text(value: Any) -> str:
     """cell_text, neutralized when the value is text a spreadsheet could execute."""
     text = cell_text(value)
     return neutralize(text) if isinstance(value, str | list | tuple) else text
-
-
-def json_value(value: Any) -> Any:
-    """A value for JSON: instants as ISO 8601 UTC with Z, amounts as exact strings."""
-    if isinstance(value, Decimal):
-        return decimal_text(value)
-    if isinstance(value, datetime):
-        return iso_utc(value)
-    if isinstance(value, list | tuple):
-        return [json_value(v) for v in value]
-    return value

@@ -17,8 +17,9 @@ import pyarrow.parquet as pq
 from auditlog.errors import UsageError
 from auditlog.export.model import ExportData
 from auditlog.export.ocsf import write_ocsf
-from auditlog.export.safety import json_value, safe_cell_text
+from auditlog.export.safety import safe_cell_text
 from auditlog.export.workbook import write_workbook
+from auditlog.values import json_value
 
 # (file name, {table: rows}) of each file a writer wrote.
 Written = list[tuple[str, dict[str, int]]]
