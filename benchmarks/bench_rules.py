@@ -328,7 +328,7 @@ def check(db: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def model_views(db: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The shared views computed into TEMP tables, three rounds; the fastest round."""
-    from auditlog.engines.sandbox import shared_view_files
+    from auditlog.pack.units import shared_units
 
     con = duckdb.connect(str(db), read_only=True)
     limit(con, args)
@@ -337,10 +337,11 @@ def model_views(db: Path, args: argparse.Namespace) -> dict[str, Any]:
     for _ in range(3):
         views: dict[str, float] = {}
         before = cpu_seconds()
-        for name, sql, _ in shared_view_files():
+        for unit in shared_units():
+            name = unit.name
             con.execute(f"DROP TABLE IF EXISTS {name}")
             started = time.perf_counter()
-            con.execute(f"CREATE TEMP TABLE {name} AS\n{sql.strip().rstrip(';')}\n")
+            con.execute(f"CREATE TEMP TABLE {name} AS\n{unit.body}\n")
             views[name] = round(time.perf_counter() - started, 3)
         rounds.append(views)
         cpu.append(round(cpu_seconds() - before, 2))

@@ -27,7 +27,7 @@ from auditlog.analysis.findings import FindingFilter, findings_records, list_fin
 from auditlog.engines.batch import Fixture, run_fixtures
 from auditlog.engines.cases import Case, Tables, build_fixture, judge, load_cases
 from auditlog.engines.runner import run_rule
-from auditlog.engines.sandbox import open_sandbox, shared_view_files
+from auditlog.engines.sandbox import open_sandbox
 from auditlog.engines.spark import (
     SparkRunner,
     install_shared_views,
@@ -43,6 +43,7 @@ from auditlog.errors import RuleError, UsageError
 from auditlog.ingest.world import load_world
 from auditlog.pack import Rule, load_rules
 from auditlog.pack.lint import lint_sql
+from auditlog.pack.units import shared_units
 from auditlog.store.lake import export_lake
 from auditlog.world import generate_world
 
@@ -316,8 +317,8 @@ def test_lint_accepts_portable_forms_and_sees_no_code_in_comments() -> None:
 def test_every_builtin_rule_and_shared_view_is_portable() -> None:
     _, errors = validate()
     assert [str(e) for e in errors] == []
-    for _, sql, _ in shared_view_files():
-        assert lint_sql(sql) == []
+    for unit in shared_units():
+        assert lint_sql(unit.sql) == []
 
 
 # ------------------------------------------------ without pyspark or Java

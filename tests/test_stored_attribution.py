@@ -24,10 +24,11 @@ from auditlog.analysis.attribution import (
 )
 from auditlog.analysis.findings import run_packs
 from auditlog.analysis.summary import incident_summary
-from auditlog.engines.sandbox import install_shared_views, open_sandbox, shared_view_files
+from auditlog.engines.sandbox import install_shared_views, open_sandbox
 from auditlog.export.bundle import gather
 from auditlog.ingest import ingest_paths
 from auditlog.pack import load_rules
+from auditlog.pack.units import shared_units
 from auditlog.report.accountability import accountability
 from auditlog.store.attribution import (
     EVIDENCE_STATE,
@@ -105,7 +106,7 @@ def outputs(db: Path) -> dict[str, Any]:
 
 def test_run_stores_the_attribution_and_readers_use_it(run_db: Path) -> None:
     for con in read_only(run_db):
-        assert fresh_stored_views(con, shared_view_files()) == set(STORED_VIEWS)
+        assert fresh_stored_views(con, shared_units()) == set(STORED_VIEWS)
         assert evidence_is_fresh(con)
         install_shared_views(con)
         views = dict(con.execute("SELECT view_name, sql FROM duckdb_views() "
@@ -118,7 +119,7 @@ def test_run_stores_the_attribution_and_readers_use_it(run_db: Path) -> None:
 def test_stored_and_computed_outputs_are_identical(run_db: Path, copy_db: Path) -> None:
     drop_stored(copy_db)
     for con in read_only(copy_db):
-        assert fresh_stored_views(con, shared_view_files()) == set()
+        assert fresh_stored_views(con, shared_units()) == set()
         assert not evidence_is_fresh(con)
     stored, computed = outputs(run_db), outputs(copy_db)
     assert stored["remediation"], "the world has an incident"
@@ -166,7 +167,7 @@ def test_after_an_ingest_without_a_run_the_stored_tables_are_not_used(
         copy_db: Path, tmp_path: Path) -> None:
     late = new_charges(tmp_path, copy_db)
     for con in read_only(copy_db):
-        assert fresh_stored_views(con, shared_view_files()) == set()
+        assert fresh_stored_views(con, shared_units()) == set()
         ids = remediation(con)["charge_id"].to_list()
         assert set(late) <= set(ids)
         doc = trace_charge(con, late[0])
@@ -180,7 +181,7 @@ def test_a_new_run_stores_the_new_data(copy_db: Path, tmp_path: Path) -> None:
     late = new_charges(tmp_path, copy_db)
     run_packs(copy_db, load_rules())
     for con in read_only(copy_db):
-        assert fresh_stored_views(con, shared_view_files()) == set(STORED_VIEWS)
+        assert fresh_stored_views(con, shared_units()) == set(STORED_VIEWS)
         stored = con.execute(f"SELECT count(*) FROM {stored_name('anomalous_charges')} "
                              "WHERE charge_id IN (SELECT unnest(?))", [late]).fetchall()
         assert stored == [(len(late),)]

@@ -4,7 +4,7 @@ the caveats the CLI prints on stderr and the reports and the export manifest car
 A hole in the actions can only hide what authorizes a charge, so the charges whose
 verdict rests on it are the anomalous ones billed while it lasted or after it, as long
 as the attribution model lets a charge follow its order (docs/attribution.md; the
-parameters of queries/shared/00_model_params.sql), or slightly before it.
+parameters of queries/shared/model_params.sql), or slightly before it.
 """
 
 from __future__ import annotations
@@ -84,11 +84,11 @@ class Resting:
 
 def model_reach(con: duckdb.DuckDBPyConnection) -> Reach:
     """The attribution model's own parameters, read from its SQL, never restated here."""
-    from auditlog.engines.sandbox import shared_view_files
+    from auditlog.pack.units import shared_units
 
-    sql = next(sql for name, sql, _ in shared_view_files() if name == PARAMS_VIEW)
+    params = next(unit for unit in shared_units() if unit.name == PARAMS_VIEW)
     hours, minutes = con.execute(
-        f"SELECT pairing_hours, clock_skew_minutes FROM ({sql.strip().rstrip(';')})"
+        f"SELECT pairing_hours, clock_skew_minutes FROM ({params.body})"
     ).fetchone() or (0, 0)
     return Reach(timedelta(hours=float(hours)), timedelta(minutes=float(minutes)))
 

@@ -22,9 +22,11 @@ import polars as pl
 from auditlog import store
 from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds
 from auditlog.engines.runner import run_rules
-from auditlog.engines.sandbox import open_sandbox, shared_view_files, uses_shared_views
+from auditlog.engines.sandbox import open_sandbox
 from auditlog.errors import UsageError
 from auditlog.pack.model import SEVERITIES, Rule, severity_rank
+from auditlog.pack.params import with_model_params
+from auditlog.pack.units import needed_units, shared_units
 from auditlog.store.attribution import persist_attribution, persist_evidence
 from auditlog.values import decimal_text, iso_utc
 
@@ -107,7 +109,7 @@ def run_packs(
     else:
         # The attribution is computed once, stored, and read by the rules and, later,
         # by every trace and remediation (rules/stored.py).
-        store_attribution(db_path)
+        store_attribution(db_path, params)
         found = run_on_duckdb(db_path, rules, params, since, until, bounds)
     con = store.connect(db_path)
     try:
@@ -116,22 +118,23 @@ def run_packs(
         report = merge(con, found, [r.id for r in rules], params or {}, since, until)
         persist_evidence(con, report.run_id)
         if engine is not None:
-            persist_attribution(con, shared_view_files())
+            persist_attribution(con, with_model_params(shared_units(), params or {}))
         con.execute("COMMIT")
     finally:
         con.close()
     return report
 
 
-def store_attribution(db_path: Path | str) -> None:
-    """Recompute and store the attribution views from the logs as they are now."""
+def store_attribution(db_path: Path | str, params: dict[str, Any] | None = None) -> None:
+    """Recompute and store the attribution views from the logs as they are now, with the
+    model's parameters of a run given `params` (pack/params.py)."""
     if not Path(db_path).exists():
         raise UsageError(f"no database at {db_path}; load logs first with "
                          "'auditlog ingest PATH'")
     con = store.connect(db_path)
     try:
         con.execute("BEGIN TRANSACTION")
-        persist_attribution(con, shared_view_files(), force=True)
+        persist_attribution(con, with_model_params(shared_units(), params or {}), force=True)
         con.execute("COMMIT")
     finally:
         con.close()
@@ -140,8 +143,9 @@ def store_attribution(db_path: Path | str) -> None:
 def run_on_duckdb(db_path: Path | str, rules: Sequence[Rule], params: dict[str, Any] | None,
                   since: datetime | None, until: datetime | None,
                   bounds: RuleBounds = DEFAULT_BOUNDS) -> pl.DataFrame:
-    shared = sum(uses_shared_views(r.sql) for r in rules) > 1
-    sandbox = open_sandbox(db_path, materialize=shared, use_stored=True, bounds=bounds)
+    shared = sum(bool(needed_units(r.sql)) for r in rules) > 1
+    sandbox = open_sandbox(db_path, materialize=shared, use_stored=True, bounds=bounds,
+                           params=params or {})
     try:
         return run_rules(sandbox, rules, params, since, until, bounds=bounds)
     finally:

@@ -66,7 +66,7 @@ def run_fixtures(spark: SparkSession, fixtures: Sequence[Fixture]) -> list[pl.Da
         install_batched_table(spark, kind, [f.db for f in fixtures], prefixes)
     names = set(KINDS)
     views = spark_shared_views()
-    needs = [needed_views(fixture.rules, views) for fixture in fixtures]
+    needs = [needed_views(fixture.rules) for fixture in fixtures]
     for view, sql in views:
         names.add(view)
         users = [(n, p) for n, p in enumerate(prefixes) if view in needs[n]]

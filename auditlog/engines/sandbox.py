@@ -3,22 +3,22 @@ ATTACH, extension loading and settings changes all disabled.
 
 DuckDB enforces these limits itself (enable_external_access=false, no extension
 autoloading, then the configuration locked), so a rule cannot lift them; a rule that
-tries gets a RuleError naming its file (see runner.py). The shared views every rule
-may use (queries/shared/*.sql) are created as TEMP views, which live in memory and
-leave the read-only database untouched. Other readers (traces, remediation, reports)
-get the views `auditlog run` stored while they are fresh (stored.py).
+tries gets a RuleError naming its file (see runner.py). The shared views and controls
+every rule may use (pack/units.py, in the order it derives from their SQL) are created as
+TEMP views, which live in memory and leave the read-only database untouched. Other
+readers (traces, remediation, reports) get the views `auditlog run` stored while they are
+fresh (store/attribution.py).
 """
 
 from __future__ import annotations
 
-import re
-from importlib.resources import files
 from pathlib import Path
 
 import duckdb
 
 from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds
 from auditlog.errors import RuleError, UsageError
+from auditlog.pack.units import shared_units
 from auditlog.store import first_line
 from auditlog.store.attribution import fresh_stored_views, stored_name
 from auditlog.store.locking import open_database
@@ -57,22 +57,6 @@ def open_sandbox(db_path: Path | str, *, materialize: bool = False, use_stored: 
     return con
 
 
-def uses_shared_views(sql: str) -> bool:
-    names = [name for name, _, _ in shared_view_files()]
-    return any(re.search(rf"\b{name}\b", sql) for name in names)
-
-
-def shared_view_files() -> list[tuple[str, str, str]]:
-    """(view name, SQL, file) for every shared view, in creation order.
-
-    Files are named NN_<view>.sql; the number orders views that build on each other.
-    """
-    root = files("auditlog.queries") / "shared"
-    found = sorted((f for f in root.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
-    return [(re.sub(r"^\d+_", "", f.name.removesuffix(".sql")), f.read_text("utf-8"), str(f))
-            for f in found]
-
-
 def install_shared_views(con: duckdb.DuckDBPyConnection, *, materialize: bool = False,
                          use_stored: bool = True) -> None:
     """Create the shared views as TEMP views or tables (allowed on a read-only database).
@@ -80,18 +64,18 @@ def install_shared_views(con: duckdb.DuckDBPyConnection, *, materialize: bool = 
     With use_stored, a view that the last run stored (stored.py) and that is still
     fresh reads its table instead of being recomputed.
     """
-    views = shared_view_files()
+    views = shared_units()
     stored = fresh_stored_views(con, views) if use_stored else set()
     # Over stored tables the remaining views are cheap filters of the raw tables, or
     # steps only a stored view was built from: left lazy, so none is computed for nothing.
     kind = "TABLE" if materialize and not stored else "VIEW"
-    for name, sql, source in views:
-        body = f"SELECT * FROM {stored_name(name)}" if name in stored else \
-            sql.strip().rstrip(";")
+    for unit in views:
+        name = unit.name
+        body = f"SELECT * FROM {stored_name(name)}" if name in stored else unit.body
         try:
             con.execute(f"DROP VIEW IF EXISTS {name}")
             con.execute(f"DROP TABLE IF EXISTS {name}")
             con.execute(f"CREATE TEMP {kind} {name} AS\n{body}\n")
         except duckdb.Error as exc:
             raise RuleError(f"shared view '{name}' is broken: {first_line(exc)}",
-                            source=source) from None
+                            source=unit.source) from None

@@ -135,7 +135,7 @@ def install_shared_views(spark: SparkSession, rules: Sequence[Rule] | None = Non
     (minutes per query), and recompute views that several rules share.
     """
     views = spark_shared_views()
-    wanted = needed_views(rules, views) if rules is not None else {name for name, _ in views}
+    wanted = needed_views(rules) if rules is not None else {name for name, _ in views}
     for name, sql in views:
         if name not in wanted:
             continue

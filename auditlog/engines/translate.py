@@ -8,17 +8,16 @@ Parameters ($name in DuckDB) become Spark's named markers (:name), bound as valu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from auditlog.engines.sandbox import shared_view_files
 from auditlog.errors import RuleError
 from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS
 from auditlog.pack.functions import SPARK_FUNCTIONS, called_name
 from auditlog.pack.lint import line_of
 from auditlog.pack.model import Rule
+from auditlog.pack.units import needed_units, shared_units
 from auditlog.store import first_line
 from auditlog.values import iso_utc
 
@@ -65,7 +64,7 @@ def check_spark(spark_sql: str, sql: str, source: str | None) -> None:
     if odd := tree.find(exp.QueryTransform, exp.Hint):
         raise RuleError(f"its Spark translation holds {odd.key.upper()}, which a rule may not "
                         "use", source=source)
-    readable = set(KINDS) | {name for name, _, _ in shared_view_files()} | {
+    readable = set(KINDS) | {unit.name for unit in shared_units()} | {
         cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
         if isinstance(table.this, exp.Identifier) and (
@@ -135,15 +134,10 @@ def spark_args(rule: Rule, params: dict[str, Any] | None, since: datetime | None
 
 def spark_shared_views() -> list[tuple[str, str]]:
     """(view name, Spark SQL) of every shared view, in creation order."""
-    return [(name, to_spark(sql, source)) for name, sql, source in shared_view_files()]
+    return [(unit.name, to_spark(unit.sql, unit.source)) for unit in shared_units()]
 
 
-def needed_views(rules: Sequence[Rule], views: list[tuple[str, str]]) -> set[str]:
+def needed_views(rules: Sequence[Rule]) -> set[str]:
     """The shared views `rules` read, directly or through other views."""
-    texts = [rule.sql for rule in rules]
-    needed: set[str] = set()
-    for name, sql in reversed(views):  # a view only reads views listed before it
-        if any(re.search(rf"\b{name}\b", text) for text in texts):
-            needed.add(name)
-            texts.append(sql)
-    return needed
+    units = shared_units()
+    return {unit.name for rule in rules for unit in needed_units(rule.sql, units)}

@@ -15,11 +15,12 @@ import duckdb
 
 from auditlog.engines.cases import build_fixture
 from auditlog.engines.runner import run_rule
-from auditlog.engines.sandbox import open_sandbox, shared_view_files
+from auditlog.engines.sandbox import open_sandbox
 from auditlog.engines.translate import to_spark
 from auditlog.errors import RuleError
 from auditlog.pack.loader import load_all
 from auditlog.pack.model import Rule
+from auditlog.pack.units import shared_units
 from auditlog.store import first_line
 
 
@@ -37,7 +38,7 @@ def validate(rules_dirs: Iterable[Path] = (), *, builtin: bool = True) -> tuple[
     """(valid rules, every problem found), problems ordered by file."""
     result = load_all(rules_dirs, builtin=builtin)
     errors = list(result.errors)
-    errors += [p for _, sql, src in shared_view_files() if (p := spark_problem(sql, src))]
+    errors += [p for unit in shared_units() if (p := spark_problem(unit.sql, unit.source))]
     broken: set[str] = set()
     for rule in result.rules:
         problem = spark_problem(rule.sql, rule.source)

@@ -4,6 +4,14 @@ with a `<rule_id>.toml` of metadata and optionally `cases/<rule_id>.toml`.
 
 Loading checks every rule and collects every problem, so `rules validate` can report
 all broken rules in one pass, each with its file.
+
+A rule's `requires` (the kinds of log it reads) is derived from its SQL: the tables it
+names and, through the shared views and controls it reads, the tables those read
+(units.py). The shipped metadata no longer states it. A user rule may still state it,
+as documentation or as a check of the author's intent: it is accepted only when it names
+exactly the kinds the SQL reads (in any order), and refused otherwise, naming its .toml,
+because a run's caveats (what is missing or has a gap) are worked out from `requires`
+and a stale list would hide or invent them.
 """
 
 from __future__ import annotations
@@ -20,9 +28,10 @@ from typing import Any
 from auditlog.errors import RuleError, UsageError
 from auditlog.pack.lint import is_empty, lint_sql, parameters
 from auditlog.pack.model import SEVERITIES, Rule, known_kinds
+from auditlog.pack.units import UNIT_DIRS, kinds_in_order, raw_tables
 
 BUILTIN_PACKAGE = "auditlog.queries"
-SHARED_DIR = "shared"  # not a pack: the views the rules build on (see sandbox.py)
+SHARED_DIR = "shared"  # not a pack: the views the rules build on (see units.py)
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 REQUIRED_TEXT = ("title", "description", "rationale", "investigate")
 
@@ -39,7 +48,7 @@ def builtin_root() -> Traversable:
 
 def pack_dirs(root: Traversable) -> list[Traversable]:
     """The packs under a root: subdirectories holding at least one .sql file."""
-    dirs = [d for d in root.iterdir() if d.is_dir() and d.name != SHARED_DIR]
+    dirs = [d for d in root.iterdir() if d.is_dir() and d.name not in UNIT_DIRS]
     dirs = [d for d in dirs if not d.name.startswith(("_", "."))]
     return sorted((d for d in dirs if any(f.name.endswith(".sql") for f in d.iterdir())),
                   key=lambda d: d.name)
@@ -116,7 +125,11 @@ def load_rule(pack: Traversable, sql_file: Traversable) -> Rule:
     except tomllib.TOMLDecodeError as exc:
         raise RuleError(f"invalid TOML: {exc}", source=str(meta_file)) from None
     sql = sql_file.read_text(encoding="utf-8")
-    problems = check_metadata(rule_id, meta) + check_sql(sql, meta.get("params") or {})
+    sql_problems = check_sql(sql, meta.get("params") or {})
+    requires = kinds_in_order(raw_tables(sql))
+    problems = check_metadata(rule_id, meta) + sql_problems
+    if not sql_problems:  # what SQL that does not parse reads is unknown: lint says so
+        problems += check_requires(meta, requires)
     if problems:
         raise RuleError("; ".join(problems), source=str(meta_file) if any(
             not p.startswith("SQL") for p in problems) else source)
@@ -125,7 +138,7 @@ def load_rule(pack: Traversable, sql_file: Traversable) -> Rule:
         id=rule_id, pack=pack.name, title=meta["title"], severity=meta["severity"],
         description=meta["description"].strip(), rationale=meta["rationale"].strip(),
         investigate=meta["investigate"].strip(), sql=sql, source=source,
-        tags=tuple(meta.get("tags", ())), requires=tuple(meta.get("requires", ())),
+        tags=tuple(meta.get("tags", ())), requires=requires,
         params=dict(meta.get("params") or {}),
         cases_source=str(cases) if cases.is_file() else None,
     )
@@ -143,8 +156,10 @@ def check_metadata(rule_id: str, meta: dict[str, Any]) -> list[str]:
     if meta.get("severity") not in SEVERITIES:
         problems.append(
             f"severity {meta.get('severity')!r} is not one of: {', '.join(SEVERITIES)}")
-    unknown = [k for k in meta.get("requires", ()) if k not in known_kinds()]
-    if unknown:
+    requires = meta.get("requires", [])
+    if not isinstance(requires, list) or not all(isinstance(k, str) for k in requires):
+        problems.append("'requires' must be a list of kind names")
+    elif unknown := [k for k in requires if k not in known_kinds()]:
         problems.append(f"requires unknown kinds {unknown}; use: {', '.join(known_kinds())}")
     params = meta.get("params") or {}
     if not isinstance(params, dict):
@@ -154,6 +169,17 @@ def check_metadata(rule_id: str, meta: dict[str, Any]) -> list[str]:
     if not all(isinstance(t, str) for t in meta.get("tags", ())):
         problems.append("'tags' must be a list of strings")
     return problems
+
+
+def check_requires(meta: dict[str, Any], derived: tuple[str, ...]) -> list[str]:
+    """A stated `requires` must be what the SQL reads (see the module's docstring)."""
+    stated = meta.get("requires")
+    if not isinstance(stated, list) or not all(k in known_kinds() for k in stated):
+        return []  # absent, or not a list of kinds, which check_metadata reports
+    if set(stated) == set(derived):
+        return []
+    return [(f"requires {sorted(stated)} but its SQL reads {list(derived) or 'no kind'}; "
+             "'requires' is derived from the SQL, drop the line or make it match")]
 
 
 def check_sql(sql: str, params: dict[str, Any]) -> list[str]:

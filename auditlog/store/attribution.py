@@ -17,6 +17,8 @@ run they are stale and the views are computed as before. Rules never read them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from typing import Protocol
 
 import duckdb
 
@@ -34,6 +36,16 @@ EVIDENCE_STATE = "attribution_evidence_state"
 RAW_TABLES = ("actions", "privileges", "changes", "charges", "accounts")
 
 
+class View(Protocol):
+    """A shared view as the store sees it (pack.units.SqlUnit is one): the store sits
+    below the pack, so it takes the views, in creation order, from its caller."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def sql(self) -> str: ...
+
+
 def stored_name(view: str) -> str:
     return f"attribution_{view}"
 
@@ -44,13 +56,13 @@ def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(count)
 
 
-def fingerprint(con: duckdb.DuckDBPyConnection, views: list[tuple[str, str, str]]) -> str:
+def fingerprint(con: duckdb.DuckDBPyConnection, views: Sequence[View]) -> str:
     """A digest of what the attribution depends on: the ingested files (content digests),
     the raw tables' row counts (they also change without a file, e.g. a direct load) and
     the shared views' SQL."""
     digest = hashlib.sha256()
-    for name, sql, _ in views:
-        digest.update(f"view {name}\n{sql}\n".encode())
+    for view in views:
+        digest.update(f"view {view.name}\n{view.sql}\n".encode())
     if table_exists(con, "ingested_files"):
         for sha, path in con.execute("SELECT sha256, path FROM ingested_files "
                                      "ORDER BY sha256, path").fetchall():
@@ -63,7 +75,7 @@ def fingerprint(con: duckdb.DuckDBPyConnection, views: list[tuple[str, str, str]
 
 
 def fresh_stored_views(con: duckdb.DuckDBPyConnection,
-                       views: list[tuple[str, str, str]]) -> set[str]:
+                       views: Sequence[View]) -> set[str]:
     """The views whose stored tables reflect the database as it is now (else none)."""
     if not table_exists(con, STATE_TABLE):
         return set()
@@ -74,7 +86,7 @@ def fresh_stored_views(con: duckdb.DuckDBPyConnection,
 
 
 def persist_attribution(con: duckdb.DuckDBPyConnection,
-                        views: list[tuple[str, str, str]], *, force: bool = False) -> bool:
+                        views: Sequence[View], *, force: bool = False) -> bool:
     """Store the attribution on a writable connection, inside the caller's transaction;
     nothing to do (False) when the stored tables are already fresh, unless `force` (a
     run recomputes them, so that its rules never trust a fingerprint alone).
@@ -84,15 +96,15 @@ def persist_attribution(con: duckdb.DuckDBPyConnection,
     """
     if not force and fresh_stored_views(con, views) == set(STORED_VIEWS):
         return False
-    for name, sql, _ in views:
-        body = sql.strip().rstrip(";")
+    for view in views:
+        name, body = view.name, view.sql.strip().rstrip(";")
         if name in STORED_VIEWS:
             con.execute(f"CREATE OR REPLACE TABLE {stored_name(name)} AS "
                         f"SELECT * FROM (\n{body}\n) AS v ORDER BY {STORED_VIEWS[name]}")
             body = f"SELECT * FROM {stored_name(name)}"
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS\n{body}\n")
-    for name, _, _ in views:
-        con.execute(f"DROP VIEW IF EXISTS temp.{name}")
+    for view in views:
+        con.execute(f"DROP VIEW IF EXISTS temp.{view.name}")
     con.execute(f"CREATE OR REPLACE TABLE {STATE_TABLE} AS "
                 "SELECT CAST(? AS VARCHAR) AS fingerprint, now() AS computed_at",
                 [fingerprint(con, views)])
