@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditlog.world.clock import Period
-from auditlog.world.records import AMOUNT_COLUMNS, COLUMNS, TIME_COLUMNS
+from auditlog.world.records import AMOUNT_COLUMNS, COLUMNS, TIME_COLUMNS, WRITTEN_KINDS
 
 FileFormat = Literal["jsonl", "jsonl.gz", "csv", "tsv", "json", "json_records", "parquet"]
 # How instants are written: ISO 8601 UTC with Z, naive local wall time of the billing
@@ -29,7 +29,6 @@ FileFormat = Literal["jsonl", "jsonl.gz", "csv", "tsv", "json", "json_records", 
 TimeStyle = Literal["iso_utc", "local_naive", "local_offset", "epoch_ms", "native"]
 
 FORMATS = ("mixed", "jsonl", "csv", "parquet", "json")
-KINDS = ("actions", "charges", "privileges", "changes", "accounts")
 
 _EXTENSIONS: dict[str, str] = {
     "jsonl": "jsonl",
@@ -83,7 +82,7 @@ def layout(formats: str, billing_tz: str) -> dict[str, FileSpec]:
             style,
             "UTC",
         )
-        for kind in KINDS
+        for kind in WRITTEN_KINDS
     }
 
 
