@@ -24,7 +24,7 @@ from auditlog.world.context import World
 from auditlog.world.incident import run_incident
 from auditlog.world.plan import MIN_DAYS, BillingShape, plan_incident
 from auditlog.world.privileges import PrivilegeLog, plan_privileges
-from auditlog.world.records import Action, Charge
+from auditlog.world.records import COLUMNS, Action, Charge
 from auditlog.world.sinks import (
     FORMATS,
     CsvSink,
@@ -326,7 +326,7 @@ def _broken_row(world: World, broken: str) -> list[str]:
         fields["account"] = ""
     else:
         fields["ts"] = f"{period.date_of(day).isoformat()}T25:10:00"
-    return list(fields.values())
+    return [fields[column] for column in COLUMNS["charges"]]  # the header's order
 
 
 def _facts(world: World, calendar: Calendar, privileges: PrivilegeLog) -> IncidentFacts:
