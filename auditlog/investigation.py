@@ -1,4 +1,6 @@
-"""The notebook API: one object for one investigation database.
+"""The one door: an Investigation is one database, an engine choice and rule packs, with
+a method for every command. The CLI and a notebook both go through it, so they always
+agree.
 
     import auditlog
     with auditlog.open("incident.duckdb") as inv:
@@ -7,56 +9,176 @@
         inv.remediation()              # a polars DataFrame
         inv.trace_charge("CH-000123")  # a dict, as `auditlog trace charge --format json`
 
-Every method is a thin wrapper over the library function the CLI command of the same
-name calls, so a notebook and the command line always agree. Each call opens the
-database for just as long as it needs it: `run` needs a read-only sandbox and then a
-writer, which DuckDB does not allow beside a connection this object kept open.
+Each call opens the database for just as long as it needs it: `run` needs a read-only
+sandbox and then a writer, which DuckDB does not allow beside a connection this object
+kept open. What an answer should be read with (coverage caveats, findings that may rest
+on forgotten files, naive times read in an assumed zone) goes to `notify` as a Notice;
+by default each becomes a Python warning (`AuditlogWarning`), the CLI prints it on
+stderr. Heavy modules are imported inside the methods that use them, so the CLI parses
+its arguments first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
-import duckdb
-import polars as pl
+from auditlog.errors import AuditlogWarning, UsageError
+from auditlog.values import parse_time
 
-from auditlog import store
-from auditlog.analysis import attribution
-from auditlog.analysis import timeline as timeline_module
-from auditlog.analysis.caveats import NEEDS, answer_caveats
-from auditlog.analysis.findings import FindingFilter, RunReport, list_findings, run_packs
-from auditlog.analysis.findings import triage as triage_finding
-from auditlog.analysis.status import database_status
-from auditlog.engines.bounds import RuleBounds
-from auditlog.errors import UsageError
-from auditlog.ingest.forget import forget as forget_files
-from auditlog.ingest.pipeline import FileResult, ingest_paths
-from auditlog.ingest.world import load_world
-from auditlog.pack.loader import select_rules
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
+
+    from auditlog.analysis.findings import RunReport
+    from auditlog.engines.cases import CaseResult
+    from auditlog.errors import RuleError
+    from auditlog.export.manifest import Verification
+    from auditlog.ingest.pipeline import FileResult, Progress
+    from auditlog.pack.model import Rule
 
 TimeLike = datetime | str | None
 PathLike = Path | str
+EngineName = Literal["duckdb", "spark"]
+# The three lists billing works from (analysis/refunds.py), by name.
+REFUND_LISTS = ("charges", "customers", "refund_issues")
 
 
-def open(path: PathLike | None = None) -> Investigation:
+# --- notices: what an answer should be read with ----------------------------------------
+
+@dataclass(frozen=True)
+class Caveat:
+    """What an answer cannot see (docs/coverage.md), one sentence."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class StaleFindings:
+    """Files were forgotten since `run_id`; its findings may rest on rows that are gone."""
+
+    run_id: str
+
+    def __str__(self) -> str:
+        return (f"files were forgotten since run {self.run_id}; its findings may rest on "
+                "rows that are gone until the rules are run again")
+
+
+@dataclass(frozen=True)
+class NaiveTimes:
+    """A file's timestamps carried no offset and were read in a zone nobody chose."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.naive_times:,} timestamp(s) in {self.file.path} carry no offset "
+                f"and were read in {self.file.tz}, since no zone was given")
+
+
+@dataclass(frozen=True)
+class DaylightSaving:
+    """Naive times of a file fell in a daylight-saving gap or overlap (validate.MACROS)."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.dst_resolved:,} naive time(s) in {self.file.path} fell in a "
+                f"daylight-saving gap or overlap of {self.file.tz}; resolved with the offset "
+                "in effect before the change")
+
+
+Notice = Caveat | StaleFindings | NaiveTimes | DaylightSaving
+Notify = Callable[[Notice], None]
+
+
+def warn_notice(notice: Notice) -> None:
+    """The notebook's default: each notice a Python warning, shown once per text."""
+    warnings.warn(str(notice), AuditlogWarning, stacklevel=3)
+
+
+# --- answers made of several parts ----------------------------------------------------
+
+@dataclass(frozen=True)
+class Report:
+    """The accountability report: its data (`document`, the JSON of `report --format
+    json`) and the caveats its summary opens with; `markdown()` and `html()` render it."""
+
+    document: Any
+    caveats: list[str]
+
+    def markdown(self) -> str:
+        from auditlog.report.markdown import render_markdown
+
+        return render_markdown(self.document, self.caveats)
+
+    def html(self) -> str:
+        from auditlog.report.html import render_html
+
+        return render_html(self.document, self.caveats)
+
+
+@dataclass(frozen=True)
+class Demo:
+    """What `auditlog demo` shows: the files loaded, the run, the incident's summary, the
+    trace of each responsible change and of one example charge."""
+
+    loaded: pl.DataFrame
+    run: RunReport
+    summary: dict[str, Any]
+    changes: dict[str, Any]
+    example_trace: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"loaded": self.loaded.to_dicts(), "run": self.run.as_dict(),
+                "summary": self.summary, "changes": self.changes,
+                "example_trace": self.example_trace}
+
+
+@dataclass(frozen=True)
+class RuleChecks:
+    """`rules validate`: the rules that are valid, and every problem found."""
+
+    valid: list[Rule]
+    errors: list[RuleError] = field(default_factory=list)
+
+
+def open(path: PathLike | None = None, **options: Any) -> Investigation:
     """The investigation database at `path` (default ./auditlog.duckdb or $AUDITLOG_DB),
-    created when it does not exist."""
-    return Investigation(path)
+    created when it does not exist; `options` as Investigation's."""
+    from auditlog import store
+
+    investigation = Investigation(path, **options)
+    # Create it, or fail now with one sentence; an existing one is only looked at, so
+    # opening an investigation does not hold off another process's readers.
+    store.connect(investigation.path, read_only=investigation.path.exists()).close()
+    return investigation
 
 
 class Investigation:
-    """An auditlog database: load logs, run rules, and look at what they found."""
+    """An auditlog database, the engine that runs its rules and the rule packs: load
+    logs, run rules, and look at what they found. Creating one touches nothing (`open`
+    creates the database); each method opens it for as long as it needs."""
 
-    def __init__(self, path: PathLike | None = None) -> None:
+    def __init__(self, path: PathLike | None = None, *, engine: EngineName = "duckdb",
+                 master: str | None = None, lake: PathLike | None = None,
+                 rules_dirs: Sequence[PathLike] = (), notify: Notify | None = None) -> None:
+        from auditlog import store
+
         self.path = Path(path) if path is not None else store.default_db_path()
-        # Create it, or fail now with one sentence; an existing one is only looked at, so
-        # opening an investigation does not hold off another process's readers.
-        store.connect(self.path, read_only=self.path.exists()).close()
+        self.engine = engine
+        self.master = master
+        self.lake = Path(lake) if lake is not None else None
+        self.rules_dirs = tuple(Path(d) for d in rules_dirs)
+        self.notify: Notify = notify or warn_notice
         self.closed = False
 
     def __repr__(self) -> str:
@@ -73,57 +195,119 @@ class Investigation:
         """Nothing stays open between calls; after close() every call is an error."""
         self.closed = True
 
-    @contextmanager
-    def connect(self, *, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    def check_open(self) -> None:
         if self.closed:
             raise UsageError(f"the investigation of {self.path} is closed")
+
+    @contextmanager
+    def connect(self, *, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        from auditlog import store
+
+        self.check_open()
         con = store.connect(self.path, read_only=read_only)
         try:
             yield con
         finally:
             con.close()
 
+    def caveat(self, lines: Sequence[str]) -> list[str]:
+        """Hand each caveat to notify; the lines, for answers that carry them too."""
+        for line in lines:
+            self.notify(Caveat(line))
+        return list(lines)
+
+    def tell_stale(self, con: duckdb.DuckDBPyConnection) -> None:
+        from auditlog.ingest.forget import stale_findings
+
+        run_id = stale_findings(con)
+        if run_id is not None:
+            self.notify(StaleFindings(run_id))
+
+    def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
+        for result in results:
+            if result.naive_times and not tz_chosen:
+                self.notify(NaiveTimes(result))
+            if result.dst_resolved:
+                self.notify(DaylightSaving(result))
+
     # --- loading --------------------------------------------------------------------
 
     def ingest(self, paths: PathLike | Sequence[PathLike], *, kind: str | None = None,
-               tz: str | None = None, strict: bool = False, mapping: PathLike | None = None,
-               ) -> pl.DataFrame:
+               tz: str | None = None, strict: bool = False, currency: str | None = None,
+               mapping: PathLike | None = None, lake: PathLike | None = None,
+               progress: Progress | None = None) -> pl.DataFrame:
         """Load files or directories (one transaction), as `auditlog ingest`; one row per
         file: path, kind, sha256, rows_read, loaded, duplicates, quarantined. Without `tz`
-        naive times are UTC (or, for a file loaded before, the zone it was read in)."""
+        naive times are UTC (or, for a file loaded before, the zone it was read in).
+        `currency` is the ISO 4217 code of charges that name none; with `lake`, the rows
+        loaded are appended to that Parquet lake as new files."""
+        from auditlog.ingest.pipeline import ingest_paths
+        from auditlog.store.lake import append_files
+
         items = [paths] if isinstance(paths, str | Path) else list(paths)
         with self.connect(read_only=False) as con:
             results = ingest_paths(con, [Path(p) for p in items], kind=kind, tz=tz,
-                                   strict=strict,
+                                   strict=strict, currency=currency, progress=progress,
                                    mapping=Path(mapping) if mapping is not None else None)
+            if lake is not None:  # the rows this call loaded, as new files; none rewritten
+                append_files(con, Path(lake), (r.sha256 for r in results if r.loaded))
+        self.tell_times(results, tz_chosen=tz is not None)
         return file_results(results)
+
+    def ingest_world(self, root: PathLike, *, progress: Progress | None = None
+                     ) -> pl.DataFrame:
+        """Load a generated world (or sample_logs/) with each file's kind and zone as its
+        sources.json says."""
+        from auditlog.ingest.world import load_world
+
+        with self.connect(read_only=False) as con:
+            return file_results(load_world(con, Path(root), progress=progress))
 
     def forget(self, targets: str | Sequence[str]) -> pl.DataFrame:
         """Take loaded files back out (one transaction), as `auditlog forget`; one row per
         file: path, sha256, kind, rows_removed, rows_handed_over, quarantine_removed."""
+        import polars as pl
+
+        from auditlog.ingest.forget import forget as forget_files
+
+        if not self.path.exists():  # a writer would create it: nothing was loaded
+            raise UsageError(f"no database at {self.path}; nothing was loaded, so nothing "
+                             "can be forgotten")
         items = [targets] if isinstance(targets, str) else list(targets)
         with self.connect(read_only=False) as con:
             report = forget_files(con, items)
+            self.tell_stale(con)
         return pl.DataFrame([r.as_dict() for r in report], schema={
             "path": pl.String, "sha256": pl.String, "kind": pl.String,
             "rows_removed": pl.Int64, "rows_handed_over": pl.Int64,
             "quarantine_removed": pl.Int64})
 
-    def ingest_world(self, root: PathLike) -> pl.DataFrame:
-        """Load a generated world (or sample_logs/) with each file's kind and zone as its
-        sources.json says."""
-        with self.connect(read_only=False) as con:
-            return file_results(load_world(con, Path(root)))
-
     def status(self) -> dict[str, Any]:
         """What is loaded, as `auditlog status --format json`."""
+        from auditlog.analysis.status import database_status
+
         with self.connect() as con:
-            return database_status(con)
+            summary = database_status(con).as_json()
+            self.tell_stale(con)
+        return summary
+
+    def quarantine(self, *, file: str | None = None, limit: int | None = 100
+                   ) -> list[dict[str, Any]]:
+        """The quarantined rows (of `file`, as ingested), at most `limit`: file, position,
+        reason and raw text, as `auditlog quarantine --format json`."""
+        from auditlog.analysis.status import quarantined_rows
+        from auditlog.values import as_json
+
+        with self.connect() as con:
+            rows: list[dict[str, Any]] = as_json(quarantined_rows(con, path=file, limit=limit))
+        return rows
 
     def caveats(self, answer: str = "remediation", change_id: str | None = None) -> list[str]:
         """What an answer cannot see (docs/coverage.md): the sentences the CLI prints on
         stderr for `answer`, one of remediation, trace change, trace account, report,
         export."""
+        from auditlog.analysis.caveats import NEEDS, answer_caveats
+
         if answer not in NEEDS or answer == "trace charge":
             choices = ", ".join(n for n in NEEDS if n != "trace charge")
             raise UsageError(f"no answer '{answer}'; use one of: {choices}")
@@ -133,65 +317,253 @@ class Investigation:
     # --- rules and findings -----------------------------------------------------------
 
     def run(self, *, packs: Sequence[str] = (), rules: Sequence[str] = (),
-            params: dict[str, Any] | None = None, since: TimeLike = None,
+            params: Mapping[str, Any] | None = None, since: TimeLike = None,
             until: TimeLike = None, rules_dirs: Sequence[PathLike] = (),
             rule_timeout: float | None = None, rule_memory: str | None = None,
-            rule_spill: str | None = None) -> RunReport:
+            rule_spill: str | None = None, engine: EngineName | None = None,
+            master: str | None = None, lake: PathLike | None = None) -> RunReport:
         """Run rule packs (all by default) and store their findings, as `auditlog run`.
 
-        Each rule runs for at most rule_timeout seconds, in at most rule_memory of memory
-        and rule_spill of disk (sizes such as '2GB'; defaults in rules/bounds.py).
+        Each rule runs for at most rule_timeout seconds and, on DuckDB, in at most
+        rule_memory of memory and rule_spill of disk (sizes such as '2GB'; defaults in
+        engines/bounds.py). `engine` (default: this investigation's) is duckdb or spark;
+        spark takes `master` and the Parquet `lake` to read.
         """
-        if self.closed:
-            raise UsageError(f"the investigation of {self.path} is closed")
+        from auditlog.analysis.caveats import answer_caveats
+        from auditlog.analysis.findings import run_packs
+        from auditlog.engines.bounds import RuleBounds
+
+        self.check_open()
+        engine = engine or self.engine
+        master = master or self.master
+        lake_dir = Path(lake) if lake is not None else self.lake
+        if engine != "spark" and (lake_dir is not None or master is not None):
+            raise UsageError("{lake} and {master} go with {engine} spark",
+                             arguments=("lake", "master", "engine"))
+        if engine == "spark" and (rule_memory or rule_spill):
+            raise UsageError("{rule_memory} and {rule_spill} bound DuckDB; Spark's memory is "
+                             "the cluster's (spark.executor.memory)",
+                             arguments=("rule_memory", "rule_spill"))
         bounds = RuleBounds.of(rule_timeout, rule_memory, rule_spill)
-        selected = select_rules([Path(d) for d in rules_dirs], packs, rules)
-        return run_packs(self.path, selected, params,
-                         as_time(since, "since"), as_time(until, "until"), bounds=bounds)
+        selected = self.select_rules(packs, rules, rules_dirs)
+        start, end = parse_time(since, "since"), parse_time(until, "until")
+        runner = None
+        if engine == "spark":
+            from auditlog.engines.spark import DEFAULT_MASTER, SparkRunner
+
+            runner = SparkRunner(self.path, lake_dir, master or DEFAULT_MASTER,
+                                 timeout=bounds.timeout)
+        elif engine != "duckdb":
+            raise UsageError(f"no engine '{engine}'; use duckdb or spark")
+        report = replace(run_packs(self.path, selected, dict(params or {}), start, end,
+                                   runner, bounds=bounds), rules=len(selected))
+        with self.connect() as con:
+            self.caveat(answer_caveats(con, {k for r in selected for k in r.requires},
+                                       since=start, until=end))
+        return report
 
     def findings(self, *, rules: Sequence[str] = (), severity: str | None = None,
                  actor: str | None = None, change_id: str | None = None,
                  status: str | None = None, since: TimeLike = None, until: TimeLike = None,
                  include_gone: bool = False) -> pl.DataFrame:
         """Stored findings, most severe first, filtered as `auditlog findings`."""
+        from auditlog.analysis.findings import FindingFilter, list_findings
+
         flt = FindingFilter(tuple(rules), severity, actor, change_id, status,
-                            as_time(since, "since"), as_time(until, "until"), include_gone)
+                            parse_time(since, "since"), parse_time(until, "until"),
+                            include_gone)
         with self.connect() as con:
-            return list_findings(con, flt)
+            found = list_findings(con, flt)
+            self.tell_stale(con)
+        return found
 
     def triage(self, finding_id: str, status: str, note: str | None = None) -> None:
         """Set a finding's status (open, acknowledged, false_positive, resolved)."""
-        if self.closed:
-            raise UsageError(f"the investigation of {self.path} is closed")
+        from auditlog.analysis.findings import triage as triage_finding
+
+        self.check_open()
         triage_finding(self.path, finding_id, status, note)
 
     # --- attribution ------------------------------------------------------------------
 
     def remediation(self, change_id: str | None = None) -> pl.DataFrame:
         """Every anomalous charge, with the change, actor and moment responsible."""
+        from auditlog.analysis import attribution
+
         with self.connect() as con:
             return attribution.remediation(con, change_id)
 
-    def trace_charge(self, charge_id: str) -> dict[str, Any]:
+    def refunds(self, change_id: str | None = None, *, workbook: PathLike | None = None
+                ) -> dict[str, pl.DataFrame]:
+        """The lists billing works from, as `auditlog remediation --list`: charges (each
+        anomalous charge, refunded and outstanding), customers (totals per customer) and
+        refund_issues (refunds that match no charge needing them). With `workbook`, they
+        are also written to that .xlsx file."""
+        from auditlog.analysis.caveats import NEEDS, answer_caveats
+        from auditlog.analysis.refunds import refund_report
+        from auditlog.export.manifest import document_time
+
         with self.connect() as con:
-            return attribution.trace_charge(con, charge_id)
+            lists, created = refund_report(con, change_id), document_time(con)
+            self.caveat(answer_caveats(con, NEEDS["remediation"], charges=lists["charges"]
+                                       .select("charge_id", "charged_at").iter_rows()))
+        if workbook is not None:
+            from auditlog.export.workbook import write_workbook
+
+            write_workbook(Path(workbook), lists, created)
+        return lists
+
+    def trace_charge(self, charge_id: str) -> dict[str, Any]:
+        """Charge -> causal action -> privilege that allowed it -> change, as `auditlog
+        trace charge --format json`."""
+        from auditlog.analysis.attribution import trace_charge
+        from auditlog.analysis.caveats import NEEDS, charge_caveats
+
+        with self.connect() as con:
+            doc = trace_charge(con, charge_id)
+            self.caveat(charge_caveats(con, NEEDS["trace charge"], charge_id, doc["anomalous"]))
+        return doc
 
     def trace_change(self, change_id: str) -> dict[str, Any]:
+        """The change, its approval and window, and what it cost customers."""
+        from auditlog.analysis.attribution import trace_change
+        from auditlog.analysis.caveats import NEEDS, answer_caveats
+
         with self.connect() as con:
-            return attribution.trace_change(con, change_id)
+            doc = trace_change(con, change_id)
+            self.caveat(answer_caveats(con, NEEDS["trace change"], change_id=change_id))
+        return doc
 
     def trace_account(self, account: str) -> dict[str, Any]:
+        """What an account did, with which privileges, and whom it affected."""
+        from auditlog.analysis.attribution import trace_account
+        from auditlog.analysis.caveats import NEEDS, answer_caveats
+
         with self.connect() as con:
-            return attribution.trace_account(con, account)
+            doc = trace_account(con, account)
+            self.caveat(answer_caveats(con, NEEDS["trace account"]))
+        return doc
 
     def timeline(self, *, account: str | None = None, customer: str | None = None,
                  since: TimeLike = None, until: TimeLike = None, kinds: Sequence[str] = (),
                  limit: int | None = None) -> pl.DataFrame:
         """Every event touching an account, a customer or a time range, in time order."""
+        from auditlog.analysis.timeline import timeline
+
         with self.connect() as con:
-            return timeline_module.timeline(
-                con, account=account, customer=customer, since=as_time(since, "since"),
-                until=as_time(until, "until"), kinds=kinds, limit=limit)
+            return timeline(con, account=account, customer=customer,
+                            since=parse_time(since, "since"), until=parse_time(until, "until"),
+                            kinds=kinds, limit=limit)
+
+    # --- documents ------------------------------------------------------------------
+
+    def report(self, change_id: str | None = None) -> Report:
+        """The accountability report (only what `change_id` is responsible for, if
+        given), as `auditlog report accountability`."""
+        from auditlog.analysis.caveats import NEEDS, answer_caveats
+        from auditlog.report.accountability import accountability
+
+        with self.connect() as con:
+            document = accountability(con, change_id)
+            caveats = self.caveat(answer_caveats(con, NEEDS["report"], change_id=change_id))
+        return Report(document, caveats)
+
+    def export(self, out: PathLike, formats: Sequence[str] = ("csv",),
+               rules_dirs: Sequence[PathLike] = ()) -> dict[str, Any]:
+        """Write findings, refund list and evidence with a manifest of digests into `out`
+        (new or empty, or an earlier export, which is replaced); the manifest."""
+        from auditlog.export.bundle import export_bundle
+
+        self.check_open()
+        manifest = export_bundle(self.path, Path(out), formats,
+                                 [*self.rules_dirs, *(Path(d) for d in rules_dirs)])
+        self.caveat(manifest["coverage"]["caveats"])
+        return manifest
+
+    def verify(self, directory: PathLike, *, inputs: bool = False) -> Verification:
+        """Recompute an export's digests (and its input files', with `inputs`)."""
+        from auditlog.export.manifest import verify
+
+        return verify(Path(directory), inputs=inputs)
+
+    def lake_export(self, out: PathLike) -> dict[str, int]:
+        """Write every kind as Parquet, partitioned by UTC day; rows written per kind."""
+        from auditlog.store.lake import export_lake
+
+        with self.connect() as con:
+            return export_lake(con, Path(out))
+
+    # --- rule packs -------------------------------------------------------------------
+
+    def select_rules(self, packs: Sequence[str] | str | None = (),
+                     rules: Sequence[str] | str | None = (),
+                     rules_dirs: Sequence[PathLike] = ()) -> list[Rule]:
+        """The built-in and this investigation's rules, narrowed to `packs` and `rules`."""
+        from auditlog.pack.loader import select_rules
+
+        return select_rules([*self.rules_dirs, *(Path(d) for d in rules_dirs)], packs, rules)
+
+    def list_rules(self) -> list[Rule]:
+        """Every rule, built-in and of this investigation's rules_dirs."""
+        from auditlog.pack.loader import load_rules
+
+        return load_rules(self.rules_dirs)
+
+    def rule(self, rule_id: str) -> Rule:
+        (found,) = self.select_rules((), [rule_id])
+        return found
+
+    def rule_sql(self, rule_id: str, engine: EngineName | None = None) -> str:
+        """The SQL `engine` runs for the rule: its own on DuckDB, the translation on Spark."""
+        rule = self.rule(rule_id)
+        if (engine or self.engine) == "spark":
+            from auditlog.engines.translate import to_spark
+
+            return to_spark(rule.sql, rule.source, pretty=True)
+        return rule.sql
+
+    def validate_rules(self) -> RuleChecks:
+        """Every rule's metadata and SQL checked; all problems at once."""
+        from auditlog.engines.validate import validate
+
+        valid, errors = validate(self.rules_dirs)
+        return RuleChecks(valid, errors)
+
+    def test_rules(self, rules: Sequence[str] = (), *, builtin: bool = True
+                   ) -> list[CaseResult]:
+        """Every fire and quiet case of the rules (of `rules`, if given)."""
+        from auditlog.engines.cases import run_all_cases
+        from auditlog.pack.loader import load_rules
+
+        loaded = [r for r in load_rules(self.rules_dirs, builtin=builtin)
+                  if not rules or r.id in rules]
+        return run_all_cases(loaded)
+
+    # --- the sample incident ------------------------------------------------------------
+
+    def demo(self, world: PathLike | None = None, *, progress: Progress | None = None
+             ) -> Demo:
+        """Load the sample incident (or a generated `world`), run every pack, and answer
+        who and what is responsible, as `auditlog demo`."""
+        from auditlog.analysis.attribution import remediation, trace_change, trace_charge
+        from auditlog.analysis.findings import run_packs
+        from auditlog.analysis.summary import incident_summary
+        from auditlog.ingest.world import sample_logs_dir
+        from auditlog.pack.loader import load_rules
+
+        loaded = self.ingest_world(world or sample_logs_dir(), progress=progress)
+        report = run_packs(self.path, load_rules())
+        with self.connect() as con:
+            summary = incident_summary(con)
+            example = None
+            if summary["parties"]:  # the first charge of the largest responsible party
+                top = summary["parties"][0]
+                frame = remediation(con, top["change_id"])
+                frame = frame.filter(frame["actor"] == top["actor"])
+                example = trace_charge(con, frame["charge_id"][0]) if frame.height else None
+            changes = {p["change_id"]: trace_change(con, p["change_id"])
+                       for p in summary["parties"] if p["change_id"]}
+        return Demo(loaded, report, summary, changes, example)
 
     def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None,
             ) -> pl.DataFrame:
@@ -201,19 +573,8 @@ class Investigation:
 
 
 def file_results(results: list[FileResult]) -> pl.DataFrame:
+    import polars as pl
+
     columns = ("path", "kind", "sha256", "rows_read", "loaded", "duplicates", "quarantined")
     return pl.DataFrame([r.as_dict() for r in results], schema={
         c: pl.Int64 if c in columns[3:] else pl.String for c in columns})
-
-
-def as_time(value: TimeLike, name: str) -> datetime | None:
-    """A datetime, or ISO 8601 text; without an offset it is UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise UsageError(f"{name} '{value}' is not an ISO 8601 time, "
-                             "e.g. 2026-03-01T00:00:00Z") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

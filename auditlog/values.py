@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from auditlog.errors import UsageError
+
 
 def iso_utc(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with `Z`, microseconds only when present."""
@@ -51,3 +53,17 @@ def as_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [as_json(item) for item in value]
     return json_value(value)
+
+
+def parse_time(value: datetime | str | None, name: str) -> datetime | None:
+    """A time argument: a datetime, or ISO 8601 text; without an offset it is UTC.
+    `name` is the argument, named in the error as `{name}` (errors.AuditlogError)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise UsageError("{" + name + "} " + f"'{value}' is not an ISO 8601 time, "
+                             "e.g. 2026-03-01T00:00:00Z", arguments=(name,)) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

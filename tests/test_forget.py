@@ -43,7 +43,7 @@ def _actions(ids: list[str], *, actor: str = "op1", day: int = 1) -> list[dict[s
 
 
 def _status(con: duckdb.DuckDBPyConnection) -> Any:
-    return json.loads(json.dumps(database_status(con), default=str))
+    return json.loads(json.dumps(database_status(con).as_json(), default=str))
 
 
 def _without_load_times(status: Any) -> Any:
@@ -158,12 +158,12 @@ def test_the_same_content_under_two_paths(tmp_path: Path, con: duckdb.DuckDBPyCo
 
 def test_targets_by_path_content_and_digest(tmp_path: Path, con: duckdb.DuckDBPyConnection,
                                             loaded: dict[str, Path]) -> None:
-    sha = {Path(f["path"]).name: f["sha256"] for f in database_status(con)["files"]}
+    sha = {Path(f["path"]).name: f["sha256"] for f in database_status(con).as_json()["files"]}
     moved = tmp_path / "elsewhere.jsonl"
     shutil.copyfile(loaded["base"], moved)  # the same content under a path never listed
     assert [r.path for r in forget(con, [str(moved)])] == [str(loaded["base"])]
     assert [r.path for r in forget(con, [sha["charges.csv"][:10]])] == [str(loaded["charges"])]
-    assert database_status(con)["files"] == []
+    assert database_status(con).as_json()["files"] == []
 
 
 def test_what_was_never_loaded_is_refused(tmp_path: Path, con: duckdb.DuckDBPyConnection,
@@ -187,7 +187,7 @@ def test_what_was_never_loaded_is_refused(tmp_path: Path, con: duckdb.DuckDBPyCo
 def test_an_ambiguous_digest_prefix_is_refused(tmp_path: Path,
                                                con: duckdb.DuckDBPyConnection) -> None:
     ingest_paths(con, [write_rows(tmp_path / "f.jsonl", _actions(["E1"]))])
-    (sha,) = [f["sha256"] for f in database_status(con)["files"]]
+    (sha,) = [f["sha256"] for f in database_status(con).as_json()["files"]]
     # Two real digests rarely share six characters: a second entry that does.
     twin = sha[:6] + "".join("1" if c == "0" else "0" for c in sha[6:])
     con.execute("INSERT INTO ingested_files SELECT $twin, 'twin.jsonl', kind, format, tz, 0, "

@@ -127,7 +127,7 @@ def test_status_shows_the_zone_of_naive_times_or_none(tmp_path: Path,
     results = ingest_paths(con, [naive, zoned], tz="Europe/Paris")
     assert [(r.naive_times, r.tz) for r in results] == [(1, "Europe/Paris"), (0, None)]
     files = {Path(f["path"]).name: (f["tz"], f["tz_assumed"])
-             for f in database_status(con)["files"]}
+             for f in database_status(con).as_json()["files"]}
     assert files == {"naive.csv": ("Europe/Paris", False), "zoned.csv": (None, False)}
     # the contract's ingest report keeps its shape
     assert set(results[0].as_dict()) == {"path", "kind", "sha256", "rows_read", "loaded",
@@ -203,7 +203,7 @@ def test_the_zone_survives_in_the_database(tmp_path: Path) -> None:
                  tz="America/Lima")
     con.close()
     con = store.connect(db, read_only=True)
-    assert [f["tz"] for f in database_status(con)["files"]] == ["America/Lima"]
+    assert [f["tz"] for f in database_status(con).as_json()["files"]] == ["America/Lima"]
     con.close()
 
 

@@ -1,20 +1,65 @@
 """What the database holds: per kind its rows and time range, files, quarantine, and
-its coverage (per source system, missing kinds and gaps: coverage.py)."""
+its coverage (per source system, missing kinds and gaps: coverage.py).
+
+`database_status` answers with typed records; `as_json()` is the contract's status
+document (status --format json)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
-from auditlog.ingest.coverage import coverage
+from auditlog.ingest.coverage import Coverage, coverage
 from auditlog.ingest.pipeline import NO_ZONE
 from auditlog.kinds import KINDS
-from auditlog.values import iso_utc
+from auditlog.values import as_json
 
 
-def database_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    kinds: dict[str, Any] = {}
+@dataclass(frozen=True)
+class KindStatus:
+    """One kind's table: its rows, their time range, and its quarantined lines."""
+
+    rows: int
+    first: datetime | None
+    last: datetime | None
+    quarantined: int
+
+
+@dataclass(frozen=True)
+class IngestedFile:
+    """One ingested file. `tz` is the zone its naive times were read in (None when it had
+    none); `tz_assumed` says nobody chose it (ingest without --tz)."""
+
+    path: str
+    kind: str
+    format: str
+    sha256: str
+    tz: str | None
+    tz_assumed: bool
+    rows_read: int
+    loaded: int
+    duplicates: int
+    quarantined: int
+    ingested_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    kinds: dict[str, KindStatus]
+    quarantined: int
+    files: tuple[IngestedFile, ...]
+    coverage: Coverage
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kinds": as_json(self.kinds), "quarantined": self.quarantined,
+                "files": as_json(self.files), "coverage": self.coverage.as_dict()}
+
+
+def database_status(con: duckdb.DuckDBPyConnection) -> DatabaseStatus:
+    kinds: dict[str, KindStatus] = {}
     for kind in KINDS.values():
         column = kind.time_column
         rows, first, last = con.execute(
@@ -23,27 +68,15 @@ def database_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         (quarantined,) = con.execute(
             "SELECT count(*) FROM quarantine WHERE kind = $kind", {"kind": kind.name}
         ).fetchone() or (0,)
-        kinds[kind.name] = {
-            "rows": rows,
-            "first": iso_utc(first),
-            "last": iso_utc(last),
-            "quarantined": quarantined,
-        }
-    files = [
-        {
-            # The zone the file's naive times were read in (null when it had none), and
-            # whether nobody chose it (ingest without --tz).
-            "path": path, "kind": kind, "format": fmt, "sha256": sha,
-            "tz": None if tz == NO_ZONE else tz, "tz_assumed": assumed,
-            "rows_read": read, "loaded": loaded, "duplicates": dups,
-            "quarantined": quarantined, "ingested_at": iso_utc(at),
-        }
+        kinds[kind.name] = KindStatus(rows, first, last, quarantined)
+    files = tuple(
+        IngestedFile(path, kind, fmt, sha, None if tz == NO_ZONE else tz, assumed, read,
+                     loaded, dups, quarantined, at)
         for sha, path, kind, fmt, tz, read, loaded, dups, quarantined, at, assumed
         in con.execute(_FILES_SQL if _has_naive_files(con) else _FILES_SQL_BEFORE).fetchall()
-    ]
+    )
     (quarantined_total,) = con.execute("SELECT count(*) FROM quarantine").fetchone() or (0,)
-    return {"kinds": kinds, "quarantined": quarantined_total, "files": files,
-            "coverage": coverage(con).as_dict()}
+    return DatabaseStatus(kinds, quarantined_total, files, coverage(con))
 
 
 _FILES_SQL = """
@@ -58,9 +91,23 @@ def _has_naive_files(con: duckdb.DuckDBPyConnection) -> bool:
                        "'naive_files' AND table_schema = 'main'").fetchall() == [(1,)]
 
 
+@dataclass(frozen=True)
+class QuarantinedRow:
+    """A line ingest refused: where it was, why, and its raw text."""
+
+    path: str
+    sha256: str
+    kind: str
+    row_number: int | None
+    location: str | None
+    reason: str
+    raw: str | None
+    ingested_at: datetime | None
+
+
 def quarantined_rows(
     con: duckdb.DuckDBPyConnection, *, path: str | None = None, limit: int | None = None
-) -> list[dict[str, Any]]:
+) -> list[QuarantinedRow]:
     rows = con.execute(
         """
         SELECT path, file_sha256, kind, row_number, location, reason, raw, ingested_at
@@ -71,10 +118,4 @@ def quarantined_rows(
         """,
         {"path": path, "limit": limit if limit is not None else 2**62},
     ).fetchall()
-    return [
-        {
-            "path": p, "sha256": sha, "kind": kind, "row_number": row, "location": loc,
-            "reason": reason, "raw": raw, "ingested_at": iso_utc(at),
-        }
-        for p, sha, kind, row, loc, reason, raw, at in rows
-    ]
+    return [QuarantinedRow(*row) for row in rows]

@@ -28,6 +28,7 @@ from auditlog.ingest.forget import stale_findings
 from auditlog.kinds import KINDS
 from auditlog.store.lake import append_files
 from auditlog.textsafe import terminal
+from auditlog.values import as_json
 
 KindName = enum.Enum("KindName", {name: name for name in KINDS}, type=str)  # type: ignore[misc]
 
@@ -125,7 +126,7 @@ def _render_ingest(results: list[FileResult]) -> None:
 def status(db: DbOption = None, output: FormatOption = OutputFormat.table) -> None:
     """What the database holds: rows and time range per kind, files, quarantine."""
     con = store.connect(db, read_only=True)
-    summary = database_status(con)
+    summary = database_status(con).as_json()
     stale = stale_findings(con)
     con.close()
     warn_stale_findings(stale)
@@ -198,7 +199,7 @@ def quarantine(
 ) -> None:
     """The quarantined rows: file, position, reason and raw text."""
     con = store.connect(db, read_only=True)
-    rows = quarantined_rows(con, path=path, limit=limit)
+    rows = as_json(quarantined_rows(con, path=path, limit=limit))
     con.close()
     if output is OutputFormat.json:
         print_json(rows)
