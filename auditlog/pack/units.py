@@ -72,20 +72,22 @@ def parsed_reads(sql: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def builtin_unit_files() -> list[tuple[Traversable, UnitKind]]:
-    """Every .sql file of the built-in unit folders (a missing folder holds none)."""
+def builtin_unit_dirs() -> list[tuple[Traversable, UnitKind]]:
+    """The built-in package's unit folders, each with the kind of unit it holds."""
     root = files("auditlog.queries")
-    found = []
-    for folder, kind in UNIT_DIRS.items():
-        directory = root / folder
-        if directory.is_dir():
-            found += [(f, kind) for f in directory.iterdir() if f.name.endswith(".sql")]
-    return found
+    return [(root / folder, kind) for folder, kind in UNIT_DIRS.items()]
 
 
 def shared_units() -> list[SqlUnit]:
     """Every built-in shared view and control, in creation order."""
-    return ordered(load_unit(f, kind) for f, kind in builtin_unit_files())
+    return load_units(builtin_unit_dirs())
+
+
+def load_units(folders: Iterable[tuple[Traversable, UnitKind]]) -> list[SqlUnit]:
+    """Every .sql file of `folders` as a unit of the folder's kind, in creation order; a
+    missing folder holds none (queries/controls is optional for a pack's author)."""
+    return ordered(load_unit(f, kind) for folder, kind in folders if folder.is_dir()
+                   for f in folder.iterdir() if f.name.endswith(".sql"))
 
 
 def load_unit(sql_file: Traversable, kind: UnitKind) -> SqlUnit:
