@@ -1,6 +1,7 @@
--- Changes approved by the account that implemented them.
+-- Changes approved by the account that implemented them: the self-approval check of
+-- controls/change_controls.sql.
 SELECT
-    started_at AS ts, change_id, implementer AS actor, CAST(NULL AS VARCHAR) AS account,
+    ts, change_id, actor, CAST(NULL AS VARCHAR) AS account,
     CAST(NULL AS DECIMAL(18, 4)) AS amount, list_value(change_id) AS evidence, change_id AS key
-FROM changes
-WHERE approver = implementer
+FROM change_controls
+WHERE check_name = 'self_approval'

@@ -1,6 +1,7 @@
--- Changes that record no approver.
+-- Changes that record no approver: the change-approval check of
+-- controls/change_controls.sql.
 SELECT
-    started_at AS ts, change_id, implementer AS actor, CAST(NULL AS VARCHAR) AS account,
+    ts, change_id, actor, CAST(NULL AS VARCHAR) AS account,
     CAST(NULL AS DECIMAL(18, 4)) AS amount, list_value(change_id) AS evidence, change_id AS key
-FROM changes
-WHERE approver IS NULL
+FROM change_controls
+WHERE check_name = 'no_approval'

@@ -1,7 +1,8 @@
--- Grants that name no approval ticket or no approver.
+-- Grants that name no approval ticket or no approver: the access-approval check of
+-- controls/grant_controls.sql.
 SELECT
-    ts, CAST(NULL AS VARCHAR) AS change_id, actor, subject AS account,
+    ts, CAST(NULL AS VARCHAR) AS change_id, granter AS actor, subject AS account,
     CAST(NULL AS DECIMAL(18, 4)) AS amount,
-    list_value(event_id) AS evidence, event_id AS key
-FROM privileges
-WHERE operation = 'grant' AND (ticket IS NULL OR approver IS NULL)
+    list_value(grant_event_id) AS evidence, grant_event_id AS key
+FROM grant_controls
+WHERE control = 'access-approval'

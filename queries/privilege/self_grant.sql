@@ -1,7 +1,8 @@
--- Grants where the subject granted or approved its own privilege.
+-- Grants where the subject granted or approved its own privilege: the self-grant check of
+-- controls/grant_controls.sql.
 SELECT
-    ts, CAST(NULL AS VARCHAR) AS change_id, actor, subject AS account,
+    ts, CAST(NULL AS VARCHAR) AS change_id, granter AS actor, subject AS account,
     CAST(NULL AS DECIMAL(18, 4)) AS amount,
-    list_value(event_id) AS evidence, event_id AS key
-FROM privileges
-WHERE operation = 'grant' AND (actor = subject OR approver = subject)
+    list_value(grant_event_id) AS evidence, grant_event_id AS key
+FROM grant_controls
+WHERE check_name = 'self_grant'

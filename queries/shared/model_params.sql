@@ -1,7 +1,12 @@
--- The attribution model's parameters (docs/attribution.md), one row, read by the views
--- that pair charges with orders. Edit them here: the stored attribution's fingerprint
--- covers this SQL, so the next `auditlog run` recomputes with the new values.
+-- The model's parameters (docs/attribution.md, docs/controls.md), one row, read by the
+-- views that pair charges with orders and by the controls. Each is also a run parameter:
+-- `auditlog run --param grace_minutes=30` installs this view with the run's value as a
+-- typed literal (pack/params.py), the run records it, and traces and reports read the
+-- values of the latest run. The stored attribution's fingerprint covers this SQL as
+-- installed, so a run with other values recomputes it.
 --   pairing_hours       how long after an order's last action its charge may come
 --   clock_skew_minutes  how long *before* an order's first action its charge may come,
 --                       because billing and the order systems keep their own clocks
-SELECT 24 AS pairing_hours, 5 AS clock_skew_minutes
+--   grace_minutes       how far outside its approved window a change may start and still
+--                       count as within it (controls/change_controls.sql)
+SELECT 24 AS pairing_hours, 5 AS clock_skew_minutes, 0 AS grace_minutes
