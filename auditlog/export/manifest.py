@@ -23,7 +23,8 @@ import duckdb
 from auditlog.analysis.findings import has_table
 from auditlog.errors import InputError
 from auditlog.export.model import FIXED_DOCUMENT_TIME
-from auditlog.pack.loader import SHARED_DIR, builtin_root, pack_dirs
+from auditlog.pack.loader import builtin_root, pack_dirs
+from auditlog.pack.units import UNIT_DIRS
 from auditlog.values import iso_utc
 
 MANIFEST = "manifest.json"
@@ -68,10 +69,11 @@ def pack_digest(pack: Traversable, source: str) -> dict[str, Any]:
 
 
 def rule_packs(rules_dirs: Iterable[Path] = ()) -> list[dict[str, Any]]:
-    """The built-in packs, the shared views they build on, and the user's packs."""
+    """The built-in packs, the shared views and controls they build on, and the user's
+    packs."""
     root = builtin_root()
     packs = [pack_digest(p, "builtin") for p in pack_dirs(root)]
-    packs.append(pack_digest(root / SHARED_DIR, "builtin"))
+    packs += [pack_digest(root / d, "builtin") for d in UNIT_DIRS if (root / d).is_dir()]
     for directory in rules_dirs:
         user_packs = pack_dirs(directory) or [directory]
         packs += [pack_digest(p, str(directory)) for p in user_packs]

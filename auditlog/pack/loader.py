@@ -31,7 +31,6 @@ from auditlog.pack.model import SEVERITIES, Rule, known_kinds
 from auditlog.pack.units import UNIT_DIRS, kinds_in_order, raw_tables
 
 BUILTIN_PACKAGE = "auditlog.queries"
-SHARED_DIR = "shared"  # not a pack: the views the rules build on (see units.py)
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 REQUIRED_TEXT = ("title", "description", "rationale", "investigate")
 
