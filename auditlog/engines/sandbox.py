@@ -12,16 +12,20 @@ fresh (store/attribution.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds
 from auditlog.errors import RuleError, UsageError
+from auditlog.pack.params import with_model_params
 from auditlog.pack.units import shared_units
 from auditlog.store import first_line
 from auditlog.store.attribution import fresh_stored_views, stored_name
 from auditlog.store.locking import open_database
+from auditlog.store.runs import latest_run_params
 
 SANDBOX_CONFIG = {
     "enable_external_access": False,
@@ -33,7 +37,8 @@ SANDBOX_CONFIG = {
 
 
 def open_sandbox(db_path: Path | str, *, materialize: bool = False, use_stored: bool = False,
-                 bounds: RuleBounds = DEFAULT_BOUNDS) -> duckdb.DuckDBPyConnection:
+                 bounds: RuleBounds = DEFAULT_BOUNDS,
+                 params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
     """A locked, read-only connection to `db_path` with the shared views installed,
     under the memory and spill limits of `bounds` (bounds.py; the time limit is the
     runner's).
@@ -42,6 +47,7 @@ def open_sandbox(db_path: Path | str, *, materialize: bool = False, use_stored: 
     when several rules read them (a run), not for one look-up. With use_stored, they
     read the attribution tables instead, which only a run that has just recomputed
     them asks for (findings.run_packs); otherwise rules compute the views afresh.
+    `params` are the run's (install_shared_views).
     """
     path = Path(db_path)
     if not path.exists():
@@ -53,18 +59,22 @@ def open_sandbox(db_path: Path | str, *, materialize: bool = False, use_stored: 
     # The time zone needs ICU, loaded only once connected; then nothing may change.
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET lock_configuration = true")
-    install_shared_views(con, materialize=materialize, use_stored=use_stored)
+    install_shared_views(con, materialize=materialize, use_stored=use_stored, params=params)
     return con
 
 
 def install_shared_views(con: duckdb.DuckDBPyConnection, *, materialize: bool = False,
-                         use_stored: bool = True) -> None:
+                         use_stored: bool = True,
+                         params: Mapping[str, Any] | None = None) -> None:
     """Create the shared views as TEMP views or tables (allowed on a read-only database).
 
     With use_stored, a view that the last run stored (stored.py) and that is still
-    fresh reads its table instead of being recomputed.
+    fresh reads its table instead of being recomputed. The model's parameters take a
+    run's `params` (pack/params.py); without, those the latest run was given, so that a
+    reader agrees with that run's findings.
     """
-    views = shared_units()
+    views = with_model_params(shared_units(),
+                              latest_run_params(con) if params is None else params)
     stored = fresh_stored_views(con, views) if use_stored else set()
     # Over stored tables the remaining views are cheap filters of the raw tables, or
     # steps only a stored view was built from: left lazy, so none is computed for nothing.
