@@ -1,8 +1,10 @@
 """The five kinds of log auditlog loads, as data: one place that says which columns
 each kind has, which are required, how each is typed and checked.
 
-Everything else derives from this module: the DuckDB tables (store.py), kind detection
-and row validation (ingest/), and the column reference in the README.
+Everything else derives from this module: the DuckDB tables (store/database.py), kind
+detection and row validation (ingest/), the rule cases' rows (engines/cases.py), the
+columns the world generator writes (world/records.py), and the column reference in the
+README.
 """
 
 from __future__ import annotations
