@@ -21,6 +21,7 @@ from auditlog.analysis.attribution import (
 )
 from auditlog.analysis.timeline import timeline
 from auditlog.cli import app
+from auditlog.values import parse_time
 from auditlog.world import WorldSummary, generate_world
 from tests.conftest import write_rows
 
@@ -105,7 +106,7 @@ def test_traces_are_the_library_documents(world: WorldSummary,
 def test_timeline_takes_iso_text_or_datetimes(inv: auditlog.Investigation) -> None:
     frame = inv.timeline(since="2000-01-01", kinds=["changes"], limit=5)
     con = store.connect(inv.path, read_only=True)
-    expected = timeline(con, since=auditlog.investigation.as_time("2000-01-01T00:00:00Z", "since"),
+    expected = timeline(con, since=parse_time("2000-01-01T00:00:00Z", "since"),
                         kinds=["changes"], limit=5)
     con.close()
     assert frame.equals(expected) and frame.height == 5

@@ -64,6 +64,8 @@ class RunReport:
     new: list[str] = field(default_factory=list)
     disappeared: list[str] = field(default_factory=list)
     by_severity: dict[str, int] = field(default_factory=dict)
+    # How many rules ran (the CLI's summary line; not in the JSON document).
+    rules: int = 0
 
     def worst_at_least(self, severity: str) -> bool:
         floor = severity_rank(severity)

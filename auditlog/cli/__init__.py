@@ -14,15 +14,19 @@ import duckdb
 # Importing a command module registers its commands on `app`.
 from auditlog.cli import (  # noqa: F401  (registration by import)
     export_cmds,
+    findings_cmds,
     forget_cmds,
     lake_cmds,
     load_cmds,
+    remediation_cmds,
     report_cmds,
-    rule_cmds,
+    rules_cmds,
+    run_cmds,
     timeline_cmds,
+    trace_cmds,
     world_cmds,
 )
-from auditlog.cli.common import app, err_console
+from auditlog.cli.common import app, err_console, flag
 from auditlog.errors import AuditlogError
 from auditlog.textsafe import terminal
 
@@ -35,7 +39,9 @@ def main() -> None:
         app()
     except AuditlogError as exc:
         # Messages quote file names and log text: pieces of a Text, never markup.
-        err_console.print(terminal(("error:", "bold red"), f" {exc}"), soft_wrap=True)
+        # The library names its arguments; here they are the flags that gave them.
+        err_console.print(terminal(("error:", "bold red"), f" {exc.worded(flag)}"),
+                          soft_wrap=True)
         sys.exit(exc.exit_code)
     except duckdb.Error as exc:
         if os.environ.get("AUDITLOG_DEBUG"):

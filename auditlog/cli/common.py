@@ -1,20 +1,30 @@
-"""What every command module shares: the app, the consoles, the common options."""
+"""What every command module shares: the app, the consoles, the common options, and the
+Investigation each command calls (`investigation`), whose notices print on stderr.
+
+Nothing here imports more than the vocabulary: the library is loaded by the command that
+runs, after its arguments are parsed."""
 
 from __future__ import annotations
 
 import enum
+import shlex
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 from rich.text import Text
 
+from auditlog.pack.model import SEVERITIES
 from auditlog.store.locking import DEFAULT_TIMEOUT, Notice, WaitPolicy, set_wait_policy
 from auditlog.textsafe import json_document, visible
+
+if TYPE_CHECKING:
+    from auditlog.investigation import EngineName, Investigation
+    from auditlog.investigation import Notice as Told
 
 app = typer.Typer(
     name="auditlog",
@@ -128,9 +138,79 @@ def print_json(document: Any) -> None:
     typer.echo(json_document(document))
 
 
-def warn(caveats: list[str]) -> list[str]:
-    """An answer's coverage caveats (coverage.py) on stderr, one line each, never through
-    Rich markup: they quote system names from the logs. Returns them for the documents."""
-    for line in caveats:
-        err_console.print(f"warning: {line}", markup=False, soft_wrap=True)
-    return caveats
+
+class TableFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Engine(str, enum.Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+Severity = enum.Enum("Severity", {s: s for s in SEVERITIES}, type=str)  # type: ignore[misc]
+TableFormatOption = Annotated[
+    TableFormat, typer.Option("--format", "-f", help="table for people; json or csv for programs.")
+]
+RulesDirOption = Annotated[
+    list[Path] | None,
+    typer.Option("--rules-dir", help="Extra rule pack directory (repeatable)."),
+]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="ISO 8601 time (UTC if no offset).")]
+UntilOption = Annotated[str | None, typer.Option("--until", help="ISO 8601 time, exclusive.")]
+RuleOption = Annotated[
+    list[str] | None, typer.Option("--rule", help="Only this rule (repeatable).")]
+ChangeOption = Annotated[
+    str | None, typer.Option("--change", help="Only those naming this change.")]
+
+# The Investigation's argument names whose flag is not `--` + the name with dashes.
+FLAGS = {"change_id": "--change", "rules_dirs": "--rules-dir", "packs": "--pack",
+         "rules": "--rule", "params": "--param", "kinds": "--kind", "file": "--file"}
+
+
+def flag(argument: str) -> str:
+    """The flag that gives an Investigation argument: since -> --since."""
+    return FLAGS.get(argument, "--" + argument.replace("_", "-"))
+
+
+def investigation(db: Path | None, *, engine: Engine = Engine.duckdb,
+                  master: str | None = None, lake: Path | None = None,
+                  rules_dirs: list[Path] | None = None) -> Investigation:
+    """The command's Investigation of `db` (default ./auditlog.duckdb or $AUDITLOG_DB),
+    its notices printed on stderr as they come."""
+    from auditlog.investigation import Investigation
+
+    name: EngineName = "spark" if engine is Engine.spark else "duckdb"
+    return Investigation(db, engine=name, master=master, lake=lake,
+                         rules_dirs=rules_dirs or (), notify=tell)
+
+
+def tell(notice: Told) -> None:
+    """A notice on stderr, worded for the command line (flags, commands to run); never
+    through Rich markup: notices quote file and system names from the logs."""
+    from auditlog.investigation import Caveat, DaylightSaving, NaiveTimes, StaleFindings
+
+    if isinstance(notice, Caveat):
+        line = f"warning: {notice.text}"
+    elif isinstance(notice, StaleFindings):
+        line = (f"note: files were forgotten since run {notice.run_id}; its findings may rest "
+                "on rows that are gone until 'auditlog run' is run again")
+    elif isinstance(notice, NaiveTimes):
+        r = notice.file
+        line = (f"warning: {r.naive_times:,} timestamp(s) in {r.path} carry no offset and were "
+                f"read in {r.tz}, since no --tz was given, and answers will say so: if that "
+                f"is right, load it again with --tz {r.tz}; if they are local times of another "
+                f"zone, forget it (auditlog forget {shlex.quote(r.path)}) and load it with "
+                "--tz ZONE")
+    elif isinstance(notice, DaylightSaving):
+        r = notice.file
+        line = (f"note: {r.dst_resolved:,} naive time(s) in {r.path} fell in a daylight-saving "
+                f"gap or overlap of {r.tz}; resolved with the offset in effect before the "
+                "change: a time in a gap moves forward by the gap, a time in an overlap is "
+                "the earlier of its two instants")
+    else:  # a notice this version does not know: its own words
+        line = f"note: {notice}"
+    err_console.print(line, markup=False, soft_wrap=True)

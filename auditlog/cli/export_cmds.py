@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from auditlog import store
 from auditlog.cli.common import (
     DbOption,
     FormatOption,
@@ -16,16 +15,16 @@ from auditlog.cli.common import (
     app,
     console,
     err_console,
+    investigation,
     print_json,
-    warn,
 )
-from auditlog.export.bundle import export_bundle
-from auditlog.export.manifest import verify
-from auditlog.export.writers import WRITERS
 
+# The names of export/writers.py's WRITERS, written out so that parsing the command line
+# does not load the exporters (tests/test_cli_commands.py checks they agree).
+FORMATS = ("csv", "json", "ndjson", "parquet", "xlsx", "ocsf")
 ExportFormatOption = Annotated[
     list[str] | None,
-    typer.Option("--format", "-f", help=f"{'|'.join(WRITERS)} (repeatable; default csv)."),
+    typer.Option("--format", "-f", help=f"{'|'.join(FORMATS)} (repeatable; default csv)."),
 ]
 ExportRulesDirOption = Annotated[
     list[Path] | None,
@@ -42,9 +41,7 @@ def export_cmd(
     db: DbOption = None,
 ) -> None:
     """Write findings, refund list and evidence rows with a manifest of digests."""
-    manifest = export_bundle(db or store.default_db_path(), out, formats or ["csv"],
-                             rules_dir or [])
-    warn(manifest["coverage"]["caveats"])
+    manifest = investigation(db).export(out, formats or ["csv"], rules_dir or [])
     if manifest["run"] is None:
         err_console.print("note: no 'auditlog run' yet, so the export holds no findings")
     tables = ", ".join(f"{rows} {name}" for name, rows in manifest["tables"].items())
@@ -60,7 +57,7 @@ def verify_cmd(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Recompute an export's digests; exit 1 unless every file is as the manifest says."""
-    result = verify(directory, inputs=inputs)
+    result = investigation(None).verify(directory, inputs=inputs)
     if output is OutputFormat.json:
         print_json(result.as_dict())
     elif result.intact:

@@ -7,9 +7,15 @@ from typing import Annotated
 
 import typer
 
-from auditlog import store
-from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, print_json
-from auditlog.store.lake import export_lake
+from auditlog.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    app,
+    console,
+    investigation,
+    print_json,
+)
 
 lake_app = typer.Typer(help="Write the logs as a Parquet lake (for --engine spark).",
                        no_args_is_help=True)
@@ -23,11 +29,7 @@ def lake_export(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Write every kind as Parquet, partitioned by UTC day (day=YYYY-MM-DD)."""
-    con = store.connect(db, read_only=True)
-    try:
-        rows = export_lake(con, out)
-    finally:
-        con.close()
+    rows = investigation(db).lake_export(out)
     if output is OutputFormat.json:
         print_json({"lake": str(out), "rows": rows})
     else:

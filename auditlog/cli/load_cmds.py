@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from auditlog import store
-from auditlog.analysis.status import database_status, quarantined_rows
 from auditlog.cli.common import (
     DbOption,
     FormatOption,
@@ -20,15 +18,16 @@ from auditlog.cli.common import (
     app,
     console,
     err_console,
+    investigation,
     print_json,
 )
-from auditlog.cli.forget_cmds import announce_times, warn_stale_findings
-from auditlog.ingest import FileResult, ingest_paths
-from auditlog.ingest.forget import stale_findings
 from auditlog.kinds import KINDS
-from auditlog.store.lake import append_files
 from auditlog.textsafe import terminal
-from auditlog.values import as_json
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from auditlog.ingest.pipeline import FileResult
 
 KindName = enum.Enum("KindName", {name: name for name in KINDS}, type=str)  # type: ignore[misc]
 
@@ -75,23 +74,17 @@ def ingest(
     Reads JSON Lines (.jsonl, .ndjson), JSON (.json), CSV (.csv), TSV (.tsv) and Parquet,
     text formats also gzipped (.gz). One call is all or nothing.
     """
-    con = store.connect(db)
     with _progress(enabled=output is OutputFormat.table) as bar:
         task = bar.add_task("loading", total=None)
 
         def advance(index: int, total: int, result: FileResult) -> None:
             bar.update(task, total=total, completed=index + 1, description=Path(result.path).name)
 
-        results = ingest_paths(
-            con, paths, kind=kind.value if kind else None, tz=tz, strict=strict,
-            currency=currency, progress=advance, mapping=mapping,
-        )
-    if lake is not None:  # the rows this call loaded, as new files; nothing rewritten
-        append_files(con, lake, (r.sha256 for r in results if r.loaded))
-    con.close()
-    announce_times(results, tz_chosen=tz is not None)
+        results = investigation(db).ingest(
+            paths, kind=kind.value if kind else None, tz=tz, strict=strict,
+            currency=currency, mapping=mapping, lake=lake, progress=advance)
     if output is OutputFormat.json:
-        print_json([r.as_dict() for r in results])
+        print_json(results.to_dicts())
     else:
         _render_ingest(results)
 
@@ -107,16 +100,17 @@ def _progress(*, enabled: bool) -> Progress:
     )
 
 
-def _render_ingest(results: list[FileResult]) -> None:
+def _render_ingest(results: pl.DataFrame) -> None:
     table = Table(title="Ingested", title_justify="left")
     for header in ("file", "kind", "rows read", "loaded", "duplicates", "quarantined"):
         table.add_column(header, justify="left" if header in ("file", "kind") else "right")
-    for r in results:
-        quarantined = terminal((f"{r.quarantined:,}", "bold yellow") if r.quarantined else "0")
-        table.add_row(r.path, r.kind, f"{r.rows_read:,}", f"{r.loaded:,}",
-                      f"{r.duplicates:,}", quarantined)
+    for r in results.iter_rows(named=True):
+        quarantined = terminal((f"{r['quarantined']:,}", "bold yellow") if r["quarantined"]
+                               else "0")
+        table.add_row(r["path"], r["kind"], f"{r['rows_read']:,}", f"{r['loaded']:,}",
+                      f"{r['duplicates']:,}", quarantined)
     console.print(table)
-    total_q = sum(r.quarantined for r in results)
+    total_q = results["quarantined"].sum()
     if total_q:
         console.print(terminal(f"{total_q:,} row(s) quarantined: see them with ",
                                ("auditlog quarantine", "bold"), "."))
@@ -125,11 +119,7 @@ def _render_ingest(results: list[FileResult]) -> None:
 @app.command()
 def status(db: DbOption = None, output: FormatOption = OutputFormat.table) -> None:
     """What the database holds: rows and time range per kind, files, quarantine."""
-    con = store.connect(db, read_only=True)
-    summary = database_status(con).as_json()
-    stale = stale_findings(con)
-    con.close()
-    warn_stale_findings(stale)
+    summary = investigation(db).status()
     if output is OutputFormat.json:
         print_json(summary)
         return
@@ -198,9 +188,7 @@ def quarantine(
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """The quarantined rows: file, position, reason and raw text."""
-    con = store.connect(db, read_only=True)
-    rows = as_json(quarantined_rows(con, path=path, limit=limit))
-    con.close()
+    rows = investigation(db).quarantine(file=path, limit=limit)
     if output is OutputFormat.json:
         print_json(rows)
         return

@@ -9,14 +9,8 @@ from typing import Annotated
 
 import typer
 
-from auditlog import store
-from auditlog.analysis.caveats import NEEDS, answer_caveats
-from auditlog.cli.common import DbOption, app, console, err_console, print_json, warn
+from auditlog.cli.common import DbOption, app, console, err_console, investigation, print_json
 from auditlog.errors import UsageError
-from auditlog.report.accountability import accountability
-from auditlog.report.html import render_html
-from auditlog.report.markdown import render_markdown
-from auditlog.report.terminal import render_terminal
 
 report_app = typer.Typer(help="Reports for people.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
@@ -49,19 +43,15 @@ def accountability_cmd(
         raise UsageError(f"--out is for md and html; --format {output.value} prints to stdout")
     if out is None and output is ReportFormat.html:
         raise UsageError("--format html needs --out FILE (one self-contained file)")
-    con = store.connect(db, read_only=True)
-    try:
-        report = accountability(con, change)
-        caveats = warn(answer_caveats(con, NEEDS["report"], change_id=change))
-    finally:
-        con.close()
+    report = investigation(db).report(change)
     if output is ReportFormat.json:
-        print_json(report)
+        print_json(report.document)
     elif output is ReportFormat.table:
-        console.print(render_terminal(report, caveats))
+        from auditlog.report.terminal import render_terminal
+
+        console.print(render_terminal(report.document, report.caveats))
     else:
-        render = render_html if output is ReportFormat.html else render_markdown
-        text = render(report, caveats)
+        text = report.html() if output is ReportFormat.html else report.markdown()
         if out is None:
             typer.echo(text, nl=False)
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Group
@@ -15,20 +15,21 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from auditlog import store
-from auditlog.analysis.attribution import remediation as remediation_frame
-from auditlog.analysis.attribution import trace_change, trace_charge
-from auditlog.analysis.findings import run_packs
-from auditlog.analysis.summary import incident_summary
-from auditlog.cli.common import DbOption, FormatOption, OutputFormat, app, console, print_json
-from auditlog.cli.rule_cmds import step_text
-from auditlog.ingest import FileResult
-from auditlog.ingest.world import load_world, sample_logs_dir
-from auditlog.pack import load_rules
+from auditlog.cli.common import (
+    DbOption,
+    FormatOption,
+    OutputFormat,
+    app,
+    console,
+    investigation,
+    print_json,
+)
+from auditlog.cli.render import step_text
 from auditlog.report import formatting as fmt
 from auditlog.textsafe import terminal
-from auditlog.world import generate_world
-from auditlog.world.plan import BillingShape
+
+if TYPE_CHECKING:
+    import polars as pl
 
 DEMO_DB = Path("auditlog-demo.duckdb")
 
@@ -61,6 +62,9 @@ def generate(
 
     Load it with `auditlog demo --world DIR`, or file by file as its sources.json says.
     """
+    from auditlog.world import generate_world
+    from auditlog.world.plan import BillingShape
+
     shape = BillingShape.plain() if plain_billing else BillingShape()
     if second_currency is not None:
         shape = replace(shape, second_currency=second_currency.strip().upper())
@@ -97,43 +101,32 @@ def demo(
     Uses ./auditlog-demo.duckdb unless --db says otherwise, so your own database is never
     touched; loading twice changes nothing.
     """
+    from auditlog.ingest.world import sample_logs_dir
+
     db_path = db or DEMO_DB
     root = world or sample_logs_dir()
     show = output is OutputFormat.table
     if show:
         console.rule(terminal(("1. Load the logs", "bold")))
         console.print(f"From {root}: what each system exported, in its own format and zone.")
-    con = store.connect(db_path)
-    try:
-        with _progress(enabled=show) as bar:
-            task = bar.add_task("loading", total=None)
-            results = load_world(con, root, progress=lambda i, n, r: bar.update(
-                task, total=n, completed=i + 1, description=Path(r.path).name))
-    finally:
-        con.close()
-    if show:
-        _render_loaded(results, root)
-        console.rule(terminal(("2. Run the rule packs", "bold")))
-    report = run_packs(db_path, load_rules())
-    con = store.connect(db_path, read_only=True)
-    try:
-        summary = incident_summary(con)
-        example = _example_trace(con, summary)
-        changes = {p["change_id"]: trace_change(con, p["change_id"])
-                   for p in summary["parties"] if p["change_id"]}
-    finally:
-        con.close()
+    with _progress(enabled=show) as bar:
+        task = bar.add_task("loading", total=None)
+        answer = investigation(db_path).demo(root, progress=lambda i, n, r: bar.update(
+            task, total=n, completed=i + 1, description=Path(r.path).name))
     if output is OutputFormat.json:
-        print_json({"loaded": [r.as_dict() for r in results], "run": report.as_dict(),
-                    "summary": summary, "changes": changes, "example_trace": example})
+        print_json(answer.as_dict())
         return
+    _render_loaded(answer.loaded, root)
+    console.rule(terminal(("2. Run the rule packs", "bold")))
+    report = answer.run
     severities = ", ".join(f"{n:,} {s}" for s, n in report.by_severity.items() if n)
     console.print(f"{report.findings:,} findings ({severities}).")
     console.rule(terminal(("3. Follow one charge back", "bold")))
-    if example is not None:
-        _render_trace(example)
+    if answer.example_trace is not None:
+        _render_trace(answer.example_trace)
     console.rule(terminal(("4. The answer", "bold")))
-    console.print(_answer(summary, changes, _privilege_step(example), db_path))
+    console.print(_answer(answer.summary, answer.changes, _privilege_step(answer.example_trace),
+                          db_path))
 
 
 def _progress(*, enabled: bool) -> Progress:
@@ -143,30 +136,22 @@ def _progress(*, enabled: bool) -> Progress:
                     console=console, transient=True, disable=not enabled)
 
 
-def _render_loaded(results: list[FileResult], root: Path) -> None:
+def _render_loaded(results: pl.DataFrame, root: Path) -> None:
     table = Table(title_justify="left", show_edge=False)
     for header in ("file", "kind", "rows read", "loaded", "duplicates", "quarantined"):
         table.add_column(header, justify="left" if header in ("file", "kind") else "right")
-    for r in results:
-        name = Path(r.path).relative_to(root) if Path(r.path).is_relative_to(root) else r.path
-        quarantined = terminal((f"{r.quarantined:,}", "yellow") if r.quarantined else "0")
-        table.add_row(str(name), r.kind, f"{r.rows_read:,}", f"{r.loaded:,}",
-                      f"{r.duplicates:,}", quarantined)
+    for r in results.iter_rows(named=True):
+        path = Path(r["path"])
+        name = path.relative_to(root) if path.is_relative_to(root) else r["path"]
+        quarantined = terminal((f"{r['quarantined']:,}", "yellow") if r["quarantined"]
+                               else "0")
+        table.add_row(str(name), r["kind"], f"{r['rows_read']:,}", f"{r['loaded']:,}",
+                      f"{r['duplicates']:,}", quarantined)
     console.print(table)
-    if any(r.quarantined for r in results):
+    if results["quarantined"].sum():
         console.print(terminal((("Rows that broke the contract were quarantined, not dropped; "
                                 "'auditlog quarantine' lists them with their reasons."),
                                 "yellow")))
-
-
-def _example_trace(con: Any, summary: dict[str, Any]) -> dict[str, Any] | None:
-    """The trace of the first charge of the largest responsible party."""
-    if not summary["parties"]:
-        return None
-    top = summary["parties"][0]
-    frame = remediation_frame(con, top["change_id"])
-    frame = frame.filter(frame["actor"] == top["actor"])
-    return trace_charge(con, frame["charge_id"][0]) if frame.height else None
 
 
 def _render_trace(doc: dict[str, Any]) -> None:
