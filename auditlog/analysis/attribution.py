@@ -248,7 +248,8 @@ def rules_for(con: duckdb.DuckDBPyConnection, item_id: str) -> list[str]:
 
 
 def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, Any]:
-    """The change, its approval and window, and its impact on customers."""
+    """The change, its approval and window (as the control views judge them), and its
+    impact on customers."""
     install_shared_views(con)
     change = one_row(con, "SELECT * EXCLUDE (extra, _file, _row, _digest) FROM changes "
                           "WHERE change_id = ? LIMIT 1", [change_id])
@@ -261,19 +262,19 @@ def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, An
                min(cause_time) AS first_cause_time, max(cause_time) AS last_cause_time
         FROM anomalous_charges WHERE change_id = ?""", [change_id]) or {}
     money = money_by_currency(con, "change_id = ?", [change_id])
-    start, end, started = change["window_start"], change["window_end"], change["started_at"]
+    failed = failed_change_checks(con, change_id)
+    start, end = change["window_start"], change["window_end"]
     return {
         **(jsonable(change) or {}),
         "approval": {
             "approver": change["approver"], "ticket": change["ticket"],
-            "approved": change["approver"] is not None,
-            "self_approved": change["approver"] is not None
-            and change["approver"] == change["implementer"],
+            "approved": "no_approval" not in failed,
+            "self_approved": "self_approval" in failed,
         },
         "window": {
             "start": iso_utc(start), "end": iso_utc(end),
             "started_within": None if start is None and end is None else
-            (start is None or started >= start) and (end is None or started <= end),
+            "outside_window" not in failed,
         },
         "impact": {
             "charges": int(impact["charges"]), "accounts": int(impact["accounts"]),
@@ -286,6 +287,15 @@ def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, An
         },
         "rules": rules_for(con, change_id),
     }
+
+
+def failed_change_checks(con: duckdb.DuckDBPyConnection, change_id: str) -> set[str]:
+    """The checks the change fails, from controls/change_controls.sql: its approval and
+    window are judged there, with the model's grace, as the rules and the report judge
+    them."""
+    rows = con.execute("SELECT check_name FROM change_controls WHERE change_id = ?",
+                       [change_id]).fetchall()
+    return {r[0] for r in rows}
 
 
 MONEY_SQL = """

@@ -49,7 +49,7 @@ def accountability(con: duckdb.DuckDBPyConnection, change_id: str | None = None
     changes = [change_section(con, cid, parties) for cid in unique(c for c in blamed if c)]
     accounts = [account_section(con, actor, parties, frame)
                 for actor in unique(p["actor"] for p in parties if p["actor"])]
-    add_grant_controls(changes, accounts)
+    add_grant_controls(con, changes, accounts)
     moments = [c["started_at"] for c in changes]
     moments += [c["rollback"]["started_at"] for c in changes if c["rollback"]]
     moments += [t for p in parties for t in (p["first_cause_time"], p["last_cause_time"]) if t]
@@ -203,7 +203,7 @@ def account_section(con: duckdb.DuckDBPyConnection, actor: str, parties: list[di
               if held(g, first, last) and (g["system"] is None or g["system"] in systems)]
     for g in grants:
         g["controls"] = ctl.with_findings(
-            ctl.grant_checks(g), ctl.rules_as_counts(rules_for(con, g["id"]), ctl.CHANGE_PACKS))
+            ctl.grant_checks(con, g), ctl.rules_as_counts(rules_for(con, g["id"]), ctl.CHANGE_PACKS))
     findings = list_findings(con, FindingFilter(actor=actor))
     grant_rules = {r["rule_id"] for g in grants for c in g["controls"] for r in c["rules"]}
     counts = [(r, n) for r, n in ctl.rule_counts(findings, ctl.ACCOUNT_PACKS)
@@ -253,12 +253,13 @@ def overlaps(activity: dict[str, Any], first: str, last: str) -> bool:
     return parse(activity["first"]) <= parse(last) and parse(activity["last"]) >= parse(first)
 
 
-def add_grant_controls(changes: list[dict[str, Any]], accounts: list[dict[str, Any]]) -> None:
+def add_grant_controls(con: duckdb.DuckDBPyConnection, changes: list[dict[str, Any]],
+                       accounts: list[dict[str, Any]]) -> None:
     """A change's controls, now that the grants its accounts used are known; then its
     rules' findings attach to them."""
     for change in changes:
         used = [g for a in accounts if a["account"] in change["accounts"] for g in a["grants"]]
-        checks = ctl.change_checks(change, used)
+        checks = ctl.change_checks(con, change, used)
         change["controls"] = ctl.with_findings(checks, change.pop("control_rules"))
         change["grants"] = [g["id"] for g in used]
 

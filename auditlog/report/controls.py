@@ -1,11 +1,13 @@
 """Which controls failed, for a change, a privilege grant or an account.
 
-Two sources, merged: the records themselves (a change without approver, approved by its
-implementer, started outside its window; a grant without ticket or approver, or to
-oneself) and the stored findings of the rules whose metadata tags them with a control
-(`control:separation-of-duties`, ...). A finding that confirms a check from the records is
-attached to it; a finding of a control no record check covers becomes its own entry. So a
-new rule tagged with a control shows up here without touching this module.
+Two sources, merged: the control views (queries/controls/*.sql: a change without
+approver, approved by its implementer, started outside its window beyond the model's
+grace; a grant without ticket or approver, or to oneself; an implementer who also granted
+the privilege an account used), which the rules and `trace change` read too, so the
+three always agree; and the stored findings of the rules whose metadata tags them with a
+control (`control:separation-of-duties`, ...). A finding that confirms a check of the
+views is attached to it; a finding of a control no check covers becomes its own entry. So
+a new rule tagged with a control shows up here without touching this module.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from auditlog.pack import Rule, load_rules, severity_rank
-from auditlog.report.formatting import duration, when
 
 CONTROL_PREFIX = "control:"
 
@@ -48,47 +50,29 @@ def entry(tag: str, check: str, text: str, source: str = "records") -> Control:
             "source": source, "rules": [], "severity": None}
 
 
-def change_checks(change: dict[str, Any], used_grants: Sequence[dict[str, Any]]) -> list[Control]:
-    """Checks on a change's own record (a `trace_change` document) and on the grants its
-    responsible accounts used."""
-    found: list[Control] = []
-    approval, window = change["approval"], change["window"]
-    if not approval["approved"]:
-        found.append(entry("change-approval", "no_approval", "Deployed without any approval."))
-    elif approval["self_approved"]:
-        found.append(entry("separation-of-duties", "self_approval",
-                           f"Approved by its own implementer, {change['implementer']}."))
-    if window["started_within"] is False:
-        found.append(entry("change-window", "outside_window", window_text(change)))
-    for grant in used_grants:
-        if grant["granter"] == change["implementer"] and grant["subject"] != grant["granter"]:
-            found.append(entry("separation-of-duties", "implementer_granted",
-                               f"The implementer also granted {grant['subject']} the privilege "
-                               f"{grant['privilege']} it used ({grant['id']})."))
-    return found
+def change_checks(con: duckdb.DuckDBPyConnection, change: dict[str, Any],
+                  used_grants: Sequence[dict[str, Any]]) -> list[Control]:
+    """The checks a change fails (controls/change_controls.sql), approval before timing,
+    then those of the grants its responsible accounts used that its implementer gave
+    (controls/change_grant_controls.sql), in the order of `used_grants`."""
+    rows = con.execute("""
+        SELECT control, check_name, reason FROM change_controls WHERE change_id = ?
+        ORDER BY control = 'change-window', control, check_name""",
+                       [change["change_id"]]).fetchall()
+    found = [entry(control, check, reason) for control, check, reason in rows]
+    granted = {grant_id: entry(control, check, reason) for grant_id, control, check, reason in
+               con.execute("""
+        SELECT grant_event_id, control, check_name, reason FROM change_grant_controls
+        WHERE change_id = ?""", [change["change_id"]]).fetchall()}
+    return found + [granted[g["id"]] for g in used_grants if g["id"] in granted]
 
 
-def window_text(change: dict[str, Any]) -> str:
-    started, start, end = change["started_at"], change["window"]["start"], change["window"]["end"]
-    if start is not None and started < start:
-        gap = f"{duration(started, start)} before its window opened"
-    else:
-        gap = f"{duration(end, started)} after its window closed"
-    return (f"Started {when(started)}, {gap} (approved window {when(start)} to "
-            f"{when(end)}).")
-
-
-def grant_checks(grant: dict[str, Any]) -> list[Control]:
-    """Checks on one grant's record."""
-    found: list[Control] = []
-    missing = [name for name in ("ticket", "approver") if not grant.get(name)]
-    if missing:
-        found.append(entry("access-approval", "grant_without_" + "_or_".join(missing),
-                           f"Granted without {' or '.join(missing)}."))
-    if grant["subject"] in (grant["granter"], grant.get("approver")):
-        found.append(entry("separation-of-duties", "self_grant",
-                           f"{grant['subject']} granted or approved its own privilege."))
-    return found
+def grant_checks(con: duckdb.DuckDBPyConnection, grant: dict[str, Any]) -> list[Control]:
+    """The checks one grant's record fails (controls/grant_controls.sql)."""
+    rows = con.execute("""
+        SELECT control, check_name, reason FROM grant_controls WHERE grant_event_id = ?
+        ORDER BY control, check_name""", [grant["id"]]).fetchall()
+    return [entry(control, check, reason) for control, check, reason in rows]
 
 
 def rule_counts(findings: pl.DataFrame, packs: Iterable[str]) -> list[tuple[Rule, int]]:
