@@ -27,7 +27,7 @@ from auditlog import store
 from auditlog.analysis.findings import run_packs
 from auditlog.cli import app, main
 from auditlog.cli.common import SafeConsole, console, err_console
-from auditlog.cli.rule_cmds import write_csv
+from auditlog.cli.render import write_csv
 from auditlog.engines.cases import build_fixture
 from auditlog.engines.spark import INSTALL_HINT
 from auditlog.errors import InputError

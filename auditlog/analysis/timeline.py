@@ -206,18 +206,22 @@ def timeline(
 
 def check_arguments(account: str | None, customer: str | None, since: datetime | None,
                     until: datetime | None, kinds: Sequence[str], limit: int | None) -> None:
+    # Arguments are named as {name}: the CLI words them as its flags (errors.py).
     if account is not None and customer is not None:
-        raise UsageError("give --account or --customer, not both")
+        raise UsageError("give {account} or {customer}, not both",
+                         arguments=("account", "customer"))
     if account is None and customer is None and since is None and until is None:
-        raise UsageError("a timeline needs --account, --customer, or a time range "
-                         "(--since/--until)")
+        raise UsageError("a timeline needs {account}, {customer}, or a time range "
+                         "({since}/{until})", arguments=("account", "customer", "since", "until"))
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise UsageError(f"unknown kind {', '.join(unknown)}; use one of: {', '.join(KINDS)}")
     if since is not None and until is not None and until <= since:
-        raise UsageError(f"--until {iso_utc(until)} is not after --since {iso_utc(since)}")
+        raise UsageError(f"{{until}} {iso_utc(until)} is not after {{since}} {iso_utc(since)}",
+                         arguments=("until", "since"))
     if limit is not None and limit < 0:
-        raise UsageError(f"--limit {limit} is negative; use 0 for no limit")
+        raise UsageError(f"{{limit}} {limit} is negative; use 0 for no limit",
+                         arguments=("limit",))
 
 
 def empty_timeline() -> pl.DataFrame:
