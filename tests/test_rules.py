@@ -19,7 +19,6 @@ severity = "{severity}"
 description = "d"
 rationale = "r"
 investigate = "i"
-requires = ["charges"]
 {extra}
 """
 
