@@ -16,7 +16,7 @@ import pytest
 from auditlog import store
 from auditlog.ingest import ingest_paths
 from auditlog.ingest import pipeline as pipeline_module
-from auditlog.ingest.readers import stage
+from auditlog.ingest.sources import read
 from tests.conftest import snapshot
 
 ROW = {"event_id": "e1", "ts": "2026-03-01T10:00:00Z", "actor": "op.1", "action": "login",
@@ -63,12 +63,12 @@ def _load(db: Path, paths: list[Path], *, lazy: bool,
     staged: list[bool] = []
 
     def spy(con: duckdb.DuckDBPyConnection, source: Any, **_: object) -> Any:
-        result = stage(con, source, lazy=lazy)
+        result = read(con, source, lazy=lazy)
         staged.extend(s.lazy for s in result)
         return result
 
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline_module, "stage", spy)
+        patch.setattr(pipeline_module, "read", spy)
         con = store.connect(db)
         try:
             for path in paths:

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from auditlog.ingest import ingest_paths
-from auditlog.ingest.standard.cloudtrail import CREDENTIAL_CALLS, PRIVILEGE_CALLS
+from auditlog.ingest.standard.aws import CREDENTIAL_CALLS, PRIVILEGE_CALLS
 
 ACCOUNT = "111122223333"
 

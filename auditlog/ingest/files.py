@@ -13,7 +13,8 @@ from typing import BinaryIO, Literal
 
 from auditlog.errors import InputError
 
-Format = Literal["jsonl", "json", "csv", "tsv", "parquet"]
+# "rows": rows handed over as data, not read from a file (pipeline.ingest_rows).
+Format = Literal["jsonl", "json", "csv", "tsv", "parquet", "rows"]
 
 # File name endings → format. `.gz` may follow any text format.
 SUFFIXES: dict[str, Format] = {
@@ -32,10 +33,12 @@ class InputFile:
     path: Path
     format: Format
     gzipped: bool
+    # What to call it, when not its path (rows handed over as data have no file).
+    label: str | None = None
 
     @property
     def display(self) -> str:
-        return str(self.path)
+        return self.label if self.label is not None else str(self.path)
 
 
 def describe_suffixes() -> str:

@@ -1,20 +1,12 @@
-"""Readers: one input file → the staging table `_stage`, one row per input row.
+"""Readers: one input file of a format auditlog reads natively (JSON Lines, JSON, CSV/TSV,
+Parquet) → staged rows in the shape staging.py describes, or, for JSON records, `DOCS`
+(staging.IN_DOCS) for the registry to recognize (sources.stage_records).
 
-Every reader leaves the same shape behind, so validation and loading know nothing of
-formats:
+All work is done by DuckDB's own readers; Python never touches a row, which is what
+keeps 10M-row loads fast. Text files DuckDB would refuse as a whole go to the salvage
+reader (salvage.py), which fills the same tables.
 
-    _row   BIGINT   row number: line (JSON Lines), element (JSON), record (CSV/TSV,
-                    header excluded) or row (Parquet), from 1
-    _loc   VARCHAR  that position in words, for messages ("line 12")
-    _raw   VARCHAR  the row's original text (JSON) or its fields as a JSON object
-    _bad   VARCHAR  why the row could not even be read as a row, else NULL
-    c0..cN          the row's fields, one column per source column/key
-
-Source column names are kept apart (`Staged.columns`) because DuckDB identifiers are
-case-insensitive and a file may hold `TS` and `ts` both. All work is done by DuckDB's own
-readers; Python never touches a row, which is what keeps 10M-row loads fast.
-
-JSON Lines and CSV/TSV files of native columns stage *lazily*: `_stage` is a view over the
+JSON Lines and CSV/TSV files of native columns stage *lazily*: `STAGE` is a view over the
 file, numbered as it is read, so validation reads the file straight into typed rows
 without a copy of every row's text in memory. `Staged.raw` then says how to rebuild a
 row's text; only rows that end up quarantined ever need it.
@@ -22,57 +14,54 @@ row's text; only rows that end up quarantined ever need it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable
 
 import duckdb
 
 from auditlog.errors import InputError
 from auditlog.ingest import salvage
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile, TextProfile
-from auditlog.ingest.standard import adapters, stage_standard
-from auditlog.kinds import KINDS
+from auditlog.ingest.staging import (
+    CSV,
+    CSV_REJECTS,
+    CSV_SCANS,
+    DOCS,
+    IN_DOCS,
+    LINES,
+    RECORD_NUMBERS,
+    REJECTED,
+    STAGE,
+    TOP,
+    WIDE,
+    Records,
+    Staged,
+    drop,
+)
+from auditlog.sqltext import escape_ident, json_path, quote_ident, sql_list, sql_string
 from auditlog.store import first_line
-
-# How the c0..cN columns hold their values, which decides how they are turned into text.
-ValueStyle = Literal["json", "text", "native"]
-
-# A CSV file with more columns than this is staged as JSON rows, and of a JSON row this
-# wide only the columns some kind names are staged as columns (see validate.WIDE).
-WIDE = 200
-CONTRACT_NAMES = frozenset(c for kind in KINDS.values() for c in kind.column_names)
 
 # JSON documents and lines can be large; DuckDB's defaults (16 MB object, 2 MB line)
 # would reject real CloudTrail digests. (MAX_LINE_BYTES: see files.py.)
 MAX_JSON_BYTES = 1 << 30
 
+# Whether JSON records with these top-level keys are in a standard format (the
+# registry's answer, sources.is_standard): such records are staged into `DOCS` for
+# their adapter, never as a lazy view of native columns.
+Standard = Callable[[set[str]], bool]
 
-@dataclass(frozen=True)
-class Staged:
-    """A staged table of one file: its source column names and how values are held.
 
-    Most files stage into one table of one (detected or named) kind. A standard format
-    (CloudTrail, Kubernetes audit, OCSF) may stage into several tables, one per kind it
-    maps onto, each with `kind` set.
-    """
+def _native(keys: set[str]) -> bool:
+    return False
 
-    columns: list[str]  # original source names of c0..cN
-    style: ValueStyle
-    table: str = "_stage"
-    kind: str | None = None
-    source_format: str | None = None  # e.g. "cloudtrail"; None for native columns
-    # SQL over `table` giving a row's raw text; for a lazy CSV view it is computed from
-    # the fields, and only for the rows that are quarantined.
-    raw: str = "_raw"
-    # `table` is a view reading the file (see the module docstring), not a table.
-    lazy: bool = False
-    # For a lazy view, the same rows unnumbered: every line or record in file order,
-    # blank lines included and flagged `_blank`, without `_row` and `_loc`. Numbering
-    # rows as they are read takes a serial pass (DuckDB runs a pipeline with a streaming
-    # window on one thread); read this way the file is read in parallel, and a row's
-    # position in the result, from 1, is its `_row`, `loc_prefix` || `_row` its `_loc`.
-    scan: str | None = None
-    loc_prefix: str = ""
+
+class NativeFormats:
+    """The reader of the formats DuckDB reads (see the module docstring)."""
+
+    formats: tuple[str, ...] = ("jsonl", "json", "csv", "tsv", "parquet")
+
+    def stage(self, con: duckdb.DuckDBPyConnection, source: InputFile, *, lazy: bool,
+              profile: TextProfile | None, standard: Standard) -> list[Staged] | Records:
+        return stage(con, source, lazy=lazy, profile=profile, standard=standard)
 
 
 def stage(
@@ -81,7 +70,8 @@ def stage(
     *,
     lazy: bool = True,
     profile: TextProfile | None = None,
-) -> list[Staged]:
+    standard: Standard = _native,
+) -> list[Staged] | Records:
     """Read `source` into staging tables (or, when `lazy` and the format allows, a view).
     Raises InputError when the file cannot be read.
 
@@ -90,7 +80,7 @@ def stage(
     separate connection (`_probe`) succeeds. Otherwise the salvage reader stages it,
     one bad line at a time. Why decide first: a failed read inside the ingest's
     transaction aborts the transaction, so there is no trying and falling back there."""
-    drop_staged(con, "_stage")
+    drop(con, STAGE)
     if source.format != "parquet":
         probe = None if profile is not None and not profile.clean else _probe(con, source)
         if probe is None:
@@ -98,14 +88,15 @@ def stage(
     try:
         if source.format == "jsonl":
             keys, repeated = probe or ([], False)
-            return _stage_jsonl(con, source, lazy and not repeated, keys)
+            return _stage_jsonl(con, source, lazy and not repeated and not standard(set(keys)),
+                                keys)
         if source.format == "json":
             return _stage_json(con, source)
         if source.format in ("csv", "tsv"):
             if len(probe[0] if probe else []) > WIDE:
                 # Too wide for column-by-column SQL: read as JSON rows (see validate.WIDE).
                 salvage.stage_delimited(con, source, as_docs=True)
-                return _stage_from_docs(con)
+                return IN_DOCS
             return [_stage_csv_view(con, source) if lazy else _stage_csv(con, source)]
         return [_stage_parquet(con, source)]
     except READ_ERRORS as exc:
@@ -139,14 +130,18 @@ def _probe(con: duckdb.DuckDBPyConnection, source: InputFile) -> tuple[list[str]
     return [], False
 
 
-def _salvage(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged]:
+def _salvage(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged] | Records:
     if source.format == "jsonl":
         salvage.stage_json_lines(con, source)
-        return _stage_from_docs(con)
+        return IN_DOCS
     if source.format == "json":
         salvage.stage_json_document(con, source)
-        return _stage_from_docs(con)
-    return [Staged(columns=salvage.stage_delimited(con, source), style="text")]
+        return IN_DOCS
+    return [_salvage_delimited(con, source)]
+
+
+def _salvage_delimited(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
+    return Staged(columns=salvage.stage_delimited(con, source), style="text")
 
 
 # What DuckDB's readers raise for a file that is not what its name says. Other errors (a
@@ -173,44 +168,10 @@ def settle(con: duckdb.DuckDBPyConnection, source: InputFile, staged: Staged) ->
     rejects = _csv_rejects(con, source)
     if not rejects:
         return None
-    drop_staged(con, staged.table)
+    drop(con, staged.table)
     if any(bad_encoding for _, bad_encoding, _, _ in rejects):
-        return _salvage(con, source)[0]
+        return _salvage_delimited(con, source)
     return _stage_csv(con, source)
-
-
-def drop_staged(con: duckdb.DuckDBPyConnection, *names: str) -> None:
-    """Drop the staging tables or views `names`, those there are. (Asked of the catalog
-    first: a failed DROP would abort the ingest's transaction.)"""
-    views = {
-        name
-        for (name,) in con.execute(
-            "SELECT view_name FROM duckdb_views() "
-            "WHERE temporary AND list_contains($names, view_name)",
-            {"names": list(names)},
-        ).fetchall()
-    }
-    for name in names:
-        kind = "VIEW" if name in views else "TABLE"
-        con.execute(f"DROP {kind} IF EXISTS {_quote_ident(name)}")
-
-
-def materialize(con: duckdb.DuckDBPyConnection, staged: Staged) -> Staged:
-    """A lazy view as a table with a `_raw` column, for steps that rewrite the staging
-    table in place (a mapping)."""
-    if not staged.lazy:
-        return staged
-    columns = "".join(f", c{i}" for i in range(len(staged.columns)))
-    con.execute(
-        f"""
-        CREATE TEMP TABLE _materialized AS
-        SELECT _row, _loc, {staged.raw} AS _raw, _bad{columns} FROM {staged.table}
-        """
-    )
-    drop_staged(con, staged.table)
-    con.execute(f"ALTER TABLE _materialized RENAME TO {_quote_ident(staged.table)}")
-    return Staged(columns=staged.columns, style=staged.style, table=staged.table,
-                  kind=staged.kind, source_format=staged.source_format)
 
 
 def _explain(exc: duckdb.Error) -> str:
@@ -235,7 +196,7 @@ def _lines_sql(source: InputFile) -> str:
     # fails loudly on bad UTF-8. NUL cannot occur in valid JSON text, so it is a safe
     # "never" delimiter. Literals, not parameters, because a view holds this call.
     return (
-        f"read_csv({_sql_string(str(source.path))}, columns = {{'raw': 'VARCHAR'}}, "
+        f"read_csv({sql_string(str(source.path))}, columns = {{'raw': 'VARCHAR'}}, "
         "header = false, delim = chr(0), quote = '', escape = '', auto_detect = false, "
         f"max_line_size = {MAX_LINE_BYTES}, "
         f"compression = '{'gzip' if source.gzipped else 'none'}')"
@@ -264,26 +225,26 @@ def _jsonl_keys(con: duckdb.DuckDBPyConnection, source: InputFile) -> tuple[list
 
 def _stage_jsonl(
     con: duckdb.DuckDBPyConnection, source: InputFile, lazy: bool, keys: list[str]
-) -> list[Staged]:
+) -> list[Staged] | Records:
     lines = _lines_sql(source)
-    if not lazy or stage_standard_matches(set(keys)):
+    if not lazy:
         con.execute(
             f"""
-            CREATE TEMP TABLE _lines AS
+            CREATE TEMP TABLE {LINES} AS
             SELECT row_number() OVER () AS _row, raw AS _raw FROM {lines}
             """
         )
         con.execute(
-            """
-            CREATE TEMP TABLE _docs AS
+            f"""
+            CREATE TEMP TABLE {DOCS} AS
             SELECT _row, 'line ' || _row AS _loc, _raw,
                    CASE WHEN NOT json_valid(_raw) THEN 'not valid JSON'
                         WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
-            FROM _lines WHERE trim(coalesce(_raw, '')) <> ''
+            FROM {LINES} WHERE trim(coalesce(_raw, '')) <> ''
             """
         )
-        con.execute("DROP TABLE _lines")
-        return _stage_from_docs(con)
+        con.execute(f"DROP TABLE {LINES}")
+        return IN_DOCS
     # Blank lines are not rows (but count as lines). Most lines start with "{": testing
     # that first spares trimming a copy of each.
     numbered = (
@@ -293,7 +254,7 @@ def _stage_jsonl(
     if not keys:
         con.execute(
             f"""
-            CREATE TEMP VIEW _stage AS
+            CREATE TEMP VIEW {STAGE} AS
             SELECT _row, 'line ' || _row AS _loc, _raw,
                    CASE WHEN NOT json_valid(_raw) THEN 'not valid JSON'
                         WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
@@ -304,7 +265,7 @@ def _stage_jsonl(
     # One parse per line gives every value; `try` makes a line that is not JSON NULL
     # (json_extract and json_valid accept the same text). Only a line with none of the
     # file's keys ({} or not an object) is parsed again, to tell which.
-    paths = "[" + ", ".join(_sql_string(_json_path(k)) for k in keys) + "]"
+    paths = sql_list([json_path(k) for k in keys])
     fields = ", ".join(f"_v[{i + 1}] AS {_ident(i)}" for i in range(len(keys)))
 
     def objects(position: str, rows: str) -> str:
@@ -317,7 +278,7 @@ def _stage_jsonl(
             FROM (SELECT *, try(json_extract(_raw, {paths})) AS _v FROM ({rows}))"""
 
     con.execute(
-        "CREATE TEMP VIEW _stage AS "
+        f"CREATE TEMP VIEW {STAGE} AS "
         + objects("_row, 'line ' || _row AS _loc", numbered)
     )
     # Validation reads the lines itself (see validate._source) and never asks for these
@@ -335,30 +296,30 @@ def _stage_jsonl(
 
 def _json_objects_sql(source: InputFile) -> str:
     return (
-        f"read_json_objects({_sql_string(str(source.path))}, format = 'unstructured', "
+        f"read_json_objects({sql_string(str(source.path))}, format = 'unstructured', "
         f"maximum_object_size = {MAX_JSON_BYTES}, "
         f"compression = '{'gzip' if source.gzipped else 'none'}')"
     )
 
 
-def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged]:
+def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
     # A .json file is an array of rows, or an object whose Records/records/events member
     # is that array (CloudTrail, many SIEM exports). Several top-level values are read as
     # consecutive rows, as a lenient reader of mislabelled JSON Lines would.
     con.execute(
-        "CREATE TEMP TABLE _top AS "
+        f"CREATE TEMP TABLE {TOP} AS "
         f"SELECT row_number() OVER () AS n, json AS doc FROM {_json_objects_sql(source)}"
     )
-    (count,) = con.execute("SELECT count(*) FROM _top").fetchone() or (0,)
+    (count,) = con.execute(f"SELECT count(*) FROM {TOP}").fetchone() or (0,)
     if count == 1:
         member = con.execute(
-            """
+            f"""
             SELECT CASE
               WHEN json_type(doc) = 'ARRAY' THEN '$'
               WHEN json_type(doc -> '$.Records') = 'ARRAY' THEN '$.Records'
               WHEN json_type(doc -> '$.records') = 'ARRAY' THEN '$.records'
               WHEN json_type(doc -> '$.events') = 'ARRAY' THEN '$.events'
-            END FROM _top
+            END FROM {TOP}
             """
         ).fetchone()
         path = member[0] if member else None
@@ -367,11 +328,11 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Stage
     if path is not None:
         con.execute(
             f"""
-            CREATE TEMP TABLE _docs AS
+            CREATE TEMP TABLE {DOCS} AS
             WITH elements AS (
               SELECT unnest(json_extract(doc, '{path}[*]')) AS _raw,
                      unnest(range(1, CAST(json_array_length(doc, '{path}') AS BIGINT) + 1)) AS _row
-              FROM _top)
+              FROM {TOP})
             SELECT _row, 'element ' || _row AS _loc, CAST(_raw AS VARCHAR) AS _raw,
                    CASE WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
             FROM elements
@@ -379,80 +340,18 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Stage
         )
     else:
         con.execute(
-            """
-            CREATE TEMP TABLE _docs AS
+            f"""
+            CREATE TEMP TABLE {DOCS} AS
             SELECT n AS _row, 'value ' || n AS _loc, CAST(doc AS VARCHAR) AS _raw,
                    CASE WHEN json_type(doc) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
-            FROM _top
+            FROM {TOP}
             """
         )
-    con.execute("DROP TABLE _top")
-    return _stage_from_docs(con)
-
-
-def _stage_from_docs(con: duckdb.DuckDBPyConnection) -> list[Staged]:
-    """`_docs(_row, _loc, _raw, _bad)` of JSON objects → `_stage` with one column a key,
-    or, for a standard format, the staging tables its adapter makes."""
-    _mark_repeated_keys(con)
-    keys = [
-        k
-        for (k,) in con.execute(
-            """
-            SELECT DISTINCT unnest(json_keys(_raw)) AS k FROM _docs WHERE _bad IS NULL
-            ORDER BY k
-            """
-        ).fetchall()
-    ]
-    standard = stage_standard(con, set(keys))
-    if standard is not None:
-        con.execute("DROP TABLE _docs")
-        return standard
-    if keys:
-        # One parse per row: json_extract with a list of paths returns every value at
-        # once. Paths quote the key, so `TS` and `ts` stay two columns. A wide row's
-        # other keys are not made columns: validation reads them from `_raw`
-        # (validate.WIDE), and thousands of columns would take minutes to plan.
-        columns = [
-            i for i, k in enumerate(keys)
-            if len(keys) <= WIDE or k.strip().lower() in CONTRACT_NAMES
-        ]
-        paths = "[" + ", ".join(_sql_string(_json_path(keys[i])) for i in columns) + "]"
-        fields = ", ".join(f"_v[{j + 1}] AS {_ident(i)}" for j, i in enumerate(columns))
-        con.execute(
-            f"""
-            CREATE TEMP TABLE _stage AS
-            SELECT _row, _loc, _raw, _bad, {fields}
-            FROM (SELECT *, CASE WHEN _bad IS NULL THEN json_extract(_raw, {paths})
-                                 END AS _v FROM _docs)
-            ORDER BY _row
-            """
-        )
-    else:
-        con.execute("CREATE TEMP TABLE _stage AS SELECT _row, _loc, _raw, _bad FROM _docs")
-    con.execute("DROP TABLE _docs")
-    return [Staged(columns=keys, style="json")]
-
-
-def _mark_repeated_keys(con: duckdb.DuckDBPyConnection) -> None:
-    """An object that repeats a key is quarantined: which value it means is unknowable
-    (DuckDB reads the first, jq and Python the last), and keeping one would silently
-    drop the other."""
-    con.execute(
-        """
-        UPDATE _docs SET _bad = 'the object repeats the key(s) ' || array_to_string(
-            list_distinct(list_filter(k, lambda x: len(list_filter(k, lambda y: y = x)) > 1)),
-            ', ') || ' (which value is meant cannot be told)'
-        FROM (SELECT _row AS r, _loc AS l, json_keys(_raw) AS k FROM _docs WHERE _bad IS NULL)
-        WHERE _row = r AND _loc = l AND len(k) <> len(list_distinct(k))
-        """
-    )
+    con.execute(f"DROP TABLE {TOP}")
+    return IN_DOCS
 
 
 # --- CSV / TSV ----------------------------------------------------------------------
-
-
-def stage_standard_matches(keys: set[str]) -> bool:
-    return any(adapter.matches(keys) for adapter in adapters())
 
 
 def _csv_sql(source: InputFile) -> str:
@@ -461,11 +360,11 @@ def _csv_sql(source: InputFile) -> str:
     # failing the file, so they can be quarantined with their line.
     delimiter = "chr(9)" if source.format == "tsv" else "','"
     return (
-        f"read_csv({_sql_string(str(source.path))}, header = true, all_varchar = true, "
+        f"read_csv({sql_string(str(source.path))}, header = true, all_varchar = true, "
         f"delim = {delimiter}, quote = '\"', escape = '\"', "
         f"compression = '{'gzip' if source.gzipped else 'none'}', "
         f"max_line_size = {MAX_LINE_BYTES}, null_padding = false, store_rejects = true, "
-        "rejects_scan = '_csv_scans', rejects_table = '_csv_rejects')"
+        f"rejects_scan = '{CSV_SCANS}', rejects_table = '{CSV_REJECTS}')"
     )
 
 
@@ -474,16 +373,16 @@ def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged
     record is set aside as malformed; `settle` checks that after the read."""
     csv = _csv_sql(source)
     names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {csv}").fetchall()]
-    fields = ", ".join(f'"{_escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
+    fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
     con.execute(
         f"""
-        CREATE TEMP VIEW _stage AS
+        CREATE TEMP VIEW {STAGE} AS
         SELECT _ord AS _row, 'record ' || _ord AS _loc, CAST(NULL AS VARCHAR) AS _bad, {fields}
         FROM (SELECT row_number() OVER () AS _ord, * FROM {csv})
         """
     )
     raw = "CAST(to_json(struct_pack(" + ", ".join(
-        f"{_quote_ident(n)} := {_ident(i)}" for i, n in enumerate(names)
+        f"{quote_ident(n)} := {_ident(i)}" for i, n in enumerate(names)
     ) + ")) AS VARCHAR)"
     scan = f"SELECT false AS _blank, CAST(NULL AS VARCHAR) AS _bad, {fields} FROM {csv}"
     return Staged(columns=names, style="text", raw=raw, lazy=True, scan=scan,
@@ -496,55 +395,55 @@ def _csv_rejects(
     """The records the last read of `source` set aside: (record, bad encoding, text,
     reasons). (A record that is not UTF-8 sends the file to the salvage reader.)"""
     exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_csv_rejects'"
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": CSV_REJECTS}
     ).fetchone()
     if not exists or not exists[0]:
         return []
     # DuckDB reports one reject per problem; a record is quarantined once, with all of
     # them. Its `line` counts records (a quoted field spanning lines is one), header = 1.
     rejects = con.execute(
-        """
+        f"""
         SELECT line - 1 AS record, bool_or(error_type ILIKE '%ENCODING%'),
                min(csv_line), string_agg(DISTINCT error_message, '; ' ORDER BY error_message)
-        FROM _csv_rejects GROUP BY line ORDER BY line
+        FROM {CSV_REJECTS} GROUP BY line ORDER BY line
         """
     ).fetchall()
-    con.execute("DROP TABLE IF EXISTS _csv_rejects")
-    con.execute("DROP TABLE IF EXISTS _csv_scans")
+    drop(con, CSV_REJECTS, CSV_SCANS)
     return rejects
 
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
-    """Every record into `_stage`, with its text: the path for files with malformed
+    """Every record into `STAGE`, with its text: the path for files with malformed
     records, and for a mapping (which rewrites the staged table)."""
     con.execute(
-        f"CREATE TEMP TABLE _csv AS SELECT row_number() OVER () AS _ord, * FROM {_csv_sql(source)}"
+        f"CREATE TEMP TABLE {CSV} AS "
+        f"SELECT row_number() OVER () AS _ord, * FROM {_csv_sql(source)}"
     )
     rejects = _csv_rejects(con, source)
     if any(bad_encoding for _, bad_encoding, _, _ in rejects):
-        con.execute("DROP TABLE _csv")
-        return _salvage(con, source)[0]
-    names = [row[0] for row in con.execute("DESCRIBE _csv").fetchall()][1:]
+        con.execute(f"DROP TABLE {CSV}")
+        return _salvage_delimited(con, source)
+    names = [row[0] for row in con.execute(f"DESCRIBE {CSV}").fetchall()][1:]
     records = _number_records(con, [record for record, *_ in rejects])
-    fields = ", ".join(f'"{_escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
+    fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
     raw = "to_json(struct_pack(" + ", ".join(
-        f'{_quote_ident(n)} := "{_escape_ident(n)}"' for n in names
+        f'{quote_ident(n)} := "{escape_ident(n)}"' for n in names
     ) + "))"
     con.execute(
         f"""
-        CREATE TEMP TABLE _stage AS
+        CREATE TEMP TABLE {STAGE} AS
         SELECT {records} AS _row, 'record ' || {records} AS _loc, CAST({raw} AS VARCHAR) AS _raw,
                CAST(NULL AS VARCHAR) AS _bad, {fields}
-        FROM _csv {"JOIN _records USING (_ord)" if rejects else ""} ORDER BY 1
+        FROM {CSV} {f"JOIN {RECORD_NUMBERS} USING (_ord)" if rejects else ""} ORDER BY 1
         """
     )
-    con.execute("DROP TABLE _csv")
-    con.execute("DROP TABLE IF EXISTS _records")
+    con.execute(f"DROP TABLE {CSV}")
+    drop(con, RECORD_NUMBERS)
     columns = "".join(f", {_ident(i)}" for i in range(len(names)))
     nulls = ", NULL" * len(names)
     for record, _, csv_line, message in rejects:
         con.execute(
-            f"INSERT INTO _stage (_row, _loc, _raw, _bad{columns}) VALUES (?, ?, ?, ?{nulls})",
+            f"INSERT INTO {STAGE} (_row, _loc, _raw, _bad{columns}) VALUES (?, ?, ?, ?{nulls})",
             [record, f"record {record}", csv_line, f"malformed CSV record: {message}"],
         )
     return Staged(columns=names, style="text")
@@ -552,22 +451,22 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
 
 def _number_records(con: duckdb.DuckDBPyConnection, rejected: list[int]) -> str:
     """The SQL for a row's record number. The k-th well-formed record is record k plus
-    the rejected records before it; only when there are any is `_records(_ord, _row)`
+    the rejected records before it; only when there are any is `RECORD_NUMBERS(_ord, _row)`
     built to say so."""
     if not rejected:
         return "_ord"
-    con.execute("CREATE TEMP TABLE _rejected (record BIGINT)")
-    con.executemany("INSERT INTO _rejected VALUES (?)", [[r] for r in rejected])
+    con.execute(f"CREATE TEMP TABLE {REJECTED} (record BIGINT)")
+    con.executemany(f"INSERT INTO {REJECTED} VALUES (?)", [[r] for r in rejected])
     con.execute(
-        """
-        CREATE TEMP TABLE _records AS
+        f"""
+        CREATE TEMP TABLE {RECORD_NUMBERS} AS
         SELECT row_number() OVER (ORDER BY n) AS _ord, n AS _row
-        FROM range(1, (SELECT count(*) FROM _csv) + (SELECT count(*) FROM _rejected) + 1) t(n)
-        WHERE n NOT IN (SELECT record FROM _rejected)
+        FROM range(1, (SELECT count(*) FROM {CSV}) + (SELECT count(*) FROM {REJECTED}) + 1) t(n)
+        WHERE n NOT IN (SELECT record FROM {REJECTED})
         """
     )
-    con.execute("DROP TABLE _rejected")
-    return "_records._row"
+    con.execute(f"DROP TABLE {REJECTED}")
+    return f"{RECORD_NUMBERS}._row"
 
 
 # --- Parquet ------------------------------------------------------------------------
@@ -580,13 +479,13 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
             "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(source.path)}
         ).fetchall()
     ]
-    fields = ", ".join(f'"{_escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
+    fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
     raw = "to_json(struct_pack(" + ", ".join(
-        f'{_quote_ident(n)} := "{_escape_ident(n)}"' for n in names
+        f'{quote_ident(n)} := "{escape_ident(n)}"' for n in names
     ) + "))"
     con.execute(
         f"""
-        CREATE TEMP TABLE _stage AS
+        CREATE TEMP TABLE {STAGE} AS
         SELECT file_row_number + 1 AS _row, 'row ' || (file_row_number + 1) AS _loc,
                CAST({raw} AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _bad, {fields}
         FROM read_parquet($path, file_row_number = true) ORDER BY _row
@@ -596,21 +495,7 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     return Staged(columns=names, style="native")
 
 
-# --- SQL text helpers -----------------------------------------------------------------
-
-
-def _escape_ident(name: str) -> str:
-    return name.replace('"', '""')
-
-
-def _quote_ident(name: str) -> str:
-    return f'"{_escape_ident(name)}"'
-
-
-def _json_path(key: str) -> str:
-    # A JSON pointer, not a `$."key"` path: it can name every key, the empty one too
-    # (`$.""` is a binder error), and needs no quoting beyond ~ and /.
-    return "/" + key.replace("~", "~0").replace("/", "~1")
+# --- Quarantined text -------------------------------------------------------------------
 
 
 def safe_text_sql(expr: str) -> str:
@@ -620,7 +505,3 @@ def safe_text_sql(expr: str) -> str:
     for code in salvage.CONTROL_CODES:
         expr = f"replace({expr}, chr({code}), '\\x{code:02x}')"
     return expr
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

@@ -6,8 +6,8 @@ stray CR or one over-long line. A forensic tool must instead set that one line a
 with its position and reason and load the rest, so files whose TextProfile is not clean
 (see files.py) come here. They are rare, which is why plain Python is fast enough.
 
-Every reader fills the same tables the DuckDB readers fill (`_docs` for JSON, `_stage`
-for CSV), so everything after staging is shared. The text of a bad line is kept
+Every reader fills the same tables the DuckDB readers fill (staging.DOCS for JSON,
+staging.STAGE for CSV), so everything after staging is shared. The text of a bad line is kept
 *safely*: invalid bytes and control characters are written as `\\xNN` escapes
 (see `safe_text`), so a quarantined line shows exactly what was there and nothing in it
 reaches a terminal as a control sequence.
@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from auditlog.errors import InputError
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile
+from auditlog.ingest.staging import DOCS, SALVAGE_BATCH, SALVAGED, STAGE
 
 BATCH = 50_000
 # Control characters a terminal could act on (C0 but tab and newline, DEL, C1): escaped
@@ -81,11 +82,11 @@ class _Table:
         if not self.rows:
             return
         batch = pa.table({c: [r[i] for r in self.rows] for i, c in enumerate(self.columns)})
-        self.con.register("_salvage_batch", batch)
+        self.con.register(SALVAGE_BATCH, batch)
         try:
-            self.con.execute(f"INSERT INTO {self.name} SELECT * FROM _salvage_batch")
+            self.con.execute(f"INSERT INTO {self.name} SELECT * FROM {SALVAGE_BATCH}")
         finally:
-            self.con.unregister("_salvage_batch")
+            self.con.unregister(SALVAGE_BATCH)
         self.rows = []
 
 
@@ -111,8 +112,8 @@ def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
 
 def stage_json_lines(con: duckdb.DuckDBPyConnection, source: InputFile) -> None:
     """JSON Lines → `_docs(_row, _loc, _raw, _bad)`, one row per non-blank line."""
-    con.execute("CREATE TEMP TABLE _salvaged (_row BIGINT, _raw VARCHAR, _bad VARCHAR)")
-    table = _Table(con, "_salvaged", ["_row", "_raw", "_bad"])
+    con.execute(f"CREATE TEMP TABLE {SALVAGED} (_row BIGINT, _raw VARCHAR, _bad VARCHAR)")
+    table = _Table(con, SALVAGED, ["_row", "_raw", "_bad"])
     bad = total = 0
     with _open(source) as handle:
         for number, line in _lines(handle):
@@ -125,16 +126,16 @@ def stage_json_lines(con: duckdb.DuckDBPyConnection, source: InputFile) -> None:
     table.flush()
     _check_text(source, bad, total)
     con.execute(
-        """
-        CREATE TEMP TABLE _docs AS
+        f"""
+        CREATE TEMP TABLE {DOCS} AS
         SELECT _row, 'line ' || _row AS _loc, _raw,
                CASE WHEN _bad IS NOT NULL THEN _bad
                     WHEN NOT json_valid(_raw) THEN 'not valid JSON'
                     WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
-        FROM _salvaged ORDER BY _row
+        FROM {SALVAGED} ORDER BY _row
         """
     )
-    con.execute("DROP TABLE _salvaged")
+    con.execute(f"DROP TABLE {SALVAGED}")
 
 
 def stage_json_document(con: duckdb.DuckDBPyConnection, source: InputFile) -> None:
@@ -156,8 +157,8 @@ def stage_json_document(con: duckdb.DuckDBPyConnection, source: InputFile) -> No
             )
         stage_json_lines(con, source)
         return
-    con.execute("CREATE TEMP TABLE _docs (_row BIGINT, _loc VARCHAR, _raw VARCHAR, _bad VARCHAR)")
-    table = _Table(con, "_docs", ["_row", "_loc", "_raw", "_bad"])
+    con.execute(f"CREATE TEMP TABLE {DOCS} (_row BIGINT, _loc VARCHAR, _raw VARCHAR, _bad VARCHAR)")
+    table = _Table(con, DOCS, ["_row", "_loc", "_raw", "_bad"])
     bad = total = 0
     for number, (raw, reason) in enumerate(_elements(text, start), start=1):
         total += 1
@@ -173,7 +174,7 @@ def stage_json_document(con: duckdb.DuckDBPyConnection, source: InputFile) -> No
     table.flush()
     _check_text(source, bad, total)
     con.execute(
-        "UPDATE _docs SET _bad = 'not a JSON object' "
+        f"UPDATE {DOCS} SET _bad = 'not a JSON object' "
         "WHERE _bad IS NULL AND json_type(_raw) <> 'OBJECT'"
     )
 
@@ -265,7 +266,7 @@ def stage_delimited(
                 source=source.display,
             )
         columns = [] if as_docs else [f"c{i}" for i in range(len(header))]
-        name = "_docs" if as_docs else "_stage"
+        name = DOCS if as_docs else STAGE
         con.execute(
             f"CREATE TEMP TABLE {name} (_row BIGINT, _loc VARCHAR, _raw VARCHAR, _bad VARCHAR"
             + "".join(f", {c} VARCHAR" for c in columns) + ")"

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 
 from auditlog.errors import InputError
-from auditlog.ingest.readers import WIDE, Staged, _json_path, _sql_string
+from auditlog.ingest.staging import WIDE, Staged
 from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS, Column, Kind
+from auditlog.sqltext import json_path, sql_string
 
 # Timestamps: epoch seconds or milliseconds (magnitude decides: below 1e11 is seconds,
 # i.e. up to the year 5138), ISO 8601 with an offset or Z, or ISO 8601 without one, read
@@ -147,7 +148,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         extra, digest_extra = wide
     elif extras:
         # json_object, not struct_pack: keys are data (empty, or differing only in case).
-        members = ", ".join(f"{_sql_string(n)}, c{i}" for i, n in extras)
+        members = ", ".join(f"{sql_string(n)}, c{i}" for i, n in extras)
         extra = f"CAST(nullif(json_merge_patch('{{}}', json_object({members})), '{{}}') AS JSON)"
     else:
         extra = "CAST(NULL AS JSON)"
@@ -178,7 +179,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         pass
     elif extras:
         as_text = ", ".join(
-            f"{_sql_string(n)}, _e{i}" for i, n in sorted(extras, key=lambda e: e[1])
+            f"{sql_string(n)}, _e{i}" for i, n in sorted(extras, key=lambda e: e[1])
         )
         digest_extra = f"json_merge_patch('{{}}', json_object({as_text}))"
     else:
@@ -221,7 +222,7 @@ def _spelling_check(column: Column, names: list[str]) -> str:
     """A row whose keys name one column in several spellings (`actor`, `ACTOR`: column
     names match case-insensitively) with different values is a conflict within the row:
     keeping one value would silently drop the other."""
-    spelled = _sql_string(", ".join(names))
+    spelled = sql_string(", ".join(names))
     return (
         f"CASE WHEN list_unique({_k(column)}) > 1 THEN 'conflicting values for {column.name} "
         f"under the keys ' || {spelled} END"
@@ -273,11 +274,11 @@ def _wide(staged: Staged, extras: list[tuple[int, str]]) -> tuple[str, str] | No
     names = sorted(n for _, n in extras)
     extra_names = set(names)
     contract = {n: None for n in staged.columns if n not in extra_names}
-    removal = _sql_string(json.dumps(contract))
+    removal = sql_string(json.dumps(contract))
     extra = (f"CASE WHEN _bad IS NULL THEN CAST(nullif(json_merge_patch('{{}}', "
              f"json_merge_patch(_raw, {removal})), '{{}}') AS JSON) END")
-    keys = "[" + ", ".join(_sql_string(n) for n in names) + "]"
-    paths = "[" + ", ".join(_sql_string(_json_path(n)) for n in names) + "]"
+    keys = "[" + ", ".join(sql_string(n) for n in names) + "]"
+    paths = "[" + ", ".join(sql_string(json_path(n)) for n in names) + "]"
     texts = (f"list_transform(json_extract_string(_raw, {paths}), "
              "lambda v: nullif(trim(v), ''))")
     digest_extra = (f"CASE WHEN _bad IS NULL THEN json_merge_patch('{{}}', "
@@ -302,7 +303,7 @@ def _source(staged: Staged, known: set[str], *, wide: bool = False) -> tuple[str
     others = [] if wide else [i for i in range(len(staged.columns)) if i not in canonical]
 
     def paths(indices: list[int]) -> str:
-        return "[" + ", ".join(_sql_string(_json_path(staged.columns[i])) for i in indices) + "]"
+        return "[" + ", ".join(sql_string(json_path(staged.columns[i])) for i in indices) + "]"
 
     texts = "".join(f", _s[{j + 1}] AS s{i}" for j, i in enumerate(canonical))
     values = "".join(f", _x[{j + 1}] AS c{i}" for j, i in enumerate(others))
@@ -345,18 +346,18 @@ def _typed(column: Column, currency: str | None) -> str:
     if column.type == "enum":
         value = f"lower({text})"
         if column.default:
-            value = f"coalesce({value}, {_sql_string(column.default)})"
+            value = f"coalesce({value}, {sql_string(column.default)})"
         return f"CASE WHEN {value} IN ({_choices(column)}) THEN {value} END"
     if column.name == "currency":
         value = f"upper({text})"
         if currency:
-            value = f"coalesce({value}, {_sql_string(currency.upper())})"
+            value = f"coalesce({value}, {sql_string(currency.upper())})"
         return value
     return text
 
 
 def _choices(column: Column) -> str:
-    return ", ".join(_sql_string(c) for c in column.choices)
+    return ", ".join(sql_string(c) for c in column.choices)
 
 
 def _checks(column: Column, kind: Kind) -> list[str]:

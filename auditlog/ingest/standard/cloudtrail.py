@@ -1,14 +1,14 @@
 """AWS CloudTrail records → privileges and actions.
 
 Records come as `{"Records": [...]}` (S3 objects, gzipped or not), bare arrays or one per
-line; the readers unwrap them all into `_docs`. One record is one row:
+line; the readers unwrap them all into `_docs` (staging.DOCS). One record is one row:
 
-* A successful privilege-changing call (PRIVILEGE_CALLS: IAM policy attach/detach/put/
+* A successful privilege-changing call (aws.PRIVILEGE_CALLS: IAM policy attach/detach/put/
   delete, group membership, trust policy, SSO account assignments and Identity Center
   group membership, KMS grants) is a **privilege** change: actor = who called, subject =
   the user/role/group/principal in `requestParameters`, privilege = the policy ARN or
   name, group, permission set, ...
-* A call on a user's credentials (CREDENTIAL_CALLS: access keys, login profiles,
+* A call on a user's credentials (aws.CREDENTIAL_CALLS: access keys, login profiles,
   service-specific credentials, SSH keys, signing certificates) is an **action** whose
   `target_account` is the user owning the credential (the caller itself when the request
   names no user). A credential lets its owner use privileges it already holds; it adds
@@ -39,48 +39,10 @@ from __future__ import annotations
 
 import duckdb
 
-from auditlog.ingest.readers import Staged, _sql_string
-from auditlog.ingest.standard.staging import extract, key, split_by_kind, text
+from auditlog.ingest.staging import DOCS, Staged, extract, key, kind_table, split_by_kind, text
+from auditlog.ingest.standard.aws import calls_values, credential_values
 
 NAME = "cloudtrail"
-
-# (eventSource, eventName, operation, subject key, privilege key or constant).
-# Keys are members of requestParameters; a privilege in quotes is a constant.
-PRIVILEGE_CALLS: tuple[tuple[str, str, str, str, str], ...] = (
-    ("iam", "AttachUserPolicy", "grant", "userName", "policyArn"),
-    ("iam", "DetachUserPolicy", "revoke", "userName", "policyArn"),
-    ("iam", "AttachRolePolicy", "grant", "roleName", "policyArn"),
-    ("iam", "DetachRolePolicy", "revoke", "roleName", "policyArn"),
-    ("iam", "AttachGroupPolicy", "grant", "groupName", "policyArn"),
-    ("iam", "DetachGroupPolicy", "revoke", "groupName", "policyArn"),
-    ("iam", "PutUserPolicy", "grant", "userName", "policyName"),
-    ("iam", "DeleteUserPolicy", "revoke", "userName", "policyName"),
-    ("iam", "PutRolePolicy", "grant", "roleName", "policyName"),
-    ("iam", "DeleteRolePolicy", "revoke", "roleName", "policyName"),
-    ("iam", "PutGroupPolicy", "grant", "groupName", "policyName"),
-    ("iam", "DeleteGroupPolicy", "revoke", "groupName", "policyName"),
-    ("iam", "AddUserToGroup", "grant", "userName", "groupName"),
-    ("iam", "RemoveUserFromGroup", "revoke", "userName", "groupName"),
-    ("iam", "UpdateAssumeRolePolicy", "grant", "roleName", "'assume-role-policy'"),
-    ("sso", "CreateAccountAssignment", "grant", "principalId", "permissionSetArn"),
-    ("sso", "DeleteAccountAssignment", "revoke", "principalId", "permissionSetArn"),
-    ("identitystore", "CreateGroupMembership", "grant", "memberId.userId", "groupId"),
-    ("kms", "CreateGrant", "grant", "granteePrincipal", "keyId"),
-    # CloudTrail does not say whose grant RevokeGrant ended; the grant id stands in.
-    ("kms", "RevokeGrant", "revoke", "grantId", "keyId"),
-)
-
-# Calls on a user's credentials: (eventName, owner key). With no userName in the request
-# they act on the caller's own credentials.
-CREDENTIAL_CALLS: tuple[tuple[str, str], ...] = tuple(
-    (name, "userName") for name in (
-        "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey",
-        "CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile",
-        "CreateServiceSpecificCredential", "ResetServiceSpecificCredential",
-        "DeleteServiceSpecificCredential", "UploadSSHPublicKey", "DeleteSSHPublicKey",
-        "UploadSigningCertificate", "DeleteSigningCertificate",
-    )
-)
 
 FIELDS = {
     "event_id": key("eventID"),
@@ -132,31 +94,6 @@ class CloudTrail:
         con.execute("DROP TABLE _ct_calls")
         con.execute("DROP TABLE _ct_creds")
         return split_by_kind(con, "_ct_mapped", NAME, COLUMNS, default_kind="actions")
-
-
-def calls_values() -> str:
-    """PRIVILEGE_CALLS as a SQL VALUES table (also read by the OCSF adapter for API activity)."""
-    rows = []
-    for service, name, operation, subject, privilege in PRIVILEGE_CALLS:
-        constant = privilege.strip("'") if privilege.startswith("'") else None
-        rows.append(
-            f"({_sql_string(service + '.amazonaws.com')}, {_sql_string(name)}, "
-            f"{_sql_string(operation)}, {_sql_string('$.' + subject)}, "
-            f"{'NULL' if constant else _sql_string('$.' + privilege)}, "
-            f"{_sql_string(constant) if constant else 'NULL'})"
-        )
-    return (
-        "SELECT * FROM (VALUES\n  " + ",\n  ".join(rows) + "\n) AS t(event_source, "
-        "event_name, operation, subject_path, privilege_path, privilege_constant)"
-    )
-
-
-def credential_values() -> str:
-    """CREDENTIAL_CALLS as a SQL VALUES table (also read by the OCSF adapter)."""
-    rows = [f"('iam.amazonaws.com', {_sql_string(name)}, {_sql_string('$.' + owner)})"
-            for name, owner in CREDENTIAL_CALLS]
-    return ("SELECT * FROM (VALUES " + ", ".join(rows)
-            + ") AS t(event_source, event_name, owner_path)")
 
 
 # The identity of the caller, one CASE per userIdentity type (see the module docstring).
@@ -263,8 +200,8 @@ class CloudTrailDigest:
         return {"digestStartTime", "digestEndTime", "logFiles"} <= keys
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
-        table = "_stage_cloudtrail_digest"
+        table = kind_table(NAME, "digest")
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                    "SELECT _row, _loc, _raw, _bad FROM _docs WHERE false")
+                    f"SELECT _row, _loc, _raw, _bad FROM {DOCS} WHERE false")
         return [Staged(columns=[], style="json", table=table, kind="actions",
                        source_format=self.name)]

@@ -45,8 +45,7 @@ from __future__ import annotations
 
 import duckdb
 
-from auditlog.ingest.readers import Staged
-from auditlog.ingest.standard.staging import extract, key, split_by_kind, text
+from auditlog.ingest.staging import Staged, extract, key, split_by_kind, text
 
 NAME = "k8s"
 SYSTEM = "kubernetes"

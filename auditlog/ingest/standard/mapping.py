@@ -43,8 +43,9 @@ from typing import Any
 import duckdb
 
 from auditlog.errors import UsageError
-from auditlog.ingest.readers import Staged, _quote_ident
+from auditlog.ingest.staging import MAPPED, Staged
 from auditlog.kinds import KINDS
+from auditlog.sqltext import quote_ident
 
 SECTIONS = ("kind", "description", "columns", "values", "constants", "timestamps")
 
@@ -154,14 +155,14 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mappi
     columns = "".join(f",\n  {expr} AS c{i}" for i, expr in enumerate(selects))
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _mapped AS
+        CREATE OR REPLACE TEMP TABLE {MAPPED} AS
         SELECT _row, _loc, _raw, _bad{columns}
-        FROM {_quote_ident(staged.table)} ORDER BY _row, _loc
+        FROM {quote_ident(staged.table)} ORDER BY _row, _loc
         """,
         params,
     )
-    con.execute(f"DROP TABLE {_quote_ident(staged.table)}")
-    con.execute(f"ALTER TABLE _mapped RENAME TO {_quote_ident(staged.table)}")
+    con.execute(f"DROP TABLE {quote_ident(staged.table)}")
+    con.execute(f"ALTER TABLE {MAPPED} RENAME TO {quote_ident(staged.table)}")
     return Staged(columns=kept, style=staged.style, table=staged.table,
                   kind=staged.kind, source_format=staged.source_format)
 

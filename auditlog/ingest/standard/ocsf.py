@@ -48,9 +48,9 @@ from __future__ import annotations
 
 import duckdb
 
-from auditlog.ingest.readers import Staged, _sql_string
-from auditlog.ingest.standard.cloudtrail import calls_values, credential_values
-from auditlog.ingest.standard.staging import extract, key, split_by_kind, text
+from auditlog.ingest.staging import Staged, extract, key, split_by_kind, text
+from auditlog.ingest.standard.aws import calls_values, credential_values
+from auditlog.sqltext import sql_string
 
 NAME = "ocsf"
 
@@ -186,17 +186,17 @@ class Ocsf:
 
 
 def _activities_values() -> str:
-    rows = [f"({cls}, {i}, {_sql_string(name)})"
+    rows = [f"({cls}, {i}, {sql_string(name)})"
             for cls, names in ACTIVITIES.items() for i, name in enumerate(names, start=1)]
     return ("SELECT * FROM (VALUES " + ", ".join(rows)
             + ") AS t(class_uid, activity_id, activity)")
 
 
 def _changes_values() -> str:
-    rows = [f"({cls}, {act}, {_sql_string(op)}, {_sql_string(whose)}, {_sql_string(what)})"
+    rows = [f"({cls}, {act}, {sql_string(op)}, {sql_string(whose)}, {sql_string(what)})"
             for cls, grant, revoke, whose, what in PRIVILEGE_CHANGES
             for act, op in ((grant, "grant"), (revoke, "revoke"))]
-    rows += [f"({cls}, {act}, NULL, {_sql_string(whose)}, 'credential')"
+    rows += [f"({cls}, {act}, NULL, {sql_string(whose)}, 'credential')"
              for cls, act, whose in CREDENTIAL_ACTIVITIES]
     return ("SELECT * FROM (VALUES " + ", ".join(rows)
             + ") AS t(class_uid, activity_id, operation, whose, what)")

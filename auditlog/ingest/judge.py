@@ -1,0 +1,105 @@
+"""Judging: the verdict on every typed row whose id is not simply new (repeated in the
+file, or already stored), by one identity rule for every source."""
+
+from __future__ import annotations
+
+import duckdb
+
+from auditlog.ingest.staging import SPECIAL, TYPED, VERDICT, Staged, drop
+from auditlog.kinds import KINDS, Kind
+from auditlog.sqltext import sql_string
+
+
+def siblings(staged: Staged, kind: Kind) -> tuple[str, ...]:
+    """The kinds sharing `kind`'s ids for this staged table (see judge)."""
+    if staged.source_format is None or kind.id_column != "event_id":
+        return ()
+    return tuple(k.name for k in KINDS.values()
+                 if k.id_column == "event_id" and k.name != kind.name)
+
+
+def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] = ()) -> None:
+    """`VERDICT`: duplicate | quarantine | load, with a reason, for every valid row of
+    `TYPED` whose id is not simply new: repeated in the file, or already stored. Every
+    other valid row loads; keeping them out of the verdict spares a join of the file.
+
+    One identity rule for every source: the same id with the same content is a
+    duplicate, with other content a conflict (quarantined, the stored version kept).
+    `siblings` are the other kinds whose ids are the same ids (the kinds a standard
+    source maps its records onto: one CloudTrail eventID or Kubernetes auditID is one
+    event, whichever kind it became); an id stored there is a conflict, since a record
+    mapped onto another kind has other content."""
+    key = kind.id_column
+    others = "".join(
+        f"\n        UNION SELECT DISTINCT {key} FROM {TYPED} t WHERE _reason IS NULL AND "
+        f"EXISTS (SELECT 1 FROM {sibling} o WHERE o.{key} = t.{key})"
+        for sibling in siblings
+    )
+    drop(con, SPECIAL)
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {SPECIAL} AS
+        SELECT {key} AS id FROM {TYPED} WHERE _reason IS NULL GROUP BY {key} HAVING count(*) > 1
+        UNION
+        SELECT DISTINCT {key} FROM {TYPED} t
+        WHERE _reason IS NULL AND EXISTS (SELECT 1 FROM {kind.name} s WHERE s.{key} = t.{key})
+        {others}
+        """
+    )
+    # The first stored row of each special id in a sibling kind.
+    sibling_rows = " UNION ALL ".join(
+        f"SELECT {key} AS id, {sql_string(sibling)} AS kind, _file, _row FROM {sibling} "
+        f"WHERE {key} IN (SELECT id FROM {SPECIAL})"
+        for sibling in siblings
+    ) or ("SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS VARCHAR) AS kind, "
+          "CAST(NULL AS VARCHAR) AS _file, CAST(NULL AS BIGINT) AS _row WHERE false")
+    drop(con, VERDICT)
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {VERDICT} AS
+        WITH valid AS (
+          SELECT _row, _loc, {key} AS id, _digest FROM {TYPED}
+          WHERE _reason IS NULL AND {key} IN (SELECT id FROM {SPECIAL})),
+        firsts AS (
+          SELECT id, min(_row) AS first_row, arg_min(_digest, (_row, _loc)) AS first_digest,
+                 arg_min(_loc, (_row, _loc)) AS first_loc
+          FROM valid GROUP BY id),
+        in_file AS (
+          SELECT v._row, v._loc, v.id, v._digest,
+                 CASE WHEN v._row = f.first_row AND v._loc = f.first_loc THEN 'candidate'
+                      WHEN v._digest = f.first_digest THEN 'duplicate'
+                      ELSE 'quarantine' END AS verdict,
+                 CASE WHEN NOT (v._row = f.first_row AND v._loc = f.first_loc)
+                       AND v._digest <> f.first_digest THEN
+                   'conflict: {key} ' || v.id || ' appears at ' || f.first_loc ||
+                   ' of this file with different content' END AS reason
+          FROM valid v JOIN firsts f USING (id))
+        SELECT i._row, i._loc, i.id, s._file AS stored_file,
+               i.verdict = 'candidate' AND s._digest IS NOT NULL AS shared,
+               CASE WHEN i.verdict <> 'candidate' THEN i.verdict
+                    WHEN s._digest IS NULL AND o.id IS NOT NULL THEN 'quarantine'
+                    WHEN s._digest IS NULL THEN 'load'
+                    WHEN s._digest = i._digest THEN 'duplicate'
+                    ELSE 'quarantine' END AS verdict,
+               CASE WHEN i.verdict <> 'candidate' THEN i.reason
+                    WHEN s._digest IS NULL AND o.id IS NOT NULL THEN
+                      'conflict: {key} ' || i.id || ' is already loaded as a ' || o.kind ||
+                      ' row from ' || coalesce(fo.path, o._file) || ' row ' || o._row ||
+                      ' (same id, other content)'
+                    WHEN s._digest IS NOT NULL AND s._digest <> i._digest THEN
+                      'conflict: {key} ' || i.id || ' is already loaded from ' ||
+                      coalesce(f.path, s._file) || ' row ' || s._row ||
+                      ' with different content' END AS reason
+        FROM in_file i
+        LEFT JOIN {kind.name} s ON s.{key} = i.id
+        LEFT JOIN (SELECT sha256, min(path) AS path FROM ingested_files GROUP BY sha256) f
+          ON f.sha256 = s._file
+        LEFT JOIN (SELECT id, arg_min(kind, (_file, _row)) AS kind,
+                          arg_min(_file, (_file, _row)) AS _file,
+                          arg_min(_row, (_file, _row)) AS _row
+                   FROM ({sibling_rows}) GROUP BY id) o ON o.id = i.id
+        LEFT JOIN (SELECT sha256, min(path) AS path FROM ingested_files GROUP BY sha256) fo
+          ON fo.sha256 = o._file
+        """
+    )
+    con.execute(f"DROP TABLE {SPECIAL}")

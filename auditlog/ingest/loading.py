@@ -1,0 +1,124 @@
+"""Storing: the rows judged to load, the quarantined rows with their reasons and text,
+and the record of the file (ingested_files, naive_files, shared_rows)."""
+
+from __future__ import annotations
+
+import duckdb
+
+from auditlog.ingest.check import drop_typed
+from auditlog.ingest.files import InputFile
+from auditlog.ingest.readers import safe_text_sql
+from auditlog.ingest.staging import TYPED, VERDICT, Staged
+from auditlog.kinds import SOURCE_COLUMNS, Kind
+
+# ingested_files.tz of a file that had no naive timestamp: no zone was assumed.
+NO_ZONE = "none"
+
+
+def store_rows(
+    con: duckdb.DuckDBPyConnection, kind: Kind, source: InputFile, sha256: str, staged: Staged
+) -> dict[str, int]:
+    columns = ", ".join(kind.column_names)
+    (duplicates, conflicts, held) = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE verdict = 'duplicate'),
+               count(*) FILTER (WHERE verdict = 'quarantine'),
+               count(*) FILTER (WHERE verdict <> 'load')
+        FROM {VERDICT}
+        """
+    ).fetchone() or (0, 0, 0)
+    # Rows are stored in file order: `TYPED` is in that order and a plain filtered scan
+    # keeps it; when some rows are held back the anti-join may not, so it is sorted.
+    held_back = (
+        f"AND NOT EXISTS (SELECT 1 FROM {VERDICT} v WHERE v._row = t._row AND v._loc = t._loc "
+        "AND v.verdict <> 'load') ORDER BY _row"
+        if held else ""
+    )
+    con.execute(
+        f"""
+        INSERT INTO {kind.name} ({columns}, {', '.join(n for n, _ in SOURCE_COLUMNS)})
+        SELECT {columns}, extra, $sha, _row, _digest
+        FROM {TYPED} t WHERE _reason IS NULL {held_back}
+        """,
+        {"sha": sha256},
+    )
+    # Reading the same file again quarantines the same rows again: the key
+    # (file content, position) makes that a no-op.
+    params = {"sha": sha256, "path": source.display, "kind": kind.name}
+    con.execute(
+        f"""
+        INSERT OR IGNORE INTO quarantine
+        SELECT $sha, $path, $kind, _row, _loc, _reason, {safe_text_sql("_raw")}, now()
+        FROM {TYPED} WHERE _reason IS NOT NULL
+        """,
+        params,
+    )
+    if conflicts:
+        # A conflict's text was not kept: it is rebuilt from the staged rows, found again
+        # by position (for a lazy view, by reading the file once more).
+        con.execute(
+            f"""
+            INSERT OR IGNORE INTO quarantine
+            SELECT $sha, $path, $kind, v._row, v._loc, v.reason, {safe_text_sql(staged.raw)}, now()
+            FROM {VERDICT} v JOIN {staged.table} USING (_row, _loc)
+            WHERE v.verdict = 'quarantine'
+            """,
+            params,
+        )
+    # Rows already stored from another file, so that `forget` can hand them over; at the
+    # content's first load only (a reload finds the same rows, all already recorded).
+    con.execute(
+        f"""
+        INSERT INTO shared_rows
+        SELECT $sha, $kind, id, _row, _loc,
+               CASE verdict WHEN 'duplicate' THEN 'duplicate' ELSE 'conflict' END, stored_file
+        FROM {VERDICT} WHERE shared AND stored_file <> $sha
+          AND NOT EXISTS (SELECT 1 FROM ingested_files WHERE sha256 = $sha)
+        """,
+        {"sha": sha256, "kind": kind.name},
+    )
+    (rows_read, invalid, naive, dst) = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL), "
+        f"coalesce(sum(_naive), 0), coalesce(sum(_dst), 0) FROM {TYPED}"
+    ).fetchone() or (0, 0, 0, 0)
+    drop_typed(con)
+    con.execute(f"DROP TABLE {VERDICT}")
+    quarantined = invalid + conflicts
+    return {"rows_read": rows_read, "loaded": rows_read - quarantined - duplicates,
+            "duplicates": duplicates, "quarantined": quarantined,
+            "naive_times": int(naive), "dst_resolved": int(dst)}
+
+
+def record_file(
+    con: duckdb.DuckDBPyConnection, source: InputFile, sha256: str, kind: str, tz: str,
+    counts: dict[str, int],
+) -> None:
+    con.execute(
+        """
+        INSERT OR IGNORE INTO ingested_files
+        VALUES ($sha, $path, $kind, $format, $tz, $read, $loaded, $dups, $quarantined, now())
+        """,
+        {
+            "sha": sha256, "path": source.display, "kind": kind,
+            "format": source.format + (".gz" if source.gzipped else ""), "tz": tz,
+            "read": counts["rows_read"], "loaded": counts["loaded"],
+            "dups": counts["duplicates"], "quarantined": counts["quarantined"],
+        },
+    )
+
+
+def record_naive(
+    con: duckdb.DuckDBPyConnection, source: InputFile, sha256: str, counts: dict[str, int],
+    *, chosen: bool,
+) -> None:
+    """A file with naive times: whether their zone was chosen. Naming it with --tz on a
+    reload confirms an assumed zone (for every path of the content)."""
+    con.execute(
+        "INSERT OR IGNORE INTO naive_files SELECT $sha, $path, $naive, $dst, $chosen OR "
+        "coalesce((SELECT bool_or(chosen) FROM naive_files WHERE sha256 = $sha), false)",
+        {"sha": sha256, "path": source.display, "naive": counts["naive_times"],
+         "dst": counts["dst_resolved"], "chosen": chosen},
+    )
+    if chosen:
+        con.execute("UPDATE naive_files SET chosen = true WHERE sha256 = $sha AND NOT chosen",
+                    {"sha": sha256})

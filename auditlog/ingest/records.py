@@ -1,0 +1,69 @@
+"""JSON records (`DOCS`, one object per row) staged by their own keys: one column a key.
+
+The readers of JSON Lines, JSON documents and wide CSV files, the salvage reader and
+`ingest_rows` (rows given as data, e.g. a rule case's) all leave their records in `DOCS`;
+records of a standard format go to its adapter instead (sources.stage_records), the
+others come here.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from auditlog.ingest.staging import CONTRACT_NAMES, DOCS, STAGE, WIDE, Staged
+from auditlog.sqltext import json_path, sql_list
+
+
+def mark_repeated_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """An object that repeats a key is quarantined: which value it means is unknowable
+    (DuckDB reads the first, jq and Python the last), and keeping one would silently
+    drop the other."""
+    con.execute(
+        f"""
+        UPDATE {DOCS} SET _bad = 'the object repeats the key(s) ' || array_to_string(
+            list_distinct(list_filter(k, lambda x: len(list_filter(k, lambda y: y = x)) > 1)),
+            ', ') || ' (which value is meant cannot be told)'
+        FROM (SELECT _row AS r, _loc AS l, json_keys(_raw) AS k FROM {DOCS} WHERE _bad IS NULL)
+        WHERE _row = r AND _loc = l AND len(k) <> len(list_distinct(k))
+        """
+    )
+
+
+def record_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every top-level key of the readable records, sorted."""
+    return [
+        k
+        for (k,) in con.execute(
+            f"""
+            SELECT DISTINCT unnest(json_keys(_raw)) AS k FROM {DOCS} WHERE _bad IS NULL
+            ORDER BY k
+            """
+        ).fetchall()
+    ]
+
+
+def stage_by_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> Staged:
+    """`DOCS` → `STAGE` with one column per key (`keys`, from record_keys)."""
+    if keys:
+        # One parse per row: json_extract with a list of paths returns every value at
+        # once. Paths quote the key, so `TS` and `ts` stay two columns. A wide row's
+        # other keys are not made columns: validation reads them from `_raw`
+        # (validate.WIDE), and thousands of columns would take minutes to plan.
+        columns = [
+            i for i, k in enumerate(keys)
+            if len(keys) <= WIDE or k.strip().lower() in CONTRACT_NAMES
+        ]
+        paths = sql_list([json_path(keys[i]) for i in columns])
+        fields = ", ".join(f"_v[{j + 1}] AS c{i}" for j, i in enumerate(columns))
+        con.execute(
+            f"""
+            CREATE TEMP TABLE {STAGE} AS
+            SELECT _row, _loc, _raw, _bad, {fields}
+            FROM (SELECT *, CASE WHEN _bad IS NULL THEN json_extract(_raw, {paths})
+                                 END AS _v FROM {DOCS})
+            ORDER BY _row
+            """
+        )
+    else:
+        con.execute(f"CREATE TEMP TABLE {STAGE} AS SELECT _row, _loc, _raw, _bad FROM {DOCS}")
+    return Staged(columns=keys, style="json")
