@@ -347,16 +347,11 @@ class Investigation:
         bounds = RuleBounds.of(rule_timeout, rule_memory, rule_spill)
         selected = self.select_rules(packs, rules, rules_dirs)
         start, end = parse_time(since, "since"), parse_time(until, "until")
-        runner = None
+        options: dict[str, Any] = {"bounds": bounds}
         if engine == "spark":
-            from auditlog.engines.spark import DEFAULT_MASTER, SparkRunner
-
-            runner = SparkRunner(self.path, lake_dir, master or DEFAULT_MASTER,
-                                 timeout=bounds.timeout)
-        elif engine != "duckdb":
-            raise UsageError(f"no engine '{engine}'; use duckdb or spark")
+            options |= {"lake": lake_dir} | ({"master": master} if master else {})
         report = replace(run_packs(self.path, selected, dict(params or {}), start, end,
-                                   runner, bounds=bounds), rules=len(selected))
+                                   engine, **options), rules=len(selected))
         with self.connect() as con:
             self.caveat(answer_caveats(con, {k for r in selected for k in r.requires},
                                        since=start, until=end))
@@ -515,12 +510,10 @@ class Investigation:
 
     def rule_sql(self, rule_id: str, engine: EngineName | None = None) -> str:
         """The SQL `engine` runs for the rule: its own on DuckDB, the translation on Spark."""
-        rule = self.rule(rule_id)
-        if (engine or self.engine) == "spark":
-            from auditlog.engines.translate import to_spark
+        from auditlog.engines import open_engine
 
-            return to_spark(rule.sql, rule.source, pretty=True)
-        return rule.sql
+        rule = self.rule(rule_id)
+        return open_engine(engine or self.engine, self.path).sql_of(rule)
 
     def validate_rules(self) -> RuleChecks:
         """Every rule's metadata and SQL checked; all problems at once."""

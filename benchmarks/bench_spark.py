@@ -15,7 +15,7 @@ Measured:
           rule, findings merged), DuckDB limited to --memory-limit and --threads.
   export  `auditlog lake export`: the database as a day-partitioned Parquet lake.
   start   starting the Spark session (JVM, local[N] or --master).
-  spark   run_packs(..., engine=SparkRunner(lake)): `auditlog run --engine spark --lake`,
+  spark   run_packs(..., engine="spark", lake=lake): `auditlog run --engine spark --lake`,
           findings merged into a findings-only database.
 
 Both runs must find the same findings (same ids); the script says so or fails.
@@ -77,7 +77,7 @@ def export(db: Path, lake: Path) -> dict[str, Any]:
 
 def run_spark(lake: Path, findings_db: Path, args: argparse.Namespace) -> dict[str, Any]:
     from auditlog.analysis.findings import run_packs
-    from auditlog.engines.spark import SparkRunner, start_session
+    from auditlog.engines.spark import start_session
     from auditlog.pack import load_rules
 
     started = time.perf_counter()
@@ -86,7 +86,7 @@ def run_spark(lake: Path, findings_db: Path, args: argparse.Namespace) -> dict[s
     findings_db.unlink(missing_ok=True)
     started = time.perf_counter()
     report = run_packs(findings_db, load_rules(),
-                       engine=SparkRunner(findings_db, lake, args.master, session))
+                       engine="spark", lake=lake, master=args.master, session=session)
     seconds = time.perf_counter() - started
     session.stop()
     return {"start_seconds": start, "seconds": seconds, "findings": report.findings}

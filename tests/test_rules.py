@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from auditlog.engines.base import finding_id
 from auditlog.engines.cases import build_fixture
-from auditlog.engines.runner import finding_id, run_rule
+from auditlog.engines.runner import run_rule
 from auditlog.engines.sandbox import open_sandbox
 from auditlog.errors import RuleError, UsageError
 from auditlog.pack import load_all, load_rules

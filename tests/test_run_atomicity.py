@@ -40,7 +40,7 @@ CHILD = textwrap.dedent(
             return done
         return wrapped
 
-    step = {"refresh": "persist_attribution", "rules": "run_on_duckdb",
+    step = {"refresh": "persist_attribution", "rules": "run_on_engine",
             "merge": "persist_evidence"}[moment]
     setattr(findings, step, then_hang(getattr(findings, step)))
     auditlog.open(db).run()

@@ -24,12 +24,12 @@ import pytest
 from auditlog import store
 from auditlog.analysis.attribution import remediation, remediation_records
 from auditlog.analysis.findings import FindingFilter, findings_records, list_findings, run_packs
+from auditlog.engines import open_engine
 from auditlog.engines.batch import Fixture, run_fixtures
 from auditlog.engines.cases import Case, Tables, build_fixture, judge, load_cases
 from auditlog.engines.runner import run_rule
 from auditlog.engines.sandbox import open_sandbox
 from auditlog.engines.spark import (
-    SparkRunner,
     install_shared_views,
     register_lake,
     require_spark,
@@ -211,7 +211,7 @@ def test_run_on_spark_stores_what_a_duckdb_run_stores(spark: SparkSession, world
     shutil.copy(world_db, duck_db)
     shutil.copy(world_db, spark_db)
     duck_report = run_packs(duck_db, RULES)
-    spark_report = run_packs(spark_db, RULES, engine=SparkRunner(spark_db, session=spark))
+    spark_report = run_packs(spark_db, RULES, engine="spark", session=spark)
     assert spark_report.as_dict() == duck_report.as_dict()
     assert duck_report.findings > 0
     assert stored_state(spark_db) == stored_state(duck_db)
@@ -228,7 +228,7 @@ def test_run_reads_a_given_lake(spark: SparkSession, world_db: Path, tmp_path: P
     con.close()
     db = tmp_path / "findings.duckdb"  # only findings: the logs are in the lake
     billing = [r for r in RULES if r.pack == "billing"]
-    report = run_packs(db, billing, engine=SparkRunner(db, lake, session=spark))
+    report = run_packs(db, billing, engine="spark", lake=lake, session=spark)
     expected = run_packs(shutil.copy(world_db, tmp_path / "duck.duckdb"), billing)
     assert report.new == expected.new and report.findings == expected.findings > 0
 
@@ -245,9 +245,9 @@ def test_rule_failing_on_spark_names_its_file(spark: SparkSession) -> None:
 
 @pytest.mark.spark
 def test_missing_lake_is_one_sentence(tmp_path: Path) -> None:
-    runner = SparkRunner(tmp_path / "db.duckdb", tmp_path / "nowhere")
-    with pytest.raises(UsageError, match="no lake at .*lake export"):
-        runner(RULES, None, None, None)
+    engine = open_engine("spark", tmp_path / "db.duckdb", lake=tmp_path / "nowhere")
+    with pytest.raises(UsageError, match="no lake at .*lake export"), engine:
+        engine.run_rules(RULES)
 
 
 def test_translation_binds_parameters_as_markers() -> None:

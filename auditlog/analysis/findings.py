@@ -1,8 +1,9 @@
 """The findings store: findings of every run with stable ids, their triage status kept
 across runs, and the runs themselves.
 
-`run_packs` is the whole of `auditlog run`: rules execute in the read-only sandbox, then
-their findings are merged into the `findings` table on a writable connection. A finding
+`run_packs` is the whole of `auditlog run`: rules execute on an engine (engines/, the
+read-only DuckDB sandbox by default), then their findings are merged into the `findings`
+table on a writable connection. A finding
 that a rule stops producing is kept (with its triage) but marked not present, and the
 run reports it as disappeared.
 """
@@ -10,25 +11,27 @@ run reports it as disappeared.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
 
 from auditlog import store
-from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds
-from auditlog.engines.runner import run_rules
-from auditlog.engines.sandbox import open_sandbox
+from auditlog.engines import open_engine
 from auditlog.errors import UsageError
 from auditlog.pack.model import SEVERITIES, Rule, severity_rank
 from auditlog.pack.params import with_model_params
 from auditlog.pack.units import needed_units, shared_units
 from auditlog.store.attribution import persist_attribution, persist_evidence
 from auditlog.values import decimal_text, iso_utc
+
+if TYPE_CHECKING:
+    from auditlog.engines.base import Engine
+    from auditlog.pack.units import SqlUnit
 
 STATUSES = ("open", "acknowledged", "false_positive", "resolved")
 
@@ -81,46 +84,43 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RUNS_DDL)
 
 
-# Another engine's way to run rules (engines/spark.py): the same arguments as
-# runner.run_rules after the connection, the same findings frame back.
-RuleEngine = Callable[[Sequence[Rule], dict[str, Any] | None, datetime | None, datetime | None],
-                  pl.DataFrame]
-
-
 def run_packs(
     db_path: Path | str,
     rules: Sequence[Rule],
     params: dict[str, Any] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    engine: RuleEngine | None = None,
-    bounds: RuleBounds = DEFAULT_BOUNDS,
+    engine: Engine | str = "duckdb",
+    **options: Any,
 ) -> RunReport:
-    """Run `rules` on the database at db_path (or with `engine`) and store their findings.
+    """Run `rules` with `engine` and store their findings in the database at db_path.
 
-    On DuckDB every rule runs under `bounds` (rules/bounds.py); a rule stopped by them
-    raises before anything is stored, so the findings stay as the last run left them.
+    `engine` is an engine's name (engines.ENGINES), opened with `options` (e.g. bounds
+    on DuckDB; lake, master, bounds on Spark), or an Engine, which the run uses and
+    closes. A rule stopped by its bounds raises before anything is stored, so the
+    findings stay as the last run left them.
 
-    Whatever engine ran them, findings are merged here, so ids, new and disappeared
-    findings and triage work the same after a DuckDB run and a Spark run.
+    Whatever engine ran them, findings are merged here, and the attribution is stored
+    from the database, so ids, new and disappeared findings, triage and traces work the
+    same after a run on any engine.
     """
     if not rules:
         raise UsageError("no rules selected; see 'auditlog rules list'")
-    if engine is not None:
-        found = engine(rules, params, since, until)
-    else:
+    if not isinstance(engine, str) and options:
+        raise UsageError(f"options ({', '.join(sorted(options))}) go with an engine's name, "
+                         "not with an opened engine")
+    running = open_engine(engine, db_path, **options) if isinstance(engine, str) else engine
+    with running:  # checks first that the engine can run: nothing is stored otherwise
         # The attribution is computed once, stored, and read by the rules and, later,
-        # by every trace and remediation (rules/stored.py).
+        # by every trace and remediation (store/attribution.py).
         store_attribution(db_path, params)
-        found = run_on_duckdb(db_path, rules, params, since, until, bounds)
+        found = run_on_engine(running, rules, params, since, until)
     con = store.connect(db_path)
     try:
         ensure_tables(con)
         con.execute("BEGIN TRANSACTION")
         report = merge(con, found, [r.id for r in rules], params or {}, since, until)
         persist_evidence(con, report.run_id)
-        if engine is not None:
-            persist_attribution(con, with_model_params(shared_units(), params or {}))
         con.execute("COMMIT")
     finally:
         con.close()
@@ -128,11 +128,8 @@ def run_packs(
 
 
 def store_attribution(db_path: Path | str, params: dict[str, Any] | None = None) -> None:
-    """Recompute and store the attribution views from the logs as they are now, with the
-    model's parameters of a run given `params` (pack/params.py)."""
-    if not Path(db_path).exists():
-        raise UsageError(f"no database at {db_path}; load logs first with "
-                         "'auditlog ingest PATH'")
+    """Recompute and store the attribution views from the logs in the database as they
+    are now, with the model's parameters of a run given `params` (pack/params.py)."""
     con = store.connect(db_path)
     try:
         con.execute("BEGIN TRANSACTION")
@@ -142,16 +139,19 @@ def store_attribution(db_path: Path | str, params: dict[str, Any] | None = None)
         con.close()
 
 
-def run_on_duckdb(db_path: Path | str, rules: Sequence[Rule], params: dict[str, Any] | None,
-                  since: datetime | None, until: datetime | None,
-                  bounds: RuleBounds = DEFAULT_BOUNDS) -> pl.DataFrame:
-    shared = sum(bool(needed_units(r.sql)) for r in rules) > 1
-    sandbox = open_sandbox(db_path, materialize=shared, use_stored=True, bounds=bounds,
-                           params=params or {})
-    try:
-        return run_rules(sandbox, rules, params, since, until, bounds=bounds)
-    finally:
-        sandbox.close()
+def run_on_engine(engine: Engine, rules: Sequence[Rule], params: dict[str, Any] | None,
+                  since: datetime | None, until: datetime | None) -> pl.DataFrame:
+    """The findings of `rules` on `engine`, after it installed the units they read with
+    the model's parameters of this run."""
+    engine.install(with_model_params(units_for(rules), params or {}))
+    return engine.run_rules(rules, params, since, until)
+
+
+def units_for(rules: Sequence[Rule]) -> list[SqlUnit]:
+    """The shared units `rules` read, directly or through others, in creation order."""
+    every = shared_units()
+    needed = {unit.name for rule in rules for unit in needed_units(rule.sql, every)}
+    return [unit for unit in every if unit.name in needed]
 
 
 def merge(

@@ -20,12 +20,14 @@ import sqlglot
 from sqlglot import exp
 
 from auditlog import store
-from auditlog.engines.runner import concat_findings, with_identity
-from auditlog.engines.spark import FINDING_SCHEMA, spark_schema
+from auditlog.engines.base import OUTPUT_SCHEMA, concat_findings, with_identity
+from auditlog.engines.spark import spark_schema
 from auditlog.engines.translate import needed_views, spark_args, spark_rule_sql, spark_shared_views
 from auditlog.errors import RuleError
 from auditlog.kinds import KINDS, Kind
 from auditlog.pack.model import Rule
+from auditlog.pack.params import with_model_params
+from auditlog.pack.units import shared_units
 from auditlog.store import first_line
 from auditlog.store.lake import select_sql
 
@@ -65,13 +67,15 @@ def run_fixtures(spark: SparkSession, fixtures: Sequence[Fixture]) -> list[pl.Da
     for kind in KINDS.values():
         install_batched_table(spark, kind, [f.db for f in fixtures], prefixes)
     names = set(KINDS)
-    views = spark_shared_views()
+    # Each fixture's units as a run given its parameters installs them (pack/params.py).
+    views = [dict(spark_shared_views(with_model_params(shared_units(), f.params)))
+             for f in fixtures]
     needs = [needed_views(fixture.rules) for fixture in fixtures]
-    for view, sql in views:
+    for view in views[0] if views else {}:
         names.add(view)
-        users = [(n, p) for n, p in enumerate(prefixes) if view in needs[n]]
+        users = [(n, p, views[n][view]) for n, p in enumerate(prefixes) if view in needs[n]]
         if users:
-            install_batched_view(spark, view, sql, users, names)
+            install_batched_view(spark, view, users, names)
     parts: list[str] = []
     args: dict[str, Any] = {}
     for n, (prefix, fixture) in enumerate(zip(prefixes, fixtures, strict=True)):
@@ -114,24 +118,25 @@ def install_batched_table(spark: SparkSession, kind: Kind, dbs: list[Path],
         frame.where(frame[BATCH] == n).drop(BATCH).createOrReplaceTempView(prefix + kind.name)
 
 
-def install_batched_view(spark: SparkSession, view: str, sql: str,
-                         users: list[tuple[int, str]], names: set[str]) -> None:
-    """A shared view computed once for the fixtures that need it (n, prefix), then split
-    into one view each."""
+def install_batched_view(spark: SparkSession, view: str, users: list[tuple[int, str, str]],
+                         names: set[str]) -> None:
+    """A shared view computed once for the fixtures that need it (n, prefix, its Spark
+    SQL for that fixture), then split into one view each."""
     union = "\nUNION ALL\n".join(
-        f"SELECT {n} AS {BATCH}, * FROM ({prefixed(sql, prefix, names)})" for n, prefix in users)
+        f"SELECT {n} AS {BATCH}, * FROM ({prefixed(sql, prefix, names)})"
+        for n, prefix, sql in users)
     try:
         frame = spark.sql(union).localCheckpoint(eager=True)
     except Exception as exc:  # noqa: BLE001  (pyspark and py4j raise many types)
         raise RuleError(f"shared view '{view}' fails on Spark: {first_line(exc)}") from None
-    for n, prefix in users:
+    for n, prefix, _ in users:
         frame.where(frame[BATCH] == n).drop(BATCH).createOrReplaceTempView(prefix + view)
 
 
 def with_identity_frames(found: pl.DataFrame, rules: Sequence[Rule]) -> pl.DataFrame:
     """One fixture's rows split by rule, typed and identified as the runner does."""
     frames = [with_identity(rule, found.filter(pl.col(RULE) == rule.id)
-                            .select(list(FINDING_SCHEMA)).cast(FINDING_SCHEMA)  # type: ignore
+                            .select(list(OUTPUT_SCHEMA)).cast(OUTPUT_SCHEMA)  # type: ignore
                             .sort("key"))
               for rule in sorted(rules, key=lambda r: r.id)]
     return concat_findings(frames)

@@ -12,16 +12,17 @@ fresh (store/attribution.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from auditlog.engines.base import install_units, missing_database
 from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds
-from auditlog.errors import RuleError, UsageError
+from auditlog.errors import UsageError
 from auditlog.pack.params import with_model_params
-from auditlog.pack.units import shared_units
+from auditlog.pack.units import SqlUnit, shared_units
 from auditlog.store import first_line
 from auditlog.store.attribution import fresh_stored_views, stored_name
 from auditlog.store.locking import open_database
@@ -39,9 +40,7 @@ SANDBOX_CONFIG = {
 def open_sandbox(db_path: Path | str, *, materialize: bool = False, use_stored: bool = False,
                  bounds: RuleBounds = DEFAULT_BOUNDS,
                  params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
-    """A locked, read-only connection to `db_path` with the shared views installed,
-    under the memory and spill limits of `bounds` (bounds.py; the time limit is the
-    runner's).
+    """A sandbox connection (connect_sandbox) with every shared unit installed.
 
     With materialize, the shared views are computed once into TEMP tables: worth it
     when several rules read them (a run), not for one look-up. With use_stored, they
@@ -49,9 +48,18 @@ def open_sandbox(db_path: Path | str, *, materialize: bool = False, use_stored: 
     them asks for (findings.run_packs); otherwise rules compute the views afresh.
     `params` are the run's (install_shared_views).
     """
+    con = connect_sandbox(db_path, bounds)
+    install_shared_views(con, materialize=materialize, use_stored=use_stored, params=params)
+    return con
+
+
+def connect_sandbox(db_path: Path | str,
+                    bounds: RuleBounds = DEFAULT_BOUNDS) -> duckdb.DuckDBPyConnection:
+    """A locked, read-only connection to `db_path`, under the memory and spill limits of
+    `bounds` (bounds.py; the time limit is the runner's), with no unit installed yet."""
     path = Path(db_path)
     if not path.exists():
-        raise UsageError(f"no database at {path}; load logs first with 'auditlog ingest PATH'")
+        raise missing_database(path)
     try:
         con = open_database(path, read_only=True, config={**SANDBOX_CONFIG, **bounds.config()})
     except duckdb.Error as exc:
@@ -59,33 +67,37 @@ def open_sandbox(db_path: Path | str, *, materialize: bool = False, use_stored: 
     # The time zone needs ICU, loaded only once connected; then nothing may change.
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET lock_configuration = true")
-    install_shared_views(con, materialize=materialize, use_stored=use_stored, params=params)
     return con
 
 
-def install_shared_views(con: duckdb.DuckDBPyConnection, *, materialize: bool = False,
-                         use_stored: bool = True,
+def install_shared_views(con: duckdb.DuckDBPyConnection, units: Sequence[SqlUnit] | None = None,
+                         *, materialize: bool = False, use_stored: bool = True,
                          params: Mapping[str, Any] | None = None) -> None:
-    """Create the shared views as TEMP views or tables (allowed on a read-only database).
+    """Create `units` as TEMP views or tables (allowed on a read-only database).
 
-    With use_stored, a view that the last run stored (stored.py) and that is still
-    fresh reads its table instead of being recomputed. The model's parameters take a
-    run's `params` (pack/params.py); without, those the latest run was given, so that a
-    reader agrees with that run's findings.
+    Without `units`, every shared unit, the model's parameters taking a run's `params`
+    (pack/params.py), or without those the latest run's, so that a reader agrees with
+    that run's findings. Given `units` (an engine's install: a run's, its parameters
+    already in them) are created as they are.
+
+    With use_stored, a view that the last run stored (store/attribution.py) and that is
+    still fresh reads its table instead of being recomputed. Freshness is judged over
+    every shared unit, as the store fingerprints them, the given ones in their place.
     """
-    views = with_model_params(shared_units(),
+    every = with_model_params(shared_units(),
                               latest_run_params(con) if params is None else params)
-    stored = fresh_stored_views(con, views) if use_stored else set()
+    if units is not None:
+        given = {unit.name: unit for unit in units}
+        every = [given.get(unit.name, unit) for unit in every]
+    stored = fresh_stored_views(con, every) if use_stored else set()
     # Over stored tables the remaining views are cheap filters of the raw tables, or
     # steps only a stored view was built from: left lazy, so none is computed for nothing.
     kind = "TABLE" if materialize and not stored else "VIEW"
-    for unit in views:
-        name = unit.name
-        body = f"SELECT * FROM {stored_name(name)}" if name in stored else unit.body
-        try:
-            con.execute(f"DROP VIEW IF EXISTS {name}")
-            con.execute(f"DROP TABLE IF EXISTS {name}")
-            con.execute(f"CREATE TEMP {kind} {name} AS\n{body}\n")
-        except duckdb.Error as exc:
-            raise RuleError(f"shared view '{name}' is broken: {first_line(exc)}",
-                            source=unit.source) from None
+
+    def create(unit: SqlUnit) -> None:
+        body = f"SELECT * FROM {stored_name(unit.name)}" if unit.name in stored else unit.body
+        con.execute(f"DROP VIEW IF EXISTS {unit.name}")
+        con.execute(f"DROP TABLE IF EXISTS {unit.name}")
+        con.execute(f"CREATE TEMP {kind} {unit.name} AS\n{body}\n")
+
+    install_units(every if units is None else units, create)

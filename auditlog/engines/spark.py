@@ -1,9 +1,10 @@
-"""Running the rule packs on Apache Spark over a Parquet lake (lake.py).
+"""The Spark engine: the rule packs run on Apache Spark over a Parquet lake (lake.py).
 
-The rules and shared views are the DuckDB ones translated by sqlglot (translate.py); their
-findings come back as the same polars frame the DuckDB runner returns, with the same
-stable ids, and are merged by the same findings store code. pyspark and Java are optional:
-without them the Spark engine is one clear error, and the rest of auditlog works.
+The rules, their output wrapper and the shared units are the DuckDB ones translated by
+sqlglot (translate.py); their findings come back as the same polars frame the DuckDB
+engine returns, with the same stable ids (base.py), and are merged by the same findings
+store code. pyspark and Java are optional: without them the Spark engine is one clear
+error, and the rest of auditlog works.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,21 +24,34 @@ import duckdb
 import polars as pl
 
 from auditlog import store
-from auditlog.engines.bounds import DEFAULT_BOUNDS, time_limit_error, watchdog
-from auditlog.engines.runner import (
-    check_single_select,
+from auditlog.engines.base import (
+    OUTPUT_SCHEMA,
+    EngineBase,
     concat_findings,
+    install_units,
+    missing_database,
     with_identity,
 )
-from auditlog.engines.translate import needed_views, spark_args, spark_rule_sql, spark_shared_views
+from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds, time_limit_error, watchdog
+from auditlog.engines.runner import check_single_select
+from auditlog.engines.translate import (
+    needed_views,
+    spark_args,
+    spark_rule_sql,
+    to_spark,
+    unit_sql,
+)
 from auditlog.errors import RuleError, UsageError
 from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
 from auditlog.pack.model import Rule
+from auditlog.pack.units import shared_units
 from auditlog.store import first_line
 from auditlog.store.lake import check_lake, export_lake, has_files, kind_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from auditlog.pack.units import SqlUnit
 
 DEFAULT_MASTER = "local[2]"
 CANCEL_EVERY = 0.5  # seconds between cancellations of a rule past its time limit
@@ -127,35 +141,36 @@ def register_lake(spark: SparkSession, lake: Path) -> None:
 
 
 def install_shared_views(spark: SparkSession, rules: Sequence[Rule] | None = None) -> None:
-    """The shared views (those `rules` read, or all), translated, each computed once into
-    a checkpointed temp view.
+    """The shared units (those `rules` read, or all) with the model's defaults."""
+    wanted = needed_views(rules) if rules is not None else None
+    install_spark_units(spark, [u for u in shared_units() if wanted is None or u.name in wanted])
 
-    Each view is computed from the ones before it and its lineage cut: Spark would
+
+def install_spark_units(spark: SparkSession, units: Sequence[SqlUnit]) -> None:
+    """`units`, translated, each computed once into a checkpointed temp view.
+
+    Each unit is computed from the ones before it and its lineage cut: Spark would
     otherwise re-analyze and re-optimize the whole nested tree of views in every rule
     (minutes per query), and recompute views that several rules share.
     """
-    views = spark_shared_views()
-    wanted = needed_views(rules) if rules is not None else {name for name, _ in views}
-    for name, sql in views:
-        if name not in wanted:
-            continue
-        try:
-            frame = spark.sql(sql).localCheckpoint(eager=True)
-        except Exception as exc:  # noqa: BLE001  (pyspark and py4j raise many types)
-            raise RuleError(f"shared view '{name}' fails on Spark: {first_line(exc)}") from None
-        frame.createOrReplaceTempView(name)
+    def create(unit: SqlUnit) -> None:
+        frame = spark.sql(unit_sql(unit.sql, unit.source)).localCheckpoint(eager=True)
+        frame.createOrReplaceTempView(unit.name)
 
-
-FINDING_SCHEMA = {"ts": pl.Datetime("us", "UTC"), "change_id": pl.String, "actor": pl.String,
-                  "account": pl.String, "amount": pl.Decimal(18, 4),
-                  "evidence": pl.List(pl.String), "key": pl.String}
+    install_units(units, create, where=" on Spark")
 
 
 def run_rule_spark(spark: SparkSession, rule: Rule, params: dict[str, Any] | None = None,
                    since: datetime | None = None, until: datetime | None = None,
                    timeout: float = DEFAULT_BOUNDS.timeout) -> pl.DataFrame:
-    """The findings of one rule on Spark: the same frame runner.run_rule returns, its
-    jobs cancelled after `timeout` seconds."""
+    """The findings of one rule on Spark: the same frame runner.run_rule returns."""
+    return with_identity(rule, spark_rule_output(spark, rule, params, since, until, timeout))
+
+
+def spark_rule_output(spark: SparkSession, rule: Rule, params: dict[str, Any] | None,
+                      since: datetime | None, until: datetime | None,
+                      timeout: float = DEFAULT_BOUNDS.timeout) -> pl.DataFrame:
+    """One rule's wrapped output on Spark, its jobs cancelled after `timeout` seconds."""
     probe = duckdb.connect()
     try:
         check_single_select(probe, rule)  # the same gate as on DuckDB
@@ -183,8 +198,8 @@ def run_rule_spark(spark: SparkSession, rule: Rule, params: dict[str, Any] | Non
         context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    frame = frame.cast(FINDING_SCHEMA).sort("key")  # type: ignore[arg-type]
-    return with_identity(rule, frame)
+    # Already ordered by key: the wrapper's ORDER BY.
+    return frame.cast(OUTPUT_SCHEMA)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -213,7 +228,8 @@ def run_rules_spark(spark: SparkSession, rules: Sequence[Rule],
                     params: dict[str, Any] | None = None, since: datetime | None = None,
                     until: datetime | None = None,
                     timeout: float = DEFAULT_BOUNDS.timeout) -> pl.DataFrame:
-    """All findings of `rules`, ordered by rule id then key (as runner.run_rules)."""
+    """All findings of `rules`, ordered by rule id then key, on a session with the lake
+    and the units installed."""
     return concat_findings([run_rule_spark(spark, r, params, since, until, timeout)
                             for r in sorted(rules, key=lambda r: r.id)])
 
@@ -234,21 +250,51 @@ def lake_for(db_path: Path | str, lake: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
-class SparkRunner:
-    """The Spark engine as findings.run_packs calls it: rules in, findings frame out."""
+class SparkEngine(EngineBase):
+    """Rules on Spark at `master` (or on `session`) over `lake`, or over the database at
+    `db_path` exported to a temporary lake for as long as the engine is open.
 
-    def __init__(self, db_path: Path | str, lake: Path | None = None,
+    Of `bounds` Spark keeps the time limit per rule; memory is the cluster's
+    (spark.executor.memory). A session is reused, never stopped: starting one takes
+    about 30 s, and one process may run several packs."""
+
+    name = "spark"
+
+    def __init__(self, db_path: Path | str, *, lake: Path | None = None,
                  master: str = DEFAULT_MASTER, session: SparkSession | None = None,
-                 timeout: float = DEFAULT_BOUNDS.timeout) -> None:
-        self.db_path, self.lake, self.master, self.session = db_path, lake, master, session
-        # Memory is the cluster's (spark.executor.memory); the time limit is per rule.
-        self.timeout = timeout
+                 bounds: RuleBounds = DEFAULT_BOUNDS) -> None:
+        self.db_path, self.lake, self.master = Path(db_path), lake, master
+        self.session, self.bounds = session, bounds
+        self.stack = ExitStack()
+        self.running: SparkSession | None = None
 
-    def __call__(self, rules: Sequence[Rule], params: dict[str, Any] | None,
-                 since: datetime | None, until: datetime | None) -> pl.DataFrame:
+    def check(self) -> None:
         require_spark()
-        with lake_for(self.db_path, self.lake) as lake:
-            spark = self.session or start_session(self.master)
-            register_lake(spark, lake)
-            install_shared_views(spark, rules)
-            return run_rules_spark(spark, rules, params, since, until, self.timeout)
+        if self.lake is not None:
+            check_lake(self.lake)
+        elif not self.db_path.exists():
+            raise missing_database(self.db_path)
+
+    def spark(self) -> SparkSession:
+        """The session with the lake registered (the lake exported first if need be)."""
+        if self.running is None:
+            self.check()
+            lake = self.stack.enter_context(lake_for(self.db_path, self.lake))
+            session = self.session or start_session(self.master)
+            register_lake(session, lake)
+            self.running = session
+        return self.running
+
+    def install(self, units: Sequence[SqlUnit]) -> None:
+        install_spark_units(self.spark(), units)
+
+    def rule_output(self, rule: Rule, params: dict[str, Any] | None,
+                    since: datetime | None, until: datetime | None) -> pl.DataFrame:
+        return spark_rule_output(self.spark(), rule, params, since, until, self.bounds.timeout)
+
+    def sql_of(self, rule: Rule) -> str:
+        return to_spark(rule.sql, rule.source, pretty=True)
+
+    def close(self) -> None:
+        self.running = None
+        self.stack.close()

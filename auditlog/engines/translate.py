@@ -1,23 +1,27 @@
 """One rule source for two engines: a rule's DuckDB SQL translated to Spark SQL by sqlglot.
 
-Rules are written in the portable subset of DuckDB SQL (rules/lint.py says what falls
+Rules are written in the portable subset of DuckDB SQL (pack/lint.py says what falls
 outside it); sqlglot translates them with unsupported_level=RAISE, so a construct it
 cannot express in Spark is an error naming the rule, never silently different SQL.
-Parameters ($name in DuckDB) become Spark's named markers (:name), bound as values.
+Parameters ($name in DuckDB) become Spark's named markers (:name), bound as values. The
+output wrapper around a rule (base.wrapped_sql) and the shared units are translated the
+same way: nothing the Spark engine runs is written for Spark by hand.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+from auditlog.engines.base import wrapped_sql
 from auditlog.errors import RuleError
-from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS
+from auditlog.kinds import KINDS
 from auditlog.pack.functions import SPARK_FUNCTIONS, called_name
 from auditlog.pack.lint import line_of
 from auditlog.pack.model import Rule
-from auditlog.pack.units import needed_units, shared_units
+from auditlog.pack.units import SqlUnit, needed_units, shared_units
 from auditlog.store import first_line
 from auditlog.values import iso_utc
 
@@ -99,26 +103,11 @@ def rule_line(sql: str, name: str) -> str | None:
 
 def spark_rule_sql(rule: Rule, since: datetime | None = None,
                    until: datetime | None = None) -> str:
-    """The rule translated and wrapped as runner.wrapped_sql wraps it on DuckDB: the
-    output columns cast to their contract types, evidence de-duplicated and sorted
-    without NULLs (DuckDB's list_distinct drops NULLs; Spark's array_distinct keeps
-    them), and --since/--until applied to the findings."""
-    body = to_spark(rule.sql, rule.source)
-    where = []
-    if since is not None:
-        where.append("ts >= CAST(:auditlog_since AS TIMESTAMP)")
-    if until is not None:
-        where.append("ts < CAST(:auditlog_until AS TIMESTAMP)")
-    return (
-        "SELECT CAST(ts AS TIMESTAMP) AS ts, CAST(change_id AS STRING) AS change_id,"
-        " CAST(actor AS STRING) AS actor, CAST(account AS STRING) AS account,"
-        f" CAST(amount AS {AMOUNT_SQL_TYPE}) AS amount,"
-        " array_sort(array_distinct(filter(CAST(evidence AS ARRAY<STRING>),"
-        " e -> e IS NOT NULL))) AS evidence,"
-        " CAST(key AS STRING) AS key\n"
-        f"FROM (\n{body}\n) AS rule_output"
-        + (f"\nWHERE {' AND '.join(where)}" if where else "")
-    )
+    """The rule inside the output wrapper every engine shares (base.wrapped_sql),
+    translated. The rule alone is translated first, so that a refusal names its line as
+    the rule's file has it."""
+    to_spark(rule.sql, rule.source)
+    return to_spark(wrapped_sql(rule, since, until), rule.source)
 
 
 def spark_args(rule: Rule, params: dict[str, Any] | None, since: datetime | None,
@@ -132,9 +121,16 @@ def spark_args(rule: Rule, params: dict[str, Any] | None, since: datetime | None
     return values
 
 
-def spark_shared_views() -> list[tuple[str, str]]:
-    """(view name, Spark SQL) of every shared view, in creation order."""
-    return [(unit.name, to_spark(unit.sql, unit.source)) for unit in shared_units()]
+def spark_shared_views(units: Sequence[SqlUnit] | None = None) -> list[tuple[str, str]]:
+    """(name, Spark SQL) of `units` (every shared unit by default), in creation order."""
+    return [(unit.name, unit_sql(unit.sql, unit.source))
+            for unit in (shared_units() if units is None else units)]
+
+
+@lru_cache(maxsize=256)
+def unit_sql(sql: str, source: str) -> str:
+    # Cached by text: a batch of fixtures translates the same units once per fixture.
+    return to_spark(sql, source)
 
 
 def needed_views(rules: Sequence[Rule]) -> set[str]:
