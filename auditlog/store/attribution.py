@@ -9,9 +9,12 @@ skip all but one row group, with a fingerprint of the data and of the views' SQL
 findings' evidence sorted by a hash of the item, with the run it reflects in
 `attribution_evidence_state`.
 
-Readers (sandbox.install_shared_views outside rules, attribution.rules_for) use the
-stored tables only while the fingerprint still matches: after an ingest without a new
-run they are stale and the views are computed as before. Rules never read them.
+The attribution is always computed here, on the database, whichever engine runs the
+rules (findings.run_packs stores it before they run): on Spark too, traces and reports
+read DuckDB tables. Readers (engines/sandbox.install_shared_views, the DuckDB engine's
+rules of the run that just stored them, attribution.rules_for) use the stored tables
+only while the fingerprint still matches: after an ingest without a new run they are
+stale and the views are computed as before.
 """
 
 from __future__ import annotations
