@@ -121,7 +121,8 @@ def run_case(rule: Rule, case: Case, workdir: Path) -> CaseResult:
     db = workdir / f"{rule.id}-{abs(hash(case.name))}.duckdb"
     try:
         build_fixture(db, case.tables)
-        con = open_sandbox(db)
+        # A case's params reach the model's parameters too (grace_minutes), as in a run.
+        con = open_sandbox(db, params=case.params)
         try:
             found = run_rule(con, rule, case.params)
         finally:
