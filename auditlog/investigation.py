@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from auditlog.export.manifest import Verification
     from auditlog.ingest.pipeline import FileResult, Progress
     from auditlog.pack.model import Rule
+    from auditlog.report import model as report_model
 
 TimeLike = datetime | str | None
 PathLike = Path | str
@@ -109,21 +110,26 @@ def warn_notice(notice: Notice) -> None:
 
 @dataclass(frozen=True)
 class Report:
-    """The accountability report: its data (`document`, the JSON of `report --format
-    json`) and the caveats its summary opens with; `markdown()` and `html()` render it."""
+    """The accountability report: its typed data (`model`, auditlog.report.model) and the
+    caveats its summary opens with; `document` is its JSON (`report --format json`),
+    `markdown()` and `html()` render it."""
 
-    document: Any
+    model: report_model.Report
     caveats: list[str]
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return self.model.as_json()
 
     def markdown(self) -> str:
         from auditlog.report.markdown import render_markdown
 
-        return render_markdown(self.document, self.caveats)
+        return render_markdown(self.model, self.caveats)
 
     def html(self) -> str:
         from auditlog.report.html import render_html
 
-        return render_html(self.document, self.caveats)
+        return render_html(self.model, self.caveats)
 
 
 @dataclass(frozen=True)
@@ -415,9 +421,9 @@ class Investigation:
         from auditlog.analysis.caveats import NEEDS, charge_caveats
 
         with self.connect() as con:
-            doc = trace_charge(con, charge_id)
-            self.caveat(charge_caveats(con, NEEDS["trace charge"], charge_id, doc["anomalous"]))
-        return doc
+            trace = trace_charge(con, charge_id)
+            self.caveat(charge_caveats(con, NEEDS["trace charge"], charge_id, trace.anomalous))
+        return trace.as_json()
 
     def trace_change(self, change_id: str) -> dict[str, Any]:
         """The change, its approval and window, and what it cost customers."""
@@ -425,7 +431,7 @@ class Investigation:
         from auditlog.analysis.caveats import NEEDS, answer_caveats
 
         with self.connect() as con:
-            doc = trace_change(con, change_id)
+            doc = trace_change(con, change_id).as_json()
             self.caveat(answer_caveats(con, NEEDS["trace change"], change_id=change_id))
         return doc
 
@@ -435,7 +441,7 @@ class Investigation:
         from auditlog.analysis.caveats import NEEDS, answer_caveats
 
         with self.connect() as con:
-            doc = trace_account(con, account)
+            doc = trace_account(con, account).as_json()
             self.caveat(answer_caveats(con, NEEDS["trace account"]))
         return doc
 
@@ -459,9 +465,9 @@ class Investigation:
         from auditlog.report.accountability import accountability
 
         with self.connect() as con:
-            document = accountability(con, change_id)
+            model = accountability(con, change_id)
             caveats = self.caveat(answer_caveats(con, NEEDS["report"], change_id=change_id))
-        return Report(document, caveats)
+        return Report(model, caveats)
 
     def export(self, out: PathLike, formats: Sequence[str] = ("csv",),
                rules_dirs: Sequence[PathLike] = ()) -> dict[str, Any]:
@@ -543,20 +549,22 @@ class Investigation:
         from auditlog.analysis.summary import incident_summary
         from auditlog.ingest.world import sample_logs_dir
         from auditlog.pack.loader import load_rules
+        from auditlog.values import as_json
 
         loaded = self.ingest_world(world or sample_logs_dir(), progress=progress)
         report = run_packs(self.path, load_rules())
         with self.connect() as con:
             summary = incident_summary(con)
             example = None
-            if summary["parties"]:  # the first charge of the largest responsible party
-                top = summary["parties"][0]
-                frame = remediation(con, top["change_id"])
-                frame = frame.filter(frame["actor"] == top["actor"])
-                example = trace_charge(con, frame["charge_id"][0]) if frame.height else None
-            changes = {p["change_id"]: trace_change(con, p["change_id"])
-                       for p in summary["parties"] if p["change_id"]}
-        return Demo(loaded, report, summary, changes, example)
+            if summary.parties:  # the first charge of the largest responsible party
+                top = summary.parties[0]
+                frame = remediation(con, top.change_id)
+                frame = frame.filter(frame["actor"] == top.actor)
+                if frame.height:
+                    example = trace_charge(con, frame["charge_id"][0]).as_json()
+            changes = {p.change_id: trace_change(con, p.change_id).as_json()
+                       for p in summary.parties if p.change_id}
+        return Demo(loaded, report, as_json(summary), changes, example)
 
     def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None,
             ) -> pl.DataFrame:

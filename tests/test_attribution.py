@@ -22,6 +22,7 @@ from auditlog.engines.cases import build_fixture
 from auditlog.errors import UsageError
 from auditlog.ingest.world import load_world
 from auditlog.pack import load_rules
+from auditlog.values import as_json
 from auditlog.world import generate_world
 
 D = "2026-03-10"
@@ -163,7 +164,7 @@ def test_partial_refund_is_not_refunded_but_names_the_refund(incident_db: Path) 
 
 def test_trace_charge_walks_action_privilege_change(incident_db: Path) -> None:
     con = store.connect(incident_db, read_only=True)
-    doc = trace_charge(con, "CH-2")
+    doc = trace_charge(con, "CH-2").as_json()
     con.close()
     assert doc["anomalous"] is True
     assert doc["responsible"] == {"change_id": "CHG-up", "actor": "svc-orders",
@@ -178,7 +179,7 @@ def test_trace_charge_walks_action_privilege_change(incident_db: Path) -> None:
 
 def test_trace_authorized_charge(incident_db: Path) -> None:
     con = store.connect(incident_db, read_only=True)
-    doc = trace_charge(con, "CH-5")
+    doc = trace_charge(con, "CH-5").as_json()
     con.close()
     assert doc["anomalous"] is False
     assert [s["step"] for s in doc["chain"]] == ["charge", "action"]
@@ -187,8 +188,8 @@ def test_trace_authorized_charge(incident_db: Path) -> None:
 
 def test_trace_change_impact(incident_db: Path) -> None:
     con = store.connect(incident_db, read_only=True)
-    doc = trace_change(con, "CHG-up")
-    other = trace_change(con, "CHG-other")
+    doc = trace_change(con, "CHG-up").as_json()
+    other = trace_change(con, "CHG-other").as_json()
     with pytest.raises(UsageError, match="no change"):
         trace_change(con, "CHG-nope")
     con.close()
@@ -270,13 +271,13 @@ def assert_change_impact_matches_truth(world: Path, db: Path) -> None:
         for cause in facts["causes"]:
             if cause["change_id"] is None:
                 continue
-            impact = trace_change(con, cause["change_id"])["impact"]
+            impact = trace_change(con, cause["change_id"]).as_json()["impact"]
             assert (impact["charges"], impact["accounts"], impact["amount"],
                     impact["unrefunded_charges"]) == (
                 cause["charges"], cause["customers"], cause["amount"],
                 cause["outstanding_charges"])
         for innocent in facts.get("innocent_change_ids", []):
-            assert trace_change(con, innocent)["impact"]["charges"] == 0
+            assert trace_change(con, innocent).as_json()["impact"]["charges"] == 0
     finally:
         con.close()
 
@@ -284,7 +285,7 @@ def assert_change_impact_matches_truth(world: Path, db: Path) -> None:
 def test_trace_account(incident_db: Path) -> None:
     from auditlog.analysis.attribution import trace_account
     con = store.connect(incident_db, read_only=True)
-    doc = trace_account(con, "svc-orders")
+    doc = trace_account(con, "svc-orders").as_json()
     with pytest.raises(UsageError, match="no account"):
         trace_account(con, "nobody")
     con.close()
@@ -354,7 +355,7 @@ def edges_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def traced(db: Path, charge_id: str) -> dict[str, Any]:
     con = store.connect(db, read_only=True)
     try:
-        return trace_charge(con, charge_id)
+        return trace_charge(con, charge_id).as_json()
     finally:
         con.close()
 
@@ -402,8 +403,8 @@ def test_amounts_in_two_currencies_are_never_added(edges_db: Path) -> None:
     from auditlog.analysis.summary import incident_summary
     con = store.connect(edges_db, read_only=True)
     try:
-        impact = trace_change(con, "CHG-up")["impact"]
-        summary = incident_summary(con)
+        impact = trace_change(con, "CHG-up").as_json()["impact"]
+        summary = as_json(incident_summary(con))
     finally:
         con.close()
     assert impact["charges"] == 2 and (impact["amount"], impact["currency"]) == (None, None)

@@ -28,6 +28,7 @@ from auditlog.pack import load_rules
 from auditlog.report.accountability import accountability
 from auditlog.report.html import render_html
 from auditlog.report.markdown import render_markdown
+from auditlog.report.model import Report
 from auditlog.world import generate_world
 
 runner = CliRunner()
@@ -61,12 +62,12 @@ def other_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @cache
-def report_of(db: Path, change_id: str | None = None) -> dict[str, Any]:
+def report_of(db: Path, change_id: str | None = None) -> Report:
     """The report of a database (computed once per test module; tests only read it)."""
     return fresh_report(db, change_id)
 
 
-def fresh_report(db: Path, change_id: str | None = None) -> dict[str, Any]:
+def fresh_report(db: Path, change_id: str | None = None) -> Report:
     con = store.connect(db, read_only=True)
     try:
         return accountability(con, change_id)
@@ -89,7 +90,7 @@ def world_db(request: pytest.FixtureRequest) -> tuple[Path, Path]:
 def test_summary_is_the_ground_truth(world_db: tuple[Path, Path]) -> None:
     world, db = world_db
     truth, rows = truth_of(world)
-    s = report_of(db)["summary"]
+    s = report_of(db).as_json()["summary"]
     assert (s["charges"], s["amount"]) == (truth["anomalous_charges"], truth["anomalous_amount"])
     assert (s["outstanding_charges"], s["outstanding_amount"]) == (
         truth["outstanding_refunds"], truth["outstanding_amount"])
@@ -104,7 +105,7 @@ def test_summary_is_the_ground_truth(world_db: tuple[Path, Path]) -> None:
 def test_parties_and_accounts_are_the_ground_truth_causes(world_db: tuple[Path, Path]) -> None:
     world, db = world_db
     truth, _ = truth_of(world)
-    report = report_of(db)
+    report = report_of(db).as_json()
     accounts = {a["account"]: a for a in report["accounts"]}
     assert set(accounts) == {c["actor"] for c in truth["causes"]}
     for cause in truth["causes"]:
@@ -126,7 +127,7 @@ def test_responsible_change_its_approval_window_rollback_and_controls(
     world, db = world_db
     truth, _ = truth_of(world)
     expected = truth["responsible_change"]
-    (change,) = report_of(db)["changes"]
+    (change,) = report_of(db).as_json()["changes"]
     assert change["change_id"] == expected["change_id"]
     for key in ("implementer", "approver", "ticket", "window_start", "window_end", "started_at"):
         assert change[key] == expected[key], key
@@ -146,7 +147,7 @@ def test_service_account_grant_who_gave_it_and_what_failed(world_db: tuple[Path,
     world, db = world_db
     truth, _ = truth_of(world)
     grant_truth = truth["privilege_grant"]
-    account = {a["account"]: a for a in report_of(db)["accounts"]}[truth["service_account"]]
+    account = {a["account"]: a for a in report_of(db).as_json()["accounts"]}[truth["service_account"]]
     (grant,) = account["grants"]
     assert (grant["id"], grant["privilege"], grant["granter"], grant["granted_at"]) == (
         grant_truth["event_id"], grant_truth["privilege"], grant_truth["actor"], grant_truth["ts"])
@@ -161,7 +162,7 @@ def test_service_account_grant_who_gave_it_and_what_failed(world_db: tuple[Path,
 def test_timeline_orders_grant_change_surge_rollback_refunds(world_db: tuple[Path, Path]) -> None:
     world, db = world_db
     truth, _ = truth_of(world)
-    events = report_of(db)["timeline"]
+    events = report_of(db).as_json()["timeline"]
     times = [e["time"] for e in events]
     assert times == sorted(times)
     first: dict[str, str] = {}
@@ -180,7 +181,7 @@ def test_timeline_orders_grant_change_surge_rollback_refunds(world_db: tuple[Pat
 def test_chart_shows_the_surge_after_the_change_and_its_end(world_db: tuple[Path, Path]) -> None:
     world, db = world_db
     truth, rows = truth_of(world)
-    chart = report_of(db)["chart"]
+    chart = report_of(db).as_json()["chart"]
     assert chart["bucket"] == "hour"
     start, end = chart["start"], chart["end"]
     in_range = [r for r in rows if start <= iso(r["charged_at"]) < end]
@@ -201,7 +202,7 @@ def iso(text: str) -> str:
 
 
 def test_open_findings_by_severity_add_up(sample_db: tuple[Path, Path]) -> None:
-    findings = report_of(sample_db[1])["findings"]
+    findings = report_of(sample_db[1]).as_json()["findings"]
     assert findings["open"] == sum(x["count"] for x in findings["by_severity"]) > 0
     assert [x["severity"] for x in findings["by_severity"]] == [
         "critical", "high", "medium", "low", "info"]
@@ -212,17 +213,18 @@ def test_change_scope(world_db: tuple[Path, Path]) -> None:
     world, db = world_db
     truth, _ = truth_of(world)
     change_id = truth["responsible_change"]["change_id"]
-    report = report_of(db, change_id)
+    report = report_of(db, change_id).as_json()
     service = next(c for c in truth["causes"] if c["change_id"] == change_id)
     assert [a["account"] for a in report["accounts"]] == [service["actor"]]
     assert (report["summary"]["charges"], report["summary"]["amount"]) == (
         service["charges"], service["amount"])
     assert report["summary"]["all_charges"] == truth["anomalous_charges"]
-    innocent = report_of(db, truth["innocent_change_ids"][0])
+    innocent_report = report_of(db, truth["innocent_change_ids"][0])
+    innocent = innocent_report.as_json()
     assert innocent["summary"]["charges"] == 0 and innocent["accounts"] == []
     assert [c["change_id"] for c in innocent["changes"]] == [truth["innocent_change_ids"][0]]
-    assert "No anomalous charges" in render_markdown(innocent)
-    render_html(innocent)
+    assert "No anomalous charges" in render_markdown(innocent_report)
+    render_html(innocent_report)
     with pytest.raises(UsageError, match="no change"):
         report_of(db, "CHG-NOPE")
 
@@ -284,10 +286,11 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_operator_misconduct_without_change_still_names_the_account(hostile_db: Path) -> None:
     report = report_of(hostile_db)
-    assert report["changes"] == []
-    (account,) = report["accounts"]
+    doc = report.as_json()
+    assert doc["changes"] == []
+    (account,) = doc["accounts"]
     assert account["account"] == HOSTILE and account["change_ids"] == []
-    assert report["summary"]["charges"] == 1
+    assert doc["summary"]["charges"] == 1
     assert "No change is to blame" in render_markdown(report)
 
 
@@ -361,12 +364,13 @@ def test_before_any_rule_run_controls_come_from_the_records(tmp_path: Path) -> N
                      "product": "ADD", "amount": "2.50", "currency": "EUR", "order_id": "O-1"}],
     })
     report = fresh_report(db)
-    assert report["run"] is None and report["findings"]["open"] == 0
-    (change,) = report["changes"]
+    doc = report.as_json()
+    assert doc["run"] is None and doc["findings"]["open"] == 0
+    (change,) = doc["changes"]
     assert [(c["check"], c["rules"]) for c in change["controls"]] == [
         ("self_approval", []), ("outside_window", []), ("implementer_granted", [])]
     assert "30 min after its window closed" in change["controls"][1]["text"]
-    (grant,) = report["accounts"][0]["grants"]
+    (grant,) = doc["accounts"][0]["grants"]
     assert [c["check"] for c in grant["controls"]] == ["grant_without_ticket"]
     text, page = render_markdown(report), render_html(report)
     assert "No rule run yet" in text and "records" in page

@@ -22,6 +22,7 @@ from auditlog.report import formatting as fmt
 from auditlog.report.accountability import accountability
 from auditlog.report.html import render_html
 from auditlog.report.markdown import render_markdown
+from auditlog.report.model import Report
 from auditlog.report.terminal import render_terminal
 from auditlog.world import generate_world
 from auditlog.world.plan import BillingShape
@@ -51,16 +52,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
 def test_one_currency_keeps_one_sum(tmp_path: Path) -> None:
     _, db, truth = loaded(tmp_path, BillingShape())
     report = report_of(db)
-    s = report["summary"]
+    doc = report.as_json()
+    s = doc["summary"]
     assert (s["currency"], s["amount"], s["outstanding_amount"]) == (
         truth["currency"], truth["anomalous_amount"], truth["outstanding_amount"])
-    assert any(r["amount"] is not None for r in report["findings"]["by_rule"])
+    assert any(r["amount"] is not None for r in doc["findings"]["by_rule"])
     text = render_markdown(report)
     assert f"**{fmt.money(s['amount'], s['currency'])}** for" in text
     assert " + " not in text
 
 
-def report_of(db: Path) -> dict[str, Any]:
+def report_of(db: Path) -> Report:
     con = store.connect(db, read_only=True)
     try:
         return accountability(con)
@@ -88,7 +90,7 @@ def assert_per_currency(text: str, money: list[dict[str, Any]],
 def test_report_data_is_the_truth_per_currency(world: tuple[Path, Path, dict[str, Any]]
                                                ) -> None:
     _, db, truth = world
-    report = report_of(db)
+    report = report_of(db).as_json()
     s = report["summary"]
     assert s["amount"] is None and s["outstanding_amount"] is None and s["currency"] is None
     keys = ("currency", "charges", "amount", "outstanding_charges", "outstanding_amount")
@@ -171,7 +173,7 @@ def test_money_formatting() -> None:
 def test_timeline_tells_a_party_once_across_currencies(
         world: tuple[Path, Path, dict[str, Any]]) -> None:
     _, db, truth = world
-    events = report_of(db)["timeline"]
+    events = report_of(db).as_json()["timeline"]
     for cause in truth["causes"]:
         firsts = [e for e in events
                   if e["title"] == f"First unauthorized charge caused by {cause['actor']}"]

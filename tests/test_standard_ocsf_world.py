@@ -109,8 +109,8 @@ def test_every_anomalous_charge_traces_the_same(worlds: tuple[Path, Path]) -> No
     native, ocsf = (store.connect(db, read_only=True) for db in worlds)
     privileged = 0
     for charge in charges:
-        expected = json.loads(json.dumps(trace_charge(native, charge)))
-        assert json.loads(json.dumps(trace_charge(ocsf, charge))) == expected, charge
+        expected = json.loads(json.dumps(trace_charge(native, charge).as_json()))
+        assert json.loads(json.dumps(trace_charge(ocsf, charge).as_json())) == expected, charge
         privileged += any(step.get("step") == "privilege" for step in expected["chain"])
     native.close()
     ocsf.close()

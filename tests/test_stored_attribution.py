@@ -39,6 +39,7 @@ from auditlog.store.attribution import (
     fresh_stored_views,
     stored_name,
 )
+from auditlog.values import as_json
 from auditlog.world import generate_world
 from tests.test_report import loaded_db
 
@@ -93,11 +94,11 @@ def outputs(db: Path) -> dict[str, Any]:
         export = gather(con)
         doc = {
             "remediation": remediation_records(frame),
-            "charges": {c: trace_charge(con, c) for c in sample},
-            "changes": {c: trace_change(con, c) for c in changes},
-            "accounts": {a: trace_account(con, a) for a in actors},
-            "summary": incident_summary(con),
-            "report": accountability(con),
+            "charges": {c: trace_charge(con, c).as_json() for c in sample},
+            "changes": {c: trace_change(con, c).as_json() for c in changes},
+            "accounts": {a: trace_account(con, a).as_json() for a in actors},
+            "summary": as_json(incident_summary(con)),
+            "report": accountability(con).as_json(),
             "export": {name: t.rows() for name, t in export.tables.items()},
         }
         return json.loads(json.dumps(doc, default=str, sort_keys=True))
@@ -170,7 +171,7 @@ def test_after_an_ingest_without_a_run_the_stored_tables_are_not_used(
         assert fresh_stored_views(con, shared_units()) == set()
         ids = remediation(con)["charge_id"].to_list()
         assert set(late) <= set(ids)
-        doc = trace_charge(con, late[0])
+        doc = trace_charge(con, late[0]).as_json()
         assert doc["anomalous"] and doc["chain"][0]["id"] == late[0]
     after_ingest = outputs(copy_db)
     drop_stored(copy_db)

@@ -35,6 +35,7 @@ from auditlog.pack import load_rules
 from auditlog.report.accountability import accountability
 from auditlog.report.html import render_html
 from auditlog.report.markdown import render_markdown
+from auditlog.report.model import Report
 from auditlog.report.terminal import render_terminal
 from auditlog.textsafe import _CONTROLS, json_document, markdown, terminal, visible
 
@@ -103,7 +104,7 @@ def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def report(hostile_db: Path) -> dict[str, Any]:
+def report(hostile_db: Path) -> Report:
     con = store.connect(hostile_db, read_only=True)
     try:
         return accountability(con, None)

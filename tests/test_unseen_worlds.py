@@ -116,7 +116,7 @@ def test_every_charge_traces_to_the_truth_in_two_currencies(
         ids = [r[0] for r in con.execute("SELECT charge_id FROM charges "
                                          "WHERE coalesce(type, 'one_time') = 'one_time'").fetchall()]
         for charge_id in ids:
-            doc = trace_charge(con, charge_id)
+            doc = trace_charge(con, charge_id).as_json()
             assert doc["anomalous"] is (charge_id in truth), charge_id
             if charge_id in truth:
                 row, responsible = truth[charge_id], doc["responsible"]

@@ -4,17 +4,38 @@ everything it cost customers. The model is docs/attribution.md; its SQL is the s
 views in queries/shared/, the same ones the billing rules use.
 
 Functions take any connection to the database (read-only is enough) and return polars
-DataFrames or plain dicts ready for JSON; the CLI renders them.
+DataFrames or typed records (traces.py) whose `as_json()` is the documents' JSON.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import duckdb
 import polars as pl
 
 from auditlog.analysis.findings import has_table
+from auditlog.analysis.money import currency_money, one_currency, one_sum
+from auditlog.analysis.traces import (
+    AccountImpact,
+    AccountTrace,
+    ActionStep,
+    Activity,
+    Approval,
+    ChangeImpact,
+    ChangeRecord,
+    ChangeStep,
+    ChangeTrace,
+    ChargeStep,
+    ChargeTrace,
+    PrivilegeHeld,
+    PrivilegeStep,
+    Responsible,
+    Step,
+    UnknownChangeStep,
+    Window,
+)
 from auditlog.engines.sandbox import install_shared_views
 from auditlog.errors import UsageError
 from auditlog.store.attribution import EVIDENCE_TABLE, evidence_is_fresh, evidence_rules
@@ -63,26 +84,12 @@ def remediation_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
 
 
 def one_row(con: duckdb.DuckDBPyConnection, sql: str, args: list[Any]) -> dict[str, Any] | None:
+    """The first row of a query by column name, its values typed as DuckDB gives them."""
     frame = con.sql(sql, params=args).pl()
     return frame.row(0, named=True) if frame.height else None
 
 
-def jsonable(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Times to ISO Z and decimals to exact strings, everything else as is."""
-    if row is None:
-        return None
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if hasattr(value, "tzinfo"):
-            out[key] = iso_utc(value)
-        elif type(value).__name__ == "Decimal":
-            out[key] = decimal_text(value)
-        else:
-            out[key] = value
-    return out
-
-
-def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> dict[str, Any]:
+def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> ChargeTrace:
     """charge → causal action → privilege that allowed it → change; and the rules."""
     install_shared_views(con)
     cause = one_row(con, """
@@ -98,7 +105,7 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> dict[str, An
                          "they refund)")
     anomalous = bool(cause["anomalous"])
     change_id = cause["blamed_change_id"] if anomalous else cause["cause_change_id"]
-    chain = [charge_step(cause)]
+    chain: list[Step] = [charge_step(cause)]
     action = action_step(con, cause["cause_event_id"])
     if action is not None:
         chain.append(action)
@@ -107,16 +114,12 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> dict[str, An
             chain.append(grant)
     if change_id is not None:
         chain.append(change_step(con, change_id))
-    return {
-        "charge_id": charge_id,
-        "anomalous": anomalous,
-        "responsible": {"change_id": change_id, "actor": cause["actor"],
-                        "time": iso_utc(cause["cause_time"])},
-        "reason": verdict_reason(cause),
-        "undecided": undecided(con, cause),
-        "chain": chain,
-        "rules": rules_for(con, charge_id),
-    }
+    return ChargeTrace(
+        charge_id=charge_id, anomalous=anomalous,
+        responsible=Responsible(change_id, cause["actor"], cause["cause_time"]),
+        reason=verdict_reason(cause), undecided=undecided(con, cause), chain=tuple(chain),
+        rules=tuple(rules_for(con, charge_id)),
+    )
 
 
 def verdict_reason(cause: dict[str, Any]) -> str:
@@ -192,29 +195,28 @@ def undecided(con: duckdb.DuckDBPyConnection, cause: dict[str, Any]) -> str | No
     return None
 
 
-def charge_step(cause: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "step": "charge", "id": cause["charge_id"], "time": iso_utc(cause["ts"]),
-        "account": cause["account"], "product": cause["product"],
-        "amount": decimal_text(cause["amount"]), "currency": cause["currency"],
-        "type": cause["charge_type"], "order_id": cause["order_id"],
-        "initiated_by": cause["initiated_by"],
-        "customer_authorized": bool(cause["customer_authorized"]),
-        "refunded": bool(cause["refunded"]), "refund_id": cause["refund_id"],
-    }
+def charge_step(cause: dict[str, Any]) -> ChargeStep:
+    return ChargeStep(
+        id=cause["charge_id"], time=cause["ts"], account=cause["account"],
+        product=cause["product"], amount=cause["amount"], currency=cause["currency"],
+        type=cause["charge_type"], order_id=cause["order_id"],
+        initiated_by=cause["initiated_by"],
+        customer_authorized=bool(cause["customer_authorized"]),
+        refunded=bool(cause["refunded"]), refund_id=cause["refund_id"],
+    )
 
 
-def action_step(con: duckdb.DuckDBPyConnection, event_id: str | None) -> dict[str, Any] | None:
+def action_step(con: duckdb.DuckDBPyConnection, event_id: str | None) -> ActionStep | None:
     if event_id is None:
         return None
     row = one_row(con, """
         SELECT event_id AS id, ts AS time, actor, actor_type, action, system, target_account,
                object, order_id, change_id, channel, result
         FROM actions WHERE event_id = ? ORDER BY ts LIMIT 1""", [event_id])
-    return {"step": "action", **(jsonable(row) or {})}
+    return ActionStep(**row) if row is not None else None
 
 
-def privilege_step(con: duckdb.DuckDBPyConnection, action: dict[str, Any]) -> dict[str, Any] | None:
+def privilege_step(con: duckdb.DuckDBPyConnection, action: ActionStep) -> PrivilegeStep | None:
     """The latest grant to the actor held at the action's time: one for the action's
     system (or for no particular system) first, else one on any system."""
     row = one_row(con, """
@@ -225,16 +227,18 @@ def privilege_step(con: duckdb.DuckDBPyConnection, action: dict[str, Any]) -> di
           AND (revoked_at IS NULL OR revoked_at > CAST(? AS TIMESTAMPTZ))
         ORDER BY CASE WHEN system IS NULL OR system = ? THEN 0 ELSE 1 END,
                  granted_at DESC, grant_event_id DESC
-        LIMIT 1""", [action["actor"], action["time"], action["time"], action["system"]])
-    return {"step": "privilege", **(jsonable(row) or {})} if row is not None else None
+        LIMIT 1""", [action.actor, action.time, action.time, action.system])
+    return PrivilegeStep(**row) if row is not None else None
 
 
-def change_step(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, Any]:
+def change_step(con: duckdb.DuckDBPyConnection, change_id: str) -> ChangeStep | UnknownChangeStep:
+    """The change's record, or its id alone when no change record holds it (an action may
+    name a change the change log does not)."""
     row = one_row(con, """
         SELECT change_id AS id, started_at AS time, system, kind, summary, implementer,
                approver, ticket, window_start, window_end, finished_at, status
         FROM changes WHERE change_id = ? LIMIT 1""", [change_id])
-    return {"step": "change", **(jsonable(row) or {"id": change_id})}
+    return ChangeStep(**row) if row is not None else UnknownChangeStep(change_id)
 
 
 def rules_for(con: duckdb.DuckDBPyConnection, item_id: str) -> list[str]:
@@ -247,12 +251,16 @@ def rules_for(con: duckdb.DuckDBPyConnection, item_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, Any]:
+# The change record's columns, in the order of its record (and of the trace's JSON).
+CHANGE_COLUMNS = ", ".join(f.name for f in fields(ChangeRecord))
+
+
+def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> ChangeTrace:
     """The change, its approval and window (as the control views judge them), and its
     impact on customers."""
     install_shared_views(con)
-    change = one_row(con, "SELECT * EXCLUDE (extra, _file, _row, _digest) FROM changes "
-                          "WHERE change_id = ? LIMIT 1", [change_id])
+    change = one_row(con, f"SELECT {CHANGE_COLUMNS} FROM changes WHERE change_id = ? LIMIT 1",
+                     [change_id])
     if change is None:
         raise UsageError(f"no change '{change_id}'; see 'auditlog status'")
     impact = one_row(con, """
@@ -261,32 +269,25 @@ def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> dict[str, An
                list_sort(list_distinct(list(actor))) AS actors,
                min(cause_time) AS first_cause_time, max(cause_time) AS last_cause_time
         FROM anomalous_charges WHERE change_id = ?""", [change_id]) or {}
-    money = money_by_currency(con, "change_id = ?", [change_id])
+    money = currency_money(con, "change_id = ?", [change_id])
     failed = failed_change_checks(con, change_id)
     start, end = change["window_start"], change["window_end"]
-    return {
-        **(jsonable(change) or {}),
-        "approval": {
-            "approver": change["approver"], "ticket": change["ticket"],
-            "approved": "no_approval" not in failed,
-            "self_approved": "self_approval" in failed,
-        },
-        "window": {
-            "start": iso_utc(start), "end": iso_utc(end),
-            "started_within": None if start is None and end is None else
-            "outside_window" not in failed,
-        },
-        "impact": {
-            "charges": int(impact["charges"]), "accounts": int(impact["accounts"]),
-            **single_currency(money, ("amount", "refunded_amount")),
-            "unrefunded_charges": int(impact["unrefunded_charges"]),
-            "actors": [a for a in impact["actors"] or [] if a is not None],
-            "first_cause_time": iso_utc(impact["first_cause_time"]),
-            "last_cause_time": iso_utc(impact["last_cause_time"]),
-            "by_currency": money,
-        },
-        "rules": rules_for(con, change_id),
-    }
+    return ChangeTrace(
+        change=ChangeRecord(**change),
+        approval=Approval(change["approver"], change["ticket"],
+                          approved="no_approval" not in failed,
+                          self_approved="self_approval" in failed),
+        window=Window(start, end, None if start is None and end is None else
+                      "outside_window" not in failed),
+        impact=ChangeImpact(
+            charges=int(impact["charges"]), accounts=int(impact["accounts"]),
+            amount=one_sum(money, "amount"), refunded_amount=one_sum(money, "refunded_amount"),
+            currency=one_currency(money), unrefunded_charges=int(impact["unrefunded_charges"]),
+            actors=tuple(a for a in impact["actors"] or [] if a is not None),
+            first_cause_time=impact["first_cause_time"],
+            last_cause_time=impact["last_cause_time"], by_currency=tuple(money)),
+        rules=tuple(rules_for(con, change_id)),
+    )
 
 
 def failed_change_checks(con: duckdb.DuckDBPyConnection, change_id: str) -> set[str]:
@@ -298,35 +299,7 @@ def failed_change_checks(con: duckdb.DuckDBPyConnection, change_id: str) -> set[
     return {r[0] for r in rows}
 
 
-MONEY_SQL = """
-    SELECT currency, count(*) AS charges, count(DISTINCT account) AS accounts,
-           sum(amount) AS amount, sum(refunded_amount) AS refunded_amount,
-           coalesce(sum(CASE WHEN NOT refunded THEN amount - refunded_amount END),
-                    CAST(0 AS DECIMAL(18, 4))) AS outstanding_amount,
-           count(*) - count(CASE WHEN refunded THEN 1 END) AS unrefunded_charges
-    FROM anomalous_charges WHERE {where}
-    GROUP BY currency ORDER BY currency NULLS FIRST"""
-
-
-def money_by_currency(con: duckdb.DuckDBPyConnection, where: str,
-                      args: list[Any]) -> list[dict[str, Any]]:
-    """The anomalous charges matching `where`, summed per currency: amounts in two
-    currencies are never added."""
-    frame = con.sql(MONEY_SQL.format(where=where), params=args).pl()
-    return [jsonable(row) or {} for row in frame.iter_rows(named=True)]
-
-
-def single_currency(money: list[dict[str, Any]], fields: tuple[str, ...]) -> dict[str, Any]:
-    """`fields` summed over all charges when they share one currency (zero when there are
-    none), else null, and that currency: a sum in one currency or none at all."""
-    if len(money) > 1:
-        return {**dict.fromkeys(fields), "currency": None}
-    if not money:
-        return {**dict.fromkeys(fields, "0.00"), "currency": None}
-    return {**{f: money[0][f] for f in fields}, "currency": money[0]["currency"]}
-
-
-def trace_account(con: duckdb.DuckDBPyConnection, account: str) -> dict[str, Any]:
+def trace_account(con: duckdb.DuckDBPyConnection, account: str) -> AccountTrace:
     """An operator or service account: what it did, with which privileges, and which
     customers and charges it affected."""
     install_shared_views(con)
@@ -353,21 +326,20 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str) -> dict[str, Any
             and not impact.get("charges"):
         raise UsageError(f"no account '{account}' in actions, privileges, accounts or "
                          "anomalous charges")
-    money = money_by_currency(con, "actor = ?", [account])
-    return {
-        "account": account,
-        "directory": jsonable(directory),
-        "activity": [jsonable(r) for r in activity.iter_rows(named=True)],
-        "privileges": [jsonable(r) for r in grants.iter_rows(named=True)],
-        "anomalous": {
-            "charges": int(impact["charges"]), "customers": int(impact["customers"]),
-            **single_currency(money, ("amount",)),
-            "unrefunded_charges": int(impact["unrefunded_charges"]),
-            "changes": [c for c in impact["changes"] or [] if c is not None],
-            "by_currency": money,
-        },
-        "rules": account_rules(con, account),
-    }
+    money = currency_money(con, "actor = ?", [account])
+    return AccountTrace(
+        account=account,
+        directory=directory,
+        activity=tuple(Activity(**r) for r in activity.iter_rows(named=True)),
+        privileges=tuple(PrivilegeHeld(**r) for r in grants.iter_rows(named=True)),
+        anomalous=AccountImpact(
+            charges=int(impact["charges"]), customers=int(impact["customers"]),
+            amount=one_sum(money, "amount"), currency=one_currency(money),
+            unrefunded_charges=int(impact["unrefunded_charges"]),
+            changes=tuple(c for c in impact["changes"] or [] if c is not None),
+            by_currency=tuple(money)),
+        rules=tuple(account_rules(con, account)),
+    )
 
 
 def account_rules(con: duckdb.DuckDBPyConnection, account: str) -> list[str]:

@@ -10,13 +10,52 @@ come from the same `anomalous_charges` view as `remediation`, so the two always 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import duckdb
 
-from auditlog.analysis.attribution import money_by_currency, single_currency
+from auditlog.analysis.money import CurrencyMoney, currency_money, one_sum
 from auditlog.engines.sandbox import install_shared_views
-from auditlog.values import decimal_text, iso_utc
+
+
+@dataclass(frozen=True)
+class Party:
+    """A responsible (change, account) pair in one currency: what its charges cost."""
+
+    change_id: str | None
+    change_system: str | None
+    implementer: str | None
+    approver: str | None
+    actor: str | None
+    charges: int
+    customers: int
+    amount: Decimal | None
+    refunded_charges: int
+    outstanding_charges: int
+    outstanding_amount: Decimal | None
+    first_cause_time: datetime | None
+    last_cause_time: datetime | None
+    products: tuple[str, ...]
+    currencies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    """Totals over every anomalous charge (`amount` and `outstanding_amount` only when
+    they are in one currency) and the parties, largest first."""
+
+    charges: int
+    customers: int
+    amount: Decimal | None
+    outstanding_charges: int
+    outstanding_amount: Decimal | None
+    currencies: tuple[str, ...]
+    by_currency: tuple[CurrencyMoney, ...]
+    parties: tuple[Party, ...]
+
 
 PARTIES_SQL = """
     SELECT a.change_id, a.actor, c.implementer, c.approver, c.system AS change_system,
@@ -45,40 +84,26 @@ TOTALS_SQL = """
     FROM anomalous_charges"""
 
 
-def incident_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+def incident_summary(con: duckdb.DuckDBPyConnection) -> IncidentSummary:
     """Totals over every anomalous charge and one entry per responsible party."""
     install_shared_views(con)
     charges, customers, outstanding, currencies = con.execute(TOTALS_SQL).fetchall()[0]
-    money = money_by_currency(con, "true", [])
-    sums = single_currency(money, ("amount", "outstanding_amount"))
-    frame = con.sql(PARTIES_SQL).pl()
-    return {
-        "charges": int(charges),
-        "customers": int(customers),
-        "amount": sums["amount"],
-        "outstanding_charges": int(outstanding),
-        "outstanding_amount": sums["outstanding_amount"],
-        "currencies": [c for c in currencies or [] if c is not None],
-        "by_currency": money,
-        "parties": [_party(row) for row in frame.iter_rows(named=True)],
-    }
+    money = currency_money(con, "true", [])
+    return IncidentSummary(
+        charges=int(charges), customers=int(customers), amount=one_sum(money, "amount"),
+        outstanding_charges=int(outstanding),
+        outstanding_amount=one_sum(money, "outstanding_amount"),
+        currencies=tuple(c for c in currencies or [] if c is not None),
+        by_currency=tuple(money),
+        parties=tuple(_party(row) for row in con.execute(PARTIES_SQL).fetchall()),
+    )
 
 
-def _party(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "change_id": row["change_id"],
-        "change_system": row["change_system"],
-        "implementer": row["implementer"],
-        "approver": row["approver"],
-        "actor": row["actor"],
-        "charges": int(row["charges"]),
-        "customers": int(row["customers"]),
-        "amount": decimal_text(row["amount"]),
-        "refunded_charges": int(row["refunded_charges"]),
-        "outstanding_charges": int(row["outstanding_charges"]),
-        "outstanding_amount": decimal_text(row["outstanding_amount"]),
-        "first_cause_time": iso_utc(row["first_cause_time"]),
-        "last_cause_time": iso_utc(row["last_cause_time"]),
-        "products": list(row["products"] or []),
-        "currencies": [c for c in row["currencies"] or [] if c is not None],
-    }
+def _party(row: tuple[Any, ...]) -> Party:
+    """A row of PARTIES_SQL, in its column order."""
+    (change_id, actor, implementer, approver, system, charges, customers, amount, refunded,
+     outstanding, outstanding_amount, first, last, products, currencies) = row
+    return Party(change_id, system, implementer, approver, actor, int(charges),
+                 int(customers), amount, int(refunded), int(outstanding), outstanding_amount,
+                 first, last, tuple(products or ()),
+                 tuple(c for c in currencies or () if c is not None))

@@ -49,7 +49,7 @@ def accountability_cmd(
     elif output is ReportFormat.table:
         from auditlog.report.terminal import render_terminal
 
-        console.print(render_terminal(report.document, report.caveats))
+        console.print(render_terminal(report.model, report.caveats))
     else:
         text = report.html() if output is ReportFormat.html else report.markdown()
         if out is None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
 
-from auditlog.report.formatting import parse, when
+from auditlog.report.formatting import utc, when
+from auditlog.report.model import Chart
 from auditlog.textsafe import html as escape
 
 WIDTH, HEIGHT = 960, 320
@@ -48,13 +48,13 @@ class Frame:
         return TOP + self.height * (1 - value / self.top)
 
 
-def svg_chart(chart: dict[str, Any]) -> str:
+def svg_chart(chart: Chart) -> str:
     """The chart data of the report (`chart` in `accountability`) as one <svg> element."""
-    bars = chart["bars"]
-    top, step = axis(max((b["anomalous"] + b["normal"] for b in bars), default=0))
-    frame = Frame(parse(chart["start"]), parse(chart["end"]), top)
-    total = sum(b["anomalous"] for b in bars)
-    label = (f"Charges of {', '.join(chart['products'])} per {chart['bucket']}: {total:,} "
+    bars = chart.bars
+    top, step = axis(max((b.anomalous + b.normal for b in bars), default=0))
+    frame = Frame(chart.start, chart.end, top)
+    total = sum(b.anomalous for b in bars)
+    label = (f"Charges of {', '.join(chart.products)} per {chart.bucket}: {total:,} "
              f"anomalous; the surge follows the change and stops at the rollback.")
     parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
              f'role="img" aria-label="{escape(label)}" class="chart">'),
@@ -69,16 +69,16 @@ def svg_chart(chart: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def windows(chart: dict[str, Any], frame: Frame) -> list[str]:
+def windows(chart: Chart, frame: Frame) -> list[str]:
     out = []
-    for w in chart["windows"]:
-        x0, x1 = frame.x(parse(w["start"])), frame.x(parse(w["end"]))
+    for w in chart.windows:
+        x0, x1 = frame.x(w.start), frame.x(w.end)
         if x1 - x0 <= 0:
             continue
         out.append(f'<rect x="{x0:.1f}" y="{TOP}" width="{max(x1 - x0, 2):.1f}" '
                    f'height="{frame.height}" fill="#dcfae6" stroke="#75e0a7" '
-                   f'stroke-dasharray="3 3"><title>{escape(w["label"])}: '
-                   f'{escape(when(w["start"]))} to {escape(when(w["end"]))}</title></rect>')
+                   f'stroke-dasharray="3 3"><title>{escape(w.label)}: '
+                   f'{escape(when(w.start))} to {escape(when(w.end))}</title></rect>')
         out.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{TOP + frame.height - 6}" '
                    f'text-anchor="middle" class="chart-note" fill="#067647">window</text>')
     return out
@@ -96,36 +96,35 @@ def grid(frame: Frame, step: int) -> list[str]:
     return out
 
 
-def bar_rects(chart: dict[str, Any], frame: Frame) -> list[str]:
-    out, step = [], 3600 if chart["bucket"] == "hour" else 86400
-    for bar in chart["bars"]:
-        x0 = frame.x(parse(bar["start"]))
+def bar_rects(chart: Chart, frame: Frame) -> list[str]:
+    out, step = [], 3600 if chart.bucket == "hour" else 86400
+    for bar in chart.bars:
+        x0 = frame.x(bar.start)
         width = frame.width * step / (frame.end - frame.start).total_seconds()
         gap = min(1.0, width * 0.15)
-        base, tip = frame.y(bar["normal"]), frame.y(bar["normal"] + bar["anomalous"])
-        tooltip = (f"{when(bar['start'])}: {bar['anomalous']:,} anomalous, "
-                   f"{bar['normal']:,} normal")
+        base, tip = frame.y(bar.normal), frame.y(bar.normal + bar.anomalous)
+        tooltip = f"{when(bar.start)}: {bar.anomalous:,} anomalous, {bar.normal:,} normal"
         out.append(f"<g><title>{escape(tooltip)}</title>")
-        if bar["normal"]:
+        if bar.normal:
             out.append(f'<rect x="{x0 + gap / 2:.1f}" y="{base:.1f}" width="{width - gap:.1f}" '
                        f'height="{frame.y(0) - base:.1f}" fill="{NORMAL}"/>')
-        if bar["anomalous"]:
+        if bar.anomalous:
             out.append(f'<rect x="{x0 + gap / 2:.1f}" y="{tip:.1f}" width="{width - gap:.1f}" '
                        f'height="{base - tip:.1f}" fill="{ANOMALOUS}"/>')
         out.append("</g>")
     return out
 
 
-def x_labels(chart: dict[str, Any], frame: Frame) -> list[str]:
+def x_labels(chart: Chart, frame: Frame) -> list[str]:
     """Days under the axis; in an hourly chart also a tick every six hours."""
     out, y = [], frame.y(0)
-    for bar in chart["bars"]:
-        at = parse(bar["start"])
+    for bar in chart.bars:
+        at = utc(bar.start)
         x = frame.x(at)
         if at.hour == 0:
             out += tick(x, y, 8, "#667085", at.strftime("%a %d %b"),
                         f'x="{x + 3:.1f}" y="{y + 22:.1f}" class="chart-axis strong"')
-        elif chart["bucket"] == "hour" and at.hour % 6 == 0:
+        elif chart.bucket == "hour" and at.hour % 6 == 0:
             out += tick(x, y, 4, "#98a2b3", f"{at.hour:02d}:00",
                         f'x="{x:.1f}" y="{y + 16:.1f}" text-anchor="middle" class="chart-axis"')
     return out
@@ -137,20 +136,20 @@ def tick(x: float, y: float, length: int, colour: str, label: str, text_attrs: s
             f'stroke="{colour}"/>'), f"<text {text_attrs}>{escape(label)}</text>"]
 
 
-def marker_lines(chart: dict[str, Any], frame: Frame) -> list[str]:
+def marker_lines(chart: Chart, frame: Frame) -> list[str]:
     """A dashed line per change or rollback, labels staggered so neighbours stay legible."""
     out = []
-    for index, m in enumerate(chart["markers"]):
-        x = frame.x(parse(m["time"]))
-        colour = MARKER_COLOURS.get(m["kind"], "#344054")
+    for index, m in enumerate(chart.markers):
+        x = frame.x(m.time)
+        colour = MARKER_COLOURS.get(m.kind, "#344054")
         label_y = TOP - 24 + 12 * (index % 2)
         anchor = "end" if x > WIDTH - 160 else "start"
         dx = -4 if anchor == "end" else 4
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{label_y + 4}" y2="{frame.y(0):.1f}" '
                    f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="5 3"/>')
         out.append(f'<text x="{x + dx:.1f}" y="{label_y:.1f}" text-anchor="{anchor}" '
-                   f'class="chart-label" fill="{colour}">{escape(m["label"])} '
-                   f'{escape(when(m["time"])[11:16])}</text>')
+                   f'class="chart-label" fill="{colour}">{escape(m.label)} '
+                   f'{escape(when(m.time)[11:16])}</text>')
     return out
 
 

@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from auditlog.pack import Rule, load_rules, severity_rank
+from auditlog.report.model import ChangeSection, Grant
 
 CONTROL_PREFIX = "control:"
 
@@ -50,28 +51,28 @@ def entry(tag: str, check: str, text: str, source: str = "records") -> Control:
             "source": source, "rules": [], "severity": None}
 
 
-def change_checks(con: duckdb.DuckDBPyConnection, change: dict[str, Any],
-                  used_grants: Sequence[dict[str, Any]]) -> list[Control]:
+def change_checks(con: duckdb.DuckDBPyConnection, change: ChangeSection,
+                  used_grants: Sequence[Grant]) -> list[Control]:
     """The checks a change fails (controls/change_controls.sql), approval before timing,
     then those of the grants its responsible accounts used that its implementer gave
     (controls/change_grant_controls.sql), in the order of `used_grants`."""
     rows = con.execute("""
         SELECT control, check_name, reason FROM change_controls WHERE change_id = ?
         ORDER BY control = 'change-window', control, check_name""",
-                       [change["change_id"]]).fetchall()
+                       [change.change_id]).fetchall()
     found = [entry(control, check, reason) for control, check, reason in rows]
     granted = {grant_id: entry(control, check, reason) for grant_id, control, check, reason in
                con.execute("""
         SELECT grant_event_id, control, check_name, reason FROM change_grant_controls
-        WHERE change_id = ?""", [change["change_id"]]).fetchall()}
-    return found + [granted[g["id"]] for g in used_grants if g["id"] in granted]
+        WHERE change_id = ?""", [change.change_id]).fetchall()}
+    return found + [granted[g.id] for g in used_grants if g.id in granted]
 
 
-def grant_checks(con: duckdb.DuckDBPyConnection, grant: dict[str, Any]) -> list[Control]:
+def grant_checks(con: duckdb.DuckDBPyConnection, grant: Grant) -> list[Control]:
     """The checks one grant's record fails (controls/grant_controls.sql)."""
     rows = con.execute("""
         SELECT control, check_name, reason FROM grant_controls WHERE grant_event_id = ?
-        ORDER BY control, check_name""", [grant["id"]]).fetchall()
+        ORDER BY control, check_name""", [grant.id]).fetchall()
     return [entry(control, check, reason) for control, check, reason in rows]
 
 

@@ -1,11 +1,11 @@
 """How the report writes values for people: thousands separators, money with its
-currency, times to the minute in UTC, durations in hours and minutes. The report's data
-keeps the exact values (ISO 8601 with Z, decimal strings); only the renderers use these."""
+currency, times to the minute in UTC, durations in hours and minutes. The report's model
+keeps the exact values (`datetime`, `Decimal`); only the renderers use these."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,42 +14,48 @@ def count(value: int | None) -> str:
     return "0" if value is None else f"{value:,}"
 
 
-def money(amount: str | None, currency: str | None = "") -> str:
-    """'3232.19', 'EUR' -> 'EUR 3,232.19' (exact: formatted from the decimal string).
-    A null amount is a sum that does not exist (charges in several currencies), so it is
-    '—', never 0.00."""
+def money(amount: Decimal | str | None, currency: str | None = "") -> str:
+    """3232.19, 'EUR' -> 'EUR 3,232.19', exact. The report passes its Decimal; the CLI
+    passes a JSON document's exact decimal text. A null amount is a sum that does not
+    exist (charges in several currencies), so it is '—', never 0.00."""
     if amount is None:
         return "—"
     return f"{currency or ''} {Decimal(amount):,.2f}".strip()
 
 
-def moneys(rows: Sequence[Mapping[str, Any]], field: str = "amount") -> str:
-    """Per-currency sums (`by_currency` rows) as 'EUR 3,378.38 + USD 512.10': two
-    currencies are never added into one figure. No rows: nothing was charged."""
+def moneys(rows: Sequence[Any], field: str = "amount") -> str:
+    """Per-currency sums (`by_currency` rows: records, or mappings of a JSON document) as
+    'EUR 3,378.38 + USD 512.10': two currencies are never added into one figure. No
+    rows: nothing was charged."""
     if not rows:
-        return money("0")
-    return " + ".join(money(r[field] if r[field] is not None else "0", r["currency"])
-                      for r in rows)
+        return money(Decimal(0))
+    return " + ".join(money(_get(r, field) if _get(r, field) is not None else Decimal(0),
+                            _get(r, "currency")) for r in rows)
 
 
-def parse(instant: str) -> datetime:
-    return datetime.fromisoformat(instant)
+def _get(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, Mapping) else getattr(row, name)
 
 
-def when(instant: str | None) -> str:
-    """'2026-09-22T17:45:00Z' -> '2026-09-22 17:45 UTC'."""
-    if not instant:
+def utc(instant: datetime) -> datetime:
+    """The instant in UTC (a naive one is UTC already: the database stores UTC)."""
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+def when(instant: datetime | None) -> str:
+    """2026-09-22T17:45:00Z -> '2026-09-22 17:45 UTC'."""
+    if instant is None:
         return "—"
-    return parse(instant).strftime("%Y-%m-%d %H:%M UTC")
+    return utc(instant).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def day(instant: str | None) -> str:
-    return parse(instant).strftime("%a %d %b %Y") if instant else "—"
+def day(instant: datetime | None) -> str:
+    return utc(instant).strftime("%a %d %b %Y") if instant is not None else "—"
 
 
-def duration(start: str, end: str) -> str:
+def duration(start: datetime, end: datetime) -> str:
     """The time from start to end as '2 h 15 min' (or '3 d 4 h'), sign ignored."""
-    minutes = abs(int((parse(end) - parse(start)).total_seconds() // 60))
+    minutes = abs(int((end - start).total_seconds() // 60))
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
     if days:

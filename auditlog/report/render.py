@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 
 from auditlog.report import formatting as fmt
+from auditlog.report.model import Report
 from auditlog.textsafe import html as html_text
 from auditlog.textsafe import markdown
 
@@ -42,8 +43,8 @@ def environment(*, html: bool) -> jinja2.Environment:
     return env
 
 
-def context(report: dict[str, Any]) -> dict[str, Any]:
+def context(report: Report) -> dict[str, Any]:
     """What every template gets: the report, and `who` to name a person."""
-    people = report["people"]
-    return {"r": report, "s": report["summary"],
+    people = report.people
+    return {"r": report, "s": report.summary,
             "who": lambda account: fmt.person(account, people)}
