@@ -8,6 +8,8 @@ A refund is a `charges` row of type `refund`; `refund_of` names the charge it re
 
 from __future__ import annotations
 
+from dataclasses import astuple, dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -71,62 +73,102 @@ def customer_totals(con: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> pl.D
         con.unregister("refund_lines")
 
 
+@dataclass(frozen=True)
+class Refund:
+    """One refund with what it refunds: the charge it names (if any), whether that charge
+    was anomalous, and the refunds of that charge so far, this one included."""
+
+    refund_id: str
+    refund_of: str | None
+    refunded_at: datetime
+    account: str
+    amount: Decimal
+    currency: str | None
+    cumulative: Decimal
+    known: bool
+    target_type: str
+    charge_amount: Decimal | None
+    charge_account: str | None
+    charge_currency: str | None
+    anomalous: bool
+
+
+@dataclass(frozen=True)
+class RefundIssue:
+    """One problem of one refund (ISSUE_COLUMNS, in order)."""
+
+    issue: str
+    refund_id: str
+    refund_of: str | None
+    refunded_at: datetime
+    account: str
+    amount: Decimal
+    currency: str | None
+    charge_amount: Decimal | None
+    detail: str
+
+
+REFUNDS_SQL = """
+    SELECT r.charge_id AS refund_id, r.refund_of, r.ts AS refunded_at, r.account,
+           abs(r.amount) AS amount, r.currency,
+           sum(abs(r.amount)) OVER (PARTITION BY r.refund_of ORDER BY r.ts, r.charge_id
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cumulative,
+           c.charge_id IS NOT NULL AS known, coalesce(c.type, 'one_time') AS target_type,
+           c.amount AS charge_amount, c.account AS charge_account,
+           c.currency AS charge_currency, a.charge_id IS NOT NULL AS anomalous
+    FROM charges AS r
+    LEFT JOIN charges AS c ON c.charge_id = r.refund_of
+    LEFT JOIN anomalous_charges AS a ON a.charge_id = r.refund_of
+    WHERE r.type = 'refund'
+    ORDER BY r.ts, r.charge_id"""
+
+
 def refund_issues(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Every refund that does not match a charge needing it, one row per problem.
 
     Needs the shared views (refund_lines installs them)."""
-    rows = con.sql("""
-        SELECT r.charge_id AS refund_id, r.refund_of, r.ts AS refunded_at, r.account,
-               abs(r.amount) AS amount, r.currency,
-               sum(abs(r.amount)) OVER (PARTITION BY r.refund_of ORDER BY r.ts, r.charge_id
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cumulative,
-               c.charge_id IS NOT NULL AS known, coalesce(c.type, 'one_time') AS target_type,
-               c.amount AS charge_amount, c.account AS charge_account,
-               c.currency AS charge_currency, a.charge_id IS NOT NULL AS anomalous
-        FROM charges AS r
-        LEFT JOIN charges AS c ON c.charge_id = r.refund_of
-        LEFT JOIN anomalous_charges AS a ON a.charge_id = r.refund_of
-        WHERE r.type = 'refund'
-        ORDER BY r.ts, r.charge_id""").pl()
-    issues = [issue for row in rows.iter_rows(named=True) for issue in check_refund(row)]
+    rows = con.sql(REFUNDS_SQL).pl()
+    issues = [astuple(issue) for row in rows.iter_rows(named=True)
+              for issue in check_refund(Refund(**row))]
     schema = {**{c: pl.String for c in ISSUE_COLUMNS},
               "refunded_at": rows.schema["refunded_at"], "amount": rows.schema["amount"],
               "charge_amount": rows.schema["charge_amount"]}
     return pl.DataFrame(issues, schema=schema, orient="row")
 
 
-def check_refund(row: dict[str, Any]) -> list[tuple[Any, ...]]:
+def check_refund(refund: Refund) -> list[RefundIssue]:
     """The problems of one refund, given its charge and the refunds of it so far."""
     found: list[tuple[str, str]] = []
-    target, amount = row["refund_of"], row["amount"]
+    target = refund.refund_of
     if target is None:
         found.append(("unknown_charge", "it names no charge (refund_of is empty)"))
-    elif not row["known"]:
+    elif not refund.known or refund.charge_amount is None:
         found.append(("unknown_charge", f"charge {target} is not in the billing logs"))
-    elif row["target_type"] == "refund":
+    elif refund.target_type == "refund":
         found.append(("unknown_charge", f"{target} is itself a refund, not a charge"))
     else:
-        found += charge_problems(row, target, amount)
-    return [(issue, row["refund_id"], target, row["refunded_at"], row["account"], amount,
-             row["currency"], row["charge_amount"], detail) for issue, detail in found]
+        found += charge_problems(refund, target, refund.charge_amount)
+    return [RefundIssue(issue, refund.refund_id, target, refund.refunded_at, refund.account,
+                        refund.amount, refund.currency, refund.charge_amount, detail)
+            for issue, detail in found]
 
 
-def charge_problems(row: dict[str, Any], target: str, amount: Decimal) -> list[tuple[str, str]]:
+def charge_problems(refund: Refund, target: str, charged: Decimal) -> list[tuple[str, str]]:
     found = []
-    charged, total = row["charge_amount"], row["cumulative"]
+    amount, total = refund.amount, refund.cumulative
     before = total - amount
-    if not row["anomalous"]:
-        kind = row["target_type"]
-        found.append(("not_anomalous", f"charge {target} ({kind}) was not anomalous"))
+    if not refund.anomalous:
+        found.append(("not_anomalous",
+                      f"charge {target} ({refund.target_type}) was not anomalous"))
     if amount > charged:
         found.append(("exceeds_charge", f"{money(amount)} refunded of a {money(charged)} charge"))
     elif before >= charged:
         found.append(("double_refund", f"{money(before)} of {money(charged)} refunded before"))
     elif total > charged:
         found.append(("over_refund", f"refunds add up to {money(total)} of {money(charged)}"))
-    if row["charge_account"] != row["account"]:
-        found.append(("account_mismatch", f"charge {target} billed {row['charge_account']}"))
-    currencies = (row["charge_currency"], row["currency"])
+    if refund.charge_account != refund.account:
+        found.append(("account_mismatch", f"charge {target} billed {refund.charge_account}"))
+    currencies = (refund.charge_currency, refund.currency)
     if None not in currencies and currencies[0] != currencies[1]:
         found.append(("currency_mismatch", f"charge {target} is in {currencies[0]}"))
     return found
