@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from auditlog.errors import AuditlogWarning, UsageError
 from auditlog.values import parse_time
@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 
 TimeLike = datetime | str | None
 PathLike = Path | str
-EngineName = Literal["duckdb", "spark"]
+# An engine's name in the registry (auditlog.engines.ENGINES): duckdb, spark, ...
+EngineName = str
 # The three lists billing works from (analysis/refunds.py), by name.
 REFUND_LISTS = ("charges", "customers", "refund_issues")
 
@@ -478,8 +479,8 @@ class Investigation:
         self.check_open()
         manifest = export_bundle(self.path, Path(out), formats,
                                  [*self.rules_dirs, *(Path(d) for d in rules_dirs)])
-        self.caveat(manifest["coverage"]["caveats"])
-        return manifest
+        self.caveat(manifest.coverage.caveats)
+        return manifest.as_json()
 
     def verify(self, directory: PathLike, *, inputs: bool = False) -> Verification:
         """Recompute an export's digests (and its input files', with `inputs`)."""

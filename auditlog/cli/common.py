@@ -18,12 +18,13 @@ from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 from rich.text import Text
 
+from auditlog.engines import engine_names
 from auditlog.pack.model import SEVERITIES
 from auditlog.store.locking import DEFAULT_TIMEOUT, Notice, WaitPolicy, set_wait_policy
 from auditlog.textsafe import json_document, visible
 
 if TYPE_CHECKING:
-    from auditlog.investigation import EngineName, Investigation
+    from auditlog.investigation import Investigation
     from auditlog.investigation import Notice as Told
 
 app = typer.Typer(
@@ -145,9 +146,10 @@ class TableFormat(str, enum.Enum):
     csv = "csv"
 
 
-class Engine(str, enum.Enum):
-    duckdb = "duckdb"
-    spark = "spark"
+# One choice per registered engine (auditlog.engines.ENGINES), so a new engine needs no
+# change here; DuckDB, embedded, is the default.
+Engine = enum.Enum("Engine", {n: n for n in engine_names()}, type=str)  # type: ignore[misc]
+DEFAULT_ENGINE = Engine("duckdb")
 
 
 Severity = enum.Enum("Severity", {s: s for s in SEVERITIES}, type=str)  # type: ignore[misc]
@@ -176,15 +178,14 @@ def flag(argument: str) -> str:
     return FLAGS.get(argument, "--" + argument.replace("_", "-"))
 
 
-def investigation(db: Path | None, *, engine: Engine = Engine.duckdb,
+def investigation(db: Path | None, *, engine: Engine = DEFAULT_ENGINE,
                   master: str | None = None, lake: Path | None = None,
                   rules_dirs: list[Path] | None = None) -> Investigation:
     """The command's Investigation of `db` (default ./auditlog.duckdb or $AUDITLOG_DB),
     its notices printed on stderr as they come."""
     from auditlog.investigation import Investigation
 
-    name: EngineName = "spark" if engine is Engine.spark else "duckdb"
-    return Investigation(db, engine=name, master=master, lake=lake,
+    return Investigation(db, engine=engine.value, master=master, lake=lake,
                          rules_dirs=rules_dirs or (), notify=tell)
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from auditlog.cli.common import (
+    DEFAULT_ENGINE,
     Engine,
     FormatOption,
     OutputFormat,
@@ -48,10 +49,10 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="The rule's id.")],
                rules_dir: RulesDirOption = None,
                engine: Annotated[Engine, typer.Option(
                    "--engine", help="spark: print the rule's Spark SQL translation.")
-               ] = Engine.duckdb) -> None:
+               ] = DEFAULT_ENGINE) -> None:
     """A rule's metadata, parameters and SQL."""
     inv = investigation(None, engine=engine, rules_dirs=rules_dir)
-    if engine is Engine.spark:
+    if engine is not DEFAULT_ENGINE:  # the SQL that engine runs, as it runs it
         console.print(inv.rule_sql(rule_id), soft_wrap=True)
         return
     rule = inv.rule(rule_id)

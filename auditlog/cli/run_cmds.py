@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from auditlog.cli.common import (
+    DEFAULT_ENGINE,
     DbOption,
     Engine,
     FormatOption,
@@ -71,7 +72,7 @@ def run(
     since: SinceOption = None,
     until: UntilOption = None,
     rules_dir: RulesDirOption = None,
-    engine: EngineOption = Engine.duckdb,
+    engine: EngineOption = DEFAULT_ENGINE,
     lake: LakeOption = None,
     master: MasterOption = None,
     rule_timeout: RuleTimeoutOption = None,
