@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -20,6 +21,7 @@ from auditlog.pack.units import (
     sql_reads,
 )
 from auditlog.store import create_schema
+from auditlog.store.attribution import fingerprint
 
 
 def write_units(folder: Path, units: dict[str, str]) -> Path:
@@ -202,3 +204,15 @@ def test_a_requires_that_is_not_a_list_of_kinds_is_refused(tmp_path: Path) -> No
     assert len(messages) == 2
     assert "'requires' must be a list of kind names" in messages[0]
     assert "requires unknown kinds ['payments']" in messages[1]
+
+
+def test_the_stored_attributions_fingerprint_covers_every_units_sql() -> None:
+    # A changed view or control makes the stored attribution stale (store/attribution.py).
+    con = duckdb.connect()
+    create_schema(con)
+    units = shared_units()
+    base = fingerprint(con, units)
+    assert fingerprint(con, shared_units()) == base
+    for n, unit in enumerate(units):
+        edited = [*units[:n], replace(unit, sql=unit.sql + "\n-- edited"), *units[n + 1:]]
+        assert fingerprint(con, edited) != base, unit.name
