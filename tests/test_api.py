@@ -95,7 +95,7 @@ def test_traces_are_the_library_documents(world: WorldSummary,
                                           inv: auditlog.Investigation) -> None:
     charge_id = inv.remediation()["charge_id"][0]
     con = store.connect(inv.path, read_only=True)
-    assert inv.trace_charge(charge_id) == trace_charge(con, charge_id)
+    assert inv.trace_charge(charge_id) == trace_charge(con, charge_id).as_json()
     con.close()
     facts = world.incident
     impact = inv.trace_change(facts.change_id)["impact"]
