@@ -96,7 +96,7 @@ def visible(parent: Path) -> list[str]:
 def test_a_killed_reexport_leaves_the_last_good_export(moment: str, db: Path,
                                                        tmp_path: Path) -> None:
     out = tmp_path / "exports" / "out"
-    before = export_bundle(db, out, ["csv"])
+    before = export_bundle(db, out, ["csv"]).as_json()
     kill_export_at(moment, db, out, ["json", "csv"])
 
     if moment == "aside":
@@ -112,7 +112,7 @@ def test_a_killed_reexport_leaves_the_last_good_export(moment: str, db: Path,
                                                else ["csv"])
     assert visible(out.parent) == (["out"] if moment != "aside" else [])
 
-    again = export_bundle(db, out, ["json"])
+    again = export_bundle(db, out, ["json"]).as_json()
     assert verify(out).intact and manifest_of(out) == again
     assert sorted(p.name for p in out.parent.iterdir()) == ["out"]  # leftovers cleared
 

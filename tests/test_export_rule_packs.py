@@ -25,6 +25,6 @@ def test_user_rule_findings_are_exported_only_with_their_packs_digest(tmp_path: 
     with pytest.raises(UsageError, match=r"findings of rule big_charge .* --rules-dir"):
         export_bundle(db, tmp_path / "out", ["csv"])
     assert not (tmp_path / "out").exists()
-    manifest = export_bundle(db, tmp_path / "out", ["csv"], [pack])
+    manifest = export_bundle(db, tmp_path / "out", ["csv"], [pack]).as_json()
     (entry,) = [p for p in manifest["rule_packs"] if p["source"] == str(pack)]
     assert entry["rules"] == ["big_charge"] and len(entry["sha256"]) == 64

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -23,6 +22,9 @@ from auditlog.export.evidence import evidence_frames, input_files
 from auditlog.export.manifest import (
     MANIFEST,
     MANIFEST_VERSION,
+    CoverageSummary,
+    Manifest,
+    Tool,
     document_time,
     file_entry,
     last_run,
@@ -63,7 +65,7 @@ def gather(con: duckdb.DuckDBPyConnection, rules_dirs: Sequence[Path] = ()) -> E
 
 
 def export_bundle(db_path: Path | str | None, out_dir: Path, formats: Iterable[str],
-                  rules_dirs: Sequence[Path] = ()) -> dict[str, Any]:
+                  rules_dirs: Sequence[Path] = ()) -> Manifest:
     """Write the export into out_dir in every format; return the manifest."""
     out_dir = out_dir.resolve()  # "--out ." has a name and a parent to write beside
     chosen = sorted(set(formats))
@@ -83,30 +85,30 @@ def export_bundle(db_path: Path | str | None, out_dir: Path, formats: Iterable[s
     with staging_dir(out_dir) as staging:
         files = [file_entry(staging, name, fmt, rows)
                  for fmt, write in writers.items() for name, rows in write(data, staging)]
-        manifest = {
-            "manifest_version": MANIFEST_VERSION,
-            "tool": {"name": "auditlog", "version": data.tool_version},
-            "formats": chosen,
-            "ocsf_version": OCSF_VERSION if "ocsf" in writers else None,
-            "tables": data.rows(),
-            "run": run,
-            "rule_packs": rule_packs(rules_dirs),
-            "inputs": inputs,
-            "coverage": covered,
-            "files": sorted(files, key=lambda f: f["path"]),
-        }
+        manifest = Manifest(
+            manifest_version=MANIFEST_VERSION,
+            tool=Tool("auditlog", data.tool_version),
+            formats=tuple(chosen),
+            ocsf_version=OCSF_VERSION if "ocsf" in writers else None,
+            tables=data.rows(),
+            run=run,
+            rule_packs=tuple(rule_packs(rules_dirs)),
+            inputs=tuple(inputs),
+            coverage=covered,
+            files=tuple(sorted(files, key=lambda f: f.path)),
+        )
         write_manifest(staging, manifest)
         install(staging, out_dir)
     return manifest
 
 
-def coverage_summary(con: duckdb.DuckDBPyConnection, data: ExportData) -> dict[str, Any]:
+def coverage_summary(con: duckdb.DuckDBPyConnection, data: ExportData) -> CoverageSummary:
     """What the exported answer cannot see: the kinds it needs that hold no rows, the gaps
     in them, and the caveats in words (the same sentences the CLI prints)."""
     cov = coverage(con).needed_by(NEEDS["export"])
     charges = data.tables["remediation"].select("charge_id", "charged_at").iter_rows()
-    return {"missing": list(cov.missing), "gaps": [g.as_dict() for g in cov.gaps],
-            "caveats": answer_caveats(con, NEEDS["export"], charges=charges)}
+    return CoverageSummary(tuple(cov.missing), tuple(cov.gaps),
+                           tuple(answer_caveats(con, NEEDS["export"], charges=charges)))
 
 
 def export_names(data: ExportData) -> set[str]:

@@ -4,7 +4,7 @@ input files those rows came from."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
@@ -36,8 +36,23 @@ def evidence_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
     return {kind: evidence_frame(con, kind) for kind in EVIDENCE_TABLES}
 
 
+@dataclass(frozen=True)
+class InputFile:
+    """An ingested file (by content) the export's answer rests on; a content written
+    without a file (by a fixture or a tool) has no paths and no counts."""
+
+    sha256: str
+    paths: tuple[str, ...]
+    kind: str | None
+    rows_read: int | None
+    loaded: int | None
+    duplicates: int | None
+    quarantined: int | None
+    evidence_rows: int
+
+
 def input_files(con: duckdb.DuckDBPyConnection,
-                evidence: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
+                evidence: dict[str, pl.DataFrame]) -> list[InputFile]:
     """Every ingested file (by content): its SHA-256, paths, kind, counts, and how many
     evidence rows came from it. Rules ran over all of them, so all are inputs."""
     used: dict[str, int] = {}
@@ -49,12 +64,10 @@ def input_files(con: duckdb.DuckDBPyConnection,
                min(rows_read) AS rows_read, sum(loaded) AS loaded,
                sum(duplicates) AS duplicates, min(quarantined) AS quarantined
         FROM ingested_files GROUP BY sha256 ORDER BY sha256""").fetchall()
-    files = [{"sha256": sha, "paths": list(paths), "kind": kind, "rows_read": int(read),
-              "loaded": int(loaded), "duplicates": int(dups), "quarantined": int(quarantined),
-              "evidence_rows": used.pop(sha, 0)}
+    files = [InputFile(sha, tuple(paths), kind, int(read), int(loaded), int(dups),
+                       int(quarantined), used.pop(sha, 0))
              for sha, paths, kind, read, loaded, dups, quarantined in rows]
     # Rows written without a file (by a fixture or a tool): still say where they came from.
-    files += [{"sha256": sha, "paths": [], "kind": None, "rows_read": None, "loaded": None,
-               "duplicates": None, "quarantined": None, "evidence_rows": count}
+    files += [InputFile(sha, (), None, None, None, None, None, count)
               for sha, count in sorted(used.items(), key=lambda item: str(item[0]))]
     return files

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -22,10 +22,12 @@ import duckdb
 
 from auditlog.analysis.findings import has_table
 from auditlog.errors import InputError
+from auditlog.export.evidence import InputFile
 from auditlog.export.model import FIXED_DOCUMENT_TIME
+from auditlog.ingest.coverage import Gap
 from auditlog.pack.loader import builtin_root, pack_dirs
 from auditlog.pack.units import UNIT_DIRS
-from auditlog.values import iso_utc
+from auditlog.values import as_json
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -57,18 +59,91 @@ def pack_files(root: Traversable, prefix: str = "") -> Iterable[tuple[str, bytes
             yield name, item.read_bytes()
 
 
-def pack_digest(pack: Traversable, source: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PackDigest:
+    """A rule pack (or the shared units) and the digest of its files."""
+
+    pack: str
+    source: str
+    sha256: str
+    files: int
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """The parameters and counts of the latest `auditlog run`."""
+
+    run_id: str
+    started_at: datetime | None
+    rules: tuple[str, ...]
+    params: dict[str, Any]
+    since: datetime | None
+    until: datetime | None
+    findings: int
+    new: int
+    disappeared: int
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One written file: its tables and their row counts, size and SHA-256."""
+
+    path: str
+    format: str
+    rows: int
+    tables: dict[str, int]
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class CoverageSummary:
+    """What the exported answer cannot see: kinds without rows, gaps, the caveats."""
+
+    missing: tuple[str, ...]
+    gaps: tuple[Gap, ...]
+    caveats: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The manifest of an export (manifest.json is `as_json()`)."""
+
+    manifest_version: int
+    tool: Tool
+    formats: tuple[str, ...]
+    ocsf_version: str | None
+    tables: dict[str, int]
+    run: RunEntry | None
+    rule_packs: tuple[PackDigest, ...]
+    inputs: tuple[InputFile, ...]
+    coverage: CoverageSummary
+    files: tuple[FileEntry, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = as_json(self)
+        return document
+
+
+def pack_digest(pack: Traversable, source: str) -> PackDigest:
     """A pack's version: the SHA-256 of its `sha256sum`-style listing (digest, two spaces,
     relative path, one line per file, sorted by path), so anyone can recompute it."""
     files = sorted(pack_files(pack))  # by full relative path, as `sort` orders them
     listing = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in files)
     rules = sorted(name.removesuffix(".sql") for name, _ in files
                    if name.endswith(".sql") and "/" not in name)
-    return {"pack": pack.name, "source": source, "sha256": hashlib.sha256(
-        listing.encode()).hexdigest(), "files": listing.count("\n"), "rules": rules}
+    return PackDigest(pack.name, source, hashlib.sha256(listing.encode()).hexdigest(),
+                      listing.count("\n"), tuple(rules))
 
 
-def rule_packs(rules_dirs: Iterable[Path] = ()) -> list[dict[str, Any]]:
+def rule_packs(rules_dirs: Iterable[Path] = ()) -> list[PackDigest]:
     """The built-in packs, the shared views and controls they build on, and the user's
     packs."""
     root = builtin_root()
@@ -80,7 +155,7 @@ def rule_packs(rules_dirs: Iterable[Path] = ()) -> list[dict[str, Any]]:
     return packs
 
 
-def last_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+def last_run(con: duckdb.DuckDBPyConnection) -> RunEntry | None:
     """The parameters and counts of the latest `auditlog run`, or None before any."""
     if not has_table(con, "runs"):
         return None
@@ -89,27 +164,27 @@ def last_run(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     if row is None:
         return None
     run_id, started, rules, params, since, until, found, new, gone = row
-    return {"run_id": run_id, "started_at": iso_utc(started), "rules": sorted(rules or []),
-            "params": json.loads(params) if params else {}, "since": iso_utc(since),
-            "until": iso_utc(until), "findings": found, "new": new, "disappeared": gone}
+    return RunEntry(run_id, started, tuple(sorted(rules or [])),
+                    json.loads(params) if params else {}, since, until, found, new, gone)
 
 
 def document_time(con: duckdb.DuckDBPyConnection) -> datetime:
     """The date documents carry (XLSX properties): the last run's start, never "now"."""
     run = last_run(con)
-    return datetime.fromisoformat(run["started_at"]) if run else FIXED_DOCUMENT_TIME
+    return run.started_at.astimezone(UTC) if run and run.started_at else FIXED_DOCUMENT_TIME
 
 
-def file_entry(out_dir: Path, name: str, fmt: str, rows: dict[str, int]) -> dict[str, Any]:
+def file_entry(out_dir: Path, name: str, fmt: str, rows: dict[str, int]) -> FileEntry:
     """One written file: its tables and their row counts, size and SHA-256."""
     path = out_dir / name
-    return {"path": name, "format": fmt, "rows": sum(rows.values()), "tables": rows,
-            "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    return FileEntry(name, fmt, sum(rows.values()), rows, path.stat().st_size,
+                     sha256_file(path))
 
 
-def write_manifest(out_dir: Path, document: dict[str, Any]) -> Path:
+def write_manifest(out_dir: Path, manifest: Manifest) -> Path:
     path = out_dir / MANIFEST
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(manifest.as_json(), indent=2, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
     return path
 
 
