@@ -7,6 +7,7 @@ readers use those of the latest run."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from auditlog import store
+from auditlog.analysis.caveats import model_reach
 from auditlog.cli import app
 from auditlog.engines.cases import build_fixture
 from auditlog.engines.sandbox import install_shared_views
@@ -153,3 +155,15 @@ def test_the_shipped_parameters_have_grace_minutes_and_the_controls_translate_to
                                           "change_grant_controls"}
     for unit in controls:
         assert to_spark(unit.sql, unit.source).startswith(("SELECT", "WITH"))
+
+
+def test_caveats_read_the_models_reach_with_the_latest_runs_values(db: Path) -> None:
+    cli(db, "run", "--param", "pairing_hours=48")
+    con = store.connect(db, read_only=True)
+    try:
+        install_shared_views(con)
+        assert con.execute("SELECT pairing_hours, grace_minutes FROM model_params"
+                           ).fetchall() == [(48, 0)]
+        assert model_reach(con).after == timedelta(hours=48)
+    finally:
+        con.close()

@@ -67,7 +67,7 @@ def on_duckdb(rules: list[Rule], tables: Tables, workdir: Path,
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "fixture.duckdb"
     build_fixture(db, tables)
-    sandbox = open_sandbox(db)
+    sandbox = open_sandbox(db, params=params or {})  # a case's model parameters too
     try:
         return pl.concat([run_rule(sandbox, r, params) for r in rules]), db
     finally:

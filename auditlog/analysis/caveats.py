@@ -83,10 +83,14 @@ class Resting:
 
 
 def model_reach(con: duckdb.DuckDBPyConnection) -> Reach:
-    """The attribution model's own parameters, read from its SQL, never restated here."""
+    """The attribution model's own parameters, read from its SQL, never restated here,
+    with the values the latest run was given (pack/params.py), as the views had them."""
+    from auditlog.pack.params import with_model_params
     from auditlog.pack.units import shared_units
+    from auditlog.store.runs import latest_run_params
 
-    params = next(unit for unit in shared_units() if unit.name == PARAMS_VIEW)
+    params = next(unit for unit in with_model_params(shared_units(), latest_run_params(con))
+                  if unit.name == PARAMS_VIEW)
     hours, minutes = con.execute(
         f"SELECT pairing_hours, clock_skew_minutes FROM ({params.body})"
     ).fetchone() or (0, 0)
