@@ -26,10 +26,12 @@ UNITS = {"B": "B", "KB": "KB", "MB": "MB", "GB": "GB", "TB": "TB",
 
 
 def parse_size(text: str, option: str) -> str:
-    """`text` as DuckDB spells a size ('2GB', '512MiB'), or a UsageError naming `option`."""
+    """`text` as DuckDB spells a size ('2GB', '512MiB'), or a UsageError naming the
+    argument `option` (as {option}: the CLI words it as its flag, errors.py)."""
     match = SIZE.match(text)
     if not match or float(match.group(1)) <= 0:
-        raise UsageError(f"{option} '{text}' is not a size; write e.g. 2GB, 512MB or 1.5GiB")
+        raise UsageError("{" + option + "} " + f"'{text}' is not a size; write e.g. 2GB, "
+                         "512MB or 1.5GiB", arguments=(option,))
     return f"{match.group(1)}{UNITS[match.group(2).upper()]}"
 
 
@@ -53,11 +55,12 @@ class RuleBounds:
         """The defaults with what is given instead, checked (UsageError naming the option)."""
         default = cls()
         if timeout is not None and not 0 < timeout < math.inf:
-            raise UsageError(f"--rule-timeout {timeout} must be a number of seconds above 0")
+            raise UsageError(f"{{rule_timeout}} {timeout} must be a number of seconds above 0",
+                             arguments=("rule_timeout",))
         return cls(timeout=default.timeout if timeout is None else float(timeout),
                    memory=default.memory if memory is None else parse_size(memory,
-                                                                            "--rule-memory"),
-                   spill=default.spill if spill is None else parse_size(spill, "--rule-spill"))
+                                                                            "rule_memory"),
+                   spill=default.spill if spill is None else parse_size(spill, "rule_spill"))
 
     def config(self) -> dict[str, str]:
         """DuckDB settings for the sandbox connection."""
@@ -69,7 +72,7 @@ DEFAULT_BOUNDS = RuleBounds()
 
 def time_limit_error(rule_id: str, source: str, seconds: float) -> RuleError:
     return RuleError(f"rule {rule_id} was stopped at its time limit of {seconds:g} s "
-                     "(--rule-timeout)", source=source)
+                     "({rule_timeout})", source=source, arguments=("rule_timeout",))
 
 
 @contextmanager

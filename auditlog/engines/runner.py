@@ -76,11 +76,12 @@ def rule_failure(rule: Rule, exc: duckdb.Error, bounds: RuleBounds,
     if timed_out and isinstance(exc, duckdb.InterruptException):
         return time_limit_error(rule.id, rule.source, bounds.timeout)
     if isinstance(exc, duckdb.OutOfMemoryException):
-        limit = (f"its disk spill limit of {bounds.spill} (--rule-spill)"
-                 if "max_temp_directory_size" in str(exc)
-                 else f"its memory limit of {bounds.memory} (--rule-memory)")
-        message = f"rule {rule.id} was stopped at {limit}"
-    elif isinstance(exc, duckdb.PermissionException):
+        spill = "max_temp_directory_size" in str(exc)
+        limit = (f"its disk spill limit of {bounds.spill} ({{rule_spill}})" if spill
+                 else f"its memory limit of {bounds.memory} ({{rule_memory}})")
+        return RuleError(f"rule {rule.id} was stopped at {limit}", source=rule.source,
+                         arguments=("rule_spill" if spill else "rule_memory",))
+    if isinstance(exc, duckdb.PermissionException):
         message = ("rules may not read or write files, attach databases or load extensions: "
                    f"{first_line(exc)}")
     elif isinstance(exc, duckdb.BinderException):
