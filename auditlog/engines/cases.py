@@ -29,6 +29,7 @@ from auditlog import store
 from auditlog.engines.runner import run_rule
 from auditlog.engines.sandbox import open_sandbox
 from auditlog.errors import RuleError
+from auditlog.ingest.pipeline import ingest_rows
 from auditlog.kinds import KINDS
 from auditlog.pack.model import Rule
 
@@ -91,36 +92,53 @@ def parse_case(rule_id: str, index: int, raw: dict[str, Any], source: str) -> Ca
     )
 
 
-def build_fixture(path: Path, tables: Tables) -> None:
-    """A database at `path` holding exactly the case's rows."""
+def build_fixture(path: Path, tables: Tables, *, source: str = "fixture") -> None:
+    """A database at `path` holding exactly the case's rows, loaded through ingest's own
+    typing and checks (pipeline.ingest_rows), so that a case sees what a real load
+    stores: defaults filled (an action's result is 'success'), enums lower-cased, times
+    as UTC instants. A row ingest would quarantine is an error naming `source` (the case
+    file and case), the table and the row: a case must hold what a log can.
+
+    Tables that are not log kinds (ingested_files, quarantine: bookkeeping a test may set
+    up) hold no log rows and are inserted as given."""
     con = store.connect(path)
     try:
         for table, rows in tables.items():
-            columns = sorted({c for row in rows for c in row})
-            if not rows or not columns:
+            if not rows or not any(rows):
                 continue
-            marks = ", ".join("?" for _ in columns)
-            con.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-                [[fixture_value(row.get(c)) for c in columns] for row in rows],
-            )
+            if table not in KINDS:
+                _insert(con, table, rows)
+                continue
+            _, rejected = ingest_rows(con, table, rows, source=f"{source} {table}")
+            if rejected:
+                first = rejected[0]
+                more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+                raise RuleError(
+                    f"{table} row {first.row} breaks the ingest contract: {first.reason}{more}",
+                    source=source,
+                )
     finally:
         con.close()
 
 
-def fixture_value(value: Any) -> Any:
-    # Floats would enter amounts as binary fractions; TOML dates become ISO text.
-    if isinstance(value, float):
-        return repr(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+    columns = sorted({c for row in rows for c in row})
+    marks = ", ".join("?" for _ in columns)
+    con.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+        [[_value(row.get(c)) for c in columns] for row in rows],
+    )
+
+
+def _value(value: Any) -> Any:
+    # TOML and Python dates become ISO text, as ingest writes them.
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def run_case(rule: Rule, case: Case, workdir: Path) -> CaseResult:
     db = workdir / f"{rule.id}-{abs(hash(case.name))}.duckdb"
     try:
-        build_fixture(db, case.tables)
+        build_fixture(db, case.tables, source=case.source)
         # A case's params reach the model's parameters too (grace_minutes), as in a run.
         con = open_sandbox(db, params=case.params)
         try:

@@ -9,6 +9,6 @@ SELECT
 FROM actions
 WHERE target_account IS NOT NULL AND target_account <> actor
   AND coalesce(actor_type, 'human') <> 'customer'
-  AND coalesce(result, 'success') = 'success'
+  AND result = 'success'
 GROUP BY actor, date_trunc('hour', ts)
 HAVING count(DISTINCT target_account) >= CAST($customers_per_hour AS INTEGER)

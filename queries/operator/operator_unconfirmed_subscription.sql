@@ -24,4 +24,4 @@ JOIN billed AS b ON b.cause_event_id = o.event_id
 WHERE NOT EXISTS (
     SELECT 1 FROM actions AS c
     WHERE c.actor = o.customer AND c.order_id = o.order_id
-      AND coalesce(c.result, 'success') = 'success')
+      AND c.result = 'success')

@@ -31,7 +31,7 @@ SELECT
     a.event_id AS key
 FROM actions AS a
 JOIN enabled AS e ON e.subject = a.actor AND e.action = a.action
-WHERE coalesce(a.result, 'success') = 'success'
+WHERE a.result = 'success'
   AND (e.system IS NULL OR a.system = e.system)
   AND a.ts >= e.revoked_at AND (e.regranted_at IS NULL OR a.ts < e.regranted_at)
 QUALIFY row_number() OVER (PARTITION BY a.event_id ORDER BY e.grant_event_id) = 1

@@ -4,5 +4,5 @@ SELECT
     list_value(a.event_id) AS evidence, a.event_id AS key
 FROM actions AS a
 JOIN accounts AS acc ON acc.account = a.actor
-WHERE coalesce(a.result, 'success') = 'success'
+WHERE a.result = 'success'
   AND acc.disabled_at IS NOT NULL AND a.ts >= acc.disabled_at

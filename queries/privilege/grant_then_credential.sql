@@ -12,7 +12,7 @@ JOIN actions AS a
  AND a.ts >= p.ts
  AND a.ts <= p.ts + CAST($window_hours AS INTEGER) * INTERVAL 1 HOURS
 WHERE p.operation = 'grant'
-  AND coalesce(a.result, 'success') = 'success'
+  AND a.result = 'success'
   AND list_contains(
         list_transform(string_split(lower(CAST($credential_actions AS VARCHAR)), ','),
                        lambda x: trim(x)),

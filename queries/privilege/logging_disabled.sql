@@ -5,7 +5,7 @@ SELECT
     CAST(NULL AS DECIMAL(18, 4)) AS amount,
     list_value(event_id) AS evidence, event_id AS key
 FROM actions
-WHERE coalesce(result, 'success') = 'success'
+WHERE result = 'success'
   AND list_contains(
         list_transform(string_split(lower(CAST($logging_actions AS VARCHAR)), ','),
                        lambda x: trim(x)),

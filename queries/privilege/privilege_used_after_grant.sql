@@ -10,5 +10,5 @@ JOIN actions AS a
  AND (p.system IS NULL OR a.system = p.system)
  AND a.ts >= p.ts
  AND a.ts <= p.ts + CAST($minutes AS INTEGER) * INTERVAL 1 MINUTES
-WHERE p.operation = 'grant' AND coalesce(a.result, 'success') = 'success'
+WHERE p.operation = 'grant' AND a.result = 'success'
 GROUP BY p.event_id, p.subject

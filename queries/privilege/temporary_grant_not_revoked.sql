@@ -14,7 +14,7 @@ late_use AS (
       ON a.actor = g.subject AND (g.system IS NULL OR a.system = g.system)
      AND a.ts > g.due_at AND (g.revoked_at IS NULL OR a.ts < g.revoked_at)
     WHERE (g.revoked_at IS NULL OR g.revoked_at > g.due_at)
-      AND coalesce(a.result, 'success') = 'success'
+      AND a.result = 'success'
       AND EXISTS (  -- a verb first used under this grant
           SELECT 1 FROM actions AS u
           WHERE u.actor = g.subject AND u.action = a.action AND u.system = a.system

@@ -9,7 +9,7 @@ customer_orders AS (
     -- Orders a customer itself took part in: it acted on them (placed or confirmed).
     SELECT DISTINCT actor AS customer, order_id
     FROM actions
-    WHERE coalesce(result, 'success') = 'success' AND order_id IS NOT NULL
+    WHERE result = 'success' AND order_id IS NOT NULL
 ),
 joined AS (
     SELECT

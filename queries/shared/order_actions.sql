@@ -8,5 +8,5 @@ SELECT
     lower(action) = 'confirm_order' AS is_confirm,
     coalesce(order_id, event_id) AS order_key
 FROM actions
-WHERE coalesce(result, 'success') = 'success'
+WHERE result = 'success'
   AND lower(action) IN ('subscribe', 'confirm_order', 'change_plan', 'add_package', 'order')

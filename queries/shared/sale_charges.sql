@@ -1,6 +1,6 @@
 -- Charges proper (one_time and recurring), without refunds; a missing type is one_time.
 SELECT
     charge_id, ts, account, product, amount, currency,
-    coalesce(type, 'one_time') AS charge_type, order_id, initiated_by, system, channel
+    type AS charge_type, order_id, initiated_by, system, channel
 FROM charges
-WHERE coalesce(type, 'one_time') IN ('one_time', 'recurring')
+WHERE type IN ('one_time', 'recurring')
