@@ -166,6 +166,9 @@ def test_the_library_names_arguments_the_cli_names_flags(inv: Investigation) -> 
     assert process.stderr.strip() == "error: give --account or --customer, not both"
     with pytest.raises(UsageError, match="^lake and master go with engine spark$"):
         inv.run(master="local[1]")
+    with pytest.raises(UsageError, match="^no format given; use formats$") as missing:
+        inv.export(inv.path.parent / "nowhere", formats=[])
+    assert missing.value.worded(flag) == "no format given; use --format"
     assert flag("change_id") == "--change" and flag("rule_timeout") == "--rule-timeout"
 
 

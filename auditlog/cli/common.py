@@ -170,7 +170,8 @@ ChangeOption = Annotated[
 
 # The Investigation's argument names whose flag is not `--` + the name with dashes.
 FLAGS = {"change_id": "--change", "rules_dirs": "--rules-dir", "packs": "--pack",
-         "rules": "--rule", "params": "--param", "kinds": "--kind", "file": "--file"}
+         "rules": "--rule", "params": "--param", "kinds": "--kind", "file": "--file",
+         "formats": "--format"}
 
 
 def flag(argument: str) -> str:

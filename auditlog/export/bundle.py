@@ -51,8 +51,8 @@ def gather(con: duckdb.DuckDBPyConnection, rules_dirs: Sequence[Path] = ()) -> E
     unknown = sorted(set(findings["rule_id"].to_list()) - set(rules))
     if unknown:
         raise UsageError(f"findings of rule {', '.join(unknown)} come from a rule pack that is "
-                         "neither built in nor given; pass the --rules-dir they were run from, "
-                         "so the manifest carries the pack's digest")
+                         "neither built in nor given; pass the {rules_dirs} they were run from, "
+                         "so the manifest carries the pack's digest", arguments=("rules_dirs",))
     return ExportData(
         tables={"findings": findings,
                 "remediation": refunds["charges"], "refund_customers": refunds["customers"],
@@ -71,7 +71,7 @@ def export_bundle(db_path: Path | str | None, out_dir: Path, formats: Iterable[s
     chosen = sorted(set(formats))
     writers = {name: writer_for(name) for name in chosen}  # unknown names fail first
     if not writers:
-        raise UsageError("no format given; use --format")
+        raise UsageError("no format given; use {formats}", arguments=("formats",))
     con = store.connect(db_path, read_only=True)
     try:
         data = gather(con, rules_dirs)
@@ -122,7 +122,7 @@ def check_target(out_dir: Path, names: set[str]) -> None:
     before exports were staged left (export files without a readable manifest). Anything
     else holds files of no export, which are not ours to remove."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} is a file; give a directory")
+        raise UsageError(f"{{out}} {out_dir} is a file; give a directory", arguments=("out",))
     if not out_dir.exists():
         return
     present = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")
@@ -133,5 +133,5 @@ def check_target(out_dir: Path, names: set[str]) -> None:
         ours, what = names, "is not empty and holds no earlier export"
     strangers = sorted(present - ours - {MANIFEST})
     if strangers:
-        raise UsageError(f"--out {out_dir} {what} ({', '.join(strangers[:3])}); "
-                         "give a new or empty directory")
+        raise UsageError(f"{{out}} {out_dir} {what} ({', '.join(strangers[:3])}); "
+                         "give a new or empty directory", arguments=("out",))

@@ -48,8 +48,9 @@ class Rule:
                 values[name] = coerce(raw, values[name])
             except ValueError:
                 kind = type(values[name]).__name__
-                raise UsageError(f"--param {name}={raw!r} is not a valid {kind} "
-                                 f"(default {values[name]!r})", source=self.source) from None
+                raise UsageError(f"{{params}} {name}={raw!r} is not a valid {kind} "
+                                 f"(default {values[name]!r})", source=self.source,
+                                 arguments=("params",)) from None
         return values
 
 
