@@ -120,10 +120,10 @@ def ingest_paths(
                 result = _ingest_file(con, source, digest.result(), kind, tz, currency, rules)
                 if strict and result.quarantined:
                     raise InputError(
-                        f"{result.quarantined} row(s) break the contract and --strict is on; "
+                        f"{result.quarantined} row(s) break the contract and {{strict}} is on; "
                         "nothing was loaded (see them with 'auditlog quarantine' after a "
-                        "load without --strict)",
-                        source=source.display,
+                        "load without {strict})",
+                        source=source.display, arguments=("strict",),  # CLI: --strict
                     )
                 results.append(result)
                 if progress is not None:

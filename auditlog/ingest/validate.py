@@ -93,15 +93,15 @@ def detect_kind(columns: list[str], source: str) -> Kind:
             "cannot tell which kind of log this is: its columns ("
             + ", ".join(sorted(present)[:12])
             + ("…" if len(present) > 12 else "")
-            + ") hold the required columns of none; name it with --kind "
+            + ") hold the required columns of none; name it with {kind} "
             + "|".join(KINDS),
-            source=source,
+            source=source, arguments=("kind",),  # the CLI words it as --kind
         )
     raise InputError(
         "ambiguous kind: the columns match "
         + " and ".join(k.name for k in matched)
-        + "; name it with --kind",
-        source=source,
+        + "; name it with {kind}",
+        source=source, arguments=("kind",),
     )
 
 
