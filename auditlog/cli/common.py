@@ -1,8 +1,9 @@
 """What every command module shares: the app, the consoles, the common options, and the
 Investigation each command calls (`investigation`), whose notices print on stderr.
 
-Nothing here imports more than the vocabulary: the library is loaded by the command that
-runs, after its arguments are parsed."""
+Only what the options need is imported here (the kinds, severities, engine names, the
+lock's timeout): the library itself is loaded by the command that runs, after its
+arguments are parsed (tests/test_api_cli.py checks that no data library is)."""
 
 from __future__ import annotations
 
