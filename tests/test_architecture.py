@@ -1,6 +1,6 @@
 """The layering as a checked contract (docs/architecture.md): no module reaches into
-another's private names, the modules import one another without a cycle, and the
-import-linter layers of pyproject.toml hold.
+another's private names, the modules import one another without a cycle, only the CLI
+prints or exits, and the import-linter contracts of pyproject.toml hold.
 
 The graph is read from the source with ast, not by importing it: module-level imports
 only (an import inside a function runs late and cannot close a cycle at import time),
@@ -214,6 +214,47 @@ def test_no_import_cycle_among_auditlog_modules() -> None:
     graph = {name: imported_modules(source) for name, source in MODULES.items()}
     found = cycles(graph)
     assert not found, "import cycles:\n" + "\n".join(" -> ".join(c) for c in found)
+
+
+# What only the command line may do: write to the console or end the process.
+CONSOLE_CALLS = {"print", "exit", "quit", "breakpoint", "input"}
+CONSOLE_ATTRIBUTES = {("sys", "exit"), ("sys", "stdout"), ("sys", "stderr"), ("os", "_exit")}
+
+
+def console_uses(source: Source) -> Iterator[str]:
+    """Where a module prints, reads the console or exits: the library raises, the CLI
+    renders (docs/architecture.md)."""
+    for node in ast.walk(source.tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in CONSOLE_CALLS):
+            yield f"line {node.lineno}: {node.func.id}()"
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and (node.value.id, node.attr) in CONSOLE_ATTRIBUTES):
+            yield f"line {node.lineno}: {node.value.id}.{node.attr}"
+        elif isinstance(node, ast.Raise) and node.exc is not None and "SystemExit" in {
+                n.id for n in ast.walk(node.exc) if isinstance(n, ast.Name)}:
+            yield f"line {node.lineno}: raise SystemExit"
+
+
+def test_only_the_cli_prints_or_exits() -> None:
+    found = [f"{source.path.relative_to(ROOT)} {use}" for name, source in MODULES.items()
+             if not (name == "auditlog.cli" or name.startswith("auditlog.cli.")
+                     or name == "auditlog.__main__")
+             for use in console_uses(source)]
+    assert not found, "the library writes to the console or exits:\n" + "\n".join(found)
+
+
+def test_console_uses_are_found() -> None:
+    text = ("import sys\n"
+            "def f(x):\n"
+            "    print(x)\n"
+            "    sys.stderr.write(x)\n"
+            "    raise SystemExit(2)\n"
+            "def g(fingerprint):\n"
+            "    return fingerprint(1)\n")
+    source = Source("auditlog.elsewhere", PACKAGE / "elsewhere.py", ast.parse(text))
+    assert sorted(use.split(":")[0] for use in console_uses(source)) == [
+        "line 3", "line 4", "line 5"]
 
 
 def test_the_cycle_finder_finds_a_cycle_and_its_path() -> None:
