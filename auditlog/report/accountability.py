@@ -228,7 +228,7 @@ def account_section(con: duckdb.DuckDBPyConnection, actor: str, parties: Sequenc
     grants = [grant_of(con, g, actor) for g in doc.privileges
               if held(g, first, last) and (g.system is None or g.system in systems)]
     findings = list_findings(con, FindingFilter(actor=actor))
-    grant_rules = {r["rule_id"] for g in grants for c in g.controls for r in c["rules"]}
+    grant_rules = {r.rule_id for g in grants for c in g.controls for r in c.rules}
     counts = [(r, n) for r, n in ctl.rule_counts(findings, ctl.ACCOUNT_PACKS)
               if r.id not in grant_rules]
     charges = sum(p.charges for p in mine)

@@ -13,22 +13,20 @@ a new rule tagged with a control shows up here without touching this module.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from functools import cache
-from typing import Any
 
 import duckdb
 import polars as pl
 
 from auditlog.pack import Rule, load_rules, severity_rank
-from auditlog.report.model import ChangeSection, Grant
+from auditlog.report.model import ChangeSection, Control, Grant, RuleFindings
 
 CONTROL_PREFIX = "control:"
 
 # Packs whose findings speak about how a change, a grant or an account was controlled.
 CHANGE_PACKS = ("change", "privilege")
 ACCOUNT_PACKS = ("privilege", "operator")
-
-Control = dict[str, Any]
 
 
 @cache
@@ -47,8 +45,7 @@ def control_label(tag: str) -> str:
 
 
 def entry(tag: str, check: str, text: str, source: str = "records") -> Control:
-    return {"control": tag, "label": control_label(tag), "check": check, "text": text,
-            "source": source, "rules": [], "severity": None}
+    return Control(tag, control_label(tag), check, text, source)
 
 
 def change_checks(con: duckdb.DuckDBPyConnection, change: ChangeSection,
@@ -90,22 +87,28 @@ def rule_counts(findings: pl.DataFrame, packs: Iterable[str]) -> list[tuple[Rule
     return sorted(chosen, key=lambda rn: (-severity_rank(rn[0].severity), rn[0].id))
 
 
-def with_findings(controls: list[Control], counts: Sequence[tuple[Rule, int]]) -> list[Control]:
+def with_findings(controls: Sequence[Control], counts: Sequence[tuple[Rule, int]]
+                  ) -> list[Control]:
     """Attach each rule's findings to the first check from the records that shares one of
-    its controls (the rule confirms it), or add the rule as an entry of its own."""
+    its controls (the rule confirms it), or add the rule as an entry of its own; a
+    control's severity is its most severe rule's."""
+    entries = list(controls)
+    found: dict[int, list[RuleFindings]] = {}
     for rule, count in counts:
         tags = control_tags(rule)
-        target = next((c for c in controls if c["source"] == "records" and c["control"] in tags),
-                      None)
-        if target is None:
-            target = entry(tags[0], rule.id, rule.title + ".", source="rule")
-            controls.append(target)
-        target["rules"].append({"rule_id": rule.id, "title": rule.title,
-                                "severity": rule.severity, "findings": count})
-    for control in controls:
-        severities = [r["severity"] for r in control["rules"]]
-        control["severity"] = max(severities, key=severity_rank) if severities else None
-    return controls
+        index = next((i for i, c in enumerate(entries)
+                      if c.source == "records" and c.control in tags), None)
+        if index is None:
+            entries.append(entry(tags[0], rule.id, rule.title + ".", source="rule"))
+            index = len(entries) - 1
+        found.setdefault(index, []).append(
+            RuleFindings(rule.id, rule.title, rule.severity, count))
+    out = []
+    for index, control in enumerate(entries):
+        rules = (*control.rules, *found.get(index, ()))
+        severity = max((r.severity for r in rules), key=severity_rank, default=None)
+        out.append(replace(control, rules=rules, severity=severity))
+    return out
 
 
 def rules_as_counts(rule_ids: Iterable[str], packs: Iterable[str]) -> list[tuple[Rule, int]]:

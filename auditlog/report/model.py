@@ -3,9 +3,8 @@ exact amounts (`Decimal`), built by accountability.py, read by the renderers (te
 Markdown, HTML), written as JSON only by `as_json()` (`report --format json`).
 
 Field order is the JSON document's key order, so `auditlog.values.as_json` writes the
-same document the report has always had. Controls (controls.py) and directory rows stay
-mappings: a control collects its rules' findings as it is built, and a directory row
-has the columns of the accounts table.
+same document the report has always had. Directory rows stay mappings: they have the
+columns of the accounts table.
 """
 
 from __future__ import annotations
@@ -19,8 +18,31 @@ from auditlog.analysis.summary import Party
 from auditlog.analysis.traces import Approval, Window
 from auditlog.values import as_json
 
-Control = dict[str, Any]
 Directory = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RuleFindings:
+    """A control rule's findings on an item: the rule confirms a control's failure."""
+
+    rule_id: str
+    title: str
+    severity: str
+    findings: int
+
+
+@dataclass(frozen=True)
+class Control:
+    """A failed control: from the control views (`source` records) or only from a rule's
+    findings (`source` rule); `severity` is its most severe rule's, None without any."""
+
+    control: str
+    label: str
+    check: str
+    text: str
+    source: str = "records"
+    rules: tuple[RuleFindings, ...] = ()
+    severity: str | None = None
 
 
 @dataclass(frozen=True)

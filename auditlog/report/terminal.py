@@ -92,10 +92,10 @@ def parties(report: Report) -> Table:
 def controls_table(title: str, controls: Sequence[Control]) -> Table:
     t = table(title, "control", "what happened", "rules", "severity")
     for k in controls:
-        rules = ", ".join(r["rule_id"] for r in k["rules"]) or "from the records"
-        style = SEVERITY_STYLES.get(k["severity"], "")
-        t.add_row(terminal(k["label"]), terminal(k["text"]), terminal(rules),
-                  terminal((k["severity"] or "records", style)))
+        rules = ", ".join(r.rule_id for r in k.rules) or "from the records"
+        style = SEVERITY_STYLES.get(k.severity, "")
+        t.add_row(terminal(k.label), terminal(k.text), terminal(rules),
+                  terminal((k.severity or "records", style)))
     return t
 
 
@@ -143,7 +143,7 @@ def account_panel(report: Report, a: AccountSection) -> Panel:
         grants.add_row(terminal(g.privilege), fmt.when(g.granted_at), terminal(g.granter),
                        terminal(g.ticket or ("none", "red")),
                        terminal(g.approver or ("none", "red")),
-                       terminal(", ".join(k["label"] for k in g.controls) or "—"))
+                       terminal(", ".join(k.label for k in g.controls) or "—"))
     body.append(grants if a.grants else Text("no recorded grant in force: standing access"))
     if a.controls:
         body.append(controls_table("Controls that failed", a.controls))
