@@ -24,6 +24,8 @@ from auditlog.errors import RuleError, UsageError
 from auditlog.pack.params import MODEL_PARAMS, model_defaults, with_model_params
 from auditlog.pack.units import SqlUnit, shared_units
 from auditlog.report.accountability import accountability
+from auditlog.store.attribution import STORED_VIEWS, fresh_stored_views
+from auditlog.store.runs import latest_run_params
 from tests.test_attribution import INCIDENT
 
 runner = CliRunner()
@@ -165,5 +167,20 @@ def test_caveats_read_the_models_reach_with_the_latest_runs_values(db: Path) -> 
         assert con.execute("SELECT pairing_hours, grace_minutes FROM model_params"
                            ).fetchall() == [(48, 0)]
         assert model_reach(con).after == timedelta(hours=48)
+    finally:
+        con.close()
+
+
+def test_a_run_with_parameters_leaves_a_stored_attribution_its_readers_find_fresh(
+        db: Path) -> None:
+    cli(db, "run", "--param", "grace_minutes=30")
+    con = store.connect(db, read_only=True)
+    try:
+        params = latest_run_params(con)
+        assert params == {"grace_minutes": "30"}
+        as_run = with_model_params(shared_units(), params)
+        assert fresh_stored_views(con, as_run) == set(STORED_VIEWS)
+        # The units as shipped are not what that run stored: the fingerprint tells them apart.
+        assert fresh_stored_views(con, shared_units()) == set()
     finally:
         con.close()
