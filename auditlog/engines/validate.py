@@ -13,9 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from auditlog.engines import open_engine
 from auditlog.engines.cases import build_fixture
-from auditlog.engines.runner import run_rule
-from auditlog.engines.sandbox import open_sandbox
 from auditlog.engines.translate import to_spark
 from auditlog.errors import RuleError
 from auditlog.pack.loader import load_all
@@ -52,16 +51,14 @@ def validate(rules_dirs: Iterable[Path] = (), *, builtin: bool = True) -> tuple[
     with tempfile.TemporaryDirectory(prefix="auditlog-validate-") as tmp:
         db = Path(tmp) / "empty.duckdb"
         build_fixture(db, {})
-        con = open_sandbox(db)
-        try:
+        with open_engine("duckdb", db, materialize=False) as engine:
+            engine.install(shared_units())
             for rule in result.rules:
                 try:
-                    run_rule(con, rule)
+                    engine.run_rules([rule])
                 except (RuleError, duckdb.Error) as exc:
                     errors.append(exc if isinstance(exc, RuleError)
                                   else RuleError(first_line(exc), source=rule.source))
                     broken.add(rule.id)
-        finally:
-            con.close()
     valid = [r for r in result.rules if r.id not in broken]
     return valid, sorted(errors, key=lambda e: e.source or "")
