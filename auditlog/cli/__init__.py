@@ -1,7 +1,10 @@
-"""The `auditlog` command line. Commands parse options, call the library, render.
+"""The `auditlog` command line. Each command parses its options, makes one call of an
+`auditlog.investigation.Investigation` (the notebook's door too) and renders the answer.
 
-Each command group lives in its own module and registers itself on `app`; this module
-only builds the app and turns library errors into one sentence and an exit code.
+Each command group lives in its own module and registers itself on `app`; command
+modules share only cli/common.py (options, consoles) and cli/render.py (renderers). This
+module builds the app and turns library errors into one sentence and an exit code, with
+the arguments a message names worded as this command line's flags.
 """
 
 from __future__ import annotations
