@@ -9,7 +9,9 @@ DataFrames or typed records (traces.py) whose `as_json()` is the documents' JSON
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -89,24 +91,61 @@ def one_row(con: duckdb.DuckDBPyConnection, sql: str, args: list[Any]) -> dict[s
     return frame.row(0, named=True) if frame.height else None
 
 
+@dataclass(frozen=True)
+class Cause:
+    """A charge as the model judges it (the shared view charge_causes), with the change
+    it is blamed on and whether it is refunded: what a charge's trace is told from."""
+
+    charge_id: str
+    ts: datetime
+    account: str
+    product: str
+    amount: Decimal
+    currency: str | None
+    charge_type: str
+    order_id: str | None
+    initiated_by: str | None
+    cause_event_id: str | None
+    cause_ts: datetime | None
+    cause_actor: str | None
+    cause_action: str | None
+    cause_change_id: str | None
+    cause_order_id: str | None
+    customer_authorized: bool
+    anomalous: bool
+    actor: str | None
+    cause_time: datetime
+    blamed_change_id: str | None
+    refunded: bool
+    refund_id: str | None
+
+
+CAUSE_SQL = """
+    SELECT cc.charge_id, cc.ts, cc.account, cc.product, cc.amount, cc.currency,
+           cc.charge_type, cc.order_id, cc.initiated_by, cc.cause_event_id, cc.cause_ts,
+           cc.cause_actor, cc.cause_action, cc.cause_change_id, cc.cause_order_id,
+           cc.customer_authorized, cc.anomalous, cc.actor, cc.cause_time,
+           a.change_id AS blamed_change_id,
+           coalesce(r.refunded_amount >= cc.amount, false) AS refunded,
+           r.first_refund_id AS refund_id
+    FROM charge_causes AS cc
+    LEFT JOIN anomalous_charges AS a ON a.charge_id = cc.charge_id
+    LEFT JOIN charge_refunds AS r ON r.charge_id = cc.charge_id
+    WHERE cc.charge_id = ?"""
+
+
 def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> ChargeTrace:
     """charge → causal action → privilege that allowed it → change; and the rules."""
     install_shared_views(con)
-    cause = one_row(con, """
-        SELECT cc.*, a.change_id AS blamed_change_id,
-               coalesce(r.refunded_amount >= cc.amount, false) AS refunded,
-               r.first_refund_id AS refund_id
-        FROM charge_causes AS cc
-        LEFT JOIN anomalous_charges AS a ON a.charge_id = cc.charge_id
-        LEFT JOIN charge_refunds AS r ON r.charge_id = cc.charge_id
-        WHERE cc.charge_id = ?""", [charge_id])
-    if cause is None:
+    row = one_row(con, CAUSE_SQL, [charge_id])
+    if row is None:
         raise UsageError(f"no charge '{charge_id}' (refunds are not traced; trace the charge "
                          "they refund)")
-    anomalous = bool(cause["anomalous"])
-    change_id = cause["blamed_change_id"] if anomalous else cause["cause_change_id"]
+    cause = Cause(**row)
+    anomalous = bool(cause.anomalous)
+    change_id = cause.blamed_change_id if anomalous else cause.cause_change_id
     chain: list[Step] = [charge_step(cause)]
-    action = action_step(con, cause["cause_event_id"])
+    action = action_step(con, cause.cause_event_id)
     if action is not None:
         chain.append(action)
         grant = privilege_step(con, action)
@@ -116,32 +155,32 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> ChargeTrace:
         chain.append(change_step(con, change_id))
     return ChargeTrace(
         charge_id=charge_id, anomalous=anomalous,
-        responsible=Responsible(change_id, cause["actor"], cause["cause_time"]),
+        responsible=Responsible(change_id, cause.actor, cause.cause_time),
         reason=verdict_reason(cause), undecided=undecided(con, cause), chain=tuple(chain),
         rules=tuple(rules_for(con, charge_id)),
     )
 
 
-def verdict_reason(cause: dict[str, Any]) -> str:
+def verdict_reason(cause: Cause) -> str:
     """Why the charge is judged as it is, in one sentence (docs/attribution.md)."""
-    if cause["charge_type"] != "one_time":
+    if cause.charge_type != "one_time":
         return "a recurring fee bills an existing plan and needs no order"
-    account, product = cause["account"], cause["product"]
-    if cause["cause_event_id"] is None:
+    account, product = cause.account, cause.product
+    if cause.cause_event_id is None:
         return (f"no order of {account} for {product} names this charge's order or lies "
                 "within reach before it, so nobody can show it was ordered")
-    named = cause["order_id"] is not None and cause["order_id"] == cause["cause_order_id"]
+    named = cause.order_id is not None and cause.order_id == cause.cause_order_id
     how = ("its order_id" if named else
-           f"account, product and time (the charge's order_id {cause['order_id']} is on no "
-           "action)" if cause["order_id"] is not None else "account, product and time")
-    early = cause["cause_ts"] > cause["ts"]
+           f"account, product and time (the charge's order_id {cause.order_id} is on no "
+           "action)" if cause.order_id is not None else "account, product and time")
+    early = cause.cause_ts is not None and cause.cause_ts > cause.ts
     skew = " (billing's clock is taken to run behind: the charge is written before it)" \
         if early else ""
-    if cause["customer_authorized"]:
-        return (f"paired by {how} with {cause['cause_action']} {cause['cause_event_id']}"
+    if cause.customer_authorized:
+        return (f"paired by {how} with {cause.cause_action} {cause.cause_event_id}"
                 f"{skew}, on an order {account} itself acted on")
-    return (f"paired by {how} with {cause['cause_action']} {cause['cause_event_id']} by "
-            f"{cause['cause_actor']}{skew}; {account} itself never acted on that order")
+    return (f"paired by {how} with {cause.cause_action} {cause.cause_event_id} by "
+            f"{cause.cause_actor}{skew}; {account} itself never acted on that order")
 
 
 # For one charge (ts, account, product): the orders within its reach that no charge names
@@ -169,40 +208,40 @@ UNDECIDED_SQL = """
                SELECT 1 FROM order_actions AS o WHERE o.order_id = c.order_id))) AS charges"""
 
 
-def undecided(con: duckdb.DuckDBPyConnection, cause: dict[str, Any]) -> str | None:
+def undecided(con: duckdb.DuckDBPyConnection, cause: Cause) -> str | None:
     """What the logs cannot decide about a charge paired by account, product and time:
     orders within its reach of which the customer acted on some and not others, or
     several charges competing for one order. The verdict stays the model's (time
     order); this says that it rests on that rule alone."""
-    named = cause["order_id"] is not None and cause["order_id"] == cause["cause_order_id"]
-    if cause["charge_type"] != "one_time" or named:
+    named = cause.order_id is not None and cause.order_id == cause.cause_order_id
+    if cause.charge_type != "one_time" or named:
         return None
-    args = [cause["ts"], cause["ts"], cause["account"], cause["product"]]
+    args = [cause.ts, cause.ts, cause.account, cause.product]
     row = one_row(con, UNDECIDED_SQL, args + args[2:]) or {}
     orders, charges = int(row.get("orders") or 0), int(row.get("charges") or 0)
     # As many orders as charges: each order is billed once, time order is forced. More
     # orders than charges: which one went unbilled is open, and matters only when the
     # customer acted on some of them and not on others.
     if orders > charges and int(row.get("kinds") or 0) > 1:
-        return (f"{orders} orders of {cause['account']} for {cause['product']} lie within "
+        return (f"{orders} orders of {cause.account} for {cause.product} lie within "
                 f"reach of {charges} charge(s), some placed or confirmed by the customer and "
                 "some not, and the logs do not say which one this charge bills; they are "
                 "paired in time order")
     if 0 < orders < charges:
-        return (f"{charges} charges of {cause['account']} for {cause['product']} without an "
+        return (f"{charges} charges of {cause.account} for {cause.product} without an "
                 f"order_id compete for {orders} order(s); they are paired in time order and "
                 "the logs do not say which charge went without one")
     return None
 
 
-def charge_step(cause: dict[str, Any]) -> ChargeStep:
+def charge_step(cause: Cause) -> ChargeStep:
     return ChargeStep(
-        id=cause["charge_id"], time=cause["ts"], account=cause["account"],
-        product=cause["product"], amount=cause["amount"], currency=cause["currency"],
-        type=cause["charge_type"], order_id=cause["order_id"],
-        initiated_by=cause["initiated_by"],
-        customer_authorized=bool(cause["customer_authorized"]),
-        refunded=bool(cause["refunded"]), refund_id=cause["refund_id"],
+        id=cause.charge_id, time=cause.ts, account=cause.account,
+        product=cause.product, amount=cause.amount, currency=cause.currency,
+        type=cause.charge_type, order_id=cause.order_id,
+        initiated_by=cause.initiated_by,
+        customer_authorized=bool(cause.customer_authorized),
+        refunded=bool(cause.refunded), refund_id=cause.refund_id,
     )
 
 
