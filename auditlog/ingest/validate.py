@@ -203,7 +203,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
             f"coalesce({_t(kind.column(id_col))}, 'auto-' || substr(_digest, 1, 24)) AS {id_col}"
         )
     # A row's text is kept only when it is quarantined for a reason found here; a
-    # conflict found later rebuilds it from the staged table (see pipeline._store).
+    # conflict found later rebuilds it from the staged table (see loading.store_rows).
     return (
         f"SELECT {_position(staged)}, CASE WHEN _reason IS NOT NULL THEN {staged.raw} END "
         "AS _raw,\n  "
