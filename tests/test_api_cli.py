@@ -224,3 +224,13 @@ def test_no_command_module_imports_another() -> None:
 
 def test_export_formats_named_on_the_command_line_are_the_writers() -> None:
     assert FORMATS == tuple(WRITERS)
+
+
+@pytest.mark.spark
+def test_spark_runs_through_the_same_door(inv: Investigation) -> None:
+    on_duckdb = inv.run(packs=["change"]).as_dict()
+    shown = cli_json("run", "--engine", "spark", "--pack", "change", "--db", str(inv.path))
+    on_spark = Investigation(inv.path, engine="spark").run(packs=["change"]).as_dict()
+    for doc in (on_duckdb, shown, on_spark):
+        doc.pop("run_id")
+    assert shown == on_spark == on_duckdb and shown["findings"] > 0
