@@ -269,9 +269,9 @@ def trace_one(db: Path, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, charge_id in (("anomalous", args.charge), ("ordinary", args.ordinary)):
         started = time.perf_counter()
-        doc = trace_charge(con, charge_id)
+        trace = trace_charge(con, charge_id)
         out[label] = {"charge_id": charge_id, "seconds": time.perf_counter() - started,
-                      "anomalous": doc["anomalous"], "steps": [s["step"] for s in doc["chain"]]}
+                      "anomalous": trace.anomalous, "steps": [s.step for s in trace.chain]}
     out["timeline"] = timelines(con, args.charge)
     con.close()
     out["seconds"] = out["anomalous"]["seconds"]
