@@ -201,7 +201,7 @@ def test_a_location_reads_as_file_line_row_or_rule() -> None:
 
 def test_parsing_the_command_line_loads_no_data_library() -> None:
     code = ("import sys, auditlog.cli; "
-            "print(sorted(m for m in ('polars', 'pyarrow', 'openpyxl', 'xlsxwriter', "
+            "print(sorted(m for m in ('polars', 'pyarrow', 'sqlglot', 'openpyxl', 'xlsxwriter', "
             "'auditlog.export.writers', 'auditlog.analysis.findings', 'auditlog.investigation')"
             " if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
