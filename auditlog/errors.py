@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,21 @@ class Location:
 
     def __bool__(self) -> bool:
         return any(v is not None for v in (self.file, self.row, self.rule, self.line))
+
+
+class HasSource(Protocol):
+    """A rule as an error sees it: its file and its id (pack.model.Rule is one)."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def id(self) -> str: ...
+
+
+def rule_location(rule: HasSource) -> Location:
+    """Where a rule's problem is: its file, and the rule by id."""
+    return Location(file=rule.source, rule=rule.id)
 
 
 def plain_name(name: str) -> str:

@@ -28,6 +28,7 @@ from auditlog.investigation import Caveat, Investigation, Notice
 from auditlog.textsafe import json_document
 from auditlog.world import WorldSummary, generate_world
 from tests.conftest import write_rows
+from tests.test_rules import write_rule
 
 CLI_PACKAGE = Path(auditlog.__file__).parent / "cli"
 
@@ -183,6 +184,17 @@ def test_an_error_carries_its_location(tmp_path: Path) -> None:
     assert Path(location.file).name == "lonely.sql"
     assert str(info.value).startswith(f"{location.file}: ")
     assert info.value.source == location.file  # source= and .source keep working
+
+
+def test_a_rule_that_fails_names_itself_and_its_file(inv: Investigation,
+                                                     tmp_path: Path) -> None:
+    path = write_rule(tmp_path, "one_key", "SELECT ts, NULL AS change_id, NULL AS actor, "
+                      "account, amount, list_value(charge_id) AS evidence, 'k' AS key "
+                      "FROM charges")
+    with pytest.raises(RuleError, match="more than once") as info:
+        inv.run(rules=["one_key"], rules_dirs=[path.parent])
+    assert info.value.location == Location(file=str(path), rule="one_key")
+    assert str(info.value).startswith(f"{path}: ")
 
 
 def test_a_location_reads_as_file_line_row_or_rule() -> None:

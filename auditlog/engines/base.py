@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 import polars as pl
 
-from auditlog.errors import RuleError, UsageError
+from auditlog.errors import RuleError, UsageError, rule_location
 from auditlog.kinds import AMOUNT_SQL_TYPE
 from auditlog.pack.model import OUTPUT_COLUMNS, Rule
 from auditlog.store import first_line
@@ -110,11 +110,11 @@ def wrapped_sql(rule: Rule, since: datetime | None, until: datetime | None) -> s
 def with_identity(rule: Rule, frame: pl.DataFrame) -> pl.DataFrame:
     """A rule's output rows (OUTPUT_COLUMNS) as findings: checked keys, ids, metadata."""
     if frame["key"].null_count():
-        raise RuleError("returned a finding with a NULL key", source=rule.source)
+        raise RuleError("returned a finding with a NULL key", location=rule_location(rule))
     if frame["key"].n_unique() != frame.height:
         dup = frame.filter(frame["key"].is_duplicated())["key"][0]
         raise RuleError(f"returned the key {dup!r} more than once; keys must be unique",
-                        source=rule.source)
+                        location=rule_location(rule))
     return frame.with_columns(
         pl.Series("finding_id", [finding_id(rule.id, k) for k in frame["key"]], pl.String),
         pl.lit(rule.id).alias("rule_id"),

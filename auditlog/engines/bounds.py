@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from auditlog.errors import RuleError, UsageError
+from auditlog.errors import Location, RuleError, UsageError
 
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 UNITS = {"B": "B", "KB": "KB", "MB": "MB", "GB": "GB", "TB": "TB",
@@ -72,7 +72,8 @@ DEFAULT_BOUNDS = RuleBounds()
 
 def time_limit_error(rule_id: str, source: str, seconds: float) -> RuleError:
     return RuleError(f"rule {rule_id} was stopped at its time limit of {seconds:g} s "
-                     "({rule_timeout})", source=source, arguments=("rule_timeout",))
+                     "({rule_timeout})", location=Location(file=source, rule=rule_id),
+                     arguments=("rule_timeout",))
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import polars as pl
 
 from auditlog.engines.base import with_identity, wrapped_sql
 from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds, time_limit_error, watchdog
-from auditlog.errors import RuleError
+from auditlog.errors import RuleError, rule_location
 from auditlog.pack.model import OUTPUT_COLUMNS, Rule
 from auditlog.store import first_line
 
@@ -26,11 +26,11 @@ def check_single_select(con: duckdb.DuckDBPyConnection, rule: Rule) -> None:
     try:
         statements = con.extract_statements(rule.sql)
     except duckdb.Error as exc:
-        raise RuleError(f"SQL does not parse: {first_line(exc)}", source=rule.source) from None
+        raise RuleError(f"SQL does not parse: {first_line(exc)}", location=rule_location(rule)) from None
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         kinds = ", ".join(s.type.name for s in statements) or "nothing"
         raise RuleError(f"a rule must be exactly one SELECT statement, found: {kinds}",
-                        source=rule.source)
+                        location=rule_location(rule))
 
 
 def run_rule(
@@ -79,7 +79,7 @@ def rule_failure(rule: Rule, exc: duckdb.Error, bounds: RuleBounds,
         spill = "max_temp_directory_size" in str(exc)
         limit = (f"its disk spill limit of {bounds.spill} ({{rule_spill}})" if spill
                  else f"its memory limit of {bounds.memory} ({{rule_memory}})")
-        return RuleError(f"rule {rule.id} was stopped at {limit}", source=rule.source,
+        return RuleError(f"rule {rule.id} was stopped at {limit}", location=rule_location(rule),
                          arguments=("rule_spill" if spill else "rule_memory",))
     if isinstance(exc, duckdb.PermissionException):
         message = ("rules may not read or write files, attach databases or load extensions: "
@@ -89,4 +89,4 @@ def rule_failure(rule: Rule, exc: duckdb.Error, bounds: RuleBounds,
                    f"{', '.join(OUTPUT_COLUMNS)})")
     else:
         message = f"failed: {first_line(exc)}"
-    return RuleError(message, source=rule.source)
+    return RuleError(message, location=rule_location(rule))

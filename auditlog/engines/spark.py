@@ -41,7 +41,7 @@ from auditlog.engines.translate import (
     to_spark,
     unit_sql,
 )
-from auditlog.errors import RuleError, UsageError
+from auditlog.errors import RuleError, UsageError, rule_location
 from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
 from auditlog.pack.model import Rule
 from auditlog.pack.units import shared_units
@@ -191,7 +191,7 @@ def spark_rule_output(spark: SparkSession, rule: Rule, params: dict[str, Any] | 
                 if fired():
                     raise time_limit_error(rule.id, rule.source, timeout) from None
                 raise RuleError(f"failed on Spark: {first_line(exc)}",
-                                source=rule.source) from None
+                                location=rule_location(rule)) from None
             if fired():  # whatever came back after a cancel is not the rule's answer
                 raise time_limit_error(rule.id, rule.source, timeout)
     finally:

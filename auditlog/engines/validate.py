@@ -16,7 +16,7 @@ import duckdb
 from auditlog.engines import open_engine
 from auditlog.engines.cases import build_fixture
 from auditlog.engines.translate import to_spark
-from auditlog.errors import RuleError
+from auditlog.errors import RuleError, rule_location
 from auditlog.pack.loader import load_all
 from auditlog.pack.model import Rule
 from auditlog.pack.units import shared_units
@@ -46,7 +46,7 @@ def validate(rules_dirs: Iterable[Path] = (), *, builtin: bool = True) -> tuple[
             broken.add(rule.id)
         if rule.cases_source is None:
             errors.append(RuleError("has no case file cases/<rule_id>.toml with fire and "
-                                    "quiet cases", source=rule.source))
+                                    "quiet cases", location=rule_location(rule)))
             broken.add(rule.id)
     with tempfile.TemporaryDirectory(prefix="auditlog-validate-") as tmp:
         db = Path(tmp) / "empty.duckdb"
@@ -58,7 +58,7 @@ def validate(rules_dirs: Iterable[Path] = (), *, builtin: bool = True) -> tuple[
                     engine.run_rules([rule])
                 except (RuleError, duckdb.Error) as exc:
                     errors.append(exc if isinstance(exc, RuleError)
-                                  else RuleError(first_line(exc), source=rule.source))
+                                  else RuleError(first_line(exc), location=rule_location(rule)))
                     broken.add(rule.id)
     valid = [r for r in result.rules if r.id not in broken]
     return valid, sorted(errors, key=lambda e: e.source or "")
