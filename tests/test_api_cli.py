@@ -246,3 +246,11 @@ def test_spark_runs_through_the_same_door(inv: Investigation) -> None:
     for doc in (on_duckdb, shown, on_spark):
         doc.pop("run_id")
     assert shown == on_spark == on_duckdb and shown["findings"] > 0
+
+
+def test_demo_answers_alike(world: WorldSummary, tmp_path: Path) -> None:
+    shown = cli_json("demo", "--world", str(world.out_dir), "--db", str(tmp_path / "cli.db"))
+    answer = as_json(Investigation(tmp_path / "api.db", notify=lambda n: None)
+                     .demo(world.out_dir).as_dict())
+    assert shown == answer  # run ids too: each database's first run
+    assert shown["summary"]["parties"] and shown["example_trace"]["anomalous"]
