@@ -42,9 +42,10 @@ def test_rows_are_stored_as_the_same_rows_in_a_file_are(tmp_path: Path) -> None:
         as_text = [{**row, "ts": row["ts"].isoformat() if isinstance(row["ts"], datetime)
                     else row["ts"]} for row in ACTIONS]
         ingest_paths(from_file, [write_rows(tmp_path / "a.jsonl", as_text)], kind="actions")
-        result, rejected = ingest_rows(from_rows, "actions", ACTIONS, source="case x")
-        assert rejected == []
-        assert (result.rows_read, result.loaded, result.quarantined) == (3, 3, 0)
+        done = ingest_rows(from_rows, {"actions": ACTIONS}, source="case x")["actions"]
+        assert done.rejected == ()
+        assert (done.result.rows_read, done.result.loaded, done.result.quarantined) == (3, 3, 0)
+        assert done.result.path == "case x (actions)"
         assert stored(from_rows) == stored(from_file)
         # What the ingest contract fills and normalises, the rules can rely on.
         assert from_rows.execute(
@@ -61,13 +62,14 @@ def test_a_row_that_breaks_the_contract_is_rejected_with_its_number(
         con: duckdb.DuckDBPyConnection) -> None:
     rows = [ACTIONS[0], {"ts": "2026-03-01T10:00:00Z", "action": "login", "system": "crm"},
             {**ACTIONS[0], "event_id": "E9", "result": "maybe"}]
-    result, rejected = ingest_rows(con, "actions", rows, source="case y")
-    assert (result.loaded, result.quarantined) == (1, 2)
-    assert [(r.row, r.reason) for r in rejected] == [
+    done = ingest_rows(con, {"actions": rows, "charges": []}, source="case y")
+    assert (done["actions"].result.loaded, done["actions"].result.quarantined) == (1, 2)
+    assert (done["charges"].result.rows_read, done["charges"].rejected) == (0, ())
+    assert [(r.row, r.reason) for r in done["actions"].rejected] == [
         (2, "missing required field actor"),
         (3, "unknown value maybe for result (expected success, failure)")]
     assert con.execute("SELECT path, location FROM quarantine ORDER BY row_number"
-                       ).fetchall() == [("case y", "row 2"), ("case y", "row 3")]
+                       ).fetchall() == [("case y (actions)", "row 2"), ("case y (actions)", "row 3")]
 
 
 def test_a_case_row_ingest_would_quarantine_is_a_case_error(tmp_path: Path) -> None:

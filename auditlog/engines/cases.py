@@ -103,16 +103,14 @@ def build_fixture(path: Path, tables: Tables, *, source: str = "fixture") -> Non
     up) hold no log rows and are inserted as given."""
     con = store.connect(path)
     try:
+        logs = {table: rows for table, rows in tables.items() if table in KINDS and any(rows)}
         for table, rows in tables.items():
-            if not rows or not any(rows):
-                continue
-            if table not in KINDS:
+            if table not in KINDS and any(rows):
                 _insert(con, table, rows)
-                continue
-            _, rejected = ingest_rows(con, table, rows, source=f"{source} {table}")
-            if rejected:
-                first = rejected[0]
-                more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+        for table, done in (ingest_rows(con, logs, source=source) if logs else {}).items():
+            if done.rejected:
+                first = done.rejected[0]
+                more = f" (and {len(done.rejected) - 1} more)" if len(done.rejected) > 1 else ""
                 raise RuleError(
                     f"{table} row {first.row} breaks the ingest contract: {first.reason}{more}",
                     source=source,

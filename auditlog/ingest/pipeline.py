@@ -146,32 +146,36 @@ class Rejected:
     reason: str
 
 
+@dataclass(frozen=True)
+class RowsResult:
+    """What `ingest_rows` did with one kind's rows."""
+
+    result: FileResult
+    rejected: tuple[Rejected, ...]
+
+
 def ingest_rows(
     con: duckdb.DuckDBPyConnection,
-    kind: str,
-    rows: Iterable[Mapping[str, object]],
+    tables: Mapping[str, Iterable[Mapping[str, object]]],
     *,
     source: str,
     currency: str | None = None,
-) -> tuple[FileResult, list[Rejected]]:
-    """Rows of `kind` handed over as data (column → value; a rule case's rows), loaded as
-    a JSON Lines file holding them would be: typed, checked, judged and stored by the
-    same steps, in one transaction. `source` names them where a file's path would be.
-    Dates and times may be given as Python values (written in ISO 8601); naive times
-    are read in UTC. Returns the result and the rows quarantined, with their reasons."""
-    if kind not in KINDS:
-        raise UsageError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)}")
-    lines = [json.dumps(dict(row), default=_iso, ensure_ascii=False) for row in rows]
-    sha256 = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
-    origin = InputFile(path=Path(source), format="rows", gzipped=False, label=source)
+) -> dict[str, RowsResult]:
+    """Rows handed over as data (kind → its rows, each column → value; a rule case's
+    tables), each kind's loaded as a JSON Lines file holding them would be: typed,
+    checked, judged and stored by the same steps, all in one transaction. They are named
+    `source (kind)` where a file's path would be. Dates and times may be given as Python
+    values (written in ISO 8601); naive times are read in UTC. Returns, per kind, the
+    result and the rows quarantined, with their reasons."""
+    unknown = [kind for kind in tables if kind not in KINDS]
+    if unknown:
+        raise UsageError(f"unknown kind {unknown[0]!r}; use one of: {', '.join(KINDS)}")
     install_macros(con)
+    done: dict[str, RowsResult] = {}
     con.execute("BEGIN TRANSACTION")
     try:
-        staged = _stage_rows(con, lines)
-        result = _load(con, origin, sha256, [staged], kind, "UTC", None, currency)
-        rejected = [Rejected(row, reason) for row, reason in con.execute(
-            "SELECT row_number, reason FROM quarantine WHERE file_sha256 = $sha "
-            "ORDER BY row_number", {"sha": sha256}).fetchall()]
+        for kind, rows in tables.items():
+            done[kind] = _ingest_kind_rows(con, kind, rows, f"{source} ({kind})", currency)
         store_coverage(con)
         con.execute("COMMIT")
     except BaseException:
@@ -179,7 +183,25 @@ def ingest_rows(
         raise
     finally:
         drop_all(con)
-    return result, rejected
+    return done
+
+
+def _ingest_kind_rows(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    rows: Iterable[Mapping[str, object]],
+    name: str,
+    currency: str | None,
+) -> RowsResult:
+    lines = [json.dumps(dict(row), default=_iso, ensure_ascii=False) for row in rows]
+    # The kind is part of the content: the same rows as two kinds are two "files".
+    sha256 = hashlib.sha256("\n".join([kind, *lines]).encode("utf-8")).hexdigest()
+    origin = InputFile(path=Path(name), format="rows", gzipped=False, label=name)
+    result = _load(con, origin, sha256, [_stage_rows(con, lines)], kind, "UTC", None, currency)
+    rejected = tuple(Rejected(row, reason) for row, reason in con.execute(
+        "SELECT row_number, reason FROM quarantine WHERE file_sha256 = $sha "
+        "ORDER BY row_number", {"sha": sha256}).fetchall())
+    return RowsResult(result, rejected)
 
 
 def _iso(value: object) -> str:
