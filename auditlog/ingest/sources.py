@@ -28,6 +28,7 @@ from typing import Protocol
 
 import duckdb
 
+from auditlog.errors import InputError
 from auditlog.ingest import records
 from auditlog.ingest.files import InputFile, TextProfile
 from auditlog.ingest.readers import READ_ERRORS, NativeFormats, read_error
@@ -73,7 +74,11 @@ ADAPTERS: tuple[Adapter, ...] = (
 )
 
 _NATIVE = NativeFormats()
-READERS: dict[str, Reader] = {fmt: _NATIVE for fmt in _NATIVE.formats}
+# A file's format (files.Format, told from its content: files.classify) → its reader.
+# A format told but not listed here is an error naming it (sources.read).
+READERS: dict[str, Reader] = {
+    **{fmt: _NATIVE for fmt in _NATIVE.formats},
+}
 
 
 def adapter_for(keys: set[str]) -> Adapter | None:
@@ -91,9 +96,17 @@ def read(
     lazy: bool = True,
     profile: TextProfile | None = None,
 ) -> list[Staged]:
-    """`source` staged: by its format's reader, its records by their format's adapter."""
-    staged = READERS[source.format].stage(con, source, lazy=lazy, profile=profile,
-                                          standard=is_standard)
+    """`source` staged: by its format's reader, its records by their format's adapter.
+    Raises InputError for a format told from the content that no reader is registered
+    for."""
+    reader = READERS.get(source.format)
+    if reader is None:
+        raise InputError(
+            f"recognized as {source.format}, but this auditlog has no reader for that "
+            f"format; it reads {', '.join(sorted(READERS))}",
+            source=source.display,
+        )
+    staged = reader.stage(con, source, lazy=lazy, profile=profile, standard=is_standard)
     if not isinstance(staged, Records):
         return staged
     try:
