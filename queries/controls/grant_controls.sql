@@ -14,6 +14,9 @@ SELECT
                                ELSE 'approver' END || '.' AS reason
 FROM privileges
 WHERE operation = 'grant' AND (ticket IS NULL OR approver IS NULL)
+  -- A source whose records have no place for an approval (its adapter sets
+  -- extra.source_carries_approval = false) cannot show one: not a failed check.
+  AND coalesce(CAST(extra ->> '$.source_carries_approval' AS VARCHAR), 'true') <> 'false'
 UNION ALL
 SELECT
     event_id AS grant_event_id, ts, actor AS granter, subject,
