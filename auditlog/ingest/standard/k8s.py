@@ -45,53 +45,10 @@ from __future__ import annotations
 
 import duckdb
 
-from auditlog.ingest.staging import Staged, extract, key, split_by_kind, text
+from auditlog.ingest.staging import Staged, extract, split_by_kind
+from auditlog.ingest.standard.kube import COLUMNS, FIELDS, events_sql, mapped_sql
 
 NAME = "k8s"
-SYSTEM = "kubernetes"
-
-FIELDS = {
-    "audit_id": key("auditID"),
-    "stage": key("stage"),
-    "verb": key("verb"),
-    "kind": key("kind"),
-    "level": key("level"),
-    "username": "$.user.username",
-    "groups": "$.user.groups",
-    "impersonated_user": "$.impersonatedUser.username",
-    "resource": "$.objectRef.resource",
-    "subresource": "$.objectRef.subresource",
-    "namespace": "$.objectRef.namespace",
-    "name": "$.objectRef.name",
-    "api_group": "$.objectRef.apiGroup",
-    "code": "$.responseStatus.code",
-    "response_reason": "$.responseStatus.reason",
-    "response_message": "$.responseStatus.message",
-    "received": key("requestReceivedTimestamp"),
-    "legacy_time": key("timestamp"),
-    "stage_time": key("stageTimestamp"),
-    "source_ip": "$.sourceIPs[0]",
-    "user_agent": key("userAgent"),
-    "request_uri": key("requestURI"),
-    "request_role": "$.requestObject.roleRef",
-    "request_subjects": "$.requestObject.subjects",
-    "response_role": "$.responseObject.roleRef",
-    "response_subjects": "$.responseObject.subjects",
-    "annotations": key("annotations"),
-}
-
-EXTRA_COMMON = ["audit_id", "verb", "user_agent", "groups", "impersonated_user",
-                "request_uri", "response_code", "annotations"]
-COLUMNS = {
-    "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
-                   "role_kind", "binding", "namespace", "subject_kind", "source_ip",
-                   *EXTRA_COMMON],
-    "actions": ["event_id", "ts", "actor", "actor_type", "action", "system", "target_account",
-                "object",
-                "channel", "result", "source_ip", "resource", "subresource", "namespace",
-                "name", "api_group", "response_reason", "response_message", "stage",
-                "level", *EXTRA_COMMON],
-}
 
 
 class KubernetesAudit:
@@ -104,124 +61,8 @@ class KubernetesAudit:
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _k8s_fields AS {extract(FIELDS)}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _k8s_events AS {EVENTS_SQL}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _k8s_mapped AS {MAPPED_SQL}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _k8s_events AS {events_sql('_k8s_fields')}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _k8s_mapped AS {mapped_sql('_k8s_events')}")
         con.execute("DROP TABLE _k8s_fields")
         con.execute("DROP TABLE _k8s_events")
         return split_by_kind(con, "_k8s_mapped", NAME, COLUMNS, default_kind="actions")
-
-
-# One row per record: what it means, before stages are merged and subjects expanded.
-EVENTS_SQL = f"""
-WITH records AS (
-  SELECT f.*,
-         {text('audit_id')} AS audit,
-         {text('verb')} AS verb_text,
-         {text('username')} AS actor,
-         coalesce({text('received')}, {text('legacy_time')}, {text('stage_time')}) AS ts,
-         TRY_CAST({text('code')} AS INTEGER) AS response_code,
-         {text('resource')} AS res,
-         {text('namespace')} AS ns,
-         -- The binding as stored (response) when logged, else as requested.
-         CASE WHEN (response_role ->> '$.name') IS NOT NULL THEN response_role
-              ELSE request_role END AS role,
-         CASE WHEN (response_role ->> '$.name') IS NOT NULL THEN response_subjects
-              ELSE request_subjects END AS subjects
-  FROM _k8s_fields f),
-judged AS (
-  SELECT *,
-         CASE
-           WHEN _bad IS NOT NULL THEN _bad
-           WHEN {text('kind')} IS DISTINCT FROM 'Event' AND {text('kind')} IS NOT NULL
-             THEN 'not a Kubernetes audit Event (kind ' || {text('kind')} || ')'
-           WHEN verb_text IS NULL THEN 'Kubernetes audit event without verb'
-           WHEN ts IS NULL THEN 'Kubernetes audit event without requestReceivedTimestamp'
-           WHEN actor IS NULL THEN 'Kubernetes audit event without user.username'
-         END AS reason,
-         coalesce(response_code >= 400 OR {text('stage')} = 'Panic', false) AS failed
-  FROM records)
-SELECT *,
-       CASE
-         WHEN reason IS NOT NULL OR failed THEN 'action'
-         WHEN res IN ('rolebindings', 'clusterrolebindings')
-              AND coalesce({text('api_group')}, 'rbac.authorization.k8s.io')
-                  = 'rbac.authorization.k8s.io'
-              AND verb_text IN ('create', 'update', 'patch', 'delete')
-              AND (role ->> '$.name') IS NOT NULL
-              AND coalesce(json_array_length(subjects), 0) > 0 THEN 'binding'
-         ELSE 'action'
-       END AS meaning,
-       CASE {text('stage')} WHEN 'ResponseComplete' THEN 1 WHEN 'Panic' THEN 2
-            WHEN 'ResponseStarted' THEN 3 WHEN 'RequestReceived' THEN 4 ELSE 5 END AS stage_rank
-FROM judged
-"""
-
-MAPPED_SQL = f"""
-WITH canon AS (
-  -- Each record → the record of its auditID it is mapped from (see "Stages").
-  -- Stages of one request share its auditID *and* what the request was; records that
-  -- only share the auditID are other requests, mapped on their own (see "Stages").
-  SELECT _row AS own_row,
-         first_value(_row) OVER (PARTITION BY coalesce(audit, '#' || _row),
-                                              {text('received')}, verb_text,
-                                              {text('request_uri')}, actor
-                                 ORDER BY stage_rank, _row) AS canon_row
-  FROM _k8s_events),
-merged AS (
-  SELECT own._row, own._loc, own._raw,
-         coalesce(own.reason, e.reason) AS reason,
-         e.* EXCLUDE (_row, _loc, _raw, _bad, reason),
-         CASE WHEN e.meaning = 'binding' THEN json_array_length(e.subjects) ELSE 1 END AS n
-  FROM _k8s_events own
-  JOIN canon ON canon.own_row = own._row
-  JOIN _k8s_events e ON e._row = canon.canon_row),
-expanded AS (
-  SELECT m.*, i,
-         CASE WHEN m.meaning = 'binding'
-              THEN json_extract(m.subjects, '$[' || (i - 1) || ']') END AS s
-  FROM merged m, range(1, CAST(m.n AS BIGINT) + 1) AS t(i))
-SELECT
-  _row,
-  CASE WHEN n > 1 THEN _loc || ' subject ' || i ELSE _loc END AS _loc,
-  _raw,
-  reason AS _bad,
-  CASE WHEN meaning = 'action' OR reason IS NOT NULL THEN 'actions'
-       ELSE 'privileges' END AS _kind,
-  CASE WHEN i = 1 THEN audit ELSE audit || '/' || i END AS event_id,
-  ts,
-  actor,
-  CASE WHEN actor LIKE 'system:serviceaccount:%' THEN 'service'
-       WHEN actor LIKE 'system:node:%' OR actor LIKE 'system:kube-%' THEN 'system'
-  END AS actor_type,
-  CASE WHEN meaning = 'binding' THEN
-    CASE WHEN (s ->> '$.kind') = 'ServiceAccount'
-         THEN 'system:serviceaccount:' || coalesce(s ->> '$.namespace', ns, 'default')
-              || ':' || (s ->> '$.name')
-         ELSE s ->> '$.name' END
-  END AS subject,
-  CASE WHEN meaning = 'binding' THEN role ->> '$.name' END AS privilege,
-  CASE WHEN verb_text = 'delete' THEN 'revoke' ELSE 'grant' END AS operation,
-  role ->> '$.kind' AS role_kind,
-  {text('name')} AS binding,
-  s ->> '$.kind' AS subject_kind,
-  CASE WHEN res IS NULL THEN verb_text
-       ELSE verb_text || ' ' || concat_ws('/', res, {text('subresource')}) END AS action,
-  '{SYSTEM}' AS system,
-  CASE WHEN res = 'serviceaccounts' AND {text('subresource')} = 'token'
-        AND {text('name')} IS NOT NULL
-       THEN 'system:serviceaccount:' || coalesce(ns, 'default') || ':' || {text('name')}
-  END AS target_account,
-  CASE WHEN res IS NULL THEN {text('request_uri')}
-       ELSE concat_ws('/',
-              CASE WHEN ns IS NOT NULL AND res <> 'namespaces' THEN 'namespaces/' || ns END,
-              res, {text('name')}, {text('subresource')}) END AS object,
-  'api' AS channel,
-  CASE WHEN failed THEN 'failure' ELSE 'success' END AS result,
-  {text('source_ip')} AS source_ip,
-  res AS resource, {text('subresource')} AS subresource, ns AS namespace,
-  {text('name')} AS name, {text('api_group')} AS api_group,
-  response_reason, response_message, {text('stage')} AS stage, level,
-  audit AS audit_id, verb_text AS verb, user_agent, groups, impersonated_user, request_uri,
-  response_code, annotations
-FROM expanded
-"""
