@@ -36,6 +36,8 @@ from auditlog.ingest.staging import DOCS, Records, Staged
 from auditlog.ingest.standard.cloudtrail import CloudTrail, CloudTrailDigest
 from auditlog.ingest.standard.k8s import KubernetesAudit
 from auditlog.ingest.standard.ocsf import Ocsf
+from auditlog.ingest.standard.okta import Okta
+from auditlog.ingest.standard.workspace import GoogleWorkspace
 
 
 class Adapter(Protocol):
@@ -70,6 +72,8 @@ ADAPTERS: tuple[Adapter, ...] = (
     CloudTrail(),
     CloudTrailDigest(),
     KubernetesAudit(),
+    Okta(),
+    GoogleWorkspace(),
     Ocsf(),
 )
 

@@ -1,0 +1,208 @@
+"""Google Workspace Admin SDK Reports activities (`admin#reports#activity`) → privileges
+and actions.
+
+An activity (`kind`, `id{time, uniqueQualifier, applicationName, customerId}`,
+`actor{email, profileId, callerType}`, `ipAddress`, `events[]{type, name, parameters[]}`)
+holds one or more events; **each event is one row**. Collectors that split activities
+(Filebeat/Elastic Agent write one event per line, `events` then an object) give one
+event per record, read the same way.
+
+* A **grant**: `ASSIGN_ROLE` (role `ROLE_NAME` to `USER_EMAIL`), `ADD_GROUP_MEMBER`
+  (group `GROUP_EMAIL` to `USER_EMAIL`, or `MEMBER_EMAIL`), `GRANT_ADMIN_PRIVILEGE`
+  (super administrator to `USER_EMAIL`; privilege "Super Admin") and
+  `GRANT_DELEGATED_ADMIN_PRIVILEGES`. **Revokes**: `UNASSIGN_ROLE`,
+  `REMOVE_GROUP_MEMBER`, `REVOKE_ADMIN_PRIVILEGE`, `REVOKE_DELEGATED_ADMIN_PRIVILEGES`.
+  An event without its user or role/group parameter is kept as an action.
+* Account lifecycle (`CREATE_USER`, `DELETE_USER`, `SUSPEND_USER`, `UNSUSPEND_USER`,
+  `UNDELETE_USER`, ...) and everything else are **actions**: action = the event name,
+  target_account = `USER_EMAIL`, object = the group, role, application, setting or
+  domain the event names. (The accounts kind is a directory snapshot; a lifecycle event
+  is an action on the account.)
+* system: `google-workspace/<applicationName>` for actions ("google-workspace/admin",
+  "google-workspace/login"); a Workspace role applies to Workspace
+  ("google-workspace"); a group membership to whatever the group is used for, so no
+  system ("any system", as the privilege rules read it).
+
+**Event ids.** `uniqueQualifier` tells apart activities logged at the same `time`, and
+the events of one activity share it, so an event of an `events` array is
+`<uniqueQualifier>/<index>` (index from 0, its place in the array). A split record
+(`events` an object) has lost its index; its event is `<uniqueQualifier>/<first 12 hex
+of md5 of the event>`, so the same event split twice is a duplicate, and two events of
+one activity are not taken for a conflict.
+
+**Principals.** actor = `actor.email` lowercased (Google account emails are
+case-insensitive), else the API key (`actor.key`) or `profileId` for callers without
+an email; subject = `USER_EMAIL` lowercased. `profileId`, `callerType` and the raw
+actor are kept in `extra`; every event's `parameters` too.
+
+Workspace grants carry no ticket or approver, so privilege rows say
+`extra.source_carries_approval` false (grant_without_approval skips them). A record
+without `id.time`, without events or without an actor is quarantined with that reason.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from auditlog.ingest.staging import Staged, extract, key, split_by_kind, text
+
+NAME = "workspace"
+SYSTEM = "google-workspace"
+
+# event name → (operation, the parameter naming the privilege, or "=" and the privilege)
+GRANTS = {
+    "ASSIGN_ROLE": ("grant", "ROLE_NAME"),
+    "UNASSIGN_ROLE": ("revoke", "ROLE_NAME"),
+    "ADD_GROUP_MEMBER": ("grant", "GROUP_EMAIL"),
+    "REMOVE_GROUP_MEMBER": ("revoke", "GROUP_EMAIL"),
+    "GRANT_ADMIN_PRIVILEGE": ("grant", "=Super Admin"),
+    "REVOKE_ADMIN_PRIVILEGE": ("revoke", "=Super Admin"),
+    "GRANT_DELEGATED_ADMIN_PRIVILEGES": ("grant", "=Delegated Admin"),
+    "REVOKE_DELEGATED_ADMIN_PRIVILEGES": ("revoke", "=Delegated Admin"),
+}
+
+FIELDS = {
+    "kind": key("kind"),
+    "time": "$.id.time",
+    "unique_qualifier": "$.id.uniqueQualifier",
+    "application_name": "$.id.applicationName",
+    "customer_id": "$.id.customerId",
+    "actor": key("actor"),
+    "source_ip": key("ipAddress"),
+    "owner_domain": key("ownerDomain"),
+    "events": key("events"),
+    "network_info": key("networkInfo"),
+}
+
+EXTRA_COMMON = ["event_type", "application_name", "customer_id", "caller_type",
+                "profile_id", "actor_raw", "owner_domain", "parameters", "network_info"]
+COLUMNS = {
+    "privileges": ["event_id", "ts", "actor", "actor_type", "subject", "privilege",
+                   "operation", "system", "source_ip", "event_name", "org_unit",
+                   "source_carries_approval", *EXTRA_COMMON],
+    "actions": ["event_id", "ts", "actor", "actor_type", "action", "system",
+                "target_account", "object", "channel", "result", "source_ip",
+                *EXTRA_COMMON],
+}
+
+
+class GoogleWorkspace:
+    name = NAME
+
+    def matches(self, keys: set[str]) -> bool:
+        return {"kind", "id", "actor", "events"} <= keys
+
+    def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _workspace_grants AS {_grants_values()}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _workspace_fields AS {extract(FIELDS)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _workspace_mapped AS {MAPPED_SQL}")
+        con.execute("DROP TABLE _workspace_fields")
+        con.execute("DROP TABLE _workspace_grants")
+        return split_by_kind(con, "_workspace_mapped", NAME, COLUMNS, default_kind="actions")
+
+
+def _grants_values() -> str:
+    rows = ", ".join(
+        f"('{name}', '{op}', "
+        + (f"NULL, '{source[1:]}'" if source.startswith("=") else f"'{source}', NULL") + ")"
+        for name, (op, source) in GRANTS.items()
+    )
+    return (f"SELECT * FROM (VALUES {rows}) "
+            "AS t(event_name, operation, privilege_param, privilege_constant)")
+
+
+def _param(name: str) -> str:
+    """SQL: the value of the event's parameter `name` as text (value, intValue,
+    boolValue, or a multiValue's JSON), NULL when absent."""
+    found = f"list_filter(params, lambda p: (p ->> '$.name') = '{name}')[1]"
+    return (f"nullif(trim(coalesce({found} ->> '$.value', {found} ->> '$.intValue', "
+            f"{found} ->> '$.boolValue', CAST({found} -> '$.multiValue' AS VARCHAR))), '')")
+
+
+def _param_by(column: str) -> str:
+    """SQL: the value of the parameter whose name is in `column` (see _param)."""
+    found = f"list_filter(params, lambda p: (p ->> '$.name') = {column})[1]"
+    return f"nullif(trim({found} ->> '$.value'), '')"
+
+
+MAPPED_SQL = f"""
+WITH records AS (
+  SELECT f.*,
+         {text('time')} AS ts,
+         {text('unique_qualifier')} AS uq,
+         {text('application_name')} AS app,
+         json_type(f.events) AS events_type,
+         CASE json_type(f.events) WHEN 'ARRAY' THEN json_array_length(f.events)
+                                  WHEN 'OBJECT' THEN 1 ELSE 0 END AS n_events,
+         CASE WHEN json_type(f.actor) = 'OBJECT'
+              THEN coalesce(lower(nullif(trim(f.actor ->> '$.email'), '')),
+                            nullif(trim(f.actor ->> '$.key'), ''),
+                            nullif(trim(f.actor ->> '$.profileId'), '')) END AS actor_id
+  FROM _workspace_fields f),
+expanded AS (
+  -- An activity with no events still stages one row, to be quarantined: none is lost.
+  SELECT r.*, i,
+         CASE WHEN events_type = 'ARRAY' THEN json_extract(r.events, '$[' || i || ']')
+              WHEN events_type = 'OBJECT' THEN r.events END AS e
+  FROM records r, range(0, CAST(greatest(r.n_events, 1) AS BIGINT)) AS t(i)),
+evented AS (
+  SELECT x.*,
+         nullif(trim(e ->> '$.name'), '') AS ename,
+         CASE WHEN json_type(e -> '$.parameters') = 'ARRAY'
+              THEN TRY_CAST(e -> '$.parameters' AS JSON[]) ELSE []::JSON[] END AS params
+  FROM expanded x),
+classified AS (
+  SELECT v.*, g.operation,
+         lower({_param('USER_EMAIL')}) AS user_email,
+         coalesce(g.privilege_constant, {_param_by('g.privilege_param')}) AS priv,
+         CASE
+           WHEN v._bad IS NOT NULL THEN v._bad
+           WHEN v.ts IS NULL THEN 'Google Workspace activity without id.time'
+           WHEN v.n_events = 0 THEN 'Google Workspace activity without events'
+           WHEN v.ename IS NULL THEN 'Google Workspace event without name'
+           WHEN v.actor_id IS NULL THEN 'Google Workspace activity without an actor'
+         END AS reason
+  FROM evented v
+  LEFT JOIN _workspace_grants g ON g.event_name = v.ename)
+SELECT
+  _row,
+  CASE WHEN n_events > 1 THEN _loc || ' event ' || (i + 1) ELSE _loc END AS _loc,
+  _raw,
+  reason AS _bad,
+  CASE WHEN reason IS NULL AND operation IS NOT NULL
+        AND coalesce(user_email, lower({_param('MEMBER_EMAIL')})) IS NOT NULL
+        AND priv IS NOT NULL
+       THEN 'privileges' ELSE 'actions' END AS _kind,
+  coalesce(uq, ts) || '/' || CASE WHEN events_type = 'ARRAY' THEN CAST(i AS VARCHAR)
+                                  ELSE substr(md5(CAST(e AS VARCHAR)), 1, 12) END
+    AS event_id,
+  ts,
+  actor_id AS actor,
+  CASE WHEN (actor ->> '$.callerType') = 'KEY' THEN 'service' END AS actor_type,
+  coalesce(user_email, lower({_param('MEMBER_EMAIL')})) AS subject,
+  priv AS privilege,
+  operation,
+  CASE WHEN operation IS NOT NULL AND ename LIKE '%GROUP_MEMBER' THEN NULL
+       WHEN operation IS NOT NULL THEN '{SYSTEM}'
+       ELSE '{SYSTEM}/' || coalesce(app, 'unknown') END AS system,
+  {text('source_ip')} AS source_ip,
+  ename AS event_name,
+  {_param('ORG_UNIT_NAME')} AS org_unit,
+  false AS source_carries_approval,
+  ename AS action,
+  user_email AS target_account,
+  coalesce({_param('GROUP_EMAIL')}, {_param('ROLE_NAME')}, {_param('APPLICATION_NAME')},
+           {_param('SETTING_NAME')}, {_param('DOMAIN_NAME')}, {_param('DOC_ID')})
+    AS object,
+  CASE WHEN (actor ->> '$.callerType') = 'KEY' THEN 'api' END AS channel,
+  'success' AS result,
+  e ->> '$.type' AS event_type,
+  application_name, customer_id,
+  actor -> '$.callerType' AS caller_type,
+  actor -> '$.profileId' AS profile_id,
+  actor AS actor_raw,
+  owner_domain,
+  e -> '$.parameters' AS parameters,
+  network_info
+FROM classified
+"""
