@@ -1,0 +1,346 @@
+"""Linux audit (auditd) events → privileges and actions.
+
+The reader (ingest/auditd.py) leaves the file's physical lines in `LINES_TABLE`
+(`line, raw, bad`); this module parses them, groups them into events and maps each
+event onto one row. All of it is SQL over the lines, so a file is parsed at DuckDB's
+speed, never line by line in Python.
+
+**Records and events.** A line is one record, `[node=N ]type=T msg=audit(S.MS:SERIAL): k=v ...`.
+The kernel writes one event as several records sharing the stamp `(S.MS, SERIAL)` (and
+`node`): SYSCALL with its EXECVE, CWD, PATH, PROCTITLE, SOCKADDR ... records. Every
+record becomes part of exactly one event row, its lines listed in the row's location
+("lines 12, 13, 14") and its text (all its lines) kept as the row's raw text. The event
+id is `[node:]S.MS:SERIAL`, stable across reloads. A line that is not a record (no
+`msg=audit(...)` stamp, an `ausearch -i` interpreted stamp, invalid UTF-8) is its own
+row, quarantined with its line number and the reason. Blank lines and the `----` /
+`time->...` separators `ausearch` writes between events are not rows.
+
+**The event's record.** An event is mapped from its principal record: a user-space or
+standalone record (USER_*, ADD_USER, CONFIG_CHANGE, AVC, ...) before SYSCALL, SYSCALL
+before the auxiliary records (EXECVE, PATH, CWD, PROCTITLE, ...). A field missing there
+is taken from the next record that has it (an AVC's exe from its SYSCALL).
+
+**Values.** `k=v`, `k="quoted"`, and hex-encoded values of the fields the kernel encodes
+(acct, cmd, exe, comm, cwd, name, proctitle, data, EXECVE arguments) decoded; user-space
+records carry their own fields inside `msg='...'`, read before the process fields outside
+it. `?`, `(null)`, `(none)` and an auid/uid of 4294967295 or -1 mean unset. Enriched logs
+(`log_format = ENRICHED`) append the names (`AUID="alice" UID="root" ACCT=... GRP=...`),
+which are preferred to the numbers.
+
+**Principals.** actor = the login user (`auid`: the person behind a session, kept through
+su and sudo), else the process user (`uid`), each written as its name when the log gives
+it (enriched `AUID=`/`UID=`, or an interpreted value), `root` for id 0, else the numeric id
+as text ("1000"); the raw ids are kept in `extra.auid` / `extra.uid`. An event naming
+neither is `unknown`, actor_type `system`; a process with no login session (auid unset:
+daemons, boot) has actor_type `system`. The host is `node` when the log names it: it is
+the actions' `system` ("linux" otherwise) and the privileges' system (else empty).
+
+**Mapping.**
+* A user added to a group (shadow-utils `op=add-user-to-group` and older wordings such as
+  "adding user to group", naming the user, `acct`, and the group, `grp`) is a
+  **privilege grant** of the group to that user; removed from it (`delete-user-from-group`,
+  "removing user from group", ...) a **revoke**. The gshadow twin of the same change
+  (`...-shadow-group`) stays an action: it mirrors the grant, and counting it would grant
+  the group twice.
+* USER_ROLE_CHANGE (an SELinux role selected at login, or by newrole) is a **grant** of the
+  new context's role (`staff_r`, `sysadm_r`) to the login user (`acct`, else the auid);
+  its actor is the process user that set it (sshd, login, newrole: the uid), so a user's
+  own newrole is a self-grant and a login service's is not.
+* Everything else is an **action**, action = the record type: ADD_USER, DEL_USER,
+  USER_MGMT, ADD_GROUP, DEL_GROUP, GRP_MGMT, ACCT_LOCK (account lifecycle: actions, since
+  the accounts kind is a directory snapshot, not a history), USER_CMD (object = the
+  decoded command sudo ran), USER_AUTH / USER_LOGIN / USER_START ... (target_account =
+  `acct`, result from `res`), CONFIG_CHANGE (object = its `op`), SYSCALL events (object =
+  exe; the syscall, EXECVE command line, path and key in extra).
+* A failed record (`res=failed`/`0`, `success=no`) has result `failure`; a failed group
+  change granted nothing, so it is an action.
+auditd cannot record an approval, so privilege rows carry
+`extra.source_carries_approval = false` (the access-approval control skips them).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from auditlog.ingest.staging import Staged, split_by_kind
+from auditlog.sqltext import sql_list
+
+NAME = "auditd"
+LINES_TABLE = "_auditd_lines"  # written by the reader: line BIGINT, raw VARCHAR, bad VARCHAR
+DEFAULT_SYSTEM = "linux"
+
+# Records that only complete a kernel event: never the record an event is mapped from
+# while the event has another.
+AUXILIARY = ("EXECVE", "PATH", "CWD", "PROCTITLE", "SOCKADDR", "BPRM_FCAPS", "OBJ_PID",
+             "MMAP", "FD_PAIR", "EOE", "CAPSET", "IPC", "MQ_OPEN", "MQ_SENDRECV",
+             "MQ_NOTIFY", "MQ_GETSETATTR", "KERN_MODULE", "SECCOMP", "NETFILTER_PKT",
+             "URINGOP", "TIME_INJOFFSET", "TIME_ADJNTPVAL", "OPENAT2", "EXECVE_ARGS")
+
+# Fields read from each record: name → (key in the log, where: "process" = outside
+# msg='...' only, "message" = inside it first, then outside; hex-encoded or not).
+FIELDS: dict[str, tuple[str, str, bool]] = {
+    "pid": ("pid", "process", False),
+    "uid": ("uid", "process", False),
+    "auid": ("auid", "process", False),
+    "ses": ("ses", "process", False),
+    "subj": ("subj", "process", False),
+    "op": ("op", "message", False),
+    "acct": ("acct", "message", True),
+    "account_id": ("id", "message", False),
+    "grp": ("grp", "message", True),
+    "exe": ("exe", "message", True),
+    "comm": ("comm", "message", True),
+    "cmd": ("cmd", "message", True),
+    "cwd": ("cwd", "message", True),
+    "hostname": ("hostname", "message", False),
+    "addr": ("addr", "message", False),
+    "terminal": ("terminal", "message", False),
+    "res": ("res", "message", False),
+    "success": ("success", "message", False),
+    "exit": ("exit", "message", False),
+    "syscall": ("syscall", "message", False),
+    "arch": ("arch", "message", False),
+    "audit_key": ("key", "message", True),
+    "name": ("name", "message", True),
+    "unit": ("unit", "message", False),
+    "new_context": ("new-context", "message", False),
+    "selected_context": ("selected-context", "message", False),
+    "old_context": ("old-context", "message", False),
+    "proctitle": ("proctitle", "message", True),
+    "audit_enabled": ("audit_enabled", "message", False),
+    # Enriched logs' names, upper case (read anywhere in the record).
+    "auid_name": ("AUID", "any", False),
+    "uid_name": ("UID", "any", False),
+    "acct_name": ("ACCT", "any", False),
+    "id_name": ("ID", "any", False),
+    "grp_name": ("GRP", "any", False),
+    "syscall_name": ("SYSCALL", "any", False),
+}
+
+# The kernel's `key=value` token: a double-quoted string, or up to the next space, quote
+# or the enriched part's separator (0x1d). A key starts the text or follows one of those.
+_SEP = "[ '\\x1d]"
+
+
+def _token(source: str, key: str) -> str:
+    pattern = f"(?:^|{_SEP}){key}=(\"[^\"]*\"|[^ '\\x1d]*)"
+    return f"regexp_extract({source}, {_sql(pattern)}, 1)"
+
+
+def _sql(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _value(token: str, hexed: bool) -> str:
+    """A token as its value: unquoted, hex decoded where the kernel encodes, unset as NULL."""
+    decoded = (f"WHEN regexp_full_match({token}, '([0-9A-F]{{2}})+') "
+               f"THEN coalesce(replace(try(decode(unhex({token}))), chr(0), ' '), {token}) "
+               if hexed else "")
+    return (f"CASE WHEN {token} IN ('', '?', '\"?\"', '(null)', '(none)', '\"\"') THEN NULL "
+            f"WHEN starts_with({token}, '\"') THEN nullif(trim({token}, '\"'), '') "
+            f"{decoded}ELSE {token} END")
+
+
+def _op_token() -> str:
+    # Older shadow-utils write op unquoted with spaces ("op=adding group to /etc/group
+    # id=1004"): it runs to the next ` key=`, the closing quote or the end.
+    return ("regexp_extract(inner_msg, '(?:^|[ \\x1d])op=(\"[^\"]*\"|.*?)(?: [A-Za-z_-]+=|''|$)', 1)")
+
+
+def _record_fields() -> str:
+    tokens = []
+    for name, (key, where, _) in FIELDS.items():
+        if name == "op":
+            inner = _op_token()
+            outer = inner.replace("inner_msg", "outer_msg")
+            tokens.append(f"coalesce(nullif({inner}, ''), {outer}) AS t_{name}")
+        elif where == "process":
+            tokens.append(f"{_token('outer_msg', key)} AS t_{name}")
+        elif where == "message":
+            tokens.append(f"coalesce(nullif({_token('inner_msg', key)}, ''), "
+                          f"{_token('outer_msg', key)}) AS t_{name}")
+        else:
+            tokens.append(f"{_token('body', key)} AS t_{name}")
+    values = [f"{_value(f't_{name}', hexed)} AS {name}"
+              for name, (_, _, hexed) in FIELDS.items()]
+    argv = ("CASE WHEN type = 'EXECVE' THEN array_to_string(list_transform("
+            "regexp_extract_all(body, '(?:^| )a[0-9]+=(\"[^\"]*\"|[^ ]+)', 1), "
+            f"lambda t: {_value('t', True)}), ' ') END AS argv")
+    return f"""
+SELECT line, raw, node, type, sec, frac, serial, {", ".join(values)}, {argv},
+       CASE WHEN type IN {sql_list(list(AUXILIARY))} THEN 2 WHEN type = 'SYSCALL' THEN 1
+            ELSE 0 END * 1000000000000 + line AS ord
+FROM (
+  SELECT *, {", ".join(tokens)}
+  FROM (
+    SELECT *,
+           -- A user-space record's own fields are inside msg='...'; the enriched names
+           -- may follow the closing quote. A message whose quote never closes runs to the end.
+           coalesce(nullif(regexp_extract(body, '(?:^| )msg=''(.*)''', 1), ''),
+                    regexp_extract(body, '(?:^| )msg=''(.*)$', 1)) AS inner_msg,
+           CASE WHEN regexp_matches(body, '(?:^| )msg=''.*''')
+                THEN regexp_replace(body, '(?:^| )msg=''.*''', ' ')
+                ELSE regexp_replace(body, '(?:^| )msg=''.*$', ' ') END AS outer_msg
+    FROM {_PARSED}
+    WHERE _bad IS NULL))
+"""
+
+
+# A line's shape: [node=N ]type=T msg=audit(SECONDS.FRACTION:SERIAL)[:] body
+_SHAPE = ("^(?:node=([^ ]+) )?type=([^ ]+) msg=audit\\(([0-9]+)\\.([0-9]+):([0-9]+)\\):? ?(.*)$")
+_INTERPRETED = "^(?:node=[^ ]+ )?type=[^ ]+ msg=audit\\([0-9]+/[0-9]+/[0-9]+ "
+_PARSED = "_auditd_parsed"
+_RECORDS = "_auditd_records"
+_EVENTS = "_auditd_events"
+_MAPPED = "_auditd_mapped"
+
+PARSED_SQL = f"""
+SELECT line, raw, nullif(m.node, '') AS node, m.type AS type, m.sec AS sec, m.frac AS frac,
+       m.serial AS serial, m.body AS body,
+       CASE WHEN bad IS NOT NULL THEN bad
+            WHEN m.type <> '' THEN NULL
+            WHEN regexp_matches(raw, {_sql(_INTERPRETED)})
+              THEN 'an interpreted auditd record (ausearch -i): its time is local and its ids '
+                   || 'are names; load the raw log (ausearch without -i, or audit.log)'
+            ELSE 'not an auditd record: expected "type=TYPE msg=audit(SECONDS.MILLIS:SERIAL): '
+                 || '..."' END AS _bad
+FROM (SELECT line, raw, bad, regexp_extract(ltrim(raw, chr(65279)), {_sql(_SHAPE)},
+                                            ['node', 'type', 'sec', 'frac', 'serial', 'body']) AS m
+      FROM {LINES_TABLE}
+      -- Blank lines and ausearch's separators between events are not records.
+      WHERE trim(raw) <> '' AND trim(raw) <> '----' AND NOT starts_with(raw, 'time->'))
+"""
+
+_FIRST = [n for n in FIELDS]  # every field: from the principal record that has it
+
+EVENTS_SQL = f"""
+SELECT min(line) AS _row,
+       CASE WHEN count(*) = 1 THEN 'line ' || min(line)
+            ELSE 'lines ' || string_agg(CAST(line AS VARCHAR), ', ' ORDER BY line) END AS _loc,
+       string_agg(raw, chr(10) ORDER BY line) AS _raw,
+       CAST(NULL AS VARCHAR) AS _bad,
+       node, sec, frac, serial,
+       arg_min(type, ord) AS type,
+       list(type ORDER BY line) AS record_types,
+       {", ".join(f"arg_min({n}, ord) FILTER (WHERE {n} IS NOT NULL) AS {n}" for n in _FIRST)},
+       arg_min(argv, line) FILTER (WHERE argv IS NOT NULL) AS command,
+       arg_min(name, line) FILTER (WHERE type = 'PATH' AND name IS NOT NULL) AS path
+FROM {_RECORDS}
+GROUP BY node, sec, frac, serial
+"""
+
+
+def _person(name: str, number: str) -> str:
+    """An account in its normal form: its name when the log gives one, root for 0, else
+    the numeric id; NULL when unset."""
+    return (f"CASE WHEN {number} IS NULL OR {number} IN ('4294967295', '-1', 'unset') THEN NULL "
+            f"WHEN {name} IS NOT NULL AND {name} NOT IN ('unset', '?') THEN {name} "
+            f"WHEN {number} = '0' THEN 'root' ELSE {number} END")
+
+
+# Group membership wordings (lower-cased op): shadow-utils' current ones and older ones.
+_GROUP_GRANT = "^(add-user-to-group|add-to-group|add-member-to-group|adding user to group|add member|adding member to group)$"
+_GROUP_REVOKE = ("^(delete-user-from-group|del-user-from-group|remove-user-from-group|"
+                 "delete-member-from-group|deleting user from group|removing user from group|"
+                 "removing group member|deleting member|delete member)$")
+
+MAPPED_SQL = f"""
+WITH e AS (
+  SELECT *,
+         {_person('auid_name', 'auid')} AS login_user,
+         {_person('uid_name', 'uid')} AS process_user,
+         coalesce(acct_name, acct) AS account,
+         coalesce(grp_name, grp) AS group_name,
+         lower(op) AS op_l,
+         lower(coalesce(res, success, '')) AS res_l,
+         split_part(coalesce(new_context, selected_context), ':', 2) AS new_role
+  FROM {_EVENTS}),
+r AS (
+  SELECT *,
+         coalesce(login_user, process_user, 'unknown') AS actor,
+         res_l IN ('failed', 'fail', 'failure', 'no', '0') AS failed,
+         CASE WHEN regexp_matches(coalesce(op_l, ''), {_sql(_GROUP_GRANT)}) THEN 'grant'
+              WHEN regexp_matches(coalesce(op_l, ''), {_sql(_GROUP_REVOKE)}) THEN 'revoke'
+              WHEN type = 'USER_ROLE_CHANGE' THEN 'role' END AS change
+  FROM e),
+k AS (
+  SELECT *,
+         CASE WHEN failed THEN 'actions'
+              WHEN change IN ('grant', 'revoke') AND account IS NOT NULL
+                   AND group_name IS NOT NULL THEN 'privileges'
+              WHEN change = 'role' AND nullif(new_role, '') IS NOT NULL
+                   AND coalesce(account, login_user) IS NOT NULL THEN 'privileges'
+              ELSE 'actions' END AS _kind
+  FROM r)
+SELECT
+  _row, _loc, _raw,
+  CASE WHEN ts IS NULL THEN 'its time ' || sec || '.' || frac || ' is out of range' END AS _bad,
+  _kind,
+  coalesce(node || ':', '') || sec || '.' || frac || ':' || serial AS event_id,
+  ts,
+  CASE WHEN _kind = 'privileges' AND change = 'role' THEN coalesce(process_user, actor)
+       ELSE actor END AS actor,
+  CASE WHEN login_user IS NULL THEN 'system' END AS actor_type,
+  CASE WHEN change = 'role' THEN coalesce(account, login_user) ELSE account END AS subject,
+  CASE WHEN change = 'role' THEN new_role ELSE group_name END AS privilege,
+  CASE WHEN change = 'revoke' THEN 'revoke' ELSE 'grant' END AS operation,
+  type AS action,
+  CASE WHEN _kind = 'privileges' THEN node ELSE coalesce(node, {_sql(DEFAULT_SYSTEM)}) END
+    AS system,
+  coalesce(account,
+           CASE WHEN type IN ('ADD_USER', 'DEL_USER', 'USER_MGMT', 'USER_CHAUTHTOK',
+                              'ACCT_LOCK', 'ACCT_UNLOCK', 'CHUSER_ID', 'USER_LOGIN',
+                              'USER_LOGOUT')
+                THEN coalesce(id_name, account_id) END) AS target_account,
+  CASE WHEN type = 'USER_CMD' THEN cmd
+       WHEN type IN ('ADD_GROUP', 'DEL_GROUP', 'GRP_MGMT', 'CHGRP_ID')
+         THEN coalesce(group_name, id_name, account_id)
+       WHEN type = 'CONFIG_CHANGE' THEN coalesce(op, audit_key)
+       WHEN type IN ('SERVICE_START', 'SERVICE_STOP') THEN unit
+       WHEN type = 'KERN_MODULE' THEN name
+       WHEN type = 'USER_ROLE_CHANGE' THEN coalesce(new_context, selected_context)
+       ELSE coalesce(exe, comm, path) END AS object,
+  CASE WHEN failed THEN 'failure' ELSE 'success' END AS result,
+  CASE WHEN regexp_full_match(coalesce(addr, ''), '[0-9A-Fa-f.:]+') THEN addr END AS source_ip,
+  CASE WHEN ses NOT IN ('4294967295', '-1', 'unset') THEN ses END AS session_id,
+  false AS source_carries_approval,
+  node, type AS record_type, record_types, sec || '.' || frac AS audit_time, serial,
+  op, acct, grp, account_id AS id, auid, uid, auid_name, uid_name, pid, ses, subj, exe, comm,
+  cmd, cwd, command, proctitle, path, hostname, addr, terminal, res, success, exit,
+  coalesce(syscall_name, syscall) AS syscall, arch, audit_key AS key, unit, old_context,
+  coalesce(new_context, selected_context) AS new_context, audit_enabled
+FROM (SELECT *, strftime(try(make_timestamp(try_cast(sec AS BIGINT) * 1000000)),
+                         '%Y-%m-%dT%H:%M:%S') || '.' || frac || 'Z' AS ts
+      FROM k)
+"""
+
+EXTRA = ["node", "record_type", "record_types", "audit_time", "serial", "op", "acct", "grp",
+         "id", "auid", "uid", "auid_name", "uid_name", "pid", "ses", "subj", "exe", "comm",
+         "cmd", "cwd", "command", "proctitle", "path", "hostname", "addr", "terminal", "res",
+         "success", "exit", "syscall", "arch", "key", "unit", "old_context", "new_context",
+         "audit_enabled"]
+COLUMNS = {
+    "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
+                   "source_carries_approval", *EXTRA],
+    "actions": ["event_id", "ts", "actor", "actor_type", "action", "system", "target_account",
+                "object", "result", "source_ip", "session_id", *EXTRA],
+}
+
+
+def stage_events(con: duckdb.DuckDBPyConnection) -> list[Staged]:
+    """`LINES_TABLE` → one staging table per kind: every event one row, every line that
+    is not a record one quarantined row (see the module docstring)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_PARSED} AS {PARSED_SQL}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_RECORDS} AS {_record_fields()}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_EVENTS} AS {EVENTS_SQL}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_MAPPED} AS {MAPPED_SQL}")
+    # Lines that are not records: their own rows, quarantined with their reason.
+    con.execute(
+        f"""
+        INSERT INTO {_MAPPED} (_row, _loc, _raw, _bad, _kind)
+        SELECT line, 'line ' || line, raw, _bad, 'actions' FROM {_PARSED} WHERE _bad IS NOT NULL
+        """
+    )
+    for table in (_PARSED, _RECORDS, _EVENTS, LINES_TABLE):
+        con.execute(f"DROP TABLE {table}")
+    return split_by_kind(con, _MAPPED, NAME, COLUMNS, default_kind="actions")
