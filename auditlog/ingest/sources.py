@@ -30,6 +30,7 @@ import duckdb
 
 from auditlog.errors import InputError
 from auditlog.ingest import records
+from auditlog.ingest.auditd import Auditd
 from auditlog.ingest.files import InputFile, TextProfile
 from auditlog.ingest.readers import READ_ERRORS, NativeFormats, read_error
 from auditlog.ingest.staging import DOCS, Records, Staged
@@ -82,6 +83,7 @@ _NATIVE = NativeFormats()
 # A format told but not listed here is an error naming it (sources.read).
 READERS: dict[str, Reader] = {
     **{fmt: _NATIVE for fmt in _NATIVE.formats},
+    "auditd": Auditd(),
 }
 
 
