@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from auditlog.engines.cases import CaseResult
     from auditlog.errors import RuleError
     from auditlog.export.manifest import Verification
+    from auditlog.ingest.files import Unrecognized
     from auditlog.ingest.pipeline import FileResult, Progress
     from auditlog.pack.model import Rule
     from auditlog.report import model as report_model
@@ -98,7 +99,17 @@ class DaylightSaving:
                 "in effect before the change")
 
 
-Notice = Caveat | StaleFindings | NaiveTimes | DaylightSaving
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file of a directory given was in no format auditlog reads, and was passed over."""
+
+    file: Unrecognized
+
+    def __str__(self) -> str:
+        return f"skipped {self.file.path}: {self.file.reason}, not a format auditlog reads"
+
+
+Notice = Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile
 Notify = Callable[[Notice], None]
 
 
@@ -255,7 +266,8 @@ class Investigation:
         with self.connect(read_only=False) as con:
             results = ingest_paths(con, [Path(p) for p in items], kind=kind, tz=tz,
                                    strict=strict, currency=currency, progress=progress,
-                                   mapping=Path(mapping) if mapping is not None else None)
+                                   mapping=Path(mapping) if mapping is not None else None,
+                                   skipped=lambda file: self.notify(SkippedFile(file)))
             if lake is not None:  # the rows this call loaded, as new files; none rewritten
                 append_files(con, Path(lake), (r.sha256 for r in results if r.loaded))
         self.tell_times(results, tz_chosen=tz is not None)

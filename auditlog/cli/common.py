@@ -194,7 +194,13 @@ def investigation(db: Path | None, *, engine: Engine = DEFAULT_ENGINE,
 def tell(notice: Told) -> None:
     """A notice on stderr, worded for the command line (flags, commands to run); never
     through Rich markup: notices quote file and system names from the logs."""
-    from auditlog.investigation import Caveat, DaylightSaving, NaiveTimes, StaleFindings
+    from auditlog.investigation import (
+        Caveat,
+        DaylightSaving,
+        NaiveTimes,
+        SkippedFile,
+        StaleFindings,
+    )
 
     if isinstance(notice, Caveat):
         line = f"warning: {notice.text}"
@@ -214,6 +220,9 @@ def tell(notice: Told) -> None:
                 f"gap or overlap of {r.tz}; resolved with the offset in effect before the "
                 "change: a time in a gap moves forward by the gap, a time in an overlap is "
                 "the earlier of its two instants")
+    elif isinstance(notice, SkippedFile):
+        line = (f"warning: skipped {notice.file.path}: {notice.file.reason}, not a format "
+                "auditlog reads (with --strict this is an error)")
     else:  # a notice this version does not know: its own words
         line = f"note: {notice}"
     err_console.print(line, markup=False, soft_wrap=True)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import hashlib
+import io
+import json
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -13,10 +17,13 @@ from typing import BinaryIO, Literal
 
 from auditlog.errors import InputError
 
-# "rows": rows handed over as data, not read from a file (pipeline.ingest_rows).
-Format = Literal["jsonl", "json", "csv", "tsv", "parquet", "rows"]
+# The formats auditlog tells apart. "evtx" and "auditd" are read by readers of their own
+# (sources.READERS); "rows": rows handed over as data, not read from a file
+# (pipeline.ingest_rows).
+Format = Literal["jsonl", "json", "csv", "tsv", "parquet", "evtx", "auditd", "rows"]
 
-# File name endings → format. `.gz` may follow any text format.
+# File name endings → format: a hint the content can overrule (see `identify`). `.gz`
+# may follow any of GZIP_FORMATS.
 SUFFIXES: dict[str, Format] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -24,8 +31,15 @@ SUFFIXES: dict[str, Format] = {
     ".csv": "csv",
     ".tsv": "tsv",
     ".parquet": "parquet",
+    ".evtx": "evtx",
 }
+# The text formats DuckDB's readers read: profiled byte by byte (`fingerprint`).
 TEXT_FORMATS = frozenset({"jsonl", "json", "csv", "tsv"})
+# What may come gzip-compressed: text (Parquet and EVTX compress themselves).
+GZIP_FORMATS = TEXT_FORMATS | {"auditd"}
+# What `identify` tries, as its errors name them.
+TRIED = ("JSON (array, object or concatenated objects)", "JSON Lines", "CSV", "TSV",
+         "Parquet", "EVTX", "auditd text", "any of the text formats gzip-compressed")
 
 
 @dataclass(frozen=True)
@@ -41,54 +55,249 @@ class InputFile:
         return self.label if self.label is not None else str(self.path)
 
 
+@dataclass(frozen=True)
+class Unrecognized:
+    """A file no reader recognizes: where, and what its content looked like instead."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """The files below the paths in a format auditlog reads, and those passed over."""
+
+    files: list[InputFile]
+    skipped: list[Unrecognized]
+
+
 def describe_suffixes() -> str:
     return ", ".join(sorted(SUFFIXES)) + " (text formats also as .gz)"
 
 
+def describe_tried() -> str:
+    return ", ".join(TRIED)
+
+
 def classify(path: Path) -> InputFile | None:
-    """The format a file's name says, or None when auditlog does not read it."""
+    """The format of a file, or None when auditlog does not read it (`identify`)."""
+    found = identify(path)
+    return found if isinstance(found, InputFile) else None
+
+
+def identify(path: Path) -> InputFile | Unrecognized:
+    """The format of a file, told from its first bytes, its name a hint.
+
+    Magic bytes decide: gzip (then the text inside is told the same way), Parquet
+    (`PAR1`), EVTX (`ElfFile\\0`). Otherwise a suffix auditlog knows decides (so a
+    damaged .parquet or a .json that is not JSON gets its reader's error, not a guess),
+    and without one the text decides (`text_format`). A name ending in .gz says gzip,
+    whatever the bytes: a .gz file that is not gzip is reported as damaged by its reader
+    (`fingerprint`)."""
     suffixes = [s.lower() for s in path.suffixes]
-    gzipped = bool(suffixes) and suffixes[-1] == ".gz"
-    if gzipped:
+    named_gzip = bool(suffixes) and suffixes[-1] == ".gz"
+    if named_gzip:
         suffixes = suffixes[:-1]
-    if not suffixes or suffixes[-1] not in SUFFIXES:
+    hint = SUFFIXES.get(suffixes[-1]) if suffixes else None
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEAD + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read the file ({exc.strerror or exc})",
+                         source=str(path)) from None
+    gzipped = head.startswith(GZIP_MAGIC)
+    if gzipped:
+        inner = _gunzip_head(head[:HEAD])
+        if inner is None:
+            return _hinted(path, hint, "gzip-compressed, but the stream is corrupt")
+        head, whole = inner
+    else:
+        if named_gzip:
+            return _hinted(path, hint, "named .gz, but not gzip-compressed")
+        whole = len(head) <= HEAD
+        head = head[:HEAD]
+    if head.startswith((PARQUET_MAGIC, EVTX_MAGIC)):
+        fmt: Format = "parquet" if head.startswith(PARQUET_MAGIC) else "evtx"
+        if gzipped:
+            return Unrecognized(path, f"a gzip-compressed {fmt} file (decompress it first)")
+        return InputFile(path=path, format=fmt, gzipped=False)
+    if hint is not None and (not gzipped or hint in GZIP_FORMATS):
+        return InputFile(path=path, format=hint, gzipped=gzipped)
+    told, reason = text_format(head, whole=whole)
+    if told is None:
+        return Unrecognized(path, ("gzip-compressed, and inside " if gzipped else "") + reason)
+    return InputFile(path=path, format=told, gzipped=gzipped)
+
+
+def _hinted(path: Path, hint: Format | None, reason: str) -> InputFile | Unrecognized:
+    """A gzip file whose text cannot be looked at: with a name auditlog knows, its reader
+    says what is wrong with it (`fingerprint`); without one, `reason` says it."""
+    if hint is not None and hint in GZIP_FORMATS:
+        return InputFile(path=path, format=hint, gzipped=True)
+    return Unrecognized(path, reason)
+
+
+# How much of a file `identify` looks at (of the text, for gzip): enough for a few
+# records of any log, little enough to read for every file of a folder.
+HEAD = 1 << 18
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+EVTX_MAGIC = b"ElfFile\x00"
+# An auditd record: `type=SYSCALL msg=audit(1594053514.588:4686): ...`, with `node=host `
+# before it when the daemon names the node; ausearch -i writes the time as a date.
+AUDITD_RECORD = re.compile(rb"(?:node=\S+ )?type=[A-Za-z0-9_]+ msg=audit\([^()]{1,40}:\d+\)")
+# Lines ausearch writes between events.
+AUDITD_SEPARATORS = (b"----", b"time->")
+# A CSV/TSV header told from text alone must look like column names, so that prose with
+# commas (a README, a license) is not taken for a table.
+COLUMN_NAME = re.compile(r"[^\x00-\x1f\"]{1,64}")
+MAX_NAME_WORDS = 4
+LINES_LOOKED_AT = 50
+
+
+def _gunzip_head(compressed: bytes) -> tuple[bytes, bool] | None:
+    """The text at the start of a gzip file, and whether it is all of it; None when the
+    stream is corrupt from the start. A truncated stream gives what it holds."""
+    stream = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        text = stream.decompress(compressed, HEAD)
+    except zlib.error:
         return None
-    fmt = SUFFIXES[suffixes[-1]]
-    if gzipped and fmt not in TEXT_FORMATS:
-        return None
-    return InputFile(path=path, format=fmt, gzipped=gzipped)
+    # All of it: the stream ended (one member, nothing after) within what was read.
+    whole = stream.eof and not stream.unused_data and len(compressed) < HEAD
+    return text, whole
 
 
-def discover(paths: list[Path]) -> list[InputFile]:
-    """Expand directories into the readable files below them, in a stable order.
+def text_format(head: bytes, *, whole: bool) -> tuple[Format | None, str]:
+    """The format of a text file by its first bytes (`head`, all of the file when
+    `whole`): JSON Lines when its first lines are JSON objects one per line, JSON when it
+    starts with `[` or `{` otherwise (an array, an object, concatenated or pretty-printed
+    objects), auditd when its first record has the auditd shape, TSV or CSV when its
+    first lines are a header of column names and records of as many fields. (None, what
+    it looked like) when none fits. A file of nothing but whitespace holds no rows,
+    whatever its format: JSON Lines."""
+    for bom, name in BOMS:
+        if head.startswith(bom):
+            return None, f"{name} text (auditlog reads UTF-8)"
+    body = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    if not body:
+        return "jsonl", ""
+    # Only complete lines are judged: the last one of a head may be cut.
+    complete = body if whole else body[: body.rfind(b"\n") + 1]
+    lines = [line.strip() for line in complete.split(b"\n")[:LINES_LOOKED_AT] if line.strip()]
+    if body.startswith(b"["):
+        return "json", ""
+    if body.startswith(b"{"):
+        return ("jsonl" if _one_object_per_line(body, lines) else "json"), ""
+    records = [line for line in lines if not line.startswith(AUDITD_SEPARATORS)]
+    if records and AUDITD_RECORD.match(records[0]):
+        return "auditd", ""
+    try:
+        text = complete.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "binary data, or text that is not UTF-8"
+    delimited: tuple[tuple[Format, str], ...] = (("tsv", "\t"), ("csv", ","))
+    for fmt, delimiter in delimited:
+        if _is_table(text, delimiter):
+            return fmt, ""
+    if _control_share(text) > 0.1:
+        return None, "binary data"
+    return None, "text that is none of them"
 
-    A file named on the command line must be readable; inside a directory, files of
-    other types (READMEs, licenses) are passed over.
-    """
+
+def _one_object_per_line(body: bytes, lines: list[bytes]) -> bool:
+    """JSON Lines: more than one line, and the first line (or, when it is damaged, most of
+    the first lines) a JSON object on its own. Pretty-printed JSON has no such line."""
+    if body.count(b"\n", 0, len(body.rstrip())) == 0 or not lines:
+        return False
+    parsed = [_is_object(line) for line in lines[:20]]
+    return parsed[0] or (len(parsed) >= 2 and sum(parsed) * 2 >= len(parsed))
+
+
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _is_table(text: str, delimiter: str) -> bool:
+    """A header of at least two column names, then records, most of as many fields."""
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        for row in reader:
+            if row:
+                rows.append(row)
+            if len(rows) >= LINES_LOOKED_AT:
+                break
+    except csv.Error:  # a quoted field cut by the end of the head: judge what came before
+        pass
+    if len(rows) < 2 or len(rows[0]) < 2:
+        return False
+    header = [name.strip() for name in rows[0]]
+    if not all(COLUMN_NAME.fullmatch(name) and len(name.split()) <= MAX_NAME_WORDS
+               for name in header):
+        return False
+    fitting = sum(len(row) == len(header) for row in rows[1:])
+    return fitting * 5 >= (len(rows) - 1) * 4
+
+
+def _control_share(text: str) -> float:
+    """The share of control characters other than line ends and tabs."""
+    control = sum(1 for ch in text if ch < " " and ch not in "\t\r\n")
+    return control / max(len(text), 1)
+
+
+def discover(paths: list[Path], *, strict: bool = False) -> Discovered:
+    """Expand directories into the files below them, in a stable order, each with its
+    format (`identify`).
+
+    A file named on the command line must be in a format auditlog reads: otherwise an
+    InputError names what was tried. Inside a directory, a file no reader recognizes (a
+    README, a license) is passed over and listed in `skipped`, for the caller to warn
+    about; with `strict` it is an error. Hidden files (and those in hidden folders) are
+    passed over silently. Raises InputError when there is nothing to read at all."""
     found: list[InputFile] = []
+    skipped: list[Unrecognized] = []
     for path in paths:
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
-                if not hidden and (classified := classify(child)) is not None:
-                    found.append(classified)
+                if any(part.startswith(".") for part in child.relative_to(path).parts):
+                    continue
+                told = identify(child)
+                if isinstance(told, InputFile):
+                    found.append(told)
+                else:
+                    skipped.append(told)
         elif path.is_file():
-            classified = classify(path)
-            if classified is None:
+            told = identify(path)
+            if isinstance(told, Unrecognized):
                 raise InputError(
-                    f"unsupported file type; auditlog reads {describe_suffixes()}",
+                    f"unsupported file type: its content is {told.reason}; auditlog tried "
+                    f"{describe_tried()}, whatever the file's name",
                     source=str(path),
                 )
-            found.append(classified)
+            found.append(told)
         else:
             raise InputError("no such file or directory", source=str(path))
-    if not found:
+    if skipped and strict:
         raise InputError(
-            "no log files found in "
-            + ", ".join(str(p) for p in paths)
-            + f"; auditlog reads {describe_suffixes()}"
+            f"{len(skipped)} file(s) are in no format auditlog reads and {{strict}} is on; "
+            "nothing was loaded: " + "; ".join(f"{s.path} ({s.reason})" for s in skipped),
+            arguments=("strict",),
         )
-    return found
+    if not found:
+        where = ", ".join(str(p) for p in paths)
+        if skipped:
+            raise InputError(
+                f"none of the {len(skipped)} file(s) in {where} is in a format auditlog "
+                f"reads (tried {describe_tried()}): "
+                + "; ".join(f"{s.path} ({s.reason})" for s in skipped)
+            )
+        raise InputError(f"no log files found in {where}; auditlog reads "
+                         f"{describe_tried()}")
+    return Discovered(found, skipped)
 
 
 def sha256_of(path: Path) -> str:

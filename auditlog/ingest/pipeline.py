@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -36,10 +37,10 @@ from pathlib import Path
 
 import duckdb
 
-from auditlog.errors import InputError, UsageError
+from auditlog.errors import AuditlogWarning, InputError, UsageError
 from auditlog.ingest.check import check_rows
 from auditlog.ingest.coverage import store_coverage
-from auditlog.ingest.files import Fingerprint, InputFile, discover, fingerprint
+from auditlog.ingest.files import Fingerprint, InputFile, Unrecognized, discover, fingerprint
 from auditlog.ingest.judge import judge, siblings
 from auditlog.ingest.loading import NO_ZONE, record_file, record_naive, store_rows
 from auditlog.ingest.records import record_keys, stage_by_keys
@@ -78,6 +79,12 @@ REPORTED = ("path", "kind", "sha256", "rows_read", "loaded", "duplicates", "quar
 Progress = Callable[[int, int, FileResult], None]
 
 
+def warn_skipped(file: Unrecognized) -> None:
+    """What becomes of a file passed over when the caller says nothing: a warning."""
+    warnings.warn(f"skipped {file.path}: {file.reason}, not a format auditlog reads",
+                  AuditlogWarning, stacklevel=3)
+
+
 def check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
     (known,) = con.execute(
         "SELECT count(*) > 0 FROM pg_timezone_names() WHERE name = $tz", {"tz": tz}
@@ -96,9 +103,12 @@ def ingest_paths(
     currency: str | None = None,
     progress: Progress | None = None,
     mapping: Path | None = None,
+    skipped: Callable[[Unrecognized], None] = warn_skipped,
 ) -> list[FileResult]:
     """Load `paths` (files or directories) into the database behind `con`; `mapping`
-    names a mapping file (see ingest/standard/mapping.py) applied to every file.
+    names a mapping file (see ingest/standard/mapping.py) applied to every file. A file
+    of a directory in no format auditlog reads is passed over and handed to `skipped`
+    (by default an AuditlogWarning); with `strict` it is an error (files.discover).
 
     `tz` is the zone of timestamps without an offset; None means not chosen: UTC, or for
     a file already loaded, the zone it was read in then (so a reload stays a no-op). A
@@ -109,7 +119,10 @@ def ingest_paths(
         raise UsageError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)}")
     if tz is not None:
         check_timezone(con, tz)
-    sources = discover(paths)
+    discovered = discover(paths, strict=strict)
+    for passed_over in discovered.skipped:
+        skipped(passed_over)
+    sources = discovered.files
     install_macros(con)
     results: list[FileResult] = []
     with ThreadPoolExecutor(max_workers=1) as hasher:

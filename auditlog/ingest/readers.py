@@ -98,7 +98,7 @@ def stage(
                 salvage.stage_delimited(con, source, as_docs=True)
                 return IN_DOCS
             return [_stage_csv_view(con, source) if lazy else _stage_csv(con, source)]
-        return [_stage_parquet(con, source)]
+        return _stage_parquet(con, source, standard)
     except READ_ERRORS as exc:
         raise read_error(source, exc) from None
     except duckdb.Error as exc:
@@ -472,13 +472,20 @@ def _number_records(con: duckdb.DuckDBPyConnection, rejected: list[int]) -> str:
 # --- Parquet ------------------------------------------------------------------------
 
 
-def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
+def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
+                   standard: Standard) -> list[Staged] | Records:
+    """Native columns → `STAGE`; the rows of a standard format (OCSF as AWS Security
+    Lake stores it: struct columns `metadata`, `actor`, `api`, ...) → `DOCS` as JSON
+    objects, for their adapter to read exactly as it reads the same events in JSON."""
     names = [
         row[0]
         for row in con.execute(
             "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(source.path)}
         ).fetchall()
     ]
+    if standard(set(names)):
+        _parquet_records(con, source, names)
+        return IN_DOCS
     fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
     raw = "to_json(struct_pack(" + ", ".join(
         f'{quote_ident(n)} := "{escape_ident(n)}"' for n in names
@@ -492,7 +499,27 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
         """,
         {"path": str(source.path)},
     )
-    return Staged(columns=names, style="native")
+    return [Staged(columns=names, style="native")]
+
+
+def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
+                     names: list[str]) -> None:
+    """Each row as the JSON object it was before it was stored as Parquet: structs as
+    objects, lists as arrays, maps as objects. A column a row has no value in is a null
+    in Parquet (a column holds every row), so null members are left out, as the JSON
+    record would not have had them (`json_strip_nulls`)."""
+    row = "struct_pack(" + ", ".join(
+        f'{quote_ident(n)} := "{escape_ident(n)}"' for n in names) + ")"
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {DOCS} AS
+        SELECT file_row_number + 1 AS _row, 'row ' || (file_row_number + 1) AS _loc,
+               CAST(json_strip_nulls(to_json({row})) AS VARCHAR) AS _raw,
+               CAST(NULL AS VARCHAR) AS _bad
+        FROM read_parquet($path, file_row_number = true) ORDER BY _row
+        """,
+        {"path": str(source.path)},
+    )
 
 
 # --- Quarantined text -------------------------------------------------------------------
