@@ -34,6 +34,7 @@ from auditlog.ingest.auditd import Auditd
 from auditlog.ingest.files import InputFile, TextProfile
 from auditlog.ingest.readers import READ_ERRORS, NativeFormats, read_error
 from auditlog.ingest.staging import DOCS, Records, Staged
+from auditlog.ingest.standard.azure import AzureMonitor
 from auditlog.ingest.standard.cloudtrail import CloudTrail, CloudTrailDigest
 from auditlog.ingest.standard.k8s import KubernetesAudit
 from auditlog.ingest.standard.ocsf import Ocsf
@@ -73,6 +74,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     CloudTrail(),
     CloudTrailDigest(),
     KubernetesAudit(),
+    AzureMonitor(),
     Okta(),
     GoogleWorkspace(),
     Ocsf(),
