@@ -36,6 +36,7 @@ from auditlog.ingest.readers import READ_ERRORS, NativeFormats, read_error
 from auditlog.ingest.staging import DOCS, Records, Staged
 from auditlog.ingest.standard.azure import AzureMonitor
 from auditlog.ingest.standard.cloudtrail import CloudTrail, CloudTrailDigest
+from auditlog.ingest.standard.gcp import CloudAudit
 from auditlog.ingest.standard.github import GitHubAudit
 from auditlog.ingest.standard.k8s import KubernetesAudit
 from auditlog.ingest.standard.ocsf import Ocsf
@@ -75,6 +76,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     CloudTrail(),
     CloudTrailDigest(),
     KubernetesAudit(),
+    CloudAudit(),
     GitHubAudit(),
     AzureMonitor(),
     Okta(),
