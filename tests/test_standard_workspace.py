@@ -202,3 +202,25 @@ def test_the_admin_grant_rule_names_the_super_admin_grant(tmp_path: Path) -> Non
     # Workspace records carry no approvals: grant_without_approval stays quiet.
     assert [(f["rule_id"], f["actor"], f["account"], f["evidence"]) for f in findings] == [
         ("admin_grant", "foo@bar.com", "user@example.com", [ids(USERS)["GRANT_ADMIN_PRIVILEGE"]])]
+
+
+def test_a_saved_activities_list_answer_is_read_as_its_items(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    page = {"kind": "admin#reports#activities", "etag": "\"e\"", "nextPageToken": "n",
+            "items": [activity("5", ev("GRANT_ADMIN_PRIVILEGE", USER_EMAIL="eve@acme.io"),
+                               ev("CHANGE_PASSWORD", USER_EMAIL="eve@acme.io")),
+                      activity("6", ev("DELETE_USER", USER_EMAIL="bob@acme.io")),
+                      "not an activity"]}
+    other = {"kind": "drive#fileList", "items": [{"kind": "drive#file", "id": "f"}]}
+    path = tmp_path / "pages.jsonl"
+    path.write_text(json.dumps(page) + "\n" + json.dumps(other) + "\n", encoding="utf-8")
+    (result,) = ingest_paths(con, [path])
+    assert result.loaded + result.duplicates + result.quarantined == result.rows_read == 5
+    assert rows(con, "SELECT event_id, subject, privilege FROM privileges") == [
+        ("5/0", "eve@acme.io", "Super Admin")]
+    assert rows(con, "SELECT event_id, action FROM actions ORDER BY event_id") == [
+        ("5/1", "CHANGE_PASSWORD"), ("6/0", "DELETE_USER")]
+    assert rows(con, "SELECT location, reason FROM quarantine ORDER BY location") == [
+        ("line 1 item 3", "not a JSON object"),
+        ("line 2 item 1", "not a Google Workspace activity (kind drive#file)"),
+    ]

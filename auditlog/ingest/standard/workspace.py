@@ -5,7 +5,9 @@ An activity (`kind`, `id{time, uniqueQualifier, applicationName, customerId}`,
 `actor{email, profileId, callerType}`, `ipAddress`, `events[]{type, name, parameters[]}`)
 holds one or more events; **each event is one row**. Collectors that split activities
 (Filebeat/Elastic Agent write one event per line, `events` then an object) give one
-event per record, read the same way.
+event per record, read the same way. A saved `activities.list` answer (`{"kind":
+"admin#reports#activities", "items": [...]}`) is read as its items, located "element 1
+item 3"; a record of another `kind` is quarantined with that reason.
 
 * A **grant**: `ASSIGN_ROLE` (role `ROLE_NAME` to `USER_EMAIL`), `ADD_GROUP_MEMBER`
   (group `GROUP_EMAIL` to `USER_EMAIL`, or `MEMBER_EMAIL`), `GRANT_ADMIN_PRIVILEGE`
@@ -44,7 +46,7 @@ from __future__ import annotations
 
 import duckdb
 
-from auditlog.ingest.staging import Staged, extract, key, split_by_kind, text
+from auditlog.ingest.staging import DOCS, Staged, extract, key, split_by_kind, text
 
 NAME = "workspace"
 SYSTEM = "google-workspace"
@@ -90,13 +92,17 @@ class GoogleWorkspace:
     name = NAME
 
     def matches(self, keys: set[str]) -> bool:
-        return {"kind", "id", "actor", "events"} <= keys
+        # An activity, or a page of them as activities.list answers (`items`).
+        return {"kind", "id", "actor", "events"} <= keys or {"kind", "items"} <= keys
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _workspace_grants AS {_grants_values()}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _workspace_fields AS {extract(FIELDS)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _workspace_docs AS {ACTIVITIES_SQL}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _workspace_fields AS "
+                    + extract(FIELDS, source="_workspace_docs"))
         con.execute(f"CREATE OR REPLACE TEMP TABLE _workspace_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _workspace_fields")
+        con.execute("DROP TABLE _workspace_docs")
         con.execute("DROP TABLE _workspace_grants")
         return split_by_kind(con, "_workspace_mapped", NAME, COLUMNS, default_kind="actions")
 
@@ -124,6 +130,30 @@ def _param_by(column: str) -> str:
     found = f"list_filter(params, lambda p: (p ->> '$.name') = {column})[1]"
     return f"nullif(trim({found} ->> '$.value'), '')"
 
+
+# The activities of `DOCS`: a page (`items`, as the API answers activities.list) gives
+# one per item, located "element 2 item 5"; an activity is itself. A page without items
+# still gives one row, to be quarantined, so that nothing read goes unaccounted.
+ACTIVITIES_SQL = f"""
+WITH typed AS (
+  -- A malformed record (`_bad`) is not parsed: its reason stands.
+  SELECT *, CASE WHEN _bad IS NULL THEN json_type(_raw, '$.items') END = 'ARRAY' AS is_page
+  FROM {DOCS}),
+pages AS (
+  SELECT *, CASE WHEN is_page THEN json_array_length(_raw, '$.items') ELSE 1 END AS n
+  FROM typed)
+SELECT _row,
+       CASE WHEN is_page THEN _loc || ' item ' || (i + 1) ELSE _loc END AS _loc,
+       CASE WHEN is_page AND n > 0
+            THEN CAST(json_extract(_raw, '$.items[' || i || ']') AS VARCHAR)
+            ELSE _raw END AS _raw,
+       CASE WHEN _bad IS NOT NULL THEN _bad
+            WHEN is_page AND n = 0 THEN 'Google Workspace activities page without items'
+            WHEN is_page AND json_type(_raw, '$.items[' || i || ']') <> 'OBJECT'
+              THEN 'not a JSON object'
+       END AS _bad
+FROM pages, range(0, CAST(greatest(n, 1) AS BIGINT)) AS t(i)
+"""
 
 MAPPED_SQL = f"""
 WITH records AS (
@@ -157,6 +187,8 @@ classified AS (
          coalesce(g.privilege_constant, {_param_by('g.privilege_param')}) AS priv,
          CASE
            WHEN v._bad IS NOT NULL THEN v._bad
+           WHEN {text('v.kind')} <> 'admin#reports#activity'
+             THEN 'not a Google Workspace activity (kind ' || {text('v.kind')} || ')'
            WHEN v.ts IS NULL THEN 'Google Workspace activity without id.time'
            WHEN v.n_events = 0 THEN 'Google Workspace activity without events'
            WHEN v.ename IS NULL THEN 'Google Workspace event without name'
