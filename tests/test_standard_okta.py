@@ -223,3 +223,27 @@ def test_the_admin_grant_rule_names_the_okta_grant_and_no_approval_is_asked(
     assert [(f["rule_id"], f["actor"], f["account"], f["evidence"]) for f in findings] == [
         ("admin_grant", "jack@acme.io", "alice@acme.io",
          ["2a992f80-d1ad-4f62-900e-8c68bb72a21b"])]
+
+
+def test_an_event_hook_delivery_is_read_as_its_events(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    group = {"id": "00gEXT", "type": "UserGroup", "alternateId": "unknown",
+             "displayName": "EXT-TestClient"}
+    delivery = {"eventType": "com.okta.event_hook", "eventTypeVersion": "1.0",
+                "cloudEventsVersion": "0.1", "source": "https://acme.okta.com/api/v1/eventHooks",
+                "eventId": "33b5bedc", "eventTime": T, "contentType": "application/json",
+                "data": {"events": [
+                    event("h1", "group.user_membership.add", user("a@acme.io"), group),
+                    event("h2", "user.lifecycle.activate", user("a@acme.io")),
+                ]}}
+    empty = {**delivery, "eventId": "e2", "data": {"events": []}}
+    path = tmp_path / "hook.jsonl"
+    path.write_text(json.dumps(delivery) + "\n" + json.dumps(empty) + "\n", encoding="utf-8")
+    (result,) = ingest_paths(con, [path])
+    assert result.loaded + result.duplicates + result.quarantined == result.rows_read == 3
+    assert rows(con, "SELECT event_id, subject, privilege FROM privileges") == [
+        ("h1", "a@acme.io", "EXT-TestClient")]
+    assert rows(con, "SELECT event_id, action FROM actions") == [
+        ("h2", "user.lifecycle.activate")]
+    assert rows(con, "SELECT location, reason FROM quarantine") == [
+        ("line 2", "Okta event hook delivery without events")]

@@ -1,6 +1,10 @@
 """Okta System Log events (`/api/v1/logs`, event hooks' `data.events[]`) → privileges and
 actions.
 
+Records are LogEvents as `/api/v1/logs` answers them (an array, or one per line as
+collectors write them), or event hook deliveries (`{"eventType": "com.okta.event_hook",
+"data": {"events": [...]}}`), read as their events, located "line 2 event 3".
+
 One LogEvent (`uuid`, `published`, `eventType`, `actor`, `target[]`, `outcome`, ...) is
 one row, except a privilege grant naming several roles (below):
 
@@ -46,7 +50,7 @@ from __future__ import annotations
 
 import duckdb
 
-from auditlog.ingest.staging import Staged, extract, key, split_by_kind, text
+from auditlog.ingest.staging import DOCS, Staged, extract, key, split_by_kind, text
 
 NAME = "okta"
 SYSTEM = "okta"
@@ -92,10 +96,15 @@ class Okta:
     name = NAME
 
     def matches(self, keys: set[str]) -> bool:
-        return {"uuid", "published", "eventType", "actor"} <= keys
+        # LogEvents, or event hook deliveries wrapping them (`data.events`).
+        return ({"uuid", "published", "eventType", "actor"} <= keys
+                or {"eventType", "cloudEventsVersion", "data"} <= keys)
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _okta_fields AS {extract(FIELDS)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _okta_docs AS {DELIVERIES_SQL}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _okta_fields AS "
+                    + extract(FIELDS, source="_okta_docs"))
+        con.execute("DROP TABLE _okta_docs")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _okta_events AS {EVENTS_SQL}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _okta_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _okta_fields")
@@ -121,6 +130,32 @@ def _name(obj: str) -> str:
     return (f"coalesce(nullif(trim({obj} ->> '$.displayName'), ''), "
             f"nullif(trim({obj} ->> '$.id'), ''))")
 
+
+# The LogEvents of `DOCS`: an event hook delivery (`{"eventType": "com.okta.event_hook",
+# "data": {"events": [...]}}`) gives one per event, located "line 2 event 3"; a LogEvent
+# is itself. A delivery without events still gives one row, to be quarantined.
+DELIVERIES_SQL = f"""
+WITH typed AS (
+  -- A malformed record (`_bad`) is not parsed: its reason stands.
+  SELECT *, CASE WHEN _bad IS NULL THEN json_type(_raw, '$.data.events') END = 'ARRAY'
+              AND CASE WHEN _bad IS NULL THEN json_type(_raw, '$.uuid') END IS NULL
+              AS is_hook
+  FROM {DOCS}),
+hooks AS (
+  SELECT *, CASE WHEN is_hook THEN json_array_length(_raw, '$.data.events') ELSE 1 END AS n
+  FROM typed)
+SELECT _row,
+       CASE WHEN is_hook AND n > 0 THEN _loc || ' event ' || (i + 1) ELSE _loc END AS _loc,
+       CASE WHEN is_hook AND n > 0
+            THEN CAST(json_extract(_raw, '$.data.events[' || i || ']') AS VARCHAR)
+            ELSE _raw END AS _raw,
+       CASE WHEN _bad IS NOT NULL THEN _bad
+            WHEN is_hook AND n = 0 THEN 'Okta event hook delivery without events'
+            WHEN is_hook AND json_type(_raw, '$.data.events[' || i || ']') <> 'OBJECT'
+              THEN 'not a JSON object'
+       END AS _bad
+FROM hooks, range(0, CAST(greatest(n, 1) AS BIGINT)) AS t(i)
+"""
 
 # One row per record: what it means, before several roles are expanded.
 EVENTS_SQL = f"""

@@ -143,7 +143,7 @@ pages AS (
   SELECT *, CASE WHEN is_page THEN json_array_length(_raw, '$.items') ELSE 1 END AS n
   FROM typed)
 SELECT _row,
-       CASE WHEN is_page THEN _loc || ' item ' || (i + 1) ELSE _loc END AS _loc,
+       CASE WHEN is_page AND n > 0 THEN _loc || ' item ' || (i + 1) ELSE _loc END AS _loc,
        CASE WHEN is_page AND n > 0
             THEN CAST(json_extract(_raw, '$.items[' || i || ']') AS VARCHAR)
             ELSE _raw END AS _raw,
