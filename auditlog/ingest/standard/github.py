@@ -243,9 +243,13 @@ changed AS (
                                lambda c: c.subject IS NOT NULL AND c.privilege IS NOT NULL)
          END AS changes
   FROM teamed s),
+numbered AS (
+  -- unnest in the projection: several times faster than a lateral join on range().
+  SELECT c.*, unnest(range(1, greatest(len(coalesce(changes, [])), 1) + 1)) AS i
+  FROM changed c),
 expanded AS (
-  SELECT c.*, i, CASE WHEN len(coalesce(changes, [])) > 0 THEN changes[i] END AS change
-  FROM changed c, range(1, greatest(len(coalesce(changes, [])), 1) + 1) AS t(i))
+  SELECT *, CASE WHEN len(coalesce(changes, [])) > 0 THEN changes[i] END AS change
+  FROM numbered)
 SELECT
   _row,
   CASE WHEN len(coalesce(changes, [])) > 1 THEN _loc || ' change ' || i ELSE _loc END AS _loc,
