@@ -119,13 +119,13 @@ def identify(path: Path) -> InputFile | Unrecognized:
     if head.startswith((PARQUET_MAGIC, EVTX_MAGIC)):
         fmt: Format = "parquet" if head.startswith(PARQUET_MAGIC) else "evtx"
         if gzipped:
-            return Unrecognized(path, f"a gzip-compressed {fmt} file (decompress it first)")
+            return Unrecognized(path, f"a gzip-compressed {fmt} file; decompress it first")
         return InputFile(path=path, format=fmt, gzipped=False)
     if hint is not None and (not gzipped or hint in GZIP_FORMATS):
         return InputFile(path=path, format=hint, gzipped=gzipped)
     told, reason = text_format(head, whole=whole)
     if told is None:
-        return Unrecognized(path, ("gzip-compressed, and inside " if gzipped else "") + reason)
+        return Unrecognized(path, ("gzip-compressed " if gzipped else "") + reason)
     return InputFile(path=path, format=told, gzipped=gzipped)
 
 
@@ -178,7 +178,7 @@ def text_format(head: bytes, *, whole: bool) -> tuple[Format | None, str]:
     whatever its format: JSON Lines."""
     for bom, name in BOMS:
         if head.startswith(bom):
-            return None, f"{name} text (auditlog reads UTF-8)"
+            return None, f"{name} text; auditlog reads UTF-8"
     body = head.removeprefix(codecs.BOM_UTF8).lstrip()
     if not body:
         return "jsonl", ""
@@ -195,14 +195,15 @@ def text_format(head: bytes, *, whole: bool) -> tuple[Format | None, str]:
     try:
         text = complete.decode("utf-8")
     except UnicodeDecodeError:
-        return None, "binary data, or text that is not UTF-8"
+        binary = _control_share(complete.decode("latin-1")) > 0.1 or b"\x00" in complete
+        return None, "binary data" if binary else "text not in UTF-8"
     delimited: tuple[tuple[Format, str], ...] = (("tsv", "\t"), ("csv", ","))
     for fmt, delimiter in delimited:
         if _is_table(text, delimiter):
             return fmt, ""
     if _control_share(text) > 0.1:
         return None, "binary data"
-    return None, "text that is none of them"
+    return None, "text, but not JSON, JSON Lines, CSV, TSV or auditd records"
 
 
 def _one_object_per_line(body: bytes, lines: list[bytes]) -> bool:
@@ -274,8 +275,8 @@ def discover(paths: list[Path], *, strict: bool = False) -> Discovered:
             told = identify(path)
             if isinstance(told, Unrecognized):
                 raise InputError(
-                    f"unsupported file type: its content is {told.reason}; auditlog tried "
-                    f"{describe_tried()}, whatever the file's name",
+                    f"unsupported file type: its content is {told.reason}; auditlog tells "
+                    f"{describe_tried()} by their content, whatever the file's name",
                     source=str(path),
                 )
             found.append(told)
