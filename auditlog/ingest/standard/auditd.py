@@ -117,14 +117,14 @@ FIELDS: dict[str, tuple[str, str, bool]] = {
     "syscall_name": ("SYSCALL", "any", False),
 }
 
-# The kernel's `key=value` token: a double-quoted string, or up to the next space, quote
-# or the enriched part's separator (0x1d). A key starts the text or follows one of those.
-_SEP = "[ '\\x1d]"
-
-
-def _token(source: str, key: str) -> str:
-    pattern = f"(?:^|{_SEP}){key}=(\"[^\"]*\"|[^ '\\x1d]*)"
-    return f"regexp_extract({source}, {_sql(pattern)}, 1)"
+# The record's text is cut into `key=value` tokens at spaces (the kernel hex-encodes any
+# value holding a space or quote, so a space always ends a token), once per record, and
+# fields are looked up in those lists: one split and a list lookup per field cost a
+# fraction of a regular expression per field. The `'` around a user-space message and
+# the enriched part's separator (0x1d) end tokens too.
+def _tokens(text: str) -> str:
+    return (f"list_filter(string_split(replace(replace({text}, chr(29), ' '), '''', ' '), ' '), "
+            "lambda t: strpos(t, '=') > 1)")
 
 
 def _sql(text: str) -> str:
@@ -132,7 +132,8 @@ def _sql(text: str) -> str:
 
 
 def _value(token: str, hexed: bool) -> str:
-    """A token as its value: unquoted, hex decoded where the kernel encodes, unset as NULL."""
+    """A token's value as text: unquoted, hex decoded where the kernel encodes, unset as
+    NULL."""
     decoded = (f"WHEN regexp_full_match({token}, '([0-9A-F]{{2}})+') "
                f"THEN coalesce(replace(try(decode(unhex({token}))), chr(0), ' '), {token}) "
                if hexed else "")
@@ -141,92 +142,107 @@ def _value(token: str, hexed: bool) -> str:
             f"{decoded}ELSE {token} END")
 
 
-def _op_token() -> str:
-    # Older shadow-utils write op unquoted with spaces ("op=adding group to /etc/group
-    # id=1004"): it runs to the next ` key=`, the closing quote or the end.
-    return ("regexp_extract(inner_msg, '(?:^|[ \\x1d])op=(\"[^\"]*\"|.*?)(?: [A-Za-z_-]+=|''|$)', 1)")
-
-
-def _record_fields() -> str:
-    tokens = []
-    for name, (key, where, _) in FIELDS.items():
-        if name == "op":
-            inner = _op_token()
-            outer = inner.replace("inner_msg", "outer_msg")
-            tokens.append(f"coalesce(nullif({inner}, ''), {outer}) AS t_{name}")
-        elif where == "process":
-            tokens.append(f"{_token('outer_msg', key)} AS t_{name}")
-        elif where == "message":
-            tokens.append(f"coalesce(nullif({_token('inner_msg', key)}, ''), "
-                          f"{_token('outer_msg', key)}) AS t_{name}")
-        else:
-            tokens.append(f"{_token('body', key)} AS t_{name}")
-    values = [f"{_value(f't_{name}', hexed)} AS {name}"
-              for name, (_, _, hexed) in FIELDS.items()]
-    argv = ("CASE WHEN type = 'EXECVE' THEN array_to_string(list_transform("
-            "regexp_extract_all(body, '(?:^| )a[0-9]+=(\"[^\"]*\"|[^ ]+)', 1), "
-            f"lambda t: {_value('t', True)}), ' ') END AS argv")
-    return f"""
-SELECT line, raw, node, type, sec, frac, serial, {", ".join(values)}, {argv},
-       CASE WHEN type IN {sql_list(list(AUXILIARY))} THEN 2 WHEN type = 'SYSCALL' THEN 1
-            ELSE 0 END * 1000000000000 + line AS ord
-FROM (
-  SELECT *, {", ".join(tokens)}
-  FROM (
-    SELECT *,
-           -- A user-space record's own fields are inside msg='...'; the enriched names
-           -- may follow the closing quote. A message whose quote never closes runs to the end.
-           coalesce(nullif(regexp_extract(body, '(?:^| )msg=''(.*)''', 1), ''),
-                    regexp_extract(body, '(?:^| )msg=''(.*)$', 1)) AS inner_msg,
-           CASE WHEN regexp_matches(body, '(?:^| )msg=''.*''')
-                THEN regexp_replace(body, '(?:^| )msg=''.*''', ' ')
-                ELSE regexp_replace(body, '(?:^| )msg=''.*$', ' ') END AS outer_msg
-    FROM {_PARSED}
-    WHERE _bad IS NULL))
-"""
-
+# Older shadow-utils write op unquoted with spaces ("op=adding group to /etc/group
+# id=1004"): it runs to the next ` key=`, the closing quote or the end.
+_OP = "(?:^|[ '\\x1d])op=(\"[^\"]*\"|.*?)(?: [A-Za-z_-]+=|'|\\x1d|$)"
 
 # A line's shape: [node=N ]type=T msg=audit(SECONDS.FRACTION:SERIAL)[:] body
-_SHAPE = ("^(?:node=([^ ]+) )?type=([^ ]+) msg=audit\\(([0-9]+)\\.([0-9]+):([0-9]+)\\):? ?(.*)$")
+_SHAPE = "^(?:node=[^ ]+ )?type=[^ ]+ msg=audit\\([0-9]+\\.[0-9]+:[0-9]+\\)"
 _INTERPRETED = "^(?:node=[^ ]+ )?type=[^ ]+ msg=audit\\([0-9]+/[0-9]+/[0-9]+ "
 _PARSED = "_auditd_parsed"
-_RECORDS = "_auditd_records"
 _EVENTS = "_auditd_events"
+_FIELDS = "_auditd_fields"
 _MAPPED = "_auditd_mapped"
 
+# The header is cut with string functions (a capturing regular expression per line costs
+# several times more); the shape was checked first.
 PARSED_SQL = f"""
-SELECT line, raw, nullif(m.node, '') AS node, m.type AS type, m.sec AS sec, m.frac AS frac,
-       m.serial AS serial, m.body AS body,
-       CASE WHEN bad IS NOT NULL THEN bad
-            WHEN m.type <> '' THEN NULL
-            WHEN regexp_matches(raw, {_sql(_INTERPRETED)})
-              THEN 'an interpreted auditd record (ausearch -i): its time is local and its ids '
-                   || 'are names; load the raw log (ausearch without -i, or audit.log)'
-            ELSE 'not an auditd record: expected "type=TYPE msg=audit(SECONDS.MILLIS:SERIAL): '
-                 || '..."' END AS _bad
-FROM (SELECT line, raw, bad, regexp_extract(ltrim(raw, chr(65279)), {_sql(_SHAPE)},
-                                            ['node', 'type', 'sec', 'frac', 'serial', 'body']) AS m
+SELECT line, raw, node, type, split_part(stamp, '.', 1) AS sec,
+       split_part(split_part(stamp, ':', 1), '.', 2) AS frac, split_part(stamp, ':', 2) AS serial,
+       ltrim(substr(rest, strpos(rest, ')') + 1), ': ') AS body, _bad
+FROM (
+  SELECT *, substr(rest, 6, strpos(rest, ' msg=audit(') - 6) AS type,
+         substr(rest, strpos(rest, 'msg=audit(') + 10,
+                strpos(rest, ')') - strpos(rest, 'msg=audit(') - 10) AS stamp
+  FROM (
+    SELECT line, raw, _bad,
+           CASE WHEN starts_with(text, 'node=') THEN substr(text, 6, strpos(text, ' ') - 6) END
+             AS node,
+           CASE WHEN starts_with(text, 'node=') THEN substr(text, strpos(text, ' ') + 1)
+                ELSE text END AS rest
+    FROM (
+      SELECT line, raw, ltrim(raw, chr(65279)) AS text,
+             CASE WHEN bad IS NOT NULL THEN bad
+                  WHEN regexp_matches(ltrim(raw, chr(65279)), {_sql(_SHAPE)}) THEN NULL
+                  WHEN regexp_matches(raw, {_sql(_INTERPRETED)})
+                    THEN 'an interpreted auditd record (ausearch -i): its time is local and '
+                         || 'its ids are names; load the raw log (ausearch without -i, or '
+                         || 'audit.log)'
+                  ELSE 'not an auditd record: expected "type=TYPE msg=audit(SECONDS.MILLIS:'
+                       || 'SERIAL): ..."' END AS _bad
       FROM {LINES_TABLE}
       -- Blank lines and ausearch's separators between events are not records.
-      WHERE trim(raw) <> '' AND trim(raw) <> '----' AND NOT starts_with(raw, 'time->'))
+      -- (CASE, not OR: most lines start with type= or node=, and only others need trimming.)
+      WHERE CASE WHEN starts_with(raw, 'type=') OR starts_with(raw, 'node=') THEN true
+                 ELSE trim(raw) NOT IN ('', '----') AND NOT starts_with(raw, 'time->') END)))
 """
 
-_FIRST = [n for n in FIELDS]  # every field: from the principal record that has it
+# A record's rank: which of an event's records it is mapped from (see the module docstring).
+_RANK = (f"CASE WHEN type IN {sql_list(list(AUXILIARY))} THEN 2 WHEN type = 'SYSCALL' THEN 1 "
+         "ELSE 0 END * 1000000000000 + line")
+# A user-space record's own fields are inside msg='...' (after the first ` msg='`); the
+# process fields are before it. Kernel records have no such message.
+_MSG_AT = "strpos(body, 'msg=''')"
+_OUTER = f"CASE WHEN {_MSG_AT} > 0 THEN left(body, {_MSG_AT} - 1) ELSE body END"
+_INNER = f"CASE WHEN {_MSG_AT} > 0 THEN substr(body, {_MSG_AT} + 5) ELSE '' END"
 
+# Per event: its lines and text, its principal record's type, and the tokens of all its
+# records in rank order (process tokens: outside the messages; message tokens: each
+# record's message, then its process part), so the first token of a key is the one of
+# the most principal record that has it.
 EVENTS_SQL = f"""
 SELECT min(line) AS _row,
        CASE WHEN count(*) = 1 THEN 'line ' || min(line)
             ELSE 'lines ' || string_agg(CAST(line AS VARCHAR), ', ' ORDER BY line) END AS _loc,
        string_agg(raw, chr(10) ORDER BY line) AS _raw,
-       CAST(NULL AS VARCHAR) AS _bad,
        node, sec, frac, serial,
-       arg_min(type, ord) AS type,
+       arg_min(type, {_RANK}) AS type,
        list(type ORDER BY line) AS record_types,
-       {", ".join(f"arg_min({n}, ord) FILTER (WHERE {n} IS NOT NULL) AS {n}" for n in _FIRST)},
-       arg_min(argv, line) FILTER (WHERE argv IS NOT NULL) AS command,
-       arg_min(name, line) FILTER (WHERE type = 'PATH' AND name IS NOT NULL) AS path
-FROM {_RECORDS}
+       flatten(list({_tokens(_OUTER)} ORDER BY {_RANK})) AS process_tokens,
+       flatten(list({_tokens(_INNER)} || {_tokens(_OUTER)} ORDER BY {_RANK})) AS message_tokens,
+       arg_min(CASE WHEN {_MSG_AT} > 0 THEN substr(body, {_MSG_AT} + 5) ELSE body END,
+               {_RANK}) AS message,
+       arg_min(body, line) FILTER (WHERE type = 'EXECVE') AS execve
+FROM {_PARSED}
+WHERE _bad IS NULL
 GROUP BY node, sec, frac, serial
+"""
+
+
+def _lookup(tokens: str, keys: str, key: str) -> str:
+    return f"{tokens}[list_position({keys}, {_sql(key)})][{len(key) + 2}:]"
+
+
+def _fields_sql() -> str:
+    values = []
+    for name, (key, where, hexed) in FIELDS.items():
+        if name == "op":
+            token = (f"CASE WHEN strpos(message, 'op=') > 0 "
+                     f"THEN regexp_extract(message, {_sql(_OP)}, 1) END")
+        elif where == "process":
+            token = _lookup("process_tokens", "process_keys", key)
+        else:
+            token = _lookup("message_tokens", "message_keys", key)
+        values.append(f"{_value(f'({token})', hexed)} AS {name}")
+    argv = ("CASE WHEN execve IS NOT NULL THEN array_to_string(list_transform("
+            "regexp_extract_all(execve, '(?:^| )a[0-9]+=(\"[^\"]*\"|[^ ]+)', 1), "
+            f"lambda t: {_value('t', True)}), ' ') END AS command")
+    return f"""
+SELECT _row, _loc, _raw, node, sec, frac, serial, type, record_types, {", ".join(values)},
+       {argv}
+FROM (SELECT *, list_transform(process_tokens, lambda t: split_part(t, '=', 1)) AS process_keys,
+             list_transform(message_tokens, lambda t: split_part(t, '=', 1)) AS message_keys
+      FROM {_EVENTS})
 """
 
 
@@ -254,7 +270,7 @@ WITH e AS (
          lower(op) AS op_l,
          lower(coalesce(res, success, '')) AS res_l,
          split_part(coalesce(new_context, selected_context), ':', 2) AS new_role
-  FROM {_EVENTS}),
+  FROM {_FIELDS}),
 r AS (
   SELECT *,
          coalesce(login_user, process_user, 'unknown') AS actor,
@@ -299,14 +315,15 @@ SELECT
        WHEN type IN ('SERVICE_START', 'SERVICE_STOP') THEN unit
        WHEN type = 'KERN_MODULE' THEN name
        WHEN type = 'USER_ROLE_CHANGE' THEN coalesce(new_context, selected_context)
-       ELSE coalesce(exe, comm, path) END AS object,
+       ELSE coalesce(exe, comm, name) END AS object,
   CASE WHEN failed THEN 'failure' ELSE 'success' END AS result,
   CASE WHEN regexp_full_match(coalesce(addr, ''), '[0-9A-Fa-f.:]+') THEN addr END AS source_ip,
   CASE WHEN ses NOT IN ('4294967295', '-1', 'unset') THEN ses END AS session_id,
   false AS source_carries_approval,
   node, type AS record_type, record_types, sec || '.' || frac AS audit_time, serial,
   op, acct, grp, account_id AS id, auid, uid, auid_name, uid_name, pid, ses, subj, exe, comm,
-  cmd, cwd, command, proctitle, path, hostname, addr, terminal, res, success, exit,
+  cmd, cwd, command, proctitle,
+  CASE WHEN list_contains(record_types, 'PATH') THEN name END AS path, hostname, addr, terminal, res, success, exit,
   coalesce(syscall_name, syscall) AS syscall, arch, audit_key AS key, unit, old_context,
   coalesce(new_context, selected_context) AS new_context, audit_enabled
 FROM (SELECT *, strftime(try(make_timestamp(try_cast(sec AS BIGINT) * 1000000)),
@@ -331,8 +348,9 @@ def stage_events(con: duckdb.DuckDBPyConnection) -> list[Staged]:
     """`LINES_TABLE` → one staging table per kind: every event one row, every line that
     is not a record one quarantined row (see the module docstring)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_PARSED} AS {PARSED_SQL}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_RECORDS} AS {_record_fields()}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_EVENTS} AS {EVENTS_SQL}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_FIELDS} AS {_fields_sql()}")
+    con.execute(f"DROP TABLE {_EVENTS}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_MAPPED} AS {MAPPED_SQL}")
     # Lines that are not records: their own rows, quarantined with their reason.
     con.execute(
@@ -341,6 +359,6 @@ def stage_events(con: duckdb.DuckDBPyConnection) -> list[Staged]:
         SELECT line, 'line ' || line, raw, _bad, 'actions' FROM {_PARSED} WHERE _bad IS NOT NULL
         """
     )
-    for table in (_PARSED, _RECORDS, _EVENTS, LINES_TABLE):
+    for table in (_PARSED, _FIELDS, LINES_TABLE):
         con.execute(f"DROP TABLE {table}")
     return split_by_kind(con, _MAPPED, NAME, COLUMNS, default_kind="actions")
