@@ -76,3 +76,15 @@ def test_a_file_without_rows_loads_nothing_and_needs_no_kind(
     first, second = sorted(ingest_paths(con, [empty, rows]), key=lambda r: r.path != str(empty))
     assert (first.kind, first.rows_read, first.loaded, first.quarantined) == ("empty", 0, 0, 0)
     assert (second.kind, second.loaded) == ("actions", 1)
+
+
+@pytest.mark.parametrize("kind", EXAMPLES)
+@pytest.mark.parametrize(("fmt", "name"), [("jsonl", "x.log"), ("csv", "x.txt"),
+                                           ("tsv", "export"), ("parquet", "part-0000"),
+                                           ("jsonl.gz", "x.log.gz")])
+def test_each_kind_is_detected_whatever_the_file_is_named(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, kind: str, fmt: str, name: str) -> None:
+    # The format is told by the content (files.identify), the kind by the columns.
+    written = write_rows(tmp_path / f"x.{fmt}", [EXAMPLES[kind]])
+    (result,) = ingest_paths(con, [written.rename(tmp_path / name)])
+    assert (result.kind, result.loaded) == (kind, 1)
