@@ -308,3 +308,20 @@ def test_native_columns_in_parquet_still_load_as_their_kind(
         f"'login' AS action, 'crm' AS system) TO {sql_string(str(path))} (FORMAT parquet)")
     (result,) = ingest_paths(con, [path])
     assert (result.kind, result.loaded) == ("actions", 1)
+
+
+def test_a_timestamp_column_is_read_as_utc_iso_text(tmp_path: Path) -> None:
+    # Security Lake types `time_dt` as a timestamp: the adapter's record holds it as ISO
+    # 8601 in UTC, whatever the session's zone.
+    path = tmp_path / "lake.parquet"
+    duckdb.connect().execute(
+        f"COPY (SELECT * FROM read_json({sql_string(str(OCSF_ONE))})) TO "
+        f"{sql_string(str(path))} (FORMAT parquet)")
+    con = store.connect(tmp_path / "x.duckdb")
+    con.execute("SET TimeZone = 'Europe/Paris'")
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded) == (1, 1)
+    assert con.execute(
+        "SELECT ts, extra->>'$.ocsf.time_dt' FROM privileges").fetchone()[1] == \
+        "2023-11-14T22:13:20.000Z"
+    con.close()

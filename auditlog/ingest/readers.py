@@ -477,14 +477,12 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
     """Native columns → `STAGE`; the rows of a standard format (OCSF as AWS Security
     Lake stores it: struct columns `metadata`, `actor`, `api`, ...) → `DOCS` as JSON
     objects, for their adapter to read exactly as it reads the same events in JSON."""
-    names = [
-        row[0]
-        for row in con.execute(
-            "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(source.path)}
-        ).fetchall()
-    ]
+    described = con.execute(
+        "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(source.path)}
+    ).fetchall()
+    names = [row[0] for row in described]
     if standard(set(names)):
-        _parquet_records(con, source, names)
+        _parquet_records(con, source, {row[0]: row[1] for row in described})
         return IN_DOCS
     fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
     raw = "to_json(struct_pack(" + ", ".join(
@@ -503,13 +501,19 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
 
 
 def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
-                     names: list[str]) -> None:
+                     types: dict[str, str]) -> None:
     """Each row as the JSON object it was before it was stored as Parquet: structs as
-    objects, lists as arrays, maps as objects. A column a row has no value in is a null
-    in Parquet (a column holds every row), so null members are left out, as the JSON
-    record would not have had them (`json_strip_nulls`)."""
-    row = "struct_pack(" + ", ".join(
-        f'{quote_ident(n)} := "{escape_ident(n)}"' for n in names) + ")"
+    objects, lists as arrays, maps as objects, a UTC timestamp column (OCSF `time_dt`)
+    as ISO 8601 with `Z` (JSON would otherwise write it in the session's zone). A column
+    a row has no value in is a null in Parquet (a column holds every row), so null
+    members are left out, as the JSON record would not have had them."""
+    def value(name: str) -> str:
+        column = f'"{escape_ident(name)}"'
+        if types[name] == "TIMESTAMP WITH TIME ZONE":
+            return f"strftime(timezone('UTC', {column}), '%Y-%m-%dT%H:%M:%S.%gZ')"
+        return column
+
+    row = "struct_pack(" + ", ".join(f"{quote_ident(n)} := {value(n)}" for n in types) + ")"
     con.execute(
         f"""
         CREATE TEMP TABLE {DOCS} AS
