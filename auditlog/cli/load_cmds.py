@@ -71,8 +71,9 @@ def ingest(
 ) -> None:
     """Load log files into the database; bad rows are quarantined, never dropped.
 
-    Reads JSON Lines (.jsonl, .ndjson), JSON (.json), CSV (.csv), TSV (.tsv) and Parquet,
-    text formats also gzipped (.gz). One call is all or nothing.
+    Reads JSON Lines, JSON, CSV, TSV, Parquet, EVTX and auditd text, text formats also
+    gzipped, each told by its content whatever the file's name. In a folder, files in
+    none of these formats are skipped with a warning. One call is all or nothing.
     """
     with _progress(enabled=output is OutputFormat.table) as bar:
         task = bar.add_task("loading", total=None)
