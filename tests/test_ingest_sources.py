@@ -14,17 +14,18 @@ from auditlog.ingest import ingest_paths, sources
 from auditlog.ingest.staging import Staged, extract, key, split_by_kind, text
 from tests.conftest import write_rows
 
-FIELDS = {"uuid": key("uuid"), "published": key("published"), "event_type": key("eventType"),
+FIELDS = {"uuid": key("entryId"), "published": key("published"), "event_type": key("eventType"),
           "who": "$.actor.alternateId"}
 
 
 class SystemLog:
-    """A toy identity-provider log: `eventType` by `actor.alternateId` at `published`."""
+    """A toy identity-provider log: `eventType` by `actor.alternateId` at `published`
+    (keyed `entryId`, so that no real adapter, such as Okta's, claims it)."""
 
     name = "toylog"
 
     def matches(self, keys: set[str]) -> bool:
-        return {"uuid", "eventType", "published"} <= keys
+        return {"entryId", "eventType", "published"} <= keys
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE TEMP TABLE _toylog_fields AS {extract(FIELDS)}")
@@ -41,11 +42,11 @@ class SystemLog:
 
 
 RECORDS = [
-    {"uuid": "u-1", "published": "2026-03-01T10:00:00Z", "eventType": "user.session.start",
+    {"entryId": "u-1", "published": "2026-03-01T10:00:00Z", "eventType": "user.session.start",
      "actor": {"alternateId": "ana@example.com"}},
-    {"uuid": "u-2", "published": "2026-03-01T10:05:00Z", "eventType": "group.user_membership.add",
+    {"entryId": "u-2", "published": "2026-03-01T10:05:00Z", "eventType": "group.user_membership.add",
      "actor": {"alternateId": "bo@example.com"}},
-    {"uuid": "u-3", "eventType": "user.session.start", "actor": {"alternateId": "x"}},
+    {"entryId": "u-3", "eventType": "user.session.start", "actor": {"alternateId": "x"}},
 ]
 
 
