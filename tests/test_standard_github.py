@@ -23,6 +23,7 @@ DATA = Path(__file__).parent / "data"
 SAMPLES = sorted((DATA / "github").glob("*.jsonl"))
 HEAD, SUMMER_2021, TAIL = (DATA / "github" / f"org_audit_{n}.jsonl"
                            for n in ("head", "2021", "tail"))
+EVENTHUB = DATA / "github" / "enterprise_audit_eventhub.jsonl"
 
 runner = CliRunner()
 
@@ -57,13 +58,13 @@ def privileges(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
 def test_every_sample_line_loads_once_as_one_kind(con: duckdb.DuckDBPyConnection) -> None:
     results = ingest_paths(con, SAMPLES)
     # Removals naming no role revoke each role the account may hold: 4 removals x 2 rows.
-    expected_rows = {HEAD.name: 20, SUMMER_2021.name: 13 + 4, TAIL.name: 13}
+    expected_rows = {HEAD.name: 20, SUMMER_2021.name: 13 + 4, TAIL.name: 13, EVENTHUB.name: 3}
     for result in results:
         assert result.rows_read == expected_rows[Path(result.path).name]
         assert (result.loaded, result.duplicates, result.quarantined) == (result.rows_read, 0, 0)
     (actions,) = con.execute("SELECT count(*) FROM actions").fetchone() or ()
     (grants,) = con.execute("SELECT count(*) FROM privileges").fetchone() or ()
-    assert (actions, grants) == (50 - 18, 18)
+    assert (actions, grants) == (53 - 18, 18)
     # Loading the same files again changes nothing.
     again = ingest_paths(con, SAMPLES)
     assert all(r.loaded == 0 and r.duplicates == r.rows_read for r in again)
@@ -166,6 +167,23 @@ def test_the_streaming_sample_keeps_document_ids_bots_tokens_and_anonymous_clone
         "extra ->> '$.actor_login' FROM actions WHERE event_id = $id",
         {"id": digest_id(text[1])}).fetchone() or ()
     assert (scopes, hook_id, login) == ("repo", "23122678", "userdeserve")
+
+
+def test_the_event_hubs_sample_is_enterprise_actions(con: duckdb.DuckDBPyConnection) -> None:
+    ingest_paths(con, [EVENTHUB])
+    assert con.execute(
+        "SELECT event_id, ts, actor, actor_type, action, object, system, "
+        "extra ->> '$.business', extra -> '$.fields' ->> '$.audit_log_stream_sink' "
+        "FROM actions ORDER BY ts").fetchall() == [
+        ("FwEPs4fm8ICKZ7wvYtMfqQ", ms(1741611327672), "user-sample", None,
+         "audit_log_streaming.update", "user-enterprise", "github", "user-enterprise",
+         "Azure Event Hubs"),
+        ("qIYVm7ePuByXj31zKDaFqw", ms(1741611463517), "user-sample", None,
+         "repo.change_merge_setting", "user-todelte/private-repo", "github", "user-enterprise",
+         None),
+        ("Nm4EoecTsz6kAS-87bAEfA", ms(1741611463961), "user_actor", None, "repo.create",
+         "user-delete/private-repo", "github", "enterprise-account", None),
+    ]
 
 
 def test_the_rules_name_the_org_admin_grant_and_nothing_unapprovable(tmp_path: Path) -> None:
