@@ -520,7 +520,7 @@ def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
         SELECT file_row_number + 1 AS _row, 'row ' || (file_row_number + 1) AS _loc,
                CAST(json_strip_nulls(to_json({row})) AS VARCHAR) AS _raw,
                CAST(NULL AS VARCHAR) AS _bad
-        FROM read_parquet($path, file_row_number = true) ORDER BY _row
+        FROM read_parquet($path, file_row_number = true)
         """,
         {"path": str(source.path)},
     )
