@@ -162,6 +162,33 @@ def test_privilege_rules_on_the_sample(sample_db: Path) -> None:
     # Cloud Audit Logs cannot carry an approval: no grant is reported as unapproved.
     assert [f for f in findings if f["rule_id"] == "grant_without_approval"] == []
     assert [f for f in findings if f["rule_id"] == "self_grant"] == []
+    # Panther's "should alert" sink update adds an exclusion of every log (line 18).
+    (sink_update,) = query(sample_db, "SELECT event_id FROM actions WHERE _row = 18")[0]
+    logging = [f for f in findings if f["rule_id"] == "logging_disabled"]
+    assert [(f["evidence"], f["actor"]) for f in logging] == [([sink_update], "user@domain.com")]
+    # Actions after the revoke of diana's owner role: she does nothing later in the sample.
+    assert [f for f in findings if f["rule_id"] == "action_after_revoke"] == []
+
+
+def test_a_project_iam_admin_grant_then_a_key_for_the_grantee(tmp_path: Path) -> None:
+    sa = "ci@p1.iam.gserviceaccount.com"
+    grant = entry("g1", "SetIamPolicy",
+                  **deltas(("ADD", f"serviceAccount:{sa}", "roles/resourcemanager.projectIamAdmin")))
+    key = entry("k1", "google.iam.admin.v1.CreateServiceAccountKey", service="iam.googleapis.com",
+                resource_name=f"projects/-/serviceAccounts/{sa}",
+                request={"name": f"projects/p1/serviceAccounts/{sa}"})
+    key["timestamp"] = "2026-03-01T11:00:00Z"
+    key["resource"] = {"type": "service_account", "labels": {"email_id": sa}}
+    db = tmp_path / "r.duckdb"
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(grant) + "\n" + json.dumps(key) + "\n", encoding="utf-8")
+    for args in (["ingest", str(path)], ["run"]):
+        assert runner.invoke(app, [*args, "--db", str(db)]).exit_code == 0
+    findings = json.loads(runner.invoke(app, ["findings", "--db", str(db), "--format", "json"]).stdout)
+    by_rule = {f["rule_id"]: f["evidence"] for f in findings}
+    assert by_rule["admin_grant"] == ["g1"]
+    assert by_rule["grant_then_credential"] == ["g1", "k1"]
+    assert "grant_without_approval" not in by_rule
 
 
 # --- Forms the sample does not hold -----------------------------------------------------

@@ -145,10 +145,8 @@ class CloudAudit:
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _gcp_fields AS {extract(FIELDS)}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _gcp_events AS {EVENTS_SQL}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _gcp_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _gcp_fields")
-        con.execute("DROP TABLE _gcp_events")
         return split_by_kind(con, "_gcp_mapped", NAME, COLUMNS, default_kind="actions")
 
 
@@ -166,14 +164,15 @@ def member_type(member: str) -> str:
 
 
 # The parts of a GKE method name: io.k8s.<api group...>.<version>.<resource>
-# [.<subresource>].<verb>; a non-resource request is io.k8s.<verb>.
-_K8S_PARTS = "string_split(method_text, '.')"
-_K8S_VERSION_AT = (f"list_position(list_transform({_K8S_PARTS}, "
+# [.<subresource>].<verb>; a non-resource request is io.k8s.<verb>. Split only for GKE
+# entries (`parts` is NULL for the others).
+_K8S_VERSION_AT = ("list_position(list_transform(parts, "
                    "lambda p: regexp_full_match(p, 'v[0-9]+((alpha|beta)[0-9]+)?')), true)")
 
 CREDENTIALS = ", ".join(sql_string(m) for m in CREDENTIAL_METHODS)
 
-# One row per record: what it means, before it is expanded into one row per member.
+# One row per record: what it means, before it is expanded into one row per member
+# (a CTE of MAPPED_SQL).
 EVENTS_SQL = f"""
 WITH records AS (
   SELECT f.*,
@@ -185,11 +184,14 @@ WITH records AS (
          TRY_CAST({text('status_code')} AS INTEGER) AS code,
          coalesce(f.deltas, f.metadata_deltas, f.dataset_deltas) AS binding_deltas
   FROM _gcp_fields f),
-k8s AS (
+split AS (
   SELECT r.*,
          CASE WHEN service_text = '{GKE_SERVICE}' OR method_text LIKE 'io.k8s.%'
-              THEN {_K8S_VERSION_AT} END AS version_at
+              THEN string_split(method_text, '.') END AS parts
   FROM records r),
+k8s AS (
+  SELECT s.*, {_K8S_VERSION_AT} AS version_at
+  FROM split s),
 judged AS (
   SELECT k.*,
          CASE
@@ -200,13 +202,14 @@ judged AS (
              THEN 'Cloud Audit Log entry without authenticationInfo principal'
          END AS reason,
          coalesce(code <> 0, false) AS failed,
-         version_at IS NOT NULL OR method_text LIKE 'io.k8s.%' AS gke,
-         list_last({_K8S_PARTS}) AS k8s_verb,
-         CASE WHEN version_at IS NOT NULL
-              THEN {_K8S_PARTS}[version_at + 1] END AS k8s_resource,
-         CASE WHEN version_at IS NOT NULL AND len({_K8S_PARTS}) > version_at + 2
-              THEN {_K8S_PARTS}[version_at + 2] END AS k8s_subresource,
-         nullif(regexp_extract({text('resource_name')}, '(^|/)namespaces/([^/]+)/', 2), '')
+         parts IS NOT NULL AS gke,
+         list_last(parts) AS k8s_verb,
+         CASE WHEN version_at IS NOT NULL THEN parts[version_at + 1] END AS k8s_resource,
+         CASE WHEN version_at IS NOT NULL AND len(parts) > version_at + 2
+              THEN parts[version_at + 2] END AS k8s_subresource,
+         CASE WHEN parts IS NOT NULL
+              THEN nullif(regexp_extract({text('resource_name')},
+                                         '(^|/)namespaces/([^/]+)/', 2), '') END
            AS k8s_namespace,
          CASE WHEN (response_role ->> '$.name') IS NOT NULL THEN response_role
               ELSE request_role END AS role,
@@ -228,12 +231,15 @@ SELECT j.*,
 FROM judged j
 """
 
+# One statement from the fields to the mapped rows: materializing the events in between
+# would copy every record's request and response once more.
 MAPPED_SQL = f"""
-WITH counted AS (
+WITH events AS ({EVENTS_SQL}),
+counted AS (
   SELECT e.*,
          CASE meaning WHEN 'delta' THEN json_array_length(binding_deltas)
                       WHEN 'binding' THEN json_array_length(subjects) ELSE 1 END AS n
-  FROM _gcp_events e),
+  FROM events e),
 expanded AS (
   SELECT c.*, i,
          CASE meaning WHEN 'delta' THEN binding_deltas -> ('$[' || (i - 1) || ']')
