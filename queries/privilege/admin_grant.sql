@@ -1,6 +1,7 @@
 -- Grants of an administrator-level privilege. A privilege is admin-level when its name,
--- or the last segment of its path or ARN ("arn:aws:iam::aws:policy/AdministratorAccess",
--- "roles/owner"), is one of the comma-separated $admin_privileges (case-insensitive).
+-- or the last segment of its path, ARN or Windows name ("arn:aws:iam::aws:policy/
+-- AdministratorAccess", "roles/owner", "BUILTIN\Administrators"), is one of the
+-- comma-separated $admin_privileges (case-insensitive).
 SELECT
     ts, CAST(NULL AS VARCHAR) AS change_id, actor, subject AS account,
     CAST(NULL AS DECIMAL(18, 4)) AS amount,
@@ -14,4 +15,4 @@ WHERE operation = 'grant'
        OR list_contains(
            list_transform(string_split(lower(CAST($admin_privileges AS VARCHAR)), ','),
                           lambda x: trim(x)),
-           lower(regexp_extract(trim(privilege), '([^/:]+)$', 1))))
+           lower(regexp_extract(trim(privilege), '([^/:\\]+)$', 1))))

@@ -1,0 +1,299 @@
+"""Windows Security events (tests/data/windows/, see SOURCE.md there) from EVTX files, as
+Winlogbeat JSON and as NXLog JSON → privileges (security group membership) and actions
+(everything else, account lifecycle included), one mapping for the three containers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from evtx import PyEvtxParser
+from typer.testing import CliRunner
+
+from auditlog import store
+from auditlog.cli import app
+from auditlog.ingest import ingest_paths
+from auditlog.ingest.standard.windows import WindowsSecurity
+
+DATA = Path(__file__).parent / "data"
+WINDOWS = DATA / "windows"
+GROUP_ADDS = WINDOWS / "Network_Service_Guest_added_to_admins_4732.evtx"
+CREATED = WINDOWS / "DE_Fake_ComputerAccount_4720.evtx"
+SPOOFING = WINDOWS / "samaccount_spoofing_CVE-2021-42287_CVE-2021-42278_DC_securitylogs.evtx"
+SPECIAL_LOGON = WINDOWS / "LM_4624_mimikatz_sekurlsa_pth_source_machine.evtx"
+WINLOGBEAT = WINDOWS / "winlogbeat_4738.json"
+
+GUEST = "S-1-5-21-3461203602-4096304019-2269080069-501"
+DC = "01566s-win16-ir.threebeesco.com"
+
+runner = CliRunner()
+
+
+def load(con: duckdb.DuckDBPyConnection, *paths: Path) -> list[Any]:
+    results = ingest_paths(con, list(paths))
+    for result in results:
+        # No row lost: every row read has exactly one verdict.
+        assert result.loaded + result.duplicates + result.quarantined == result.rows_read
+    return results
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    """The EVTX file's records as the evtx parser gives them (evtx_dump's JSON)."""
+    return [json.loads(r["data"]) for r in PyEvtxParser(str(path)).records_json()]
+
+
+def test_group_additions_in_evtx_are_grants_of_the_group(
+        con: duckdb.DuckDBPyConnection) -> None:
+    (result,) = load(con, GROUP_ADDS)
+    assert (result.rows_read, result.loaded, result.quarantined) == (2, 2, 0)
+    assert con.execute(
+        "SELECT event_id, strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ'), actor, subject, privilege, "
+        "operation, system, extra ->> '$.actor_sid', extra ->> '$.group_sid', "
+        "extra ->> '$.event_code', extra ->> '$.source_carries_approval' "
+        "FROM privileges ORDER BY event_id"
+    ).fetchall() == [
+        # Guest (RID 501) and NETWORK SERVICE added to the local Administrators group by
+        # IEUser: a local group, so the privilege applies to that computer.
+        ("MSEDGEWIN10/191029", "2019-09-22T11:22:05.201727Z", "MSEDGEWIN10\\IEUser", GUEST,
+         "BUILTIN\\Administrators", "grant", "MSEDGEWIN10",
+         "S-1-5-21-3461203602-4096304019-2269080069-1000", "S-1-5-32-544", "4732", "false"),
+        ("MSEDGEWIN10/191030", "2019-09-22T11:23:19.251925Z", "MSEDGEWIN10\\IEUser",
+         "S-1-5-20", "BUILTIN\\Administrators", "grant", "MSEDGEWIN10",
+         "S-1-5-21-3461203602-4096304019-2269080069-1000", "S-1-5-32-544", "4732", "false"),
+    ]
+    assert con.execute("SELECT count(*) FROM actions").fetchone() == (0,)
+
+
+def test_account_lifecycle_and_other_events_are_actions(
+        con: duckdb.DuckDBPyConnection) -> None:
+    load(con, CREATED, SPOOFING)
+    rows = con.execute(
+        "SELECT event_id, strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ'), actor, actor_type, action, "
+        "system, target_account, result, extra ->> '$.event_code' "
+        "FROM actions ORDER BY ts, event_id"
+    ).fetchall()
+    assert len(rows) == 20
+    by_id = {row[0]: row[1:] for row in rows}
+    # Two accounts named "$" created by the computer account (SYSTEM, S-1-5-18).
+    assert by_id[f"{DC}/769629"] == (
+        "2020-09-16T09:31:19.133272Z", "3B\\01566S-WIN16-IR$", "system", "added-user-account",
+        DC, "3B\\$", "success", "4720")
+    assert by_id[f"{DC}/769634"][3:6] == ("added-user-account", DC, "3B\\$")
+    # The samAccountName spoofing (CVE-2021-42278): lgrove creates a computer account,
+    # enables it, resets its password and renames it after the domain controller.
+    assert [(by_id[f"{DC}/{n}"][1], by_id[f"{DC}/{n}"][3], by_id[f"{DC}/{n}"][5])
+            for n in (2982085, 2982086, 2982087, 2982093, 2982094, 2982098, 2982099)] == [
+        ("3B\\lgrove", "added-computer-account", "3B\\DC012$"),
+        ("3B\\lgrove", "enabled-user-account", "3B\\DC012$"),
+        ("3B\\lgrove", "reset-password", "3B\\DC012$"),
+        ("3B\\lgrove", "changed-computer-account", "3B\\01566s-win16-ir"),
+        ("3B\\lgrove", "renamed-user-account", "3B\\DC012$"),
+        ("3B\\lgrove", "changed-computer-account", "3B\\DC012"),
+        ("3B\\lgrove", "renamed-user-account", "3B\\01566s-win16-ir"),
+    ]
+    # The log cleared first (its subject is in UserData), then Kerberos tickets whose
+    # account is `user@REALM` in the record: the realm is said once.
+    assert by_id[f"{DC}/2982081"][1:4] == ("3B\\a-jbrown", None, "audit-log-cleared")
+    assert by_id[f"{DC}/2982083"][1:4] == (
+        "THREEBEESCO.COM\\lgrove", None, "kerberos-service-ticket-requested")
+    # A network logon's account is its target (the subject is the null SID).
+    assert by_id[f"{DC}/2982084"][1:4] == ("THREEBEESCO.COM\\lgrove", None, "logged-in")
+    assert con.execute("SELECT count(*) FROM privileges").fetchone() == (0,)
+
+
+def test_special_logon_lists_its_privileges(con: duckdb.DuckDBPyConnection) -> None:
+    (result,) = load(con, SPECIAL_LOGON)
+    assert (result.rows_read, result.loaded) == (6, 6)
+    (row,) = con.execute(
+        "SELECT event_id, actor, action, session_id, extra -> '$.privilege_list' "
+        "FROM actions WHERE extra ->> '$.event_code' = '4672'"
+    ).fetchall()
+    assert row[:4] == ("PC01.example.corp/432904", "EXAMPLE\\user01", "logged-in-special",
+                       "0x4530f0f")
+    assert json.loads(row[4]) == [
+        "SeSecurityPrivilege", "SeTakeOwnershipPrivilege", "SeLoadDriverPrivilege",
+        "SeBackupPrivilege", "SeRestorePrivilege", "SeDebugPrivilege",
+        "SeSystemEnvironmentPrivilege", "SeImpersonatePrivilege"]
+    assert con.execute(
+        "SELECT action, object FROM actions WHERE extra ->> '$.event_code' = '4688' "
+        "ORDER BY event_id").fetchall() == [
+        ("created-process", "C:\\Windows\\System32\\cmd.exe"),
+        ("created-process", "C:\\Windows\\System32\\conhost.exe"),
+        ("created-process", "C:\\Windows\\System32\\dllhost.exe"),
+    ]
+
+
+def test_winlogbeat_json_maps_like_evtx(con: duckdb.DuckDBPyConnection) -> None:
+    (result,) = load(con, WINLOGBEAT)
+    assert (result.rows_read, result.loaded) == (1, 1)
+    assert con.execute(
+        "SELECT event_id, strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ'), actor, action, system, "
+        "target_account, session_id, extra ->> '$.container', "
+        "extra ->> '$.event_data.UserPrincipalName' FROM actions"
+    ).fetchall() == [
+        # winlog.time_created (the event's own time), not the shipper's @timestamp.
+        ("DC_TEST2k12/18232108", "2022-08-01T08:49:58.825988Z", "TEST\\at_adm",
+         "modified-user-account", "DC_TEST2k12", "TEST\\anatest1", "0x5e2887", "winlogbeat",
+         "anatest12@TEST"),
+    ]
+
+
+def winlogbeat(record: dict[str, Any]) -> dict[str, Any]:
+    """An EVTX record as Winlogbeat ships it (its documented winlog.* fields)."""
+    system = record["Event"]["System"]
+    return {
+        "@timestamp": "2030-01-01T00:00:00.000Z",  # shipping time: not the event's
+        "winlog": {
+            "channel": system["Channel"], "computer_name": system["Computer"],
+            "event_id": str(system["EventID"]), "record_id": system["EventRecordID"],
+            "provider_name": system["Provider"]["#attributes"]["Name"],
+            "time_created": system["TimeCreated"]["#attributes"]["SystemTime"],
+            "keywords": ["Audit Success"], "event_data": record["Event"]["EventData"]},
+    }
+
+
+def nxlog(record: dict[str, Any]) -> dict[str, Any]:
+    """An EVTX record as NXLog's im_msvistalog writes it with to_json(): System fields
+    renamed, EventData fields at the top level, EventTime without a zone."""
+    system = record["Event"]["System"]
+    return {
+        "EventTime": system["TimeCreated"]["#attributes"]["SystemTime"][:19].replace("T", " "),
+        "Hostname": system["Computer"], "Keywords": system["Keywords"],
+        "EventType": "AUDIT_SUCCESS", "EventID": system["EventID"],
+        "SourceName": system["Provider"]["#attributes"]["Name"], "Channel": system["Channel"],
+        "RecordNumber": system["EventRecordID"], "SourceModuleName": "eventlog",
+        "SourceModuleType": "im_msvistalog", **record["Event"]["EventData"],
+    }
+
+
+def test_the_three_containers_give_the_same_rows(tmp_path: Path,
+                                                 con: duckdb.DuckDBPyConnection) -> None:
+    source = records(GROUP_ADDS)
+    beats = tmp_path / "winlogbeat.ndjson"
+    beats.write_text("".join(json.dumps(winlogbeat(r)) + "\n" for r in source))
+    nx = tmp_path / "nxlog.json"
+    nx.write_text("".join(json.dumps(nxlog(r)) + "\n" for r in source))
+    query = ("SELECT event_id, strftime(ts, '%Y-%m-%dT%H:%M:%S'), actor, subject, privilege, "
+             "operation, system FROM privileges ORDER BY event_id")
+    load(con, GROUP_ADDS)
+    expected = con.execute(query).fetchall()
+    assert len(expected) == 2
+    for path in (beats, nx):
+        db = store.connect(tmp_path / f"{path.stem}.duckdb")
+        try:
+            load(db, path)
+            assert db.execute(query).fetchall() == expected
+            assert db.execute("SELECT DISTINCT extra ->> '$.container' FROM privileges"
+                              ).fetchall() == [(path.stem,)]
+        finally:
+            db.close()
+
+
+def test_member_removed_is_a_revoke_and_a_failure_audit_grants_nothing(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # The sample's 4732 records turned into the events Windows writes for a removal
+    # (4733, same fields) and for a failed attempt (keyword Audit Failure), in the
+    # container `evtx_dump -o jsonl` writes.
+    added, _ = records(GROUP_ADDS)
+    removed = json.loads(json.dumps(added))
+    removed["Event"]["System"].update(EventID=4733, EventRecordID=191040)
+    failed = json.loads(json.dumps(added))
+    failed["Event"]["System"].update(EventRecordID=191041, Keywords="0x8010000000000000")
+    path = tmp_path / "dump.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in (added, removed, failed)))
+    load(con, path)
+    assert con.execute(
+        "SELECT event_id, subject, privilege, operation FROM privileges ORDER BY event_id"
+    ).fetchall() == [
+        ("MSEDGEWIN10/191029", GUEST, "BUILTIN\\Administrators", "grant"),
+        ("MSEDGEWIN10/191040", GUEST, "BUILTIN\\Administrators", "revoke"),
+    ]
+    assert con.execute("SELECT event_id, action, result, target_account FROM actions"
+                       ).fetchall() == [
+        ("MSEDGEWIN10/191041", "added-member-to-group", "failure", GUEST)]
+
+
+def test_the_same_event_loaded_twice_is_a_duplicate(con: duckdb.DuckDBPyConnection,
+                                                    tmp_path: Path) -> None:
+    copy = tmp_path / "again.evtx"
+    copy.write_bytes(GROUP_ADDS.read_bytes())
+    load(con, GROUP_ADDS)
+    (again,) = load(con, copy)
+    assert (again.loaded, again.duplicates) == (0, 2)
+
+
+def test_a_damaged_evtx_file_is_quarantined_not_a_traceback(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    data = SPOOFING.read_bytes()
+    garbled = bytearray(data)
+    garbled[0x1300:0x1900] = b"A" * 0x600  # inside the only chunk's string table
+    bad = tmp_path / "garbled.evtx"
+    bad.write_bytes(bytes(garbled))
+    truncated = tmp_path / "truncated.evtx"
+    truncated.write_bytes(data[:0x3000])  # the header and part of the chunk
+    results = load(con, bad, truncated)
+    assert [(r.rows_read, r.loaded, r.quarantined) for r in results] == [(1, 0, 1), (1, 0, 1)]
+    reasons = con.execute("SELECT path, location, reason FROM quarantine "
+                          "ORDER BY path").fetchall()
+    assert [(Path(f).name, loc) for f, loc, _ in reasons] == [
+        ("garbled.evtx", "record 1"), ("truncated.evtx", "record 1")]
+    assert reasons[0][2].startswith("unreadable EVTX records: Failed to parse chunk")
+    assert reasons[1][2].startswith("truncated EVTX file: its header lists 1 chunks")
+
+
+def test_a_file_that_is_no_event_log_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    header_only = tmp_path / "cut.evtx"
+    header_only.write_bytes(SPOOFING.read_bytes()[:100])
+    result = subprocess.run(
+        [sys.executable, "-m", "auditlog", "ingest", str(header_only), "--db",
+         str(tmp_path / "d.db")], check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: {header_only}: cannot read as evtx: ")
+
+
+def test_rules_name_the_administrators_grants_and_not_a_missing_approval(
+        tmp_path: Path) -> None:
+    db = str(tmp_path / "d.duckdb")
+    for args in (["ingest", str(WINDOWS), "--db", db], ["run", "--db", db]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["findings", "--db", db, "--format", "json"])
+    findings = json.loads(result.stdout)
+    admin = sorted((f["actor"], f["account"], f["evidence"]) for f in findings
+                   if f["rule_id"] == "admin_grant")
+    assert admin == sorted([
+        ("MSEDGEWIN10\\IEUser", GUEST, ["MSEDGEWIN10/191029"]),
+        ("MSEDGEWIN10\\IEUser", "S-1-5-20", ["MSEDGEWIN10/191030"]),
+    ])
+    # Windows records no approval: its grants cannot lack one.
+    assert [f for f in findings if f["rule_id"] == "grant_without_approval"] == []
+
+
+OTHER_SAMPLES = [p for d in sorted(DATA.iterdir()) if d.is_dir() and d.name != "windows"
+                 for p in sorted(d.iterdir()) if p.suffix in (".json", ".jsonl", ".log")]
+
+
+@pytest.mark.parametrize("path", OTHER_SAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_other_sources_records_are_not_claimed(path: Path) -> None:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        document = json.loads(text)
+        if isinstance(document, dict):
+            document = next((document[k] for k in ("Records", "records", "events")
+                             if isinstance(document.get(k), list)), [document])
+        found = document if isinstance(document, list) else [document]
+    except json.JSONDecodeError:
+        found = []
+        for line in text.splitlines():
+            try:
+                found.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    keys = {k for record in found if isinstance(record, dict) for k in record}
+    assert not WindowsSecurity().matches(keys)
