@@ -427,3 +427,23 @@ def test_a_garbled_copy_quarantines_and_never_raises(tmp_path: Path, sample: str
     quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]  # type: ignore[index]
     assert loaded + quarantined == len(lines)
     assert quarantined >= 1
+
+
+def test_sign_in_records_are_actions_of_the_user(tmp_path: Path,
+                                                 con: duckdb.DuckDBPyConnection) -> None:
+    def sign_in(rid: str, code: str) -> dict[str, Any]:
+        return {"Level": 4, "callerIpAddress": "81.2.69.143",
+                "category": "NonInteractiveUserSignInLogs", "correlationId": "c-" + rid,
+                "identity": "Michell Lan", "operationName": "Sign-in activity",
+                "properties": {"id": rid, "userPrincipalName": "Michell.Lan@zzzz.com",
+                               "appDisplayName": "Microsoft Office",
+                               "status": {"errorCode": int(code)}},
+                "resourceId": "/tenants/t1/providers/Microsoft.aadiam", "resultType": code,
+                "tenantId": "t1", "time": "2022-03-22T10:48:48.8558814Z"}
+    result = load(con, tmp_path / "signin.jsonl", [sign_in("s-1", "0"), sign_in("s-2", "50126")])
+    assert (result.rows_read, result.loaded) == (2, 2)
+    assert con.execute("SELECT event_id, actor, actor_type, action, result, source_ip "
+                       "FROM actions ORDER BY event_id").fetchall() == [
+        ("s-1", "michell.lan@zzzz.com", None, "Sign-in activity", "success", "81.2.69.143"),
+        ("s-2", "michell.lan@zzzz.com", None, "Sign-in activity", "failure", "81.2.69.143"),
+    ]

@@ -27,6 +27,9 @@ often carries them mixed; each record is mapped by its `category`:
     assignment applies to its scope, not to one resource provider, so `system` is
     empty ("any system"). The record has no place for an approval:
     `extra.source_carries_approval` is false (controls/grant_controls.sql).
+  - sign-in records (`SignInLogs`, `NonInteractiveUserSignInLogs`, ...) are actions
+    ("Sign-in activity") of `properties.userPrincipalName`, id `properties.id`, result
+    `failure` for a non-zero error code (`resultType`);
   - a role assignment call whose record names no principal (the `Start` record of a
     write, a failed call) and everything else is an **action**: action =
     `operationName` as given, system = its resource provider lower-cased
@@ -104,6 +107,7 @@ FIELDS = {
     "tenant_id": key("tenantId"),
     "properties": key("properties"),
     "signin_upn": "$.properties.userPrincipalName",
+    "signin_id": "$.properties.id",
     "request_body": "$.properties.requestbody",
     "response_body": "$.properties.responseBody",
     "graph_activity": key("activityDisplayName"),
@@ -227,7 +231,10 @@ activity AS (
          coalesce(r.user_principal, r.app_principal, 'azure-platform') AS actor,
          CASE WHEN r.user_principal IS NULL AND r.app_principal IS NOT NULL THEN 'service'
               WHEN r.user_principal IS NULL THEN 'system' END AS actor_type,
-         lower(coalesce(r.outcome, '')) IN ('failure', 'failed') AS failed,
+         (lower(coalesce(r.outcome, '')) IN ('failure', 'failed')
+          -- Sign-in records give an error code as resultType, 0 for success.
+          OR (r.cat LIKE '%SignInLogs' AND coalesce(r.outcome, '0') NOT IN ('0', 'Success')))
+           AS failed,
          lower(coalesce(r.outcome, '')) IN ('success', 'succeeded') AS succeeded,
          upper(r.op) AS op_upper,
          coalesce(r.req -> '$.Properties', r.req -> '$.properties',
@@ -260,7 +267,8 @@ mapped AS (
 SELECT
   m._row, m._loc, m._raw, m.reason AS _bad,
   CASE WHEN m.is_grant AND m.reason IS NULL THEN 'privileges' ELSE 'actions' END AS _kind,
-  {text('m.event_data_id')} AS event_id,
+  coalesce({text('m.event_data_id')},
+           CASE WHEN m.cat LIKE '%SignInLogs' THEN {text('m.signin_id')} END) AS event_id,
   m.at AS ts,
   m.actor,
   m.actor_type,
