@@ -191,7 +191,40 @@ def test_a_project_iam_admin_grant_then_a_key_for_the_grantee(tmp_path: Path) ->
     assert "grant_without_approval" not in by_rule
 
 
-# --- Forms the sample does not hold -----------------------------------------------------
+def test_elastic_fixtures_raw_cloud_logging_entries(tmp_path: Path) -> None:
+    db = tmp_path / "e.duckdb"
+    paths = sorted((DATA / "gcp").glob("elastic_*.log"))
+    result = runner.invoke(app, ["ingest", *map(str, paths), "--db", str(db), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [(e["rows_read"], e["loaded"], e["quarantined"]) for e in json.loads(result.stdout)] \
+        == [(1, 1, 0)] * 3
+    assert query(db, """
+        SELECT event_id, strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ'), actor, subject, privilege,
+               operation, extra ->> '$.scope', extra ->> '$.member' FROM privileges""") == [
+        ("-30102re2sad8", "2024-11-19T13:12:20.942393Z",
+         "made-up-ci-account@project-id.iam.gserviceaccount.com",
+         "project-id@cloudservices.gserviceaccount.com", "roles/resourcemanager.projectIamAdmin",
+         "grant", "projects/project-id",
+         "serviceAccount:project-id@cloudservices.gserviceaccount.com")]
+    assert query(db, """
+        SELECT event_id, strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ'), actor, actor_type, action,
+               system, target_account, object, channel, result, source_ip,
+               extra ->> '$.status_code'
+        FROM actions ORDER BY ts""") == [
+        # GKE: an anonymous probe of a non-resource URL, denied (gRPC code 7).
+        ("k8s-nonmatch-0001", "2021-04-23T14:47:07.535383Z", "system:anonymous", "system",
+         "get", "kubernetes", None, "HNAP1", "api", "failure", "192.168.1.1", "7"),
+        # Workload identity federation: no email, the principal:// subject is the actor;
+        # the token is a credential of the service account it was minted for.
+        ("15djrryd6bap", "2024-11-19T00:49:55.293368Z",
+         ("principal://iam.googleapis.com/projects/project-id/locations/global/"
+          "workloadIdentityPools/..."), None, "GenerateAccessToken",
+         "iamcredentials.googleapis.com", "made-up-ci-account@project-id.iam.gserviceaccount.com",
+         "projects/-/serviceAccounts/somenumber", "api", "success", "175.16.199.45", None),
+    ]
+
+
+# --- Forms the samples do not hold -----------------------------------------------------
 
 
 def test_each_delta_of_one_policy_change_is_a_row(tmp_path: Path,

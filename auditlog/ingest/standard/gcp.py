@@ -321,8 +321,9 @@ SELECT
               || regexp_extract({text('resource_name')}, 'serviceaccounts/([^/]+)', 1)
   END AS target_account,
   {text('resource_name')} AS object,
-  CASE WHEN coalesce({text('user_agent')}, '') ILIKE '%console%'
-         OR coalesce({text('user_agent')}, '') LIKE 'Mozilla/%' THEN 'console'
+  -- The Cloud Console says so in its user agent ("GoogleCloudConsole"); a browser's
+  -- agent alone does not tell the console from any other web client.
+  CASE WHEN coalesce({text('user_agent')}, '') ILIKE '%console%' THEN 'console'
        ELSE 'api' END AS channel,
   CASE WHEN failed THEN 'failure' ELSE 'success' END AS result,
   coalesce({text('caller_ip')}, {text('caller_ip_upper')}) AS source_ip,
