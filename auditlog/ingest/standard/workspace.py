@@ -97,12 +97,18 @@ class GoogleWorkspace:
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _workspace_grants AS {_grants_values()}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _workspace_docs AS {ACTIVITIES_SQL}")
+        # Unwrapping pages parses every record once more; a file holds none unless some
+        # record's text names the page's key, which is much cheaper to look for.
+        (pages,) = con.execute(f"SELECT count(*) FROM {DOCS} "
+                               "WHERE _raw LIKE '%\"items\"%'").fetchone() or (0,)
+        source = "_workspace_docs" if pages else DOCS
+        if pages:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _workspace_docs AS {ACTIVITIES_SQL}")
         con.execute("CREATE OR REPLACE TEMP TABLE _workspace_fields AS "
-                    + extract(FIELDS, source="_workspace_docs"))
+                    + extract(FIELDS, source=source))
         con.execute(f"CREATE OR REPLACE TEMP TABLE _workspace_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _workspace_fields")
-        con.execute("DROP TABLE _workspace_docs")
+        con.execute("DROP TABLE IF EXISTS _workspace_docs")
         con.execute("DROP TABLE _workspace_grants")
         return split_by_kind(con, "_workspace_mapped", NAME, COLUMNS, default_kind="actions")
 
