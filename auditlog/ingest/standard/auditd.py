@@ -99,7 +99,6 @@ FIELDS: dict[str, tuple[str, str, bool]] = {
     "success": ("success", "message", False),
     "exit": ("exit", "message", False),
     "syscall": ("syscall", "message", False),
-    "arch": ("arch", "message", False),
     "audit_key": ("key", "message", True),
     "name": ("name", "message", True),
     "unit": ("unit", "message", False),
@@ -107,7 +106,6 @@ FIELDS: dict[str, tuple[str, str, bool]] = {
     "selected_context": ("selected-context", "message", False),
     "old_context": ("old-context", "message", False),
     "proctitle": ("proctitle", "message", True),
-    "audit_enabled": ("audit_enabled", "message", False),
     # Enriched logs' names, upper case (read anywhere in the record).
     "auid_name": ("AUID", "any", False),
     "uid_name": ("UID", "any", False),
@@ -320,22 +318,22 @@ SELECT
   CASE WHEN regexp_full_match(coalesce(addr, ''), '[0-9A-Fa-f.:]+') THEN addr END AS source_ip,
   CASE WHEN ses NOT IN ('4294967295', '-1', 'unset') THEN ses END AS session_id,
   false AS source_carries_approval,
-  node, type AS record_type, record_types, sec || '.' || frac AS audit_time, serial,
+  node, type AS record_type, record_types,
   op, acct, grp, account_id AS id, auid, uid, auid_name, uid_name, pid, ses, subj, exe, comm,
   cmd, cwd, command, proctitle,
-  CASE WHEN list_contains(record_types, 'PATH') THEN name END AS path, hostname, addr, terminal, res, success, exit,
-  coalesce(syscall_name, syscall) AS syscall, arch, audit_key AS key, unit, old_context,
-  coalesce(new_context, selected_context) AS new_context, audit_enabled
+  CASE WHEN list_contains(record_types, 'PATH') THEN name END AS path, hostname, addr, terminal, res, exit,
+  coalesce(syscall_name, syscall) AS syscall, audit_key AS key, old_context,
+  coalesce(new_context, selected_context) AS new_context
 FROM (SELECT *, strftime(try(make_timestamp(try_cast(sec AS BIGINT) * 1000000)),
                          '%Y-%m-%dT%H:%M:%S') || '.' || frac || 'Z' AS ts
       FROM k)
 """
 
-EXTRA = ["node", "record_type", "record_types", "audit_time", "serial", "op", "acct", "grp",
-         "id", "auid", "uid", "auid_name", "uid_name", "pid", "ses", "subj", "exe", "comm",
-         "cmd", "cwd", "command", "proctitle", "path", "hostname", "addr", "terminal", "res",
-         "success", "exit", "syscall", "arch", "key", "unit", "old_context", "new_context",
-         "audit_enabled"]
+# Kept in `extra` (the event id already holds the stamp; unset values are left out).
+EXTRA = ["node", "record_type", "record_types", "op", "acct", "grp", "id", "auid", "uid",
+         "auid_name", "uid_name", "pid", "ses", "subj", "exe", "comm", "cmd", "cwd", "command",
+         "proctitle", "path", "hostname", "addr", "terminal", "res", "exit", "syscall", "key",
+         "old_context", "new_context"]
 COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
                    "source_carries_approval", *EXTRA],
