@@ -447,3 +447,35 @@ def test_sign_in_records_are_actions_of_the_user(tmp_path: Path,
         ("s-1", "michell.lan@zzzz.com", None, "Sign-in activity", "success", "81.2.69.143"),
         ("s-2", "michell.lan@zzzz.com", None, "Sign-in activity", "failure", "81.2.69.143"),
     ]
+
+
+def test_log_analytics_exports_read_like_the_diagnostic_form(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # Rows of the Sentinel / Log Analytics tables AzureActivity and AuditLogs: PascalCase
+    # columns, nested values as JSON text.
+    activity_row = {
+        "TimeGenerated": "2026-03-05T12:00:00Z", "EventDataId": "la-1",
+        "OperationNameValue": WRITE, "ActivityStatusValue": "Success",
+        "CategoryValue": "Administrative", "Caller": "ops@contoso.com",
+        "CallerIpAddress": "198.51.100.8",
+        "_ResourceId": f"{SUB}/providers/Microsoft.Authorization/roleAssignments/ra3",
+        "Properties_d": json.dumps({"requestbody": json.dumps(assignment(OWNER, "p-9"))}),
+    }
+    audit_row = {
+        "TimeGenerated": "2026-03-05T12:01:00Z", "Id": "la-2", "Category": "RoleManagement",
+        "OperationName": "Add member to role", "ActivityDisplayName": "Add member to role",
+        "ActivityDateTime": "2026-03-05T12:01:00Z", "Result": "success",
+        "LoggedByService": "Core Directory", "AADOperationType": "Assign",
+        "InitiatedBy": json.dumps({"user": {"userPrincipalName": "ops@contoso.com"}}),
+        "TargetResources": json.dumps([user("zed@contoso.com",
+                                            ("Role.DisplayName", "Global Administrator"))]),
+        "AdditionalDetails": "[]",
+    }
+    result = load(con, tmp_path / "workspace.jsonl", [activity_row, audit_row])
+    assert (result.rows_read, result.loaded) == (2, 2)
+    assert con.execute("SELECT event_id, ts, actor, subject, privilege, operation "
+                       "FROM privileges ORDER BY event_id").fetchall() == [
+        ("la-1", at("2026-03-05T12:00:00+00:00"), "ops@contoso.com", "p-9", "Owner", "grant"),
+        ("la-2", at("2026-03-05T12:01:00+00:00"), "ops@contoso.com", "zed@contoso.com",
+         "Global Administrator", "grant"),
+    ]

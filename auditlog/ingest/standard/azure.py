@@ -15,7 +15,10 @@ often carries them mixed; each record is mapped by its `category`:
 * **Entra ID audit** (`AuditLogs`, or Graph `directoryAudits` records with
   `activityDisplayName`, `initiatedBy`, `targetResources`): entra.py.
 * **Azure Activity log** (every other category; also the REST / `az monitor activity-log
-  list` form with `eventDataId`, `caller`, `operationName.value`, `status.value`):
+  list` form with `eventDataId`, `caller`, `operationName.value`, `status.value`, and
+  Log Analytics / Sentinel exports of the AzureActivity and AuditLogs tables:
+  `TimeGenerated`, `OperationNameValue`, `Caller`, `Properties_d`; `ActivityDisplayName`,
+  `InitiatedBy`, `TargetResources` as JSON text):
   - a succeeded `Microsoft.Authorization/roleAssignments/write` **grants** the role
     assignment's role to its principal, `.../delete` **revokes** it. subject =
     `principalId`, privilege = the role's name for well-known built-in role ids
@@ -111,6 +114,29 @@ FIELDS = {
     "request_body": "$.properties.requestbody",
     "response_body": "$.properties.responseBody",
     "graph_activity": key("activityDisplayName"),
+    # Log Analytics tables as exported from a workspace (Sentinel: AzureActivity,
+    # AuditLogs, SigninLogs), PascalCase columns.
+    "la_time": key("TimeGenerated"),
+    "la_op": key("OperationNameValue"),
+    "la_status": key("ActivityStatusValue"),
+    "la_caller": key("Caller"),
+    "la_ip": key("CallerIpAddress"),
+    "la_id": key("EventDataId"),
+    "la_resource": key("_ResourceId"),
+    "la_resource_id": key("ResourceId"),
+    "la_category_value": key("CategoryValue"),
+    "la_category": key("Category"),
+    "la_props": key("Properties_d"),
+    "la_activity": key("ActivityDisplayName"),
+    "la_activity_time": key("ActivityDateTime"),
+    "la_initiated": key("InitiatedBy"),
+    "la_targets": key("TargetResources"),
+    "la_details": key("AdditionalDetails"),
+    "la_entra_id": key("Id"),
+    "la_result": key("Result"),
+    "la_result_reason": key("ResultReason"),
+    "la_logged": key("LoggedByService"),
+    "la_op_type": key("AADOperationType"),
 }
 
 EXTRA_ACTIVITY = ["category", "operation_name", "result_type", "result_signature",
@@ -138,7 +164,9 @@ class AzureMonitor:
     def matches(self, keys: set[str]) -> bool:
         diagnostic = {"time", "resourceId", "operationName", "category"} <= keys
         rest = {"eventDataId", "operationName", "eventTimestamp"} <= keys
-        return diagnostic or rest or entra.graph_matches(keys)
+        workspace = {"TimeGenerated", "OperationNameValue"} <= keys or {
+            "TimeGenerated", "ActivityDisplayName", "InitiatedBy", "TargetResources"} <= keys
+        return diagnostic or rest or workspace or entra.graph_matches(keys)
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _az_roles AS {_roles_values()}")
@@ -196,6 +224,13 @@ def _value(column: str) -> str:
             f"ELSE {column} ->> '$' END), '')")
 
 
+# A value logged as a JSON string or as an object/array, as JSON (Log Analytics exports
+# write nested columns as JSON text).
+def _nested(column: str) -> str:
+    return (f"CASE WHEN json_type({column}) = 'VARCHAR' THEN TRY_CAST({column} ->> '$' AS JSON) "
+            f"ELSE {column} END")
+
+
 # A body logged as a JSON string or as an object, as JSON (NULL when neither).
 def _body(column: str) -> str:
     return (f"CASE WHEN json_type({column}) = 'OBJECT' THEN {column} "
@@ -205,26 +240,34 @@ def _body(column: str) -> str:
 MAPPED_SQL = f"""
 WITH base AS (
   SELECT f.*,
-         {_value('f.category')} AS cat,
-         {_value('f.operation_field')} AS op,
-         coalesce({_value('f.status')}, {text('f.result_type')}) AS outcome,
-         coalesce({text('f.time')}, {text('f.event_timestamp')}) AS at,
-         coalesce(f.graph_activity IS NOT NULL AND f.time IS NULL, false) AS graph
+         coalesce({_value('f.category')}, {text('f.la_category_value')},
+                  {text('f.la_category')}) AS cat,
+         coalesce({_value('f.operation_field')}, {text('f.la_op')}) AS op,
+         coalesce({_value('f.status')}, {text('f.result_type')}, {text('f.la_status')})
+           AS outcome,
+         coalesce({text('f.time')}, {text('f.event_timestamp')}, {text('f.la_time')}) AS at,
+         coalesce(f.graph_activity IS NOT NULL AND f.time IS NULL, false) AS graph,
+         coalesce(f.la_activity IS NOT NULL AND f.la_time IS NOT NULL, false) AS workspace_entra,
+         {_nested('f.la_props')} AS la_properties
   FROM _az_fields f
   WHERE f._bad IS NOT NULL OR NOT {_is_aks(_value('f.category'))}),
 records AS (
   SELECT b.*,
-         coalesce(b.graph OR b.cat = 'AuditLogs', false) AS is_entra,
+         coalesce(b.graph OR b.workspace_entra OR b.cat = 'AuditLogs', false) AS is_entra,
          lower(coalesce({text('id_upn')}, {text('rest_upn')},
                         CASE WHEN {text('caller')} LIKE '%@%' THEN {text('caller')} END,
+                        CASE WHEN {text('la_caller')} LIKE '%@%' THEN {text('la_caller')} END,
                         CASE WHEN {text('id_name')} LIKE '%@%' THEN {text('id_name')} END,
                         {text('signin_upn')})) AS user_principal,
          lower(coalesce({text('id_oid')}, {text('rest_oid')}, {text('caller')},
+                        {text('la_caller')},
                         {text('id_appid')}, {text('rest_appid')},
                         CASE WHEN json_type(b.identity) = 'VARCHAR'
                              THEN {text('b.identity')} END)) AS app_principal,
-         {_body('b.request_body')} AS req,
-         {_body('b.response_body')} AS resp
+         coalesce({_body('b.request_body')}, {_body("b.la_properties -> '$.requestbody'")})
+           AS req,
+         coalesce({_body('b.response_body')}, {_body("b.la_properties -> '$.responseBody'")})
+           AS resp
   FROM base b),
 activity AS (
   SELECT r.*,
@@ -267,7 +310,7 @@ mapped AS (
 SELECT
   m._row, m._loc, m._raw, m.reason AS _bad,
   CASE WHEN m.is_grant AND m.reason IS NULL THEN 'privileges' ELSE 'actions' END AS _kind,
-  coalesce({text('m.event_data_id')},
+  coalesce({text('m.event_data_id')}, {text('m.la_id')},
            CASE WHEN m.cat LIKE '%SignInLogs' THEN {text('m.signin_id')} END) AS event_id,
   m.at AS ts,
   m.actor,
@@ -282,17 +325,18 @@ SELECT
   CAST(NULL AS VARCHAR) AS expires_at,
   m.op AS action,
   CAST(NULL AS VARCHAR) AS target_account,
-  {text('m.resource_id')} AS object,
+  coalesce({text('m.resource_id')}, {text('m.la_resource')}, {text('m.la_resource_id')})
+    AS object,
   'api' AS channel,
   CASE WHEN m.failed THEN 'failure' ELSE 'success' END AS result,
-  coalesce({text('m.caller_ip')}, {text('m.client_ip')}) AS source_ip,
+  coalesce({text('m.caller_ip')}, {text('m.client_ip')}, {text('m.la_ip')}) AS source_ip,
   m.cat AS category,
   m.op AS operation_name,
   m.outcome AS result_type,
   {text('m.result_signature')} AS result_signature,
   {text('m.correlation_id')} AS correlation_id,
   {text('m.tenant_id')} AS tenant_id,
-  m.identity, m.claims, m.properties,
+  m.identity, m.claims, coalesce(m.properties, m.la_properties) AS properties,
   m.role_definition_id, m.scope, m.principal_type,
   CASE WHEN m.is_grant THEN false END AS source_carries_approval
 FROM mapped m

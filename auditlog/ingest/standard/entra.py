@@ -43,6 +43,25 @@ REVOKES = ("Remove member from role", "Remove eligible member from role",
            "Remove member from group")
 
 
+# A Log Analytics AuditLogs row (PascalCase columns, nested ones as JSON text) as the
+# audit record the rest of the mapping reads.
+def _nested(column: str) -> str:
+    return (f"CASE WHEN json_type({column}) = 'VARCHAR' THEN TRY_CAST({column} ->> '$' AS JSON) "
+            f"ELSE {column} END")
+
+
+_WORKSPACE_RECORD = (
+    "json_object('id', r.la_entra_id ->> '$', 'activityDisplayName', r.la_activity ->> '$', "
+    "'activityDateTime', coalesce(r.la_activity_time ->> '$', r.la_time ->> '$'), "
+    f"'initiatedBy', {_nested('r.la_initiated')}, "
+    f"'targetResources', {_nested('r.la_targets')}, "
+    f"'additionalDetails', {_nested('r.la_details')}, "
+    "'result', r.la_result ->> '$', 'resultReason', r.la_result_reason ->> '$', "
+    "'category', r.la_category ->> '$', 'loggedByService', r.la_logged ->> '$', "
+    "'operationType', r.la_op_type ->> '$')"
+)
+
+
 def graph_matches(keys: set[str]) -> bool:
     """Graph `directoryAudits` records (no diagnostic-settings envelope)."""
     return {"activityDisplayName", "activityDateTime", "initiatedBy", "targetResources"} <= keys
@@ -158,7 +177,10 @@ FROM (
              v.correlation_id ->> '$' AS correlation,
              v.caller_ip ->> '$' AS caller_addr
       FROM (
-        SELECT r.*, CASE WHEN r.graph THEN r._raw::JSON ELSE r.properties END AS p
+        SELECT r.*,
+               CASE WHEN r.graph THEN r._raw::JSON
+                    WHEN r.workspace_entra THEN {_WORKSPACE_RECORD}
+                    ELSE r.properties END AS p
         FROM {records} r WHERE r.is_entra) v
     ) w
   ) x
