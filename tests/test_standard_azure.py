@@ -442,10 +442,12 @@ def test_sign_in_records_are_actions_of_the_user(tmp_path: Path,
                 "tenantId": "t1", "time": "2022-03-22T10:48:48.8558814Z"}
     result = load(con, tmp_path / "signin.jsonl", [sign_in("s-1", "0"), sign_in("s-2", "50126")])
     assert (result.rows_read, result.loaded) == (2, 2)
-    assert con.execute("SELECT event_id, actor, actor_type, action, result, source_ip "
+    assert con.execute("SELECT event_id, actor, actor_type, action, system, result, source_ip "
                        "FROM actions ORDER BY event_id").fetchall() == [
-        ("s-1", "michell.lan@zzzz.com", None, "Sign-in activity", "success", "81.2.69.143"),
-        ("s-2", "michell.lan@zzzz.com", None, "Sign-in activity", "failure", "81.2.69.143"),
+        ("s-1", "michell.lan@zzzz.com", None, "Sign-in activity", "entra", "success",
+         "81.2.69.143"),
+        ("s-2", "michell.lan@zzzz.com", None, "Sign-in activity", "entra", "failure",
+         "81.2.69.143"),
     ]
 
 

@@ -320,6 +320,7 @@ SELECT
                                      m.role_definition_id) END AS privilege,
   m.assignment_operation AS operation,
   CASE WHEN m.is_grant THEN NULL
+       WHEN m.cat LIKE '%SignInLogs' THEN 'entra'
        ELSE coalesce(lower(split_part(m.op, '/', 1)), 'azure') END AS system,
   CAST(NULL AS VARCHAR) AS ticket,
   CAST(NULL AS VARCHAR) AS expires_at,
