@@ -31,9 +31,10 @@ the event's named data fields); one mapping then applies to all three.
 domain in upper case (Windows names are case-insensitive, and one log writes "Builtin"
 where another writes "BUILTIN"); without a subject user (logon events of the null SID,
 Kerberos requests) the target account acts, as it does in logon and logoff events
-(LOGON_EVENTS: their subject is the process that asked); without either, the computer. The SIDs are
-kept: `extra.actor_sid`, `extra.subject_sid`, `extra.target_sid`. actor_type = system
-for the well-known service SIDs (S-1-5-18/19/20) and machine accounts (`NAME$`).
+(LOGON_EVENTS: their subject is the process that asked); without either, the computer.
+The SIDs are kept: `extra.actor_sid`, `extra.subject_sid`, `extra.target_sid`.
+actor_type = system for the well-known service SIDs (S-1-5-18/19/20) and machine
+accounts (`NAME$`).
 
 **Identity and time.** event_id = `<Computer>/<EventRecordID>`, the same in all three
 containers, so the same event read from EVTX and from Winlogbeat has the same id.
@@ -42,9 +43,9 @@ ts = TimeCreated/SystemTime (UTC); Winlogbeat's `winlog.time_created`, else its
 read as UTC). A failure audit (keyword Audit Failure) has result `failure`; it changed
 nothing, so a failed group change is an action, not a grant.
 
-The whole event data is kept in `extra.event_data` (fields not mapped stay there) and the
-record's own text in the row's raw text. A record without event id or time is
-quarantined with that reason.
+The whole event data is kept in `extra.event_data` (fields not mapped stay there), with
+the event log's channel, provider, record number and computer. A record without event
+id or time is quarantined with that reason (and its own text).
 """
 
 from __future__ import annotations
