@@ -125,6 +125,8 @@ def test_the_content_decides(tmp_path: Path, name: str, content: bytes,
     ("ts,actor\n".encode("utf-16"), "UTF-16 text"),
     (gzip.compress(JUNK), "gzip-compressed binary data"),
     (gzip.compress(b"PAR1" + bytes(16)), "gzip-compressed parquet"),
+    (b"PK\x03\x04" + JUNK, "a zip archive; unpack it"),
+    (b"\x28\xb5\x2f\xfd" + JUNK, "a zstd stream"),
 ])
 def test_what_no_reader_recognizes_says_what_it_looked_like(
         tmp_path: Path, content: bytes, reason: str) -> None:

@@ -123,6 +123,10 @@ def identify(path: Path) -> InputFile | Unrecognized:
         return InputFile(path=path, format=fmt, gzipped=False)
     if hint is not None and (not gzipped or hint in GZIP_FORMATS):
         return InputFile(path=path, format=hint, gzipped=gzipped)
+    archive = next((name for magic, name in ARCHIVES if head.startswith(magic)), None)
+    if archive is not None:
+        return Unrecognized(path, f"{'gzip-compressed ' if gzipped else ''}a {archive}; "
+                                  "unpack it and load what it holds")
     told, reason = text_format(head, whole=whole)
     if told is None:
         return Unrecognized(path, ("gzip-compressed " if gzipped else "") + reason)
@@ -143,6 +147,12 @@ HEAD = 1 << 18
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 EVTX_MAGIC = b"ElfFile\x00"
+# Containers a log export often comes in, which auditlog does not open itself: named in
+# the warning, so that it says what to do rather than "binary data".
+ARCHIVES = (
+    (b"PK\x03\x04", "zip archive"), (b"BZh", "bzip2 stream"), (b"\xfd7zXZ\x00", "xz stream"),
+    (b"\x28\xb5\x2f\xfd", "zstd stream"), (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
+)
 # An auditd record: `type=SYSCALL msg=audit(1594053514.588:4686): ...`, with `node=host `
 # before it when the daemon names the node; ausearch -i writes the time as a date.
 AUDITD_RECORD = re.compile(rb"(?:node=\S+ )?type=[A-Za-z0-9_]+ msg=audit\([^()]{1,40}:\d+\)")
