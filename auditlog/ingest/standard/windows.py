@@ -179,9 +179,7 @@ class WindowsSecurity:
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _win_names AS {_names_values()}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _win_fields AS {extract(FIELDS)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _win_mapped AS {MAPPED_SQL}")
-        con.execute("DROP TABLE _win_fields")
         con.execute("DROP TABLE _win_names")
         return split_by_kind(con, "_win_mapped", NAME, COLUMNS, default_kind="actions")
 
@@ -219,9 +217,10 @@ def _sid(expr: str) -> str:
     return f"nullif(nullif(nullif(trim({expr}), ''), '-'), 'S-1-0-0')"
 
 
-# Each container's fields read into one shape (see the module docstring): the first
-# common table expressions of MAPPED_SQL (one statement: no copy of every record
-# between the two).
+# Each container's fields read into one shape (see the module docstring): common table
+# expressions of MAPPED_SQL, after the extraction (one statement from the records to
+# the mapped rows: no table of every record's ~90 extracted fields in between, which
+# took 40% more time on 100k records).
 EVENTS_SQL = f"""
 read AS (
   SELECT f.*,
@@ -258,7 +257,7 @@ read AS (
            upper({text('n_event_type')}) = 'AUDIT_FAILURE'
              OR {text('n_keywords')} ILIKE '%Audit Failure%',
            false) AS failed
-  FROM _win_fields f),
+  FROM fields f),
 events AS (
 SELECT r.*,
        {_sid(_field("SubjectUserSid"))} AS actor_sid,
@@ -284,7 +283,8 @@ FROM read r)
 """
 
 MAPPED_SQL = f"""
-WITH {EVENTS_SQL.strip()},
+WITH fields AS ({extract(FIELDS)}),
+{EVENTS_SQL.strip()},
 meaning AS (
   SELECT e.*,
          CASE WHEN reason IS NULL AND security AND NOT failed
