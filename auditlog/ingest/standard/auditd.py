@@ -152,12 +152,27 @@ _EVENTS = "_auditd_events"
 _FIELDS = "_auditd_fields"
 _MAPPED = "_auditd_mapped"
 
+# A record's rank: which of an event's records it is mapped from (see the module docstring).
+_RANK = (f"CASE WHEN type IN {sql_list(list(AUXILIARY))} THEN 2 WHEN type = 'SYSCALL' THEN 1 "
+         "ELSE 0 END * 1000000000000 + line")
+# A user-space record's own fields are inside msg='...' (after the first ` msg='`); the
+# process fields are before it. Kernel records have no such message.
+_MSG_AT = "strpos(body, 'msg=''')"
+_OUTER = f"CASE WHEN {_MSG_AT} > 0 THEN left(body, {_MSG_AT} - 1) ELSE body END"
+_INNER = f"CASE WHEN {_MSG_AT} > 0 THEN substr(body, {_MSG_AT} + 5) ELSE '' END"
+
 # The header is cut with string functions (a capturing regular expression per line costs
 # several times more); the shape was checked first.
 PARSED_SQL = f"""
 SELECT line, raw, node, type, split_part(stamp, '.', 1) AS sec,
        split_part(split_part(stamp, ':', 1), '.', 2) AS frac, split_part(stamp, ':', 2) AS serial,
-       ltrim(substr(rest, strpos(rest, ')') + 1), ': ') AS body, _bad
+       body, _bad,
+       {_RANK} AS rank,
+       CASE WHEN _bad IS NULL THEN {_tokens(_OUTER)} END AS outer_tokens,
+       CASE WHEN _bad IS NULL THEN {_tokens(_INNER)} END AS inner_tokens,
+       CASE WHEN {_MSG_AT} > 0 THEN substr(body, {_MSG_AT} + 5) ELSE body END AS message
+FROM (
+SELECT *, ltrim(substr(rest, strpos(rest, ')') + 1), ': ') AS body
 FROM (
   SELECT *, substr(rest, 6, strpos(rest, ' msg=audit(') - 6) AS type,
          substr(rest, strpos(rest, 'msg=audit(') + 10,
@@ -182,17 +197,8 @@ FROM (
       -- Blank lines and ausearch's separators between events are not records.
       -- (CASE, not OR: most lines start with type= or node=, and only others need trimming.)
       WHERE CASE WHEN starts_with(raw, 'type=') OR starts_with(raw, 'node=') THEN true
-                 ELSE trim(raw) NOT IN ('', '----') AND NOT starts_with(raw, 'time->') END)))
+                 ELSE trim(raw) NOT IN ('', '----') AND NOT starts_with(raw, 'time->') END))))
 """
-
-# A record's rank: which of an event's records it is mapped from (see the module docstring).
-_RANK = (f"CASE WHEN type IN {sql_list(list(AUXILIARY))} THEN 2 WHEN type = 'SYSCALL' THEN 1 "
-         "ELSE 0 END * 1000000000000 + line")
-# A user-space record's own fields are inside msg='...' (after the first ` msg='`); the
-# process fields are before it. Kernel records have no such message.
-_MSG_AT = "strpos(body, 'msg=''')"
-_OUTER = f"CASE WHEN {_MSG_AT} > 0 THEN left(body, {_MSG_AT} - 1) ELSE body END"
-_INNER = f"CASE WHEN {_MSG_AT} > 0 THEN substr(body, {_MSG_AT} + 5) ELSE '' END"
 
 # Per event: its lines and text, its principal record's type, and the tokens of all its
 # records in rank order (process tokens: outside the messages; message tokens: each
@@ -204,12 +210,11 @@ SELECT min(line) AS _row,
             ELSE 'lines ' || string_agg(CAST(line AS VARCHAR), ', ' ORDER BY line) END AS _loc,
        string_agg(raw, chr(10) ORDER BY line) AS _raw,
        node, sec, frac, serial,
-       arg_min(type, {_RANK}) AS type,
+       arg_min(type, rank) AS type,
        list(type ORDER BY line) AS record_types,
-       flatten(list({_tokens(_OUTER)} ORDER BY {_RANK})) AS process_tokens,
-       flatten(list({_tokens(_INNER)} || {_tokens(_OUTER)} ORDER BY {_RANK})) AS message_tokens,
-       arg_min(CASE WHEN {_MSG_AT} > 0 THEN substr(body, {_MSG_AT} + 5) ELSE body END,
-               {_RANK}) AS message,
+       flatten(list(outer_tokens ORDER BY rank)) AS process_tokens,
+       flatten(list(inner_tokens || outer_tokens ORDER BY rank)) AS message_tokens,
+       arg_min(message, rank) AS message,
        arg_min(body, line) FILTER (WHERE type = 'EXECVE') AS execve
 FROM {_PARSED}
 WHERE _bad IS NULL
