@@ -157,6 +157,10 @@ MEMBERSHIP = [
     ("type=USER_MGMT msg=audit(1760000400.000:720): pid=3300 uid=1001 auid=1001 ses=7 "
     "msg='op=add-user-to-group grp=\"sudo\" acct=\"eve\" exe=\"/usr/sbin/usermod\" "
     "hostname=? addr=? terminal=pts/1 res=failed'"),
+    # Older wording (gpasswd -d of shadow-utils 4.1).
+    ("type=USER_ACCT msg=audit(1760000450.000:725): pid=3350 uid=0 auid=1000 ses=6 "
+     "msg='op=removing group member acct=\"carol\" grp=\"adm\" exe=\"/usr/bin/gpasswd\" "
+     "hostname=? addr=? terminal=pts/0 res=success'"),
     # Enriched: names after the 0x1d separator; acct hex-encoded (it holds a space).
     ("node=web1 type=USER_MGMT msg=audit(1760000500.000:730): pid=3400 uid=0 auid=1002 ses=8 "
     "msg='op=add-user-to-group grp=\"docker\" acct=6A6F6520626C6F6767 "
@@ -170,12 +174,14 @@ def test_group_membership_is_granted_and_revoked(tmp_path: Path,
     path = tmp_path / "audit.log"
     path.write_text("\n".join(MEMBERSHIP) + "\n", encoding="utf-8")
     result = load(con, path)
-    assert (result.rows_read, result.loaded) == (5, 5)
+    assert (result.rows_read, result.loaded) == (6, 6)
     assert rows(con, "SELECT event_id, strftime(ts, '%Y-%m-%dT%H:%M:%S.%g'), actor, subject, "
                      "privilege, operation, system FROM privileges ORDER BY _row") == [
         ("1760000210.000:701", "2025-10-09T08:56:50.000", "1000", "bob", "wheel", "grant",
          None),
         ("1760000300.250:710", "2025-10-09T08:58:20.250", "1000", "bob", "wheel", "revoke",
+         None),
+        ("1760000450.000:725", "2025-10-09T09:00:50.000", "1000", "carol", "adm", "revoke",
          None),
         ("web1:1760000500.000:730", "2025-10-09T09:01:40.000", "alice", "joe blogg", "docker",
          "grant", "web1"),

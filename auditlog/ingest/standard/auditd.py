@@ -257,11 +257,21 @@ def _person(name: str, number: str) -> str:
             f"WHEN {number} = '0' THEN 'root' ELSE {number} END")
 
 
-# Group membership wordings (lower-cased op): shadow-utils' current ones and older ones.
-_GROUP_GRANT = "^(add-user-to-group|add-to-group|add-member-to-group|adding user to group|add member|adding member to group)$"
-_GROUP_REVOKE = ("^(delete-user-from-group|del-user-from-group|remove-user-from-group|"
-                 "delete-member-from-group|deleting user from group|removing user from group|"
-                 "removing group member|deleting member|delete member)$")
+# Group membership (lower-cased op): shadow-utils' wordings vary by tool and version
+# ("add-user-to-group", "add-to-group", "add-member", "adding user to group",
+# "delete-user-from-group", "removing group member", ...): an op that adds or removes and
+# names a group or member, but is not the creation or deletion of a group itself
+# ("add-group", "adding group to /etc/group", "delete-group") nor its gshadow twin.
+_ADDS = "^(add|adding)[- ]"
+_REMOVES = "^(del|delete|deleting|remove|removing)[- ]"
+_MEMBERSHIP = "group|member"
+_GROUP_ITSELF = "^(add|adding|del|delete|deleting|remove|removing)[- ]group([- ](to|from)[- ]|$)|shadow"
+
+
+def _membership(verb: str) -> str:
+    return (f"(regexp_matches(op_l, {_sql(verb)}) AND regexp_matches(op_l, {_sql(_MEMBERSHIP)}) "
+            f"AND NOT regexp_matches(op_l, {_sql(_GROUP_ITSELF)}))")
+
 
 MAPPED_SQL = f"""
 WITH e AS (
@@ -278,8 +288,8 @@ r AS (
   SELECT *,
          coalesce(login_user, process_user, 'unknown') AS actor,
          res_l IN ('failed', 'fail', 'failure', 'no', '0') AS failed,
-         CASE WHEN regexp_matches(coalesce(op_l, ''), {_sql(_GROUP_GRANT)}) THEN 'grant'
-              WHEN regexp_matches(coalesce(op_l, ''), {_sql(_GROUP_REVOKE)}) THEN 'revoke'
+         CASE WHEN {_membership(_ADDS)} THEN 'grant'
+              WHEN {_membership(_REMOVES)} THEN 'revoke'
               WHEN type = 'USER_ROLE_CHANGE' THEN 'role' END AS change
   FROM e),
 k AS (
