@@ -101,11 +101,17 @@ def identify(path: Path) -> InputFile | Unrecognized:
     hint = SUFFIXES.get(suffixes[-1]) if suffixes else None
     try:
         with path.open("rb") as handle:
-            head = handle.read(HEAD + 1)
+            head = handle.read(len(EVTX_MAGIC))
+            # A known text suffix needs no more than the magic bytes: a folder of
+            # thousands of .json.gz objects is not decompressed twice.
+            if not (hint in TEXT_FORMATS and not head.startswith((PARQUET_MAGIC, EVTX_MAGIC))):
+                head += handle.read(HEAD + 1 - len(head))
     except OSError as exc:
         raise InputError(f"cannot read the file ({exc.strerror or exc})",
                          source=str(path)) from None
     gzipped = head.startswith(GZIP_MAGIC)
+    if hint in TEXT_FORMATS and (gzipped or not head.startswith((PARQUET_MAGIC, EVTX_MAGIC))):
+        return InputFile(path=path, format=hint, gzipped=gzipped or named_gzip)
     if gzipped:
         inner = _gunzip_head(head[:HEAD])
         if inner is None:
