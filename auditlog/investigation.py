@@ -106,7 +106,7 @@ class SkippedFile:
     file: Unrecognized
 
     def __str__(self) -> str:
-        return f"skipped {self.file.path}: {self.file.reason}, not a format auditlog reads"
+        return f"skipped {self.file.path}, not in a format auditlog reads: {self.file.reason}"
 
 
 Notice = Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile

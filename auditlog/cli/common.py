@@ -221,8 +221,8 @@ def tell(notice: Told) -> None:
                 "change: a time in a gap moves forward by the gap, a time in an overlap is "
                 "the earlier of its two instants")
     elif isinstance(notice, SkippedFile):
-        line = (f"warning: skipped {notice.file.path}: {notice.file.reason}, not a format "
-                "auditlog reads (with --strict this is an error)")
+        line = (f"warning: skipped {notice.file.path}, not in a format auditlog reads: "
+                f"{notice.file.reason} (with --strict this is an error)")
     else:  # a notice this version does not know: its own words
         line = f"note: {notice}"
     err_console.print(line, markup=False, soft_wrap=True)

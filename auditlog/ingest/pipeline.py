@@ -81,7 +81,7 @@ Progress = Callable[[int, int, FileResult], None]
 
 def warn_skipped(file: Unrecognized) -> None:
     """What becomes of a file passed over when the caller says nothing: a warning."""
-    warnings.warn(f"skipped {file.path}: {file.reason}, not a format auditlog reads",
+    warnings.warn(f"skipped {file.path}, not in a format auditlog reads: {file.reason}",
                   AuditlogWarning, stacklevel=3)
 
 
