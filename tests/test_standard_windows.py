@@ -59,10 +59,10 @@ def test_group_additions_in_evtx_are_grants_of_the_group(
     ).fetchall() == [
         # Guest (RID 501) and NETWORK SERVICE added to the local Administrators group by
         # IEUser: a local group, so the privilege applies to that computer.
-        ("MSEDGEWIN10/191029", "2019-09-22T11:22:05.201727Z", "MSEDGEWIN10\\IEUser", GUEST,
-         "BUILTIN\\Administrators", "grant", "MSEDGEWIN10",
+        ("MSEDGEWIN10/security/191029", "2019-09-22T11:22:05.201727Z", "MSEDGEWIN10\\IEUser",
+         GUEST, "BUILTIN\\Administrators", "grant", "MSEDGEWIN10",
          "S-1-5-21-3461203602-4096304019-2269080069-1000", "S-1-5-32-544", "4732", "false"),
-        ("MSEDGEWIN10/191030", "2019-09-22T11:23:19.251925Z", "MSEDGEWIN10\\IEUser",
+        ("MSEDGEWIN10/security/191030", "2019-09-22T11:23:19.251925Z", "MSEDGEWIN10\\IEUser",
          "S-1-5-20", "BUILTIN\\Administrators", "grant", "MSEDGEWIN10",
          "S-1-5-21-3461203602-4096304019-2269080069-1000", "S-1-5-32-544", "4732", "false"),
     ]
@@ -80,13 +80,14 @@ def test_account_lifecycle_and_other_events_are_actions(
     assert len(rows) == 20
     by_id = {row[0]: row[1:] for row in rows}
     # Two accounts named "$" created by the computer account (SYSTEM, S-1-5-18).
-    assert by_id[f"{DC}/769629"] == (
+    assert by_id[f"{DC}/security/769629"] == (
         "2020-09-16T09:31:19.133272Z", "3B\\01566S-WIN16-IR$", "system", "added-user-account",
         DC, "3B\\$", "success", "4720")
-    assert by_id[f"{DC}/769634"][3:6] == ("added-user-account", DC, "3B\\$")
+    assert by_id[f"{DC}/security/769634"][3:6] == ("added-user-account", DC, "3B\\$")
     # The samAccountName spoofing (CVE-2021-42278): lgrove creates a computer account,
     # enables it, resets its password and renames it after the domain controller.
-    assert [(by_id[f"{DC}/{n}"][1], by_id[f"{DC}/{n}"][3], by_id[f"{DC}/{n}"][5])
+    assert [(by_id[f"{DC}/security/{n}"][1], by_id[f"{DC}/security/{n}"][3],
+             by_id[f"{DC}/security/{n}"][5])
             for n in (2982085, 2982086, 2982087, 2982093, 2982094, 2982098, 2982099)] == [
         ("3B\\lgrove", "added-computer-account", "3B\\DC012$"),
         ("3B\\lgrove", "enabled-user-account", "3B\\DC012$"),
@@ -98,11 +99,11 @@ def test_account_lifecycle_and_other_events_are_actions(
     ]
     # The log cleared first (its subject is in UserData), then Kerberos tickets whose
     # account is `user@REALM` in the record: the realm is said once.
-    assert by_id[f"{DC}/2982081"][1:4] == ("3B\\a-jbrown", None, "audit-log-cleared")
-    assert by_id[f"{DC}/2982083"][1:4] == (
+    assert by_id[f"{DC}/security/2982081"][1:4] == ("3B\\a-jbrown", None, "audit-log-cleared")
+    assert by_id[f"{DC}/security/2982083"][1:4] == (
         "THREEBEESCO.COM\\lgrove", None, "kerberos-service-ticket-requested")
     # A network logon's account is its target (the subject is the null SID).
-    assert by_id[f"{DC}/2982084"][1:4] == ("THREEBEESCO.COM\\lgrove", None, "logged-in")
+    assert by_id[f"{DC}/security/2982084"][1:4] == ("THREEBEESCO.COM\\lgrove", None, "logged-in")
     assert con.execute("SELECT count(*) FROM privileges").fetchone() == (0,)
 
 
@@ -113,7 +114,7 @@ def test_special_logon_lists_its_privileges(con: duckdb.DuckDBPyConnection) -> N
         "SELECT event_id, actor, action, session_id, extra -> '$.privilege_list' "
         "FROM actions WHERE extra ->> '$.event_code' = '4672'"
     ).fetchall()
-    assert row[:4] == ("PC01.example.corp/432904", "EXAMPLE\\user01", "logged-in-special",
+    assert row[:4] == ("PC01.example.corp/security/432904", "EXAMPLE\\user01", "logged-in-special",
                        "0x4530f0f")
     assert json.loads(row[4]) == [
         "SeSecurityPrivilege", "SeTakeOwnershipPrivilege", "SeLoadDriverPrivilege",
@@ -137,7 +138,7 @@ def test_winlogbeat_json_maps_like_evtx(con: duckdb.DuckDBPyConnection) -> None:
         "extra ->> '$.event_data.UserPrincipalName' FROM actions"
     ).fetchall() == [
         # winlog.time_created (the event's own time), not the shipper's @timestamp.
-        ("DC_TEST2k12/18232108", "2022-08-01T08:49:58.825988Z", "TEST\\at_adm",
+        ("DC_TEST2k12/security/18232108", "2022-08-01T08:49:58.825988Z", "TEST\\at_adm",
          "modified-user-account", "DC_TEST2k12", "TEST\\anatest1", "0x5e2887", "winlogbeat",
          "anatest12@TEST"),
     ]
@@ -210,12 +211,12 @@ def test_member_removed_is_a_revoke_and_a_failure_audit_grants_nothing(
     assert con.execute(
         "SELECT event_id, subject, privilege, operation FROM privileges ORDER BY event_id"
     ).fetchall() == [
-        ("MSEDGEWIN10/191029", GUEST, "BUILTIN\\Administrators", "grant"),
-        ("MSEDGEWIN10/191040", GUEST, "BUILTIN\\Administrators", "revoke"),
+        ("MSEDGEWIN10/security/191029", GUEST, "BUILTIN\\Administrators", "grant"),
+        ("MSEDGEWIN10/security/191040", GUEST, "BUILTIN\\Administrators", "revoke"),
     ]
     assert con.execute("SELECT event_id, action, result, target_account FROM actions"
                        ).fetchall() == [
-        ("MSEDGEWIN10/191041", "added-member-to-group", "failure", GUEST)]
+        ("MSEDGEWIN10/security/191041", "added-member-to-group", "failure", GUEST)]
 
 
 def test_the_same_event_loaded_twice_is_a_duplicate(con: duckdb.DuckDBPyConnection,
@@ -268,8 +269,8 @@ def test_rules_name_the_administrators_grants_and_not_a_missing_approval(
     admin = sorted((f["actor"], f["account"], f["evidence"]) for f in findings
                    if f["rule_id"] == "admin_grant")
     assert admin == sorted([
-        ("MSEDGEWIN10\\IEUser", GUEST, ["MSEDGEWIN10/191029"]),
-        ("MSEDGEWIN10\\IEUser", "S-1-5-20", ["MSEDGEWIN10/191030"]),
+        ("MSEDGEWIN10\\IEUser", GUEST, ["MSEDGEWIN10/security/191029"]),
+        ("MSEDGEWIN10\\IEUser", "S-1-5-20", ["MSEDGEWIN10/security/191030"]),
     ])
     # Windows records no approval: its grants cannot lack one.
     assert [f for f in findings if f["rule_id"] == "grant_without_approval"] == []

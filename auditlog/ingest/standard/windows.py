@@ -36,8 +36,10 @@ The SIDs are kept: `extra.actor_sid`, `extra.subject_sid`, `extra.target_sid`.
 actor_type = system for the well-known service SIDs (S-1-5-18/19/20) and machine
 accounts (`NAME$`).
 
-**Identity and time.** event_id = `<Computer>/<EventRecordID>`, the same in all three
-containers, so the same event read from EVTX and from Winlogbeat has the same id.
+**Identity and time.** event_id = `<Computer>/<channel>/<EventRecordID>` (the channel
+lower-cased: record numbers count per event log, so Security and Sysmon exported from
+one computer both have a record 1), the same in all three containers, so the same
+event read from EVTX and from Winlogbeat has the same id.
 ts = TimeCreated/SystemTime (UTC); Winlogbeat's `winlog.time_created`, else its
 `@timestamp`; NXLog's `EventTime` (written without a zone by NXLog's default format:
 read as UTC). A failure audit (keyword Audit Failure) has result `failure`; it changed
@@ -302,8 +304,10 @@ meaning AS (
   FROM events e)
 SELECT
   _row, _loc, _raw, reason AS _bad, _kind,
+  -- Record numbers count within one event log (channel): Security and Sysmon of one
+  -- computer both have a record 1. Channel names are case-insensitive.
   CASE WHEN computer IS NOT NULL AND record IS NOT NULL
-       THEN computer || '/' || record END AS event_id,
+       THEN concat_ws('/', computer, lower(log_channel), record) END AS event_id,
   ts,
   actor_id AS actor,
   CASE WHEN actor_sid IN {tuple(SERVICE_SIDS)} OR actor_id LIKE '%$' OR actor_id = computer
