@@ -1,7 +1,7 @@
 """The log sources auditlog reads: readers of file formats, adapters of standard record
 formats, behind one small interface each, registered here and nowhere else.
 
-A *reader* turns one file of a format (files.Format, named by its suffix, see files.py)
+A *reader* turns one file of a format (files.Format, told by its content: files.identify)
 into staged rows (staging.py), or, for JSON records, leaves them in `DOCS` and answers
 staging.IN_DOCS. An *adapter* recognizes a standard format (CloudTrail, Kubernetes audit,
 OCSF) from the keys of a file's records and stages them into one table per kind it maps
@@ -12,8 +12,8 @@ Adding a log source:
 - a standard record format (JSON records of a known shape, e.g. Okta System Log): one
   module in `ingest/standard/` with a class that has the Adapter interface below (it
   imports only ingest.staging, sqltext, kinds and errors), and one line in ADAPTERS;
-- a new file format (e.g. EVTX): one module with a Reader, one line in READERS (and its
-  file name suffix in files.SUFFIXES).
+- a new file format (e.g. EVTX): one module with a Reader, one line in READERS (and how
+  its content is told in files.identify, its usual suffix in files.SUFFIXES).
 Nothing else changes: typing, judging and storing are the same for every source.
 
 No import cycle: this module imports the readers and adapters; they import only the
@@ -79,8 +79,8 @@ ADAPTERS: tuple[Adapter, ...] = (
     CloudTrailDigest(),
     KubernetesAudit(),
     CloudAudit(),
-    GitHubAudit(),
     AzureMonitor(),
+    GitHubAudit(),
     Okta(),
     GoogleWorkspace(),
     Ocsf(),
