@@ -23,9 +23,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 demo: setup
 	$(BIN)/auditlog demo
 
+# One worker per core (pytest-xdist); a file's tests stay on one worker, so module-level
+# fixtures (a generated world, a Spark session) are built once per file.
 test: $(VENV)/.installed-test
 	scripts/system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 lint: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet -e '.[lint]'
