@@ -19,6 +19,12 @@ import duckdb
 import polars as pl
 import pytest
 
+# pytest-xdist starts its workers with COLUMNS/LINES set to the terminal's size, and a
+# Rich console created at import fixes its width from them; the tests that ask for a
+# width say so themselves (CliRunner env), as under a plain pytest run.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 from auditlog import store
 
 
