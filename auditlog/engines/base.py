@@ -20,6 +20,7 @@ engine that subclasses it writes `install`, `rule_output`, `sql_of` and `close`.
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -151,16 +152,17 @@ def install_units(units: Iterable[SqlUnit], create: Callable[[SqlUnit], None],
                             source=unit.source) from None
 
 
-class EngineBase:
+class EngineBase(ABC):
     """The part every engine shares: rules run one by one in id order, each output
-    turned into findings by with_identity, and the context manager."""
+    turned into findings by with_identity, and the context manager. An engine that
+    does not say how to run one rule (rule_output) cannot be made."""
 
     name = "engine"
 
+    @abstractmethod
     def rule_output(self, rule: Rule, params: dict[str, Any] | None,
                     since: datetime | None, until: datetime | None) -> pl.DataFrame:
         """One rule's wrapped output (OUTPUT_COLUMNS, ordered by key)."""
-        raise NotImplementedError
 
     def check(self) -> None:
         """Raise when the engine cannot run (a missing database, lake or library)."""
