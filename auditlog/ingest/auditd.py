@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from auditlog.errors import InputError
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile, TextProfile
+from auditlog.ingest.kept import keep_events
 from auditlog.ingest.salvage import safe_text
 from auditlog.ingest.staging import Staged
 from auditlog.ingest.standard.auditd import LINES_TABLE, stage_events
@@ -38,7 +39,9 @@ class Auditd:
               profile: TextProfile | None,
               standard: Callable[[set[str]], bool]) -> list[Staged]:
         read_lines(con, source)
-        return stage_events(con)
+        staged = stage_events(con)
+        keep_events(con, staged)  # each event's lines are kept (kept.py)
+        return staged
 
 
 def _lines_sql(source: InputFile) -> str:

@@ -29,6 +29,7 @@ from evtx import PyEvtxParser
 
 from auditlog.errors import InputError
 from auditlog.ingest.files import InputFile, TextProfile
+from auditlog.ingest.kept import keep_docs
 from auditlog.ingest.staging import DOCS, Records, Staged, drop
 from auditlog.ingest.standard.windows import WindowsSecurity
 from auditlog.sqltext import sql_string
@@ -82,7 +83,7 @@ class Evtx:
                 """
             )
         staged = WindowsSecurity().stage(con)
-        drop(con, DOCS)
+        keep_docs(con)  # each record's JSON is kept (kept.py); DOCS becomes KEPT
         return staged
 
 

@@ -125,6 +125,9 @@ def _forget(con: duckdb.DuckDBPyConnection, entries: list[Entry], note: Step) ->
     _refuse_conflicts(con)
     _refuse_reordering(con, entries, gone)
     removed, handed = _move_rows(con)
+    # A gone content's verbatim records go with its rows (a handed-over row now reads
+    # its heir's record: the heir kept the records of the rows it shared).
+    con.execute("DELETE FROM source_records WHERE file_sha256 IN (SELECT sha256 FROM _gone)")
     note("rows")
     quarantined = _forget_quarantine(con, entries, gone)
     note("quarantine")

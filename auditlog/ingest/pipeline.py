@@ -42,6 +42,7 @@ from auditlog.ingest.check import check_rows
 from auditlog.ingest.coverage import store_coverage
 from auditlog.ingest.files import Fingerprint, InputFile, Unrecognized, discover, fingerprint
 from auditlog.ingest.judge import judge, siblings
+from auditlog.ingest.kept import store_kept
 from auditlog.ingest.loading import NO_ZONE, record_file, record_naive, store_rows
 from auditlog.ingest.records import record_keys, stage_by_keys
 from auditlog.ingest.sources import read
@@ -278,6 +279,7 @@ def _load(
         kinds.append(kind.name)
     kind_names = "+".join(kinds) or EMPTY_KIND
     zone = tz if counts["naive_times"] else None
+    store_kept(con, sha256, kinds)  # a standard format's records (kept.py), before record_file
     record_file(con, source, sha256, kind_names, zone or NO_ZONE, counts)
     if zone is not None:
         record_naive(con, source, sha256, counts, chosen=chosen_tz is not None)

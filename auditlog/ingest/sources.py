@@ -33,6 +33,7 @@ from auditlog.ingest import records
 from auditlog.ingest.auditd import Auditd
 from auditlog.ingest.evtx import Evtx
 from auditlog.ingest.files import InputFile, TextProfile
+from auditlog.ingest.kept import keep_docs
 from auditlog.ingest.readers import READ_ERRORS, NativeFormats, read_error
 from auditlog.ingest.staging import DOCS, Records, Staged
 from auditlog.ingest.standard.azure import AzureMonitor
@@ -136,6 +137,10 @@ def stage_records(con: duckdb.DuckDBPyConnection) -> list[Staged]:
     records.mark_repeated_keys(con)
     keys = records.record_keys(con)
     adapter = adapter_for(set(keys))
-    staged = adapter.stage(con) if adapter is not None else [records.stage_by_keys(con, keys)]
-    con.execute(f"DROP TABLE {DOCS}")
+    if adapter is None:
+        staged = [records.stage_by_keys(con, keys)]
+        con.execute(f"DROP TABLE {DOCS}")
+        return staged
+    staged = adapter.stage(con)
+    keep_docs(con)  # a standard record is kept verbatim (kept.py); DOCS becomes KEPT
     return staged

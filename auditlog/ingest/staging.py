@@ -47,6 +47,11 @@ STAGE = "_stage"
 # pipeline.ingest_rows; read by the standard adapters and records.stage_by_keys; dropped
 # once staged (sources.stage_records).
 DOCS = "_docs"
+# A standard format's records after their adapter staged them (`DOCS` renamed, or an
+# auditd event's lines), kept for `source_records`. Written by kept.keep_docs /
+# keep_events (from sources.stage_records and the EVTX and auditd readers); read and
+# dropped by kept.store_kept once the file's rows are stored.
+KEPT = "_kept_records"
 # Scratch of the readers, each created and dropped within one reader call: physical
 # lines of a JSON Lines file, the top-level values of a JSON document, a CSV file's
 # records, and the record numbers around malformed records (rejected, then numbered).
@@ -81,7 +86,7 @@ VERDICT = "_verdict"
 
 # Every shared name, for drop_all.
 ALL = (STAGE, TYPED, TYPED_SCAN, VERDICT, SPECIAL, LINES, DOCS, TOP, CSV, RECORD_NUMBERS,
-       REJECTED, MATERIALIZED, CSV_REJECTS, CSV_SCANS)
+       REJECTED, MATERIALIZED, CSV_REJECTS, CSV_SCANS, KEPT)
 
 
 def kind_table(source_format: str, kind: str) -> str:

@@ -17,7 +17,9 @@ from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
 from auditlog.store.locking import open_database
 
 DEFAULT_DB = "auditlog.duckdb"
-SCHEMA_VERSION = 1
+# 2: source_records and the <kind>_with_record views (the verbatim record of every
+# standard-format row, ingest/kept.py). A database of another version is refused.
+SCHEMA_VERSION = 2
 
 
 def default_db_path() -> Path:
@@ -85,7 +87,27 @@ BOOKKEEPING_DDL = (
         chosen BOOLEAN NOT NULL,
         PRIMARY KEY (sha256, path)
     )""",
+    # The verbatim source record of a standard-format row (CloudTrail, OCSF, EVTX, ...:
+    # what each holds is in ingest/kept.py), reached from a kind row by (_file, _row).
+    # Several rows of one record share it. No key: a content's records are written once,
+    # at its first load (kept.store_kept), and an index would cost more than the join.
+    """CREATE TABLE IF NOT EXISTS source_records (
+        file_sha256 VARCHAR NOT NULL,
+        row_number BIGINT NOT NULL,
+        record JSON NOT NULL
+    )""",
 )
+
+
+def record_view(kind: Kind) -> str:
+    """`<kind>_with_record`: every row of the kind with its source record (NULL for a
+    row of the contract's own columns, whose row is its record), for rules that read a
+    field of the source no mapping kept: `record ->> '$.requestParameters.userName'`."""
+    return (
+        f"CREATE VIEW IF NOT EXISTS {kind.name}_with_record AS "
+        f"SELECT k.*, r.record FROM {kind.name} k LEFT JOIN source_records r "
+        "ON r.file_sha256 = k._file AND r.row_number = k._row"
+    )
 
 
 def configure(con: duckdb.DuckDBPyConnection) -> None:
@@ -99,6 +121,8 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(table_ddl(kind))
     for ddl in BOOKKEEPING_DDL:
         con.execute(ddl)
+    for kind in KINDS.values():
+        con.execute(record_view(kind))
     con.execute(
         "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
     )
@@ -123,9 +147,36 @@ def connect(path: Path | str | None = None, *, read_only: bool = False,
     except duckdb.Error as exc:
         raise UsageError(f"cannot open database {db_path}: {first_line(exc)}") from None
     configure(con)
+    try:
+        check_schema_version(con, db_path)
+    except UsageError:
+        con.close()
+        raise
     if not read_only:
         create_schema(con)
     return con
+
+
+def check_schema_version(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
+    """Refuse a database written with another schema (issue 14 lets a new version
+    drop the old: its logs are loaded again). A database with no meta table yet is new."""
+    (has_meta,) = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE NOT temporary AND table_name = 'meta' "
+        "AND schema_name = 'main'"
+    ).fetchone() or (0,)
+    if not has_meta:
+        return
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    version = row[0] if row else "1"
+    if version == str(SCHEMA_VERSION):
+        return
+    older = version.isdigit() and int(version) < SCHEMA_VERSION
+    raise UsageError(
+        f"database {db_path} was written by {'an older' if older else 'another'} auditlog "
+        f"(schema version {version}, this one reads {SCHEMA_VERSION}); load the logs again "
+        "into a new database: remove the file or set AUDITLOG_DB to a new path, then "
+        "'auditlog ingest PATH'"
+    )
 
 
 def first_line(exc: BaseException) -> str:

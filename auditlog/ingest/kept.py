@@ -1,0 +1,99 @@
+"""The verbatim source record of every row a standard format gives (issue 12, item 4).
+
+A standard-format row (CloudTrail, OCSF, Kubernetes, GCP, Azure, Entra, Okta, Workspace,
+GitHub, Windows, auditd) is a mapping: the adapter picks the fields a kind names and puts
+the rest in `extra`, or drops it. The record it came from is kept in `source_records`
+(store/database.py) so that a finding can be re-derived from the store and a rule can
+read a field no mapping kept (Sigma rules, which name the source's own fields). A kind
+row reaches its record by `(_file, _row)` = `(file_sha256, row_number)`; the
+`<kind>_with_record` views make that join.
+
+What `record` holds, per source:
+- JSON Lines: the line's text, byte for byte (without its line break);
+- a JSON document's elements, OCSF in Parquet: the element as parsed JSON, written by
+  DuckDB (same values and key order, whitespace not kept);
+- EVTX: the record as the `evtx` package renders it (`{"Event": {...}}`);
+- auditd: the event's lines, joined by a line feed, as a JSON string (so that a JSON path
+  over any record gives NULL, never an error; `record ->> '$'` is the text);
+- a record that gives several rows (a GCP entry's binding deltas, an Okta hook delivery,
+  an AKS diagnostic record, a Workspace page) is kept once, the *outer* record the rows
+  came from, which they share.
+
+Not kept: rows of the contract's own columns (their row is the record), records that
+could not be read (quarantine keeps their text), and records none of whose rows was
+stored or shared (every row quarantined: quarantine keeps the text). A content loaded
+before keeps the records of its first load (reloading adds nothing); `forget` removes a
+content's records.
+
+How: a reader or the registry hands the records it staged to `keep_docs` (a rename of
+`DOCS`, no copy) or `keep_events`, and after the file's rows are stored `store_kept`
+moves them into `source_records`, in the ingest's one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+
+from auditlog.ingest.staging import DOCS, KEPT, Staged, drop
+from auditlog.kinds import KINDS
+
+
+def keep_docs(con: duckdb.DuckDBPyConnection) -> None:
+    """The records in `DOCS`, after their adapter staged them, kept for `store_kept`
+    (`DOCS` itself becomes `KEPT`: its text is not copied)."""
+    drop(con, KEPT)
+    con.execute(f"ALTER TABLE {DOCS} RENAME TO {KEPT}")
+
+
+def keep_events(con: duckdb.DuckDBPyConnection, staged: Iterable[Staged]) -> None:
+    """The records of staged tables whose `_raw` is text, not JSON (auditd's events: their
+    lines), kept as JSON strings, once per `_row`."""
+    drop(con, KEPT)
+    selects = [f"SELECT _row, _raw, _bad FROM {s.table}" for s in staged]
+    if not selects:
+        return
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {KEPT} AS
+        SELECT _row, to_json(any_value(_raw)) AS _raw, CAST(NULL AS VARCHAR) AS _bad
+        FROM ({" UNION ALL ".join(selects)}) WHERE _bad IS NULL GROUP BY _row
+        """
+    )
+
+
+def store_kept(con: duckdb.DuckDBPyConnection, sha256: str, kinds: Iterable[str]) -> int:
+    """The kept records of the file `sha256` whose rows were stored (in `kinds`' tables)
+    or shared with another file (shared_rows: `forget` may hand the row over to this
+    file), into `source_records`; `KEPT` dropped. Call after the rows are stored and
+    before the file is recorded in ingested_files: a content recorded there already has
+    its records. Returns how many were stored."""
+    if not _exists(con):
+        return 0
+    (known,) = con.execute("SELECT count(*) FROM ingested_files WHERE sha256 = $sha",
+                           {"sha": sha256}).fetchone() or (0,)
+    stored = 0
+    if not known:
+        rows = [f"SELECT _row FROM {KINDS[k].name} WHERE _file = $sha"
+                for k in sorted(set(kinds)) if k in KINDS]
+        rows.append("SELECT row_number FROM shared_rows WHERE file_sha256 = $sha")
+        (stored,) = con.execute(
+            f"""
+            INSERT INTO source_records
+            SELECT $sha, _row, _raw FROM {KEPT}
+            WHERE _bad IS NULL AND _row IN ({" UNION ".join(rows)})
+            ORDER BY _row
+            """,
+            {"sha": sha256},
+        ).fetchone() or (0,)
+    drop(con, KEPT)
+    return int(stored)
+
+
+def _exists(con: duckdb.DuckDBPyConnection) -> bool:
+    (count,) = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = $name",
+        {"name": KEPT},
+    ).fetchone() or (0,)
+    return bool(count)
