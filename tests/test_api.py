@@ -117,7 +117,7 @@ def test_timeline_takes_iso_text_or_datetimes(inv: auditlog.Investigation) -> No
 def test_run_selects_packs_and_rules(inv: auditlog.Investigation) -> None:
     report = inv.run(rules=["change_self_approved"])
     assert report.findings == inv.findings(rules=["change_self_approved"]).height == 1
-    with pytest.raises(auditlog.UsageError, match="unknown pack nope; use one of"):
+    with pytest.raises(auditlog.UsageError, match="unknown pack 'nope'; use one of"):
         inv.run(packs=["nope"])
 
 

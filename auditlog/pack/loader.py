@@ -25,9 +25,10 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from auditlog.errors import RuleError, UsageError
+from auditlog.errors import RuleError
 from auditlog.pack.lint import is_empty, lint_sql, parameters
 from auditlog.pack.model import SEVERITIES, Rule, known_kinds
+from auditlog.pack.names import unknown_name
 from auditlog.pack.units import UNIT_DIRS, kinds_in_order, raw_tables
 
 BUILTIN_PACKAGE = "auditlog.queries"
@@ -90,9 +91,9 @@ def select_rules(rules_dirs: Iterable[Path], packs: Sequence[str] | str | None,
         if names:
             known = sorted({getattr(r, attr) for r in selected})
             unknown = [w for w in names if w not in known]
-            if unknown:
-                raise UsageError(f"unknown {attr} {', '.join(unknown)}; "
-                                 f"use one of: {', '.join(known)}")
+            if unknown:  # a typo gets the nearest names, not the whole list
+                raise unknown_name("rule" if attr == "id" else attr, unknown[0], known,
+                                   see="auditlog rules list")
             selected = [r for r in selected if getattr(r, attr) in names]
     return selected
 
