@@ -63,29 +63,31 @@ def keep_events(con: duckdb.DuckDBPyConnection, staged: Iterable[Staged]) -> Non
     )
 
 
-def store_kept(con: duckdb.DuckDBPyConnection, sha256: str, kinds: Iterable[str]) -> int:
+def store_kept(con: duckdb.DuckDBPyConnection, sha256: str, kinds: Iterable[str],
+               source_format: str | None) -> int:
     """The kept records of the file `sha256` whose rows were stored (in `kinds`' tables)
     or shared with another file (shared_rows: `forget` may hand the row over to this
     file), into `source_records`; `KEPT` dropped. Call after the rows are stored and
     before the file is recorded in ingested_files: a content recorded there already has
-    its records. Returns how many were stored."""
+    its records. `source_format`: the adapter that read them (staging.Staged). Returns
+    how many were stored."""
     if not _exists(con):
         return 0
     (known,) = con.execute("SELECT count(*) FROM ingested_files WHERE sha256 = $sha",
                            {"sha": sha256}).fetchone() or (0,)
     stored = 0
-    if not known:
+    if not known and source_format is not None:
         rows = [f"SELECT _row FROM {KINDS[k].name} WHERE _file = $sha"
                 for k in sorted(set(kinds)) if k in KINDS]
         rows.append("SELECT row_number FROM shared_rows WHERE file_sha256 = $sha")
         (stored,) = con.execute(
             f"""
             INSERT INTO source_records
-            SELECT $sha, _row, _raw FROM {KEPT}
+            SELECT $sha, _row, $format, _raw FROM {KEPT}
             WHERE _bad IS NULL AND _row IN ({" UNION ".join(rows)})
             ORDER BY _row
             """,
-            {"sha": sha256},
+            {"sha": sha256, "format": source_format},
         ).fetchone() or (0,)
     drop(con, KEPT)
     return int(stored)

@@ -266,7 +266,10 @@ def _load(
     counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0,
               "naive_times": 0, "dst_resolved": 0}
     kinds: list[str] = []
+    formats: list[str] = []  # the standard format of the file's rows, if any
     for staged in staged_tables:
+        if staged.source_format is not None:
+            formats.append(staged.source_format)
         kind = _kind_of(con, source, staged, kind_name)
         if kind is None:
             drop(con, staged.table)  # no rows, no columns: nothing to load or name
@@ -279,7 +282,8 @@ def _load(
         kinds.append(kind.name)
     kind_names = "+".join(kinds) or EMPTY_KIND
     zone = tz if counts["naive_times"] else None
-    store_kept(con, sha256, kinds)  # a standard format's records (kept.py), before record_file
+    # A standard format's records (kept.py), before record_file.
+    store_kept(con, sha256, kinds, next(iter(formats), None))
     record_file(con, source, sha256, kind_names, zone or NO_ZONE, counts)
     if zone is not None:
         record_naive(con, source, sha256, counts, chosen=chosen_tz is not None)

@@ -76,6 +76,15 @@ BOOKKEEPING_DDL = (
         -- No key: a content's rows are recorded at its first load only (pipeline._store),
         -- and an index would cost more than the rows (~75 bytes a row).
     )""",
+    # Where an ingested file was on disk (its absolute path when loaded), for `verify
+    # --inputs`: ingested_files.path is as given, relative to a directory nobody recorded.
+    # The latest load of the same (content, path) says where it is now.
+    """CREATE TABLE IF NOT EXISTS file_locations (
+        sha256 VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        location VARCHAR NOT NULL,
+        PRIMARY KEY (sha256, path)
+    )""",
     # A file with timestamps that carry no offset: how many, how many fell in a DST gap or
     # overlap, and whether their zone (ingested_files.tz) was chosen with --tz or assumed
     # (UTC); an assumed zone is a caveat of every answer that reads the file (caveats.py).
@@ -94,18 +103,20 @@ BOOKKEEPING_DDL = (
     """CREATE TABLE IF NOT EXISTS source_records (
         file_sha256 VARCHAR NOT NULL,
         row_number BIGINT NOT NULL,
+        source_format VARCHAR NOT NULL,  -- its adapter: 'cloudtrail', 'k8s', 'windows', ...
         record JSON NOT NULL
     )""",
 )
 
 
 def record_view(kind: Kind) -> str:
-    """`<kind>_with_record`: every row of the kind with its source record (NULL for a
-    row of the contract's own columns, whose row is its record), for rules that read a
-    field of the source no mapping kept: `record ->> '$.requestParameters.userName'`."""
+    """`<kind>_with_record`: every row of the kind with its source record and the
+    standard format that read it (both NULL for a row of the contract's own columns,
+    whose row is its record), for rules that read a field of the source no mapping
+    kept: `record ->> '$.requestParameters.userName'`."""
     return (
         f"CREATE VIEW IF NOT EXISTS {kind.name}_with_record AS "
-        f"SELECT k.*, r.record FROM {kind.name} k LEFT JOIN source_records r "
+        f"SELECT k.*, r.source_format, r.record FROM {kind.name} k LEFT JOIN source_records r "
         "ON r.file_sha256 = k._file AND r.row_number = k._row"
     )
 
