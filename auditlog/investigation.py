@@ -458,6 +458,33 @@ class Investigation:
             self.caveat(answer_caveats(con, NEEDS["trace account"]))
         return doc
 
+    def changes(self, *, system: str | None = None, account: str | None = None,
+                since: TimeLike = None, until: TimeLike = None, anomalous: bool = False,
+                limit: int | None = None) -> dict[str, Any]:
+        """The changes `trace change` can take (started in [since, until), on `system`,
+        by `account` as implementer or approver), each with the anomalous charges blamed
+        on it; `total` before the cut to `limit`. As `auditlog changes --format json`."""
+        from auditlog.analysis.browse import list_changes
+
+        with self.connect() as con:
+            return list_changes(con, system=system, account=account,
+                                since=parse_time(since, "since"),
+                                until=parse_time(until, "until"), anomalous=anomalous,
+                                limit=limit).as_json("changes")
+
+    def accounts(self, *, system: str | None = None, account_type: str | None = None,
+                 since: TimeLike = None, until: TimeLike = None, anomalous: bool = False,
+                 customers: bool = False, limit: int | None = None) -> dict[str, Any]:
+        """The accounts `trace account` can take: what each did, held and caused; those
+        behind anomalous charges first. As `auditlog accounts --format json`."""
+        from auditlog.analysis.browse import list_accounts
+
+        with self.connect() as con:
+            return list_accounts(con, system=system, account_type=account_type,
+                                 since=parse_time(since, "since"),
+                                 until=parse_time(until, "until"), anomalous=anomalous,
+                                 customers=customers, limit=limit).as_json("accounts")
+
     def timeline(self, *, account: str | None = None, customer: str | None = None,
                  since: TimeLike = None, until: TimeLike = None, kinds: Sequence[str] = (),
                  limit: int | None = None) -> pl.DataFrame:

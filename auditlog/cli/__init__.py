@@ -2,7 +2,8 @@
 `auditlog.investigation.Investigation` (the notebook's door too) and renders the answer.
 
 Each command group lives in its own module and registers itself on `app`; command
-modules share only cli/common.py (options, consoles) and cli/render.py (renderers). This
+modules share only cli/common.py (options, consoles), cli/render.py (renderers) and
+cli/display.py (times in --tz, money, records as lines). This
 module builds the app and turns library errors into one sentence and an exit code, with
 the arguments a message names worded as this command line's flags.
 """
@@ -16,6 +17,7 @@ import duckdb
 
 # Importing a command module registers its commands on `app`.
 from auditlog.cli import (  # noqa: F401  (registration by import)
+    browse_cmds,
     export_cmds,
     findings_cmds,
     forget_cmds,
