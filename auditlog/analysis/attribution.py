@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from auditlog.analysis.browse import did_you_mean, nearest, nearest_account
 from auditlog.analysis.findings import has_table
 from auditlog.analysis.money import currency_money, one_currency, one_sum
 from auditlog.analysis.traces import (
@@ -139,8 +140,9 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> ChargeTrace:
     install_shared_views(con)
     row = one_row(con, CAUSE_SQL, [charge_id])
     if row is None:
-        raise UsageError(f"no charge '{charge_id}' (refunds are not traced; trace the charge "
-                         "they refund)")
+        raise UsageError(f"no charge '{charge_id}'"
+                         f"{did_you_mean(nearest(con, 'charges', 'charge_id', charge_id))}; "
+                         "refunds are not traced: trace the charge they refund")
     cause = Cause(**row)
     anomalous = bool(cause.anomalous)
     change_id = cause.blamed_change_id if anomalous else cause.cause_change_id
@@ -301,7 +303,9 @@ def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> ChangeTrace:
     change = one_row(con, f"SELECT {CHANGE_COLUMNS} FROM changes WHERE change_id = ? LIMIT 1",
                      [change_id])
     if change is None:
-        raise UsageError(f"no change '{change_id}'; see 'auditlog status'")
+        raise UsageError(f"no change '{change_id}'"
+                         f"{did_you_mean(nearest(con, 'changes', 'change_id', change_id))}; "
+                         "'auditlog changes' lists the changes")
     impact = one_row(con, """
         SELECT count(*) AS charges, count(DISTINCT account) AS accounts,
                count(*) - count(CASE WHEN refunded THEN 1 END) AS unrefunded_charges,
@@ -364,7 +368,8 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str) -> AccountTrace:
     if directory is None and activity.is_empty() and grants.is_empty() \
             and not impact.get("charges"):
         raise UsageError(f"no account '{account}' in actions, privileges, accounts or "
-                         "anomalous charges")
+                         f"anomalous charges{did_you_mean(nearest_account(con, account))}; "
+                         "'auditlog accounts' lists them")
     money = currency_money(con, "actor = ?", [account])
     return AccountTrace(
         account=account,

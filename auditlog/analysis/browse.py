@@ -213,11 +213,24 @@ def nearest(con: duckdb.DuckDBPyConnection, table: str, column: str, value: str,
         FROM {table} WHERE {column} IS NOT NULL
           AND abs(length({column}) - length($value)) <= $limit
         GROUP BY {column} HAVING min(levenshtein({column}, $value)) <= $limit
-        ORDER BY d, v LIMIT $count""",
+        ORDER BY d, jaro_winkler_similarity({column}, $value) DESC, v LIMIT $count""",
         {"value": value, "limit": limit, "count": count}).fetchall()
     return [row[0] for row in rows]
 
 
+def nearest_account(con: duckdb.DuckDBPyConnection, account: str) -> list[str]:
+    """The known accounts (actors, grantees, the directory) nearest a mistyped name."""
+    found = {name for table, column in (("actions", "actor"), ("privileges", "subject"),
+                                        ("accounts", "account"))
+             for name in nearest(con, table, column, account)}
+    return sorted(found)[:3]
+
+
 def did_you_mean(candidates: list[str]) -> str:
-    return f"; did you mean {' or '.join(candidates)}?" if candidates else ""
+    """' (did you mean A, B or C?)', or nothing without candidates."""
+    if not candidates:
+        return ""
+    names = candidates[0] if len(candidates) == 1 else (
+        f"{', '.join(candidates[:-1])} or {candidates[-1]}")
+    return f" (did you mean {names}?)"
 
