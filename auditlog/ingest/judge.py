@@ -9,6 +9,16 @@ from auditlog.ingest.staging import SPECIAL, TYPED, VERDICT, Staged, drop
 from auditlog.kinds import KINDS, Kind
 from auditlog.sqltext import sql_string
 
+# What one event is, whatever format describes it: the columns two formats of the same
+# event must agree on to be a duplicate (see judge). The rest (object, channel, session,
+# source_ip, actor_type, extra) is how a format describes it: CloudTrail's object is the
+# first resource's ARN, OCSF's its uid; CloudTrail's session the access key, OCSF's the
+# session uid.
+SAME_EVENT: dict[str, tuple[str, ...]] = {
+    "privileges": ("ts", "actor", "subject", "privilege", "operation", "system"),
+    "actions": ("ts", "actor", "action", "system", "target_account", "result"),
+}
+
 
 def siblings(staged: Staged, kind: Kind) -> tuple[str, ...]:
     """The kinds sharing `kind`'s ids for this staged table (see judge)."""
@@ -28,8 +38,21 @@ def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] 
     `siblings` are the other kinds whose ids are the same ids (the kinds a standard
     source maps its records onto: one CloudTrail eventID or Kubernetes auditID is one
     event, whichever kind it became); an id stored there is a conflict, since a record
-    mapped onto another kind has other content."""
+    mapped onto another kind has other content.
+
+    A standard source's row (`siblings` given) whose id is already stored with another
+    digest is still a duplicate when both agree on SAME_EVENT's columns: the same event
+    in another format (CloudTrail and its OCSF translation by Security Lake share the
+    eventID) differs in how it is described (extra, channel, object), not in who did
+    what to whom and when; a difference there is a conflict."""
     key = kind.id_column
+    same_event = " AND ".join(
+        f"s.{c} IS NOT DISTINCT FROM t.{c}" for c in SAME_EVENT.get(kind.name, ())
+    ) if siblings else ""
+    described_alike = (
+        f"(s._digest = i._digest OR EXISTS (SELECT 1 FROM {TYPED} t WHERE t._row = i._row "
+        f"AND t._loc = i._loc AND {same_event}))" if same_event else "s._digest = i._digest"
+    )
     others = "".join(
         f"\n        UNION SELECT DISTINCT {key} FROM {TYPED} t WHERE _reason IS NULL AND "
         f"EXISTS (SELECT 1 FROM {sibling} o WHERE o.{key} = t.{key})"
@@ -79,14 +102,14 @@ def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] 
                CASE WHEN i.verdict <> 'candidate' THEN i.verdict
                     WHEN s._digest IS NULL AND o.id IS NOT NULL THEN 'quarantine'
                     WHEN s._digest IS NULL THEN 'load'
-                    WHEN s._digest = i._digest THEN 'duplicate'
+                    WHEN {described_alike} THEN 'duplicate'
                     ELSE 'quarantine' END AS verdict,
                CASE WHEN i.verdict <> 'candidate' THEN i.reason
                     WHEN s._digest IS NULL AND o.id IS NOT NULL THEN
                       'conflict: {key} ' || i.id || ' is already loaded as a ' || o.kind ||
                       ' row from ' || coalesce(fo.path, o._file) || ' row ' || o._row ||
                       ' (same id, other content)'
-                    WHEN s._digest IS NOT NULL AND s._digest <> i._digest THEN
+                    WHEN s._digest IS NOT NULL AND NOT {described_alike} THEN
                       'conflict: {key} ' || i.id || ' is already loaded from ' ||
                       coalesce(f.path, s._file) || ' row ' || s._row ||
                       ' with different content' END AS reason

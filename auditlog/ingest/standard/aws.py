@@ -68,3 +68,27 @@ def credential_values() -> str:
             for name, owner in CREDENTIAL_CALLS]
     return ("SELECT * FROM (VALUES " + ", ".join(rows)
             + ") AS t(event_source, event_name, owner_path)")
+
+
+def aws_principal(expr: str) -> str:
+    """SQL: an AWS principal in the normal form the CloudTrail adapter gives the actor of
+    each userIdentity type, from its ARN: `arn:aws:iam::<acct>:user/<path>/<name>` →
+    `<name>`; `arn:aws:sts::<acct>:assumed-role/<role>/<session>` → `<role>/<session>`;
+    `arn:aws:iam::<acct>:root` → `root/<acct>`; `...:federated-user/<name>` → `<name>`;
+    `...:role/<path>/<name>` → `<name>` (as requestParameters' roleName). Anything else
+    (service principals such as ec2.amazonaws.com, account ids, principal ids, other
+    ARNs) stays as it is. So an OCSF translation of a CloudTrail event, which writes the
+    caller's ARN, names the same account as the native event. `expr` is evaluated once
+    per branch; pass a column, not a costly expression."""
+    arn = r"^arn:aws[a-z-]*:(iam|sts)::([0-9]*):"
+    return f"""CASE
+      WHEN NOT regexp_matches({expr}, '{arn}') THEN {expr}
+      WHEN regexp_matches({expr}, '{arn}assumed-role/[^/]+/.+$')
+        THEN regexp_extract({expr}, 'assumed-role/([^/]+/.+)$', 1)
+      WHEN regexp_matches({expr}, '{arn}root$')
+        THEN 'root/' || regexp_extract({expr}, '{arn}root$', 2)
+      WHEN regexp_matches({expr}, '{arn}federated-user/.+$')
+        THEN regexp_extract({expr}, 'federated-user/(.+)$', 1)
+      WHEN regexp_matches({expr}, '{arn}(user|role)/(.*/)?[^/]+$')
+        THEN regexp_extract({expr}, '/([^/]+)$', 1)
+      ELSE {expr} END"""

@@ -28,7 +28,16 @@ action with result `failure`.
 Columns: event_id = `metadata.uid`, ts = `time` (epoch ms; `time_dt` when missing),
 actor = `actor.user.name`, else `actor.user.uid` (the name is what CloudTrail's
 userName and most directories call the account; for 3002 the authenticating `user`),
-subject = `user.name`, else `user.uid` (groups and roles likewise by name, else uid).
+else `actor.invoked_by` (an AWS service), the app or the process; subject = `user.name`,
+else `user.uid` (groups and roles likewise by name, else uid).
+
+**Principals.** An AWS caller's ARN, wherever a producer put it (`actor.user.uid` in
+OCSF 1.1 and Security Lake, `uuid` in 1.0, `uid_alt`), wins over the name and is written
+in the CloudTrail adapter's normal form (aws.aws_principal: `assumed-role/Admin/Admin-user`
+→ `Admin/Admin-user`, a user ARN → its user name, the root ARN → `root/<account>`), so
+an event loaded both as CloudTrail and as its OCSF translation names one account, and the
+two copies are one event (a duplicate, ingest/judge.py). The actor as written, when its
+normal form is not that, is kept as `extra.actor_raw`.
 system = the first resource's name or uid; for actions, without a resource,
 `metadata.product.name` (API activity: `api.service.name`; applications: `app.name`;
 authentication: `service.name`). A privilege names no product as its system: the
@@ -49,7 +58,7 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.ingest.staging import Staged, extract, key, split_by_kind, text
-from auditlog.ingest.standard.aws import calls_values, credential_values
+from auditlog.ingest.standard.aws import aws_principal, calls_values, credential_values
 from auditlog.sqltext import sql_string
 
 NAME = "ocsf"
@@ -116,6 +125,9 @@ FIELDS = {
     "product": "$.metadata.product.name",
     "actor_name": "$.actor.user.name",
     "actor_uid": "$.actor.user.uid",
+    "actor_uuid": "$.actor.user.uuid",
+    "actor_uid_alt": "$.actor.user.uid_alt",
+    "actor_invoked_by": "$.actor.invoked_by",
     "actor_app": "$.actor.app_name",
     "actor_process": "$.actor.process.name",
     "actor_session": "$.actor.session.uid",
@@ -158,10 +170,10 @@ FIELDS = {
 COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
                    "ticket", "approver", "expires_at", "class_uid", "activity_id",
-                   "source_ip", "ocsf"],
+                   "source_ip", "actor_raw", "ocsf"],
     "actions": ["event_id", "ts", "actor", "action", "system", "target_account", "object",
                 "channel", "result", "source_ip", "session_id", "class_uid", "activity_id",
-                "ocsf"],
+                "actor_raw", "ocsf"],
 }
 
 
@@ -219,10 +231,26 @@ WITH events AS (
          TRY_CAST({text('activity_id')} AS INTEGER) AS act,
          coalesce({text('time')}, {text('time_dt')}) AS ts,
          coalesce(TRY_CAST({text('status_id')} AS INTEGER) = 2, false) AS failed,
-         coalesce({text('user_name')}, {text('user_uid')}) AS user_id,
+         coalesce({text('user_name')}, {text('user_uid')}) AS user_raw,
          coalesce({text('group_name')}, {text('group_uid')}) AS group_id,
          coalesce({text('role_name')}, {text('role_uid')}) AS role_id
   FROM _ocsf_fields f),
+named AS (
+  -- Principals in normal form (see "Principals" in the module docstring): an AWS ARN
+  -- wherever a producer put it, as the CloudTrail adapter names that caller.
+  SELECT e.*, {aws_principal('user_raw')} AS user_id,
+         {aws_principal('actor_text')} AS actor_id
+  FROM (SELECT e.*,
+               coalesce(CASE WHEN starts_with(actor_uid_text, 'arn:aws') THEN actor_uid_text END,
+                        CASE WHEN starts_with(actor_uuid_text, 'arn:aws')
+                             THEN actor_uuid_text END,
+                        CASE WHEN starts_with(actor_alt_text, 'arn:aws')
+                             THEN actor_alt_text END,
+                        {text('actor_name')}, actor_uid_text, {text('actor_invoked_by')},
+                        {text('actor_app')}, {text('actor_process')}) AS actor_text
+        FROM (SELECT e.*, {text('actor_uid')} AS actor_uid_text,
+                     {text('actor_uuid')} AS actor_uuid_text,
+                     {text('actor_uid_alt')} AS actor_alt_text FROM events e) e) e),
 judged AS (
   SELECT e.*,
          CASE
@@ -240,10 +268,10 @@ judged AS (
          coalesce(p.operation, c.operation) AS operation,
          coalesce(json_extract_string(e.api_request, c.subject_path),
                   json_extract_string(e.api_request, k.owner_path),
-                  CASE WHEN k.event_name IS NOT NULL THEN e.actor_name ->> '$' END) AS aws_subject,
+                  CASE WHEN k.event_name IS NOT NULL THEN e.actor_id END) AS aws_subject,
          coalesce(c.privilege_constant,
                   json_extract_string(e.api_request, c.privilege_path)) AS aws_privilege
-  FROM events e
+  FROM named e
   LEFT JOIN _ocsf_changes p ON p.class_uid = e.cls AND p.activity_id = e.act
   LEFT JOIN _ocsf_aws_calls c
     ON e.cls = 6003 AND c.event_source = ({text('api_service')})
@@ -287,10 +315,11 @@ SELECT
   _kind,
   CASE WHEN i = 1 THEN {text('uid')} ELSE {text('uid')} || '/' || i END AS event_id,
   ts,
-  CASE WHEN cls = 3002
-       THEN coalesce(user_id, {text('actor_name')}, {text('actor_uid')})
-       ELSE coalesce({text('actor_name')}, {text('actor_uid')}, {text('actor_app')},
-                     {text('actor_process')}) END AS actor,
+  CASE WHEN cls = 3002 THEN coalesce(user_id, actor_id) ELSE actor_id END AS actor,
+  -- The actor as the event wrote it, when its normal form is not that.
+  CASE WHEN cls = 3002 AND user_id IS NOT NULL
+       THEN CASE WHEN user_raw IS DISTINCT FROM user_id THEN user_raw END
+       WHEN actor_text IS DISTINCT FROM actor_id THEN actor_text END AS actor_raw,
   -- Users added to a group are each granted the group.
   CASE WHEN whose = 'item' THEN {_item_name('item')} ELSE subject END AS subject,
   CASE WHEN whose = 'item' THEN group_id ELSE {_item_name('item')} END AS privilege,
