@@ -31,7 +31,7 @@ import shlex
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -48,7 +48,7 @@ from auditlog.ingest.records import record_keys, stage_by_keys
 from auditlog.ingest.sources import read
 from auditlog.ingest.staging import DOCS, Staged, drop, drop_all, materialize
 from auditlog.ingest.standard.mapping import Mapping as ColumnMapping
-from auditlog.ingest.standard.mapping import apply_mapping, load_mapping
+from auditlog.ingest.standard.mapping import apply_mapping, filtered_rows, load_mapping
 from auditlog.ingest.validate import detect_kind, install_macros
 from auditlog.kinds import KINDS, Kind
 
@@ -68,6 +68,8 @@ class FileResult:
     naive_times: int = 0
     tz: str | None = None
     dst_resolved: int = 0
+    # Of the quarantined rows, how many a mapping's filters set aside.
+    filtered: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {name: value for name, value in asdict(self).items() if name in REPORTED}
@@ -114,7 +116,7 @@ def ingest_paths(
     `tz` is the zone of timestamps without an offset; None means not chosen: UTC, or for
     a file already loaded, the zone it was read in then (so a reload stays a no-op). A
     file loaded before with another zone is refused: it must be forgotten first."""
-    rules = load_mapping(mapping) if mapping is not None else None
+    rules = load_mapping(mapping, kind=kind) if mapping is not None else None
     kind = kind if kind is not None or rules is None else rules.kind
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)}")
@@ -132,9 +134,11 @@ def ingest_paths(
         try:
             for index, (source, digest) in enumerate(zip(sources, digests, strict=True)):
                 result = _ingest_file(con, source, digest.result(), kind, tz, currency, rules)
-                if strict and result.quarantined:
+                # Rows a mapping's filters set aside are quarantined by choice, not
+                # for breaking the contract.
+                if strict and result.quarantined > result.filtered:
                     raise InputError(
-                        f"{result.quarantined} row(s) break the contract and {{strict}} is on; "
+                        f"{result.quarantined - result.filtered} row(s) break the contract and {{strict}} is on; "
                         "nothing was loaded (see them with 'auditlog quarantine' after a "
                         "load without {strict})",
                         source=source.display, arguments=("strict",),  # CLI: --strict
@@ -245,11 +249,18 @@ def _ingest_file(
     mapping: ColumnMapping | None = None,
 ) -> FileResult:
     tz = _zone_for(con, source, fingerprinted.sha256, chosen_tz)
-    # A mapping rewrites the staged table in place, so it needs a table, not a view.
-    staged = read(con, source, lazy=mapping is None, profile=fingerprinted.text)
-    if mapping is not None:
-        staged = [apply_mapping(con, materialize(con, s), mapping) for s in staged]
-    return _load(con, source, fingerprinted.sha256, staged, kind_name, tz, chosen_tz, currency)
+    # A mapping rewrites the staged table in place, so it needs a table, not a view;
+    # it says how to read the records, so no standard adapter reads them first.
+    staged = read(con, source, lazy=mapping is None, profile=fingerprinted.text,
+                  adapters=mapping is None)
+    if mapping is None:
+        return _load(con, source, fingerprinted.sha256, staged, kind_name, tz, chosen_tz,
+                     currency)
+    mapped = [apply_mapping(con, materialize(con, s), mapping, file=source.display)
+              for s in staged]
+    filtered = sum(filtered_rows(con, s) for s in mapped)
+    result = _load(con, source, fingerprinted.sha256, mapped, kind_name, tz, chosen_tz, currency)
+    return replace(result, filtered=filtered)
 
 
 def _load(

@@ -112,8 +112,10 @@ def read(
     *,
     lazy: bool = True,
     profile: TextProfile | None = None,
+    adapters: bool = True,
 ) -> list[Staged]:
-    """`source` staged: by its format's reader, its records by their format's adapter.
+    """`source` staged: by its format's reader, its records by their format's adapter
+    (or, without `adapters`, by their own keys: a mapping file says how to read them).
     Raises InputError for a format told from the content that no reader is registered
     for."""
     reader = READERS.get(source.format)
@@ -123,20 +125,25 @@ def read(
             f"format; it reads {', '.join(sorted(READERS))}",
             source=source.display,
         )
-    staged = reader.stage(con, source, lazy=lazy, profile=profile, standard=is_standard)
+    standard = is_standard if adapters else _no_standard
+    staged = reader.stage(con, source, lazy=lazy, profile=profile, standard=standard)
     if not isinstance(staged, Records):
         return staged
     try:
-        return stage_records(con)
+        return stage_records(con, adapters=adapters)
     except READ_ERRORS as exc:
         raise read_error(source, exc) from None
 
 
-def stage_records(con: duckdb.DuckDBPyConnection) -> list[Staged]:
+def _no_standard(keys: set[str]) -> bool:
+    return False
+
+
+def stage_records(con: duckdb.DuckDBPyConnection, *, adapters: bool = True) -> list[Staged]:
     """The records in `DOCS` staged by the adapter of their format, or by their keys."""
     records.mark_repeated_keys(con)
     keys = records.record_keys(con)
-    adapter = adapter_for(set(keys))
+    adapter = adapter_for(set(keys)) if adapters else None
     if adapter is None:
         staged = [records.stage_by_keys(con, keys)]
         con.execute(f"DROP TABLE {DOCS}")

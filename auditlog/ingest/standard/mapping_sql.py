@@ -1,0 +1,583 @@
+"""A mapping applied to one file's staged table, as SQL, after checking it fits the file.
+
+Every path is resolved against the file first: a whole column (a CSV header, a JSON
+record's top-level key; matched case-insensitively) or a path into the record (`_raw`:
+the JSON record, or for CSV/TSV/Parquet its fields as a JSON object). A step that meets
+JSON *text* (a CSV column holding JSON, Azure's `properties.log`) parses it and goes on
+inside: which prefix holds text is found once per file, by probing, so each row is
+parsed once for all paths, not once per path.
+
+Then, before any row is loaded, the mapping must fit the file: every field, renamed
+column and filter names something present in some row (else one sentence per miss,
+with the nearest key the file has), and no column of the kind holds an object or an
+array (an id must be a value, not `{"id": "00u…", "alternateId": …}`: the file, the
+row, the path and the keys to pick from are named).
+
+Filtered-out rows are not dropped: their `_bad` becomes "filtered out by mapping …", so
+they are quarantined with their raw text and reason, and loaded + duplicates +
+quarantined = rows read still holds. (`--strict` does not count them: see
+filtered_rows.)
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+
+from auditlog.errors import UsageError
+from auditlog.ingest.staging import MAPPED, Staged
+from auditlog.ingest.standard.mapping_file import Mapping, RowFilter
+from auditlog.ingest.standard.mapping_paths import (
+    PathSyntaxError,
+    Step,
+    parse_path,
+    pointer,
+    written,
+)
+from auditlog.kinds import KINDS
+from auditlog.sqltext import quote_ident, sql_string
+
+# How a filtered-out row's quarantine reason starts (see filtered_rows).
+FILTERED = "filtered out by mapping "
+
+# ISO 4217 currencies whose minor unit is not 1/100 (for minor_units = "currency").
+ZERO_DECIMALS = ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+                 "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF")
+THREE_DECIMALS = ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """Where one path's value is in the staged table: a whole column `c<i>`, or a path
+    into `_raw` (its first step spelled as the file spells it), of which the first
+    `split` steps hold JSON text that the rest reads inside."""
+
+    column: int | None = None
+    steps: tuple[Step, ...] = ()
+    split: int = 0
+
+    @property
+    def whole_column(self) -> bool:
+        return self.column is not None or len(self.steps) == 1
+
+
+@dataclass(frozen=True)
+class _Use:
+    """One path of the mapping file, where it is used (for messages)."""
+
+    key: str  # fields.actor, columns.Zeit, filters.admins
+    text: str
+
+
+def filtered_rows(con: duckdb.DuckDBPyConnection, staged: Staged) -> int:
+    """How many rows of a mapped table its filters set aside."""
+    ((count,),) = con.execute(
+        f"SELECT count(*) FROM {quote_ident(staged.table)} WHERE starts_with(_bad, $p)",
+        {"p": FILTERED}).fetchall()
+    return int(count)
+
+
+def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mapping,
+                  *, file: str = "") -> Staged:
+    """Rewrite `staged.table` in place per `mapping`, after checking that the mapping
+    fits the file (UsageError naming the file, the mapping and every path that does
+    not); returns the staged table's new shape."""
+    table = quote_ident(staged.table)
+    present = {name for (name,) in con.execute(
+        f"SELECT column_name FROM (DESCRIBE {table})").fetchall()}
+    resolver = _Resolver(staged, present)
+
+    # What each mapping key reads: renames of whole columns, and paths.
+    renames: dict[int, str] = {}
+    fields: dict[str, list[tuple[_Use, _Ref | None]]] = {}
+    for source, target in mapping.columns.items():
+        column = resolver.column_of(source)
+        if column is not None and f"c{column}" in present:
+            renames[column] = target
+        else:
+            fields[target] = [(_Use(f"columns.{source}", source), resolver.ref(source))]
+    for target, paths in mapping.fields.items():
+        fields[target] = [(_Use(f"fields.{target}", p), resolver.ref(p)) for p in paths]
+    filters = [(f, _Use(f"filters.{f.name}", f.path), resolver.ref(f.path))
+               for f in mapping.filters]
+
+    # Filter paths must match some row of the file; the other paths some row the
+    # filters keep (a file of logins filtered out whole has no privilege to read).
+    probe = _Probe(con, table, staged)
+    filter_found = probe.resolve([r for _, _, r in filters if r is not None])
+    misses = [(u, r) for _, u, r in filters if r is None or r not in filter_found]
+    if not misses and filters:
+        params: dict[str, str] = {}
+        keep = _keeps(filters, mapping, lambda r: None if r is None else _probe_value(
+            filter_found.get(r, r)), params)
+        probe = _Probe(con, table, staged, keep, params)
+    uses = [u for listed in fields.values() for u in listed] + [(u, r) for _, u, r in filters]
+    found = {**probe.resolve([r for listed in fields.values() for _, r in listed
+                              if r is not None]), **filter_found}
+    misses += _misses(fields, found)
+    if misses and probe.rows:
+        kept = " the rows its filters keep of" if filters else ""
+        raise UsageError(
+            f"the mapping {mapping.source} does not fit this file: "
+            + "; ".join(f"{use.key} = {use.text!r} matches nothing in{kept} it"
+                        f"{probe.suggestion(use.text, ref)}" for use, ref in misses),
+            source=file)
+
+    # The value of every reference, as JSON, absent and empty alike NULL.
+    refs: list[_Ref] = []
+    for _, ref in uses:
+        if ref is not None and found.get(ref, ref) not in refs:
+            refs.append(found.get(ref, ref))
+    ptrs = _pointers(refs)
+    values = [_value(r, ptrs, staged) for r in refs]
+
+    def ref_of(ref: _Ref | None) -> str | None:
+        return None if ref is None else f"_r{refs.index(found.get(ref, ref))}"
+
+    params = {}
+    # A field that is one whole column takes it (a rename); one reading inside a column
+    # leaves the column in `extra`, where the rest of it stays visible.
+    consumed: set[int | None] = set()
+    for listed in fields.values():
+        if len(listed) == 1 and listed[0][1] is not None:
+            ref = found.get(listed[0][1], listed[0][1])
+            if ref.whole_column:
+                consumed.add(ref.column if ref.column is not None
+                             else resolver.column_of(ref.steps[0]))
+    taken = {t.lower() for t in (*fields, *mapping.constants)}
+    names: list[str] = []
+    selects: list[str] = []
+    origins: list[str] = []
+    bases: list[str] = []  # the path each column is read from, for suggestions
+    for i, source_name in enumerate(staged.columns):
+        if f"c{i}" not in present or i in consumed:
+            continue
+        name = renames.get(i, source_name)
+        if i not in renames and name.strip().lower() in taken:
+            name = f"source.{name}"  # its name is the mapping's now; kept in extra
+        selects.append(_column(f"c{i}", name.strip().lower(), staged, mapping, params))
+        names.append(name)
+        origins.append(f"columns.{source_name}" if i in renames else f"the column {source_name!r}")
+        bases.append(written((source_name,)))
+    for target, listed in fields.items():
+        chosen = [ref_of(r) for _, r in listed if ref_of(r) is not None]
+        selects.append(_field(chosen, target, staged, mapping, params))
+        names.append(target)
+        bases.append(listed[0][0].text)
+        origins.append(f"{listed[0][0].key} = "
+                       + (repr(listed[0][0].text) if len(listed) == 1
+                          else "[" + ", ".join(repr(u.text) for u, _ in listed) + "]"))
+    for target, value in mapping.constants.items():
+        text = f"CAST({_bind(params, value)} AS VARCHAR)"
+        selects.append(_restyle(_transform(text, target, mapping, params), staged))
+        names.append(target)
+        origins.append(f"constants.{target}")
+        bases.append(target)
+    # Columns of a wide JSON row that were never columns stay in `_raw`, whence
+    # validation reads them into `extra`.
+    unstaged = [n for i, n in enumerate(staged.columns) if f"c{i}" not in present]
+
+    bad = _filtered(filters, mapping, ref_of, params)
+    outputs = "".join(f",\n  {expr} AS c{i}" for i, expr in enumerate(selects))
+    inner = f"SELECT * FROM {table}"
+    if ptrs:
+        listed_ptrs = "[" + ", ".join(sql_string(p) for p in ptrs) + "]"
+        inner = (f"SELECT *, CASE WHEN _bad IS NULL THEN json_extract(_raw, {listed_ptrs}) "
+                 f"END AS _p FROM {table}")
+    if values:
+        raw_values = ", ".join(f"{v} AS _q{j}" for j, v in enumerate(values))
+        present_values = ", ".join(
+            f"CASE WHEN json_type(_q{j}) = 'NULL' OR (json_type(_q{j}) = 'VARCHAR' AND "
+            f"trim(_q{j} ->> '$') = '') THEN NULL ELSE _q{j} END AS _r{j}"
+            for j in range(len(values)))
+        inner = f"SELECT *, {present_values} FROM (SELECT *, {raw_values} FROM ({inner}))"
+    select = f"SELECT _row, _loc, _raw, {bad} AS _bad{outputs}\nFROM ({inner})"
+    select = _minor_units(select, names, staged, mapping)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {MAPPED} AS {select} ORDER BY _row, _loc", params)
+    con.execute(f"DROP TABLE {table}")
+    con.execute(f"ALTER TABLE {MAPPED} RENAME TO {table}")
+    mapped = Staged(columns=names + unstaged, style=staged.style, table=staged.table,
+                    kind=staged.kind, source_format=staged.source_format)
+    _refuse_objects(con, mapped, mapping, origins, bases, file)
+    return mapped
+
+
+class _Resolver:
+    """A path of the mapping as a reference into this staged table."""
+
+    def __init__(self, staged: Staged, present: set[str]) -> None:
+        self.staged = staged
+        self.present = present
+
+    def column_of(self, name: str | Step) -> int | None:
+        """The source column spelled `name`, exactly, else case-insensitively."""
+        if not isinstance(name, str):
+            return None
+        columns = self.staged.columns
+        if name in columns:
+            return columns.index(name)
+        folded = [c.strip().lower() for c in columns]
+        key = name.strip().lower()
+        return folded.index(key) if key in folded else None
+
+    def ref(self, text: str) -> _Ref | None:
+        """None when the path's first step is no column of the file."""
+        column = self.column_of(text)
+        if column is not None:
+            if f"c{column}" in self.present:
+                return _Ref(column=column)
+            return _Ref(steps=(self.staged.columns[column],))
+        try:
+            path = parse_path(text)
+        except PathSyntaxError:
+            return None  # a column name that is not there, and no path either
+        head = self.column_of(path.head)
+        if head is None:
+            return None
+        return _Ref(steps=(self.staged.columns[head], *path.rest))
+
+
+class _Probe:
+    """Questions to the staged table about where paths lead, on its readable rows."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: str, staged: Staged,
+                 keep: str = "true", params: dict[str, str] | None = None) -> None:
+        self.con = con
+        self.staged = staged
+        # The rows asked about: the readable ones (that the filters keep).
+        self.table = f"(SELECT * FROM {table} WHERE _bad IS NULL AND ({keep}))"
+        self.params = params or {}
+        ((self.rows,),) = con.execute(
+            f"SELECT count(*) FROM {self.table}", self.params).fetchall()
+
+    def count(self, expressions: list[str]) -> list[int]:
+        if not expressions:
+            return []
+        counts = ", ".join(f"count(*) FILTER (WHERE ({e}) IS NOT NULL)" for e in expressions)
+        row = self.con.execute(f"SELECT {counts} FROM {self.table}", self.params).fetchone()
+        return [int(n) for n in row] if row else [0] * len(expressions)
+
+    def resolve(self, refs: list[_Ref]) -> dict[_Ref, _Ref]:
+        """Each path into `_raw` that matches some row → itself, or the same path
+        reading inside JSON text at the first prefix where that matches; paths matching
+        nothing either way are left out. (Whole columns always resolve.)"""
+        found = {r: r for r in refs if r.column is not None}
+        raw = list(dict.fromkeys(r for r in refs if r.column is None))
+        for ref, n in zip(raw, self.count([_direct(r.steps) for r in raw]), strict=True):
+            if n:
+                found[ref] = ref
+        for split in range(1, max((len(r.steps) for r in raw), default=0)):
+            trying = [r for r in raw if r not in found and split < len(r.steps)]
+            candidates = [_Ref(steps=r.steps, split=split) for r in trying]
+            counts = self.count([_inside_text(c.steps, split) for c in candidates])
+            for ref, candidate, n in zip(trying, candidates, counts, strict=True):
+                if n:
+                    found[ref] = candidate
+        return found
+
+    def at(self, steps: tuple[Step, ...]) -> str | None:
+        """SQL for the value at `steps` (through JSON text where a prefix holds it),
+        with JSON text at the end parsed too; None when no row has one."""
+        tried = [_direct(steps)] + [_inside_text(steps, k) for k in range(1, len(steps))]
+        for expr, n in zip(tried, self.count(tried), strict=True):
+            if n:
+                return (f"(CASE WHEN json_type({expr}) = 'VARCHAR' AND "
+                        f"json_valid({expr} ->> '$') THEN CAST({expr} ->> '$' AS JSON) "
+                        f"ELSE {expr} END)")
+        return None
+
+    def suggestion(self, text: str, ref: _Ref | None) -> str:
+        """' (did you mean …?)' for a path that matches nothing, or ''."""
+        try:
+            steps: tuple[Step, ...] = parse_path(text).steps
+        except PathSyntaxError:
+            steps = (text,)
+        if ref is None:  # the first step is no column
+            close = _closest(str(steps[0]), self.staged.columns)
+            return f" (did you mean {written((close, *steps[1:]))!r}?)" if close else ""
+        steps = ref.steps
+        for depth in range(len(steps) - 1, 0, -1):
+            prefix = self.at(steps[:depth])
+            if prefix is None:
+                continue
+            kinds = dict(self.con.execute(
+                f"SELECT json_type({prefix}), count(*) FROM {self.table} "
+                f"WHERE ({prefix}) IS NOT NULL GROUP BY 1 ORDER BY 2 DESC", self.params
+            ).fetchall())
+            step = steps[depth]
+            here = written(steps[:depth])
+            if "ARRAY" in kinds and isinstance(step, str):
+                indexed = (*steps[:depth], 0, *steps[depth:])
+                if self.at(indexed) is not None:
+                    return f" ({here!r} is an array: did you mean {written(indexed)!r}?)"
+                return f" ({here!r} is an array: index it, e.g. " \
+                       f"{written((*steps[:depth], 0))!r})"
+            if "OBJECT" in kinds and isinstance(step, str):
+                keys = [k for (k,) in self.con.execute(
+                    f"SELECT DISTINCT unnest(json_keys({prefix})) FROM {self.table} "
+                    f"WHERE json_type({prefix}) = 'OBJECT' LIMIT 2000", self.params
+                ).fetchall()]
+                close = _closest(step, keys)
+                if close:
+                    return " (did you mean " \
+                           f"{written((*steps[:depth], close, *steps[depth + 1:]))!r}?)"
+                return f" ({here!r} has the keys {', '.join(sorted(keys)[:8])})"
+            return f" ({here!r} holds {'/'.join(sorted(kinds)).lower()}, " \
+                   "not an object or array)"
+        return ""
+
+
+def _closest(word: str, candidates: list[str]) -> str | None:
+    by_folded = {c.lower(): c for c in candidates}
+    close = difflib.get_close_matches(word.lower(), list(by_folded), n=1, cutoff=0.6)
+    return by_folded[close[0]] if close else None
+
+
+def _direct(steps: tuple[Step, ...]) -> str:
+    return f"json_extract(_raw, {sql_string(pointer(steps))})"
+
+
+def _inside_text(steps: tuple[Step, ...], split: int) -> str:
+    outer = _direct(steps[:split])
+    return _parsed(outer, steps[split:])
+
+
+def _parsed(outer: str, rest: tuple[Step, ...]) -> str:
+    """The value at `rest` inside the JSON text `outer` holds (a JSON string)."""
+    return (f"CASE WHEN json_type({outer}) = 'VARCHAR' AND json_valid({outer} ->> '$') "
+            f"THEN json_extract({outer} ->> '$', {sql_string(pointer(rest))}) END")
+
+
+def _misses(
+    fields: dict[str, list[tuple[_Use, _Ref | None]]], found: dict[_Ref, _Ref]
+) -> list[tuple[_Use, _Ref | None]]:
+    """Fields that match nothing: one none of whose paths does (the others are
+    alternatives for other rows), a renamed column that is not there."""
+    misses: list[tuple[_Use, _Ref | None]] = []
+    for listed in fields.values():
+        if not any(r is not None and r in found for _, r in listed):
+            misses.extend(listed)
+    return misses
+
+
+def _probe_value(ref: _Ref) -> str:
+    """The reference's value as JSON over the staged table itself (no `_p` layer)."""
+    if ref.column is not None:
+        return f"to_json(c{ref.column})"
+    return _inside_text(ref.steps, ref.split) if ref.split else _direct(ref.steps)
+
+
+def _pointers(refs: list[_Ref]) -> list[str]:
+    """The JSON pointers read from `_raw`, once each, in one json_extract per row."""
+    ptrs: list[str] = []
+    for ref in refs:
+        if ref.column is None:
+            p = pointer(ref.steps[:ref.split] if ref.split else ref.steps)
+            if p not in ptrs:
+                ptrs.append(p)
+    return ptrs
+
+
+def _value(ref: _Ref, ptrs: list[str], staged: Staged) -> str:
+    """SQL for the reference's value as JSON (over the layer that has `_p`)."""
+    if ref.column is not None:
+        column = f"c{ref.column}"
+        return column if staged.style == "json" else f"to_json({column})"
+    if not ref.split:
+        return f"_p[{ptrs.index(pointer(ref.steps)) + 1}]"
+    outer = f"_p[{ptrs.index(pointer(ref.steps[:ref.split])) + 1}]"
+    return _parsed(outer, ref.steps[ref.split:])
+
+
+def _text_of_json(value: str) -> str:
+    # JSON strings lose their quotes; numbers, objects and arrays keep their text.
+    return f"nullif(trim({value} ->> '$'), '')"
+
+
+def _column(column: str, key: str, staged: Staged, mapping: Mapping,
+            params: dict[str, str]) -> str:
+    """A source column kept (renamed or not), its values mapped if the mapping says."""
+    if _transformed(key, mapping):
+        return _restyle(_transform(_text(column, staged), key, mapping, params), staged)
+    return column
+
+
+def _field(refs: list[str | None], target: str, staged: Staged, mapping: Mapping,
+           params: dict[str, str]) -> str:
+    """The first present of the field's paths, in the staged table's value style."""
+    present = [r for r in refs if r is not None]
+    if not present:
+        return "CAST(NULL AS JSON)" if staged.style == "json" else "CAST(NULL AS VARCHAR)"
+    if staged.style == "json" and not _transformed(target, mapping):
+        return present[0] if len(present) == 1 else f"coalesce({', '.join(present)})"
+    texts = [_text_of_json(r) for r in present]
+    text = texts[0] if len(texts) == 1 else f"coalesce({', '.join(texts)})"
+    return _restyle(_transform(text, target, mapping, params), staged)
+
+
+def _transformed(key: str, mapping: Mapping) -> bool:
+    return key in mapping.values or key in mapping.timestamps
+
+
+def _keeps(filters: list[tuple[RowFilter, _Use, _Ref | None]], mapping: Mapping,
+           value_of: Callable[[_Ref | None], str | None], params: dict[str, str]) -> str:
+    """SQL true for a row every filter keeps."""
+    return " AND ".join(_keep(f, value_of(r), params) for f, _, r in filters) or "true"
+
+
+def _keep(row_filter: RowFilter, value: str | None, params: dict[str, str]) -> str:
+    text = "CAST(NULL AS VARCHAR)" if value is None else _text_of_json(value)
+    listed = ", ".join(_bind(params, v) for v in row_filter.values)
+    test = {"equals": f"{text} = {listed}", "in": f"{text} IN ({listed})",
+            "matches": f"regexp_matches({text}, {listed})"}[row_filter.test.removeprefix("not_")]
+    # A row without the value passes no test, so it is kept only by a not_ test.
+    return (f"NOT coalesce({test}, false)" if row_filter.test.startswith("not_")
+            else f"coalesce({test}, false)")
+
+
+def _filtered(filters: list[tuple[RowFilter, _Use, _Ref | None]], mapping: Mapping,
+              ref_of: Callable[[_Ref | None], str | None], params: dict[str, str]) -> str:
+    """`_bad` with every filtered-out row given its reason (a row unreadable already
+    keeps its own)."""
+    if not filters:
+        return "_bad"
+    whens = " ".join(
+        f"WHEN NOT ({_keep(row_filter, ref_of(ref), params)}) "
+        f"THEN {_bind(params, _reason(mapping, row_filter))}"
+        for row_filter, _, ref in filters)
+    return f"CASE WHEN _bad IS NOT NULL THEN _bad {whens} END"
+
+
+def _reason(mapping: Mapping, row_filter: RowFilter) -> str:
+    shown = ", ".join(row_filter.values[:4]) + (
+        f", … ({len(row_filter.values)} values)" if len(row_filter.values) > 4 else "")
+    test = {"equals": "is", "in": "is one of", "matches": "matches",
+            "not_equals": "is not", "not_in": "is none of", "not_matches": "does not match"}
+    return (f"{FILTERED}{mapping.name}: filter {row_filter.name} keeps only rows whose "
+            f"{row_filter.path} {test[row_filter.test]} {shown}")
+
+
+def _minor_units(select: str, names: list[str], staged: Staged, mapping: Mapping) -> str:
+    """Amounts given in minor units (cents) written as decimals, exactly: a text
+    operation, not a division, so no binary float ever enters."""
+    folded = [n.strip().lower() for n in names]
+    replaced = []
+    for column, units in mapping.minor_units.items():
+        if column not in folded:
+            continue
+        text = _text(f"c{folded.index(column)}", staged)
+        if units == "currency":
+            if "currency" not in folded:
+                raise UsageError(
+                    f"mapping key 'minor_units.{column}' is \"currency\" but the mapping "
+                    "gives no currency column", source=mapping.source)
+            currency = f"c{folded.index('currency')}"
+            code = f"upper({_text(currency, staged)})"
+            zero = ", ".join(sql_string(c) for c in ZERO_DECIMALS)
+            three = ", ".join(sql_string(c) for c in THREE_DECIMALS)
+            exponent = f"(CASE WHEN {code} IN ({zero}) THEN 0 WHEN {code} IN ({three}) " \
+                       "THEN 3 ELSE 2 END)"
+        else:
+            exponent = str(units)
+        digits = f"lpad(ltrim({text}, '-'), {exponent} + 1, '0')"
+        decimal = (f"(CASE WHEN starts_with({text}, '-') THEN '-' ELSE '' END || "
+                   f"left({digits}, length({digits}) - {exponent}) || "
+                   f"CASE WHEN {exponent} > 0 THEN '.' || right({digits}, {exponent}) "
+                   "ELSE '' END)")
+        expr = (f"CASE WHEN {text} IS NULL THEN NULL "
+                f"WHEN regexp_full_match({text}, '-?[0-9]+') THEN {decimal} "
+                f"ELSE 'not a whole number of minor units: ' || {text} END")
+        replaced.append(f"{_restyle(expr, staged)} AS c{folded.index(column)}")
+    if not replaced:
+        return select
+    return f"SELECT * REPLACE ({', '.join(replaced)}) FROM ({select})"
+
+
+def _refuse_objects(con: duckdb.DuckDBPyConnection, mapped: Staged, mapping: Mapping,
+                    origins: list[str], bases: list[str], file: str) -> None:
+    """An object or array where a value of the kind's columns is expected is refused:
+    loaded as its JSON text it would make an id no other row shares."""
+    kind = mapping.kind
+    expected = set(KINDS[kind].column_names) if kind in KINDS else {
+        c for k in KINDS.values() for c in k.column_names}
+    checked = [i for i, n in enumerate(mapped.columns[:len(origins)])
+               if n.strip().lower() in expected]
+    if not checked:
+        return
+    table = quote_ident(mapped.table)
+
+    def structured(i: int) -> str:
+        if mapped.style == "json":
+            return f"json_type(c{i}) IN ('OBJECT', 'ARRAY')"
+        text = f"trim(CAST(c{i} AS VARCHAR))"
+        return (f"(regexp_matches({text}, '^[\\[{{]') AND json_valid({text}) "
+                f"AND json_type({text}) IN ('OBJECT', 'ARRAY'))")
+
+    firsts = ", ".join(f"min(CASE WHEN {structured(i)} THEN _row END)" for i in checked)
+    row = con.execute(f"SELECT {firsts} FROM {table} WHERE _bad IS NULL").fetchone()
+    hits = [(r, i) for r, i in zip(row or (), checked, strict=True) if r is not None]
+    if not hits:
+        return
+    first, i = min(hits)
+    value = f"c{i}" if mapped.style == "json" else f"CAST(trim(CAST(c{i} AS VARCHAR)) AS JSON)"
+    loc, kind_of, keys = con.execute(
+        f"SELECT _loc, json_type({value}), CASE WHEN json_type({value}) = 'OBJECT' "
+        f"THEN json_keys({value}) END FROM {table} WHERE _row = $row AND _bad IS NULL "
+        "LIMIT 1", {"row": first}).fetchone() or ("", "", None)
+    name = mapped.columns[i]
+    hint = (f"; pick one of its keys ({', '.join(keys[:6])}) with a path such as "
+            f"'{bases[i]}.{keys[0]}'" if keys else "; pick one element with a path such as "
+            f"'{bases[i]}[0]'")
+    raise UsageError(
+        f"{loc}: {origins[i]} gives a JSON {str(kind_of).lower()} for {name}, where a "
+        f"single value is expected (mapping {mapping.source}){hint}", source=file)
+
+
+def _bind(params: dict[str, str], value: str) -> str:
+    name = f"m{len(params)}"
+    params[name] = value
+    return f"${name}"
+
+
+def _text(column: str, staged: Staged) -> str:
+    if staged.style == "json":
+        return f"nullif(trim(json_extract_string({column}, '$')), '')"
+    if staged.style == "native":
+        return f"nullif(trim(CAST({column} AS VARCHAR)), '')"
+    return f"nullif(trim({column}), '')"
+
+
+def _restyle(text: str, staged: Staged) -> str:
+    """A VARCHAR expression in the staged table's value style."""
+    return f"to_json({text})" if staged.style == "json" else text
+
+
+def _transform(text: str, key: str, mapping: Mapping, params: dict[str, str]) -> str:
+    """SQL for the column's text after its value map, then its timestamp format."""
+    expr = text
+    if key in mapping.values:
+        whens = " ".join(
+            f"WHEN {_bind(params, source)} THEN {_bind(params, target)}"
+            for source, target in mapping.values[key].items()
+        )
+        otherwise = (f"CASE WHEN {expr} IS NULL THEN NULL ELSE "
+                     f"{_bind(params, mapping.unmatched[key])} END"
+                     if key in mapping.unmatched else expr)
+        expr = f"CASE {expr} {whens} ELSE {otherwise} END"
+    if key in mapping.timestamps:
+        formats = mapping.timestamps[key]
+        listed = "[" + ", ".join(_bind(params, f) for f in formats) + "]"
+        parsed = f"try_strptime({expr}, {listed})"
+        # Zoned formats give an instant: written as UTC with Z. Others give a wall-clock
+        # time, written without offset so validation reads it in --tz.
+        if any("%z" in f or "%Z" in f for f in formats):
+            iso = (f"strftime(timezone('UTC', CAST({parsed} AS TIMESTAMPTZ)), "
+                   f"'%Y-%m-%dT%H:%M:%S.%fZ')")
+        else:
+            iso = f"strftime(CAST({parsed} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%f')"
+        expr = f"coalesce({iso}, {expr})"
+    return expr
