@@ -36,7 +36,11 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
+    from auditlog.analysis.finding_views import FindingDetail, FindingsOverview
     from auditlog.analysis.findings import RunReport
+    from auditlog.analysis.progress import Steps
+    from auditlog.analysis.timeline_digest import TimelineDigest
+    from auditlog.analysis.triage import TriageResult
     from auditlog.engines.cases import CaseResult
     from auditlog.errors import RuleError
     from auditlog.export.manifest import Verification
@@ -340,8 +344,10 @@ class Investigation:
             until: TimeLike = None, rules_dirs: Sequence[PathLike] = (),
             rule_timeout: float | None = None, rule_memory: str | None = None,
             rule_spill: str | None = None, engine: EngineName | None = None,
-            master: str | None = None, lake: PathLike | None = None) -> RunReport:
-        """Run rule packs (all by default) and store their findings, as `auditlog run`.
+            master: str | None = None, lake: PathLike | None = None,
+            progress: Steps | None = None) -> RunReport:
+        """Run rule packs (all by default) and store their findings, as `auditlog run`;
+        `progress(done, total, label)` hears of each rule as it starts.
 
         Each rule runs for at most rule_timeout seconds and, on DuckDB, in at most
         rule_memory of memory and rule_spill of disk (sizes such as '2GB'; defaults in
@@ -350,6 +356,7 @@ class Investigation:
         """
         from auditlog.analysis.caveats import answer_caveats
         from auditlog.analysis.findings import run_packs
+        from auditlog.analysis.progress import no_progress
         from auditlog.engines.bounds import RuleBounds
 
         self.check_open()
@@ -370,7 +377,8 @@ class Investigation:
         if engine == "spark":
             options |= {"lake": lake_dir} | ({"master": master} if master else {})
         report = replace(run_packs(self.path, selected, dict(params or {}), start, end,
-                                   engine, **options), rules=len(selected))
+                                   engine, progress=progress or no_progress, **options),
+                         rules=len(selected))
         with self.connect() as con:
             self.caveat(answer_caveats(con, {k for r in selected for k in r.requires},
                                        since=start, until=end))
@@ -391,12 +399,81 @@ class Investigation:
             self.tell_stale(con)
         return found
 
-    def triage(self, finding_id: str, status: str, note: str | None = None) -> None:
-        """Set a finding's status (open, acknowledged, false_positive, resolved)."""
-        from auditlog.analysis.findings import triage as triage_finding
+    def findings_overview(self, *, rules: Sequence[str] = (), severity: str | None = None,
+                          actor: str | None = None, change_id: str | None = None,
+                          status: str | None = None, since: TimeLike = None,
+                          until: TimeLike = None, sort: str = "severity") -> FindingsOverview:
+        """`auditlog findings`: the findings selected as `findings()` does, in `sort`
+        order (severity, time, amount, rule, id), each with its currency, a summary per
+        rule and the latest run. Before any run, or for a rule that is unknown or was
+        never run, a UsageError says so (nearest names for a typo): not an empty list."""
+        from auditlog.analysis import finding_views as views
+        from auditlog.analysis.findings import FindingFilter, list_findings
 
-        self.check_open()
-        triage_finding(self.path, finding_id, status, note)
+        flt = FindingFilter(tuple(rules), severity, actor, change_id, status,
+                            parse_time(since, "since"), parse_time(until, "until"))
+        known = {rule.id: rule for rule in self.list_rules()}
+        with self.connect() as con:
+            latest = views.latest_run(con)
+            views.check_rules(con, rules, list(known))
+            frame = views.sort_findings(list_findings(con, flt), sort)
+            frame = views.with_currency(con, frame)
+            self.tell_stale(con)
+        return views.FindingsOverview(latest, frame, views.summarize(frame, known))
+
+    def finding(self, finding_id: str) -> FindingDetail:
+        """Everything about one finding (`finding_id` or a unique prefix of it): the
+        finding, its rule's words, its evidence rows and its triage history."""
+        from auditlog.analysis import finding_views as views
+
+        with self.connect() as con:
+            views.latest_run(con)
+            found = views.with_currency(con, views.one_finding(con, views.resolve_id(
+                con, finding_id)))
+            rule = {r.id: r for r in self.list_rules()}.get(found["rule_id"][0])
+            return views.finding_detail(con, found, rule)
+
+    def triage(self, finding_id: str, status: str, note: str | None = None, *,
+               by: str | None = None) -> TriageResult:
+        """Set a finding's status (open, acknowledged, false_positive, resolved) and
+        note; `finding_id` may be a unique prefix. Logged with `by` (default: the user)."""
+        from auditlog.analysis import finding_views as views
+        from auditlog.analysis.findings import FindingFilter
+        from auditlog.analysis.triage import check_status, triage_findings
+
+        check_status(status)
+        with self.connect() as con:
+            found = views.resolve_id(con, finding_id)
+        return triage_findings(self.path, FindingFilter(include_gone=True), status, note,
+                               ids=[found], by=by)
+
+    def triage_many(self, status: str, note: str | None = None, *,
+                    rules: Sequence[str] = (), severity: str | None = None,
+                    actor: str | None = None, change_id: str | None = None,
+                    from_status: str | None = None, since: TimeLike = None,
+                    until: TimeLike = None, by: str | None = None,
+                    dry_run: bool = False) -> TriageResult:
+        """Set `status` and `note` on every present finding selected as `findings()`
+        selects them (`from_status`: only those of this status now), in one transaction,
+        each logged with `by`; `dry_run` only counts them. Needs a filter: triaging
+        every finding at once is refused."""
+        from auditlog.analysis import finding_views as views
+        from auditlog.analysis.findings import FindingFilter
+        from auditlog.analysis.triage import check_status, triage_findings
+
+        check_status(status)
+        if not (rules or severity or actor or change_id or from_status or since or until):
+            raise UsageError("bulk triage needs a filter ({rules}, {severity}, {actor}, "
+                             "{change_id}, {from_status}, {since}, {until}); name one finding "
+                             "by its id instead", arguments=("rules", "severity", "actor",
+                                                             "change_id", "from_status", "since",
+                                                             "until"))
+        flt = FindingFilter(tuple(rules), severity, actor, change_id, from_status,
+                            parse_time(since, "since"), parse_time(until, "until"))
+        with self.connect() as con:
+            views.latest_run(con)
+            views.check_rules(con, rules, [r.id for r in self.list_rules()])
+        return triage_findings(self.path, flt, status, note, by=by, dry_run=dry_run)
 
     # --- attribution ------------------------------------------------------------------
 
@@ -427,34 +504,37 @@ class Investigation:
             write_workbook(Path(workbook), lists, created)
         return lists
 
-    def trace_charge(self, charge_id: str) -> dict[str, Any]:
+    def trace_charge(self, charge_id: str, *, records: bool = False) -> dict[str, Any]:
         """Charge -> causal action -> privilege that allowed it -> change, as `auditlog
-        trace charge --format json`."""
+        trace charge --format json`; `records`: with `source_records`, where each row of
+        the chain came from and its verbatim source record (`--records`)."""
         from auditlog.analysis.attribution import trace_charge
         from auditlog.analysis.caveats import NEEDS, charge_caveats
 
         with self.connect() as con:
-            trace = trace_charge(con, charge_id)
+            trace = trace_charge(con, charge_id, records=records)
             self.caveat(charge_caveats(con, NEEDS["trace charge"], charge_id, trace.anomalous))
         return trace.as_json()
 
-    def trace_change(self, change_id: str) -> dict[str, Any]:
-        """The change, its approval and window, and what it cost customers."""
+    def trace_change(self, change_id: str, *, records: bool = False) -> dict[str, Any]:
+        """The change, its approval and window, and what it cost customers; `records`:
+        with the change's source record (see trace_charge)."""
         from auditlog.analysis.attribution import trace_change
         from auditlog.analysis.caveats import NEEDS, answer_caveats
 
         with self.connect() as con:
-            doc = trace_change(con, change_id).as_json()
+            doc = trace_change(con, change_id, records=records).as_json()
             self.caveat(answer_caveats(con, NEEDS["trace change"], change_id=change_id))
         return doc
 
-    def trace_account(self, account: str) -> dict[str, Any]:
-        """What an account did, with which privileges, and whom it affected."""
+    def trace_account(self, account: str, *, records: bool = False) -> dict[str, Any]:
+        """What an account did, with which privileges, and whom it affected; `records`:
+        with the source records of its directory row and grants (see trace_charge)."""
         from auditlog.analysis.attribution import trace_account
         from auditlog.analysis.caveats import NEEDS, answer_caveats
 
         with self.connect() as con:
-            doc = trace_account(con, account).as_json()
+            doc = trace_account(con, account, records=records).as_json()
             self.caveat(answer_caveats(con, NEEDS["trace account"]))
         return doc
 
@@ -496,6 +576,22 @@ class Investigation:
                             since=parse_time(since, "since"), until=parse_time(until, "until"),
                             kinds=kinds, limit=limit)
 
+    def timeline_digest(self, *, account: str | None = None, customer: str | None = None,
+                        since: TimeLike = None, until: TimeLike = None,
+                        kinds: Sequence[str] = (), limit: int | None = 20) -> TimelineDigest:
+        """The timeline for a person (`auditlog timeline`'s table): a summary of every
+        event by what it is, then at most `limit` events chosen to keep the key ones
+        (changes, grants, revocations, where each burst starts and stops), each with the
+        count of events left out before it; all events when `limit` is None."""
+        from auditlog.analysis.timeline import timeline
+        from auditlog.analysis.timeline_digest import digest
+
+        with self.connect() as con:
+            frame = timeline(con, account=account, customer=customer,
+                             since=parse_time(since, "since"), until=parse_time(until, "until"),
+                             kinds=kinds)
+        return digest(frame, limit)
+
     # --- documents ------------------------------------------------------------------
 
     def report(self, change_id: str | None = None) -> Report:
@@ -510,22 +606,30 @@ class Investigation:
         return Report(model, caveats)
 
     def export(self, out: PathLike, formats: Sequence[str] = ("csv",),
-               rules_dirs: Sequence[PathLike] = ()) -> dict[str, Any]:
+               rules_dirs: Sequence[PathLike] = (), *, progress: Steps | None = None
+               ) -> dict[str, Any]:
         """Write findings, refund list and evidence with a manifest of digests into `out`
-        (new or empty, or an earlier export, which is replaced); the manifest."""
+        (new or empty, or an earlier export, which is replaced); the manifest, and under
+        `manifest_sha256` the SHA-256 of manifest.json, to record elsewhere.
+        `progress(done, total, label)` hears of each file as it is written."""
+        from auditlog.analysis.progress import no_progress
         from auditlog.export.bundle import export_bundle
+        from auditlog.export.manifest import manifest_sha256
 
         self.check_open()
         manifest = export_bundle(self.path, Path(out), formats,
-                                 [*self.rules_dirs, *(Path(d) for d in rules_dirs)])
+                                 [*self.rules_dirs, *(Path(d) for d in rules_dirs)],
+                                 progress=progress or no_progress)
         self.caveat(manifest.coverage.caveats)
-        return manifest.as_json()
+        return {**manifest.as_json(), "manifest_sha256": manifest_sha256(manifest)}
 
-    def verify(self, directory: PathLike, *, inputs: bool = False) -> Verification:
-        """Recompute an export's digests (and its input files', with `inputs`)."""
+    def verify(self, directory: PathLike, *, inputs: bool = False,
+               manifest_sha256: str | None = None) -> Verification:
+        """Recompute an export's digests (and its input files', with `inputs`); with
+        `manifest_sha256`, the manifest must also be the one whose digest was recorded."""
         from auditlog.export.manifest import verify
 
-        return verify(Path(directory), inputs=inputs)
+        return verify(Path(directory), inputs=inputs, manifest_sha256=manifest_sha256)
 
     def lake_export(self, out: PathLike) -> dict[str, int]:
         """Write every kind as Parquet, partitioned by UTC day; rows written per kind."""
