@@ -292,3 +292,88 @@ def test_the_cli_refuses_an_older_database_in_one_sentence(tmp_path: Path) -> No
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "re-ingest" in done.stderr or "load the logs again" in done.stderr
+
+
+# --- traces and the evidence export show the record ----------------------------------
+
+ADMIN_GRANT = DATA / "attacks" / "aws.persistence.iam-create-admin-user.json"
+
+
+@pytest.fixture(scope="module")
+def attack_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real detonation (an IAM user created and given AdministratorAccess), loaded
+    and run through every pack."""
+    from auditlog.analysis.findings import run_packs
+    from auditlog.pack import load_rules
+
+    db = tmp_path_factory.mktemp("attack") / "attack.duckdb"
+    con = store.connect(db)
+    ingest_paths(con, [ADMIN_GRANT])
+    con.close()
+    run_packs(db, load_rules())
+    return db
+
+
+def _grant() -> dict[str, Any]:
+    (element,) = [e for e in _json_elements(ADMIN_GRANT) if e["eventName"] == "AttachUserPolicy"]
+    return element
+
+
+def test_a_trace_shows_its_rows_source_records_only_when_asked(attack_db: Path) -> None:
+    from auditlog import investigation
+
+    inv = investigation.Investigation(attack_db)
+    assert "source_records" not in inv.trace_account("malicious-iam-user")
+    doc = inv.trace_account("malicious-iam-user", records=True)
+    (entry,) = doc["source_records"]
+    assert entry["kind"] == "privileges" and entry["id"] == _grant()["eventID"]
+    assert entry["source_format"] == "cloudtrail" and entry["row"] == 1 + [
+        e["eventID"] for e in _json_elements(ADMIN_GRANT)].index(entry["id"])
+    assert entry["path"] == str(ADMIN_GRANT)
+    # The record is the event as the file has it, fields no mapping kept included.
+    assert entry["record"] == _grant()
+    assert doc["privileges"][0]["id"] == entry["id"]
+
+
+def test_trace_records_from_the_command_line(attack_db: Path) -> None:
+    from typer.testing import CliRunner
+
+    from auditlog.cli import app
+
+    env = {"AUDITLOG_DB": str(attack_db), "COLUMNS": "80", "NO_COLOR": "1"}
+    result = CliRunner().invoke(app, ["trace", "account", "malicious-iam-user", "--records",
+                                      "--format", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)["source_records"]
+    assert entry["record"] == _grant()
+    shown = CliRunner().invoke(app, ["trace", "account", "malicious-iam-user", "--records"],
+                               env=env)
+    assert shown.exit_code == 0, shown.output
+    assert f"file sha256 {entry['file_sha256']}" in shown.stdout  # ids never cut
+    assert '"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"' in shown.stdout
+    assert max(len(line) for line in shown.stdout.splitlines()) <= 80
+
+
+def test_a_trace_of_native_rows_says_they_have_no_record(tmp_path: Path) -> None:
+    from auditlog.analysis.attribution import trace_change
+
+    con = store.connect(tmp_path / "native.duckdb")
+    change = {"change_id": "CHG-1", "system": "billing", "implementer": "op1",
+              "started_at": "2026-01-01T00:00:00Z"}
+    (result,) = ingest_paths(con, [write_rows(tmp_path / "changes.jsonl", [change])])
+    (entry,) = trace_change(con, "CHG-1", records=True).as_json()["source_records"]
+    assert entry == {"kind": "changes", "id": "CHG-1", "file_sha256": result.sha256,
+                     "row": 1, "path": str(tmp_path / "changes.jsonl"),
+                     "source_format": None, "record": None}
+    con.close()
+
+
+def test_the_evidence_export_carries_each_rows_record(attack_db: Path, tmp_path: Path) -> None:
+    from auditlog.export.bundle import export_bundle
+
+    export_bundle(attack_db, tmp_path / "out", ["json"])
+    rows = json.loads((tmp_path / "out" / "evidence_privileges.json").read_text())
+    grants = [r for r in rows if r["event_id"] == _grant()["eventID"]]
+    assert grants, "no finding names the AdministratorAccess grant"
+    assert all(r["source_format"] == "cloudtrail" for r in grants)
+    assert all(json.loads(r["source_record"]) == _grant() for r in grants)

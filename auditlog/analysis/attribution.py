@@ -20,6 +20,7 @@ import polars as pl
 from auditlog.analysis.browse import did_you_mean, nearest, nearest_account
 from auditlog.analysis.findings import has_table
 from auditlog.analysis.money import currency_money, one_currency, one_sum
+from auditlog.analysis.source_records import source_records
 from auditlog.analysis.traces import (
     AccountImpact,
     AccountTrace,
@@ -135,8 +136,15 @@ CAUSE_SQL = """
     WHERE cc.charge_id = ?"""
 
 
-def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> ChargeTrace:
-    """charge → causal action → privilege that allowed it → change; and the rules."""
+# The kind of the row each step of a charge's chain is.
+STEP_KINDS = {"charge": "charges", "action": "actions", "privilege": "privileges",
+              "change": "changes"}
+
+
+def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str, *,
+                 records: bool = False) -> ChargeTrace:
+    """charge → causal action → privilege that allowed it → change; and the rules.
+    `records`: with the source record of each row of the chain (source_records.py)."""
     install_shared_views(con)
     row = one_row(con, CAUSE_SQL, [charge_id])
     if row is None:
@@ -160,6 +168,8 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> ChargeTrace:
         responsible=Responsible(change_id, cause.actor, cause.cause_time),
         reason=verdict_reason(cause), undecided=undecided(con, cause), chain=tuple(chain),
         rules=tuple(rules_for(con, charge_id)),
+        source_records=source_records(con, [(STEP_KINDS[s.step], s.id) for s in chain])
+        if records else None,
     )
 
 
@@ -296,9 +306,10 @@ def rules_for(con: duckdb.DuckDBPyConnection, item_id: str) -> list[str]:
 CHANGE_COLUMNS = ", ".join(f.name for f in fields(ChangeRecord))
 
 
-def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> ChangeTrace:
+def trace_change(con: duckdb.DuckDBPyConnection, change_id: str, *,
+                 records: bool = False) -> ChangeTrace:
     """The change, its approval and window (as the control views judge them), and its
-    impact on customers."""
+    impact on customers; `records`: with the change record's source record."""
     install_shared_views(con)
     change = one_row(con, f"SELECT {CHANGE_COLUMNS} FROM changes WHERE change_id = ? LIMIT 1",
                      [change_id])
@@ -330,6 +341,7 @@ def trace_change(con: duckdb.DuckDBPyConnection, change_id: str) -> ChangeTrace:
             first_cause_time=impact["first_cause_time"],
             last_cause_time=impact["last_cause_time"], by_currency=tuple(money)),
         rules=tuple(rules_for(con, change_id)),
+        source_records=source_records(con, [("changes", change_id)]) if records else None,
     )
 
 
@@ -342,9 +354,11 @@ def failed_change_checks(con: duckdb.DuckDBPyConnection, change_id: str) -> set[
     return {r[0] for r in rows}
 
 
-def trace_account(con: duckdb.DuckDBPyConnection, account: str) -> AccountTrace:
+def trace_account(con: duckdb.DuckDBPyConnection, account: str, *,
+                  records: bool = False) -> AccountTrace:
     """An operator or service account: what it did, with which privileges, and which
-    customers and charges it affected."""
+    customers and charges it affected; `records`: with the source records of its
+    directory row and of each grant."""
     install_shared_views(con)
     directory = one_row(con, "SELECT * EXCLUDE (extra, _file, _row, _digest) FROM accounts "
                              "WHERE account = ? LIMIT 1", [account])
@@ -371,11 +385,13 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str) -> AccountTrace:
                          f"anomalous charges{did_you_mean(nearest_account(con, account))}; "
                          "'auditlog accounts' lists them")
     money = currency_money(con, "actor = ?", [account])
+    held = tuple(PrivilegeHeld(**r) for r in grants.iter_rows(named=True))
+    rows = [("accounts", account)] if directory is not None else []
     return AccountTrace(
         account=account,
         directory=directory,
         activity=tuple(Activity(**r) for r in activity.iter_rows(named=True)),
-        privileges=tuple(PrivilegeHeld(**r) for r in grants.iter_rows(named=True)),
+        privileges=held,
         anomalous=AccountImpact(
             charges=int(impact["charges"]), customers=int(impact["customers"]),
             amount=one_sum(money, "amount"), currency=one_currency(money),
@@ -383,6 +399,8 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str) -> AccountTrace:
             changes=tuple(c for c in impact["changes"] or [] if c is not None),
             by_currency=tuple(money)),
         rules=tuple(account_rules(con, account)),
+        source_records=source_records(con, rows + [("privileges", g.id) for g in held])
+        if records else None,
     )
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from auditlog.analysis.money import CurrencyMoney
+from auditlog.analysis.source_records import SourceRecord
 from auditlog.values import as_json
 
 # A directory row (the accounts table, its columns as the kinds say) with typed values.
@@ -123,10 +124,12 @@ class ChargeTrace:
     undecided: str | None
     chain: tuple[Step, ...]
     rules: tuple[str, ...]
+    # Where each row of the chain came from, with its verbatim record: only when asked
+    # (`trace ... --records`); None leaves the key out of the JSON.
+    source_records: tuple[SourceRecord, ...] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = as_json(self)
-        return document
+        return without_unasked(as_json(self))
 
 
 @dataclass(frozen=True)
@@ -188,12 +191,15 @@ class ChangeTrace:
     window: Window
     impact: ChangeImpact
     rules: tuple[str, ...]
+    source_records: tuple[SourceRecord, ...] | None = None  # as ChargeTrace's
 
     def as_json(self) -> dict[str, Any]:
-        """The change's record, then its approval, window, impact and rules."""
-        return {**as_json(self.change), "approval": as_json(self.approval),
-                "window": as_json(self.window), "impact": as_json(self.impact),
-                "rules": list(self.rules)}
+        """The change's record, then its approval, window, impact and rules (and, when
+        asked, its source record)."""
+        return without_unasked({
+            **as_json(self.change), "approval": as_json(self.approval),
+            "window": as_json(self.window), "impact": as_json(self.impact),
+            "rules": list(self.rules), "source_records": as_json(self.source_records)})
 
 
 @dataclass(frozen=True)
@@ -244,7 +250,16 @@ class AccountTrace:
     privileges: tuple[PrivilegeHeld, ...]
     anomalous: AccountImpact
     rules: tuple[str, ...]
+    # Of the directory row and of each grant, as ChargeTrace's.
+    source_records: tuple[SourceRecord, ...] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = as_json(self)
-        return document
+        return without_unasked(as_json(self))
+
+
+def without_unasked(document: dict[str, Any]) -> dict[str, Any]:
+    """A trace's document without `source_records` when they were not asked for, so a
+    trace's JSON is what it was unless `--records` is given."""
+    if document.get("source_records") is None:
+        document.pop("source_records", None)
+    return document

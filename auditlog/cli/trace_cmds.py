@@ -21,6 +21,7 @@ from auditlog.cli.common import (
     print_json,
 )
 from auditlog.cli.display import Clock, TzOption, field_lines, fields_grid, money, value_text
+from auditlog.cli.records_render import RecordsOption, source_records_view
 from auditlog.report import formatting as fmt
 from auditlog.textsafe import terminal
 
@@ -34,13 +35,16 @@ def trace_charge_cmd(
     db: DbOption = None,
     output: FormatOption = OutputFormat.table,
     tz: TzOption = None,
+    records: RecordsOption = False,
 ) -> None:
     """Charge → causal action → privilege that allowed it → change."""
-    doc = investigation(db).trace_charge(charge_id)
+    doc = investigation(db).trace_charge(charge_id, records=records)
     if output is OutputFormat.json:
         print_json(doc)
         return
     console.print(charge_tree(doc, Clock.named(tz)))
+    if records:
+        console.print(source_records_view(doc["source_records"]))
 
 
 @trace_app.command("change")
@@ -49,13 +53,16 @@ def trace_change_cmd(
     db: DbOption = None,
     output: FormatOption = OutputFormat.table,
     tz: TzOption = None,
+    records: RecordsOption = False,
 ) -> None:
     """The change, its approval and window, and what it cost customers."""
-    doc = investigation(db).trace_change(change_id)
+    doc = investigation(db).trace_change(change_id, records=records)
     if output is OutputFormat.json:
         print_json(doc)
         return
     console.print(change_tree(doc, Clock.named(tz)))
+    if records:
+        console.print(source_records_view(doc["source_records"]))
 
 
 @trace_app.command("account")
@@ -64,13 +71,16 @@ def trace_account_cmd(
     db: DbOption = None,
     output: FormatOption = OutputFormat.table,
     tz: TzOption = None,
+    records: RecordsOption = False,
 ) -> None:
     """What an account did, with which privileges, and whom it affected."""
-    doc = investigation(db).trace_account(account)
+    doc = investigation(db).trace_account(account, records=records)
     if output is OutputFormat.json:
         print_json(doc)
         return
     console.print(account_tree(doc, Clock.named(tz)))
+    if records:
+        console.print(source_records_view(doc["source_records"]))
 
 
 # --- the trees: one node per link or part, each a few `name  value` lines ------------

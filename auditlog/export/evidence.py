@@ -17,8 +17,10 @@ EVIDENCE_TABLES = {"actions": "event_id", "privileges": "event_id", "changes": "
 
 
 def evidence_frame(con: duckdb.DuckDBPyConnection, kind: str) -> pl.DataFrame:
-    """(finding_id, the row's columns, source_sha256, source_row) for every evidence id of
-    a present finding that names a row of `kind`, ordered by finding, id and source."""
+    """(finding_id, the row's columns, source_sha256, source_row, source_format,
+    source_record) for every evidence id of a present finding that names a row of `kind`,
+    ordered by finding, id and source. `source_record` is the row's verbatim source
+    record as JSON text (ingest/kept.py), NULL for a row of the contract's own columns."""
     id_column = EVIDENCE_TABLES[kind]
     findings = ("SELECT DISTINCT finding_id, unnest(evidence) AS evidence_id "
                 "FROM findings WHERE present") if has_table(con, "findings") else (
@@ -26,9 +28,11 @@ def evidence_frame(con: duckdb.DuckDBPyConnection, kind: str) -> pl.DataFrame:
         "LIMIT 0")
     return con.sql(f"""
         SELECT f.finding_id, t.* EXCLUDE (_file, _row, _digest),
-               t._file AS source_sha256, t._row AS source_row
+               t._file AS source_sha256, t._row AS source_row,
+               r.source_format, CAST(r.record AS VARCHAR) AS source_record
         FROM ({findings}) AS f
         JOIN {kind} AS t ON t.{id_column} = f.evidence_id
+        LEFT JOIN source_records AS r ON r.file_sha256 = t._file AND r.row_number = t._row
         ORDER BY f.finding_id, t.{id_column}, t._file, t._row""").pl()
 
 
@@ -42,13 +46,17 @@ class InputFile:
     without a file (by a fixture or a tool) has no paths and no counts."""
 
     sha256: str
-    paths: tuple[str, ...]
+    paths: tuple[str, ...]  # as ingest was given them (relative to where it ran)
     kind: str | None
     rows_read: int | None
     loaded: int | None
     duplicates: int | None
     quarantined: int | None
     evidence_rows: int
+    # Where each path was on disk when loaded (absolute), in the order of `paths`, so
+    # `verify --inputs` finds them from any directory; none for a database that predates
+    # file_locations.
+    locations: tuple[str | None, ...] = ()
 
 
 def input_files(con: duckdb.DuckDBPyConnection,
@@ -59,14 +67,20 @@ def input_files(con: duckdb.DuckDBPyConnection,
     for frame in evidence.values():
         for sha in frame["source_sha256"].to_list():
             used[sha] = used.get(sha, 0) + 1
-    rows = con.execute("""
-        SELECT sha256, list(path ORDER BY path) AS paths, min(kind) AS kind,
-               min(rows_read) AS rows_read, sum(loaded) AS loaded,
-               sum(duplicates) AS duplicates, min(quarantined) AS quarantined
-        FROM ingested_files GROUP BY sha256 ORDER BY sha256""").fetchall()
+    located = has_table(con, "file_locations")
+    location = "l.location" if located else "CAST(NULL AS VARCHAR)"
+    join = ("LEFT JOIN file_locations AS l ON l.sha256 = f.sha256 AND l.path = f.path"
+            if located else "")
+    rows = con.execute(f"""
+        SELECT f.sha256, list(f.path ORDER BY f.path) AS paths, min(f.kind) AS kind,
+               min(f.rows_read) AS rows_read, sum(f.loaded) AS loaded,
+               sum(f.duplicates) AS duplicates, min(f.quarantined) AS quarantined,
+               list({location} ORDER BY f.path) AS locations
+        FROM ingested_files AS f {join} GROUP BY f.sha256 ORDER BY f.sha256""").fetchall()
     files = [InputFile(sha, tuple(paths), kind, int(read), int(loaded), int(dups),
-                       int(quarantined), used.pop(sha, 0))
-             for sha, paths, kind, read, loaded, dups, quarantined in rows]
+                       int(quarantined), used.pop(sha, 0),
+                       tuple(places) if any(places) else ())
+             for sha, paths, kind, read, loaded, dups, quarantined, places in rows]
     # Rows written without a file (by a fixture or a tool): still say where they came from.
     files += [InputFile(sha, (), None, None, None, None, None, count)
               for sha, count in sorted(used.items(), key=lambda item: str(item[0]))]
