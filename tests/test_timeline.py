@@ -194,8 +194,20 @@ def test_command_table_groups_by_day_and_flags_evidence(incident_db: Path) -> No
                                  "svc-orders", "--kind", "actions", "--limit", "2"],
                            env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert D1 in result.stdout and "E-s1" in result.stdout and "E-s3" not in result.stdout
+    # A cut keeps where the run of like events starts and stops, and says what it left
+    # out where it was and, last, how much.
+    assert D1 in result.stdout and "E-s1" in result.stdout and "E-s3" in result.stdout
+    assert "E-s2" not in result.stdout and "1 more event(s) not shown" in result.stdout
     assert "! " in result.stdout  # E-s1 is evidence of a finding
+    assert result.stdout.rstrip().splitlines()[-1].startswith("showing 2 of 3 events")
+
+
+def test_command_json_cut_is_the_earliest_and_says_so(incident_db: Path) -> None:
+    result = runner.invoke(app, ["timeline", "--db", str(incident_db), "--account",
+                                 "svc-orders", "--kind", "actions", "--limit", "2",
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in json.loads(result.stdout)] == ["E-s1", "E-s2"]
     assert "the first 2 events" in result.stderr
 
 

@@ -4,9 +4,11 @@ five kinds merged in time order; a table grouped by day for people, JSON for pro
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -22,13 +24,19 @@ from auditlog.cli.common import (
     investigation,
     print_json,
 )
+from auditlog.cli.display import Clock, TzOption
 from auditlog.kinds import KINDS
+from auditlog.report import formatting as fmt
+
+if TYPE_CHECKING:
+    from auditlog.analysis.timeline_digest import TimelineDigest
 
 # The five kinds (the timeline checks the names too; the choice makes --help list them).
 TimelineKind = enum.Enum("TimelineKind", {k: k for k in KINDS}, type=str)  # type: ignore[misc]
 KIND_STYLES = {"changes": "magenta", "privileges": "yellow", "actions": "cyan",
                "charges": "green", "accounts": "blue"}
-DEFAULT_LIMIT = 1000
+TABLE_LIMIT = 20  # key events in the table: with the summary, one screenful or two
+JSON_LIMIT = 1000  # events in JSON: the earliest, a page a program can take at once
 
 
 @app.command("timeline")
@@ -41,59 +49,115 @@ def timeline_cmd(
     until: UntilOption = None,
     kind: Annotated[list[TimelineKind] | None, typer.Option(
         "--kind", help="Only this kind (repeatable).")] = None,
-    limit: Annotated[int, typer.Option(
-        "--limit", help="At most this many events, the earliest; 0 for all.")] = DEFAULT_LIMIT,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", "-n", min=0, metavar="N", show_default=False,
+        help=f"At most N events; 0 for all. The table (default {TABLE_LIMIT}) keeps the key "
+             "ones: every change, grant and revocation, where each run of like events "
+             f"starts and stops, then the earliest evidence. JSON (default {JSON_LIMIT}) "
+             "takes the earliest.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every event.")] = False,
     db: DbOption = None,
     output: FormatOption = OutputFormat.table,
+    tz: TzOption = None,
 ) -> None:
-    """Every event touching an account, a customer or a time range, in time order."""
-    from auditlog.analysis.timeline import timeline_records
-
-    frame = investigation(db).timeline(account=account, customer=customer, since=since,
-                                       until=until, kinds=[k.value for k in kind or ()],
-                                       limit=limit or None)
-    rows = timeline_records(frame)
-    if limit and len(rows) == limit:
-        err_console.print(f"the first {limit} events; --limit 0 shows all")
+    """Every event touching an account, a customer or a time range, in time order: a
+    summary by kind of event, then the key events, the cut said at the end."""
+    kinds = [k.value for k in kind or ()]
+    default = JSON_LIMIT if output is OutputFormat.json else TABLE_LIMIT
+    cut = None if every or limit == 0 else default if limit is None else limit
+    inv = investigation(db)
     if output is OutputFormat.json:
+        from auditlog.analysis.timeline import timeline_records
+
+        rows = timeline_records(inv.timeline(account=account, customer=customer, since=since,
+                                             until=until, kinds=kinds, limit=cut))
         print_json(rows)
-    else:
-        console.print(render(rows, account or customer))
+        if cut and len(rows) == cut:
+            err_console.print(f"the first {cut} events; --all shows all")
+        return
+    found = inv.timeline_digest(account=account, customer=customer, since=since,
+                                until=until, kinds=kinds, limit=cut)
+    clock = Clock.named(tz)
+    title = f"Timeline of {account or customer}" if account or customer else "Timeline"
+    console.print(summary_table(found, title, clock))
+    if found.events:
+        console.print(events_table(found, clock))
+    if found.shown < found.total:
+        console.print(Text(
+            f"showing {found.shown:,} of {found.total:,} events: the key ones (changes, "
+            "grants and revocations, where each run of like events starts and stops, then "
+            "the earliest evidence); --all shows all, --limit N shows N", style="yellow"))
 
 
-def render(rows: list[dict[str, Any]], who: str | None) -> Table:
-    """One table, a section per UTC day; flagged rows carry the rules that cite them."""
-    title = f"Timeline of {who}" if who else "Timeline"
-    flagged = sum(bool(r["rules"]) for r in rows)
-    table = Table(title=f"{title} ({len(rows)} events, {flagged} evidence of findings)",
-                  title_justify="left", show_lines=False)
-    # The event names its kind (colour); who did it to whom reads as one phrase; the
-    # rules citing a row go under its text: the table stays legible in 80 columns.
-    table.add_column("time", no_wrap=True)
-    table.add_column("event", no_wrap=True)
-    table.add_column("id", no_wrap=True, overflow="ellipsis", max_width=14)
-    table.add_column("who", overflow="fold")
+def summary_table(found: TimelineDigest, title: str, clock: Clock) -> Table:
+    """Every event counted by what it is: the whole timeline, whatever the cut."""
+    flagged = sum(g.flagged for g in found.groups)
+    table = Table(title=f"{title}: {found.total:,} events, {flagged:,} evidence of a "
+                        f"finding ({clock.name})", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     table.add_column("what", overflow="fold", ratio=1)
-    with_amounts = any(r["amount"] for r in rows)
-    if with_amounts:
-        table.add_column("amount", justify="right", no_wrap=True)
+    table.add_column("events", justify="right", no_wrap=True)
+    table.add_column("evidence", justify="right", no_wrap=True)
+    table.add_column("first", no_wrap=True)
+    table.add_column("last", no_wrap=True)
+    for group in found.groups:
+        what = Text(group.event, style=KIND_STYLES.get(group.kind, ""))
+        if group.what and group.what != group.event:
+            what.append(f" {group.what}")
+        if group.system:
+            what.append(f" · {group.system}")
+        if group.by_currency:
+            what.append("\n" + " + ".join(fmt.money(amount, currency)
+                                          for currency, amount in group.by_currency))
+        table.add_row(what, f"{group.events:,}",
+                      Text(f"{group.flagged:,}", style="bold red" if group.flagged else ""),
+                      minute(clock, group.first), minute(clock, group.last))
+    return table
+
+
+def minute(clock: Clock, instant: datetime) -> str:
+    day, time = clock.day_and_clock(instant)
+    return f"{day} {time[:5]}"
+
+
+def events_table(found: TimelineDigest, clock: Clock) -> Table:
+    """The events kept, a section per day (in the display zone); each event's id, who
+    did it to whom and what, its amount, and under it the rules citing it; the events
+    the cut left out counted where they were."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("time", no_wrap=True)
+    table.add_column("event", ratio=1, overflow="fold")
     day = None
-    for row in rows:
-        date, _, clock = (row["ts"] or "").partition("T")
+    for row, hidden in zip(found.events, found.hidden_before, strict=True):
+        if hidden:
+            table.add_row("", hidden_text(hidden))
+        date, clock_time = clock.day_and_clock(row["ts"])
         if date != day:
             if day is not None:
                 table.add_section()
-            table.add_row(Text(date, style="bold"), *([""] * (len(table.columns) - 1)))
+            table.add_row(Text(date, style="bold"), "")
             day = date
-        style = KIND_STYLES.get(row["kind"], "")
-        who = " → ".join(x for x in (row["actor"], row["account"]) if x)
-        what = Text(" · ".join(x for x in (row["system"], row["summary"]) if x))
-        if row["rules"]:  # under the event, so the table keeps its width
-            what.append("\n! " + ", ".join(row["rules"]), style="bold red")
-        cells: list[str | Text] = [clock.removesuffix("Z")[:8],
-                                   Text(row["event"] or row["kind"], style=style),
-                                   row["id"] or "", who, what]
-        if with_amounts:
-            cells.append(" ".join(x for x in (row["amount"], row["currency"]) if x))
-        table.add_row(*cells)
+        table.add_row(clock_time, event_text(row))
+    if found.hidden_after:
+        table.add_row("", hidden_text(found.hidden_after))
     return table
+
+
+def hidden_text(count: int) -> Text:
+    return Text(f"... {count:,} more event(s) not shown", style="dim")
+
+
+def event_text(row: dict[str, Any]) -> Text:
+    """'charge CH000471040  EUR 2.99' / 'svc-order-sync → C2180621 · order-system ·
+    one_time ADDON-DATA-1GB via api' / '! rule, rule': words wrap, never split."""
+    text = Text(row["event"] or row["kind"], style=KIND_STYLES.get(row["kind"], ""))
+    text.append(f" {row['id'] or '-'}")
+    if row["amount"] is not None:
+        text.append(f"  {fmt.money(row['amount'], row['currency'])}")
+    who = " → ".join(x for x in (row["actor"], row["account"]) if x)
+    details = " · ".join(x for x in (who, row["system"], row["summary"]) if x)
+    if details:
+        text.append(f"\n{details}")
+    if row["rules"]:  # under the event, so the table keeps its width
+        text.append("\n! " + ", ".join(row["rules"]), style="bold red")
+    return text
