@@ -113,7 +113,7 @@ def charge_tree(doc: dict[str, Any], clock: Clock) -> Tree:
 
 
 def change_tree(doc: dict[str, Any], clock: Clock) -> Tree:
-    parts = ("approval", "window", "impact", "rules", "change_id", "system")
+    parts = ("approval", "window", "impact", "rules", "change_id", "system", "source_records")
     title = terminal((f"change {doc['change_id']}", "bold"), f" on {doc['system']}")
     tree = Tree(node(title, field_lines(doc, clock, skip=parts)))
     approval = doc["approval"]
@@ -123,8 +123,8 @@ def change_tree(doc: dict[str, Any], clock: Clock) -> Tree:
     tree.add(node(terminal(("window", "bold"), ": ", verdict_of_window(window)),
                   field_lines(window, clock)))
     impact = doc["impact"]
-    lines = field_lines(impact, clock, skip=("amount", "refunded_amount", "currency",
-                                              "by_currency"))
+    lines = field_lines(impact, clock, skip=("charges", "amount", "refunded_amount",
+                                              "currency", "by_currency"))
     lines += money_lines(impact["by_currency"], ("amount", "refunded_amount",
                                                  "outstanding_amount"))
     tree.add(node(terminal(("impact", "bold"), f": {impact['charges']:,} anomalous "
