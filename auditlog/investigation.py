@@ -247,7 +247,7 @@ class Investigation:
 
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
         for result in results:
-            if result.naive_times and not tz_chosen:
+            if result.naive_times and not (tz_chosen or result.zone_chosen):
                 self.notify(NaiveTimes(result))
             if result.dst_resolved:
                 self.notify(DaylightSaving(result))

@@ -70,6 +70,8 @@ class FileResult:
     dst_resolved: int = 0
     # Of the quarantined rows, how many a mapping's filters set aside.
     filtered: int = 0
+    # The zone of the naive times was given (--tz, or the mapping's `tz`), not assumed.
+    zone_chosen: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {name: value for name, value in asdict(self).items() if name in REPORTED}
@@ -118,6 +120,7 @@ def ingest_paths(
     file loaded before with another zone is refused: it must be forgotten first."""
     rules = load_mapping(mapping, kind=kind) if mapping is not None else None
     kind = kind if kind is not None or rules is None else rules.kind
+    tz = tz if tz is not None or rules is None else rules.tz
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}; use one of: {', '.join(KINDS)}")
     if tz is not None:
@@ -298,7 +301,8 @@ def _load(
     record_file(con, source, sha256, kind_names, zone or NO_ZONE, counts)
     if zone is not None:
         record_naive(con, source, sha256, counts, chosen=chosen_tz is not None)
-    return FileResult(path=source.display, kind=kind_names, sha256=sha256, tz=zone, **counts)
+    return FileResult(path=source.display, kind=kind_names, sha256=sha256, tz=zone,
+                      zone_chosen=chosen_tz is not None, **counts)
 
 
 def _kind_of(

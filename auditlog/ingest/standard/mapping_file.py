@@ -14,15 +14,16 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
+from zoneinfo import available_timezones
 
 import duckdb
 
 from auditlog.errors import UsageError
-from auditlog.ingest.standard.mapping_paths import PathSyntaxError, parse_path
+from auditlog.ingest.standard.mapping_paths import PathSyntaxError, optional, parse_path
 from auditlog.kinds import KINDS
 
-SECTIONS = ("kind", "description", "columns", "fields", "values", "unmatched", "constants",
-            "timestamps", "minor_units", "filters")
+SECTIONS = ("kind", "description", "tz", "columns", "fields", "values", "unmatched", "defaults",
+            "constants", "timestamps", "minor_units", "filters")
 
 # The mappings shipped with auditlog, named by their file's stem (`--mapping okta_csv`).
 SHIPPED = Path(__file__).resolve().parent.parent / "mappings"
@@ -51,10 +52,12 @@ class Mapping:
     source: str  # how messages name it: its path, or "NAME (shipped mapping)"
     name: str  # its stem, for quarantine reasons
     kind: str | None = None
+    tz: str | None = None  # the zone of the source's naive times; --tz wins
     columns: dict[str, str] = field(default_factory=dict)  # source column or path -> target
     fields: dict[str, tuple[str, ...]] = field(default_factory=dict)  # target -> paths
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     unmatched: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)  # when the file gives nothing
     constants: dict[str, str] = field(default_factory=dict)
     timestamps: dict[str, list[str]] = field(default_factory=dict)
     minor_units: dict[str, int | str] = field(default_factory=dict)  # exponent or "currency"
@@ -122,6 +125,9 @@ def _check(data: dict[str, Any], source: str, name: str, kind_named: str | None)
         bad("kind", f"is {kind!r}; use one of: {', '.join(KINDS)}")
     if "description" in data and not isinstance(data["description"], str):
         bad("description", "must be a string")
+    tz = data.get("tz")
+    if tz is not None and (not isinstance(tz, str) or tz not in available_timezones()):
+        bad("tz", f"is {tz!r}; use an IANA zone name such as UTC or Europe/Paris")
     checked_kind = kind_named or kind
     valid = (KINDS[checked_kind].column_names if checked_kind
              else tuple(dict.fromkeys(c for k in KINDS.values() for c in k.column_names)))
@@ -142,7 +148,7 @@ def _check(data: dict[str, Any], source: str, name: str, kind_named: str | None)
         if not isinstance(value, str) or not value.strip():
             bad(key, "must be a path such as \"actor.alternateId\" or \"target[0].id\"")
         try:
-            parse_path(value.strip())
+            parse_path(optional(value)[0])
         except PathSyntaxError as exc:
             bad(key, f"is not a path ({value!r}: {exc})")
         return value.strip()
@@ -174,8 +180,13 @@ def _check(data: dict[str, Any], source: str, name: str, kind_named: str | None)
     for column in unmatched:
         if column not in values:
             bad(f"unmatched.{column}", f"needs a [values.{column}] table it is the default of")
+    defaults = {target(k, f"defaults.{k}"): _scalar(v, f"defaults.{k}", bad)
+                for k, v in _table(data, "defaults", bad).items()}
     constants = {target(k, f"constants.{k}"): _scalar(v, f"constants.{k}", bad)
                  for k, v in _table(data, "constants", bad).items()}
+    for name_ in sorted(set(constants) & set(defaults)):
+        bad(f"defaults.{name_}", f"gives a default to {name_!r}, which [constants] sets on "
+                                 "every row")
     for name_ in sorted(set(constants) & (set(renamed) | set(fields))):
         bad(f"constants.{name_}", f"sets the column {name_!r}, which the mapping also reads "
                                   "from the file; each column is set once")
@@ -198,8 +209,8 @@ def _check(data: dict[str, Any], source: str, name: str, kind_named: str | None)
                                          "\"currency\" (the row's currency's, ISO 4217)")
         minor_units[target(column, f"minor_units.{column}")] = units
     filters = tuple(_filter(n, t, bad, path) for n, t in _table(data, "filters", bad).items())
-    return Mapping(source=source, name=name, kind=kind, columns=columns, fields=fields,
-                   values=values, unmatched=unmatched, constants=constants,
+    return Mapping(source=source, name=name, kind=kind, tz=tz, columns=columns, fields=fields,
+                   values=values, unmatched=unmatched, defaults=defaults, constants=constants,
                    timestamps=timestamps, minor_units=minor_units, filters=filters)
 
 

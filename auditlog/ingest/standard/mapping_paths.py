@@ -5,7 +5,8 @@ A path is keys joined by dots, each optionally followed by array indexes (`[0]`,
 0). A key holding a dot, a bracket or a quote is written in brackets and quotes:
 `labels["app.kubernetes.io/name"]`. The first key is a top-level key of a JSON record
 or a column of a CSV/TSV/Parquet file (matched case-insensitively, as column names
-are); the keys after it are JSON keys (matched exactly, as JSON keys are).
+are); the keys after it are JSON keys (matched exactly, as JSON keys are). A trailing
+`?` makes a path optional (see `optional`).
 
 Why our own small syntax and not JSONPath: these are the paths every log vendor's
 documentation prints (Okta, GCP, Azure all write `a.b[0].c`), so a user can copy them
@@ -26,6 +27,13 @@ Step = str | int
 _KEY = re.compile(r"[^.\[\]\"]+")
 _INDEX = re.compile(r"\[(\d+)\]")
 _QUOTED = re.compile(r'\["((?:[^"\\]|\\.)*)"\]')
+
+
+def optional(text: str) -> tuple[str, bool]:
+    """A path and whether it is optional: written with a trailing `?`, it may match
+    nothing in a file without that being an error (a field some exports carry)."""
+    stripped = text.strip()
+    return (stripped[:-1].rstrip(), True) if stripped.endswith("?") else (stripped, False)
 
 
 class PathSyntaxError(ValueError):

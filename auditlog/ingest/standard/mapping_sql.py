@@ -33,6 +33,7 @@ from auditlog.ingest.standard.mapping_file import Mapping, RowFilter
 from auditlog.ingest.standard.mapping_paths import (
     PathSyntaxError,
     Step,
+    optional,
     parse_path,
     pointer,
     written,
@@ -94,7 +95,7 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mappi
     renames: dict[int, str] = {}
     fields: dict[str, list[tuple[_Use, _Ref | None]]] = {}
     for source, target in mapping.columns.items():
-        column = resolver.column_of(source)
+        column = resolver.column_of(optional(source)[0])
         if column is not None and f"c{column}" in present:
             renames[column] = target
         else:
@@ -176,6 +177,13 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mappi
         names.append(target)
         origins.append(f"constants.{target}")
         bases.append(target)
+    # A default for a column nothing else gives is the value of every row.
+    for target, value in mapping.defaults.items():
+        if target not in {n.strip().lower() for n in names}:
+            selects.append(_restyle(f"CAST({_bind(params, value)} AS VARCHAR)", staged))
+            names.append(target)
+            origins.append(f"defaults.{target}")
+            bases.append(target)
     # Columns of a wide JSON row that were never columns stay in `_raw`, whence
     # validation reads them into `extra`.
     unstaged = [n for i, n in enumerate(staged.columns) if f"c{i}" not in present]
@@ -226,6 +234,7 @@ class _Resolver:
 
     def ref(self, text: str) -> _Ref | None:
         """None when the path's first step is no column of the file."""
+        text = optional(text)[0]
         column = self.column_of(text)
         if column is not None:
             if f"c{column}" in self.present:
@@ -293,7 +302,7 @@ class _Probe:
     def suggestion(self, text: str, ref: _Ref | None) -> str:
         """' (did you mean …?)' for a path that matches nothing, or ''."""
         try:
-            steps: tuple[Step, ...] = parse_path(text).steps
+            steps: tuple[Step, ...] = parse_path(optional(text)[0]).steps
         except PathSyntaxError:
             steps = (text,)
         if ref is None:  # the first step is no column
@@ -359,6 +368,8 @@ def _misses(
     alternatives for other rows), a renamed column that is not there."""
     misses: list[tuple[_Use, _Ref | None]] = []
     for listed in fields.values():
+        if any(optional(u.text)[1] for u, _ in listed):
+            continue  # a field not every export carries
         if not any(r is not None and r in found for _, r in listed):
             misses.extend(listed)
     return misses
@@ -410,8 +421,8 @@ def _field(refs: list[str | None], target: str, staged: Staged, mapping: Mapping
            params: dict[str, str]) -> str:
     """The first present of the field's paths, in the staged table's value style."""
     present = [r for r in refs if r is not None]
-    if not present:
-        return "CAST(NULL AS JSON)" if staged.style == "json" else "CAST(NULL AS VARCHAR)"
+    if not present:  # optional paths the file does not have
+        return _restyle(_transform("CAST(NULL AS VARCHAR)", target, mapping, params), staged)
     if staged.style == "json" and not _transformed(target, mapping):
         return present[0] if len(present) == 1 else f"coalesce({', '.join(present)})"
     texts = [_text_of_json(r) for r in present]
@@ -420,7 +431,7 @@ def _field(refs: list[str | None], target: str, staged: Staged, mapping: Mapping
 
 
 def _transformed(key: str, mapping: Mapping) -> bool:
-    return key in mapping.values or key in mapping.timestamps
+    return key in mapping.values or key in mapping.timestamps or key in mapping.defaults
 
 
 def _keeps(filters: list[tuple[RowFilter, _Use, _Ref | None]], mapping: Mapping,
@@ -483,7 +494,9 @@ def _minor_units(select: str, names: list[str], staged: Staged, mapping: Mapping
                        "THEN 3 ELSE 2 END)"
         else:
             exponent = str(units)
-        digits = f"lpad(ltrim({text}, '-'), {exponent} + 1, '0')"
+        # At least one digit before the point (lpad would cut a longer text).
+        bare = f"ltrim({text}, '-')"
+        digits = f"(repeat('0', greatest({exponent} + 1 - length({bare}), 0)) || {bare})"
         decimal = (f"(CASE WHEN starts_with({text}, '-') THEN '-' ELSE '' END || "
                    f"left({digits}, length({digits}) - {exponent}) || "
                    f"CASE WHEN {exponent} > 0 THEN '.' || right({digits}, {exponent}) "
@@ -580,4 +593,6 @@ def _transform(text: str, key: str, mapping: Mapping, params: dict[str, str]) ->
         else:
             iso = f"strftime(CAST({parsed} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%f')"
         expr = f"coalesce({iso}, {expr})"
+    if key in mapping.defaults:
+        expr = f"coalesce({expr}, {_bind(params, mapping.defaults[key])})"
     return expr
