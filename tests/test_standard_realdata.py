@@ -96,16 +96,30 @@ def test_rules_stay_quiet_where_the_samples_give_them_nothing_to_say(
     assert [f for f in all_findings if f["rule_id"] == rule] == []
 
 
-def test_findings_on_the_samples_are_only_about_their_grants(
+def test_findings_on_the_samples_are_only_about_their_grants_and_roles(
         all_findings: list[dict[str, Any]]) -> None:
     findings = all_findings
     grants = {r["auditID"] for r in source_records(FALCO)
               if r["objectRef"]["resource"] == "clusterrolebindings" and r["verb"] == "create"}
     grants |= {r["eventID"] for r in source_records(STRATUS_ADMIN)
                if r["eventName"] == "AttachUserPolicy"}
+    # The other findings name what the attacks did beside granting: the access key
+    # minted for the new user, the wildcard cluster role and the edited system: role.
+    others = {r["eventID"] for r in source_records(STRATUS_ADMIN)
+              if r["eventName"] == "CreateAccessKey"}
+    others |= {r["auditID"] for r in source_records(FALCO)
+               if r["objectRef"]["resource"] == "clusterroles" and r["verb"] != "delete"
+               and ('"*"' in json.dumps(r["requestObject"].get("rules"))
+                    or r["objectRef"]["name"].startswith("system:"))}
     assert {f["rule_id"] for f in findings} == {
-        "admin_grant", "grant_then_credential", "grant_without_approval"}
-    assert all(f["evidence"][0] in grants or set(f["evidence"]) & grants for f in findings)
-    # The unapproved-grant rule fires once per grant (these sources carry no approvals).
-    assert sorted(e for f in findings if f["rule_id"] == "grant_without_approval"
-                  for e in f["evidence"]) == sorted(grants)
+        "admin_grant", "grant_then_credential", "credential_for_other_account",
+        "k8s_role_wildcard", "k8s_system_role_changed"}
+    assert all(set(f["evidence"]) <= grants | others for f in findings)
+    # Every admin-level grant and every other key event is cited; the binding of
+    # system:basic-user (discovery rights every authenticated user has) is not.
+    basic = {r["auditID"] for r in source_records(FALCO)
+             if r["objectRef"]["resource"] == "clusterrolebindings" and r["verb"] == "create"
+             and r["requestObject"]["roleRef"]["name"] == "system:basic-user"}
+    assert {e for f in findings for e in f["evidence"]} == (grants | others) - basic
+    # CloudTrail and Kubernetes have no place for an approval: no grant is "unapproved".
+    assert [f for f in findings if f["rule_id"] == "grant_without_approval"] == []

@@ -13,6 +13,10 @@ A case file:
     params = { window_hours = 2 }  # optional overrides
     [case.tables]
     charges = [ { charge_id = "CH-1", ts = "2026-03-01T10:00:00Z", account = "C1", ... } ]
+    actions = [ { event_id = "A-1", ..., extra = { aws_account = "111122223333" } } ]
+
+A row's `extra` table holds the columns an adapter keeps beyond the contract's (they
+are stored in the row's `extra` JSON, as a standard source's are).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from auditlog.kinds import KINDS
 from auditlog.pack.model import Rule
 
 Tables = dict[str, list[dict[str, Any]]]
+# A case row's table of the columns an adapter keeps beyond the contract's (`extra`).
+EXTRA = "extra"
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,8 @@ def parse_case(rule_id: str, index: int, raw: dict[str, Any], source: str) -> Ca
     for table, rows in tables.items():
         if table not in KINDS:
             raise RuleError(f"unknown table '{table}'; use: {', '.join(KINDS)}", source=where)
-        unknown = {c for row in rows for c in row} - set(KINDS[table].column_names)
+        unknown = ({c for row in rows for c in row} - set(KINDS[table].column_names)
+                   - {EXTRA})
         if unknown:
             raise RuleError(f"table {table} has no columns {sorted(unknown)}", source=where)
     keys = raw.get("keys")
@@ -103,7 +110,8 @@ def build_fixture(path: Path, tables: Tables, *, source: str = "fixture") -> Non
     up) hold no log rows and are inserted as given."""
     con = store.connect(path)
     try:
-        logs = {table: rows for table, rows in tables.items() if table in KINDS and any(rows)}
+        logs = {table: [_flatten_extra(row) for row in rows]
+                for table, rows in tables.items() if table in KINDS and any(rows)}
         for table, rows in tables.items():
             if table not in KINDS and any(rows):
                 _insert(con, table, rows)
@@ -117,6 +125,15 @@ def build_fixture(path: Path, tables: Tables, *, source: str = "fixture") -> Non
                 )
     finally:
         con.close()
+
+
+def _flatten_extra(row: dict[str, Any]) -> dict[str, Any]:
+    # A case row's `extra = { ... }` holds what an adapter keeps beyond the contract's
+    # columns: its members are handed over as such columns, which ingest keeps in extra.
+    members = row.get(EXTRA) or {}
+    if not isinstance(members, dict):
+        raise RuleError(f"{EXTRA} must be a table of the columns beyond the contract's")
+    return {**{k: v for k, v in row.items() if k != EXTRA}, **members}
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:

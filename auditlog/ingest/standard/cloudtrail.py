@@ -15,6 +15,12 @@ line; the readers unwrap them all into `_docs` (staging.DOCS). One record is one
   none, so it is not a grant (and a user rotating its own key is not a self-grant).
   Rules that care, such as grant_then_credential, look for these actions by name.
 * Everything else is an **action**: action = eventName, system = eventSource.
+* A call that opens a resource through a policy, permission, share or ACL (a trust
+  policy, a bucket policy, a Lambda permission, a snapshot shared, ...) keeps who it
+  opens it to as `extra.access_opened_to`: `"*"` and account ids (aws_access.py says
+  what is read); the exposure rules judge it.
+* CloudTrail records carry no approval: privilege rows have
+  `extra.source_carries_approval = false` (grant_without_approval skips them).
 * A *failed* call (errorCode set, or a ConsoleLogin answered `Failure`) has result
   `failure`, its errorCode/errorMessage kept in `extra`; a failed privilege call granted
   nothing, so it is not a grant but such an action.
@@ -28,7 +34,9 @@ IAMUser → userName; AssumedRole → "<role>/<session name>" (the session name 
 tells apart the people behind a shared role, e.g. SSO); Root → "root/<account>";
 AWSService → invokedBy; FederatedUser → its federated name; AWSAccount → principalId;
 IdentityCenterUser → onBehalfOf.userId; otherwise userName, arn or principalId. The
-whole `userIdentity` is kept in `extra.user_identity`.
+whole `userIdentity` is kept in `extra.user_identity`, the caller's ARN (else principalId
+or invokedBy), when not the actor itself, in `extra.actor_raw`. The same ARN met in an
+OCSF translation is written in this form too (aws.aws_principal).
 
 Records exported through Logstash lose `eventTime` to `@timestamp` (OTRF datasets); that
 is read when `eventTime` is missing. A record with neither, or without eventName or
@@ -41,6 +49,7 @@ import duckdb
 
 from auditlog.ingest.staging import DOCS, Staged, extract, key, kind_table, split_by_kind, text
 from auditlog.ingest.standard.aws import calls_values, credential_values
+from auditlog.ingest.standard.aws_access import access_sql
 
 NAME = "cloudtrail"
 
@@ -68,14 +77,16 @@ FIELDS = {
 }
 
 EXTRA_COMMON = ["error_code", "error_message", "user_agent", "aws_region", "aws_account",
-                "event_type", "read_only", "request_id", "user_identity", "actor_role",
+                "event_type", "read_only", "request_id", "user_identity", "actor_raw", "actor_role",
                 "request_parameters", "response_elements", "resources",
                 "additional_event_data"]
 COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
-                   "event_name", "event_source", "source_ip", *EXTRA_COMMON],
+                   "event_name", "event_source", "source_ip", "source_carries_approval",
+                   "access_opened_to", *EXTRA_COMMON],
     "actions": ["event_id", "ts", "actor", "actor_type", "action", "system", "target_account",
-                "object", "channel", "result", "source_ip", "session_id", *EXTRA_COMMON],
+                "object", "channel", "result", "source_ip", "session_id", "access_opened_to",
+                *EXTRA_COMMON],
 }
 
 
@@ -89,12 +100,19 @@ class CloudTrail:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_calls AS {calls_values()}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_creds AS {credential_values()}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_fields AS {extract(FIELDS)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_access AS {access_sql(ACCESS_CALLS)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _ct_fields")
         con.execute("DROP TABLE _ct_calls")
         con.execute("DROP TABLE _ct_creds")
+        con.execute("DROP TABLE _ct_access")
         return split_by_kind(con, "_ct_mapped", NAME, COLUMNS, default_kind="actions")
 
+
+# The records as aws_access reads them: who a policy, permission or share call opens to.
+ACCESS_CALLS = f"""(SELECT _row, {text('event_source')} AS service, {text('event_name')} AS name,
+                          rp
+                   FROM _ct_fields WHERE _bad IS NULL AND rp IS NOT NULL)"""
 
 # The identity of the caller, one CASE per userIdentity type (see the module docstring).
 ACTOR_SQL = """
@@ -136,7 +154,7 @@ WITH records AS (
          END AS reason
   FROM _ct_fields f),
 classified AS (
-  SELECT r.*, c.operation,
+  SELECT r.*, c.operation, x.access_opened_to,
          json_extract_string(r.rp, c.subject_path) AS subject,
          coalesce(c.privilege_constant, json_extract_string(r.rp, c.privilege_path)) AS privilege,
          CASE WHEN k.event_name IS NOT NULL
@@ -147,7 +165,8 @@ classified AS (
               THEN 'privileges' ELSE 'actions' END AS _kind
   FROM records r
   LEFT JOIN _ct_calls c ON c.event_source = r.service AND c.event_name = r.name
-  LEFT JOIN _ct_creds k ON k.event_source = r.service AND k.event_name = r.name)
+  LEFT JOIN _ct_creds k ON k.event_source = r.service AND k.event_name = r.name
+  LEFT JOIN _ct_access x ON x._row = r._row)
 SELECT
   _row, _loc, _raw, reason AS _bad, _kind,
   {text('event_id')} AS event_id,
@@ -173,9 +192,15 @@ SELECT
   CASE WHEN failed THEN 'failure' ELSE 'success' END AS result,
   {text('source_ip')} AS source_ip,
   ui ->> '$.accessKeyId' AS session_id,
+  -- CloudTrail has no place for an approval (controls/grant_controls.sql).
+  CASE WHEN _kind = 'privileges' THEN false END AS source_carries_approval,
+  access_opened_to,
   error_code, error_message, user_agent, aws_region, aws_account, event_type, read_only,
   request_id,
   ui AS user_identity,
+  -- The caller as AWS writes it (its ARN), beside the normal form in actor.
+  nullif(coalesce(ui ->> '$.arn', ui ->> '$.principalId', ui ->> '$.invokedBy'), actor)
+    AS actor_raw,
   ui -> '$.sessionContext.sessionIssuer.arn' AS actor_role,
   rp AS request_parameters,
   -- Temporary credentials' session tokens are secrets; the key id is enough to trace.

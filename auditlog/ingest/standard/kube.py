@@ -40,6 +40,8 @@ FIELDS = {
     "request_subjects": "$.requestObject.subjects",
     "response_role": "$.responseObject.roleRef",
     "response_subjects": "$.responseObject.subjects",
+    "request_rules": "$.requestObject.rules",
+    "response_rules": "$.responseObject.rules",
     "annotations": key("annotations"),
 }
 
@@ -48,12 +50,12 @@ EXTRA_COMMON = ["audit_id", "verb", "user_agent", "groups", "impersonated_user",
 COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
                    "role_kind", "binding", "namespace", "subject_kind", "source_ip",
-                   *EXTRA_COMMON],
+                   "source_carries_approval", *EXTRA_COMMON],
     "actions": ["event_id", "ts", "actor", "actor_type", "action", "system", "target_account",
                 "object",
                 "channel", "result", "source_ip", "resource", "subresource", "namespace",
                 "name", "api_group", "response_reason", "response_message", "stage",
-                "level", *EXTRA_COMMON],
+                "level", "role_rules", *EXTRA_COMMON],
 }
 
 
@@ -153,6 +155,12 @@ SELECT
   CASE WHEN meaning = 'binding' THEN role ->> '$.name' END AS privilege,
   CASE WHEN verb_text = 'delete' THEN 'revoke' ELSE 'grant' END AS operation,
   role ->> '$.kind' AS role_kind,
+  -- An RBAC binding has no place for an approval (controls/grant_controls.sql).
+  CASE WHEN meaning = 'binding' THEN false END AS source_carries_approval,
+  -- What a role or cluster role allows, as stored (response) when logged, else as
+  -- requested: the Kubernetes rules read its verbs and resources.
+  CASE WHEN res IN ('roles', 'clusterroles')
+       THEN coalesce(response_rules, request_rules) END AS role_rules,
   {text('name')} AS binding,
   s ->> '$.kind' AS subject_kind,
   CASE WHEN res IS NULL THEN verb_text

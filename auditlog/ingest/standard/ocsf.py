@@ -44,7 +44,9 @@ authentication: `service.name`). A privilege names no product as its system: the
 product that logged a grant (an identity provider, CloudTrail) is not what the grant
 gives access to, so a grant without resources applies to any system, as in the
 CloudTrail adapter. ticket, approver and expires_at, which OCSF has no attribute for,
-are read from `unmapped` when a producer put them there. The whole event (less the
+are read from `unmapped` when a producer put them there; a grant with neither key
+there has `extra.source_carries_approval = false` (grant_without_approval skips it,
+since OCSF itself cannot carry an approval). The whole event (less the
 arrays a privilege row was expanded from) is kept as `extra.ocsf`: nothing unmapped is
 lost.
 
@@ -170,7 +172,7 @@ FIELDS = {
 COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
                    "ticket", "approver", "expires_at", "class_uid", "activity_id",
-                   "source_ip", "actor_raw", "ocsf"],
+                   "source_ip", "actor_raw", "source_carries_approval", "ocsf"],
     "actions": ["event_id", "ts", "actor", "action", "system", "target_account", "object",
                 "channel", "result", "source_ip", "session_id", "class_uid", "activity_id",
                 "actor_raw", "ocsf"],
@@ -366,6 +368,10 @@ SELECT
   {text('ticket')} AS ticket,
   {text('approver')} AS approver,
   {text('expires_at')} AS expires_at,
+  -- OCSF has no attribute for an approval: a grant whose producer put no ticket and no
+  -- approver key in `unmapped` cannot show one (controls/grant_controls.sql).
+  CASE WHEN _kind = 'privileges' AND ticket IS NULL AND approver IS NULL
+       THEN false END AS source_carries_approval,
   cls AS class_uid,
   act AS activity_id,
   -- What a privilege row was expanded from is in its own columns; the rest stays.
