@@ -185,3 +185,85 @@ def test_the_same_id_with_other_content_that_matters_is_still_a_conflict(
     assert rows(con, "SELECT subject FROM privileges") == [(kept,)]
     assert rows(con, "SELECT verdict, count(*) FROM shared_rows GROUP BY 1 ORDER BY 1") == [
         ("conflict", 2), ("duplicate", 1)]
+
+
+# --- extra.actor_raw: the actor as the source wrote it, where the normal form rewrote it.
+
+RAW_FORMS: dict[str, tuple[str, dict[str, Any], str, str]] = {
+    # source: (file name, record, actor in normal form, actor as written)
+    "github": ("org.jsonl", {
+        "_document_id": "g1", "action": "org.add_member", "actor": "Mona-Lisa",
+        "@timestamp": 1614556800000, "org": "acme", "user": "Octocat", "permission": "admin",
+    }, "mona-lisa", "Mona-Lisa"),
+    "windows (NXLog)": ("nxlog.json", {
+        "EventTime": "2026-03-01 10:00:00", "Hostname": "dc1.corp.example",
+        "EventType": "AUDIT_SUCCESS", "EventID": 4732,
+        "SourceName": "Microsoft-Windows-Security-Auditing", "Channel": "Security",
+        "RecordNumber": 7, "SubjectUserSid": "S-1-5-21-1-2-3-1104", "SubjectUserName": "alice",
+        "SubjectDomainName": "corp", "MemberSid": "S-1-5-21-1-2-3-1105",
+        "TargetUserName": "Administrators", "TargetDomainName": "Builtin",
+        "TargetSid": "S-1-5-32-544",
+    }, "CORP\\alice", "corp\\alice"),
+    "gcp": ("audit.jsonl", {
+        "insertId": "s1", "logName": "projects/p1/logs/cloudaudit.googleapis.com%2Factivity",
+        "timestamp": "2026-03-01T10:00:00Z", "resource": {"type": "service_account"},
+        "protoPayload": {
+            "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+            "serviceName": "iamcredentials.googleapis.com",
+            "methodName": "GenerateAccessToken",
+            "authenticationInfo": {"principalSubject":
+                                   "serviceAccount:wi@p1.iam.gserviceaccount.com"}},
+    }, "wi@p1.iam.gserviceaccount.com", "serviceAccount:wi@p1.iam.gserviceaccount.com"),
+    "azure activity": ("activity.jsonl", {
+        "time": "2026-03-01T10:00:00Z", "operationName": "MICROSOFT.COMPUTE/VIRTUALMACHINES/WRITE",
+        "category": "Administrative", "resultType": "Success", "callerIpAddress": "203.0.113.7",
+        "resourceId": "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/vm1",
+        "correlationId": "c-1", "properties": {"eventCategory": "Administrative"},
+        "identity": {"claims": {
+            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": "Admin@Contoso.com"}},
+    }, "admin@contoso.com", "Admin@Contoso.com"),
+    "entra audit": ("entra.jsonl", {
+        "time": "2026-03-03T09:00:00Z", "operationName": "Add member to role",
+        "category": "AuditLogs", "resourceId": "/tenants/t1/providers/Microsoft.aadiam",
+        "tenantId": "t1", "correlationId": "c-e1", "identity": "Admin",
+        "properties": {
+            "id": "e1", "category": "RoleManagement", "result": "success",
+            "activityDisplayName": "Add member to role", "loggedByService": "Core Directory",
+            "activityDateTime": "2026-03-03T09:00:00+00:00", "operationType": "Assign",
+            "initiatedBy": {"user": {"id": "u-admin", "userPrincipalName": "Admin@Contoso.com"}},
+            "targetResources": [
+                {"id": "u-bob", "type": "User", "userPrincipalName": "bob@contoso.com"},
+                {"id": "r-ga", "type": "Role", "displayName": "Global Administrator"}]},
+    }, "admin@contoso.com", "Admin@Contoso.com"),
+}
+
+
+@pytest.mark.parametrize("source", RAW_FORMS)
+def test_a_rewritten_actor_keeps_its_raw_form_as_actor_raw(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, source: str) -> None:
+    name, record, normal, raw = RAW_FORMS[source]
+    path = tmp_path / name
+    path.write_text(json.dumps(record) + "\n")
+    (result,) = ingest_paths(con, [path])
+    assert result.quarantined == 0
+    assert rows(con, "SELECT actor, extra ->> '$.actor_raw' FROM actions "
+                     "UNION ALL SELECT actor, extra ->> '$.actor_raw' FROM privileges") == [
+        (normal, raw)]
+
+
+def test_an_actor_written_in_normal_form_has_no_raw_copy(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    name, record, normal, _ = RAW_FORMS["github"]
+    path = tmp_path / name
+    path.write_text(json.dumps({**record, "actor": normal}) + "\n")
+    ingest_paths(con, [path])
+    assert rows(con, "SELECT actor, extra ->> '$.actor_raw' FROM privileges") == [(normal, None)]
+
+
+def test_auditd_names_keep_the_id_they_stand_for(con: duckdb.DuckDBPyConnection) -> None:
+    # A real sample: root's events are written with auid/uid 0.
+    ingest_paths(con, sorted((Path(__file__).parent / "data" / "auditd").glob("*.log")))
+    pairs = set(rows(con, "SELECT actor, extra ->> '$.actor_raw' FROM actions "
+                          "UNION SELECT actor, extra ->> '$.actor_raw' FROM privileges"))
+    assert ("root", "0") in pairs
+    assert all(raw is None or raw.isdigit() for _, raw in pairs)

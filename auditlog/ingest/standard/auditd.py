@@ -30,7 +30,8 @@ which are preferred to the numbers.
 **Principals.** actor = the login user (`auid`: the person behind a session, kept through
 su and sudo), else the process user (`uid`), each written as its name when the log gives
 it (enriched `AUID=`/`UID=`, or an interpreted value), `root` for id 0, else the numeric id
-as text ("1000"); the raw ids are kept in `extra.auid` / `extra.uid`. An event naming
+as text ("1000"); the raw ids are kept in `extra.auid` / `extra.uid`, the one the actor
+stands for, when a name replaced it, also as `extra.actor_raw`. An event naming
 neither is `unknown`, actor_type `system`; a process with no login session (auid unset:
 daemons, boot) has actor_type `system`. The host is `node` when the log names it: it is
 the actions' `system` ("linux" otherwise) and the privileges' system (else empty).
@@ -307,8 +308,10 @@ SELECT
   _kind,
   coalesce(node || ':', '') || sec || '.' || frac || ':' || serial AS event_id,
   ts,
-  CASE WHEN _kind = 'privileges' AND change = 'role' THEN coalesce(process_user, actor)
-       ELSE actor END AS actor,
+  actor_final AS actor,
+  -- The id the log wrote for the actor (auid, or uid), when its name stands in for it.
+  nullif(CASE WHEN actor_final = login_user THEN auid WHEN actor_final = process_user THEN uid
+         END, actor_final) AS actor_raw,
   CASE WHEN login_user IS NULL THEN 'system' END AS actor_type,
   CASE WHEN change = 'role' THEN coalesce(account, login_user) ELSE account END AS subject,
   CASE WHEN change = 'role' THEN new_role ELSE group_name END AS privilege,
@@ -340,14 +343,16 @@ SELECT
   coalesce(syscall_name, syscall) AS syscall, audit_key AS key, old_context,
   coalesce(new_context, selected_context) AS new_context
 FROM (SELECT *, strftime(try(make_timestamp(try_cast(sec AS BIGINT) * 1000000)),
-                         '%Y-%m-%dT%H:%M:%S') || '.' || frac || 'Z' AS ts
+                         '%Y-%m-%dT%H:%M:%S') || '.' || frac || 'Z' AS ts,
+             CASE WHEN _kind = 'privileges' AND change = 'role'
+                  THEN coalesce(process_user, actor) ELSE actor END AS actor_final
       FROM k)
 """
 
 # Kept in `extra` (the event id already holds the stamp; unset values are left out).
-EXTRA = ["node", "record_type", "record_types", "op", "acct", "grp", "id", "auid", "uid",
-         "auid_name", "uid_name", "pid", "ses", "subj", "exe", "comm", "cmd", "cwd", "command",
-         "proctitle", "path", "hostname", "addr", "terminal", "res", "exit", "syscall", "key",
+EXTRA = ["actor_raw", "node", "record_type", "record_types", "op", "acct", "grp", "id", "auid",
+         "uid", "auid_name", "uid_name", "pid", "ses", "subj", "exe", "comm", "cmd", "cwd",
+         "command", "proctitle", "path", "hostname", "addr", "terminal", "res", "exit", "syscall", "key",
          "old_context", "new_context"]
 COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",

@@ -139,7 +139,7 @@ FIELDS = {
     "la_op_type": key("AADOperationType"),
 }
 
-EXTRA_ACTIVITY = ["category", "operation_name", "result_type", "result_signature",
+EXTRA_ACTIVITY = ["actor_raw", "category", "operation_name", "result_type", "result_signature",
                   "correlation_id", "tenant_id", "identity", "claims", "properties",
                   "role_definition_id", "scope", "principal_type",
                   "source_carries_approval"]
@@ -251,24 +251,30 @@ WITH base AS (
          {_nested('f.la_props')} AS la_properties
   FROM _az_fields f
   WHERE f._bad IS NOT NULL OR NOT {_is_aks(_value('f.category'))}),
-records AS (
+named AS (
   SELECT b.*,
-         coalesce(b.graph OR b.workspace_entra OR b.cat = 'AuditLogs', false) AS is_entra,
-         lower(coalesce({text('id_upn')}, {text('rest_upn')},
+         coalesce({text('id_upn')}, {text('rest_upn')},
                         CASE WHEN {text('caller')} LIKE '%@%' THEN {text('caller')} END,
                         CASE WHEN {text('la_caller')} LIKE '%@%' THEN {text('la_caller')} END,
                         CASE WHEN {text('id_name')} LIKE '%@%' THEN {text('id_name')} END,
-                        {text('signin_upn')})) AS user_principal,
-         lower(coalesce({text('id_oid')}, {text('rest_oid')}, {text('caller')},
+                        {text('signin_upn')}) AS user_raw,
+         coalesce({text('id_oid')}, {text('rest_oid')}, {text('caller')},
                         {text('la_caller')},
                         {text('id_appid')}, {text('rest_appid')},
                         CASE WHEN json_type(b.identity) = 'VARCHAR'
-                             THEN {text('b.identity')} END)) AS app_principal,
+                             THEN {text('b.identity')} END) AS app_raw
+  FROM base b),
+records AS (
+  SELECT b.*,
+         coalesce(b.graph OR b.workspace_entra OR b.cat = 'AuditLogs', false) AS is_entra,
+         -- Principals in normal form: lower-cased (UPNs and object ids are
+         -- case-insensitive); the form written is kept as actor_raw.
+         lower(b.user_raw) AS user_principal, lower(b.app_raw) AS app_principal,
          coalesce({_body('b.request_body')}, {_body("b.la_properties -> '$.requestbody'")})
            AS req,
          coalesce({_body('b.response_body')}, {_body("b.la_properties -> '$.responseBody'")})
            AS resp
-  FROM base b),
+  FROM named b),
 activity AS (
   SELECT r.*,
          coalesce(r.user_principal, r.app_principal, 'azure-platform') AS actor,
@@ -315,6 +321,8 @@ SELECT
   m.at AS ts,
   m.actor,
   m.actor_type,
+  nullif(CASE WHEN m.user_principal IS NOT NULL THEN m.user_raw ELSE m.app_raw END, m.actor)
+    AS actor_raw,
   CASE WHEN m.is_grant THEN lower(m.principal_id) END AS subject,
   CASE WHEN m.is_grant THEN coalesce(r.role_name, nullif(m.role_guid, ''),
                                      m.role_definition_id) END AS privilege,

@@ -91,6 +91,8 @@ SELECT
   CASE WHEN e.reason IS NULL AND e.operation IS NOT NULL AND e.subject IS NOT NULL
             AND e.privilege IS NOT NULL THEN 'privileges' ELSE 'actions' END AS _kind,
   e.event_id, e.ts, e.actor, e.actor_type,
+  -- The initiator's UPN as written, when lower-casing changed it.
+  nullif(e.initiated_by ->> '$.user.userPrincipalName', e.actor) AS actor_raw,
   e.subject, e.privilege, e.operation,
   CASE WHEN e.operation IS NULL THEN '{SYSTEM}' END AS system,
   CASE WHEN e.pim THEN {_detail('TicketNumber')} END AS ticket,

@@ -38,10 +38,10 @@ policy change or a role binding naming several members, which is one row per mem
 **Who acted** (`actor`): `authenticationInfo.principalEmail` (a user's or service
 account's email, or for GKE the Kubernetes user, e.g. `system:serviceaccount:ns:sa`);
 when missing (workload identity federation, some data-access logs),
-`principalSubject` in member normal form; the whole `authenticationInfo` is kept in
-`extra.authentication`. **Members** (`user:alice@x.com`, `serviceAccount:sa@p.iam...`,
-`group:g@x.com`, `domain:x.com`, `deleted:user:bob@x.com?uid=123`) are named by their
-email or domain: the type prefix (and `deleted:`) is dropped, so the subject of a grant
+`principalSubject` in member normal form (as written in `extra.actor_raw`); the whole
+`authenticationInfo` is kept in `extra.authentication`. **Members** (`user:alice@x.com`,
+`serviceAccount:sa@p.iam...`, `group:g@x.com`, `domain:x.com`,
+`deleted:user:bob@x.com?uid=123`) are named by their email or domain: the type prefix (and `deleted:`) is dropped, so the subject of a grant
 is the same account id as the actor of its actions; the raw member is kept in
 `extra.member`, its type in `extra.member_type`. `allUsers`, `allAuthenticatedUsers`
 and `principal://` / `principalSet://` identities stay as they are.
@@ -120,7 +120,8 @@ FIELDS = {
     "request_name": "$.protoPayload.request.name",
 }
 
-EXTRA_COMMON = ["insert_id", "log_name", "severity", "resource_type", "resource_labels",
+EXTRA_COMMON = ["actor_raw", "insert_id", "log_name", "severity", "resource_type",
+                "resource_labels",
                 "method_name", "service_name", "resource_name", "status_code",
                 "status_message", "user_agent", "authentication", "operation_info",
                 "labels"]
@@ -287,6 +288,9 @@ SELECT
                               '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9:]+(\\.[0-9]+)?')
        THEN time_text || 'Z' ELSE time_text END AS ts,
   actor_text AS actor,
+  -- A principalSubject (`principal://...`, `user:...`) in member normal form: as written.
+  CASE WHEN {text('principal_email')} IS NULL
+       THEN nullif({text('principal_subject')}, actor_text) END AS actor_raw,
   CASE WHEN actor_text LIKE '%.gserviceaccount.com' OR actor_text LIKE 'system:serviceaccount:%'
        THEN 'service'
        WHEN actor_text LIKE 'system:%' THEN 'system' END AS actor_type,

@@ -39,8 +39,10 @@ object per event: `action` ("org.add_member"), `actor` (login), `@timestamp` and
   branch protection) has result `failure`; GitHub logs other events only once done.
 * **Identity.** GitHub logins are case-insensitive, so `actor` and `subject` are the
   login lowercased (the raw forms kept in `extra.actor_login` / `extra.user_login`, with
-  `actor_id` / `user_id`). Bots (`actor_is_bot`, or a login ending in `[bot]`) are
-  `service` accounts, the `github` actor itself is `system`. Git events of a public
+  `actor_id` / `user_id`; the actor's login, when lowercasing changed it, also as
+  `extra.actor_raw`, the key every adapter keeps a rewritten actor under). Bots
+  (`actor_is_bot`, or a login ending in `[bot]`) are `service` accounts, the `github`
+  actor itself is `system`. Git events of a public
   repository logged without an actor (anonymous clones) have actor `anonymous`; any
   other record without an actor, action or time is quarantined with that reason.
 * **Event id** = `_document_id`; a record without one (older exports) gets
@@ -109,8 +111,8 @@ _DROP_MAPPED = json.dumps(dict.fromkeys(MAPPED_KEYS))
 _GITHUB_KEYS = {"_document_id", "org", "org_id", "business", "business_id", "repo",
                 "actor_location"}
 
-EXTRA_COMMON = ["actor_login", "actor_id", "user_login", "user_id", "org", "org_id",
-                "business", "business_id", "repo", "team", "permission", "old_permission",
+EXTRA_COMMON = ["actor_raw", "actor_login", "actor_id", "user_login", "user_id", "org",
+                "org_id", "business", "business_id", "repo", "team", "permission", "old_permission",
                 "country_code", "user_agent", "operation_type", "programmatic_access_type",
                 "token_id", "token_scopes", "hashed_token", "fields"]
 COLUMNS = {
@@ -276,6 +278,8 @@ SELECT
   CASE WHEN act LIKE '%.rejected_ref_update' THEN 'failure' ELSE 'success' END AS result,
   {text('actor_ip')} AS source_ip,
   false AS source_carries_approval,
+  -- The login as written, when lowercasing changed it (the normal form is lowercase).
+  nullif({text('actor_login')}, actor) AS actor_raw,
   {text('actor_login')} AS actor_login, actor_id, {text('user_login')} AS user_login, user_id,
   org_name AS org, org_id, {text('business')} AS business, business_id,
   repo_name AS repo, team_name AS team,

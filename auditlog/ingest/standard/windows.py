@@ -32,7 +32,12 @@ domain in upper case (Windows names are case-insensitive, and one log writes "Bu
 where another writes "BUILTIN"); without a subject user (logon events of the null SID,
 Kerberos requests) the target account acts, as it does in logon and logoff events
 (LOGON_EVENTS: their subject is the process that asked); without either, the computer.
-The SIDs are kept: `extra.actor_sid`, `extra.subject_sid`, `extra.target_sid`.
+The SIDs are kept: `extra.actor_sid`, `extra.subject_sid`, `extra.target_sid`; the
+subject as written (`Builtin\\alice`), when not the normal form, as `extra.actor_raw`.
+DOMAIN\\user, not the SID, is the normal form: it is what the group events' MemberName,
+Kerberos and logon events and every other source a reviewer compares them with name an
+account by, while a SID would make every finding unreadable; the SID stays beside it for
+the case it matters (an account renamed, or a member the event names only by SID).
 actor_type = system for the well-known service SIDs (S-1-5-18/19/20) and machine
 accounts (`NAME$`).
 
@@ -158,7 +163,7 @@ SERVICE_SIDS = ("S-1-5-18", "S-1-5-19", "S-1-5-20")
 # `log_channel`: the event log (Security, System, ...); the contract's `channel` (how an
 # action came in: console, api, ...) is not told by a Windows event.
 EXTRA_COMMON = ["event_code", "record_id", "computer", "log_channel", "provider", "container",
-                "actor_sid", "logon_id", "privilege_list", "event_data"]
+                "actor_sid", "actor_raw", "logon_id", "privilege_list", "event_data"]
 COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
                    "subject_sid", "member_name", "group_sid", "source_carries_approval",
@@ -333,7 +338,12 @@ SELECT
   logon_id AS session_id,
   target_sid,
   code AS event_code, record AS record_id, computer, log_channel, provider,
-  container, actor_sid, logon_id, privilege_list, d AS event_data
+  container, actor_sid, logon_id, privilege_list, d AS event_data,
+  -- The subject as the event wrote it, when the normal form (domain upper-cased, a
+  -- Kerberos realm said once) is not that.
+  CASE WHEN actor_id = subject_user
+       THEN nullif(concat_ws('\\', nullif(trim({_field('SubjectDomainName')}), ''),
+                            trim({_field('SubjectUserName')})), actor_id) END AS actor_raw
 FROM meaning
 LEFT JOIN _win_names n ON n.name_code = meaning.code AND meaning.security
 """
