@@ -21,7 +21,9 @@ import duckdb
 import polars as pl
 
 from auditlog import store
+from auditlog.analysis.progress import Steps, no_progress
 from auditlog.engines import open_engine
+from auditlog.engines.base import concat_findings
 from auditlog.errors import UsageError
 from auditlog.pack.model import SEVERITIES, Rule, severity_rank
 from auditlog.pack.params import with_model_params
@@ -91,9 +93,11 @@ def run_packs(
     since: datetime | None = None,
     until: datetime | None = None,
     engine: Engine | str = "duckdb",
+    progress: Steps = no_progress,
     **options: Any,
 ) -> RunReport:
-    """Run `rules` with `engine` and store their findings in the database at db_path.
+    """Run `rules` with `engine` and store their findings in the database at db_path;
+    `progress` hears of the attribution, then of each rule as it starts.
 
     `engine` is an engine's name (engines.ENGINES), opened with `options` (e.g. bounds
     on DuckDB; lake, master, bounds on Spark), or an Engine, which the run uses and
@@ -113,8 +117,11 @@ def run_packs(
     with running:  # checks first that the engine can run: nothing is stored otherwise
         # The attribution is computed once, stored, and read by the rules and, later,
         # by every trace and remediation (store/attribution.py).
+        total = len(rules) + 1
+        progress(0, total, "attribution")
         store_attribution(db_path, params)
-        found = run_on_engine(running, rules, params, since, until)
+        found = run_on_engine(running, rules, params, since, until,
+                              lambda done, _, label: progress(done + 1, total, label))
     con = store.connect(db_path)
     try:
         ensure_tables(con)
@@ -140,11 +147,21 @@ def store_attribution(db_path: Path | str, params: dict[str, Any] | None = None)
 
 
 def run_on_engine(engine: Engine, rules: Sequence[Rule], params: dict[str, Any] | None,
-                  since: datetime | None, until: datetime | None) -> pl.DataFrame:
+                  since: datetime | None, until: datetime | None,
+                  progress: Steps | None = None) -> pl.DataFrame:
     """The findings of `rules` on `engine`, after it installed the units they read with
-    the model's parameters of this run."""
+    the model's parameters of this run. With `progress`, the rules run one call each
+    (in run_rules' order, rule id), so each can be told as it starts."""
     engine.install(with_model_params(units_for(rules), params or {}))
-    return engine.run_rules(rules, params, since, until)
+    if progress is None:
+        return engine.run_rules(rules, params, since, until)
+    ordered = sorted(rules, key=lambda r: r.id)
+    frames = []
+    for done, rule in enumerate(ordered):
+        progress(done, len(ordered), rule.id)
+        frames.append(engine.run_rules([rule], params, since, until))
+    progress(len(ordered), len(ordered), "")
+    return concat_findings(frames)
 
 
 def units_for(rules: Sequence[Rule]) -> list[SqlUnit]:

@@ -12,10 +12,11 @@ import shlex
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import typer
 from rich.console import Console, ConsoleOptions, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.segment import Segment
 from rich.text import Text
 
@@ -25,6 +26,7 @@ from auditlog.store.locking import DEFAULT_TIMEOUT, Notice, WaitPolicy, set_wait
 from auditlog.textsafe import json_document, visible
 
 if TYPE_CHECKING:
+    from auditlog.ingest.pipeline import FileResult
     from auditlog.investigation import Investigation
     from auditlog.investigation import Notice as Told
 
@@ -112,6 +114,42 @@ def tell_waiting(notice: Notice) -> None:
         line = (f"waiting for {notice.holder.describe()} to release {notice.db_path} "
                 "(--no-wait fails at once instead)")
     err_console.print(line, markup=False, soft_wrap=True)
+
+
+class ProgressBar:
+    """One progress bar on stderr for a command that may run long (ingest, run, export),
+    drawn only when it is for a person: output for people (not --format json) and stderr
+    a terminal. Piped or redirected, nothing of it is written. The library tells how far
+    it got through callbacks (`steps`, `files`); labels are names from the data (rule
+    ids, file names), so they are text, never markup. Transient: gone when done."""
+
+    def __init__(self, what: str, *, enabled: bool, on: Console | None = None) -> None:
+        target = on or err_console
+        self.rows = 0
+        self.bar = Progress(
+            TextColumn("{task.description}", markup=False), BarColumn(),
+            MofNCompleteColumn(), TextColumn("{task.fields[detail]}", markup=False),
+            TimeElapsedColumn(), console=target, transient=True,
+            disable=not (enabled and target.is_terminal))
+        self.task = self.bar.add_task(what, total=None, detail="")
+
+    def __enter__(self) -> Self:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def steps(self, done: int, total: int, label: str) -> None:
+        """analysis.progress.Steps: `label` is what runs now (a rule, a file)."""
+        self.bar.update(self.task, completed=done, total=total,
+                        description=label or "done")
+
+    def files(self, index: int, total: int, result: FileResult) -> None:
+        """ingest.pipeline.Progress: after each file, with the rows read so far."""
+        self.rows += result.rows_read
+        self.bar.update(self.task, completed=index + 1, total=total,
+                        description=Path(result.path).name, detail=f"{self.rows:,} rows")
 
 
 class OutputFormat(str, enum.Enum):

@@ -12,6 +12,7 @@ from auditlog.cli.common import (
     DbOption,
     FormatOption,
     OutputFormat,
+    ProgressBar,
     app,
     console,
     err_console,
@@ -41,26 +42,44 @@ def export_cmd(
     db: DbOption = None,
 ) -> None:
     """Write findings, refund list and evidence rows with a manifest of digests."""
-    manifest = investigation(db).export(out, formats or ["csv"], rules_dir or [])
+    with ProgressBar("export", enabled=True) as bar:
+        manifest = investigation(db).export(out, formats or ["csv"], rules_dir or [],
+                                            progress=bar.steps)
     if manifest["run"] is None:
         err_console.print("note: no 'auditlog run' yet, so the export holds no findings")
     tables = ", ".join(f"{rows} {name}" for name, rows in manifest["tables"].items())
     console.print(f"wrote {len(manifest['files'])} files and manifest.json to {out}: {tables}",
                   soft_wrap=True)
+    digest = manifest["manifest_sha256"]
+    console.print(f"manifest.json sha256 {digest}", soft_wrap=True)
+    err_console.print("record this digest elsewhere: 'auditlog verify DIR --manifest-sha256 "
+                      "DIGEST' then also fails when the manifest itself was edited",
+                      soft_wrap=True)
 
 
 @app.command("verify")
 def verify_cmd(
     directory: Annotated[Path, typer.Argument(help="A directory written by 'auditlog export'.")],
     inputs: Annotated[bool, typer.Option(
-        "--inputs", help="Also check the input files, where they were loaded from.")] = False,
+        "--inputs", help="Also check the input files, where they were loaded from (or "
+        "beside the export, when moved with it).")] = False,
+    manifest_sha256: Annotated[str | None, typer.Option(
+        "--manifest-sha256", metavar="HEX", help="The manifest's digest as 'export' printed "
+        "it, recorded elsewhere: fail if manifest.json is not that one.")] = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
     """Recompute an export's digests; exit 1 unless every file is as the manifest says."""
-    result = investigation(None).verify(directory, inputs=inputs)
+    result = investigation(None).verify(directory, inputs=inputs,
+                                        manifest_sha256=manifest_sha256)
     if output is OutputFormat.json:
         print_json(result.as_dict())
-    elif result.intact:
+        if not result.intact:
+            raise typer.Exit(1)
+        return
+    console.print(f"manifest.json sha256 {result.manifest_sha256}"
+                  + (" (as recorded)" if manifest_sha256 and not result.manifest_changed
+                     else ""), soft_wrap=True)
+    if result.intact:
         what = " and its inputs" if inputs else ""
         console.print(f"{directory}: intact ({result.checked} files{what} match manifest.json)")
     else:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -15,9 +14,9 @@ from auditlog.cli.common import (
     DbOption,
     FormatOption,
     OutputFormat,
+    ProgressBar,
     app,
     console,
-    err_console,
     investigation,
     print_json,
 )
@@ -27,7 +26,6 @@ from auditlog.textsafe import terminal
 if TYPE_CHECKING:
     import polars as pl
 
-    from auditlog.ingest.pipeline import FileResult
 
 KindName = enum.Enum("KindName", {name: name for name in KINDS}, type=str)  # type: ignore[misc]
 
@@ -75,30 +73,14 @@ def ingest(
     gzipped, each told by its content whatever the file's name. In a folder, files in
     none of these formats are skipped with a warning. One call is all or nothing.
     """
-    with _progress(enabled=output is OutputFormat.table) as bar:
-        task = bar.add_task("loading", total=None)
-
-        def advance(index: int, total: int, result: FileResult) -> None:
-            bar.update(task, total=total, completed=index + 1, description=Path(result.path).name)
-
+    with ProgressBar("loading", enabled=output is OutputFormat.table) as bar:
         results = investigation(db).ingest(
             paths, kind=kind.value if kind else None, tz=tz, strict=strict,
-            currency=currency, mapping=mapping, lake=lake, progress=advance)
+            currency=currency, mapping=mapping, lake=lake, progress=bar.files)
     if output is OutputFormat.json:
         print_json(results.to_dicts())
     else:
         _render_ingest(results)
-
-
-def _progress(*, enabled: bool) -> Progress:
-    return Progress(
-        # The description is a file name: text, not markup.
-        TextColumn("{task.description}", style="progress.description", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True,
-        disable=not (enabled and err_console.is_terminal),
-    )
 
 
 def _render_ingest(results: pl.DataFrame) -> None:

@@ -13,6 +13,7 @@ from auditlog.cli.common import (
     Engine,
     FormatOption,
     OutputFormat,
+    ProgressBar,
     RuleOption,
     RulesDirOption,
     Severity,
@@ -83,9 +84,10 @@ def run(
 ) -> None:
     """Run rule packs on the loaded logs and store their findings."""
     inv = investigation(db, engine=engine, master=master, lake=lake, rules_dirs=rules_dir)
-    report = inv.run(packs=pack or (), rules=rule or (), params=parse_params(param),
-                     since=since, until=until, rule_timeout=rule_timeout,
-                     rule_memory=rule_memory, rule_spill=rule_spill)
+    with ProgressBar("rules", enabled=output is OutputFormat.table) as bar:
+        report = inv.run(packs=pack or (), rules=rule or (), params=parse_params(param),
+                         since=since, until=until, rule_timeout=rule_timeout,
+                         rule_memory=rule_memory, rule_spill=rule_spill, progress=bar.steps)
     if output is OutputFormat.json:
         print_json(report.as_dict())
     else:

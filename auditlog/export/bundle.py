@@ -9,6 +9,7 @@ nothing half-written at --out; the next export clears what a killed one left."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -16,6 +17,7 @@ import duckdb
 from auditlog import store
 from auditlog.analysis.caveats import NEEDS, answer_caveats
 from auditlog.analysis.findings import FindingFilter, list_findings
+from auditlog.analysis.progress import Steps, no_progress
 from auditlog.analysis.refunds import refund_report
 from auditlog.errors import InputError, UsageError
 from auditlog.export.evidence import evidence_frames, input_files
@@ -36,7 +38,7 @@ from auditlog.export.manifest import (
 from auditlog.export.model import ExportData
 from auditlog.export.ocsf import OCSF_FILE, OCSF_VERSION
 from auditlog.export.staging import install, recover, staging_dir
-from auditlog.export.writers import WORKBOOK, writer_for
+from auditlog.export.writers import PER_TABLE, WORKBOOK, Writer, writer_for
 from auditlog.ingest.coverage import coverage
 from auditlog.pack import load_rules
 
@@ -65,13 +67,15 @@ def gather(con: duckdb.DuckDBPyConnection, rules_dirs: Sequence[Path] = ()) -> E
 
 
 def export_bundle(db_path: Path | str | None, out_dir: Path, formats: Iterable[str],
-                  rules_dirs: Sequence[Path] = ()) -> Manifest:
-    """Write the export into out_dir in every format; return the manifest."""
+                  rules_dirs: Sequence[Path] = (), progress: Steps = no_progress) -> Manifest:
+    """Write the export into out_dir in every format; return the manifest. `progress`
+    hears of the reading of the database, then of each file as it starts."""
     out_dir = out_dir.resolve()  # "--out ." has a name and a parent to write beside
     chosen = sorted(set(formats))
     writers = {name: writer_for(name) for name in chosen}  # unknown names fail first
     if not writers:
         raise UsageError("no format given; use {formats}", arguments=("formats",))
+    progress(0, 1, "reading the database")
     con = store.connect(db_path, read_only=True)
     try:
         data = gather(con, rules_dirs)
@@ -82,9 +86,13 @@ def export_bundle(db_path: Path | str | None, out_dir: Path, formats: Iterable[s
         con.close()
     recover(out_dir)
     check_target(out_dir, export_names(data))  # only once everything is read
+    steps = write_steps(writers, data)
     with staging_dir(out_dir) as staging:
-        files = [file_entry(staging, name, fmt, rows)
-                 for fmt, write in writers.items() for name, rows in write(data, staging)]
+        files = []
+        for done, (label, fmt, write, part) in enumerate(steps):
+            progress(done + 1, len(steps) + 1, label)
+            files += [file_entry(staging, name, fmt, rows) for name, rows in write(part, staging)]
+        progress(len(steps) + 1, len(steps) + 1, MANIFEST)
         manifest = Manifest(
             manifest_version=MANIFEST_VERSION,
             tool=Tool("auditlog", data.tool_version),
@@ -100,6 +108,21 @@ def export_bundle(db_path: Path | str | None, out_dir: Path, formats: Iterable[s
         write_manifest(staging, manifest)
         install(staging, out_dir)
     return manifest
+
+
+def write_steps(writers: dict[str, Writer], data: ExportData
+                ) -> list[tuple[str, str, Writer, ExportData]]:
+    """(file, format, writer, data) per file to write: a table-per-file format once per
+    table (with only that table), the others once."""
+    single = {"xlsx": WORKBOOK, "ocsf": OCSF_FILE}
+    steps = []
+    for fmt, write in writers.items():
+        if fmt in PER_TABLE:
+            steps += [(f"{name}.{fmt}", fmt, write, replace(data, tables={name: frame}))
+                      for name, frame in data.tables.items()]
+        else:
+            steps.append((single.get(fmt, fmt), fmt, write, data))
+    return steps
 
 
 def coverage_summary(con: duckdb.DuckDBPyConnection, data: ExportData) -> CoverageSummary:

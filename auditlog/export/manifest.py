@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from auditlog.analysis.findings import has_table
-from auditlog.errors import InputError
+from auditlog.errors import InputError, UsageError
 from auditlog.export.evidence import InputFile
 from auditlog.export.model import FIXED_DOCUMENT_TIME
 from auditlog.ingest.coverage import Gap
@@ -181,10 +181,21 @@ def file_entry(out_dir: Path, name: str, fmt: str, rows: dict[str, int]) -> File
                      sha256_file(path))
 
 
+def manifest_bytes(manifest: Manifest) -> bytes:
+    """manifest.json as written, byte for byte."""
+    return (json.dumps(manifest.as_json(), indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def manifest_sha256(manifest: Manifest) -> str:
+    """The SHA-256 of manifest.json: recorded elsewhere (a ticket, an archive's log), it
+    makes an edited manifest detectable (`verify --manifest-sha256`), which the digests
+    inside the manifest cannot: whoever edits a file can edit its digest too."""
+    return hashlib.sha256(manifest_bytes(manifest)).hexdigest()
+
+
 def write_manifest(out_dir: Path, manifest: Manifest) -> Path:
     path = out_dir / MANIFEST
-    path.write_text(json.dumps(manifest.as_json(), indent=2, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+    path.write_bytes(manifest_bytes(manifest))
     return path
 
 
@@ -209,9 +220,12 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
 @dataclass
 class Verification:
     """What `verify` found: intact when nothing changed, went missing or was added (and,
-    when inputs were checked, every input file is still where and what it was)."""
+    when inputs were checked, every input file is still where and what it was; and, when
+    the manifest's recorded digest was given, the manifest is the one recorded)."""
 
     directory: Path
+    manifest_sha256: str = ""
+    expected_manifest_sha256: str | None = None
     checked: int = 0
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -220,30 +234,47 @@ class Verification:
     inputs_missing: list[str] = field(default_factory=list)
 
     @property
+    def manifest_changed(self) -> bool:
+        """The manifest is not the one whose digest was recorded (False when none given)."""
+        expected = self.expected_manifest_sha256
+        return expected is not None and expected != self.manifest_sha256
+
+    @property
     def intact(self) -> bool:
-        return not (self.changed or self.missing or self.extra or self.inputs_changed
-                    or self.inputs_missing)
+        return not (self.manifest_changed or self.changed or self.missing or self.extra
+                    or self.inputs_changed or self.inputs_missing)
 
     def problems(self) -> list[tuple[str, str]]:
         """(what, file) for every problem, in a fixed order."""
+        edited = (f"{MANIFEST} (sha256 {self.manifest_sha256}, recorded "
+                  f"{self.expected_manifest_sha256})")
+        manifest = [edited] if self.manifest_changed else []
         return [(label, name) for label, names in (
+            ("manifest changed", manifest),
             ("changed", self.changed), ("missing", self.missing), ("extra", self.extra),
             ("input changed", self.inputs_changed), ("input missing", self.inputs_missing),
         ) for name in names]
 
     def as_dict(self) -> dict[str, Any]:
         return {"directory": str(self.directory), "intact": self.intact, "checked": self.checked,
+                "manifest_sha256": self.manifest_sha256,
+                "expected_manifest_sha256": self.expected_manifest_sha256,
+                "manifest_changed": self.manifest_changed,
                 "changed": self.changed, "missing": self.missing, "extra": self.extra,
                 "inputs_changed": self.inputs_changed, "inputs_missing": self.inputs_missing}
 
 
-def verify(out_dir: Path, *, inputs: bool = False) -> Verification:
+def verify(out_dir: Path, *, inputs: bool = False,
+           manifest_sha256: str | None = None) -> Verification:
     """Recompute every listed file's SHA-256; list files nobody listed. With `inputs`,
-    also recompute the digest of every input file at the paths it was loaded from."""
+    also recompute the digest of every input file where it was loaded from. With
+    `manifest_sha256` (the digest `export` printed, recorded elsewhere), the manifest
+    itself must be that one: an edited file with an edited manifest then fails too."""
+    expected = expected_digest(manifest_sha256)
     if not out_dir.is_dir():
         raise InputError(f"{out_dir} is not a directory")
     document = read_manifest(out_dir)
-    result = Verification(out_dir)
+    result = Verification(out_dir, sha256_file(out_dir / MANIFEST), expected)
     listed = set()
     for entry in document["files"]:
         name = entry["path"]
@@ -259,18 +290,53 @@ def verify(out_dir: Path, *, inputs: bool = False) -> Verification:
     result.changed.sort()
     result.missing.sort()
     if inputs:
-        check_inputs(document.get("inputs") or [], result)
+        check_inputs(document.get("inputs") or [], out_dir, result)
     return result
 
 
-def check_inputs(inputs: list[dict[str, Any]], result: Verification) -> None:
-    # Relative paths are as ingest was given them: relative to where it ran.
+def expected_digest(text: str | None) -> str | None:
+    """A recorded SHA-256 as 64 lower-case hex digits (as sha256sum writes it)."""
+    if text is None:
+        return None
+    digest = text.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise UsageError(f"{{manifest_sha256}} '{text}' is not a SHA-256 (64 hex digits)",
+                         arguments=("manifest_sha256",))
+    return digest
+
+
+def input_candidates(name: str, location: str | None, out_dir: Path) -> list[Path]:
+    """Where an input file may be, in order: where ingest found it (its absolute path);
+    then its path as ingest was given it, relative to the export directory or to the
+    directory holding it (an export kept in or beside the case folder its logs were
+    loaded from verifies wherever the folder is moved). Only an input recorded without a
+    location (by a database older than file_locations) is also looked for relative to
+    the working directory, as such exports always were. The first place that holds a
+    file decides: a changed file where ingest found it is changed, whatever copy lies
+    elsewhere."""
+    given = Path(name)
+    found = [Path(location)] if location else []
+    if given.is_absolute():
+        found.append(given)
+    else:
+        found += [out_dir / given, out_dir.parent / given]
+        if not location:
+            found.append(given)
+    return list(dict.fromkeys(found))
+
+
+def check_inputs(inputs: list[dict[str, Any]], out_dir: Path, result: Verification) -> None:
+    """Each input path, at the first of its places holding a file (input_candidates):
+    changed unless that file has the recorded digest; missing when no place holds one."""
     for item in inputs:
-        for name in item.get("paths") or []:
-            path = Path(name)
-            if not path.is_file():
+        names = item.get("paths") or []
+        locations = item.get("locations") or [None] * len(names)
+        for name, location in zip(names, locations, strict=False):
+            there = next((p for p in input_candidates(name, location, out_dir)
+                          if p.is_file()), None)
+            if there is None:
                 result.inputs_missing.append(name)
-            elif sha256_file(path) != item["sha256"]:
+            elif sha256_file(there) != item["sha256"]:
                 result.inputs_changed.append(name)
     result.inputs_changed.sort()
     result.inputs_missing.sort()

@@ -80,6 +80,10 @@ def write_xlsx(data: ExportData, out_dir: Path) -> Written:
     return [(WORKBOOK, data.rows())]
 
 
+# The formats that write one file per table, `<table>.<format>`: an export can write
+# (and tell its progress) table by table. The others write one file of all tables.
+PER_TABLE = frozenset({"csv", "json", "ndjson", "parquet"})
+
 WRITERS: dict[str, Writer] = {
     "csv": write_csv,
     "json": write_json,
