@@ -1,5 +1,5 @@
 """Storing: the rows judged to load, the quarantined rows with their reasons and text,
-and the record of the file (ingested_files, naive_files, shared_rows)."""
+and the record of the file (ingested_files, file_locations, naive_files, shared_rows)."""
 
 from __future__ import annotations
 
@@ -105,6 +105,10 @@ def record_file(
             "dups": counts["duplicates"], "quarantined": counts["quarantined"],
         },
     )
+    if source.label is None:  # rows handed over as data have no place on disk
+        con.execute("INSERT OR REPLACE INTO file_locations VALUES ($sha, $path, $location)",
+                    {"sha": sha256, "path": source.display,
+                     "location": str(source.path.resolve())})
 
 
 def record_naive(
