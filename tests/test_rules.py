@@ -53,7 +53,8 @@ def charges_db(tmp_path: Path) -> Path:
 def test_builtin_packs_load_without_errors() -> None:
     result = load_all()
     assert result.errors == []
-    assert {r.pack for r in result.rules} == {"billing", "privilege", "change", "operator"}
+    assert {r.pack for r in result.rules} == {"billing", "privilege", "change", "operator",
+                                             "credentials", "exposure", "kubernetes"}
     assert len(result.rules) >= 20
 
 
