@@ -173,3 +173,44 @@ def test_credential_rule_on_panthers_access_key_events(
     found = load_one(str(tmp_path / "d.duckdb"), tmp_path, record)
     hits = [f for f in found if f["rule_id"] == "credential_for_other_account"]
     assert [f["evidence"] for f in hits] == ([[record["eventID"]]] if fires else [])
+
+
+# Request shapes the real samples above do not have, written after AWS's API references
+# (PutBucketAcl's AccessControlPolicy and canned x-amz-acl, a trust policy listing
+# several principals, NotPrincipal, a Lambda permission scoped by its source).
+CONSTRUCTED = [
+    ("s3.amazonaws.com", "PutBucketAcl",
+     {"bucketName": "b", "AccessControlPolicy": {"AccessControlList": {"Grant": [
+         {"Grantee": {"xsi:type": "Group",
+                      "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+          "Permission": "READ"}]}}}, ["*"]),
+    ("s3.amazonaws.com", "PutBucketAcl", {"bucketName": "b", "x-amz-acl": ["public-read"]},
+     ["*"]),
+    ("s3.amazonaws.com", "PutBucketAcl", {"bucketName": "b", "x-amz-acl": ["private"]}, None),
+    ("iam.amazonaws.com", "UpdateAssumeRolePolicy",
+     {"roleName": "r", "policyDocument": json.dumps({"Statement": [
+         {"Effect": "Allow", "Action": "sts:AssumeRole",
+          "Principal": {"AWS": ["arn:aws:iam::111122223333:role/ci", "444455556666"],
+                        "Service": "ec2.amazonaws.com"}}]})}, ["111122223333", "444455556666"]),
+    ("iam.amazonaws.com", "UpdateAssumeRolePolicy",
+     {"roleName": "r", "policyDocument": json.dumps({"Statement": {
+         "Effect": "Allow", "Action": "sts:AssumeRole",
+         "NotPrincipal": {"AWS": "arn:aws:iam::111122223333:root"}}})}, ["*"]),
+    ("iam.amazonaws.com", "UpdateAssumeRolePolicy",
+     {"roleName": "r", "policyDocument": json.dumps({"Statement": [
+         {"Effect": "Deny", "Action": "sts:AssumeRole", "Principal": "*"}]})}, None),
+    ("lambda.amazonaws.com", "AddPermission20150331v2",
+     {"functionName": "f", "principal": "s3.amazonaws.com",
+      "sourceArn": "arn:aws:s3:::bucket"}, None),
+    ("lambda.amazonaws.com", "AddPermission20150331v2",
+     {"functionName": "f", "principal": "*", "sourceAccount": "111122223333"}, None),
+    ("rds.amazonaws.com", "ModifyDBClusterSnapshotAttribute",
+     {"attributeName": "restore", "valuesToAdd": ["all"]}, ["*"]),
+]
+
+
+@pytest.mark.parametrize("service, name, parameters, expected", CONSTRUCTED)
+def test_who_a_call_opens_a_resource_to_in_other_shapes(
+        service: str, name: str, parameters: dict[str, Any], expected: list[str] | None) -> None:
+    record = {"eventSource": service, "eventName": name, "requestParameters": parameters}
+    assert opened_to(record) == expected
