@@ -47,6 +47,12 @@ def test_every_shipped_mapping_has_a_sample_folder_and_is_documented() -> None:
         assert f"`{name}`" in docs
 
 
+def test_ingest_help_names_every_shipped_mapping() -> None:
+    result = runner.invoke(app, ["ingest", "--help"], env={"COLUMNS": "200"})
+    help_text = " ".join(result.output.split())
+    assert all(name in help_text for name in shipped_mappings()), help_text
+
+
 def test_servicenow_change_request_loads_as_a_change_and_other_tables_are_set_aside(
         tmp_path: Path) -> None:
     db = tmp_path / "d.duckdb"

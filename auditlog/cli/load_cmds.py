@@ -56,8 +56,11 @@ def ingest(
     ] = None,
     mapping: Annotated[
         Path | None,
-        typer.Option("--mapping", help="TOML file renaming columns and mapping values "
-                     "(see examples/mappings/)."),
+        typer.Option("--mapping", metavar="FILE|NAME", help=(
+            "Mapping file (TOML) saying which value of each record is which column "
+            "(paths such as actor.alternateId, target[0].id), how codes translate and "
+            "which rows to keep; or the name of a shipped one: jira_cloud_audit, "
+            "servicenow_change_requests, stripe_charges. See docs/mappings.md.")),
     ] = None,
     lake: Annotated[
         Path | None,
