@@ -42,7 +42,7 @@ def test_status_json_reports_kinds_files_and_quarantine(tmp_path: Path) -> None:
     assert (file["path"], file["tz"], file["rows_read"]) == (str(path), "Europe/Paris", 2)
     rows = json.loads(runner.invoke(app, ["quarantine", "--db", db, "-f", "json"]).stdout)
     assert [(r["location"], r["reason"]) for r in rows] == [
-        ("record 2", "unparseable timestamp in ts: ?")]
+        ("line 3", "unparseable timestamp in ts: ?")]  # record 2, after the header
 
 
 def test_errors_are_one_sentence_and_exit_2_without_traceback(tmp_path: Path) -> None:

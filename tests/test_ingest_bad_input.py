@@ -109,9 +109,12 @@ def test_malformed_csv_records_are_quarantined_with_their_line(
     assert con.execute("SELECT account FROM charges ORDER BY 1").fetchall() == [
         ("A",), ("multi\nline account",)]
     reasons = con.execute("SELECT location, reason FROM quarantine ORDER BY 1").fetchall()
-    # records are numbered as a spreadsheet shows them: header excluded, a quoted field
-    # spanning lines is one record
-    assert [loc for loc, _ in reasons] == ["record 2", "record 4"]
+    # located by the file's line, as an editor shows it: record 2 is line 3, and record 4
+    # line 6, after record 3's quoted field spanning lines 4-5
+    assert [loc for loc, _ in reasons] == ["line 3", "line 6"]
+    assert [raw for (raw,) in con.execute("SELECT raw FROM quarantine ORDER BY location")
+            .fetchall()] == [
+        "c2,2026-09-01T00:00:00Z,A,P,1.00,surplus", "c4,2026-09-01T00:00:00Z"]
     assert con.execute("SELECT charge_id, _row FROM charges ORDER BY 1").fetchall() == [
         ("c1", 1), ("c3", 3)]
     assert all(r.startswith("malformed CSV record") for _, r in reasons)
@@ -134,7 +137,7 @@ def test_duplicates_and_conflicts(tmp_path: Path, con: duckdb.DuckDBPyConnection
     reasons = [r for (r,) in con.execute(
         "SELECT reason FROM quarantine ORDER BY row_number").fetchall()]
     assert "already loaded from" in reasons[0] and "a.jsonl row 2" in reasons[0]
-    assert "appears at record 3 of this file" in reasons[1]
+    assert "appears at line 4 of this file" in reasons[1]  # record 3, after the header
 
 
 def test_rows_without_event_id_get_a_stable_content_hash(

@@ -138,11 +138,10 @@ def test_csv_conflicts_keep_their_record_number_and_fields(
     assert result.loaded + result.duplicates + result.quarantined == result.rows_read == 15
     rows = con.execute(
         "SELECT location, reason, raw FROM quarantine ORDER BY row_number").fetchall()
-    conflict = [r for r in rows if r[0] == "record 4"]
-    assert conflict and conflict[0][1].startswith("conflict: event_id e1 appears at record 1")
-    assert json.loads(conflict[0][2]) == {"event_id": "e1", "ts": "2026-03-01T10:00:00Z",
-                                          "actor": "op.1", "action": "login",
-                                          "system": "billing", "note": "x"}
-    assert any(r[0] == "record 8" and r[1].startswith("malformed CSV record") for r in rows)
+    # Located by file line (the header is line 1), with the line's own text.
+    conflict = [r for r in rows if r[0] == "line 6"]  # record 4, after record 2's two lines
+    assert conflict and conflict[0][1].startswith("conflict: event_id e1 appears at line 2")
+    assert conflict[0][2] == CSV_TEXT.split("\n")[5]
+    assert any(r[0] == "line 10" and r[1].startswith("malformed CSV record") for r in rows)
     # Records after the malformed one keep their numbers.
-    assert ("record 15", "unparseable timestamp in ts: never") in [(r[0], r[1]) for r in rows]
+    assert ("line 18", "unparseable timestamp in ts: never") in [(r[0], r[1]) for r in rows]

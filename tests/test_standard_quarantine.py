@@ -124,9 +124,10 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], int, int]] = {
         1, 0),
     "mapped.csv": (
         CSV,
-        [("record 2", "malformed CSV record"), ("record 3", "unparseable timestamp in ts"),
-         ("record 4", "unknown value ? for operation"),
-         ("record 5", "missing required field subject")],
+        # records by their file line (the header is line 1)
+        [("line 3", "malformed CSV record"), ("line 4", "unparseable timestamp in ts"),
+         ("line 5", "unknown value ? for operation"),
+         ("line 6", "missing required field subject")],
         2, 0),
 }
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.ingest.check import drop_typed
+from auditlog.ingest.csv_lines import place_quarantined
 from auditlog.ingest.files import InputFile
 from auditlog.ingest.readers import safe_text_sql
-from auditlog.ingest.staging import TYPED, VERDICT, Staged
+from auditlog.ingest.staging import CSV_LINES, TYPED, VERDICT, Staged
 from auditlog.kinds import SOURCE_COLUMNS, Kind
 
 # ingested_files.tz of a file that had no naive timestamp: no zone was assumed.
@@ -45,11 +46,21 @@ def store_rows(
     # Reading the same file again quarantines the same rows again: the key
     # (file content, position) makes that a no-op.
     params = {"sha": sha256, "path": source.display, "kind": kind.name}
+    # A CSV record's file line and text as it was, where they can be placed (csv_lines).
+    placed = place_quarantined(con, source, staged, conflicts)
+    lines = f"LEFT JOIN {CSV_LINES} AS m ON m._row = t._row" if placed else ""
+    at = "coalesce(m.line_loc, t._loc)" if placed else "t._loc"
+    why = "coalesce(m.line_reason, t.reason)" if placed else "t.reason"
+
+    def text(expr: str) -> str:
+        return f"coalesce(m.line_text, {expr})" if placed else expr
+
     con.execute(
         f"""
         INSERT OR IGNORE INTO quarantine
-        SELECT $sha, $path, $kind, _row, _loc, _reason, {safe_text_sql("_raw")}, now()
-        FROM {TYPED} WHERE _reason IS NOT NULL
+        SELECT $sha, $path, $kind, t._row, {at}, t._reason, {text(safe_text_sql("t._raw"))},
+               now()
+        FROM {TYPED} AS t {lines} WHERE t._reason IS NOT NULL
         """,
         params,
     )
@@ -59,12 +70,16 @@ def store_rows(
         con.execute(
             f"""
             INSERT OR IGNORE INTO quarantine
-            SELECT $sha, $path, $kind, v._row, v._loc, v.reason, {safe_text_sql(staged.raw)}, now()
-            FROM {VERDICT} v JOIN {staged.table} USING (_row, _loc)
-            WHERE v.verdict = 'quarantine'
+            SELECT $sha, $path, $kind, t._row, {at}, {why},
+                   {text(safe_text_sql(staged.raw))}, now()
+            FROM (SELECT v._row, v._loc, v.reason, s.* EXCLUDE (_row, _loc)
+                  FROM {VERDICT} v JOIN {staged.table} s USING (_row, _loc)
+                  WHERE v.verdict = 'quarantine') AS t {lines}
             """,
             params,
         )
+    if placed:
+        con.execute(f"DROP TABLE {CSV_LINES}")
     # Rows already stored from another file, so that `forget` can hand them over; at the
     # content's first load only (a reload finds the same rows, all already recorded).
     con.execute(

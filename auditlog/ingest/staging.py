@@ -83,10 +83,13 @@ TYPED_SCAN = "_typed_scan"
 # loading.store_rows.
 SPECIAL = "_special"
 VERDICT = "_verdict"
+# The file line and text of a CSV/TSV file's quarantined records. Written by
+# csv_lines.place_quarantined; read and dropped by loading.store_rows.
+CSV_LINES = "_csv_lines"
 
 # Every shared name, for drop_all.
 ALL = (STAGE, TYPED, TYPED_SCAN, VERDICT, SPECIAL, LINES, DOCS, TOP, CSV, RECORD_NUMBERS,
-       REJECTED, MATERIALIZED, CSV_REJECTS, CSV_SCANS, KEPT)
+       REJECTED, MATERIALIZED, CSV_REJECTS, CSV_SCANS, KEPT, CSV_LINES)
 
 
 def kind_table(source_format: str, kind: str) -> str:
