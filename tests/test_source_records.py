@@ -377,3 +377,26 @@ def test_the_evidence_export_carries_each_rows_record(attack_db: Path, tmp_path:
     assert grants, "no finding names the AdministratorAccess grant"
     assert all(r["source_format"] == "cloudtrail" for r in grants)
     assert all(json.loads(r["source_record"]) == _grant() for r in grants)
+
+
+def test_a_mapping_files_rows_keep_the_records_it_read(tmp_path: Path,
+                                                      con: duckdb.DuckDBPyConnection) -> None:
+    import csv
+
+    mappings = Path(__file__).parent.parent / "auditlog" / "ingest" / "mappings"
+    jira = DATA / "jira" / "elastic_jira_test-audit-cloud.log"
+    (result,) = ingest_paths(con, [jira], mapping=mappings / "jira_cloud_audit.toml")
+    records = _records(con, result.sha256)
+    assert len(records) == result.loaded > 0
+    assert {fmt for fmt, _ in records.values()} == {"mapping:jira_cloud_audit"}
+    assert_verbatim(jira, "jsonl", records)  # the lines, byte for byte
+    # A CSV record: its fields as a JSON object, header names as keys (an empty field,
+    # which DuckDB's CSV reader reads as no value, as null).
+    examples = Path(__file__).parent.parent / "examples" / "mappings"
+    billing = examples / "billing_export_nl.csv"
+    (result,) = ingest_paths(con, [billing], mapping=examples / "billing_export_nl.toml")
+    with billing.open(newline="", encoding="utf-8") as handle:
+        rows = [{k: v or None for k, v in row.items()} for row in csv.DictReader(handle)]
+    records = _records(con, result.sha256)
+    assert len(records) == result.loaded == len(rows)
+    assert all(json.loads(record) == rows[n - 1] for n, (_, record) in records.items())

@@ -50,6 +50,18 @@ def keep_docs(con: duckdb.DuckDBPyConnection) -> None:
 def keep_events(con: duckdb.DuckDBPyConnection, staged: Iterable[Staged]) -> None:
     """The records of staged tables whose `_raw` is text, not JSON (auditd's events: their
     lines), kept as JSON strings, once per `_row`."""
+    _keep_staged(con, staged, "to_json(any_value(_raw))")
+
+
+def keep_mapped(con: duckdb.DuckDBPyConnection, staged: Iterable[Staged]) -> None:
+    """The records a mapping file read (tables with `_raw`: a JSON record's text, a CSV
+    record's fields as a JSON object), once per `_row`; text that is not JSON (a
+    salvaged line) as a JSON string."""
+    _keep_staged(con, staged, "CASE WHEN json_valid(any_value(_raw)) THEN any_value(_raw) "
+                              "ELSE to_json(any_value(_raw)) END")
+
+
+def _keep_staged(con: duckdb.DuckDBPyConnection, staged: Iterable[Staged], record: str) -> None:
     drop(con, KEPT)
     selects = [f"SELECT _row, _raw, _bad FROM {s.table}" for s in staged]
     if not selects:
@@ -57,7 +69,7 @@ def keep_events(con: duckdb.DuckDBPyConnection, staged: Iterable[Staged]) -> Non
     con.execute(
         f"""
         CREATE TEMP TABLE {KEPT} AS
-        SELECT _row, to_json(any_value(_raw)) AS _raw, CAST(NULL AS VARCHAR) AS _bad
+        SELECT _row, {record} AS _raw, CAST(NULL AS VARCHAR) AS _bad
         FROM ({" UNION ALL ".join(selects)}) WHERE _bad IS NULL GROUP BY _row
         """
     )
@@ -73,14 +85,14 @@ def store_kept(con: duckdb.DuckDBPyConnection, sha256: str, kinds: Iterable[str]
     how many were stored."""
     if not _exists(con):
         return 0
-    (known,) = con.execute("SELECT count(*) FROM ingested_files WHERE sha256 = $sha",
-                           {"sha": sha256}).fetchone() or (0,)
+    ((known,),) = con.execute("SELECT count(*) FROM ingested_files WHERE sha256 = $sha",
+                              {"sha": sha256}).fetchall()
     stored = 0
     if not known and source_format is not None:
         rows = [f"SELECT _row FROM {KINDS[k].name} WHERE _file = $sha"
                 for k in sorted(set(kinds)) if k in KINDS]
         rows.append("SELECT row_number FROM shared_rows WHERE file_sha256 = $sha")
-        (stored,) = con.execute(
+        ((stored,),) = con.execute(
             f"""
             INSERT INTO source_records
             SELECT $sha, _row, $format, _raw FROM {KEPT}
@@ -88,14 +100,14 @@ def store_kept(con: duckdb.DuckDBPyConnection, sha256: str, kinds: Iterable[str]
             ORDER BY _row
             """,
             {"sha": sha256, "format": source_format},
-        ).fetchone() or (0,)
+        ).fetchall()
     drop(con, KEPT)
     return int(stored)
 
 
 def _exists(con: duckdb.DuckDBPyConnection) -> bool:
-    (count,) = con.execute(
+    ((count,),) = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = $name",
         {"name": KEPT},
-    ).fetchone() or (0,)
+    ).fetchall()
     return bool(count)

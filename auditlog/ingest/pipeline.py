@@ -42,7 +42,7 @@ from auditlog.ingest.check import check_rows
 from auditlog.ingest.coverage import store_coverage
 from auditlog.ingest.files import Fingerprint, InputFile, Unrecognized, discover, fingerprint
 from auditlog.ingest.judge import judge, siblings
-from auditlog.ingest.kept import store_kept
+from auditlog.ingest.kept import keep_mapped, store_kept
 from auditlog.ingest.loading import NO_ZONE, record_file, record_naive, store_rows
 from auditlog.ingest.records import record_keys, stage_by_keys
 from auditlog.ingest.sources import read
@@ -262,7 +262,9 @@ def _ingest_file(
     mapped = [apply_mapping(con, materialize(con, s), mapping, file=source.display)
               for s in staged]
     filtered = sum(filtered_rows(con, s) for s in mapped)
-    result = _load(con, source, fingerprinted.sha256, mapped, kind_name, tz, chosen_tz, currency)
+    keep_mapped(con, mapped)  # the records the mapping read are kept verbatim (kept.py)
+    result = _load(con, source, fingerprinted.sha256, mapped, kind_name, tz, chosen_tz, currency,
+                   record_format=f"mapping:{mapping.name}")
     return replace(result, filtered=filtered)
 
 
@@ -275,8 +277,11 @@ def _load(
     tz: str,
     chosen_tz: str | None,
     currency: str | None,
+    record_format: str | None = None,
 ) -> FileResult:
-    """The staged tables of one file typed, judged and stored, and the file recorded."""
+    """The staged tables of one file typed, judged and stored, and the file recorded.
+    `record_format`: what read the records kept (kept.py) when no adapter did (a
+    mapping's `mapping:NAME`); by default the staged tables' standard format."""
     counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0,
               "naive_times": 0, "dst_resolved": 0}
     kinds: list[str] = []
@@ -297,7 +302,7 @@ def _load(
     kind_names = "+".join(kinds) or EMPTY_KIND
     zone = tz if counts["naive_times"] else None
     # A standard format's records (kept.py), before record_file.
-    store_kept(con, sha256, kinds, next(iter(formats), None))
+    store_kept(con, sha256, kinds, record_format or next(iter(formats), None))
     record_file(con, source, sha256, kind_names, zone or NO_ZONE, counts)
     if zone is not None:
         record_naive(con, source, sha256, counts, chosen=chosen_tz is not None)

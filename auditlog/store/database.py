@@ -109,6 +109,11 @@ BOOKKEEPING_DDL = (
 )
 
 
+# The views record_view creates, by name, with the kind each reads: a rule reading one
+# requires that kind (pack/units.py), and the Spark engine makes the same views.
+RECORD_VIEWS = {f"{name}_with_record": name for name in KINDS}
+
+
 def record_view(kind: Kind) -> str:
     """`<kind>_with_record`: every row of the kind with its source record and the
     standard format that read it (both NULL for a row of the contract's own columns,
@@ -171,14 +176,15 @@ def connect(path: Path | str | None = None, *, read_only: bool = False,
 def check_schema_version(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
     """Refuse a database written with another schema (issue 14 lets a new version
     drop the old: its logs are loaded again). A database with no meta table yet is new."""
-    (has_meta,) = con.execute(
+    # fetchall, not fetchone: a result left unfinished blocks the connection's next query.
+    ((has_meta,),) = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE NOT temporary AND table_name = 'meta' "
         "AND schema_name = 'main'"
-    ).fetchone() or (0,)
+    ).fetchall()
     if not has_meta:
         return
-    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    version = row[0] if row else "1"
+    rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    version = rows[0][0] if rows else "1"
     if version == str(SCHEMA_VERSION):
         return
     older = version.isdigit() and int(version) < SCHEMA_VERSION
