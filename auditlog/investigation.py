@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from auditlog.ingest.files import Unrecognized
     from auditlog.ingest.pipeline import FileResult, Progress
     from auditlog.pack.model import Rule
+    from auditlog.pack.sigma.convert import ImportResult as SigmaImport
     from auditlog.report import model as report_model
 
 TimeLike = datetime | str | None
@@ -681,6 +682,13 @@ class Investigation:
         loaded = [r for r in load_rules(self.rules_dirs, builtin=builtin)
                   if not rules or r.id in rules]
         return run_all_cases(loaded)
+
+    def import_sigma(self, paths: Sequence[PathLike], out: PathLike) -> SigmaImport:
+        """Sigma rules (files or folders) converted into rule packs under `out`, one
+        `<pack>/` per logsource; the rules that could not be converted, each with why."""
+        from auditlog.pack.sigma.convert import import_sigma
+
+        return import_sigma([Path(p) for p in paths], Path(out))
 
     # --- the sample incident ------------------------------------------------------------
 

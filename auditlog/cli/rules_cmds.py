@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -78,6 +79,30 @@ def rules_validate(rules_dir: RulesDirOption = None) -> None:
         console.print(terminal(("broken", "red"), f" {error}"))
     console.print(f"{len(checks.valid)} rules valid, {len(checks.errors)} problems")
     if checks.errors:
+        raise typer.Exit(2)
+
+
+@rules_app.command("import-sigma")
+def rules_import_sigma(
+    paths: Annotated[list[Path], typer.Argument(help="Sigma rule files or folders.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the rule packs to "
+                                      "(one sub-directory per logsource).")],
+    output: FormatOption = OutputFormat.table,
+) -> None:
+    """Convert Sigma rules into rule packs that 'run --rules-dir' runs; exits 2 when none
+    could be converted."""
+    result = investigation(None).import_sigma(paths, out)
+    if output is OutputFormat.json:
+        print_json(result.as_json())
+    else:
+        for refused in result.refused:
+            console.print(terminal(("refused", "yellow"),
+                                   f" {refused.source}: {refused.reason}"))
+        packs = sorted({c.pack for c in result.converted})
+        console.print(f"{len(result.converted)} rules converted into {out}"
+                      + (f" ({', '.join(packs)})" if packs else "")
+                      + f", {len(result.refused)} refused")
+    if not result.converted:
         raise typer.Exit(2)
 
 

@@ -17,6 +17,11 @@ A case file:
 
 A row's `extra` table holds the columns an adapter keeps beyond the contract's (they
 are stored in the row's `extra` JSON, as a standard source's are).
+
+A case may instead (or as well) hold `records`: lines of a standard source (CloudTrail,
+Kubernetes audit records as JSON text), loaded as one JSON Lines file through the whole
+ingest, adapter and kept source record included: what a rule reading `<kind>_with_record`
+needs (the cases `rules import-sigma` writes).
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ import duckdb
 from auditlog import store
 from auditlog.engines.runner import run_rule
 from auditlog.engines.sandbox import open_sandbox
-from auditlog.errors import RuleError
-from auditlog.ingest.pipeline import ingest_rows
+from auditlog.errors import AuditlogError, RuleError
+from auditlog.ingest.pipeline import ingest_paths, ingest_rows
 from auditlog.kinds import KINDS
 from auditlog.pack.model import Rule
 
@@ -53,6 +58,7 @@ class Case:
     count: int | None = None
     evidence: tuple[str, ...] = ()
     keys: tuple[str, ...] | None = None
+    records: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -92,14 +98,20 @@ def parse_case(rule_id: str, index: int, raw: dict[str, Any], source: str) -> Ca
         if unknown:
             raise RuleError(f"table {table} has no columns {sorted(unknown)}", source=where)
     keys = raw.get("keys")
+    records = raw.get("records") or []
+    if not isinstance(records, list) or not all(isinstance(r, str) for r in records):
+        raise RuleError("records must be a list of strings (one source record each)",
+                        source=where)
     return Case(
         rule_id=rule_id, name=name, expect=raw["expect"], tables=tables, source=where,
         params=dict(raw.get("params") or {}), count=raw.get("count"),
         evidence=tuple(raw.get("evidence", ())), keys=tuple(keys) if keys is not None else None,
+        records=tuple(records),
     )
 
 
-def build_fixture(path: Path, tables: Tables, *, source: str = "fixture") -> None:
+def build_fixture(path: Path, tables: Tables, *, source: str = "fixture",
+                  records: tuple[str, ...] = ()) -> None:
     """A database at `path` holding exactly the case's rows, loaded through ingest's own
     typing and checks (pipeline.ingest_rows), so that a case sees what a real load
     stores: defaults filled (an action's result is 'success'), enums lower-cased, times
@@ -123,8 +135,29 @@ def build_fixture(path: Path, tables: Tables, *, source: str = "fixture") -> Non
                     f"{table} row {first.row} breaks the ingest contract: {first.reason}{more}",
                     source=source,
                 )
+        if records:
+            load_records(con, path.with_suffix(".records.jsonl"), records, source)
     finally:
         con.close()
+
+
+def load_records(con: duckdb.DuckDBPyConnection, file: Path, records: tuple[str, ...],
+                 source: str) -> None:
+    """`records` written as one JSON Lines file and ingested like a user's log; a record
+    the ingest passes over or quarantines is an error naming the case."""
+    file.write_text("".join(r.strip() + "\n" for r in records), encoding="utf-8")
+    try:
+        done = ingest_paths(con, [file], strict=True)
+    except AuditlogError as exc:
+        raise RuleError(f"its records do not ingest: {exc}", source=source) from None
+    finally:
+        file.unlink(missing_ok=True)
+    bad = sum(d.quarantined for d in done)
+    if bad or sum(d.loaded + d.duplicates for d in done) == 0:
+        reasons = con.execute("SELECT location || ': ' || reason FROM quarantine "
+                              "ORDER BY location LIMIT 1").fetchone()
+        raise RuleError(f"its records do not ingest ({bad} quarantined"
+                        + (f", first {reasons[0]}" if reasons else "") + ")", source=source)
 
 
 def _flatten_extra(row: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +186,7 @@ def _value(value: Any) -> Any:
 def run_case(rule: Rule, case: Case, workdir: Path) -> CaseResult:
     db = workdir / f"{rule.id}-{abs(hash(case.name))}.duckdb"
     try:
-        build_fixture(db, case.tables, source=case.source)
+        build_fixture(db, case.tables, source=case.source, records=case.records)
         # A case's params reach the model's parameters too (grace_minutes), as in a run.
         con = open_sandbox(db, params=case.params)
         try:

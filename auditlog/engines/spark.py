@@ -46,7 +46,8 @@ from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
 from auditlog.pack.model import Rule
 from auditlog.pack.units import shared_units
 from auditlog.store import first_line
-from auditlog.store.lake import check_lake, export_lake, has_files, kind_path
+from auditlog.store.database import RECORD_VIEWS
+from auditlog.store.lake import RECORDS, check_lake, export_lake, has_files, kind_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -135,9 +136,29 @@ def lake_frame(spark: SparkSession, lake: Path, kind: Kind) -> DataFrame:
 
 
 def register_lake(spark: SparkSession, lake: Path) -> None:
-    """The five kinds as temp views named like the DuckDB tables."""
+    """The five kinds as temp views named like the DuckDB tables, and each kind with its
+    source records (`<kind>_with_record`, as store/database.py defines them)."""
     for name, kind in KINDS.items():
         lake_frame(spark, lake, kind).createOrReplaceTempView(name)
+    records_frame(spark, lake).createOrReplaceTempView(RECORDS)
+    for view, name in RECORD_VIEWS.items():
+        spark.sql(f"SELECT k.*, r.source_format, r.record FROM {name} k LEFT JOIN {RECORDS} r "
+                  "ON r.file_sha256 = k._file AND r.row_number = k._row"
+                  ).createOrReplaceTempView(view)
+
+
+def records_frame(spark: SparkSession, lake: Path) -> DataFrame:
+    """The lake's source records (none in a lake written before they were kept)."""
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    schema = StructType([StructField("file_sha256", StringType()),
+                         StructField("row_number", LongType()),
+                         StructField("source_format", StringType()),
+                         StructField("record", StringType())])
+    path = lake / RECORDS
+    if not has_files(path):
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).parquet(str(path))
 
 
 def install_shared_views(spark: SparkSession, rules: Sequence[Rule] | None = None) -> None:

@@ -23,6 +23,7 @@ from auditlog.pack.lint import line_of
 from auditlog.pack.model import Rule
 from auditlog.pack.units import SqlUnit, needed_units, shared_units
 from auditlog.store import first_line
+from auditlog.store.database import RECORD_VIEWS
 from auditlog.values import iso_utc
 
 
@@ -68,7 +69,7 @@ def check_spark(spark_sql: str, sql: str, source: str | None) -> None:
     if odd := tree.find(exp.QueryTransform, exp.Hint):
         raise RuleError(f"its Spark translation holds {odd.key.upper()}, which a rule may not "
                         "use", source=source)
-    readable = set(KINDS) | {unit.name for unit in shared_units()} | {
+    readable = set(KINDS) | set(RECORD_VIEWS) | {unit.name for unit in shared_units()} | {
         cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
         if isinstance(table.this, exp.Identifier) and (

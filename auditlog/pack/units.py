@@ -28,6 +28,7 @@ from sqlglot.errors import SqlglotError
 from auditlog.errors import RuleError
 from auditlog.kinds import KINDS
 from auditlog.pack.lint import parse
+from auditlog.store.database import RECORD_VIEWS
 
 UnitKind = Literal["view", "control"]
 # The folders of the built-in package that hold units rather than rule packs.
@@ -165,6 +166,7 @@ def raw_tables(sql: str, units: Sequence[SqlUnit] | None = None) -> frozenset[st
     """The kinds (auditlog.kinds) `sql` reads, directly or through the units it needs."""
     reads = reads_or_nothing(sql).union(
         *(u.reads for u in needed_units(sql, units)))
+    reads |= {RECORD_VIEWS[name] for name in reads if name in RECORD_VIEWS}
     return frozenset(reads & KINDS.keys())
 
 

@@ -81,7 +81,29 @@ def export_lake(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
     if busy:
         raise UsageError(f"{out} already holds a lake ({', '.join(busy)}); export into an "
                          "empty directory, or add new logs with 'auditlog ingest --lake'")
+    copy_records(con, out / RECORDS)
     return {name: copy_kind(con, kind, out / name) for name, kind in KINDS.items()}
+
+
+RECORDS = "source_records"  # the lake's copy of the table, for <kind>_with_record on Spark
+
+
+def copy_records(con: duckdb.DuckDBPyConnection, target: Path, where: str = "true",
+                 args: list[object] | None = None) -> None:
+    """Write the source records (store/database.py) matching `where` under `target`."""
+    ((rows,),) = con.execute(f"SELECT count(*) FROM source_records WHERE {where}",
+                             args or []).fetchall()
+    if not rows:
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    ((uuid,),) = con.execute("SELECT CAST(uuid() AS VARCHAR)").fetchall()
+    select = ("SELECT file_sha256, row_number, source_format, CAST(record AS VARCHAR) AS record "
+              f"FROM source_records WHERE {where}")
+    try:
+        con.execute(f"COPY ({select}) TO {quoted(target / f'part-{uuid}.parquet')} "
+                    "(FORMAT parquet, COMPRESSION zstd)", args or [])
+    except duckdb.Error as exc:
+        raise UsageError(f"cannot write the lake at {target}: {first_line(exc)}") from None
 
 
 def append_files(con: duckdb.DuckDBPyConnection, lake: Path,
@@ -91,6 +113,7 @@ def append_files(con: duckdb.DuckDBPyConnection, lake: Path,
     digests = sorted(set(file_digests))
     if not digests:
         return {name: 0 for name in KINDS}
+    copy_records(con, lake / RECORDS, "file_sha256 IN (SELECT unnest(?))", [digests])
     return {name: copy_kind(con, kind, lake / name, "_file IN (SELECT unnest(?))", [digests])
             for name, kind in KINDS.items()}
 
