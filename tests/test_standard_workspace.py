@@ -55,10 +55,10 @@ def test_role_assignments_are_grants_and_role_edits_actions(
                      "extra -> '$.source_carries_approval' FROM privileges ORDER BY ts, "
                      "extra ->> '$.event_name'") == [
         (by_name["ASSIGN_ROLE"], T, "foo@bar.com", "user@example.com",
-         "_DIRECTORY_SYNC_ADMIN_ROLE", "grant", "google-workspace", "ASSIGN_ROLE", "org",
+         "_DIRECTORY_SYNC_ADMIN_ROLE", "grant", None, "ASSIGN_ROLE", "org",
          "false"),
         (by_name["UNASSIGN_ROLE"], T, "foo@bar.com", "user@example.com",
-         "_DIRECTORY_SYNC_ADMIN_ROLE", "revoke", "google-workspace", "UNASSIGN_ROLE", "org",
+         "_DIRECTORY_SYNC_ADMIN_ROLE", "revoke", None, "UNASSIGN_ROLE", "org",
          "false"),
     ]
     assert rows(con, "SELECT event_id, action, system, target_account, object, result "
@@ -96,11 +96,11 @@ def test_super_admin_grants_and_account_lifecycle(con: duckdb.DuckDBPyConnection
     assert rows(con, "SELECT event_id, actor, subject, privilege, operation, system "
                      "FROM privileges ORDER BY event_id") == sorted([
         (by_name["GRANT_ADMIN_PRIVILEGE"], "foo@bar.com", "user@example.com", "Super Admin",
-         "grant", "google-workspace"),
+         "grant", None),
         (by_name["REVOKE_ADMIN_PRIVILEGE"], "foo@bar.com", "user@example.com", "Super Admin",
-         "revoke", "google-workspace"),
+         "revoke", None),
         (by_name["GRANT_DELEGATED_ADMIN_PRIVILEGES"], "foo@bar.com", "user@example.com",
-         "Delegated Admin", "grant", "google-workspace"),
+         "Delegated Admin", "grant", None),
     ])
     assert by_name["GRANT_ADMIN_PRIVILEGE"].startswith("4427185918513842232/")
     assert rows(con, "SELECT action, actor, target_account, ts FROM actions ORDER BY action") == [

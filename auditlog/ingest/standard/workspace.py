@@ -21,9 +21,11 @@ item 3"; a record of another `kind` is quarantined with that reason.
   domain the event names. (The accounts kind is a directory snapshot; a lifecycle event
   is an action on the account.)
 * system: `google-workspace/<applicationName>` for actions ("google-workspace/admin",
-  "google-workspace/login"); a Workspace role applies to Workspace
-  ("google-workspace"); a group membership to whatever the group is used for, so no
-  system ("any system", as the privilege rules read it).
+  "google-workspace/login"). A privilege has none ("any system", as the privilege rules
+  read it): a Workspace role or Super Admin applies to every application of the tenant,
+  not to one of them (as an IAM policy applies to a whole AWS account in the CloudTrail
+  adapter), and a group membership to whatever the group is used for; naming one system
+  would keep the rules from ever joining a role to the admin actions it allows.
 
 **Event ids.** `uniqueQualifier` tells apart activities logged at the same `time`, and
 the events of one activity share it, so an event of an `events` array is
@@ -220,8 +222,7 @@ SELECT
   coalesce(user_email, lower({_param('MEMBER_EMAIL')})) AS subject,
   priv AS privilege,
   operation,
-  CASE WHEN operation IS NOT NULL AND ename LIKE '%GROUP_MEMBER' THEN NULL
-       WHEN operation IS NOT NULL THEN '{SYSTEM}'
+  CASE WHEN operation IS NOT NULL THEN NULL
        ELSE '{SYSTEM}/' || coalesce(app, 'unknown') END AS system,
   {text('source_ip')} AS source_ip,
   ename AS event_name,
