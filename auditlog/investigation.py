@@ -326,6 +326,17 @@ class Investigation:
             rows: list[dict[str, Any]] = as_json(quarantined_rows(con, path=file, limit=limit))
         return rows
 
+    def quarantine_page(self, *, file: str | None = None, limit: int | None = 100
+                        ) -> dict[str, Any]:
+        """`quarantine(file=, limit=)` as `rows`, with `total`, the rows quarantined before
+        the cut (`auditlog quarantine` says at the end what it leaves out)."""
+        from auditlog.analysis.status import quarantined_count, quarantined_rows
+        from auditlog.values import as_json
+
+        with self.connect() as con:
+            rows = as_json(quarantined_rows(con, path=file, limit=limit))
+            return {"total": quarantined_count(con, path=file), "rows": rows}
+
     def caveats(self, answer: str = "remediation", change_id: str | None = None) -> list[str]:
         """What an answer cannot see (docs/coverage.md): the sentences the CLI prints on
         stderr for `answer`, one of remediation, trace change, trace account, report,

@@ -119,3 +119,11 @@ def quarantined_rows(
         {"path": path, "limit": limit if limit is not None else 2**62},
     ).fetchall()
     return [QuarantinedRow(*row) for row in rows]
+
+
+def quarantined_count(con: duckdb.DuckDBPyConnection, *, path: str | None = None) -> int:
+    """How many rows are quarantined (from `path`, as ingested), so a page of them can
+    say what it leaves out."""
+    row = con.execute("SELECT count(*) FROM quarantine WHERE $path IS NULL OR path = $path",
+                      {"path": path}).fetchone()
+    return int(row[0]) if row else 0

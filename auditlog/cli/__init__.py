@@ -27,6 +27,7 @@ from auditlog.cli import (  # noqa: F401  (registration by import)
     report_cmds,
     rules_cmds,
     run_cmds,
+    status_cmds,
     timeline_cmds,
     trace_cmds,
     world_cmds,
