@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,14 +32,19 @@ MODES = ("records", "no-records")
 
 
 def build(path: Path, events: int) -> None:
-    """`events` lines, the sample's events in turn, each with an eventID of its own (the
-    original id's text replaced in the line, so each line keeps its source's shape)."""
+    """`events` lines, the sample's events in turn, each with an eventID of its own and a
+    random requestID (the original ids' text replaced in the line, so each line keeps its
+    source's shape; the random id is what real logs have that compresses least)."""
     lines = [line for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
-    ids = [json.loads(line)["eventID"] for line in lines]
+    events_ = [json.loads(line) for line in lines]
+    rng = random.Random(12)
     with path.open("w", encoding="utf-8") as out:
         for n in range(events):
-            line, event_id = lines[n % len(lines)], ids[n % len(lines)]
-            out.write(line.replace(event_id, f"{event_id[:-12]}{n:012d}", 1))
+            line, event = lines[n % len(lines)], events_[n % len(lines)]
+            line = line.replace(event["eventID"], f"{event['eventID'][:-12]}{n:012d}", 1)
+            if event.get("requestID"):
+                line = line.replace(event["requestID"], str(uuid.UUID(int=rng.getrandbits(128))), 1)
+            out.write(line)
             out.write("\n")
 
 

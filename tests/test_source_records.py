@@ -46,8 +46,9 @@ def _samples() -> list[tuple[str, Path]]:
     found = []
     for adapter, folders in SOURCES.items():
         for folder in folders:
-            for path in sorted((DATA / folder).iterdir()):
-                if path.suffix in NOT_LOGS or "LICENSE" in path.name or "COPYING" in path.name:
+            for path in sorted((DATA / folder).rglob("*")):
+                if path.is_dir() or path.suffix in NOT_LOGS or "LICENSE" in path.name \
+                        or "COPYING" in path.name:
                     continue
                 found.append((adapter, path))
     return found

@@ -100,11 +100,14 @@ BOOKKEEPING_DDL = (
     # what each holds is in ingest/kept.py), reached from a kind row by (_file, _row).
     # Several rows of one record share it. No key: a content's records are written once,
     # at its first load (kept.store_kept), and an index would cost more than the join.
+    # zstd: records of one source repeat their keys and values, and DuckDB's default
+    # string compression keeps ~half of their text; zstd keeps a tenth (100k CloudTrail
+    # events: 49 MB -> 4.7 MB, and faster to write; BENCHMARKS.md).
     """CREATE TABLE IF NOT EXISTS source_records (
         file_sha256 VARCHAR NOT NULL,
         row_number BIGINT NOT NULL,
         source_format VARCHAR NOT NULL,  -- its adapter: 'cloudtrail', 'k8s', 'windows', ...
-        record JSON NOT NULL
+        record JSON NOT NULL USING COMPRESSION zstd
     )""",
 )
 
