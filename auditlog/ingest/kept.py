@@ -17,7 +17,9 @@ What `record` holds, per source:
   over any record gives NULL, never an error; `record ->> '$'` is the text);
 - a record that gives several rows (a GCP entry's binding deltas, an Okta hook delivery,
   an AKS diagnostic record, a Workspace page) is kept once, the *outer* record the rows
-  came from, which they share.
+  came from, which they share;
+- a file read through a mapping file (`source_format` = `mapping:NAME`): a JSON record
+  as above, a CSV record's fields as a JSON object (keep_mapped).
 
 Not kept: rows of the contract's own columns (their row is the record), records that
 could not be read (quarantine keeps their text), and records none of whose rows was
@@ -26,8 +28,9 @@ before keeps the records of its first load (reloading adds nothing); `forget` re
 content's records.
 
 How: a reader or the registry hands the records it staged to `keep_docs` (a rename of
-`DOCS`, no copy) or `keep_events`, and after the file's rows are stored `store_kept`
-moves them into `source_records`, in the ingest's one transaction.
+`DOCS`, no copy), `keep_events` or `keep_mapped`, and after the file's rows are stored
+`store_kept` moves them into `source_records`, in the ingest's one transaction. The
+table compresses `record` with zstd (store/database.py).
 """
 
 from __future__ import annotations
