@@ -24,6 +24,7 @@ from auditlog.analysis.money import one_currency, one_sum
 from auditlog.analysis.summary import IncidentSummary, Party, incident_summary
 from auditlog.pack import SEVERITIES, severity_rank
 from auditlog.report import timeline as tl
+from auditlog.report.incidents import incidents, refunds_due
 from auditlog.report.model import (
     AccountSection,
     ChangeSection,
@@ -69,6 +70,10 @@ def accountability(con: duckdb.DuckDBPyConnection, change_id: str | None = None)
     chart = tl.chart(con, change_id, products, moments, changes, grants)
     refunds = tl.refunds(con, change_id)
     summary = summarize(overall, parties, frame, refunds.refunds)
+    directory = people(con, changes, accounts)
+    cases = incidents(parties, directory, frame)
+    if chart is not None:
+        chart = tl.split_by_incident(con, chart, change_id, cases)
     return Report(
         scope=Scope(change_id),
         run=latest_run(con),
@@ -76,11 +81,13 @@ def accountability(con: duckdb.DuckDBPyConnection, change_id: str | None = None)
         parties=tuple(parties),
         changes=tuple(changes),
         accounts=tuple(accounts),
-        people=people(con, changes, accounts),
+        people=directory,
         timeline=tuple(tl.timeline(changes, accounts, one_per_party(parties, frame), chart,
                                    refunds, summary.outstanding_charges)),
         chart=chart,
         findings=open_findings(con, change_id, [a.account for a in accounts]),
+        incidents=tuple(cases),
+        refunds_due=tuple(refunds_due(con, change_id)),
     )
 
 

@@ -12,10 +12,14 @@ from auditlog.report.formatting import utc, when
 from auditlog.report.model import Chart
 from auditlog.textsafe import html as escape
 
-WIDTH, HEIGHT = 960, 320
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 40, 64
-ANOMALOUS, NORMAL = "#d92d20", "#98a2b3"
+WIDTH, HEIGHT = 960, 340
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 40, 84
+NORMAL = "#98a2b3"
 MARKER_COLOURS = {"change": "#1849a9", "rollback": "#067647", "grant": "#6941c6"}
+# One colour and one fill pattern per incident, so two incidents are told apart in
+# grey print and by readers who do not see the colours; the legend names each.
+INCIDENT_COLOURS = ("#d92d20", "#f79009", "#c11574", "#0e9384", "#7a5af8")
+PATTERNS = ("solid", "stripes", "dots")
 
 
 def nice_step(value: float) -> int:
@@ -55,16 +59,17 @@ def svg_chart(chart: Chart) -> str:
     frame = Frame(chart.start, chart.end, top)
     total = sum(b.anomalous for b in bars)
     label = (f"Charges of {', '.join(chart.products)} per {chart.bucket}: {total:,} "
-             f"anomalous; the surge follows the change and stops at the rollback.")
+             f"anomalous, by incident: {'; '.join(series_of(chart))}.")
     parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
              f'role="img" aria-label="{escape(label)}" class="chart">'),
              f"<title>{escape(label)}</title>"]
+    parts += pattern_defs(len(series_of(chart)))
     parts += windows(chart, frame)
     parts += grid(frame, step)
     parts += bar_rects(chart, frame)
     parts += x_labels(chart, frame)
     parts += marker_lines(chart, frame)
-    parts += legend()
+    parts += legend(series_of(chart))
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -96,21 +101,56 @@ def grid(frame: Frame, step: int) -> list[str]:
     return out
 
 
+def series_of(chart: Chart) -> tuple[str, ...]:
+    """The incidents the bars are split into; one unnamed series when not split."""
+    return chart.series or ("anomalous charges",)
+
+
+def fill(index: int) -> str:
+    """An incident's fill: its colour, or its colour under a pattern."""
+    if PATTERNS[index % len(PATTERNS)] == "solid":
+        return INCIDENT_COLOURS[index % len(INCIDENT_COLOURS)]
+    return f"url(#incident-{index})"
+
+
+def pattern_defs(count: int) -> list[str]:
+    """A fill pattern over its colour for every incident that is not solid."""
+    out = []
+    for index in range(count):
+        kind = PATTERNS[index % len(PATTERNS)]
+        colour = INCIDENT_COLOURS[index % len(INCIDENT_COLOURS)]
+        if kind == "solid":
+            continue
+        marks = ('<path d="M-1,1 l2,-2 M0,6 l6,-6 M5,7 l2,-2" stroke="#fff" stroke-width="1.6"/>'
+                 if kind == "stripes" else '<circle cx="3" cy="3" r="1.3" fill="#fff"/>')
+        out.append(f'<defs><pattern id="incident-{index}" width="6" height="6" '
+                   f'patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="{colour}"/>'
+                   f"{marks}</pattern></defs>")
+    return out
+
+
 def bar_rects(chart: Chart, frame: Frame) -> list[str]:
+    """Per bar: the authorized charges at the bottom, each incident's stacked on top."""
     out, step = [], 3600 if chart.bucket == "hour" else 86400
+    names = series_of(chart)
     for bar in chart.bars:
         x0 = frame.x(bar.start)
         width = frame.width * step / (frame.end - frame.start).total_seconds()
         gap = min(1.0, width * 0.15)
-        base, tip = frame.y(bar.normal), frame.y(bar.normal + bar.anomalous)
-        tooltip = f"{when(bar.start)}: {bar.anomalous:,} anomalous, {bar.normal:,} normal"
+        parts = bar.parts or (bar.anomalous,)
+        split = ", ".join(f"{n:,} {name}" for n, name in zip(parts, names, strict=False) if n)
+        tooltip = (f"{when(bar.start)}: {bar.anomalous:,} anomalous"
+                   + (f" ({split})" if bar.anomalous else "") + f", {bar.normal:,} normal")
         out.append(f"<g><title>{escape(tooltip)}</title>")
-        if bar.normal:
-            out.append(f'<rect x="{x0 + gap / 2:.1f}" y="{base:.1f}" width="{width - gap:.1f}" '
-                       f'height="{frame.y(0) - base:.1f}" fill="{NORMAL}"/>')
-        if bar.anomalous:
-            out.append(f'<rect x="{x0 + gap / 2:.1f}" y="{tip:.1f}" width="{width - gap:.1f}" '
-                       f'height="{base - tip:.1f}" fill="{ANOMALOUS}"/>')
+        stacked = 0
+        for index, n in [(-1, bar.normal), *enumerate(parts)]:
+            if not n:
+                continue
+            low, high = frame.y(stacked), frame.y(stacked + n)
+            colour = NORMAL if index < 0 else fill(index)
+            out.append(f'<rect x="{x0 + gap / 2:.1f}" y="{high:.1f}" width="{width - gap:.1f}" '
+                       f'height="{low - high:.1f}" fill="{colour}"/>')
+            stacked += n
         out.append("</g>")
     return out
 
@@ -153,17 +193,26 @@ def marker_lines(chart: Chart, frame: Frame) -> list[str]:
     return out
 
 
-def legend() -> list[str]:
-    y = HEIGHT - 14
-    items = [(ANOMALOUS, "anomalous charges"), (NORMAL, "authorized charges")]
-    out, x = [], LEFT
-    for colour, text in items:
-        out.append(f'<rect x="{x}" y="{y - 10}" width="12" height="12" rx="2" fill="{colour}"/>')
-        out.append(f'<text x="{x + 18}" y="{y}" class="chart-axis">{escape(text)}</text>')
-        x += 30 + 7 * len(text)
+def legend(series: tuple[str, ...]) -> list[str]:
+    """Two rows under the axis: each incident's swatch and name and the authorized
+    charges; then the marker lines."""
+    out: list[str] = []
+    x: float = LEFT
+    y = HEIGHT - 34
+    for index, text in enumerate(series):
+        out += swatch(x, y, fill(index), text)
+        x += 30 + 6.4 * len(text)
+    out += swatch(x, y, NORMAL, "authorized charges")
+    x, y = LEFT, HEIGHT - 12
     for kind, colour in MARKER_COLOURS.items():
         out.append(f'<line x1="{x}" x2="{x + 14}" y1="{y - 4}" y2="{y - 4}" stroke="{colour}" '
                    f'stroke-width="2" stroke-dasharray="5 3"/>')
         out.append(f'<text x="{x + 20}" y="{y}" class="chart-axis">{kind}</text>')
         x += 40 + 7 * len(kind)
     return out
+
+
+def swatch(x: float, y: float, colour: str, text: str) -> list[str]:
+    return [(f'<rect x="{x:.1f}" y="{y - 10}" width="14" height="12" rx="2" fill="{colour}" '
+            f'stroke="#667085" stroke-width="0.5"/>'),
+            f'<text x="{x + 20:.1f}" y="{y}" class="chart-axis">{escape(text)}</text>']

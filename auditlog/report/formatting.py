@@ -69,3 +69,19 @@ def person(account: str | None, people: dict[str, dict[str, object]]) -> str:
         return "—"
     name = (people.get(account) or {}).get("display_name")
     return f"{name} ({account})" if name and name != account else account
+
+
+def name(account: str | None, people: dict[str, dict[str, object]]) -> str:
+    """'daan.vandijk' -> 'Daan van Dijk' when the directory knows a name, else the id."""
+    if not account:
+        return "—"
+    known = (people.get(account) or {}).get("display_name")
+    return str(known) if known else account
+
+
+def and_join(items: Sequence[str]) -> str:
+    """['a', 'b', 'c'] -> 'a, b and c'."""
+    names = list(items)
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]

@@ -215,11 +215,13 @@ class Event:
 
 @dataclass(frozen=True)
 class Bar:
-    """Charges of the affected products in one hour (or day)."""
+    """Charges of the affected products in one hour (or day); `parts` splits the
+    anomalous ones per incident, in the order of the report's `incidents`."""
 
     start: datetime
     anomalous: int
     normal: int
+    parts: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,42 @@ class Chart:
     peak: Bar | None
     markers: tuple[Marker, ...]
     windows: tuple[ChartWindow, ...]
+    series: tuple[str, ...] = ()  # each incident's label, as Bar.parts are ordered
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One responsible (change, account) pair across its currencies, and the people
+    accountable for it (`accountable`): whoever implemented and approved the change, or,
+    with no change to blame, the account itself (its owner, for a service account)."""
+
+    change_id: str | None
+    actor: str | None
+    implementer: str | None
+    approver: str | None
+    owner: str | None  # of an account acting on its own that a person owns
+    accountable: tuple[str, ...]
+    charges: int
+    customers: int
+    by_currency: tuple[PartyMoney, ...]
+    outstanding_charges: int
+    first_cause_time: datetime | None
+    last_cause_time: datetime | None
+
+
+@dataclass(frozen=True)
+class RefundDue:
+    """An anomalous charge not (fully) refunded yet: what billing still has to do."""
+
+    charge_id: str
+    account: str
+    product: str | None
+    amount: Decimal
+    currency: str | None
+    outstanding: Decimal
+    charged_at: datetime
+    change_id: str | None
+    actor: str | None
 
 
 @dataclass(frozen=True)
@@ -291,6 +329,8 @@ class Report:
     timeline: tuple[Event, ...]
     chart: Chart | None
     findings: OpenFindings
+    incidents: tuple[Incident, ...] = ()
+    refunds_due: tuple[RefundDue, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The report's data as `report accountability --format json` prints it."""

@@ -38,13 +38,18 @@ def environment(*, html: bool) -> jinja2.Environment:
     )
     env.filters.update({
         "count": fmt.count, "money": fmt.money, "moneys": fmt.moneys, "when": fmt.when, "day": fmt.day,
-        "duration": fmt.duration, "cell": cell,
+        "duration": fmt.duration, "cell": cell, "and_join": fmt.and_join,
     })
     return env
 
 
 def context(report: Report) -> dict[str, Any]:
-    """What every template gets: the report, and `who` to name a person."""
+    """What every template gets: the report, `who` to name a person with their account,
+    `name` to name them only, and `accountable`: everyone accountable for an incident,
+    in the incidents' order."""
     people = report.people
-    return {"r": report, "s": report.summary,
-            "who": lambda account: fmt.person(account, people)}
+    accountable = list(dict.fromkeys(p for i in report.incidents for p in i.accountable))
+    return {"r": report, "s": report.summary, "accountable": accountable,
+            "accountable_names": [fmt.name(a, people) for a in accountable],
+            "who": lambda account: fmt.person(account, people),
+            "name": lambda account: fmt.name(account, people)}

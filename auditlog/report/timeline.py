@@ -5,6 +5,7 @@ anomalous action, peak, rollback, refunds), as records of the report's model."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import duckdb
@@ -19,6 +20,7 @@ from auditlog.report.model import (
     ChartWindow,
     Event,
     Grant,
+    Incident,
     Marker,
     Refunds,
 )
@@ -40,6 +42,18 @@ SERIES_SQL = """
       AND list_contains(CAST(? AS VARCHAR[]), c.product)
       AND c.ts >= CAST(? AS TIMESTAMPTZ) AND c.ts < CAST(? AS TIMESTAMPTZ)
     GROUP BY bucket ORDER BY bucket"""
+
+# The anomalous charges of SERIES_SQL, per hour and responsible (change, account).
+PARTS_SQL = """
+    SELECT date_trunc('hour', c.ts) AS bucket, a.change_id, a.actor, count(*) AS charges
+    FROM charges AS c
+    JOIN report_anomalous AS a ON a.charge_id = c.charge_id
+    WHERE coalesce(c.type, 'one_time') <> 'refund'
+      AND (CAST(? AS VARCHAR) IS NULL OR a.change_id = ?)
+      AND list_contains(CAST(? AS VARCHAR[]), c.product)
+      AND c.ts >= CAST(? AS TIMESTAMPTZ) AND c.ts < CAST(? AS TIMESTAMPTZ)
+    GROUP BY ALL"""
+OTHER = "other anomalous charges"
 
 REFUNDS_SQL = """
     SELECT count(*) AS refunds, min(r.ts) AS first, max(r.ts) AS last
@@ -96,6 +110,35 @@ def chart(con: duckdb.DuckDBPyConnection, change_id: str | None, products: Seque
                                   f"{c.change_id} approved window") for c in changes
                       if c.window_start and c.window_end),
     )
+
+
+def incident_label(incident: Incident) -> str:
+    """How the chart's legend names an incident: the account and its change."""
+    actor = incident.actor or "unknown account"
+    return f"{actor} under {incident.change_id}" if incident.change_id else f"{actor}, no change"
+
+
+def split_by_incident(con: duckdb.DuckDBPyConnection, chart_data: Chart,
+                      change_id: str | None, incidents: Sequence[Incident]) -> Chart:
+    """The chart with each bar's anomalous charges split per incident (Bar.parts, in the
+    order of `incidents`), so incidents that overlap in time stay told apart. Charges of
+    no listed incident (none, unless the data changed underneath) are an own series."""
+    keys = {(i.change_id, i.actor): n for n, i in enumerate(incidents)}
+    rows = con.execute(PARTS_SQL, [change_id, change_id, list(chart_data.products),
+                                   chart_data.start, chart_data.end]).fetchall()
+    counts: dict[tuple[datetime, int], int] = {}
+    for bucket, cid, actor, n in rows:
+        at = utc(bucket)
+        if chart_data.bucket == "day":
+            at = at.replace(hour=0, minute=0, second=0, microsecond=0)
+        slot = keys.get((cid, actor), len(incidents))
+        counts[(at, slot)] = counts.get((at, slot), 0) + int(n)
+    other = any(slot == len(incidents) for _, slot in counts)
+    width = len(incidents) + (1 if other else 0)
+    bars = tuple(replace(b, parts=tuple(counts.get((utc(b.start), k), 0) for k in range(width)))
+                 for b in chart_data.bars)
+    labels = [incident_label(i) for i in incidents] + ([OTHER] if other else [])
+    return replace(chart_data, bars=bars, series=tuple(labels))
 
 
 def peak(bars: Sequence[Bar]) -> Bar | None:
