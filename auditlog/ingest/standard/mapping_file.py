@@ -51,7 +51,7 @@ class Mapping:
 
     source: str  # how messages name it: its path, or "NAME (shipped mapping)"
     name: str  # its stem, for quarantine reasons
-    kind: str | None = None
+    kind: str | None = None  # the one --kind names, else the file's
     tz: str | None = None  # the zone of the source's naive times; --tz wins
     columns: dict[str, str] = field(default_factory=dict)  # source column or path -> target
     fields: dict[str, tuple[str, ...]] = field(default_factory=dict)  # target -> paths
@@ -209,7 +209,7 @@ def _check(data: dict[str, Any], source: str, name: str, kind_named: str | None)
                                          "\"currency\" (the row's currency's, ISO 4217)")
         minor_units[target(column, f"minor_units.{column}")] = units
     filters = tuple(_filter(n, t, bad, path) for n, t in _table(data, "filters", bad).items())
-    return Mapping(source=source, name=name, kind=kind, tz=tz, columns=columns, fields=fields,
+    return Mapping(source=source, name=name, kind=checked_kind, tz=tz, columns=columns, fields=fields,
                    values=values, unmatched=unmatched, defaults=defaults, constants=constants,
                    timestamps=timestamps, minor_units=minor_units, filters=filters)
 

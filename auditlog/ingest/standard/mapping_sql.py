@@ -270,13 +270,25 @@ class _Probe:
         row = self.con.execute(f"SELECT {counts} FROM {self.table}", self.params).fetchone()
         return [int(n) for n in row] if row else [0] * len(expressions)
 
+    def count_present(self, pointers: list[str]) -> list[int]:
+        """How many rows have a value at each JSON pointer, each row parsed once."""
+        if not pointers:
+            return []
+        listed = "[" + ", ".join(sql_string(p) for p in pointers) + "]"
+        counts = ", ".join(f"count(*) FILTER (WHERE _v[{i + 1}] IS NOT NULL)"
+                           for i in range(len(pointers)))
+        row = self.con.execute(
+            f"SELECT {counts} FROM (SELECT json_extract(_raw, {listed}) AS _v "
+            f"FROM {self.table})", self.params).fetchone()
+        return [int(n) for n in row] if row else [0] * len(pointers)
+
     def resolve(self, refs: list[_Ref]) -> dict[_Ref, _Ref]:
         """Each path into `_raw` that matches some row → itself, or the same path
         reading inside JSON text at the first prefix where that matches; paths matching
         nothing either way are left out. (Whole columns always resolve.)"""
         found = {r: r for r in refs if r.column is not None}
         raw = list(dict.fromkeys(r for r in refs if r.column is None))
-        for ref, n in zip(raw, self.count([_direct(r.steps) for r in raw]), strict=True):
+        for ref, n in zip(raw, self.count_present([pointer(r.steps) for r in raw]), strict=True):
             if n:
                 found[ref] = ref
         for split in range(1, max((len(r.steps) for r in raw), default=0)):
