@@ -375,3 +375,31 @@ def test_a_shipped_mapping_is_named_by_its_name_and_a_wrong_name_lists_them(
     assert process.returncode == 2 and "Traceback" not in message
     assert ("stripe_charge: mapping file not found, nor a shipped mapping of that name; "
             "shipped: jira_cloud_audit, servicenow_change_requests, stripe_charges") in message
+
+
+def test_a_flattened_csv_header_with_dots_is_a_column_and_paths_can_be_renamed(
+        tmp_path: Path) -> None:
+    # Exports that flatten records write `actor.alternateId` as a header: taken whole.
+    data = write(tmp_path, "flat.csv", (
+        "uuid,published,actor.alternateId,target,eventType\n"
+        'e1,2026-01-01T10:00:00Z,jack@acme.io,"[{""alternateId"":""alice@acme.io""}]",'
+        "login\n"))
+    mapping = write(tmp_path, "flat.toml", """
+kind = "actions"
+[columns]
+uuid = "event_id"
+published = "ts"
+"actor.alternateId" = "actor"
+"target[0].alternateId" = "target_account"
+eventType = "action"
+[fields]
+"extra.first_target" = "target[0]"
+[constants]
+system = "okta"
+""")
+    db = tmp_path / "d.duckdb"
+    ingest(db, data, mapping)
+    # A CSV file's values are text, in extra too: the object's JSON text.
+    assert query(db, "SELECT event_id, actor, target_account, action, "
+                     "extra ->> '$.first_target' FROM actions") == [
+        ("e1", "jack@acme.io", "alice@acme.io", "login", '{"alternateId":"alice@acme.io"}')]
