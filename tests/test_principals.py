@@ -267,3 +267,26 @@ def test_auditd_names_keep_the_id_they_stand_for(con: duckdb.DuckDBPyConnection)
                           "UNION SELECT actor, extra ->> '$.actor_raw' FROM privileges"))
     assert ("root", "0") in pairs
     assert all(raw is None or raw.isdigit() for _, raw in pairs)
+
+
+SECURITY_LAKE = Path(__file__).parent / "data" / "securitylake"
+
+
+@pytest.mark.parametrize("native_first", [True, False])
+def test_a_real_cloudtrail_event_and_its_security_lake_ocsf_are_one_event(
+        con: duckdb.DuckDBPyConnection, native_first: bool) -> None:
+    # AWS's documented console sign-in of IAM user anaya (eventID fed06f42-...), as
+    # CloudTrail writes it and as Security Lake translated it (OCSF 3002 Authentication,
+    # the user named only by principalId, the caller by name).
+    native = SECURITY_LAKE / "panther_console_login_mfa.jsonl"
+    ocsf = SECURITY_LAKE / "elastic_test-authentication.log"
+    first, second = (native, ocsf) if native_first else (ocsf, native)
+    (loaded,) = ingest_paths(con, [first])
+    assert (loaded.rows_read, loaded.loaded, loaded.quarantined) == (1, 1, 0)
+    (again,) = ingest_paths(con, [second])
+    assert (again.rows_read, again.loaded, again.duplicates, again.quarantined) == (1, 0, 1, 0)
+    assert rows(con, "SELECT event_id, strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S'), "
+                     "actor, action, system, result FROM actions") == [(
+        "fed06f42-cb12-4764-8c69-121063dc79b9", "2022-11-10T16:24:34", "anaya", "ConsoleLogin",
+        "signin.amazonaws.com", "success")]
+    assert rows(con, "SELECT verdict FROM shared_rows") == [("duplicate",)]

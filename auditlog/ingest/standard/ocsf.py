@@ -37,7 +37,13 @@ in the CloudTrail adapter's normal form (aws.aws_principal: `assumed-role/Admin/
 → `Admin/Admin-user`, a user ARN → its user name, the root ARN → `root/<account>`), so
 an event loaded both as CloudTrail and as its OCSF translation names one account, and the
 two copies are one event (a duplicate, ingest/judge.py). The actor as written, when its
-normal form is not that, is kept as `extra.actor_raw`.
+normal form is not that, is kept as `extra.actor_raw`. **A CloudTrail event in OCSF**
+(`metadata.product.name` CloudTrail with `api.operation`, as Security Lake writes every
+class it translates to, 3002 sign-ins and 3001 account changes included) is named and
+mapped as the CloudTrail adapter maps the native record: action = `api.operation`,
+system = `api.service.name`, actor = the caller (not the 3002 `user`, which Security
+Lake names by principalId only), and a privilege call of aws.PRIVILEGE_CALLS is that
+grant or revoke read from `api.request.data`, whatever class was chosen.
 system = the first resource's name or uid; for actions, without a resource,
 `metadata.product.name` (API activity: `api.service.name`; applications: `app.name`;
 authentication: `service.name`). A privilege names no product as its system: the
@@ -235,7 +241,12 @@ WITH events AS (
          coalesce(TRY_CAST({text('status_id')} AS INTEGER) = 2, false) AS failed,
          coalesce({text('user_name')}, {text('user_uid')}) AS user_raw,
          coalesce({text('group_name')}, {text('group_uid')}) AS group_id,
-         coalesce({text('role_name')}, {text('role_uid')}) AS role_id
+         coalesce({text('role_name')}, {text('role_uid')}) AS role_id,
+         -- A CloudTrail event in OCSF (AWS Security Lake copies eventName/eventSource to
+         -- api.operation/api.service.name whatever class it chose): named and mapped as
+         -- the CloudTrail adapter maps the native event, so the two are one event.
+         coalesce({text('product')} = 'CloudTrail' AND {text('api_operation')} IS NOT NULL,
+                  false) AS cloudtrail
   FROM _ocsf_fields f),
 named AS (
   -- Principals in normal form (see "Principals" in the module docstring): an AWS ARN
@@ -262,12 +273,17 @@ judged AS (
              || ' is not an IAM (3xxx) or application (6xxx) activity auditlog maps'
            WHEN ts IS NULL THEN 'OCSF event without time'
          END AS reason,
-         CASE WHEN p.what = 'credential' THEN 'credential'
+         CASE WHEN e.cloudtrail AND c.event_name IS NOT NULL THEN 'aws_call'
+              WHEN e.cloudtrail AND k.event_name IS NOT NULL THEN 'aws_credential'
+              WHEN e.cloudtrail THEN NULL
+              WHEN p.what = 'credential' THEN 'credential'
               WHEN p.what IS NOT NULL THEN 'ocsf'
               WHEN c.event_name IS NOT NULL THEN 'aws_call'
               WHEN k.event_name IS NOT NULL THEN 'aws_credential' END AS change,
-         p.whose, p.what,
-         coalesce(p.operation, c.operation) AS operation,
+         CASE WHEN NOT e.cloudtrail THEN p.whose END AS whose,
+         CASE WHEN NOT e.cloudtrail THEN p.what END AS what,
+         CASE WHEN e.cloudtrail THEN c.operation
+              ELSE coalesce(p.operation, c.operation) END AS operation,
          coalesce(json_extract_string(e.api_request, c.subject_path),
                   json_extract_string(e.api_request, k.owner_path),
                   CASE WHEN k.event_name IS NOT NULL THEN e.actor_id END) AS aws_subject,
@@ -276,10 +292,10 @@ judged AS (
   FROM named e
   LEFT JOIN _ocsf_changes p ON p.class_uid = e.cls AND p.activity_id = e.act
   LEFT JOIN _ocsf_aws_calls c
-    ON e.cls = 6003 AND c.event_source = ({text('api_service')})
+    ON (e.cls = 6003 OR e.cloudtrail) AND c.event_source = ({text('api_service')})
    AND c.event_name = ({text('api_operation')})
   LEFT JOIN _ocsf_aws_creds k
-    ON e.cls = 6003 AND k.event_source = ({text('api_service')})
+    ON (e.cls = 6003 OR e.cloudtrail) AND k.event_source = ({text('api_service')})
    AND k.event_name = ({text('api_operation')}))
 SELECT j.*,
        CASE WHEN change IN ('ocsf', 'aws_call') AND reason IS NULL AND NOT failed
@@ -317,9 +333,10 @@ SELECT
   _kind,
   CASE WHEN i = 1 THEN {text('uid')} ELSE {text('uid')} || '/' || i END AS event_id,
   ts,
-  CASE WHEN cls = 3002 THEN coalesce(user_id, actor_id) ELSE actor_id END AS actor,
+  CASE WHEN cls = 3002 AND NOT cloudtrail THEN coalesce(user_id, actor_id)
+       ELSE actor_id END AS actor,
   -- The actor as the event wrote it, when its normal form is not that.
-  CASE WHEN cls = 3002 AND user_id IS NOT NULL
+  CASE WHEN cls = 3002 AND NOT cloudtrail AND user_id IS NOT NULL
        THEN CASE WHEN user_raw IS DISTINCT FROM user_id THEN user_raw END
        WHEN actor_text IS DISTINCT FROM actor_id THEN actor_text END AS actor_raw,
   -- Users added to a group are each granted the group.
@@ -327,6 +344,7 @@ SELECT
   CASE WHEN whose = 'item' THEN group_id ELSE {_item_name('item')} END AS privilege,
   operation,
   CASE
+    WHEN cloudtrail THEN {text('api_operation')}
     WHEN cls = 3002 AND act = 1 THEN 'login'
     WHEN cls = 3002 AND act = 2 THEN 'logout'
     WHEN cls = 6003 THEN coalesce({text('api_operation')}, named_activity, a.activity)
@@ -341,6 +359,7 @@ SELECT
                 ELSE coalesce({text('resource_name')}, {text('resource_uid')},
                               {text('legacy_resource_name')}, {text('legacy_resource_uid')})
            END
+    WHEN cloudtrail THEN {text('api_service')}
     ELSE CASE cls
     WHEN 6003 THEN coalesce({text('api_service')}, {text('cloud_provider')}, {text('product')})
     WHEN 6002 THEN coalesce({text('app_name')}, {text('app_uid')}, {text('product')})
