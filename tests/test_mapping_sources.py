@@ -74,6 +74,22 @@ def test_servicenow_change_request_loads_as_a_change_and_other_tables_are_set_as
                                 "change_request"))]
 
 
+def test_servicenow_display_value_export_gives_the_same_change_in_its_zone(
+        tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    flat = DATA / "servicenow" / "elastic_servicenow_test-event-aws-with-display-values.log"
+    (result,) = cli("ingest", str(flat), "--db", str(db), "--mapping",
+                    "servicenow_change_requests", "--tz", "America/Los_Angeles")
+    assert (result["kind"], result["loaded"], result["quarantined"]) == ("changes", 1, 0)
+    assert query(db, "SELECT change_id, system, kind, summary, implementer, ticket, "
+                     "strftime(started_at, '%Y-%m-%dT%H:%M:%SZ'), "
+                     "strftime(finished_at, '%Y-%m-%dT%H:%M:%SZ'), status, "
+                     "extra ->> '$.approval' FROM changes") == [
+        ("CHG0000024", "Network", "other", "Clear BGP sessions on a Cisco router",
+         "System Administrator", "CHG0000024", "2015-07-06T18:56:04Z",
+         "2015-07-06T18:56:10Z", "success", "Approved")]
+
+
 def test_servicenow_times_are_utc_as_the_mapping_says_without_a_warning(
         tmp_path: Path) -> None:
     sample = DATA / "servicenow" / "elastic_servicenow_test-event.log"

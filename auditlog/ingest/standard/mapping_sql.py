@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import duckdb
 
 from auditlog.errors import UsageError
-from auditlog.ingest.staging import MAPPED, Staged
+from auditlog.ingest.staging import CONTRACT_NAMES, MAPPED, Staged
 from auditlog.ingest.standard.mapping_file import Mapping, RowFilter
 from auditlog.ingest.standard.mapping_paths import (
     PathSyntaxError,
@@ -435,6 +435,11 @@ def _field(refs: list[str | None], target: str, staged: Staged, mapping: Mapping
     present = [r for r in refs if r is not None]
     if not present:  # optional paths the file does not have
         return _restyle(_transform("CAST(NULL AS VARCHAR)", target, mapping, params), staged)
+    if len(present) > 1 and target in CONTRACT_NAMES:
+        # Choosing among paths, an object or array is no value of a column: the next
+        # path is tried (`number.value`, else `number` itself, in another export).
+        present = [f"CASE WHEN json_type({r}) IN ('OBJECT', 'ARRAY') THEN NULL ELSE {r} END"
+                   for r in present]
     if staged.style == "json" and not _transformed(target, mapping):
         return present[0] if len(present) == 1 else f"coalesce({', '.join(present)})"
     texts = [_text_of_json(r) for r in present]
