@@ -403,3 +403,26 @@ system = "okta"
     assert query(db, "SELECT event_id, actor, target_account, action, "
                      "extra ->> '$.first_target' FROM actions") == [
         ("e1", "jack@acme.io", "alice@acme.io", "login", '{"alternateId":"alice@acme.io"}')]
+
+
+def test_among_several_paths_an_object_is_no_value(tmp_path: Path) -> None:
+    lines = [{"id": "e1", "ts": "2026-01-01T10:00:00Z", "who": {"name": "ann"}, "did": "x"},
+             {"id": "e2", "ts": "2026-01-01T11:00:00Z", "who": "bob", "did": "x"},
+             {"id": "e3", "ts": "2026-01-01T12:00:00Z", "who": {"uid": "7"}, "did": "x"}]
+    data = write(tmp_path, "a.jsonl", "".join(json.dumps(x) + "\n" for x in lines))
+    mapping = write(tmp_path, "a.toml", """
+kind = "actions"
+[fields]
+event_id = "id"
+actor = ["who.name", "who"]
+action = "did"
+[constants]
+system = "app"
+""")
+    db = tmp_path / "d.duckdb"
+    (result,) = ingest(db, data, mapping)
+    assert (result["loaded"], result["quarantined"]) == (2, 1)
+    assert query(db, "SELECT event_id, actor FROM actions ORDER BY 1") == [
+        ("e1", "ann"), ("e2", "bob")]
+    assert query(db, "SELECT row_number, reason FROM quarantine") == [
+        (3, "missing required field actor")]
