@@ -52,10 +52,20 @@ def build_rules(files: Sequence[Path]) -> Iterator[BuiltRule | Refused]:
         collection.resolve_rule_references()
     except SigmaError:
         pass  # each correlation with a missing reference is refused below
+    hidden = {id(ref.rule) for rule in collection.rules
+              if isinstance(rule, SigmaCorrelationRule) and not rule.generate
+              for ref in rule.rules or [] if getattr(ref, "rule", None) is not None}
+    per_file: dict[str, int] = {}
     for rule in collection.rules:
         path = Path(str(rule.source.path)) if rule.source and rule.source.path else Path("?")
+        per_file[str(path)] = per_file.get(str(path), 0) + 1
+        if id(rule) in hidden:
+            continue  # a correlation's rule that does not alert alone (generate: false)
+        rule_id = rule_id_of(path)
+        if per_file[str(path)] > 1:  # several rules in one file (a correlation's own)
+            rule_id = rule_id_of(Path(f"{rule_id}_{rule.name or per_file[str(path)]}"))
         try:
-            yield build_one(rule, path, collection)
+            yield build_one(rule, path, rule_id)
         except (Unsupported, NoCase, SigmaError) as exc:
             yield Refused(str(path), getattr(rule, "title", "") or path.name, one_sentence(exc))
         except Exception as exc:  # noqa: BLE001  (pySigma raises many kinds on odd rules)
@@ -67,15 +77,14 @@ def one_sentence(exc: Exception) -> str:
     return str(exc).splitlines()[0].rstrip(".") if str(exc) else type(exc).__name__
 
 
-def build_one(rule: SigmaRule | SigmaCorrelationRule, path: Path,
-              collection: SigmaCollection) -> BuiltRule:
+def build_one(rule: SigmaRule | SigmaCorrelationRule, path: Path, rule_id: str
+              ) -> BuiltRule:
     if rule.errors:
         raise Unsupported(f"pySigma refused it: {one_sentence(rule.errors[0])}")
     if isinstance(rule, SigmaCorrelationRule):
         from auditlog.pack.sigma.correlation import build_correlation
-        return build_correlation(rule, path)
+        return build_correlation(rule, path, rule_id)
     source = source_of(rule)
-    rule_id = rule_id_of(path)
     tree = condition_of(rule)
     sql = detection_sql(rule, source, tree)
     if problem := check_built(rule_id, sql):

@@ -21,6 +21,8 @@ class LogSource:
     typed: dict[str, dict[str, str]] = field(default_factory=dict)
     # The record's own event id (what a case names in its evidence).
     id_field: str = ""
+    # The event's time fields (a correlation's case spaces its events by them).
+    time_fields: tuple[str, ...] = ()
     # Fields its adapter needs in every record: a case's event never goes without them.
     required: tuple[str, ...] = ()
 
@@ -33,14 +35,14 @@ CLOUDTRAIL = LogSource(
     typed={"eventName": {"actions": "action", "privileges": "extra ->> '$.event_name'"},
            "eventSource": {"actions": "system",
                            "privileges": "extra ->> '$.event_source'"}},
-    id_field="eventID",
+    id_field="eventID", time_fields=("eventTime",),
     required=("eventVersion", "eventSource", "eventName", "eventTime", "userIdentity"),
 )
 KUBERNETES = LogSource(
     product="kubernetes", service="audit", pack="sigma_kubernetes_audit",
     adapter="k8s",
     typed={"verb": {"actions": "extra ->> '$.verb'", "privileges": "extra ->> '$.verb'"}},
-    id_field="auditID",
+    id_field="auditID", time_fields=("requestReceivedTimestamp", "stageTimestamp"),
     required=("kind", "apiVersion", "verb", "user", "requestReceivedTimestamp",
               "stageTimestamp"),
 )
