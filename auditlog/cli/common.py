@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.segment import Segment
 from rich.text import Text
 
+from auditlog.cli import helpstyle
 from auditlog.engines import engine_names
 from auditlog.pack.model import SEVERITIES
 from auditlog.store.locking import DEFAULT_TIMEOUT, Notice, WaitPolicy, set_wait_policy
@@ -38,9 +39,14 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell.
+    add_completion=True,
+    # Markdown joins a docstring's lines into paragraphs that Rich wraps at the
+    # terminal's width, instead of keeping the source's line breaks mid-sentence.
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+helpstyle.install()
 
 
 class SafeConsole(Console):
@@ -85,6 +91,21 @@ console = SafeConsole(highlight=False, markup=False)
 err_console = SafeConsole(stderr=True, highlight=False, markup=False)
 
 
+def show_version(value: bool) -> None:
+    """--version: the installed package's version (its metadata, so it is the one pip
+    installed, never a copy in the source that could drift)."""
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        typer.echo(f"auditlog {installed('auditlog')}")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        typer.echo("auditlog (not installed: version unknown)")
+    raise typer.Exit()
+
+
 @app.callback()
 def global_options(
     ctx: typer.Context,
@@ -98,6 +119,9 @@ def global_options(
     wait_timeout: Annotated[float, typer.Option(
         "--wait-timeout", envvar="AUDITLOG_WAIT_TIMEOUT", min=0, metavar="SECONDS",
         help="Longest wait for the database before failing.")] = DEFAULT_TIMEOUT,
+    version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=show_version,
+        help="Print auditlog's version and exit.")] = False,
 ) -> None:
     """Options for every command; give them before the command: auditlog --wait status."""
     set_wait_policy(WaitPolicy(wait=wait, timeout=wait_timeout, notify=tell_waiting,
