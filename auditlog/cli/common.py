@@ -116,14 +116,19 @@ def global_options(
              "that writer started; one that writes waits. --wait: every command waits "
              "(the latest data). --no-wait: none waits; without that snapshot, fail "
              "naming the writer.")] = None,
+    # Not min=0: its "[x>=0]" would widen the options column until the help text
+    # beside it is cut at 80 columns; the check is below.
     wait_timeout: Annotated[float, typer.Option(
-        "--wait-timeout", envvar="AUDITLOG_WAIT_TIMEOUT", min=0, metavar="SECONDS",
-        help="Longest wait for the database before failing.")] = DEFAULT_TIMEOUT,
+        "--wait-timeout", envvar="AUDITLOG_WAIT_TIMEOUT", metavar="SECONDS",
+        help="Longest wait for the database before failing.")
+    ] = DEFAULT_TIMEOUT,
     version: Annotated[bool, typer.Option(
         "--version", is_eager=True, callback=show_version,
         help="Print auditlog's version and exit.")] = False,
 ) -> None:
     """Options for every command; give them before the command: auditlog --wait status."""
+    if wait_timeout < 0:
+        raise typer.BadParameter("must be 0 or more seconds", param_hint="'--wait-timeout'")
     set_wait_policy(WaitPolicy(wait=wait, timeout=wait_timeout, notify=tell_waiting,
                                command=ctx.invoked_subcommand or "auditlog"))
 
