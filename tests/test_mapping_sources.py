@@ -111,10 +111,35 @@ def test_stripe_charges_load_in_major_units_with_their_customer_and_product(
         ("ch_1JHRCWJSZQVUcJYgOCavbxio", "2019-05-16T08:26:17Z", "cus_6lsBvm5rJ0zyHc",
          "consulting", Decimal("10.0000"), "USD", "one_time", "stripe", "api",
          "pi_1JAyTwJSZQVUcJYgBbsz0NuH"),
+        # Billed through an invoice: a subscription's charge.
         ("ch_fakefakefakefakefake0001", "2019-05-16T08:26:17Z", "cus_6lsBvm5rJ0zyHc",
-         "Subscription creation", Decimal("20.0000"), "USD", "one_time", "stripe", "api",
+         "Subscription creation", Decimal("20.0000"), "USD", "recurring", "stripe", "api",
          "pi_fakefakefakefakefake0001"),
     ]
+
+
+def test_stripe_events_give_the_same_charge_and_other_charge_events_are_set_aside(
+        tmp_path: Path) -> None:
+    charge = json.loads((DATA / "stripe" / "djstripe_charge_ch_fakefakefakefakefake0001.json")
+                        .read_text(encoding="utf-8"))
+    events = [{"id": "evt_1", "object": "event", "type": "charge.succeeded",
+               "created": 1557995178, "data": {"object": charge}},
+              {"id": "evt_2", "object": "event", "type": "charge.updated",
+               "created": 1557995190, "data": {"object": charge}},
+              {"id": "evt_3", "object": "event", "type": "customer.created",
+               "created": 1557995100, "data": {"object": {"id": "cus_6lsBvm5rJ0zyHc",
+                                                          "object": "customer"}}}]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    db = tmp_path / "d.duckdb"
+    (result,) = cli("ingest", str(path), "--db", str(db), "--mapping", "stripe_charges")
+    assert (result["loaded"], result["quarantined"]) == (1, 2)
+    assert query(db, "SELECT charge_id, strftime(ts, '%Y-%m-%dT%H:%M:%SZ'), account, product, "
+                     "amount, currency, type, extra ->> '$.\"source.type\"' FROM charges") == [
+        ("ch_fakefakefakefakefake0001", "2019-05-16T08:26:17Z", "cus_6lsBvm5rJ0zyHc",
+         "Subscription creation", Decimal("20.0000"), "USD", "recurring", "charge.succeeded")]
+    assert [n for n, r in reasons(db) if "filter charges keeps only rows whose type / "
+                                          "object is one of charge.succeeded, charge" in r] == [2, 3]
 
 
 @pytest.mark.parametrize(("currency", "minor", "major"), [

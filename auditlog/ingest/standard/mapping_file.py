@@ -38,7 +38,7 @@ EXTRA = "extra."
 @dataclass(frozen=True)
 class RowFilter:
     name: str
-    path: str
+    paths: tuple[str, ...]  # the value tested: the first of these present
     test: str  # one of FILTER_TESTS
     values: tuple[str, ...]  # for the *matches tests: one regular expression
 
@@ -238,8 +238,10 @@ def _filter(name: str, table: Any, bad: Any, path: Any) -> RowFilter:
                 scratch.execute("SELECT regexp_matches('', $re)", {"re": values[0]})
         except duckdb.Error as exc:
             bad(f"{key}.{test}", f"is not a regular expression ({exc})")
-    return RowFilter(name=name, path=path(table.get("path"), f"{key}.path"), test=test,
-                     values=values)
+    given_paths = table.get("path")
+    listed = given_paths if isinstance(given_paths, list) and given_paths else [given_paths]
+    return RowFilter(name=name, paths=tuple(path(p, f"{key}.path") for p in listed),
+                     test=test, values=values)
 
 
 def _table(data: dict[str, Any], key: str, bad: Any) -> dict[str, Any]:

@@ -65,6 +65,10 @@ class _Ref:
         return self.column is not None or len(self.steps) == 1
 
 
+# Each filter with the paths it tests, as used and as resolved.
+_Filters = list[tuple[RowFilter, list[tuple["_Use", "_Ref | None"]]]]
+
+
 @dataclass(frozen=True)
 class _Use:
     """One path of the mapping file, where it is used (for messages)."""
@@ -102,20 +106,23 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mappi
             fields[target] = [(_Use(f"columns.{source}", source), resolver.ref(source))]
     for target, paths in mapping.fields.items():
         fields[target] = [(_Use(f"fields.{target}", p), resolver.ref(p)) for p in paths]
-    filters = [(f, _Use(f"filters.{f.name}", f.path), resolver.ref(f.path))
-               for f in mapping.filters]
+    filters: _Filters = [
+        (f, [(_Use(f"filters.{f.name}", p), resolver.ref(p)) for p in f.paths])
+        for f in mapping.filters]
 
     # Filter paths must match some row of the file; the other paths some row the
     # filters keep (a file of logins filtered out whole has no privilege to read).
     probe = _Probe(con, table, staged)
-    filter_found = probe.resolve([r for _, _, r in filters if r is not None])
-    misses = [(u, r) for _, u, r in filters if r is None or r not in filter_found]
+    filter_found = probe.resolve([r for _, uses in filters for _, r in uses if r is not None])
+    misses = [use for _, uses in filters
+              if not any(r is not None and r in filter_found for _, r in uses) for use in uses]
     if not misses and filters:
         params: dict[str, str] = {}
         keep = _keeps(filters, mapping, lambda r: None if r is None else _probe_value(
             filter_found.get(r, r)), params)
         probe = _Probe(con, table, staged, keep, params)
-    uses = [u for listed in fields.values() for u in listed] + [(u, r) for _, u, r in filters]
+    uses = [u for listed in fields.values() for u in listed] + [
+        use for _, listed in filters for use in listed]
     found = {**probe.resolve([r for listed in fields.values() for _, r in listed
                               if r is not None]), **filter_found}
     misses += _misses(fields, found)
@@ -451,14 +458,17 @@ def _transformed(key: str, mapping: Mapping) -> bool:
     return key in mapping.values or key in mapping.timestamps or key in mapping.defaults
 
 
-def _keeps(filters: list[tuple[RowFilter, _Use, _Ref | None]], mapping: Mapping,
+def _keeps(filters: _Filters, mapping: Mapping,
            value_of: Callable[[_Ref | None], str | None], params: dict[str, str]) -> str:
     """SQL true for a row every filter keeps."""
-    return " AND ".join(_keep(f, value_of(r), params) for f, _, r in filters) or "true"
+    return " AND ".join(_keep(f, [value_of(r) for _, r in uses], params)
+                        for f, uses in filters) or "true"
 
 
-def _keep(row_filter: RowFilter, value: str | None, params: dict[str, str]) -> str:
-    text = "CAST(NULL AS VARCHAR)" if value is None else _text_of_json(value)
+def _keep(row_filter: RowFilter, values: list[str | None], params: dict[str, str]) -> str:
+    texts = [_text_of_json(v) for v in values if v is not None]
+    text = ("CAST(NULL AS VARCHAR)" if not texts else texts[0] if len(texts) == 1
+            else f"coalesce({', '.join(texts)})")
     listed = ", ".join(_bind(params, v) for v in row_filter.values)
     test = {"equals": f"{text} = {listed}", "in": f"{text} IN ({listed})",
             "matches": f"regexp_matches({text}, {listed})"}[row_filter.test.removeprefix("not_")]
@@ -467,16 +477,16 @@ def _keep(row_filter: RowFilter, value: str | None, params: dict[str, str]) -> s
             else f"coalesce({test}, false)")
 
 
-def _filtered(filters: list[tuple[RowFilter, _Use, _Ref | None]], mapping: Mapping,
+def _filtered(filters: _Filters, mapping: Mapping,
               ref_of: Callable[[_Ref | None], str | None], params: dict[str, str]) -> str:
     """`_bad` with every filtered-out row given its reason (a row unreadable already
     keeps its own)."""
     if not filters:
         return "_bad"
     whens = " ".join(
-        f"WHEN NOT ({_keep(row_filter, ref_of(ref), params)}) "
+        f"WHEN NOT ({_keep(row_filter, [ref_of(r) for _, r in uses], params)}) "
         f"THEN {_bind(params, _reason(mapping, row_filter))}"
-        for row_filter, _, ref in filters)
+        for row_filter, uses in filters)
     return f"CASE WHEN _bad IS NOT NULL THEN _bad {whens} END"
 
 
@@ -486,7 +496,7 @@ def _reason(mapping: Mapping, row_filter: RowFilter) -> str:
     test = {"equals": "is", "in": "is one of", "matches": "matches",
             "not_equals": "is not", "not_in": "is none of", "not_matches": "does not match"}
     return (f"{FILTERED}{mapping.name}: filter {row_filter.name} keeps only rows whose "
-            f"{row_filter.path} {test[row_filter.test]} {shown}")
+            f"{' / '.join(row_filter.paths)} {test[row_filter.test]} {shown}")
 
 
 def _minor_units(select: str, names: list[str], staged: Staged, mapping: Mapping) -> str:
@@ -597,7 +607,7 @@ def _transform(text: str, key: str, mapping: Mapping, params: dict[str, str]) ->
         otherwise = (f"CASE WHEN {expr} IS NULL THEN NULL ELSE "
                      f"{_bind(params, mapping.unmatched[key])} END"
                      if key in mapping.unmatched else expr)
-        expr = f"CASE {expr} {whens} ELSE {otherwise} END"
+        expr = f"CASE {expr} {whens} ELSE {otherwise} END" if whens else otherwise
     if key in mapping.timestamps:
         formats = mapping.timestamps[key]
         listed = "[" + ", ".join(_bind(params, f) for f in formats) + "]"
