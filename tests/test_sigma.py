@@ -248,6 +248,22 @@ def test_findings_are_exactly_the_reference_hits_on_real_samples(
     assert got == expected
 
 
+def test_a_sigma_findings_rule_keeps_its_sigma_metadata(investigated: Investigation,
+                                                       imported: Path) -> None:
+    from auditlog.store.rule_sources import sigma_metadata
+
+    rule_ids = set(investigated.findings()["rule_id"].to_list())
+    with investigated.connect() as con:
+        meta = sigma_metadata(con, [*rule_ids, "admin_grant"])
+    assert set(meta) == rule_ids  # a built-in rule has none
+    login = Investigation(None, rules_dirs=[imported]).rule("aws_update_login_profile")
+    assert login.sigma["id"] == "055fb148-60f8-462d-ad16-26926ce050f1"
+    assert login.sigma["level"] == "high" and "attack.t1098" in login.sigma["tags"]
+    shown = CliRunner().invoke(app, ["rules", "show", "aws_update_login_profile",
+                                     "--rules-dir", str(imported)])
+    assert "Sigma: 055fb148-60f8-462d-ad16-26926ce050f1 (test, level high)" in shown.output
+
+
 def test_typed_columns_hold_the_records_values(investigated: Investigation) -> None:
     """The SQL reads eventName/eventSource/verb from typed columns (logsources.py): they
     must be the record's own values on every stored row, or hits would differ."""

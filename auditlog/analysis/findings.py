@@ -29,6 +29,7 @@ from auditlog.pack.model import SEVERITIES, Rule, severity_rank
 from auditlog.pack.params import with_model_params
 from auditlog.pack.units import needed_units, shared_units
 from auditlog.store.attribution import persist_attribution, persist_evidence
+from auditlog.store.rule_sources import persist_rule_sources
 from auditlog.values import decimal_text, iso_utc
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ def run_packs(
         con.execute("BEGIN TRANSACTION")
         report = merge(con, found, [r.id for r in rules], params or {}, since, until)
         persist_evidence(con, report.run_id)
+        persist_rule_sources(con, [(r.id, r.source, r.sigma) for r in rules])
         con.execute("COMMIT")
     finally:
         con.close()

@@ -67,6 +67,13 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="The rule's id.")],
                            ("Needs:", "bold"), f" {', '.join(rule.requires)}"))
     console.print(terminal(("Params:", "bold"), f" {rule.params or '-'}"))
     console.print(terminal(("File:", "bold"), f" {rule.source}"))
+    if rule.sigma:  # imported by rules import-sigma: what the Sigma rule says of itself
+        sigma = rule.sigma
+        console.print(terminal(("Sigma:", "bold"), f" {sigma.get('id')} ({sigma.get('status')}, "
+                               f"level {sigma.get('level')}) from {sigma.get('file')}, "
+                               f"SHA-256 {sigma.get('sha256')}"))
+        for ref in sigma.get("references", []):
+            console.print(terminal(("Reference:", "bold"), f" {ref}"))
     console.print()
     console.print(rule.sql)
 

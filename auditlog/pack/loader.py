@@ -141,6 +141,7 @@ def load_rule(pack: Traversable, sql_file: Traversable) -> Rule:
         tags=tuple(meta.get("tags", ())), requires=requires,
         params=dict(meta.get("params") or {}),
         cases_source=str(cases) if cases.is_file() else None,
+        sigma=dict(meta["sigma"]) if isinstance(meta.get("sigma"), dict) else {},
     )
 
 

@@ -37,6 +37,9 @@ class Rule:
     requires: tuple[str, ...] = ()
     params: dict[str, ParamValue] = field(default_factory=dict)
     cases_source: str | None = None
+    # A rule imported from Sigma (pack/sigma): the Sigma rule's own metadata (its .toml's
+    # [sigma] table: id, title, level, status, tags, references, sha256, ...); else empty.
+    sigma: dict[str, Any] = field(default_factory=dict)
 
     def bind(self, overrides: dict[str, Any] | None = None) -> dict[str, ParamValue]:
         """The rule's parameters with user overrides, coerced to the default's type."""

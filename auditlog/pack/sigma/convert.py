@@ -142,7 +142,7 @@ def metadata(rule: Any, rule_id: str, path: Path, source: LogSource,
     tags = [str(t) for t in rule.tags]
     falsepositives = [str(f) for f in rule.falsepositives or []]
     references = [str(r) for r in rule.references or []]
-    description = (rule.description or rule.title).strip()
+    description = " ".join((rule.description or rule.title).split())  # one paragraph
     sigma = {
         "id": str(rule.id) if rule.id else "", "title": rule.title, "level": level,
         "status": rule.status.name.lower() if rule.status is not None else "",
