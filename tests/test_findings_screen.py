@@ -231,3 +231,42 @@ def test_bulk_triage_narrows_by_severity_time_and_status(triage_db: Path) -> Non
 def test_bulk_triage_needs_a_filter(triage_db: Path) -> None:
     message = error_of(["findings", "triage", "--status", "resolved"], triage_db)
     assert "bulk triage needs a filter (--rule, --severity" in message
+
+
+# --- money per currency ----------------------------------------------------------------
+
+def test_an_amount_over_two_currencies_is_split_only_when_its_charges_add_up(
+        tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    import polars as pl
+
+    from auditlog import store
+    from auditlog.analysis.finding_views import summarize, with_currency
+
+    con = store.connect(tmp_path / "money.duckdb")
+    charges = [("CH1", "EUR", "2.99"), ("CH2", "USD", "3.49"), ("CH3", "EUR", "1.00")]
+    for charge_id, currency, amount in charges:
+        con.execute("INSERT INTO charges (charge_id, ts, account, product, amount, currency, "
+                    "type) VALUES (?, TIMESTAMPTZ '2026-09-22 10:00:00+00', 'C1', 'P', ?, ?, "
+                    "'one_time')", [charge_id, Decimal(amount), currency])
+    frame = pl.DataFrame({
+        "finding_id": ["F-sum", "F-odd", "F-eur", "F-none"],
+        "rule_id": ["r", "r", "r", "r"], "severity": ["high"] * 4, "title": ["t"] * 4,
+        "ts": [None] * 4,
+        "amount": [Decimal("6.48"), Decimal("5.00"), Decimal("3.99"), None],
+        "evidence": [["CH1", "CH2", "CHG1"], ["CH1", "CH2"], ["CH1", "CH3", "CH1"], ["EV1"]],
+    }, schema_overrides={"amount": pl.Decimal(18, 4), "ts": pl.Datetime(time_zone="UTC")})
+    found = {r["finding_id"]: r for r in with_currency(con, frame).iter_rows(named=True)}
+    con.close()
+    assert found["F-sum"]["mixed_currency"] and [
+        (p["currency"], p["amount"]) for p in found["F-sum"]["by_currency"]] == [
+        ("EUR", Decimal("2.99")), ("USD", Decimal("3.49"))]
+    # Its charges do not add up to the amount: no split is made up.
+    assert found["F-odd"]["mixed_currency"] and found["F-odd"]["by_currency"] is None
+    assert (found["F-eur"]["currency"], found["F-eur"]["mixed_currency"]) == ("EUR", False)
+    assert found["F-none"]["currency"] is None and not found["F-none"]["mixed_currency"]
+    (rule,) = summarize(pl.DataFrame(list(found.values())), {})
+    assert [(m.currency, m.amount) for m in rule.money] == [
+        ("EUR", Decimal("6.98")), ("USD", Decimal("3.49"))]
+    assert rule.mixed_currency == 1

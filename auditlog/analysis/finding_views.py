@@ -139,24 +139,43 @@ def check_rules(con: duckdb.DuckDBPyConnection, wanted: Sequence[str],
 def with_currency(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` with each finding's currency: the one of the charges its evidence names
     (null when it names none, or they carry none); `mixed_currency` when they carry
-    several, since its amount then adds currencies."""
-    empty = pl.DataFrame(schema={"finding_id": pl.String, "currency": pl.String,
-                                 "mixed_currency": pl.Boolean})
-    found = empty
+    several, since its amount then adds currencies. Such an amount is split per
+    currency (`by_currency`: currency, amount) only when the charges it names add up to
+    it exactly, so the split is known to be the amount's, never a guess."""
+    found = pl.DataFrame(schema=CURRENCY_SCHEMA)
     if frame.height and has_table(con, "charges"):
-        con.register("shown_findings", frame.select("finding_id", "evidence").to_arrow())
+        con.register("shown_findings",
+                     frame.select("finding_id", "evidence", "amount").to_arrow())
         try:
             found = con.sql("""
-                SELECT f.finding_id, CASE WHEN count(DISTINCT c.currency) = 1
-                                     THEN min(c.currency) END AS currency,
-                       count(DISTINCT c.currency) > 1 AS mixed_currency
-                FROM (SELECT finding_id, unnest(evidence) AS item FROM shown_findings) AS f
-                JOIN charges AS c ON c.charge_id = f.item
-                GROUP BY f.finding_id""").pl()
+                WITH items AS (
+                    SELECT DISTINCT finding_id, amount, unnest(evidence) AS item
+                    FROM shown_findings),
+                per AS (
+                    SELECT i.finding_id, any_value(i.amount) AS finding_amount, c.currency,
+                           sum(c.amount) AS amount
+                    FROM items AS i JOIN charges AS c ON c.charge_id = i.item
+                    GROUP BY i.finding_id, c.currency)
+                SELECT finding_id,
+                       CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END
+                           AS currency,
+                       count(DISTINCT currency) > 1 AS mixed_currency,
+                       CASE WHEN count(DISTINCT currency) > 1
+                                 AND sum(amount) = any_value(finding_amount)
+                            THEN list({'currency': currency, 'amount': amount}
+                                      ORDER BY currency) END AS by_currency
+                FROM per GROUP BY finding_id""").pl()
         finally:
             con.unregister("shown_findings")
-    joined = frame.join(found if found.height else empty, on="finding_id", how="left")
+    joined = frame.join(found if found.height else pl.DataFrame(schema=CURRENCY_SCHEMA),
+                        on="finding_id", how="left")
     return joined.with_columns(pl.col("mixed_currency").fill_null(False))
+
+
+CURRENCY_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {"finding_id": pl.String, "currency": pl.String,
+                   "mixed_currency": pl.Boolean,
+                   "by_currency": pl.List(pl.Struct({"currency": pl.String,
+                                                     "amount": pl.Decimal(38, 4)}))}
 
 
 def summarize(frame: pl.DataFrame, rules: dict[str, Rule]) -> tuple[RuleSummary, ...]:
@@ -164,15 +183,28 @@ def summarize(frame: pl.DataFrame, rules: dict[str, Rule]) -> tuple[RuleSummary,
     out = []
     for (rule_id,), group in frame.group_by(["rule_id"], maintain_order=True):
         rule = rules.get(str(rule_id))
-        plain = group.filter(~pl.col("mixed_currency") & pl.col("amount").is_not_null())
-        money = tuple(Money(cur, amount) for cur, amount in plain.group_by(
-            "currency").agg(pl.col("amount").sum()).sort("currency", nulls_last=True).iter_rows())
+        money = rule_money(group)
         first, last = group["ts"].min(), group["ts"].max()
         out.append(RuleSummary(
             str(rule_id), group["title"][0], group["severity"][0], group.height, money,
-            int(group["mixed_currency"].sum()), first, last,  # type: ignore[arg-type]
+            int((group["mixed_currency"] & group["by_currency"].is_null()).sum()),
+            first, last,  # type: ignore[arg-type]
             rule is not None and is_control(rule)))
     return tuple(sorted(out, key=lambda r: (-severity_rank(r.severity), r.rule_id)))
+
+
+def rule_money(group: pl.DataFrame) -> tuple[Money, ...]:
+    """The money of a rule's findings per currency: each finding's amount in its one
+    currency, or its split when it adds several; amounts with an unknown split are
+    left out (the summary counts them)."""
+    plain = group.filter(~pl.col("mixed_currency") & pl.col("amount").is_not_null())
+    parts = [(cur, amount) for cur, amount in plain.select("currency", "amount").iter_rows()]
+    for split in group.filter(pl.col("by_currency").is_not_null())["by_currency"]:
+        parts += [(part["currency"], part["amount"]) for part in split]
+    sums: dict[str | None, Decimal] = {}
+    for cur, amount in parts:
+        sums[cur] = sums.get(cur, Decimal(0)) + Decimal(amount)
+    return tuple(Money(cur, sums[cur]) for cur in sorted(sums, key=lambda c: (c is None, c)))
 
 
 def is_control(rule: Rule) -> bool:

@@ -147,6 +147,7 @@ def detail_document(detail: FindingDetail) -> dict[str, Any]:
     (record,) = findings_records(pl.DataFrame([{c: finding[c] for c in PUBLIC_COLUMNS}]))
     rule = detail.rule
     return {**record, "currency": finding.get("currency"),
+            "by_currency": finding.get("by_currency"),
             "rule": None if rule is None else {
                 "id": rule.id, "pack": rule.pack, "description": rule.description,
                 "rationale": rule.rationale, "investigate": rule.investigate},

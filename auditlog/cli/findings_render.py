@@ -60,6 +60,8 @@ def amount_text(row: dict[str, Any]) -> str:
     several currencies is not a sum anyone can refund, so it says so."""
     if row.get("amount") is None:
         return ""
+    if row.get("by_currency"):  # the amount's exact split (finding_views.with_currency)
+        return "\n".join(fmt.money(p["amount"], p["currency"]) for p in row["by_currency"])
     if row.get("mixed_currency"):
         return "mixed currencies"
     return fmt.money(row["amount"], row.get("currency"))
@@ -75,7 +77,7 @@ def cell(row: dict[str, Any], column: str) -> Text:
     if column == "severity":
         return severity_text(str(value))
     if column == "amount":
-        return terminal(amount_text(row))
+        return lines_text(amount_text(row).split("\n"))
     if column == "about":
         return terminal(about(row))
     if column in ("ts", "first_seen", "last_seen"):
@@ -123,15 +125,16 @@ def overview_table(rows: Sequence[dict[str, Any]]) -> Table:
         rule.append_text(terminal((", ".join(x for x in (about(row), when(row["ts"])) if x),
                                    "dim")))
         table.add_row(terminal(row["finding_id"]), severity_text(row["severity"]), rule,
-                      terminal(amount_text(row)))
+                      lines_text(amount_text(row).split("\n")))
     return table
 
 
 def rule_money(summary: RuleSummary) -> str:
+    """One line per currency (never a sum across them), beside the rule's two lines."""
     parts = [fmt.money(m.amount, m.currency) for m in summary.money]
     if summary.mixed_currency:
-        parts.append(f"{summary.mixed_currency} mixed")
-    return " + ".join(parts)
+        parts.append(f"{summary.mixed_currency:,} mixed")
+    return "\n".join(parts)
 
 
 def rules_table(rules: Sequence[RuleSummary]) -> Table:
@@ -145,7 +148,7 @@ def rules_table(rules: Sequence[RuleSummary]) -> Table:
         name.append("\n")
         name.append(first if first == last else f"{first} - {last}", style="dim")
         rows.append((severity_text(rule.severity), name, f"{rule.findings:,}",
-                     terminal(rule_money(rule))))
+                     lines_text(rule_money(rule).split("\n"))))
     table.add_column("severity", no_wrap=True)
     table.add_column("rule: first - last (UTC)", no_wrap=True)
     table.add_column("findings", justify="right", no_wrap=True)
@@ -249,7 +252,7 @@ def key_values(pairs: Sequence[tuple[str, str]]) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for key, value in pairs:
-        table.add_row(key, terminal(value))
+        table.add_row(key, lines_text(value.split("\n")))
     return table
 
 
