@@ -205,7 +205,8 @@ def count_matching(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, A
 def nearest(con: duckdb.DuckDBPyConnection, table: str, column: str, value: str,
             count: int = 3) -> list[str]:
     """The known values of `table.column` closest to a mistyped `value` (edit distance
-    at most a third of its length, at least 2), nearest first."""
+    at most a third of its length, at least 2) that are nearest; of those, first
+    those it begins (an id cut short when copied), then the most alike."""
     limit = max(2, len(value) // 3)
     rows = con.execute(
         f"""
@@ -213,9 +214,12 @@ def nearest(con: duckdb.DuckDBPyConnection, table: str, column: str, value: str,
         FROM {table} WHERE {column} IS NOT NULL
           AND abs(length({column}) - length($value)) <= $limit
         GROUP BY {column} HAVING min(levenshtein({column}, $value)) <= $limit
-        ORDER BY d, jaro_winkler_similarity({column}, $value) DESC, v LIMIT $count""",
+        ORDER BY d, starts_with(v, $value) DESC,
+                 jaro_winkler_similarity(v, $value) DESC, v
+        LIMIT $count""",
         {"value": value, "limit": limit, "count": count}).fetchall()
-    return [row[0] for row in rows]
+    best = min((row[1] for row in rows), default=None)
+    return [row[0] for row in rows if row[1] == best]
 
 
 def nearest_account(con: duckdb.DuckDBPyConnection, account: str) -> list[str]:

@@ -113,17 +113,18 @@ def wrapping(table: Table, header: str, **options: Any) -> None:
 
 
 def changes_table(doc: dict[str, Any], clock: Clock) -> Table:
+    # The system and the implementer share a column that wraps between them, so neither
+    # a long system name nor a long account name is split inside a word.
     table = listing_table(f"Changes ({doc['total']:,}), times in {clock.name}")
     table.add_column("change", no_wrap=True)
     table.add_column("started", no_wrap=True)
-    wrapping(table, "system")
-    wrapping(table, "implementer")
-    wrapping(table, "status")
+    wrapping(table, "system · implementer", ratio=1)
+    table.add_column("status", no_wrap=True)
     table.add_column("anomalous", justify="right", no_wrap=True)
     for change in doc["changes"]:
         day, time = clock.day_and_clock(change["started_at"])
         table.add_row(Text(change["change_id"]), f"{day} {time[:5]}",
-                      Text(change["system"] or "-"), Text(change["implementer"] or "-"),
+                      Text(f"{change['system'] or '-'} · {change['implementer'] or '-'}"),
                       Text(change["status"] or "-"),
                       count_cell(change["anomalous_charges"]))
     return table

@@ -131,7 +131,9 @@ def field_lines(record: Mapping[str, Any], clock: Clock, *, skip: Sequence[str] 
     for key, value in record.items():
         if key in skip or (key == "currency" and "amount" in record):
             continue
-        if value in (None, "", [], {}) and key not in keep_empty:
+        if value in (None, "", [], {}):
+            if key in keep_empty:  # its absence is the point: no ticket, no approver
+                lines.append((label(key), "none"))
             continue
         if key in AMOUNT_FIELDS and isinstance(value, str | Decimal):
             lines.append((label(key), money(value, currency)))

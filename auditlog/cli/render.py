@@ -1,5 +1,5 @@
-"""Rendering that several commands share: rows as a table or CSV, a trace's steps, money
-per currency. Text from the logs goes in as Text pieces, never as markup."""
+"""Rendering that several commands share: rows as a table or CSV (a trace's trees are in
+trace_render.py). Text from the logs goes in as Text pieces, never as markup."""
 
 from __future__ import annotations
 
@@ -8,16 +8,10 @@ import sys
 from typing import Any
 
 from rich.table import Table
-from rich.text import Text
-from rich.tree import Tree
 
 from auditlog.cli.common import console
 from auditlog.export.safety import cell_text, safe_cell_text
-from auditlog.report import formatting as fmt
-from auditlog.textsafe import terminal, visible
-
-# A trace's money is shown per currency: its plain sums are null across currencies.
-MONEY_KEYS = ("amount", "refunded_amount", "outstanding_amount", "currency", "by_currency")
+from auditlog.textsafe import visible
 
 
 def write_csv(rows: list[dict[str, Any]]) -> None:
@@ -42,17 +36,3 @@ def render_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str
     for row in rows:
         table.add_row(*(cell_text(row.get(c)) for c in columns))
     console.print(table)
-
-
-def step_text(step: dict[str, Any]) -> Text:
-    """One step of a charge's trace: what it is, its id and time, and its details."""
-    details = ", ".join(f"{k}={v}" for k, v in step.items()
-                        if k not in ("step", "id", "time") and v not in (None, [], ""))
-    return terminal((str(step["step"]), "bold"),
-                    f" {step.get('id')} at {step.get('time')}: {details}")
-
-
-def add_money(branch: Tree, money: list[dict[str, Any]], fields: tuple[str, ...]) -> None:
-    """One line per money field, 'EUR 697.50 + USD 173.25': never a cross-currency sum."""
-    for field in fields:
-        branch.add(terminal(f"{field}: {fmt.moneys(money, field)}"))

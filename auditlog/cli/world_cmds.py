@@ -13,7 +13,6 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
 from auditlog.cli.common import (
     DbOption,
@@ -24,7 +23,8 @@ from auditlog.cli.common import (
     investigation,
     print_json,
 )
-from auditlog.cli.render import step_text
+from auditlog.cli.display import Clock
+from auditlog.cli.trace_render import charge_tree
 from auditlog.report import formatting as fmt
 from auditlog.textsafe import terminal
 
@@ -155,13 +155,7 @@ def _render_loaded(results: pl.DataFrame, root: Path) -> None:
 
 
 def _render_trace(doc: dict[str, Any]) -> None:
-    who = doc["responsible"]
-    tree = Tree(terminal((f"charge {doc['charge_id']}", "bold"), ": caused by ",
-                         (str(who["actor"]), "bold"), f" at {who['time']}, under change ",
-                         (who["change_id"] or "-", "bold")))
-    for step in doc["chain"]:
-        tree.add(step_text(step))
-    console.print(tree)
+    console.print(charge_tree(doc, Clock()))
 
 
 def _privilege_step(trace: dict[str, Any] | None) -> dict[str, Any] | None:
