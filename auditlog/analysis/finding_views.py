@@ -27,6 +27,7 @@ from auditlog.errors import UsageError
 from auditlog.kinds import KINDS
 from auditlog.pack.model import Rule, severity_rank
 from auditlog.pack.names import nearest, unknown_name
+from auditlog.store import rule_sources
 
 # The packs whose control-tagged rules judge how a change, a grant or an account was
 # controlled (as report/controls.py CHANGE_PACKS): their findings are failed controls.
@@ -107,6 +108,11 @@ class FindingDetail:
     # Evidence ids that name no stored row (an account, a key): shown as ids.
     unmatched: tuple[str, ...]
     history: tuple[TriageEntry, ...]
+    # For a rule imported from Sigma: what the Sigma rule says of itself (id, level,
+    # status, tags, references, falsepositives, ...), as the run stored it.
+    sigma: dict[str, Any] | None = None
+    # The rule's file as the run that found it read it (when the rule is not at hand).
+    rule_source: str | None = None
 
 
 def latest_run(con: duckdb.DuckDBPyConnection) -> LatestRun:
@@ -289,5 +295,10 @@ def finding_detail(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame,
     """Everything about the one finding of `frame` (with currency)."""
     finding = frame.row(0, named=True)
     rows, unmatched = evidence_rows(con, list(finding["evidence"] or []))
+    rule_id = finding["rule_id"]
+    source = (con.execute(f"SELECT source FROM {rule_sources.TABLE} WHERE rule_id = ?",
+                          [rule_id]).fetchall() if has_table(con, rule_sources.TABLE) else [])
     return FindingDetail(finding, rule, tuple(rows), tuple(unmatched),
-                         tuple(triage_history(con, finding["finding_id"])))
+                         tuple(triage_history(con, finding["finding_id"])),
+                         rule_sources.sigma_metadata(con, [rule_id]).get(rule_id),
+                         source[0][0] if source else None)

@@ -153,6 +153,7 @@ def detail_document(detail: FindingDetail) -> dict[str, Any]:
                 "rationale": rule.rationale, "investigate": rule.investigate},
             "evidence_rows": [{"kind": r.kind, "id": r.id, **r.fields} for r in detail.evidence],
             "unmatched_evidence": list(detail.unmatched),
+            "sigma": detail.sigma, "rule_source": detail.rule_source,
             "triage_history": list(detail.history)}
 
 

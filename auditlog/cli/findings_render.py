@@ -118,14 +118,16 @@ def overview_table(rows: Sequence[dict[str, Any]]) -> Table:
     table.add_column("severity", no_wrap=True)
     table.add_column("rule: about, time (UTC)", overflow="fold",
                      min_width=max((len(r["rule_id"]) for r in rows), default=0))
-    table.add_column("amount", justify="right", overflow="fold")
+    money = any(amount_text(row) for row in rows)  # no column of blanks
+    if money:
+        table.add_column("amount", justify="right", overflow="fold")
     for row in rows:
         rule = terminal(row["rule_id"])
         rule.append("\n")
         rule.append_text(terminal((", ".join(x for x in (about(row), when(row["ts"])) if x),
                                    "dim")))
-        table.add_row(terminal(row["finding_id"]), severity_text(row["severity"]), rule,
-                      lines_text(amount_text(row).split("\n")))
+        cells = [terminal(row["finding_id"]), severity_text(row["severity"]), rule]
+        table.add_row(*cells, *([lines_text(amount_text(row).split("\n"))] if money else []))
     return table
 
 
@@ -152,9 +154,11 @@ def rules_table(rules: Sequence[RuleSummary]) -> Table:
     table.add_column("severity", no_wrap=True)
     table.add_column("rule: first - last (UTC)", no_wrap=True)
     table.add_column("findings", justify="right", no_wrap=True)
-    table.add_column("amount", justify="right", overflow="fold")
+    money = any(rule.money or rule.mixed_currency for rule in rules)
+    if money:
+        table.add_column("amount", justify="right", overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(row if money else row[:3]))
     return table
 
 
@@ -233,6 +237,11 @@ def render_detail(detail: FindingDetail, *, all_evidence: bool) -> None:
                 console.print()
                 console.print(heading(label))
                 console.print(Padding(terminal(text), (0, 0, 0, 2)))
+    if detail.sigma:
+        render_sigma(detail.sigma)
+    if rule is None:
+        console.print()
+        console.print(terminal(("Rule file: ", "bold"), detail.rule_source or "not known"))
     console.print()
     console.print(heading("Traces to"))
     console.print(Padding(traces_to(detail), (0, 0, 0, 2)))
@@ -245,6 +254,28 @@ def render_detail(detail: FindingDetail, *, all_evidence: bool) -> None:
         console.print(Padding(terminal(f"{fmt.when(entry.at)}  {entry.by}  ",
                                        (entry.status, "bold"),
                                        f": {entry.note}" if entry.note else ""), (0, 0, 0, 2)))
+
+
+# What `findings show` prints of a Sigma rule's own metadata, in this order.
+SIGMA_FIELDS = ("id", "title", "level", "status", "author", "tags", "logsource",
+                "falsepositives", "references", "file")
+
+
+def render_sigma(sigma: dict[str, Any]) -> None:
+    """What the Sigma rule says of itself: lists joined, a logsource as key=value."""
+    pairs = []
+    for key in SIGMA_FIELDS:
+        value = sigma.get(key)
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        pairs.append((key, str(value)))
+    console.print()
+    console.print(heading("Sigma rule"))
+    console.print(Padding(key_values(pairs), (0, 0, 0, 2)))
 
 
 def key_values(pairs: Sequence[tuple[str, str]]) -> Table:
@@ -263,9 +294,12 @@ def traces_to(detail: FindingDetail) -> Text:
     lines = []
     if f["change_id"]:
         lines.append(f"change {f['change_id']}: auditlog trace change {f['change_id']}")
-    if f["actor"]:
-        lines.append(f"account {f['actor']}: auditlog trace account {f['actor']}")
     charges = [row.id for row in detail.evidence if row.kind == "charges"]
+    # A per-charge finding's account is the customer; otherwise it is an account acted
+    # on (a grant's subject, a key's owner) that can be traced like the actor.
+    accounts = [f["actor"], None if charges else f["account"]]
+    for name in dict.fromkeys(a for a in accounts if a):
+        lines.append(f"account {name}: auditlog trace account {name}")
     if len(charges) == 1:
         lines.append(f"charge {charges[0]}: auditlog trace charge {charges[0]}")
     return lines_text(lines or ["nothing: the finding names no change or account"])
@@ -285,7 +319,8 @@ def render_evidence(detail: FindingDetail, *, all_evidence: bool) -> None:
     rows = detail.evidence
     shown = rows if all_evidence else rows[:EVIDENCE_SHOWN]
     console.print()
-    console.print(heading(f"Evidence ({len(rows) + len(detail.unmatched):,} ids)"))
+    ids = len(rows) + len(detail.unmatched)
+    console.print(heading(f"Evidence ({ids:,} id{'' if ids == 1 else 's'})"))
     for row in shown:
         title, values = evidence_text(row)
         console.print(Padding(title, (0, 0, 0, 2)))
