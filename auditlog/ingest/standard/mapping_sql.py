@@ -5,7 +5,7 @@ record's top-level key; matched case-insensitively) or a path into the record (`
 the JSON record, or for CSV/TSV/Parquet its fields as a JSON object). A step that meets
 JSON *text* (a CSV column holding JSON, Azure's `properties.log`) parses it and goes on
 inside: which prefix holds text is found once per file, by probing, so each row is
-parsed once for all paths, not once per path.
+parsed once for all paths, not once per path (mapping_probe.py).
 
 Then, before any row is loaded, the mapping must fit the file: every field, renamed
 column and filter names something present in some row (else one sentence per miss,
@@ -21,7 +21,6 @@ filtered_rows.)
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,13 +29,13 @@ import duckdb
 from auditlog.errors import UsageError
 from auditlog.ingest.staging import CONTRACT_NAMES, MAPPED, Staged
 from auditlog.ingest.standard.mapping_file import Mapping, RowFilter
-from auditlog.ingest.standard.mapping_paths import (
-    PathSyntaxError,
-    Step,
-    optional,
-    parse_path,
-    pointer,
-    written,
+from auditlog.ingest.standard.mapping_paths import optional, pointer, written
+from auditlog.ingest.standard.mapping_probe import (
+    PathRef,
+    Probe,
+    Resolver,
+    parsed_sql,
+    value_sql,
 )
 from auditlog.kinds import KINDS
 from auditlog.sqltext import quote_ident, sql_string
@@ -50,23 +49,10 @@ ZERO_DECIMALS = ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", 
 THREE_DECIMALS = ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")
 
 
-@dataclass(frozen=True)
-class _Ref:
-    """Where one path's value is in the staged table: a whole column `c<i>`, or a path
-    into `_raw` (its first step spelled as the file spells it), of which the first
-    `split` steps hold JSON text that the rest reads inside."""
-
-    column: int | None = None
-    steps: tuple[Step, ...] = ()
-    split: int = 0
-
-    @property
-    def whole_column(self) -> bool:
-        return self.column is not None or len(self.steps) == 1
-
-
-# Each filter with the paths it tests, as used and as resolved.
-_Filters = list[tuple[RowFilter, list[tuple["_Use", "_Ref | None"]]]]
+# Each field with the paths it reads, and each filter with those it tests, as written
+# and as resolved.
+_Fields = dict[str, list[tuple["_Use", "PathRef | None"]]]
+_Filters = list[tuple[RowFilter, list[tuple["_Use", "PathRef | None"]]]]
 
 
 @dataclass(frozen=True)
@@ -93,11 +79,11 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mappi
     table = quote_ident(staged.table)
     present = {name for (name,) in con.execute(
         f"SELECT column_name FROM (DESCRIBE {table})").fetchall()}
-    resolver = _Resolver(staged, present)
+    resolver = Resolver(staged, present)
 
     # What each mapping key reads: renames of whole columns, and paths.
     renames: dict[int, str] = {}
-    fields: dict[str, list[tuple[_Use, _Ref | None]]] = {}
+    fields: _Fields = {}
     for source, target in mapping.columns.items():
         column = resolver.column_of(optional(source)[0])
         if column is not None and f"c{column}" in present:
@@ -110,42 +96,22 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mappi
         (f, [(_Use(f"filters.{f.name}", p), resolver.ref(p)) for p in f.paths])
         for f in mapping.filters]
 
-    # Filter paths must match some row of the file; the other paths some row the
-    # filters keep (a file of logins filtered out whole has no privilege to read).
-    probe = _Probe(con, table, staged)
-    filter_found = probe.resolve([r for _, uses in filters for _, r in uses if r is not None])
-    misses = [use for _, uses in filters
-              if not any(r is not None and r in filter_found for _, r in uses) for use in uses]
-    if not misses and filters:
-        params: dict[str, str] = {}
-        keep = _keeps(filters, mapping, lambda r: None if r is None else _probe_value(
-            filter_found.get(r, r)), params)
-        probe = _Probe(con, table, staged, keep, params)
+    found = _fit(Probe(con, table, staged), mapping, fields, filters, file)
     uses = [u for listed in fields.values() for u in listed] + [
         use for _, listed in filters for use in listed]
-    found = {**probe.resolve([r for listed in fields.values() for _, r in listed
-                              if r is not None]), **filter_found}
-    misses += _misses(fields, found)
-    if misses and probe.rows:
-        kept = " the rows its filters keep of" if filters else ""
-        raise UsageError(
-            f"the mapping {mapping.source} does not fit this file: "
-            + "; ".join(f"{use.key} = {use.text!r} matches nothing in{kept} it"
-                        f"{probe.suggestion(use.text, ref)}" for use, ref in misses),
-            source=file)
 
     # The value of every reference, as JSON, absent and empty alike NULL.
-    refs: list[_Ref] = []
+    refs: list[PathRef] = []
     for _, ref in uses:
         if ref is not None and found.get(ref, ref) not in refs:
             refs.append(found.get(ref, ref))
     ptrs = _pointers(refs)
     values = [_value(r, ptrs, staged) for r in refs]
 
-    def ref_of(ref: _Ref | None) -> str | None:
+    def ref_of(ref: PathRef | None) -> str | None:
         return None if ref is None else f"_r{refs.index(found.get(ref, ref))}"
 
-    params = {}
+    params: dict[str, str] = {}
     # A field that is one whole column takes it (a rename); one reading inside a column
     # leaves the column in `extra`, where the rest of it stays visible.
     consumed: set[int | None] = set()
@@ -221,171 +187,39 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mappi
     return mapped
 
 
-class _Resolver:
-    """A path of the mapping as a reference into this staged table."""
-
-    def __init__(self, staged: Staged, present: set[str]) -> None:
-        self.staged = staged
-        self.present = present
-
-    def column_of(self, name: str | Step) -> int | None:
-        """The source column spelled `name`, exactly, else case-insensitively."""
-        if not isinstance(name, str):
-            return None
-        columns = self.staged.columns
-        if name in columns:
-            return columns.index(name)
-        folded = [c.strip().lower() for c in columns]
-        key = name.strip().lower()
-        return folded.index(key) if key in folded else None
-
-    def ref(self, text: str) -> _Ref | None:
-        """None when the path's first step is no column of the file."""
-        text = optional(text)[0]
-        column = self.column_of(text)
-        if column is not None:
-            if f"c{column}" in self.present:
-                return _Ref(column=column)
-            return _Ref(steps=(self.staged.columns[column],))
-        try:
-            path = parse_path(text)
-        except PathSyntaxError:
-            return None  # a column name that is not there, and no path either
-        head = self.column_of(path.head)
-        if head is None:
-            return None
-        return _Ref(steps=(self.staged.columns[head], *path.rest))
-
-
-class _Probe:
-    """Questions to the staged table about where paths lead, on its readable rows."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, table: str, staged: Staged,
-                 keep: str = "true", params: dict[str, str] | None = None) -> None:
-        self.con = con
-        self.staged = staged
-        # The rows asked about: the readable ones (that the filters keep).
-        self.table = f"(SELECT * FROM {table} WHERE _bad IS NULL AND ({keep}))"
-        self.params = params or {}
-        ((self.rows,),) = con.execute(
-            f"SELECT count(*) FROM {self.table}", self.params).fetchall()
-
-    def count(self, expressions: list[str]) -> list[int]:
-        if not expressions:
-            return []
-        counts = ", ".join(f"count(*) FILTER (WHERE ({e}) IS NOT NULL)" for e in expressions)
-        row = self.con.execute(f"SELECT {counts} FROM {self.table}", self.params).fetchone()
-        return [int(n) for n in row] if row else [0] * len(expressions)
-
-    def count_present(self, pointers: list[str]) -> list[int]:
-        """How many rows have a value at each JSON pointer, each row parsed once."""
-        if not pointers:
-            return []
-        listed = "[" + ", ".join(sql_string(p) for p in pointers) + "]"
-        counts = ", ".join(f"count(*) FILTER (WHERE _v[{i + 1}] IS NOT NULL)"
-                           for i in range(len(pointers)))
-        row = self.con.execute(
-            f"SELECT {counts} FROM (SELECT json_extract(_raw, {listed}) AS _v "
-            f"FROM {self.table})", self.params).fetchone()
-        return [int(n) for n in row] if row else [0] * len(pointers)
-
-    def resolve(self, refs: list[_Ref]) -> dict[_Ref, _Ref]:
-        """Each path into `_raw` that matches some row → itself, or the same path
-        reading inside JSON text at the first prefix where that matches; paths matching
-        nothing either way are left out. (Whole columns always resolve.)"""
-        found = {r: r for r in refs if r.column is not None}
-        raw = list(dict.fromkeys(r for r in refs if r.column is None))
-        for ref, n in zip(raw, self.count_present([pointer(r.steps) for r in raw]), strict=True):
-            if n:
-                found[ref] = ref
-        for split in range(1, max((len(r.steps) for r in raw), default=0)):
-            trying = [r for r in raw if r not in found and split < len(r.steps)]
-            candidates = [_Ref(steps=r.steps, split=split) for r in trying]
-            counts = self.count([_inside_text(c.steps, split) for c in candidates])
-            for ref, candidate, n in zip(trying, candidates, counts, strict=True):
-                if n:
-                    found[ref] = candidate
-        return found
-
-    def at(self, steps: tuple[Step, ...]) -> str | None:
-        """SQL for the value at `steps` (through JSON text where a prefix holds it),
-        with JSON text at the end parsed too; None when no row has one."""
-        tried = [_direct(steps)] + [_inside_text(steps, k) for k in range(1, len(steps))]
-        for expr, n in zip(tried, self.count(tried), strict=True):
-            if n:
-                return (f"(CASE WHEN json_type({expr}) = 'VARCHAR' AND "
-                        f"json_valid({expr} ->> '$') THEN CAST({expr} ->> '$' AS JSON) "
-                        f"ELSE {expr} END)")
-        return None
-
-    def suggestion(self, text: str, ref: _Ref | None) -> str:
-        """' (did you mean …?)' for a path that matches nothing, or ''."""
-        try:
-            steps: tuple[Step, ...] = parse_path(optional(text)[0]).steps
-        except PathSyntaxError:
-            steps = (text,)
-        if ref is None:  # the first step is no column
-            close = _closest(str(steps[0]), self.staged.columns)
-            return f" (did you mean {written((close, *steps[1:]))!r}?)" if close else ""
-        steps = ref.steps
-        for depth in range(len(steps) - 1, 0, -1):
-            prefix = self.at(steps[:depth])
-            if prefix is None:
-                continue
-            kinds = dict(self.con.execute(
-                f"SELECT json_type({prefix}), count(*) FROM {self.table} "
-                f"WHERE ({prefix}) IS NOT NULL GROUP BY 1 ORDER BY 2 DESC", self.params
-            ).fetchall())
-            step = steps[depth]
-            here = written(steps[:depth])
-            if "ARRAY" in kinds and isinstance(step, str):
-                indexed = (*steps[:depth], 0, *steps[depth:])
-                if self.at(indexed) is not None:
-                    return f" ({here!r} is an array: did you mean {written(indexed)!r}?)"
-                return f" ({here!r} is an array: index it, e.g. " \
-                       f"{written((*steps[:depth], 0))!r})"
-            if "OBJECT" in kinds and isinstance(step, str):
-                keys = [k for (k,) in self.con.execute(
-                    f"SELECT DISTINCT unnest(json_keys({prefix})) FROM {self.table} "
-                    f"WHERE json_type({prefix}) = 'OBJECT' LIMIT 2000", self.params
-                ).fetchall()]
-                close = _closest(step, keys)
-                if close:
-                    return " (did you mean " \
-                           f"{written((*steps[:depth], close, *steps[depth + 1:]))!r}?)"
-                return f" ({here!r} has the keys {', '.join(sorted(keys)[:8])})"
-            return f" ({here!r} holds {'/'.join(sorted(kinds)).lower()}, " \
-                   "not an object or array)"
-        return ""
-
-
-def _closest(word: str, candidates: list[str]) -> str | None:
-    by_folded = {c.lower(): c for c in candidates}
-    close = difflib.get_close_matches(word.lower(), list(by_folded), n=1, cutoff=0.6)
-    return by_folded[close[0]] if close else None
-
-
-def _direct(steps: tuple[Step, ...]) -> str:
-    return f"json_extract(_raw, {sql_string(pointer(steps))})"
-
-
-def _inside_text(steps: tuple[Step, ...], split: int) -> str:
-    outer = _direct(steps[:split])
-    return _parsed(outer, steps[split:])
-
-
-def _parsed(outer: str, rest: tuple[Step, ...]) -> str:
-    """The value at `rest` inside the JSON text `outer` holds (a JSON string)."""
-    return (f"CASE WHEN json_type({outer}) = 'VARCHAR' AND json_valid({outer} ->> '$') "
-            f"THEN json_extract({outer} ->> '$', {sql_string(pointer(rest))}) END")
+def _fit(probe: Probe, mapping: Mapping, fields: _Fields, filters: _Filters,
+         file: str) -> dict[PathRef, PathRef]:
+    """Each path of the mapping resolved in this file (see Probe.resolve), or a
+    UsageError naming every one that matches nothing, with the nearest key the file has.
+    Filter paths must match some row of the file; the other paths some row the filters
+    keep (a file of logins filtered out whole has no privilege to read)."""
+    filter_found = probe.resolve([r for _, uses in filters for _, r in uses if r is not None])
+    misses = [use for _, uses in filters
+              if not any(r is not None and r in filter_found for _, r in uses) for use in uses]
+    if not misses and filters:
+        params: dict[str, str] = {}
+        keep = _keeps(filters, mapping, lambda r: None if r is None else value_sql(
+            filter_found.get(r, r)), params)
+        probe = probe.keeping(keep, params)
+    found = {**probe.resolve([r for listed in fields.values() for _, r in listed
+                              if r is not None]), **filter_found}
+    misses += _misses(fields, found)
+    if misses and probe.rows:
+        kept = " the rows its filters keep of" if filters else ""
+        raise UsageError(
+            f"the mapping {mapping.source} does not fit this file: "
+            + "; ".join(f"{use.key} = {use.text!r} matches nothing in{kept} it"
+                        f"{probe.suggestion(use.text, ref)}" for use, ref in misses),
+            source=file)
+    return found
 
 
 def _misses(
-    fields: dict[str, list[tuple[_Use, _Ref | None]]], found: dict[_Ref, _Ref]
-) -> list[tuple[_Use, _Ref | None]]:
+    fields: dict[str, list[tuple[_Use, PathRef | None]]], found: dict[PathRef, PathRef]
+) -> list[tuple[_Use, PathRef | None]]:
     """Fields that match nothing: one none of whose paths does (the others are
     alternatives for other rows), a renamed column that is not there."""
-    misses: list[tuple[_Use, _Ref | None]] = []
+    misses: list[tuple[_Use, PathRef | None]] = []
     for listed in fields.values():
         if any(optional(u.text)[1] for u, _ in listed):
             continue  # a field not every export carries
@@ -394,14 +228,7 @@ def _misses(
     return misses
 
 
-def _probe_value(ref: _Ref) -> str:
-    """The reference's value as JSON over the staged table itself (no `_p` layer)."""
-    if ref.column is not None:
-        return f"to_json(c{ref.column})"
-    return _inside_text(ref.steps, ref.split) if ref.split else _direct(ref.steps)
-
-
-def _pointers(refs: list[_Ref]) -> list[str]:
+def _pointers(refs: list[PathRef]) -> list[str]:
     """The JSON pointers read from `_raw`, once each, in one json_extract per row."""
     ptrs: list[str] = []
     for ref in refs:
@@ -412,7 +239,7 @@ def _pointers(refs: list[_Ref]) -> list[str]:
     return ptrs
 
 
-def _value(ref: _Ref, ptrs: list[str], staged: Staged) -> str:
+def _value(ref: PathRef, ptrs: list[str], staged: Staged) -> str:
     """SQL for the reference's value as JSON (over the layer that has `_p`)."""
     if ref.column is not None:
         column = f"c{ref.column}"
@@ -420,7 +247,7 @@ def _value(ref: _Ref, ptrs: list[str], staged: Staged) -> str:
     if not ref.split:
         return f"_p[{ptrs.index(pointer(ref.steps)) + 1}]"
     outer = f"_p[{ptrs.index(pointer(ref.steps[:ref.split])) + 1}]"
-    return _parsed(outer, ref.steps[ref.split:])
+    return parsed_sql(outer, ref.steps[ref.split:])
 
 
 def _text_of_json(value: str) -> str:
@@ -459,7 +286,7 @@ def _transformed(key: str, mapping: Mapping) -> bool:
 
 
 def _keeps(filters: _Filters, mapping: Mapping,
-           value_of: Callable[[_Ref | None], str | None], params: dict[str, str]) -> str:
+           value_of: Callable[[PathRef | None], str | None], params: dict[str, str]) -> str:
     """SQL true for a row every filter keeps."""
     return " AND ".join(_keep(f, [value_of(r) for _, r in uses], params)
                         for f, uses in filters) or "true"
@@ -478,7 +305,7 @@ def _keep(row_filter: RowFilter, values: list[str | None], params: dict[str, str
 
 
 def _filtered(filters: _Filters, mapping: Mapping,
-              ref_of: Callable[[_Ref | None], str | None], params: dict[str, str]) -> str:
+              ref_of: Callable[[PathRef | None], str | None], params: dict[str, str]) -> str:
     """`_bad` with every filtered-out row given its reason (a row unreadable already
     keeps its own)."""
     if not filters:
