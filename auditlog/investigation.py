@@ -114,7 +114,20 @@ class SkippedFile:
         return f"skipped {self.file.path}, not in a format auditlog reads: {self.file.reason}"
 
 
-Notice = Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile
+@dataclass(frozen=True)
+class FilteredRows:
+    """Rows of a file a mapping's filters set aside: quarantined by choice, with the
+    filter's name, not for breaking the contract (so --strict does not count them)."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.filtered:,} of the {self.file.quarantined:,} quarantined row(s) "
+                f"of {self.file.path} were set aside by the mapping's filters (each reason "
+                "names its filter)")
+
+
+Notice = Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | FilteredRows
 Notify = Callable[[Notice], None]
 
 
@@ -252,6 +265,8 @@ class Investigation:
                 self.notify(NaiveTimes(result))
             if result.dst_resolved:
                 self.notify(DaylightSaving(result))
+            if result.filtered:
+                self.notify(FilteredRows(result))
 
     # --- loading --------------------------------------------------------------------
 
@@ -595,14 +610,12 @@ class Investigation:
         event by what it is, then at most `limit` events chosen to keep the key ones
         (changes, grants, revocations, where each burst starts and stops), each with the
         count of events left out before it; all events when `limit` is None."""
-        from auditlog.analysis.timeline import timeline
-        from auditlog.analysis.timeline_digest import digest
+        from auditlog.analysis.timeline_digest import timeline_digest
 
         with self.connect() as con:
-            frame = timeline(con, account=account, customer=customer,
-                             since=parse_time(since, "since"), until=parse_time(until, "until"),
-                             kinds=kinds)
-        return digest(frame, limit)
+            return timeline_digest(con, limit, account=account, customer=customer,
+                                   since=parse_time(since, "since"),
+                                   until=parse_time(until, "until"), kinds=kinds)
 
     # --- documents ------------------------------------------------------------------
 

@@ -203,3 +203,16 @@ def test_strict_does_not_count_rows_a_filter_set_aside(tmp_path: Path) -> None:
                     "--db", str(tmp_path / "d.duckdb"), "--mapping", "jira_cloud_audit",
                     "--strict")
     assert (result["loaded"], result["quarantined"]) == (3, 6)
+
+
+def test_the_ingest_says_how_many_quarantined_rows_the_filters_set_aside(
+        tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(DATA / "jira" /
+                                                "elastic_jira_test-audit-cloud.log"),
+                                 "--db", str(tmp_path / "d.duckdb"), "--mapping",
+                                 "jira_cloud_audit"])
+    assert result.exit_code == 0
+    said = " ".join(result.stderr.split())
+    assert "note: 6 of the 6 quarantined row(s) of " in said
+    assert ("elastic_jira_test-audit-cloud.log were set aside by the mapping's filters "
+            "(each reason names its filter)") in said
