@@ -173,8 +173,10 @@ def with_currency(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.Dat
                 FROM per GROUP BY finding_id""").pl()
         finally:
             con.unregister("shown_findings")
-    joined = frame.join(found if found.height else pl.DataFrame(schema=CURRENCY_SCHEMA),
-                        on="finding_id", how="left")
+    # A join need not keep the left frame's order: the findings' order is restored.
+    joined = frame.with_row_index("_order").join(
+        found if found.height else pl.DataFrame(schema=CURRENCY_SCHEMA),
+        on="finding_id", how="left").sort("_order").drop("_order")
     return joined.with_columns(pl.col("mixed_currency").fill_null(False))
 
 
