@@ -278,8 +278,9 @@ def test_typed_columns_hold_the_records_values(investigated: Investigation) -> N
                    OR extra ->> '$.event_source' IS DISTINCT FROM record ->> '$.eventSource')
             """).fetchall()
         ((bad_k,),) = con.execute("""
-            SELECT count(*) FROM (SELECT extra, record FROM actions_with_record UNION ALL
-                                  SELECT extra, record FROM privileges_with_record)
+            SELECT count(*) FROM (
+                SELECT extra, source_format, record FROM actions_with_record UNION ALL
+                SELECT extra, source_format, record FROM privileges_with_record)
             WHERE source_format = 'k8s' AND extra ->> '$.verb' IS DISTINCT FROM
                   record ->> '$.verb'""").fetchall()
     assert (bad, bad_p, bad_k) == (0, 0, 0)
