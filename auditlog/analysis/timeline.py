@@ -166,6 +166,23 @@ def timeline(
     """Events touching `account` (in any role) or `customer` (as the charged or acted-on
     customer, or acting itself), within [since, until), of `kinds` (default all), in
     time order; at most `limit` rows (the earliest)."""
+    sql, params = timeline_query(con, account=account, customer=customer, since=since,
+                                 until=until, kinds=kinds, limit=limit)
+    return con.sql(sql, params=params).pl() if sql else empty_timeline()
+
+
+def timeline_query(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    account: str | None = None,
+    customer: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kinds: Sequence[str] = (),
+    limit: int | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The SQL of `timeline` and its parameters ('' when no kind can match), so a reader
+    that needs the whole timeline can keep it in the database (timeline_digest)."""
     check_arguments(account, customer, since, until, kinds, limit)
     who = account if account is not None else customer
     bounded = {"since": since is not None, "until": until is not None, "limit": bool(limit)}
@@ -180,7 +197,7 @@ def timeline(
         for event, column in source.events:
             parts += event_sql(source, rank, event, column, roles, bounded)
     if not parts:
-        return empty_timeline()
+        return "", {}
     params: dict[str, Any] = {}
     if who is not None:
         params["who"] = who
@@ -201,7 +218,7 @@ def timeline(
         FROM picked AS p
         LEFT JOIN ({rules_sql(con)}) AS m ON m.item = p.id
         ORDER BY p.ts, p.kind_rank, p.event, p.id"""
-    return con.sql(sql, params=params).pl()
+    return sql, params
 
 
 def check_arguments(account: str | None, customer: str | None, since: datetime | None,

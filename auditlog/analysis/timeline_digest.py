@@ -21,9 +21,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import polars as pl
 
-from auditlog.analysis.timeline import timeline_records
+from auditlog.analysis.timeline import (
+    COLUMNS,
+    KINDS,
+    empty_timeline,
+    timeline_query,
+    timeline_records,
+)
 
 # Kinds whose every event is kept: there are few of them, and each is a turning point.
 KEY_KINDS = ("changes", "privileges", "accounts")
@@ -62,59 +69,103 @@ class TimelineDigest:
         return len(self.events)
 
 
-def with_groups(frame: pl.DataFrame) -> pl.DataFrame:
-    """The timeline with its position (`_at`) and what each event is (`what`: the first
-    word of its summary, an action's name, a charge's type, a grant's operation)."""
-    return frame.with_row_index("_at").with_columns(
-        what=pl.col("summary").str.split(" ").list.first())
+# The timeline's total order (timeline.ORDER), with each kind's rank as SOURCES has it.
+RANK = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(KINDS)) + " END"
+EVENTS = "_timeline_events"
+# What an event is: the first word of its summary (an action's name, a charge's type, a
+# grant's operation, a change's kind).
+WHAT = "split_part(summary, ' ', 1)"
 
 
-def summarize(frame: pl.DataFrame) -> tuple[EventGroup, ...]:
-    """One group per (kind, event, what, system), in the order each first happened."""
-    groups = (frame.group_by(list(GROUP), maintain_order=True)
-              .agg(events=pl.len(), flagged=(pl.col("rules").list.len() > 0).sum(),
-                   first=pl.col("ts").min(), last=pl.col("ts").max(), start=pl.col("_at").min())
-              .sort("start"))
-    money = (frame.filter(pl.col("amount").is_not_null())
-             .group_by([*GROUP, "currency"]).agg(pl.col("amount").sum())
-             .sort("currency", nulls_last=False))
-    sums: dict[tuple[Any, ...], list[tuple[str | None, Decimal]]] = {}
-    for row in money.iter_rows(named=True):
-        sums.setdefault(tuple(row[c] for c in GROUP), []).append(
-            (row["currency"], row["amount"]))
-    return tuple(
-        EventGroup(row["kind"], row["event"], row["what"], row["system"], row["events"],
-                   row["flagged"], row["first"], row["last"],
-                   tuple(sums.get(tuple(row[c] for c in GROUP), ())))
-        for row in groups.iter_rows(named=True))
-
-
-def key_positions(frame: pl.DataFrame, limit: int) -> list[int]:
-    """The positions of the events to show, by the priorities above, in time order."""
-    bounds = frame.group_by(list(GROUP)).agg(first=pl.col("_at").min(),
-                                             last=pl.col("_at").max())
-    edges = set(bounds["first"].to_list()) | set(bounds["last"].to_list())
-    ranked = frame.select(
-        "_at",
-        priority=pl.when(pl.col("kind").is_in(KEY_KINDS)).then(0)
-        .when(pl.col("_at").is_in(sorted(edges))).then(1)
-        .when(pl.col("rules").list.len() > 0).then(2)
-        .otherwise(3),
-    ).sort(["priority", "_at"]).head(limit)
-    return sorted(ranked["_at"].to_list())
+def timeline_digest(con: duckdb.DuckDBPyConnection, limit: int | None,
+                    **filters: Any) -> TimelineDigest:
+    """The summary and at most `limit` key events (all when None) of the timeline that
+    `timeline.timeline(con, **filters)` lists, computed in the database: however many
+    events match, only the summary and the events shown reach Python."""
+    sql, params = timeline_query(con, **filters)
+    if not sql:
+        return digest(empty_timeline(), limit)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {EVENTS} AS SELECT * FROM ({sql})", params)
+    try:
+        return digest_table(con, EVENTS, limit)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {EVENTS}")
 
 
 def digest(frame: pl.DataFrame, limit: int | None) -> TimelineDigest:
-    """The summary and at most `limit` key events of a timeline (`timeline.timeline`'s
-    frame, complete); all of them when `limit` is None."""
-    framed = with_groups(frame)
-    total = framed.height
-    positions = list(range(total)) if limit is None or limit >= total else key_positions(
-        framed, limit)
-    events = timeline_records(frame[positions] if positions else frame.head(0))
-    gaps, previous = [], -1
-    for at in positions:
-        gaps.append(at - previous - 1)
-        previous = at
-    return TimelineDigest(total, summarize(framed), tuple(events), tuple(gaps),
-                          total - previous - 1)
+    """The same for a timeline frame at hand (`timeline.timeline`'s, complete)."""
+    con = duckdb.connect()
+    try:
+        con.register("_frame", frame)
+        con.execute(f"CREATE TEMP TABLE {EVENTS} AS SELECT * FROM _frame")
+        return digest_table(con, EVENTS, limit)
+    finally:
+        con.close()
+
+
+def digest_table(con: duckdb.DuckDBPyConnection, table: str, limit: int | None
+                 ) -> TimelineDigest:
+    """The digest of a table of timeline events (timeline.COLUMNS), each numbered by its
+    place in the timeline's total order."""
+    numbered = (f"SELECT *, {WHAT} AS what, row_number() OVER (ORDER BY ts, {RANK}, event, "
+                f"id) - 1 AS _at FROM {table}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _numbered AS {numbered}")
+    try:
+        ((total,),) = con.execute("SELECT count(*) FROM _numbered").fetchall()
+        positions = list(range(total)) if limit is None or limit >= total else \
+            key_positions(con, limit)
+        return TimelineDigest(total, summarize(con), shown_events(con, positions),
+                              gaps(positions), total - (positions[-1] if positions else -1) - 1)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _numbered")
+
+
+def summarize(con: duckdb.DuckDBPyConnection) -> tuple[EventGroup, ...]:
+    """One group per (kind, event, what, system), in the order each first happened;
+    money per currency, never added across currencies."""
+    group = ", ".join(GROUP)
+    rows = con.execute(f"""
+        WITH money AS (
+            SELECT {group}, list(struct_pack(currency := currency, amount := amount)
+                                 ORDER BY currency NULLS FIRST) AS by_currency
+            FROM (SELECT {group}, currency, sum(amount) AS amount FROM _numbered
+                  WHERE amount IS NOT NULL GROUP BY ALL)
+            GROUP BY ALL)
+        SELECT g.*, m.by_currency FROM (
+            SELECT {group}, count(*) AS events, count(*) FILTER (WHERE len(rules) > 0),
+                   min(ts), max(ts), min(_at) AS start
+            FROM _numbered GROUP BY ALL) AS g
+        LEFT JOIN money AS m USING ({group}) ORDER BY start""").fetchall()
+    return tuple(
+        EventGroup(kind, event, what, system, events, flagged, first, last,
+                   tuple((m["currency"], m["amount"]) for m in by_currency or ()))
+        for kind, event, what, system, events, flagged, first, last, _, by_currency in rows)
+
+
+def key_positions(con: duckdb.DuckDBPyConnection, limit: int) -> list[int]:
+    """The positions of the events to show, by the priorities above, in time order."""
+    group = ", ".join(GROUP)
+    rows = con.execute(f"""
+        SELECT _at FROM (
+            SELECT _at, CASE WHEN kind IN {tuple(KEY_KINDS)} THEN 0
+                             WHEN _at IN (first_at, last_at) THEN 1
+                             WHEN len(rules) > 0 THEN 2 ELSE 3 END AS priority
+            FROM (SELECT _at, kind, rules,
+                         min(_at) OVER (PARTITION BY {group}) AS first_at,
+                         max(_at) OVER (PARTITION BY {group}) AS last_at
+                  FROM _numbered))
+        ORDER BY priority, _at LIMIT $limit""", {"limit": limit}).fetchall()
+    return sorted(at for (at,) in rows)
+
+
+def shown_events(con: duckdb.DuckDBPyConnection, positions: list[int]
+                 ) -> tuple[dict[str, Any], ...]:
+    frame = con.sql(f"SELECT {', '.join(COLUMNS)} FROM _numbered "
+                    "WHERE list_contains($at, _at) ORDER BY _at", params={"at": positions}).pl()
+    return tuple(timeline_records(frame)) if positions else ()
+
+
+def gaps(positions: list[int]) -> tuple[int, ...]:
+    """How many events lie between each shown one and the one shown before it."""
+    return tuple(at - previous - 1 for previous, at in zip([-1, *positions], positions,
+                                                            strict=False))
