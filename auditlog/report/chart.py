@@ -20,6 +20,8 @@ MARKER_COLOURS = {"change": "#1849a9", "rollback": "#067647", "grant": "#6941c6"
 # grey print and by readers who do not see the colours; the legend names each.
 INCIDENT_COLOURS = ("#d92d20", "#f79009", "#c11574", "#0e9384", "#7a5af8")
 PATTERNS = ("solid", "stripes", "dots")
+LEGEND_ROW = 18
+DAY_LABEL_GAP = 76  # the width of a day's label, 'Wed 23 Sep', and some air
 
 
 def nice_step(value: float) -> int:
@@ -60,7 +62,8 @@ def svg_chart(chart: Chart) -> str:
     total = sum(b.anomalous for b in bars)
     label = (f"Charges of {', '.join(chart.products)} per {chart.bucket}: {total:,} "
              f"anomalous, by incident: {'; '.join(series_of(chart))}.")
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+    keys, extra = legend(series_of(chart))
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT + extra}" '
              f'role="img" aria-label="{escape(label)}" class="chart">'),
              f"<title>{escape(label)}</title>"]
     parts += pattern_defs(len(series_of(chart)))
@@ -69,7 +72,7 @@ def svg_chart(chart: Chart) -> str:
     parts += bar_rects(chart, frame)
     parts += x_labels(chart, frame)
     parts += marker_lines(chart, frame)
-    parts += legend(series_of(chart))
+    parts += keys
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -156,14 +159,19 @@ def bar_rects(chart: Chart, frame: Frame) -> list[str]:
 
 
 def x_labels(chart: Chart, frame: Frame) -> list[str]:
-    """Days under the axis; in an hourly chart also a tick every six hours."""
+    """Days under the axis (over a long span, only as many as fit apart); in an hourly
+    chart also a tick every six hours."""
     out, y = [], frame.y(0)
+    last: float = -DAY_LABEL_GAP
     for bar in chart.bars:
         at = utc(bar.start)
         x = frame.x(at)
         if at.hour == 0:
-            out += tick(x, y, 8, "#667085", at.strftime("%a %d %b"),
+            labelled = x - last >= DAY_LABEL_GAP
+            out += tick(x, y, 8 if labelled else 4, "#667085",
+                        at.strftime("%a %d %b") if labelled else "",
                         f'x="{x + 3:.1f}" y="{y + 22:.1f}" class="chart-axis strong"')
+            last = x if labelled else last
         elif chart.bucket == "hour" and at.hour % 6 == 0:
             out += tick(x, y, 4, "#98a2b3", f"{at.hour:02d}:00",
                         f'x="{x:.1f}" y="{y + 16:.1f}" text-anchor="middle" class="chart-axis"')
@@ -193,23 +201,27 @@ def marker_lines(chart: Chart, frame: Frame) -> list[str]:
     return out
 
 
-def legend(series: tuple[str, ...]) -> list[str]:
-    """Two rows under the axis: each incident's swatch and name and the authorized
-    charges; then the marker lines."""
+def legend(series: tuple[str, ...]) -> tuple[list[str], int]:
+    """Rows under the axis: each incident's swatch and name, then the authorized charges,
+    wrapped to the chart's width; then the marker lines. Also how much taller than
+    HEIGHT the chart gets for the rows beyond the first."""
     out: list[str] = []
     x: float = LEFT
     y = HEIGHT - 34
-    for index, text in enumerate(series):
-        out += swatch(x, y, fill(index), text)
-        x += 30 + 6.4 * len(text)
-    out += swatch(x, y, NORMAL, "authorized charges")
-    x, y = LEFT, HEIGHT - 12
+    for index, text in [*enumerate(series), (-1, "authorized charges")]:
+        width = 30 + 6.4 * len(text)
+        if x > LEFT and x + width > WIDTH - RIGHT:
+            x, y = LEFT, y + LEGEND_ROW
+        out += swatch(x, y, NORMAL if index < 0 else fill(index), text)
+        x += width
+    extra = y - (HEIGHT - 34)
+    x, y = LEFT, HEIGHT - 12 + extra
     for kind, colour in MARKER_COLOURS.items():
         out.append(f'<line x1="{x}" x2="{x + 14}" y1="{y - 4}" y2="{y - 4}" stroke="{colour}" '
                    f'stroke-width="2" stroke-dasharray="5 3"/>')
         out.append(f'<text x="{x + 20}" y="{y}" class="chart-axis">{kind}</text>')
         x += 40 + 7 * len(kind)
-    return out
+    return out, extra
 
 
 def swatch(x: float, y: float, colour: str, text: str) -> list[str]:

@@ -43,6 +43,18 @@ def environment(*, html: bool) -> jinja2.Environment:
     return env
 
 
+# A headline names this many people (or incidents) at most; the rest are counted.
+HEADLINE_PEOPLE = 4
+
+
+def headline_names(names: list[str]) -> list[str]:
+    """The names a headline can hold: all of up to HEADLINE_PEOPLE, else the first ones
+    and how many others (a degenerate incident can blame a hundred accounts)."""
+    if len(names) <= HEADLINE_PEOPLE:
+        return names
+    return [*names[:HEADLINE_PEOPLE - 1], f"{len(names) - HEADLINE_PEOPLE + 1:,} others"]
+
+
 def context(report: Report) -> dict[str, Any]:
     """What every template gets: the report, `who` to name a person with their account,
     `name` to name them only, and `accountable`: everyone accountable for an incident,
@@ -50,6 +62,7 @@ def context(report: Report) -> dict[str, Any]:
     people = report.people
     accountable = list(dict.fromkeys(p for i in report.incidents for p in i.accountable))
     return {"r": report, "s": report.summary, "accountable": accountable,
-            "accountable_names": [fmt.name(a, people) for a in accountable],
+            "accountable_names": headline_names([fmt.name(a, people) for a in accountable]),
+            "lead": HEADLINE_PEOPLE,
             "who": lambda account: fmt.person(account, people),
             "name": lambda account: fmt.name(account, people)}

@@ -54,6 +54,8 @@ PARTS_SQL = """
       AND c.ts >= CAST(? AS TIMESTAMPTZ) AND c.ts < CAST(? AS TIMESTAMPTZ)
     GROUP BY ALL"""
 OTHER = "other anomalous charges"
+# Incidents the chart tells apart; beyond, the smaller ones share one series.
+MAX_SERIES = 5
 
 REFUNDS_SQL = """
     SELECT count(*) AS refunds, min(r.ts) AS first, max(r.ts) AS last
@@ -121,9 +123,12 @@ def incident_label(incident: Incident) -> str:
 def split_by_incident(con: duckdb.DuckDBPyConnection, chart_data: Chart,
                       change_id: str | None, incidents: Sequence[Incident]) -> Chart:
     """The chart with each bar's anomalous charges split per incident (Bar.parts, in the
-    order of `incidents`), so incidents that overlap in time stay told apart. Charges of
-    no listed incident (none, unless the data changed underneath) are an own series."""
-    keys = {(i.change_id, i.actor): n for n, i in enumerate(incidents)}
+    order of `incidents`), so incidents that overlap in time stay told apart. Beyond
+    MAX_SERIES incidents, the smaller ones share one last series, as do charges of no
+    listed incident (none, unless the data changed underneath)."""
+    shown = list(incidents[:MAX_SERIES - 1] if len(incidents) > MAX_SERIES else incidents)
+    keys = {(i.change_id, i.actor): n for n, i in enumerate(shown)}
+    rest = len(shown)  # the slot of every other anomalous charge
     rows = con.execute(PARTS_SQL, [change_id, change_id, list(chart_data.products),
                                    chart_data.start, chart_data.end]).fetchall()
     counts: dict[tuple[datetime, int], int] = {}
@@ -131,13 +136,16 @@ def split_by_incident(con: duckdb.DuckDBPyConnection, chart_data: Chart,
         at = utc(bucket)
         if chart_data.bucket == "day":
             at = at.replace(hour=0, minute=0, second=0, microsecond=0)
-        slot = keys.get((cid, actor), len(incidents))
+        slot = keys.get((cid, actor), rest)
         counts[(at, slot)] = counts.get((at, slot), 0) + int(n)
-    other = any(slot == len(incidents) for _, slot in counts)
-    width = len(incidents) + (1 if other else 0)
+    other = any(slot == rest for _, slot in counts)
+    width = rest + (1 if other else 0)
     bars = tuple(replace(b, parts=tuple(counts.get((utc(b.start), k), 0) for k in range(width)))
                  for b in chart_data.bars)
-    labels = [incident_label(i) for i in incidents] + ([OTHER] if other else [])
+    hidden = len(incidents) - len(shown)
+    labels = [incident_label(i) for i in shown]
+    if other:
+        labels.append(f"{hidden:,} other incidents" if hidden else OTHER)
     return replace(chart_data, bars=bars, series=tuple(labels))
 
 
