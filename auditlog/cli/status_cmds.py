@@ -37,11 +37,11 @@ def compact_table(title: str | None = None) -> Table:
 
 
 def common_root(paths: list[str]) -> str:
-    """The directory every path is under, with its separator ('' when none), so each
-    path can be shown by what tells it apart from the others."""
-    if not paths or len({os.path.isabs(p) for p in paths}) > 1:
-        return ""
-    root = os.path.dirname(paths[0]) if len(paths) == 1 else os.path.commonpath(paths)
+    """The directory several paths are all under, with its separator ('' when none),
+    so each path can be shown by what tells it apart from the others."""
+    if len(set(paths)) < 2 or len({os.path.isabs(p) for p in paths}) > 1:
+        return ""  # one path is shown whole: there is nothing to tell it apart from
+    root = os.path.commonpath(paths)
     if root in ("", os.sep) or root in paths:
         return ""
     return root + os.sep
@@ -176,20 +176,27 @@ def quarantine(
 
 
 def quarantine_table(rows: list[dict[str, Any]], total: int) -> Table:
-    """Where each row is (its file without the shared directory, its line) and, beside
-    it, why it was refused and its text as the file has it."""
-    root = common_root(sorted({r["path"] for r in rows}))
-    table = compact_table(f"Quarantined rows ({total:,})" + (f" under {root}" if root else ""))
+    """Where each row is and, beside it, why it was refused and its text as the file has
+    it. The file is named once in the title when all rows shown are of one file; else
+    each row names it without the directory they all share (named in the title)."""
+    paths = sorted({r["path"] for r in rows})
+    root = common_root(paths)
+    title = f"Quarantined rows ({total:,})"
+    if len(paths) == 1:
+        title += f" of {paths[0]}"
+    elif root:
+        title += f" under {root}"
+    table = compact_table(title)
     table.show_lines = True
-    table.add_column("where", ratio=1, overflow="fold")
+    table.add_column("where", no_wrap=len(paths) == 1, overflow="fold",
+                     ratio=None if len(paths) == 1 else 1)
     table.add_column("reason, then the text as it was", ratio=2, overflow="fold")
     for r in rows:
-        name = r["path"].removeprefix(root) if root else r["path"]
+        at = Text(f"{r['location'] or '-'} · {r['kind']}", style="dim")
+        where = at if len(paths) == 1 else Group(Text(r["path"].removeprefix(root)), at)
         raw = r["raw"] or ""
         if len(raw) > RAW_SHOWN:
             raw = raw[:RAW_SHOWN] + f"… ({len(raw) - RAW_SHOWN:,} more characters in " \
                                     "--format json)"
-        table.add_row(Group(Text(name), Text(f"{r['location'] or '-'} · {r['kind']}",
-                                             style="dim")),
-                      Group(Text(r["reason"], style="yellow"), Text(raw)))
+        table.add_row(where, Group(Text(r["reason"], style="yellow"), Text(raw)))
     return table
