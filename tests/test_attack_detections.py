@@ -214,3 +214,19 @@ def test_who_a_call_opens_a_resource_to_in_other_shapes(
         service: str, name: str, parameters: dict[str, Any], expected: list[str] | None) -> None:
     record = {"eventSource": service, "eventName": name, "requestParameters": parameters}
     assert opened_to(record) == expected
+
+
+def test_credentials_for_another_account_on_real_gcp_and_entra_records(tmp_path: Path) -> None:
+    # Panther's GCP audit events hold a person creating a service account's key; Elastic's
+    # Entra audit sample holds Managed Service Identity adding a managed identity's
+    # credentials (the platform's own work, left out by platform_initiators).
+    data = ATTACKS.parent
+    db = str(tmp_path / "d.duckdb")
+    cli("ingest", str(data / "gcp/panther_gcp_audit.jsonl"),
+        str(data / "azure/elastic_auditlogs_sample.log"), "--db", db, "--format", "json")
+    cli("run", "--db", db, "--rule", "credential_for_other_account")
+    found = cli("findings", "--db", db, "--format", "json")
+    hits = [(f["evidence"], f["actor"], f["account"]) for f in found
+            if f["rule_id"] == "credential_for_other_account"]
+    assert hits == [(["1iyadj0d5bmj"], "staging@company.io",
+                     "created-service-account@gcp-project1.iam.gserviceaccount.com")]
