@@ -469,10 +469,10 @@ class Investigation:
         from auditlog.analysis.triage import check_status, triage_findings
 
         check_status(status)
-        with self.connect() as con:
-            found = views.resolve_id(con, finding_id)
+        self.check_open()
         return triage_findings(self.path, FindingFilter(include_gone=True), status, note,
-                               ids=[found], by=by)
+                               prepare=lambda con: [views.resolve_id(con, finding_id)],
+                               by=by)
 
     def triage_many(self, status: str, note: str | None = None, *,
                     rules: Sequence[str] = (), severity: str | None = None,
@@ -497,10 +497,15 @@ class Investigation:
                                                              "until"))
         flt = FindingFilter(tuple(rules), severity, actor, change_id, from_status,
                             parse_time(since, "since"), parse_time(until, "until"))
-        with self.connect() as con:
+        known = [r.id for r in self.list_rules()] if rules else []
+
+        def prepare(con: duckdb.DuckDBPyConnection) -> None:
             views.latest_run(con)
-            views.check_rules(con, rules, [r.id for r in self.list_rules()])
-        return triage_findings(self.path, flt, status, note, by=by, dry_run=dry_run)
+            views.check_rules(con, rules, known)
+
+        self.check_open()
+        return triage_findings(self.path, flt, status, note, prepare=prepare, by=by,
+                               dry_run=dry_run)
 
     # --- attribution ------------------------------------------------------------------
 

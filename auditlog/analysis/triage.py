@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,12 +75,19 @@ def check_status(status: str) -> None:
         raise UsageError(f"unknown status '{status}'; use one of: {', '.join(STATUSES)}")
 
 
+# Checks made on the triage's own connection before anything is chosen (a run exists,
+# the rules named were run, an id prefix names one finding): the ids to keep to, or
+# None for no such limit. On the writer's connection, so a triage never reads a
+# snapshot of the database that another writer left.
+Prepare = Callable[[duckdb.DuckDBPyConnection], Sequence[str] | None]
+
+
 def triage_findings(db_path: Path | str, flt: FindingFilter, status: str, note: str | None,
-                    *, ids: Sequence[str] = (), by: str | None = None,
+                    *, prepare: Prepare | None = None, by: str | None = None,
                     dry_run: bool = False) -> TriageResult:
-    """Set `status` (and `note`, when given) on every present finding matching `flt`
-    (and, when `ids` are given, only those), each decision logged with `by` and the
-    time. With `dry_run`, nothing is written: the result names what would be set."""
+    """Set `status` (and `note`, when given) on every finding matching `flt` (and the
+    ids `prepare` keeps to), each decision logged with `by` and the time. With
+    `dry_run`, nothing is written: the result names what would be set."""
     check_status(status)
     if flt.status is not None:
         check_status(flt.status)
@@ -90,10 +97,11 @@ def triage_findings(db_path: Path | str, flt: FindingFilter, status: str, note: 
     now = datetime.now(UTC)
     con = store.connect(db_path, read_only=dry_run, snapshot=False)
     try:
+        ids = prepare(con) if prepare is not None else None
         if not has_table(con, "findings"):
             return TriageResult(status, note, who, now, (), dry_run)
         where, args = filter_sql(flt)
-        if ids:
+        if ids is not None:
             where.append("finding_id IN (SELECT unnest(?))")
             args.append(list(ids))
         chosen = tuple(r[0] for r in con.execute(
