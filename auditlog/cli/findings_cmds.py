@@ -78,7 +78,10 @@ def findings(
     output: TableFormatOption = TableFormat.table,
 ) -> None:
     """The findings of the last runs: the failed controls, a summary per rule, then the
-    most severe findings with their whole ids (json and csv: every one)."""
+    most severe findings with their whole ids (json and csv: every one).
+
+    Before any run, or for a rule that was never run, it says so and exits 2: nothing
+    checked is not the same as nothing found."""
     if ctx.invoked_subcommand is not None:
         return
     from auditlog.analysis.findings import PUBLIC_COLUMNS, findings_records
