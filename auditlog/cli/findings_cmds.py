@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 # stays within 120 lines.
 DEFAULT_LIMIT = 20
 
-findings_app = typer.Typer(help="Stored findings: list, show one, triage.",
-                           no_args_is_help=False)
+# Its help is the callback's docstring (`findings` alone lists them).
+findings_app = typer.Typer(no_args_is_help=False)
 app.add_typer(findings_app, name="findings")
 
 SeverityOption = Annotated[
