@@ -104,7 +104,7 @@ def findings(
         rows = frame.to_dicts()
         render_list(rows if shown is None else rows[:shown], chosen, len(rows))
     else:
-        render_overview(overview, limit=shown)
+        render_overview(overview, limit=shown, sort=sort)
 
 
 def parse_columns(text: str | None) -> list[str]:

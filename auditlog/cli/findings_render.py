@@ -166,7 +166,13 @@ def heading(text: str, *rest: str) -> Text:
     return terminal((text, "bold"), *rest)
 
 
-def render_overview(overview: FindingsOverview, *, limit: int | None) -> None:
+# How the list is ordered, in its heading (finding_views.SORTS).
+ORDER_WORDS = {"severity": "most severe first", "time": "earliest first",
+               "amount": "largest amount first", "rule": "by rule", "id": "by id"}
+
+
+def render_overview(overview: FindingsOverview, *, limit: int | None,
+                    sort: str = "severity") -> None:
     """The default screen: the run, failed controls, per rule, the most severe rest."""
     frame = overview.findings
     latest = overview.latest
@@ -194,8 +200,9 @@ def render_overview(overview: FindingsOverview, *, limit: int | None) -> None:
     listed = rest if limit is None else rest[:limit]
     console.print()
     label = "Other findings" if controls else "Findings"
-    console.print(heading(f"{label}, most severe first" if len(listed) < len(rest)
-                          else f"{label}", f" ({len(listed):,} of {len(rest):,})"))
+    order = ORDER_WORDS.get(sort, sort)
+    console.print(heading(f"{label}, {order}" if len(listed) < len(rest) else label,
+                          f" ({len(listed):,} of {len(rest):,})"))
     console.print(overview_table(listed))
     more(len(rest) - len(listed), "findings")
     console.print()
