@@ -290,3 +290,33 @@ def test_a_real_cloudtrail_event_and_its_security_lake_ocsf_are_one_event(
         "fed06f42-cb12-4764-8c69-121063dc79b9", "2022-11-10T16:24:34", "anaya", "ConsoleLogin",
         "signin.amazonaws.com", "success")]
     assert rows(con, "SELECT verdict FROM shared_rows") == [("duplicate",)]
+
+
+def test_security_lake_names_an_assumed_role_by_principal_id_and_issuer(
+        con: duckdb.DuckDBPyConnection) -> None:
+    # A real Security Lake OCSF 1.0 Account Change (CreateUser): the caller is an assumed
+    # role written as principalId `AROA...:Admin-user` with the role's ARN as session
+    # issuer, which the native CloudTrail record names `Admin/Admin-user`.
+    (result,) = ingest_paths(con, [SECURITY_LAKE / "elastic_test-account-change.log"])
+    assert (result.rows_read, result.loaded, result.quarantined) == (1, 1, 0)
+    assert rows(con, "SELECT event_id, actor, extra ->> '$.actor_raw', action, system, object "
+                     "FROM actions") == [(
+        "7dd15a89-ae0f-4340-8e6c-d6981246c71b", "Admin/Admin-user",
+        "AROA2W7SOKHDLNCOKZNPS:Admin-user", "CreateUser", "iam.amazonaws.com", "test_user2")]
+
+
+def test_a_security_lake_privilege_call_reads_its_flattened_request(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # The real record above as the AttachUserPolicy Security Lake would write beside it:
+    # OCSF 1.0 flattens requestParameters into `unmapped`.
+    record = json.loads((SECURITY_LAKE / "elastic_test-account-change.log").read_text())
+    record["api"]["operation"] = "AttachUserPolicy"
+    record["unmapped"].update({"requestParameters.userName": "test_user2",
+                               "requestParameters.policyArn":
+                                   "arn:aws:iam::aws:policy/AdministratorAccess"})
+    path = tmp_path / "lake.ocsf.json"
+    path.write_text(json.dumps(record))
+    ingest_paths(con, [path])
+    assert rows(con, "SELECT actor, subject, privilege, operation, system FROM privileges") == [
+        ("Admin/Admin-user", "test_user2", "arn:aws:iam::aws:policy/AdministratorAccess",
+         "grant", None)]

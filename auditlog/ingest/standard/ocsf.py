@@ -43,7 +43,10 @@ class it translates to, 3002 sign-ins and 3001 account changes included) is name
 mapped as the CloudTrail adapter maps the native record: action = `api.operation`,
 system = `api.service.name`, actor = the caller (not the 3002 `user`, which Security
 Lake names by principalId only), and a privilege call of aws.PRIVILEGE_CALLS is that
-grant or revoke read from `api.request.data`, whatever class was chosen.
+grant or revoke read from `api.request.data` (or, as OCSF 1.0 Security Lake flattens it,
+`unmapped."requestParameters.<key>"`), whatever class was chosen; without the request's
+subject the class mapping applies. An assumed role Security Lake names by principalId
+(`AROA...:<session>`, the role's ARN as `actor.session.issuer`) is `<role>/<session>`.
 system = the first resource's name or uid; for actions, without a resource,
 `metadata.product.name` (API activity: `api.service.name`; applications: `app.name`;
 authentication: `service.name`). A privilege names no product as its system: the
@@ -136,6 +139,8 @@ FIELDS = {
     "actor_uuid": "$.actor.user.uuid",
     "actor_uid_alt": "$.actor.user.uid_alt",
     "actor_invoked_by": "$.actor.invoked_by",
+    "actor_type": "$.actor.user.type",
+    "actor_issuer": "$.actor.session.issuer",
     "actor_app": "$.actor.app_name",
     "actor_process": "$.actor.process.name",
     "actor_session": "$.actor.session.uid",
@@ -159,6 +164,7 @@ FIELDS = {
     "api_operation": "$.api.operation",
     "api_service": "$.api.service.name",
     "api_request": "$.api.request.data",
+    "unmapped": key("unmapped"),
     "resource_name": "$.resources[0].name",
     "resource_uid": "$.resources[0].uid",
     "legacy_resource_name": "$.resource.name",
@@ -222,6 +228,12 @@ def _changes_values() -> str:
             + ") AS t(class_uid, activity_id, operation, whose, what)")
 
 
+def _flat(path: str) -> str:
+    """SQL: a `$.a.b` path of the request as the key Security Lake's OCSF 1.0 flattens it
+    into in `unmapped` (`$."requestParameters.a.b"`)."""
+    return f"""('$."requestParameters.' || substr({path}, 3) || '"')"""
+
+
 # The name of a granted item: an object's name, else its uid; a string as it is.
 def _item_name(item: str) -> str:
     return (f"CASE WHEN json_type({item}) = 'OBJECT' "
@@ -252,7 +264,15 @@ named AS (
   -- Principals in normal form (see "Principals" in the module docstring): an AWS ARN
   -- wherever a producer put it, as the CloudTrail adapter names that caller.
   SELECT e.*, {aws_principal('user_raw')} AS user_id,
-         {aws_principal('actor_text')} AS actor_id
+         -- Security Lake's OCSF 1.0 names an assumed role by its principalId
+         -- (`AROA...:<session>`) and the role's ARN as the session issuer.
+         CASE WHEN {text('actor_type')} = 'AssumedRole'
+                   AND NOT starts_with(actor_text, 'arn:aws')
+                   AND regexp_matches(actor_text, '^AROA[A-Z0-9]+:.+$')
+                   AND regexp_matches({text('actor_issuer')}, '^arn:aws[a-z-]*:iam::[0-9]*:role/')
+              THEN regexp_extract({text('actor_issuer')}, '/([^/]+)$', 1) || '/'
+                   || regexp_extract(actor_text, '^AROA[A-Z0-9]+:(.+)$', 1)
+              ELSE {aws_principal('actor_text')} END AS actor_id
   FROM (SELECT e.*,
                coalesce(CASE WHEN starts_with(actor_uid_text, 'arn:aws') THEN actor_uid_text END,
                         CASE WHEN starts_with(actor_uuid_text, 'arn:aws')
@@ -273,30 +293,43 @@ judged AS (
              || ' is not an IAM (3xxx) or application (6xxx) activity auditlog maps'
            WHEN ts IS NULL THEN 'OCSF event without time'
          END AS reason,
-         CASE WHEN e.cloudtrail AND c.event_name IS NOT NULL THEN 'aws_call'
-              WHEN e.cloudtrail AND k.event_name IS NOT NULL THEN 'aws_credential'
-              WHEN e.cloudtrail THEN NULL
+         CASE WHEN e.cloudtrail AND e.c_event_name IS NOT NULL AND e.call_subject IS NOT NULL
+                THEN 'aws_call'
+              WHEN e.cloudtrail AND e.k_event_name IS NOT NULL THEN 'aws_credential'
               WHEN p.what = 'credential' THEN 'credential'
               WHEN p.what IS NOT NULL THEN 'ocsf'
-              WHEN c.event_name IS NOT NULL THEN 'aws_call'
-              WHEN k.event_name IS NOT NULL THEN 'aws_credential' END AS change,
-         CASE WHEN NOT e.cloudtrail THEN p.whose END AS whose,
-         CASE WHEN NOT e.cloudtrail THEN p.what END AS what,
-         CASE WHEN e.cloudtrail THEN c.operation
-              ELSE coalesce(p.operation, c.operation) END AS operation,
-         coalesce(json_extract_string(e.api_request, c.subject_path),
-                  json_extract_string(e.api_request, k.owner_path),
-                  CASE WHEN k.event_name IS NOT NULL THEN e.actor_id END) AS aws_subject,
-         coalesce(c.privilege_constant,
-                  json_extract_string(e.api_request, c.privilege_path)) AS aws_privilege
-  FROM named e
-  LEFT JOIN _ocsf_changes p ON p.class_uid = e.cls AND p.activity_id = e.act
-  LEFT JOIN _ocsf_aws_calls c
-    ON (e.cls = 6003 OR e.cloudtrail) AND c.event_source = ({text('api_service')})
-   AND c.event_name = ({text('api_operation')})
-  LEFT JOIN _ocsf_aws_creds k
-    ON (e.cls = 6003 OR e.cloudtrail) AND k.event_source = ({text('api_service')})
-   AND k.event_name = ({text('api_operation')}))
+              WHEN e.c_event_name IS NOT NULL THEN 'aws_call'
+              WHEN e.k_event_name IS NOT NULL THEN 'aws_credential' END AS change,
+         -- A CloudTrail privilege call is mapped from its request, not from the class.
+         CASE WHEN NOT (e.cloudtrail AND e.c_event_name IS NOT NULL
+                        AND e.call_subject IS NOT NULL) THEN p.whose END AS whose,
+         CASE WHEN NOT (e.cloudtrail AND e.c_event_name IS NOT NULL
+                        AND e.call_subject IS NOT NULL) THEN p.what END AS what,
+         CASE WHEN e.cloudtrail AND e.c_event_name IS NOT NULL AND e.call_subject IS NOT NULL
+              THEN e.c_operation ELSE coalesce(p.operation, e.c_operation) END AS operation,
+         coalesce(e.call_subject, e.owner,
+                  CASE WHEN e.k_event_name IS NOT NULL THEN e.actor_id END) AS aws_subject,
+         coalesce(e.c_privilege_constant, e.call_privilege) AS aws_privilege
+  FROM (
+    -- The call's request parameters: api.request.data, or as Security Lake's OCSF 1.0
+    -- flattens them into unmapped (`"requestParameters.userName"`).
+    SELECT e.*, c.event_name AS c_event_name, c.operation AS c_operation,
+           c.privilege_constant AS c_privilege_constant, k.event_name AS k_event_name,
+           coalesce(json_extract_string(e.api_request, c.subject_path),
+                    json_extract_string(e.unmapped, {_flat('c.subject_path')})) AS call_subject,
+           coalesce(json_extract_string(e.api_request, c.privilege_path),
+                    json_extract_string(e.unmapped, {_flat('c.privilege_path')}))
+             AS call_privilege,
+           coalesce(json_extract_string(e.api_request, k.owner_path),
+                    json_extract_string(e.unmapped, {_flat('k.owner_path')})) AS owner
+    FROM named e
+    LEFT JOIN _ocsf_aws_calls c
+      ON (e.cls = 6003 OR e.cloudtrail) AND c.event_source = ({text('api_service')})
+     AND c.event_name = ({text('api_operation')})
+    LEFT JOIN _ocsf_aws_creds k
+      ON (e.cls = 6003 OR e.cloudtrail) AND k.event_source = ({text('api_service')})
+     AND k.event_name = ({text('api_operation')})) e
+  LEFT JOIN _ocsf_changes p ON p.class_uid = e.cls AND p.activity_id = e.act)
 SELECT j.*,
        CASE WHEN change IN ('ocsf', 'aws_call') AND reason IS NULL AND NOT failed
             THEN 'privileges' ELSE 'actions' END AS _kind,
