@@ -163,7 +163,7 @@ ACCOUNTS_SQL = """
         FROM everyone AS e
         LEFT JOIN directory AS d USING (account) LEFT JOIN acted AS a USING (account)
         LEFT JOIN held AS h USING (account) LEFT JOIN caused AS c USING (account)
-        WHERE ($customers OR NOT (coalesce(d.account_type, a.actor_type) = 'customer'
+        WHERE ($customers OR NOT (coalesce(d.account_type, a.actor_type, '') = 'customer'
                OR (coalesce(d.account_type, a.actor_type) IS NULL AND d.account IS NULL
                    AND e.account IN (SELECT account FROM billed))))
           AND ($type IS NULL OR coalesce(d.account_type, a.actor_type) = $type)

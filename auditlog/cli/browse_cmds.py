@@ -28,6 +28,7 @@ from auditlog.report import formatting as fmt
 from auditlog.textsafe import terminal
 
 DEFAULT_LIMIT = 50
+ID_ROOM = 24  # columns an id may take before it folds
 SystemOption = Annotated[str | None, typer.Option(
     "--system", help="Only this system (as the logs name it).")]
 AnomalousOption = Annotated[bool, typer.Option(
@@ -106,22 +107,36 @@ def listing_table(title: str) -> Table:
                  padding=(0, 1), collapse_padding=True, show_edge=False)
 
 
-def wrapping(table: Table, header: str, **options: Any) -> None:
-    """A column that wraps its words (folding only a word longer than the column);
-    never narrower than its header, so a header is not split."""
-    table.add_column(header, overflow="fold", min_width=len(header), **options)
+def widest(header: str, cells: list[str], cap: int | None = None) -> int:
+    width = max([len(header), *(len(c) for c in cells)])
+    return min(width, cap) if cap else width
+
+
+def layout(table: Table, columns: list[tuple[str, int | None, str]]) -> None:
+    """Columns of fixed widths (header, width, justify), one of them (width None) taking
+    what the console's width leaves: Rich's own squeezing can crop the last column, so
+    the widths are decided here. A column narrower than a value folds it onto the next
+    lines (an id longer than ID_ROOM): whole, never cut with an ellipsis."""
+    fixed = sum(width for _, width, _ in columns if width is not None)
+    rest = max(8, console.width - fixed - 2 * (len(columns) - 1))
+    for header, width, justify in columns:
+        table.add_column(header, width=width or rest, overflow="fold",
+                         justify=justify)  # type: ignore[arg-type]
 
 
 def changes_table(doc: dict[str, Any], clock: Clock) -> Table:
-    # The system and the implementer share a column that wraps between them, so neither
-    # a long system name nor a long account name is split inside a word.
+    # The system and the implementer share the flexible column, wrapping between them,
+    # so neither a long system name nor a long account name is split inside a word.
     table = listing_table(f"Changes ({doc['total']:,}), times in {clock.name}")
-    table.add_column("change", no_wrap=True)
-    table.add_column("started", no_wrap=True)
-    wrapping(table, "system · implementer", ratio=1)
-    table.add_column("status", no_wrap=True)
-    table.add_column("anomalous", justify="right", no_wrap=True)
-    for change in doc["changes"]:
+    changes = doc["changes"]
+    layout(table, [
+        ("change", widest("change", [c["change_id"] for c in changes], ID_ROOM), "left"),
+        ("started", len("2026-01-01 00:00"), "left"),
+        ("system · implementer", None, "left"),
+        ("status", widest("status", [c["status"] or "-" for c in changes], 12), "left"),
+        ("anomalous", widest("anomalous", [f"{c['anomalous_charges']:,}" for c in changes]),
+         "right")])
+    for change in changes:
         day, time = clock.day_and_clock(change["started_at"])
         table.add_row(Text(change["change_id"]), f"{day} {time[:5]}",
                       Text(f"{change['system'] or '-'} · {change['implementer'] or '-'}"),
@@ -132,18 +147,29 @@ def changes_table(doc: dict[str, Any], clock: Clock) -> Table:
 
 def accounts_table(doc: dict[str, Any], clock: Clock) -> Table:
     table = listing_table(f"Accounts ({doc['total']:,}), times in {clock.name}")
-    table.add_column("account", no_wrap=True)
-    wrapping(table, "type")
-    table.add_column("actions", justify="right", no_wrap=True)
-    wrapping(table, "systems")
-    table.add_column("last seen", no_wrap=True)
-    table.add_column("anomalous", justify="right", no_wrap=True)
-    for entry in doc["accounts"]:
+    accounts = doc["accounts"]
+    layout(table, [
+        ("account", widest("account", [a["account"] for a in accounts], ID_ROOM), "left"),
+        ("type", widest("type", [a["account_type"] or "-" for a in accounts], 8), "left"),
+        ("actions", widest("actions", [f"{a['actions']:,}" for a in accounts]), "right"),
+        ("systems", None, "left"),
+        ("last seen", len("2026-01-01 00:00"), "left"),
+        ("anomalous", widest("anomalous", [f"{a['anomalous_charges']:,}" for a in accounts]),
+         "right")])
+    for entry in accounts:
         day, time = clock.day_and_clock(entry["last"])
         table.add_row(Text(entry["account"]), Text(entry["account_type"] or "-"),
-                      f"{entry['actions']:,}", Text(", ".join(entry["systems"]) or "-"),
+                      f"{entry['actions']:,}", Text(systems_text(entry["systems"])),
                       f"{day} {time[:5]}".strip(), count_cell(entry["anomalous_charges"]))
     return table
+
+
+def systems_text(systems: list[str]) -> str:
+    """The first system and how many more: the table is for picking an account; its
+    trace (and the JSON) lists them all."""
+    if not systems:
+        return "-"
+    return systems[0] + (f" +{len(systems) - 1}" if len(systems) > 1 else "")
 
 
 def count_cell(charges: int) -> Text:
