@@ -44,7 +44,7 @@ def page(sample: Report) -> str:
 
 def test_the_headline_names_the_accountable_people_and_the_money(sample: Report,
                                                                  page: str) -> None:
-    (headline,) = re.findall(r'<h1 id="headline">(.*?)</h1>', page, re.S)
+    (headline,) = re.findall(r'<h1 id="headline">(.*?)</h1>', page, re.DOTALL)
     changes = {i.change_id for i in sample.incidents if i.change_id}
     assert changes and not any(c in headline for c in changes)
     for incident in sample.incidents:
@@ -103,5 +103,5 @@ def test_log_text_in_headline_refunds_and_chart_is_escaped(
     assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page
     assert HOSTILE not in page
     # The hostile account's directory name heads the page, escaped.
-    (headline,) = re.findall(r'<h1 id="headline">(.*?)</h1>', page, re.S)
+    (headline,) = re.findall(r'<h1 id="headline">(.*?)</h1>', page, re.DOTALL)
     assert headline.startswith("&lt;img src=x onerror=&#34;boom&#34;&gt; is accountable")
