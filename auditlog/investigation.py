@@ -597,6 +597,23 @@ class Investigation:
                                  until=parse_time(until, "until"), anomalous=anomalous,
                                  customers=customers, limit=limit).as_json("accounts")
 
+    def privileges(self, *, as_of: TimeLike = None,
+                   between: tuple[TimeLike, TimeLike] | None = None,
+                   account: str | None = None, privilege: str | None = None,
+                   system: str | None = None, limit: int | None = None) -> dict[str, Any]:
+        """Who held what: the privileges held at instant `as_of`, or the intervals
+        overlapping `between` (t1, t2), each with the grant that gave it and what ended
+        it (docs/privileges.md). As `auditlog privileges --format json`."""
+        from auditlog.analysis.privileges import privileges_held
+
+        window = None if between is None else (
+            parse_time(between[0], "between"), parse_time(between[1], "between"))
+        with self.connect() as con:
+            return privileges_held(con, as_of=parse_time(as_of, "as_of"),
+                                   between=window,  # type: ignore[arg-type]
+                                   account=account, privilege=privilege, system=system,
+                                   limit=limit).as_json()
+
     def timeline(self, *, account: str | None = None, customer: str | None = None,
                  since: TimeLike = None, until: TimeLike = None, kinds: Sequence[str] = (),
                  limit: int | None = None) -> pl.DataFrame:

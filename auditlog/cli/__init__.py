@@ -23,6 +23,7 @@ from auditlog.cli import (  # noqa: F401  (registration by import)
     forget_cmds,
     lake_cmds,
     load_cmds,
+    privileges_cmds,
     remediation_cmds,
     report_cmds,
     rules_cmds,

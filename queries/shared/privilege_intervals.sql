@@ -24,6 +24,10 @@ WITH events AS (
         event_id, ts, actor, subject, privilege, system, ticket, approver, expires_at,
         operation, coalesce(system, '') AS system_key,
         coalesce(source_format, 'native') AS source_format,
+        -- A source whose records have no place for an approval says so (the adapter's
+        -- extra.source_carries_approval = false): no ticket there is not a missing one.
+        coalesce(CAST(extra ->> '$.source_carries_approval' AS VARCHAR), 'true') <> 'false'
+            AS carries_approval,
         CAST(extra ->> '$.binding' AS VARCHAR) AS binding,
         CAST(extra ->> '$.namespace' AS VARCHAR) AS binding_namespace
     FROM privileges_with_record
@@ -45,12 +49,13 @@ binding_deletes AS (  -- a binding's deletion ends the grants it made
 ),
 changes AS (
     SELECT event_id, ts, actor, subject, privilege, system, system_key, ticket, approver,
-           expires_at, operation, source_format
+           expires_at, operation, source_format, carries_approval
     FROM events
     UNION ALL
     SELECT event_id, ts, CAST(NULL AS VARCHAR) AS actor, subject, privilege, system,
            system_key, CAST(NULL AS VARCHAR) AS ticket, CAST(NULL AS VARCHAR) AS approver,
-           CAST(NULL AS TIMESTAMPTZ) AS expires_at, 'revoke' AS operation, source_format
+           CAST(NULL AS TIMESTAMPTZ) AS expires_at, 'revoke' AS operation, source_format,
+           false AS carries_approval
     FROM binding_deletes
 ),
 revoked AS (  -- each grant with the first revocation after it
@@ -114,6 +119,7 @@ held AS (  -- each interval named by its first grant
         n.subject AS account, n.privilege, n.system, i.held_from,
         n.ts AS granted_at, n.event_id AS grant_event_id, n.actor AS granter, n.approver,
         n.ticket, n.expires_at, i.grants, i.last_grant_event_id, n.source_format,
+        n.carries_approval,
         CASE WHEN i.still_held = 1 THEN NULL ELSE i.last_end END AS ended_at,
         CASE WHEN i.still_held = 1 THEN NULL ELSE i.last_end_reason END AS end_reason,
         CASE WHEN i.still_held = 1 OR i.last_end_reason <> 'revoked' THEN NULL
@@ -147,7 +153,7 @@ ever_disabled AS (
 SELECT
     account, privilege, system, held_from, ended_at, end_reason, end_event_id,
     'granted' AS start_reason, granted_at, grant_event_id, granter, approver, ticket,
-    expires_at, grants, last_grant_event_id, source_format
+    expires_at, grants, last_grant_event_id, source_format, carries_approval
 FROM held
 WHERE account NOT IN (SELECT account FROM ever_disabled)
 UNION ALL
@@ -164,7 +170,7 @@ SELECT
     CASE WHEN e.enabled_from IS NOT NULL AND e.enabled_from > h.held_from
          THEN 'account_enabled' ELSE 'granted' END AS start_reason,
     h.granted_at, h.grant_event_id, h.granter, h.approver, h.ticket, h.expires_at, h.grants,
-    h.last_grant_event_id, h.source_format
+    h.last_grant_event_id, h.source_format, h.carries_approval
 FROM held AS h
 JOIN enabled_periods AS e
   ON e.account = h.account
