@@ -9,4 +9,11 @@
 --                       because billing and the order systems keep their own clocks
 --   grace_minutes       how far outside its approved window a change may start and still
 --                       count as within it (controls/change_controls.sql)
-SELECT 24 AS pairing_hours, 5 AS clock_skew_minutes, 0 AS grace_minutes
+--   privilege_actions   which actions use a privilege, for the access review
+--                       (shared/privilege_actions.sql): '' = any action of the holder
+--                       on the privilege's system; else entries 'PRIVILEGE@SYSTEM=ACTION,
+--                       ACTION' separated by ';' (PRIVILEGE '*' = every privilege on it)
+--   deploy_privileges   LIKE pattern of the privileges that let their holder deploy
+--                       (separation of duties in shared/privilege_review.sql)
+SELECT 24 AS pairing_hours, 5 AS clock_skew_minutes, 0 AS grace_minutes,
+       '' AS privilege_actions, '%deploy%' AS deploy_privileges
