@@ -194,8 +194,9 @@ def test_a_rule_never_run_is_not_reported_as_clean(tmp_path: Path) -> None:
 def test_bulk_triage_dry_run_then_for_real(triage_db: Path) -> None:
     args = ["findings", "triage", "--rule", "stacked_subscription", "--status",
             "acknowledged", "--note", "customers called"]
-    assert "would set 71 finding(s) to acknowledged" in cli_output([*args, "--dry-run"],
-                                                                   triage_db)
+    dry = cli_output([*args, "--dry-run"], triage_db)
+    assert dry.startswith("would set 71 finding(s) to acknowledged; nothing changed")
+    assert len(FINDING_ID.findall(dry)) == 10 and dry.rstrip().endswith("... and 61 more")
     assert {r["status"] for r in findings_json(triage_db, "--rule", "stacked_subscription")
             } == {"open"}
     done = cli_output([*args, "--by", "auditor.jansen"], triage_db)
@@ -270,3 +271,16 @@ def test_an_amount_over_two_currencies_is_split_only_when_its_charges_add_up(
     assert [(m.currency, m.amount) for m in rule.money] == [
         ("EUR", Decimal("6.98")), ("USD", Decimal("3.49"))]
     assert rule.mixed_currency == 1
+
+
+def test_nearest_names_are_the_close_ones_only() -> None:
+    from auditlog.pack.names import nearest, unknown_name
+
+    rules = ["stacked_subscription", "operator_unconfirmed_subscription", "admin_grant",
+             "unrefunded_anomalous_charge"]
+    assert nearest("stacked_subscriptoin", rules) == ["stacked_subscription"]
+    assert nearest("ADMIN_GRANT", rules) == ["admin_grant"]  # case does not matter
+    assert nearest("unrefunded", rules) == ["unrefunded_anomalous_charge"]  # a start
+    assert nearest("qqqq", rules) == []
+    assert "use one of: billing, change" in str(unknown_name("pack", "zzz",
+                                                             ["billing", "change"]))

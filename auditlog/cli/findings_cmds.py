@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 # Findings listed by default after the summary: with it, the sample incident's screen
 # stays within 120 lines.
 DEFAULT_LIMIT = 20
+# Ids a dry run of a bulk triage names, so the selection can be checked by eye.
+DRY_RUN_SHOWN = 10
 
 # Its help is the callback's docstring (`findings` alone lists them).
 findings_app = typer.Typer(no_args_is_help=False)
@@ -203,6 +205,10 @@ def findings_triage(
     elif dry_run:
         console.print(f"would set {count:,} finding(s) to {status}; nothing changed "
                       "(--dry-run)")
+        for shown in result.finding_ids[:DRY_RUN_SHOWN]:
+            console.print(f"  {shown}")
+        if count > DRY_RUN_SHOWN:
+            console.print(f"  ... and {count - DRY_RUN_SHOWN:,} more")
     else:
         console.print(f"set {count:,} finding(s) to {status}, by {result.by} at "
                       f"{fmt.when(result.at)}")
