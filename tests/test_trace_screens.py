@@ -144,3 +144,19 @@ def test_paths_keep_their_file_name_and_what_tells_them_apart() -> None:
     assert shorten_left("/a/very/long/path/to/billing/charges_2026-09.csv", 36) == (
         "…/to/billing/charges_2026-09.csv")
     assert shorten_left("short.csv", 36) == "short.csv"
+
+
+def test_actors_of_sources_without_types_are_listed_whole_at_80_columns(
+        tmp_path: Path) -> None:
+    # CloudTrail and GitHub name no actor type: such an actor is no customer (it is
+    # billed for nothing), and a long ARN-like name folds instead of pushing columns off.
+    db = tmp_path / "real.duckdb"
+    data = Path(__file__).parent / "data"
+    with auditlog.open(db) as inv:
+        inv.ingest([data / "cloudtrail", data / "github"])
+        listed = inv.accounts()
+    assert listed["total"] >= 10
+    assert {a["account_type"] for a in listed["accounts"]} >= {None}
+    shown = cli_output(["accounts", "--all"], db)
+    assert all(len(line.rstrip()) <= 80 for line in shown.splitlines())
+    assert shown.splitlines()[1].rstrip().endswith("anomalous")

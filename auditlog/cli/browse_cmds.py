@@ -29,6 +29,8 @@ from auditlog.textsafe import terminal
 
 DEFAULT_LIMIT = 50
 ID_ROOM = 24  # columns an id may take before it folds
+ID_FLOOR = 12  # ... and fewest, when the other columns need the room
+FLEXIBLE_FLOOR = 10  # the fewest columns the flexible column (systems, who) is given
 SystemOption = Annotated[str | None, typer.Option(
     "--system", help="Only this system (as the logs name it).")]
 AnomalousOption = Annotated[bool, typer.Option(
@@ -118,9 +120,16 @@ def layout(table: Table, columns: list[tuple[str, int | None, str]]) -> None:
     the widths are decided here. A column narrower than a value folds it onto the next
     lines (an id longer than ID_ROOM): whole, never cut with an ellipsis."""
     fixed = sum(width for _, width, _ in columns if width is not None)
-    rest = max(8, console.width - fixed - 2 * (len(columns) - 1))
-    for header, width, justify in columns:
-        table.add_column(header, width=width or rest, overflow="fold",
+    rest = console.width - fixed - 2 * (len(columns) - 1)
+    # Too little left for the flexible column: the id column (the first) gives up room
+    # and folds more, down to a floor, rather than the row growing past the screen.
+    lent = max(0, min(FLEXIBLE_FLOOR - rest, (columns[0][1] or 0) - ID_FLOOR))
+    for index, (header, width, justify) in enumerate(columns):
+        if width is None:
+            width = max(FLEXIBLE_FLOOR, rest + lent)
+        elif index == 0:
+            width -= lent
+        table.add_column(header, width=width, overflow="fold",
                          justify=justify)  # type: ignore[arg-type]
 
 
