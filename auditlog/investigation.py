@@ -36,9 +36,11 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
+    from auditlog.analysis.access_review import AccessReview
     from auditlog.analysis.finding_views import FindingDetail, FindingsOverview
     from auditlog.analysis.findings import RunReport
     from auditlog.analysis.progress import Steps
+    from auditlog.analysis.review_decisions import Recorded, ReviewStatus
     from auditlog.analysis.timeline_digest import TimelineDigest
     from auditlog.analysis.triage import TriageResult
     from auditlog.engines.cases import CaseResult
@@ -638,6 +640,74 @@ class Investigation:
             return timeline_digest(con, limit, account=account, customer=customer,
                                    since=parse_time(since, "since"),
                                    until=parse_time(until, "until"), kinds=kinds)
+
+    # --- access review (docs/access-review.md) --------------------------------------
+
+    def review_access(self, *, since: TimeLike = None, until: TimeLike = None,
+                      reviewer: str | None = None, params: Mapping[str, Any] | None = None
+                      ) -> AccessReview:
+        """One row per (account, privilege, system) held in [since, until) (default:
+        what the logs cover): reviewer, held from/until, used, last use, flags.
+        `params` are model parameters (privilege_actions, deploy_privileges, ...)."""
+        from auditlog.analysis.access_review import access_review
+
+        with self.connect() as con:
+            return access_review(con, parse_time(since, "since"), parse_time(until, "until"),
+                                 reviewer=reviewer, params=params)
+
+    def review_workbook(self, out: PathLike, *, since: TimeLike = None,
+                        until: TimeLike = None, reviewer: str | None = None,
+                        params: Mapping[str, Any] | None = None) -> dict[str, int]:
+        """The review as a certification campaign (XLSX, one sheet per reviewer with a
+        decision column); returns reviewer -> rows."""
+        from datetime import UTC
+
+        from auditlog.export.campaign import write_campaign
+
+        review = self.review_access(since=since, until=until, reviewer=reviewer,
+                                    params=params)
+        return write_campaign(Path(out), review, datetime.now(UTC))
+
+    def review_import(self, workbook: PathLike, *, by: str | None = None) -> Recorded:
+        """Record every decision of a filled-in campaign workbook (all or, on a bad
+        decision, none: a UsageError naming sheet, row and value)."""
+        import hashlib
+        from datetime import UTC
+
+        from auditlog import store
+        from auditlog.analysis.review_decisions import record_decisions
+        from auditlog.analysis.triage import current_user
+        from auditlog.export.campaign import read_campaign
+
+        path = Path(workbook)
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+        campaign = read_campaign(path)
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.check_open()
+        if not self.path.exists():
+            raise UsageError(f"no database at {self.path}; load logs first with "
+                             "'auditlog ingest PATH'")
+        con = store.connect(self.path, read_only=False, snapshot=False)
+        try:
+            return record_decisions(con, campaign, workbook=path.name, sha256=sha256,
+                                    by=by or current_user(), at=datetime.now(UTC))
+        finally:
+            con.close()
+
+    def review_status(self, *, since: TimeLike = None, until: TimeLike = None,
+                      params: Mapping[str, Any] | None = None) -> ReviewStatus:
+        """The review of the latest imported campaign's period (or [since, until)): what
+        is decided, what is open, and the revocations to carry out."""
+        from auditlog.analysis.access_review import access_review
+        from auditlog.analysis.review_decisions import latest_period, review_status
+
+        with self.connect() as con:
+            start, end = parse_time(since, "since"), parse_time(until, "until")
+            if start is None and end is None:
+                start, end = latest_period(con) or (None, None)
+            review = access_review(con, start, end, params=params)
+            return review_status(con, review)
 
     # --- documents ------------------------------------------------------------------
 
