@@ -4,6 +4,7 @@ no trace shows a Python structure; times in UTC unless --tz says otherwise."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -72,7 +73,7 @@ def test_no_trace_prints_a_python_structure(sample_db: Path) -> None:
             "(SELECT unnest($ids)) ORDER BY charge_id LIMIT 20", {"ids": anomalous}).rows()]
         docs += [charge_tree(inv.trace_charge(c), Clock())
                  for c in [*anomalous[:: max(1, len(anomalous) // 40)], *authorized]]
-    console = Console(width=80, record=True, color_system=None, file=open("/dev/null", "w"))
+    console = Console(width=80, record=True, color_system=None, file=io.StringIO())
     for tree in docs:
         console.print(tree)
     text = console.export_text()
