@@ -284,3 +284,13 @@ def test_nearest_names_are_the_close_ones_only() -> None:
     assert nearest("qqqq", rules) == []
     assert "use one of: billing, change" in str(unknown_name("pack", "zzz",
                                                              ["billing", "change"]))
+
+
+def test_columns_too_wide_for_80_become_blocks_with_whole_ids(sample_db: Path) -> None:
+    wide = cli_output(["findings", "--columns",
+                       "finding_id,severity,rule_id,ts,about,amount,status", "--limit", "3"],
+                      sample_db)
+    assert max(len(line) for line in wide.splitlines()) <= 80
+    ids = FINDING_ID.findall(wide)
+    assert len(ids) == 3
+    assert all(re.search(rf"^finding\s+{i}\s*$", wide, re.MULTILINE) for i in ids)

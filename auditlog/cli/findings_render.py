@@ -218,9 +218,29 @@ def more(hidden: int, what: str) -> None:
 
 
 def render_list(rows: Sequence[dict[str, Any]], columns: Sequence[str], total: int) -> None:
-    """Just the findings, as --columns asked (no summary around them)."""
-    console.print(findings_table(rows, columns))
+    """Just the findings, as --columns asked (no summary around them): a table when the
+    columns fit the console's width, else one block of `column  value` lines per
+    finding, so that no id is ever cut to make a table fit."""
+    if fits(rows, columns):
+        console.print(findings_table(rows, columns))
+    else:
+        for index, row in enumerate(rows):
+            if index:
+                console.print()
+            table = Table(box=None, show_header=False, pad_edge=False, show_edge=False)
+            table.add_column(style="bold", no_wrap=True)
+            table.add_column(overflow="fold")
+            for column in columns:
+                table.add_row(HEADERS.get(column, column), cell(row, column))
+            console.print(table)
     more(total - len(rows), "findings")
+
+
+def fits(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> bool:
+    """The fixed columns at their full width, and 8 for each other one, fit."""
+    need = sum(max([len(HEADERS.get(c, c)), *(cell(r, c).cell_len for r in rows)])
+               if c in FIXED_COLUMNS else 8 for c in columns)
+    return need + 2 * (len(columns) - 1) <= console.width
 
 
 def render_detail(detail: FindingDetail, *, all_evidence: bool) -> None:
