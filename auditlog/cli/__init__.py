@@ -26,6 +26,7 @@ from auditlog.cli import (  # noqa: F401  (registration by import)
     privileges_cmds,
     remediation_cmds,
     report_cmds,
+    review_cmds,
     rules_cmds,
     run_cmds,
     status_cmds,
