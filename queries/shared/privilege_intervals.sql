@@ -102,16 +102,28 @@ numbered AS (
                                    ORDER BY ts, event_id ROWS UNBOUNDED PRECEDING) AS island
     FROM starts
 ),
+ranked AS (  -- the interval's latest grant, and the grant that holds longest (ties: the
+             -- revocation before the expiry, then the latest grant), as rank 1
+    SELECT
+        *,
+        row_number() OVER (PARTITION BY subject, privilege, system_key, island
+                           ORDER BY ts DESC, event_id DESC) AS latest,
+        row_number() OVER (PARTITION BY subject, privilege, system_key, island
+                           ORDER BY CASE WHEN span_end IS NULL THEN 0 ELSE 1 END,
+                                    span_end DESC, span_end_reason DESC, ts DESC,
+                                    event_id DESC) AS longest
+    FROM numbered
+),
 islands AS (
     SELECT
         subject, privilege, system_key, island,
         min(ts) AS held_from, count(*) AS grants,
         max(CASE WHEN span_end IS NULL THEN 1 ELSE 0 END) AS still_held,
         max(span_end) AS last_end,
-        max_by(span_end_reason, span_end) AS last_end_reason,
-        max_by(revoke_event_id, span_end) AS last_revoke_event_id,
-        max_by(event_id, ts) AS last_grant_event_id
-    FROM numbered
+        max(CASE WHEN longest = 1 THEN span_end_reason END) AS last_end_reason,
+        max(CASE WHEN longest = 1 THEN revoke_event_id END) AS last_revoke_event_id,
+        max(CASE WHEN latest = 1 THEN event_id END) AS last_grant_event_id
+    FROM ranked
     GROUP BY subject, privilege, system_key, island
 ),
 held AS (  -- each interval named by its first grant
