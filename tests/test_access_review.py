@@ -260,3 +260,20 @@ def test_cli_review_fits_80_columns_and_status_lists_revocations_as_csv(
     lines = csv_text.splitlines()
     assert lines[0].startswith("system,account,privilege,decision")
     assert any(incident["subject"] in line and "revoke" in line for line in lines[1:])
+
+
+@pytest.mark.filterwarnings("ignore::auditlog.errors.AuditlogWarning")  # no charges here
+def test_export_carries_the_decisions_with_the_evidence(small_db: Path, tmp_path: Path
+                                                        ) -> None:
+    workbook, filled = tmp_path / "c.xlsx", tmp_path / "filled.xlsx"
+    with auditlog.open(small_db) as inv:
+        inv.review_workbook(workbook, since=SINCE, until=UNTIL)
+        fill(workbook, filled, {("cid", "crm:read"): "revoke"})
+        inv.review_import(filled, by="auditor")
+        inv.export(tmp_path / "out", ["csv"])
+        assert inv.verify(tmp_path / "out").intact
+    exported = pl.read_csv(tmp_path / "out/review_decisions.csv")
+    cid = exported.filter(pl.col("account") == "cid")
+    assert cid["decision"].to_list()[-1] == "revoke"
+    assert cid["recorded_by"].to_list()[-1] == "auditor"
+    assert "review_decisions.csv" in (tmp_path / "out/manifest.json").read_text()

@@ -166,3 +166,12 @@ def review_status(con: duckdb.DuckDBPyConnection, review: AccessReview) -> Revie
                    .select(REVOCATION_COLUMNS)
                    .sort("system", "account", "privilege", nulls_last=True))
     return ReviewStatus(review.since, review.until, rows, revocations)
+
+
+def decisions_export(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+    """The decision history as an export table (`auditlog export` writes it beside the
+    evidence, in a total order), or nothing when no campaign was ever imported."""
+    if not has_table(con, TABLE):
+        return {}
+    return {TABLE: con.sql(f"SELECT * FROM {TABLE} ORDER BY recorded_at, workbook_sha256, "
+                           "sheet, row_number").pl()}

@@ -19,6 +19,7 @@ from auditlog.analysis.caveats import NEEDS, answer_caveats
 from auditlog.analysis.findings import FindingFilter, list_findings
 from auditlog.analysis.progress import Steps, no_progress
 from auditlog.analysis.refunds import refund_report
+from auditlog.analysis.review_decisions import decisions_export
 from auditlog.errors import InputError, UsageError
 from auditlog.export.evidence import evidence_frames, input_files
 from auditlog.export.manifest import (
@@ -58,7 +59,9 @@ def gather(con: duckdb.DuckDBPyConnection, rules_dirs: Sequence[Path] = ()) -> E
     return ExportData(
         tables={"findings": findings,
                 "remediation": refunds["charges"], "refund_customers": refunds["customers"],
-                "refund_issues": refunds["refund_issues"], **evidence},
+                "refund_issues": refunds["refund_issues"], **evidence,
+                # the access review's decisions, when a campaign was imported
+                **decisions_export(con)},
         rules=rules,
         tool_version=tool_version(),
         document_time=document_time(con),
