@@ -8,6 +8,7 @@ only what those rules use, so it shares no code with the importer.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -203,9 +204,14 @@ def test_every_sigmahq_rule_converts_into_a_valid_pack(imported: Path) -> None:
         (yml,) = imported.glob(f"*/{stem}.yml")
         (src,) = SIGMA.rglob(f"{stem}.yml")
         assert yml.read_bytes() == src.read_bytes()
-    meta = (imported / "sigma_aws_cloudtrail" / "aws_update_login_profile.toml").read_text()
-    assert 'id = "055fb148-60f8-462d-ad16-26926ce050f1"' in meta
-    assert 'severity = "high"' in meta and "attack.t1098" in meta
+    import tomllib
+
+    meta = tomllib.loads(
+        (imported / "sigma_aws_cloudtrail" / "aws_update_login_profile.toml").read_text())
+    assert meta["sigma"]["id"] == "055fb148-60f8-462d-ad16-26926ce050f1"
+    assert meta["severity"] == "high" and "attack.t1098" in meta["tags"]
+    assert meta["sigma"]["sha256"] == hashlib.sha256(
+        (SIGMA / "cloudtrail" / "aws_update_login_profile.yml").read_bytes()).hexdigest()
     checks = Investigation(None, rules_dirs=[imported]).validate_rules()
     assert not checks.errors
 
@@ -281,9 +287,37 @@ def test_typed_columns_hold_the_records_values(investigated: Investigation) -> N
             SELECT count(*) FROM (
                 SELECT extra, source_format, record FROM actions_with_record UNION ALL
                 SELECT extra, source_format, record FROM privileges_with_record)
-            WHERE source_format = 'k8s' AND extra ->> '$.verb' IS DISTINCT FROM
-                  record ->> '$.verb'""").fetchall()
+            WHERE source_format = 'k8s' AND coalesce(record ->> '$.stage', '') IN
+                  ('ResponseComplete', '') AND (
+                  extra ->> '$.verb' IS DISTINCT FROM record ->> '$.verb'
+                  OR extra ->> '$.request_uri' IS DISTINCT FROM record ->> '$.requestURI'
+                  OR extra ->> '$.response_code' IS DISTINCT FROM
+                     record ->> '$.responseStatus.code')""").fetchall()
     assert (bad, bad_p, bad_k) == (0, 0, 0)
+
+
+def test_a_request_logged_in_two_stages_is_judged_by_its_response(imported: Path,
+                                                                  tmp_path: Path) -> None:
+    """Kubernetes logs a request at RequestReceived and again at ResponseComplete (same
+    auditID); ingest keeps one row, whose record is the first stage. The response code,
+    only in the second, still reaches the rule (typed from the row's extra)."""
+    request = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+               "auditID": "stage-1", "requestURI": "/api/v1/namespaces/default/secrets",
+               "verb": "list", "user": {"username": "eve"}, "userAgent": "kubectl",
+               "objectRef": {"resource": "secrets", "namespace": "default"},
+               "requestReceivedTimestamp": "2026-01-05T10:00:00.000000Z"}
+    stages = [dict(request, stage="RequestReceived",
+                   stageTimestamp="2026-01-05T10:00:00.000000Z"),
+              dict(request, stage="ResponseComplete", responseStatus={"code": 403},
+                   stageTimestamp="2026-01-05T10:00:00.100000Z")]
+    log = tmp_path / "audit.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in stages))
+    inv = Investigation(tmp_path / "x.duckdb", rules_dirs=[imported])
+    inv.ingest([log])
+    inv.run(packs=["sigma_kubernetes_audit"])
+    hits = inv.findings().filter(pl.col("rule_id")
+                                 == "kubernetes_audit_unauthorized_unauthenticated_actions")
+    assert hits["evidence"].to_list() == [["stage-1"]]
 
 
 def test_a_file_that_is_not_a_sigma_rule_is_refused_with_why(tmp_path: Path) -> None:

@@ -41,7 +41,14 @@ CLOUDTRAIL = LogSource(
 KUBERNETES = LogSource(
     product="kubernetes", service="audit", pack="sigma_kubernetes_audit",
     adapter="k8s",
-    typed={"verb": {"actions": "extra ->> '$.verb'", "privileges": "extra ->> '$.verb'"}},
+    # ingest/standard/kube.py keeps these in extra, read from the request's most complete
+    # stage: a request logged as RequestReceived then ResponseComplete is one row whose
+    # record is the first (the later stage is a duplicate), so its response code is
+    # there only. Where extra lacks one (a code that is not an integer), the record's.
+    typed={field: dict.fromkeys(("actions", "privileges"),
+                                f"coalesce(extra ->> '$.{key}', record ->> '$.{field}')")
+           for field, key in (("verb", "verb"), ("requestURI", "request_uri"),
+                              ("responseStatus.code", "response_code"))},
     id_field="auditID", time_fields=("requestReceivedTimestamp", "stageTimestamp"),
     required=("kind", "apiVersion", "verb", "user", "requestReceivedTimestamp",
               "stageTimestamp"),
