@@ -26,7 +26,10 @@ often carries them mixed; each record is mapped by its `category`:
     role definition id (its GUID); both read from `properties.requestbody` (write) or
     `properties.responseBody` (delete, or a write logged without request body), as a
     JSON string or object. The raw `roleDefinitionId` is kept in
-    `extra.role_definition_id`, the assignment's scope in `extra.scope`. A role
+    `extra.role_definition_id`, the assignment's scope in `extra.scope`. A succeeded
+    `Microsoft.Authorization/elevateAccess/action` ("Assigns the caller to User Access
+    Administrator role": a Global Administrator taking over every subscription) grants
+    User Access Administrator to the caller itself at scope `/`. A role
     assignment applies to its scope, not to one resource provider, so `system` is
     empty ("any system"). The record has no place for an approval:
     `extra.source_carries_approval` is false (controls/grant_controls.sql).
@@ -44,7 +47,9 @@ UPN lower-cased (`claims.upn`/`name`, `caller`); an application (app-only token)
 service principal's object id (`claims.objectidentifier`, `caller`), the form a role
 assignment's `principalId` and Entra's `initiatedBy.app.servicePrincipalId` take, so the
 same principal is one account across the three logs. The raw `identity`/`claims` are
-kept in `extra`. A platform event with no caller at all (ResourceHealth, ServiceHealth,
+kept in `extra`. A record without claims or caller is the call of
+`identity.authorization.evidence.principalId`, the object id whose role assignment let it
+act. A platform event with no caller at all (ResourceHealth, ServiceHealth,
 Autoscale) is an action of the system account `azure-platform`.
 
 **Event ids**: `eventDataId` (REST form); diagnostic-settings Activity records carry
@@ -80,6 +85,10 @@ BUILTIN_ROLES: tuple[tuple[str, str], ...] = (
 
 AKS_CATEGORIES = ("kube-audit", "kube-audit-admin")
 
+# `elevateAccess/action` ("Assigns the caller to User Access Administrator role") gives
+# the caller that role at the root scope "/" of the tenant.
+USER_ACCESS_ADMINISTRATOR = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+
 _UPN = '$.claims."http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"'
 _NAME = '$.claims."http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"'
 _OID = '$.claims."http://schemas.microsoft.com/identity/claims/objectidentifier"'
@@ -102,6 +111,10 @@ FIELDS = {
     "id_name": "$.identity" + _NAME[1:],
     "id_oid": "$.identity" + _OID[1:],
     "id_appid": "$.identity.claims.appid",
+    # The role assignment that let the caller act names the caller's object id; the
+    # only trace of the caller when a record carries no claims.
+    "evidence_principal": "$.identity.authorization.evidence.principalId",
+    "evidence_type": "$.identity.authorization.evidence.principalType",
     "rest_upn": _UPN,
     "rest_oid": _OID,
     "rest_appid": "$.claims.appid",
@@ -262,7 +275,8 @@ named AS (
                         {text('la_caller')},
                         {text('id_appid')}, {text('rest_appid')},
                         CASE WHEN json_type(b.identity) = 'VARCHAR'
-                             THEN {text('b.identity')} END) AS app_raw
+                             THEN {text('b.identity')} END) AS app_raw,
+         {text('b.evidence_principal')} AS evidence_raw
   FROM base b),
 records AS (
   SELECT b.*,
@@ -277,8 +291,11 @@ records AS (
   FROM named b),
 activity AS (
   SELECT r.*,
-         coalesce(r.user_principal, r.app_principal, 'azure-platform') AS actor,
+         coalesce(r.user_principal, r.app_principal, lower(r.evidence_raw), 'azure-platform')
+           AS actor,
          CASE WHEN r.user_principal IS NULL AND r.app_principal IS NOT NULL THEN 'service'
+              WHEN r.user_principal IS NULL AND r.evidence_raw IS NOT NULL
+                THEN CASE WHEN {text('r.evidence_type')} = 'User' THEN NULL ELSE 'service' END
               WHEN r.user_principal IS NULL THEN 'system' END AS actor_type,
          (lower(coalesce(r.outcome, '')) IN ('failure', 'failed')
           -- Sign-in records give an error code as resultType, 0 for success.
@@ -291,18 +308,24 @@ activity AS (
   FROM records r WHERE NOT r.is_entra),
 assignments AS (
   SELECT a.*,
-         coalesce(a.assignment ->> '$.PrincipalId', a.assignment ->> '$.principalId')
-           AS principal_id,
-         coalesce(a.assignment ->> '$.RoleDefinitionId', a.assignment ->> '$.roleDefinitionId')
-           AS role_definition_id,
-         coalesce(a.assignment ->> '$.Scope', a.assignment ->> '$.scope') AS scope,
+         CASE WHEN a.elevate THEN nullif(a.actor, 'azure-platform')
+              ELSE coalesce(a.assignment ->> '$.PrincipalId', a.assignment ->> '$.principalId')
+         END AS principal_id,
+         CASE WHEN a.elevate THEN '{USER_ACCESS_ADMINISTRATOR}'
+              ELSE coalesce(a.assignment ->> '$.RoleDefinitionId',
+                            a.assignment ->> '$.roleDefinitionId')
+         END AS role_definition_id,
+         CASE WHEN a.elevate THEN '/'
+              ELSE coalesce(a.assignment ->> '$.Scope', a.assignment ->> '$.scope') END AS scope,
          coalesce(a.assignment ->> '$.PrincipalType', a.assignment ->> '$.principalType')
            AS principal_type,
          CASE a.op_upper
            WHEN 'MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE' THEN 'grant'
            WHEN 'MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/DELETE' THEN 'revoke'
+           WHEN 'MICROSOFT.AUTHORIZATION/ELEVATEACCESS/ACTION' THEN 'grant'
          END AS assignment_operation
-  FROM activity a),
+  FROM (SELECT *, upper(op) = 'MICROSOFT.AUTHORIZATION/ELEVATEACCESS/ACTION' AS elevate
+        FROM activity) a),
 mapped AS (
   SELECT s.*,
          CASE WHEN s._bad IS NOT NULL THEN s._bad
