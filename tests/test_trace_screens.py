@@ -161,3 +161,23 @@ def test_actors_of_sources_without_types_are_listed_whole_at_80_columns(
     shown = cli_output(["accounts", "--all"], db)
     assert all(len(line.rstrip()) <= 80 for line in shown.splitlines())
     assert shown.splitlines()[1].rstrip().endswith("anomalous")
+
+
+def test_the_ingest_table_keeps_file_names_and_kinds_whole(tmp_path: Path) -> None:
+    deep = tmp_path / "a-rather-long-directory-name" / "exported-from-the-billing-platform"
+    deep.mkdir(parents=True)
+    header = "charge_id,ts,account,product,amount,currency\n"
+    for month in ("2026-09", "2026-10"):
+        (deep / f"charges_{month}_corrections.csv").write_text(
+            header + f"c-{month},{month}-01T00:00:00Z,A,P,1.00,EUR\n")
+    from typer.testing import CliRunner
+
+    from auditlog.cli import app
+
+    result = CliRunner().invoke(app, ["ingest", str(deep), "--db", str(tmp_path / "i.duckdb")],
+                                env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    assert sum("charges_2026-09_corrections.csv  charges" in line for line in lines) == 1
+    assert sum("charges_2026-10_corrections.csv  charges" in line for line in lines) == 1

@@ -405,8 +405,11 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str, *,
 
 
 def account_rules(con: duckdb.DuckDBPyConnection, account: str) -> list[str]:
+    """Rules with present findings about the account: as the one who acted, or as the
+    account acted upon (a grant's subject, a charged customer)."""
     if not has_table(con, "findings"):
         return []
-    rows = con.execute("SELECT DISTINCT rule_id FROM findings WHERE present AND actor = ? "
-                       "ORDER BY rule_id", [account]).fetchall()
+    rows = con.execute("SELECT DISTINCT rule_id FROM findings WHERE present "
+                       "AND (actor = $a OR account = $a) ORDER BY rule_id",
+                       {"a": account}).fetchall()
     return [r[0] for r in rows]

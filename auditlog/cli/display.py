@@ -7,6 +7,7 @@ JSON output never passes through here: it stays UTC with exact amounts (values.p
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -163,3 +165,32 @@ def cut_notice(shown: int, total: int, noun: str) -> Text | None:
         return None
     return Text(f"showing {shown:,} of {total:,} {noun}; --all shows all, --limit N "
                 "shows N", style="yellow")
+
+
+def compact_table(title: str | None = None) -> Table:
+    """No vertical rules and collapsed padding: the room goes to the columns' content."""
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                 pad_edge=False, collapse_padding=True)
+
+
+def common_root(paths: list[str]) -> str:
+    """The directory several paths are all under, with its separator ('' when none),
+    so each path can be shown by what tells it apart from the others."""
+    if len(set(paths)) < 2 or len({os.path.isabs(p) for p in paths}) > 1:
+        return ""  # one path is shown whole: there is nothing to tell it apart from
+    root = os.path.commonpath(paths)
+    if root in ("", os.sep) or root in paths:
+        return ""
+    return root + os.sep
+
+
+def shorten_left(path: str, width: int) -> str:
+    """The path cut from the left to `width`, keeping its end (the file name, then as
+    many directories as fit), at a directory boundary where one is near: '…/billing/x.csv'."""
+    if len(path) <= width:
+        return path
+    tail = path[-(width - 1):]
+    cut = tail.find(os.sep)
+    if 0 <= cut < len(tail) - 1 and len(tail) - cut >= min(20, width // 2):
+        tail = tail[cut:]
+    return "…" + tail

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from auditlog.cli.common import (
     DbOption,
@@ -19,6 +18,7 @@ from auditlog.cli.common import (
     investigation,
     print_json,
 )
+from auditlog.cli.display import common_root, compact_table, shorten_left
 from auditlog.kinds import KINDS
 from auditlog.textsafe import terminal
 
@@ -86,14 +86,24 @@ def ingest(
 
 
 def _render_ingest(results: pl.DataFrame) -> None:
-    table = Table(title="Ingested", title_justify="left")
-    for header in ("file", "kind", "rows read", "loaded", "duplicates", "quarantined"):
-        table.add_column(header, justify="left" if header in ("file", "kind") else "right")
-    for r in results.iter_rows(named=True):
-        quarantined = terminal((f"{r['quarantined']:,}", "bold yellow") if r["quarantined"]
-                               else "0")
-        table.add_row(r["path"], r["kind"], f"{r['rows_read']:,}", f"{r['loaded']:,}",
-                      f"{r['duplicates']:,}", quarantined)
+    """A row per file: its path without the directory all share (in the title), cut
+    from the left when still too long so the file name stays; kinds and counts whole."""
+    rows = list(results.iter_rows(named=True))
+    root = common_root([r["path"] for r in rows])
+    headers = ("kind", "read", "loaded", "dup", "quar")  # as status names them
+    cells = [(r["kind"], f"{r['rows_read']:,}", f"{r['loaded']:,}", f"{r['duplicates']:,}",
+              f"{r['quarantined']:,}") for r in rows]
+    widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(headers)]
+    room = max(12, console.width - sum(widths) - 2 * len(headers))
+    table = compact_table("Ingested" + (f" from {root}" if root else ""))
+    table.add_column("file", no_wrap=True, max_width=room)
+    for header, width in zip(headers, widths, strict=True):
+        table.add_column(header, justify="left" if header == "kind" else "right",
+                         no_wrap=True, min_width=width)
+    for r, (kind, read, loaded, dups, quarantined) in zip(rows, cells, strict=True):
+        name = r["path"].removeprefix(root) if root else r["path"]
+        table.add_row(shorten_left(name, room), kind, read, loaded, dups,
+                      terminal((quarantined, "bold yellow") if r["quarantined"] else "0"))
     console.print(table)
     total_q = results["quarantined"].sum()
     if total_q:

@@ -4,11 +4,9 @@ whole ids and digests, the line to fix), the JSON documents for programs."""
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
-from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -23,40 +21,18 @@ from auditlog.cli.common import (
     investigation,
     print_json,
 )
-from auditlog.cli.display import Clock, TzOption, cut_notice
+from auditlog.cli.display import (
+    Clock,
+    TzOption,
+    common_root,
+    compact_table,
+    cut_notice,
+    shorten_left,
+)
 
 # A file's SHA-256 as status shows it: a prefix 'auditlog forget' takes.
 DIGEST_PREFIX = 12
 RAW_SHOWN = 2000  # characters of a quarantined row's text; --format json has all
-
-
-def compact_table(title: str | None = None) -> Table:
-    """No vertical rules and collapsed padding: the room goes to the columns' content."""
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
-                 pad_edge=False, collapse_padding=True)
-
-
-def common_root(paths: list[str]) -> str:
-    """The directory several paths are all under, with its separator ('' when none),
-    so each path can be shown by what tells it apart from the others."""
-    if len(set(paths)) < 2 or len({os.path.isabs(p) for p in paths}) > 1:
-        return ""  # one path is shown whole: there is nothing to tell it apart from
-    root = os.path.commonpath(paths)
-    if root in ("", os.sep) or root in paths:
-        return ""
-    return root + os.sep
-
-
-def shorten_left(path: str, width: int) -> str:
-    """The path cut from the left to `width`, keeping its end (the file name, then as
-    many directories as fit), at a directory boundary where one is near: '…/billing/x.csv'."""
-    if len(path) <= width:
-        return path
-    tail = path[-(width - 1):]
-    cut = tail.find(os.sep)
-    if 0 <= cut < len(tail) - 1 and len(tail) - cut >= min(20, width // 2):
-        tail = tail[cut:]
-    return "…" + tail
 
 
 @app.command()

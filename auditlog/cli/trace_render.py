@@ -4,14 +4,13 @@ structure; shared by `auditlog trace` and the demo."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
-from auditlog.cli.display import Clock, field_lines, fields_grid, money, value_text
+from auditlog.cli.display import Clock, field_lines, fields_grid, value_text
 from auditlog.report import formatting as fmt
 from auditlog.textsafe import terminal
 
@@ -76,8 +75,8 @@ def account_tree(doc: dict[str, Any], clock: Clock) -> Tree:
             Text(f"{clock.time(item['first'])} to {clock.time(item['last'])}")))
     privileges = tree.add(terminal(("privileges", "bold"), f" ({len(doc['privileges'])})"))
     for grant in doc["privileges"]:
-        title = terminal((str(grant["privilege"]), "bold"),
-                         f" on {grant['system'] or '-'} ({grant['id']})")
+        on = f" on {grant['system']}" if grant["system"] else ""
+        title = terminal((str(grant["privilege"]), "bold"), f"{on} ({grant['id']})")
         privileges.add(node(title, field_lines(
             grant, clock, skip=("id", "privilege", "system"),
             keep_empty=("ticket", "approver"))))
@@ -96,8 +95,8 @@ def account_tree(doc: dict[str, Any], clock: Clock) -> Tree:
 def money_lines(by_currency: list[dict[str, Any]], fields: tuple[str, ...]
                 ) -> list[tuple[str, str]]:
     """'amount  EUR 3,223.22 + USD 12.00': per currency, never one cross-currency sum."""
-    if not by_currency:
-        return [(field.replace("_", " "), money(Decimal(0), None)) for field in fields]
+    if not by_currency:  # no anomalous charge: no money, in no currency
+        return [(field.replace("_", " "), "none") for field in fields]
     return [(field.replace("_", " "), fmt.moneys(by_currency, field)) for field in fields]
 
 
