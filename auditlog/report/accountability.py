@@ -24,6 +24,7 @@ from auditlog.analysis.money import one_currency, one_sum
 from auditlog.analysis.summary import IncidentSummary, Party, incident_summary
 from auditlog.pack import SEVERITIES, severity_rank
 from auditlog.report import timeline as tl
+from auditlog.report.harden import permissions_to_harden
 from auditlog.report.incidents import incidents, refunds_due
 from auditlog.report.model import (
     AccountSection,
@@ -88,6 +89,8 @@ def accountability(con: duckdb.DuckDBPyConnection, change_id: str | None = None)
         findings=open_findings(con, change_id, [a.account for a in accounts]),
         incidents=tuple(cases),
         refunds_due=tuple(refunds_due(con, change_id)),
+        harden=permissions_to_harden(
+            con, None if change_id is None else sorted({*directory, *summary.accounts})),
     )
 
 

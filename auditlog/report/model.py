@@ -318,6 +318,21 @@ class OpenFindings:
 
 
 @dataclass(frozen=True)
+class HardenPermission:
+    """A privilege held in the logs' period that the access review flags, with the
+    reason of each flag (report/harden.py)."""
+
+    account: str
+    privilege: str
+    system: str | None
+    reviewer: str | None
+    held_from: datetime
+    held_until: datetime | None
+    flags: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Report:
     scope: Scope
     run: RunInfo | None
@@ -331,6 +346,7 @@ class Report:
     findings: OpenFindings
     incidents: tuple[Incident, ...] = ()
     refunds_due: tuple[RefundDue, ...] = ()
+    harden: tuple[HardenPermission, ...] = ()  # permissions to harden, most urgent first
 
     def as_json(self) -> dict[str, Any]:
         """The report's data as `report accountability --format json` prints it."""
