@@ -24,6 +24,7 @@ import polars as pl
 from auditlog.analysis.findings import has_table
 from auditlog.engines.sandbox import install_shared_views
 from auditlog.errors import UsageError
+from auditlog.store.attribution import EVIDENCE_TABLE, evidence_is_fresh
 from auditlog.store.runs import latest_run_params
 from auditlog.values import as_json
 
@@ -68,7 +69,8 @@ uses AS (
 ),
 named AS (  -- grants the present findings name in their evidence
     SELECT item, string_agg(DISTINCT rule_id, ', ' ORDER BY rule_id) AS rules
-    FROM (SELECT unnest(evidence) AS item, rule_id FROM {findings}) AS f
+    FROM {evidence} AS f
+    WHERE item IN (SELECT grant_event_id FROM held)
     GROUP BY item
 ),
 intervals AS (
@@ -102,8 +104,11 @@ FROM intervals
 GROUP BY account, privilege, system
 ORDER BY reviewer NULLS LAST, account, privilege, system NULLS FIRST
 """
-NO_FINDINGS = "(SELECT CAST([] AS VARCHAR[]) AS evidence, CAST(NULL AS VARCHAR) AS rule_id)"
-PRESENT_FINDINGS = "(SELECT evidence, rule_id FROM findings WHERE present)"
+# What the present findings name, (item, rule_id): the stored evidence index when it
+# reflects the latest run (store/attribution.py), else the findings' evidence lists.
+NO_EVIDENCE = "(SELECT CAST(NULL AS VARCHAR) AS item, CAST(NULL AS VARCHAR) AS rule_id)"
+FINDINGS_EVIDENCE = "(SELECT unnest(evidence) AS item, rule_id FROM findings WHERE present)"
+STORED_EVIDENCE = f"(SELECT item, rule_id FROM {EVIDENCE_TABLE})"
 
 
 @dataclass(frozen=True)
@@ -157,8 +162,9 @@ def access_review(con: duckdb.DuckDBPyConnection, since: datetime | None = None,
         raise UsageError(f"--since ({start.isoformat()}) must be before --until "
                          f"({end.isoformat()})")
     install_shared_views(con, params=given)
-    findings = PRESENT_FINDINGS if has_table(con, "findings") else NO_FINDINGS
-    frame = con.sql(REVIEW_SQL.format(findings=findings),
+    evidence = (STORED_EVIDENCE if evidence_is_fresh(con) else
+                FINDINGS_EVIDENCE if has_table(con, "findings") else NO_EVIDENCE)
+    frame = con.sql(REVIEW_SQL.format(evidence=evidence),
                     params={"since": start, "until": end}).pl()
     if reviewer is not None:
         frame = frame.filter(pl.col("reviewer") == reviewer)
