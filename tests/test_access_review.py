@@ -277,3 +277,26 @@ def test_export_carries_the_decisions_with_the_evidence(small_db: Path, tmp_path
     assert cid["decision"].to_list()[-1] == "revoke"
     assert cid["recorded_by"].to_list()[-1] == "auditor"
     assert "review_decisions.csv" in (tmp_path / "out/manifest.json").read_text()
+
+
+def test_log_text_never_becomes_a_formula_and_reads_back_as_written(tmp_path: Path) -> None:
+    evil, manager = "=HYPERLINK(\"http://x\")", "@boss"
+    db = tmp_path / "f.duckdb"
+    with auditlog.open(db) as inv:
+        inv.ingest([write_jsonl(tmp_path / "accounts.jsonl", [
+            {"account": evil, "manager": manager, "account_type": "human"}])],
+            kind="accounts")
+        inv.ingest([write_jsonl(tmp_path / "privileges.jsonl", [
+            grant("E1", "2026-03-01T00:00:00Z", "lead", evil, "+crm:read", "crm",
+                  ticket="T", approver="boss")])], kind="privileges")
+        workbook, filled = tmp_path / "c.xlsx", tmp_path / "filled.xlsx"
+        inv.review_workbook(workbook, since=SINCE, until=UNTIL)
+        book = openpyxl.load_workbook(workbook)
+        sheet = book.worksheets[1]
+        assert sheet.cell(2, 1).data_type == "s" and sheet.cell(2, 1).value == "'" + evil
+        assert sheet.cell(2, 2).value == "'+crm:read"
+        fill(workbook, filled, {("'" + evil, "'+crm:read"): "revoke"})
+        inv.review_import(filled)
+        status = inv.review_status()
+    (row,) = status.revocations.iter_rows(named=True)
+    assert (row["account"], row["privilege"], row["decided_by"]) == (evil, "+crm:read", manager)
