@@ -273,3 +273,23 @@ def test_cli_bad_input_is_one_sentence_and_exit_2(tmp_path: Path, args: tuple[st
     assert result.returncode == 2
     assert says in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_report_lists_the_incident_grant_among_the_permissions_to_harden(
+        tmp_path: Path) -> None:
+    from auditlog.report.accountability import accountability
+    from auditlog.report.markdown import render_markdown
+
+    truth = json.loads((Path(sample_logs_dir()) / "ground_truth" / "incident.json").read_text())
+    grant = truth["privilege_grant"]
+    db = tmp_path / "sample.duckdb"
+    with auditlog.open(db) as inv:
+        inv.ingest_world(sample_logs_dir())
+    with duckdb.connect(str(db)) as con:
+        report = accountability(con)
+    [item] = [h for h in report.harden if h.account == truth["service_account"]
+              and h.privilege == grant["privilege"]]
+    assert "no_approval" in item.flags and item.reasons
+    assert report.harden[0].flags  # flagged ones only, the most urgent first
+    text = render_markdown(report)
+    assert "## Permissions to harden" in text and grant["privilege"] in text
