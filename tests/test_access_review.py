@@ -217,6 +217,19 @@ def test_campaign_round_trip(small_db: Path, tmp_path: Path) -> None:
     assert (status.decided, status.open) == (3, 3)
     todo = {(r["account"], r["decision"]) for r in status.revocations.iter_rows(named=True)}
     assert todo == {("bob", "revoke"), ("svc-x", "reduce")}
+    assert status.unmatched.height == 0
+
+    # A decision on a row the reviewer renamed is kept, and said to match nothing.
+    book = openpyxl.load_workbook(filled)
+    sheet = book["boss"]
+    (row,) = [r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == "bob"
+              and sheet.cell(r, 2).value == "crm:export"]
+    sheet.cell(row, 1).value = "nobody"
+    book.save(tmp_path / "renamed.xlsx")
+    with auditlog.open(small_db) as inv:
+        inv.review_import(tmp_path / "renamed.xlsx")
+        again = inv.review_status()
+    assert again.unmatched["account"].to_list() == ["nobody"]
 
 
 def test_a_bad_decision_is_refused_with_its_place_and_nothing_recorded(

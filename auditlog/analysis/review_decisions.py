@@ -128,6 +128,9 @@ class ReviewStatus:
     until: datetime
     rows: pl.DataFrame
     revocations: pl.DataFrame
+    # Decisions on rows the review no longer has (an edited account or privilege cell,
+    # or logs forgotten since): recorded, but nothing to apply them to.
+    unmatched: pl.DataFrame
 
     @property
     def decided(self) -> int:
@@ -142,7 +145,8 @@ class ReviewStatus:
                 "rows": self.rows.height, "decided": self.decided, "open": self.open,
                 "by_reviewer": [as_json(r) for r in by_reviewer(self.rows).iter_rows(
                     named=True)],
-                "revocations": [as_json(r) for r in self.revocations.iter_rows(named=True)]}
+                "revocations": [as_json(r) for r in self.revocations.iter_rows(named=True)],
+                "unmatched": [as_json(r) for r in self.unmatched.iter_rows(named=True)]}
 
 
 def by_reviewer(rows: pl.DataFrame) -> pl.DataFrame:
@@ -165,7 +169,10 @@ def review_status(con: duckdb.DuckDBPyConnection, review: AccessReview) -> Revie
                    .with_columns(pl.col("held_until").is_null().alias("still_held"))
                    .select(REVOCATION_COLUMNS)
                    .sort("system", "account", "privilege", nulls_last=True))
-    return ReviewStatus(review.since, review.until, rows, revocations)
+    unmatched = decisions.join(review.rows.select("account", "privilege", "system"),
+                               on=["account", "privilege", "system"], how="anti",
+                               nulls_equal=True)
+    return ReviewStatus(review.since, review.until, rows, revocations, unmatched)
 
 
 def decisions_export(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:

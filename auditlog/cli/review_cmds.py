@@ -10,7 +10,7 @@ import csv
 import enum
 import io
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -31,6 +31,10 @@ from auditlog.cli.common import (
 from auditlog.errors import UsageError
 from auditlog.report import formatting as fmt
 from auditlog.textsafe import terminal
+
+if TYPE_CHECKING:
+    from auditlog.analysis.access_review import AccessReview
+    from auditlog.analysis.review_decisions import ReviewStatus
 
 review_app = typer.Typer(help="The access review managers certify: who held what, used "
                               "or not, flagged; decisions read back from the campaign.",
@@ -107,7 +111,7 @@ def access_cmd(
         console.print(terminal(f"wrote {out}"))
 
 
-def document_text(review: Any, output: ReviewFormat) -> str:
+def document_text(review: AccessReview, output: ReviewFormat) -> str:
     from auditlog.report.access_review import review_html, review_markdown
     from auditlog.textsafe import json_document
 
@@ -118,7 +122,7 @@ def document_text(review: Any, output: ReviewFormat) -> str:
     return json_document(review.as_json()) + "\n"
 
 
-def render_review(review: Any) -> None:
+def render_review(review: AccessReview) -> None:
     rows = list(review.rows.iter_rows(named=True))
     console.print(terminal(
         f"Access review {fmt.when(review.since)} to {fmt.when(review.until)}: "
@@ -199,7 +203,7 @@ def csv_cell(value: Any) -> str:
     return safe_cell_text(value)
 
 
-def render_status(status: Any) -> None:
+def render_status(status: ReviewStatus) -> None:
     console.print(terminal(
         f"Access review {fmt.when(status.since)} to {fmt.when(status.until)}: "
         f"{status.decided:,} decided, {status.open:,} open"))
@@ -213,6 +217,10 @@ def render_status(status: Any) -> None:
         table.add_row(Text(row["reviewer"] or NO_REVIEWER), f"{row['rows']:,}",
                       f"{row['decided']:,}", f"{row['open']:,}")
     console.print(table)
+    if status.unmatched.height:
+        console.print(terminal(
+            f"{status.unmatched.height:,} decisions name a row this review does not have "
+            "(an edited account or privilege, or logs forgotten since): see --format json"))
     if status.revocations.height == 0:
         console.print(terminal("no revocations to carry out"))
         return
