@@ -23,8 +23,9 @@ import pytest
 from auditlog import store
 from auditlog.analysis.findings import FindingFilter, findings_records, list_findings, run_packs
 from auditlog.engines import ENGINES, engine_names, open_engine
-from auditlog.engines.base import Engine, EngineBase, missing_database, wrapped_sql
+from auditlog.engines.base import Engine, EngineBase, wrapped_sql
 from auditlog.engines.cases import build_fixture
+from auditlog.engines.installing import missing_database
 from auditlog.engines.translate import spark_rule_sql, to_spark
 from auditlog.errors import UsageError
 from auditlog.pack import Rule, load_rules

@@ -12,14 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import polars as pl
 
 from auditlog.analysis.browse import did_you_mean, nearest, nearest_account
-from auditlog.analysis.findings import has_table
 from auditlog.analysis.money import currency_money, one_currency, one_sum
+from auditlog.analysis.sigma_rules import sigma_rules
 from auditlog.analysis.source_records import source_records
 from auditlog.analysis.traces import (
     AccountImpact,
@@ -43,7 +42,11 @@ from auditlog.analysis.traces import (
 from auditlog.engines.sandbox import install_shared_views
 from auditlog.errors import UsageError
 from auditlog.store.attribution import EVIDENCE_TABLE, evidence_is_fresh, evidence_rules
+from auditlog.store.attribution import table_exists as has_table  # not findings.py: polars
 from auditlog.values import decimal_text, iso_utc
+
+if TYPE_CHECKING:  # DuckDB's .pl() imports polars when a frame is asked for; a trace of
+    import polars as pl  # one charge needs none (start time, issue 14)
 
 REMEDIATION_COLUMNS = ("charge_id", "account", "product", "amount", "currency", "charged_at",
                        "refunded", "refund_id", "change_id", "actor", "cause_time", "rules")
@@ -89,8 +92,11 @@ def remediation_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
 
 def one_row(con: duckdb.DuckDBPyConnection, sql: str, args: list[Any]) -> dict[str, Any] | None:
     """The first row of a query by column name, its values typed as DuckDB gives them."""
-    frame = con.sql(sql, params=args).pl()
-    return frame.row(0, named=True) if frame.height else None
+    result = con.execute(sql, args)
+    row = result.fetchone()
+    names = [column[0] for column in result.description or ()]
+    result.fetchall()  # a result left unfinished blocks the connection's next query
+    return dict(zip(names, row, strict=True)) if row is not None else None
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,7 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str, *,
         responsible=Responsible(change_id, cause.actor, cause.cause_time),
         reason=verdict_reason(cause), undecided=undecided(con, cause), chain=tuple(chain),
         rules=tuple(rules_for(con, charge_id)),
+        sigma=sigma_rules(con, rules_for(con, charge_id)),
         source_records=source_records(con, [(STEP_KINDS[s.step], s.id) for s in chain])
         if records else None,
     )
@@ -341,6 +348,7 @@ def trace_change(con: duckdb.DuckDBPyConnection, change_id: str, *,
             first_cause_time=impact["first_cause_time"],
             last_cause_time=impact["last_cause_time"], by_currency=tuple(money)),
         rules=tuple(rules_for(con, change_id)),
+        sigma=sigma_rules(con, rules_for(con, change_id)),
         source_records=source_records(con, [("changes", change_id)]) if records else None,
     )
 
@@ -399,6 +407,7 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str, *,
             changes=tuple(c for c in impact["changes"] or [] if c is not None),
             by_currency=tuple(money)),
         rules=tuple(account_rules(con, account)),
+        sigma=sigma_rules(con, account_rules(con, account)),
         source_records=source_records(con, rows + [("privileges", g.id) for g in held])
         if records else None,
     )

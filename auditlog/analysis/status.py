@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from auditlog.ingest.coverage import Coverage, coverage
-from auditlog.ingest.pipeline import NO_ZONE
+from auditlog.ingest.staging import NO_ZONE
 from auditlog.kinds import KINDS
 from auditlog.values import as_json
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import sys
 
-import duckdb
-
 # Importing a command module registers its commands on `app`.
 from auditlog.cli import (  # noqa: F401  (registration by import)
     browse_cmds,
@@ -51,20 +49,25 @@ def main() -> None:
         err_console.print(terminal(("error:", "bold red"), f" {exc.worded(flag)}"),
                           soft_wrap=True)
         sys.exit(exc.exit_code)
-    except duckdb.Error as exc:
-        if os.environ.get("AUDITLOG_DEBUG"):
-            raise
-        message = str(exc).strip().splitlines()[0]
-        err_console.print(terminal(("error:", "bold red"), f" database: {message}"),
-                          soft_wrap=True)
-        sys.exit(2)
     except KeyboardInterrupt:
         err_console.print(terminal(("interrupted", "bold red"), "; nothing was committed"))
         sys.exit(130)
     except Exception as exc:  # a bug of ours: still one sentence, the traceback on request
         if os.environ.get("AUDITLOG_DEBUG"):
             raise
+        if _is_database_error(exc):
+            message = str(exc).strip().splitlines()[0]
+            err_console.print(terminal(("error:", "bold red"), f" database: {message}"),
+                              soft_wrap=True)
+            sys.exit(2)
         err_console.print(terminal(("internal error:", "bold red"),
                                    f" {type(exc).__name__}: {exc}; please report it "
                                    "(AUDITLOG_DEBUG=1 shows the traceback)"), soft_wrap=True)
         sys.exit(70)
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """A DuckDB error, told without importing DuckDB: `--help` must not pay for it, and a
+    command that raised one has imported it already."""
+    duckdb = sys.modules.get("duckdb")
+    return duckdb is not None and isinstance(exc, duckdb.Error)

@@ -8,6 +8,7 @@ arguments are parsed (tests/test_api_cli.py checks that no data library is)."""
 from __future__ import annotations
 
 import enum
+import os
 import shlex
 import threading
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from auditlog.cli import helpstyle
 from auditlog.engines import engine_names
 from auditlog.pack.model import SEVERITIES
 from auditlog.store.locking import DEFAULT_TIMEOUT, Notice, WaitPolicy, set_wait_policy
+from auditlog.store.memory import MEMORY_ENV, parse_size
 from auditlog.textsafe import json_document, visible
 
 if TYPE_CHECKING:
@@ -122,6 +124,10 @@ def global_options(
         "--wait-timeout", envvar="AUDITLOG_WAIT_TIMEOUT", metavar="SECONDS",
         help="Longest wait for the database before failing.")
     ] = DEFAULT_TIMEOUT,
+    memory_limit: Annotated[str | None, typer.Option(
+        "--memory-limit", envvar="AUDITLOG_MEMORY_LIMIT", metavar="SIZE", show_default=False,
+        help="DuckDB memory per connection, e.g. 8GB; beyond it DuckDB spills to disk "
+             "(AUDITLOG_TEMP_DIR). Default: min(3 GiB, 40% of RAM).")] = None,
     version: Annotated[bool, typer.Option(
         "--version", is_eager=True, callback=show_version,
         help="Print auditlog's version and exit.")] = False,
@@ -129,6 +135,8 @@ def global_options(
     """Options for every command; give them before the command: auditlog --wait status."""
     if wait_timeout < 0:
         raise typer.BadParameter("must be 0 or more seconds", param_hint="'--wait-timeout'")
+    if memory_limit is not None:  # checked now; every connection reads it (store/memory.py)
+        os.environ[MEMORY_ENV] = parse_size(memory_limit, "memory_limit")
     set_wait_policy(WaitPolicy(wait=wait, timeout=wait_timeout, notify=tell_waiting,
                                command=ctx.invoked_subcommand or "auditlog"))
 

@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 import polars as pl
 
-from auditlog.errors import RuleError, UsageError, rule_location
+from auditlog.errors import RuleError, rule_location
 from auditlog.kinds import AMOUNT_SQL_TYPE
 from auditlog.pack.model import OUTPUT_COLUMNS, Rule
-from auditlog.store import first_line
 
 if TYPE_CHECKING:
     from auditlog.pack.units import SqlUnit
@@ -132,24 +130,6 @@ def empty_findings() -> pl.DataFrame:
 def concat_findings(frames: list[pl.DataFrame]) -> pl.DataFrame:
     """Findings frames one after the other; the typed empty frame when there are none."""
     return pl.concat(frames, how="vertical_relaxed") if frames else empty_findings()
-
-
-def missing_database(path: Path) -> UsageError:
-    return UsageError(f"no database at {path}; load logs first with 'auditlog ingest PATH'")
-
-
-def install_units(units: Iterable[SqlUnit], create: Callable[[SqlUnit], None],
-                  where: str = "") -> None:
-    """Create each unit in order with `create`; a unit that fails is a RuleError naming
-    its file (`where` says on which engine, when not DuckDB)."""
-    for unit in units:
-        try:
-            create(unit)
-        except RuleError:
-            raise
-        except Exception as exc:  # noqa: BLE001  (each engine's driver raises its own kinds)
-            raise RuleError(f"shared view '{unit.name}' is broken{where}: {first_line(exc)}",
-                            source=unit.source) from None
 
 
 class EngineBase(ABC):

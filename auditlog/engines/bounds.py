@@ -12,28 +12,15 @@ anything (findings.run_packs merges only after every rule has run).
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from auditlog.errors import Location, RuleError, UsageError
+from auditlog.store.memory import default_memory_limit, parse_size
 
-SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
-UNITS = {"B": "B", "KB": "KB", "MB": "MB", "GB": "GB", "TB": "TB",
-         "KIB": "KiB", "MIB": "MiB", "GIB": "GiB", "TIB": "TiB"}
-
-
-def parse_size(text: str, option: str) -> str:
-    """`text` as DuckDB spells a size ('2GB', '512MiB'), or a UsageError naming the
-    argument `option` (as {option}: the CLI words it as its flag, errors.py)."""
-    match = SIZE.match(text)
-    if not match or float(match.group(1)) <= 0:
-        raise UsageError("{" + option + "} " + f"'{text}' is not a size; write e.g. 2GB, "
-                         "512MB or 1.5GiB", arguments=(option,))
-    return f"{match.group(1)}{UNITS[match.group(2).upper()]}"
-
+__all__ = ["DEFAULT_BOUNDS", "RuleBounds", "parse_size", "time_limit_error", "watchdog"]
 
 @dataclass(frozen=True)
 class RuleBounds:
@@ -46,7 +33,8 @@ class RuleBounds:
     """
 
     timeout: float = 300.0
-    memory: str = "4GB"
+    # As every connection's (store/memory.py): min(3 GiB, 40% of the machine's memory).
+    memory: str = field(default_factory=default_memory_limit)
     spill: str = "16GB"
 
     @classmethod

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import polars as pl
 
-from auditlog.engines.base import EngineBase, missing_database
+from auditlog.engines.base import EngineBase
 from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds
+from auditlog.engines.installing import missing_database
 from auditlog.engines.runner import rule_output
 from auditlog.engines.sandbox import connect_sandbox, install_shared_views
 from auditlog.pack.model import Rule

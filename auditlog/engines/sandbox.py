@@ -18,8 +18,8 @@ from typing import Any
 
 import duckdb
 
-from auditlog.engines.base import install_units, missing_database
 from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds
+from auditlog.engines.installing import install_units, missing_database
 from auditlog.errors import UsageError
 from auditlog.pack.params import with_model_params
 from auditlog.pack.units import SqlUnit, shared_units
@@ -84,8 +84,10 @@ def install_shared_views(con: duckdb.DuckDBPyConnection, units: Sequence[SqlUnit
     still fresh reads its table instead of being recomputed. Freshness is judged over
     every shared unit, as the store fingerprints them, the given ones in their place.
     """
-    every = with_model_params(shared_units(),
-                              latest_run_params(con) if params is None else params)
+    run_params = latest_run_params(con) if params is None else params
+    # Without parameters every value is its default: the units as they are, and sqlglot
+    # (which reads the parameters unit) never imported by a reader (issue 14).
+    every = with_model_params(shared_units(), run_params) if run_params else shared_units()
     if units is not None:
         given = {unit.name: unit for unit in units}
         every = [given.get(unit.name, unit) for unit in every]

@@ -28,11 +28,10 @@ from auditlog.engines.base import (
     OUTPUT_SCHEMA,
     EngineBase,
     concat_findings,
-    install_units,
-    missing_database,
     with_identity,
 )
 from auditlog.engines.bounds import DEFAULT_BOUNDS, RuleBounds, time_limit_error, watchdog
+from auditlog.engines.installing import install_units, missing_database
 from auditlog.engines.runner import check_single_select
 from auditlog.engines.translate import (
     needed_views,

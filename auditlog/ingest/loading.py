@@ -9,11 +9,10 @@ from auditlog.ingest.check import drop_typed
 from auditlog.ingest.csv_lines import place_quarantined
 from auditlog.ingest.files import InputFile
 from auditlog.ingest.readers import safe_text_sql
-from auditlog.ingest.staging import CSV_LINES, TYPED, VERDICT, Staged
+from auditlog.ingest.staging import CSV_LINES, NO_ZONE, TYPED, VERDICT, Staged
 from auditlog.kinds import SOURCE_COLUMNS, Kind
 
-# ingested_files.tz of a file that had no naive timestamp: no zone was assumed.
-NO_ZONE = "none"
+__all__ = ["NO_ZONE", "record_file", "record_naive", "store_rows"]
 
 
 def store_rows(

@@ -36,6 +36,10 @@ import duckdb
 from auditlog.kinds import KINDS
 from auditlog.sqltext import json_path, quote_ident, sql_string
 
+# ingested_files.tz of a file that had no naive timestamp: no zone was assumed. Here, not
+# in loading.py, so that status reads it without importing the readers (pyarrow).
+NO_ZONE = "none"
+
 # --- The names ------------------------------------------------------------------------
 
 # One file's rows in the staging shape. Written by readers (a table, or for a lazy read a
@@ -137,6 +141,10 @@ class Staged:
     # position in the result, from 1, is its `_row`, `loc_prefix` || `_row` its `_loc`.
     scan: str | None = None
     loc_prefix: str = ""
+    # Of a "json" table, the columns (indexes) that hold plain VARCHAR text, not JSON: an
+    # adapter's text values are staged as they are (split_by_kind), so typing them does
+    # not serialize each to JSON and parse it back.
+    text_columns: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -192,7 +200,8 @@ def materialize(con: duckdb.DuckDBPyConnection, staged: Staged) -> Staged:
     drop(con, staged.table)
     con.execute(f"ALTER TABLE {MATERIALIZED} RENAME TO {quote_ident(staged.table)}")
     return Staged(columns=staged.columns, style=staged.style, table=staged.table,
-                  kind=staged.kind, source_format=staged.source_format)
+                  kind=staged.kind, source_format=staged.source_format,
+                  text_columns=staged.text_columns)
 
 
 def unnumbered(staged: Staged) -> Staged:
@@ -258,6 +267,7 @@ def split_by_kind(
         values = "".join(
             f",\n  {_as_json(n, types[n])} AS c{i}" for i, n in enumerate(names)
         )
+        texts = frozenset(i for i, n in enumerate(names) if types[n] == "VARCHAR")
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE {table} AS
@@ -267,7 +277,7 @@ def split_by_kind(
             {"kind": kind},
         )
         staged.append(Staged(columns=names, style="json", table=table, kind=kind,
-                             source_format=source_format))
+                             source_format=source_format, text_columns=texts))
     con.execute(f"DROP TABLE {SPLIT}")
     con.execute(f"DROP TABLE {mapped}")
     return staged
@@ -275,5 +285,6 @@ def split_by_kind(
 
 def _as_json(name: str, sql_type: str) -> str:
     column = quote_ident(name)
-    # Text stays text; numbers and booleans stay JSON numbers and booleans in `extra`.
-    return column if sql_type == "JSON" else f"to_json({column})"
+    # JSON and text stay as they are (text is read as text, see Staged.text_columns);
+    # numbers and booleans become JSON numbers and booleans in `extra`.
+    return column if sql_type in ("JSON", "VARCHAR") else f"to_json({column})"

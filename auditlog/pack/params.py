@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import SqlglotError
+from typing import TYPE_CHECKING, Any
 
 from auditlog.errors import RuleError, UsageError
 from auditlog.pack.model import ParamValue, coerce
 from auditlog.pack.units import SqlUnit
+
+if TYPE_CHECKING:  # sqlglot is imported where a parameters unit is read: a reader whose
+    from sqlglot import exp  # run set no parameter never pays for it (issue 14)
 
 MODEL_PARAMS = "model_params"
 
@@ -35,6 +34,10 @@ MODEL_PARAMS = "model_params"
 def model_defaults(unit: SqlUnit) -> dict[str, ParamValue]:
     """name -> default of every column of the parameters unit, which must be one SELECT of
     literals (a number, a string or a boolean, each with its name)."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
     try:
         tree = sqlglot.parse_one(unit.sql, read="duckdb")
     except SqlglotError as exc:
@@ -54,6 +57,8 @@ def model_defaults(unit: SqlUnit) -> dict[str, ParamValue]:
 
 def literal_value(node: exp.Expression) -> ParamValue | None:
     """The Python value of a literal (-5 included), or None for anything else."""
+    from sqlglot import exp
+
     if isinstance(node, exp.Neg):
         inner = literal_value(node.this)
         return -inner if isinstance(inner, int | float) and not isinstance(inner, bool) else None
@@ -89,6 +94,8 @@ def model_params_sql(unit: SqlUnit, params: Mapping[str, Any] | None) -> str:
     values = model_values(unit, params)
     if values == model_defaults(unit):
         return unit.sql
+    from sqlglot import exp
+
     columns = ", ".join(f"{exp.convert(value).sql('duckdb')} AS {name}"
                         for name, value in values.items())
     return f"-- {MODEL_PARAMS} with the values of this run (pack/params.py)\nSELECT {columns}\n"

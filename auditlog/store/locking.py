@@ -36,12 +36,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from auditlog.errors import DatabaseBusy
 from auditlog.store import snapshot as snapshots
+from auditlog.store.memory import connection_config
+
+if TYPE_CHECKING:  # DuckDB is imported when a database is opened: `--help` never pays it
+    import duckdb
 
 # DuckDB's wording of a lock conflict, and the PID it names (absent on some platforms).
 LOCK_CONFLICT = re.compile(r"Could not set lock on file|Conflicting lock is held")
@@ -120,6 +122,9 @@ def holder_path(db_path: Path) -> Path:
 def open_database(db_path: Path, *, read_only: bool, config: dict[str, Any] | None = None,
                   snapshot: bool = True) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, or the snapshot, or a wait, while another process holds the file."""
+    import duckdb
+
+    config = connection_config(db_path, config)  # every connection under a memory limit
     policy = _policy
     deadline = None if policy.timeout is None else time.monotonic() + policy.timeout
     while True:
@@ -162,11 +167,14 @@ def open_snapshot(db_path: Path, holder: Holder,
                   config: dict[str, Any] | None) -> duckdb.DuckDBPyConnection | None:
     """The snapshot the holding writer took when it opened, or None (no such writer of
     ours, or its snapshot not yet written)."""
+    import duckdb
+
     found = snapshots.read_snapshot(db_path)
     if found is None or holder.token is None or found.token != holder.token:
         return None
     try:
-        return duckdb.connect(str(found.path), read_only=True, config=config or {})
+        return duckdb.connect(str(found.path), read_only=True,
+                              config=connection_config(db_path, config))
     except duckdb.Error:
         return None  # replaced or removed as we looked: wait instead
 

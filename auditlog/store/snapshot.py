@@ -26,8 +26,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:  # imported where a database is used: `--help` never pays it
+    import duckdb
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ def refresh(con: duckdb.DuckDBPyConnection, db_path: Path, token: str, now: str)
     """Make the snapshot the database as it is now (called right after a writer opens,
     before it writes), and tie it to this open's token. Best effort: on any failure the
     snapshot is disowned and readers wait instead."""
+    import duckdb
+
     meta = meta_path(db_path)
     if not token:  # no holder record, so no reader could tell this copy is current
         return

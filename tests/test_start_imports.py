@@ -1,0 +1,72 @@
+"""A command imports what it uses (issue 14): `--help` and `--version` parse and print
+without DuckDB or any data library, and `status` reads the database without the readers
+(pyarrow, polars) or the exporters. Checked in a fresh interpreter through sys.modules:
+what is loaded, never how long it took."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from golden import sample_db
+
+__all__ = ["sample_db"]
+
+HEAVY = ("duckdb", "polars", "pyarrow", "sqlglot", "jinja2", "xlsxwriter", "openpyxl")
+
+# Runs the CLI in-process as the console script does, then reports what got imported.
+PROBE = """
+import json, sys
+from auditlog.cli import main
+args = json.loads(sys.argv[1])
+sys.argv = ["auditlog", *args]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+print(json.dumps({"code": code, "loaded": sorted(m for m in %r if m in sys.modules)}),
+      file=sys.stderr)
+"""
+
+
+def loaded_by(args: list[str], db: Path) -> tuple[object, list[str]]:
+    env = {"AUDITLOG_DB": str(db), "COLUMNS": "80", "NO_COLOR": "1",
+           "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), json.dumps(args)],
+                          capture_output=True, text=True, env=env, check=False)
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    return report["code"], report["loaded"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["trace", "--help"],
+                                  ["status", "--help"], ["run", "--help"]])
+def test_help_and_version_import_no_data_library(args: list[str], tmp_path: Path) -> None:
+    code, loaded = loaded_by(args, tmp_path / "none.duckdb")
+    assert code in (0, None)
+    assert loaded == []
+
+
+@pytest.mark.parametrize("args", [["status"], ["trace", "charge", "CH000471040"],
+                                  ["findings"]])
+def test_reading_commands_import_duckdb_but_not_readers_or_exporters(
+        args: list[str], sample_db: Path) -> None:
+    code, loaded = loaded_by(args, sample_db)
+    assert code in (0, None)
+    assert loaded == ["duckdb"]
+
+
+def test_a_database_error_is_still_one_sentence(tmp_path: Path) -> None:
+    # cli.main tells DuckDB's errors apart without importing DuckDB itself.
+    bad = tmp_path / "bad.duckdb"
+    bad.write_bytes(b"this is not a database file" * 100)
+    done = subprocess.run([sys.executable, "-m", "auditlog", "status", "--db", str(bad)],
+                          capture_output=True, text=True, check=False,
+                          env={"COLUMNS": "80", "NO_COLOR": "1", "PATH": "/usr/bin:/bin"})
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error:")
