@@ -130,3 +130,28 @@ def test_grant_without_approval_stays_quiet(findings: list[dict[str, Any]]) -> N
     # Azure Activity cannot carry an approval: its silence is not a missing one.
     assert [f for f in findings if f["rule_id"] == "grant_without_approval"] == []
     assert {f["rule_id"] for f in findings} == {"admin_grant", "self_grant"}
+
+
+def test_a_saved_rest_page_reads_like_its_records(tmp_path: Path) -> None:
+    # The Activity log REST API (and Microsoft Graph) answer with a page: the records in
+    # `value`, beside paging keys. Saved as returned, it reads as the records themselves.
+    records = [json.loads(x) for x in PANTHER_AZURE.read_text(encoding="utf-8").splitlines()]
+    page = tmp_path / "activity_page.json"
+    page.write_text(json.dumps({"value": records, "nextLink": "https://management.azure.com/"
+                                "subscriptions/s/providers/Microsoft.Insights/eventtypes/"
+                                "management/values?$skiptoken=x"}), encoding="utf-8")
+    db = tmp_path / "d.duckdb"
+    (entry,) = cli("ingest", str(page), "--db", str(db), "--format", "json")
+    assert (entry["rows_read"], entry["loaded"], entry["quarantined"]) == (4, 4, 0)
+    got = {n: row[:4] for n, row in _rows(db).items()}
+    assert got == {n: e[:3] + (e[3],) for n, e in EXPECTED.items()}
+
+
+def test_an_object_with_a_value_list_and_other_keys_is_no_page(tmp_path: Path) -> None:
+    # Only paging keys may sit beside `value`: anything else makes it a record of its own.
+    other = tmp_path / "one.json"
+    other.write_text(json.dumps({"kind": "inventory", "value": [{"time": "x"}]}),
+                     encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(other), "--db", str(tmp_path / "d.duckdb")])
+    assert result.exit_code != 0
+    assert "cannot tell which kind" in result.output + str(result.exception)

@@ -302,6 +302,11 @@ def _json_objects_sql(source: InputFile) -> str:
     )
 
 
+# The keys a page of an OData/ARM list response may hold beside its `value` array
+# (salvage.PAGE_KEYS, the same set, for files DuckDB cannot parse).
+PAGE_KEYS = sql_list(sorted(salvage.PAGE_KEYS))
+
+
 def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
     # A .json file is an array of rows, or an object whose Records/records/events member
     # is that array (CloudTrail, many SIEM exports). Several top-level values are read as
@@ -319,6 +324,10 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
               WHEN json_type(doc -> '$.Records') = 'ARRAY' THEN '$.Records'
               WHEN json_type(doc -> '$.records') = 'ARRAY' THEN '$.records'
               WHEN json_type(doc -> '$.events') = 'ARRAY' THEN '$.events'
+              -- A page of an OData/ARM list API saved as returned (Azure Activity log
+              -- REST, Microsoft Graph directoryAudits): `value` beside paging keys only.
+              WHEN json_type(doc -> '$.value') = 'ARRAY'
+                   AND list_has_all({PAGE_KEYS}, json_keys(doc)) THEN '$.value'
             END FROM {TOP}
             """
         ).fetchone()
