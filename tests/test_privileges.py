@@ -293,3 +293,24 @@ def test_the_report_lists_the_incident_grant_among_the_permissions_to_harden(
     assert report.harden[0].flags  # flagged ones only, the most urgent first
     text = render_markdown(report)
     assert "## Permissions to harden" in text and grant["privilege"] in text
+
+
+def test_workspace_lifecycle_events_at_one_instant_leave_the_account_enabled(
+        tmp_path: Path) -> None:
+    # The real Workspace excerpt suspends, deletes, undeletes and unsuspends one user at
+    # the same instant it grants it roles: enabled at the end, so the roles are held,
+    # once each (no interval doubled by the zero-length disabled period).
+    db = tmp_path / "ws.duckdb"
+    with auditlog.open(db) as inv:
+        inv.ingest(DATA / "workspace")
+    with duckdb.connect(str(db), read_only=True) as con:
+        [(turns,)] = con.execute(
+            "SELECT count(*) FROM actions WHERE action IN ('SUSPEND_USER', 'DELETE_USER', "
+            "'UNSUSPEND_USER', 'UNDELETE_USER') AND result = 'success'").fetchall()
+    assert turns == 4
+    everything = intervals(db)
+    assert everything and all(i["ended_at"] is None and i["start_reason"] == "granted"
+                              for i in everything)
+    keys = [(i["account"], i["privilege"], i["system"]) for i in everything]
+    assert len(keys) == len(set(keys))
+    assert "Super Admin" in {i["privilege"] for i in everything}
