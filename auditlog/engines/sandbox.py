@@ -84,10 +84,8 @@ def install_shared_views(con: duckdb.DuckDBPyConnection, units: Sequence[SqlUnit
     still fresh reads its table instead of being recomputed. Freshness is judged over
     every shared unit, as the store fingerprints them, the given ones in their place.
     """
-    run_params = latest_run_params(con) if params is None else params
-    # Without parameters every value is its default: the units as they are, and sqlglot
-    # (which reads the parameters unit) never imported by a reader (issue 14).
-    every = with_model_params(shared_units(), run_params) if run_params else shared_units()
+    every = with_model_params(shared_units(),
+                              latest_run_params(con) if params is None else params)
     if units is not None:
         given = {unit.name: unit for unit in units}
         every = [given.get(unit.name, unit) for unit in every]

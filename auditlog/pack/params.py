@@ -103,6 +103,10 @@ def model_params_sql(unit: SqlUnit, params: Mapping[str, Any] | None) -> str:
 
 def with_model_params(units: Sequence[SqlUnit], params: Mapping[str, Any] | None
                       ) -> list[SqlUnit]:
-    """`units` with the parameters unit installed for a run given `params`."""
+    """`units` with the parameters unit installed for a run given `params`. Without
+    `params` every value is its default, the unit as it is: readers (a trace) then never
+    import sqlglot to read it (start time, issue 14)."""
+    if not params:
+        return list(units)
     return [dataclasses.replace(u, sql=model_params_sql(u, params)) if u.name == MODEL_PARAMS
             else u for u in units]

@@ -22,12 +22,9 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Literal
 
-from sqlglot import exp
-from sqlglot.errors import SqlglotError
-
 from auditlog.errors import RuleError
 from auditlog.kinds import KINDS
-from auditlog.pack.lint import parse
+from auditlog.pack import reads_cache
 from auditlog.store.database import RECORD_VIEWS
 
 UnitKind = Literal["view", "control"]
@@ -54,8 +51,13 @@ class SqlUnit:
 def sql_reads(sql: str, source: str | None = None) -> frozenset[str]:
     """The table and view names `sql` reads, lower case, its own CTEs left out; a
     RuleError naming `source` when sqlglot cannot parse it."""
+    known = reads_cache.lookup(sql)
+    if known is not None:  # parsed before, by this or an earlier process
+        return known
+    from sqlglot.errors import SqlglotError
+
     try:
-        return parsed_reads(sql)
+        return reads_cache.remember(sql, parsed_reads(sql))
     except SqlglotError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise RuleError(f"sqlglot cannot parse it ({reason})", source=source) from None
@@ -65,6 +67,10 @@ def sql_reads(sql: str, source: str | None = None) -> frozenset[str]:
 def parsed_reads(sql: str) -> frozenset[str]:
     # Cached by text: every sandbox and every rule asks for the same few units' reads,
     # and parsing the attribution model's larger views costs milliseconds each time.
+    from sqlglot import exp
+
+    from auditlog.pack.lint import parse
+
     names: set[str] = set()
     for tree in parse(sql):
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
@@ -179,6 +185,8 @@ def kinds_in_order(kinds: Iterable[str]) -> tuple[str, ...]:
 def reads_or_nothing(sql: str) -> frozenset[str]:
     # SQL that does not parse reads nothing as far as the graph knows; the loader's lint
     # refuses it with the parser's reason before anything runs it.
+    from sqlglot.errors import SqlglotError
+
     try:
         return parsed_reads(sql)
     except SqlglotError:
