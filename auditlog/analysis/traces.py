@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from auditlog.analysis.money import CurrencyMoney
+from auditlog.analysis.sigma_rules import SigmaRule
 from auditlog.analysis.source_records import SourceRecord
 from auditlog.values import as_json
 
@@ -127,6 +128,9 @@ class ChargeTrace:
     # Where each row of the chain came from, with its verbatim record: only when asked
     # (`trace ... --records`); None leaves the key out of the JSON.
     source_records: tuple[SourceRecord, ...] | None = None
+    # What each of `rules` imported from Sigma says of itself; the key is left out of
+    # the JSON when none is, so a trace without Sigma rules reads as it did.
+    sigma: tuple[SigmaRule, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return without_unasked(as_json(self))
@@ -192,6 +196,7 @@ class ChangeTrace:
     impact: ChangeImpact
     rules: tuple[str, ...]
     source_records: tuple[SourceRecord, ...] | None = None  # as ChargeTrace's
+    sigma: tuple[SigmaRule, ...] = ()  # as ChargeTrace's
 
     def as_json(self) -> dict[str, Any]:
         """The change's record, then its approval, window, impact and rules (and, when
@@ -199,7 +204,8 @@ class ChangeTrace:
         return without_unasked({
             **as_json(self.change), "approval": as_json(self.approval),
             "window": as_json(self.window), "impact": as_json(self.impact),
-            "rules": list(self.rules), "source_records": as_json(self.source_records)})
+            "rules": list(self.rules), "source_records": as_json(self.source_records),
+            "sigma": as_json(self.sigma)})
 
 
 @dataclass(frozen=True)
@@ -252,6 +258,7 @@ class AccountTrace:
     rules: tuple[str, ...]
     # Of the directory row and of each grant, as ChargeTrace's.
     source_records: tuple[SourceRecord, ...] | None = None
+    sigma: tuple[SigmaRule, ...] = ()  # as ChargeTrace's
 
     def as_json(self) -> dict[str, Any]:
         return without_unasked(as_json(self))
@@ -259,7 +266,10 @@ class AccountTrace:
 
 def without_unasked(document: dict[str, Any]) -> dict[str, Any]:
     """A trace's document without `source_records` when they were not asked for, so a
-    trace's JSON is what it was unless `--records` is given."""
+    trace's JSON is what it was unless `--records` is given; likewise without `sigma`
+    when none of its rules came from Sigma."""
     if document.get("source_records") is None:
         document.pop("source_records", None)
+    if not document.get("sigma"):
+        document.pop("sigma", None)
     return document

@@ -12,7 +12,7 @@ from rich.tree import Tree
 
 from auditlog.cli.display import Clock, field_lines, fields_grid, value_text
 from auditlog.report import formatting as fmt
-from auditlog.textsafe import terminal
+from auditlog.textsafe import terminal, visible
 
 # A step's own fields that its node's first line already says.
 SHOWN_IN_HEADING = ("step", "id", "time", "source_record")
@@ -37,7 +37,7 @@ def charge_tree(doc: dict[str, Any], clock: Clock) -> Tree:
                          " (not in the change records)")
         keep = ("ticket", "approver") if step["step"] == "privilege" else ()
         tree.add(node(title, field_lines(step, clock, skip=SHOWN_IN_HEADING, keep_empty=keep)))
-    tree.add(rules_node(doc["rules"]))
+    tree.add(rules_node(doc["rules"], doc.get("sigma", [])))
     return tree
 
 
@@ -58,7 +58,7 @@ def change_tree(doc: dict[str, Any], clock: Clock) -> Tree:
                                                  "outstanding_amount"))
     tree.add(node(terminal(("impact", "bold"), f": {impact['charges']:,} anomalous "
                            "charge(s)"), lines))
-    tree.add(rules_node(doc["rules"]))
+    tree.add(rules_node(doc["rules"], doc.get("sigma", [])))
     return tree
 
 
@@ -88,7 +88,7 @@ def account_tree(doc: dict[str, Any], clock: Clock) -> Tree:
     lines += money_lines(anomalous["by_currency"], ("amount", "outstanding_amount"))
     tree.add(node(terminal(("anomalous charges", "bold"), f": {anomalous['charges']:,}"),
                   lines))
-    tree.add(rules_node(doc["rules"]))
+    tree.add(rules_node(doc["rules"], doc.get("sigma", [])))
     return tree
 
 
@@ -112,7 +112,19 @@ def verdict_of_window(window: dict[str, Any]) -> str:
     return "started within it" if window["started_within"] else "started outside it"
 
 
-def rules_node(rules: list[str]) -> RenderableType:
-    """The rules whose findings name the item, wrapped between names, never inside one."""
-    return Group(terminal(("rules", "bold"), f" ({len(rules)})"),
-                 Text(", ".join(rules) if rules else "none"))
+def rules_node(rules: list[str], sigma: list[dict[str, Any]]) -> RenderableType:
+    """The rules whose findings name the item, wrapped between names, never inside one;
+    then, for each rule imported from Sigma, what the Sigma rule says of itself."""
+    parts: list[RenderableType] = [terminal(("rules", "bold"), f" ({len(rules)})"),
+                                   Text(", ".join(rules) if rules else "none")]
+    parts += [sigma_node(rule) for rule in sigma]
+    return Group(*parts)
+
+
+def sigma_node(rule: dict[str, Any]) -> RenderableType:
+    """'Sigma: <title>' and its id, level and ATT&CK tags (text from the rule file:
+    shown literally)."""
+    lines = [("rule", rule["rule"]), ("sigma id", rule["id"] or "-"),
+             ("level", rule["level"] or "-"), ("tags", ", ".join(rule["tags"]) or "none")]
+    return node(terminal(("Sigma", "bold"), ": ", rule["title"] or rule["rule"]),
+                [(name, visible(value)) for name, value in lines])

@@ -21,6 +21,7 @@ import polars as pl
 from auditlog.analysis.attribution import remediation
 from auditlog.analysis.findings import FindingFilter, has_table, list_findings
 from auditlog.analysis.money import one_currency, one_sum
+from auditlog.analysis.sigma_rules import sigma_rules
 from auditlog.analysis.summary import IncidentSummary, Party, incident_summary
 from auditlog.pack import SEVERITIES, severity_rank
 from auditlog.report import timeline as tl
@@ -215,6 +216,8 @@ def open_findings(con: duckdb.DuckDBPyConnection, change_id: str | None,
                                      int(row["count"]),
                                      row["amount"] if row["amount"] and summable else None))
     by_rule.sort(key=lambda r: (-severity_rank(r.severity), -r.count, r.rule_id))
+    sigma = {rule.rule: rule for rule in sigma_rules(con, [r.rule_id for r in by_rule])}
+    by_rule = [replace(r, sigma=sigma.get(r.rule_id)) for r in by_rule]
     by_severity = [SeverityCount(s, sum(r.count for r in by_rule if r.severity == s))
                    for s in reversed(SEVERITIES)]
     return OpenFindings(sum(r.count for r in by_rule), tuple(by_severity), tuple(by_rule))

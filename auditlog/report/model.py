@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from auditlog.analysis.sigma_rules import SigmaRule
 from auditlog.analysis.summary import Party
 from auditlog.analysis.traces import Approval, Window
 from auditlog.values import as_json
@@ -308,6 +309,7 @@ class RuleCount:
     title: str | None
     count: int
     amount: Decimal | None
+    sigma: SigmaRule | None = None  # what the rule says of itself, if imported from Sigma
 
 
 @dataclass(frozen=True)

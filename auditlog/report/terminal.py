@@ -179,6 +179,12 @@ def findings(report: Report) -> Table:
     t = table(f"Open findings: {fmt.count(f.open)}", "severity", "rule", "findings")
     for x in f.by_rule:
         style = SEVERITY_STYLES.get(x.severity, "")
-        t.add_row(terminal((str(x.severity), style)), terminal(x.rule_id),
-                  fmt.count(x.count))
+        rule = terminal(x.rule_id)
+        if x.sigma is not None:  # the Sigma rule as it names itself, under its file stem
+            s = x.sigma
+            for line in (f"Sigma: {s.title or '-'}", f"id {s.id or '-'}, level {s.level or '-'}",
+                         f"tags {', '.join(s.tags) or 'none'}"):
+                rule.append("\n")
+                rule.append_text(terminal((line, "dim")))
+        t.add_row(terminal((str(x.severity), style)), rule, fmt.count(x.count))
     return t
