@@ -1,0 +1,96 @@
+"""The content digest (`_digest`, schema version 3): the md5 of a JSON array of a row's
+typed values. It must tell a duplicate (same id, same content) from a conflict (same id,
+other content) whatever the values hold, and must not depend on the session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from auditlog import store
+from auditlog.errors import UsageError
+from auditlog.ingest import ingest_paths
+
+ROW = {"event_id": "E1", "ts": "2026-03-01T10:00:00+02:00", "actor": "svc",
+       "action": "login", "system": "crm"}
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def counts(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, int, int]:
+    (result,) = ingest_paths(con, [path], kind="actions", tz="UTC")
+    return result.loaded, result.duplicates, result.quarantined
+
+
+def test_values_that_concatenate_alike_are_a_conflict(tmp_path: Path,
+                                                      con: duckdb.DuckDBPyConnection) -> None:
+    # Joined with any separator these two rows read the same; as JSON arrays they differ.
+    first = write_jsonl(tmp_path / "a.jsonl", [{**ROW, "actor": 'a","b', "action": "c"}])
+    second = write_jsonl(tmp_path / "b.jsonl", [{**ROW, "actor": "a", "action": 'b","c'}])
+    assert counts(con, first) == (1, 0, 0)
+    assert counts(con, second) == (0, 0, 1)
+    assert con.execute("SELECT actor FROM actions").fetchall() == [('a","b',)]
+
+
+def test_a_null_and_the_text_null_are_a_conflict(tmp_path: Path,
+                                                 con: duckdb.DuckDBPyConnection) -> None:
+    first = write_jsonl(tmp_path / "a.jsonl", [{**ROW, "object": None}])
+    second = write_jsonl(tmp_path / "b.jsonl", [{**ROW, "object": "null"}])
+    assert counts(con, first) == (1, 0, 0)
+    assert counts(con, second) == (0, 0, 1)
+
+
+def test_the_digest_does_not_depend_on_the_session_time_zone(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    rows = write_jsonl(tmp_path / "a.jsonl", [ROW, {**ROW, "event_id": "E2",
+                                                    "amount_text": "12.50"}])
+    assert counts(con, rows) == (2, 0, 0)
+    con.execute("SET TimeZone = 'Asia/Kolkata'")
+    again = write_jsonl(tmp_path / "b.jsonl", [ROW])
+    assert counts(con, again) == (0, 1, 0)
+
+
+def test_the_same_row_as_csv_and_json_lines_is_a_duplicate(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    rows = [{**ROW, "session_id": "s-1", "note": " 7 "}]
+    csv = tmp_path / "a.csv"
+    csv.write_text("note,system,action,actor,ts,event_id,session_id\n"
+                   "7,crm,login,svc,2026-03-01T08:00:00Z,E1,s-1\n", encoding="utf-8")
+    assert counts(con, write_jsonl(tmp_path / "a.jsonl", rows)) == (1, 0, 0)
+    assert counts(con, csv) == (0, 1, 0)
+
+
+def test_a_database_of_schema_version_2_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "v2.duckdb"
+    con = store.connect(path)
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(UsageError, match=r"schema version 2, this one reads 3\); load the "
+                       r"logs again into a new database"):
+        store.connect(path)
+
+
+SAMPLE = (Path(__file__).parent / "data/cloudtrail"
+          / "otrf_ec2_proxy_s3_exfiltration_2020-09-14011940.jsonl")
+
+
+def test_an_adapters_text_that_looks_like_json_stays_text(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # An adapter's text values are staged as text, not as JSON (staging.split_by_kind):
+    # a value spelled like a JSON object or number is still the string the log wrote.
+    record = json.loads(SAMPLE.read_text(encoding="utf-8").splitlines()[0])
+    record["userAgent"] = ' {"a": 1} '
+    record["sourceIPAddress"] = "12"
+    path = write_jsonl(tmp_path / "ct.jsonl", [record])
+    (result,) = ingest_paths(con, [path], tz="UTC")
+    assert (result.loaded, result.quarantined) == (1, 0)
+    assert con.execute("SELECT extra ->> '$.user_agent', json_type(extra, '$.user_agent'), "
+                       "source_ip FROM actions").fetchall() == [(' {"a": 1} ', "VARCHAR", "12")]
+    (again,) = ingest_paths(con, [write_jsonl(tmp_path / "b.jsonl", [record])], tz="UTC")
+    assert (again.loaded, again.duplicates) == (0, 1)
