@@ -302,9 +302,9 @@ def _json_objects_sql(source: InputFile) -> str:
     )
 
 
-# The keys a page of an OData/ARM list response may hold beside its `value` array.
-PAGE_KEYS = sql_list(sorted(("value", "nextLink", "@odata.context", "@odata.nextLink",
-                             "@odata.deltaLink", "@odata.count")))
+# The keys a page of an OData/ARM list response may hold beside its `value` array
+# (salvage.PAGE_KEYS, the same set, for files DuckDB cannot parse).
+PAGE_KEYS = sql_list(sorted(salvage.PAGE_KEYS))
 
 
 def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:

@@ -183,15 +183,27 @@ _DECODER = json.JSONDecoder(strict=False)
 _WS = re.compile(r"[ \t\r\n]*")
 
 
+# The keys of a page of an OData/ARM list response (Azure Activity log REST, Microsoft
+# Graph directoryAudits): its events are the `value` array; the others are paging
+# metadata, not events. An object with any other key is one record, not a page.
+PAGE_KEYS = frozenset(
+    {"value", "nextLink", "@odata.context", "@odata.nextLink", "@odata.deltaLink",
+     "@odata.count"}
+)
+
+
 def _array_start(text: str) -> int | None:
-    """Index of the '[' opening the array of rows: the document itself, or the
-    Records/records/events member of a top-level object; None if neither."""
+    """Index of the '[' opening the array of rows: the document itself, the
+    Records/records/events member of a top-level object, or the `value` member of an
+    object holding only PAGE_KEYS; None if neither."""
     at = _WS.match(text, 0).end()  # type: ignore[union-attr]
     if text.startswith("[", at):
         return at
     if not text.startswith("{", at):
         return None
     at += 1
+    names: set[str] = set()
+    value: int | None = None
     try:
         while True:
             at = _WS.match(text, at).end()  # type: ignore[union-attr]
@@ -202,8 +214,18 @@ def _array_start(text: str) -> int | None:
             at = _WS.match(text, at + 1).end()  # type: ignore[union-attr]
             if name in ("Records", "records", "events") and text.startswith("[", at):
                 return at
-            _, at = _DECODER.raw_decode(text, at)
+            names.add(name)
+            if name == "value" and text.startswith("[", at) and names <= PAGE_KEYS:
+                value = at
+            try:
+                _, at = _DECODER.raw_decode(text, at)
+            except ValueError:
+                # A broken event in a page's `value` (the reason this file is
+                # salvaged): the keys before it were paging keys, so it is the page.
+                return value if at == value else None
             at = _WS.match(text, at).end()  # type: ignore[union-attr]
+            if text.startswith("}", at):
+                return value if names <= PAGE_KEYS else None
             if not text.startswith(",", at):
                 return None
             at += 1
