@@ -263,7 +263,12 @@ def test_cli_review_fits_80_columns_and_status_lists_revocations_as_csv(
     incident = TRUTH["privilege_grant"]
     assert incident["privilege"] in text and incident["subject"] in text
     md = cli_output(["review", "access", "--format", "md"], sample_db)
-    assert md.startswith("# Access review") and "no\\_approval" not in md
+    assert md.startswith("# Access review")
+    (line,) = [ln for ln in md.splitlines() if ln.startswith(f"| {incident['subject']} |")
+               and incident["privilege"] in ln]
+    assert "no_approval: Granted without ticket or approver." in line
+    html = cli_output(["review", "access", "--format", "html"], sample_db)
+    assert html.count("<h2>Reviewer: ") == md.count("## Reviewer: ") > 1
     workbook = tmp_path / "s.xlsx"
     cli_output(["review", "access", "--format", "xlsx", "--out", str(workbook)], sample_db)
     filled = tmp_path / "s-filled.xlsx"
