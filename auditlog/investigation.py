@@ -281,6 +281,7 @@ class Investigation:
         naive times are UTC (or, for a file loaded before, the zone it was read in).
         `currency` is the ISO 4217 code of charges that name none; with `lake`, the rows
         loaded are appended to that Parquet lake as new files."""
+        from auditlog.analysis.findings import refresh_stored_attribution
         from auditlog.ingest.pipeline import ingest_paths
         from auditlog.store.lake import append_files
 
@@ -292,6 +293,7 @@ class Investigation:
                                    skipped=lambda file: self.notify(SkippedFile(file)))
             if lake is not None:  # the rows this call loaded, as new files; none rewritten
                 append_files(con, Path(lake), (r.sha256 for r in results if r.loaded))
+            refresh_stored_attribution(con)  # traces stay point look-ups (issue 14)
         self.tell_times(results, tz_chosen=tz is not None)
         return file_results(results)
 
@@ -299,10 +301,13 @@ class Investigation:
                      ) -> pl.DataFrame:
         """Load a generated world (or sample_logs/) with each file's kind and zone as its
         sources.json says."""
+        from auditlog.analysis.findings import refresh_stored_attribution
         from auditlog.ingest.world import load_world
 
         with self.connect(read_only=False) as con:
-            return file_results(load_world(con, Path(root), progress=progress))
+            results = load_world(con, Path(root), progress=progress)
+            refresh_stored_attribution(con)  # as ingest: traces stay point look-ups
+            return file_results(results)
 
     def forget(self, targets: str | Sequence[str]) -> pl.DataFrame:
         """Take loaded files back out (one transaction), as `auditlog forget`; one row per
