@@ -27,8 +27,8 @@ class RuleBounds:
     """Per-rule time limit in seconds; the sandbox's memory limit and disk spill limit.
 
     Measured (BENCHMARKS.md): every built-in rule runs on 1M charges and 1M actions
-    with the sandbox at 2GB, and the 10M-row benchmark ran it at 6GB; at 4GB larger
-    data spills to disk instead of failing. A runaway rule stops long before it holds
+    with the sandbox at 2GB, and the 10M-row benchmark ran it at 6GB; under the default
+    (store/memory.py) larger data spills to disk instead of failing. A runaway rule stops long before it holds
     the machine (DuckDB's own default is 80% of the RAM and 90% of the free disk).
     """
 
