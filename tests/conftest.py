@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,9 @@ import pytest
 # width say so themselves (CliRunner env), as under a plain pytest run.
 os.environ.pop("COLUMNS", None)
 os.environ.pop("LINES", None)
+# The tests keep auditlog's cache (what each SQL unit reads, pack/reads_cache.py) out of
+# the user's home: one fresh directory per test process.
+os.environ["AUDITLOG_CACHE_DIR"] = tempfile.mkdtemp(prefix="auditlog-cache-")
 
 from auditlog import store
 
