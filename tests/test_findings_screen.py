@@ -294,3 +294,21 @@ def test_columns_too_wide_for_80_become_blocks_with_whole_ids(sample_db: Path) -
     ids = FINDING_ID.findall(wide)
     assert len(ids) == 3
     assert all(re.search(rf"^finding\s+{i}\s*$", wide, re.MULTILINE) for i in ids)
+
+
+def test_tz_shows_the_times_in_that_zone_and_json_stays_utc(sample_db: Path) -> None:
+    rows = findings_json(sample_db, "--rule", "change_self_approved")
+    utc = rows[0]["ts"]  # ISO 8601 UTC, as every JSON answer writes it
+    assert utc.endswith("Z")
+    text = cli_output(["findings", "--rule", "change_self_approved", "--tz", "Asia/Tokyo"],
+                      sample_db)
+    # Tokyo is UTC+9 all year: the same instant, nine hours on, and the zone named.
+    from datetime import datetime, timedelta
+    tokyo = datetime.fromisoformat(utc) + timedelta(hours=9)
+    assert "time (Asia/Tokyo)" in text
+    assert tokyo.strftime("%Y-%m-%d %H:%M") in text
+    shown = cli_output(["findings", "show", rows[0]["finding_id"], "--tz", "Asia/Tokyo"],
+                       sample_db)
+    assert f"{tokyo:%Y-%m-%d %H:%M} JST" in shown
+    assert findings_json(sample_db, "--rule", "change_self_approved", "--tz",
+                         "Asia/Tokyo")[0]["ts"] == utc

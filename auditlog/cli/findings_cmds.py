@@ -24,6 +24,7 @@ from auditlog.cli.common import (
     investigation,
     print_json,
 )
+from auditlog.cli.display import Clock, TzOption
 from auditlog.cli.findings_render import COLUMNS, render_detail, render_list, render_overview
 from auditlog.cli.render import write_csv
 from auditlog.errors import UsageError
@@ -76,6 +77,7 @@ def findings(
     all_: AllOption = False,
     columns: ColumnsOption = None,
     sort: SortOption = "severity",
+    tz: TzOption = None,
     db: DbOption = None,
     output: TableFormatOption = TableFormat.table,
 ) -> None:
@@ -104,9 +106,10 @@ def findings(
     shown = None if all_ else DEFAULT_LIMIT if limit is None else limit
     if chosen:
         rows = frame.to_dicts()
-        render_list(rows if shown is None else rows[:shown], chosen, len(rows))
+        render_list(rows if shown is None else rows[:shown], chosen, len(rows),
+                    Clock.named(tz))
     else:
-        render_overview(overview, limit=shown, sort=sort)
+        render_overview(overview, limit=shown, sort=sort, clock=Clock.named(tz))
 
 
 def parse_columns(text: str | None) -> list[str]:
@@ -127,6 +130,7 @@ def findings_show(
     finding_id: Annotated[str, typer.Argument(
         help="The finding's id (F-...), or the start of it if only one id starts so.")],
     all_: Annotated[bool, typer.Option("--all", help="Every evidence row.")] = False,
+    tz: TzOption = None,
     db: DbOption = None,
     output: FormatOption = OutputFormat.table,
 ) -> None:
@@ -138,7 +142,7 @@ def findings_show(
     if output is OutputFormat.json:
         print_json(as_json(detail_document(detail)))
     else:
-        render_detail(detail, all_evidence=all_)
+        render_detail(detail, all_evidence=all_, clock=Clock.named(tz))
 
 
 def detail_document(detail: FindingDetail) -> dict[str, Any]:

@@ -4,7 +4,7 @@ summary per rule, the most severe findings with whole ids; and one finding in fu
 Ids are never cut (a finding id read off the screen must work in `findings triage`):
 id columns do not wrap, and when a table is too wide Rich folds the text columns
 instead. Money is `EUR 3,223.22` (report.formatting, as every command writes it);
-times are UTC to the minute. Severity is coloured, which Rich leaves out when stdout is
+times are UTC to the minute (or in the zone of --tz). Severity is coloured, which Rich leaves out when stdout is
 not a terminal or NO_COLOR is set.
 """
 
@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditlog.cli.common import console
+from auditlog.cli.display import Clock
 from auditlog.export.safety import cell_text
 from auditlog.report import formatting as fmt
 from auditlog.textsafe import terminal
@@ -34,8 +35,10 @@ if TYPE_CHECKING:
 SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow",
                    "low": "cyan", "info": "dim"}
 # What each column of a --columns list is called in its header.
-HEADERS = {"finding_id": "finding", "rule_id": "rule", "ts": "time (UTC)",
+HEADERS = {"finding_id": "finding", "rule_id": "rule", "ts": "time",
            "change_id": "change", "first_seen": "first seen", "last_seen": "last seen"}
+# Times as the library gives them: UTC (--tz names another zone for display only).
+UTC_CLOCK = Clock()
 # Columns that may be asked for with --columns (about: the account, else the change,
 # else the actor: who or what the finding is about).
 COLUMNS = ("finding_id", "severity", "rule_id", "title", "ts", "about", "actor", "account",
@@ -51,8 +54,21 @@ def severity_text(severity: str) -> Text:
     return terminal((severity, SEVERITY_STYLES.get(severity, "")))
 
 
-def when(instant: datetime | None) -> str:
-    return "" if instant is None else fmt.utc(instant).strftime("%Y-%m-%d %H:%M")
+def when(instant: datetime | None, clock: Clock = UTC_CLOCK) -> str:
+    """A time in a table, to the minute; the table's header names the zone."""
+    moment = clock.instant(instant)
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
+
+
+def stamp(instant: datetime | None, clock: Clock = UTC_CLOCK) -> str:
+    """A time on its own, to the minute, with its zone: '2026-09-22 19:45 CEST'."""
+    moment = clock.instant(instant)
+    return "—" if moment is None else f"{moment:%Y-%m-%d %H:%M} {clock.label(moment)}"
+
+
+def header(column: str, clock: Clock) -> str:
+    name = HEADERS.get(column, column)
+    return f"{name} ({clock.name})" if column == "ts" else name
 
 
 def amount_text(row: dict[str, Any]) -> str:
@@ -71,7 +87,7 @@ def about(row: dict[str, Any]) -> str:
     return str(row.get("account") or row.get("change_id") or row.get("actor") or "")
 
 
-def cell(row: dict[str, Any], column: str) -> Text:
+def cell(row: dict[str, Any], column: str, clock: Clock = UTC_CLOCK) -> Text:
     """One cell of the findings list, as a person reads it."""
     value = row.get(column)
     if column == "severity":
@@ -81,18 +97,19 @@ def cell(row: dict[str, Any], column: str) -> Text:
     if column == "about":
         return terminal(about(row))
     if column in ("ts", "first_seen", "last_seen"):
-        return terminal(when(value))
+        return terminal(when(value, clock))
     if column == "evidence":
         return terminal(f"{len(value or [])} ids")
     return terminal(cell_text(value))
 
 
-def findings_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Table:
+def findings_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
+                   clock: Clock = UTC_CLOCK) -> Table:
     """Whole ids: each id, severity, time and amount column is as wide as its longest
     value; the text columns (about, title, note) share what is left of the console's
     width, folding their text onto more lines when it is not enough."""
-    cells = {c: [cell(row, c) for row in rows] for c in columns}
-    widths = {c: max([len(HEADERS.get(c, c)), *(t.cell_len for t in cells[c])])
+    cells = {c: [cell(row, c, clock) for row in rows] for c in columns}
+    widths = {c: max([len(header(c, clock)), *(t.cell_len for t in cells[c])])
               for c in columns}
     fixed = [c for c in columns if c in FIXED_COLUMNS]
     flexible = [c for c in columns if c not in FIXED_COLUMNS]
@@ -101,7 +118,7 @@ def findings_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Ta
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
     for column in columns:
         width = widths[column] if column in FIXED_COLUMNS else min(widths[column], share)
-        table.add_column(HEADERS.get(column, column),
+        table.add_column(header(column, clock),
                          justify="right" if column == "amount" else "left",
                          width=width, no_wrap=column in FIXED_COLUMNS, overflow="fold")
     for index in range(len(rows)):
@@ -109,14 +126,14 @@ def findings_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Ta
     return table
 
 
-def overview_table(rows: Sequence[dict[str, Any]]) -> Table:
+def overview_table(rows: Sequence[dict[str, Any]], clock: Clock = UTC_CLOCK) -> Table:
     """The default list, two lines a finding so that nothing is cut at 80 columns:
     the id, severity, rule and amount; under the rule, what the finding is about (its
     account, else change, else actor) and its time."""
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
     table.add_column("finding", no_wrap=True)
     table.add_column("severity", no_wrap=True)
-    table.add_column("rule: about, time (UTC)", overflow="fold",
+    table.add_column(f"rule: about, time ({clock.name})", overflow="fold",
                      min_width=max((len(r["rule_id"]) for r in rows), default=0))
     money = any(amount_text(row) for row in rows)  # no column of blanks
     if money:
@@ -124,7 +141,7 @@ def overview_table(rows: Sequence[dict[str, Any]]) -> Table:
     for row in rows:
         rule = terminal(row["rule_id"])
         rule.append("\n")
-        rule.append_text(terminal((", ".join(x for x in (about(row), when(row["ts"])) if x),
+        rule.append_text(terminal((", ".join(x for x in (about(row), when(row["ts"], clock)) if x),
                                    "dim")))
         cells = [terminal(row["finding_id"]), severity_text(row["severity"]), rule]
         table.add_row(*cells, *([lines_text(amount_text(row).split("\n"))] if money else []))
@@ -139,20 +156,20 @@ def rule_money(summary: RuleSummary) -> str:
     return "\n".join(parts)
 
 
-def rules_table(rules: Sequence[RuleSummary]) -> Table:
+def rules_table(rules: Sequence[RuleSummary], clock: Clock = UTC_CLOCK) -> Table:
     """Per rule: severity; the rule, and under it the time of its first and last
     finding; the number of findings; the money."""
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
     rows = []
     for rule in rules:
-        first, last = when(rule.first), when(rule.last)
+        first, last = when(rule.first, clock), when(rule.last, clock)
         name = Text(rule.rule_id)
         name.append("\n")
         name.append(first if first == last else f"{first} - {last}", style="dim")
         rows.append((severity_text(rule.severity), name, f"{rule.findings:,}",
                      lines_text(rule_money(rule).split("\n"))))
     table.add_column("severity", no_wrap=True)
-    table.add_column("rule: first - last (UTC)", no_wrap=True)
+    table.add_column(f"rule: first - last ({clock.name})", no_wrap=True)
     table.add_column("findings", justify="right", no_wrap=True)
     money = any(rule.money or rule.mixed_currency for rule in rules)
     if money:
@@ -172,14 +189,14 @@ ORDER_WORDS = {"severity": "most severe first", "time": "earliest first",
 
 
 def render_overview(overview: FindingsOverview, *, limit: int | None,
-                    sort: str = "severity") -> None:
+                    sort: str = "severity", clock: Clock = UTC_CLOCK) -> None:
     """The default screen: the run, failed controls, per rule, the most severe rest."""
     frame = overview.findings
     latest = overview.latest
     rules = len(overview.rules)
     console.print(heading(f"Findings: {frame.height:,}",
                           f" from {rules:,} rule{'' if rules == 1 else 's'}, run "
-                          f"{latest.run_id} at {fmt.when(latest.started_at)}"))
+                          f"{latest.run_id} at {stamp(latest.started_at, clock)}"))
     if frame.is_empty():
         console.print("No stored finding matches these filters.")
         return
@@ -189,11 +206,11 @@ def render_overview(overview: FindingsOverview, *, limit: int | None,
         console.print()
         console.print(heading(f"Failed controls ({len(controls):,})"))
         shown = controls if limit is None else controls[:limit]
-        console.print(overview_table(shown))
+        console.print(overview_table(shown, clock))
         more(len(controls) - len(shown), "failed controls")
     console.print()
     console.print(heading("By rule"))
-    console.print(rules_table(overview.rules))
+    console.print(rules_table(overview.rules, clock))
     rest = [r for r in frame.iter_rows(named=True) if r["finding_id"] not in control_ids]
     if not rest:
         return
@@ -203,7 +220,7 @@ def render_overview(overview: FindingsOverview, *, limit: int | None,
     order = ORDER_WORDS.get(sort, sort)
     console.print(heading(f"{label}, {order}" if len(listed) < len(rest) else label,
                           f" ({len(listed):,} of {len(rest):,})"))
-    console.print(overview_table(listed))
+    console.print(overview_table(listed, clock))
     more(len(rest) - len(listed), "findings")
     console.print()
     console.print("One in full: auditlog findings show ID")
@@ -217,12 +234,13 @@ def more(hidden: int, what: str) -> None:
                       "--severity)")
 
 
-def render_list(rows: Sequence[dict[str, Any]], columns: Sequence[str], total: int) -> None:
+def render_list(rows: Sequence[dict[str, Any]], columns: Sequence[str], total: int,
+                clock: Clock = UTC_CLOCK) -> None:
     """Just the findings, as --columns asked (no summary around them): a table when the
     columns fit the console's width, else one block of `column  value` lines per
     finding, so that no id is ever cut to make a table fit."""
-    if fits(rows, columns):
-        console.print(findings_table(rows, columns))
+    if fits(rows, columns, clock):
+        console.print(findings_table(rows, columns, clock))
     else:
         for index, row in enumerate(rows):
             if index:
@@ -231,29 +249,31 @@ def render_list(rows: Sequence[dict[str, Any]], columns: Sequence[str], total: i
             table.add_column(style="bold", no_wrap=True)
             table.add_column(overflow="fold")
             for column in columns:
-                table.add_row(HEADERS.get(column, column), cell(row, column))
+                table.add_row(header(column, clock), cell(row, column, clock))
             console.print(table)
     more(total - len(rows), "findings")
 
 
-def fits(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> bool:
+def fits(rows: Sequence[dict[str, Any]], columns: Sequence[str],
+         clock: Clock = UTC_CLOCK) -> bool:
     """The fixed columns at their full width, and 8 for each other one, fit."""
-    need = sum(max([len(HEADERS.get(c, c)), *(cell(r, c).cell_len for r in rows)])
+    need = sum(max([len(header(c, clock)), *(cell(r, c, clock).cell_len for r in rows)])
                if c in FIXED_COLUMNS else 8 for c in columns)
     return need + 2 * (len(columns) - 1) <= console.width
 
 
-def render_detail(detail: FindingDetail, *, all_evidence: bool) -> None:
+def render_detail(detail: FindingDetail, *, all_evidence: bool,
+                  clock: Clock = UTC_CLOCK) -> None:
     f = detail.finding
     console.print(terminal((f["finding_id"], "bold"), "  ", severity_text(f["severity"]),
                            "  ", f["rule_id"]))
     console.print(terminal(f["title"]))
     console.print()
-    facts = [("time", fmt.when(f["ts"])), ("amount", amount_text(f) or "—"),
+    facts = [("time", stamp(f["ts"], clock)), ("amount", amount_text(f) or "—"),
              ("change", f["change_id"] or "—"), ("actor", f["actor"] or "—"),
              ("account", f["account"] or "—"), ("status", f["status"]),
              ("note", f["note"] or "—"),
-             ("seen", f"first {fmt.when(f['first_seen'])}, last {fmt.when(f['last_seen'])}")]
+             ("seen", f"first {stamp(f['first_seen'], clock)}, last {stamp(f['last_seen'], clock)}")]
     console.print(key_values(facts))
     rule = detail.rule
     if rule is not None:
@@ -272,13 +292,13 @@ def render_detail(detail: FindingDetail, *, all_evidence: bool) -> None:
     console.print()
     console.print(heading("Traces to"))
     console.print(Padding(traces_to(detail), (0, 0, 0, 2)))
-    render_evidence(detail, all_evidence=all_evidence)
+    render_evidence(detail, all_evidence=all_evidence, clock=clock)
     console.print()
     console.print(heading(f"Triage history ({len(detail.history)})"))
     if not detail.history:
         console.print("  none: open since it was found")
     for entry in detail.history:
-        console.print(Padding(terminal(f"{fmt.when(entry.at)}  {entry.by}  ",
+        console.print(Padding(terminal(f"{stamp(entry.at, clock)}  {entry.by}  ",
                                        (entry.status, "bold"),
                                        f": {entry.note}" if entry.note else ""), (0, 0, 0, 2)))
 
@@ -342,14 +362,15 @@ def lines_text(lines: Sequence[str | Text]) -> Text:
     return out
 
 
-def render_evidence(detail: FindingDetail, *, all_evidence: bool) -> None:
+def render_evidence(detail: FindingDetail, *, all_evidence: bool,
+                    clock: Clock = UTC_CLOCK) -> None:
     rows = detail.evidence
     shown = rows if all_evidence else rows[:EVIDENCE_SHOWN]
     console.print()
     ids = len(rows) + len(detail.unmatched)
     console.print(heading(f"Evidence ({ids:,} id{'' if ids == 1 else 's'})"))
     for row in shown:
-        title, values = evidence_text(row)
+        title, values = evidence_text(row, clock)
         console.print(Padding(title, (0, 0, 0, 2)))
         console.print(Padding(values, (0, 0, 0, 4)))
     if len(shown) < len(rows):
@@ -359,7 +380,7 @@ def render_evidence(detail: FindingDetail, *, all_evidence: bool) -> None:
                               (0, 0, 0, 2)))
 
 
-def evidence_text(row: EvidenceRow) -> tuple[Text, Text]:
+def evidence_text(row: EvidenceRow, clock: Clock = UTC_CLOCK) -> tuple[Text, Text]:
     """A stored row: its kind, id and time; then its other non-empty columns, exact
     (times ISO 8601 UTC to the second), amounts with their currency."""
     skip = {"charge_id", "event_id", "change_id", "currency"}
@@ -368,4 +389,4 @@ def evidence_text(row: EvidenceRow) -> tuple[Text, Text]:
               if k not in skip and v not in (None, "")
               and not (isinstance(v, datetime) and v == row.time)]
     return (terminal((f"{row.kind.removesuffix('s')} {row.id}", "bold"),
-                     f"  {fmt.when(row.time)}"), terminal(", ".join(values)))
+                     f"  {stamp(row.time, clock)}"), terminal(", ".join(values)))
