@@ -385,7 +385,7 @@ def test_reports_carry_the_caveat(holed: Path, tmp_path: Path) -> None:
     assert f"> **Caveat:** {caveat}" in summary and "CH393" in summary
     out = tmp_path / "r.html"
     cli("report", "accountability", "--db", db, "-f", "html", "--out", str(out))
-    assert f"<strong>Caveat:</strong> {caveat}" in out.read_text("utf-8")
+    assert f"<strong>What the logs cannot show:</strong> {caveat}" in out.read_text("utf-8")
     terminal = cli("report", "accountability", "--db", db)
     assert "Caveats" in terminal.stdout and "no events from 2026-03-18" in terminal.stdout
 

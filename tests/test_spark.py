@@ -62,11 +62,13 @@ def spark() -> Iterator[SparkSession]:
 
 
 def on_duckdb(rules: list[Rule], tables: Tables, workdir: Path,
-              params: dict[str, Any] | None = None) -> tuple[pl.DataFrame, Path]:
-    """The findings of `rules` on a fixture on DuckDB, and the fixture's database."""
+              params: dict[str, Any] | None = None,
+              records: tuple[str, ...] = ()) -> tuple[pl.DataFrame, Path]:
+    """The findings of `rules` on a fixture on DuckDB (its rows, and its source records
+    ingested like a user's log), and the fixture's database."""
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "fixture.duckdb"
-    build_fixture(db, tables)
+    build_fixture(db, tables, records=records)
     sandbox = open_sandbox(db, params=params or {})  # a case's model parameters too
     try:
         return pl.concat([run_rule(sandbox, r, params) for r in rules]), db
@@ -96,7 +98,7 @@ def case_results(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
     root = tmp_path_factory.mktemp("cases")
     duck, fixtures = [], []
     for n, (rule, case) in enumerate(CASES):
-        found, db = on_duckdb([rule], case.tables, root / str(n), case.params)
+        found, db = on_duckdb([rule], case.tables, root / str(n), case.params, case.records)
         duck.append(found)
         fixtures.append(Fixture(db, [rule], case.params))
     return {case.label: (d, s) for (_, case), d, s
@@ -120,7 +122,7 @@ def test_one_fixture_on_a_lake_gives_what_the_batch_gives(
         tmp_path: Path) -> None:
     rule, case = next((r, c) for r, c in CASES if r.id == "stacked_subscription"
                       and c.expect == "fire")
-    _, db = on_duckdb([rule], case.tables, tmp_path, case.params)
+    _, db = on_duckdb([rule], case.tables, tmp_path, case.params, case.records)
     alone = on_spark_lake(spark, [rule], db, tmp_path, case.params)
     assert sorted_rows(alone) == sorted_rows(case_results[case.label][1])
     assert alone.height > 0
