@@ -158,10 +158,12 @@ def quarantine_table(rows: list[dict[str, Any]], total: int) -> Table:
     paths = sorted({r["path"] for r in rows})
     root = common_root(paths)
     title = f"Quarantined rows ({total:,})"
+    # The path on a line of its own: a long one then wraps the same way wherever the
+    # files live, and never splits the count from its words.
     if len(paths) == 1:
-        title += f" of {paths[0]}"
+        title += f" of\n{paths[0]}"
     elif root:
-        title += f" under {root}"
+        title += f" under\n{root}"
     table = compact_table(title)
     table.show_lines = True
     table.add_column("where", no_wrap=len(paths) == 1, overflow="fold",
