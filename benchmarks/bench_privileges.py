@@ -19,17 +19,15 @@ database is opened read-only:
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ingest import cpu_seconds, machine_info, peak_rss_mb
-from bench_rules import DEFAULT_DATA_DIR, RESULTS_DIR, WORLD, build_big, log
+from bench_ingest import cpu_seconds, peak_rss_mb
+from bench_rules import WORLD, run_in_children
 
 MODES = ("scan", "as_of", "account", "between")
 
@@ -66,31 +64,7 @@ def child(mode: str, db: Path, data_dir: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--memory-limit", default="6GB")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--child", choices=MODES)
-    parser.add_argument("--db", type=Path)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(child(args.child, args.db, args.data_dir)))
-        return
-    args.data_dir.mkdir(parents=True, exist_ok=True)
-    db, info = build_big(args.data_dir, args.rows, args.rows, args.memory_limit,
-                         args.threads)
-    results: dict[str, Any] = {"machine": machine_info(), "build": info}
-    for mode in MODES:
-        out = subprocess.run([sys.executable, __file__, "--child", mode, "--db", str(db),
-                              "--data-dir", str(args.data_dir)],
-                             check=True, capture_output=True, text=True).stdout
-        results[mode] = json.loads(out.strip().splitlines()[-1])
-        log(f"{mode}: {results[mode]}")
-    RESULTS_DIR.mkdir(exist_ok=True)
-    target = RESULTS_DIR / f"privileges-{args.rows}.json"
-    target.write_text(json.dumps(results, indent=2) + "\n")
-    log(f"written {target}")
+    run_in_children(__doc__, __file__, "privileges", MODES, child)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,40 @@ TABLES = tuple(IDENTIFIERS)
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def run_in_children(doc: str | None, script: str, name: str,
+                    modes: tuple[str, ...],
+                    child: Callable[[str, Path, Path], dict[str, Any]]) -> None:
+    """The main of a benchmark that times each of `modes` in a fresh process on one big
+    generated world: `--child MODE` runs `child(mode, db, data_dir)` and prints its
+    figures as JSON; without it, the world is built once and every mode run in turn,
+    the figures written to results/<name>-<rows>.json."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--memory-limit", default="6GB")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", choices=modes)
+    parser.add_argument("--db", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.db, args.data_dir)))
+        return
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    db, info = build_big(args.data_dir, args.rows, args.rows, args.memory_limit,
+                         args.threads)
+    results: dict[str, Any] = {"machine": machine_info(), "build": info}
+    for mode in modes:
+        out = subprocess.run([sys.executable, script, "--child", mode, "--db", str(db),
+                              "--data-dir", str(args.data_dir)],
+                             check=True, capture_output=True, text=True).stdout
+        results[mode] = json.loads(out.strip().splitlines()[-1])
+        log(f"{mode}: {results[mode]}")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    target = RESULTS_DIR / f"{name}-{args.rows}.json"
+    target.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"written {target}")
 
 
 # --- building the database ---------------------------------------------------------------
