@@ -3,17 +3,22 @@
 
 Not a test: it asserts nothing about time, it measures and prints.
 
-    python benchmarks/bench_ingest.py                          # 1M and 10M rows, JSONL and CSV
+    python benchmarks/bench_ingest.py                          # 1M and 10M rows, JSONL, CSV, Parquet
     python benchmarks/bench_ingest.py --sizes 100000           # quick run
     python benchmarks/bench_ingest.py --sizes 1000000 --formats csv --profile
     python benchmarks/bench_ingest.py --sizes 1000000 --runs plain auditlog --repeat 3
 
-For every (format, size) three measurements run, each in a fresh Python process so that
-its peak RSS is its own:
+For every (format, size) these measurements run, each in a fresh process so that its
+peak RSS is its own:
 
   plain     CREATE TABLE with the `actions` columns (ts TIMESTAMPTZ, the rest VARCHAR),
             INSERT INTO ... SELECT * FROM read_json/read_csv(..., columns = {...}),
-            into a new database file; the floor any loader of this file pays.
+            into a new database file; for Parquet (whose file holds those types)
+            CREATE TABLE t AS SELECT * FROM read_parquet(...); the floor any loader of
+            this file pays.
+  cli       `auditlog ingest FILE --kind actions --tz UTC` with AUDITLOG_DB a new
+            database file: the command as a user runs it (interpreter start, imports,
+            rendering included); its CPU and peak RSS are the child's (wait4).
   auditlog  ingest_paths(con, [file], kind="actions", tz="UTC") into a new database file:
             SHA-256 of the file, staging, validation, dedup, quarantine, commit.
   reload    the same call again on the same file into the database `auditlog` filled:
@@ -49,7 +54,7 @@ import duckdb
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_DATA_DIR = REPO / "bench-data"
-FORMATS = ("jsonl", "csv")
+FORMATS = ("jsonl", "csv", "parquet")
 DEFAULT_SIZES = (1_000_000, 10_000_000)
 
 # The `actions` contract (auditlog/kinds.py), typed as a plain loader would type it.
@@ -130,6 +135,11 @@ def data_file(data_dir: Path, fmt: str, n: int) -> Path:
 
 def count_rows(path: Path, fmt: str) -> int:
     con = duckdb.connect()
+    if fmt == "parquet":
+        (count,) = con.execute("SELECT count(*) FROM read_parquet($p)",  # type: ignore[misc]
+                               {"p": str(path)}).fetchone()
+        con.close()
+        return int(count)
     if fmt == "csv":
         # Lines minus the header; the generator never writes a newline inside a field.
         sql = "SELECT count(*) - 1 FROM read_csv($p, columns = {'l': 'VARCHAR'}, " \
@@ -156,11 +166,17 @@ def ensure_data(data_dir: Path, fmt: str, n: int, log) -> Path:  # type: ignore[
     data_dir.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    options = "FORMAT json" if fmt == "jsonl" else "FORMAT csv, HEADER"
+    options = {"jsonl": "FORMAT json", "csv": "FORMAT csv, HEADER",
+               "parquet": "FORMAT parquet, COMPRESSION zstd"}[fmt]
+    rows = GENERATOR_SQL.format(n=n)
+    if fmt == "parquet":
+        # A Parquet log holds its time as a timestamp column, not as text.
+        rows = f"SELECT * REPLACE (CAST(ts AS TIMESTAMPTZ) AS ts) FROM ({rows})"
     started = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
-    con.execute(f"COPY ({GENERATOR_SQL.format(n=n)}) TO '{tmp}' ({options})")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"COPY ({rows}) TO '{tmp}' ({options})")
     con.close()
     tmp.rename(path)
     marker.write_text(f"{n}\n")
@@ -183,13 +199,14 @@ def run_plain(path: Path, fmt: str, db: Path) -> dict[str, object]:
     con.execute("SET TimeZone = 'UTC'")
     ddl = ", ".join(f"{name} {sql_type}" for name, sql_type in COLUMNS)
     spec = "{" + ", ".join(f"'{name}': '{sql_type}'" for name, sql_type in COLUMNS) + "}"
-    if fmt == "jsonl":
-        reader = f"read_json($p, format = 'newline_delimited', columns = {spec})"
-    else:
-        reader = f"read_csv($p, header = true, columns = {spec})"
     started = time.perf_counter()
-    con.execute(f"CREATE TABLE t ({ddl})")
-    con.execute(f"INSERT INTO t SELECT * FROM {reader}", {"p": str(path)})
+    if fmt == "parquet":
+        con.execute("CREATE TABLE t AS SELECT * FROM read_parquet($p)", {"p": str(path)})
+    else:
+        reader = (f"read_json($p, format = 'newline_delimited', columns = {spec})"
+                  if fmt == "jsonl" else f"read_csv($p, header = true, columns = {spec})")
+        con.execute(f"CREATE TABLE t ({ddl})")
+        con.execute(f"INSERT INTO t SELECT * FROM {reader}", {"p": str(path)})
     (rows,) = con.execute("SELECT count(*) FROM t").fetchone()  # type: ignore[misc]
     con.close()  # checkpoint included, as in the auditlog run
     return {"rows": int(rows), "seconds": time.perf_counter() - started}
@@ -247,8 +264,34 @@ def run_auditlog(path: Path, db: Path, profile: bool) -> dict[str, object]:
     return out
 
 
+def run_cli(path: Path, db: Path) -> dict[str, object]:
+    """`auditlog ingest` as a user runs it, in a process of its own: this child waits
+    for it alone, so RUSAGE_CHILDREN is that command's CPU and peak RSS."""
+    command = [str(Path(sys.executable).with_name("auditlog")), "ingest", str(path),
+               "--kind", "actions", "--tz", "UTC"]
+    started = time.perf_counter()
+    proc = subprocess.run(command, check=False, capture_output=True, text=True,
+                          env={**os.environ, "AUDITLOG_DB": str(db)})
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"auditlog ingest failed: {proc.stderr.strip()[-300:]}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    con = duckdb.connect(str(db), read_only=True)
+    (rows, loaded, duplicates, quarantined) = con.execute(  # type: ignore[misc]
+        "SELECT rows_read, loaded, duplicates, quarantined FROM ingested_files").fetchone()
+    con.close()
+    peak = usage.ru_maxrss / (1 << 20) if sys.platform == "darwin" else usage.ru_maxrss / 1024
+    return {"rows": rows, "seconds": seconds, "loaded": loaded, "duplicates": duplicates,
+            "quarantined": quarantined, "peak_rss_mb": peak,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime}
+
+
 def child_main(args: argparse.Namespace) -> None:
     path, db = Path(args.file), Path(args.db)
+    if args.child == "cli":
+        out = run_cli(path, db)
+        print("BENCH-RESULT " + json.dumps(out))
+        return
     if args.child == "plain":
         out = run_plain(path, args.format, db)
     else:
@@ -263,16 +306,22 @@ def child_main(args: argparse.Namespace) -> None:
 # --- driver -----------------------------------------------------------------------------
 
 
-def measure(mode: str, path: Path, fmt: str, db: Path, profile: bool) -> dict[str, object]:
+def measure(mode: str, path: Path, fmt: str, db: Path, profile: bool,
+            code: Path | None = None) -> dict[str, object]:
+    """One measurement in a fresh process; `code`: a directory whose `auditlog` package
+    (another commit's, see --baseline) is imported instead of this checkout's."""
     cmd = [sys.executable, __file__, "--child", mode, "--file", str(path),
            "--format", fmt, "--db", str(db)]
     if profile:
         cmd.append("--profile")
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [env.get("PYTHONPATH")])])
     # Other work on the machine skews a timing; the 1-minute load average before the
     # run is kept with it so that a contended figure can be recognised.
     load = os.getloadavg()[0]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH-RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -334,7 +383,7 @@ def fmt_num(value: object, spec: str) -> str:
 
 def print_table(rows: list[dict[str, object]]) -> None:
     header = ["format", "rows", "run", "seconds", "rows/s", "peak RSS MB", "vs plain",
-              "CPU s", "load"]
+              "CPU s", "CPU vs plain", "load"]
     body = []
     for r in rows:
         body.append([
@@ -344,6 +393,8 @@ def print_table(rows: list[dict[str, object]]) -> None:
             fmt_num(r.get("peak_rss_mb"), ",.0f"),
             fmt_num(r.get("ratio_vs_plain"), ".2f") + ("x" if r.get("ratio_vs_plain") else ""),
             fmt_num(r.get("cpu_seconds"), ".1f"),
+            fmt_num(r.get("cpu_ratio_vs_plain"), ".2f")
+            + ("x" if r.get("cpu_ratio_vs_plain") else ""),
             fmt_num(r.get("loadavg_before"), ".1f"),
         ])
     try:
@@ -355,7 +406,7 @@ def print_table(rows: list[dict[str, object]]) -> None:
             table.add_column(h, justify="left" if i in (0, 2) else "right")
         for line in body:
             table.add_row(*line)
-        Console().print(table)
+        Console(width=max(100, shutil.get_terminal_size().columns)).print(table)
     except ImportError:
         widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
         print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
@@ -369,10 +420,15 @@ def measure_all(  # type: ignore[no-untyped-def]
 ) -> list[dict[str, object]]:
     """One round of the requested runs on one file; ratios are to this round's plain."""
     rows: list[dict[str, object]] = []
-    plain_seconds = None
+    plain_seconds = plain_cpu = None
     db = db_dir / f"auditlog-{fmt}-{n}.duckdb"
     remove_db(db)
-    for run in args.runs:
+    # With --baseline, each cli and auditlog run is followed by the same run of the
+    # baseline's code ("cli@baseline"), interleaved in the same round.
+    runs = [r for run in args.runs for r in (
+        [run, f"{run}@baseline"] if args.baseline and run in ("cli", "auditlog") else [run])]
+    for run in runs:
+        code = args.baseline if run.endswith("@baseline") else None
         if run == "reload" and "auditlog" not in args.runs:
             continue
         if run == "plain":
@@ -382,15 +438,31 @@ def measure_all(  # type: ignore[no-untyped-def]
             db_mb = plain_db.stat().st_size / 1e6 if plain_db.exists() else None
             if not args.keep_db:
                 remove_db(plain_db)
+        elif run.startswith("cli"):
+            cli_db = db_dir / f"cli-{fmt}-{n}.duckdb"
+            remove_db(cli_db)
+            out = measure("cli", path, fmt, cli_db, False, code)
+            db_mb = cli_db.stat().st_size / 1e6 if cli_db.exists() else None
+            if not args.keep_db:
+                remove_db(cli_db)
+        elif code is not None:
+            base_db = db_dir / f"baseline-{fmt}-{n}.duckdb"
+            remove_db(base_db)
+            out = measure("auditlog", path, fmt, base_db, args.profile, code)
+            db_mb = base_db.stat().st_size / 1e6 if base_db.exists() else None
+            remove_db(base_db)
         else:
             out = measure("auditlog", path, fmt, db, args.profile)
             db_mb = db.stat().st_size / 1e6 if db.exists() else None
         out.update(run=run, format=fmt, size=n, repeat=repeat, file_mb=round(size_mb, 1),
                    db_mb=round(db_mb, 1) if db_mb else None)
         if run == "plain" and "seconds" in out:
-            plain_seconds = out["seconds"]
+            plain_seconds, plain_cpu = out["seconds"], out["cpu_seconds"]
         if run != "plain" and plain_seconds and "seconds" in out:
             out["ratio_vs_plain"] = out["seconds"] / plain_seconds  # type: ignore[operator]
+            # CPU of the whole process against plain's (both with interpreter start):
+            # on a loaded machine this moves less than the wall-time ratio.
+            out["cpu_ratio_vs_plain"] = out["cpu_seconds"] / plain_cpu  # type: ignore[operator]
         log(f"  {run} (round {repeat}): " + (
             f"error {out['error']}" if "error" in out else
             f"{out['seconds']:.2f} s, {out['rows_per_second']:,.0f} rows/s, "
@@ -407,14 +479,16 @@ def measure_all(  # type: ignore[no-untyped-def]
 
 def print_medians(rows: list[dict[str, object]], log) -> None:  # type: ignore[no-untyped-def]
     """The median ratio to plain over the rounds: one round on a busy machine can be off."""
-    groups: dict[tuple[object, object, object], list[float]] = {}
-    for r in rows:
-        if "ratio_vs_plain" in r:
-            key = (r["format"], r["size"], r["run"])
-            groups.setdefault(key, []).append(float(r["ratio_vs_plain"]))  # type: ignore[arg-type]
-    for (fmt, size, run), ratios in sorted(groups.items(), key=str):
-        log(f"median {run} / plain, {fmt} {size:,} rows: {statistics.median(ratios):.2f}x "
-            f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
+    for measure_key, what in (("ratio_vs_plain", "seconds"), ("cpu_ratio_vs_plain", "CPU")):
+        groups: dict[tuple[object, object, object], list[float]] = {}
+        for r in rows:
+            if measure_key in r:
+                key = (r["format"], r["size"], r["run"])
+                groups.setdefault(key, []).append(float(r[measure_key]))  # type: ignore[arg-type]
+        for (fmt, size, run), ratios in sorted(groups.items(), key=str):
+            log(f"median {run} / plain ({what}), {fmt} {size:,} rows: "
+                f"{statistics.median(ratios):.2f}x "
+                f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -422,17 +496,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--runs", nargs="+", choices=("plain", "auditlog", "reload"),
-                        default=["plain", "auditlog", "reload"])
+    parser.add_argument("--runs", nargs="+", choices=("plain", "auditlog", "reload", "cli"),
+                        default=["plain", "cli", "auditlog", "reload"])
     parser.add_argument("--profile", action="store_true",
                         help="time every SQL statement auditlog runs and report the slow ones")
     parser.add_argument("--output", type=Path, default=None,
                         help="results JSON (default benchmarks/results/ingest-<date>.json)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a directory holding another commit's auditlog package (e.g. "
+                             "git archive COMMIT auditlog | tar -x -C DIR): its cli and "
+                             "auditlog runs are measured too, interleaved, for before/after")
     parser.add_argument("--keep-db", action="store_true", help="keep the benchmark databases")
     parser.add_argument("--repeat", type=int, default=1,
                         help="rounds of the runs per file, interleaved; prints median ratios")
     # Internal: one measurement in this (fresh) process.
-    parser.add_argument("--child", choices=("plain", "auditlog"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("plain", "auditlog", "cli"), help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--format", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)

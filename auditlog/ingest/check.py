@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.ingest.files import InputFile
-from auditlog.ingest.readers import READ_ERRORS, read_error, settle
+from auditlog.ingest.readers import is_read_error, read_error, settle
 from auditlog.ingest.staging import TYPED, TYPED_SCAN, Staged, drop, unnumbered
 from auditlog.ingest.validate import typed_select
 from auditlog.kinds import Kind
@@ -102,7 +102,7 @@ def _typed_pass(
             f"CREATE TEMP TABLE {table} AS {typed_select(kind, staged, currency=currency)}",
             {"tz": tz},
         )
-    except READ_ERRORS as exc:
-        if not staged.lazy:
+    except duckdb.Error as exc:
+        if not staged.lazy or not is_read_error(source, exc):
             raise
         raise read_error(source, exc) from None

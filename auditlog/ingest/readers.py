@@ -98,15 +98,11 @@ def stage(
                 salvage.stage_delimited(con, source, as_docs=True)
                 return IN_DOCS
             return [_stage_csv_view(con, source) if lazy else _stage_csv(con, source)]
-        return _stage_parquet(con, source, standard)
-    except READ_ERRORS as exc:
-        raise read_error(source, exc) from None
+        return _stage_parquet(con, source, standard, lazy)
     except duckdb.Error as exc:
-        # A damaged Parquet file fails in its Thrift metadata with a bare duckdb.Error.
-        if source.format == "parquet" and type(exc) is duckdb.Error:
-            raise InputError(f"cannot read as parquet: the file is damaged ({first_line(exc)})",
-                             source=source.display) from None
-        raise
+        if not is_read_error(source, exc):
+            raise
+        raise read_error(source, exc) from None
 
 
 def _probe(con: duckdb.DuckDBPyConnection, source: InputFile) -> tuple[list[str], bool] | None:
@@ -149,9 +145,20 @@ def _salvage_delimited(con: duckdb.DuckDBPyConnection, source: InputFile) -> Sta
 READ_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException)
 
 
+def is_read_error(source: InputFile, exc: duckdb.Error) -> bool:
+    """Whether `exc` says the file is not what its name says (READ_ERRORS), rather than
+    an error of auditlog's own SQL. A damaged Parquet file fails in its Thrift metadata
+    or its pages with a bare duckdb.Error."""
+    return isinstance(exc, READ_ERRORS) or (source.format == "parquet"
+                                            and type(exc) is duckdb.Error)
+
+
 def read_error(source: InputFile, exc: duckdb.Error) -> InputError:
     """The InputError for a file DuckDB could not read (raised while staging, or, for a
     lazy view, while the rows are first read)."""
+    if not isinstance(exc, READ_ERRORS):  # a damaged Parquet file (is_read_error)
+        return InputError(f"cannot read as parquet: the file is damaged ({first_line(exc)})",
+                          source=source.display)
     return InputError(
         f"cannot read as {source.format}{' (gzip)' if source.gzipped else ''}: "
         f"{_explain(exc)}",
@@ -482,10 +489,11 @@ def _number_records(con: duckdb.DuckDBPyConnection, rejected: list[int]) -> str:
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
-                   standard: Standard) -> list[Staged] | Records:
-    """Native columns → `STAGE`; the rows of a standard format (OCSF as AWS Security
-    Lake stores it: struct columns `metadata`, `actor`, `api`, ...) → `DOCS` as JSON
-    objects, for their adapter to read exactly as it reads the same events in JSON."""
+                   standard: Standard, lazy: bool) -> list[Staged] | Records:
+    """Native columns → `STAGE`, lazily (a view, as for CSV) unless a mapping rewrites
+    it; the rows of a standard format (OCSF as AWS Security Lake stores it: struct
+    columns `metadata`, `actor`, `api`, ...) → `DOCS` as JSON objects, for their adapter
+    to read exactly as it reads the same events in JSON."""
     described = con.execute(
         "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(source.path)}
     ).fetchall()
@@ -494,6 +502,8 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
         _parquet_records(con, source, {row[0]: row[1] for row in described})
         return IN_DOCS
     fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
+    if lazy:
+        return [_stage_parquet_view(con, source, names, fields)]
     raw = "to_json(struct_pack(" + ", ".join(
         f'{quote_ident(n)} := "{escape_ident(n)}"' for n in names
     ) + "))"
@@ -507,6 +517,29 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
         {"path": str(source.path)},
     )
     return [Staged(columns=names, style="native")]
+
+
+def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names: list[str],
+                        fields: str) -> Staged:
+    """The fast path, as for CSV: `STAGE` a view numbered by `file_row_number`, and the
+    typed rows read from an unnumbered parallel scan in file order (Staged.scan), with
+    a row's text built from its fields only for the rows that are quarantined. A
+    Parquet file has no malformed records, so the scan's numbering always holds."""
+    parquet = f"read_parquet({sql_string(str(source.path))}"
+    con.execute(
+        f"""
+        CREATE TEMP VIEW {STAGE} AS
+        SELECT file_row_number + 1 AS _row, 'row ' || (file_row_number + 1) AS _loc,
+               CAST(NULL AS VARCHAR) AS _bad, {fields}
+        FROM {parquet}, file_row_number = true)
+        """
+    )
+    raw = "CAST(to_json(struct_pack(" + ", ".join(
+        f"{quote_ident(n)} := {_ident(i)}" for i, n in enumerate(names)
+    ) + ")) AS VARCHAR)"
+    scan = f"SELECT false AS _blank, CAST(NULL AS VARCHAR) AS _bad, {fields} FROM {parquet})"
+    return Staged(columns=names, style="native", raw=raw, lazy=True, scan=scan,
+                  loc_prefix="row ")
 
 
 def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
