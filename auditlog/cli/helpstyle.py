@@ -6,12 +6,16 @@ options panel until the help text breaks every few words.
 Typer has no setting for this, so the two parameter classes' `display_type_rich` get
 a wrapper that rewrites the label they give; an option with its own `metavar` keeps it.
 The usage line names arguments as click and man pages do (`PATHS...`, `[ID]`).
-A Typer without that method (older versions, which print click's own `TEXT`/`PATH`) is
-left alone.
+Typer before 0.29 (the one pyproject pins: 0.29 builds a pydantic TypeAdapter per
+parameter at parse time) has no `display_type_rich`: there an option's label is its
+`make_metavar` and an argument's its type's `get_metavar`, so those get the same
+rewrite. A Typer on the separate click package (older still, printing click's own
+`TEXT`/`PATH`) is left alone.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from typing import Any
@@ -61,14 +65,73 @@ def plain(method: Callable[..., str | None]) -> Callable[..., str | None]:
     return display
 
 
+def word_of(label: str, many: bool) -> str:
+    """A label as a word, '...' after it when the parameter takes several values;
+    a label that is no type (a flag's '<bool>') stays as it was."""
+    word = plain_label(label.removesuffix("..."))
+    if word is None:
+        return label
+    return f"{word}..." if many and not word.endswith("...") else word
+
+
+def plain_metavar(method: Callable[..., str]) -> Callable[..., str]:
+    """Typer < 0.29: an option's label in the help panel is its make_metavar."""
+    def make_metavar(self: Any, ctx: Any) -> str:
+        label = method(self, ctx)
+        if self.metavar is not None:
+            return label
+        return word_of(label, many=self.multiple or self.nargs != 1)
+    make_metavar.__doc__ = method.__doc__
+    return make_metavar
+
+
+def argument_usage(method: Callable[..., str]) -> Callable[..., str]:
+    """Typer < 0.29: an argument names itself in the usage line through make_metavar."""
+    def make_metavar(self: Any, ctx: Any, *, usage: bool = False) -> str:
+        return usage_name(self) if usage else method(self, ctx, usage=usage)
+    make_metavar.__doc__ = method.__doc__
+    return make_metavar
+
+
+def plain_argument_type(method: Callable[..., None]) -> Callable[..., None]:
+    """Typer < 0.29: the help panel labels an argument by its type's get_metavar (or
+    `<type name>`), so each argument gets its own copy of its type with that label
+    rewritten. A copy: click shares one STRING among all parameters, options too."""
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        method(self, *args, **kwargs)
+        if self.metavar is not None:
+            return
+        own = copy.copy(self.type)
+        typed = own.get_metavar
+
+        def get_metavar(param: Any, ctx: Any) -> str:
+            label = typed(param, ctx) or f"<{own.name}>"
+            return word_of(label, many=param.nargs != 1)
+        own.get_metavar = get_metavar
+        self.type = own
+    init.__doc__ = method.__doc__
+    return init
+
+
+def wrap_once(cls: Any, name: str, wrapper: Callable[[Any], Any]) -> None:
+    method = getattr(cls, name, None)
+    if cls is None or method is None or getattr(method, "plain", False):
+        return
+    wrapped = wrapper(method)
+    wrapped.plain = True
+    setattr(cls, name, wrapped)
+
+
 def install() -> None:
     """Once, when the command line is built (cli/common.py)."""
-    for cls in (getattr(core, "TyperOption", None), getattr(core, "TyperArgument", None)):
-        method = getattr(cls, "display_type_rich", None)
-        if cls is not None and method is not None and not getattr(method, "plain", False):
-            wrapped = plain(method)
-            wrapped.plain = True  # type: ignore[attr-defined]
-            cls.display_type_rich = wrapped
+    option = getattr(core, "TyperOption", None)
     argument = getattr(core, "TyperArgument", None)
-    if argument is not None and hasattr(argument, "_usage_display_name"):
-        argument._usage_display_name = usage_name
+    if hasattr(option, "display_type_rich"):  # Typer >= 0.29
+        wrap_once(option, "display_type_rich", plain)
+        wrap_once(argument, "display_type_rich", plain)
+        if argument is not None and hasattr(argument, "_usage_display_name"):
+            argument._usage_display_name = usage_name
+    elif hasattr(core, "_click"):  # Typer < 0.29 on its own copy of click: "<str>" labels
+        wrap_once(option, "make_metavar", plain_metavar)
+        wrap_once(argument, "make_metavar", argument_usage)
+        wrap_once(argument, "__init__", plain_argument_type)
