@@ -1,9 +1,10 @@
-"""The content digest (`_digest`, schema version 3): the md5 of a JSON array of a row's
-typed values. It must tell a duplicate (same id, same content) from a conflict (same id,
+"""The content digest (`_digest`, schema version 4): the md5 of a JSON array of a row's
+typed values, stored as a number. It must tell a duplicate (same id, same content) from a conflict (same id,
 other content) whatever the values hold, and must not depend on the session."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -66,14 +67,30 @@ def test_the_same_row_as_csv_and_json_lines_is_a_duplicate(
     assert counts(con, csv) == (0, 1, 0)
 
 
-def test_a_database_of_schema_version_2_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "v2.duckdb"
+def test_a_database_of_schema_version_3_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "v3.duckdb"
     con = store.connect(path)
-    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     con.close()
-    with pytest.raises(UsageError, match=r"schema version 2, this one reads 3\); load the "
+    with pytest.raises(UsageError, match=r"schema version 3, this one reads 4\); load the "
                        r"logs again into a new database"):
         store.connect(path)
+
+
+def test_a_generated_id_is_the_md5_hex_of_the_content_as_before_version_4(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # Version 4 stores the digest as a number; the id of a row without one stays the
+    # first 24 hex characters of the md5 of the same text, so ids (and the finding ids
+    # made from them) are those version 3 gave.
+    row = {k: v for k, v in ROW.items() if k != "event_id"}
+    assert counts(con, write_jsonl(tmp_path / "a.jsonl", [row])) == (1, 0, 0)
+    # ts as epoch microseconds (10:00+02:00 is 08:00Z), then the other columns in the
+    # kind's order, result's default, and no extras.
+    content = json.dumps(["1772352000000000", "svc", None, "login", "crm", None, None, None,
+                          None, None, "success", None, None, None], separators=(",", ":"))
+    expected = "auto-" + hashlib.md5(content.encode()).hexdigest()[:24]
+    assert con.execute("SELECT event_id, typeof(_digest) FROM actions").fetchall() == [
+        (expected, "UHUGEINT")]
 
 
 SAMPLE = (Path(__file__).parent / "data/cloudtrail"

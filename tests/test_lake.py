@@ -73,7 +73,8 @@ def read_back(lake: Path, kind: str) -> list[tuple[Any, ...]]:
 
 def stored(db: Path, kind: str) -> list[tuple[Any, ...]]:
     con = store.connect(db, read_only=True)
-    columns = ", ".join(f"CAST({c} AS VARCHAR)" if c == "extra" else c
+    # The lake holds `extra` and `_digest` (a 128-bit number) as text (lake.select_sql).
+    columns = ", ".join(f"CAST({c} AS VARCHAR)" if c in ("extra", "_digest") else c
                         for c in lake_columns(KINDS[kind]))
     rows = con.execute(f"SELECT {columns} FROM {kind} ORDER BY ALL").fetchall()
     con.close()

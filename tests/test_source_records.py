@@ -280,7 +280,7 @@ def test_a_database_of_an_older_schema_is_refused(tmp_path: Path) -> None:
     _aged(path, "1")
     for read_only in (False, True):
         with pytest.raises(UsageError, match=r"older auditlog \(schema version 1, this one "
-                           r"reads 3\); load the logs again into a new database"):
+                           r"reads 4\); load the logs again into a new database"):
             store.connect(path, read_only=read_only)
 
 

@@ -27,6 +27,10 @@ from auditlog.sqltext import json_path, sql_string
 # taken one day either side of the wall time (al_offsets_near, computed once per value in
 # a layer of its own, see _time_layers), so only a value near a transition pays for more
 # than two conversions; al_gap_or_overlap tells which values were resolved that way.
+#
+# The common spelling, ISO 8601 in UTC with `T` and `Z` (al_utc_z), is told by one
+# pattern and cast directly (see _time_layers): al_ts would give it the same instant
+# after three patterns, and al_naive would test it once more.
 MACROS = r"""
 CREATE OR REPLACE TEMP MACRO al_epoch_ts(s) AS (
   CASE WHEN abs(CAST(s AS DECIMAL(38, 6))) >= 1e14 THEN NULL
@@ -65,6 +69,8 @@ CREATE OR REPLACE TEMP MACRO al_ts(s, naive, before, after, tz) AS (
       THEN CASE WHEN al_offset_ok(s) THEN try_cast(upper(s) AS TIMESTAMPTZ) END
     WHEN naive IS NOT NULL THEN al_fold0(naive, tz, before, after)
   END);
+CREATE OR REPLACE TEMP MACRO al_utc_z(s) AS (
+  regexp_full_match(s, '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z'));
 CREATE OR REPLACE TEMP MACRO al_amount(s) AS (
   CASE WHEN regexp_full_match(s, '\+?[0-9]{1,14}(\.[0-9]{0,4}0*)?')
        THEN CAST(s AS DECIMAL(18, 4)) END);
@@ -190,9 +196,12 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     # escapes every separator) and about half the cost of to_json of a struct, which
     # spells every key in every row (SCHEMA_VERSION 3 changed the digest to this). No
     # extras and extras all null digest alike: `{}` and NULL are the same content.
-    digest = (
-        f"md5(CAST(to_json([{digest_members}, "
-        f"nullif(CAST({digest_extra} AS VARCHAR), '{{}}')]) AS VARCHAR))"
+    # Stored as the md5's 128 bits (md5_number, SCHEMA_VERSION 4), not its 32 hex
+    # characters: the same verdicts, and a fixed-width column the INSERT stores for
+    # about a third of the cost of incompressible text (BENCHMARKS.md, session 11).
+    content = (
+        f"CAST(to_json([{digest_members}, "
+        f"nullif(CAST({digest_extra} AS VARCHAR), '{{}}')]) AS VARCHAR)"
     )
     reasons = [r for c in kind.columns for r in _checks(c, kind)]
     reasons += [_spelling_check(c, [staged.columns[i] for i in by_name[c.name]])
@@ -206,8 +215,11 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     if kind.generated_id:
         # No id given: a stable hash of the row's content, so that reloading the same
         # rows (from any file or format) finds them again.
+        # (The md5's hex, as before schema version 4, so generated ids did not change;
+        # coalesce computes it only for the rows without an id.)
         outputs[kind.column_names.index(id_col)] = (
-            f"coalesce({_t(kind.column(id_col))}, 'auto-' || substr(_digest, 1, 24)) AS {id_col}"
+            f"coalesce({_t(kind.column(id_col))}, 'auto-' || substr(md5(_content), 1, 24)) "
+            f"AS {id_col}"
         )
     # A row's text is kept only when it is quarantined for a reason found here; a
     # conflict found later rebuilds it from the staged table (see loading.store_rows).
@@ -216,8 +228,9 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         "AS _raw,\n  "
         + ",\n  ".join(outputs)
         + ",\n  extra, _digest, _reason, _naive, _dst\nFROM (\n"
-        + f"SELECT *, {digest} AS _digest,\n  {reason} AS _reason\nFROM (\n"
-        + f"SELECT *,\n  {typed}\nFROM ({_time_layers(kind, inner)})))"
+        + "SELECT *, md5_number(_content) AS _digest,\n"
+        + f"  {reason} AS _reason\nFROM (\nSELECT *, {content} AS _content\nFROM (\n"
+        + f"SELECT *,\n  {typed}\nFROM ({_time_layers(kind, inner)}))))"
     )
 
 
@@ -247,18 +260,21 @@ def _spelling_check(column: Column, names: list[str]) -> str:
 
 
 def _time_layers(kind: Kind, inner: str) -> str:
-    """Per timestamp column, over `inner`: its naive wall time `_n_<col>` (NULL when the
-    text carries an offset or is not ISO 8601) and the zone's offsets a day before and
-    after it, `_b_<col>` and `_a_<col>`, each computed once for the typed value and the
-    counts alike."""
+    """Per timestamp column, over `inner`: whether its text is ISO 8601 in UTC with `Z`
+    (`_z_<col>`, the fast path), its naive wall time `_n_<col>` (NULL when the text
+    carries an offset or is not ISO 8601) and the zone's offsets a day before and after
+    it, `_b_<col>` and `_a_<col>`, each computed once for the typed value and the counts
+    alike."""
     ts = [c.name for c in kind.columns if c.type == "ts"]
     if not ts:
         return inner
-    naive = ", ".join(f"al_naive(_t_{c}) AS _n_{c}" for c in ts)
+    utc_z = ", ".join(f"al_utc_z(_t_{c}) AS _z_{c}" for c in ts)
+    naive = ", ".join(f"CASE WHEN NOT _z_{c} THEN al_naive(_t_{c}) END AS _n_{c}" for c in ts)
     offsets = ", ".join(
         f"al_offsets_near(_n_{c}, $tz, INTERVAL '-1 day') AS _b_{c}, "
         f"al_offsets_near(_n_{c}, $tz, INTERVAL '1 day') AS _a_{c}" for c in ts)
-    return f"SELECT *, {offsets} FROM (SELECT *, {naive} FROM ({inner}))"
+    return (f"SELECT *, {offsets} FROM (SELECT *, {naive} FROM (SELECT *, {utc_z} FROM "
+            f"({inner})))")
 
 
 def _naive_counts(kind: Kind) -> str:
@@ -357,7 +373,8 @@ def _typed(column: Column, currency: str | None) -> str:
     text = _t(column)
     if column.type == "ts":
         name = column.name
-        return f"al_ts({text}, _n_{name}, _b_{name}, _a_{name}, $tz)"
+        return (f"CASE WHEN _z_{name} THEN try_cast({text} AS TIMESTAMPTZ) "
+                f"ELSE al_ts({text}, _n_{name}, _b_{name}, _a_{name}, $tz) END")
     if column.type == "amount":
         return f"al_amount({text})"
     if column.type == "enum":

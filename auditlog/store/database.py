@@ -20,8 +20,9 @@ DEFAULT_DB = "auditlog.duckdb"
 # 2: source_records and the <kind>_with_record views (the verbatim record of every
 # standard-format row, ingest/kept.py). 3: the rows' content digest (`_digest`) is the
 # md5 of a JSON array of the values, not of a JSON object (ingest/validate.py), so
-# digests stored before would not match. A database of another version is refused.
-SCHEMA_VERSION = 3
+# digests stored before would not match. 4: `_digest` is that md5 as a number
+# (UHUGEINT, md5_number), not as hex text. A database of another version is refused.
+SCHEMA_VERSION = 4
 
 
 def default_db_path() -> Path:

@@ -38,7 +38,10 @@ def lake_columns(kind: Kind) -> list[str]:
 
 def select_sql(kind: Kind, where: str = "true") -> str:
     """The SELECT that turns a table's rows into lake rows (plus `day` when partitioned)."""
-    columns = [f"CAST({c} AS VARCHAR) AS {c}" if c == "extra" else c for c in lake_columns(kind)]
+    # `_digest` (UHUGEINT) as its decimal text: Parquet and Spark have no 128-bit
+    # unsigned integer (DuckDB would write it as a lossy DOUBLE).
+    columns = [f"CAST({c} AS VARCHAR) AS {c}" if c in ("extra", "_digest") else c
+               for c in lake_columns(kind)]
     time_column = partition_column(kind)
     if time_column is not None:
         # The day in UTC whatever the session zone: partitions mean the same everywhere.
