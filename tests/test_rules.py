@@ -8,7 +8,7 @@ import pytest
 
 from auditlog.engines.base import finding_id
 from auditlog.engines.cases import build_fixture
-from auditlog.engines.runner import run_rule
+from auditlog.engines.runner import rule_output, run_rule
 from auditlog.engines.sandbox import open_sandbox
 from auditlog.errors import RuleError, UsageError
 from auditlog.pack import load_all, load_rules
@@ -119,6 +119,42 @@ def test_finding_ids_are_stable_and_distinct_per_rule() -> None:
     assert finding_id("r1", "CH-1") == finding_id("r1", "CH-1")
     assert finding_id("r1", "CH-1") != finding_id("r2", "CH-1")
     assert finding_id("r1", "CH-1").startswith("F-") and len(finding_id("r1", "x")) == 18
+
+
+# Keys of every shape a rule returns: non-ASCII text, quotes, separators, empty, long.
+ODD_KEYS = ["CH-1", "é|ü~r12", "a'b\"c", "", "x" * 500, "C1|2026-03-01 10:00:00+00", "日本"]
+
+
+def test_finding_ids_computed_in_sql_are_the_python_ones(tmp_path: Path, charges_db: Path) -> None:
+    """The DuckDB engine computes ids in its query (base.FINDING_ID_SQL): they must be
+    the ids finding_id() gives, which Spark, the cases and older databases use."""
+    values = ", ".join(f"({i}, '{k.replace(chr(39), chr(39) * 2)}')" for i, k in enumerate(ODD_KEYS))
+    write_rule(tmp_path, "odd_keys", "SELECT CAST(NULL AS TIMESTAMPTZ) AS ts, NULL AS change_id, "
+               "NULL AS actor, NULL AS account, NULL AS amount, list_value(k) AS evidence, "
+               f"k AS key FROM (VALUES {values}) AS t(i, k)")
+    (rule,) = load_rules([tmp_path / "custom"], builtin=False)
+    con = open_sandbox(charges_db)
+    frame = run_rule(con, rule)
+    computed = rule_output(con, rule)  # the ids come out of the query itself
+    con.close()
+    assert computed["finding_id"].to_list() == frame["finding_id"].to_list()
+    assert sorted(frame["key"].to_list()) == sorted(ODD_KEYS)
+    assert frame["finding_id"].to_list() == [finding_id("odd_keys", k) for k in frame["key"]]
+
+
+def test_evidence_drops_nulls_and_duplicates_and_is_sorted(tmp_path: Path,
+                                                          charges_db: Path) -> None:
+    """The DuckDB form of the wrapper leaves out the NULL filter Spark needs: still no NULL,
+    no duplicate, sorted; a NULL list stays NULL."""
+    write_rule(tmp_path, "lists", "SELECT CAST(NULL AS TIMESTAMPTZ) AS ts, NULL AS change_id, "
+               "NULL AS actor, NULL AS account, NULL AS amount, e AS evidence, k AS key "
+               "FROM (VALUES ('a', ['b', NULL, 'a', 'b']), ('b', [NULL]), "
+               "('c', CAST(NULL AS VARCHAR[]))) AS t(k, e)")
+    (rule,) = load_rules([tmp_path / "custom"], builtin=False)
+    con = open_sandbox(charges_db)
+    frame = run_rule(con, rule)
+    con.close()
+    assert frame["evidence"].to_list() == [["a", "b"], [], None]
 
 
 def test_output_is_cast_to_the_contract_types(tmp_path: Path, charges_db: Path) -> None:

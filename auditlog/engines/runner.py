@@ -56,16 +56,19 @@ def rule_output(
     *,
     bounds: RuleBounds = DEFAULT_BOUNDS,
 ) -> pl.DataFrame:
-    """The rule's wrapped output rows (OUTPUT_COLUMNS, ordered by key), not yet findings."""
+    """The rule's wrapped output rows (OUTPUT_COLUMNS, ordered by key) with their
+    finding ids computed in the query (base.FINDING_ID_SQL), not yet findings."""
     check_single_select(con, rule)
     values: dict[str, Any] = dict(rule.bind(params))
+    values["auditlog_rule_id"] = rule.id
     if since is not None:
         values["auditlog_since"] = since
     if until is not None:
         values["auditlog_until"] = until
     with watchdog(con.interrupt, bounds.timeout) as fired:
         try:
-            return con.sql(wrapped_sql(rule, since, until), params=values or None).pl()
+            return con.sql(wrapped_sql(rule, since, until, identified=True),
+                           params=values).pl()
         except duckdb.Error as exc:
             raise rule_failure(rule, exc, bounds, timed_out=fired()) from None
 

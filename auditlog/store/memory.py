@@ -75,6 +75,27 @@ def memory_limit() -> str:
     return parse_size(given, "memory_limit") if given else default_memory_limit()
 
 
+BYTES = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+         "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
+
+
+def size_bytes(size: str) -> int:
+    """A size as parse_size spells it ('3072MiB', '6GB'), in bytes."""
+    match = SIZE.match(size)
+    if not match:
+        raise ValueError(f"not a size: {size!r}")
+    return int(float(match.group(1)) * BYTES[match.group(2).upper()])
+
+
+def leave_room(con: Any, held_bytes: int) -> None:
+    """Lower `con`'s memory limit (memory_limit()) by `held_bytes` that this process
+    already holds outside DuckDB, never below FLOOR: a run's findings, handed to the
+    writer as Arrow, are counted in the limit, so its peak RSS stays near the limit
+    instead of the limit plus the findings (issue 14)."""
+    room = max(size_bytes(memory_limit()) - max(held_bytes, 0), FLOOR)
+    con.execute(f"SET memory_limit = '{room // 1024**2}MiB'")
+
+
 def temp_directory(db_path: Path | str) -> str:
     """Where a connection spills: AUDITLOG_TEMP_DIR, else beside the database file
     (`<file>.tmp`, DuckDB's own choice: the same disk as the data), else for an
