@@ -77,3 +77,26 @@ def test_a_timestamp_column_loads_as_its_instant(tmp_path: Path,
     (result,) = ingest_paths(con, [path], kind="actions", tz="UTC")
     assert (result.loaded, result.quarantined) == (1, 0)
     assert con.execute("SELECT epoch(ts) FROM actions").fetchone() == (1772359200.0,)
+
+
+def test_a_timestamp_column_is_typed_as_its_value_and_digests_as_its_text_would(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # A TIMESTAMPTZ column is taken as it is (Staged.instants), not printed and parsed
+    # back; the row is the same content as the same event written as text elsewhere.
+    typed = tmp_path / "typed.parquet"
+    writer = duckdb.connect()
+    writer.execute(
+        "COPY (SELECT * FROM (VALUES ('E1', TIMESTAMPTZ '2026-03-01 10:00:00.123456+00'), "
+        "('E2', NULL)) t(event_id, ts), (SELECT 'alice' AS actor, 'login' AS action, "
+        f"'crm' AS system)) TO '{typed}' (FORMAT parquet)")
+    writer.close()
+    (result,) = ingest_paths(con, [typed], kind="actions", tz="UTC")
+    assert (result.loaded, result.quarantined, result.naive_times) == (1, 1, 0)
+    assert con.execute("SELECT reason FROM quarantine").fetchall() == [
+        ("missing required field ts",)]
+    assert con.execute("SELECT epoch_us(ts) FROM actions").fetchall() == [(1772359200123456,)]
+    as_text = tmp_path / "a.csv"
+    as_text.write_text("event_id,ts,actor,action,system\n"
+                       "E1,2026-03-01T10:00:00.123456Z,alice,login,crm\n", encoding="utf-8")
+    (again,) = ingest_paths(con, [as_text], kind="actions", tz="UTC")
+    assert (again.loaded, again.duplicates, again.quarantined) == (0, 1, 0)

@@ -44,6 +44,10 @@ from auditlog.store import first_line
 # would reject real CloudTrail digests. (MAX_LINE_BYTES: see files.py.)
 MAX_JSON_BYTES = 1 << 30
 
+# What the first look at a text file found (_probe): its keys or column names, whether
+# a JSON object repeats a key, and whether every JSON line that is not blank is JSON.
+Probe = tuple[list[str], bool, bool]
+
 # Whether JSON records with these top-level keys are in a standard format (the
 # registry's answer, sources.is_standard): such records are staged into `DOCS` for
 # their adapter, never as a lazy view of native columns.
@@ -87,9 +91,9 @@ def stage(
             return _salvage(con, source)
     try:
         if source.format == "jsonl":
-            keys, repeated = probe or ([], False)
+            keys, repeated, all_json = probe or ([], False, False)
             return _stage_jsonl(con, source, lazy and not repeated and not standard(set(keys)),
-                                keys)
+                                keys, all_json)
         if source.format == "json":
             return _stage_json(con, source)
         if source.format in ("csv", "tsv"):
@@ -105,11 +109,12 @@ def stage(
         raise read_error(source, exc) from None
 
 
-def _probe(con: duckdb.DuckDBPyConnection, source: InputFile) -> tuple[list[str], bool] | None:
+def _probe(con: duckdb.DuckDBPyConnection, source: InputFile) -> Probe | None:
     """None when DuckDB's reader refuses the file, asked on a connection of its own. For
     JSON Lines this is the pass that lists the keys (it reads every line anyway), whose
-    result, the keys and whether an object repeats a key, is returned; for CSV the
-    dialect sniff; for JSON a parse of the document."""
+    result, the keys, whether an object repeats a key and whether every line that is
+    not blank is JSON, is returned; for CSV the dialect sniff; for JSON a parse of the
+    document."""
     probe = con.cursor()
     try:
         if source.format == "jsonl":
@@ -118,12 +123,12 @@ def _probe(con: duckdb.DuckDBPyConnection, source: InputFile) -> tuple[list[str]
             probe.execute(f"SELECT count(*) FROM {_json_objects_sql(source)}").fetchall()
         else:
             names = probe.execute(f"DESCRIBE SELECT * FROM {_csv_sql(source)}").fetchall()
-            return [name for name, *_ in names], False
+            return [name for name, *_ in names], False, False
     except READ_ERRORS:
         return None
     finally:
         probe.close()
-    return [], False
+    return [], False, False
 
 
 def _salvage(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged] | Records:
@@ -210,28 +215,32 @@ def _lines_sql(source: InputFile) -> str:
     )
 
 
-def _jsonl_keys(con: duckdb.DuckDBPyConnection, source: InputFile) -> tuple[list[str], bool]:
-    """The keys of every object in the file, and whether an object repeats one: one parse
-    per line, nothing kept. `try` turns a line that is not JSON into NULL (it is
-    quarantined later, with its reason). The distinct key *lists* are few (the lines of a
+def _jsonl_keys(con: duckdb.DuckDBPyConnection, source: InputFile) -> Probe:
+    """The keys of every object in the file, whether an object repeats one, and whether
+    every line but the blank ones is JSON: one parse per line, nothing kept. `try` turns
+    a line that is not JSON into NULL (it is quarantined later, with its reason); when
+    there is none, the typed read can parse without `try`, which costs a quarter of
+    that parse (json_keys and json_extract accept the same text). The distinct key *lists* are few (the lines of a
     log share a shape), and grouping them by hash costs what a DISTINCT over the keys
     costs, where testing each line's list for repeats (list_distinct) would cost more
     than the rest of the read."""
     # (Grouping by anything more than the hash, or filtering, costs a third more. Two
     # shapes of one hash would hide one's keys: a 64-bit collision among a file's few
     # shapes.)
-    shapes = [
-        shape for (shape,) in con.execute(
-            "SELECT any_value(k) FROM (SELECT try(json_keys(raw)) AS k FROM "
-            f"{_lines_sql(source)}) GROUP BY hash(k)"
-        ).fetchall() if shape is not None
-    ]
+    groups = con.execute(
+        "SELECT any_value(k), bool_or(k IS NULL AND trim(coalesce(raw, '')) <> '') "
+        f"FROM (SELECT raw, try(json_keys(raw)) AS k FROM {_lines_sql(source)}) "
+        "GROUP BY hash(k)"
+    ).fetchall()
+    shapes = [shape for shape, _ in groups if shape is not None]
     keys = sorted({key for shape in shapes for key in shape})
-    return keys, any(len(set(shape)) != len(shape) for shape in shapes)
+    return (keys, any(len(set(shape)) != len(shape) for shape in shapes),
+            not any(not_json for _, not_json in groups))
 
 
 def _stage_jsonl(
-    con: duckdb.DuckDBPyConnection, source: InputFile, lazy: bool, keys: list[str]
+    con: duckdb.DuckDBPyConnection, source: InputFile, lazy: bool, keys: list[str],
+    all_json: bool = False,
 ) -> list[Staged] | Records:
     lines = _lines_sql(source)
     if not lazy:
@@ -295,7 +304,8 @@ def _stage_jsonl(
         "SELECT raw AS _raw, CASE WHEN starts_with(raw, '{') THEN false "
         f"ELSE trim(coalesce(raw, '')) = '' END AS _blank FROM {lines}"
     ))
-    return [Staged(columns=keys, style="json", lazy=True, scan=scan, loc_prefix="line ")]
+    return [Staged(columns=keys, style="json", lazy=True, scan=scan, loc_prefix="line ",
+                   all_json=all_json)]
 
 
 # --- JSON documents -----------------------------------------------------------------
@@ -502,8 +512,10 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
         _parquet_records(con, source, {row[0]: row[1] for row in described})
         return IN_DOCS
     fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
+    instants = frozenset(i for i, row in enumerate(described)
+                         if row[1] == "TIMESTAMP WITH TIME ZONE")
     if lazy:
-        return [_stage_parquet_view(con, source, names, fields)]
+        return [_stage_parquet_view(con, source, names, fields, instants)]
     raw = "to_json(struct_pack(" + ", ".join(
         f'{quote_ident(n)} := "{escape_ident(n)}"' for n in names
     ) + "))"
@@ -516,11 +528,11 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
         """,
         {"path": str(source.path)},
     )
-    return [Staged(columns=names, style="native")]
+    return [Staged(columns=names, style="native", instants=instants)]
 
 
 def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names: list[str],
-                        fields: str) -> Staged:
+                        fields: str, instants: frozenset[int]) -> Staged:
     """The fast path, as for CSV: `STAGE` a view numbered by `file_row_number`, and the
     typed rows read from an unnumbered parallel scan in file order (Staged.scan), with
     a row's text built from its fields only for the rows that are quarantined. A
@@ -539,7 +551,7 @@ def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names
     ) + ")) AS VARCHAR)"
     scan = f"SELECT false AS _blank, CAST(NULL AS VARCHAR) AS _bad, {fields} FROM {parquet})"
     return Staged(columns=names, style="native", raw=raw, lazy=True, scan=scan,
-                  loc_prefix="row ")
+                  loc_prefix="row ", instants=instants)
 
 
 def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,

@@ -145,6 +145,13 @@ class Staged:
     # adapter's text values are staged as they are (split_by_kind), so typing them does
     # not serialize each to JSON and parse it back.
     text_columns: frozenset[int] = frozenset()
+    # Of a "native" table (Parquet), the columns (indexes) that hold TIMESTAMP WITH TIME
+    # ZONE values: a timestamp column of the kind typed by them is the value itself, not
+    # its text parsed back (its text is still what messages quote).
+    instants: frozenset[int] = frozenset()
+    # Of a lazy JSON Lines view: every line that is not blank is JSON (the probe parsed
+    # each), so the typed read parses without `try` (readers._jsonl_keys).
+    all_json: bool = False
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,13 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         if len(variants) > 1:
             spellings.append(f"list_value({', '.join(variants)}) AS {_k(column)}")
 
+    # A timestamp column given as TIMESTAMPTZ values, under one name (Staged.instants).
+    instants = {c.name: f"_i_{c.name}" for c in kind.columns
+                if c.type == "ts" and len(by_name.get(c.name, [])) == 1
+                and by_name[c.name][0] in staged.instants}
+    instant_cols = "".join(f", c{by_name[name][0]} AS {alias}"
+                           for name, alias in instants.items())
+
     extras = [(i, n) for i, n in enumerate(staged.columns) if n.strip().lower() not in known]
     wide = _wide(staged, extras)
     if wide is not None:
@@ -171,11 +178,12 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     ).removesuffix(", ")
     inner = (
         f"SELECT {_position(staged)}, {raw_from or 'NULL AS _raw'}, _bad,\n  {text_cols},\n"
-        f"  {extra} AS extra{extra_texts}\nFROM {source}"
+        f"  {extra} AS extra{extra_texts}{instant_cols}\nFROM {source}"
     )
     # Layer by layer, so each value is computed once: texts, typed values, then the
     # digest and the reasons from those.
-    typed = ",\n  ".join(f"{_typed(c, currency)} AS {_y(c)}" for c in kind.columns)
+    typed = ",\n  ".join(f"{_typed(c, currency, instants.get(c.name))} AS {_y(c)}"
+                         for c in kind.columns)
     typed += ",\n  " + _naive_counts(kind)
     digest_members = ", ".join(
         _digest_text(c) for c in kind.columns if c.name != kind.id_column
@@ -230,7 +238,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         + ",\n  extra, _digest, _reason, _naive, _dst\nFROM (\n"
         + "SELECT *, md5_number(_content) AS _digest,\n"
         + f"  {reason} AS _reason\nFROM (\nSELECT *, {content} AS _content\nFROM (\n"
-        + f"SELECT *,\n  {typed}\nFROM ({_time_layers(kind, inner)}))))"
+        + f"SELECT *,\n  {typed}\nFROM ({_time_layers(kind, inner, set(instants))}))))"
     )
 
 
@@ -259,16 +267,17 @@ def _spelling_check(column: Column, names: list[str]) -> str:
     )
 
 
-def _time_layers(kind: Kind, inner: str) -> str:
+def _time_layers(kind: Kind, inner: str, instants: set[str]) -> str:
     """Per timestamp column, over `inner`: whether its text is ISO 8601 in UTC with `Z`
     (`_z_<col>`, the fast path), its naive wall time `_n_<col>` (NULL when the text
     carries an offset or is not ISO 8601) and the zone's offsets a day before and after
     it, `_b_<col>` and `_a_<col>`, each computed once for the typed value and the counts
-    alike."""
+    alike. A column of `instants` (TIMESTAMPTZ values) is never naive."""
     ts = [c.name for c in kind.columns if c.type == "ts"]
     if not ts:
         return inner
-    utc_z = ", ".join(f"al_utc_z(_t_{c}) AS _z_{c}" for c in ts)
+    utc_z = ", ".join(f"{'true' if c in instants else f'al_utc_z(_t_{c})'} AS _z_{c}"
+                      for c in ts)
     naive = ", ".join(f"CASE WHEN NOT _z_{c} THEN al_naive(_t_{c}) END AS _n_{c}" for c in ts)
     offsets = ", ".join(
         f"al_offsets_near(_n_{c}, $tz, INTERVAL '-1 day') AS _b_{c}, "
@@ -344,13 +353,18 @@ def _source(staged: Staged, known: set[str], *, wide: bool = False) -> tuple[str
         f", CASE WHEN _s IS NOT NULL THEN json_extract(_raw, {paths(others)}) END AS _x"
         if others else ""
     )
+    parse = f"json_extract_string(_raw, {paths(canonical)})"
+    if not staged.all_json:
+        parse = f"try({parse})"
+    elif staged.scan is not None:
+        parse = f"CASE WHEN NOT _blank THEN {parse} END"  # a blank line is not JSON
     # A line with a contract value is an object; only one without is parsed again.
     source = f"""(
       SELECT {_position(staged)}, _raw,
         CASE WHEN _s IS NULL THEN 'not valid JSON' WHEN list_count(_s) > 0 THEN NULL
              WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad{texts}{values}
       FROM (SELECT *{extract} FROM (
-        SELECT {_position(staged)}, _raw, try(json_extract_string(_raw, {paths(canonical)})) AS _s
+        SELECT {_position(staged)}, _raw, {parse} AS _s
         FROM {table})))"""
     return source, set(canonical)
 
@@ -369,8 +383,10 @@ def _t(column: Column) -> str:
     return f"_t_{column.name}"
 
 
-def _typed(column: Column, currency: str | None) -> str:
+def _typed(column: Column, currency: str | None, instant: str | None = None) -> str:
     text = _t(column)
+    if instant is not None:  # TIMESTAMPTZ values (Staged.instants)
+        return instant
     if column.type == "ts":
         name = column.name
         return (f"CASE WHEN _z_{name} THEN try_cast({text} AS TIMESTAMPTZ) "
