@@ -142,6 +142,15 @@ CAUSE_SQL = """
     WHERE cc.charge_id = ?"""
 
 
+# The shared views each trace's SQL reads, in all its branches: the only ones it installs
+# (with what they are built from), so that over fresh stored tables a trace binds four
+# one-line views, not the whole model (start time, issue 14). tests/test_trace_views.py
+# checks them against the SQL the traces run.
+CHARGE_VIEWS = ("charge_causes", "anomalous_charges", "charge_refunds", "privilege_grants",
+                "model_params", "order_actions", "sale_charges")
+CHANGE_VIEWS = ("anomalous_charges", "change_controls")
+ACCOUNT_VIEWS = ("anomalous_charges", "privilege_grants")
+
 # The kind of the row each step of a charge's chain is.
 STEP_KINDS = {"charge": "charges", "action": "actions", "privilege": "privileges",
               "change": "changes"}
@@ -151,7 +160,7 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str, *,
                  records: bool = False) -> ChargeTrace:
     """charge → causal action → privilege that allowed it → change; and the rules.
     `records`: with the source record of each row of the chain (source_records.py)."""
-    install_shared_views(con)
+    install_shared_views(con, reads=CHARGE_VIEWS)
     row = one_row(con, CAUSE_SQL, [charge_id])
     if row is None:
         raise UsageError(f"no charge '{charge_id}'"
@@ -169,12 +178,12 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str, *,
             chain.append(grant)
     if change_id is not None:
         chain.append(change_step(con, change_id))
+    rules = rules_for(con, charge_id)
     return ChargeTrace(
         charge_id=charge_id, anomalous=anomalous,
         responsible=Responsible(change_id, cause.actor, cause.cause_time),
         reason=verdict_reason(cause), undecided=undecided(con, cause), chain=tuple(chain),
-        rules=tuple(rules_for(con, charge_id)),
-        sigma=sigma_rules(con, rules_for(con, charge_id)),
+        rules=tuple(rules), sigma=sigma_rules(con, rules),
         source_records=source_records(con, [(STEP_KINDS[s.step], s.id) for s in chain])
         if records else None,
     )
@@ -317,7 +326,7 @@ def trace_change(con: duckdb.DuckDBPyConnection, change_id: str, *,
                  records: bool = False) -> ChangeTrace:
     """The change, its approval and window (as the control views judge them), and its
     impact on customers; `records`: with the change record's source record."""
-    install_shared_views(con)
+    install_shared_views(con, reads=CHANGE_VIEWS)
     change = one_row(con, f"SELECT {CHANGE_COLUMNS} FROM changes WHERE change_id = ? LIMIT 1",
                      [change_id])
     if change is None:
@@ -367,7 +376,7 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str, *,
     """An operator or service account: what it did, with which privileges, and which
     customers and charges it affected; `records`: with the source records of its
     directory row and of each grant."""
-    install_shared_views(con)
+    install_shared_views(con, reads=ACCOUNT_VIEWS)
     directory = one_row(con, "SELECT * EXCLUDE (extra, _file, _row, _digest) FROM accounts "
                              "WHERE account = ? LIMIT 1", [account])
     activity = con.sql("""

@@ -12,7 +12,7 @@ fresh (store/attribution.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,8 @@ def connect_sandbox(db_path: Path | str,
 
 def install_shared_views(con: duckdb.DuckDBPyConnection, units: Sequence[SqlUnit] | None = None,
                          *, materialize: bool = False, use_stored: bool = True,
-                         params: Mapping[str, Any] | None = None) -> None:
+                         params: Mapping[str, Any] | None = None,
+                         reads: Collection[str] | None = None) -> None:
     """Create `units` as TEMP views or tables (allowed on a read-only database).
 
     Without `units`, every shared unit, the model's parameters taking a run's `params`
@@ -83,6 +84,10 @@ def install_shared_views(con: duckdb.DuckDBPyConnection, units: Sequence[SqlUnit
     With use_stored, a view that the last run stored (store/attribution.py) and that is
     still fresh reads its table instead of being recomputed. Freshness is judged over
     every shared unit, as the store fingerprints them, the given ones in their place.
+
+    With `reads` (a reader's: the views its SQL reads), only those and what they are
+    built from are created: a trace over fresh stored tables creates four one-line
+    views instead of binding the whole model's SQL (start time, issue 14).
     """
     every = with_model_params(shared_units(),
                               latest_run_params(con) if params is None else params)
@@ -90,6 +95,8 @@ def install_shared_views(con: duckdb.DuckDBPyConnection, units: Sequence[SqlUnit
         given = {unit.name: unit for unit in units}
         every = [given.get(unit.name, unit) for unit in every]
     stored = fresh_stored_views(con, every) if use_stored else set()
+    if reads is not None:
+        every = needed_units(every, reads, stored)
     # Over stored tables the remaining views are cheap filters of the raw tables, or
     # steps only a stored view was built from: left lazy, so none is computed for nothing.
     kind = "TABLE" if materialize and not stored else "VIEW"
@@ -100,4 +107,20 @@ def install_shared_views(con: duckdb.DuckDBPyConnection, units: Sequence[SqlUnit
         con.execute(f"DROP TABLE IF EXISTS {unit.name}")
         con.execute(f"CREATE TEMP {kind} {unit.name} AS\n{body}\n")
 
-    install_units(every if units is None else units, create)
+    install_units(every if units is None or reads is not None else units, create)
+
+
+def needed_units(every: Sequence[SqlUnit], reads: Collection[str],
+                 stored: Collection[str]) -> list[SqlUnit]:
+    """The units `reads` names and, transitively, those they read (a stored one reads
+    only its table), in `every`'s order, which creates each after what it reads."""
+    by_name = {unit.name: unit for unit in every}
+    wanted: set[str] = set()
+    pending = [name for name in reads if name in by_name]
+    while pending:
+        name = pending.pop()
+        if name not in wanted:
+            wanted.add(name)
+            if name not in stored:
+                pending.extend(r for r in by_name[name].reads if r in by_name)
+    return [unit for unit in every if unit.name in wanted]

@@ -20,7 +20,7 @@ stale and the views are computed as before.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import duckdb
@@ -59,6 +59,15 @@ def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(count)
 
 
+def existing_tables(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> set[str]:
+    """Those of `names` that table_exists would find, in one catalog query (each costs
+    a trace about as much as a point look-up: start time, issue 14)."""
+    rows = con.execute("SELECT DISTINCT table_name FROM information_schema.tables "
+                       "WHERE table_schema = 'main' AND list_contains(?, table_name)",
+                       [list(names)]).fetchall()
+    return {name for (name,) in rows}
+
+
 def fingerprint(con: duckdb.DuckDBPyConnection, views: Sequence[View]) -> str:
     """A digest of what the attribution depends on: the ingested files (content digests),
     the raw tables' row counts (they also change without a file, e.g. a direct load) and
@@ -66,26 +75,30 @@ def fingerprint(con: duckdb.DuckDBPyConnection, views: Sequence[View]) -> str:
     digest = hashlib.sha256()
     for view in views:
         digest.update(f"view {view.name}\n{view.sql}\n".encode())
-    if table_exists(con, "ingested_files"):
+    present = existing_tables(con, ("ingested_files", *RAW_TABLES))
+    if "ingested_files" in present:
         for sha, path in con.execute("SELECT sha256, path FROM ingested_files "
                                      "ORDER BY sha256, path").fetchall():
             digest.update(f"file {sha} {path}\n".encode())
+    counted = [table for table in RAW_TABLES if table in present]
+    counts = dict(zip(counted, con.execute(  # one query for every table's count
+        "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in counted)
+    ).fetchall()[0], strict=True)) if counted else {}
     for table in RAW_TABLES:
-        rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] \
-            if table_exists(con, table) else -1
-        digest.update(f"rows {table} {rows}\n".encode())
+        digest.update(f"rows {table} {counts.get(table, -1)}\n".encode())
     return digest.hexdigest()
 
 
 def fresh_stored_views(con: duckdb.DuckDBPyConnection,
                        views: Sequence[View]) -> set[str]:
     """The views whose stored tables reflect the database as it is now (else none)."""
-    if not table_exists(con, STATE_TABLE):
+    present = existing_tables(con, [STATE_TABLE, *(stored_name(n) for n in STORED_VIEWS)])
+    if STATE_TABLE not in present:
         return set()
     rows = con.execute(f"SELECT fingerprint FROM {STATE_TABLE}").fetchall()
     if len(rows) != 1 or rows[0][0] != fingerprint(con, views):
         return set()
-    return {name for name in STORED_VIEWS if table_exists(con, stored_name(name))}
+    return {name for name in STORED_VIEWS if stored_name(name) in present}
 
 
 def persist_attribution(con: duckdb.DuckDBPyConnection,
@@ -134,7 +147,8 @@ def persist_evidence(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 def evidence_is_fresh(con: duckdb.DuckDBPyConnection) -> bool:
     """The evidence index reflects the findings of the latest run (findings change only
     in a run's merge; triage does not touch evidence or presence)."""
-    if not all(table_exists(con, t) for t in (EVIDENCE_TABLE, EVIDENCE_STATE, "runs")):
+    needed = {EVIDENCE_TABLE, EVIDENCE_STATE, "runs"}
+    if existing_tables(con, needed) != needed:
         return False
     ((latest,),) = con.execute("SELECT max(run_id) FROM runs").fetchall()
     stored = con.execute(f"SELECT run_id, probe = {HASH_PROBE} FROM {EVIDENCE_STATE}").fetchall()
