@@ -281,19 +281,21 @@ class Investigation:
         naive times are UTC (or, for a file loaded before, the zone it was read in).
         `currency` is the ISO 4217 code of charges that name none; with `lake`, the rows
         loaded are appended to that Parquet lake as new files."""
-        from auditlog.analysis.findings import refresh_stored_attribution
+        from auditlog.analysis.stored_refresh import before_change, refresh_after
         from auditlog.ingest.pipeline import ingest_paths
         from auditlog.store.lake import append_files
 
         items = [paths] if isinstance(paths, str | Path) else list(paths)
         with self.connect(read_only=False) as con:
+            stored = before_change(con)
             results = ingest_paths(con, [Path(p) for p in items], kind=kind, tz=tz,
                                    strict=strict, currency=currency, progress=progress,
                                    mapping=Path(mapping) if mapping is not None else None,
                                    skipped=lambda file: self.notify(SkippedFile(file)))
             if lake is not None:  # the rows this call loaded, as new files; none rewritten
                 append_files(con, Path(lake), (r.sha256 for r in results if r.loaded))
-            refresh_stored_attribution(con)  # traces stay point look-ups (issue 14)
+            # Traces stay point look-ups (issue 14): what the new rows reach is recomputed.
+            refresh_after(con, stored, came=[r.sha256 for r in results if r.loaded])
         self.tell_times(results, tz_chosen=tz is not None)
         return file_results(results)
 
@@ -301,12 +303,14 @@ class Investigation:
                      ) -> pl.DataFrame:
         """Load a generated world (or sample_logs/) with each file's kind and zone as its
         sources.json says."""
-        from auditlog.analysis.findings import refresh_stored_attribution
+        from auditlog.analysis.stored_refresh import before_change, refresh_after
         from auditlog.ingest.world import load_world
 
         with self.connect(read_only=False) as con:
+            stored = before_change(con)
             results = load_world(con, Path(root), progress=progress)
-            refresh_stored_attribution(con)  # as ingest: traces stay point look-ups
+            # As ingest: traces stay point look-ups.
+            refresh_after(con, stored, came=[r.sha256 for r in results if r.loaded])
             return file_results(results)
 
     def forget(self, targets: str | Sequence[str]) -> pl.DataFrame:
@@ -314,14 +318,20 @@ class Investigation:
         file: path, sha256, kind, rows_removed, rows_handed_over, quarantine_removed."""
         import polars as pl
 
+        from auditlog.analysis.stored_refresh import before_change, refresh_after
         from auditlog.ingest.forget import forget as forget_files
+        from auditlog.ingest.forget import resolve
 
         if not self.path.exists():  # a writer would create it: nothing was loaded
             raise UsageError(f"no database at {self.path}; nothing was loaded, so nothing "
                              "can be forgotten")
         items = [targets] if isinstance(targets, str) else list(targets)
         with self.connect(read_only=False) as con:
+            # The rows that go are captured first, so that the stored attribution is
+            # refreshed for what they reach and a trace stays a point look-up (issue 14).
+            stored = before_change(con, leaving=[e.sha256 for e in resolve(con, items)])
             report = forget_files(con, items)
+            refresh_after(con, stored)
             self.tell_stale(con)
         return pl.DataFrame([r.as_dict() for r in report], schema={
             "path": pl.String, "sha256": pl.String, "kind": pl.String,

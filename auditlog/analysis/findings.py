@@ -150,28 +150,6 @@ def store_attribution(db_path: Path | str, params: dict[str, Any] | None = None)
         con.close()
 
 
-def refresh_stored_attribution(con: duckdb.DuckDBPyConnection) -> bool:
-    """After an ingest into a database a run stored the attribution of: store it again
-    for the data as it is now (the latest run's model parameters), so that a trace stays
-    a point look-up instead of recomputing the model for every command (issue 14). The
-    ingest pays the model once; nothing to do (False) when no run stored one, or when it
-    is still fresh (the ingest loaded nothing). Findings stay the run's until a new run."""
-    from auditlog.store.attribution import STATE_TABLE, table_exists
-    from auditlog.store.runs import latest_run_params
-
-    if not table_exists(con, STATE_TABLE):
-        return False
-    units = with_model_params(shared_units(), latest_run_params(con))
-    con.execute("BEGIN TRANSACTION")
-    try:
-        changed = persist_attribution(con, units)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return changed
-
-
 def run_on_engine(engine: Engine, rules: Sequence[Rule], params: dict[str, Any] | None,
                   since: datetime | None, until: datetime | None,
                   progress: Steps | None = None) -> pl.DataFrame:
