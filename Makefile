@@ -24,7 +24,8 @@ demo: setup
 	$(BIN)/auditlog demo
 
 # One worker per core (pytest-xdist); a file's tests stay on one worker, so module-level
-# fixtures (a generated world, a Spark session) are built once per file.
+# fixtures (a generated world, a Spark session) are built once per file, except files of
+# independent cases named in tests/conftest.py's SPREAD_OVER_WORKERS.
 test: $(VENV)/.installed-test
 	scripts/system-deps
 	$(BIN)/python -m pytest -n auto --dist loadfile

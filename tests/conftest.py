@@ -31,6 +31,42 @@ os.environ["AUDITLOG_CACHE_DIR"] = tempfile.mkdtemp(prefix="auditlog-cache-")
 
 from auditlog import store
 
+# Files of independent cases, each case building its own database, that pytest-xdist
+# shares out test by test; every other file stays on one worker (--dist loadfile), so
+# its module fixtures (a generated world, a Spark session) are built once. The rule-case
+# harness is the slowest file: on one worker it would be the last to finish.
+SPREAD_OVER_WORKERS = frozenset({"tests/test_rule_cases.py"})
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent without it
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, except for the files in SPREAD_OVER_WORKERS. (xdist's own
+    `loadgroup` would do it with marks, but it does not see them under pytest 9.)"""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SpreadSomeFiles(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            file = str(super()._split_scope(nodeid))
+            return nodeid if file in SPREAD_OVER_WORKERS else file
+
+    return SpreadSomeFiles(config, log)
+
+
+@pytest.fixture(scope="session")
+def sample_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample incident (sample_logs) with every pack run once, built once per test
+    process: loading and running it is the costly part, copying the file is not."""
+    import auditlog
+    from auditlog.ingest.world import sample_logs_dir
+
+    path = tmp_path_factory.mktemp("golden-template") / "sample.duckdb"
+    with auditlog.open(path) as inv:
+        inv.ingest_world(sample_logs_dir())
+        inv.run()
+    return path
+
 
 @pytest.fixture()
 def db_path(tmp_path: Path) -> Path:

@@ -37,15 +37,13 @@ NOW = re.compile(r"\b20\d\d-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?( UTC|Z)?")
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A database holding the sample incident (sample_logs), every pack run once."""
-    import auditlog
-    from auditlog.ingest.world import sample_logs_dir
+def sample_db(sample_db_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A database holding the sample incident, every pack run once: a module's own copy
+    of the template, so what one module writes (triage, review decisions) stays in it."""
+    import shutil
 
     path = tmp_path_factory.mktemp("golden") / "sample.duckdb"
-    with auditlog.open(path) as inv:
-        inv.ingest_world(sample_logs_dir())
-        inv.run()
+    shutil.copyfile(sample_db_template, path)
     yield path
 
 

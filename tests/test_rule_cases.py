@@ -10,6 +10,8 @@ import pytest
 from auditlog.engines.cases import Case, load_cases, run_case
 from auditlog.pack import Rule, load_rules
 
+# Each case builds its own database and needs no shared fixture, so pytest-xdist shares
+# the cases out over the workers (conftest.py SPREAD_OVER_WORKERS).
 RULES = load_rules()
 CASES = [(rule, case) for rule in RULES for case in load_cases(rule)]
 
