@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import typer
 from rich.console import Console, ConsoleOptions, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.segment import Segment
 from rich.text import Text
 
@@ -161,6 +160,15 @@ class ProgressBar:
     ids, file names), so they are text, never markup. Transient: gone when done."""
 
     def __init__(self, what: str, *, enabled: bool, on: Console | None = None) -> None:
+        # Here, not at the top: a command without a bar never imports it (start time).
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         target = on or err_console
         self.rows = 0
         self.bar = Progress(

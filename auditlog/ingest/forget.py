@@ -28,7 +28,6 @@ from pathlib import Path
 import duckdb
 
 from auditlog.errors import InputError, UsageError
-from auditlog.ingest.files import sha256_of
 from auditlog.kinds import KINDS
 from auditlog.store.attribution import STATE_TABLE, table_exists
 
@@ -100,6 +99,9 @@ def _resolve_one(con: duckdb.DuckDBPyConnection, target: str) -> list[Entry]:
         return [Entry(*r) for r in rows]
     on_disk = Path(target)
     if on_disk.is_file():
+        # Here: stale_findings (every reading command's check) needs none of files.py.
+        from auditlog.ingest.files import sha256_of
+
         digest = sha256_of(on_disk)
         rows = con.execute(query.format("sha256 = $t"), {"t": digest}).fetchall()
         if not rows:
