@@ -36,8 +36,21 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy auditlog
 	$(BIN)/lint-imports
 
+# The quick versions of the benchmarks, a few minutes in all (BENCHMARKS.md says how to
+# run the full ones, at 1M and 10M rows): start time, ingest of 100k rows, every pack and
+# a trace at 100k charges + 100k actions, a trace after ingest and after forget at 100k.
+# Each prints its figures; the JSON and the databases go to $(BENCH_OUT), never over
+# benchmarks/results/. Not in CI: no figure is asserted.
+BENCH_OUT ?= bench-data/quick
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/bench_ingest.py
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python benchmarks/bench_start.py --runs 5
+	$(BIN)/python benchmarks/bench_ingest.py --sizes 100000 --data-dir $(BENCH_OUT) \
+		--output $(BENCH_OUT)/ingest-100k.json
+	$(BIN)/python benchmarks/bench_rules.py --charges 100000 --actions 100000 \
+		--data-dir $(BENCH_OUT) --output $(BENCH_OUT)/rules-100k.json
+	$(BIN)/python benchmarks/bench_trace_refresh.py --rows 100000 --data-dir $(BENCH_OUT) \
+		--output $(BENCH_OUT)/trace-refresh-100k.json
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info auditlog.duckdb

@@ -170,7 +170,7 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str, *,
     anomalous = bool(cause.anomalous)
     change_id = cause.blamed_change_id if anomalous else cause.cause_change_id
     chain: list[Step] = [charge_step(cause)]
-    action = action_step(con, cause.cause_event_id)
+    action = action_step(con, cause.cause_event_id, cause.cause_ts)
     if action is not None:
         chain.append(action)
         grant = privilege_step(con, action)
@@ -273,13 +273,19 @@ def charge_step(cause: Cause) -> ChargeStep:
     )
 
 
-def action_step(con: duckdb.DuckDBPyConnection, event_id: str | None) -> ActionStep | None:
+def action_step(con: duckdb.DuckDBPyConnection, event_id: str | None,
+                at: datetime | None = None) -> ActionStep | None:
+    """The action `event_id`; `at`, its time when known (the cause's, taken from that
+    row): logs mostly arrive in time order, so the time's zone maps leave the scan one
+    row group to read instead of every event id (a third of a second at 10M, issue 14)."""
     if event_id is None:
         return None
-    row = one_row(con, """
+    when = "" if at is None else "AND ts = CAST(? AS TIMESTAMPTZ)"
+    row = one_row(con, f"""
         SELECT event_id AS id, ts AS time, actor, actor_type, action, system, target_account,
                object, order_id, change_id, channel, result
-        FROM actions WHERE event_id = ? ORDER BY ts LIMIT 1""", [event_id])
+        FROM actions WHERE event_id = ? {when} ORDER BY ts LIMIT 1""",
+                  [event_id] if at is None else [event_id, at])
     return ActionStep(**row) if row is not None else None
 
 
