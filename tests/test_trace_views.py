@@ -106,3 +106,18 @@ def test_the_answer_is_the_one_over_every_view(sample_db: Path,
             assert trace(connection).as_json() == trace(whole).as_json()
     finally:
         whole.close()
+
+
+def test_existing_tables_are_those_information_schema_lists(
+        connection: duckdb.DuckDBPyConnection) -> None:
+    from auditlog.store.attribution import existing_tables, table_exists
+
+    connection.execute("CREATE TEMP VIEW a_view AS SELECT 1 AS x")
+    connection.execute("CREATE TEMP TABLE a_table AS SELECT 1 AS x")
+    listed = {name for (name,) in connection.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+    ).fetchall()}
+    asked = listed | {"nope", "sqlite_master", "duckdb_tables", "pragma_database_list"}
+    assert {"a_view", "a_table", "charges"} <= listed
+    assert existing_tables(connection, asked) == listed
+    assert {name for name in asked if table_exists(connection, name)} == listed
