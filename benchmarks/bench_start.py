@@ -3,83 +3,185 @@
 
 Not a test: it measures and prints (issue 14's target: --help, --version, status and
 trace each at most 2x the bare import). Each command runs as a fresh process, N times
-interleaved with the baseline (so machine load hits both alike); the median is shown.
-status and trace read the sample incident (built once into a temp directory: ingest of
-sample_logs + run), trace after the run (stored attribution) and after a further ingest
-without a run.
+interleaved with the baseline (so machine load hits both alike), after one warm-up of
+each; the median is shown, of the wall time and of the process's CPU seconds (user +
+system, from the child's rusage: on a shared machine the CPU ratio is the steadier
+one). status and trace read the sample incident (ingest of sample_logs + run), trace
+after the run (the stored attribution's point look-up).
 
-    python benchmarks/bench_start.py            # 9 runs each
-    python benchmarks/bench_start.py --runs 21
+A setup is a Python (its venv's packages) and optionally a source tree put first on
+PYTHONPATH, so a before and an after run interleaved in one round:
+
+    python benchmarks/bench_start.py                       # this venv, 9 runs each
+    python benchmarks/bench_start.py --runs 21 --json benchmarks/results/start.json
+    python benchmarks/bench_start.py --setup before=/tmp/venv29/bin/python@/tmp/old-src \\
+        --setup after=.venv/bin/python
+
+Each setup builds its own sample database and unit-reads cache in a temp directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-PYTHON = sys.executable
+REPO = Path(__file__).resolve().parent.parent
+COMMANDS = ("--help", "--version", "status", "trace charge")
+
+# Run in the setup's own interpreter: the sample incident, then one anomalous charge's id.
+BUILD = """
+import sys
+from pathlib import Path
+import auditlog
+from auditlog.ingest.world import sample_logs_dir
+db = Path(sys.argv[1])
+with auditlog.open(db) as inv:
+    inv.ingest_world(sample_logs_dir())
+    inv.run()
+import duckdb
+con = duckdb.connect(str(db), read_only=True)
+((charge,),) = con.execute("SELECT charge_id FROM attribution_anomalous_charges "
+                           "ORDER BY charge_id LIMIT 1").fetchall()
+print(charge)
+"""
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+@dataclass
+class Setup:
+    name: str
+    python: str
+    source: str | None
+    env: dict[str, str]
+    commands: dict[str, list[str]]
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one process, its output thrown away."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    check=False)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
-def build_sample(db: Path) -> str:
-    """The sample incident in `db`; returns one anomalous charge's id."""
-    import auditlog
-    from auditlog.ingest.world import sample_logs_dir
+def parse_setup(text: str) -> tuple[str, str, str | None]:
+    """'name=python' or 'name=python@source-dir'."""
+    name, _, rest = text.partition("=")
+    if not name or not rest:
+        raise SystemExit(f"--setup {text!r}: expected NAME=PYTHON[@SOURCE]")
+    python, _, source = rest.partition("@")
+    return name, python, source or None
 
-    with auditlog.open(db) as inv:
-        inv.ingest_world(sample_logs_dir())
-        inv.run()
-    import duckdb
 
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        ((charge,),) = con.execute("SELECT charge_id FROM attribution_anomalous_charges "
-                                   "ORDER BY charge_id LIMIT 1").fetchall()
-    finally:
-        con.close()
-    return str(charge)
+def prepare(name: str, python: str, source: str | None, work: Path) -> Setup:
+    here = work / name
+    here.mkdir()
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1",
+           "AUDITLOG_CACHE_DIR": str(here / "cache")}
+    if source:
+        env["PYTHONPATH"] = source
+    db = here / "sample.duckdb"
+    built = subprocess.run([python, "-c", BUILD, str(db)], env=env, capture_output=True,
+                           text=True, check=False)
+    if built.returncode != 0:
+        raise SystemExit(f"setup {name}: building the sample failed:\n{built.stderr}")
+    charge = built.stdout.strip().splitlines()[-1]
+    env["AUDITLOG_DB"] = str(db)
+    cli = [python, "-m", "auditlog"]
+    commands = {"--help": [*cli, "--help"], "--version": [*cli, "--version"],
+                "status": [*cli, "status"], "trace charge": [*cli, "trace", "charge", charge]}
+    return Setup(name, python, source, env, commands)
+
+
+def git(*args: str) -> str:
+    done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
+                          check=False)
+    return done.stdout.strip()
+
+
+def versions(python: str, env: dict[str, str]) -> dict[str, str]:
+    probe = ("import json, importlib.metadata as m\n"
+             "print(json.dumps({p: m.version(p) for p in ('duckdb', 'typer', 'rich')}))")
+    done = subprocess.run([python, "-c", probe], env=env, capture_output=True, text=True,
+                          check=False)
+    return json.loads(done.stdout) if done.returncode == 0 else {}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--setup", action="append", default=[],
+                        help="NAME=PYTHON[@SOURCE] (repeatable); default: this Python")
+    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-start-"))
-    db = work / "sample.duckdb"
-    charge = build_sample(db)
-    env = {**os.environ, "AUDITLOG_DB": str(db), "COLUMNS": "80", "NO_COLOR": "1"}
-    cli = [PYTHON, "-m", "auditlog"]
-    commands = {
-        "--help": [*cli, "--help"],
-        "--version": [*cli, "--version"],
-        "status": [*cli, "status"],
-        "trace charge": [*cli, "trace", "charge", charge],
-    }
-    for argv in commands.values():  # warm the page cache and the unit-reads cache
-        timed(argv, env)
-    base: list[float] = []
-    times: dict[str, list[float]] = {name: [] for name in commands}
+    given = [parse_setup(text) for text in args.setup] or [("this", sys.executable, None)]
+    setups = [prepare(name, python, source, work) for name, python, source in given]
+    bare_env = {k: v for k, v in setups[0].env.items() if k != "PYTHONPATH"}
+    bare = [setups[0].python, "-c", "import duckdb"]
+    for setup in setups:  # warm the page cache and each setup's unit-reads cache
+        for argv in setup.commands.values():
+            timed(argv, setup.env)
+    timed(bare, bare_env)
+    load_before = os.getloadavg()[0]
+    base: list[tuple[float, float]] = []
+    times = {(s.name, c): [] for s in setups for c in COMMANDS}
     for _ in range(args.runs):
-        base.append(timed([PYTHON, "-c", "import duckdb"], env))
-        for name, argv in commands.items():
-            times[name].append(timed(argv, env))
-    bare = statistics.median(base)
-    print(f"median of {args.runs} runs; bare `import duckdb`: {bare:.3f} s")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"  {name:<14} {median:6.3f} s  {median / bare:5.2f}x")
+        base.append(timed(bare, bare_env))
+        for setup in setups:
+            for name, argv in setup.commands.items():
+                times[(setup.name, name)].append(timed(argv, setup.env))
+    load_after = os.getloadavg()[0]
+    bare_wall = statistics.median(w for w, _ in base)
+    bare_cpu = statistics.median(c for _, c in base)
+    print(f"median of {args.runs} runs, load {load_before:.1f} -> {load_after:.1f}; "
+          f"bare `import duckdb`: {bare_wall:.3f} s wall, {bare_cpu:.3f} s CPU")
+    results = []
+    for setup in setups:
+        print(f"{setup.name}: {setup.python}" + (f" @ {setup.source}" if setup.source else ""))
+        for name in COMMANDS:
+            values = times[(setup.name, name)]
+            wall = statistics.median(w for w, _ in values)
+            cpu = statistics.median(c for _, c in values)
+            print(f"  {name:<14} {wall:6.3f} s {wall / bare_wall:5.2f}x wall   "
+                  f"{cpu:6.3f} s {cpu / bare_cpu:5.2f}x CPU")
+            results.append({"setup": setup.name, "command": name, "wall_seconds": wall,
+                            "cpu_seconds": cpu, "wall_ratio": wall / bare_wall,
+                            "cpu_ratio": cpu / bare_cpu,
+                            "runs": [{"wall": w, "cpu": c} for w, c in values]})
+    if args.json:
+        document = {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": " ".join(["bench_start.py", *sys.argv[1:]]),
+            "machine": {"cores": os.cpu_count(), "platform": platform.platform(),
+                        "python": platform.python_version(),
+                        "auditlog_commit": git("rev-parse", "--short", "HEAD"),
+                        "auditlog_dirty": bool(git("status", "--porcelain", "auditlog"))},
+            "loadavg": {"before": load_before, "after": load_after},
+            "runs": args.runs,
+            "bare": {"wall_seconds": bare_wall, "cpu_seconds": bare_cpu,
+                     "runs": [{"wall": w, "cpu": c} for w, c in base]},
+            "setups": [{"name": s.name, "python": s.python, "source": s.source,
+                        "packages": versions(s.python, s.env)} for s in setups],
+            "results": results,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"written: {args.json}")
 
 
 if __name__ == "__main__":
