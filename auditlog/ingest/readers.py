@@ -227,8 +227,10 @@ def _jsonl_keys(con: duckdb.DuckDBPyConnection, source: InputFile) -> Probe:
     # (Grouping by anything more than the hash, or filtering, costs a third more. Two
     # shapes of one hash would hide one's keys: a 64-bit collision among a file's few
     # shapes.)
+    # CASE, not AND: DuckDB would trim every line for the AND (2.7x the pass's cost).
     groups = con.execute(
-        "SELECT any_value(k), bool_or(k IS NULL AND trim(coalesce(raw, '')) <> '') "
+        "SELECT any_value(k), "
+        "bool_or(CASE WHEN k IS NULL THEN trim(coalesce(raw, '')) <> '' ELSE false END) "
         f"FROM (SELECT raw, try(json_keys(raw)) AS k FROM {_lines_sql(source)}) "
         "GROUP BY hash(k)"
     ).fetchall()
