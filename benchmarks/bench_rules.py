@@ -273,7 +273,8 @@ def run_all(db: Path, args: argparse.Namespace) -> dict[str, Any]:
 def time_persisting() -> dict[str, float]:
     """Wrap the run's steps (analysis/findings.py) to time them within the run: wall
     seconds under the step's name, CPU seconds of the process under `<name> cpu`
-    (nothing else runs in the child meanwhile)."""
+    (nothing else runs in the child meanwhile), the child's peak RSS at the end of the
+    step under `<name> peak_rss_mb`."""
     from auditlog.analysis import findings
 
     times: dict[str, float] = {}
@@ -286,6 +287,8 @@ def time_persisting() -> dict[str, float]:
             finally:
                 times[name] = times.get(name, 0.0) + time.perf_counter() - started
                 times[f"{name} cpu"] = times.get(f"{name} cpu", 0.0) + cpu_seconds() - cpu
+                # The child's peak RSS so far: which step first reached the run's peak.
+                times[f"{name} peak_rss_mb"] = peak_rss_mb()
         return wrapper
 
     for name, attr in (("attribution", "persist_attribution"), ("rules", "run_on_engine"),
@@ -557,7 +560,10 @@ def print_summary(summary: dict[str, Any], results: dict[str, Any]) -> None:
     if steps:
         print("run steps: " + ", ".join(
             f"{name} {seconds:.1f} s (CPU {steps.get(name + ' cpu', 0.0):.1f} s)"
-            for name, seconds in steps.items() if not name.endswith(" cpu")))
+            for name, seconds in steps.items() if " " not in name))
+        print("peak RSS after each step: " + ", ".join(
+            f"{name.split()[0]} {mb:,.0f} MB" for name, mb in steps.items()
+            if name.endswith(" peak_rss_mb")))
     for label, t in (results["trace"].get("timeline") or {}).items():
         print(f"timeline of the {label.replace('_', ' ')}: {t['seconds']} s, {t['rows']} rows")
     for rule, seconds in (results["run"].get("profile") or {}).items():
