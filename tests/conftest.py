@@ -36,6 +36,25 @@ from auditlog import store
 # its module fixtures (a generated world, a Spark session) are built once. The rule-case
 # harness is the slowest file: on one worker it would be the last to finish.
 SPREAD_OVER_WORKERS = frozenset({"tests/test_rule_cases.py"})
+# The files that take longest (the Spark one several minutes: a JVM, every rule case in
+# one batch), started first so that the workers end together: the many short files fill
+# in behind them, and the spread cases last of all.
+LONGEST_FIRST = ("tests/test_spark.py", "tests/test_content_detection.py",
+                 "tests/test_attack_detections.py", "tests/test_ingest_formats.py",
+                 "tests/test_text_safety.py", "tests/test_ingest_detection.py",
+                 "tests/test_source_records.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest files first, spread files last, every other file in between in its own
+    order (the same on every worker, as xdist requires)."""
+    def rank(item: pytest.Item) -> int:
+        file = item.nodeid.split("::")[0]
+        if file in LONGEST_FIRST:
+            return LONGEST_FIRST.index(file)
+        return len(LONGEST_FIRST) + (file in SPREAD_OVER_WORKERS)
+
+    items.sort(key=rank)  # stable: a file's tests keep their order
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent without it
