@@ -339,6 +339,8 @@ def main() -> None:
                         help="work on the built database itself, not on a copy of it")
     parser.add_argument("--check", action="store_true",
                         help="compare stored tables and traces with the computed ones")
+    parser.add_argument("--batches", nargs="+", choices=("customer", "unrelated"),
+                        default=["customer", "unrelated"])
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--child", choices=tuple(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
@@ -354,6 +356,8 @@ def main() -> None:
     base = {"charges": {"traced": charge, "ordinary": ordinary}}
     results["before"] = measure("trace", db, base)
     for name, batch in batches.items():
+        if name not in args.batches:
+            continue
         traced = {"charges": {"traced": charge, "new_anomalous": batch["new_anomalous"],
                               "ordinary": ordinary}}
         log(f"{name}: ingest ...")
@@ -389,6 +393,8 @@ def report(results: dict[str, Any]) -> None:
         f"{k} {v['seconds']:.3f} s (CPU {v['cpu_seconds']:.3f})"
         for k, v in before.items() if isinstance(v, dict)))
     for name in ("customer", "unrelated"):
+        if name not in results:
+            continue
         r = results[name]
         for step in ("ingest", "forget"):
             s = r[step]
