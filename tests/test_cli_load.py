@@ -64,3 +64,32 @@ def test_status_without_a_database_says_what_to_do(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False)
     assert process.returncode == 2
     assert "auditlog ingest" in process.stderr and "Traceback" not in process.stderr
+
+
+def test_a_generated_world_loads_as_its_sources_say(tmp_path: Path) -> None:
+    # `auditlog generate` then `auditlog ingest DIR`: each file with its kind and zone
+    # (the billing export is in local time), the ground truth beside the logs left out.
+    from auditlog.ingest.world import read_sources
+    from auditlog.world import generate_world
+
+    world = tmp_path / "w"
+    generate_world(world, customers=100, seed=3, days=21, billing_tz="Europe/Amsterdam")
+    db = tmp_path / "w.duckdb"
+    result = runner.invoke(app, ["ingest", str(world), "--db", str(db), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "is a generated world" in result.stderr
+    loaded = {(e["path"], e["kind"]) for e in json.loads(result.stdout)}
+    assert loaded == {(str(path), kind) for path, kind, _ in read_sources(world)}
+    by_world = tmp_path / "by_world.duckdb"
+    import auditlog
+    with auditlog.open(by_world) as inv:
+        inv.ingest_world(world)
+    query = "SELECT charge_id, ts FROM charges ORDER BY charge_id"
+    with auditlog.open(db) as a, auditlog.open(by_world) as b:
+        assert a.sql(query).rows() == b.sql(query).rows()
+
+    # Told how to read it, the folder is files like any other: the ground truth is no log.
+    told = runner.invoke(app, ["ingest", str(world), "--db", str(tmp_path / "t.duckdb"),
+                               "--tz", "UTC"])
+    assert told.exit_code != 0  # (the app raises; main() words it as one sentence)
+    assert "ground_truth" in str(getattr(told.exception, "source", ""))

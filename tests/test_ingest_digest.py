@@ -90,7 +90,7 @@ def test_a_generated_id_is_the_md5_hex_of_the_content_as_before_version_4(
                           None, None, "success", None, None, None], separators=(",", ":"))
     expected = "auto-" + hashlib.md5(content.encode()).hexdigest()[:24]
     assert con.execute("SELECT event_id, typeof(_digest) FROM actions").fetchall() == [
-        (expected, "UHUGEINT")]
+        (expected, "UBIGINT")]
 
 
 SAMPLE = (Path(__file__).parent / "data/cloudtrail"
@@ -111,3 +111,18 @@ def test_an_adapters_text_that_looks_like_json_stays_text(
                        "source_ip FROM actions").fetchall() == [(' {"a": 1} ', "VARCHAR", "12")]
     (again,) = ingest_paths(con, [write_jsonl(tmp_path / "b.jsonl", [record])], tz="UTC")
     assert (again.loaded, again.duplicates) == (0, 1)
+
+
+def test_the_digest_reaches_a_notebook_whole(tmp_path: Path) -> None:
+    # `SELECT *` of a kind table into polars (Investigation.sql) gives each row's digest
+    # as DuckDB stores it: a 64-bit unsigned number, not a decimal it overflows.
+    import auditlog
+
+    with auditlog.open(tmp_path / "n.duckdb") as inv:
+        inv.ingest([write_jsonl(tmp_path / "a.jsonl", [ROW, {**ROW, "event_id": "e2",
+                                                              "action": "logout"}])])
+        frame = inv.sql("SELECT * FROM actions ORDER BY event_id")
+        stored = inv.sql("SELECT CAST(_digest AS VARCHAR) AS d FROM actions "
+                         "ORDER BY event_id")["d"].to_list()
+    assert [str(d) for d in frame["_digest"].to_list()] == stored
+    assert len(set(stored)) == 2

@@ -15,6 +15,7 @@ from auditlog.cli.common import (
     ProgressBar,
     app,
     console,
+    err_console,
     investigation,
     print_json,
 )
@@ -74,11 +75,27 @@ def ingest(
     Reads JSON Lines, JSON, CSV, TSV, Parquet, EVTX and auditd text, text formats also
     gzipped, each told by its content whatever the file's name. In a folder, files in
     none of these formats are skipped with a warning. One call is all or nothing.
+    A folder written by 'auditlog generate' (or sample_logs/) is loaded as its
+    sources.json says, each file with its kind and zone, its ground truth left out.
     """
+    from auditlog.ingest.world import is_world
+
+    # A world from 'auditlog generate' (or sample_logs/) names each file's kind and zone
+    # in its sources.json, and holds its ground truth beside the logs: loaded as its
+    # sources say, as 'auditlog demo --world' does, unless the user said how to read it.
+    as_world = (len(paths) == 1 and is_world(paths[0]) and kind is None and tz is None
+                and mapping is None and lake is None and currency is None and not strict)
+    if as_world:
+        err_console.print(f"note: {paths[0]} is a generated world: each file is loaded with "
+                          "the kind and zone its sources.json names; its ground truth is "
+                          "not loaded.", soft_wrap=True)
     with ProgressBar("loading", enabled=output is OutputFormat.table) as bar:
-        results = investigation(db).ingest(
-            paths, kind=kind.value if kind else None, tz=tz, strict=strict,
-            currency=currency, mapping=mapping, lake=lake, progress=bar.files)
+        if as_world:
+            results = investigation(db).ingest_world(paths[0], progress=bar.files)
+        else:
+            results = investigation(db).ingest(
+                paths, kind=kind.value if kind else None, tz=tz, strict=strict,
+                currency=currency, mapping=mapping, lake=lake, progress=bar.files)
     if output is OutputFormat.json:
         print_json(results.to_dicts())
     else:

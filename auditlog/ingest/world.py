@@ -33,6 +33,11 @@ def sample_logs_dir() -> Path:
     return root
 
 
+def is_world(path: Path) -> bool:
+    """Whether `path` is a world directory (it holds the sources.json a world writes)."""
+    return path.is_dir() and (path / SOURCES_FILE).is_file()
+
+
 def read_sources(root: Path) -> list[tuple[Path, str, str]]:
     """(path, kind, tz) of every file that `sources.json` in `root` lists."""
     manifest = root / SOURCES_FILE

@@ -38,8 +38,8 @@ def lake_columns(kind: Kind) -> list[str]:
 
 def select_sql(kind: Kind, where: str = "true") -> str:
     """The SELECT that turns a table's rows into lake rows (plus `day` when partitioned)."""
-    # `_digest` (UHUGEINT) as its decimal text: Parquet and Spark have no 128-bit
-    # unsigned integer (DuckDB would write it as a lossy DOUBLE).
+    # `_digest` (UBIGINT) as its decimal text: Spark has no unsigned 64-bit integer
+    # (it reads Parquet's as a decimal), and text compares the same on both engines.
     columns = [f"CAST({c} AS VARCHAR) AS {c}" if c in ("extra", "_digest") else c
                for c in lake_columns(kind)]
     time_column = partition_column(kind)
