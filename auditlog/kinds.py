@@ -176,5 +176,5 @@ SOURCE_COLUMNS = (
     ("extra", "JSON"),  # columns beyond the contract's, never dropped
     ("_file", "VARCHAR"),  # SHA-256 of the source file
     ("_row", "BIGINT"),  # line (JSON Lines), element, record or Parquet row number, from 1
-    ("_digest", "UBIGINT"),  # MD5 of the row's normalized content: its lower 64 bits
+    ("_digest", "UBIGINT"),  # MD5 of the row's normalized content: its upper 64 bits
 )

@@ -204,9 +204,10 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     # escapes every separator) and about half the cost of to_json of a struct, which
     # spells every key in every row (SCHEMA_VERSION 3 changed the digest to this). No
     # extras and extras all null digest alike: `{}` and NULL are the same content.
-    # Stored as the md5's lower 64 bits (md5_number_lower, SCHEMA_VERSION 4), not its
-    # 32 hex characters: a fixed-width column the INSERT stores for about a third of the
-    # cost of incompressible text (BENCHMARKS.md, session 11). 64 bits, not 128: digests
+    # Stored as the md5's upper 64 bits (SCHEMA_VERSION 4), not its 32 hex characters:
+    # a fixed-width column the INSERT stores for about a third of the cost of
+    # incompressible text (BENCHMARKS.md, session 11; md5_number_lower is 3x slower than
+    # md5_number and a shift). 64 bits, not 128: digests
     # are only compared between rows of the same event id, where a collision is a 2^-64
     # chance; and a UBIGINT reaches polars and Arrow whole, while a 128-bit number
     # becomes a 38-digit decimal it does not fit (`SELECT * FROM actions` in a notebook).
@@ -239,7 +240,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         "AS _raw,\n  "
         + ",\n  ".join(outputs)
         + ",\n  extra, _digest, _reason, _naive, _dst\nFROM (\n"
-        + "SELECT *, md5_number_lower(_content) AS _digest,\n"
+        + "SELECT *, CAST(md5_number(_content) >> 64 AS UBIGINT) AS _digest,\n"
         + f"  {reason} AS _reason\nFROM (\nSELECT *, {content} AS _content\nFROM (\n"
         + f"SELECT *,\n  {typed}\nFROM ({_time_layers(kind, inner, set(instants))}))))"
     )

@@ -20,8 +20,8 @@ DEFAULT_DB = "auditlog.duckdb"
 # 2: source_records and the <kind>_with_record views (the verbatim record of every
 # standard-format row, ingest/kept.py). 3: the rows' content digest (`_digest`) is the
 # md5 of a JSON array of the values, not of a JSON object (ingest/validate.py), so
-# digests stored before would not match. 4: `_digest` is that md5's lower 64 bits as a
-# number (UBIGINT, md5_number_lower), not as hex text. A database of another version is refused.
+# digests stored before would not match. 4: `_digest` is that md5's upper 64 bits as a
+# number (UBIGINT), not as hex text. A database of another version is refused.
 SCHEMA_VERSION = 4
 
 
