@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-spark-all lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -28,7 +28,12 @@ demo: setup
 # independent cases named in tests/conftest.py's SPREAD_OVER_WORKERS.
 test: $(VENV)/.installed-test
 	scripts/system-deps
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=15
+
+# The Spark case matrix with every rule's quiet cases too (make test runs the fire cases).
+test-spark-all: $(VENV)/.installed-test
+	scripts/system-deps
+	AUDITLOG_SPARK_ALL_CASES=1 $(BIN)/python -m pytest tests/test_spark.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet -e '.[lint]'

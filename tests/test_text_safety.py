@@ -395,7 +395,8 @@ def test_error_message_text_is_not_markup(monkeypatch: pytest.MonkeyPatch,
     def failing() -> None:
         raise InputError(f"{INSTALL_HINT}; {FILE}: [red]bad[/] {OSC_LINK}")
 
-    monkeypatch.setattr(auditlog.cli, "app", failing)
+    # main() runs the app register() builds for the command line (cli/__init__.py).
+    monkeypatch.setattr(auditlog.cli, "register", lambda modules: failing)
     code, err = run_main(monkeypatch, capsys, [])
     assert code == 2
     assert err == f"error: {visible(INSTALL_HINT + '; ' + FILE + ': [red]bad[/] ' + OSC_LINK)}\n"
