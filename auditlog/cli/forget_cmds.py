@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from auditlog.cli.common import (
@@ -17,6 +16,7 @@ from auditlog.cli.common import (
     investigation,
     print_json,
 )
+from auditlog.cli.display import compact_table
 
 if TYPE_CHECKING:
     import polars as pl
@@ -55,14 +55,20 @@ def forget(
 
 
 def _render(report: pl.DataFrame) -> None:
-    table = Table(title="Forgotten", title_justify="left")
-    for header in ("file", "kind", "sha256", "rows removed", "kept by another file",
-                   "quarantine removed"):
-        table.add_column(header, justify="left" if header in ("file", "kind", "sha256")
-                         else "right")
+    """A row per file at 80 columns: the SHA-256's first 12 hex digits whole (as the JSON
+    gives all 64), counts never cut, the path folded rather than shortened."""
+    table = compact_table("Forgotten")
+    table.add_column("file", overflow="fold")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("sha256", no_wrap=True, min_width=12)
+    for header in ("removed", "kept", "quarantine"):
+        table.add_column(header, justify="right", no_wrap=True)
     for r in report.iter_rows(named=True):
         # A path is text from the user's disk, never markup.
         table.add_row(Text(r["path"]), Text(r["kind"]), r["sha256"][:12],
                       f"{r['rows_removed']:,}", f"{r['rows_handed_over']:,}",
                       f"{r['quarantine_removed']:,}")
+    table.caption = ("removed: rows taken out; kept: rows another loaded file also holds, "
+                     "which stay; quarantine: quarantined rows taken out")
+    table.caption_justify = "left"
     console.print(table)
