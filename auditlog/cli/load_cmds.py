@@ -88,7 +88,7 @@ def ingest(
     if as_world:
         err_console.print(f"note: {paths[0]} is a generated world: each file is loaded with "
                           "the kind and zone its sources.json names; its ground truth is "
-                          "not loaded.", soft_wrap=True)
+                          "not loaded.", markup=False, soft_wrap=True)
     with ProgressBar("loading", enabled=output is OutputFormat.table) as bar:
         if as_world:
             results = investigation(db).ingest_world(paths[0], progress=bar.files)
