@@ -245,16 +245,6 @@ def test_export_formats_named_on_the_command_line_are_the_writers() -> None:
     assert FORMATS == tuple(WRITERS)
 
 
-@pytest.mark.spark
-def test_spark_runs_through_the_same_door(inv: Investigation) -> None:
-    on_duckdb = inv.run(packs=["change"]).as_dict()
-    shown = cli_json("run", "--engine", "spark", "--pack", "change", "--db", str(inv.path))
-    on_spark = Investigation(inv.path, engine="spark").run(packs=["change"]).as_dict()
-    for doc in (on_duckdb, shown, on_spark):
-        doc.pop("run_id")
-    assert shown == on_spark == on_duckdb and shown["findings"] > 0
-
-
 def test_demo_answers_alike(world: WorldSummary, tmp_path: Path) -> None:
     shown = cli_json("demo", "--world", str(world.out_dir), "--db", str(tmp_path / "cli.db"))
     answer = as_json(Investigation(tmp_path / "api.db", notify=lambda n: None)

@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
-from auditlog import store
+from auditlog import Investigation, store
 from auditlog.analysis.attribution import remediation, remediation_records
 from auditlog.analysis.findings import FindingFilter, findings_records, list_findings, run_packs
+from auditlog.cli import app
 from auditlog.engines import open_engine
 from auditlog.engines.batch import Fixture, run_fixtures
 from auditlog.engines.cases import Case, Tables, build_fixture, judge, load_cases
@@ -229,6 +231,26 @@ def test_run_on_spark_stores_what_a_duckdb_run_stores(spark: SparkSession, world
     # A DuckDB run after the Spark run finds nothing new and nothing gone.
     again = run_packs(spark_db, RULES)
     assert (again.new, again.disappeared) == ([], [])
+
+
+@pytest.mark.spark
+def test_spark_runs_through_the_same_door(spark: SparkSession, world_db: Path,
+                                          tmp_path: Path) -> None:
+    # The command line and the library on Spark give the run report the library gives on
+    # DuckDB. (Here beside the module's Spark session, which `--engine spark` joins,
+    # rather than starting a JVM of its own in another file.)
+    db = tmp_path / "door.duckdb"
+    shutil.copy(world_db, db)
+    Investigation(db).run()  # then each run below finds what is stored: none new, none gone
+    on_duckdb = Investigation(db).run(packs=["change"]).as_dict()
+    result = CliRunner().invoke(app, ["run", "--engine", "spark", "--pack", "change",
+                                      "--db", str(db), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    on_spark = Investigation(db, engine="spark").run(packs=["change"]).as_dict()
+    for doc in (on_duckdb, shown, on_spark):
+        doc.pop("run_id")
+    assert shown == on_spark == on_duckdb and shown["findings"] > 0
 
 
 @pytest.mark.spark
