@@ -181,3 +181,15 @@ def test_the_ingest_table_keeps_file_names_and_kinds_whole(tmp_path: Path) -> No
     assert all(len(line.rstrip()) <= 80 for line in lines)
     assert sum("charges_2026-09_corrections.csv  charges" in line for line in lines) == 1
     assert sum("charges_2026-10_corrections.csv  charges" in line for line in lines) == 1
+
+
+def test_file_details_break_between_parts_never_inside_one() -> None:
+    # Under a long path the digest, zone and time wrap as whole parts: Rich alone broke
+    # "2026-12-01 22:40" into a date line and a time line.
+    from auditlog.cli.status_cmds import packed
+
+    parts = ["9cfc6675f59b", "tz Europe/Amsterdam", "2026-12-01 22:40"]
+    assert [t.plain for t in packed(parts, 80)] == [" · ".join(parts)]
+    assert [t.plain for t in packed(parts, 36)] == ["9cfc6675f59b · tz Europe/Amsterdam",
+                                                   "2026-12-01 22:40"]
+    assert [t.plain for t in packed(parts, 20)] == parts

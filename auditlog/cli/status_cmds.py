@@ -90,11 +90,23 @@ def files_table(files: list[dict[str, Any]], clock: Clock) -> Table:
     for f, (read, loaded, dups, quarantined) in zip(files, counts, strict=True):
         name = f["path"].removeprefix(root) if root else f["path"]
         # tz: the zone the file's naive times were read in, "none" when it had none.
-        about = Text(f"{f['sha256'][:DIGEST_PREFIX]} · tz {zone(f)} · "
-                     f"{second(clock, f['ingested_at'])[:16]}", style="dim")
-        table.add_row(Group(Text(shorten_left(name, room)), about), f["kind"], read, loaded,
+        about = packed([f["sha256"][:DIGEST_PREFIX], f"tz {zone(f)}",
+                        second(clock, f["ingested_at"])[:16]], room)
+        table.add_row(Group(Text(shorten_left(name, room)), *about), f["kind"], read, loaded,
                       dups, Text(quarantined, style="bold yellow" if f["quarantined"] else ""))
     return table
+
+
+def packed(parts: list[str], width: int) -> list[Text]:
+    """Parts joined by ' · ' into dim lines of at most `width`, broken only between parts
+    (Rich would break at any space, splitting a date from its time)."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return [Text(line, style="dim") for line in lines]
 
 
 def render_coverage(coverage: dict[str, Any], clock: Clock) -> None:
