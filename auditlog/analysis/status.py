@@ -59,26 +59,39 @@ class DatabaseStatus:
 
 
 def database_status(con: duckdb.DuckDBPyConnection) -> DatabaseStatus:
+    # One round trip for every kind's rows, time range and quarantined lines and the
+    # quarantine's total (eleven queries before: start time, issue 14); each kind's
+    # aggregate is its own subquery, so each value keeps the type its table gives it.
+    (row,) = con.execute(_KINDS_SQL).fetchall()  # aggregates, no GROUP BY: one row
     kinds: dict[str, KindStatus] = {}
-    for kind in KINDS.values():
-        column = kind.time_column
-        rows, first, last = con.execute(
-            f"SELECT count(*), min({column}), max({column}) FROM {kind.name}"
-        ).fetchone() or (0, None, None)
-        (quarantined,) = con.execute(
-            "SELECT count(*) FROM quarantine WHERE kind = $kind", {"kind": kind.name}
-        ).fetchone() or (0,)
+    for i, kind in enumerate(KINDS.values()):
+        rows, first, last, quarantined = row[4 * i:4 * i + 4]
         kinds[kind.name] = KindStatus(rows, first, last, quarantined)
+    quarantined_total = row[-1]
     files = tuple(
         IngestedFile(path, kind, fmt, sha, None if tz == NO_ZONE else tz, assumed, read,
                      loaded, dups, quarantined, at)
         for sha, path, kind, fmt, tz, read, loaded, dups, quarantined, at, assumed
         in con.execute(_FILES_SQL if _has_naive_files(con) else _FILES_SQL_BEFORE).fetchall()
     )
-    (quarantined_total,) = con.execute("SELECT count(*) FROM quarantine").fetchone() or (0,)
     return DatabaseStatus(kinds, quarantined_total, files, coverage(con))
 
 
+def _kinds_sql() -> str:
+    """count, min and max of the time column of each kind, its quarantined lines (in
+    KINDS' order, four columns a kind), then the quarantine's total: one row."""
+    scans = [f"(SELECT count(*) AS rows_{i}, min({kind.time_column}) AS first_{i}, "
+             f"max({kind.time_column}) AS last_{i} FROM {kind.name}) AS k{i}"
+             for i, kind in enumerate(KINDS.values())]
+    columns = [f"k{i}.rows_{i}, k{i}.first_{i}, k{i}.last_{i}, q.quarantined_{i}"
+               for i in range(len(KINDS))]
+    counts = [f"count(*) FILTER (WHERE kind = '{kind.name}') AS quarantined_{i}"
+              for i, kind in enumerate(KINDS.values())]
+    return (f"SELECT {', '.join(columns)}, q.total FROM {', '.join(scans)}, "
+            f"(SELECT {', '.join(counts)}, count(*) AS total FROM quarantine) AS q")
+
+
+_KINDS_SQL = _kinds_sql()
 _FILES_SQL = """
     SELECT f.*, coalesce(NOT n.chosen, false) FROM ingested_files f
     LEFT JOIN naive_files n USING (sha256, path) ORDER BY f.ingested_at, f.path"""

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich import box
@@ -32,6 +31,9 @@ AMOUNT_FIELDS = ("amount", "refunded_amount", "outstanding_amount")
 def zone_option(name: str | None) -> str | None:
     """`--tz`: an IANA zone name, checked while parsing so a typo exits 2 at once."""
     if name is not None:
+        # Here, not at the top: a command without --tz never reads a zone (start time).
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
@@ -54,7 +56,11 @@ class Clock:
 
     @classmethod
     def named(cls, name: str | None) -> Clock:
-        return cls(ZoneInfo(name)) if name and name != "UTC" else cls()
+        if not name or name == "UTC":
+            return cls()
+        from zoneinfo import ZoneInfo
+
+        return cls(ZoneInfo(name))
 
     def instant(self, value: datetime | str | None) -> datetime | None:
         if value is None or value == "":

@@ -103,9 +103,10 @@ def install_shared_views(con: duckdb.DuckDBPyConnection, units: Sequence[SqlUnit
 
     def create(unit: SqlUnit) -> None:
         body = f"SELECT * FROM {stored_name(unit.name)}" if unit.name in stored else unit.body
-        con.execute(f"DROP VIEW IF EXISTS {unit.name}")
-        con.execute(f"DROP TABLE IF EXISTS {unit.name}")
-        con.execute(f"CREATE TEMP {kind} {unit.name} AS\n{body}\n")
+        # One round trip, the statements run in order as before (a trace creates seven
+        # views: 21 queries were ~5 ms of its start, issue 14).
+        con.execute(f"DROP VIEW IF EXISTS {unit.name}; DROP TABLE IF EXISTS {unit.name};\n"
+                    f"CREATE TEMP {kind} {unit.name} AS\n{body}\n")
 
     install_units(every if units is None or reads is not None else units, create)
 
