@@ -23,7 +23,9 @@ Two batches of new rows, each ingested, traced, forgotten and traced again:
 
 Each step is a fresh process, as a command is: `ingest` and `forget` time the
 Investigation call (the writer's open, its snapshot copy, the load or the removal, and
-the refresh of the stored attribution, also timed alone); `trace` opens the database
+the refresh of the stored attribution and the storing of the coverage, each also timed
+alone); before the batches the coverage is stored once when it is not fresh (as the
+ingests that built a database leave it); `trace` opens the database
 read-only and times trace_charge() after the open (as bench_rules' trace mode) of the
 traced anomalous charge, of the new anomalous charge, and of an ordinary charge.
 `--check` then compares, after the ingest and after the forget, every stored
@@ -162,10 +164,34 @@ def timed_refresh() -> dict[str, float]:
     return seconds
 
 
+def timed_coverage() -> dict[str, float]:
+    """Time the storing of the coverage inside an ingest or a forget (each module holds
+    its own reference to store_coverage; an older forget stores none)."""
+    import importlib
+
+    seconds: dict[str, float] = {}
+    for module_name in ("auditlog.ingest.pipeline", "auditlog.ingest.forget"):
+        module = importlib.import_module(module_name)
+        step = getattr(module, "store_coverage", None)
+        if step is None:
+            continue
+
+        def wrapper(*args: Any, _step: Any = step, **kwargs: Any) -> Any:
+            started, cpu = time.perf_counter(), cpu_seconds()
+            try:
+                return _step(*args, **kwargs)
+            finally:
+                seconds["coverage"] = seconds.get("coverage", 0.0) + time.perf_counter() - started
+                seconds["cpu"] = seconds.get("cpu", 0.0) + cpu_seconds() - cpu
+        module.store_coverage = wrapper
+    return seconds
+
+
 def step_ingest(db: Path, spec: dict[str, Any]) -> dict[str, Any]:
     import auditlog
 
     refresh = timed_refresh()
+    covered = timed_coverage()
     started = time.perf_counter()
     loaded = 0
     with auditlog.open(db) as inv:
@@ -173,19 +199,43 @@ def step_ingest(db: Path, spec: dict[str, Any]) -> dict[str, Any]:
             frame = inv.ingest(path, kind=kind)
             loaded += int(frame["loaded"].sum())
     return {"seconds": time.perf_counter() - started, "loaded": loaded,
-            "refresh_seconds": refresh.get("refresh"), "refresh_cpu_seconds": refresh.get("cpu")}
+            "refresh_seconds": refresh.get("refresh"), "refresh_cpu_seconds": refresh.get("cpu"),
+            "coverage_seconds": covered.get("coverage"),
+            "coverage_cpu_seconds": covered.get("cpu")}
 
 
 def step_forget(db: Path, spec: dict[str, Any]) -> dict[str, Any]:
     import auditlog
 
     refresh = timed_refresh()
+    covered = timed_coverage()
     started = time.perf_counter()
     with auditlog.open(db) as inv:
         frame = inv.forget(spec["files"])
     return {"seconds": time.perf_counter() - started,
             "rows_removed": int(frame["rows_removed"].sum()),
-            "refresh_seconds": refresh.get("refresh"), "refresh_cpu_seconds": refresh.get("cpu")}
+            "refresh_seconds": refresh.get("refresh"), "refresh_cpu_seconds": refresh.get("cpu"),
+            "coverage_seconds": covered.get("coverage"),
+            "coverage_cpu_seconds": covered.get("cpu")}
+
+
+def step_coverage(db: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    """Store the coverage as an ingest leaves it, when it is not fresh: a database built
+    by ingests has it, one built by direct loads (bench_rules') has not."""
+    from auditlog import store
+    from auditlog.ingest.coverage import store_coverage, stored_coverage
+
+    con = store.connect(db)
+    started = time.perf_counter()
+    try:
+        if stored_coverage(con) is not None:
+            return {"stored": False, "seconds": 0.0}
+        con.execute("BEGIN TRANSACTION")
+        store_coverage(con)
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return {"stored": True, "seconds": time.perf_counter() - started}
 
 
 def step_trace(db: Path, spec: dict[str, Any]) -> dict[str, Any]:
@@ -257,7 +307,8 @@ def step_check(db: Path, spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-STEPS = {"ingest": step_ingest, "forget": step_forget, "trace": step_trace, "check": step_check}
+STEPS = {"ingest": step_ingest, "forget": step_forget, "trace": step_trace, "check": step_check,
+         "coverage": step_coverage}
 
 
 def child(mode: str, db: Path, spec_json: str) -> None:
@@ -323,6 +374,9 @@ def prepare(args: argparse.Namespace) -> tuple[Path, str, str]:
                        env={**os.environ, "AUDITLOG_DB": str(target)},
                        stdout=subprocess.DEVNULL)
         log(f"  run: {time.perf_counter() - started:.1f} s")
+    primed = measure("coverage", target, {})
+    if primed["stored"]:
+        log(f"  coverage stored (as an ingest leaves it): {primed['process_seconds']:.1f} s")
     charge, ordinary = bench_rules.sample_charges(argparse.Namespace(data_dir=data_dir),
                                                   replicas)
     return target, charge, ordinary
@@ -399,8 +453,10 @@ def report(results: dict[str, Any]) -> None:
         for step in ("ingest", "forget"):
             s = r[step]
             refresh = s.get("refresh_seconds")
+            covered = s.get("coverage_cpu_seconds")
             print(f"{name:9} {step:6} {s['seconds']:7.2f} s  CPU {s['cpu_seconds']:7.2f} s  "
                   f"refresh {refresh if refresh is None else round(refresh, 2)} s  "
+                  f"coverage CPU {covered if covered is None else round(covered, 2)} s  "
                   f"peak RSS {s['peak_rss_mb']:,.0f} MB  load {s['loadavg_before']}")
             t = r[f"trace_after_{step}"]
             traces = ", ".join(f"{k} {v['seconds']:.3f} s (CPU {v['cpu_seconds']:.3f})"

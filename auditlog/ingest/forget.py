@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 from auditlog.errors import InputError, UsageError
+from auditlog.ingest.coverage import begin_changes, note_removed, store_coverage
 from auditlog.kinds import KINDS
 from auditlog.store.attribution import STATE_TABLE, table_exists
 
@@ -69,8 +70,11 @@ def forget(
     entries = resolve(con, targets)
     con.execute("BEGIN TRANSACTION")
     try:
+        base = begin_changes(con)  # the stored coverage, to update from the removed rows
         note("resolved")
         report = _forget(con, entries, note)
+        if base is not None:  # else left stale, as before: computed when read
+            store_coverage(con, base)
         note("commit")
         con.execute("COMMIT")
     except BaseException:
@@ -244,6 +248,7 @@ def _move_rows(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], dict[str
         con.execute(
             f"""UPDATE {kind.name} AS t SET _file = h.heir, _row = h.heir_row FROM _heirs h
                 WHERE {heir_of} AND t._file IN (SELECT sha256 FROM _gone)""", params)
+        note_removed(con, kind.name, f"FROM {kind.name} WHERE _file IN (SELECT sha256 FROM _gone)")
         con.execute(f"DELETE FROM {kind.name} WHERE _file IN (SELECT sha256 FROM _gone)")
     _settle_shared(con)
     return removed, handed

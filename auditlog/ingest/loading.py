@@ -6,6 +6,7 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.ingest.check import drop_typed
+from auditlog.ingest.coverage import note_stored
 from auditlog.ingest.csv_lines import place_quarantined
 from auditlog.ingest.files import InputFile
 from auditlog.ingest.readers import safe_text_sql
@@ -31,17 +32,19 @@ def store_rows(
     # keeps it; when some rows are held back the anti-join may not, so it is sorted.
     held_back = (
         f"AND NOT EXISTS (SELECT 1 FROM {VERDICT} v WHERE v._row = t._row AND v._loc = t._loc "
-        "AND v.verdict <> 'load') ORDER BY _row"
+        "AND v.verdict <> 'load')"
         if held else ""
     )
+    stored = f"FROM {TYPED} t WHERE _reason IS NULL {held_back}"
     con.execute(
         f"""
         INSERT INTO {kind.name} ({columns}, {', '.join(n for n, _ in SOURCE_COLUMNS)})
         SELECT {columns}, extra, $sha, _row, _digest
-        FROM {TYPED} t WHERE _reason IS NULL {held_back}
+        {stored} {'ORDER BY _row' if held else ''}
         """,
         {"sha": sha256},
     )
+    note_stored(con, kind.name, stored)  # their hourly counts, for the stored coverage
     # Reading the same file again quarantines the same rows again: the key
     # (file content, position) makes that a no-op.
     params = {"sha": sha256, "path": source.display, "kind": kind.name}

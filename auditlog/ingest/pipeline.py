@@ -39,7 +39,7 @@ import duckdb
 
 from auditlog.errors import AuditlogWarning, InputError, UsageError
 from auditlog.ingest.check import check_rows
-from auditlog.ingest.coverage import store_coverage
+from auditlog.ingest.coverage import begin_changes, store_coverage
 from auditlog.ingest.files import Fingerprint, InputFile, Unrecognized, discover, fingerprint
 from auditlog.ingest.judge import judge, siblings
 from auditlog.ingest.kept import keep_mapped, store_kept
@@ -135,6 +135,7 @@ def ingest_paths(
         digests = [hasher.submit(fingerprint, s) for s in sources]
         con.execute("BEGIN TRANSACTION")
         try:
+            base = begin_changes(con)  # the stored coverage, to update from the new rows
             for index, (source, digest) in enumerate(zip(sources, digests, strict=True)):
                 result = _ingest_file(con, source, digest.result(), kind, tz, currency, rules)
                 # Rows a mapping's filters set aside are quarantined by choice, not
@@ -149,7 +150,7 @@ def ingest_paths(
                 results.append(result)
                 if progress is not None:
                     progress(index, len(sources), result)
-            store_coverage(con)  # so that answers read it instead of rescanning
+            store_coverage(con, base)  # so that answers read it instead of rescanning
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -195,9 +196,10 @@ def ingest_rows(
     done: dict[str, RowsResult] = {}
     con.execute("BEGIN TRANSACTION")
     try:
+        base = begin_changes(con)
         for kind, rows in tables.items():
             done[kind] = _ingest_kind_rows(con, kind, rows, f"{source} ({kind})", currency)
-        store_coverage(con)
+        store_coverage(con, base)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
