@@ -15,7 +15,10 @@ from golden import sample_db
 
 __all__ = ["sample_db"]
 
-HEAVY = ("duckdb", "polars", "pyarrow", "sqlglot", "jinja2", "xlsxwriter", "openpyxl")
+# rich.progress (with rich.live): only the commands that draw a bar (ingest, run,
+# export, generate, demo) import it, when they draw it; --help imports every command module.
+HEAVY = ("duckdb", "polars", "pyarrow", "sqlglot", "jinja2", "xlsxwriter", "openpyxl",
+         "rich.progress")
 
 # Runs the CLI in-process as the console script does, then reports what got imported.
 PROBE = """

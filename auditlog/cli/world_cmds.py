@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Group
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -30,6 +29,7 @@ from auditlog.textsafe import terminal
 
 if TYPE_CHECKING:
     import polars as pl
+    from rich.progress import Progress
 
 DEMO_DB = Path("auditlog-demo.duckdb")
 
@@ -130,6 +130,10 @@ def demo(
 
 
 def _progress(*, enabled: bool) -> Progress:
+    # Here, not at the top: `auditlog --help` imports this module, and rich.progress
+    # (with rich.live) is ~5 ms of its start (issue 14); only generate and demo draw it.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     # The description is a file name: text, not markup.
     return Progress(TextColumn("{task.description}", markup=False), BarColumn(),
                     MofNCompleteColumn(),
