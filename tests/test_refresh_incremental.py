@@ -32,7 +32,13 @@ from auditlog.analysis.attribution import trace_charge
 from auditlog.engines import sandbox
 from auditlog.pack.units import shared_units
 from auditlog.store import refresh
-from auditlog.store.attribution import STORED_VIEWS, fresh_stored_views, stored_name
+from auditlog.store.attribution import (
+    KEYED_VIEWS,
+    STORED_VIEWS,
+    fresh_stored_views,
+    key_name,
+    stored_name,
+)
 from auditlog.world import generate_world
 from tests.test_report import loaded_db
 
@@ -77,10 +83,27 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, args: list[Any] | None = None
 
 
 def stored_tables(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored table's rows, the key tables' (store/attribution.KEYED_VIEWS) too."""
+    names = {v: stored_name(v) for v in STORED_VIEWS} | {key_name(v): key_name(v)
+                                                          for v in KEYED_VIEWS}
     for con in reading(db):
-        return {v: sorted(con.execute(f"SELECT * FROM {stored_name(v)}").fetchall(), key=repr)
-                for v in STORED_VIEWS}
+        return {v: sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+                for v, table in names.items()}
     raise AssertionError("unreachable")
+
+
+def key_differences(db: Path) -> dict[str, int]:
+    """Rows of a key table that are not (key, locator) of its stored table's rows, or
+    the other way (as multisets: one key row per stored row)."""
+    out = {}
+    for con in reading(db):
+        for view, (key, locator) in KEYED_VIEWS.items():
+            pairs = f"SELECT {key}, {locator} FROM {stored_name(view)}"
+            keys = f"SELECT {key}, {locator} FROM {key_name(view)}"
+            ((n,),) = con.execute(f"SELECT count(*) FROM (({pairs} EXCEPT ALL {keys}) "
+                                  f"UNION ALL ({keys} EXCEPT ALL {pairs}))").fetchall()
+            out[view] = n
+    return out
 
 
 def differences(db: Path) -> dict[str, int]:
@@ -400,6 +423,7 @@ def test_ingests_then_forgets_keep_the_stored_tables_the_computed_ones(
         ingest(db, paths)
         loaded.append((name, paths))
         assert differences(db) == dict.fromkeys(STORED_VIEWS, 0), f"after ingesting {name}"
+        assert key_differences(db) == dict.fromkeys(KEYED_VIEWS, 0), f"after ingesting {name}"
         assert_traces_equal(db, touched[:4] + anomalous_sample(db, 2))
     # Forgotten in another order than they came: the tables are the computed ones at each
     # step; the last one forgotten leaves them as the run left them.
@@ -410,6 +434,7 @@ def test_ingests_then_forgets_keep_the_stored_tables_the_computed_ones(
         with auditlog.open(db) as inv:
             inv.forget([str(p) for p in paths])
         assert differences(db) == dict.fromkeys(STORED_VIEWS, 0), f"after forgetting {name}"
+        assert key_differences(db) == dict.fromkeys(KEYED_VIEWS, 0), f"after forgetting {name}"
         if step == len(order) - 1:
             assert stored_tables(db) == before[0]
     assert_traces_equal(db, anomalous_sample(db, 3))
@@ -459,6 +484,7 @@ def test_a_batch_that_reaches_most_charges_recomputes_the_model(
     ingest(db, paths)
     assert recomputed
     assert differences(db) == dict.fromkeys(STORED_VIEWS, 0)
+    assert key_differences(db) == dict.fromkeys(KEYED_VIEWS, 0)
     assert_traces_equal(db, touched[:2])
 
 

@@ -41,7 +41,13 @@ from auditlog.analysis.traces import (
 )
 from auditlog.engines.sandbox import install_shared_views
 from auditlog.errors import UsageError
-from auditlog.store.attribution import EVIDENCE_TABLE, evidence_is_fresh, evidence_rules
+from auditlog.store.attribution import (
+    EVIDENCE_TABLE,
+    evidence_is_fresh,
+    evidence_rules,
+    key_locators,
+    stored_name,
+)
 from auditlog.store.attribution import table_exists as has_table  # not findings.py: polars
 from auditlog.values import decimal_text, iso_utc
 
@@ -142,6 +148,28 @@ CAUSE_SQL = """
     WHERE cc.charge_id = ?"""
 
 
+def cause_row(con: duckdb.DuckDBPyConnection, charge_id: str) -> dict[str, Any] | None:
+    """CAUSE_SQL's row for `charge_id`. Over the stored charge_causes, which is unsorted
+    (store/attribution.py), the charge's ts is read from its key table first and the wide
+    row filtered by it too, which the zone maps of ts prune to a row group or two."""
+    located = key_locators(con, "charge_causes", charge_id) if reads_stored(
+        con, "charge_causes") else None
+    if located is None:
+        return one_row(con, CAUSE_SQL, [charge_id])
+    if not located:
+        return None  # not a charge of charge_causes: CAUSE_SQL has no row either
+    marks = ", ".join("?" for _ in located)
+    return one_row(con, f"{CAUSE_SQL} AND cc.ts IN ({marks})", [charge_id, *located])
+
+
+def reads_stored(con: duckdb.DuckDBPyConnection, view: str) -> bool:
+    """Whether the installed TEMP view `view` reads its stored table (a fresh one:
+    install_shared_views installs it so only then)."""
+    rows = con.execute("SELECT sql FROM duckdb_views() WHERE temporary AND view_name = ?",
+                       [view]).fetchall()
+    return len(rows) == 1 and f"FROM {stored_name(view)}" in str(rows[0][0])
+
+
 # The shared views each trace's SQL reads, in all its branches: the only ones it installs
 # (with what they are built from), so that over fresh stored tables a trace binds four
 # one-line views, not the whole model (start time, issue 14). tests/test_trace_views.py
@@ -161,7 +189,7 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str, *,
     """charge → causal action → privilege that allowed it → change; and the rules.
     `records`: with the source record of each row of the chain (source_records.py)."""
     install_shared_views(con, reads=CHARGE_VIEWS)
-    row = one_row(con, CAUSE_SQL, [charge_id])
+    row = cause_row(con, charge_id)
     if row is None:
         raise UsageError(f"no charge '{charge_id}'"
                          f"{did_you_mean(nearest(con, 'charges', 'charge_id', charge_id))}; "

@@ -5,7 +5,14 @@ attribution model: a charge's blame depends on the earliest anomalous charge of 
 actor on a system. `auditlog run` therefore stores the views the look-ups read as
 tables `attribution_<view>`, each sorted by its look-up key so that DuckDB's zone maps
 skip all but one row group, with a fingerprint of the data and of the views' SQL in
-`attribution_state`. It also stores `attribution_evidence` (item, rule_id), the present
+`attribution_state`. The widest, `charge_causes` (one row per charge, 24 columns), is
+stored unsorted instead (its sort spilled 2 GB at 10M charges under the memory limit,
+issue 14), with a narrow key table `attribution_charge_causes_key` (charge_id, ts)
+sorted by charge_id: a trace reads the charge's ts there, then the wide row by charge_id
+and ts, which the zone maps of `ts` prune because the wide table keeps the charges'
+order, which is time order as logs arrive (KEYED_VIEWS; a row id would not do: DuckDB
+gives rows written in a transaction other ids after its commit, and renumbers rows when
+a checkpoint compacts deletions). It also stores `attribution_evidence` (item, rule_id), the present
 findings' evidence sorted by a hash of the item, with the run it reflects in
 `attribution_evidence_state`.
 
@@ -25,7 +32,8 @@ from typing import Protocol
 
 import duckdb
 
-# Stored views and the key each is sorted by; the others stay views over the raw tables.
+# Stored views and their look-up key, each sorted by it (but KEYED_VIEWS); the others
+# stay views over the raw tables.
 STORED_VIEWS = {
     "charge_causes": "charge_id",
     "charge_refunds": "charge_id",
@@ -33,6 +41,9 @@ STORED_VIEWS = {
     "anomalous_charges": "charge_id",
     "privilege_grants": "subject, granted_at, grant_event_id",
 }
+# Stored unsorted, with a key table (key, locator) sorted by key: a point look-up reads
+# the locator's values of the key there and filters the wide table by both.
+KEYED_VIEWS = {"charge_causes": ("charge_id", "ts")}
 STATE_TABLE = "attribution_state"
 EVIDENCE_TABLE = "attribution_evidence"
 EVIDENCE_STATE = "attribution_evidence_state"
@@ -51,6 +62,30 @@ class View(Protocol):
 
 def stored_name(view: str) -> str:
     return f"attribution_{view}"
+
+
+def key_name(view: str) -> str:
+    """The key table of a view of KEYED_VIEWS."""
+    return f"{stored_name(view)}_key"
+
+
+def write_key(con: duckdb.DuckDBPyConnection, view: str) -> None:
+    """The key table of `view` (KEYED_VIEWS) from its stored table, sorted by key."""
+    key, locator = KEYED_VIEWS[view]
+    con.execute(f"CREATE OR REPLACE TABLE {key_name(view)} AS SELECT {key}, {locator} "
+                f"FROM {stored_name(view)} ORDER BY {key}")
+
+
+def key_locators(con: duckdb.DuckDBPyConnection, view: str, value: object) -> list[object] | None:
+    """The locator values of the stored rows of `view` whose key is `value`, from its key
+    table; None without a key table (or with a NULL locator: then it cannot filter). Only
+    meaningful while the stored table is fresh (fresh_stored_views)."""
+    if not table_exists(con, key_name(view)):
+        return None
+    key, locator = KEYED_VIEWS[view]
+    found = [row[0] for row in con.execute(
+        f"SELECT {locator} FROM {key_name(view)} WHERE {key} = ?", [value]).fetchall()]
+    return None if any(v is None for v in found) else sorted(set(found))
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -114,16 +149,20 @@ def persist_attribution(con: duckdb.DuckDBPyConnection,
     nothing to do (False) when the stored tables are already fresh, unless `force` (a
     run recomputes them, so that its rules never trust a fingerprint alone).
 
-    Each view is computed once: a stored one is written sorted by its key and the views
-    built on it read the table, as TEMP views that end with the connection.
+    Each view is computed once: a stored one is written sorted by its key (one of
+    KEYED_VIEWS unsorted, with its key table) and the views built on it read the table,
+    as TEMP views that end with the connection.
     """
     if not force and fresh_stored_views(con, views) == set(STORED_VIEWS):
         return False
     for view in views:
         name, body = view.name, view.sql.strip().rstrip(";")
         if name in STORED_VIEWS:
+            order = "" if name in KEYED_VIEWS else f" ORDER BY {STORED_VIEWS[name]}"
             con.execute(f"CREATE OR REPLACE TABLE {stored_name(name)} AS "
-                        f"SELECT * FROM (\n{body}\n) AS v ORDER BY {STORED_VIEWS[name]}")
+                        f"SELECT * FROM (\n{body}\n) AS v{order}")
+            if name in KEYED_VIEWS:
+                write_key(con, name)
             body = f"SELECT * FROM {stored_name(name)}"
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS\n{body}\n")
     for view in views:

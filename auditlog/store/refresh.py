@@ -37,7 +37,15 @@ from typing import Protocol
 import duckdb
 
 from auditlog.sqltext import quote_ident, sql_string
-from auditlog.store.attribution import STATE_TABLE, View, fingerprint, stored_name, table_exists
+from auditlog.store.attribution import (
+    KEYED_VIEWS,
+    STATE_TABLE,
+    View,
+    fingerprint,
+    key_name,
+    stored_name,
+    table_exists,
+)
 
 
 class Unit(View, Protocol):
@@ -262,16 +270,36 @@ class Refresher:
 
     def replace(self, view: str, delete_where: str, new_rows: str | None) -> int:
         """Delete the stored rows of `view` that `delete_where` names (the alias is s),
-        insert `new_rows` (a TEMP table) sorted by the view's look-up key."""
+        insert `new_rows` (a TEMP table) sorted by the view's look-up key (one of
+        KEYED_VIEWS by its locator, and its key table's rows of the keys deleted or
+        inserted derived again from the stored table)."""
         from auditlog.store.attribution import STORED_VIEWS
 
         table = stored_name(view)
+        keyed = view in KEYED_VIEWS and table_exists(self.con, key_name(view))
+        if keyed:
+            key = KEYED_VIEWS[view][0]
+            inserted = f" UNION ALL SELECT {key} FROM {new_rows}" if new_rows else ""
+            self.temp(f"{view}_keys", f"SELECT {key} AS v FROM {table} AS s "
+                                      f"WHERE {delete_where}{inserted}")
         self.sql(f"DELETE FROM {table} AS s WHERE {delete_where}")
-        if new_rows is None:
-            return 0
-        self.sql(f"INSERT INTO {table} BY NAME SELECT * FROM {new_rows} "
-                 f"ORDER BY {STORED_VIEWS[view]}")
-        return self.count(f"SELECT count(*) FROM {new_rows}")
+        if new_rows is not None:
+            order = KEYED_VIEWS[view][1] if view in KEYED_VIEWS else STORED_VIEWS[view]
+            self.sql(f"INSERT INTO {table} BY NAME SELECT * FROM {new_rows} ORDER BY {order}")
+        if keyed:
+            self.rekey(view, f"{PREFIX}{view}_keys")
+        return self.count(f"SELECT count(*) FROM {new_rows}") if new_rows is not None else 0
+
+    def rekey(self, view: str, keys: str) -> None:
+        """The key table's rows of the keys in `keys` (a TEMP table of v) derived again
+        from the stored table, so that it stays the stored table's (key, locator)."""
+        key, locator = KEYED_VIEWS[view]
+        where = self.any_in((key, self.values(f"SELECT v FROM {keys}")))
+        if self.count(f"SELECT count(*) FROM {keys} WHERE v IS NULL"):
+            where = f"({where} OR {key} IS NULL)"
+        self.sql(f"DELETE FROM {key_name(view)} WHERE {where}")
+        self.sql(f"INSERT INTO {key_name(view)} SELECT {key}, {locator} "
+                 f"FROM {stored_name(view)} WHERE {where} ORDER BY {key}")
 
     # --- the steps ---
 
