@@ -156,9 +156,12 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     base: list[tuple[float, float]] = []
     times = {(s.name, c): [] for s in setups for c in COMMANDS}
-    for _ in range(args.runs):
+    for run in range(args.runs):
+        # Every other round in the reverse order: the setup that runs first in a round
+        # came out ~8% faster on a loaded machine (an unchanged --version, same code).
+        ordered = setups if run % 2 == 0 else setups[::-1]
         base.append(timed(bare, bare_env))
-        for setup in setups:
+        for setup in ordered:
             for name, argv in setup.commands.items():
                 times[(setup.name, name)].append(timed(argv, setup.env))
     load_after = os.getloadavg()[0]
