@@ -157,8 +157,9 @@ def main() -> None:
     base: list[tuple[float, float]] = []
     times = {(s.name, c): [] for s in setups for c in COMMANDS}
     for run in range(args.runs):
-        # Every other round in the reverse order: the setup that runs first in a round
-        # came out ~8% faster on a loaded machine (an unchanged --version, same code).
+        # Every other round in the reverse order, so neither setup always runs first. On
+        # a loaded machine (load 10-12) one tree given as two setups came out up to 10%
+        # apart: differences below that are noise.
         ordered = setups if run % 2 == 0 else setups[::-1]
         base.append(timed(bare, bare_env))
         for setup in ordered:
