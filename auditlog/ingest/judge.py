@@ -28,8 +28,7 @@ def siblings(staged: Staged, kind: Kind) -> tuple[str, ...]:
                  if k.id_column == "event_id" and k.name != kind.name)
 
 
-def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] = (),
-          *, stored_until: int | None = None) -> None:
+def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] = ()) -> None:
     """`VERDICT`: duplicate | quarantine | load, with a reason, for every valid row of
     `TYPED` whose id is not simply new: repeated in the file, or already stored. Every
     other valid row loads; keeping them out of the verdict spares a join of the file.
@@ -45,15 +44,8 @@ def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] 
     digest is still a duplicate when both agree on SAME_EVENT's columns: the same event
     in another format (CloudTrail and its OCSF translation by Security Lake share the
     eventID) differs in how it is described (extra, channel, object), not in who did
-    what to whom and when; a difference there is a conflict.
-
-    `stored_until`: when the file's rows were written into the kind table already
-    (check.Direct), the last rowid before them: only rows up to it were stored before."""
+    what to whom and when; a difference there is a conflict."""
     key = kind.id_column
-    # The kind table's rows stored before this file (s: the table's alias).
-    before = "" if stored_until is None else f" AND s.rowid <= {int(stored_until)}"
-    if siblings and stored_until is not None:
-        raise ValueError("rows written straight into the kind table have no sibling kinds")
     same_event = " AND ".join(
         f"s.{c} IS NOT DISTINCT FROM t.{c}" for c in SAME_EVENT.get(kind.name, ())
     ) if siblings else ""
@@ -73,7 +65,7 @@ def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] 
         SELECT {key} AS id FROM {TYPED} WHERE _reason IS NULL GROUP BY {key} HAVING count(*) > 1
         UNION
         SELECT DISTINCT {key} FROM {TYPED} t
-        WHERE _reason IS NULL AND EXISTS (SELECT 1 FROM {kind.name} s WHERE s.{key} = t.{key}{before})
+        WHERE _reason IS NULL AND EXISTS (SELECT 1 FROM {kind.name} s WHERE s.{key} = t.{key})
         {others}
         """
     )
@@ -122,7 +114,7 @@ def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] 
                       coalesce(f.path, s._file) || ' row ' || s._row ||
                       ' with different content' END AS reason
         FROM in_file i
-        LEFT JOIN {kind.name} s ON s.{key} = i.id{before}
+        LEFT JOIN {kind.name} s ON s.{key} = i.id
         LEFT JOIN (SELECT sha256, min(path) AS path FROM ingested_files GROUP BY sha256) f
           ON f.sha256 = s._file
         LEFT JOIN (SELECT id, arg_min(kind, (_file, _row)) AS kind,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
-from auditlog.ingest.check import Direct, drop_typed
+from auditlog.ingest.check import drop_typed
 from auditlog.ingest.coverage import note_stored
 from auditlog.ingest.csv_lines import place_quarantined
 from auditlog.ingest.files import InputFile
@@ -17,12 +17,8 @@ __all__ = ["NO_ZONE", "record_file", "record_naive", "store_rows"]
 
 
 def store_rows(
-    con: duckdb.DuckDBPyConnection, kind: Kind, source: InputFile, sha256: str, staged: Staged,
-    direct: Direct | None = None,
+    con: duckdb.DuckDBPyConnection, kind: Kind, source: InputFile, sha256: str, staged: Staged
 ) -> dict[str, int]:
-    """The rows `VERDICT` lets load stored (or, when the typed read wrote them into the
-    kind table already, `direct`, the others taken out of it and these numbered), the
-    refused and conflicting rows quarantined, the shared rows recorded; the counts."""
     columns = ", ".join(kind.column_names)
     (duplicates, conflicts, held) = con.execute(
         f"""
@@ -40,17 +36,14 @@ def store_rows(
         if held else ""
     )
     stored = f"FROM {TYPED} t WHERE _reason IS NULL {held_back}"
-    if direct is not None:
-        stored = _keep_direct(con, kind, sha256, direct, held)
-    else:
-        con.execute(
-            f"""
-            INSERT INTO {kind.name} ({columns}, {', '.join(n for n, _ in SOURCE_COLUMNS)})
-            SELECT {columns}, extra, $sha, _row, _digest
-            {stored} {'ORDER BY _row' if held else ''}
-            """,
-            {"sha": sha256},
-        )
+    con.execute(
+        f"""
+        INSERT INTO {kind.name} ({columns}, {', '.join(n for n, _ in SOURCE_COLUMNS)})
+        SELECT {columns}, extra, $sha, _row, _digest
+        {stored} {'ORDER BY _row' if held else ''}
+        """,
+        {"sha": sha256},
+    )
     note_stored(con, kind.name, stored)  # their hourly counts, for the stored coverage
     # Reading the same file again quarantines the same rows again: the key
     # (file content, position) makes that a no-op.
@@ -111,29 +104,6 @@ def store_rows(
     return {"rows_read": rows_read, "loaded": rows_read - quarantined - duplicates,
             "duplicates": duplicates, "quarantined": quarantined,
             "naive_times": int(naive), "dst_resolved": int(dst)}
-
-
-def _keep_direct(
-    con: duckdb.DuckDBPyConnection, kind: Kind, sha256: str, direct: Direct, held: int
-) -> str:
-    """Of the rows the typed read wrote into the kind table (check.Direct), those that do
-    not load deleted (blank lines, refused rows, and when `held`, the rows `VERDICT`
-    holds back), the rest given their file position as `_row` (in place of the counts
-    check kept there): the rows store_rows would have inserted. Returns a FROM clause
-    giving exactly them."""
-    table = kind.name
-    held_back = (
-        f" OR {direct.row()} IN (SELECT _row FROM {VERDICT} WHERE verdict <> 'load')"
-        if held else ""
-    )
-    (others,) = con.execute(
-        f"SELECT count(*) FROM {table} WHERE {direct.new()} AND _file <> $sha", {"sha": sha256}
-    ).fetchone() or (0,)
-    if others or held:
-        con.execute(f"DELETE FROM {table} WHERE {direct.new()} AND (_file <> $sha{held_back})",
-                    {"sha": sha256})
-    con.execute(f"UPDATE {table} SET _row = {direct.row()} WHERE {direct.new()}")
-    return f"FROM {table} t WHERE {direct.new('t.rowid')}"
 
 
 def record_file(

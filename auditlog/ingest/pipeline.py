@@ -14,12 +14,9 @@ A file's way, one step per module, each step leaving its table of the staging sc
     discover (files)      the files below the paths, each with its format
     profile  (files)      its SHA-256 and the byte profile that picks the reader
     read     (sources)    its reader → staged rows; JSON records → their format's adapter
-    type     (check)      every staged row typed, digested and checked → TYPED (a fresh
-                          file read in parallel: straight into the kind table, TYPED
-                          holding only what judging and storing need)
+    type     (check)      every staged row typed, digested and checked → TYPED
     judge    (judge)      new, duplicate or conflict, by id → VERDICT
-    store    (loading)    rows, quarantine and shared rows stored (or, for rows typed
-                          straight into the kind table, the rows that do not load taken out)
+    store    (loading)    rows, quarantine and shared rows stored
     record   (loading)    the file in ingested_files (and naive_files)
 
 Rows handed over as data (a rule case's) take the same way from `type` on
@@ -291,7 +288,6 @@ def _load(
               "naive_times": 0, "dst_resolved": 0}
     kinds: list[str] = []
     formats: list[str] = []  # the standard format of the file's rows, if any
-    fresh: bool | None = None  # the content was not loaded before (asked once)
     for staged in staged_tables:
         if staged.source_format is not None:
             formats.append(staged.source_format)
@@ -299,16 +295,9 @@ def _load(
         if kind is None:
             drop(con, staged.table)  # no rows, no columns: nothing to load or name
             continue
-        shared_ids = siblings(staged, kind)
-        # A content loaded before finds every row stored (all duplicates): typing it
-        # straight into the kind table would write every row only to delete it.
-        if fresh is None:
-            fresh = not _loaded_before(con, sha256)
-        staged, direct = check_rows(con, source, staged, kind, tz, currency,
-                                    direct_to=sha256 if fresh and not shared_ids else None)
-        judge(con, kind, shared_ids,
-              stored_until=direct.after if direct is not None else None)
-        for name, value in store_rows(con, kind, source, sha256, staged, direct).items():
+        staged = check_rows(con, source, staged, kind, tz, currency)
+        judge(con, kind, siblings(staged, kind))
+        for name, value in store_rows(con, kind, source, sha256, staged).items():
             counts[name] += value
         drop(con, staged.table)
         kinds.append(kind.name)
@@ -321,13 +310,6 @@ def _load(
         record_naive(con, source, sha256, counts, chosen=chosen_tz is not None)
     return FileResult(path=source.display, kind=kind_names, sha256=sha256, tz=zone,
                       zone_chosen=chosen_tz is not None, **counts)
-
-
-def _loaded_before(con: duckdb.DuckDBPyConnection, sha256: str) -> bool:
-    ((loaded,),) = con.execute(
-        "SELECT count(*) > 0 FROM ingested_files WHERE sha256 = $sha", {"sha": sha256}
-    ).fetchall()
-    return bool(loaded)
 
 
 def _kind_of(

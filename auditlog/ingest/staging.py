@@ -79,8 +79,7 @@ MAPPED = "_mapped"
 SPLIT = "_split"
 # The staged rows typed, digested and checked (`_reason`). Written by check.check_rows;
 # read by judge.judge and loading.store_rows. `TYPED_SCAN` is the parallel read that
-# `TYPED` is then a view over (see Staged.scan); for rows typed straight into the kind
-# table (check.Direct), only their position, id, digest, reason, text and counts.
+# `TYPED` is then a view over (see Staged.scan).
 TYPED = "_typed"
 TYPED_SCAN = "_typed_scan"
 # The ids of `TYPED` that are not simply new (repeated, or already stored), and the
