@@ -150,17 +150,8 @@ def timed_refresh() -> dict[str, float]:
         except ImportError:
             continue
         step = getattr(module, name, None)
-        if step is None:
-            continue
-
-        def wrapper(*args: Any, _step: Any = step, **kwargs: Any) -> Any:
-            started, cpu = time.perf_counter(), cpu_seconds()
-            try:
-                return _step(*args, **kwargs)
-            finally:
-                seconds["refresh"] = seconds.get("refresh", 0.0) + time.perf_counter() - started
-                seconds["cpu"] = seconds.get("cpu", 0.0) + cpu_seconds() - cpu
-        setattr(module, name, wrapper)
+        if step is not None:
+            setattr(module, name, timing(step, seconds, "refresh"))
     return seconds
 
 
@@ -173,18 +164,22 @@ def timed_coverage() -> dict[str, float]:
     for module_name in ("auditlog.ingest.pipeline", "auditlog.ingest.forget"):
         module = importlib.import_module(module_name)
         step = getattr(module, "store_coverage", None)
-        if step is None:
-            continue
-
-        def wrapper(*args: Any, _step: Any = step, **kwargs: Any) -> Any:
-            started, cpu = time.perf_counter(), cpu_seconds()
-            try:
-                return _step(*args, **kwargs)
-            finally:
-                seconds["coverage"] = seconds.get("coverage", 0.0) + time.perf_counter() - started
-                seconds["cpu"] = seconds.get("cpu", 0.0) + cpu_seconds() - cpu
-        module.store_coverage = wrapper
+        if step is not None:
+            module.store_coverage = timing(step, seconds, "coverage")
     return seconds
+
+
+def timing(step: Any, seconds: dict[str, float], key: str) -> Any:
+    """`step`, adding its wall seconds to seconds[key] and its CPU seconds to
+    seconds["cpu"] at every call."""
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started, cpu = time.perf_counter(), cpu_seconds()
+        try:
+            return step(*args, **kwargs)
+        finally:
+            seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - started
+            seconds["cpu"] = seconds.get("cpu", 0.0) + cpu_seconds() - cpu
+    return wrapper
 
 
 def step_ingest(db: Path, spec: dict[str, Any]) -> dict[str, Any]:
