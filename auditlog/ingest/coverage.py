@@ -309,11 +309,10 @@ def stored_coverage(con: duckdb.DuckDBPyConnection) -> Coverage | None:
 def _stored(con: duckdb.DuckDBPyConnection, *, incremental: bool) -> Coverage | None:
     """The kept coverage while its fingerprint matches the data; with `incremental`, only
     if its hourly counts are kept too, in the layout this module reads."""
-    wanted = [CACHE_TABLE, HOURS_TABLE] if incremental else [CACHE_TABLE]
-    (present,) = con.execute("SELECT count(*) FROM information_schema.tables WHERE "
-                             "list_contains(?, table_name) AND table_schema = 'main'",
-                             [wanted]).fetchall()
-    if present != (len(wanted),):
+    from auditlog.store.attribution import existing_tables  # the catalog in one query
+
+    wanted = {CACHE_TABLE, HOURS_TABLE} if incremental else {CACHE_TABLE}
+    if existing_tables(con, wanted) != wanted:
         return None
     rows = con.execute(f"SELECT fingerprint, document FROM {CACHE_TABLE}").fetchall()
     if len(rows) != 1 or rows[0][0] != data_fingerprint(con):
