@@ -29,7 +29,26 @@ os.environ.pop("LINES", None)
 # the user's home: one fresh directory per test process.
 os.environ["AUDITLOG_CACHE_DIR"] = tempfile.mkdtemp(prefix="auditlog-cache-")
 
+import typer.testing
+
 from auditlog import store
+
+# CliRunner.invoke(app, ...) turns the Typer app into a Click command on every call:
+# Typer inspects the signature of each of the ~90 commands again (~0.1 s a call, minutes
+# over the suite). The command line itself builds it once a process, so the tests build
+# it once per app and set of registered commands too; any change to them builds anew.
+_BUILT: dict[tuple[int, int, int], Any] = {}
+_build_command = typer.testing._get_command
+
+
+def _built_once(app: typer.Typer) -> Any:
+    key = (id(app), len(app.registered_commands), len(app.registered_groups))
+    if key not in _BUILT:
+        _BUILT[key] = _build_command(app)
+    return _BUILT[key]
+
+
+typer.testing._get_command = _built_once
 
 # Files of independent cases, each case building its own database, that pytest-xdist
 # shares out test by test; every other file stays on one worker (--dist loadfile), so

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -47,7 +48,14 @@ TIME_COLUMN = re.compile(r"^(ts|t0|cause_time|.*_at|window_start|window_end)$")
 
 def lint_sql(code: str) -> list[str]:
     """Every non-portable construct in `code`, as 'line N: ...; write ...' sentences."""
-    return [f"line {line}: {problem}" for line, problem in sorted(set(tree_problems(code)))]
+    return list(_lint(code))
+
+
+@lru_cache(maxsize=512)
+def _lint(code: str) -> tuple[str, ...]:
+    # By text, like parse(): walking every node of every rule is most of a lint.
+    return tuple(f"line {line}: {problem}"
+                 for line, problem in sorted(set(tree_problems(code))))
 
 
 def not_portable(construct: str, portable: str) -> str:
@@ -59,10 +67,17 @@ def not_allowed(name: str, why: str) -> str:
             "use one it lists (auditlog/pack/functions.py, docs/spark.md)")
 
 
-def parse(code: str) -> list[exp.Expr]:
-    """sqlglot's DuckDB parse of `code`, every statement (SqlglotError when it fails)."""
-    return [t for t in sqlglot.parse(code, read="duckdb")
-            if t is not None and not isinstance(t, exp.Semicolon)]  # a lone ';' or comment
+@lru_cache(maxsize=512)
+def parse(code: str) -> tuple[exp.Expr, ...]:
+    """sqlglot's DuckDB parse of `code`, every statement (SqlglotError when it fails).
+
+    Kept by text (issue 14): loading a pack asks four questions of each rule's SQL (its
+    parameters, its lint, whether it is empty, what it reads) and a process loads the
+    rules more than once (`findings` lists them after the run selected them; a notebook
+    or the tests many times), while parsing the 29 built-in rules costs ~0.1 s a pass.
+    The trees are shared: callers only walk them, never change them."""
+    return tuple(t for t in sqlglot.parse(code, read="duckdb")
+                 if t is not None and not isinstance(t, exp.Semicolon))  # a lone ';'
 
 
 def is_empty(code: str) -> bool:
@@ -75,11 +90,16 @@ def is_empty(code: str) -> bool:
 
 def parameters(code: str) -> set[str]:
     """The $names the SQL binds (none when it does not parse: lint_sql says so)."""
+    return set(_parameters(code))
+
+
+@lru_cache(maxsize=512)
+def _parameters(code: str) -> frozenset[str]:
     try:
         trees = parse(code)
     except SqlglotError:
-        return set()
-    return {p.name for t in trees for p in t.find_all(exp.Placeholder) if p.name}
+        return frozenset()
+    return frozenset(p.name for t in trees for p in t.find_all(exp.Placeholder) if p.name)
 
 
 def tree_problems(code: str) -> Iterator[tuple[int, str]]:

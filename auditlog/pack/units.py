@@ -87,7 +87,14 @@ def builtin_unit_dirs() -> list[tuple[Traversable, UnitKind]]:
 
 def shared_units() -> list[SqlUnit]:
     """Every built-in shared view and control, in creation order."""
-    return load_units(builtin_unit_dirs())
+    return list(_builtin_units())
+
+
+@lru_cache(maxsize=1)
+def _builtin_units() -> tuple[SqlUnit, ...]:
+    # Read once a process: the package's files do not change under it, and loading the
+    # rules asks for them once per rule (what each rule reads through them).
+    return tuple(load_units(builtin_unit_dirs()))
 
 
 def load_units(folders: Iterable[tuple[Traversable, UnitKind]]) -> list[SqlUnit]:
