@@ -432,7 +432,7 @@ def _full_state(db: Path) -> Any:
     return state
 
 
-@settings(max_examples=int(os.environ.get("AUDITLOG_FUZZ_EXAMPLES", "25")), deadline=None,
+@settings(max_examples=int(os.environ.get("AUDITLOG_FUZZ_EXAMPLES", "15")), deadline=None,
           derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(drawn=FILES, pick=st.integers(0, 3))
