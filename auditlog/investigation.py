@@ -240,11 +240,16 @@ class Investigation:
     @contextmanager
     def connect(self, *, read_only: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         from auditlog import store
+        from auditlog.store.catalog import frozen
 
         self.check_open()
         con = store.connect(self.path, read_only=read_only)
         try:
-            yield con
+            if read_only:  # its tables cannot change: the catalog is read once
+                with frozen(con):
+                    yield con
+            else:
+                yield con
         finally:
             con.close()
 

@@ -37,11 +37,18 @@ print(json.dumps({"code": code, "loaded": sorted(m for m in %r if m in sys.modul
 """
 
 
-def loaded_by(args: list[str], db: Path, cache: Path | None = None
-              ) -> tuple[object, list[str]]:
+# Ours that a charge's trace does without (session 13): the change and account traces'
+# records, the money sums, the near-id look-up (only for an unknown id), and the source
+# records unless --records asks for them.
+NOT_FOR_A_CHARGE = ("auditlog.analysis.change_traces", "auditlog.analysis.money",
+                    "auditlog.analysis.browse", "auditlog.analysis.source_records")
+
+
+def loaded_by(args: list[str], db: Path, cache: Path | None = None,
+              watched: tuple[str, ...] = HEAVY) -> tuple[object, list[str]]:
     env = {"AUDITLOG_DB": str(db), "COLUMNS": "80", "NO_COLOR": "1",
            "PATH": "/usr/bin:/bin", "AUDITLOG_CACHE_DIR": str(cache or db.parent / "cache")}
-    done = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), json.dumps(args)],
+    done = subprocess.run([sys.executable, "-c", PROBE % (watched,), json.dumps(args)],
                           capture_output=True, text=True, env=env, check=False)
     report = json.loads(done.stderr.strip().splitlines()[-1])
     return report["code"], report["loaded"]
@@ -64,6 +71,36 @@ def test_reading_commands_import_duckdb_but_not_readers_or_exporters(
     code, loaded = loaded_by(args, sample_db, cache)
     assert first_code in (0, None) and code in (0, None)
     assert loaded == ["duckdb"]
+
+
+def test_a_charge_trace_imports_only_what_it_uses(sample_db: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    args = ["trace", "charge", "CH000471040"]
+    loaded_by(args, sample_db, cache)  # may parse the units (cold cache)
+    code, loaded = loaded_by(args, sample_db, cache, NOT_FOR_A_CHARGE)
+    assert code in (0, None)
+    assert loaded == []
+    # What it left out is there when needed: the records, an unknown id's near ids, and
+    # a change's trace (whose records the trace module names lazily, PEP 562).
+    code, loaded = loaded_by([*args, "--records"], sample_db, cache, NOT_FOR_A_CHARGE)
+    assert code in (0, None) and loaded == ["auditlog.analysis.source_records"]
+    code, loaded = loaded_by(["trace", "charge", "CH00047104"], sample_db, cache,
+                             NOT_FOR_A_CHARGE)
+    assert code == 2 and "auditlog.analysis.browse" in loaded
+    code, loaded = loaded_by(["trace", "change", "CHG0160644"], sample_db, cache,
+                             NOT_FOR_A_CHARGE)
+    assert code in (0, None)
+    assert {"auditlog.analysis.change_traces", "auditlog.analysis.money"} <= set(loaded)
+
+
+def test_the_trace_records_are_one_set_of_classes() -> None:
+    from auditlog.analysis import change_traces, traces
+
+    for name in traces.CHANGE_TRACE_NAMES:
+        assert getattr(traces, name) is getattr(change_traces, name)
+    assert set(traces.CHANGE_TRACE_NAMES) <= set(traces.__all__)
+    with pytest.raises(AttributeError):
+        _ = traces.NoSuchRecord  # type: ignore[attr-defined]
 
 
 def test_unit_reads_come_back_the_same_from_the_cache(tmp_path: Path,

@@ -9,6 +9,7 @@ DataFrames or typed records (traces.py) whose `as_json()` is the documents' JSON
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
@@ -16,28 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from auditlog.analysis.browse import did_you_mean, nearest, nearest_account
-from auditlog.analysis.money import currency_money, one_currency, one_sum
 from auditlog.analysis.sigma_rules import sigma_rules
-from auditlog.analysis.source_records import source_records
 from auditlog.analysis.traces import (
-    AccountImpact,
-    AccountTrace,
     ActionStep,
-    Activity,
-    Approval,
-    ChangeImpact,
-    ChangeRecord,
     ChangeStep,
-    ChangeTrace,
     ChargeStep,
     ChargeTrace,
-    PrivilegeHeld,
     PrivilegeStep,
     Responsible,
     Step,
     UnknownChangeStep,
-    Window,
 )
 from auditlog.engines.sandbox import install_shared_views
 from auditlog.errors import UsageError
@@ -53,6 +42,13 @@ from auditlog.values import decimal_text, iso_utc
 
 if TYPE_CHECKING:  # DuckDB's .pl() imports polars when a frame is asked for; a trace of
     import polars as pl  # one charge needs none (start time, issue 14)
+
+    from auditlog.analysis.change_traces import AccountTrace, ChangeTrace
+
+# A charge's trace imports neither the change and account traces' records
+# (change_traces.py), nor the money sums (money.py), nor the look-up of a near id
+# (browse.py, only for an unknown id), nor source records unless asked: each function
+# imports what it uses (start time, issue 14; tests/test_start_imports.py).
 
 REMEDIATION_COLUMNS = ("charge_id", "account", "product", "amount", "currency", "charged_at",
                        "refunded", "refund_id", "change_id", "actor", "cause_time", "rules")
@@ -148,12 +144,16 @@ CAUSE_SQL = """
     WHERE cc.charge_id = ?"""
 
 
-def cause_row(con: duckdb.DuckDBPyConnection, charge_id: str) -> dict[str, Any] | None:
+def cause_row(con: duckdb.DuckDBPyConnection, charge_id: str,
+              stored: Collection[str] | None = None) -> dict[str, Any] | None:
     """CAUSE_SQL's row for `charge_id`. Over the stored charge_causes, which is unsorted
     (store/attribution.py), the charge's ts is read from its key table first and the wide
-    row filtered by it too, which the zone maps of ts prune to a row group or two."""
-    located = key_locators(con, "charge_causes", charge_id) if reads_stored(
-        con, "charge_causes") else None
+    row filtered by it too, which the zone maps of ts prune to a row group or two.
+    `stored`: the views install_shared_views said read their stored tables (else the
+    installed view is looked up in the catalog)."""
+    over_stored = reads_stored(con, "charge_causes") if stored is None \
+        else "charge_causes" in stored
+    located = key_locators(con, "charge_causes", charge_id) if over_stored else None
     if located is None:
         return one_row(con, CAUSE_SQL, [charge_id])
     if not located:
@@ -188,9 +188,11 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str, *,
                  records: bool = False) -> ChargeTrace:
     """charge → causal action → privilege that allowed it → change; and the rules.
     `records`: with the source record of each row of the chain (source_records.py)."""
-    install_shared_views(con, reads=CHARGE_VIEWS)
-    row = cause_row(con, charge_id)
+    stored = install_shared_views(con, reads=CHARGE_VIEWS)
+    row = cause_row(con, charge_id, stored)
     if row is None:
+        from auditlog.analysis.browse import did_you_mean, nearest
+
         raise UsageError(f"no charge '{charge_id}'"
                          f"{did_you_mean(nearest(con, 'charges', 'charge_id', charge_id))}; "
                          "refunds are not traced: trace the charge they refund")
@@ -207,6 +209,8 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str, *,
     if change_id is not None:
         chain.append(change_step(con, change_id))
     rules = rules_for(con, charge_id)
+    if records:
+        from auditlog.analysis.source_records import source_records
     return ChargeTrace(
         charge_id=charge_id, anomalous=anomalous,
         responsible=Responsible(change_id, cause.actor, cause.cause_time),
@@ -352,18 +356,33 @@ def rules_for(con: duckdb.DuckDBPyConnection, item_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-# The change record's columns, in the order of its record (and of the trace's JSON).
-CHANGE_COLUMNS = ", ".join(f.name for f in fields(ChangeRecord))
+def change_columns() -> str:
+    """The change record's columns, in the order of its record (and of the trace's JSON)."""
+    from auditlog.analysis.change_traces import ChangeRecord
+
+    return ", ".join(f.name for f in fields(ChangeRecord))
 
 
 def trace_change(con: duckdb.DuckDBPyConnection, change_id: str, *,
                  records: bool = False) -> ChangeTrace:
     """The change, its approval and window (as the control views judge them), and its
     impact on customers; `records`: with the change record's source record."""
+    from auditlog.analysis.change_traces import (
+        Approval,
+        ChangeImpact,
+        ChangeRecord,
+        ChangeTrace,
+        Window,
+    )
+    from auditlog.analysis.money import currency_money, one_currency, one_sum
+    from auditlog.analysis.source_records import source_records
+
     install_shared_views(con, reads=CHANGE_VIEWS)
-    change = one_row(con, f"SELECT {CHANGE_COLUMNS} FROM changes WHERE change_id = ? LIMIT 1",
-                     [change_id])
+    change = one_row(con, f"SELECT {change_columns()} FROM changes WHERE change_id = ? "
+                     "LIMIT 1", [change_id])
     if change is None:
+        from auditlog.analysis.browse import did_you_mean, nearest
+
         raise UsageError(f"no change '{change_id}'"
                          f"{did_you_mean(nearest(con, 'changes', 'change_id', change_id))}; "
                          "'auditlog changes' lists the changes")
@@ -376,6 +395,7 @@ def trace_change(con: duckdb.DuckDBPyConnection, change_id: str, *,
     money = currency_money(con, "change_id = ?", [change_id])
     failed = failed_change_checks(con, change_id)
     start, end = change["window_start"], change["window_end"]
+    rules = rules_for(con, change_id)  # once: its rules and their Sigma metadata
     return ChangeTrace(
         change=ChangeRecord(**change),
         approval=Approval(change["approver"], change["ticket"],
@@ -390,8 +410,7 @@ def trace_change(con: duckdb.DuckDBPyConnection, change_id: str, *,
             actors=tuple(a for a in impact["actors"] or [] if a is not None),
             first_cause_time=impact["first_cause_time"],
             last_cause_time=impact["last_cause_time"], by_currency=tuple(money)),
-        rules=tuple(rules_for(con, change_id)),
-        sigma=sigma_rules(con, rules_for(con, change_id)),
+        rules=tuple(rules), sigma=sigma_rules(con, rules),
         source_records=source_records(con, [("changes", change_id)]) if records else None,
     )
 
@@ -410,6 +429,15 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str, *,
     """An operator or service account: what it did, with which privileges, and which
     customers and charges it affected; `records`: with the source records of its
     directory row and of each grant."""
+    from auditlog.analysis.change_traces import (
+        AccountImpact,
+        AccountTrace,
+        Activity,
+        PrivilegeHeld,
+    )
+    from auditlog.analysis.money import currency_money, one_currency, one_sum
+    from auditlog.analysis.source_records import source_records
+
     install_shared_views(con, reads=ACCOUNT_VIEWS)
     directory = one_row(con, "SELECT * EXCLUDE (extra, _file, _row, _digest) FROM accounts "
                              "WHERE account = ? LIMIT 1", [account])
@@ -432,12 +460,15 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str, *,
     # is still traced: its charges are what there is to say about it.
     if directory is None and activity.is_empty() and grants.is_empty() \
             and not impact.get("charges"):
+        from auditlog.analysis.browse import did_you_mean, nearest_account
+
         raise UsageError(f"no account '{account}' in actions, privileges, accounts or "
                          f"anomalous charges{did_you_mean(nearest_account(con, account))}; "
                          "'auditlog accounts' lists them")
     money = currency_money(con, "actor = ?", [account])
     held = tuple(PrivilegeHeld(**r) for r in grants.iter_rows(named=True))
     rows = [("accounts", account)] if directory is not None else []
+    rules = account_rules(con, account)  # once: its rules and their Sigma metadata
     return AccountTrace(
         account=account,
         directory=directory,
@@ -449,8 +480,7 @@ def trace_account(con: duckdb.DuckDBPyConnection, account: str, *,
             unrefunded_charges=int(impact["unrefunded_charges"]),
             changes=tuple(c for c in impact["changes"] or [] if c is not None),
             by_currency=tuple(money)),
-        rules=tuple(account_rules(con, account)),
-        sigma=sigma_rules(con, account_rules(con, account)),
+        rules=tuple(rules), sigma=sigma_rules(con, rules),
         source_records=source_records(con, rows + [("privileges", g.id) for g in held])
         if records else None,
     )

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from auditlog.ingest.coverage import Coverage, Gap, coverage
+from auditlog.store.attribution import table_exists
 
 # What each answer reads; `run` reads what its rules declare in `requires`.
 NEEDS: dict[str, tuple[str, ...]] = {
@@ -189,9 +190,7 @@ def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_
 def zone_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str]) -> list[str]:
     """One sentence per file of a kind in `needs` whose naive times were read in a zone
     nobody chose (ingest without --tz: UTC); naming it on a reload confirms it."""
-    present = con.execute("SELECT count(*) FROM information_schema.tables WHERE "
-                          "table_name = 'naive_files' AND table_schema = 'main'").fetchall()
-    if present != [(1,)]:
+    if not table_exists(con, "naive_files"):
         return []
     rows = con.execute(
         """

@@ -15,6 +15,7 @@ import duckdb
 from auditlog.ingest.coverage import Coverage, coverage
 from auditlog.ingest.staging import NO_ZONE
 from auditlog.kinds import KINDS
+from auditlog.store.attribution import table_exists
 from auditlog.values import as_json
 
 
@@ -100,8 +101,7 @@ _FILES_SQL_BEFORE = "SELECT *, false FROM ingested_files ORDER BY ingested_at, p
 
 
 def _has_naive_files(con: duckdb.DuckDBPyConnection) -> bool:
-    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = "
-                       "'naive_files' AND table_schema = 'main'").fetchall() == [(1,)]
+    return table_exists(con, "naive_files")  # the catalog read once per open (catalog.py)
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,47 @@ writes times as ISO 8601 with Z and amounts as exact text).
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from auditlog.analysis.money import CurrencyMoney
-from auditlog.analysis.sigma_rules import SigmaRule
-from auditlog.analysis.source_records import SourceRecord
 from auditlog.values import as_json
 
-# A directory row (the accounts table, its columns as the kinds say) with typed values.
-Directory = dict[str, Any]
+if TYPE_CHECKING:
+    from auditlog.analysis.change_traces import (
+        AccountImpact,
+        AccountTrace,
+        Activity,
+        Approval,
+        ChangeImpact,
+        ChangeRecord,
+        ChangeTrace,
+        PrivilegeHeld,
+        Window,
+    )
+    from auditlog.analysis.sigma_rules import SigmaRule
+    from auditlog.analysis.source_records import SourceRecord
+
+# The records of a change's and an account's traces live in change_traces.py, loaded on
+# first use of one of their names here: a dataclass costs ~1-2 ms to create, and a
+# charge's trace (the command an investigation repeats) needs none of those nine
+# (start time, issue 14).
+CHANGE_TRACE_NAMES = ("ChangeRecord", "Approval", "Window", "ChangeImpact", "ChangeTrace",
+                      "Activity", "PrivilegeHeld", "AccountImpact", "AccountTrace")
+
+__all__ = ["AccountImpact", "AccountTrace", "ActionStep", "Activity", "Approval",
+           "ChangeImpact", "ChangeRecord", "ChangeStep", "ChangeTrace", "ChargeStep",
+           "ChargeTrace", "PrivilegeHeld", "PrivilegeStep", "Responsible", "Step",
+           "UnknownChangeStep", "Window", "without_unasked"]
+
+
+def __getattr__(name: str) -> Any:
+    """change_traces.py's records, imported when first named (PEP 562)."""
+    if name in CHANGE_TRACE_NAMES:
+        return getattr(importlib.import_module("auditlog.analysis.change_traces"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -131,134 +160,6 @@ class ChargeTrace:
     # What each of `rules` imported from Sigma says of itself; the key is left out of
     # the JSON when none is, so a trace without Sigma rules reads as it did.
     sigma: tuple[SigmaRule, ...] = ()
-
-    def as_json(self) -> dict[str, Any]:
-        return without_unasked(as_json(self))
-
-
-@dataclass(frozen=True)
-class ChangeRecord:
-    """A change as its record says (the changes table's columns)."""
-
-    change_id: str
-    system: str
-    kind: str | None
-    summary: str | None
-    implementer: str
-    approver: str | None
-    ticket: str | None
-    window_start: datetime | None
-    window_end: datetime | None
-    started_at: datetime
-    finished_at: datetime | None
-    status: str | None
-
-
-@dataclass(frozen=True)
-class Approval:
-    approver: str | None
-    ticket: str | None
-    approved: bool
-    self_approved: bool
-
-
-@dataclass(frozen=True)
-class Window:
-    """The approved window; `started_within` as the control views judge it (with the
-    model's grace), None when the change has no window."""
-
-    start: datetime | None
-    end: datetime | None
-    started_within: bool | None
-
-
-@dataclass(frozen=True)
-class ChangeImpact:
-    """The anomalous charges blamed on the change; the sums only in one currency."""
-
-    charges: int
-    accounts: int
-    amount: Decimal | None
-    refunded_amount: Decimal | None
-    currency: str | None
-    unrefunded_charges: int
-    actors: tuple[str, ...]
-    first_cause_time: datetime | None
-    last_cause_time: datetime | None
-    by_currency: tuple[CurrencyMoney, ...]
-
-
-@dataclass(frozen=True)
-class ChangeTrace:
-    change: ChangeRecord
-    approval: Approval
-    window: Window
-    impact: ChangeImpact
-    rules: tuple[str, ...]
-    source_records: tuple[SourceRecord, ...] | None = None  # as ChargeTrace's
-    sigma: tuple[SigmaRule, ...] = ()  # as ChargeTrace's
-
-    def as_json(self) -> dict[str, Any]:
-        """The change's record, then its approval, window, impact and rules (and, when
-        asked, its source record)."""
-        return without_unasked({
-            **as_json(self.change), "approval": as_json(self.approval),
-            "window": as_json(self.window), "impact": as_json(self.impact),
-            "rules": list(self.rules), "source_records": as_json(self.source_records),
-            "sigma": as_json(self.sigma)})
-
-
-@dataclass(frozen=True)
-class Activity:
-    """What an account did with one action on one system."""
-
-    action: str
-    system: str
-    actions: int
-    customers: int
-    first: datetime
-    last: datetime
-
-
-@dataclass(frozen=True)
-class PrivilegeHeld:
-    """A grant to the account."""
-
-    id: str
-    granted_at: datetime
-    privilege: str
-    system: str | None
-    granter: str
-    ticket: str | None
-    approver: str | None
-    expires_at: datetime | None
-    revoked_at: datetime | None
-
-
-@dataclass(frozen=True)
-class AccountImpact:
-    """The anomalous charges the account caused; `amount` only in one currency."""
-
-    charges: int
-    customers: int
-    amount: Decimal | None
-    currency: str | None
-    unrefunded_charges: int
-    changes: tuple[str, ...]
-    by_currency: tuple[CurrencyMoney, ...]
-
-
-@dataclass(frozen=True)
-class AccountTrace:
-    account: str
-    directory: Directory | None
-    activity: tuple[Activity, ...]
-    privileges: tuple[PrivilegeHeld, ...]
-    anomalous: AccountImpact
-    rules: tuple[str, ...]
-    # Of the directory row and of each grant, as ChargeTrace's.
-    source_records: tuple[SourceRecord, ...] | None = None
-    sigma: tuple[SigmaRule, ...] = ()  # as ChargeTrace's
 
     def as_json(self) -> dict[str, Any]:
         return without_unasked(as_json(self))

@@ -73,7 +73,7 @@ def connect_sandbox(db_path: Path | str,
 def install_shared_views(con: duckdb.DuckDBPyConnection, units: Sequence[SqlUnit] | None = None,
                          *, materialize: bool = False, use_stored: bool = True,
                          params: Mapping[str, Any] | None = None,
-                         reads: Collection[str] | None = None) -> None:
+                         reads: Collection[str] | None = None) -> frozenset[str]:
     """Create `units` as TEMP views or tables (allowed on a read-only database).
 
     Without `units`, every shared unit, the model's parameters taking a run's `params`
@@ -88,6 +88,9 @@ def install_shared_views(con: duckdb.DuckDBPyConnection, units: Sequence[SqlUnit
     With `reads` (a reader's: the views its SQL reads), only those and what they are
     built from are created: a trace over fresh stored tables creates four one-line
     views instead of binding the whole model's SQL (start time, issue 14).
+
+    Returns the views whose stored tables are fresh: those it created read them (a
+    trace needs not ask the catalog which do).
     """
     every = with_model_params(shared_units(),
                               latest_run_params(con) if params is None else params)
@@ -109,6 +112,7 @@ def install_shared_views(con: duckdb.DuckDBPyConnection, units: Sequence[SqlUnit
                     f"CREATE TEMP {kind} {unit.name} AS\n{body}\n")
 
     install_units(every if units is None or reads is not None else units, create)
+    return frozenset(stored)
 
 
 def needed_units(every: Sequence[SqlUnit], reads: Collection[str],

@@ -32,6 +32,8 @@ from typing import Protocol
 
 import duckdb
 
+from auditlog.store.catalog import persistent_names, remembered
+
 # Stored views and their look-up key, each sorted by it (but KEYED_VIEWS); the others
 # stay views over the raw tables.
 STORED_VIEWS = {
@@ -97,12 +99,20 @@ def existing_tables(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> set
     """Those of `names` that are tables or views of the main schema (temporary ones
     too), as information_schema.tables lists them. Asked in one catalog query, of the
     tables first: information_schema.tables and duckdb_views() cost a trace each about
-    as much as a point look-up (start time, issue 14); views only for a name left."""
+    as much as a point look-up (start time, issue 14); views only for a name left. On a
+    frozen read-only connection (catalog.py) the persistent ones are read once per
+    connection; only a name that is none of them is asked (it may be a TEMP object)."""
     wanted = list(names)
-    found = {name for (name,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() "
-        "WHERE schema_name = 'main' AND list_contains(?, table_name)", [wanted]).fetchall()}
+    persistent = persistent_names(con)
+    found = {name for name in wanted if name in persistent} if persistent is not None \
+        else set()
     left = [name for name in wanted if name not in found]
+    if not left:
+        return found
+    found |= {name for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() "
+        "WHERE schema_name = 'main' AND list_contains(?, table_name)", [left]).fetchall()}
+    left = [name for name in left if name not in found]
     if left:
         found |= {name for (name,) in con.execute(
             "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' "
@@ -117,18 +127,27 @@ def fingerprint(con: duckdb.DuckDBPyConnection, views: Sequence[View]) -> str:
     digest = hashlib.sha256()
     for view in views:
         digest.update(f"view {view.name}\n{view.sql}\n".encode())
+    digest.update(remembered(con, "data lines", lambda: data_lines(con)))
+    return digest.hexdigest()
+
+
+def data_lines(con: duckdb.DuckDBPyConnection) -> bytes:
+    """The fingerprint's lines of the data (files, row counts); read once per frozen
+    connection (catalog.py: the stored attribution's freshness and the coverage's ask
+    alike)."""
+    lines: list[str] = []
     present = existing_tables(con, ("ingested_files", *RAW_TABLES))
     if "ingested_files" in present:
         for sha, path in con.execute("SELECT sha256, path FROM ingested_files "
                                      "ORDER BY sha256, path").fetchall():
-            digest.update(f"file {sha} {path}\n".encode())
+            lines.append(f"file {sha} {path}\n")
     counted = [table for table in RAW_TABLES if table in present]
     counts = dict(zip(counted, con.execute(  # one query for every table's count
         "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in counted)
     ).fetchall()[0], strict=True)) if counted else {}
     for table in RAW_TABLES:
-        digest.update(f"rows {table} {counts.get(table, -1)}\n".encode())
-    return digest.hexdigest()
+        lines.append(f"rows {table} {counts.get(table, -1)}\n")
+    return "".join(lines).encode()
 
 
 def fresh_stored_views(con: duckdb.DuckDBPyConnection,

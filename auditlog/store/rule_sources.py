@@ -12,6 +12,8 @@ from typing import Any
 
 import duckdb
 
+from auditlog.store.attribution import table_exists  # the catalog, read once per open
+
 TABLE = "rule_sources"
 
 
@@ -29,9 +31,7 @@ def sigma_metadata(con: duckdb.DuckDBPyConnection, rule_ids: Iterable[str]
                    ) -> dict[str, dict[str, Any]]:
     """rule id -> its Sigma metadata, for the rules of `rule_ids` imported from Sigma."""
     wanted = sorted(set(rule_ids))
-    exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                         "WHERE table_name = ?", [TABLE]).fetchone()
-    if not wanted or not exists or not exists[0]:
+    if not wanted or not table_exists(con, TABLE):
         return {}
     rows = con.execute(f"SELECT rule_id, sigma FROM {TABLE} WHERE sigma IS NOT NULL "
                        "AND rule_id IN (SELECT unnest(?))", [wanted]).fetchall()

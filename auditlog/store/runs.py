@@ -13,10 +13,17 @@ from typing import Any
 import duckdb
 
 from auditlog.store.attribution import table_exists
+from auditlog.store.catalog import remembered
 
 
 def latest_run_params(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """The parameters the latest run was given; none before any run."""
+    """The parameters the latest run was given; none before any run. Read once per
+    frozen read-only connection (catalog.py): a trace asks installing its views and
+    again for its caveats."""
+    return dict(remembered(con, "latest run params", lambda: _latest_run_params(con)))
+
+
+def _latest_run_params(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     if not table_exists(con, "runs"):
         return {}
     row = con.execute("SELECT params FROM runs ORDER BY started_at DESC, run_id DESC "
