@@ -51,6 +51,9 @@ import sys
 from pathlib import Path
 import auditlog
 from auditlog.ingest.world import sample_logs_dir
+from auditlog.pack.units import builtin_unit_dirs
+print(Path(auditlog.__file__).parent.parent)  # the tree this setup runs
+print(builtin_unit_dirs()[0][0])  # and the SQL it reads
 db = Path(sys.argv[1])
 with auditlog.open(db) as inv:
     inv.ingest_world(sample_logs_dir())
@@ -70,14 +73,16 @@ class Setup:
     source: str | None
     env: dict[str, str]
     commands: dict[str, list[str]]
+    cwd: Path  # its temp directory: never the repository (see prepare)
+    tree: str  # the directory its auditlog package was imported from
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one process, its output thrown away."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=False)
+    subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -97,6 +102,19 @@ def prepare(name: str, python: str, source: str | None, work: Path, *,
             bytecode_cache: bool = True) -> Setup:
     here = work / name
     here.mkdir()
+    # Every process runs in `here`: `python -m`/`-c` put the working directory first on
+    # sys.path, so run from the repository every setup would import the repository's
+    # auditlog whatever its PYTHONPATH (session 12's before and after were one tree).
+    python = os.path.abspath(python)  # not resolved: a venv's python is a symlink
+    source = os.path.abspath(source) if source else None
+    # An editable install maps the package `auditlog.queries` to its own tree's queries/
+    # whatever PYTHONPATH says: a tree from `git archive HEAD auditlog queries` gets the
+    # link that makes it read its own SQL (else both setups read the repository's, and
+    # the sample's stored attribution is stale for the one whose SQL it was not built
+    # with: its trace recomputes the model).
+    if source and (Path(source) / "queries").is_dir() \
+            and not (Path(source) / "auditlog" / "queries").exists():
+        (Path(source) / "auditlog" / "queries").symlink_to(Path(source) / "queries")
     env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1",
            "AUDITLOG_CACHE_DIR": str(here / "cache")}
     if bytecode_cache:  # compiled once (the build, the warm-up), read by every timed run
@@ -105,16 +123,19 @@ def prepare(name: str, python: str, source: str | None, work: Path, *,
     if source:
         env["PYTHONPATH"] = source
     db = here / "sample.duckdb"
-    built = subprocess.run([python, "-c", BUILD, str(db)], env=env, capture_output=True,
-                           text=True, check=False)
+    built = subprocess.run([python, "-c", BUILD, str(db)], env=env, cwd=here,
+                           capture_output=True, text=True, check=False)
     if built.returncode != 0:
         raise SystemExit(f"setup {name}: building the sample failed:\n{built.stderr}")
-    charge = built.stdout.strip().splitlines()[-1]
+    lines = built.stdout.strip().splitlines()
+    tree, sql, charge = lines[0], lines[1], lines[-1]
+    if source and not Path(sql).resolve().is_relative_to(Path(source).resolve()):
+        raise SystemExit(f"setup {name}: its SQL is read from {sql}, not from {source}")
     env["AUDITLOG_DB"] = str(db)
     cli = [python, "-m", "auditlog"]
     commands = {"--help": [*cli, "--help"], "--version": [*cli, "--version"],
                 "status": [*cli, "status"], "trace charge": [*cli, "trace", "charge", charge]}
-    return Setup(name, python, source, env, commands)
+    return Setup(name, python, source, env, commands, here, tree)
 
 
 def git(*args: str) -> str:
@@ -151,8 +172,8 @@ def main() -> None:
     bare = [setups[0].python, "-c", "import duckdb"]
     for setup in setups:  # warm the page cache and each setup's unit-reads cache
         for argv in setup.commands.values():
-            timed(argv, setup.env)
-    timed(bare, bare_env)
+            timed(argv, setup.env, setup.cwd)
+    timed(bare, bare_env, work)
     load_before = os.getloadavg()[0]
     base: list[tuple[float, float]] = []
     times = {(s.name, c): [] for s in setups for c in COMMANDS}
@@ -161,10 +182,10 @@ def main() -> None:
         # a loaded machine (load 10-12) one tree given as two setups came out up to 10%
         # apart: differences below that are noise.
         ordered = setups if run % 2 == 0 else setups[::-1]
-        base.append(timed(bare, bare_env))
+        base.append(timed(bare, bare_env, work))
         for setup in ordered:
             for name, argv in setup.commands.items():
-                times[(setup.name, name)].append(timed(argv, setup.env))
+                times[(setup.name, name)].append(timed(argv, setup.env, setup.cwd))
     load_after = os.getloadavg()[0]
     bare_wall = statistics.median(w for w, _ in base)
     bare_cpu = statistics.median(c for _, c in base)
@@ -176,7 +197,8 @@ def main() -> None:
           f"{compiled}; bare `import duckdb`: {bare_wall:.3f} s wall, {bare_cpu:.3f} s CPU")
     results = []
     for setup in setups:
-        print(f"{setup.name}: {setup.python}" + (f" @ {setup.source}" if setup.source else ""))
+        print(f"{setup.name}: {setup.python}" + (f" @ {setup.source}" if setup.source else "")
+              + f" (imports auditlog from {setup.tree})")
         for name in COMMANDS:
             values = times[(setup.name, name)]
             wall = statistics.median(w for w, _ in values)
@@ -202,6 +224,7 @@ def main() -> None:
             "bare": {"wall_seconds": bare_wall, "cpu_seconds": bare_cpu,
                      "runs": [{"wall": w, "cpu": c} for w, c in base]},
             "setups": [{"name": s.name, "python": s.python, "source": s.source,
+                        "imports_auditlog_from": s.tree,
                         "packages": versions(s.python, s.env)} for s in setups],
             "results": results,
         }
