@@ -89,6 +89,16 @@ FINDING_ID_SQL = ("'F-' || substr(sha256(CAST($auditlog_rule_id AS VARCHAR) || c
                   " || CAST(key AS VARCHAR)), 1, 16)")
 
 
+# The DuckDB-only form of list_sort(list_distinct(evidence)): the list sorted once (in
+# the query around the rule, under this name), then each item kept unless NULL or equal
+# to the one before it. The same lists (equal items are neighbours once sorted; NULLs
+# are dropped as list_distinct drops them, wherever the sort puts them), ~20% less
+# CPU than hashing each list's items (issue 14: ~0.2 us a finding).
+SORTED_EVIDENCE = "auditlog_sorted_evidence"
+SORTED_DISTINCT = (f"list_filter({SORTED_EVIDENCE}, lambda e, i: e IS NOT NULL"
+                   f" AND (i = 1 OR e IS DISTINCT FROM {SORTED_EVIDENCE}[i - 1]))")
+
+
 def wrapped_sql(rule: Rule, since: datetime | None, until: datetime | None, *,
                 identified: bool = False) -> str:
     """The rule inside the output wrapper, in DuckDB's dialect, with $auditlog_since and
@@ -101,8 +111,11 @@ def wrapped_sql(rule: Rule, since: datetime | None, until: datetime | None, *,
     less of the wrapper's time on a rule with millions of findings."""
     body = rule.sql.strip().rstrip(";")
     identity = f", {FINDING_ID_SQL} AS finding_id" if identified else ""
-    evidence = ("CAST(evidence AS VARCHAR[])" if identified else
-                "list_filter(CAST(evidence AS VARCHAR[]), lambda e: e IS NOT NULL)")
+    evidence = (SORTED_DISTINCT if identified else "list_sort(list_distinct(list_filter("
+                "CAST(evidence AS VARCHAR[]), lambda e: e IS NOT NULL)))")
+    if identified:
+        body = (f"SELECT *, list_sort(CAST(evidence AS VARCHAR[])) AS {SORTED_EVIDENCE}\n"
+                f"FROM (\n{body}\n) AS rule_query")
     where = []
     if since is not None:
         where.append("ts >= CAST($auditlog_since AS TIMESTAMPTZ)")
@@ -112,7 +125,7 @@ def wrapped_sql(rule: Rule, since: datetime | None, until: datetime | None, *,
         "SELECT CAST(ts AS TIMESTAMPTZ) AS ts, CAST(change_id AS VARCHAR) AS change_id,"
         " CAST(actor AS VARCHAR) AS actor, CAST(account AS VARCHAR) AS account,"
         f" CAST(amount AS {AMOUNT_SQL_TYPE}) AS amount,"
-        f" list_sort(list_distinct({evidence})) AS evidence,"
+        f" {evidence} AS evidence,"
         f" CAST(key AS VARCHAR) AS key{identity}\n"
         f"FROM (\n{body}\n) AS rule_output"
         + (f"\nWHERE {' AND '.join(where)}" if where else "")
