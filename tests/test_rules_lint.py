@@ -207,7 +207,8 @@ def test_the_catalogue_covers_the_whole_allow_list() -> None:
 
 
 def test_the_builtin_packs_still_load_under_the_tree_lint() -> None:
-    result = load_all()
+    # A load checks the built-ins' SQL only when asked (pack/loader.py): this is where.
+    result = load_all(check_builtin=True)
     assert [str(e) for e in result.errors] == []
     assert len(result.rules) >= 20
 

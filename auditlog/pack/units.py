@@ -191,10 +191,14 @@ def kinds_in_order(kinds: Iterable[str]) -> tuple[str, ...]:
 
 def reads_or_nothing(sql: str) -> frozenset[str]:
     # SQL that does not parse reads nothing as far as the graph knows; the loader's lint
-    # refuses it with the parser's reason before anything runs it.
+    # refuses it with the parser's reason before anything runs it. What SQL that parses
+    # reads is remembered across processes, as for the units (reads_cache).
+    known = reads_cache.lookup(sql)
+    if known is not None:
+        return known
     from sqlglot.errors import SqlglotError
 
     try:
-        return parsed_reads(sql)
+        return reads_cache.remember(sql, parsed_reads(sql))
     except SqlglotError:
         return frozenset()
