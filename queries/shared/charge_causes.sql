@@ -1,9 +1,11 @@
 -- Every charge with its causal action, whether a customer authorized it, and whether it
 -- is anomalous (attribution.md). actor/cause_time are the responsible account and moment.
+-- The causes carry their action's columns (event ids are unique), so `actions` is not
+-- joined again by event_id.
 WITH causes AS (
-    SELECT charge_id, cause_event_id FROM order_causes
+    SELECT * FROM order_causes
     UNION ALL
-    SELECT charge_id, cause_event_id FROM unordered_causes
+    SELECT * FROM unordered_causes
 ),
 customer_orders AS (
     -- Orders a customer itself took part in: it acted on them (placed or confirmed).
@@ -13,18 +15,16 @@ customer_orders AS (
 ),
 joined AS (
     SELECT
-        c.*, a.event_id AS cause_event_id, a.ts AS cause_ts, a.actor AS cause_actor,
-        a.action AS cause_action, a.system AS cause_system, a.change_id AS cause_change_id,
-        a.order_id AS cause_order_id, a.channel AS cause_channel,
-        (a.actor = c.account OR own.customer IS NOT NULL OR own_cause.customer IS NOT NULL)
-            AS authorized_raw
+        c.*, k.cause_event_id, k.cause_ts, k.cause_actor, k.cause_action, k.cause_system,
+        k.cause_change_id, k.cause_order_id, k.cause_channel,
+        (k.cause_actor = c.account OR own.customer IS NOT NULL
+         OR own_cause.customer IS NOT NULL) AS authorized_raw
     FROM sale_charges AS c
     LEFT JOIN causes AS k ON k.charge_id = c.charge_id
-    LEFT JOIN order_actions AS a ON a.event_id = k.cause_event_id
     LEFT JOIN customer_orders AS own
       ON own.customer = c.account AND own.order_id = c.order_id
     LEFT JOIN customer_orders AS own_cause
-      ON own_cause.customer = c.account AND own_cause.order_id = a.order_id
+      ON own_cause.customer = c.account AND own_cause.order_id = k.cause_order_id
 )
 SELECT
     j.*,

@@ -7,7 +7,8 @@
 -- orders. Orders with no charge in reach (nothing billed) and charges with no order in
 -- reach are left out before pairing so they do not shift the pairs. The order's causal
 -- action is its earliest subscribe-like action, else its earliest confirmation; it is
--- picked for the paired orders only, which are a small share of all orders.
+-- picked for the paired orders only, which are a small share of all orders, with its
+-- columns (charge_causes reads them here).
 WITH bound AS (
     SELECT DISTINCT order_id
     FROM sale_charges
@@ -60,9 +61,12 @@ pairs AS (
       ON o.customer = c.account AND o.object = c.product AND o.n = c.n
      AND c.ts >= o.reach_from AND c.ts <= o.reach_to
 )
-SELECT charge_id, cause_event_id
+SELECT charge_id, event_id AS cause_event_id, ts AS cause_ts, actor AS cause_actor,
+       action AS cause_action, system AS cause_system, change_id AS cause_change_id,
+       order_id AS cause_order_id, channel AS cause_channel
 FROM (
-    SELECT p.charge_id, a.event_id AS cause_event_id,
+    SELECT p.charge_id, a.event_id, a.ts, a.actor, a.action, a.system, a.change_id,
+           a.order_id, a.channel,
            row_number() OVER (
                PARTITION BY p.charge_id
                ORDER BY CASE WHEN a.is_confirm THEN 1 ELSE 0 END, a.ts, a.event_id) AS pick
