@@ -278,9 +278,9 @@ class Refresher:
         table = stored_name(view)
         keyed = view in KEYED_VIEWS and table_exists(self.con, key_name(view))
         if keyed:
-            key = KEYED_VIEWS[view][0]
-            inserted = f" UNION ALL SELECT {key} FROM {new_rows}" if new_rows else ""
-            self.temp(f"{view}_keys", f"SELECT {key} AS v FROM {table} AS s "
+            key, locator = KEYED_VIEWS[view]
+            inserted = f" UNION ALL SELECT {key}, {locator} FROM {new_rows}" if new_rows else ""
+            self.temp(f"{view}_keys", f"SELECT {key} AS v, {locator} AS loc FROM {table} AS s "
                                       f"WHERE {delete_where}{inserted}")
         self.sql(f"DELETE FROM {table} AS s WHERE {delete_where}")
         if new_rows is not None:
@@ -290,16 +290,44 @@ class Refresher:
             self.rekey(view, f"{PREFIX}{view}_keys")
         return self.count(f"SELECT count(*) FROM {new_rows}") if new_rows is not None else 0
 
-    def rekey(self, view: str, keys: str) -> None:
-        """The key table's rows of the keys in `keys` (a TEMP table of v) derived again
-        from the stored table, so that it stays the stored table's (key, locator)."""
+    def located(self, view: str, keys: Sequence[object], at: str | None = None) -> str:
+        """A WHERE clause for the stored rows of `view` (one of KEYED_VIEWS) whose key is
+        one of `keys`: the key, and the locator's values of those keys in its key table
+        (and those `at` selects, of rows not in it), which the zone maps of the stored
+        table prune (it keeps the charges' time order), as a trace's cause_row does. The
+        key alone without a key table, or with a NULL locator (it cannot filter then)."""
         key, locator = KEYED_VIEWS[view]
-        where = self.any_in((key, self.values(f"SELECT v FROM {keys}")))
+        where = self.any_in((key, keys))
+        if where == "false" or not table_exists(self.con, key_name(view)):
+            return where
+        extra = f" UNION SELECT v FROM ({at}) AS a(v)" if at else ""
+        ((n, nulls, values),) = self.con.execute(f"""
+            SELECT count(*), count(*) - count(v), list(CAST(v AS VARCHAR) ORDER BY v) FROM (
+                SELECT {locator} AS v FROM {key_name(view)} WHERE {where}{extra}) AS q
+            """).fetchall()
+        if nulls or n > LITERAL_MAX:
+            return where  # a NULL cannot filter; a list that long is a join, pruning nothing
+        if not n:
+            return "false"
+        literals = ", ".join(f"CAST({sql_string(v)} AS TIMESTAMPTZ)" for v in values)
+        return f"({where} AND {locator} IN ({literals}))"
+
+    def rekey(self, view: str, keys: str) -> None:
+        """The key table's rows of the keys in `keys` (a TEMP table of v, the key, and loc,
+        the locator of a row deleted or inserted) derived again from the stored table, so
+        that it stays the stored table's (key, locator). The stored rows of those keys are
+        found by key and locator: those the key table held and those inserted."""
+        key, locator = KEYED_VIEWS[view]
+        values = self.values(f"SELECT v FROM {keys}")
+        where = self.any_in((key, values))
         if self.count(f"SELECT count(*) FROM {keys} WHERE v IS NULL"):
             where = f"({where} OR {key} IS NULL)"
+            stored = where  # NULL keys: the key table is no help
+        else:
+            stored = self.located(view, values, f"SELECT loc FROM {keys}")
         self.sql(f"DELETE FROM {key_name(view)} WHERE {where}")
         self.sql(f"INSERT INTO {key_name(view)} SELECT {key}, {locator} "
-                 f"FROM {stored_name(view)} WHERE {where} ORDER BY {key}")
+                 f"FROM {stored_name(view)} WHERE {stored} ORDER BY {key}")
 
     # --- the steps ---
 
@@ -421,7 +449,8 @@ class Refresher:
         if not (self.groups or charged):
             return 0
         ids = self.any_in(("charge_id", charged))
-        stored = {"charge_causes": f"SELECT * FROM {causes} WHERE {ids}",
+        stored = {"charge_causes": f"SELECT * FROM {causes} "
+                                   f"WHERE {self.located('charge_causes', charged)}",
                   "change_blame": f"SELECT * FROM {stored_name('change_blame')}",
                   "charge_refunds": f"SELECT * FROM {stored_name('charge_refunds')} "
                                     f"WHERE {ids}"}
