@@ -4,6 +4,7 @@ the findings, their triage and the runs stay as the previous run left them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -229,12 +230,39 @@ def test_a_rule_on_spark_is_cancelled_at_its_time_limit(db: Path, rules_dir: Pat
     finally:
         con.close()
     spark = start_session()
-    register_lake(spark, tmp_path / "lake")
-    rules = {r.id: r for r in load_rules([rules_dir], builtin=False)}
-    with pytest.raises(RuleError) as info:
-        run_rule_spark(spark, rules["cross"], timeout=5)
-    assert info.value.worded(flag) == (f"{rules['cross'].source}: rule cross was stopped at "
-                                       "its time limit of 5 s (--rule-timeout)")
-    # Only that rule's jobs were cancelled: the session runs the next rule.
-    assert run_rule_spark(spark, rules["big_charge"], timeout=120)["key"].to_list() == [
-        "C1", "C2"]
+    try:
+        register_lake(spark, tmp_path / "lake")
+        rules = {r.id: r for r in load_rules([rules_dir], builtin=False)}
+        with pytest.raises(RuleError) as info:
+            run_rule_spark(spark, rules["cross"], timeout=5)
+        assert info.value.worded(flag) == (f"{rules['cross'].source}: rule cross was stopped "
+                                           "at its time limit of 5 s (--rule-timeout)")
+        # Only that rule's jobs were cancelled: the session runs the next rule.
+        assert run_rule_spark(spark, rules["big_charge"], timeout=120)["key"].to_list() == [
+            "C1", "C2"]
+    finally:
+        end_spark_jvm()
+
+
+def end_spark_jvm() -> None:
+    """Kill this process's Spark JVM; the next session starts a new one. Spark cancels a
+    job, but a task inside the cross join's generated loop never looks at its interrupt:
+    it went on computing its 8e9 rows on one of CI's two cores for the rest of the run
+    (tens of minutes), as it would in a user's long-lived local session (README, Spark)."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    proc = getattr(gateway, "proc", None)
+    with contextlib.suppress(Exception):  # py4j raises many kinds once the JVM is gone
+        gateway.shutdown()
+    if proc is not None:
+        proc.kill()
+        proc.wait(timeout=60)
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    SparkContext._active_spark_context = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
