@@ -30,7 +30,7 @@ test: $(VENV)/.installed-test
 	scripts/system-deps
 	$(BIN)/python -m pytest -n auto --dist loadfile --durations=15
 
-# The Spark case matrix with every rule's quiet cases too (make test runs the fire cases).
+# The Spark case matrix, every case of every rule (make test runs each rule's first fire case).
 test-spark-all: $(VENV)/.installed-test
 	scripts/system-deps
 	AUDITLOG_SPARK_ALL_CASES=1 $(BIN)/python -m pytest tests/test_spark.py
