@@ -84,6 +84,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadFileScheduling
 
+    # xdist would sort the files by their number of tests, undoing LONGEST_FIRST.
+    config.option.loadscopereorder = False
+
     class SpreadSomeFiles(LoadFileScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             file = str(super()._split_scope(nodeid))
