@@ -1,7 +1,7 @@
 """Text from logs is data: a field or a file name holding Rich markup, ANSI/OSC escape
 sequences, HTML or Markdown shows literally in every terminal command, in the Markdown
 and HTML reports and in error messages, and never acts (no style, link, clear screen,
-tag, image or broken table)."""
+tag, image or broken table), and an emoji code such as `:warning:` stays text."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ CLEAR = "\x1b[2J"
 IMG = "<img src=x onerror=alert(1)>"
 
 # Every field a command prints holds at least one hostile string.
-ACTOR = "svc-[bold]x[/]-" + CLEAR
+ACTOR = "svc-[bold]x[/]-:thumbs_up:-" + CLEAR  # an emoji code stays text
 CUSTOMER = "C-[/]-1"
 PRODUCT = "PKG-" + IMG
 CHANGE = "CHG-[/]-" + OSC_LINK + "click"
@@ -57,7 +57,7 @@ TICKET = "T-|-[link=http://evil.example]link[/link]"
 GRANTER = ESC + "[31mroot" + ESC + "[0m"
 CHARGE = "CH-[bold]1[/]"
 NAME = IMG
-TEAM = "[/]"
+TEAM = "[/] :warning:"
 FILE = "/logs/dir[/]x-" + CLEAR + ".jsonl"
 RAW = '{"actor": "' + OSC_LINK + '[bold]x[/]"}'
 HOSTILE = (ACTOR, CUSTOMER, PRODUCT, CHANGE, SUMMARY, TICKET, GRANTER, CHARGE, NAME, TEAM)

@@ -53,7 +53,8 @@ helpstyle.install()
 class SafeConsole(Console):
     """A console that prints every string literally: never as Rich markup (a log field
     or file name holding `[/]` or `[link=…]` is text, and one holding `[/]` cannot make
-    the printer raise), and with control characters shown as `\\x1b`, so no ANSI or OSC
+    the printer raise), nor as emoji codes (`:warning:` stays those nine characters), and
+    with control characters shown as `\\x1b`, so no ANSI or OSC
     sequence from the data reaches the terminal. Escaping at each call site would be one
     forgotten call away from an injection; here a plain `print(f"... {field}")` is safe,
     `markup=True` is ignored, and styles come only from Text built by
@@ -61,7 +62,7 @@ class SafeConsole(Console):
     control character inside a Text built elsewhere is shown escaped too."""
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
-        kwargs["markup"] = False
+        kwargs["markup"] = kwargs["emoji"] = False
         return super().render_str(visible(text, keep_lines=True), **kwargs)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -88,8 +89,8 @@ class SafeConsole(Console):
 
 
 # Data goes to stdout, diagnostics to stderr, so `... --format json | jq` always works.
-console = SafeConsole(highlight=False, markup=False)
-err_console = SafeConsole(stderr=True, highlight=False, markup=False)
+console = SafeConsole(highlight=False, markup=False, emoji=False)
+err_console = SafeConsole(stderr=True, highlight=False, markup=False, emoji=False)
 
 
 def show_version(value: bool) -> None:
