@@ -260,7 +260,7 @@ class Investigation:
         return list(lines)
 
     def tell_stale(self, con: duckdb.DuckDBPyConnection) -> None:
-        from auditlog.ingest.forget import stale_findings
+        from auditlog.store.runs import stale_findings
 
         run_id = stale_findings(con)
         if run_id is not None:

@@ -25,9 +25,10 @@ from auditlog.analysis.findings import run_packs
 from auditlog.analysis.status import database_status
 from auditlog.errors import AuditlogError, InputError, UsageError
 from auditlog.ingest import ingest_paths
-from auditlog.ingest.forget import forget, stale_findings
+from auditlog.ingest.forget import forget
 from auditlog.pack import load_rules
 from auditlog.store.attribution import STATE_TABLE
+from auditlog.store.runs import stale_findings
 from tests.conftest import snapshot, table_rows, write_rows
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import duckdb
 
 from auditlog.ingest.coverage import Coverage, coverage
-from auditlog.ingest.staging import NO_ZONE
 from auditlog.kinds import KINDS
 from auditlog.store.attribution import table_exists
+from auditlog.store.database import NO_ZONE
 from auditlog.values import as_json
 
 

@@ -15,7 +15,7 @@ stored attribution stale. Afterwards `status` is what it was before the file was
   another path still lists them; that path takes over the forgotten one's counts.
 
 Findings are not rewritten: a finding whose evidence came from a forgotten file stays as
-the last run left it until the next `auditlog run`; `stale_findings` says so.
+the last run left it until the next `auditlog run`; `store.runs.stale_findings` says so.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from auditlog.errors import InputError, UsageError
 from auditlog.ingest.coverage import begin_changes, note_removed, store_coverage
 from auditlog.kinds import KINDS
 from auditlog.store.attribution import STATE_TABLE, table_exists
+from auditlog.store.runs import STALE_KEY
 
 # Called at each step of the transaction ("resolved", "rows", "quarantine", "files",
 # "commit"), so that a test can stop the process there.
 Step = Callable[[str], None]
 
 # meta key: the latest run when a file was last forgotten (findings stale until the next).
-STALE_KEY = "forgotten_since_run"
 # A SHA-256 prefix shorter than this is too likely to be a path or a typo.
 MIN_PREFIX = 6
 
@@ -353,12 +353,3 @@ def _mark_stale(con: duckdb.DuckDBPyConnection) -> None:
         if latest is not None:
             con.execute("INSERT OR REPLACE INTO meta VALUES ($k, $v)",
                         {"k": STALE_KEY, "v": latest})
-
-
-def stale_findings(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The run whose findings may rest on rows of a file forgotten since, else None."""
-    if not table_exists(con, "runs"):
-        return None
-    rows = con.execute("SELECT value FROM meta WHERE key = $k AND value = "
-                       "(SELECT max(run_id) FROM runs)", {"k": STALE_KEY}).fetchall()
-    return rows[0][0] if rows else None

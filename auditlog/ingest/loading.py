@@ -10,8 +10,9 @@ from auditlog.ingest.coverage import note_stored
 from auditlog.ingest.csv_lines import place_quarantined
 from auditlog.ingest.files import InputFile
 from auditlog.ingest.readers import safe_text_sql
-from auditlog.ingest.staging import CSV_LINES, NO_ZONE, TYPED, VERDICT, Staged
+from auditlog.ingest.staging import CSV_LINES, TYPED, VERDICT, Staged
 from auditlog.kinds import SOURCE_COLUMNS, Kind
+from auditlog.store.database import NO_ZONE
 
 __all__ = ["NO_ZONE", "record_file", "record_naive", "store_rows"]
 

@@ -36,10 +36,6 @@ import duckdb
 from auditlog.kinds import KINDS
 from auditlog.sqltext import json_path, quote_ident, sql_string
 
-# ingested_files.tz of a file that had no naive timestamp: no zone was assumed. Here, not
-# in loading.py, so that status reads it without importing the readers (pyarrow).
-NO_ZONE = "none"
-
 # --- The names ------------------------------------------------------------------------
 
 # One file's rows in the staging shape. Written by readers (a table, or for a lazy read a

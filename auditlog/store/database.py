@@ -19,6 +19,9 @@ from auditlog.kinds import KINDS, SOURCE_COLUMNS, Kind
 from auditlog.store.locking import open_database
 
 DEFAULT_DB = "auditlog.duckdb"
+# ingested_files.tz of a file that had no naive timestamp: no zone was assumed. With the
+# schema, so that status reads it without importing the ingest (readers, pyarrow).
+NO_ZONE = "none"
 # 2: source_records and the <kind>_with_record views (the verbatim record of every
 # standard-format row, ingest/kept.py). 3: the rows' content digest (`_digest`) is the
 # md5 of a JSON array of the values, not of a JSON object (ingest/validate.py), so
