@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup, escape
 from rich.style import StyleType
 from rich.text import Text
+
+if TYPE_CHECKING:  # only the HTML report needs it: a terminal command never loads it
+    from markupsafe import Markup
 
 # C0 controls, DEL, C1 controls (ESC, CSI 0x9b and OSC 0x9d among them), and the Unicode
 # controls that reorder or break displayed text (bidi embeddings, overrides, isolates,
@@ -95,6 +97,8 @@ def markdown(value: object) -> str:
 def html(value: object) -> Markup:
     """One value for an HTML document: controls shown, then HTML-escaped. Markup the
     program built (already escaped) passes unchanged."""
+    from markupsafe import Markup, escape
+
     if isinstance(value, Markup):
         return value
     return escape(visible(str(value), keep_lines=True))
