@@ -296,7 +296,7 @@ class Investigation:
                        lake: PathLike | None = None, progress: Progress | None = None
                        ) -> list[FileResult]:
         """`ingest`, its rows as FileResult records: the CLI renders them without
-        importing polars (~0.2 CPU s of every `auditlog ingest`, issue 14)."""
+        importing polars (with pyarrow ~0.35 CPU s of every `auditlog ingest`, issue 14)."""
         from auditlog.analysis.stored_refresh import before_change, refresh_after
         from auditlog.ingest.pipeline import ingest_paths
         from auditlog.store.lake import append_files
