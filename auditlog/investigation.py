@@ -286,6 +286,17 @@ class Investigation:
         naive times are UTC (or, for a file loaded before, the zone it was read in).
         `currency` is the ISO 4217 code of charges that name none; with `lake`, the rows
         loaded are appended to that Parquet lake as new files."""
+        return file_results(self.ingest_results(
+            paths, kind=kind, tz=tz, strict=strict, currency=currency, mapping=mapping,
+            lake=lake, progress=progress))
+
+    def ingest_results(self, paths: PathLike | Sequence[PathLike], *, kind: str | None = None,
+                       tz: str | None = None, strict: bool = False,
+                       currency: str | None = None, mapping: PathLike | None = None,
+                       lake: PathLike | None = None, progress: Progress | None = None
+                       ) -> list[FileResult]:
+        """`ingest`, its rows as FileResult records: the CLI renders them without
+        importing polars (with pyarrow ~0.35 CPU s of every `auditlog ingest`, issue 14)."""
         from auditlog.analysis.stored_refresh import before_change, refresh_after
         from auditlog.ingest.pipeline import ingest_paths
         from auditlog.store.lake import append_files
@@ -302,12 +313,17 @@ class Investigation:
             # Traces stay point look-ups (issue 14): what the new rows reach is recomputed.
             refresh_after(con, stored, came=[r.sha256 for r in results if r.loaded])
         self.tell_times(results, tz_chosen=tz is not None)
-        return file_results(results)
+        return results
 
     def ingest_world(self, root: PathLike, *, progress: Progress | None = None
                      ) -> pl.DataFrame:
         """Load a generated world (or sample_logs/) with each file's kind and zone as its
         sources.json says."""
+        return file_results(self.ingest_world_results(root, progress=progress))
+
+    def ingest_world_results(self, root: PathLike, *, progress: Progress | None = None
+                             ) -> list[FileResult]:
+        """`ingest_world`, its rows as FileResult records (see ingest_results)."""
         from auditlog.analysis.stored_refresh import before_change, refresh_after
         from auditlog.ingest.world import load_world
 
@@ -316,7 +332,7 @@ class Investigation:
             results = load_world(con, Path(root), progress=progress)
             # As ingest: traces stay point look-ups.
             refresh_after(con, stored, came=[r.sha256 for r in results if r.loaded])
-            return file_results(results)
+            return results
 
     def forget(self, targets: str | Sequence[str]) -> pl.DataFrame:
         """Take loaded files back out (one transaction), as `auditlog forget`; one row per

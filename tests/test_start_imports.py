@@ -73,6 +73,20 @@ def test_reading_commands_import_duckdb_but_not_readers_or_exporters(
     assert loaded == ["duckdb"]
 
 
+
+def test_ingest_of_a_clean_file_imports_no_data_library_but_duckdb(tmp_path: Path) -> None:
+    # The salvage and auditd readers (pyarrow) are for files DuckDB's readers refuse or
+    # auditd text; the per-file results are rendered from records, not a DataFrame.
+    log = tmp_path / "actions.jsonl"
+    log.write_text('{"event_id": "e1", "ts": "2025-01-01T00:00:00Z", "actor": "a", '
+                   '"action": "login", "system": "crm"}\n', encoding="utf-8")
+    for output in ("table", "json"):
+        db = tmp_path / f"{output}.duckdb"
+        code, loaded = loaded_by(["ingest", str(log), "--kind", "actions", "--format", output],
+                                 db, watched=("polars", "pyarrow"))
+        assert code in (0, None) and loaded == []
+        assert db.is_file()
+
 def test_a_charge_trace_imports_only_what_it_uses(sample_db: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     args = ["trace", "charge", "CH000471040"]

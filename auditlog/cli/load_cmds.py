@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,10 +22,6 @@ from auditlog.cli.common import (
 from auditlog.cli.display import common_root, compact_table, shorten_left
 from auditlog.kinds import KINDS
 from auditlog.textsafe import terminal
-
-if TYPE_CHECKING:
-    import polars as pl
-
 
 KindName = enum.Enum("KindName", {name: name for name in KINDS}, type=str)  # type: ignore[misc]
 
@@ -90,22 +86,23 @@ def ingest(
                           "the kind and zone its sources.json names; its ground truth is "
                           "not loaded.", markup=False, soft_wrap=True)
     with ProgressBar("loading", enabled=output is OutputFormat.table) as bar:
+        # As records, not a DataFrame: this command never imports polars.
         if as_world:
-            results = investigation(db).ingest_world(paths[0], progress=bar.files)
+            results = investigation(db).ingest_world_results(paths[0], progress=bar.files)
         else:
-            results = investigation(db).ingest(
+            results = investigation(db).ingest_results(
                 paths, kind=kind.value if kind else None, tz=tz, strict=strict,
                 currency=currency, mapping=mapping, lake=lake, progress=bar.files)
+    rows = [result.as_dict() for result in results]
     if output is OutputFormat.json:
-        print_json(results.to_dicts())
+        print_json(rows)
     else:
-        _render_ingest(results)
+        _render_ingest(rows)
 
 
-def _render_ingest(results: pl.DataFrame) -> None:
+def _render_ingest(rows: list[dict[str, Any]]) -> None:
     """A row per file: its path without the directory all share (in the title), cut
     from the left when still too long so the file name stays; kinds and counts whole."""
-    rows = list(results.iter_rows(named=True))
     root = common_root([r["path"] for r in rows])
     headers = ("kind", "read", "loaded", "dup", "quar")  # as status names them
     cells = [(r["kind"], f"{r['rows_read']:,}", f"{r['loaded']:,}", f"{r['duplicates']:,}",
@@ -122,7 +119,7 @@ def _render_ingest(results: pl.DataFrame) -> None:
         table.add_row(shorten_left(name, room), kind, read, loaded, dups,
                       terminal((quarantined, "bold yellow") if r["quarantined"] else "0"))
     console.print(table)
-    total_q = results["quarantined"].sum()
+    total_q = sum(r["quarantined"] for r in rows)
     if total_q:
         console.print(terminal(f"{total_q:,} row(s) quarantined: see them with ",
                                ("auditlog quarantine", "bold"), "."))

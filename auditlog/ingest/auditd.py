@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from typing import IO
 
 import duckdb
-import pyarrow as pa
 
 from auditlog.errors import InputError
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile, TextProfile
@@ -122,6 +121,8 @@ def _decoded(line: bytes) -> tuple[str, str | None]:
 def _insert(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str, str | None]]) -> None:
     if not rows:
         return
+    import pyarrow as pa  # here: every ingest imports this reader, few read auditd
+
     batch = pa.table({"line": [r[0] for r in rows], "raw": [r[1] for r in rows],
                       "bad": [r[2] for r in rows]})
     con.register(_BATCH, batch)
