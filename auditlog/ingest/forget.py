@@ -37,7 +37,6 @@ from auditlog.store.runs import STALE_KEY
 # "commit"), so that a test can stop the process there.
 Step = Callable[[str], None]
 
-# meta key: the latest run when a file was last forgotten (findings stale until the next).
 # A SHA-256 prefix shorter than this is too likely to be a path or a typo.
 MIN_PREFIX = 6
 
