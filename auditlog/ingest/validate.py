@@ -436,18 +436,16 @@ def _checks(column: Column, kind: Kind, instant: str | None = None) -> list[str]
     if column.required and not (kind.generated_id and name == kind.id_column):
         missing = text if instant is None else instant
         checks.append(f"CASE WHEN {missing} IS NULL THEN 'missing required field {name}' END")
-    if column.type == "ts" and instant is not None:
-        # Its typed value is the value itself: never unparseable, only out of range.
-        checks.append(_before_year_one(column, text))
-    elif column.type == "ts":
-        checks.append(
-            f"CASE WHEN {text} IS NULL OR {_y(column)} IS NOT NULL THEN NULL "
-            f"WHEN al_has_offset({text}) "
-            f"AND NOT al_offset_ok({text}) THEN "
-            f"'offset out of range in {name}: ' || {text} || "
-            "' (an offset is at most 14:00 either way, its minutes below 60)' "
-            f"ELSE 'unparseable timestamp in {name}: ' || {text} END"
-        )
+    if column.type == "ts":
+        if instant is None:  # a typed value is never unparseable, only out of range
+            checks.append(
+                f"CASE WHEN {text} IS NULL OR {_y(column)} IS NOT NULL THEN NULL "
+                f"WHEN al_has_offset({text}) "
+                f"AND NOT al_offset_ok({text}) THEN "
+                f"'offset out of range in {name}: ' || {text} || "
+                "' (an offset is at most 14:00 either way, its minutes below 60)' "
+                f"ELSE 'unparseable timestamp in {name}: ' || {text} END"
+            )
         checks.append(_before_year_one(column, text))
     elif column.type == "amount":
         checks.append(
