@@ -73,7 +73,6 @@ def test_reading_commands_import_duckdb_but_not_readers_or_exporters(
     assert loaded == ["duckdb"]
 
 
-
 def test_ingest_of_a_clean_file_imports_no_data_library_but_duckdb(tmp_path: Path) -> None:
     # The salvage and auditd readers (pyarrow) are for files DuckDB's readers refuse or
     # auditd text; the per-file results are rendered from records, not a DataFrame.
@@ -86,6 +85,7 @@ def test_ingest_of_a_clean_file_imports_no_data_library_but_duckdb(tmp_path: Pat
                                  db, watched=("polars", "pyarrow"))
         assert code in (0, None) and loaded == []
         assert db.is_file()
+
 
 def test_a_charge_trace_imports_only_what_it_uses(sample_db: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
