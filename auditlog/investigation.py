@@ -21,9 +21,9 @@ its arguments first.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -43,14 +43,13 @@ if TYPE_CHECKING:
     from auditlog.analysis.review_decisions import Recorded, ReviewStatus
     from auditlog.analysis.timeline_digest import TimelineDigest
     from auditlog.analysis.triage import TriageResult
+    from auditlog.answers import Demo, Report, RuleChecks
     from auditlog.engines.cases import CaseResult
-    from auditlog.errors import RuleError
     from auditlog.export.manifest import Verification
-    from auditlog.ingest.files import Unrecognized
     from auditlog.ingest.pipeline import FileResult, Progress
+    from auditlog.notices import Notice, Notify
     from auditlog.pack.model import Rule
     from auditlog.pack.sigma.convert import ImportResult as SigmaImport
-    from auditlog.report import model as report_model
 
 TimeLike = datetime | str | None
 PathLike = Path | str
@@ -60,133 +59,29 @@ EngineName = str
 REFUND_LISTS = ("charges", "customers", "refund_issues")
 
 
-# --- notices: what an answer should be read with ----------------------------------------
-
-@dataclass(frozen=True)
-class Caveat:
-    """What an answer cannot see (docs/coverage.md), one sentence."""
-
-    text: str
-
-    def __str__(self) -> str:
-        return self.text
-
-
-@dataclass(frozen=True)
-class StaleFindings:
-    """Files were forgotten since `run_id`; its findings may rest on rows that are gone."""
-
-    run_id: str
-
-    def __str__(self) -> str:
-        return (f"files were forgotten since run {self.run_id}; its findings may rest on "
-                "rows that are gone until the rules are run again")
-
-
-@dataclass(frozen=True)
-class NaiveTimes:
-    """A file's timestamps carried no offset and were read in a zone nobody chose."""
-
-    file: FileResult
-
-    def __str__(self) -> str:
-        return (f"{self.file.naive_times:,} timestamp(s) in {self.file.path} carry no offset "
-                f"and were read in {self.file.tz}, since no zone was given")
-
-
-@dataclass(frozen=True)
-class DaylightSaving:
-    """Naive times of a file fell in a daylight-saving gap or overlap (validate.MACROS)."""
-
-    file: FileResult
-
-    def __str__(self) -> str:
-        return (f"{self.file.dst_resolved:,} naive time(s) in {self.file.path} fell in a "
-                f"daylight-saving gap or overlap of {self.file.tz}; resolved with the offset "
-                "in effect before the change")
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    """A file of a directory given was in no format auditlog reads, and was passed over."""
-
-    file: Unrecognized
-
-    def __str__(self) -> str:
-        return f"skipped {self.file.path}, not in a format auditlog reads: {self.file.reason}"
-
-
-@dataclass(frozen=True)
-class FilteredRows:
-    """Rows of a file a mapping's filters set aside: quarantined by choice, with the
-    filter's name, not for breaking the contract (so --strict does not count them)."""
-
-    file: FileResult
-
-    def __str__(self) -> str:
-        return (f"{self.file.filtered:,} of the {self.file.quarantined:,} quarantined row(s) "
-                f"of {self.file.path} were set aside by the mapping's filters (each reason "
-                "names its filter)")
-
-
-Notice = Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | FilteredRows
-Notify = Callable[[Notice], None]
-
-
 def warn_notice(notice: Notice) -> None:
     """The notebook's default: each notice a Python warning, shown once per text."""
     warnings.warn(str(notice), AuditlogWarning, stacklevel=3)
 
 
-# --- answers made of several parts ----------------------------------------------------
-
-@dataclass(frozen=True)
-class Report:
-    """The accountability report: its typed data (`model`, auditlog.report.model) and the
-    caveats its summary opens with; `document` is its JSON (`report --format json`),
-    `markdown()` and `html()` render it."""
-
-    model: report_model.Report
-    caveats: list[str]
-
-    @property
-    def document(self) -> dict[str, Any]:
-        return self.model.as_json()
-
-    def markdown(self) -> str:
-        from auditlog.report.markdown import render_markdown
-
-        return render_markdown(self.model, self.caveats)
-
-    def html(self) -> str:
-        from auditlog.report.html import render_html
-
-        return render_html(self.model, self.caveats)
+# The notices (auditlog/notices.py) and the answers of several parts (auditlog/answers.py)
+# are defined where a command needs them, and offered here by name (PEP 562).
+_ELSEWHERE = {
+    **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
+                     "FilteredRows", "Notice", "Notify"), "auditlog.notices"),
+    **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
+}
 
 
-@dataclass(frozen=True)
-class Demo:
-    """What `auditlog demo` shows: the files loaded, the run, the incident's summary, the
-    trace of each responsible change and of one example charge."""
+def __getattr__(name: str) -> Any:
+    home = _ELSEWHERE.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-    loaded: pl.DataFrame
-    run: RunReport
-    summary: dict[str, Any]
-    changes: dict[str, Any]
-    example_trace: Any
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"loaded": self.loaded.to_dicts(), "run": self.run.as_dict(),
-                "summary": self.summary, "changes": self.changes,
-                "example_trace": self.example_trace}
-
-
-@dataclass(frozen=True)
-class RuleChecks:
-    """`rules validate`: the rules that are valid, and every problem found."""
-
-    valid: list[Rule]
-    errors: list[RuleError] = field(default_factory=list)
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
 
 
 def open(path: PathLike | None = None, **options: Any) -> Investigation:
@@ -255,6 +150,9 @@ class Investigation:
 
     def caveat(self, lines: Sequence[str]) -> list[str]:
         """Hand each caveat to notify; the lines, for answers that carry them too."""
+        if lines:
+            from auditlog.notices import Caveat
+
         for line in lines:
             self.notify(Caveat(line))
         return list(lines)
@@ -264,9 +162,13 @@ class Investigation:
 
         run_id = stale_findings(con)
         if run_id is not None:
+            from auditlog.notices import StaleFindings
+
             self.notify(StaleFindings(run_id))
 
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
+        from auditlog.notices import DaylightSaving, FilteredRows, NaiveTimes
+
         for result in results:
             if result.naive_times and not (tz_chosen or result.zone_chosen):
                 self.notify(NaiveTimes(result))
@@ -299,6 +201,7 @@ class Investigation:
         importing polars (with pyarrow ~0.35 CPU s of every `auditlog ingest`, issue 14)."""
         from auditlog.analysis.stored_refresh import before_change, refresh_after
         from auditlog.ingest.pipeline import ingest_paths
+        from auditlog.notices import SkippedFile
         from auditlog.store.lake import append_files
 
         items = [paths] if isinstance(paths, str | Path) else list(paths)
@@ -751,6 +654,7 @@ class Investigation:
         """The accountability report (only what `change_id` is responsible for, if
         given), as `auditlog report accountability`."""
         from auditlog.analysis.caveats import NEEDS, answer_caveats
+        from auditlog.answers import Report
         from auditlog.report.accountability import accountability
 
         with self.connect() as con:
@@ -820,6 +724,7 @@ class Investigation:
 
     def validate_rules(self) -> RuleChecks:
         """Every rule's metadata and SQL checked; all problems at once."""
+        from auditlog.answers import RuleChecks
         from auditlog.engines.validate import validate
 
         valid, errors = validate(self.rules_dirs)
@@ -851,6 +756,7 @@ class Investigation:
         from auditlog.analysis.attribution import remediation, trace_change, trace_charge
         from auditlog.analysis.findings import run_packs
         from auditlog.analysis.summary import incident_summary
+        from auditlog.answers import Demo
         from auditlog.ingest.world import sample_logs_dir
         from auditlog.pack.loader import load_rules
         from auditlog.values import as_json

@@ -25,8 +25,9 @@ from auditlog.analysis.findings import PUBLIC_COLUMNS, has_table
 from auditlog.analysis.triage import TriageEntry, triage_history
 from auditlog.errors import UsageError
 from auditlog.kinds import KINDS
-from auditlog.pack.model import Rule, severity_rank
+from auditlog.pack.model import Rule
 from auditlog.pack.names import nearest, unknown_name
+from auditlog.pack.severity import severity_rank
 from auditlog.store import rule_sources
 
 # The packs whose control-tagged rules judge how a change, a grant or an account was

@@ -25,8 +25,9 @@ from auditlog.analysis.progress import Steps, no_progress
 from auditlog.engines import open_engine
 from auditlog.engines.base import concat_findings
 from auditlog.errors import UsageError
-from auditlog.pack.model import SEVERITIES, Rule, severity_rank
+from auditlog.pack.model import Rule
 from auditlog.pack.params import with_model_params
+from auditlog.pack.severity import SEVERITIES, severity_rank
 from auditlog.pack.units import needed_units, shared_units
 from auditlog.store.attribution import persist_attribution, persist_evidence
 from auditlog.store.memory import leave_room

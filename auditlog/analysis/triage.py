@@ -26,7 +26,7 @@ from auditlog.analysis.findings import (
     has_table,
 )
 from auditlog.errors import UsageError
-from auditlog.pack.model import SEVERITIES
+from auditlog.pack.severity import SEVERITIES
 
 TRIAGE_LOG_DDL = """
 CREATE TABLE IF NOT EXISTS triage_log (

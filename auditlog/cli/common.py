@@ -22,7 +22,7 @@ from rich.text import Text
 
 from auditlog.cli import helpstyle
 from auditlog.engines import engine_names
-from auditlog.pack.model import SEVERITIES
+from auditlog.pack.severity import SEVERITIES
 from auditlog.store.locking import DEFAULT_TIMEOUT, Notice, WaitPolicy, set_wait_policy
 from auditlog.store.memory import MEMORY_ENV, parse_size
 from auditlog.textsafe import json_document, visible
@@ -30,7 +30,7 @@ from auditlog.textsafe import json_document, visible
 if TYPE_CHECKING:
     from auditlog.ingest.pipeline import FileResult
     from auditlog.investigation import Investigation
-    from auditlog.investigation import Notice as Told
+    from auditlog.notices import Notice as Told
 
 app = typer.Typer(
     name="auditlog",
@@ -278,13 +278,7 @@ def investigation(db: Path | None, *, engine: Engine = DEFAULT_ENGINE,
 def tell(notice: Told) -> None:
     """A notice on stderr, worded for the command line (flags, commands to run); never
     through Rich markup: notices quote file and system names from the logs."""
-    from auditlog.investigation import (
-        Caveat,
-        DaylightSaving,
-        NaiveTimes,
-        SkippedFile,
-        StaleFindings,
-    )
+    from auditlog.notices import Caveat, DaylightSaving, NaiveTimes, SkippedFile, StaleFindings
 
     if isinstance(notice, Caveat):
         line = f"warning: {notice.text}"

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from auditlog.pack.loader import LoadResult, load_all, load_rules
-    from auditlog.pack.model import SEVERITIES, Rule, severity_rank
+    from auditlog.pack.model import Rule
+    from auditlog.pack.severity import SEVERITIES, severity_rank
     from auditlog.pack.units import SqlUnit, needed_units, raw_tables, shared_units
 
 # Public name -> the module that defines it.
 _HOMES = {
     "LoadResult": "loader", "load_all": "loader", "load_rules": "loader",
-    "SEVERITIES": "model", "Rule": "model", "severity_rank": "model",
+    "SEVERITIES": "severity", "Rule": "model", "severity_rank": "severity",
     "SqlUnit": "units", "needed_units": "units", "raw_tables": "units",
     "shared_units": "units",
 }

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from auditlog.errors import RuleError
-from auditlog.pack.model import SEVERITIES, Rule, known_kinds
+from auditlog.pack.model import Rule, known_kinds
 from auditlog.pack.names import unknown_name
+from auditlog.pack.severity import SEVERITIES
 from auditlog.pack.units import UNIT_DIRS, kinds_in_order, raw_tables
 
 BUILTIN_PACKAGE = "auditlog.queries"

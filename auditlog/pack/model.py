@@ -8,16 +8,10 @@ from typing import Any
 from auditlog.errors import UsageError
 from auditlog.kinds import KINDS
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
-
 # Every rule's SELECT returns exactly these columns (extra columns are ignored).
 OUTPUT_COLUMNS = ("ts", "change_id", "actor", "account", "amount", "evidence", "key")
 
 ParamValue = int | float | str | bool
-
-
-def severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity)
 
 
 @dataclass(frozen=True)

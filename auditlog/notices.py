@@ -1,0 +1,89 @@
+"""Notices: what an answer should be read with (coverage caveats, findings that may rest
+on forgotten files, naive times read in a zone nobody chose). An Investigation hands each
+to its `notify`; the CLI prints it on stderr, a notebook gets a Python warning.
+
+Apart from investigation.py so that a command that is told nothing does not define them
+(a frozen dataclass costs ~2-4 M instructions to create on Python 3.11, a few percent of
+a `status`; issue 14). `auditlog.investigation` still offers every name here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from auditlog.ingest.files import Unrecognized
+    from auditlog.ingest.pipeline import FileResult
+
+
+@dataclass(frozen=True)
+class Caveat:
+    """What an answer cannot see (docs/coverage.md), one sentence."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class StaleFindings:
+    """Files were forgotten since `run_id`; its findings may rest on rows that are gone."""
+
+    run_id: str
+
+    def __str__(self) -> str:
+        return (f"files were forgotten since run {self.run_id}; its findings may rest on "
+                "rows that are gone until the rules are run again")
+
+
+@dataclass(frozen=True)
+class NaiveTimes:
+    """A file's timestamps carried no offset and were read in a zone nobody chose."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.naive_times:,} timestamp(s) in {self.file.path} carry no offset "
+                f"and were read in {self.file.tz}, since no zone was given")
+
+
+@dataclass(frozen=True)
+class DaylightSaving:
+    """Naive times of a file fell in a daylight-saving gap or overlap (validate.MACROS)."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.dst_resolved:,} naive time(s) in {self.file.path} fell in a "
+                f"daylight-saving gap or overlap of {self.file.tz}; resolved with the offset "
+                "in effect before the change")
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file of a directory given was in no format auditlog reads, and was passed over."""
+
+    file: Unrecognized
+
+    def __str__(self) -> str:
+        return f"skipped {self.file.path}, not in a format auditlog reads: {self.file.reason}"
+
+
+@dataclass(frozen=True)
+class FilteredRows:
+    """Rows of a file a mapping's filters set aside: quarantined by choice, with the
+    filter's name, not for breaking the contract (so --strict does not count them)."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.filtered:,} of the {self.file.quarantined:,} quarantined row(s) "
+                f"of {self.file.path} were set aside by the mapping's filters (each reason "
+                "names its filter)")
+
+
+Notice = Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | FilteredRows
+Notify = Callable[[Notice], None]
