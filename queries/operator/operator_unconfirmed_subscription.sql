@@ -1,6 +1,7 @@
 -- Billed subscriptions an operator placed for a customer that the customer never
--- confirmed: no successful action by the customer itself references the order. Orders
--- that were never billed (abandoned at the counter) cost nobody anything.
+-- confirmed: no order action of the customer itself (placing or confirming) references
+-- the order. Orders that were never billed (abandoned at the counter) cost nobody
+-- anything.
 WITH operator_orders AS (
     SELECT o.*
     FROM order_actions AS o
@@ -24,6 +25,5 @@ SELECT
 FROM operator_orders AS o
 JOIN billed AS b ON b.cause_event_id = o.event_id
 WHERE NOT EXISTS (
-    SELECT 1 FROM actions AS c
-    WHERE c.actor = o.customer AND c.order_id = o.order_id
-      AND c.result = 'success')
+    SELECT 1 FROM order_actions AS c
+    WHERE c.actor = o.customer AND c.order_id = o.order_id)

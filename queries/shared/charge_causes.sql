@@ -8,10 +8,12 @@ WITH causes AS (
     SELECT * FROM unordered_causes
 ),
 customer_orders AS (
-    -- Orders a customer itself took part in: it acted on them (placed or confirmed).
+    -- Orders a customer itself took part in: it placed or confirmed them (an order
+    -- action of its own). Its other actions on an order (a cancel_order, a complaint,
+    -- an unsubscribe) do not authorize it.
     SELECT DISTINCT actor AS customer, order_id
-    FROM actions
-    WHERE result = 'success' AND order_id IS NOT NULL
+    FROM order_actions
+    WHERE order_id IS NOT NULL
 ),
 joined AS (
     SELECT
