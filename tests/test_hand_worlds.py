@@ -92,3 +92,34 @@ Z3,2026-04-02T04:03:00Z,C3,ADDON,4.99,EUR,O-3
     assert trace["anomalous"] is True
     assert trace["responsible"] == {"change_id": "CHG-UP", "actor": "svc-order",
                                     "time": "2026-04-02T03:00:00Z"}
+
+
+def test_a_stray_anomaly_weeks_before_does_not_take_the_incidents_blame(
+        tmp_path: Path) -> None:
+    # The service account left one unconfirmed order on March 20 (no change on orders in
+    # the 7 days before it: nothing to blame). The upgrade on April 1 starts the incident;
+    # the routine config change during it is not to blame.
+    actions = "\n".join([
+        svc("S0", "2026-03-20T12:00:00Z", "C9", "O-9"),
+        svc("S1", "2026-04-01T23:00:00Z", "C1", "O-1"),
+        svc("S2", "2026-04-02T03:00:00Z", "C2", "O-2"),
+    ])
+    charges = """
+charge_id,ts,account,product,amount,currency,order_id
+Z0,2026-03-20T12:01:00Z,C9,ADDON,4.99,EUR,O-9
+Z1,2026-04-01T23:01:00Z,C1,ADDON,4.99,EUR,O-1
+Z2,2026-04-02T03:01:00Z,C2,ADDON,4.99,EUR,O-2
+"""
+    db = load(tmp_path, {"accounts.csv": ACCOUNTS, "changes.csv": CHANGES,
+                         "actions.jsonl": actions, "charges.csv": charges})
+    assert remediation(db) == {
+        "Z0": ("C9", None, "svc-order", "2026-03-20T12:00:00Z", False),
+        "Z1": ("C1", "CHG-UP", "svc-order", "2026-04-01T23:00:00Z", False),
+        "Z2": ("C2", "CHG-UP", "svc-order", "2026-04-02T03:00:00Z", False),
+    }
+    impact = json.loads(cli("trace", "change", "CHG-UP", "--format", "json",
+                            "--db", db))["impact"]
+    assert (impact["charges"], impact["accounts"], impact["amount"]) == (2, 2, "9.98")
+    for innocent in ("CHG-OLD", "CHG-RT"):
+        doc = json.loads(cli("trace", "change", innocent, "--format", "json", "--db", db))
+        assert doc["impact"]["charges"] == 0, innocent

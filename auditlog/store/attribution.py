@@ -39,7 +39,7 @@ from auditlog.store.catalog import persistent_names, remembered
 STORED_VIEWS = {
     "charge_causes": "charge_id",
     "charge_refunds": "charge_id",
-    "change_blame": "actor, system",
+    "change_blame": "actor, system, t0",
     "anomalous_charges": "charge_id",
     "privilege_grants": "subject, granted_at, grant_event_id",
 }

@@ -1,6 +1,6 @@
 -- The remediation list: every anomalous charge with the change, account and moment
 -- responsible and its refund state. change_id is the causal action's own change when it
--- names one, otherwise the blamed change of its service account on that system.
+-- names one, otherwise the blamed change of its service account's episode on that system.
 SELECT
     cc.charge_id, cc.ts AS charged_at, cc.account, cc.product, cc.amount, cc.currency,
     cc.order_id, cc.initiated_by, cc.cause_event_id, cc.cause_system, cc.cause_order_id,
@@ -12,6 +12,7 @@ SELECT
 FROM charge_causes AS cc
 LEFT JOIN change_blame AS b
   ON cc.cause_change_id IS NULL
- AND b.actor = cc.actor AND b.system = cc.cause_system AND cc.cause_time >= b.started_at
+ AND b.actor = cc.actor AND b.system = cc.cause_system
+ AND cc.cause_time >= b.t0 AND (b.ends_at IS NULL OR cc.cause_time < b.ends_at)
 LEFT JOIN charge_refunds AS r ON r.charge_id = cc.charge_id
 WHERE cc.anomalous
