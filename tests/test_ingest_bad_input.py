@@ -94,6 +94,24 @@ def test_json_array_members_are_located_as_elements(
         ("element 2", "not a JSON object"), ("element 3", "unparseable timestamp in ts: never")]
 
 
+@pytest.mark.parametrize("wrapper", [None, "records"])
+def test_a_json_element_with_a_lone_surrogate_is_quarantined_not_the_file(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection, wrapper: str | None
+) -> None:
+    # Python's json module takes "\ud800" (half of a UTF-16 pair); DuckDB's JSON does
+    # not. The element is bad JSON to the reading that follows, the rest still loads.
+    good = '{"ts": "2026-09-01T00:00:00Z", "actor": "a", "action": "x", "system": "s"}'
+    lone = good.replace('"x"', '"x\\ud800"')
+    other = good.replace('"actor": "a"', '"actor": "b"')
+    array = f"[{good}, {lone}, {other}]"
+    path = tmp_path / "x.json"
+    path.write_text(f'{{"{wrapper}": {array}}}' if wrapper else array)
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.quarantined) == (3, 2, 1)
+    assert con.execute("SELECT location, reason FROM quarantine").fetchall() == [
+        ("element 2", "not valid JSON")]
+
+
 def test_malformed_csv_records_are_quarantined_with_their_line(
         tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     path = tmp_path / "x.csv"

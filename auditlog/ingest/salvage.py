@@ -176,9 +176,13 @@ def stage_json_document(con: duckdb.DuckDBPyConnection, source: InputFile) -> No
         table.add((number, f"element {number}", safe_text(raw) if defect else raw, reason))
     table.flush()
     _check_text(source, bad, total)
+    # Python's parser takes what DuckDB's refuses (a lone surrogate escape such as
+    # "\ud800"): such an element is not JSON to the reading that follows, so it is
+    # quarantined as JSON Lines' salvage quarantines that line.
     con.execute(
-        f"UPDATE {DOCS} SET _bad = 'not a JSON object' "
-        "WHERE _bad IS NULL AND json_type(_raw) <> 'OBJECT'"
+        f"UPDATE {DOCS} SET _bad = CASE WHEN NOT json_valid(_raw) THEN 'not valid JSON' "
+        "WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END "
+        "WHERE _bad IS NULL"
     )
 
 
