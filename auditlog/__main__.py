@@ -2,7 +2,7 @@
 for the short life most of its commands have.
 
 A `trace` or `status` lives about a third of a second, and ~6% of its instructions went
-to the cyclic garbage collector (issue 14, BENCHMARKS.md "Session 16"): the first
+to the cyclic garbage collector (issue 14, BENCHMARKS.md "Sessions 16–17"): the first
 generation is collected every 700 allocations, so the imports of Typer, Rich and DuckDB
 (hundreds of thousands of objects, none of them garbage) were traversed again and again,
 and at exit the interpreter's last collections walked every module once more. So:
