@@ -58,6 +58,21 @@ def test_bad_rows_are_quarantined_with_position_and_reason(
         assert str(row["charge_id"]) in raw
 
 
+@pytest.mark.parametrize(("text", "stored"), [
+    ("95", Decimal(95)), ("95.", Decimal(95)), ("95.0000", Decimal(95)),
+    (".5", Decimal("0.5")), ("+.50", Decimal("0.5")), ("0.1234", Decimal("0.1234")),
+    (".", None), ("95.00001", None), ("1e2", None), ("", None)])
+def test_amount_forms(tmp_path: Path, con: duckdb.DuckDBPyConnection, text: str,
+                      stored: Decimal | None) -> None:
+    # A decimal with up to 4 fractional digits, either side of the point optional but
+    # not both; anything else is quarantined, never rounded.
+    path = write_rows(tmp_path / "x.csv", [_bad(amount=text)])
+    (result,) = ingest_paths(con, [path], kind="charges")
+    assert con.execute("SELECT amount FROM charges").fetchall() == (
+        [(stored,)] if stored is not None else [])
+    assert result.quarantined == (stored is None)
+
+
 def test_one_row_with_several_problems_names_them_all(
         tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     path = write_rows(tmp_path / "x.jsonl", [_bad(account=None, amount="x", ts="never")])

@@ -72,7 +72,7 @@ CREATE OR REPLACE TEMP MACRO al_ts(s, naive, before, after, tz) AS (
 CREATE OR REPLACE TEMP MACRO al_utc_z(s) AS (
   regexp_full_match(s, '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z'));
 CREATE OR REPLACE TEMP MACRO al_amount(s) AS (
-  CASE WHEN regexp_full_match(s, '\+?[0-9]{1,14}(\.[0-9]{0,4}0*)?')
+  CASE WHEN regexp_full_match(s, '\+?([0-9]{1,14}(\.[0-9]{0,4}0*)?|\.[0-9]{1,4}0*)')
        THEN CAST(s AS DECIMAL(18, 4)) END);
 """
 
