@@ -5,6 +5,7 @@ paper from docs/attribution.md."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -35,6 +36,14 @@ def remediation(db: str) -> dict[str, tuple[object, ...]]:
     rows = json.loads(cli("remediation", "--format", "json", "--db", db))
     return {r["charge_id"]: (r["account"], r["change_id"], r["actor"], r["cause_time"],
                              r["refunded"]) for r in rows}
+
+
+def iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)
 
 
 def line(**row: str) -> str:
@@ -120,6 +129,62 @@ Z2,2026-04-02T03:01:00Z,C2,ADDON,4.99,EUR,O-2
     impact = json.loads(cli("trace", "change", "CHG-UP", "--format", "json",
                             "--db", db))["impact"]
     assert (impact["charges"], impact["accounts"], impact["amount"]) == (2, 2, "9.98")
+    for innocent in ("CHG-OLD", "CHG-RT"):
+        doc = json.loads(cli("trace", "change", innocent, "--format", "json", "--db", db))
+        assert doc["impact"]["charges"] == 0, innocent
+
+
+def test_a_stray_anomaly_days_before_the_upgrade_does_not_move_its_blame(
+        tmp_path: Path) -> None:
+    # One unconfirmed order on March 29, three days before the upgrade: the same episode
+    # as the incident (less than 7 days apart), but the anomalies rose across the
+    # upgrade, not before it. The stray charge predates every change in reach: no blame.
+    # S1 is written 2 minutes before the upgrade's start (the change log's clock runs
+    # ahead; within the model's 5-minute skew): it is the upgrade's.
+    actions = "\n".join([
+        svc("S0", "2026-03-29T12:00:00Z", "C9", "O-9"),
+        svc("S1", "2026-04-01T21:58:00Z", "C1", "O-1"),
+        svc("S2", "2026-04-01T23:00:00Z", "C2", "O-2"),
+        svc("S3", "2026-04-02T03:00:00Z", "C3", "O-3"),
+    ])
+    charges = """
+charge_id,ts,account,product,amount,currency,order_id
+Z0,2026-03-29T12:01:00Z,C9,ADDON,4.99,EUR,O-9
+Z1,2026-04-01T21:59:00Z,C1,ADDON,4.99,EUR,O-1
+Z2,2026-04-01T23:01:00Z,C2,ADDON,4.99,EUR,O-2
+Z3,2026-04-02T03:01:00Z,C3,ADDON,4.99,EUR,O-3
+"""
+    db = load(tmp_path, {"accounts.csv": ACCOUNTS, "changes.csv": CHANGES,
+                         "actions.jsonl": actions, "charges.csv": charges})
+    assert remediation(db) == {
+        "Z0": ("C9", None, "svc-order", "2026-03-29T12:00:00Z", False),
+        "Z1": ("C1", "CHG-UP", "svc-order", "2026-04-01T21:58:00Z", False),
+        "Z2": ("C2", "CHG-UP", "svc-order", "2026-04-01T23:00:00Z", False),
+        "Z3": ("C3", "CHG-UP", "svc-order", "2026-04-02T03:00:00Z", False),
+    }
+
+
+def test_a_steady_trickle_of_anomalies_leaves_the_blame_with_the_change_they_rose_after(
+        tmp_path: Path) -> None:
+    # The service account leaves one unconfirmed order a day, every day from March 25 to
+    # April 8 (no gap of 7 days: one episode), and a burst of six after the upgrade on
+    # April 1, three of them after the routine config change at 02:00 on April 2. The
+    # burst rose across the upgrade (13 anomalies in the week after, 7 in the week
+    # before), not across the config change (10 and 10).
+    noon = datetime(2026, 3, 25, 12, tzinfo=UTC)
+    daily = [iso(noon + timedelta(days=n)) for n in range(15)]
+    burst = ["2026-04-01T23:00:00Z", "2026-04-02T00:00:00Z", "2026-04-02T01:00:00Z",
+             "2026-04-02T03:00:00Z", "2026-04-02T04:00:00Z", "2026-04-02T05:00:00Z"]
+    rows = [svc(f"S{n}", at, f"C{n}", f"O-{n}") for n, at in enumerate(daily + burst)]
+    charges = "charge_id,ts,account,product,amount,currency,order_id\n" + "\n".join(
+        f"Z{n},{iso(parse(at) + timedelta(minutes=1))},C{n},ADDON,4.99,EUR,O-{n}"
+        for n, at in enumerate(daily + burst))
+    db = load(tmp_path, {"accounts.csv": ACCOUNTS, "changes.csv": CHANGES,
+                         "actions.jsonl": "\n".join(rows), "charges.csv": charges})
+    blamed = {charge: row[1] for charge, row in remediation(db).items()}
+    upgrade = parse("2026-04-01T22:00:00Z")
+    assert blamed == {f"Z{n}": "CHG-UP" if parse(at) >= upgrade else None
+                      for n, at in enumerate(daily + burst)}
     for innocent in ("CHG-OLD", "CHG-RT"):
         doc = json.loads(cli("trace", "change", innocent, "--format", "json", "--db", db))
         assert doc["impact"]["charges"] == 0, innocent

@@ -62,7 +62,7 @@ EXPECTED_READS: dict[str, frozenset[str]] = {
                                 "order_actions", "model_params", "charges", "actions"}),
     "charge_refunds": frozenset({"charges"}),
     "change_blame": frozenset({"charge_causes", "service_accounts", "changes", "accounts",
-                               "actions"}),
+                               "actions", "model_params"}),
     "anomalous_charges": frozenset({"charge_causes", "change_blame", "charge_refunds"}),
     "privilege_grants": frozenset({"privileges"}),
 }

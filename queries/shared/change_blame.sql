@@ -1,12 +1,17 @@
 -- The change blamed for a service account's anomalous charges on a system (attribution.md).
 -- The actor's anomalous causes on the system fall into episodes: a cause more than 168
--- hours (7 days) after the one before it starts a new one, so a stray anomaly weeks
--- before an incident does not decide the incident's blame. An episode's change is the
--- latest non-rollback change on that system that started at or before the episode's
--- first cause_time t0, at most 168 hours before it; it explains the episode's charges,
--- caused from t0 until the next episode's t0 (ends_at; NULL for the last), even when
--- routine changes on the system follow it. Human operators' actions are never blamed
--- on a change.
+-- hours (7 days) after the one before it starts a new one. An episode's change is the
+-- non-rollback change on that system, started from 168 hours before the episode's first
+-- cause until its last, across which the actor's anomalies rose the most: its causes in
+-- the 168 hours from the change's start, less those in the 168 hours before (the rise
+-- must be positive; a tie goes to the later change; the start less the model's clock
+-- skew, as change records and actions keep their own clocks). So neither a stray anomaly days
+-- before an incident, nor a steady trickle of them, nor a routine change deployed in the
+-- middle of the incident takes the blame from the change after which the anomalies
+-- began. The change explains the episode's charges caused from its start (less the
+-- skew; t0, never before the episode's first cause) until the next episode's first
+-- cause (ends_at; NULL for the last). Human operators' actions are never blamed on a
+-- change.
 WITH causes AS (
     SELECT cc.actor, cc.cause_system AS system, cc.cause_time,
            lag(cc.cause_time) OVER (
@@ -15,26 +20,86 @@ WITH causes AS (
     JOIN service_accounts AS s ON s.account = cc.actor
     WHERE cc.anomalous AND cc.cause_system IS NOT NULL
 ),
-starts AS (
-    SELECT actor, system, cause_time AS t0,
-           lead(cause_time) OVER (PARTITION BY actor, system ORDER BY cause_time) AS ends_at
+numbered AS (
+    -- RANGE: causes at one instant share an episode whichever of them lag saw first.
+    SELECT actor, system, cause_time,
+           sum(CASE WHEN previous IS NULL OR previous < cause_time - INTERVAL 168 HOURS
+                    THEN 1 ELSE 0 END) OVER (
+               PARTITION BY actor, system ORDER BY cause_time
+               RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS episode
     FROM causes
-    WHERE previous IS NULL OR previous < cause_time - INTERVAL 168 HOURS
+),
+episodes AS (
+    SELECT actor, system, episode, min(cause_time) AS first_cause,
+           max(cause_time) AS last_cause
+    FROM numbered
+    GROUP BY actor, system, episode
 ),
 candidates AS (
-    SELECT
-        st.actor, st.system, st.t0, st.ends_at, ch.change_id, ch.started_at,
-        row_number() OVER (
-            PARTITION BY st.actor, st.system, st.t0
-            ORDER BY ch.started_at DESC, ch.change_id DESC
-        ) AS pick
-    FROM starts AS st
+    -- from_at: where the change's reach begins, its start less the clock skew.
+    SELECT e.actor, e.system, e.episode, ch.change_id, ch.started_at,
+           ch.started_at - m.clock_skew_minutes * INTERVAL 1 MINUTE AS from_at
+    FROM episodes AS e
     JOIN changes AS ch
-      ON ch.system = st.system
-     AND ch.started_at <= st.t0
-     AND ch.started_at >= st.t0 - INTERVAL 168 HOURS
+      ON ch.system = e.system
+     AND ch.started_at >= e.first_cause - INTERVAL 168 HOURS
+     AND ch.started_at <= e.last_cause
      AND coalesce(ch.kind, 'other') <> 'rollback'
+    CROSS JOIN model_params AS m
+),
+-- Three probes per candidate (168 hours before from_at, from_at, 168 hours after),
+-- sorted among the episode's causes: the causes counted before a probe are those
+-- strictly earlier (a probe sorts before a cause at its instant), with one sort instead
+-- of a range join of every cause with every candidate.
+points AS (
+    SELECT actor, system, episode, cause_time AS t, 1 AS is_cause,
+           CAST(NULL AS VARCHAR) AS change_id, 0 AS probe
+    FROM numbered
+    UNION ALL
+    SELECT actor, system, episode, from_at - INTERVAL 168 HOURS, 0, change_id, -1
+    FROM candidates
+    UNION ALL
+    SELECT actor, system, episode, from_at, 0, change_id, 0
+    FROM candidates
+    UNION ALL
+    SELECT actor, system, episode, from_at + INTERVAL 168 HOURS, 0, change_id, 1
+    FROM candidates
+),
+counted AS (
+    SELECT actor, system, episode, change_id, probe, is_cause,
+           sum(is_cause) OVER (
+               PARTITION BY actor, system, episode ORDER BY t, is_cause
+               ROWS UNBOUNDED PRECEDING) AS earlier
+    FROM points
+),
+rises AS (
+    SELECT actor, system, episode, change_id,
+           max(CASE WHEN probe = 1 THEN earlier END)
+           - 2 * max(CASE WHEN probe = 0 THEN earlier END)
+           + max(CASE WHEN probe = -1 THEN earlier END) AS rise
+    FROM counted
+    WHERE is_cause = 0
+    GROUP BY actor, system, episode, change_id
+),
+picked AS (
+    SELECT r.actor, r.system, r.episode, r.change_id, c.started_at, c.from_at,
+           row_number() OVER (
+               PARTITION BY r.actor, r.system, r.episode
+               ORDER BY r.rise DESC, c.started_at DESC, r.change_id DESC
+           ) AS pick
+    FROM rises AS r
+    JOIN candidates AS c
+      ON c.actor = r.actor AND c.system = r.system AND c.episode = r.episode
+     AND c.change_id = r.change_id
+    WHERE r.rise > 0
+),
+bounds AS (
+    SELECT actor, system, episode, first_cause,
+           lead(first_cause) OVER (PARTITION BY actor, system ORDER BY first_cause) AS ends_at
+    FROM episodes
 )
-SELECT actor, system, t0, ends_at, change_id, started_at
-FROM candidates
-WHERE pick = 1
+SELECT b.actor, b.system, greatest(b.first_cause, p.from_at) AS t0, b.ends_at,
+       p.change_id, p.started_at
+FROM bounds AS b
+JOIN picked AS p
+  ON p.actor = b.actor AND p.system = b.system AND p.episode = b.episode AND p.pick = 1
