@@ -188,3 +188,24 @@ def test_a_steady_trickle_of_anomalies_leaves_the_blame_with_the_change_they_ros
     for innocent in ("CHG-OLD", "CHG-RT"):
         doc = json.loads(cli("trace", "change", innocent, "--format", "json", "--db", db))
         assert doc["impact"]["charges"] == 0, innocent
+
+
+def test_the_privilege_step_is_a_grant_still_in_force_before_a_lapsed_later_one(
+        tmp_path: Path) -> None:
+    # svc-order holds order:write for good since March; a temporary order:bulk grant of
+    # March 30 lapsed on March 31. Its subscription of April 1 rests on order:write.
+    privileges = """
+event_id,ts,actor,subject,privilege,operation,system,ticket,approver,expires_at
+P1,2026-03-02T09:00:00Z,alice,svc-order,order:write,grant,orders,T-1,carol,
+P2,2026-03-30T09:00:00Z,alice,svc-order,order:bulk,grant,orders,T-2,carol,2026-03-31T09:00:00Z
+"""
+    charges = """
+charge_id,ts,account,product,amount,currency,order_id
+Z1,2026-04-01T23:01:00Z,C1,ADDON,4.99,EUR,O-1
+"""
+    db = load(tmp_path, {"accounts.csv": ACCOUNTS, "changes.csv": CHANGES,
+                         "privileges.csv": privileges, "charges.csv": charges,
+                         "actions.jsonl": svc("S1", "2026-04-01T23:00:00Z", "C1", "O-1")})
+    trace = json.loads(cli("trace", "charge", "Z1", "--format", "json", "--db", db))
+    grant = next(step for step in trace["chain"] if step["step"] == "privilege")
+    assert (grant["id"], grant["privilege"], grant["ticket"]) == ("P1", "order:write", "T-1")

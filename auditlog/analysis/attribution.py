@@ -92,7 +92,8 @@ def remediation_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def one_row(con: duckdb.DuckDBPyConnection, sql: str, args: list[Any]) -> dict[str, Any] | None:
+def one_row(con: duckdb.DuckDBPyConnection, sql: str,
+            args: list[Any] | dict[str, Any]) -> dict[str, Any] | None:
     """The first row of a query by column name, its values typed as DuckDB gives them."""
     result = con.execute(sql, args)
     row = result.fetchone()
@@ -322,17 +323,21 @@ def action_step(con: duckdb.DuckDBPyConnection, event_id: str | None,
 
 
 def privilege_step(con: duckdb.DuckDBPyConnection, action: ActionStep) -> PrivilegeStep | None:
-    """The latest grant to the actor held at the action's time: one for the action's
-    system (or for no particular system) first, else one on any system."""
+    """The latest grant to the actor not revoked at the action's time: one unexpired then
+    first (a temporary grant that lapsed before the action did not let it act, though
+    it is shown when nothing else was granted: the expiry says how it got there), for
+    the action's system (or for no particular system) first, else one on any system."""
     row = one_row(con, """
         SELECT grant_event_id AS id, granted_at AS time, subject, privilege, system, granter,
                ticket, approver, expires_at, revoked_at
         FROM privilege_grants
-        WHERE subject = ? AND granted_at <= CAST(? AS TIMESTAMPTZ)
-          AND (revoked_at IS NULL OR revoked_at > CAST(? AS TIMESTAMPTZ))
-        ORDER BY CASE WHEN system IS NULL OR system = ? THEN 0 ELSE 1 END,
+        WHERE subject = $actor AND granted_at <= CAST($at AS TIMESTAMPTZ)
+          AND (revoked_at IS NULL OR revoked_at > CAST($at AS TIMESTAMPTZ))
+        ORDER BY CASE WHEN expires_at IS NULL OR expires_at > CAST($at AS TIMESTAMPTZ)
+                      THEN 0 ELSE 1 END,
+                 CASE WHEN system IS NULL OR system = $system THEN 0 ELSE 1 END,
                  granted_at DESC, grant_event_id DESC
-        LIMIT 1""", [action.actor, action.time, action.time, action.system])
+        LIMIT 1""", {"actor": action.actor, "at": action.time, "system": action.system})
     return PrivilegeStep(**row) if row is not None else None
 
 
