@@ -108,17 +108,21 @@ class Window:
         self.orders: dict[str, Order] = {}
         self.charges: dict[str, datetime] = {}
 
-    def cover(self, lo: datetime, hi: datetime) -> None:
-        """Read what lies in [lo, hi] and has not been read yet."""
+    def cover(self, lo: datetime, hi: datetime, pad: timedelta) -> None:
+        """Read what lies in [lo, hi] and has not been read yet, `pad` more on a side
+        that grows, so that a group growing by minutes is not read again each time."""
         if self.span is None:
-            self.read(lo, hi)
             self.span = (lo, hi)
+            self.read(lo, hi)
             return
-        if lo < self.span[0]:
-            self.read(lo, self.span[0])
-        if hi > self.span[1]:
-            self.read(self.span[1], hi)
-        self.span = (min(lo, self.span[0]), max(hi, self.span[1]))
+        start, end = self.span
+        if lo < start:
+            self.read(lo - pad, start)
+            start = lo - pad
+        if hi > end:
+            self.read(end, hi + pad)
+            end = hi + pad
+        self.span = (start, end)
 
     def read(self, lo: datetime, hi: datetime) -> None:
         """The orders and open charges with a row in [lo, hi]. An order's span and
@@ -182,7 +186,8 @@ def pairing_group(con: duckdb.DuckDBPyConnection, charge_id: str, ts: datetime,
         # Every order a charge of the group reaches has an action in
         # [charge - after, charge + before], and every charge an order of the group
         # reaches lies in [first - before, last + after].
-        window.cover(min(times) - after - before, max(times) + after + before)
+        window.cover(min(times) - after - before, max(times) + after + before,
+                     (after + before) / 2)
         grown = {k: o for k, o in window.orders.items()
                  if any(reaches(o, t) for t in charges.values())}
         joined = {c: t for c, t in window.charges.items()
