@@ -28,6 +28,7 @@ from auditlog.analysis.traces import (
     Step,
     UnknownChangeStep,
 )
+from auditlog.analysis.undecided import pairing_group
 from auditlog.engines.sandbox import install_shared_views
 from auditlog.errors import UsageError
 from auditlog.store.attribution import (
@@ -244,55 +245,17 @@ def verdict_reason(cause: Cause) -> str:
             f"{cause.cause_actor}{skew}; {account} itself never acted on that order")
 
 
-# For one charge (ts, account, product): the orders within its reach that no charge names
-# (and whether the customer acted on each), and the charges competing for them.
-UNDECIDED_SQL = """
-    WITH reach AS (
-        SELECT CAST(? AS TIMESTAMPTZ) - p.pairing_hours * INTERVAL 1 HOUR AS lo,
-               CAST(? AS TIMESTAMPTZ) + p.clock_skew_minutes * INTERVAL 1 MINUTE AS hi,
-               p.pairing_hours
-        FROM model_params AS p),
-    candidates AS (
-        SELECT a.order_key, max(CASE WHEN a.actor = a.customer THEN 1 ELSE 0 END) AS own
-        FROM order_actions AS a, reach AS r
-        WHERE a.customer = ? AND a.object = ? AND a.ts BETWEEN r.lo AND r.hi
-          AND NOT EXISTS (SELECT 1 FROM sale_charges AS n WHERE n.order_id = a.order_id
-                          AND n.charge_type = 'one_time')
-        GROUP BY a.order_key)
-    SELECT
-        (SELECT count(*) FROM candidates) AS orders,
-        (SELECT count(DISTINCT own) FROM candidates) AS kinds,
-        (SELECT count(*) FROM sale_charges AS c, reach AS r
-         WHERE c.account = ? AND c.product = ? AND c.charge_type = 'one_time'
-           AND c.ts BETWEEN r.lo AND r.hi + r.pairing_hours * INTERVAL 1 HOUR
-           AND (c.order_id IS NULL OR NOT EXISTS (
-               SELECT 1 FROM order_actions AS o WHERE o.order_id = c.order_id))) AS charges"""
-
-
 def undecided(con: duckdb.DuckDBPyConnection, cause: Cause) -> str | None:
-    """What the logs cannot decide about a charge paired by account, product and time:
-    orders within its reach of which the customer acted on some and not others, or
-    several charges competing for one order. The verdict stays the model's (time
-    order); this says that it rests on that rule alone."""
+    """What the logs cannot decide about a charge paired by account, product and time
+    (undecided.py): within the group of charges and orders that can pair with one
+    another, more orders than charges of which the customer acted on some and not
+    others, or more charges than orders. The verdict stays the model's (time order);
+    this says that it rests on that rule alone. A charge its order_id pairs is decided."""
     named = cause.order_id is not None and cause.order_id == cause.cause_order_id
     if cause.charge_type != "one_time" or named:
         return None
-    args = [cause.ts, cause.ts, cause.account, cause.product]
-    row = one_row(con, UNDECIDED_SQL, args + args[2:]) or {}
-    orders, charges = int(row.get("orders") or 0), int(row.get("charges") or 0)
-    # As many orders as charges: each order is billed once, time order is forced. More
-    # orders than charges: which one went unbilled is open, and matters only when the
-    # customer acted on some of them and not on others.
-    if orders > charges and int(row.get("kinds") or 0) > 1:
-        return (f"{orders} orders of {cause.account} for {cause.product} lie within "
-                f"reach of {charges} charge(s), some placed or confirmed by the customer and "
-                "some not, and the logs do not say which one this charge bills; they are "
-                "paired in time order")
-    if 0 < orders < charges:
-        return (f"{charges} charges of {cause.account} for {cause.product} without an "
-                f"order_id compete for {orders} order(s); they are paired in time order and "
-                "the logs do not say which charge went without one")
-    return None
+    group = pairing_group(con, cause.charge_id, cause.ts, cause.account, cause.product)
+    return group.undecided(cause.account, cause.product)
 
 
 def charge_step(cause: Cause) -> ChargeStep:
