@@ -374,3 +374,30 @@ def test_an_order_id_that_an_action_carries_pairs_and_one_that_none_does_not(
         doc = traced(pairing_db, charge_id)
         assert doc["undecided"] is not None
         assert doc["undecided"].startswith("2 charges of C9 for ADDON")
+
+
+def test_a_retried_order_does_not_shift_the_pairs_of_every_later_order(
+        tmp_path: Path) -> None:
+    # C5 orders ADDON twice within half an hour (a retry; billed once), then once a month.
+    # No charge names its order: each is paired by account, product and time. The spare
+    # order of April must not leave May's and June's charges without their orders.
+    actions = "\n".join(
+        line(event_id=f"A{n}", ts=at, actor="C5", action="subscribe", system="app",
+             target_account="C5", object="ADDON", order_id=f"O-{n}")
+        for n, at in enumerate(["2026-04-01T10:00:00Z", "2026-04-01T10:30:00Z",
+                                "2026-05-01T10:00:00Z", "2026-06-01T10:00:00Z"]))
+    charges = """
+charge_id,ts,account,product,amount,currency
+Z1,2026-04-01T11:00:00Z,C5,ADDON,4.99,EUR
+Z2,2026-05-01T11:00:00Z,C5,ADDON,4.99,EUR
+Z3,2026-06-01T11:00:00Z,C5,ADDON,4.99,EUR
+Z4,2026-06-01T11:05:00Z,C5,ADDON,4.99,EUR
+"""
+    db = load(tmp_path, {"actions.jsonl": actions, "charges.csv": charges})
+    # June's second charge has no order left to bill: that one, and only that one.
+    assert remediation(db) == {
+        "Z4": ("C5", None, None, "2026-06-01T11:05:00Z", False)}
+    causes = {charge: json.loads(cli("trace", "charge", charge, "--format", "json",
+                                     "--db", db))["chain"][1]["id"]
+              for charge in ("Z1", "Z2", "Z3")}
+    assert causes == {"Z1": "A0", "Z2": "A2", "Z3": "A3"}
