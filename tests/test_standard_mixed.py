@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from auditlog import store
 from auditlog.ingest import ingest_paths
 
 DATA = Path(__file__).parent / "data"
@@ -104,3 +105,44 @@ def test_unreadable_lines_of_a_mixed_file_are_quarantined_once(
     (result,) = ingest_paths(con, [path])
     assert (result.rows_read, result.loaded, result.quarantined) == (3, 2, 1)
     assert [location for location, _ in quarantine(con)] == ["line 2"]
+
+
+SAMPLES = [DATA / "k8s_audit" / "falco_k8s_audit_rbac_sample.jsonl",
+           DATA / "gcp" / "panther_gcp_audit.jsonl",
+           DATA / "azure" / "panther_azure_role_assignment_privileged_or_elevated.jsonl",
+           DATA / "okta" / "panther_okta_admin_role_assigned.jsonl",
+           DATA / "ocsf" / "minimal_examples.jsonl"]
+
+
+def file_rows(con: duckdb.DuckDBPyConnection, sha: str, offset: int = 0) -> list[tuple[Any, ...]]:
+    """What one file gave, by record (`offset` added to its row numbers): its rows, its
+    quarantined rows (not their reasons, which number lines) and its kept formats."""
+    rows = con.execute(
+        "SELECT 'actions', _row, event_id, ts, actor, action FROM actions WHERE _file = $f "
+        "UNION ALL SELECT 'privileges', _row, event_id, ts, subject, privilege FROM privileges "
+        "WHERE _file = $f UNION ALL SELECT 'quarantine', row_number, location, NULL, NULL, "
+        "NULL FROM quarantine WHERE file_sha256 = $f UNION ALL SELECT 'record', row_number, "
+        "source_format, NULL, NULL, NULL FROM source_records WHERE file_sha256 = $f",
+        {"f": sha}).fetchall()
+    return sorted((what, row + offset, *rest[1:]) if what == "quarantine"
+                  else (what, row + offset, *rest) for what, row, *rest in rows)
+
+
+def test_real_samples_of_five_formats_in_one_file_give_what_each_gives_alone(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    expected: list[tuple[Any, ...]] = []
+    texts: list[str] = []
+    for path in SAMPLES:
+        (alone,) = ingest_paths(con, [path])
+        expected += file_rows(con, alone.sha256, offset=len(texts))
+        texts += path.read_text(encoding="utf-8").splitlines()
+    mixed = tmp_path / "all.jsonl"
+    mixed.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    fresh = store.connect(tmp_path / "fresh.duckdb")
+    try:
+        (together,) = ingest_paths(fresh, [mixed])
+        assert file_rows(fresh, together.sha256) == sorted(expected)
+    finally:
+        fresh.close()
+    assert {r[2] for r in expected if r[0] == "record"} == {"k8s", "gcp", "azure", "okta",
+                                                            "ocsf"}
