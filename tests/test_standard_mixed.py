@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from typer.testing import CliRunner
 
 from auditlog import store
+from auditlog.cli import app
 from auditlog.ingest import ingest_paths
 
 DATA = Path(__file__).parent / "data"
@@ -47,6 +49,16 @@ def test_the_elastic_sample_reads_each_record_in_its_own_format(
     assert all(reason.startswith("conflict: event_id abcde12345") for _, reason in found)
     assert con.execute("SELECT row_number, source_format FROM source_records "
                        "ORDER BY row_number").fetchall() == [(1, "k8s"), (4, "gcp")]
+
+
+def test_ingest_reports_the_mixed_sample_as_one_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["ingest", str(ELASTIC), "--db", str(tmp_path / "d.duckdb"),
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{
+        "path": str(ELASTIC), "kind": "actions",
+        "sha256": "98a4ba6b0f343006de4599dd97d8e03ee2cf1eafa51e7d611f08ac790f5b63e7",
+        "rows_read": 5, "loaded": 2, "duplicates": 0, "quarantined": 3}]
 
 
 def test_each_format_of_a_mixed_file_is_mapped_by_its_adapter(
