@@ -146,3 +146,104 @@ def test_an_audit_id_mapped_onto_another_kind_is_a_conflict(
     (reason,) = con.execute("SELECT reason FROM quarantine").fetchone() or ()
     assert "already loaded as a privileges row" in reason
     assert con.execute("SELECT count(*) FROM actions").fetchone() == (0,)
+
+
+DATA = Path(__file__).parent / "data" / "k8s_audit"
+AUDIT2RBAC = DATA / "audit2rbac_demo.log.jsonl"
+
+
+def real_events() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in AUDIT2RBAC.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def event_list(events: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    # What the API server's webhook backend posts: an audit EventList.
+    return {"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {},
+            **fields, "items": events}
+
+
+def test_an_event_list_document_is_read_as_its_items(tmp_path: Path,
+                                                     con: duckdb.DuckDBPyConnection) -> None:
+    # The real audit2rbac events, posted as one EventList (before: taken for a Google
+    # Workspace page, every item quarantined as "not a Google Workspace activity").
+    events = real_events()
+    path = tmp_path / "webhook.json"
+    path.write_text(json.dumps(event_list(events), indent=1), encoding="utf-8")
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.quarantined) == (len(events), len(events), 0)
+    rows = con.execute(
+        "SELECT _row, event_id, actor, action, object, result, "
+        "extra ->> '$.impersonated_user', r.source_format FROM actions a "
+        "JOIN source_records r ON r.file_sha256 = a._file AND r.row_number = a._row "
+        "ORDER BY _row").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [(n, e["auditID"]) for n, e in enumerate(events, 1)]
+    # system:admin impersonating bob, alice, ...: the authenticated user acts, the
+    # impersonated one is kept in extra;
+    # a 403 is a failure; a request without objectRef acts on its URI.
+    assert [(r[2], r[6], r[7]) for r in rows] == [
+        ("system:admin", e["impersonatedUser"]["username"], "k8s") for e in events]
+    assert [r[5] for r in rows] == [
+        "failure" if e["responseStatus"]["code"] >= 400 else "success" for e in events]
+    bare = [(n, e) for n, e in enumerate(events, 1) if "objectRef" not in e]
+    assert bare
+    assert all(rows[n - 1][3:5] == (e["verb"], e["requestURI"]) for n, e in bare)
+
+
+def test_a_damaged_event_list_keeps_the_items_before_the_damage(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    events = real_events()[:4]
+    text = json.dumps(event_list(events))
+    path = tmp_path / "webhook.json"
+    path.write_text(text[: text.index(events[3]["auditID"]) + 8], encoding="utf-8")  # 4th cut
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.quarantined) == (4, 3, 1)
+    assert con.execute("SELECT location FROM quarantine").fetchall() == [("element 4",)]
+
+
+def test_an_event_list_of_core_events_is_not_an_audit_log(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # `kubectl get events -o json`: core v1 Events, whose items are no audit events.
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps({"kind": "EventList", "apiVersion": "v1", "items": [
+        {"kind": "Event", "reason": "Pulled", "message": "image pulled"}]}), encoding="utf-8")
+    (result,) = ingest_paths(con, [path])
+    assert con.execute("SELECT count(*) FROM actions").fetchone() == (0,)
+    assert result.loaded == 0 and result.quarantined == result.rows_read
+
+
+def test_service_accounts_and_system_components_are_typed_by_their_name(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    load(con, tmp_path / "audit.jsonl", [
+        event("u1", "get", "leases", "l", namespace="kube-system",
+              user="system:serviceaccount:kube-system:elastic-agent"),
+        # A group-like name (as in Elastic's sample), not a service account's username.
+        event("u2", "get", "pods", "p", namespace="default",
+              user="system:serviceaccounts:default:default"),
+        event("u3", "get", "pods", "p", user="system:node:worker-1"),
+        event("u4", "get", "pods", "p", user="alice"),
+    ])
+    assert con.execute("SELECT event_id, actor_type FROM actions ORDER BY event_id"
+                       ).fetchall() == [("u1", "service"), ("u2", None), ("u3", "system"),
+                                        ("u4", None)]
+
+
+def test_stages_of_one_request_in_two_files_are_judged_by_their_outcome(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # A log rotated between a request's RequestReceived and its ResponseComplete.
+    def received(audit_id: str) -> dict[str, Any]:
+        record = event(audit_id, "delete", "secrets", "db", namespace="prod",
+                       stage="RequestReceived")
+        del record["responseStatus"]
+        return record
+
+    first = load(con, tmp_path / "a.jsonl", [received("ok"), received("denied")])
+    assert (first.loaded, first.quarantined) == (2, 0)
+    later = load(con, tmp_path / "b.jsonl", [
+        event("ok", "delete", "secrets", "db", namespace="prod", code=200),
+        event("denied", "delete", "secrets", "db", namespace="prod", code=403)])
+    # The same who/what/when/result: one event (a duplicate); a result the first stage
+    # could not know: a conflict, quarantined with both versions kept.
+    assert (later.loaded, later.duplicates, later.quarantined) == (0, 1, 1)
+    assert con.execute("SELECT location FROM quarantine").fetchall() == [("line 2",)]
+    assert con.execute("SELECT count(*) FROM actions").fetchone() == (2,)

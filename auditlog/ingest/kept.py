@@ -39,7 +39,7 @@ from collections.abc import Iterable
 
 import duckdb
 
-from auditlog.ingest.staging import DOCS, KEPT, Staged, drop
+from auditlog.ingest.staging import DOCS, GROUPED, KEPT, Staged, drop
 from auditlog.kinds import KINDS
 
 
@@ -48,6 +48,23 @@ def keep_docs(con: duckdb.DuckDBPyConnection) -> None:
     (`DOCS` itself becomes `KEPT`: its text is not copied)."""
     drop(con, KEPT)
     con.execute(f"ALTER TABLE {DOCS} RENAME TO {KEPT}")
+
+
+def keep_grouped(con: duckdb.DuckDBPyConnection, formats: dict[str, str]) -> None:
+    """The records of a file that mixes formats (`GROUPED`, after each group was staged),
+    those of a standard format kept with theirs (`formats`: group → source_format);
+    `GROUPED` dropped."""
+    drop(con, KEPT)
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {KEPT} AS
+        WITH formats AS (SELECT unnest($groups) AS _target, unnest($formats) AS _format)
+        SELECT g._row, g._loc, g._raw, g._bad, f._format
+        FROM {GROUPED} g JOIN formats f USING (_target)
+        """,
+        {"groups": list(formats), "formats": list(formats.values())},
+    )
+    drop(con, GROUPED)
 
 
 def keep_events(con: duckdb.DuckDBPyConnection, staged: Iterable[Staged]) -> None:
@@ -98,7 +115,7 @@ def store_kept(con: duckdb.DuckDBPyConnection, sha256: str, kinds: Iterable[str]
         ((stored,),) = con.execute(
             f"""
             INSERT INTO source_records
-            SELECT $sha, _row, $format, _raw FROM {KEPT}
+            SELECT $sha, _row, {_format_of(con)}, _raw FROM {KEPT}
             WHERE _bad IS NULL AND _row IN ({" UNION ".join(rows)})
             ORDER BY _row
             """,
@@ -106,6 +123,15 @@ def store_kept(con: duckdb.DuckDBPyConnection, sha256: str, kinds: Iterable[str]
         ).fetchall()
     drop(con, KEPT)
     return int(stored)
+
+
+def _format_of(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL for a kept record's source_format: its own when `KEPT` has them."""
+    columns = {name for (name,) in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = 'temp' "
+        "AND table_name = $name",
+        {"name": KEPT}).fetchall()}
+    return "coalesce(_format, $format)" if "_format" in columns else "$format"
 
 
 def _exists(con: duckdb.DuckDBPyConnection) -> bool:

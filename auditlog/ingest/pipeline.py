@@ -301,7 +301,7 @@ def _load(
             counts[name] += value
         drop(con, staged.table)
         kinds.append(kind.name)
-    kind_names = "+".join(kinds) or EMPTY_KIND
+    kind_names = "+".join(dict.fromkeys(kinds)) or EMPTY_KIND  # a kind of two formats once
     zone = tz if counts["naive_times"] else None
     # A standard format's records (kept.py), before record_file.
     store_kept(con, sha256, kinds, record_format or next(iter(formats), None))

@@ -328,7 +328,8 @@ PAGE_KEYS = sql_list(sorted(salvage.PAGE_KEYS))
 
 def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
     # A .json file is an array of rows, or an object whose Records/records/events member
-    # is that array (CloudTrail, many SIEM exports). Several top-level values are read as
+    # is that array (CloudTrail, many SIEM exports; `items` of a Kubernetes audit
+    # EventList). Several top-level values are read as
     # consecutive rows, as a lenient reader of mislabelled JSON Lines would.
     con.execute(
         f"CREATE TEMP TABLE {TOP} AS "
@@ -343,6 +344,11 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
               WHEN json_type(doc -> '$.Records') = 'ARRAY' THEN '$.Records'
               WHEN json_type(doc -> '$.records') = 'ARRAY' THEN '$.records'
               WHEN json_type(doc -> '$.events') = 'ARRAY' THEN '$.events'
+              -- A batch of Kubernetes audit events, as the API server's webhook backend
+              -- posts them (and `kubectl get --raw` answers): an audit EventList.
+              WHEN doc ->> '$.kind' = 'EventList' AND json_type(doc -> '$.items') = 'ARRAY'
+                   AND coalesce(doc ->> '$.apiVersion', 'audit.k8s.io/')
+                       LIKE 'audit.k8s.io/%' THEN '$.items'
               -- A page of an OData/ARM list API saved as returned (Azure Activity log
               -- REST, Microsoft Graph directoryAudits): `value` beside paging keys only.
               WHEN json_type(doc -> '$.value') = 'ARRAY'

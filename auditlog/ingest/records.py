@@ -11,6 +11,7 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.ingest.staging import CONTRACT_NAMES, DOCS, STAGE, WIDE, Staged
+from auditlog.kinds import KINDS
 from auditlog.sqltext import json_path, sql_list
 
 
@@ -29,6 +30,13 @@ def mark_repeated_keys(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def is_native(keys: set[str]) -> bool:
+    """Whether records with these keys hold the required columns of some kind (as
+    validate.detect_kind reads column names: trimmed, any case)."""
+    present = {k.strip().lower() for k in keys}
+    return any(kind.required <= present for kind in KINDS.values())
+
+
 def record_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every top-level key of the readable records, sorted."""
     return [
@@ -40,6 +48,26 @@ def record_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
             """
         ).fetchall()
     ]
+
+
+# More distinct key sets than this and a file's records are not told apart by them (see
+# record_shapes): records whose every key set differs are not records of a few formats.
+MAX_SHAPES = 10_000
+
+
+def record_shapes(con: duckdb.DuckDBPyConnection) -> list[tuple[str, ...]] | None:
+    """The distinct key sets (each sorted) of the readable records, sorted: what an
+    adapter is chosen by, per record (sources.stage_records). One pass over `DOCS`, as
+    record_keys; a file of one format has a handful. None when there are more than
+    MAX_SHAPES (then record_keys says what the file holds). (The keys are sorted here,
+    not in SQL: sorting each record's list costs more than the pass itself.)"""
+    listed = con.execute(
+        f"SELECT DISTINCT json_keys(_raw) FROM {DOCS} WHERE _bad IS NULL LIMIT $limit",
+        {"limit": MAX_SHAPES + 1},
+    ).fetchall()
+    if len(listed) > MAX_SHAPES:
+        return None
+    return sorted({tuple(sorted(keys)) for (keys,) in listed})
 
 
 def stage_by_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> Staged:

@@ -201,8 +201,10 @@ PAGE_KEYS = frozenset(
 
 def _array_start(text: str) -> int | None:
     """Index of the '[' opening the array of rows: the document itself, the
-    Records/records/events member of a top-level object, or the `value` member of an
-    object holding only PAGE_KEYS; None if neither."""
+    Records/records/events member of a top-level object, the `items` of a Kubernetes
+    audit EventList (its `kind` and `apiVersion` come first, as the API server writes
+    them), or the `value` member of an object holding only PAGE_KEYS; None if
+    neither."""
     at = _WS.match(text, 0).end()  # type: ignore[union-attr]
     if text.startswith("[", at):
         return at
@@ -210,6 +212,7 @@ def _array_start(text: str) -> int | None:
         return None
     at += 1
     names: set[str] = set()
+    seen: dict[str, object] = {}  # the members read so far
     value: int | None = None
     try:
         while True:
@@ -221,11 +224,13 @@ def _array_start(text: str) -> int | None:
             at = _WS.match(text, at + 1).end()  # type: ignore[union-attr]
             if name in ("Records", "records", "events") and text.startswith("[", at):
                 return at
+            if name == "items" and text.startswith("[", at) and _audit_list(seen):
+                return at
             names.add(name)
             if name == "value" and text.startswith("[", at) and names <= PAGE_KEYS:
                 value = at
             try:
-                _, at = _DECODER.raw_decode(text, at)
+                seen[name], at = _DECODER.raw_decode(text, at)
             except ValueError:
                 # A broken event in a page's `value` (the reason this file is
                 # salvaged): the keys before it were paging keys, so it is the page.
@@ -238,6 +243,14 @@ def _array_start(text: str) -> int | None:
             at += 1
     except ValueError:
         return None
+
+
+def _audit_list(members: dict[str, object]) -> bool:
+    """Whether an object's members before `items` say it is an audit EventList (as
+    readers._stage_json tells it)."""
+    version = members.get("apiVersion", "audit.k8s.io/")
+    return (members.get("kind") == "EventList" and isinstance(version, str)
+            and version.startswith("audit.k8s.io/"))
 
 
 def _elements(text: str, start: int) -> Iterator[tuple[str, str | None]]:

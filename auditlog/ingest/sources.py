@@ -4,8 +4,9 @@ formats, behind one small interface each, registered here and nowhere else.
 A *reader* turns one file of a format (files.Format, told by its content: files.identify)
 into staged rows (staging.py), or, for JSON records, leaves them in `DOCS` and answers
 staging.IN_DOCS. An *adapter* recognizes a standard format (CloudTrail, Kubernetes audit,
-OCSF) from the keys of a file's records and stages them into one table per kind it maps
-onto. Records no adapter recognizes are staged by their own keys (records.py). The
+OCSF) from the keys of a record and stages such records into one table per kind it maps
+onto; a file whose records are of several formats is cut into one group per format
+(stage_records). Records no adapter recognizes are staged by their own keys (records.py). The
 pipeline asks this module (`read`) and knows nothing of either.
 
 Adding a log source:
@@ -24,6 +25,7 @@ staging schema and the vocabulary below it, never this registry (a reader is han
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 import duckdb
@@ -33,9 +35,9 @@ from auditlog.ingest import records
 from auditlog.ingest.auditd import Auditd
 from auditlog.ingest.evtx import Evtx
 from auditlog.ingest.files import InputFile, TextProfile
-from auditlog.ingest.kept import keep_docs
+from auditlog.ingest.kept import keep_docs, keep_grouped
 from auditlog.ingest.readers import READ_ERRORS, NativeFormats, read_error
-from auditlog.ingest.staging import DOCS, Records, Staged
+from auditlog.ingest.staging import DOCS, GROUPED, Records, Staged
 from auditlog.ingest.standard.azure import AzureMonitor
 from auditlog.ingest.standard.cloudtrail import CloudTrail, CloudTrailDigest
 from auditlog.ingest.standard.gcp import CloudAudit
@@ -45,6 +47,7 @@ from auditlog.ingest.standard.ocsf import Ocsf
 from auditlog.ingest.standard.okta import Okta
 from auditlog.ingest.standard.windows import WindowsSecurity
 from auditlog.ingest.standard.workspace import GoogleWorkspace
+from auditlog.sqltext import quote_ident
 
 
 class Adapter(Protocol):
@@ -98,6 +101,10 @@ READERS: dict[str, Reader] = {
 }
 
 
+# What _claim answers for records staged by their own keys (the kinds' columns).
+NATIVE = "native"
+
+
 def adapter_for(keys: set[str]) -> Adapter | None:
     return next((adapter for adapter in ADAPTERS if adapter.matches(keys)), None)
 
@@ -140,10 +147,31 @@ def _no_standard(keys: set[str]) -> bool:
 
 
 def stage_records(con: duckdb.DuckDBPyConnection, *, adapters: bool = True) -> list[Staged]:
-    """The records in `DOCS` staged by the adapter of their format, or by their keys."""
+    """The records in `DOCS` staged by the adapter of their format, or by their keys.
+
+    The format is told per record, by the record's own keys: a file may mix formats
+    (a collector's output holding native Kubernetes audit events, GKE `protoPayload`
+    entries and AKS diagnostic records). The records are grouped by their key sets in
+    SQL, and an adapter is asked once per key set, not per record; a file whose key
+    sets all point one way (nearly every file) is staged in one piece as before."""
     records.mark_repeated_keys(con)
-    keys = records.record_keys(con)
-    adapter = adapter_for(set(keys)) if adapters else None
+    shapes = records.record_shapes(con) if adapters else None
+    if shapes is None:
+        keys = records.record_keys(con)
+        adapter = adapter_for(set(keys)) if adapters else None
+        return _stage_whole(con, adapter, keys)
+    claims = {shape: _claim(set(shape)) for shape in shapes}
+    formats = [a for a in ADAPTERS if a.name in claims.values()]
+    native = NATIVE in claims.values()
+    if not formats or (len(formats) == 1 and not native):
+        # One format (records no adapter claims are its own to judge), or none.
+        keys = sorted({k for shape in shapes for k in shape})
+        return _stage_whole(con, formats[0] if formats else None, keys)
+    return _stage_groups(con, claims, formats)
+
+
+def _stage_whole(con: duckdb.DuckDBPyConnection, adapter: Adapter | None,
+                 keys: list[str]) -> list[Staged]:
     if adapter is None:
         staged = [records.stage_by_keys(con, keys)]
         con.execute(f"DROP TABLE {DOCS}")
@@ -151,3 +179,77 @@ def stage_records(con: duckdb.DuckDBPyConnection, *, adapters: bool = True) -> l
     staged = adapter.stage(con)
     keep_docs(con)  # a standard record is kept verbatim (kept.py); DOCS becomes KEPT
     return staged
+
+
+def _claim(keys: set[str]) -> str | None:
+    """Who reads records with these keys: an adapter (its name), a kind's own columns
+    (NATIVE), or no one (None)."""
+    adapter = adapter_for(keys)
+    if adapter is not None:
+        return adapter.name
+    return NATIVE if records.is_native(keys) else None
+
+
+def _stage_groups(con: duckdb.DuckDBPyConnection, claims: dict[tuple[str, ...], str | None],
+                  formats: list[Adapter]) -> list[Staged]:
+    """A file of several formats (`claims`: each key set's reader, see _claim; `formats`:
+    the adapters claiming some, in ADAPTERS order): each adapter stages its own records,
+    as if they were a file of their own; the records of a kind's own columns are staged
+    by their keys. Each adapter's tables are renamed apart (`_g<i>_...`), so that two
+    formats mapping onto one kind cannot meet in a table. Records no one claims go to the
+    first format, which judges them when it is the file's only one (a CloudTrail record
+    without eventVersion is CloudTrail's to quarantine, with its reason); among several
+    they are quarantined with a reason naming the formats. Records that could not be read
+    (`_bad`) go to the first format as well; every record lands in exactly one group."""
+    home = formats[0]
+    reason = None if len(formats) == 1 else (
+        "a record whose keys match neither a format of this file's other records ("
+        + ", ".join(a.name for a in formats) + ") nor the columns of a kind")
+    shapes = list(claims)
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {GROUPED} AS
+        WITH shapes AS (SELECT list_sort(unnest($shapes)) AS shape, unnest($targets) AS target,
+                               unnest($reasons) AS reason)
+        SELECT d._row, d._loc, d._raw, coalesce(d._bad, s.reason) AS _bad,
+               coalesce(s.target, $home) AS _target
+        FROM (SELECT *, CASE WHEN _bad IS NULL THEN list_sort(json_keys(_raw)) END AS shape
+              FROM {DOCS}) d
+        LEFT JOIN shapes s USING (shape)
+        """,
+        {"shapes": [list(shape) for shape in shapes],
+         "targets": [claims[shape] or home.name for shape in shapes],
+         "reasons": [None if claims[shape] else reason for shape in shapes],
+         "home": home.name},
+    )
+    con.execute(f"DROP TABLE {DOCS}")
+    staged: list[Staged] = []
+    kept: dict[str, str] = {}  # adapter name -> the source_format its records are kept as
+    for i, adapter in enumerate(formats):
+        _group_docs(con, adapter.name)
+        tables = [_rename(con, t, f"_g{i}{t.table}") for t in adapter.stage(con)]
+        kept[adapter.name] = next((t.source_format for t in tables if t.source_format),
+                                  adapter.name)
+        staged += tables
+        con.execute(f"DROP TABLE {DOCS}")
+    if NATIVE in claims.values():
+        _group_docs(con, NATIVE)
+        keys = sorted({k for shape, claim in claims.items() if claim == NATIVE for k in shape})
+        staged.append(records.stage_by_keys(con, keys))
+        con.execute(f"DROP TABLE {DOCS}")
+    keep_grouped(con, kept)  # the standard records, each kept as its format's (kept.py)
+    return staged
+
+
+def _group_docs(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    """`DOCS` holding the records of one group of `GROUPED`, in their order."""
+    con.execute(
+        f"CREATE TEMP TABLE {DOCS} AS SELECT _row, _loc, _raw, _bad FROM {GROUPED} "
+        "WHERE _target = $target ORDER BY _row, _loc",
+        {"target": target},
+    )
+
+
+def _rename(con: duckdb.DuckDBPyConnection, staged: Staged, table: str) -> Staged:
+    con.execute(f"ALTER TABLE {quote_ident(staged.table)} RENAME TO {quote_ident(table)}")
+    return replace(staged, table=table)

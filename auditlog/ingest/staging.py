@@ -47,8 +47,14 @@ STAGE = "_stage"
 # pipeline.ingest_rows; read by the standard adapters and records.stage_by_keys; dropped
 # once staged (sources.stage_records).
 DOCS = "_docs"
+# The records of `DOCS` of a file that mixes formats, each with the group (`_target`:
+# an adapter's name, or sources.NATIVE) that stages it. Written by
+# sources.stage_records, which hands each group to its adapter as a `DOCS` of its own;
+# read and dropped by kept.keep_grouped.
+GROUPED = "_docs_grouped"
 # A standard format's records after their adapter staged them (`DOCS` renamed, or an
-# auditd event's lines), kept for `source_records`. Written by kept.keep_docs /
+# auditd event's lines), kept for `source_records`; of a file that mixes formats, with
+# each record's format (`_format`, kept.keep_grouped). Written by kept.keep_docs /
 # keep_events (from sources.stage_records and the EVTX and auditd readers); read and
 # dropped by kept.store_kept once the file's rows are stored.
 KEPT = "_kept_records"
@@ -88,8 +94,8 @@ VERDICT = "_verdict"
 CSV_LINES = "_csv_lines"
 
 # Every shared name, for drop_all.
-ALL = (STAGE, TYPED, TYPED_SCAN, VERDICT, SPECIAL, LINES, DOCS, TOP, CSV, RECORD_NUMBERS,
-       REJECTED, MATERIALIZED, CSV_REJECTS, CSV_SCANS, KEPT, CSV_LINES)
+ALL = (STAGE, TYPED, TYPED_SCAN, VERDICT, SPECIAL, LINES, DOCS, GROUPED, TOP, CSV,
+       RECORD_NUMBERS, REJECTED, MATERIALIZED, CSV_REJECTS, CSV_SCANS, KEPT, CSV_LINES)
 
 
 def kind_table(source_format: str, kind: str) -> str:

@@ -35,7 +35,9 @@ stage identical rows and are counted as duplicates, not loaded twice and not rep
 conflicts. Records that share only the auditID are other requests: each is mapped on its
 own, so the event identity rule every source follows applies (same id and content: a
 duplicate; same id, other content: a conflict, quarantined, the first version kept). (Stages of one request split across two files are not merged:
-the later file's differing row is then a conflict, quarantined with both kept.)
+the later file's row is judged as any repeated id is, judge.SAME_EVENT: a duplicate when
+both say the same who, what, when and result, else a conflict, quarantined with both
+kept. A RequestReceived record alone carries no response: its result is the default.)
 
 A record without verb, timestamp or user, or whose `kind` is not `Event`, is
 quarantined with that reason.
