@@ -211,3 +211,17 @@ def test_an_event_id_repeated_with_other_content_is_a_conflict_across_kinds(
     assert rows(con, "SELECT count(*) FROM actions") == [(0,)]
     (reason,) = rows(con, "SELECT reason FROM quarantine")[0]
     assert reason.startswith("conflict: event_id dup") and "privileges row" in reason
+
+
+@pytest.mark.parametrize(("outcome", "result"), [("Failure", "failure"), ("Success", "success")])
+def test_a_sign_in_step_says_its_outcome_in_service_event_details(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, outcome: str, result: str) -> None:
+    # AWS sign-in's CredentialChallenge/CredentialVerification/UserAuthentication events
+    # carry no errorCode: the outcome is under the event's name in serviceEventDetails.
+    step = record("s1", "CredentialVerification", None, source="signin.amazonaws.com",
+                  identity={"type": "IdentityCenterUser", "accountId": ACCOUNT, "arn": "",
+                            "onBehalfOf": {"userId": "u-1"}},
+                  eventType="AwsServiceEvent",
+                  serviceEventDetails={"CredentialVerification": outcome})
+    load(con, tmp_path / "signin.json", [step])
+    assert rows(con, "SELECT actor, result, channel FROM actions") == [("u-1", result, "console")]
