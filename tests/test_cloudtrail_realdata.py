@@ -84,8 +84,8 @@ def test_every_record_as_delivered_one_per_line(con: duckdb.DuckDBPyConnection) 
     assert loaded(con) == EXPECTED
     assert con.execute("SELECT path, location, reason FROM quarantine").fetchall() == [
         (str(DATA / CONFLICT[0]), CONFLICT[1],
-         "conflict: event_id 11ea990b-4678-4bcd-8fbe-625EXAMPLE appears at line 2 of this "
-         "file with different content")]
+         ("conflict: event_id 11ea990b-4678-4bcd-8fbe-625EXAMPLE appears at line 2 of this "
+         "file with different content"))]
 
 
 def test_empty_identity_fields_are_no_identity(con: duckdb.DuckDBPyConnection) -> None:
@@ -165,8 +165,8 @@ def test_an_eventbridge_event_that_is_no_cloudtrail_record_says_so(
     (result,) = ingest_paths(con, [path])
     assert (result.kind, result.loaded, result.quarantined) == ("privileges+actions", 1, 1)
     assert con.execute("SELECT location, reason FROM quarantine").fetchall() == [
-        ("line 2", 'EventBridge event of detail-type "GuardDuty Finding" from aws.guardduty '
-                   'is not a CloudTrail record (those come as "... via CloudTrail")')]
+        ("line 2", ('EventBridge event of detail-type "GuardDuty Finding" from aws.guardduty '
+                   'is not a CloudTrail record (those come as "... via CloudTrail")'))]
     assert con.execute("SELECT count(*) FROM accounts").fetchone() == (0,)
 
 
@@ -210,7 +210,7 @@ def test_a_digest_file_is_said_and_skipped(tmp_path: Path, kind: str | None) -> 
     (result,) = inv.ingest_results([digest], kind=kind)
     assert (result.kind, result.rows_read, result.quarantined) == ("empty", 0, 0)
     assert [str(n) for n in told if isinstance(n, NoEvents)] == [
-        f"{digest} is a CloudTrail digest file (hashes and signatures of the trail's log "
-        "files, no events): nothing in it to load"]
+        (f"{digest} is a CloudTrail digest file (hashes and signatures of the trail's log "
+        "files, no events): nothing in it to load")]
     with inv.connect() as con:
         assert con.execute("SELECT kind FROM ingested_files").fetchall() == [("empty",)]

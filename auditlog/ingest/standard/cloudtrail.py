@@ -1,7 +1,10 @@
 """AWS CloudTrail records → privileges and actions.
 
 Records come as `{"Records": [...]}` (S3 objects, gzipped or not), bare arrays or one per
-line; the readers unwrap them all into `_docs` (staging.DOCS). One record is one row:
+line; the readers unwrap them all into `_docs` (staging.DOCS). A record in an EventBridge
+envelope (`detail-type` "... via CloudTrail", the record as `detail`) is read as its
+`detail` (UNWRAPPED_SQL), the envelope less `detail` kept as `extra.eventbridge`; an
+envelope of another detail-type is quarantined saying so. One record is one row:
 
 * A successful privilege-changing call (aws.PRIVILEGE_CALLS: IAM policy attach/detach/put/
   delete, group membership, trust policy, SSO account assignments and Identity Center
@@ -21,9 +24,13 @@ line; the readers unwrap them all into `_docs` (staging.DOCS). One record is one
   what is read); the exposure rules judge it.
 * CloudTrail records carry no approval: privilege rows have
   `extra.source_carries_approval = false` (grant_without_approval skips them).
-* A *failed* call (errorCode set, or a ConsoleLogin answered `Failure`) has result
-  `failure`, its errorCode/errorMessage kept in `extra`; a failed privilege call granted
-  nothing, so it is not a grant but such an action.
+* A *failed* call (errorCode set, a ConsoleLogin answered `Failure`, a sign-in step whose
+  serviceEventDetails says `Failure` under its eventName) has result `failure`, its
+  errorCode/errorMessage kept in `extra`; a failed privilege call granted nothing, so it
+  is not a grant but such an action. An errorCode that is an HTTP 2xx status (Amazon
+  Managed Grafana's "200") is no error.
+* An Insights event (`insightDetails`) is CloudTrail's measure of call rates, no one's
+  action: quarantined with that reason.
 
 IAM and SSO privileges apply to a whole AWS account, not to the one service that
 granted them, so their `system` is left empty ("any system", as the privilege rules read
@@ -33,7 +40,8 @@ it) and the account is kept as `extra.aws_account`; KMS grants apply to KMS.
 IAMUser → userName; AssumedRole → "<role>/<session name>" (the session name is what
 tells apart the people behind a shared role, e.g. SSO); Root → "root/<account>";
 AWSService → invokedBy; FederatedUser → its federated name; AWSAccount → principalId;
-IdentityCenterUser → onBehalfOf.userId; otherwise userName, arn or principalId. The
+IdentityCenterUser → onBehalfOf.userId; otherwise userName, arn or principalId (an empty
+string is no value: Identity Center writes `"arn": ""`). The
 whole `userIdentity` is kept in `extra.user_identity`, the caller's ARN (else principalId
 or invokedBy), when not the actor itself, in `extra.actor_raw`. The same ARN met in an
 OCSF translation is written in this form too (aws.aws_principal).

@@ -22,8 +22,10 @@ activity ("enable", "password_reset", "update", ...; 3002 Logon/Logoff → login
 adapter: 3007 Add/Remove Programmatic Credentials (18/19), 3008 (10/11) and API activity
 of the CloudTrail adapter's CREDENTIAL_CALLS, with `target_account` the credential's
 owner. Other categories (findings, network, ...) are not activity logs: quarantined with
-that reason. A privilege change that failed (status_id 2) granted nothing: it is an
-action with result `failure`.
+that reason; so is a class_uid of categories 3 and 6 that OCSF defines no class for
+(KNOWN_CLASSES). A privilege change that failed (status_id 2, or without a status_id or
+with Other (99) a `status` of Failure) granted nothing: it is an action with result
+`failure`.
 
 Columns: event_id = `metadata.uid`, ts = `time` (epoch ms; `time_dt` when missing),
 actor = `actor.user.name`, else `actor.user.uid` (the name is what CloudTrail's
@@ -53,7 +55,8 @@ authentication: `service.name`). A privilege names no product as its system: the
 product that logged a grant (an identity provider, CloudTrail) is not what the grant
 gives access to, so a grant without resources applies to any system, as in the
 CloudTrail adapter. ticket, approver and expires_at, which OCSF has no attribute for,
-are read from `unmapped` when a producer put them there; a grant with neither key
+are read from `unmapped` when a producer put them there (`unmapped` written as a string
+holding a JSON object is read as the object); a grant with neither key
 there has `extra.source_carries_approval = false` (grant_without_approval skips it,
 since OCSF itself cannot carry an approval). The whole event (less the
 arrays a privilege row was expanded from) is kept as `extra.ocsf`: nothing unmapped is
