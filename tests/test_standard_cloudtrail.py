@@ -129,6 +129,15 @@ IDENTITIES: list[tuple[dict[str, Any], str]] = [
     ({"type": "SAMLUser", "userName": "carol@example.com", "principalId": "x"},
      "carol@example.com"),
     ({"type": "WebIdentityUser", "userName": "app-user", "principalId": "y"}, "app-user"),
+    # Without the name CloudTrail usually gives, the ARN in the same normal form: an
+    # assumed role without sessionIssuer, an IAM user without userName (as a record of
+    # another account's caller may have them), empty strings as no value.
+    ({"type": "AssumedRole", "principalId": "AROAX:alice@example.com",
+      "arn": "arn:aws:sts::1:assumed-role/Admin/alice@example.com",
+      "sessionContext": {"attributes": {"mfaAuthenticated": "false"}}},
+     "Admin/alice@example.com"),
+    ({"type": "IAMUser", "principalId": "AIDAX", "userName": "",
+      "arn": "arn:aws:iam::444455556666:user/ops/dave"}, "dave"),
 ]
 
 

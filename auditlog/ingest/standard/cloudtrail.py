@@ -38,7 +38,8 @@ it) and the account is kept as `extra.aws_account`; KMS grants apply to KMS.
 
 `userIdentity` of every type becomes one stable account id (`actor`):
 IAMUser → userName; AssumedRole → "<role>/<session name>" (the session name is what
-tells apart the people behind a shared role, e.g. SSO); Root → "root/<account>";
+tells apart the people behind a shared role, e.g. SSO; without sessionIssuer or userName
+the ARN gives the same form, aws.aws_principal); Root → "root/<account>";
 AWSService → invokedBy; FederatedUser → its federated name; AWSAccount → principalId;
 IdentityCenterUser → onBehalfOf.userId; otherwise userName, arn or principalId (an empty
 string is no value: Identity Center writes `"arn": ""`). The
@@ -56,7 +57,7 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.ingest.staging import DOCS, Staged, extract, key, kind_table, split_by_kind, text
-from auditlog.ingest.standard.aws import calls_values, credential_values
+from auditlog.ingest.standard.aws import aws_principal, calls_values, credential_values
 from auditlog.ingest.standard.aws_access import access_sql
 
 NAME = "cloudtrail"
@@ -178,11 +179,14 @@ def _ui(path: str) -> str:
 # The identity of the caller, one CASE per userIdentity type (see the module docstring).
 ACTOR_SQL = f"""
 CASE ui ->> '$.type'
-  WHEN 'IAMUser' THEN coalesce({_ui('userName')}, {_ui('arn')}, {_ui('principalId')})
+  WHEN 'IAMUser' THEN coalesce({_ui('userName')}, {aws_principal(_ui('arn'))},
+                                {_ui('principalId')})
   WHEN 'AssumedRole' THEN coalesce(
       {_ui('sessionContext.sessionIssuer.userName')} || '/'
         || nullif(regexp_extract(ui ->> '$.arn', 'assumed-role/[^/]+/(.+)$', 1), ''),
-      {_ui('sessionContext.sessionIssuer.userName')}, {_ui('arn')}, {_ui('principalId')})
+      -- Without sessionIssuer, the ARN gives the same <role>/<session>.
+      {aws_principal(_ui('arn'))}, {_ui('sessionContext.sessionIssuer.userName')},
+      {_ui('principalId')})
   WHEN 'Root' THEN 'root/' || coalesce({_ui('accountId')}, {_id("aws_account ->> '$'")},
                                        'unknown')
   WHEN 'AWSService' THEN coalesce({_ui('invokedBy')}, 'aws-service')
