@@ -143,6 +143,18 @@ def test_every_record_in_an_s3_object_or_an_eventbridge_envelope(
                                "resources": []}, separators=(",", ":")),)
 
 
+def test_an_eventbridge_rows_source_record_is_the_cloudtrail_record(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # So a Sigma rule on CloudTrail fields (userIdentity.type, requestParameters...) reads
+    # them where it would in a record from S3.
+    (rec,) = records(DATA / "test-attach-group-policy-json.log")
+    ingest_paths(con, [eventbridge(tmp_path / "eb.jsonl", [rec])])
+    ((record, envelope),) = con.execute(
+        "SELECT record, extra -> '$.eventbridge' FROM privileges_with_record").fetchall()
+    assert json.loads(record) == rec
+    assert json.loads(envelope)["detail-type"] == "AWS API Call via CloudTrail"
+
+
 def test_a_record_from_s3_and_from_eventbridge_is_one_event(
         tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     recs = every_record()

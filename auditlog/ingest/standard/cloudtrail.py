@@ -3,8 +3,9 @@
 Records come as `{"Records": [...]}` (S3 objects, gzipped or not), bare arrays or one per
 line; the readers unwrap them all into `_docs` (staging.DOCS). A record in an EventBridge
 envelope (`detail-type` "... via CloudTrail", the record as `detail`) is read as its
-`detail` (UNWRAPPED_SQL), the envelope less `detail` kept as `extra.eventbridge`; an
-envelope of another detail-type is quarantined saying so. One record is one row:
+`detail` (UNWRAPPED_SQL), the envelope less `detail` kept as `extra.eventbridge` and the
+record itself as the row's source record (kept.py); an envelope of another detail-type is
+quarantined saying so. One record is one row:
 
 * A successful privilege-changing call (aws.PRIVILEGE_CALLS: IAM policy attach/detach/put/
   delete, group membership, trust policy, SSO account assignments and Identity Center
@@ -116,6 +117,11 @@ class CloudTrail:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_fields AS {extract(FIELDS, '_ct_docs')}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_access AS {access_sql(ACCESS_CALLS)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_mapped AS {MAPPED_SQL}")
+        # The source record kept of an EventBridge delivery (kept.py) is the CloudTrail
+        # record, as from S3: Sigma rules and traces read its fields where they are in
+        # every CloudTrail record; the envelope is in extra.eventbridge.
+        con.execute(f"UPDATE {DOCS} SET _raw = d._raw FROM _ct_docs d "
+                    f"WHERE d._row = {DOCS}._row AND d._outer IS NOT NULL AND d._bad IS NULL")
         con.execute("DROP TABLE _ct_fields")
         con.execute("DROP TABLE _ct_docs")
         con.execute("DROP TABLE _ct_calls")
