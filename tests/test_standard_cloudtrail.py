@@ -138,6 +138,10 @@ IDENTITIES: list[tuple[dict[str, Any], str]] = [
      "Admin/alice@example.com"),
     ({"type": "IAMUser", "principalId": "AIDAX", "userName": "",
       "arn": "arn:aws:iam::444455556666:user/ops/dave"}, "dave"),
+    # Elastic's test-create-group-json.log: an IdentityCenterUser named by an ARN only.
+    ({"type": "IdentityCenterUser", "arn": "arn:aws:iam::0123456789012:user/Alice",
+      "accountId": "0123456789012", "accessKeyId": "EXAMPLE_KEY"}, "Alice"),
+    ({"type": "Unknown", "arn": "arn:aws:sts::1:assumed-role/Ops/erin"}, "Ops/erin"),
 ]
 
 

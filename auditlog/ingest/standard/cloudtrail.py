@@ -201,9 +201,9 @@ CASE ui ->> '$.type'
       {_ui('principalId')})
   WHEN 'AWSAccount' THEN coalesce({_ui('principalId')}, {_ui('accountId')})
   WHEN 'IdentityCenterUser' THEN coalesce({_ui('onBehalfOf.userId')}, {_ui('userName')},
-      {_ui('principalId')})
-  ELSE coalesce({_ui('userName')}, {_ui('arn')}, {_ui('principalId')}, {_ui('invokedBy')},
-                {_ui('accountId')})
+      {aws_principal(_ui('arn'))}, {_ui('principalId')})
+  ELSE coalesce({_ui('userName')}, {aws_principal(_ui('arn'))}, {_ui('principalId')},
+                {_ui('invokedBy')}, {_ui('accountId')})
 END"""
 
 MAPPED_SQL = f"""
