@@ -167,12 +167,14 @@ def test_a_class_uid_ocsf_does_not_define_is_refused_naming_it(
         ev("x1", 3099, 1, user=BOB, privileges=["admin"]),
         ev("x2", 6042, 1),
         ev("x3", 3003, 1, activity_name="Assign Privileges", user=BOB, privileges=["admin"]),
+        ev("x4", 201001, 1),  # the Windows extension's Registry Key Activity
     ])
     assert con.execute("SELECT location, reason FROM quarantine ORDER BY location").fetchall() == [
         ("line 1", ("OCSF class 3099 is no IAM or application class auditlog knows (it reads "
                    "3001-3008, 6001-6008)")),
         ("line 2", ("OCSF class 6042 is no IAM or application class auditlog knows (it reads "
-                   "3001-3008, 6001-6008)"))]
+                   "3001-3008, 6001-6008)")),
+        ("line 4", "OCSF class 201001 is a class of extension 2, which auditlog does not map")]
     assert con.execute("SELECT event_id, action FROM actions").fetchall() == [
         ("x3", "assign_privileges")]
 

@@ -43,7 +43,8 @@ tells apart the people behind a shared role, e.g. SSO; without sessionIssuer or 
 the ARN gives the same form, aws.aws_principal); Root → "root/<account>";
 AWSService → invokedBy; FederatedUser → its federated name; AWSAccount → principalId;
 IdentityCenterUser → onBehalfOf.userId; otherwise userName, arn or principalId (an empty
-string is no value: Identity Center writes `"arn": ""`). The
+string is no value: Identity Center writes `"arn": ""`; an ARN taken is written in the
+normal form of aws.aws_principal). The
 whole `userIdentity` is kept in `extra.user_identity`, the caller's ARN (else principalId
 or invokedBy), when not the actor itself, in `extra.actor_raw`. The same ARN met in an
 OCSF translation is written in this form too (aws.aws_principal).

@@ -22,8 +22,8 @@ activity ("enable", "password_reset", "update", ...; 3002 Logon/Logoff → login
 adapter: 3007 Add/Remove Programmatic Credentials (18/19), 3008 (10/11) and API activity
 of the CloudTrail adapter's CREDENTIAL_CALLS, with `target_account` the credential's
 owner. Other categories (findings, network, ...) are not activity logs: quarantined with
-that reason; so is a class_uid of categories 3 and 6 that OCSF defines no class for
-(KNOWN_CLASSES). A privilege change that failed (status_id 2, or without a status_id or
+that reason; so are an extension's class (class_uid >= 100000, named as the extension's)
+and a class_uid of categories 3 and 6 that OCSF defines no class for (KNOWN_CLASSES). A privilege change that failed (status_id 2, or without a status_id or
 with Other (99) a `status` of Failure) granted nothing: it is an action with result
 `failure`.
 
@@ -329,6 +329,9 @@ judged AS (
          CASE
            WHEN _bad IS NOT NULL THEN _bad
            WHEN cls IS NULL THEN 'OCSF event without a numeric class_uid'
+           -- An extension's class: <extension uid> * 100000 + <category> * 1000 + <n>.
+           WHEN cls >= 100000 THEN 'OCSF class ' || cls || ' is a class of extension '
+             || cls // 100000 || ', which auditlog does not map'
            WHEN cls // 1000 NOT IN (3, 6) THEN 'OCSF class ' || cls
              || ' is not an IAM (3xxx) or application (6xxx) activity auditlog maps'
            WHEN cls NOT IN ({', '.join(map(str, KNOWN_CLASSES))}) THEN 'OCSF class ' || cls
