@@ -157,6 +157,21 @@ def test_every_identity_type_is_one_stable_account(tmp_path: Path,
     assert kept == ("Root",)
 
 
+def test_aws_itself_is_a_system_actor(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # A service event (a KMS key rotated) names only the service, without a type.
+    load(con, tmp_path / "svc.json", [
+        record("k1", "RotateKey", None, source="kms.amazonaws.com",
+               identity={"accountId": ACCOUNT, "invokedBy": "kms.amazonaws.com"},
+               eventType="AwsServiceEvent"),
+        record("k2", "AssumeRole", None, source="sts.amazonaws.com",
+               identity={"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}),
+        record("k3", "ListUsers", identity={"type": "IAMUser", "userName": "alice",
+                                            "invokedBy": "signin.amazonaws.com"})])
+    assert rows(con, "SELECT event_id, actor, actor_type FROM actions ORDER BY event_id") == [
+        ("k1", "kms.amazonaws.com", "system"), ("k2", "ec2.amazonaws.com", "system"),
+        ("k3", "alice", None)]
+
+
 def test_logstash_timestamp_stands_in_for_event_time(tmp_path: Path,
                                                      con: duckdb.DuckDBPyConnection) -> None:
     exported = record("l1", "GetObject", source="s3.amazonaws.com")

@@ -262,7 +262,12 @@ SELECT
   {text('event_id')} AS event_id,
   ts,
   actor,
-  CASE WHEN (ui ->> '$.type') = 'AWSService' THEN 'system' END AS actor_type,
+  -- AWS itself: an AWSService caller, or a service event's typeless identity naming only
+  -- the service that acted (`{{"accountId": ..., "invokedBy": "kms.amazonaws.com"}}`).
+  CASE WHEN (ui ->> '$.type') = 'AWSService'
+         OR ((ui ->> '$.type') IS NULL AND {_ui('invokedBy')} IS NOT NULL
+             AND coalesce({_ui('userName')}, {_ui('arn')}, {_ui('principalId')}) IS NULL)
+       THEN 'system' END AS actor_type,
   subject,
   privilege,
   operation,
