@@ -253,3 +253,16 @@ def test_a_sign_in_step_says_its_outcome_in_service_event_details(
                   serviceEventDetails={"CredentialVerification": outcome})
     load(con, tmp_path / "signin.json", [step])
     assert rows(con, "SELECT actor, result, channel FROM actions") == [("u-1", result, "console")]
+
+
+def test_empty_members_named_like_other_records_change_nothing(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # A normalizing exporter may write every member, null when unused: an API call with
+    # `insightDetails: null` is no Insights event, one naming "detail-type" in its request
+    # no EventBridge envelope.
+    load(con, tmp_path / "nulls.jsonl", [
+        record("n1", "ListUsers", insightDetails=None),
+        record("n2", "PutRule", {"name": "r", "eventPattern": '{"detail-type": ["x"]}'},
+               source="events.amazonaws.com")], form="lines")
+    assert rows(con, "SELECT event_id, action FROM actions ORDER BY event_id") == [
+        ("n1", "ListUsers"), ("n2", "PutRule")]

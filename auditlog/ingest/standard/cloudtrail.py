@@ -114,17 +114,31 @@ class CloudTrail:
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_calls AS {calls_values()}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_creds AS {credential_values()}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_docs AS {UNWRAPPED_SQL}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_fields AS {extract(FIELDS, '_ct_docs')}")
+        # Records in EventBridge envelopes are unwrapped into a copy of DOCS; a file with
+        # none (a text scan tells, no JSON parse) is read as it is, without that copy.
+        envelopes = _has_envelopes(con)
+        if envelopes:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_docs AS {UNWRAPPED_SQL}")
+            con.execute("CREATE OR REPLACE TEMP TABLE _ct_envelopes AS "
+                        "SELECT _row, _outer, _envelope FROM _ct_docs WHERE _outer IS NOT NULL")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_envelopes AS SELECT _row, "
+                        f"CAST(NULL AS VARCHAR) AS _outer, CAST(NULL AS JSON) AS _envelope "
+                        f"FROM {DOCS} WHERE false")
+        source = "_ct_docs" if envelopes else DOCS
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_fields AS {extract(FIELDS, source)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_access AS {access_sql(ACCESS_CALLS)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_mapped AS {MAPPED_SQL}")
-        # The source record kept of an EventBridge delivery (kept.py) is the CloudTrail
-        # record, as from S3: Sigma rules and traces read its fields where they are in
-        # every CloudTrail record; the envelope is in extra.eventbridge.
-        con.execute(f"UPDATE {DOCS} SET _raw = d._raw FROM _ct_docs d "
-                    f"WHERE d._row = {DOCS}._row AND d._outer IS NOT NULL AND d._bad IS NULL")
+        if envelopes:
+            # The source record kept of an EventBridge delivery (kept.py) is the
+            # CloudTrail record, as from S3: Sigma rules and traces read its fields where
+            # they are in every CloudTrail record; the envelope is in extra.eventbridge.
+            con.execute(f"UPDATE {DOCS} SET _raw = d._raw FROM _ct_docs d "
+                        f"WHERE d._row = {DOCS}._row AND d._outer IS NOT NULL "
+                        f"AND d._bad IS NULL")
+            con.execute("DROP TABLE _ct_docs")
         con.execute("DROP TABLE _ct_fields")
-        con.execute("DROP TABLE _ct_docs")
+        con.execute("DROP TABLE _ct_envelopes")
         con.execute("DROP TABLE _ct_calls")
         con.execute("DROP TABLE _ct_creds")
         con.execute("DROP TABLE _ct_access")
@@ -169,10 +183,19 @@ FROM (SELECT d.*,
       FROM {DOCS} d)
 """
 
+def _has_envelopes(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a record of DOCS may be an EventBridge envelope (its text names a
+    `detail-type`; UNWRAPPED_SQL tells which are)."""
+    row = con.execute(f"""SELECT EXISTS (SELECT 1 FROM {DOCS} WHERE _bad IS NULL
+                          AND contains(CAST(_raw AS VARCHAR), '"detail-type"'))""").fetchone()
+    return bool(row and row[0])
+
+
 # The records as aws_access reads them: who a policy, permission or share call opens to.
 ACCESS_CALLS = f"""(SELECT _row, {text('event_source')} AS service, {text('event_name')} AS name,
                           rp
                    FROM _ct_fields WHERE _bad IS NULL AND rp IS NOT NULL)"""
+
 
 def _id(expr: str) -> str:
     """SQL: an identity's text, NULL when empty (Identity Center writes `"arn": ""`)."""
@@ -227,7 +250,7 @@ WITH records AS (
          CASE
            WHEN f._bad IS NOT NULL THEN f._bad
            -- CloudTrail's own measure of unusual call or error rates: no one acted.
-           WHEN f.insight IS NOT NULL
+           WHEN json_type(f.insight) = 'OBJECT'
              THEN 'CloudTrail Insights event'
                   || coalesce(' (' || nullif(concat_ws(' ', f.insight ->> '$.insightType',
                                                        f.insight ->> '$.state', 'on',
@@ -242,7 +265,7 @@ WITH records AS (
            WHEN json_type(f.ui) IS DISTINCT FROM 'OBJECT'
              THEN 'CloudTrail record without userIdentity'
          END AS reason
-  FROM _ct_fields f JOIN _ct_docs u ON u._row = f._row),
+  FROM _ct_fields f LEFT JOIN _ct_envelopes u ON u._row = f._row),
 classified AS (
   SELECT r.*, c.operation, x.access_opened_to,
          json_extract_string(r.rp, c.subject_path) AS subject,
