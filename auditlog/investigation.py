@@ -68,7 +68,7 @@ def warn_notice(notice: Notice) -> None:
 # are defined where a command needs them, and offered here by name (PEP 562).
 _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
-                     "FilteredRows", "Notice", "Notify"), "auditlog.notices"),
+                     "FilteredRows", "NoEvents", "Notice", "Notify"), "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
 }
 
@@ -167,7 +167,7 @@ class Investigation:
             self.notify(StaleFindings(run_id))
 
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
-        from auditlog.notices import DaylightSaving, FilteredRows, NaiveTimes
+        from auditlog.notices import DaylightSaving, FilteredRows, NaiveTimes, NoEvents
 
         for result in results:
             if result.naive_times and not (tz_chosen or result.zone_chosen):
@@ -176,6 +176,8 @@ class Investigation:
                 self.notify(DaylightSaving(result))
             if result.filtered:
                 self.notify(FilteredRows(result))
+            if result.no_events:
+                self.notify(NoEvents(result))
 
     # --- loading --------------------------------------------------------------------
 

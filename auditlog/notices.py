@@ -73,6 +73,16 @@ class SkippedFile:
 
 
 @dataclass(frozen=True)
+class NoEvents:
+    """A file was recognized, but holds no events to load (a CloudTrail digest file)."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return f"{self.file.path} is {self.file.no_events}: nothing in it to load"
+
+
+@dataclass(frozen=True)
 class FilteredRows:
     """Rows of a file a mapping's filters set aside: quarantined by choice, with the
     filter's name, not for breaking the contract (so --strict does not count them)."""
@@ -85,5 +95,6 @@ class FilteredRows:
                 "names its filter)")
 
 
-Notice = Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | FilteredRows
+Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | FilteredRows
+          | NoEvents)
 Notify = Callable[[Notice], None]

@@ -129,6 +129,19 @@ IDENTITIES: list[tuple[dict[str, Any], str]] = [
     ({"type": "SAMLUser", "userName": "carol@example.com", "principalId": "x"},
      "carol@example.com"),
     ({"type": "WebIdentityUser", "userName": "app-user", "principalId": "y"}, "app-user"),
+    # Without the name CloudTrail usually gives, the ARN in the same normal form: an
+    # assumed role without sessionIssuer, an IAM user without userName (as a record of
+    # another account's caller may have them), empty strings as no value.
+    ({"type": "AssumedRole", "principalId": "AROAX:alice@example.com",
+      "arn": "arn:aws:sts::1:assumed-role/Admin/alice@example.com",
+      "sessionContext": {"attributes": {"mfaAuthenticated": "false"}}},
+     "Admin/alice@example.com"),
+    ({"type": "IAMUser", "principalId": "AIDAX", "userName": "",
+      "arn": "arn:aws:iam::444455556666:user/ops/dave"}, "dave"),
+    # Elastic's test-create-group-json.log: an IdentityCenterUser named by an ARN only.
+    ({"type": "IdentityCenterUser", "arn": "arn:aws:iam::0123456789012:user/Alice",
+      "accountId": "0123456789012", "accessKeyId": "EXAMPLE_KEY"}, "Alice"),
+    ({"type": "Unknown", "arn": "arn:aws:sts::1:assumed-role/Ops/erin"}, "Ops/erin"),
 ]
 
 
@@ -142,6 +155,21 @@ def test_every_identity_type_is_one_stable_account(tmp_path: Path,
     (kept,) = rows(con, "SELECT extra ->> '$.user_identity.type' FROM actions "
                         "WHERE event_id = 'i2'")
     assert kept == ("Root",)
+
+
+def test_aws_itself_is_a_system_actor(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # A service event (a KMS key rotated) names only the service, without a type.
+    load(con, tmp_path / "svc.json", [
+        record("k1", "RotateKey", None, source="kms.amazonaws.com",
+               identity={"accountId": ACCOUNT, "invokedBy": "kms.amazonaws.com"},
+               eventType="AwsServiceEvent"),
+        record("k2", "AssumeRole", None, source="sts.amazonaws.com",
+               identity={"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}),
+        record("k3", "ListUsers", identity={"type": "IAMUser", "userName": "alice",
+                                            "invokedBy": "signin.amazonaws.com"})])
+    assert rows(con, "SELECT event_id, actor, actor_type FROM actions ORDER BY event_id") == [
+        ("k1", "kms.amazonaws.com", "system"), ("k2", "ec2.amazonaws.com", "system"),
+        ("k3", "alice", None)]
 
 
 def test_logstash_timestamp_stands_in_for_event_time(tmp_path: Path,
@@ -211,3 +239,30 @@ def test_an_event_id_repeated_with_other_content_is_a_conflict_across_kinds(
     assert rows(con, "SELECT count(*) FROM actions") == [(0,)]
     (reason,) = rows(con, "SELECT reason FROM quarantine")[0]
     assert reason.startswith("conflict: event_id dup") and "privileges row" in reason
+
+
+@pytest.mark.parametrize(("outcome", "result"), [("Failure", "failure"), ("Success", "success")])
+def test_a_sign_in_step_says_its_outcome_in_service_event_details(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, outcome: str, result: str) -> None:
+    # AWS sign-in's CredentialChallenge/CredentialVerification/UserAuthentication events
+    # carry no errorCode: the outcome is under the event's name in serviceEventDetails.
+    step = record("s1", "CredentialVerification", None, source="signin.amazonaws.com",
+                  identity={"type": "IdentityCenterUser", "accountId": ACCOUNT, "arn": "",
+                            "onBehalfOf": {"userId": "u-1"}},
+                  eventType="AwsServiceEvent",
+                  serviceEventDetails={"CredentialVerification": outcome})
+    load(con, tmp_path / "signin.json", [step])
+    assert rows(con, "SELECT actor, result, channel FROM actions") == [("u-1", result, "console")]
+
+
+def test_empty_members_named_like_other_records_change_nothing(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # A normalizing exporter may write every member, null when unused: an API call with
+    # `insightDetails: null` is no Insights event, one naming "detail-type" in its request
+    # no EventBridge envelope.
+    load(con, tmp_path / "nulls.jsonl", [
+        record("n1", "ListUsers", insightDetails=None),
+        record("n2", "PutRule", {"name": "r", "eventPattern": '{"detail-type": ["x"]}'},
+               source="events.amazonaws.com")], form="lines")
+    assert rows(con, "SELECT event_id, action FROM actions ORDER BY event_id") == [
+        ("n1", "ListUsers"), ("n2", "PutRule")]

@@ -157,3 +157,58 @@ def test_gzipped_array_with_time_dt_only(tmp_path: Path, con: duckdb.DuckDBPyCon
     assert result.loaded == 1
     assert con.execute("SELECT event_id, actor, action, strftime(ts, '%H:%M') FROM actions"
                        ).fetchall() == [("g1", "bob", "logout", "10:00")]
+
+
+def test_a_class_uid_ocsf_does_not_define_is_refused_naming_it(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # In the IAM category, but no class of it: not silently an action named after it;
+    # a class OCSF defines but auditlog does not map (Authorize Session) is an action.
+    load(con, tmp_path / "c.jsonl", [
+        ev("x1", 3099, 1, user=BOB, privileges=["admin"]),
+        ev("x2", 6042, 1),
+        ev("x3", 3003, 1, activity_name="Assign Privileges", user=BOB, privileges=["admin"]),
+        ev("x4", 201001, 1),  # the Windows extension's Registry Key Activity
+    ])
+    assert con.execute("SELECT location, reason FROM quarantine ORDER BY location").fetchall() == [
+        ("line 1", ("OCSF class 3099 is no IAM or application class auditlog knows (it reads "
+                   "3001-3008, 6001-6008)")),
+        ("line 2", ("OCSF class 6042 is no IAM or application class auditlog knows (it reads "
+                   "3001-3008, 6001-6008)")),
+        ("line 4", "OCSF class 201001 is a class of extension 2, which auditlog does not map")]
+    assert con.execute("SELECT event_id, action FROM actions").fetchall() == [
+        ("x3", "assign_privileges")]
+
+
+@pytest.mark.parametrize(("status", "result"), [
+    ({"status": "Failure"}, "failure"),  # no status_id: the caption says it
+    ({"status_id": 99, "status": "Failure"}, "failure"),  # Other: the caption says it
+    ({"status_id": 1, "status": "Failure"}, "success"),  # the id wins
+    ({"status_id": 2}, "failure"),
+])
+def test_a_failure_said_by_status_grants_nothing(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, status: dict[str, Any],
+        result: str) -> None:
+    event = {k: v for k, v in ev("f1", 3005, 1, user=BOB, privileges=["admin"]).items()
+             if k != "status_id"}
+    load(con, tmp_path / "f.jsonl", [{**event, **status}])
+    assert con.execute("SELECT count(*) FROM privileges").fetchone() == (
+        (0,) if result == "failure" else (1,))
+    assert con.execute("SELECT result FROM actions").fetchall() == (
+        [("failure",)] if result == "failure" else [])
+
+
+def test_unmapped_written_as_a_json_string_is_read(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # As Elastic's Security Lake fixtures have it (test-unmapped.log): a string holding
+    # a JSON object, a plain string, an array.
+    load(con, tmp_path / "u.jsonl", [
+        ev("u1", 3005, 1, user=BOB, privileges=["a"],
+           unmapped=json.dumps({"ticket": "CHG-1", "approver": "carol"})),
+        ev("u2", 3005, 1, user=BOB, privileges=["b"], unmapped="notjsonstring"),
+        ev("u3", 3005, 1, user=BOB, privileges=["c"], unmapped=[1, 2, "othertypes"]),
+    ])
+    assert con.execute(
+        "SELECT event_id, ticket, approver, extra -> '$.ocsf.unmapped' FROM privileges "
+        "ORDER BY event_id").fetchall() == [
+        ("u1", "CHG-1", "carol", json.dumps(json.dumps({"ticket": "CHG-1", "approver": "carol"}))),
+        ("u2", None, None, '"notjsonstring"'), ("u3", None, None, '[1,2,"othertypes"]')]

@@ -15,6 +15,8 @@ What `record` holds, per source:
 - EVTX: the record as the `evtx` package renders it (`{"Event": {...}}`);
 - auditd: the event's lines, joined by a line feed, as a JSON string (so that a JSON path
   over any record gives NULL, never an error; `record ->> '$'` is the text);
+- a CloudTrail record in an EventBridge envelope: the record (`detail`), the envelope
+  being the row's `extra.eventbridge` (standard/cloudtrail.py);
 - a record that gives several rows (a GCP entry's binding deltas, an Okta hook delivery,
   an AKS diagnostic record, a Workspace page) is kept once, the *outer* record the rows
   came from, which they share;

@@ -72,6 +72,8 @@ class FileResult:
     filtered: int = 0
     # The zone of the naive times was given (--tz, or the mapping's `tz`), not assumed.
     zone_chosen: bool = False
+    # What the file is, when it was recognized but holds no events (Staged.no_events).
+    no_events: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {name: value for name, value in asdict(self).items() if name in REPORTED}
@@ -288,9 +290,11 @@ def _load(
               "naive_times": 0, "dst_resolved": 0}
     kinds: list[str] = []
     formats: list[str] = []  # the standard format of the file's rows, if any
+    no_events: str | None = None
     for staged in staged_tables:
         if staged.source_format is not None:
             formats.append(staged.source_format)
+        no_events = no_events or staged.no_events
         kind = _kind_of(con, source, staged, kind_name)
         if kind is None:
             drop(con, staged.table)  # no rows, no columns: nothing to load or name
@@ -309,14 +313,17 @@ def _load(
     if zone is not None:
         record_naive(con, source, sha256, counts, chosen=chosen_tz is not None)
     return FileResult(path=source.display, kind=kind_names, sha256=sha256, tz=zone,
-                      zone_chosen=chosen_tz is not None, **counts)
+                      zone_chosen=chosen_tz is not None, no_events=no_events, **counts)
 
 
 def _kind_of(
     con: duckdb.DuckDBPyConnection, source: InputFile, staged: Staged, kind_name: str | None
 ) -> Kind | None:
     """The kind of a staged table: its adapter's, the one named, or the one its columns
-    say; None for a table of no rows and no columns."""
+    say; None for a table of no rows and no columns, or of a file holding no events (even
+    when a kind was named: a digest file is no log of that kind)."""
+    if staged.no_events is not None:
+        return None
     if staged.kind is not None:
         return KINDS[staged.kind]
     if kind_name is not None:

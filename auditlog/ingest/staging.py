@@ -154,6 +154,10 @@ class Staged:
     # Of a lazy JSON Lines view: every line that is not blank is JSON (the probe parsed
     # each), so the typed read parses without `try` (readers._jsonl_keys).
     all_json: bool = False
+    # What the file is when it is recognized but holds no events to load (a CloudTrail
+    # digest file): the table has no rows and no kind, and the ingest says so (no_events
+    # of pipeline.FileResult) instead of naming a kind.
+    no_events: str | None = None
 
 
 @dataclass(frozen=True)

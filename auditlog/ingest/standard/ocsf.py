@@ -22,8 +22,10 @@ activity ("enable", "password_reset", "update", ...; 3002 Logon/Logoff → login
 adapter: 3007 Add/Remove Programmatic Credentials (18/19), 3008 (10/11) and API activity
 of the CloudTrail adapter's CREDENTIAL_CALLS, with `target_account` the credential's
 owner. Other categories (findings, network, ...) are not activity logs: quarantined with
-that reason. A privilege change that failed (status_id 2) granted nothing: it is an
-action with result `failure`.
+that reason; so are an extension's class (class_uid >= 100000, named as the extension's)
+and a class_uid of categories 3 and 6 that OCSF defines no class for (KNOWN_CLASSES). A privilege change that failed (status_id 2, or without a status_id or
+with Other (99) a `status` of Failure) granted nothing: it is an action with result
+`failure`.
 
 Columns: event_id = `metadata.uid`, ts = `time` (epoch ms; `time_dt` when missing),
 actor = `actor.user.name`, else `actor.user.uid` (the name is what CloudTrail's
@@ -53,7 +55,8 @@ authentication: `service.name`). A privilege names no product as its system: the
 product that logged a grant (an identity provider, CloudTrail) is not what the grant
 gives access to, so a grant without resources applies to any system, as in the
 CloudTrail adapter. ticket, approver and expires_at, which OCSF has no attribute for,
-are read from `unmapped` when a producer put them there; a grant with neither key
+are read from `unmapped` when a producer put them there (`unmapped` written as a string
+holding a JSON object is read as the object); a grant with neither key
 there has `extra.source_carries_approval = false` (grant_without_approval skips it,
 since OCSF itself cannot carry an approval). The whole event (less the
 arrays a privilege row was expanded from) is kept as `extra.ocsf`: nothing unmapped is
@@ -100,6 +103,13 @@ ACTIVITIES: dict[int, tuple[str, ...]] = {
     6003: ("create", "read", "update", "delete"),
 }
 
+# The other classes of the IAM and application categories OCSF defines (1.7: Authorize
+# Session; Web Resources, Web Resource Access, Datastore, File Hosting, Scan Activity,
+# Application Error): actions named by their activity_name. A class_uid of those
+# categories that is none of these nor of ACTIVITIES is no class auditlog can read.
+OTHER_CLASSES: tuple[int, ...] = (3003, 6001, 6004, 6005, 6006, 6007, 6008)
+KNOWN_CLASSES: tuple[int, ...] = tuple(sorted({*ACTIVITIES, *OTHER_CLASSES}))
+
 # (class_uid, grant activity, revoke activity, whose privileges change, what is granted).
 # Whose: the event's `user`, `group` or `iam_role`, or "item" when each granted item is a
 # subject (users added to a group: they are granted the group). What: the attribute
@@ -132,6 +142,7 @@ FIELDS = {
     "time": key("time"),
     "time_dt": key("time_dt"),
     "status_id": key("status_id"),
+    "status": key("status"),
     "uid": "$.metadata.uid",
     "product": "$.metadata.product.name",
     "actor_name": "$.actor.user.name",
@@ -203,12 +214,38 @@ class Ocsf:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_aws_calls AS {calls_values()}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_aws_creds AS {credential_values()}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_fields AS {extract(FIELDS)}")
+        con.execute(UNMAPPED_AS_TEXT_SQL)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_events AS {EVENTS_SQL}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ocsf_mapped AS {MAPPED_SQL}")
         for table in ("_ocsf_fields", "_ocsf_events", "_ocsf_activities", "_ocsf_changes",
                       "_ocsf_aws_calls", "_ocsf_aws_creds"):
             con.execute(f"DROP TABLE {table}")
         return split_by_kind(con, "_ocsf_mapped", NAME, COLUMNS, default_kind="actions")
+
+
+# `unmapped` written as a string holding a JSON object (as some producers serialize it:
+# `"unmapped": "{\"ticket\": \"CHG-1\"}"`) is read as that object; any other string
+# stays as it is (the whole event is kept in `extra.ocsf` either way).
+UNMAPPED_AS_TEXT_SQL = """
+UPDATE _ocsf_fields
+SET unmapped = TRY_CAST(unmapped ->> '$' AS JSON),
+    ticket = coalesce(ticket, TRY_CAST(unmapped ->> '$' AS JSON) -> '$.ticket'),
+    approver = coalesce(approver, TRY_CAST(unmapped ->> '$' AS JSON) -> '$.approver'),
+    expires_at = coalesce(expires_at, TRY_CAST(unmapped ->> '$' AS JSON) -> '$.expires_at')
+WHERE json_type(unmapped) = 'VARCHAR'
+  AND json_type(TRY_CAST(unmapped ->> '$' AS JSON)) = 'OBJECT'
+"""
+
+
+def _classes_read() -> str:
+    """KNOWN_CLASSES as a reason names them: "3001-3008, 6001-6008"."""
+    runs: list[list[int]] = []
+    for cls in KNOWN_CLASSES:
+        if runs and cls == runs[-1][-1] + 1:
+            runs[-1].append(cls)
+        else:
+            runs.append([cls])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 def _activities_values() -> str:
@@ -250,7 +287,10 @@ WITH events AS (
          TRY_CAST({text('class_uid')} AS INTEGER) AS cls,
          TRY_CAST({text('activity_id')} AS INTEGER) AS act,
          coalesce({text('time')}, {text('time_dt')}) AS ts,
-         coalesce(TRY_CAST({text('status_id')} AS INTEGER) = 2, false) AS failed,
+         -- Failure (2); without a status_id, or with Other (99), the status caption.
+         coalesce(TRY_CAST({text('status_id')} AS INTEGER) = 2
+                  OR (coalesce(TRY_CAST({text('status_id')} AS INTEGER), 99) = 99
+                      AND lower({text('status')}) IN ('failure', 'failed')), false) AS failed,
          coalesce({text('user_name')}, {text('user_uid')}) AS user_raw,
          coalesce({text('group_name')}, {text('group_uid')}) AS group_id,
          coalesce({text('role_name')}, {text('role_uid')}) AS role_id,
@@ -289,8 +329,14 @@ judged AS (
          CASE
            WHEN _bad IS NOT NULL THEN _bad
            WHEN cls IS NULL THEN 'OCSF event without a numeric class_uid'
+           -- An extension's class: <extension uid> * 100000 + <category> * 1000 + <n>.
+           WHEN cls >= 100000 THEN 'OCSF class ' || cls || ' is a class of extension '
+             || cls // 100000 || ', which auditlog does not map'
            WHEN cls // 1000 NOT IN (3, 6) THEN 'OCSF class ' || cls
              || ' is not an IAM (3xxx) or application (6xxx) activity auditlog maps'
+           WHEN cls NOT IN ({', '.join(map(str, KNOWN_CLASSES))}) THEN 'OCSF class ' || cls
+             || ' is no IAM or application class auditlog knows (it reads '
+             || {sql_string(_classes_read())} || ')'
            WHEN ts IS NULL THEN 'OCSF event without time'
          END AS reason,
          CASE WHEN e.cloudtrail AND e.c_event_name IS NOT NULL AND e.call_subject IS NOT NULL
