@@ -19,7 +19,7 @@ from collections.abc import Callable
 import duckdb
 
 from auditlog.errors import InputError
-from auditlog.ingest import salvage
+from auditlog.ingest import numbers, salvage
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile, TextProfile
 from auditlog.ingest.staging import (
     CSV,
@@ -307,18 +307,27 @@ def _stage_jsonl(
         f"ELSE trim(coalesce(raw, '')) = '' END AS _blank FROM {lines}"
     ))
     return [Staged(columns=keys, style="json", lazy=True, scan=scan, loc_prefix="line ",
-                   all_json=all_json)]
+                   all_json=all_json, keyed=True)]
 
 
 # --- JSON documents -----------------------------------------------------------------
 
 
-def _json_objects_sql(source: InputFile) -> str:
+def _json_objects_sql(source: InputFile, json_format: str = "unstructured") -> str:
     return (
-        f"read_json_objects({sql_string(str(source.path))}, format = 'unstructured', "
+        f"read_json_objects({sql_string(str(source.path))}, format = '{json_format}', "
         f"maximum_object_size = {MAX_JSON_BYTES}, "
         f"compression = '{'gzip' if source.gzipped else 'none'}')"
     )
+
+
+def _written_numbers(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the document in `TOP` has a member that is a number with a fraction or
+    an exponent (numbers.MEMBER), whose digits DuckDB may write back otherwise."""
+    (found,) = con.execute(
+        f"SELECT bool_or(regexp_matches(CAST(doc AS VARCHAR), $member)) FROM {TOP}",
+        {"member": numbers.MEMBER}).fetchone() or (False,)
+    return bool(found)
 
 
 # The keys a page of an OData/ARM list response may hold beside its `value` array
@@ -353,6 +362,28 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
         path = member[0] if member else None
     else:
         path = None
+    if path == "$":
+        # The elements as written (read_json_objects gives each one's own text), not as
+        # DuckDB writes the value back: a number's digits are read from that text
+        # (numbers.py), and a quarantined element shows what the file holds.
+        con.execute(f"DROP TABLE {TOP}")
+        con.execute(
+            f"""
+            CREATE TEMP TABLE {DOCS} AS
+            SELECT _row, 'element ' || _row AS _loc, _raw,
+                   CASE WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
+            FROM (SELECT row_number() OVER () AS _row, CAST(json AS VARCHAR) AS _raw
+                  FROM {_json_objects_sql(source, "array")})
+            """
+        )
+        return IN_DOCS
+    if path is not None and _written_numbers(con):
+        # A member's array cannot be cut into its elements' own text in SQL: when a
+        # number in it may be written otherwise than DuckDB writes it back, the salvage
+        # reader cuts it (as it does for a file DuckDB cannot parse).
+        con.execute(f"DROP TABLE {TOP}")
+        salvage.stage_json_document(con, source)
+        return IN_DOCS
     if path is not None:
         con.execute(
             f"""

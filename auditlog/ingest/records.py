@@ -66,4 +66,4 @@ def stage_by_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> Staged:
         )
     else:
         con.execute(f"CREATE TEMP TABLE {STAGE} AS SELECT _row, _loc, _raw, _bad FROM {DOCS}")
-    return Staged(columns=keys, style="json")
+    return Staged(columns=keys, style="json", keyed=True)

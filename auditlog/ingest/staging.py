@@ -148,6 +148,11 @@ class Staged:
     # Of a lazy JSON Lines view: every line that is not blank is JSON (the probe parsed
     # each), so the typed read parses without `try` (readers._jsonl_keys).
     all_json: bool = False
+    # Of a "json" table: c0..cN are the top-level members of each row's `_raw`, the
+    # verbatim JSON text of the row, by the keys in `columns` (JSON Lines, JSON
+    # documents, rows given as data; not an adapter's or a mapping's values). Only then
+    # can a number's written text be read back from `_raw` (validate.WRITTEN_NUMBERS).
+    keyed: bool = False
 
 
 @dataclass(frozen=True)
