@@ -36,22 +36,19 @@ MEMBER = r":[ \t\n\r]*(-?[0-9]+[.eE][0-9eE+-]*|-0)[ \t\n\r]*[,}]"
 # Of the members named like the column (`m`: each one's number, quoted string, or NULL
 # for another value), those that may be the top-level value DuckDB gave back as `t`: a
 # number of the same double, or a string whose text is `t` (one with an escape is
-# taken as possible, not decoded). One number among them is the written text.
+# taken as possible, not decoded). When the key occurs once, that is the top-level
+# member. One number among them is the written text (al_written); more than one
+# possible member is a value that cannot be told (al_written_unsure).
 MACROS = r"""
 CREATE OR REPLACE TEMP MACRO al_rendered(t) AS (
   regexp_full_match(t, '-?[0-9]+(\.[0-9]+(e-?[0-9]+)?|e-?[0-9]+)|0'));
 CREATE OR REPLACE TEMP MACRO al_written_candidates(m, t) AS (
-  list_distinct(list_filter(m, lambda x: CASE
+  CASE WHEN len(m) = 1 THEN m ELSE list_distinct(list_filter(m, lambda x: CASE
     WHEN starts_with(x, '"') THEN x = '"' || t || '"' OR contains(x, '\')
-    ELSE x = t OR try_cast(x AS DOUBLE) = try_cast(t AS DOUBLE) END)));
-CREATE OR REPLACE TEMP MACRO al_written(m, t) AS (
-  CASE WHEN m IS NULL THEN t
-       WHEN len(al_written_candidates(m, t)) = 1
-            AND NOT starts_with(al_written_candidates(m, t)[1], '"')
-         THEN al_written_candidates(m, t)[1]
-       ELSE t END);
-CREATE OR REPLACE TEMP MACRO al_written_unsure(m, t) AS (
-  m IS NOT NULL AND len(al_written_candidates(m, t)) > 1);
+    ELSE x = t OR try_cast(x AS DOUBLE) = try_cast(t AS DOUBLE) END)) END);
+CREATE OR REPLACE TEMP MACRO al_written(c, t) AS (
+  CASE WHEN len(c) = 1 AND NOT starts_with(c[1], '"') THEN coalesce(c[1], t) ELSE t END);
+CREATE OR REPLACE TEMP MACRO al_written_unsure(c) AS (len(c) > 1);
 """
 
 _SHORT_ESCAPES = {"\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t"}
@@ -85,17 +82,19 @@ def member_pattern(key: str) -> str:
 
 
 def member_numbers(key: str, text: str) -> str:
-    """SQL for the written numbers of every member named `key` in the row's text, when
-    `text`, its value as DuckDB gave it back, may be a rendered number; else NULL."""
-    return (f"CASE WHEN _num AND al_rendered({text}) "
-            f"THEN regexp_extract_all(_raw, {sql_string(member_pattern(key))}, 1) END")
+    """SQL for the written values of every member named `key` in the row's text, when
+    `text`, its value as DuckDB gave it back, may be a rendered number; else NULL.
+    (Nested CASE, not AND: DuckDB evaluates every operand of an AND in a select list.)"""
+    return (f"CASE WHEN _num THEN CASE WHEN {text} >= '-' AND {text} < ':' THEN "
+            f"CASE WHEN al_rendered({text}) THEN "
+            f"regexp_extract_all(_raw, {sql_string(member_pattern(key))}, 1) END END END")
 
 
-def unsure_reason(names: list[tuple[str, str, str]]) -> str:
+def unsure_reason(names: list[tuple[str, str]]) -> str:
     """SQL for the reason a row is quarantined when a number's written text cannot be
-    told (see the module docstring); `names` (column, matches, text) per keyed value."""
-    unsure = ", ".join(f"CASE WHEN al_written_unsure({m}, {t}) THEN {sql_string(c)} END"
-                       for c, m, t in names)
+    told (see the module docstring); `names` (column, candidates) per keyed value."""
+    unsure = ", ".join(f"CASE WHEN al_written_unsure({c}) THEN {sql_string(n)} END"
+                       for n, c in names)
     return (f"CASE WHEN _num THEN nullif(concat_ws(', ', {unsure}), '') || "
             "': cannot tell which digits were written, the key is repeated in a nested "
             "object (write the value as a JSON string)' END")

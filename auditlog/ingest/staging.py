@@ -150,9 +150,10 @@ class Staged:
     all_json: bool = False
     # Of a "json" table: c0..cN are the top-level members of each row's `_raw`, the
     # verbatim JSON text of the row, by the keys in `columns` (JSON Lines, JSON
-    # documents, rows given as data; not an adapter's or a mapping's values). Only then
-    # can a number's written text be read back from `_raw` (validate.WRITTEN_NUMBERS).
-    keyed: bool = False
+    # documents, rows given as data; not an adapter's or a mapping's values), and some
+    # row has a member that is a number DuckDB writes back otherwise than it may be
+    # written (numbers.MEMBER): typing reads those numbers from `_raw` (numbers.py).
+    written_numbers: bool = False
 
 
 @dataclass(frozen=True)

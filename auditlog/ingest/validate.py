@@ -137,18 +137,18 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     known = set(kind.column_names)
     source, direct = _source(staged, known, wide=_wide_enough(staged, known))
 
-    def text_of(i: int) -> str:
+    def given(i: int) -> str:  # a column's text as DuckDB gives it
         return f"nullif(trim(s{i}), '')" if i in direct else _text_expr(i, staged)
 
-    # A number the file wrote with a fraction or an exponent, read as written (numbers.py).
+    # Of JSON rows, a contract column's number as the file wrote it (numbers.py): its
+    # text as DuckDB gives it is `_b<i>`, computed below `inner`.
     keyed = [i for i, n in enumerate(staged.columns) if n.strip().lower() in known
-             ] if staged.keyed and staged.style == "json" else []
+             ] if staged.written_numbers and staged.style == "json" else []
     if keyed:
-        source = _written_numbers(source, staged, {i: text_of(i) for i in keyed})
-        direct = set()
+        source = _written_numbers(source, staged, {i: given(i) for i in keyed})
 
-        def text_of(i: int) -> str:
-            return f"al_written(_m{i}, _b{i})" if i in keyed else _text_expr(i, staged)
+    def text_of(i: int) -> str:
+        return f"al_written(_c{i}, _b{i})" if i in keyed else given(i)
 
     # A timestamp column given as TIMESTAMPTZ values, under one name (Staged.instants).
     instants = {c.name: f"_i_{c.name}" for c in kind.columns
@@ -187,7 +187,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         f",\n  {_text_expr(i, staged)} AS _e{i}" for i, _ in extras)
     extra_texts += "".join(f",\n  {spelling}" for spelling in spellings)
     if keyed:  # for the reason a written number cannot be told (numbers.unsure_reason)
-        extra_texts += ", _num" + "".join(f", _m{i}, _b{i}" for i in keyed)
+        extra_texts += ", _num" + "".join(f", _c{i}" for i in keyed)
     # What the raw text is rebuilt from, for the rows that are quarantined.
     raw_from = "_raw" if staged.raw == "_raw" else "".join(
         f"c{i}, " for i in range(len(staged.columns))
@@ -236,7 +236,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
                 for c in kind.columns if len(by_name.get(c.name, [])) > 1]
     if keyed:
         reasons.append(numbers.unsure_reason(
-            [(staged.columns[i].strip().lower(), f"_m{i}", f"_b{i}") for i in keyed]))
+            [(staged.columns[i].strip().lower(), f"_c{i}") for i in keyed]))
     reason = (
         f"CASE WHEN _bad IS NOT NULL THEN _bad ELSE "
         f"nullif(concat_ws('; ', {', '.join(reasons)}), '') END"
@@ -395,14 +395,16 @@ def _source(staged: Staged, known: set[str], *, wide: bool = False) -> tuple[str
 
 
 def _written_numbers(source: str, staged: Staged, texts: dict[int, str]) -> str:
-    """`source` with, per keyed column i, its text as DuckDB gave it (`_b<i>`) and the
-    written numbers of its key when that text may be a rendered number (`_m<i>`), for
-    numbers.al_written; `_num` says whether the row has any such number at all."""
+    """`source` with, per keyed column i, its text as DuckDB gave it (`_b<i>`) and,
+    when that text may be a rendered number, the members of its key that may be its
+    written text (`_c<i>`, for numbers.al_written); `_num` says whether the row has any
+    number DuckDB may give back otherwise at all."""
     bases = "".join(f", {text} AS _b{i}" for i, text in texts.items())
     found = ", ".join(f"{numbers.member_numbers(staged.columns[i], f'_b{i}')} AS _m{i}"
                       for i in texts)
-    return (f"(SELECT *, {found} FROM (SELECT *{bases}, "
-            f"regexp_matches(_raw, {sql_string(numbers.MEMBER)}) AS _num FROM {source}))")
+    candidates = ", ".join(f"al_written_candidates(_m{i}, _b{i}) AS _c{i}" for i in texts)
+    return (f"(SELECT *, {candidates} FROM (SELECT *, {found} FROM (SELECT *{bases}, "
+            f"regexp_matches(_raw, {sql_string(numbers.MEMBER)}) AS _num FROM {source})))")
 
 
 def _position(staged: Staged) -> str:
