@@ -189,7 +189,7 @@ def test_a_parquet_double_amount_is_read_by_its_shortest_decimal(
     (result,) = ingest_paths(con, [path], kind="charges")
     assert dict(con.execute("SELECT charge_id, amount FROM charges").fetchall()) == {
         "a": Decimal("9.99"), "c": Decimal(95)}
-    assert con.execute("SELECT reason FROM quarantine").fetchall() == [(
-        "invalid amount in amount: 0.30000000000000004 (expected a positive decimal "
-        "with at most 4 fractional digits)",)]
+    reason = ("invalid amount in amount: 0.30000000000000004 (expected a positive decimal "
+              "with at most 4 fractional digits)")
+    assert con.execute("SELECT reason FROM quarantine").fetchall() == [(reason,)]
     assert result.quarantined == 1
