@@ -89,10 +89,11 @@ def test_a_quarantined_json_element_keeps_its_written_text(
 
 
 # Ids written as JSON numbers: beyond 2^53 (where a double loses digits), beyond uint64
-# (where DuckDB holds the text), and with a fraction (where a double forgets zeros).
+# (where DuckDB holds the text), with a fraction (where a double forgets zeros), and
+# -0 (which DuckDB gives back as 0).
 IDS = ["12345678901234567891", "12345678901234567892", "9007199254740993",
        "9007199254740992", "123456789012345678901234567891",
-       "123456789012345678901234567892", "1.50", "1.5"]
+       "123456789012345678901234567892", "1.50", "1.5", "0", "-0"]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
