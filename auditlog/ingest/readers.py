@@ -19,7 +19,7 @@ from collections.abc import Callable
 import duckdb
 
 from auditlog.errors import InputError
-from auditlog.ingest import salvage
+from auditlog.ingest import numbers, salvage
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile, TextProfile
 from auditlog.ingest.staging import (
     CSV,
@@ -45,8 +45,10 @@ from auditlog.store import first_line
 MAX_JSON_BYTES = 1 << 30
 
 # What the first look at a text file found (_probe): its keys or column names, whether
-# a JSON object repeats a key, and whether every JSON line that is not blank is JSON.
-Probe = tuple[list[str], bool, bool]
+# a JSON object repeats a key, whether every JSON line that is not blank is JSON, and
+# whether a line has a member that is a number DuckDB may write back otherwise than
+# written (numbers.MEMBER).
+Probe = tuple[list[str], bool, bool, bool]
 
 # Whether JSON records with these top-level keys are in a standard format (the
 # registry's answer, sources.is_standard): such records are staged into `DOCS` for
@@ -91,9 +93,9 @@ def stage(
             return _salvage(con, source)
     try:
         if source.format == "jsonl":
-            keys, repeated, all_json = probe or ([], False, False)
+            keys, repeated, all_json, written = probe or ([], False, False, True)
             return _stage_jsonl(con, source, lazy and not repeated and not standard(set(keys)),
-                                keys, all_json)
+                                keys, all_json, written)
         if source.format == "json":
             return _stage_json(con, source)
         if source.format in ("csv", "tsv"):
@@ -123,12 +125,12 @@ def _probe(con: duckdb.DuckDBPyConnection, source: InputFile) -> Probe | None:
             probe.execute(f"SELECT count(*) FROM {_json_objects_sql(source)}").fetchall()
         else:
             names = probe.execute(f"DESCRIBE SELECT * FROM {_csv_sql(source)}").fetchall()
-            return [name for name, *_ in names], False, False
+            return [name for name, *_ in names], False, False, False
     except READ_ERRORS:
         return None
     finally:
         probe.close()
-    return [], False, False
+    return [], False, False, False
 
 
 def _salvage(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged] | Records:
@@ -223,26 +225,30 @@ def _jsonl_keys(con: duckdb.DuckDBPyConnection, source: InputFile) -> Probe:
     that parse (json_keys and json_extract accept the same text). The distinct key *lists* are few (the lines of a
     log share a shape), and grouping them by hash costs what a DISTINCT over the keys
     costs, where testing each line's list for repeats (list_distinct) would cost more
-    than the rest of the read."""
+    than the rest of the read. The same pass tells whether a line may hold a number
+    whose written digits the typed read must look up (numbers.MEMBER): in most files
+    none does, and their typed read then never looks."""
     # (Grouping by anything more than the hash, or filtering, costs a third more. Two
     # shapes of one hash would hide one's keys: a 64-bit collision among a file's few
     # shapes.)
     # CASE, not AND: DuckDB would trim every line for the AND (2.7x the pass's cost).
     groups = con.execute(
         "SELECT any_value(k), "
-        "bool_or(CASE WHEN k IS NULL THEN trim(coalesce(raw, '')) <> '' ELSE false END) "
+        "bool_or(CASE WHEN k IS NULL THEN trim(coalesce(raw, '')) <> '' ELSE false END), "
+        "bool_or(regexp_matches(raw, $member)) "
         f"FROM (SELECT raw, try(json_keys(raw)) AS k FROM {_lines_sql(source)}) "
-        "GROUP BY hash(k)"
+        "GROUP BY hash(k)", {"member": numbers.MEMBER}
     ).fetchall()
-    shapes = [shape for shape, _ in groups if shape is not None]
+    shapes = [shape for shape, _, _ in groups if shape is not None]
     keys = sorted({key for shape in shapes for key in shape})
     return (keys, any(len(set(shape)) != len(shape) for shape in shapes),
-            not any(not_json for _, not_json in groups))
+            not any(not_json for _, not_json, _ in groups),
+            any(bool(written) for _, _, written in groups))
 
 
 def _stage_jsonl(
     con: duckdb.DuckDBPyConnection, source: InputFile, lazy: bool, keys: list[str],
-    all_json: bool = False,
+    all_json: bool = False, written: bool = True,
 ) -> list[Staged] | Records:
     lines = _lines_sql(source)
     if not lazy:
@@ -307,18 +313,27 @@ def _stage_jsonl(
         f"ELSE trim(coalesce(raw, '')) = '' END AS _blank FROM {lines}"
     ))
     return [Staged(columns=keys, style="json", lazy=True, scan=scan, loc_prefix="line ",
-                   all_json=all_json)]
+                   all_json=all_json, written_numbers=written)]
 
 
 # --- JSON documents -----------------------------------------------------------------
 
 
-def _json_objects_sql(source: InputFile) -> str:
+def _json_objects_sql(source: InputFile, json_format: str = "unstructured") -> str:
     return (
-        f"read_json_objects({sql_string(str(source.path))}, format = 'unstructured', "
+        f"read_json_objects({sql_string(str(source.path))}, format = '{json_format}', "
         f"maximum_object_size = {MAX_JSON_BYTES}, "
         f"compression = '{'gzip' if source.gzipped else 'none'}')"
     )
+
+
+def _written_numbers(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the document in `TOP` has a member that is a number with a fraction or
+    an exponent (numbers.MEMBER), whose digits DuckDB may write back otherwise."""
+    (found,) = con.execute(
+        f"SELECT bool_or(regexp_matches(CAST(doc AS VARCHAR), $member)) FROM {TOP}",
+        {"member": numbers.MEMBER}).fetchone() or (False,)
+    return bool(found)
 
 
 # The keys a page of an OData/ARM list response may hold beside its `value` array
@@ -359,6 +374,28 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
         path = member[0] if member else None
     else:
         path = None
+    if path == "$":
+        # The elements as written (read_json_objects gives each one's own text), not as
+        # DuckDB writes the value back: a number's digits are read from that text
+        # (numbers.py), and a quarantined element shows what the file holds.
+        con.execute(f"DROP TABLE {TOP}")
+        con.execute(
+            f"""
+            CREATE TEMP TABLE {DOCS} AS
+            SELECT _row, 'element ' || _row AS _loc, _raw,
+                   CASE WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
+            FROM (SELECT row_number() OVER () AS _row, CAST(json AS VARCHAR) AS _raw
+                  FROM {_json_objects_sql(source, "array")})
+            """
+        )
+        return IN_DOCS
+    if path is not None and _written_numbers(con):
+        # A member's array cannot be cut into its elements' own text in SQL: when a
+        # number in it may be written otherwise than DuckDB writes it back, the salvage
+        # reader cuts it (as it does for a file DuckDB cannot parse).
+        con.execute(f"DROP TABLE {TOP}")
+        salvage.stage_json_document(con, source)
+        return IN_DOCS
     if path is not None:
         con.execute(
             f"""

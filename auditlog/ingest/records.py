@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
+from auditlog.ingest import numbers
 from auditlog.ingest.staging import CONTRACT_NAMES, DOCS, STAGE, WIDE, Staged
 from auditlog.kinds import KINDS
 from auditlog.sqltext import json_path, sql_list
@@ -94,4 +95,7 @@ def stage_by_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> Staged:
         )
     else:
         con.execute(f"CREATE TEMP TABLE {STAGE} AS SELECT _row, _loc, _raw, _bad FROM {DOCS}")
-    return Staged(columns=keys, style="json")
+    (written,) = con.execute(
+        f"SELECT coalesce(bool_or(regexp_matches(_raw, $member)), false) FROM {DOCS} "
+        "WHERE _bad IS NULL", {"member": numbers.MEMBER}).fetchone() or (False,)
+    return Staged(columns=keys, style="json", written_numbers=bool(written))

@@ -158,6 +158,12 @@ class Staged:
     # digest file): the table has no rows and no kind, and the ingest says so (no_events
     # of pipeline.FileResult) instead of naming a kind.
     no_events: str | None = None
+    # Of a "json" table: c0..cN are the top-level members of each row's `_raw`, the
+    # verbatim JSON text of the row, by the keys in `columns` (JSON Lines, JSON
+    # documents, rows given as data; not an adapter's or a mapping's values), and some
+    # row has a member that is a number DuckDB writes back otherwise than it may be
+    # written (numbers.MEMBER): typing reads those numbers from `_raw` (numbers.py).
+    written_numbers: bool = False
 
 
 @dataclass(frozen=True)

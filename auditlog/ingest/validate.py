@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from auditlog.errors import InputError
+from auditlog.ingest import numbers
 from auditlog.ingest.staging import WIDE, Staged
 from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS, Column, Kind
 from auditlog.sqltext import json_path, sql_string
@@ -78,7 +79,7 @@ CREATE OR REPLACE TEMP MACRO al_amount(s) AS (
 
 
 def install_macros(con) -> None:  # type: ignore[no-untyped-def]
-    for statement in MACROS.split(";"):
+    for statement in (MACROS + numbers.MACROS).split(";"):
         if statement.strip():
             con.execute(statement)
 
@@ -136,8 +137,18 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     known = set(kind.column_names)
     source, direct = _source(staged, known, wide=_wide_enough(staged, known))
 
-    def text_of(i: int) -> str:
+    def given(i: int) -> str:  # a column's text as DuckDB gives it
         return f"nullif(trim(s{i}), '')" if i in direct else _text_expr(i, staged)
+
+    # Of JSON rows, a contract column's number as the file wrote it (numbers.py): its
+    # text as DuckDB gives it is `_b<i>`, computed below `inner`.
+    keyed = [i for i, n in enumerate(staged.columns) if n.strip().lower() in known
+             ] if staged.written_numbers and staged.style == "json" else []
+    if keyed:
+        source = _written_numbers(source, staged, {i: given(i) for i in keyed})
+
+    def text_of(i: int) -> str:
+        return f"al_written(_c{i}, _b{i})" if i in keyed else given(i)
 
     # A timestamp column given as TIMESTAMPTZ values, under one name (Staged.instants).
     instants = {c.name: f"_i_{c.name}" for c in kind.columns
@@ -175,6 +186,8 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     extra_texts = "" if wide else "".join(
         f",\n  {_text_expr(i, staged)} AS _e{i}" for i, _ in extras)
     extra_texts += "".join(f",\n  {spelling}" for spelling in spellings)
+    if keyed:  # for the reason a written number cannot be told (numbers.unsure_reason)
+        extra_texts += ", _num" + "".join(f", _c{i}" for i in keyed)
     # What the raw text is rebuilt from, for the rows that are quarantined.
     raw_from = "_raw" if staged.raw == "_raw" else "".join(
         f"c{i}, " for i in range(len(staged.columns))
@@ -221,6 +234,9 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     reasons = [r for c in kind.columns for r in _checks(c, kind, instants.get(c.name))]
     reasons += [_spelling_check(c, [staged.columns[i] for i in by_name[c.name]])
                 for c in kind.columns if len(by_name.get(c.name, [])) > 1]
+    if keyed:
+        reasons.append(numbers.unsure_reason(
+            [(staged.columns[i].strip().lower(), f"_c{i}") for i in keyed]))
     reason = (
         f"CASE WHEN _bad IS NOT NULL THEN _bad ELSE "
         f"nullif(concat_ws('; ', {', '.join(reasons)}), '') END"
@@ -376,6 +392,19 @@ def _source(staged: Staged, known: set[str], *, wide: bool = False) -> tuple[str
         SELECT {_position(staged)}, _raw, {parse} AS _s
         FROM {table})))"""
     return source, set(canonical)
+
+
+def _written_numbers(source: str, staged: Staged, texts: dict[int, str]) -> str:
+    """`source` with, per keyed column i, its text as DuckDB gave it (`_b<i>`) and,
+    when that text may be a rendered number, the members of its key that may be its
+    written text (`_c<i>`, for numbers.al_written); `_num` says whether the row has any
+    number DuckDB may give back otherwise at all."""
+    bases = "".join(f", {text} AS _b{i}" for i, text in texts.items())
+    found = ", ".join(f"{numbers.member_numbers(staged.columns[i], f'_b{i}')} AS _m{i}"
+                      for i in texts)
+    candidates = ", ".join(f"al_written_candidates(_m{i}, _b{i}) AS _c{i}" for i in texts)
+    return (f"(SELECT *, {candidates} FROM (SELECT *, {found} FROM (SELECT *{bases}, "
+            f"regexp_matches(_raw, {sql_string(numbers.MEMBER)}) AS _num FROM {source})))")
 
 
 def _position(staged: Staged) -> str:
