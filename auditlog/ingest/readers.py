@@ -396,11 +396,21 @@ def _csv_sql(source: InputFile) -> str:
     )
 
 
+def _header(source: InputFile, names: list[str]) -> list[str]:
+    """The file's own column names for DuckDB's `names` of them: DuckDB renames a
+    repeated name (`amount`, `amount_1`) and an empty one (`column5`), and a row's values
+    are kept and checked under the names the file gives them (validate.typed_select: a
+    column named twice with two values is a conflict, not the first value silently)."""
+    header = salvage.header_of(source)
+    return header if header is not None and len(header) == len(names) else names
+
+
 def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     """The fast path: a view numbering records as read. The numbering holds only if no
     record is set aside as malformed; `settle` checks that after the read."""
     csv = _csv_sql(source)
     names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {csv}").fetchall()]
+    header = _header(source, names)
     fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
     con.execute(
         f"""
@@ -409,11 +419,12 @@ def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged
         FROM (SELECT row_number() OVER () AS _ord, * FROM {csv})
         """
     )
-    raw = "CAST(to_json(struct_pack(" + ", ".join(
-        f"{quote_ident(n)} := {_ident(i)}" for i, n in enumerate(names)
-    ) + ")) AS VARCHAR)"
+    # json_object, not struct_pack: the file's names may repeat or differ only in case.
+    raw = "CAST(json_object(" + ", ".join(
+        f"{sql_string(n)}, {_ident(i)}" for i, n in enumerate(header)
+    ) + ") AS VARCHAR)"
     scan = f"SELECT false AS _blank, CAST(NULL AS VARCHAR) AS _bad, {fields} FROM {csv}"
-    return Staged(columns=names, style="text", raw=raw, lazy=True, scan=scan,
+    return Staged(columns=header, style="text", raw=raw, lazy=True, scan=scan,
                   loc_prefix="record ")
 
 
@@ -452,11 +463,12 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
         con.execute(f"DROP TABLE {CSV}")
         return _salvage_delimited(con, source)
     names = [row[0] for row in con.execute(f"DESCRIBE {CSV}").fetchall()][1:]
+    header = _header(source, names)
     records = _number_records(con, [record for record, *_ in rejects])
     fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
-    raw = "to_json(struct_pack(" + ", ".join(
-        f'{quote_ident(n)} := "{escape_ident(n)}"' for n in names
-    ) + "))"
+    raw = "json_object(" + ", ".join(
+        f'{sql_string(h)}, "{escape_ident(n)}"' for h, n in zip(header, names, strict=True)
+    ) + ")"
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
@@ -474,7 +486,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
             f"INSERT INTO {STAGE} (_row, _loc, _raw, _bad{columns}) VALUES (?, ?, ?, ?{nulls})",
             [record, f"record {record}", csv_line, f"malformed CSV record: {message}"],
         )
-    return Staged(columns=names, style="text")
+    return Staged(columns=header, style="text")
 
 
 def _number_records(con: duckdb.DuckDBPyConnection, rejected: list[int]) -> str:

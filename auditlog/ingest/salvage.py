@@ -317,6 +317,23 @@ def stage_delimited(
     return header
 
 
+def header_of(source: InputFile) -> list[str] | None:
+    """A CSV/TSV file's header as written (a name may repeat, or be empty), read with
+    the dialect of `stage_delimited`; None when it cannot be read so. DuckDB's reader
+    renames such names (`amount_1`, `column5`): the names a row's values are kept and
+    checked under must be the file's own, whichever reader stages it."""
+    delimiter = "\t" if source.format == "tsv" else ","
+    csv.field_size_limit(MAX_LINE_BYTES)
+    try:
+        with _open(source) as raw_handle:
+            text = io.TextIOWrapper(raw_handle, encoding="utf-8", errors="strict", newline="")
+            header = next(_records(csv.reader(_no_bom(text), delimiter=delimiter,
+                                              strict=True)), None)
+    except (OSError, EOFError, UnicodeDecodeError):
+        return None
+    return header if isinstance(header, list) else None
+
+
 def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
     """Non-empty records, and in place of one that cannot be split, the error (the
     reader goes on with the next line)."""
@@ -343,14 +360,19 @@ def _record(
     """A staged row for one record, and whether its bytes are not text."""
     defects = [d for f in fields if (d := _defect(f.encode("utf-8", "surrogateescape")))]
     reason = defects[0] if defects else None
-    if reason is None and len(fields) != len(header):
+    kept = fields
+    if len(fields) > len(header) and not any(fields[len(header):]):
+        # Empty fields after the last column (a trailing delimiter): nothing is in them,
+        # and DuckDB's reader takes such a record as it is; so does this one.
+        kept = fields[:len(header)]
+    if reason is None and len(kept) != len(header):
         reason = (f"malformed CSV record: expected {len(header)} fields, "
                   f"found {len(fields)}")
     if reason is not None:
         values: list[str | None] = [None] * len(header)
         raw = safe_text(delimiter.join(fields))
     else:
-        values = [f if f != "" else None for f in fields]
+        values = [f if f != "" else None for f in kept]
         raw = "{" + ", ".join(
             f"{json.dumps(name)}: {json.dumps(value)}" for name, value in zip(header, values,
                                                                               strict=True)
