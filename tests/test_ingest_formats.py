@@ -218,3 +218,39 @@ def test_a_trailing_delimiter_on_every_record_is_no_field(tmp_path: Path) -> Non
     assert stored == [("c1", Decimal(1), None), ("c2", Decimal(2), None)]
     assert [(where, raw) for _, where, _, raw in quarantined] == [
         ("line 4", "c3,2026-09-01T10:00:00Z,C3,P,x,")]
+
+
+@pytest.mark.parametrize(("name", "text", "said"), [
+    # A spreadsheet in a European locale separates by ';' (its decimal comma in amounts).
+    ("semicolons.csv", "charge_id;ts;account;product;amount\nc1;2026-09-01;C1;P;4,99\n",
+     ("separated by ';' where a .csv file is separated by ','; export it again "
+      "separated by ','")),
+    ("tabs.csv", "charge_id\tts\taccount\tproduct\tamount\nc1\t2026-09-01\tC1\tP\t1\n",
+     "separated by tabs where a .csv file is separated by ','; name it .tsv"),
+    ("commas.tsv", f"{HEADER}\nc1,2026-09-01,C1,P,1\n",
+     "separated by ',' where a .tsv file is separated by tabs; name it .csv"),
+    ("salvaged.csv", ("charge_id;ts;account;product;amount\nc1;2026-09-01;C1;P;1\n"
+                      "c2;2026-09-01;C2;P;1\nc3;2026-09-01;C\x00;P;1\n"), "separated by ';'"),
+])
+def test_a_table_separated_otherwise_than_its_name_says_is_refused_naming_the_delimiter(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, name: str, text: str,
+        said: str) -> None:
+    from auditlog.errors import InputError
+    from tests.conftest import snapshot
+
+    before = snapshot(con)
+    path = tmp_path / name
+    path.write_bytes(text.encode())
+    for kind in (None, "charges"):
+        with pytest.raises(InputError) as failure:
+            ingest_paths(con, [path], kind=kind)
+        assert name in str(failure.value) and said in str(failure.value)
+    assert snapshot(con) == before
+
+
+def test_a_one_column_table_is_not_taken_for_another_delimiter(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_text("account\nsvc;batch\n")
+    (result,) = ingest_paths(con, [path])
+    assert (result.kind, result.loaded) == ("accounts", 1)

@@ -14,6 +14,7 @@ row's text; only rows that end up quarantined ever need it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import duckdb
@@ -88,7 +89,9 @@ def stage(
     if source.format != "parquet":
         probe = None if profile is not None and not profile.clean else _probe(con, source)
         if probe is None:
-            return _salvage(con, source)
+            return _delimited_as_named(source, _salvage(con, source))
+        if source.format in ("csv", "tsv"):
+            _delimited_as_named(source, [Staged(columns=probe[0], style="text")])
     try:
         if source.format == "jsonl":
             keys, repeated, all_json = probe or ([], False, False)
@@ -129,6 +132,40 @@ def _probe(con: duckdb.DuckDBPyConnection, source: InputFile) -> Probe | None:
     finally:
         probe.close()
     return [], False, False
+
+
+# Delimiters a table is written with that the name of a file does not say: `;` where a
+# spreadsheet's locale writes a decimal comma (European Excel), `|`, and a .tsv file's
+# tab or a .csv file's comma in a file named the other way.
+OTHER_DELIMITERS = {"csv": (";", "\t", "|"), "tsv": (",", ";", "|")}
+DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tabs", "|": "'|'"}
+
+
+def _delimited_as_named(source: InputFile, staged: list[Staged] | Records
+                        ) -> list[Staged] | Records:
+    """`staged`, unless its CSV/TSV header is one column that another delimiter splits
+    into several names: the file is then separated by that delimiter, every record would
+    be one field, and the file is refused naming it (rather than quarantining every
+    row for want of columns it has)."""
+    if source.format not in OTHER_DELIMITERS or isinstance(staged, Records):
+        return staged
+    (only,) = staged[0].columns if len(staged[0].columns) == 1 else (None,)
+    if only is None:
+        return staged
+    split = [(d, only.split(d)) for d in OTHER_DELIMITERS[source.format]]
+    delimiter, names = max(split, key=lambda found: len(found[1]))
+    if len(names) < 2 or not all(name.strip() for name in names):
+        return staged
+    expected = "," if source.format == "csv" else "\t"
+    remedy = (f"name it .{'tsv' if delimiter == chr(9) else 'csv'}"
+              if delimiter in (",", "\t") else f"export it again separated by "
+              f"{DELIMITER_NAMES[expected]}")
+    raise InputError(
+        f"cannot read as {source.format}: its header is one column, "
+        f"{json.dumps(only)}, that is separated by {DELIMITER_NAMES[delimiter]} where a "
+        f".{source.format} file is separated by {DELIMITER_NAMES[expected]}; {remedy}",
+        source=source.display,
+    )
 
 
 def _salvage(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged] | Records:
