@@ -153,6 +153,25 @@ def test_malformed_csv_records_are_quarantined_with_their_line(
     assert all(r.startswith("malformed CSV record") for _, r in reasons)
 
 
+def test_a_quote_never_closed_is_quarantined_with_the_text_it_swallowed(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # The record's raw text was "(the CSV text ending at line 4)": the record it
+    # swallowed (c3) was nowhere to be seen.
+    path = tmp_path / "x.csv"
+    path.write_text(
+        "charge_id,ts,account,product,amount\n"
+        "c1,2026-09-01T00:00:00Z,A,P,1.00\n"
+        'c2,2026-09-01T00:00:00Z,"A,P,1.00\n'
+        "c3,2026-09-01T00:00:00Z,B,P,2.00\n"
+    )
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.quarantined) == (2, 1, 1)
+    assert con.execute("SELECT reason, raw FROM quarantine").fetchall() == [(
+        ("malformed CSV record: a quoted field is never closed (the file ends inside it: "
+         "every line from its record on is this record)"),
+        'c2,2026-09-01T00:00:00Z,"A,P,1.00\nc3,2026-09-01T00:00:00Z,B,P,2.00')]
+
+
 def test_duplicates_and_conflicts(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     first = write_rows(tmp_path / "a.jsonl", [GOOD, {**GOOD, "charge_id": "ok-2"}])
     ingest_paths(con, [first])

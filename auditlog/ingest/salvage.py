@@ -281,9 +281,11 @@ def stage_delimited(
     with _open(source) as raw_handle:
         text = io.TextIOWrapper(raw_handle, encoding="utf-8", errors="surrogateescape",
                                 newline="")
-        reader = csv.reader(_no_bom(text), delimiter=delimiter, strict=True)
+        tape = _Tape(_no_bom(text))
+        reader = csv.reader(tape, delimiter=delimiter, strict=True)
         records = _records(reader)
         header = next(records, None)
+        tape.take()
         if isinstance(header, csv.Error):
             raise InputError(f"cannot read as {source.format}: its header is not CSV ({header})",
                              source=source.display)
@@ -304,10 +306,11 @@ def stage_delimited(
         bad = total = 0
         for number, fields in enumerate(records, start=1):
             total += 1
+            lines = tape.take()
             if isinstance(fields, csv.Error):
                 row: tuple[object, ...] = (
-                    number, f"record {number}", f"(the CSV text ending at line {reader.line_num})",
-                    f"malformed CSV record: {fields}", *[None] * len(header))
+                    number, f"record {number}", safe_text(lines.strip("\r\n")),
+                    f"malformed CSV record: {_unsplit(fields)}", *[None] * len(header))
             else:
                 row, defect = _record(number, fields, header, delimiter)
                 bad += defect
@@ -347,6 +350,36 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
             continue
         if record:
             yield record
+
+
+class _Tape:
+    """The lines a csv.reader reads, those since the last `take` kept: the text of the
+    record it read last (blank lines before it included), quarantined as it was when
+    the record cannot be split."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
+        self._kept: list[str] = []
+
+    def __iter__(self) -> _Tape:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self._kept.append(line)
+        return line
+
+    def take(self) -> str:
+        text, self._kept = "".join(self._kept), []
+        return text
+
+
+def _unsplit(error: csv.Error) -> str:
+    """Why a record could not be split, in words a user can act on."""
+    if "unexpected end of data" in str(error):
+        return ("a quoted field is never closed (the file ends inside it: every line from "
+                "its record on is this record)")
+    return str(error)
 
 
 def _no_bom(lines: Iterable[str]) -> Iterator[str]:
