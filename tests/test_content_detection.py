@@ -21,7 +21,7 @@ from auditlog.cli import app
 from auditlog.cli.common import flag
 from auditlog.errors import InputError
 from auditlog.ingest import ingest_paths, sources
-from auditlog.ingest.files import InputFile, Unrecognized, identify, text_format
+from auditlog.ingest.files import Hidden, InputFile, Unrecognized, identify, text_format
 from auditlog.sqltext import sql_string
 
 DATA = Path(__file__).parent / "data"
@@ -160,8 +160,29 @@ def junk_folder(tmp_path: Path) -> Path:
     folder.mkdir()
     shutil.copy(CLOUDTRAIL_RECORDS, folder / "cloudtrail.log")
     (folder / "core.bin").write_bytes(JUNK)
-    (folder / ".hidden").write_bytes(JUNK)  # hidden files are passed over silently
+    (folder / ".hidden").write_bytes(JUNK)  # hidden: passed over, not "skipped"
     return folder
+
+
+def test_hidden_files_and_folders_in_a_folder_are_named_not_read(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # They were passed over without a word: a .DS_Store, but also a hidden export.
+    folder = junk_folder(tmp_path)
+    (folder / ".git" / "objects").mkdir(parents=True)
+    (folder / ".git" / "objects" / "ab").write_bytes(JUNK)
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    shutil.copy(CLOUDTRAIL_RECORDS, folder / ".cloudtrail.log")
+    told: list[Hidden] = []
+    results = ingest_paths(con, [folder], skipped=lambda _: None, hidden=told.append)
+    assert [Path(r.path).name for r in results] == ["cloudtrail.log"]
+    assert [(h.folder, h.entries) for h in told] == [
+        (folder, [".cloudtrail.log", ".git/", ".hidden"])]
+    assert str(told[0]).startswith(f"passed over what is hidden in {folder} ")
+    # Not an error with --strict (no one exported them), and by default a warning.
+    (folder / "core.bin").unlink()
+    with pytest.warns(UserWarning, match=r"hidden .*\.cloudtrail\.log, \.git/, \.hidden; "
+                                         "name a file on the command line to load it"):
+        ingest_paths(con, [folder], strict=True)
 
 
 def test_a_junk_file_in_a_folder_is_skipped_with_a_warning(

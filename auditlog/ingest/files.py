@@ -11,7 +11,7 @@ import json
 import re
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -64,11 +64,32 @@ class Unrecognized:
 
 
 @dataclass(frozen=True)
+class Hidden:
+    """The hidden files and folders (a name starting with '.') below a directory given,
+    passed over unread: `.DS_Store`, `.git/`. Each is named, relative to `folder`, a
+    folder once with a trailing '/', so that what is not loaded is said."""
+
+    folder: Path
+    entries: list[str]
+
+    def __str__(self) -> str:
+        shown = ", ".join(self.entries[:SHOWN_HIDDEN]) + (
+            f" and {len(self.entries) - SHOWN_HIDDEN:,} more"
+            if len(self.entries) > SHOWN_HIDDEN else "")
+        return (f"passed over what is hidden in {self.folder} (a name starting with '.'), "
+                f"unread: {shown}; name a file on the command line to load it")
+
+
+SHOWN_HIDDEN = 5
+
+
+@dataclass(frozen=True)
 class Discovered:
     """The files below the paths in a format auditlog reads, and those passed over."""
 
     files: list[InputFile]
     skipped: list[Unrecognized]
+    hidden: list[Hidden] = field(default_factory=list)
 
 
 def describe_suffixes() -> str:
@@ -273,20 +294,30 @@ def discover(paths: list[Path], *, strict: bool = False) -> Discovered:
     A file named on the command line must be in a format auditlog reads: otherwise an
     InputError names what was tried. Inside a directory, a file no reader recognizes (a
     README, a license) is passed over and listed in `skipped`, for the caller to warn
-    about; with `strict` it is an error. Hidden files (and those in hidden folders) are
-    passed over silently. Raises InputError when there is nothing to read at all."""
+    about; with `strict` it is an error. Hidden files and folders (`.DS_Store`, `.git/`)
+    are passed over unread and listed in `hidden`, for the caller to name (not an error
+    with `strict`: they are no one's export). Raises InputError when there is nothing to
+    read at all."""
     found: list[InputFile] = []
     skipped: list[Unrecognized] = []
+    hidden: list[Hidden] = []
     for path in paths:
         if path.is_dir():
+            passed_over: dict[str, None] = {}
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if any(part.startswith(".") for part in child.relative_to(path).parts):
+                parts = child.relative_to(path).parts
+                at = next((i for i, part in enumerate(parts) if part.startswith(".")), None)
+                if at is not None:
+                    passed_over["/".join(parts[:at + 1]) + ("/" if at < len(parts) - 1
+                                                            else "")] = None
                     continue
                 told = identify(child)
                 if isinstance(told, InputFile):
                     found.append(told)
                 else:
                     skipped.append(told)
+            if passed_over:
+                hidden.append(Hidden(path, list(passed_over)))
         elif path.is_file():
             told = identify(path)
             if isinstance(told, Unrecognized):
@@ -314,7 +345,7 @@ def discover(paths: list[Path], *, strict: bool = False) -> Discovered:
             )
         raise InputError(f"no log files found in {where}; auditlog reads "
                          f"{describe_tried()}")
-    return Discovered(found, skipped)
+    return Discovered(found, skipped, hidden)
 
 
 def sha256_of(path: Path) -> str:
