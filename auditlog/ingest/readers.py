@@ -565,11 +565,12 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
     fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
     instants = frozenset(i for i, row in enumerate(described)
                          if row[1] == "TIMESTAMP WITH TIME ZONE")
+    header = _parquet_names(con, source, names)
     if lazy:
-        return [_stage_parquet_view(con, source, names, fields, instants)]
-    raw = "to_json(struct_pack(" + ", ".join(
-        f'{quote_ident(n)} := "{escape_ident(n)}"' for n in names
-    ) + "))"
+        return [_stage_parquet_view(con, source, header, fields, instants)]
+    raw = "json_object(" + ", ".join(
+        f'{sql_string(h)}, "{escape_ident(n)}"' for h, n in zip(header, names, strict=True)
+    ) + ")"
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
@@ -579,7 +580,33 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
         """,
         {"path": str(source.path)},
     )
-    return [Staged(columns=names, style="native", instants=instants)]
+    return [Staged(columns=header, style="native", instants=instants)]
+
+
+def _parquet_names(con: duckdb.DuckDBPyConnection, source: InputFile,
+                   names: list[str]) -> list[str]:
+    """The file's own top-level column names for DuckDB's `names` of them, as for a CSV
+    header (`_header`): DuckDB renames a name the schema repeats, also in another case
+    (`ts`, `TS_1`), and the values are kept and checked under the file's names."""
+    schema = con.execute(
+        "SELECT name, coalesce(num_children, 0) FROM parquet_schema($path)",
+        {"path": str(source.path)},
+    ).fetchall()
+
+    def after(at: int) -> int:  # the index past the field at `at` and its descendants
+        children, at = schema[at][1], at + 1
+        for _ in range(children):
+            at = after(at)
+        return at
+
+    top: list[str] = []
+    at = 1  # row 0 is the schema's root
+    while at < len(schema):
+        top.append(schema[at][0])
+        at = after(at)
+    fits = len(top) == len(names) and all(
+        n == t or n.lower().startswith(t.lower() + "_") for n, t in zip(names, top, strict=True))
+    return top if fits else names
 
 
 def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names: list[str],
@@ -597,9 +624,9 @@ def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names
         FROM {parquet}, file_row_number = true)
         """
     )
-    raw = "CAST(to_json(struct_pack(" + ", ".join(
-        f"{quote_ident(n)} := {_ident(i)}" for i, n in enumerate(names)
-    ) + ")) AS VARCHAR)"
+    raw = "CAST(json_object(" + ", ".join(
+        f"{sql_string(n)}, {_ident(i)}" for i, n in enumerate(names)
+    ) + ") AS VARCHAR)"
     scan = f"SELECT false AS _blank, CAST(NULL AS VARCHAR) AS _bad, {fields} FROM {parquet})"
     return Staged(columns=names, style="native", raw=raw, lazy=True, scan=scan,
                   loc_prefix="row ", instants=instants)

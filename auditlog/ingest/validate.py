@@ -170,7 +170,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         extra, digest_extra = wide
     elif extras:
         # json_object, not struct_pack: keys are data (empty, or differing only in case).
-        members = ", ".join(f"{sql_string(n)}, {_first_of('c', ix)}" for n, ix in named.items())
+        members = ", ".join(f"{sql_string(n)}, {_first_value(ix)}" for n, ix in named.items())
         extra = f"CAST(nullif(json_merge_patch('{{}}', json_object({members})), '{{}}') AS JSON)"
     else:
         extra = "CAST(NULL AS JSON)"
@@ -288,6 +288,14 @@ def _first_of(prefix: str, indices: list[int]) -> str:
     """The value of the first of columns `indices` that has one."""
     values = [f"{prefix}{i}" for i in indices]
     return values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
+
+
+def _first_value(indices: list[int]) -> str:
+    """`extra`'s value of columns `indices` (one name): as JSON when there are several,
+    whose types may differ (a Parquet file's two `note` columns)."""
+    if len(indices) == 1:
+        return f"c{indices[0]}"
+    return f"coalesce({', '.join(f'to_json(c{i})' for i in indices)})"
 
 
 def _repeat_check(name: str, indices: list[int]) -> str:
