@@ -123,6 +123,7 @@ def test_the_content_decides(tmp_path: Path, name: str, content: bytes,
     ((b"This folder holds samples from one repository, unmodified.\n"
      b"Each file is named after its source, with its license beside it.\n"), "text, but not"),
     ("ts,actor\n".encode("utf-16"), "UTF-16 text"),
+    ("ts,actor\nt,a\n".encode("utf-16-le"), "UTF-16LE text without a byte order mark"),
     (gzip.compress(JUNK, mtime=0), "gzip-compressed binary data"),
     (gzip.compress(b"PAR1" + bytes(16), mtime=0), "gzip-compressed parquet"),
     (b"PK\x03\x04" + JUNK, "a zip archive; unpack it"),

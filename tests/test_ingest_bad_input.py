@@ -238,6 +238,12 @@ def _truncated_gzip(path: Path) -> Path:
         ("trunc.jsonl.gz", None, "the gzip stream is truncated"),
         ("latin1.csv", "account\nCafé\n".encode("latin-1"), "not valid UTF-8"),
         ("latin1.jsonl", '{"account": "Café"}\n'.encode("latin-1"), "not valid UTF-8"),
+        # UTF-16 without a byte order mark (a Windows export) was "not valid UTF-8", or
+        # for CSV "its header is not UTF-8 text (c\x00h\x00a\x00...)".
+        ("utf16.csv", "account,team\nC1,ops\n".encode("utf-16-le"),
+         "the text is UTF-16LE without a byte order mark"),
+        ("utf16.jsonl", '{"account": "C1"}\n'.encode("utf-16-be"),
+         "the text is UTF-16BE without a byte order mark"),
         ("fake.parquet", b"charge_id,ts\n1,2\n", "cannot read as parquet"),
         ("fake.json", b"<html>not json</html>", "cannot read as json"),
         ("plain.csv.gz", b"account\nC1\n", "gzip"),

@@ -229,6 +229,9 @@ def text_format(head: bytes, *, whole: bool) -> tuple[Format | None, str]:
     records = [line for line in lines if not line.startswith(AUDITD_SEPARATORS)]
     if records and AUDITD_RECORD.match(records[0]):
         return "auditd", ""
+    unmarked = bomless_utf16(head)
+    if unmarked is not None:
+        return None, f"{unmarked} text without a byte order mark; auditlog reads UTF-8"
     try:
         text = complete.decode("utf-8")
     except UnicodeDecodeError:
@@ -478,3 +481,34 @@ def _refuse_other_encodings(head: bytes, source: InputFile) -> None:
                 f"{name} byte order mark); auditlog reads UTF-8",
                 source=source.display,
             )
+    unmarked = bomless_utf16(head)
+    if unmarked is not None:
+        raise InputError(
+            f"cannot read as {source.format}: the text is {unmarked} without a byte order "
+            f"mark (every other byte is NUL); auditlog reads UTF-8: convert it first "
+            f"(iconv -f {unmarked} -t UTF-8)",
+            source=source.display,
+        )
+
+
+def bomless_utf16(head: bytes) -> str | None:
+    """"UTF-16LE" or "UTF-16BE" when `head` is text so encoded without a byte order mark
+    (as some Windows tools export it): mostly ASCII, so every other byte is NUL and the
+    bytes between are not. None otherwise."""
+    sample = head[:UTF16_SAMPLE]
+    sample = sample[: len(sample) // 2 * 2]
+    if len(sample) < 8:
+        return None
+    evens, odds = sample[0::2], sample[1::2]
+
+    def nul_share(data: bytes) -> float:
+        return data.count(0) / len(data)
+
+    if nul_share(odds) >= 0.9 and nul_share(evens) < 0.1:
+        return "UTF-16LE"
+    if nul_share(evens) >= 0.9 and nul_share(odds) < 0.1:
+        return "UTF-16BE"
+    return None
+
+
+UTF16_SAMPLE = 512
