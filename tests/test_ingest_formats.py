@@ -220,6 +220,17 @@ def test_a_trailing_delimiter_on_every_record_is_no_field(tmp_path: Path) -> Non
         ("line 4", "c3,2026-09-01T10:00:00Z,C3,P,x,")]
 
 
+def test_a_line_of_spaces_is_no_record(tmp_path: Path) -> None:
+    # DuckDB's reader rejected "   " as a record of 1 field of 5, four times over in
+    # one reason, and numbered the records after it so that none could be placed.
+    text = (f"{HEADER}\nc1,2026-09-01T10:00:00Z,C1,P,1\n   \n \t\n"
+            "c2,2026-09-01T10:00:00Z,C2,P,x\nc3,2026-09-01T10:00:00Z,C3,P,1\n  \n")
+    stored, quarantined = _csv_both_ways(tmp_path, text)
+    assert [charge for charge, _, _ in stored] == ["c1", "c3"]
+    assert [(row, where, raw) for row, where, _, raw in quarantined] == [
+        (2, "line 5", "c2,2026-09-01T10:00:00Z,C2,P,x")]
+
+
 @pytest.mark.parametrize(("name", "text", "said"), [
     # A spreadsheet in a European locale separates by ';' (its decimal comma in amounts).
     ("semicolons.csv", "charge_id;ts;account;product;amount\nc1;2026-09-01;C1;P;4,99\n",

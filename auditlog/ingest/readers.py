@@ -14,6 +14,7 @@ row's text; only rows that end up quarantined ever need it.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Callable
 
@@ -485,7 +486,15 @@ def _csv_rejects(
         """
     ).fetchall()
     drop(con, CSV_REJECTS, CSV_SCANS)
-    return rejects
+    # A line of nothing but spaces is no record, as a blank line is none (and a blank
+    # JSON line no row): DuckDB's reader rejects it as a record of too few fields, and
+    # the records after it are numbered as if it were not there (csv_lines counts so).
+    delimiter = "\t" if source.format == "tsv" else ","
+    blank = [record for record, _, text, _ in rejects
+             if text is not None and not text.strip() and delimiter not in text]
+    return [(record - bisect.bisect_left(blank, record), bad, text, message)
+            for record, bad, text, message in rejects
+            if text is None or text.strip() or delimiter in text]
 
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:

@@ -348,7 +348,7 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
         except csv.Error as exc:
             yield exc
             continue
-        if record:
+        if record and (len(record) > 1 or record[0].strip()):  # spaces alone: no record
             yield record
 
 
