@@ -246,7 +246,9 @@ def _truncated_gzip(path: Path) -> Path:
          "the text is UTF-16BE without a byte order mark"),
         ("fake.parquet", b"charge_id,ts\n1,2\n", "cannot read as parquet"),
         ("fake.json", b"<html>not json</html>", "cannot read as json"),
-        ("plain.csv.gz", b"account\nC1\n", "gzip"),
+        ("plain.csv.gz", b"account\nC1\n", "named .gz but is not gzip-compressed"),
+        ("joined.csv.gz", gzip.compress(b"account\nC1\n") + b"appended",
+         "after its gzip stream the file goes on with bytes that are not gzip"),
     ],
 )
 def test_unreadable_file_fails_and_changes_nothing(

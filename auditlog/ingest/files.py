@@ -413,12 +413,30 @@ def fingerprint(source: InputFile) -> Fingerprint:
         with gzip.open(source.path, "rb") as handle:
             profile = _profile(iter(lambda: handle.read(CHUNK), b""), source)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        if not _starts_gzip(source.path):  # named .gz, but another file entirely
+            raise InputError(
+                f"cannot read as {source.format} (gzip): the file is named .gz but is not "
+                "gzip-compressed (it does not start with gzip's magic bytes); name it "
+                f"without .gz if it is plain {source.format}",
+                source=source.display,
+            ) from None
+        if "Not a gzipped file" in str(exc):  # what follows a whole member is not gzip
+            raise InputError(
+                f"cannot read as {source.format} (gzip): after its gzip stream the file "
+                "goes on with bytes that are not gzip (two files joined, or junk appended)",
+                source=source.display,
+            ) from None
         raise InputError(
             f"cannot read as {source.format} (gzip): the gzip stream is "
             f"{'truncated' if isinstance(exc, EOFError) else 'corrupt'} ({exc})",
             source=source.display,
         ) from None
     return Fingerprint(sha256_of(source.path), profile)
+
+
+def _starts_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(GZIP_MAGIC)) == GZIP_MAGIC
 
 
 def _hashed(handle: BinaryIO, digest: hashlib._Hash) -> Iterator[bytes]:
