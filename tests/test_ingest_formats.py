@@ -238,6 +238,12 @@ def test_a_line_of_spaces_is_no_record(tmp_path: Path) -> None:
       "separated by ','")),
     ("tabs.csv", "charge_id\tts\taccount\tproduct\tamount\nc1\t2026-09-01\tC1\tP\t1\n",
      "separated by tabs where a .csv file is separated by ','; name it .tsv"),
+    # Excel's hint line, which no other reader takes for what it is.
+    ("hinted.csv", f"sep=,\n{HEADER}\nc1,2026-09-01,C1,P,1\n",
+     ('its first line, "sep=,", is a spreadsheet\'s hint naming its delimiter, not a '
+      "header; remove that line")),
+    ("hinted_semicolons.csv", "sep=;\ncharge_id;ts\nc1;2026-09-01\n",
+     "remove that line, and export it again separated by ','"),
     ("commas.tsv", f"{HEADER}\nc1,2026-09-01,C1,P,1\n",
      "separated by ',' where a .tsv file is separated by tabs; name it .csv"),
     ("salvaged.csv", ("charge_id;ts;account;product;amount\nc1;2026-09-01;C1;P;1\n"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import re
 from collections.abc import Callable
 
 import duckdb
@@ -150,6 +151,18 @@ def _delimited_as_named(source: InputFile, staged: list[Staged] | Records
     row for want of columns it has)."""
     if source.format not in OTHER_DELIMITERS or isinstance(staged, Records):
         return staged
+    expected = "," if source.format == "csv" else "\t"
+    if len(staged[0].columns) <= 2:
+        first = expected.join(salvage.header_of(source) or [])
+        if re.fullmatch(r"sep=.", first, flags=re.DOTALL):
+            remedy = "" if first[-1] == expected else (
+                f", and export it again separated by {DELIMITER_NAMES[expected]}")
+            raise InputError(
+                f"cannot read as {source.format}: its first line, {json.dumps(first)}, is a "
+                f"spreadsheet's hint naming its delimiter, not a header; remove that "
+                f"line{remedy}",
+                source=source.display,
+            )
     (only,) = staged[0].columns if len(staged[0].columns) == 1 else (None,)
     if only is None:
         return staged
@@ -157,7 +170,6 @@ def _delimited_as_named(source: InputFile, staged: list[Staged] | Records
     delimiter, names = max(split, key=lambda found: len(found[1]))
     if len(names) < 2 or not all(name.strip() for name in names):
         return staged
-    expected = "," if source.format == "csv" else "\t"
     remedy = (f"name it .{'tsv' if delimiter == chr(9) else 'csv'}"
               if delimiter in (",", "\t") else f"export it again separated by "
               f"{DELIMITER_NAMES[expected]}")
