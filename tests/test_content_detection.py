@@ -137,6 +137,22 @@ def test_what_no_reader_recognizes_says_what_it_looked_like(
     assert isinstance(told, Unrecognized) and reason in told.reason
 
 
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    # They were "a zip archive; unpack it and load what it holds" and "binary data".
+    ("charges.xlsx", b"PK\x03\x04" + JUNK,
+     "a spreadsheet workbook (.xlsx); save each sheet as CSV (UTF-8) and load those"),
+    ("export", b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml" + b"xl/workbook.xml" + JUNK,
+     "a spreadsheet workbook (.xlsx)"),
+    ("charges.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + JUNK, "an Excel 97-2003 workbook; save"),
+])
+def test_a_spreadsheet_workbook_is_told_to_be_saved_as_csv(
+        tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    told = identify(path)
+    assert isinstance(told, Unrecognized) and reason in told.reason
+
+
 def test_a_known_suffix_is_kept_for_a_damaged_file(tmp_path: Path) -> None:
     # The reader of the named format then says what is wrong (test_ingest_bad_input).
     for name, content in (("fake.parquet", b"a,b\n1,2\n"), ("fake.json", b"<html>"),

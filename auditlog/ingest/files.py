@@ -150,6 +150,10 @@ def identify(path: Path) -> InputFile | Unrecognized:
         return InputFile(path=path, format=fmt, gzipped=False)
     if hint is not None and (not gzipped or hint in GZIP_FORMATS):
         return InputFile(path=path, format=hint, gzipped=gzipped)
+    workbook = _workbook(head, suffixes)
+    if workbook is not None:
+        return Unrecognized(path, f"{'gzip-compressed ' if gzipped else ''}{workbook}; save "
+                                  "each sheet as CSV (UTF-8) and load those")
     archive = next((name for magic, name in ARCHIVES if head.startswith(magic)), None)
     if archive is not None:
         return Unrecognized(path, f"{'gzip-compressed ' if gzipped else ''}a {archive}; "
@@ -180,6 +184,24 @@ ARCHIVES = (
     (b"PK\x03\x04", "zip archive"), (b"BZh", "bzip2 stream"), (b"\xfd7zXZ\x00", "xz stream"),
     (b"\x28\xb5\x2f\xfd", "zstd stream"), (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
 )
+# Spreadsheets a billing export often is: a zip (Office Open XML, OpenDocument, Numbers)
+# or, for Excel 97-2003, an OLE2 compound file. Told by their bytes and name, so that the
+# warning says to save them as CSV rather than to unpack an archive.
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".numbers"})
+
+
+def _workbook(head: bytes, suffixes: list[str]) -> str | None:
+    """What kind of spreadsheet workbook `head` starts, or None."""
+    named = bool(suffixes) and suffixes[-1] in WORKBOOK_SUFFIXES
+    if head.startswith(OLE2_MAGIC):
+        return ("an Excel 97-2003 workbook" if named or not suffixes
+                else "an OLE2 document (such as an Excel 97-2003 workbook)")
+    if head.startswith(b"PK\x03\x04") and (named or b"xl/" in head[:4096]):
+        return f"a spreadsheet workbook ({suffixes[-1] if named else '.xlsx'})"
+    return None
+
+
 # An auditd record: `type=SYSCALL msg=audit(1594053514.588:4686): ...`, with `node=host `
 # before it when the daemon names the node; ausearch -i writes the time as a date.
 AUDITD_RECORD = re.compile(rb"(?:node=\S+ )?type=[A-Za-z0-9_]+ msg=audit\([^()]{1,40}:\d+\)")
