@@ -204,6 +204,14 @@ def test_a_header_naming_a_column_twice_keeps_the_names_and_conflicts_stay_apart
     assert quarantined[1][3] == "c4,2026-09-01T10:00:00Z,C4,P,4.99,4.99,a,b"
 
 
+def test_header_names_are_trimmed_by_either_reader(tmp_path: Path) -> None:
+    # The salvage reader kept " note " in extra where DuckDB's kept "note".
+    stored, _ = _csv_both_ways(
+        tmp_path, " charge_id , TS ,account,product,amount, note \n"
+                  "c1,2026-09-01T10:00:00Z,C1,P,1,x\n")
+    assert stored == [("c1", Decimal(1), '{"note":"x"}')]
+
+
 def test_a_column_without_a_name_is_kept_under_the_empty_name(tmp_path: Path) -> None:
     # (DuckDB's reader calls it column5.)
     stored, _ = _csv_both_ways(tmp_path, f"{HEADER},\nc1,2026-09-01T10:00:00Z,C1,P,1,x\n")

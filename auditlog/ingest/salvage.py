@@ -289,7 +289,8 @@ def stage_delimited(
         if isinstance(header, csv.Error):
             raise InputError(f"cannot read as {source.format}: its header is not CSV ({header})",
                              source=source.display)
-        header = header or []
+        # Names trimmed, as DuckDB's reader trims them (" note " is `note` either way).
+        header = [name.strip() for name in header or []]
         if any(_defect(name.encode("utf-8", "surrogateescape")) for name in header):
             raise InputError(
                 f"cannot read as {source.format}: its header is not UTF-8 text "
@@ -321,8 +322,8 @@ def stage_delimited(
 
 
 def header_of(source: InputFile) -> list[str] | None:
-    """A CSV/TSV file's header as written (a name may repeat, or be empty), read with
-    the dialect of `stage_delimited`; None when it cannot be read so. DuckDB's reader
+    """A CSV/TSV file's header as written (a name may repeat, or be empty), each name
+    trimmed, read with the dialect of `stage_delimited`; None when it cannot be read so. DuckDB's reader
     renames such names (`amount_1`, `column5`): the names a row's values are kept and
     checked under must be the file's own, whichever reader stages it."""
     delimiter = "\t" if source.format == "tsv" else ","
@@ -334,7 +335,7 @@ def header_of(source: InputFile) -> list[str] | None:
                                               strict=True)), None)
     except (OSError, EOFError, UnicodeDecodeError):
         return None
-    return header if isinstance(header, list) else None
+    return [name.strip() for name in header] if isinstance(header, list) else None
 
 
 def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
