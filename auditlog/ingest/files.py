@@ -431,6 +431,12 @@ def fingerprint(source: InputFile) -> Fingerprint:
         with source.path.open("rb") as handle:
             profile = _profile(_hashed(handle, digest), source)
         return Fingerprint(digest.hexdigest(), profile)
+    if source.path.stat().st_size == 0:  # gzip's reader takes it for an empty text
+        raise InputError(
+            f"cannot read as {source.format} (gzip): the file is empty, without even a "
+            "gzip header (a download or copy cut short?)",
+            source=source.display,
+        )
     try:
         with gzip.open(source.path, "rb") as handle:
             profile = _profile(iter(lambda: handle.read(CHUNK), b""), source)
