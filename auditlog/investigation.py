@@ -68,7 +68,8 @@ def warn_notice(notice: Notice) -> None:
 # are defined where a command needs them, and offered here by name (PEP 562).
 _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
-                     "FilteredRows", "NoEvents", "Notice", "Notify"), "auditlog.notices"),
+                     "HiddenFiles", "FilteredRows", "NoEvents", "Notice", "Notify"),
+                    "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
 }
 
@@ -203,7 +204,7 @@ class Investigation:
         importing polars (with pyarrow ~0.35 CPU s of every `auditlog ingest`, issue 14)."""
         from auditlog.analysis.stored_refresh import before_change, refresh_after
         from auditlog.ingest.pipeline import ingest_paths
-        from auditlog.notices import SkippedFile
+        from auditlog.notices import HiddenFiles, SkippedFile
         from auditlog.store.lake import append_files
 
         items = [paths] if isinstance(paths, str | Path) else list(paths)
@@ -212,7 +213,8 @@ class Investigation:
             results = ingest_paths(con, [Path(p) for p in items], kind=kind, tz=tz,
                                    strict=strict, currency=currency, progress=progress,
                                    mapping=Path(mapping) if mapping is not None else None,
-                                   skipped=lambda file: self.notify(SkippedFile(file)))
+                                   skipped=lambda file: self.notify(SkippedFile(file)),
+                                   hidden=lambda unread: self.notify(HiddenFiles(unread)))
             if lake is not None:  # the rows this call loaded, as new files; none rewritten
                 append_files(con, Path(lake), (r.sha256 for r in results if r.loaded))
             # Traces stay point look-ups (issue 14): what the new rows reach is recomputed.

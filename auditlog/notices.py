@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from auditlog.ingest.files import Unrecognized
+    from auditlog.ingest.files import Hidden, Unrecognized
     from auditlog.ingest.pipeline import FileResult
 
 
@@ -83,6 +83,16 @@ class NoEvents:
 
 
 @dataclass(frozen=True)
+class HiddenFiles:
+    """Hidden files or folders of a directory given were passed over unread."""
+
+    hidden: Hidden
+
+    def __str__(self) -> str:
+        return str(self.hidden)
+
+
+@dataclass(frozen=True)
 class FilteredRows:
     """Rows of a file a mapping's filters set aside: quarantined by choice, with the
     filter's name, not for breaking the contract (so --strict does not count them)."""
@@ -95,6 +105,6 @@ class FilteredRows:
                 "names its filter)")
 
 
-Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | FilteredRows
-          | NoEvents)
+Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | HiddenFiles
+          | FilteredRows | NoEvents)
 Notify = Callable[[Notice], None]

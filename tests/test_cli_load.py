@@ -29,6 +29,25 @@ def test_ingest_json_is_exactly_the_per_file_counts(tmp_path: Path) -> None:
     assert len(entry["sha256"]) == 64
 
 
+def test_what_a_folder_holds_and_is_not_loaded_is_said_on_stderr(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_rows(folder / "charges.csv", [ROW])
+    (folder / "README.txt").write_text("These are the billing exports.\nHandle with care.\n")
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1\x00\x00\x10\x00")
+    result = runner.invoke(app, ["ingest", str(folder), "--db", str(tmp_path / "d.duckdb"),
+                                 "--tz", "UTC", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [entry["loaded"] for entry in json.loads(result.stdout)] == [1]
+    assert result.stderr.splitlines() == [
+        (f"warning: skipped {folder / 'README.txt'}, not in a format auditlog reads: "
+         "text, but not JSON, JSON Lines, CSV, TSV or auditd records (with --strict this "
+         "is an error)"),
+        (f"note: passed over what is hidden in {folder} (a name starting with '.'), "
+         "unread: .DS_Store; name a file on the command line to load it"),
+    ]
+
+
 def test_status_json_reports_kinds_files_and_quarantine(tmp_path: Path) -> None:
     db = str(tmp_path / "d.duckdb")
     path = write_rows(tmp_path / "x.csv", [ROW, {**ROW, "charge_id": "c2", "ts": "?"}])

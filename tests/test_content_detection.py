@@ -21,7 +21,7 @@ from auditlog.cli import app
 from auditlog.cli.common import flag
 from auditlog.errors import InputError
 from auditlog.ingest import ingest_paths, sources
-from auditlog.ingest.files import InputFile, Unrecognized, identify, text_format
+from auditlog.ingest.files import Hidden, InputFile, Unrecognized, identify, text_format
 from auditlog.sqltext import sql_string
 
 DATA = Path(__file__).parent / "data"
@@ -123,6 +123,7 @@ def test_the_content_decides(tmp_path: Path, name: str, content: bytes,
     ((b"This folder holds samples from one repository, unmodified.\n"
      b"Each file is named after its source, with its license beside it.\n"), "text, but not"),
     ("ts,actor\n".encode("utf-16"), "UTF-16 text"),
+    ("ts,actor\nt,a\n".encode("utf-16-le"), "UTF-16LE text without a byte order mark"),
     (gzip.compress(JUNK, mtime=0), "gzip-compressed binary data"),
     (gzip.compress(b"PAR1" + bytes(16), mtime=0), "gzip-compressed parquet"),
     (b"PK\x03\x04" + JUNK, "a zip archive; unpack it"),
@@ -131,6 +132,22 @@ def test_the_content_decides(tmp_path: Path, name: str, content: bytes,
 def test_what_no_reader_recognizes_says_what_it_looked_like(
         tmp_path: Path, content: bytes, reason: str) -> None:
     path = tmp_path / "LICENSE"
+    path.write_bytes(content)
+    told = identify(path)
+    assert isinstance(told, Unrecognized) and reason in told.reason
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    # They were "a zip archive; unpack it and load what it holds" and "binary data".
+    ("charges.xlsx", b"PK\x03\x04" + JUNK,
+     "a spreadsheet workbook (.xlsx); save each sheet as CSV (UTF-8) and load those"),
+    ("export", b"PK\x03\x04\x14\x00\x06\x00[Content_Types].xml" + b"xl/workbook.xml" + JUNK,
+     "a spreadsheet workbook (.xlsx)"),
+    ("charges.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + JUNK, "an Excel 97-2003 workbook; save"),
+])
+def test_a_spreadsheet_workbook_is_told_to_be_saved_as_csv(
+        tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    path = tmp_path / name
     path.write_bytes(content)
     told = identify(path)
     assert isinstance(told, Unrecognized) and reason in told.reason
@@ -160,8 +177,29 @@ def junk_folder(tmp_path: Path) -> Path:
     folder.mkdir()
     shutil.copy(CLOUDTRAIL_RECORDS, folder / "cloudtrail.log")
     (folder / "core.bin").write_bytes(JUNK)
-    (folder / ".hidden").write_bytes(JUNK)  # hidden files are passed over silently
+    (folder / ".hidden").write_bytes(JUNK)  # hidden: passed over, not "skipped"
     return folder
+
+
+def test_hidden_files_and_folders_in_a_folder_are_named_not_read(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # They were passed over without a word: a .DS_Store, but also a hidden export.
+    folder = junk_folder(tmp_path)
+    (folder / ".git" / "objects").mkdir(parents=True)
+    (folder / ".git" / "objects" / "ab").write_bytes(JUNK)
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    shutil.copy(CLOUDTRAIL_RECORDS, folder / ".cloudtrail.log")
+    told: list[Hidden] = []
+    results = ingest_paths(con, [folder], skipped=lambda _: None, hidden=told.append)
+    assert [Path(r.path).name for r in results] == ["cloudtrail.log"]
+    assert [(h.folder, h.entries) for h in told] == [
+        (folder, [".cloudtrail.log", ".git/", ".hidden"])]
+    assert str(told[0]).startswith(f"passed over what is hidden in {folder} ")
+    # Not an error with --strict (no one exported them), and by default a warning.
+    (folder / "core.bin").unlink()
+    with pytest.warns(UserWarning, match=r"hidden .*\.cloudtrail\.log, \.git/, \.hidden; "
+                                         "name a file on the command line to load it"):
+        ingest_paths(con, [folder], strict=True)
 
 
 def test_a_junk_file_in_a_folder_is_skipped_with_a_warning(

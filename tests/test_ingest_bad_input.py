@@ -153,6 +153,25 @@ def test_malformed_csv_records_are_quarantined_with_their_line(
     assert all(r.startswith("malformed CSV record") for _, r in reasons)
 
 
+def test_a_quote_never_closed_is_quarantined_with_the_text_it_swallowed(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # The record's raw text was "(the CSV text ending at line 4)": the record it
+    # swallowed (c3) was nowhere to be seen.
+    path = tmp_path / "x.csv"
+    path.write_text(
+        "charge_id,ts,account,product,amount\n"
+        "c1,2026-09-01T00:00:00Z,A,P,1.00\n"
+        'c2,2026-09-01T00:00:00Z,"A,P,1.00\n'
+        "c3,2026-09-01T00:00:00Z,B,P,2.00\n"
+    )
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.quarantined) == (2, 1, 1)
+    assert con.execute("SELECT reason, raw FROM quarantine").fetchall() == [(
+        ("malformed CSV record: a quoted field is never closed (the file ends inside it: "
+         "every line from its record on is this record)"),
+        'c2,2026-09-01T00:00:00Z,"A,P,1.00\nc3,2026-09-01T00:00:00Z,B,P,2.00')]
+
+
 def test_duplicates_and_conflicts(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     first = write_rows(tmp_path / "a.jsonl", [GOOD, {**GOOD, "charge_id": "ok-2"}])
     ingest_paths(con, [first])
@@ -219,9 +238,18 @@ def _truncated_gzip(path: Path) -> Path:
         ("trunc.jsonl.gz", None, "the gzip stream is truncated"),
         ("latin1.csv", "account\nCafé\n".encode("latin-1"), "not valid UTF-8"),
         ("latin1.jsonl", '{"account": "Café"}\n'.encode("latin-1"), "not valid UTF-8"),
+        # UTF-16 without a byte order mark (a Windows export) was "not valid UTF-8", or
+        # for CSV "its header is not UTF-8 text (c\x00h\x00a\x00...)".
+        ("utf16.csv", "account,team\nC1,ops\n".encode("utf-16-le"),
+         "the text is UTF-16LE without a byte order mark"),
+        ("utf16.jsonl", '{"account": "C1"}\n'.encode("utf-16-be"),
+         "the text is UTF-16BE without a byte order mark"),
         ("fake.parquet", b"charge_id,ts\n1,2\n", "cannot read as parquet"),
         ("fake.json", b"<html>not json</html>", "cannot read as json"),
-        ("plain.csv.gz", b"account\nC1\n", "gzip"),
+        ("plain.csv.gz", b"account\nC1\n", "named .gz but is not gzip-compressed"),
+        ("empty.jsonl.gz", b"", "the file is empty, without even a gzip header"),
+        ("joined.csv.gz", gzip.compress(b"account\nC1\n") + b"appended",
+         "after its gzip stream the file goes on with bytes that are not gzip"),
     ],
 )
 def test_unreadable_file_fails_and_changes_nothing(

@@ -156,3 +156,126 @@ def test_parquet_native_timestamps_and_decimals(tmp_path: Path,
     assert result.loaded == 1
     assert con.execute("SELECT ts, amount FROM charges").fetchone() == (
         datetime(2026, 9, 1, 10, 0, tzinfo=UTC), Decimal("4.99"))
+
+
+# --- CSV as spreadsheets and exporters write it -------------------------------------
+
+HEADER = "charge_id,ts,account,product,amount"
+NUL_RECORD = "c-nul,2026-09-01T10:00:00Z,C\x00,P,1\n"
+
+
+def _csv_both_ways(tmp_path: Path, text: str) -> list[tuple[object, ...]]:
+    """Load `text` as a .csv file twice, by DuckDB's reader and, with a NUL byte in one
+    more record, by the salvage reader: what each stored and quarantined (that record
+    aside). A file must load alike whichever reader its bytes send it to."""
+    seen = []
+    for name, data in (("fast.csv", text), ("salvaged.csv", text + NUL_RECORD)):
+        path = tmp_path / name
+        path.write_bytes(data.encode())
+        con = store.connect(tmp_path / f"{name}.duckdb")
+        ingest_paths(con, [path])
+        seen.append((
+            con.execute("SELECT charge_id, amount, CAST(extra AS VARCHAR) FROM charges "
+                        "ORDER BY 1").fetchall(),
+            con.execute("SELECT row_number, location, reason, raw FROM quarantine "
+                        "WHERE raw NOT LIKE 'c-nul%' ORDER BY 1").fetchall()))
+        con.close()
+    assert seen[0] == seen[1]
+    return seen[0]
+
+
+def test_a_header_naming_a_column_twice_keeps_the_names_and_conflicts_stay_apart(
+        tmp_path: Path) -> None:
+    # DuckDB's reader renamed the second `note` to `note_1` and kept the first `amount`
+    # of two, silently.
+    text = (f"{HEADER},amount,note,note\n"
+            "c1,2026-09-01T10:00:00Z,C1,P,4.99,4.99,a,a\n"
+            "c2,2026-09-01T10:00:00Z,C2,P,4.99,,a,\n"
+            "c3,2026-09-01T10:00:00Z,C3,P,4.99,5.99,a,a\n"
+            "c4,2026-09-01T10:00:00Z,C4,P,4.99,4.99,a,b\n")
+    stored, quarantined = _csv_both_ways(tmp_path, text)
+    assert stored == [("c1", Decimal("4.99"), '{"note":"a"}'),
+                      ("c2", Decimal("4.99"), '{"note":"a"}')]
+    assert [(row, where, reason) for row, where, reason, _ in quarantined] == [
+        (3, "line 4", "conflicting values for amount under the keys amount, amount"),
+        (4, "line 5", ('conflicting values for "note", a column the header names more '
+                       "than once (columns 7, 8)")),
+    ]
+    assert quarantined[1][3] == "c4,2026-09-01T10:00:00Z,C4,P,4.99,4.99,a,b"
+
+
+def test_header_names_are_trimmed_by_either_reader(tmp_path: Path) -> None:
+    # The salvage reader kept " note " in extra where DuckDB's kept "note".
+    stored, _ = _csv_both_ways(
+        tmp_path, " charge_id , TS ,account,product,amount, note \n"
+                  "c1,2026-09-01T10:00:00Z,C1,P,1,x\n")
+    assert stored == [("c1", Decimal(1), '{"note":"x"}')]
+
+
+def test_a_column_without_a_name_is_kept_under_the_empty_name(tmp_path: Path) -> None:
+    # (DuckDB's reader calls it column5.)
+    stored, _ = _csv_both_ways(tmp_path, f"{HEADER},\nc1,2026-09-01T10:00:00Z,C1,P,1,x\n")
+    assert stored == [("c1", Decimal(1), '{"":"x"}')]
+
+
+def test_a_trailing_delimiter_on_every_record_is_no_field(tmp_path: Path) -> None:
+    # The salvage reader refused these records as malformed, DuckDB's took them.
+    text = (f"{HEADER}\nc1,2026-09-01T10:00:00Z,C1,P,1,\nc2,2026-09-01T10:00:00Z,C2,P,2,,\n"
+            "c3,2026-09-01T10:00:00Z,C3,P,x,\n")
+    stored, quarantined = _csv_both_ways(tmp_path, text)
+    assert stored == [("c1", Decimal(1), None), ("c2", Decimal(2), None)]
+    assert [(where, raw) for _, where, _, raw in quarantined] == [
+        ("line 4", "c3,2026-09-01T10:00:00Z,C3,P,x,")]
+
+
+def test_a_line_of_spaces_is_no_record(tmp_path: Path) -> None:
+    # DuckDB's reader rejected "   " as a record of 1 field of 5, four times over in
+    # one reason, and numbered the records after it so that none could be placed.
+    text = (f"{HEADER}\nc1,2026-09-01T10:00:00Z,C1,P,1\n   \n \t\n"
+            "c2,2026-09-01T10:00:00Z,C2,P,x\nc3,2026-09-01T10:00:00Z,C3,P,1\n  \n")
+    stored, quarantined = _csv_both_ways(tmp_path, text)
+    assert [charge for charge, _, _ in stored] == ["c1", "c3"]
+    assert [(row, where, raw) for row, where, _, raw in quarantined] == [
+        (2, "line 5", "c2,2026-09-01T10:00:00Z,C2,P,x")]
+
+
+@pytest.mark.parametrize(("name", "text", "said"), [
+    # A spreadsheet in a European locale separates by ';' (its decimal comma in amounts).
+    ("semicolons.csv", "charge_id;ts;account;product;amount\nc1;2026-09-01;C1;P;4,99\n",
+     ("separated by ';' where a .csv file is separated by ','; export it again "
+      "separated by ','")),
+    ("tabs.csv", "charge_id\tts\taccount\tproduct\tamount\nc1\t2026-09-01\tC1\tP\t1\n",
+     "separated by tabs where a .csv file is separated by ','; name it .tsv"),
+    # Excel's hint line, which no other reader takes for what it is.
+    ("hinted.csv", f"sep=,\n{HEADER}\nc1,2026-09-01,C1,P,1\n",
+     ('its first line, "sep=,", is a spreadsheet\'s hint naming its delimiter, not a '
+      "header; remove that line")),
+    ("hinted_semicolons.csv", "sep=;\ncharge_id;ts\nc1;2026-09-01\n",
+     "remove that line, and export it again separated by ','"),
+    ("commas.tsv", f"{HEADER}\nc1,2026-09-01,C1,P,1\n",
+     "separated by ',' where a .tsv file is separated by tabs; name it .csv"),
+    ("salvaged.csv", ("charge_id;ts;account;product;amount\nc1;2026-09-01;C1;P;1\n"
+                      "c2;2026-09-01;C2;P;1\nc3;2026-09-01;C\x00;P;1\n"), "separated by ';'"),
+])
+def test_a_table_separated_otherwise_than_its_name_says_is_refused_naming_the_delimiter(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, name: str, text: str,
+        said: str) -> None:
+    from auditlog.errors import InputError
+    from tests.conftest import snapshot
+
+    before = snapshot(con)
+    path = tmp_path / name
+    path.write_bytes(text.encode())
+    for kind in (None, "charges"):
+        with pytest.raises(InputError) as failure:
+            ingest_paths(con, [path], kind=kind)
+        assert name in str(failure.value) and said in str(failure.value)
+    assert snapshot(con) == before
+
+
+def test_a_one_column_table_is_not_taken_for_another_delimiter(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_text("account\nsvc;batch\n")
+    (result,) = ingest_paths(con, [path])
+    assert (result.kind, result.loaded) == ("accounts", 1)

@@ -100,3 +100,29 @@ def test_a_timestamp_column_is_typed_as_its_value_and_digests_as_its_text_would(
                        "E1,2026-03-01T10:00:00.123456Z,alice,login,crm\n", encoding="utf-8")
     (again,) = ingest_paths(con, [as_text], kind="actions", tz="UTC")
     assert (again.loaded, again.duplicates, again.quarantined) == (0, 1, 0)
+
+
+def test_columns_the_schema_names_twice_keep_their_names_and_conflicts_stay_apart(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # DuckDB's reader renames `TS` beside `ts` to `TS_1` and a second `note` to `note_1`:
+    # a second timestamp was silently kept in extra, under a name the file never had.
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    instants = [dt.datetime(2026, 9, 1, 12, tzinfo=dt.UTC)] * 2
+    table = pa.Table.from_arrays(
+        [pa.array(["E1", "E2"]), pa.array(instants),
+         pa.array([instants[0], instants[0] + dt.timedelta(hours=1)]),
+         pa.array(["op", "op"]), pa.array(["login", "login"]), pa.array(["crm", "crm"]),
+         pa.array(["a", "a"]), pa.array([None, "a"])],
+        names=["event_id", "ts", "TS", "actor", "action", "system", "note", "note"])
+    pq.write_table(table, tmp_path / "x.parquet")
+    (result,) = ingest_paths(con, [tmp_path / "x.parquet"])
+    assert (result.loaded, result.quarantined) == (1, 1)
+    assert con.execute("SELECT event_id, CAST(extra AS VARCHAR) FROM actions").fetchall() == [
+        ("E1", '{"note":"a"}')]
+    (reason, raw), = con.execute("SELECT reason, raw FROM quarantine").fetchall()
+    assert reason == "conflicting values for ts under the keys ts, TS"
+    assert '"ts":"2026-09-01 12:00:00+00","TS":"2026-09-01 13:00:00+00"' in raw

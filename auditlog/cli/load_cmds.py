@@ -70,7 +70,8 @@ def ingest(
 
     Reads JSON Lines, JSON, CSV, TSV, Parquet, EVTX and auditd text, text formats also
     gzipped, each told by its content whatever the file's name. In a folder, files in
-    none of these formats are skipped with a warning. One call is all or nothing.
+    none of these formats are skipped with a warning, hidden ones (.DS_Store) with a
+    note. One call is all or nothing.
     A folder written by 'auditlog generate' (or sample_logs/) is loaded as its
     sources.json says, each file with its kind and zone, its ground truth left out.
     """

@@ -95,14 +95,18 @@ def agrees(staged_raw: str | None, placed: Placed, delimiter: str) -> bool:
         return False
     if staged_raw.startswith("{"):
         try:
-            staged = list(json.loads(staged_raw).values())
-        except (ValueError, AttributeError):
+            # As pairs: a CSV header may name a column twice (readers._header).
+            pairs = json.loads(staged_raw, object_pairs_hook=list)
+            staged = [value for _, value in pairs]
+        except (ValueError, TypeError):
             return False
         try:
             fields = next(csv.reader(io.StringIO(placed.text, newline=""),
                                      delimiter=delimiter, strict=True))
         except (csv.Error, StopIteration):
             return False
+        if len(fields) > len(staged) and not any(fields[len(staged):]):
+            fields = fields[:len(staged)]  # a trailing delimiter (salvage._record)
         return staged == [f if f != "" else None for f in fields]
     return staged_raw.strip("\r\n") == placed.text or safe_text(placed.text) == staged_raw
 

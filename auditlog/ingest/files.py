@@ -11,7 +11,7 @@ import json
 import re
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -64,11 +64,32 @@ class Unrecognized:
 
 
 @dataclass(frozen=True)
+class Hidden:
+    """The hidden files and folders (a name starting with '.') below a directory given,
+    passed over unread: `.DS_Store`, `.git/`. Each is named, relative to `folder`, a
+    folder once with a trailing '/', so that what is not loaded is said."""
+
+    folder: Path
+    entries: list[str]
+
+    def __str__(self) -> str:
+        shown = ", ".join(self.entries[:SHOWN_HIDDEN]) + (
+            f" and {len(self.entries) - SHOWN_HIDDEN:,} more"
+            if len(self.entries) > SHOWN_HIDDEN else "")
+        return (f"passed over what is hidden in {self.folder} (a name starting with '.'), "
+                f"unread: {shown}; name a file on the command line to load it")
+
+
+SHOWN_HIDDEN = 5
+
+
+@dataclass(frozen=True)
 class Discovered:
     """The files below the paths in a format auditlog reads, and those passed over."""
 
     files: list[InputFile]
     skipped: list[Unrecognized]
+    hidden: list[Hidden] = field(default_factory=list)
 
 
 def describe_suffixes() -> str:
@@ -129,6 +150,10 @@ def identify(path: Path) -> InputFile | Unrecognized:
         return InputFile(path=path, format=fmt, gzipped=False)
     if hint is not None and (not gzipped or hint in GZIP_FORMATS):
         return InputFile(path=path, format=hint, gzipped=gzipped)
+    workbook = _workbook(head, suffixes)
+    if workbook is not None:
+        return Unrecognized(path, f"{'gzip-compressed ' if gzipped else ''}{workbook}; save "
+                                  "each sheet as CSV (UTF-8) and load those")
     archive = next((name for magic, name in ARCHIVES if head.startswith(magic)), None)
     if archive is not None:
         return Unrecognized(path, f"{'gzip-compressed ' if gzipped else ''}a {archive}; "
@@ -159,6 +184,24 @@ ARCHIVES = (
     (b"PK\x03\x04", "zip archive"), (b"BZh", "bzip2 stream"), (b"\xfd7zXZ\x00", "xz stream"),
     (b"\x28\xb5\x2f\xfd", "zstd stream"), (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
 )
+# Spreadsheets a billing export often is: a zip (Office Open XML, OpenDocument, Numbers)
+# or, for Excel 97-2003, an OLE2 compound file. Told by their bytes and name, so that the
+# warning says to save them as CSV rather than to unpack an archive.
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods", ".numbers"})
+
+
+def _workbook(head: bytes, suffixes: list[str]) -> str | None:
+    """What kind of spreadsheet workbook `head` starts, or None."""
+    named = bool(suffixes) and suffixes[-1] in WORKBOOK_SUFFIXES
+    if head.startswith(OLE2_MAGIC):
+        return ("an Excel 97-2003 workbook" if named or not suffixes
+                else "an OLE2 document (such as an Excel 97-2003 workbook)")
+    if head.startswith(b"PK\x03\x04") and (named or b"xl/" in head[:4096]):
+        return f"a spreadsheet workbook ({suffixes[-1] if named else '.xlsx'})"
+    return None
+
+
 # An auditd record: `type=SYSCALL msg=audit(1594053514.588:4686): ...`, with `node=host `
 # before it when the daemon names the node; ausearch -i writes the time as a date.
 AUDITD_RECORD = re.compile(rb"(?:node=\S+ )?type=[A-Za-z0-9_]+ msg=audit\([^()]{1,40}:\d+\)")
@@ -208,6 +251,9 @@ def text_format(head: bytes, *, whole: bool) -> tuple[Format | None, str]:
     records = [line for line in lines if not line.startswith(AUDITD_SEPARATORS)]
     if records and AUDITD_RECORD.match(records[0]):
         return "auditd", ""
+    unmarked = bomless_utf16(head)
+    if unmarked is not None:
+        return None, f"{unmarked} text without a byte order mark; auditlog reads UTF-8"
     try:
         text = complete.decode("utf-8")
     except UnicodeDecodeError:
@@ -273,20 +319,30 @@ def discover(paths: list[Path], *, strict: bool = False) -> Discovered:
     A file named on the command line must be in a format auditlog reads: otherwise an
     InputError names what was tried. Inside a directory, a file no reader recognizes (a
     README, a license) is passed over and listed in `skipped`, for the caller to warn
-    about; with `strict` it is an error. Hidden files (and those in hidden folders) are
-    passed over silently. Raises InputError when there is nothing to read at all."""
+    about; with `strict` it is an error. Hidden files and folders (`.DS_Store`, `.git/`)
+    are passed over unread and listed in `hidden`, for the caller to name (not an error
+    with `strict`: they are no one's export). Raises InputError when there is nothing to
+    read at all."""
     found: list[InputFile] = []
     skipped: list[Unrecognized] = []
+    hidden: list[Hidden] = []
     for path in paths:
         if path.is_dir():
+            passed_over: dict[str, None] = {}
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if any(part.startswith(".") for part in child.relative_to(path).parts):
+                parts = child.relative_to(path).parts
+                at = next((i for i, part in enumerate(parts) if part.startswith(".")), None)
+                if at is not None:
+                    passed_over["/".join(parts[:at + 1]) + ("/" if at < len(parts) - 1
+                                                            else "")] = None
                     continue
                 told = identify(child)
                 if isinstance(told, InputFile):
                     found.append(told)
                 else:
                     skipped.append(told)
+            if passed_over:
+                hidden.append(Hidden(path, list(passed_over)))
         elif path.is_file():
             told = identify(path)
             if isinstance(told, Unrecognized):
@@ -314,7 +370,7 @@ def discover(paths: list[Path], *, strict: bool = False) -> Discovered:
             )
         raise InputError(f"no log files found in {where}; auditlog reads "
                          f"{describe_tried()}")
-    return Discovered(found, skipped)
+    return Discovered(found, skipped, hidden)
 
 
 def sha256_of(path: Path) -> str:
@@ -375,16 +431,40 @@ def fingerprint(source: InputFile) -> Fingerprint:
         with source.path.open("rb") as handle:
             profile = _profile(_hashed(handle, digest), source)
         return Fingerprint(digest.hexdigest(), profile)
+    if source.path.stat().st_size == 0:  # gzip's reader takes it for an empty text
+        raise InputError(
+            f"cannot read as {source.format} (gzip): the file is empty, without even a "
+            "gzip header (a download or copy cut short?)",
+            source=source.display,
+        )
     try:
         with gzip.open(source.path, "rb") as handle:
             profile = _profile(iter(lambda: handle.read(CHUNK), b""), source)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        if not _starts_gzip(source.path):  # named .gz, but another file entirely
+            raise InputError(
+                f"cannot read as {source.format} (gzip): the file is named .gz but is not "
+                "gzip-compressed (it does not start with gzip's magic bytes); name it "
+                f"without .gz if it is plain {source.format}",
+                source=source.display,
+            ) from None
+        if "Not a gzipped file" in str(exc):  # what follows a whole member is not gzip
+            raise InputError(
+                f"cannot read as {source.format} (gzip): after its gzip stream the file "
+                "goes on with bytes that are not gzip (two files joined, or junk appended)",
+                source=source.display,
+            ) from None
         raise InputError(
             f"cannot read as {source.format} (gzip): the gzip stream is "
             f"{'truncated' if isinstance(exc, EOFError) else 'corrupt'} ({exc})",
             source=source.display,
         ) from None
     return Fingerprint(sha256_of(source.path), profile)
+
+
+def _starts_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(GZIP_MAGIC)) == GZIP_MAGIC
 
 
 def _hashed(handle: BinaryIO, digest: hashlib._Hash) -> Iterator[bytes]:
@@ -447,3 +527,34 @@ def _refuse_other_encodings(head: bytes, source: InputFile) -> None:
                 f"{name} byte order mark); auditlog reads UTF-8",
                 source=source.display,
             )
+    unmarked = bomless_utf16(head)
+    if unmarked is not None:
+        raise InputError(
+            f"cannot read as {source.format}: the text is {unmarked} without a byte order "
+            f"mark (every other byte is NUL); auditlog reads UTF-8: convert it first "
+            f"(iconv -f {unmarked} -t UTF-8)",
+            source=source.display,
+        )
+
+
+def bomless_utf16(head: bytes) -> str | None:
+    """"UTF-16LE" or "UTF-16BE" when `head` is text so encoded without a byte order mark
+    (as some Windows tools export it): mostly ASCII, so every other byte is NUL and the
+    bytes between are not. None otherwise."""
+    sample = head[:UTF16_SAMPLE]
+    sample = sample[: len(sample) // 2 * 2]
+    if len(sample) < 8:
+        return None
+    evens, odds = sample[0::2], sample[1::2]
+
+    def nul_share(data: bytes) -> float:
+        return data.count(0) / len(data)
+
+    if nul_share(odds) >= 0.9 and nul_share(evens) < 0.1:
+        return "UTF-16LE"
+    if nul_share(evens) >= 0.9 and nul_share(odds) < 0.1:
+        return "UTF-16BE"
+    return None
+
+
+UTF16_SAMPLE = 512

@@ -40,7 +40,14 @@ import duckdb
 from auditlog.errors import AuditlogWarning, InputError, UsageError
 from auditlog.ingest.check import check_rows
 from auditlog.ingest.coverage import begin_changes, store_coverage
-from auditlog.ingest.files import Fingerprint, InputFile, Unrecognized, discover, fingerprint
+from auditlog.ingest.files import (
+    Fingerprint,
+    Hidden,
+    InputFile,
+    Unrecognized,
+    discover,
+    fingerprint,
+)
 from auditlog.ingest.judge import judge, siblings
 from auditlog.ingest.kept import keep_mapped, store_kept
 from auditlog.ingest.loading import NO_ZONE, record_file, record_naive, store_rows
@@ -92,6 +99,11 @@ def warn_skipped(file: Unrecognized) -> None:
                   AuditlogWarning, stacklevel=3)
 
 
+def warn_hidden(hidden: Hidden) -> None:
+    """What becomes of hidden files passed over when the caller says nothing: a warning."""
+    warnings.warn(str(hidden), AuditlogWarning, stacklevel=3)
+
+
 def check_timezone(con: duckdb.DuckDBPyConnection, tz: str) -> None:
     (known,) = con.execute(
         "SELECT count(*) > 0 FROM pg_timezone_names() WHERE name = $tz", {"tz": tz}
@@ -111,11 +123,14 @@ def ingest_paths(
     progress: Progress | None = None,
     mapping: Path | None = None,
     skipped: Callable[[Unrecognized], None] = warn_skipped,
+    hidden: Callable[[Hidden], None] = warn_hidden,
 ) -> list[FileResult]:
     """Load `paths` (files or directories) into the database behind `con`; `mapping`
     names a mapping file (see ingest/standard/mapping.py) applied to every file. A file
     of a directory in no format auditlog reads is passed over and handed to `skipped`
-    (by default an AuditlogWarning); with `strict` it is an error (files.discover).
+    (by default an AuditlogWarning); with `strict` it is an error (files.discover). The
+    hidden files and folders of a directory are passed over unread and handed to
+    `hidden`, one call per directory given (by default an AuditlogWarning too).
 
     `tz` is the zone of timestamps without an offset; None means not chosen: UTC, or for
     a file already loaded, the zone it was read in then (so a reload stays a no-op). A
@@ -130,6 +145,8 @@ def ingest_paths(
     discovered = discover(paths, strict=strict)
     for passed_over in discovered.skipped:
         skipped(passed_over)
+    for unread in discovered.hidden:
+        hidden(unread)
     sources = discovered.files
     install_macros(con)
     results: list[FileResult] = []

@@ -14,6 +14,9 @@ row's text; only rows that end up quarantined ever need it.
 
 from __future__ import annotations
 
+import bisect
+import json
+import re
 from collections.abc import Callable
 
 import duckdb
@@ -90,7 +93,9 @@ def stage(
     if source.format != "parquet":
         probe = None if profile is not None and not profile.clean else _probe(con, source)
         if probe is None:
-            return _salvage(con, source)
+            return _delimited_as_named(source, _salvage(con, source))
+        if source.format in ("csv", "tsv"):
+            _delimited_as_named(source, [Staged(columns=probe[0], style="text")])
     try:
         if source.format == "jsonl":
             keys, repeated, all_json, written = probe or ([], False, False, True)
@@ -131,6 +136,51 @@ def _probe(con: duckdb.DuckDBPyConnection, source: InputFile) -> Probe | None:
     finally:
         probe.close()
     return [], False, False, False
+
+
+# Delimiters a table is written with that the name of a file does not say: `;` where a
+# spreadsheet's locale writes a decimal comma (European Excel), `|`, and a .tsv file's
+# tab or a .csv file's comma in a file named the other way.
+OTHER_DELIMITERS = {"csv": (";", "\t", "|"), "tsv": (",", ";", "|")}
+DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tabs", "|": "'|'"}
+
+
+def _delimited_as_named(source: InputFile, staged: list[Staged] | Records
+                        ) -> list[Staged] | Records:
+    """`staged`, unless its CSV/TSV header is one column that another delimiter splits
+    into several names: the file is then separated by that delimiter, every record would
+    be one field, and the file is refused naming it (rather than quarantining every
+    row for want of columns it has)."""
+    if source.format not in OTHER_DELIMITERS or isinstance(staged, Records):
+        return staged
+    expected = "," if source.format == "csv" else "\t"
+    if len(staged[0].columns) <= 2:
+        first = expected.join(salvage.header_of(source) or [])
+        if re.fullmatch(r"sep=.", first, flags=re.DOTALL):
+            remedy = "" if first[-1] == expected else (
+                f", and export it again separated by {DELIMITER_NAMES[expected]}")
+            raise InputError(
+                f"cannot read as {source.format}: its first line, {json.dumps(first)}, is a "
+                f"spreadsheet's hint naming its delimiter, not a header; remove that "
+                f"line{remedy}",
+                source=source.display,
+            )
+    (only,) = staged[0].columns if len(staged[0].columns) == 1 else (None,)
+    if only is None:
+        return staged
+    split = [(d, only.split(d)) for d in OTHER_DELIMITERS[source.format]]
+    delimiter, names = max(split, key=lambda found: len(found[1]))
+    if len(names) < 2 or not all(name.strip() for name in names):
+        return staged
+    remedy = (f"name it .{'tsv' if delimiter == chr(9) else 'csv'}"
+              if delimiter in (",", "\t") else f"export it again separated by "
+              f"{DELIMITER_NAMES[expected]}")
+    raise InputError(
+        f"cannot read as {source.format}: its header is one column, "
+        f"{json.dumps(only)}, that is separated by {DELIMITER_NAMES[delimiter]} where a "
+        f".{source.format} file is separated by {DELIMITER_NAMES[expected]}; {remedy}",
+        source=source.display,
+    )
 
 
 def _salvage(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged] | Records:
@@ -439,11 +489,21 @@ def _csv_sql(source: InputFile) -> str:
     )
 
 
+def _header(source: InputFile, names: list[str]) -> list[str]:
+    """The file's own column names for DuckDB's `names` of them: DuckDB renames a
+    repeated name (`amount`, `amount_1`) and an empty one (`column5`), and a row's values
+    are kept and checked under the names the file gives them (validate.typed_select: a
+    column named twice with two values is a conflict, not the first value silently)."""
+    header = salvage.header_of(source)
+    return header if header is not None and len(header) == len(names) else names
+
+
 def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     """The fast path: a view numbering records as read. The numbering holds only if no
     record is set aside as malformed; `settle` checks that after the read."""
     csv = _csv_sql(source)
     names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {csv}").fetchall()]
+    header = _header(source, names)
     fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
     con.execute(
         f"""
@@ -452,11 +512,12 @@ def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged
         FROM (SELECT row_number() OVER () AS _ord, * FROM {csv})
         """
     )
-    raw = "CAST(to_json(struct_pack(" + ", ".join(
-        f"{quote_ident(n)} := {_ident(i)}" for i, n in enumerate(names)
-    ) + ")) AS VARCHAR)"
+    # json_object, not struct_pack: the file's names may repeat or differ only in case.
+    raw = "CAST(json_object(" + ", ".join(
+        f"{sql_string(n)}, {_ident(i)}" for i, n in enumerate(header)
+    ) + ") AS VARCHAR)"
     scan = f"SELECT false AS _blank, CAST(NULL AS VARCHAR) AS _bad, {fields} FROM {csv}"
-    return Staged(columns=names, style="text", raw=raw, lazy=True, scan=scan,
+    return Staged(columns=header, style="text", raw=raw, lazy=True, scan=scan,
                   loc_prefix="record ")
 
 
@@ -480,7 +541,15 @@ def _csv_rejects(
         """
     ).fetchall()
     drop(con, CSV_REJECTS, CSV_SCANS)
-    return rejects
+    # A line of nothing but spaces is no record, as a blank line is none (and a blank
+    # JSON line no row): DuckDB's reader rejects it as a record of too few fields, and
+    # the records after it are numbered as if it were not there (csv_lines counts so).
+    delimiter = "\t" if source.format == "tsv" else ","
+    blank = [record for record, _, text, _ in rejects
+             if text is not None and not text.strip() and delimiter not in text]
+    return [(record - bisect.bisect_left(blank, record), bad, text, message)
+            for record, bad, text, message in rejects
+            if text is None or text.strip() or delimiter in text]
 
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
@@ -495,11 +564,12 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
         con.execute(f"DROP TABLE {CSV}")
         return _salvage_delimited(con, source)
     names = [row[0] for row in con.execute(f"DESCRIBE {CSV}").fetchall()][1:]
+    header = _header(source, names)
     records = _number_records(con, [record for record, *_ in rejects])
     fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
-    raw = "to_json(struct_pack(" + ", ".join(
-        f'{quote_ident(n)} := "{escape_ident(n)}"' for n in names
-    ) + "))"
+    raw = "json_object(" + ", ".join(
+        f'{sql_string(h)}, "{escape_ident(n)}"' for h, n in zip(header, names, strict=True)
+    ) + ")"
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
@@ -517,7 +587,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
             f"INSERT INTO {STAGE} (_row, _loc, _raw, _bad{columns}) VALUES (?, ?, ?, ?{nulls})",
             [record, f"record {record}", csv_line, f"malformed CSV record: {message}"],
         )
-    return Staged(columns=names, style="text")
+    return Staged(columns=header, style="text")
 
 
 def _number_records(con: duckdb.DuckDBPyConnection, rejected: list[int]) -> str:
@@ -559,11 +629,12 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
     fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
     instants = frozenset(i for i, row in enumerate(described)
                          if row[1] == "TIMESTAMP WITH TIME ZONE")
+    header = _parquet_names(con, source, names)
     if lazy:
-        return [_stage_parquet_view(con, source, names, fields, instants)]
-    raw = "to_json(struct_pack(" + ", ".join(
-        f'{quote_ident(n)} := "{escape_ident(n)}"' for n in names
-    ) + "))"
+        return [_stage_parquet_view(con, source, header, fields, instants)]
+    raw = "json_object(" + ", ".join(
+        f'{sql_string(h)}, "{escape_ident(n)}"' for h, n in zip(header, names, strict=True)
+    ) + ")"
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
@@ -573,7 +644,33 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
         """,
         {"path": str(source.path)},
     )
-    return [Staged(columns=names, style="native", instants=instants)]
+    return [Staged(columns=header, style="native", instants=instants)]
+
+
+def _parquet_names(con: duckdb.DuckDBPyConnection, source: InputFile,
+                   names: list[str]) -> list[str]:
+    """The file's own top-level column names for DuckDB's `names` of them, as for a CSV
+    header (`_header`): DuckDB renames a name the schema repeats, also in another case
+    (`ts`, `TS_1`), and the values are kept and checked under the file's names."""
+    schema = con.execute(
+        "SELECT name, coalesce(num_children, 0) FROM parquet_schema($path)",
+        {"path": str(source.path)},
+    ).fetchall()
+
+    def after(at: int) -> int:  # the index past the field at `at` and its descendants
+        children, at = schema[at][1], at + 1
+        for _ in range(children):
+            at = after(at)
+        return at
+
+    top: list[str] = []
+    at = 1  # row 0 is the schema's root
+    while at < len(schema):
+        top.append(schema[at][0])
+        at = after(at)
+    fits = len(top) == len(names) and all(
+        n == t or n.lower().startswith(t.lower() + "_") for n, t in zip(names, top, strict=True))
+    return top if fits else names
 
 
 def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names: list[str],
@@ -591,9 +688,9 @@ def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names
         FROM {parquet}, file_row_number = true)
         """
     )
-    raw = "CAST(to_json(struct_pack(" + ", ".join(
-        f"{quote_ident(n)} := {_ident(i)}" for i, n in enumerate(names)
-    ) + ")) AS VARCHAR)"
+    raw = "CAST(json_object(" + ", ".join(
+        f"{sql_string(n)}, {_ident(i)}" for i, n in enumerate(names)
+    ) + ") AS VARCHAR)"
     scan = f"SELECT false AS _blank, CAST(NULL AS VARCHAR) AS _bad, {fields} FROM {parquet})"
     return Staged(columns=names, style="native", raw=raw, lazy=True, scan=scan,
                   loc_prefix="row ", instants=instants)

@@ -294,13 +294,16 @@ def stage_delimited(
     with _open(source) as raw_handle:
         text = io.TextIOWrapper(raw_handle, encoding="utf-8", errors="surrogateescape",
                                 newline="")
-        reader = csv.reader(_no_bom(text), delimiter=delimiter, strict=True)
+        tape = _Tape(_no_bom(text))
+        reader = csv.reader(tape, delimiter=delimiter, strict=True)
         records = _records(reader)
         header = next(records, None)
+        tape.take()
         if isinstance(header, csv.Error):
             raise InputError(f"cannot read as {source.format}: its header is not CSV ({header})",
                              source=source.display)
-        header = header or []
+        # Names trimmed, as DuckDB's reader trims them (" note " is `note` either way).
+        header = [name.strip() for name in header or []]
         if any(_defect(name.encode("utf-8", "surrogateescape")) for name in header):
             raise InputError(
                 f"cannot read as {source.format}: its header is not UTF-8 text "
@@ -317,10 +320,11 @@ def stage_delimited(
         bad = total = 0
         for number, fields in enumerate(records, start=1):
             total += 1
+            lines = tape.take()
             if isinstance(fields, csv.Error):
                 row: tuple[object, ...] = (
-                    number, f"record {number}", f"(the CSV text ending at line {reader.line_num})",
-                    f"malformed CSV record: {fields}", *[None] * len(header))
+                    number, f"record {number}", safe_text(lines.strip("\r\n")),
+                    f"malformed CSV record: {_unsplit(fields)}", *[None] * len(header))
             else:
                 row, defect = _record(number, fields, header, delimiter)
                 bad += defect
@@ -328,6 +332,23 @@ def stage_delimited(
         table.flush()
     _check_text(source, bad, total)
     return header
+
+
+def header_of(source: InputFile) -> list[str] | None:
+    """A CSV/TSV file's header as written (a name may repeat, or be empty), each name
+    trimmed, read with the dialect of `stage_delimited`; None when it cannot be read so. DuckDB's reader
+    renames such names (`amount_1`, `column5`): the names a row's values are kept and
+    checked under must be the file's own, whichever reader stages it."""
+    delimiter = "\t" if source.format == "tsv" else ","
+    csv.field_size_limit(MAX_LINE_BYTES)
+    try:
+        with _open(source) as raw_handle:
+            text = io.TextIOWrapper(raw_handle, encoding="utf-8", errors="strict", newline="")
+            header = next(_records(csv.reader(_no_bom(text), delimiter=delimiter,
+                                              strict=True)), None)
+    except (OSError, EOFError, UnicodeDecodeError):
+        return None
+    return [name.strip() for name in header] if isinstance(header, list) else None
 
 
 def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
@@ -341,8 +362,38 @@ def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
         except csv.Error as exc:
             yield exc
             continue
-        if record:
+        if record and (len(record) > 1 or record[0].strip()):  # spaces alone: no record
             yield record
+
+
+class _Tape:
+    """The lines a csv.reader reads, those since the last `take` kept: the text of the
+    record it read last (blank lines before it included), quarantined as it was when
+    the record cannot be split."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
+        self._kept: list[str] = []
+
+    def __iter__(self) -> _Tape:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self._kept.append(line)
+        return line
+
+    def take(self) -> str:
+        text, self._kept = "".join(self._kept), []
+        return text
+
+
+def _unsplit(error: csv.Error) -> str:
+    """Why a record could not be split, in words a user can act on."""
+    if "unexpected end of data" in str(error):
+        return ("a quoted field is never closed (the file ends inside it: every line from "
+                "its record on is this record)")
+    return str(error)
 
 
 def _no_bom(lines: Iterable[str]) -> Iterator[str]:
@@ -356,14 +407,19 @@ def _record(
     """A staged row for one record, and whether its bytes are not text."""
     defects = [d for f in fields if (d := _defect(f.encode("utf-8", "surrogateescape")))]
     reason = defects[0] if defects else None
-    if reason is None and len(fields) != len(header):
+    kept = fields
+    if len(fields) > len(header) and not any(fields[len(header):]):
+        # Empty fields after the last column (a trailing delimiter): nothing is in them,
+        # and DuckDB's reader takes such a record as it is; so does this one.
+        kept = fields[:len(header)]
+    if reason is None and len(kept) != len(header):
         reason = (f"malformed CSV record: expected {len(header)} fields, "
                   f"found {len(fields)}")
     if reason is not None:
         values: list[str | None] = [None] * len(header)
         raw = safe_text(delimiter.join(fields))
     else:
-        values = [f if f != "" else None for f in fields]
+        values = [f if f != "" else None for f in kept]
         raw = "{" + ", ".join(
             f"{json.dumps(name)}: {json.dumps(value)}" for name, value in zip(header, values,
                                                                               strict=True)

@@ -171,12 +171,17 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
             spellings.append(f"list_value({', '.join(variants)}) AS {_k(column)}")
 
     extras = [(i, n) for i, n in enumerate(staged.columns) if n.strip().lower() not in known]
+    # A CSV header may name an extra column more than once: one member of `extra`, its
+    # value the one the columns agree on (a conflict otherwise, see _repeat_check).
+    named: dict[str, list[int]] = {}
+    for i, n in extras:
+        named.setdefault(n, []).append(i)
     wide = _wide(staged, extras)
     if wide is not None:
         extra, digest_extra = wide
     elif extras:
         # json_object, not struct_pack: keys are data (empty, or differing only in case).
-        members = ", ".join(f"{sql_string(n)}, c{i}" for i, n in extras)
+        members = ", ".join(f"{sql_string(n)}, {_first_value(ix)}" for n, ix in named.items())
         extra = f"CAST(nullif(json_merge_patch('{{}}', json_object({members})), '{{}}') AS JSON)"
     else:
         extra = "CAST(NULL AS JSON)"
@@ -188,6 +193,10 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     extra_texts += "".join(f",\n  {spelling}" for spelling in spellings)
     if keyed:  # for the reason a written number cannot be told (numbers.unsure_reason)
         extra_texts += ", _num" + "".join(f", _c{i}" for i in keyed)
+    repeats = {} if wide else {n: ix for n, ix in named.items() if len(ix) > 1}
+    extra_texts += "".join(
+        f",\n  list_value({', '.join(_text_expr(i, staged) for i in ix)}) AS _r{ix[0]}"
+        for ix in repeats.values())
     # What the raw text is rebuilt from, for the rows that are quarantined.
     raw_from = "_raw" if staged.raw == "_raw" else "".join(
         f"c{i}, " for i in range(len(staged.columns))
@@ -211,7 +220,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         pass
     elif extras:
         as_text = ", ".join(
-            f"{sql_string(n)}, _e{i}" for i, n in sorted(extras, key=lambda e: e[1])
+            f"{sql_string(n)}, {_first_of('_e', named[n])}" for n in sorted(named)
         )
         digest_extra = f"json_merge_patch('{{}}', json_object({as_text}))"
     else:
@@ -237,6 +246,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     if keyed:
         reasons.append(numbers.unsure_reason(
             [(staged.columns[i].strip().lower(), f"_c{i}") for i in keyed]))
+    reasons += [_repeat_check(n, ix) for n, ix in repeats.items()]
     reason = (
         f"CASE WHEN _bad IS NOT NULL THEN _bad ELSE "
         f"nullif(concat_ws('; ', {', '.join(reasons)}), '') END"
@@ -288,6 +298,29 @@ def _spelling_check(column: Column, names: list[str]) -> str:
         f"CASE WHEN list_unique({_k(column)}) > 1 THEN 'conflicting values for {column.name} "
         f"under the keys ' || {spelled} END"
     )
+
+
+def _first_of(prefix: str, indices: list[int]) -> str:
+    """The value of the first of columns `indices` that has one."""
+    values = [f"{prefix}{i}" for i in indices]
+    return values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
+
+
+def _first_value(indices: list[int]) -> str:
+    """`extra`'s value of columns `indices` (one name): as JSON when there are several,
+    whose types may differ (a Parquet file's two `note` columns)."""
+    if len(indices) == 1:
+        return f"c{indices[0]}"
+    return f"coalesce({', '.join(f'to_json(c{i})' for i in indices)})"
+
+
+def _repeat_check(name: str, indices: list[int]) -> str:
+    """A row whose header names an extra column more than once (a CSV file's may) with
+    different values in them is a conflict within the row, as for `_spelling_check`."""
+    reason = sql_string(f"conflicting values for {json.dumps(name)}, a column the header "
+                        "names more than once (columns "
+                        + ", ".join(str(i + 1) for i in indices) + ")")
+    return f"CASE WHEN list_unique(_r{indices[0]}) > 1 THEN {reason} END"
 
 
 def _time_layers(kind: Kind, inner: str, instants: set[str]) -> str:
