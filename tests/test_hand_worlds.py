@@ -401,3 +401,6 @@ Z4,2026-06-01T11:05:00Z,C5,ADDON,4.99,EUR
                                      "--db", db))["chain"][1]["id"]
               for charge in ("Z1", "Z2", "Z3")}
     assert causes == {"Z1": "A0", "Z2": "A2", "Z3": "A3"}
+    spare = json.loads(cli("trace", "charge", "Z4", "--format", "json", "--db", db))
+    assert "billed by another charge" in spare["reason"], spare["reason"]
+    assert spare["undecided"].startswith("2 charges of C5 for ADDON"), spare["undecided"]

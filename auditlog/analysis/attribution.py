@@ -28,7 +28,6 @@ from auditlog.analysis.traces import (
     Step,
     UnknownChangeStep,
 )
-from auditlog.analysis.undecided import pairing_group
 from auditlog.engines.sandbox import install_shared_views
 from auditlog.errors import UsageError
 from auditlog.store.attribution import (
@@ -45,6 +44,7 @@ if TYPE_CHECKING:  # DuckDB's .pl() imports polars when a frame is asked for; a 
     import polars as pl  # one charge needs none (start time, issue 14)
 
     from auditlog.analysis.change_traces import AccountTrace, ChangeTrace
+    from auditlog.analysis.undecided import PairingGroup
 
 # A charge's trace imports neither the change and account traces' records
 # (change_traces.py), nor the money sums (money.py), nor the look-up of a near id
@@ -211,23 +211,31 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str, *,
     if change_id is not None:
         chain.append(change_step(con, change_id))
     rules = rules_for(con, charge_id)
+    group = pairing(con, cause)
     if records:
         from auditlog.analysis.source_records import source_records
     return ChargeTrace(
         charge_id=charge_id, anomalous=anomalous,
         responsible=Responsible(change_id, cause.actor, cause.cause_time),
-        reason=verdict_reason(cause), undecided=undecided(con, cause), chain=tuple(chain),
+        reason=verdict_reason(cause, group),
+        undecided=group.undecided(cause.account, cause.product) if group else None,
+        chain=tuple(chain),
         rules=tuple(rules), sigma=sigma_rules(con, rules),
         source_records=source_records(con, [(STEP_KINDS[s.step], s.id) for s in chain])
         if records else None,
     )
 
 
-def verdict_reason(cause: Cause) -> str:
-    """Why the charge is judged as it is, in one sentence (docs/attribution.md)."""
+def verdict_reason(cause: Cause, group: PairingGroup | None = None) -> str:
+    """Why the charge is judged as it is, in one sentence (docs/attribution.md); `group`,
+    the charges and orders it could pair with (pairing)."""
     if cause.charge_type != "one_time":
         return "a recurring fee bills an existing plan and needs no order"
     account, product = cause.account, cause.product
+    if cause.cause_event_id is None and group is not None and group.orders:
+        return (f"each order of {account} for {product} within its reach is billed by "
+                "another charge, paired in time order before it, so nobody can show this "
+                "one was ordered")
     if cause.cause_event_id is None:
         return (f"no order of {account} for {product} names this charge's order or lies "
                 "within reach before it, so nobody can show it was ordered")
@@ -245,17 +253,18 @@ def verdict_reason(cause: Cause) -> str:
             f"{cause.cause_actor}{skew}; {account} itself never acted on that order")
 
 
-def undecided(con: duckdb.DuckDBPyConnection, cause: Cause) -> str | None:
-    """What the logs cannot decide about a charge paired by account, product and time
-    (undecided.py): within the group of charges and orders that can pair with one
-    another, more orders than charges of which the customer acted on some and not
-    others, or more charges than orders. The verdict stays the model's (time order);
-    this says that it rests on that rule alone. A charge its order_id pairs is decided."""
+def pairing(con: duckdb.DuckDBPyConnection, cause: Cause) -> PairingGroup | None:
+    """The group of charges and orders a charge paired by account, product and time can
+    pair with (undecided.py), which says what the logs cannot decide of it: more orders
+    than charges of which the customer acted on some and not others, or more charges
+    than orders (PairingGroup.undecided; the verdict stays the model's, time order).
+    None for a charge its order_id pairs, or a recurring one: nothing is open there."""
     named = cause.order_id is not None and cause.order_id == cause.cause_order_id
     if cause.charge_type != "one_time" or named:
         return None
-    group = pairing_group(con, cause.charge_id, cause.ts, cause.account, cause.product)
-    return group.undecided(cause.account, cause.product)
+    from auditlog.analysis.undecided import pairing_group  # a charge paired by id needs none
+
+    return pairing_group(con, cause.charge_id, cause.ts, cause.account, cause.product)
 
 
 def charge_step(cause: Cause) -> ChargeStep:
