@@ -248,7 +248,7 @@ def _truncated_gzip(path: Path) -> Path:
         ("fake.json", b"<html>not json</html>", "cannot read as json"),
         ("plain.csv.gz", b"account\nC1\n", "named .gz but is not gzip-compressed"),
         ("empty.jsonl.gz", b"", "the file is empty, without even a gzip header"),
-        ("joined.csv.gz", gzip.compress(b"account\nC1\n") + b"appended",
+        ("joined.csv.gz", gzip.compress(b"account\nC1\n", mtime=0) + b"appended",
          "after its gzip stream the file goes on with bytes that are not gzip"),
     ],
 )
