@@ -6,6 +6,7 @@ rewrites a number before the ingest reads it."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -179,3 +180,30 @@ def test_minor_units_stay_exact_and_fractional_cents_are_quarantined(tmp_path: P
         assert reasons[row].startswith(
             f"invalid amount in amount: not a whole number of minor units: {written} (")
     assert (loaded, quarantined) == (1, 4)
+
+
+def test_trace_records_show_the_numbers_of_the_source_record_as_written(
+        tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from auditlog.cli import app
+
+    line = ('{"id": "a", "created": 1788000000, "fee": 1.50, "rate": 1e2, "zero": -0, '
+            '"data": {"object": {"amount": 9.50, "customer": "C1", "order": "o", '
+            '"desc": "P"}}}\n')
+    data = tmp_path / "x.jsonl"
+    data.write_text(line, encoding="utf-8")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(STRIPE_LIKE, encoding="utf-8")
+    db = str(tmp_path / "d.duckdb")
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(data), "--db", db, "--mapping",
+                               str(mapping)]).exit_code == 0
+    for output in ("table", "json"):
+        result = runner.invoke(app, ["trace", "charge", "a", "--records", "--db", db,
+                                     "--format", output])
+        assert result.exit_code == 0, result.output
+        for written in ('"amount": 9.50', '"fee": 1.50', '"rate": 1e2', '"zero": -0,'):
+            assert written in result.stdout
+    (entry,) = json.loads(result.stdout)["source_records"]
+    assert (entry["record"]["fee"], entry["record"]["rate"]) == (1.5, 100)
