@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from rich.style import StyleType
 from rich.text import Text
@@ -132,7 +132,7 @@ class WrittenFloat(float):
 
     text: str
 
-    def __new__(cls, text: str) -> WrittenFloat:
+    def __new__(cls, text: str) -> Self:
         number = super().__new__(cls, text)
         number.text = text
         return number
@@ -143,7 +143,7 @@ class WrittenInt(int):
 
     text: str
 
-    def __new__(cls, text: str) -> WrittenInt:
+    def __new__(cls, text: str) -> Self:
         number = super().__new__(cls, text)
         number.text = text
         return number

@@ -88,12 +88,12 @@ def test_ids_at_nested_paths_and_in_whole_columns_keep_their_digits(tmp_path: Pa
 def test_renamed_and_kept_columns_keep_their_digits(tmp_path: Path) -> None:
     # `Betrag` renamed to amount; `order_id` a column the mapping keeps as it is.
     lines = [
-        '{"id": "a", "at": "2026-09-01T10:00:00Z", "who": "C1", "what": "P", '
-        '"Betrag": 9.990000000000001, "order_id": 1.50}',
-        '{"id": "b", "at": "2026-09-01T10:00:00Z", "who": "C1", "what": "P", '
-        '"Betrag": 9.50, "order_id": 1.5}',
-        '{"id": "c", "at": "2026-09-01T10:00:00Z", "who": "C1", "what": "P", '
-        '"Betrag": 1e2, "order_id": 2}',
+        ('{"id": "a", "at": "2026-09-01T10:00:00Z", "who": "C1", "what": "P", '
+        '"Betrag": 9.990000000000001, "order_id": 1.50}'),
+        ('{"id": "b", "at": "2026-09-01T10:00:00Z", "who": "C1", "what": "P", '
+        '"Betrag": 9.50, "order_id": 1.5}'),
+        ('{"id": "c", "at": "2026-09-01T10:00:00Z", "who": "C1", "what": "P", '
+        '"Betrag": 1e2, "order_id": 2}'),
     ]
     con, loaded, quarantined = _ingest(tmp_path, "x.jsonl", "\n".join(lines) + "\n", """
 kind = "charges"
@@ -138,11 +138,11 @@ product = "P"
 def test_a_number_repeated_with_the_same_value_cannot_be_told(tmp_path: Path) -> None:
     lines = [
         # the same key nested elsewhere with another value: told apart by its double
-        '{"id": "a", "created": 1788000000, "meta": {"amount": 1.25}, '
-        '"data": {"object": {"amount": 9.50, "customer": "C1", "order": "o", "desc": "P"}}}',
+        ('{"id": "a", "created": 1788000000, "meta": {"amount": 1.25}, '
+        '"data": {"object": {"amount": 9.50, "customer": "C1", "order": "o", "desc": "P"}}}'),
         # with the same value: which digits the path holds cannot be told
-        '{"id": "b", "created": 1788000000, "meta": {"amount": 9.500}, '
-        '"data": {"object": {"amount": 9.5, "customer": "C1", "order": "o", "desc": "P"}}}',
+        ('{"id": "b", "created": 1788000000, "meta": {"amount": 9.500}, '
+        '"data": {"object": {"amount": 9.5, "customer": "C1", "order": "o", "desc": "P"}}}'),
     ]
     con, loaded, quarantined = _ingest(tmp_path, "x.jsonl", "\n".join(lines) + "\n",
                                        STRIPE_LIKE)
