@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from rich.style import StyleType
 from rich.text import Text
@@ -112,6 +112,72 @@ _JSON_RAW_CONTROLS = re.compile(
 
 
 def json_document(document: Any) -> str:
-    """`document` as indented JSON, non-ASCII text kept, every control escaped."""
-    text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False)
+    """`document` as indented JSON, non-ASCII text kept, every control escaped. A
+    document with source records (a trace's `--records`) writes their numbers as the
+    file did (`WrittenFloat`)."""
+    if isinstance(document, dict) and document.get("source_records"):
+        text = written_json(document, indent=2)
+    else:
+        text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False)
     return _JSON_RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+# A verbatim source record shown as JSON keeps its numbers' digits: Python's parser
+# reads `9.50`, `1e2` and `-0` as 9.5, 100.0 and 0, and would write them back so.
+
+
+class WrittenFloat(float):
+    """A JSON number with a fraction or an exponent: its value, and its text as written
+    (`text`), which `written_json` writes back."""
+
+    text: str
+
+    def __new__(cls, text: str) -> Self:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+class WrittenInt(int):
+    """`-0`, which Python reads as 0: its text as written, as WrittenFloat."""
+
+    text: str
+
+    def __new__(cls, text: str) -> Self:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+def _int(text: str) -> int:
+    return WrittenInt(text) if text.startswith("-0") else int(text)
+
+
+def loads_written(text: str) -> Any:
+    """JSON text parsed, its numbers' written text kept (WrittenFloat, WrittenInt)."""
+    return json.loads(text, parse_float=WrittenFloat, parse_int=_int)
+
+
+def written_json(value: Any, *, indent: int | None = None) -> str:
+    """`value` as JSON (non-ASCII text kept), a WrittenFloat or WrittenInt as its text.
+    (json's own encoder writes a float subclass by float's repr; its Python encoder
+    takes the functions that write numbers.)"""
+    from json import encoder
+
+    def floatstr(number: float) -> str:
+        if isinstance(number, WrittenFloat):
+            return number.text
+        return encoder.JSONEncoder(allow_nan=True).encode(float(number))
+
+    def intstr(number: int) -> str:
+        return number.text if isinstance(number, WrittenInt) else int.__repr__(number)
+
+    def default(thing: Any) -> Any:
+        raise TypeError(f"Object of type {type(thing).__name__} is not JSON serializable")
+
+    chunks = encoder._make_iterencode(  # type: ignore[attr-defined]
+        {}, default, encoder.py_encode_basestring,
+        None if indent is None else " " * indent, floatstr,
+        ": ", "," if indent is not None else ", ",
+        False, False, True, _intstr=intstr)
+    return "".join(chunks(value, 0))

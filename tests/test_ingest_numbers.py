@@ -194,3 +194,40 @@ def test_a_parquet_double_amount_is_read_by_its_shortest_decimal(
               "with at most 4 fractional digits)")
     assert con.execute("SELECT reason FROM quarantine").fetchall() == [(reason,)]
     assert result.quarantined == 1
+
+
+# Every wrapper a .json file's rows may come in (readers._stage_json): a number in it
+# keeps its written digits as in a top-level array. A wrapper holding such a number is
+# cut into its elements by the salvage reader, which must find the same array.
+WRAPPERS = {
+    "Records": '{{"Records": {}}}',
+    "records": '{{"records": {}}}',
+    "events": '{{"events": {}}}',
+    "value": '{{"value": {}, "@odata.nextLink": "https://example.invalid/next"}}',
+    "items": '{{"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": {}}}',
+    # JSON members are unordered: an EventList whose `kind` follows its `items`
+    "items, kind after": '{{"items": {}, "kind": "EventList", "apiVersion": "audit.k8s.io/v1"}}',
+}
+
+
+@pytest.mark.parametrize("wrapper", list(WRAPPERS))
+def test_numbers_in_every_json_wrapper_are_read_as_written(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, wrapper: str) -> None:
+    rows = [_charge(f'"c{i}"', text) for i, (text, _) in enumerate(AMOUNTS)]
+    rows += [_charge(f'"id{i}"', '"4.99"', order_id=i) for i in IDS]
+    objects = ["{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in row.items()) + "}"
+               for row in rows]
+    path = tmp_path / "x.json"
+    path.write_text(WRAPPERS[wrapper].format("[\n" + ",\n".join(objects) + "\n]"))
+    (result,) = ingest_paths(con, [path], kind="charges")
+    expected = {i + 1: text for i, (text, amount) in enumerate(AMOUNTS) if amount is None}
+    assert (result.rows_read, result.quarantined) == (len(rows), len(expected))
+    stored = dict(con.execute("SELECT charge_id, amount FROM charges").fetchall())
+    assert {k: v for k, v in stored.items() if k.startswith("c")} == {
+        f"c{i}": amount for i, (_, amount) in enumerate(AMOUNTS) if amount is not None}
+    assert sorted(o for (o,) in con.execute(
+        "SELECT order_id FROM charges WHERE order_id IS NOT NULL").fetchall()) == sorted(IDS)
+    reasons = dict(con.execute("SELECT row_number, reason FROM quarantine").fetchall())
+    assert sorted(reasons) == sorted(expected)
+    for row, text in expected.items():
+        assert reasons[row].startswith(f"invalid amount in amount: {text} (")

@@ -9,7 +9,6 @@ kept (CloudTrail's `additionalEventData`, a Windows event's every EventData memb
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +16,14 @@ from typing import Any
 import duckdb
 
 from auditlog.kinds import KINDS
+from auditlog.textsafe import loads_written
 
 
 @dataclass(frozen=True)
 class SourceRecord:
     """Where one evidence row came from. `record`: the source record as parsed JSON (an
-    auditd event: its lines, one string), None for a row of the contract's own columns
+    auditd event: its lines, one string), its numbers as written (textsafe.WrittenFloat:
+    a float that remembers `9.50`), None for a row of the contract's own columns
     (its row is its record); `path`: the first path its content was loaded from, None
     for rows written without a file (a fixture's)."""
 
@@ -60,5 +61,5 @@ def source_records(con: duckdb.DuckDBPyConnection,
         ).fetchall()
         for sha, row, path, source_format, record in rows:
             found.append(SourceRecord(kind_name, item, sha, int(row), path, source_format,
-                                      None if record is None else json.loads(record)))
+                                      None if record is None else loads_written(record)))
     return tuple(found)

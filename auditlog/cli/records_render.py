@@ -7,14 +7,13 @@ goes through textsafe.terminal, never as markup, its control characters written 
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from auditlog.textsafe import terminal
+from auditlog.textsafe import terminal, written_json
 
 RecordsOption = Annotated[bool, typer.Option(
     "--records", help="Also show where each row of the trace was loaded from and its "
@@ -40,6 +39,6 @@ def source_records_view(entries: list[dict[str, Any]] | None) -> RenderableType:
         elif isinstance(record, str):  # auditd: the event's lines
             parts.extend(terminal(f"  {line}") for line in record.split("\n"))
         else:
-            text = json.dumps(record, indent=2, ensure_ascii=False)
+            text = written_json(record, indent=2)
             parts.extend(terminal(f"  {line}") for line in text.split("\n"))
     return Group(*parts)

@@ -22,6 +22,18 @@ written number is the match whose value is the rendered double; when the key rep
 in a nested object with a number of the same value, or with a string, which match is
 the top-level one cannot be told by a regular expression, and the row is quarantined
 (`unsure_reason`) rather than read with digits it may not have had.
+
+A mapping file's value (`[fields] amount = "data.object.amount"`, a kept or renamed
+top-level column) is a JSON value DuckDB extracted, so a number at its path comes back
+rendered the same way. It is read again the same way (`mapped_candidates`), from the
+record's text, or from the JSON text a path reads inside: the members named like the
+path's last key are looked up, and of those that are numbers, the one of the rendered
+double is the written text. The value at the path is a number, so strings elsewhere are
+no candidates. A number that is an element of an array (`amounts[0]`) has no key: it
+is looked up among the array elements of the text (`ELEMENT`). When two candidates have
+the rendered double (a key repeated with the same value, `[9.5, 9.50]`), which was
+written cannot be told: the row is quarantined (`mapped_unsure`) rather than read with
+digits it may not have had.
 """
 
 from __future__ import annotations
@@ -32,6 +44,10 @@ from auditlog.sqltext import sql_string
 # gives back as `0`). A colon inside a string (`"10:00:00.5Z"`) is not followed by such a
 # number and the end of the member; a false match costs only the lookup.
 MEMBER = r":[ \t\n\r]*(-?[0-9]+[.eE][0-9eE+-]*|-0)[ \t\n\r]*[,}]"
+
+# A number that is an element of an array: after `[` or `,` a number can only be one
+# (a member's key is a string); a match inside a string is one more candidate at most.
+ELEMENT = r"[\[,][ \t\n\r]*(-?[0-9][0-9.eE+-]*)"
 
 # Of the members named like the column (`m`: each one's number, quoted string, or NULL
 # for another value), those that may be the top-level value DuckDB gave back as `t`: a
@@ -88,6 +104,34 @@ def member_numbers(key: str, text: str) -> str:
     return (f"CASE WHEN _num THEN CASE WHEN {text} >= '-' AND {text} < ':' THEN "
             f"CASE WHEN al_rendered({text}) THEN "
             f"regexp_extract_all(_raw, {sql_string(member_pattern(key))}, 1) END END END")
+
+
+def mapped_candidates(key: str | None, value: str, text: str) -> str:
+    """SQL for the numbers that may be the written text of `value`, a JSON value DuckDB
+    extracted from the JSON text `text` at a path whose last key is `key` (None: the
+    path ends in an array index, and every number that is an array element is looked
+    at): NULL when `value` is no rendered number (most values: one json_type), else the
+    candidates, exactly one when the written text is told."""
+    rendered = f"CAST({value} AS VARCHAR)"
+    pattern = ELEMENT if key is None else member_pattern(key)
+    members = (f"list_filter(regexp_extract_all({text}, {sql_string(pattern)}, 1), "
+               "lambda x: NOT starts_with(x, '\"'))")
+    # An integer keeps its digits; only `0` may be a rendered `-0`.
+    return (f"CASE WHEN json_type({value}) IN ('DOUBLE', 'UBIGINT', 'BIGINT') THEN "
+            f"CASE WHEN al_rendered({rendered}) THEN "
+            f"al_written_candidates({members}, {rendered}) END END")
+
+
+def mapped_written(value: str, candidates: str) -> str:
+    """SQL for `value` with a rendered number replaced by its written text (a JSON
+    string of it, which typing reads as that text) when `candidates` tell it."""
+    return (f"CASE WHEN {candidates} IS NULL OR len({candidates}) <> 1 THEN {value} "
+            f"ELSE to_json({candidates}[1]) END")
+
+
+def mapped_unsure(candidates: str) -> str:
+    """SQL true when the written text of a rendered number cannot be told."""
+    return f"coalesce(len({candidates}) <> 1, false)"
 
 
 def unsure_reason(names: list[tuple[str, str]]) -> str:

@@ -202,8 +202,8 @@ PAGE_KEYS = frozenset(
 def _array_start(text: str) -> int | None:
     """Index of the '[' opening the array of rows: the document itself, the
     Records/records/events member of a top-level object, the `items` of a Kubernetes
-    audit EventList (its `kind` and `apiVersion` come first, as the API server writes
-    them), or the `value` member of an object holding only PAGE_KEYS; None if
+    audit EventList (its `kind` and `apiVersion` before or after it: the API server
+    writes them first, a tool that rewrites the file may not), or the `value` member of an object holding only PAGE_KEYS; None if
     neither."""
     at = _WS.match(text, 0).end()  # type: ignore[union-attr]
     if text.startswith("[", at):
@@ -214,6 +214,7 @@ def _array_start(text: str) -> int | None:
     names: set[str] = set()
     seen: dict[str, object] = {}  # the members read so far
     value: int | None = None
+    items: int | None = None  # an `items` array read before the `kind` that names it
     try:
         while True:
             at = _WS.match(text, at).end()  # type: ignore[union-attr]
@@ -224,8 +225,10 @@ def _array_start(text: str) -> int | None:
             at = _WS.match(text, at + 1).end()  # type: ignore[union-attr]
             if name in ("Records", "records", "events") and text.startswith("[", at):
                 return at
-            if name == "items" and text.startswith("[", at) and _audit_list(seen):
-                return at
+            if name == "items" and text.startswith("[", at):
+                if _audit_list(seen):
+                    return at
+                items = at  # JSON members are unordered: `kind` may follow
             names.add(name)
             if name == "value" and text.startswith("[", at) and names <= PAGE_KEYS:
                 value = at
@@ -237,6 +240,8 @@ def _array_start(text: str) -> int | None:
                 return value if at == value else None
             at = _WS.match(text, at).end()  # type: ignore[union-attr]
             if text.startswith("}", at):
+                if items is not None and _audit_list(seen):
+                    return items
                 return value if names <= PAGE_KEYS else None
             if not text.startswith(",", at):
                 return None

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import duckdb
 
 from auditlog.errors import UsageError
+from auditlog.ingest import numbers
 from auditlog.ingest.staging import CONTRACT_NAMES, MAPPED, Staged
 from auditlog.ingest.standard.mapping_file import Mapping, RowFilter
 from auditlog.ingest.standard.mapping_paths import optional, pointer, written
@@ -162,12 +163,37 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mappi
     unstaged = [n for i, n in enumerate(staged.columns) if f"c{i}" not in present]
 
     bad = _filtered(filters, mapping, ref_of, params)
+    # A number of a contract column as the file wrote it, not as DuckDB's JSON renders
+    # its double (numbers.py): kept top-level columns of the kind's names, and the
+    # paths of fields that give such a column.
+    kept_written = {int(e.removeprefix("c")): n.strip().lower()
+                    for e, n in zip(selects, names, strict=False)
+                    if staged.style == "json" and e.startswith("c") and e[1:].isdigit()
+                    and n.strip().lower() in CONTRACT_NAMES}
+    written_refs: dict[int, tuple[str | None, str]] = {}  # ref index -> where written
+    for target, listed in fields.items():
+        for _, r in listed if target in CONTRACT_NAMES else ():
+            j = ref_of(r)
+            where = None if j is None else _written_text(refs[int(j[2:])], ptrs, staged)
+            if j is not None and where is not None:
+                written_refs[int(j[2:])] = where
+    unsure = _unsure(fields, kept_written, written_refs, ref_of, mapping, params)
+    if unsure:
+        bad = f"coalesce({bad}, {unsure})"
     outputs = "".join(f",\n  {expr} AS c{i}" for i, expr in enumerate(selects))
     inner = f"SELECT * FROM {table}"
+    if kept_written:
+        found_kept = ", ".join(
+            f"{numbers.mapped_candidates(staged.columns[i], f'c{i}', '_raw')} AS _wc{i}"
+            for i in kept_written)
+        replaced = ", ".join(f"{numbers.mapped_written(f'c{i}', f'_wc{i}')} AS c{i}"
+                             for i in kept_written)
+        inner = (f"SELECT * REPLACE ({replaced}) FROM (SELECT *, {found_kept} "
+                 f"FROM {table})")
     if ptrs:
         listed_ptrs = "[" + ", ".join(sql_string(p) for p in ptrs) + "]"
         inner = (f"SELECT *, CASE WHEN _bad IS NULL THEN json_extract(_raw, {listed_ptrs}) "
-                 f"END AS _p FROM {table}")
+                 f"END AS _p FROM ({inner})")
     if values:
         raw_values = ", ".join(f"{v} AS _q{j}" for j, v in enumerate(values))
         present_values = ", ".join(
@@ -175,6 +201,12 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mappi
             f"trim(_q{j} ->> '$') = '') THEN NULL ELSE _q{j} END AS _r{j}"
             for j in range(len(values)))
         inner = f"SELECT *, {present_values} FROM (SELECT *, {raw_values} FROM ({inner}))"
+    if written_refs:
+        found_refs = ", ".join(f"{numbers.mapped_candidates(key, f'_r{j}', text)} AS _w{j}"
+                               for j, (key, text) in written_refs.items())
+        replaced = ", ".join(f"{numbers.mapped_written(f'_r{j}', f'_w{j}')} AS _r{j}"
+                             for j in written_refs)
+        inner = f"SELECT * REPLACE ({replaced}) FROM (SELECT *, {found_refs} FROM ({inner}))"
     select = f"SELECT _row, _loc, _raw, {bad} AS _bad{outputs}\nFROM ({inner})"
     select = _minor_units(select, names, staged, mapping)
     con.execute(
@@ -185,6 +217,53 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mappi
                     kind=staged.kind, source_format=staged.source_format)
     _refuse_objects(con, mapped, mapping, origins, bases, file)
     return mapped
+
+
+def _written_text(ref: PathRef, ptrs: list[str], staged: Staged
+                  ) -> tuple[str | None, str] | None:
+    """Where a number at `ref` is written, for numbers.mapped_candidates: the last key
+    of its path (None for an array index) and the SQL of the JSON text that holds it:
+    the record's text, or the JSON text a path reads inside; None where a number has
+    no written digits to look up (a CSV field is text; a Parquet double has none)."""
+    if ref.split:
+        outer = f"_p[{ptrs.index(pointer(ref.steps[:ref.split])) + 1}]"
+        text = f"CASE WHEN json_type({outer}) = 'VARCHAR' THEN {outer} ->> '$' END"
+        last = ref.steps[-1] if len(ref.steps) > ref.split else None
+        return (last if isinstance(last, str) else None), text
+    if staged.style != "json":
+        return None
+    if ref.column is not None:
+        return staged.columns[ref.column], "_raw"
+    last = ref.steps[-1]
+    return (last if isinstance(last, str) else None), "_raw"
+
+
+def _unsure(fields: _Fields, kept: dict[int, str], refs: dict[int, tuple[str | None, str]],
+            ref_of: Callable[[PathRef | None], str | None], mapping: Mapping,
+            params: dict[str, str]) -> str | None:
+    """SQL for the reason a row is quarantined when the written digits of a number a
+    contract column takes cannot be told (numbers.mapped_candidates): of a field, the
+    path it takes in that row (the first present)."""
+    reasons = [(numbers.mapped_unsure(f"_wc{i}"), name) for i, name in kept.items()]
+    for target, listed in fields.items():
+        chosen = [j for j in (ref_of(r) for _, r in listed) if j is not None]
+        if not any(int(j[2:]) in refs for j in chosen):
+            continue
+        # As _field chooses: among several paths, an object or array is no value.
+        skip = "" if len(chosen) == 1 else " AND json_type({}) NOT IN ('OBJECT', 'ARRAY')"
+        whens = " ".join(
+            f"WHEN {j} IS NOT NULL{skip.format(j)} THEN "
+            + (numbers.mapped_unsure(f"_w{j[2:]}") if int(j[2:]) in refs else "false")
+            for j in chosen)
+        reasons.append((f"coalesce(CASE {whens} END, false)", target))
+    if not reasons:
+        return None
+    why = ("cannot tell which digits were written, the same number is repeated "
+           f"elsewhere in the record (mapping {mapping.name}; write the value as a JSON "
+           "string)")
+    named = ", ".join(f"CASE WHEN {test} THEN {_bind(params, name)} END"
+                      for test, name in reasons)
+    return f"nullif(concat_ws(', ', {named}), '') || {_bind(params, ': ' + why)}"
 
 
 def _fit(probe: Probe, mapping: Mapping, fields: _Fields, filters: _Filters,
