@@ -317,13 +317,13 @@ def test_a_subscription_message_that_is_no_cloudtrail_record_is_quarantined(
     assert con.execute("SELECT location, raw, reason FROM quarantine ORDER BY location"
                        ).fetchall() == [
         ("line 2 event 1", '{"level": "info", "msg": "started"}',
-         'CloudWatch Logs event of log group "/aws/lambda/f" whose message is not a '
-         "CloudTrail record (nor a record of another log auditlog reads): its keys are "
-         "level, msg"),
+         ('CloudWatch Logs event of log group "/aws/lambda/f" whose message is not a '
+          "CloudTrail record (nor a record of another log auditlog reads): its keys are "
+          "level, msg")),
         ("line 2 event 2", "START RequestId: 8b1d Version: $LATEST",
-         'CloudWatch Logs event of log group "/aws/lambda/f" whose message is not a '
-         "CloudTrail record: it is not a JSON object (CloudTrail writes one JSON record "
-         "per event)")]
+         ('CloudWatch Logs event of log group "/aws/lambda/f" whose message is not a '
+          "CloudTrail record: it is not a JSON object (CloudTrail writes one JSON record "
+          "per event)"))]
     # A file of nothing else is quarantined the same way, not refused as of no kind.
     alone = tmp_path / "lambda.jsonl"
     alone.write_text(json.dumps(lambda_log) + "\n", encoding="utf-8")
@@ -339,8 +339,8 @@ def test_control_messages_are_said_to_hold_nothing(tmp_path: Path) -> None:
     (result,) = inv.ingest_results([path])
     assert (result.kind, result.rows_read, result.quarantined) == ("empty", 0, 0)
     assert [str(n) for n in told if isinstance(n, NoEvents)] == [
-        f"{path} is CloudWatch Logs control messages (a subscription filter's checks that "
-        "its destination is reachable, no log events): nothing in it to load"]
+        (f"{path} is CloudWatch Logs control messages (a subscription filter's checks that "
+         "its destination is reachable, no log events): nothing in it to load")]
 
 
 @pytest.mark.parametrize("name", ["firehose.jsonl", "firehose.jsonl.gz", "firehose"])
