@@ -306,5 +306,5 @@ def test_a_subscription_payload_without_events_is_quarantined_not_dropped(
     (result,) = ingest_paths(con, [path])
     assert (result.rows_read, result.loaded, result.quarantined) == (2, 1, 1)
     assert con.execute("SELECT location, reason FROM quarantine").fetchall() == [
-        ("line 2", "CloudWatch Logs DATA_MESSAGE without a logEvents array: no log events "
-                   "can be read from it")]
+        ("line 2", ("CloudWatch Logs DATA_MESSAGE without a logEvents array: no log events "
+                    "can be read from it"))]
