@@ -226,3 +226,141 @@ def test_a_digest_file_is_said_and_skipped(tmp_path: Path, kind: str | None) -> 
         "files, no events): nothing in it to load")]
     with inv.connect() as con:
         assert con.execute("SELECT kind FROM ingested_files").fetchall() == [("empty",)]
+
+
+# --- CloudWatch Logs subscriptions and Firehose -----------------------------------------
+# The payload a subscription filter delivers (AWS CloudWatch Logs User Guide, "Log data
+# format" of subscriptions): each event's message one CloudTrail record as written.
+
+CONTROL = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "",
+           "logStream": "", "subscriptionFilters": [],
+           "logEvents": [{"id": "", "timestamp": 1728396737000,
+                          "message": "CWL CONTROL MESSAGE: Checking health of destination "
+                                     "Firehose."}]}
+
+
+def subscription(messages: list[str], group: str = "aws-cloudtrail-logs") -> dict[str, Any]:
+    return {"messageType": "DATA_MESSAGE", "owner": "000000000",
+            "logGroup": group, "logStream": "000000000_CloudTrail_us-east-1",
+            "subscriptionFilters": ["to-firehose"],
+            "logEvents": [{"id": f"3195310660696698337880902507980421114328961542429822{i:04}",
+                           "timestamp": 1728396737000 + i, "message": m}
+                          for i, m in enumerate(messages)]}
+
+
+def lines_of(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def every_line() -> list[str]:
+    return [line for path in LOGS for line in lines_of(path) if "RoleToBeAssumed" not in line]
+
+
+@pytest.mark.parametrize("container", ["jsonl", "json.gz", "firehose.gz"])
+def test_every_record_from_a_cloudwatch_logs_subscription(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, container: str) -> None:
+    msgs = every_line()
+    payloads = [CONTROL, subscription(msgs[:5]), subscription(msgs[5:])]
+    if container == "jsonl":  # a Lambda's or Kinesis consumer's dump, one per line
+        path = tmp_path / "cwl.jsonl"
+        path.write_text("".join(json.dumps(p) + "\n" for p in payloads), encoding="utf-8")
+    elif container == "json.gz":  # one payload per object
+        path = tmp_path / "cwl.json.gz"
+        path.write_bytes(gzip.compress(json.dumps(payloads[1]).encode()))
+        payloads = payloads[1:2]
+    else:  # Firehose to S3: the gzipped payloads one after another, no delimiter
+        path = tmp_path / "firehose-1-2024-10-08-14-12-17-abc"
+        path.write_bytes(b"".join(gzip.compress(json.dumps(p).encode()) for p in payloads))
+    (result,) = ingest_paths(con, [path])
+    expected = {k: v for k, v in EXPECTED.items()
+                if container != "json.gz" or any(k in m for m in msgs[:5])}
+    assert (result.kind, result.rows_read, result.loaded, result.quarantined) == (
+        "privileges+actions", len(expected), len(expected), 0)
+    assert loaded(con) == expected
+    # The source record is the message as written; the envelope and event are in extra.
+    grant = "6bf9a009-b248-415d-a8a9-63b7fe5621c0"
+    if grant in expected:
+        (i,) = [i for i, m in enumerate(msgs) if grant in m]
+        ((record, envelope),) = con.execute(
+            "SELECT record, extra -> '$.cloudwatch_logs' FROM privileges_with_record "
+            "WHERE event_id = $id", {"id": grant}).fetchall()
+        assert record == msgs[i]
+        k = i if i < 5 else i - 5  # its index in its payload
+        assert json.loads(envelope) == {
+            "owner": "000000000", "logGroup": "aws-cloudtrail-logs",
+            "logStream": "000000000_CloudTrail_us-east-1",
+            "subscriptionFilters": ["to-firehose"],
+            "id": f"3195310660696698337880902507980421114328961542429822{k:04}",
+            "timestamp": 1728396737000 + k}
+
+
+def test_a_record_from_s3_and_from_a_subscription_is_one_event(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    path = tmp_path / "cwl.jsonl"
+    path.write_text(json.dumps(subscription(every_line())) + "\n", encoding="utf-8")
+    first, second = ingest_paths(con, [s3_object(tmp_path / "ct.json.gz", every_record()),
+                                       path])
+    assert (first.loaded, second.rows_read, second.duplicates, second.quarantined) == (
+        len(EXPECTED), len(EXPECTED), len(EXPECTED), 0)
+
+
+def test_a_subscription_message_that_is_no_cloudtrail_record_is_quarantined(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    (rec,) = lines_of(DATA / "test-attach-user-role-json.log")
+    lambda_log = subscription(['{"level": "info", "msg": "started"}',
+                               "START RequestId: 8b1d Version: $LATEST"], "/aws/lambda/f")
+    path = tmp_path / "cwl.jsonl"
+    path.write_text(json.dumps(subscription([rec])) + "\n" + json.dumps(lambda_log) + "\n",
+                    encoding="utf-8")
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.quarantined) == (3, 1, 2)
+    assert con.execute("SELECT location, raw, reason FROM quarantine ORDER BY location"
+                       ).fetchall() == [
+        ("line 2 event 1", '{"level": "info", "msg": "started"}',
+         ('CloudWatch Logs event of log group "/aws/lambda/f" whose message is not a '
+          "CloudTrail record (nor a record of another log auditlog reads): its keys are "
+          "level, msg")),
+        ("line 2 event 2", "START RequestId: 8b1d Version: $LATEST",
+         ('CloudWatch Logs event of log group "/aws/lambda/f" whose message is not a '
+          "CloudTrail record: it is not a JSON object (CloudTrail writes one JSON record "
+          "per event)"))]
+    # A file of nothing else is quarantined the same way, not refused as of no kind.
+    alone = tmp_path / "lambda.jsonl"
+    alone.write_text(json.dumps(lambda_log) + "\n", encoding="utf-8")
+    (result,) = ingest_paths(con, [alone])
+    assert (result.rows_read, result.loaded, result.quarantined) == (2, 0, 2)
+
+
+def test_control_messages_are_said_to_hold_nothing(tmp_path: Path) -> None:
+    told: list[Notice] = []
+    inv = Investigation(tmp_path / "d.duckdb", notify=told.append)
+    path = tmp_path / "control.json"
+    path.write_text(json.dumps(CONTROL), encoding="utf-8")
+    (result,) = inv.ingest_results([path])
+    assert (result.kind, result.rows_read, result.quarantined) == ("empty", 0, 0)
+    assert [str(n) for n in told if isinstance(n, NoEvents)] == [
+        (f"{path} is CloudWatch Logs control messages (a subscription filter's checks that "
+         "its destination is reachable, no log events): nothing in it to load")]
+
+
+@pytest.mark.parametrize("name", ["firehose.jsonl", "firehose.jsonl.gz", "firehose"])
+def test_records_firehose_concatenated_without_a_delimiter(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, name: str) -> None:
+    # Kinesis Firehose writes records to S3 one after another: `{...}{...}` on one line.
+    text = "".join(every_line()).encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.quarantined) == (
+        len(EXPECTED), len(EXPECTED), 0)
+    assert loaded(con) == EXPECTED
+
+
+def test_a_damaged_line_keeps_a_json_lines_file_json_lines(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    msgs = every_line()
+    path = tmp_path / "ct.jsonl"
+    path.write_text("\n".join([msgs[0], msgs[1][:-3], *msgs[2:]]) + "\n", encoding="utf-8")
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.quarantined) == (len(msgs), 1)
+    assert con.execute("SELECT location FROM quarantine").fetchall() == [("line 2",)]

@@ -266,3 +266,45 @@ def test_empty_members_named_like_other_records_change_nothing(
                source="events.amazonaws.com")], form="lines")
     assert rows(con, "SELECT event_id, action FROM actions ORDER BY event_id") == [
         ("n1", "ListUsers"), ("n2", "PutRule")]
+
+
+def cwl(messages: list[Any], group: str = "aws-cloudtrail-logs") -> dict[str, Any]:
+    """A CloudWatch Logs subscription payload of these messages (a record: its JSON)."""
+    return {"messageType": "DATA_MESSAGE", "owner": ACCOUNT, "logGroup": group,
+            "logStream": f"{ACCOUNT}_CloudTrail_us-east-1", "subscriptionFilters": ["f"],
+            "logEvents": [{"id": str(i), "timestamp": 1772359200000 + i,
+                           "message": m if isinstance(m, str) else json.dumps(m)}
+                          for i, m in enumerate(messages)]}
+
+
+def test_an_eventbridge_event_logged_to_cloudwatch_logs_is_its_cloudtrail_record(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # An EventBridge rule whose target is a log group writes the envelope as the message;
+    # a subscription of that group delivers it. Both envelopes are kept, the record is
+    # the CloudTrail record.
+    grant = record("e1", "AttachUserPolicy", {"userName": "bob", "policyArn": "arn:p"})
+    envelope = {"version": "0", "id": "eb-1", "detail-type": "AWS API Call via CloudTrail",
+                "source": "aws.iam", "account": ACCOUNT, "time": "2026-03-01T10:00:00Z",
+                "region": "us-east-1", "resources": [], "detail": grant}
+    path = tmp_path / "cwl.json"
+    path.write_text(json.dumps(cwl([envelope], "/aws/events/cloudtrail")), encoding="utf-8")
+    (result,) = ingest_paths(con, [path])
+    assert (result.kind, result.loaded, result.quarantined) == ("privileges+actions", 1, 0)
+    ((subject, bridge, logs, source),) = con.execute(
+        "SELECT subject, extra ->> '$.eventbridge.id', extra ->> '$.cloudwatch_logs.logGroup', "
+        "record FROM privileges_with_record").fetchall()
+    assert (subject, bridge, logs, json.loads(source)) == (
+        "bob", "eb-1", "/aws/events/cloudtrail", grant)
+
+
+def test_a_subscription_payload_without_events_is_quarantined_not_dropped(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    broken = {**cwl([]), "logEvents": "gone"}
+    path = tmp_path / "cwl.jsonl"
+    path.write_text(json.dumps(cwl([record("e2", "ListUsers")])) + "\n" + json.dumps(broken)
+                    + "\n", encoding="utf-8")
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.quarantined) == (2, 1, 1)
+    assert con.execute("SELECT location, reason FROM quarantine").fetchall() == [
+        ("line 2", ("CloudWatch Logs DATA_MESSAGE without a logEvents array: no log events "
+                    "can be read from it"))]

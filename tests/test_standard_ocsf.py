@@ -212,3 +212,65 @@ def test_unmapped_written_as_a_json_string_is_read(
         "ORDER BY event_id").fetchall() == [
         ("u1", "CHG-1", "carol", json.dumps(json.dumps({"ticket": "CHG-1", "approver": "carol"}))),
         ("u2", None, None, '"notjsonstring"'), ("u3", None, None, '[1,2,"othertypes"]')]
+
+
+def test_integral_floats_are_the_integers_they_write(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # A producer holding every number as a float (a JSON encoder of doubles, a Parquet
+    # DOUBLE column) writes 3005.0; 3005.5 is no class (never rounded to 3006, Group
+    # Management, nor an activity 1.5 to 2).
+    grant = {**ev("f1", 3005, 1, user=BOB, privileges=["crm:read"]),
+             "class_uid": 3005.0, "activity_id": 1.0, "status_id": 1.0}
+    failed = {**ev("f2", 3005, 1, user=BOB, privileges=["crm:write"]),
+              "class_uid": 3.005e3, "activity_id": 1.0, "status_id": 2.0}
+    half = {**ev("f3", 3005, 1, user=BOB, privileges=["x"]), "class_uid": 3005.5}
+    act = {**ev("f4", 3005, 1, user=BOB, privileges=["y"]), "activity_id": 1.5}
+    result = load(con, tmp_path / "floats.jsonl", [grant, failed, half, act])
+    assert (result.loaded, result.quarantined) == (3, 1)
+    assert privileges(con) == [("f1", "alice", "bob", "crm:read", "grant", None)]
+    assert con.execute("SELECT event_id, action, result, extra ->> '$.class_uid' FROM actions "
+                       "ORDER BY 1").fetchall() == [
+        ("f2", "assign_privileges", "failure", "3005"),
+        ("f4", "class 3005 activity 1.5", "success", "3005")]
+    assert con.execute("SELECT reason FROM quarantine").fetchall() == [
+        ("OCSF event whose class_uid 3005.5 is not an integer (no class)",)]
+
+
+def test_the_login_names_an_account_over_its_display_name(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # Okta's System Log in OCSF: the display name in `name`, the login in `email_addr`,
+    # the Okta id in `uid`. The login is what Okta's own log (ingest/standard/okta.py),
+    # Entra, Workspace and GCP name the account by, lower-cased there too; a grant's
+    # subject and the actor of that account's actions must be one string.
+    admin = {"name": "Jane Admin", "email_addr": "Jane.Admin@Example.com",
+             "uid": "00u1admin"}
+    bob = {"name": "Bob Builder", "email_addr": "bob@example.com", "uid": "00u2bob"}
+    grant = {**ev("o1", 3005, 3, user=bob, iam_role={"name": "Super Administrator"}),
+             "actor": {"user": admin}}
+    login = {**ev("o2", 3002, 1, user=bob), "actor": {"user": bob}}
+    # Without a login the name is taken, then the uid, as before.
+    named = {**ev("o3", 3001, 2), "actor": {"user": {"name": "carol", "uid": "00u3"}},
+             "user": {"uid": "00u4"}}
+    load(con, tmp_path / "okta-ocsf.jsonl", [grant, login, named])
+    assert privileges(con) == [
+        ("o1", "jane.admin@example.com", "bob@example.com", "Super Administrator", "grant",
+         None)]
+    assert con.execute("SELECT event_id, actor, action, object FROM actions ORDER BY 1"
+                       ).fetchall() == [("o2", "bob@example.com", "login", None),
+                                        ("o3", "carol", "enable", "00u4")]
+    # The event as written stays whole.
+    assert con.execute("SELECT extra -> '$.ocsf.actor.user' FROM privileges").fetchone() == (
+        json.dumps(admin, separators=(",", ":")),)
+
+
+@pytest.mark.parametrize(("cls", "activity", "action"), [
+    (3003, 1, "assign_privileges"), (3003, 2, "assign_groups"), (3003, 3, "assign_roles"),
+    (3002, 7, "account_switch"), (6001, 7, "export"), (6004, 2, "access_deny"),
+    (6005, 4, "query"), (6006, 12, "share"), (6007, 2, "completed"),
+    (6008, 1, "general_error")])
+def test_an_activity_without_a_name_is_named_by_the_schema(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, cls: int, activity: int,
+        action: str) -> None:
+    event = ev("n1", cls, activity, user=BOB)
+    load(con, tmp_path / "unnamed.jsonl", [event])
+    assert con.execute("SELECT action FROM actions").fetchall() == [(action,)]

@@ -99,6 +99,10 @@ def stage(
     try:
         if source.format == "jsonl":
             keys, repeated, all_json, written = probe or ([], False, False, True)
+            if probe is not None and not all_json and _concatenated(con, source):
+                # Records written one after another with no line break between some
+                # (Kinesis Firehose's S3 objects): the values of a JSON document.
+                return _stage_json(con, source)
             return _stage_jsonl(con, source, lazy and not repeated and not standard(set(keys)),
                                 keys, all_json, written)
         if source.format == "json":
@@ -364,6 +368,24 @@ def _stage_jsonl(
     ))
     return [Staged(columns=keys, style="json", lazy=True, scan=scan, loc_prefix="line ",
                    all_json=all_json, written_numbers=written)]
+
+
+def _concatenated(con: duckdb.DuckDBPyConnection, source: InputFile) -> bool:
+    """Whether a JSON Lines file with a line that is not JSON by itself is JSON values
+    one after another (`{...}{...}` on a line, as Kinesis Firehose writes records to S3
+    without a delimiter), every value an object: then it is read as a JSON document of
+    concatenated values. A damaged line keeps the file JSON Lines (that line is
+    quarantined, the others load). Asked on a connection of its own, as `_probe`."""
+    probe = con.cursor()
+    try:
+        row = probe.execute(
+            f"SELECT count(*), bool_and(json_type(json) = 'OBJECT') "
+            f"FROM {_json_objects_sql(source)}").fetchone()
+    except READ_ERRORS:
+        return False
+    finally:
+        probe.close()
+    return bool(row and row[0] and row[1])
 
 
 # --- JSON documents -----------------------------------------------------------------

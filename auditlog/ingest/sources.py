@@ -31,13 +31,13 @@ from typing import Protocol
 import duckdb
 
 from auditlog.errors import InputError
-from auditlog.ingest import records
+from auditlog.ingest import cloudwatch, records
 from auditlog.ingest.auditd import Auditd
 from auditlog.ingest.evtx import Evtx
 from auditlog.ingest.files import InputFile, TextProfile
 from auditlog.ingest.kept import keep_docs, keep_grouped
 from auditlog.ingest.readers import READ_ERRORS, NativeFormats, read_error
-from auditlog.ingest.staging import DOCS, GROUPED, Records, Staged
+from auditlog.ingest.staging import CWL_ENVELOPES, DOCS, GROUPED, Records, Staged, drop
 from auditlog.ingest.standard.azure import AzureMonitor
 from auditlog.ingest.standard.cloudtrail import CloudTrail, CloudTrailDigest
 from auditlog.ingest.standard.gcp import CloudAudit
@@ -77,9 +77,11 @@ class Reader(Protocol):
         ...
 
 
+CLOUDTRAIL = CloudTrail()
+
 # Tried in order, most specific first: the first that matches a file's keys stages it.
 ADAPTERS: tuple[Adapter, ...] = (
-    CloudTrail(),
+    CLOUDTRAIL,
     CloudTrailDigest(),
     KubernetesAudit(),
     CloudAudit(),
@@ -110,7 +112,9 @@ def adapter_for(keys: set[str]) -> Adapter | None:
 
 
 def is_standard(keys: set[str]) -> bool:
-    return adapter_for(keys) is not None
+    """Whether records with these keys are an adapter's, or a CloudWatch Logs
+    subscription message holding such records (cloudwatch.py): never native columns."""
+    return adapter_for(keys) is not None or cloudwatch.KEYS <= keys
 
 
 def read(
@@ -153,7 +157,21 @@ def stage_records(con: duckdb.DuckDBPyConnection, *, adapters: bool = True) -> l
     (a collector's output holding native Kubernetes audit events, GKE `protoPayload`
     entries and AKS diagnostic records). The records are grouped by their key sets in
     SQL, and an adapter is asked once per key set, not per record; a file whose key
-    sets all point one way (nearly every file) is staged in one piece as before."""
+    sets all point one way (nearly every file) is staged in one piece as before.
+
+    Records in CloudWatch Logs subscription messages are first unwrapped into the
+    records their events hold (cloudwatch.py), each then told by its own keys."""
+    try:
+        return _stage_records(con, adapters,
+                              cloudwatch.unwrap(con) if adapters else cloudwatch.Unwrapped(0, 0, 0))
+    finally:
+        drop(con, CWL_ENVELOPES)
+
+
+def _stage_records(con: duckdb.DuckDBPyConnection, adapters: bool,
+                   unwrapped: cloudwatch.Unwrapped) -> list[Staged]:
+    if unwrapped.messages and _is_empty(con):
+        return [_no_events(con, unwrapped.no_events or "CloudWatch Logs messages")]
     records.mark_repeated_keys(con)
     shapes = records.record_shapes(con) if adapters else None
     if shapes is None:
@@ -161,6 +179,16 @@ def stage_records(con: duckdb.DuckDBPyConnection, *, adapters: bool = True) -> l
         adapter = adapter_for(set(keys)) if adapters else None
         return _stage_whole(con, adapter, keys)
     claims = {shape: _claim(set(shape)) for shape in shapes}
+    if unwrapped.events and None in claims.values():
+        # A subscription's event whose message no format claims: quarantined naming the
+        # log group, and, when nothing else in the file is a record auditlog reads, by
+        # the CloudTrail adapter (what such subscriptions are read for), not refused as
+        # a file of no kind.
+        cloudwatch.unclaimed(con, [shape for shape, claim in claims.items() if claim is None])
+        shapes = records.record_shapes(con) or []
+        claims = {shape: _claim(set(shape)) for shape in shapes}
+        if not claims:
+            return _stage_whole(con, CLOUDTRAIL, [])
     formats = [a for a in ADAPTERS if a.name in claims.values()]
     native = NATIVE in claims.values()
     if not formats or (len(formats) == 1 and not native):
@@ -168,6 +196,19 @@ def stage_records(con: duckdb.DuckDBPyConnection, *, adapters: bool = True) -> l
         keys = sorted({k for shape in shapes for k in shape})
         return _stage_whole(con, formats[0] if formats else None, keys)
     return _stage_groups(con, claims, formats)
+
+
+def _is_empty(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {DOCS})").fetchone()
+    return bool(row and row[0])
+
+
+def _no_events(con: duckdb.DuckDBPyConnection, what: str) -> Staged:
+    """A file whose records held no events (`what` it is): no rows, no kind."""
+    table = "_stage_no_events"
+    drop(con, table)
+    con.execute(f"ALTER TABLE {DOCS} RENAME TO {table}")
+    return Staged(columns=[], style="json", table=table, no_events=what)
 
 
 def _stage_whole(con: duckdb.DuckDBPyConnection, adapter: Adapter | None,

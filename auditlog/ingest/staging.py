@@ -58,6 +58,11 @@ GROUPED = "_docs_grouped"
 # keep_events (from sources.stage_records and the EVTX and auditd readers); read and
 # dropped by kept.store_kept once the file's rows are stored.
 KEPT = "_kept_records"
+# The CloudWatch Logs subscription envelope each record unwrapped from one came in
+# (`_row, _envelope`: the envelope less its events, with the event's id and timestamp).
+# Written by cloudwatch.unwrap (from sources.stage_records); read by the CloudTrail
+# adapter (its rows' `extra.cloudwatch_logs`); dropped by sources.stage_records.
+CWL_ENVELOPES = "_cwl_envelopes"
 # Scratch of the readers, each created and dropped within one reader call: physical
 # lines of a JSON Lines file, the top-level values of a JSON document, a CSV file's
 # records, and the record numbers around malformed records (rejected, then numbered).
@@ -95,7 +100,8 @@ CSV_LINES = "_csv_lines"
 
 # Every shared name, for drop_all.
 ALL = (STAGE, TYPED, TYPED_SCAN, VERDICT, SPECIAL, LINES, DOCS, GROUPED, TOP, CSV,
-       RECORD_NUMBERS, REJECTED, MATERIALIZED, CSV_REJECTS, CSV_SCANS, KEPT, CSV_LINES)
+       RECORD_NUMBERS, REJECTED, MATERIALIZED, CSV_REJECTS, CSV_SCANS, KEPT, CSV_LINES,
+       CWL_ENVELOPES)
 
 
 def kind_table(source_format: str, kind: str) -> str:

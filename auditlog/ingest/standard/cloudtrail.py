@@ -58,7 +58,16 @@ from __future__ import annotations
 
 import duckdb
 
-from auditlog.ingest.staging import DOCS, Staged, extract, key, kind_table, split_by_kind, text
+from auditlog.ingest.staging import (
+    CWL_ENVELOPES,
+    DOCS,
+    Staged,
+    extract,
+    key,
+    kind_table,
+    split_by_kind,
+    text,
+)
 from auditlog.ingest.standard.aws import aws_principal, calls_values, credential_values
 from auditlog.ingest.standard.aws_access import access_sql
 
@@ -92,7 +101,8 @@ FIELDS = {
 EXTRA_COMMON = ["error_code", "error_message", "user_agent", "aws_region", "aws_account",
                 "event_type", "read_only", "request_id", "user_identity", "actor_raw", "actor_role",
                 "request_parameters", "response_elements", "resources",
-                "additional_event_data", "service_event_details", "eventbridge"]
+                "additional_event_data", "service_event_details", "eventbridge",
+                "cloudwatch_logs"]
 COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
                    "event_name", "event_source", "source_ip", "source_carries_approval",
@@ -126,6 +136,13 @@ class CloudTrail:
                         f"CAST(NULL AS VARCHAR) AS _outer, CAST(NULL AS JSON) AS _envelope "
                         f"FROM {DOCS} WHERE false")
         source = "_ct_docs" if envelopes else DOCS
+        # Records unwrapped from CloudWatch Logs subscription messages (cloudwatch.py):
+        # their envelopes, by row.
+        subscribed = _exists(con, CWL_ENVELOPES)
+        con.execute("CREATE OR REPLACE TEMP TABLE _ct_cwl AS "
+                    + (f"SELECT _row, _envelope FROM {CWL_ENVELOPES}" if subscribed else
+                       "SELECT CAST(NULL AS BIGINT) AS _row, CAST(NULL AS JSON) AS _envelope "
+                       "WHERE false"))
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_fields AS {extract(FIELDS, source)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_access AS {access_sql(ACCESS_CALLS)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _ct_mapped AS {MAPPED_SQL}")
@@ -139,6 +156,7 @@ class CloudTrail:
             con.execute("DROP TABLE _ct_docs")
         con.execute("DROP TABLE _ct_fields")
         con.execute("DROP TABLE _ct_envelopes")
+        con.execute("DROP TABLE _ct_cwl")
         con.execute("DROP TABLE _ct_calls")
         con.execute("DROP TABLE _ct_creds")
         con.execute("DROP TABLE _ct_access")
@@ -182,6 +200,12 @@ FROM (SELECT d.*,
              END AS detail_type
       FROM {DOCS} d)
 """
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary "
+                      "AND table_name = $name", {"name": table}).fetchone()
+    return bool(row and row[0])
+
 
 def _has_envelopes(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether a record of DOCS may be an EventBridge envelope (its text names a
@@ -232,7 +256,7 @@ END"""
 
 MAPPED_SQL = f"""
 WITH records AS (
-  SELECT f.*, u._outer, u._envelope,
+  SELECT f.*, u._outer, u._envelope, w._envelope AS _subscription,
          {text('event_name')} AS name,
          {text('event_source')} AS service,
          coalesce({text('event_time')}, {text('logstash_time')}) AS ts,
@@ -265,7 +289,8 @@ WITH records AS (
            WHEN json_type(f.ui) IS DISTINCT FROM 'OBJECT'
              THEN 'CloudTrail record without userIdentity'
          END AS reason
-  FROM _ct_fields f LEFT JOIN _ct_envelopes u ON u._row = f._row),
+  FROM _ct_fields f LEFT JOIN _ct_envelopes u ON u._row = f._row
+  LEFT JOIN _ct_cwl w ON w._row = f._row),
 classified AS (
   SELECT r.*, c.operation, x.access_opened_to,
          json_extract_string(r.rp, c.subject_path) AS subject,
@@ -331,7 +356,10 @@ SELECT
   additional AS additional_event_data,
   service_details AS service_event_details,
   -- The EventBridge envelope a record came in, less the record itself (its `detail`).
-  _envelope AS eventbridge
+  _envelope AS eventbridge,
+  -- The CloudWatch Logs subscription message a record came in (owner, logGroup,
+  -- logStream, subscriptionFilters) with its event's id and timestamp.
+  _subscription AS cloudwatch_logs
 FROM classified
 """
 

@@ -28,10 +28,14 @@ with Other (99) a `status` of Failure) granted nothing: it is an action with res
 `failure`.
 
 Columns: event_id = `metadata.uid`, ts = `time` (epoch ms; `time_dt` when missing),
-actor = `actor.user.name`, else `actor.user.uid` (the name is what CloudTrail's
-userName and most directories call the account; for 3002 the authenticating `user`),
-else `actor.invoked_by` (an AWS service), the app or the process; subject = `user.name`,
-else `user.uid` (groups and roles likewise by name, else uid).
+actor = the login `actor.user.email_addr` lower-cased, else `actor.user.name`, else
+`actor.user.uid` (for 3002 the authenticating `user`), else `actor.invoked_by` (an AWS
+service), the app or the process; subject = `user.email_addr` lower-cased, else
+`user.name`, else `user.uid` (groups and roles by name, else uid). The login comes
+first because it is the id the account has in other logs (Okta's own log, Entra,
+Workspace, GCP), where `name` is, for some producers (Okta in OCSF), a display name.
+class_uid, activity_id and status_id written as integral floats (`3005.0`) are those
+integers; a fraction is never rounded (_integer).
 
 **Principals.** An AWS caller's ARN, wherever a producer put it (`actor.user.uid` in
 OCSF 1.1 and Security Lake, `uuid` in 1.0, `uid_alt`), wins over the name and is written
@@ -84,7 +88,10 @@ ACTIVITIES: dict[int, tuple[str, ...]] = {
            "attach_policy", "detach_policy", "lock", "mfa_factor_enable",
            "mfa_factor_disable", "unlock"),
     3002: ("login", "logout", "authentication_ticket", "service_ticket_request",
-           "service_ticket_renew", "preauth"),
+           "service_ticket_renew", "preauth", "account_switch"),
+    # Authorize Session: privileges, groups or roles given to a session (Windows 4672):
+    # actions; nothing is granted to an account beyond that session.
+    3003: ("assign_privileges", "assign_groups", "assign_roles"),
     3004: ("create", "read", "update", "delete", "move", "enroll", "unenroll", "enable",
            "disable", "activate", "deactivate", "suspend", "resume"),
     3005: ("assign_privileges", "revoke_privileges", "assign_role", "remove_role"),
@@ -99,16 +106,25 @@ ACTIVITIES: dict[int, tuple[str, ...]] = {
     3008: ("create", "update", "delete", "assign_privileges", "remove_privileges",
            "assign_resources", "remove_resources", "attach_policies", "detach_policies",
            "add_programmatic_credentials", "remove_programmatic_credentials"),
+    6001: ("create", "read", "update", "delete", "search", "import", "export", "share"),
     6002: ("install", "remove", "start", "stop", "restart", "enable", "disable", "update"),
     6003: ("create", "read", "update", "delete"),
+    6004: ("access_grant", "access_deny", "access_revoke", "access_error"),
+    6005: ("read", "update", "connect", "query", "write", "create", "delete", "list",
+           "encrypt", "decrypt"),
+    6006: ("upload", "download", "update", "delete", "rename", "copy", "move", "restore",
+           "preview", "lock", "unlock", "share", "unshare", "open", "sync", "unsync",
+           "access_check"),
+    6007: ("started", "completed", "cancelled", "duration_violation", "pause_violation",
+           "error", "paused", "resumed", "restarted", "delayed"),
+    6008: ("general_error", "translation_error"),
 }
 
-# The other classes of the IAM and application categories OCSF defines (1.7: Authorize
-# Session; Web Resources, Web Resource Access, Datastore, File Hosting, Scan Activity,
-# Application Error): actions named by their activity_name. A class_uid of those
-# categories that is none of these nor of ACTIVITIES is no class auditlog can read.
-OTHER_CLASSES: tuple[int, ...] = (3003, 6001, 6004, 6005, 6006, 6007, 6008)
-KNOWN_CLASSES: tuple[int, ...] = tuple(sorted({*ACTIVITIES, *OTHER_CLASSES}))
+# (The activity names are the OCSF schema's captions, events/iam/*.json and
+# events/application/*.json of ocsf/ocsf-schema 1.9.0-dev, in snake case as an event's
+# activity_name is read.) A class_uid of the IAM or application category that is none
+# of these is no class auditlog can read.
+KNOWN_CLASSES: tuple[int, ...] = tuple(sorted(ACTIVITIES))
 
 # (class_uid, grant activity, revoke activity, whose privileges change, what is granted).
 # Whose: the event's `user`, `group` or `iam_role`, or "item" when each granted item is a
@@ -149,6 +165,7 @@ FIELDS = {
     "actor_uid": "$.actor.user.uid",
     "actor_uuid": "$.actor.user.uuid",
     "actor_uid_alt": "$.actor.user.uid_alt",
+    "actor_email": "$.actor.user.email_addr",
     "actor_invoked_by": "$.actor.invoked_by",
     "actor_type": "$.actor.user.type",
     "actor_issuer": "$.actor.session.issuer",
@@ -158,6 +175,7 @@ FIELDS = {
     "session": "$.session.uid",
     "user_name": "$.user.name",
     "user_uid": "$.user.uid",
+    "user_email": "$.user.email_addr",
     "privileges": key("privileges"),
     "policies": key("policies"),
     "policy": key("policy"),
@@ -279,19 +297,33 @@ def _item_name(item: str) -> str:
             f"ELSE nullif(trim({item} ->> '$'), '') END")
 
 
+def _integer(expr: str) -> str:
+    """SQL: the integer a value is, NULL when it is none. An integral number written with
+    a fraction or an exponent (`3005.0`, `3.005e3`, as a producer that holds every number
+    as a float writes it) is that integer; `3005.5` is none. (DuckDB's cast of text to
+    INTEGER rounds `3005.5` to 3006, another class: a code is never rounded.)"""
+    number = f"TRY_CAST({expr} AS DOUBLE)"
+    return (f"CASE WHEN {number} = floor({number}) AND abs({number}) < 2147483648 "
+            f"THEN CAST({number} AS INTEGER) END")
+
+
 # One row per event: its class, what it means, and (for privilege changes) the JSON array
 # of items it names, with the subject and operation shared by all of them.
 EVENTS_SQL = f"""
 WITH events AS (
   SELECT f.*,
-         TRY_CAST({text('class_uid')} AS INTEGER) AS cls,
-         TRY_CAST({text('activity_id')} AS INTEGER) AS act,
+         {_integer(text('class_uid'))} AS cls,
+         {_integer(text('activity_id'))} AS act,
          coalesce({text('time')}, {text('time_dt')}) AS ts,
          -- Failure (2); without a status_id, or with Other (99), the status caption.
-         coalesce(TRY_CAST({text('status_id')} AS INTEGER) = 2
-                  OR (coalesce(TRY_CAST({text('status_id')} AS INTEGER), 99) = 99
+         coalesce({_integer(text('status_id'))} = 2
+                  OR (coalesce({_integer(text('status_id'))}, 99) = 99
                       AND lower({text('status')}) IN ('failure', 'failed')), false) AS failed,
-         coalesce({text('user_name')}, {text('user_uid')}) AS user_raw,
+         -- The account as other logs name it (see "Principals"): an AWS ARN, else the
+         -- login (email_addr, lower-cased), else the name, else the uid.
+         coalesce(CASE WHEN starts_with({text('user_uid')}, 'arn:aws') THEN {text('user_uid')} END,
+                  lower(nullif(trim({text('user_email')}), '')), {text('user_name')},
+                  {text('user_uid')}) AS user_raw,
          coalesce({text('group_name')}, {text('group_uid')}) AS group_id,
          coalesce({text('role_name')}, {text('role_uid')}) AS role_id,
          -- A CloudTrail event in OCSF (AWS Security Lake copies eventName/eventSource to
@@ -319,6 +351,7 @@ named AS (
                              THEN actor_uuid_text END,
                         CASE WHEN starts_with(actor_alt_text, 'arn:aws')
                              THEN actor_alt_text END,
+                        lower(nullif(trim({text('actor_email')}), '')),
                         {text('actor_name')}, actor_uid_text, {text('actor_invoked_by')},
                         {text('actor_app')}, {text('actor_process')}) AS actor_text
         FROM (SELECT e.*, {text('actor_uid')} AS actor_uid_text,
@@ -328,6 +361,9 @@ judged AS (
   SELECT e.*,
          CASE
            WHEN _bad IS NOT NULL THEN _bad
+           WHEN cls IS NULL AND TRY_CAST({text('e.class_uid')} AS DOUBLE) IS NOT NULL
+             THEN 'OCSF event whose class_uid ' || {text('e.class_uid')}
+                  || ' is not an integer (no class)'
            WHEN cls IS NULL THEN 'OCSF event without a numeric class_uid'
            -- An extension's class: <extension uid> * 100000 + <category> * 1000 + <n>.
            WHEN cls >= 100000 THEN 'OCSF class ' || cls || ' is a class of extension '
@@ -427,7 +463,8 @@ SELECT
     WHEN cls = 3002 AND act = 1 THEN 'login'
     WHEN cls = 3002 AND act = 2 THEN 'logout'
     WHEN cls = 6003 THEN coalesce({text('api_operation')}, named_activity, a.activity)
-    ELSE coalesce(named_activity, a.activity, 'class ' || cls || ' activity ' || act)
+    ELSE coalesce(named_activity, a.activity, 'class ' || cls || ' activity '
+                  || coalesce(CAST(act AS VARCHAR), {text('x.activity_id')}, 'unknown'))
   END AS action,
   CASE
     WHEN _kind = 'privileges'
