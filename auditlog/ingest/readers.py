@@ -29,6 +29,7 @@ from auditlog.ingest.staging import (
     CSV_REJECTS,
     CSV_SCANS,
     DOCS,
+    HEADERS,
     IN_DOCS,
     LINES,
     RECORD_NUMBERS,
@@ -39,6 +40,7 @@ from auditlog.ingest.staging import (
     Records,
     Staged,
     drop,
+    note_headers,
 )
 from auditlog.sqltext import escape_ident, json_path, quote_ident, sql_list, sql_string
 from auditlog.store import first_line
@@ -89,7 +91,7 @@ def stage(
     separate connection (`_probe`) succeeds. Otherwise the salvage reader stages it,
     one bad line at a time. Why decide first: a failed read inside the ingest's
     transaction aborts the transaction, so there is no trying and falling back there."""
-    drop(con, STAGE)
+    drop(con, STAGE, HEADERS)
     if source.format != "parquet":
         probe = None if profile is not None and not profile.clean else _probe(con, source)
         if probe is None:
@@ -500,25 +502,48 @@ def _header(source: InputFile, names: list[str]) -> list[str]:
 
 def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     """The fast path: a view numbering records as read. The numbering holds only if no
-    record is set aside as malformed; `settle` checks that after the read."""
+    record is set aside as malformed; `settle` checks that after the read. A record
+    repeating the header keeps its number but is no row (Staged.headers)."""
     csv = _csv_sql(source)
     names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {csv}").fetchall()]
     header = _header(source, names)
-    fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
+    fields = _fields(names)
+    test = header_test(header)
+    numbered = f"SELECT row_number() OVER () AS _ord, {fields} FROM {csv}"
     con.execute(
         f"""
         CREATE TEMP VIEW {STAGE} AS
-        SELECT _ord AS _row, 'record ' || _ord AS _loc, CAST(NULL AS VARCHAR) AS _bad, {fields}
-        FROM (SELECT row_number() OVER () AS _ord, * FROM {csv})
+        SELECT _ord AS _row, 'record ' || _ord AS _loc, CAST(NULL AS VARCHAR) AS _bad, * EXCLUDE (_ord)
+        FROM ({numbered}) WHERE NOT ({test})
         """
     )
     # json_object, not struct_pack: the file's names may repeat or differ only in case.
     raw = "CAST(json_object(" + ", ".join(
         f"{sql_string(n)}, {_ident(i)}" for i, n in enumerate(header)
     ) + ") AS VARCHAR)"
-    scan = f"SELECT false AS _blank, CAST(NULL AS VARCHAR) AS _bad, {fields} FROM {csv}"
+    scan = (f"SELECT {test} AS _blank, CAST(NULL AS VARCHAR) AS _bad, * "
+            f"FROM (SELECT {fields} FROM {csv})")
     return Staged(columns=header, style="text", raw=raw, lazy=True, scan=scan,
-                  loc_prefix="record ")
+                  loc_prefix="record ",
+                  headers=f"SELECT count(*), min(_ord) FROM ({numbered}) WHERE {test}")
+
+
+def _fields(names: list[str]) -> str:
+    """DuckDB's columns of a CSV file as c0..cN; a byte order mark opening the first
+    field is the mark of a file joined on (`cat a.csv b.csv`), not text of the field."""
+    return ", ".join(
+        (f'ltrim("{escape_ident(n)}", chr(65279))' if i == 0 else f'"{escape_ident(n)}"')
+        + f" AS {_ident(i)}" for i, n in enumerate(names))
+
+
+def header_test(header: list[str]) -> str:
+    """SQL over c0..cN: whether a record repeats the header line (two files joined with
+    their headers, a paginated export): each field, trimmed, is its column's name in any
+    case (names trimmed as salvage.header_of gives them; an empty field, NULL, stands
+    for an empty name)."""
+    return " AND ".join(
+        f"coalesce(lower(trim({_ident(i)})), '') = {sql_string(name.strip().lower())}"
+        for i, name in enumerate(header)) or "false"
 
 
 def _csv_rejects(
@@ -566,20 +591,23 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     names = [row[0] for row in con.execute(f"DESCRIBE {CSV}").fetchall()][1:]
     header = _header(source, names)
     records = _number_records(con, [record for record, *_ in rejects])
-    fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
     raw = "json_object(" + ", ".join(
-        f'{sql_string(h)}, "{escape_ident(n)}"' for h, n in zip(header, names, strict=True)
-    ) + ")"
+        f"{sql_string(h)}, {_ident(i)}" for i, h in enumerate(header)) + ")"
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
-        SELECT {records} AS _row, 'record ' || {records} AS _loc, CAST({raw} AS VARCHAR) AS _raw,
-               CAST(NULL AS VARCHAR) AS _bad, {fields}
-        FROM {CSV} {f"JOIN {RECORD_NUMBERS} USING (_ord)" if rejects else ""} ORDER BY 1
+        SELECT _row, 'record ' || _row AS _loc, CAST({raw} AS VARCHAR) AS _raw,
+               CAST(NULL AS VARCHAR) AS _bad, * EXCLUDE (_row)
+        FROM (SELECT {records} AS _row, {_fields(names)}
+              FROM {CSV} {f"JOIN {RECORD_NUMBERS} USING (_ord)" if rejects else ""})
+        ORDER BY 1
         """
     )
     con.execute(f"DROP TABLE {CSV}")
     drop(con, RECORD_NUMBERS)
+    repeated = [row for (row,) in con.execute(
+        f"DELETE FROM {STAGE} WHERE {header_test(header)} RETURNING _row").fetchall()]
+    note_headers(con, len(repeated), min(repeated, default=None))
     columns = "".join(f", {_ident(i)}" for i in range(len(names)))
     nulls = ", NULL" * len(names)
     for record, _, csv_line, message in rejects:

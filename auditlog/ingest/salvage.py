@@ -27,7 +27,7 @@ import duckdb
 
 from auditlog.errors import InputError
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile
-from auditlog.ingest.staging import DOCS, SALVAGE_BATCH, SALVAGED, STAGE
+from auditlog.ingest.staging import DOCS, SALVAGE_BATCH, SALVAGED, STAGE, note_headers
 
 BATCH = 50_000
 # Control characters a terminal could act on (C0 but tab and newline, DEL, C1): escaped
@@ -318,9 +318,18 @@ def stage_delimited(
         )
         table = _Table(con, name, ["_row", "_loc", "_raw", "_bad", *columns])
         bad = total = 0
+        names = [name.lower() for name in header]
+        repeated: list[int] = []
         for number, fields in enumerate(records, start=1):
-            total += 1
             lines = tape.take()
+            if not isinstance(fields, csv.Error) and fields[0].startswith("\ufeff"):
+                # The byte order mark of a file joined on (`cat a.csv b.csv`), as
+                # readers._fields drops it.
+                fields[0] = fields[0].lstrip("\ufeff")
+            if not isinstance(fields, csv.Error) and _repeats(fields, names):
+                repeated.append(number)  # keeps its number, is no row (readers.header_test)
+                continue
+            total += 1
             if isinstance(fields, csv.Error):
                 row: tuple[object, ...] = (
                     number, f"record {number}", safe_text(lines.strip("\r\n")),
@@ -331,7 +340,17 @@ def stage_delimited(
             table.add(row[:4] if as_docs else row)
         table.flush()
     _check_text(source, bad, total)
+    note_headers(con, len(repeated), repeated[0] if repeated else None)
     return header
+
+
+def _repeats(fields: list[str], names: list[str]) -> bool:
+    """Whether a record repeats the header (lowered `names`), as readers.header_test
+    tells it: each field trimmed, in any case; fields beyond them empty."""
+    if not names or len(fields) < len(names) or fields[0].strip().lower() != names[0]:
+        return False
+    return (all(f.strip().lower() == n for f, n in zip(fields, names, strict=False))
+            and not any(fields[len(names):]))
 
 
 def header_of(source: InputFile) -> list[str] | None:
