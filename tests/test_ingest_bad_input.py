@@ -365,3 +365,25 @@ def test_the_byte_profile_sends_what_duckdb_refuses_to_the_salvage_reader(
     assert source is not None
     assert fingerprint(source).text is not None
     assert fingerprint(source).text.clean is clean  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("tail", [
+    "",  # DuckDB's reader, the lazy view
+    "\x00\n",  # a NUL byte: the salvage reader
+    '{"charge_id": "x", "charge_id": "y"}\n',  # a repeated key: staged as records
+])
+def test_json_lines_joined_without_a_line_break_are_neither_merged_nor_lost(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, tail: str) -> None:
+    # Before: quarantined as "not valid JSON", which did not say that two rows were
+    # there, nor why.
+    a, b, c = (json.dumps({**GOOD, "charge_id": f"ok-{n}"}) for n in (1, 2, 3))
+    path = tmp_path / "joined.jsonl"
+    path.write_text(f"{a}{b}\n{c}\n{tail}")
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read - bool(tail), result.loaded) == (2, 1)
+    assert con.execute("SELECT charge_id FROM charges").fetchall() == [("ok-3",)]
+    assert con.execute("SELECT location, reason, raw FROM quarantine ORDER BY row_number"
+                       ).fetchall()[0] == (
+        "line 1", f"not one JSON object but 2 written one after another, the second from "
+        f"column {len(a) + 1} (files joined where one ends without a line break?); put each "
+        "on a line of its own", a + b)

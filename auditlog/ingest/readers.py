@@ -314,7 +314,7 @@ def _stage_jsonl(
             f"""
             CREATE TEMP TABLE {DOCS} AS
             SELECT _row, 'line ' || _row AS _loc, _raw,
-                   CASE WHEN NOT json_valid(_raw) THEN 'not valid JSON'
+                   CASE WHEN NOT json_valid(_raw) THEN {salvage.not_json_sql('_raw')}
                         WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
             FROM {LINES} WHERE trim(coalesce(_raw, '')) <> ''
             """
@@ -332,7 +332,7 @@ def _stage_jsonl(
             f"""
             CREATE TEMP VIEW {STAGE} AS
             SELECT _row, 'line ' || _row AS _loc, _raw,
-                   CASE WHEN NOT json_valid(_raw) THEN 'not valid JSON'
+                   CASE WHEN NOT json_valid(_raw) THEN {salvage.not_json_sql('_raw')}
                         WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
             FROM ({numbered})
             """
@@ -347,7 +347,7 @@ def _stage_jsonl(
     def objects(position: str, rows: str) -> str:
         return f"""
             SELECT {position}, _raw,
-                   CASE WHEN _v IS NULL THEN 'not valid JSON'
+                   CASE WHEN _v IS NULL THEN {salvage.not_json_sql('_raw')}
                         WHEN list_count(_v) > 0 THEN NULL
                         WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad,
                    {fields}

@@ -46,6 +46,22 @@ def safe_text(raw: bytes | str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def not_json_sql(raw: str) -> str:
+    """SQL: why a line `raw` that is not JSON is not, for a quarantined line of JSON
+    Lines. Two files joined when the first ends without a line break (`cat a.jsonl
+    b.jsonl`) put two objects on one line, `...}{"ts": ...`: that says so, where the
+    second begins and what to do, rather than only 'not valid JSON' (never read as one
+    row, nor as the first object alone)."""
+    split = f"'[' || replace({raw}, '}}{{', '}},{{') || ']'"
+    return (
+        f"CASE WHEN strpos({raw}, '}}{{') > 0 AND json_valid({split}) "
+        f"AND json_type({split} -> '$[0]') = 'OBJECT' THEN "
+        f"'not one JSON object but ' || json_array_length({split}) || ' written one after "
+        f"another, the second from column ' || (strpos({raw}, '}}{{') + 1) || "
+        "' (files joined where one ends without a line break?); put each on a line of "
+        "its own' ELSE 'not valid JSON' END")
+
+
 def _open(source: InputFile) -> IO[bytes]:
     if source.gzipped:
         return gzip.open(source.path, "rb")  # type: ignore[return-value]
@@ -133,7 +149,7 @@ def stage_json_lines(con: duckdb.DuckDBPyConnection, source: InputFile) -> None:
         CREATE TEMP TABLE {DOCS} AS
         SELECT _row, 'line ' || _row AS _loc, _raw,
                CASE WHEN _bad IS NOT NULL THEN _bad
-                    WHEN NOT json_valid(_raw) THEN 'not valid JSON'
+                    WHEN NOT json_valid(_raw) THEN {not_json_sql("_raw")}
                     WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
         FROM {SALVAGED} ORDER BY _row
         """

@@ -11,6 +11,7 @@ import json
 
 from auditlog.errors import InputError
 from auditlog.ingest import numbers
+from auditlog.ingest.salvage import not_json_sql
 from auditlog.ingest.staging import WIDE, Staged
 from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS, Column, Kind
 from auditlog.sqltext import json_path, sql_string
@@ -419,7 +420,7 @@ def _source(staged: Staged, known: set[str], *, wide: bool = False) -> tuple[str
     # A line with a contract value is an object; only one without is parsed again.
     source = f"""(
       SELECT {_position(staged)}, _raw,
-        CASE WHEN _s IS NULL THEN 'not valid JSON' WHEN list_count(_s) > 0 THEN NULL
+        CASE WHEN _s IS NULL THEN {not_json_sql('_raw')} WHEN list_count(_s) > 0 THEN NULL
              WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad{texts}{values}
       FROM (SELECT *{extract} FROM (
         SELECT {_position(staged)}, _raw, {parse} AS _s
