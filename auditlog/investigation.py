@@ -68,8 +68,8 @@ def warn_notice(notice: Notice) -> None:
 # are defined where a command needs them, and offered here by name (PEP 562).
 _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
-                     "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders", "Notice",
-                     "Notify"),
+                     "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders",
+                     "BelowMicrosecond", "Notice", "Notify"),
                     "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
 }
@@ -170,6 +170,7 @@ class Investigation:
 
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
         from auditlog.notices import (
+            BelowMicrosecond,
             DaylightSaving,
             FilteredRows,
             NaiveTimes,
@@ -188,6 +189,8 @@ class Investigation:
                 self.notify(NoEvents(result))
             if result.repeated_headers:
                 self.notify(RepeatedHeaders(result))
+            if result.below_microsecond:
+                self.notify(BelowMicrosecond(result))
 
     # --- loading --------------------------------------------------------------------
 

@@ -77,6 +77,19 @@ class RepeatedHeaders:
 
 
 @dataclass(frozen=True)
+class BelowMicrosecond:
+    """Timestamps of a file carried digits below the microsecond (nanoseconds): stored
+    as instants at microseconds, cut (validate.BELOW_US)."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.below_microsecond:,} timestamp(s) in {self.file.path} carried "
+                "digits below the microsecond, cut to microseconds where stored; rows apart "
+                "only by those digits are still told apart (not taken for duplicates)")
+
+
+@dataclass(frozen=True)
 class SkippedFile:
     """A file of a directory given was in no format auditlog reads, and was passed over."""
 
@@ -120,5 +133,5 @@ class FilteredRows:
 
 
 Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | HiddenFiles
-          | FilteredRows | NoEvents | RepeatedHeaders)
+          | FilteredRows | NoEvents | RepeatedHeaders | BelowMicrosecond)
 Notify = Callable[[Notice], None]

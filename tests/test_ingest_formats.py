@@ -352,3 +352,56 @@ def test_repeated_headers_are_told_once_per_file(tmp_path: Path) -> None:
     assert [str(n) for n in told if isinstance(n, RepeatedHeaders)] == [
         f"2 line(s) of {path} repeat its header, the first at line 3 (files joined with "
         "their headers?): skipped, not counted as rows"]
+
+
+# --- Timestamps below the microsecond ---------------------------------------------------
+
+ACTION = {"ts": "", "actor": "svc", "action": "subscribe", "system": "orders"}
+
+
+@pytest.mark.parametrize("name", ["x.jsonl", "x.csv"])
+def test_nanoseconds_are_cut_said_and_keep_events_apart(tmp_path: Path, name: str) -> None:
+    # Before: stored at microseconds without a word, and two events apart only by their
+    # nanoseconds were one event and a duplicate (no id), or a duplicate (the same id).
+    rows = [{**ACTION, "event_id": "", "ts": "2026-04-01T10:00:00.123456789Z"},
+            {**ACTION, "event_id": "", "ts": "2026-04-01T10:00:00.123456788Z"},
+            {**ACTION, "event_id": "e1", "ts": "2026-04-01T12:00:00.0000001+02:00"},
+            {**ACTION, "event_id": "e1", "ts": "2026-04-01T10:00:00.00000010Z"},  # the same
+            {**ACTION, "event_id": "e1", "ts": "2026-04-01T10:00:00.0000002Z"},  # conflict
+            {**ACTION, "event_id": "e2", "ts": "2026-04-01T10:00:00.123456000Z"}]  # no cut
+    path = write_rows(tmp_path / name, [{k: v for k, v in r.items() if v} for r in rows])
+    con = store.connect(tmp_path / "t.duckdb")
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.duplicates, result.quarantined,
+            result.below_microsecond) == (6, 4, 1, 1, 5)
+    stored = con.execute("SELECT event_id LIKE 'auto-%', ts FROM actions ORDER BY _row").fetchall()
+    us = datetime(2026, 4, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    assert stored == [(True, us), (True, us), (False, us.replace(microsecond=0)),
+                      (False, us)]
+    (reason,) = con.execute("SELECT reason FROM quarantine").fetchone()  # type: ignore[misc]
+    first = 3 + name.endswith(".csv")  # the header is line 1 of a CSV file
+    assert reason.startswith(f"conflict: event_id e1 appears at line {first} of this file")
+    (again,) = ingest_paths(con, [path])  # reloading changes nothing
+    assert (again.loaded, again.duplicates, again.quarantined) == (0, 5, 1)
+
+
+def test_parquet_nanosecond_timestamps_are_told_apart_and_said(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from auditlog.investigation import Investigation
+    from auditlog.notices import BelowMicrosecond, Notice
+
+    path = tmp_path / "ns.parquet"
+    pq.write_table(pa.table({
+        "ts": pa.array([1775037600123456789, 1775037600123456788, 1775037600123456000],
+                       pa.timestamp("ns", tz="UTC")),
+        "actor": ["svc"] * 3, "action": ["subscribe"] * 3, "system": ["orders"] * 3}), path)
+    told: list[Notice] = []
+    (result,) = Investigation(tmp_path / "t.duckdb", notify=told.append).ingest(
+        [path]).iter_rows(named=True)
+    assert (result["loaded"], result["duplicates"]) == (3, 0)
+    assert [str(n) for n in told if isinstance(n, BelowMicrosecond)] == [
+        f"2 timestamp(s) in {path} carried digits below the microsecond, cut to "
+        "microseconds where stored; rows apart only by those digits are still told apart "
+        "(not taken for duplicates)"]
