@@ -384,6 +384,6 @@ def test_json_lines_joined_without_a_line_break_are_neither_merged_nor_lost(
     assert con.execute("SELECT charge_id FROM charges").fetchall() == [("ok-3",)]
     assert con.execute("SELECT location, reason, raw FROM quarantine ORDER BY row_number"
                        ).fetchall()[0] == (
-        "line 1", f"not one JSON object but 2 written one after another, the second from "
+        "line 1", (f"not one JSON object but 2 written one after another, the second from "
         f"column {len(a) + 1} (files joined where one ends without a line break?); put each "
-        "on a line of its own", a + b)
+        "on a line of its own"), a + b)

@@ -350,8 +350,8 @@ def test_repeated_headers_are_told_once_per_file(tmp_path: Path) -> None:
     told: list[Notice] = []
     Investigation(tmp_path / "t.duckdb", notify=told.append).ingest([path], tz="UTC")
     assert [str(n) for n in told if isinstance(n, RepeatedHeaders)] == [
-        f"2 line(s) of {path} repeat its header, the first at line 3 (files joined with "
-        "their headers?): skipped, not counted as rows"]
+        (f"2 line(s) of {path} repeat its header, the first at line 3 (files joined with "
+        "their headers?): skipped, not counted as rows")]
 
 
 # --- Timestamps below the microsecond ---------------------------------------------------
@@ -402,6 +402,6 @@ def test_parquet_nanosecond_timestamps_are_told_apart_and_said(tmp_path: Path) -
         [path]).iter_rows(named=True)
     assert (result["loaded"], result["duplicates"]) == (3, 0)
     assert [str(n) for n in told if isinstance(n, BelowMicrosecond)] == [
-        f"2 timestamp(s) in {path} carried digits below the microsecond, cut to "
+        (f"2 timestamp(s) in {path} carried digits below the microsecond, cut to "
         "microseconds where stored; rows apart only by those digits are still told apart "
-        "(not taken for duplicates)"]
+        "(not taken for duplicates)")]
