@@ -314,8 +314,8 @@ def _digest_text(column: Column) -> str:
     digits of its text below the microsecond, which the stored value cannot hold: two
     events apart by nanoseconds are not one duplicate)."""
     if column.type == "ts":
-        return (f"CAST(epoch_us({_y(column)}) AS VARCHAR) || "
-                f"coalesce('.' || {_u(column)}, '')")
+        micro = f"CAST(epoch_us({_y(column)}) AS VARCHAR)"
+        return f"CASE WHEN {_u(column)} IS NULL THEN {micro} ELSE {micro} || '.' || {_u(column)} END"
     if column.type == "amount":
         return f"CAST({_y(column)} AS VARCHAR)"
     return _y(column)
