@@ -68,7 +68,8 @@ def warn_notice(notice: Notice) -> None:
 # are defined where a command needs them, and offered here by name (PEP 562).
 _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
-                     "HiddenFiles", "FilteredRows", "NoEvents", "Notice", "Notify"),
+                     "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders",
+                     "BelowMicrosecond", "Notice", "Notify"),
                     "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
 }
@@ -168,7 +169,14 @@ class Investigation:
             self.notify(StaleFindings(run_id))
 
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
-        from auditlog.notices import DaylightSaving, FilteredRows, NaiveTimes, NoEvents
+        from auditlog.notices import (
+            BelowMicrosecond,
+            DaylightSaving,
+            FilteredRows,
+            NaiveTimes,
+            NoEvents,
+            RepeatedHeaders,
+        )
 
         for result in results:
             if result.naive_times and not (tz_chosen or result.zone_chosen):
@@ -179,6 +187,10 @@ class Investigation:
                 self.notify(FilteredRows(result))
             if result.no_events:
                 self.notify(NoEvents(result))
+            if result.repeated_headers:
+                self.notify(RepeatedHeaders(result))
+            if result.below_microsecond:
+                self.notify(BelowMicrosecond(result))
 
     # --- loading --------------------------------------------------------------------
 

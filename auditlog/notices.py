@@ -63,6 +63,33 @@ class DaylightSaving:
 
 
 @dataclass(frozen=True)
+class RepeatedHeaders:
+    """Lines of a CSV/TSV file repeated its header (files joined with their headers, a
+    paginated export): no records, skipped and not counted as rows."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        r = self.file
+        at = f"line {r.first_header_line:,}" if r.first_header_line else "a later record"
+        return (f"{r.repeated_headers:,} line(s) of {r.path} repeat its header, the first at "
+                f"{at} (files joined with their headers?): skipped, not counted as rows")
+
+
+@dataclass(frozen=True)
+class BelowMicrosecond:
+    """Timestamps of a file carried digits below the microsecond (nanoseconds): stored
+    as instants at microseconds, cut (validate.BELOW_US)."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.below_microsecond:,} timestamp(s) in {self.file.path} carried "
+                "digits below the microsecond, cut to microseconds where stored; rows apart "
+                "only by those digits are still told apart (not taken for duplicates)")
+
+
+@dataclass(frozen=True)
 class SkippedFile:
     """A file of a directory given was in no format auditlog reads, and was passed over."""
 
@@ -106,5 +133,5 @@ class FilteredRows:
 
 
 Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | HiddenFiles
-          | FilteredRows | NoEvents)
+          | FilteredRows | NoEvents | RepeatedHeaders | BelowMicrosecond)
 Notify = Callable[[Notice], None]

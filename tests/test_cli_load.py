@@ -112,3 +112,23 @@ def test_a_generated_world_loads_as_its_sources_say(tmp_path: Path) -> None:
                                "--tz", "UTC"])
     assert told.exit_code != 0  # (the app raises; main() words it as one sentence)
     assert "ground_truth" in str(getattr(told.exception, "source", ""))
+
+
+def test_joined_exports_are_said_on_stderr_and_counted_without_their_headers(
+        tmp_path: Path) -> None:
+    header = "charge_id,ts,account,product,amount\n"
+    path = tmp_path / "all.csv"
+    path.write_bytes((header + "c1,2026-09-01T12:00:00.1234567Z,C1,P,1\n"
+                      + "\ufeff" + header + "c2,2026-09-01T12:00:00Z,C2,P,2\n").encode())
+    result = runner.invoke(app, ["ingest", str(path), "--db", str(tmp_path / "d.duckdb"),
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)
+    assert (entry["rows_read"], entry["loaded"], entry["quarantined"]) == (2, 2, 0)
+    assert result.stderr.splitlines() == [
+        (f"note: 1 line(s) of {path} repeat its header, the first at line 3 (files joined "
+         "with their headers?): skipped, not counted as rows"),
+        (f"note: 1 timestamp(s) in {path} carried digits below the microsecond, cut to "
+         "microseconds where stored; rows apart only by those digits are still told apart "
+         "(not taken for duplicates)"),
+    ]

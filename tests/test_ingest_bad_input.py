@@ -188,8 +188,25 @@ def test_duplicates_and_conflicts(tmp_path: Path, con: duckdb.DuckDBPyConnection
     assert con.execute("SELECT amount FROM charges WHERE charge_id = 'ok-2'").fetchone() == (Decimal("4.99"),)
     reasons = [r for (r,) in con.execute(
         "SELECT reason FROM quarantine ORDER BY row_number").fetchall()]
-    assert "already loaded from" in reasons[0] and "a.jsonl row 2" in reasons[0]
+    # Placed as the quarantine places a row of that format: a JSON Lines file's line.
+    assert "already loaded from" in reasons[0] and "a.jsonl line 2" in reasons[0]
     assert "appears at line 4 of this file" in reasons[1]  # record 3, after the header
+
+
+@pytest.mark.parametrize(("name", "said"), [
+    ("stored.csv", "stored.csv record 2"), ("stored.tsv.gz", "stored.tsv.gz record 2"),
+    ("stored.json", "stored.json element 2"), ("stored.parquet", "stored.parquet row 2")])
+def test_a_conflict_names_the_stored_row_as_its_format_places_it(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, name: str, said: str) -> None:
+    # Before: "already loaded from stored.csv row 2", where the rest of the output says
+    # "record" (or "line") of a CSV file and "element" of a JSON one.
+    stored = write_rows(tmp_path / name, [GOOD, {**GOOD, "charge_id": "ok-2"}])
+    ingest_paths(con, [stored])
+    ingest_paths(con, [write_rows(tmp_path / "again.jsonl",
+                                  [{**GOOD, "charge_id": "ok-2", "amount": "5.99"}])])
+    (reason,) = con.execute("SELECT reason FROM quarantine").fetchone()  # type: ignore[misc]
+    assert reason == (f"conflict: charge_id ok-2 is already loaded from {tmp_path / said} "
+                      "with different content")
 
 
 def test_rows_without_event_id_get_a_stable_content_hash(
@@ -348,3 +365,25 @@ def test_the_byte_profile_sends_what_duckdb_refuses_to_the_salvage_reader(
     assert source is not None
     assert fingerprint(source).text is not None
     assert fingerprint(source).text.clean is clean  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("tail", [
+    "",  # DuckDB's reader, the lazy view
+    "\x00\n",  # a NUL byte: the salvage reader
+    '{"charge_id": "x", "charge_id": "y"}\n',  # a repeated key: staged as records
+])
+def test_json_lines_joined_without_a_line_break_are_neither_merged_nor_lost(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection, tail: str) -> None:
+    # Before: quarantined as "not valid JSON", which did not say that two rows were
+    # there, nor why.
+    a, b, c = (json.dumps({**GOOD, "charge_id": f"ok-{n}"}) for n in (1, 2, 3))
+    path = tmp_path / "joined.jsonl"
+    path.write_text(f"{a}{b}\n{c}\n{tail}")
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read - bool(tail), result.loaded) == (2, 1)
+    assert con.execute("SELECT charge_id FROM charges").fetchall() == [("ok-3",)]
+    assert con.execute("SELECT location, reason, raw FROM quarantine ORDER BY row_number"
+                       ).fetchall()[0] == (
+        "line 1", (f"not one JSON object but 2 written one after another, the second from "
+        f"column {len(a) + 1} (files joined where one ends without a line break?); put each "
+        "on a line of its own"), a + b)

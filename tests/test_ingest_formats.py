@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -279,3 +280,128 @@ def test_a_one_column_table_is_not_taken_for_another_delimiter(
     path.write_text("account\nsvc;batch\n")
     (result,) = ingest_paths(con, [path])
     assert (result.kind, result.loaded) == ("accounts", 1)
+
+
+# --- Exports joined (`cat a.csv b.csv > all.csv`) and paginated ------------------------
+
+BOM = "\ufeff"
+MALFORMED_RECORD = "c-bad,2026-09-01T10:00:00Z,C,P\n"  # a field short: DuckDB rejects it
+
+
+def _joined_every_way(tmp_path: Path, text: str, fmt: str = "csv") -> list[tuple[object, ...]]:
+    """Load `text` (comma-separated; written with tabs for tsv) as the lazy fast path
+    reads it, as DuckDB's reader stages it as a table (one malformed record more), as
+    the salvage reader reads it (a NUL byte in one record more) and gzip-compressed:
+    what each counted, said and stored, those extra records aside. All must agree."""
+    def written(extra: str) -> bytes:
+        data = text + extra
+        return (data.replace(",", "\t") if fmt == "tsv" else data).encode()
+
+    variants = [(f"fast.{fmt}", written("")), (f"table.{fmt}", written(MALFORMED_RECORD)),
+                (f"salvaged.{fmt}", written(NUL_RECORD)),
+                (f"zipped.{fmt}.gz", gzip.compress(written("")))]
+    seen = []
+    for name, data in variants:
+        path = tmp_path / name
+        path.write_bytes(data)
+        con = store.connect(tmp_path / f"{name}.duckdb")
+        (result,) = ingest_paths(con, [path])
+        extra = name.startswith(("table", "salvaged"))
+        seen.append((
+            (result.rows_read - extra, result.loaded, result.quarantined - extra,
+             result.repeated_headers, result.first_header_line),
+            con.execute("SELECT charge_id, account, _row FROM charges ORDER BY _row").fetchall(),
+            con.execute("SELECT row_number, location, reason, raw FROM quarantine WHERE raw "
+                        "NOT LIKE 'c-nul%' AND raw NOT LIKE 'c-bad%' ORDER BY 1").fetchall()))
+        con.close()
+    assert all(other == seen[0] for other in seen[1:]), seen
+    return seen[0]
+
+
+def test_a_header_repeated_by_joined_files_is_no_row(tmp_path: Path) -> None:
+    # Before: each repeated header was quarantined as a row of bad values, its raw text
+    # keeping b.csv's invisible byte order mark; the first field of b.csv's first record
+    # kept it when b.csv had no header (an id starting with U+FEFF).
+    a = f"{HEADER}\nc1,2026-09-01T10:00:00Z,C1,P,1\n"
+    b = f"{BOM}{HEADER}\nc2,2026-09-01T10:00:00Z,C2,P,2\n"
+    page = f" {HEADER.upper().replace(',', ' , ')} \nc3,2026-09-01T10:00:00Z,C3,P,x\n"
+    headless = f"{BOM}c4,2026-09-01T10:00:00Z,C4,P,4\n"
+    counts, stored, quarantined = _joined_every_way(tmp_path, a + b + page + headless)
+    assert counts == (4, 3, 1, 2, 3)  # rows read, loaded, quarantined; headers, first line
+    assert stored == [("c1", "C1", 1), ("c2", "C2", 3), ("c4", "C4", 6)]
+    assert [(row, where, raw) for row, where, _, raw in quarantined] == [
+        (5, "line 6", "c3,2026-09-01T10:00:00Z,C3,P,x")]
+
+
+def test_repeated_headers_in_a_tsv_file(tmp_path: Path) -> None:
+    text = f"{HEADER}\nc1,2026-09-01T10:00:00Z,C1,P,1\n{BOM}{HEADER}\n{HEADER}\n"
+    counts, stored, _ = _joined_every_way(tmp_path, text, fmt="tsv")
+    assert counts == (1, 1, 0, 2, 3)
+    assert stored == [("c1", "C1", 1)]
+
+
+def test_repeated_headers_are_told_once_per_file(tmp_path: Path) -> None:
+    from auditlog.investigation import Investigation
+    from auditlog.notices import Notice, RepeatedHeaders
+
+    path = tmp_path / "all.csv"
+    path.write_text(f"{HEADER}\nc1,2026-09-01T10:00:00Z,C1,P,1\n{HEADER}\n"
+                    f"c2,2026-09-01T10:00:00Z,C2,P,2\n{HEADER}\n")
+    told: list[Notice] = []
+    Investigation(tmp_path / "t.duckdb", notify=told.append).ingest([path], tz="UTC")
+    assert [str(n) for n in told if isinstance(n, RepeatedHeaders)] == [
+        (f"2 line(s) of {path} repeat its header, the first at line 3 (files joined with "
+        "their headers?): skipped, not counted as rows")]
+
+
+# --- Timestamps below the microsecond ---------------------------------------------------
+
+ACTION = {"ts": "", "actor": "svc", "action": "subscribe", "system": "orders"}
+
+
+@pytest.mark.parametrize("name", ["x.jsonl", "x.csv"])
+def test_nanoseconds_are_cut_said_and_keep_events_apart(tmp_path: Path, name: str) -> None:
+    # Before: stored at microseconds without a word, and two events apart only by their
+    # nanoseconds were one event and a duplicate (no id), or a duplicate (the same id).
+    rows = [{**ACTION, "event_id": "", "ts": "2026-04-01T10:00:00.123456789Z"},
+            {**ACTION, "event_id": "", "ts": "2026-04-01T10:00:00.123456788Z"},
+            {**ACTION, "event_id": "e1", "ts": "2026-04-01T12:00:00.0000001+02:00"},
+            {**ACTION, "event_id": "e1", "ts": "2026-04-01T10:00:00.00000010Z"},  # the same
+            {**ACTION, "event_id": "e1", "ts": "2026-04-01T10:00:00.0000002Z"},  # conflict
+            {**ACTION, "event_id": "e2", "ts": "2026-04-01T10:00:00.123456000Z"}]  # no cut
+    path = write_rows(tmp_path / name, [{k: v for k, v in r.items() if v} for r in rows])
+    con = store.connect(tmp_path / "t.duckdb")
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read, result.loaded, result.duplicates, result.quarantined,
+            result.below_microsecond) == (6, 4, 1, 1, 5)
+    stored = con.execute("SELECT event_id LIKE 'auto-%', ts FROM actions ORDER BY _row").fetchall()
+    us = datetime(2026, 4, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    assert stored == [(True, us), (True, us), (False, us.replace(microsecond=0)),
+                      (False, us)]
+    (reason,) = con.execute("SELECT reason FROM quarantine").fetchone()  # type: ignore[misc]
+    first = 3 + name.endswith(".csv")  # the header is line 1 of a CSV file
+    assert reason.startswith(f"conflict: event_id e1 appears at line {first} of this file")
+    (again,) = ingest_paths(con, [path])  # reloading changes nothing
+    assert (again.loaded, again.duplicates, again.quarantined) == (0, 5, 1)
+
+
+def test_parquet_nanosecond_timestamps_are_told_apart_and_said(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from auditlog.investigation import Investigation
+    from auditlog.notices import BelowMicrosecond, Notice
+
+    path = tmp_path / "ns.parquet"
+    pq.write_table(pa.table({
+        "ts": pa.array([1775037600123456789, 1775037600123456788, 1775037600123456000],
+                       pa.timestamp("ns", tz="UTC")),
+        "actor": ["svc"] * 3, "action": ["subscribe"] * 3, "system": ["orders"] * 3}), path)
+    told: list[Notice] = []
+    (result,) = Investigation(tmp_path / "t.duckdb", notify=told.append).ingest(
+        [path]).iter_rows(named=True)
+    assert (result["loaded"], result["duplicates"]) == (3, 0)
+    assert [str(n) for n in told if isinstance(n, BelowMicrosecond)] == [
+        (f"2 timestamp(s) in {path} carried digits below the microsecond, cut to "
+        "microseconds where stored; rows apart only by those digits are still told apart "
+        "(not taken for duplicates)")]

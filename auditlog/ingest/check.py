@@ -7,7 +7,7 @@ import duckdb
 
 from auditlog.ingest.files import InputFile
 from auditlog.ingest.readers import is_read_error, read_error, settle
-from auditlog.ingest.staging import TYPED, TYPED_SCAN, Staged, drop, unnumbered
+from auditlog.ingest.staging import TYPED, TYPED_SCAN, Staged, drop, note_headers, unnumbered
 from auditlog.ingest.validate import typed_select
 from auditlog.kinds import Kind
 from auditlog.sqltext import sql_string
@@ -49,6 +49,9 @@ def _check(
         return
     drop_typed(con)
     _typed_pass(con, source, unnumbered(staged), TYPED, kind, tz, currency)
+    if staged.headers is not None:  # the records its numbered view left out
+        records, first = con.execute(staged.headers).fetchone() or (0, None)
+        note_headers(con, records, first)
 
 
 def _check_scan(
@@ -74,6 +77,10 @@ def _check_scan(
     ).fetchone() or (0, 0, 0)
     if count and last - first + 1 != count:
         return False
+    if staged.headers is not None:  # its `_blank` records repeat the header
+        records, at = con.execute(
+            f"SELECT count(*), min(rowid) FROM {TYPED_SCAN} WHERE _blank").fetchone() or (0, None)
+        note_headers(con, records, None if at is None else at - int(first or 0) + 1)
     # Deleting blank lines leaves the other rows' ids as they were.
     con.execute(f"DELETE FROM {TYPED_SCAN} WHERE _blank")
     number = f"(rowid - {int(first or 0)} + 1)"

@@ -26,7 +26,7 @@ import duckdb
 
 from auditlog.ingest.files import InputFile
 from auditlog.ingest.salvage import safe_text
-from auditlog.ingest.staging import CSV_LINES, TYPED, VERDICT, Staged
+from auditlog.ingest.staging import CSV_LINES, HEADERS, TYPED, VERDICT, Staged, drop
 
 DELIMITED = ("csv", "tsv")
 
@@ -76,6 +76,8 @@ def records_with_lines(source: InputFile, wanted: set[int]) -> dict[int, Placed]
                 continue
             number += 1
             if number in wanted:
+                # Without the byte order mark of a file joined on (readers._fields).
+                text = text.removeprefix(b"\xef\xbb\xbf")
                 found[number] = Placed(first, line, text.decode("utf-8", "surrogateescape"))
             if number >= last_wanted:
                 break
@@ -109,6 +111,21 @@ def agrees(staged_raw: str | None, placed: Placed, delimiter: str) -> bool:
             fields = fields[:len(staged)]  # a trailing delimiter (salvage._record)
         return staged == [f if f != "" else None for f in fields]
     return staged_raw.strip("\r\n") == placed.text or safe_text(placed.text) == staged_raw
+
+
+def repeated_headers(con: duckdb.DuckDBPyConnection, source: InputFile) -> tuple[int, int]:
+    """How many records of the file just read repeat its header (staging.HEADERS), and
+    the file line of the first (0 when none)."""
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $name",
+                         {"name": HEADERS}).fetchone()
+    if not exists or not exists[0]:
+        return 0, 0
+    records, first = con.execute(f"SELECT records, first FROM {HEADERS}").fetchone() or (0, None)
+    drop(con, HEADERS)
+    if not records or first is None:
+        return 0, 0
+    placed = records_with_lines(source, {first}) if source.label is None else {}
+    return records, placed[first].first if first in placed else 0
 
 
 # judge.py's words for where a conflicting id first appeared in the same file.

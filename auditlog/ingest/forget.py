@@ -313,8 +313,8 @@ def _rename(con: duckdb.DuckDBPyConnection, sha: str, forgotten: list[str]) -> N
         con.execute(
             """
             UPDATE quarantine AS q
-            SET reason = replace(q.reason, ' loaded from ' || $old || ' row ',
-                                 ' loaded from ' || $new || ' row ')
+            SET reason = replace(q.reason, ' loaded from ' || $old || ' ',
+                                 ' loaded from ' || $new || ' ')
             FROM shared_rows r
             WHERE r.stored_file = $sha AND r.verdict = 'conflict'
               AND q.file_sha256 = r.file_sha256 AND q.location = r.location

@@ -20,6 +20,16 @@ SAME_EVENT: dict[str, tuple[str, ...]] = {
 }
 
 
+def _position_word(format_: str) -> str:
+    """SQL: how a row of a stored file of `format_` (ingested_files.format) is placed,
+    as the quarantine places rows of that format: `line` of JSON Lines (and auditd),
+    `element` of JSON, `record` of CSV/TSV (and EVTX), `row` of Parquet and of rows
+    handed over as data."""
+    return (f"CASE WHEN regexp_matches({format_}, '^(csv|tsv|evtx)') THEN 'record' "
+            f"WHEN regexp_matches({format_}, '^(jsonl|auditd)') THEN 'line' "
+            f"WHEN starts_with({format_}, 'json') THEN 'element' ELSE 'row' END")
+
+
 def siblings(staged: Staged, kind: Kind) -> tuple[str, ...]:
     """The kinds sharing `kind`'s ids for this staged table (see judge)."""
     if staged.source_format is None or kind.id_column != "event_id":
@@ -107,21 +117,25 @@ def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] 
                CASE WHEN i.verdict <> 'candidate' THEN i.reason
                     WHEN s._digest IS NULL AND o.id IS NOT NULL THEN
                       'conflict: {key} ' || i.id || ' is already loaded as a ' || o.kind ||
-                      ' row from ' || coalesce(fo.path, o._file) || ' row ' || o._row ||
+                      ' row from ' || coalesce(fo.path, o._file) || ' ' ||
+                      {_position_word("coalesce(fo.format, '')")} || ' ' || o._row ||
                       ' (same id, other content)'
                     WHEN s._digest IS NOT NULL AND NOT {described_alike} THEN
                       'conflict: {key} ' || i.id || ' is already loaded from ' ||
-                      coalesce(f.path, s._file) || ' row ' || s._row ||
+                      coalesce(f.path, s._file) || ' ' ||
+                      {_position_word("coalesce(f.format, '')")} || ' ' || s._row ||
                       ' with different content' END AS reason
         FROM in_file i
         LEFT JOIN {kind.name} s ON s.{key} = i.id
-        LEFT JOIN (SELECT sha256, min(path) AS path FROM ingested_files GROUP BY sha256) f
+        LEFT JOIN (SELECT sha256, min(path) AS path, min(format) AS format
+                   FROM ingested_files GROUP BY sha256) f
           ON f.sha256 = s._file
         LEFT JOIN (SELECT id, arg_min(kind, (_file, _row)) AS kind,
                           arg_min(_file, (_file, _row)) AS _file,
                           arg_min(_row, (_file, _row)) AS _row
                    FROM ({sibling_rows}) GROUP BY id) o ON o.id = i.id
-        LEFT JOIN (SELECT sha256, min(path) AS path FROM ingested_files GROUP BY sha256) fo
+        LEFT JOIN (SELECT sha256, min(path) AS path, min(format) AS format
+                   FROM ingested_files GROUP BY sha256) fo
           ON fo.sha256 = o._file
         """
     )

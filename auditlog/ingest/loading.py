@@ -7,7 +7,7 @@ import duckdb
 
 from auditlog.ingest.check import drop_typed
 from auditlog.ingest.coverage import note_stored
-from auditlog.ingest.csv_lines import place_quarantined
+from auditlog.ingest.csv_lines import place_quarantined, repeated_headers
 from auditlog.ingest.files import InputFile
 from auditlog.ingest.readers import safe_text_sql
 from auditlog.ingest.staging import CSV_LINES, TYPED, VERDICT, Staged
@@ -95,16 +95,19 @@ def store_rows(
         """,
         {"sha": sha256, "kind": kind.name},
     )
-    (rows_read, invalid, naive, dst) = con.execute(
+    (rows_read, invalid, naive, dst, sub) = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL), "
-        f"coalesce(sum(_naive), 0), coalesce(sum(_dst), 0) FROM {TYPED}"
-    ).fetchone() or (0, 0, 0, 0)
+        "coalesce(sum(_naive), 0), coalesce(sum(_dst), 0), "
+        f"coalesce(sum(_sub) FILTER (WHERE _reason IS NULL), 0) FROM {TYPED}"
+    ).fetchone() or (0, 0, 0, 0, 0)
     drop_typed(con)
     con.execute(f"DROP TABLE {VERDICT}")
     quarantined = invalid + conflicts
+    headers, header_line = repeated_headers(con, source)
     return {"rows_read": rows_read, "loaded": rows_read - quarantined - duplicates,
             "duplicates": duplicates, "quarantined": quarantined,
-            "naive_times": int(naive), "dst_resolved": int(dst)}
+            "naive_times": int(naive), "dst_resolved": int(dst), "below_microsecond": int(sub),
+            "repeated_headers": headers, "first_header_line": header_line}
 
 
 def record_file(

@@ -81,6 +81,14 @@ class FileResult:
     zone_chosen: bool = False
     # What the file is, when it was recognized but holds no events (Staged.no_events).
     no_events: str | None = None
+    # Of a CSV/TSV file: how many lines repeat its header (files joined with their
+    # headers, a paginated export), skipped and not counted as rows, and the file line
+    # of the first (0 when it could not be placed).
+    repeated_headers: int = 0
+    first_header_line: int = 0
+    # How many timestamps of the rows checked carried digits below the microsecond
+    # (nanoseconds), cut to microseconds when stored (validate.BELOW_US).
+    below_microsecond: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {name: value for name, value in asdict(self).items() if name in REPORTED}
@@ -304,7 +312,8 @@ def _load(
     `record_format`: what read the records kept (kept.py) when no adapter did (a
     mapping's `mapping:NAME`); by default the staged tables' standard format."""
     counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0,
-              "naive_times": 0, "dst_resolved": 0}
+              "naive_times": 0, "dst_resolved": 0, "below_microsecond": 0, "repeated_headers": 0,
+              "first_header_line": 0}
     kinds: list[str] = []
     formats: list[str] = []  # the standard format of the file's rows, if any
     no_events: str | None = None

@@ -29,6 +29,7 @@ from auditlog.ingest.staging import (
     CSV_REJECTS,
     CSV_SCANS,
     DOCS,
+    HEADERS,
     IN_DOCS,
     LINES,
     RECORD_NUMBERS,
@@ -39,6 +40,7 @@ from auditlog.ingest.staging import (
     Records,
     Staged,
     drop,
+    note_headers,
 )
 from auditlog.sqltext import escape_ident, json_path, quote_ident, sql_list, sql_string
 from auditlog.store import first_line
@@ -89,7 +91,7 @@ def stage(
     separate connection (`_probe`) succeeds. Otherwise the salvage reader stages it,
     one bad line at a time. Why decide first: a failed read inside the ingest's
     transaction aborts the transaction, so there is no trying and falling back there."""
-    drop(con, STAGE)
+    drop(con, STAGE, HEADERS)
     if source.format != "parquet":
         probe = None if profile is not None and not profile.clean else _probe(con, source)
         if probe is None:
@@ -316,7 +318,7 @@ def _stage_jsonl(
             f"""
             CREATE TEMP TABLE {DOCS} AS
             SELECT _row, 'line ' || _row AS _loc, _raw,
-                   CASE WHEN NOT json_valid(_raw) THEN 'not valid JSON'
+                   CASE WHEN NOT json_valid(_raw) THEN {salvage.not_json_sql('_raw')}
                         WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
             FROM {LINES} WHERE trim(coalesce(_raw, '')) <> ''
             """
@@ -334,7 +336,7 @@ def _stage_jsonl(
             f"""
             CREATE TEMP VIEW {STAGE} AS
             SELECT _row, 'line ' || _row AS _loc, _raw,
-                   CASE WHEN NOT json_valid(_raw) THEN 'not valid JSON'
+                   CASE WHEN NOT json_valid(_raw) THEN {salvage.not_json_sql('_raw')}
                         WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
             FROM ({numbered})
             """
@@ -349,7 +351,7 @@ def _stage_jsonl(
     def objects(position: str, rows: str) -> str:
         return f"""
             SELECT {position}, _raw,
-                   CASE WHEN _v IS NULL THEN 'not valid JSON'
+                   CASE WHEN _v IS NULL THEN {salvage.not_json_sql('_raw')}
                         WHEN list_count(_v) > 0 THEN NULL
                         WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad,
                    {fields}
@@ -522,25 +524,65 @@ def _header(source: InputFile, names: list[str]) -> list[str]:
 
 def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     """The fast path: a view numbering records as read. The numbering holds only if no
-    record is set aside as malformed; `settle` checks that after the read."""
+    record is set aside as malformed; `settle` checks that after the read. A record
+    repeating the header keeps its number but is no row (Staged.headers)."""
     csv = _csv_sql(source)
     names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {csv}").fetchall()]
     header = _header(source, names)
-    fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
+    fields = _fields(names)
+    test = header_test(header)
+    numbered = f"SELECT row_number() OVER () AS _ord, {fields} FROM {csv}"
     con.execute(
         f"""
         CREATE TEMP VIEW {STAGE} AS
-        SELECT _ord AS _row, 'record ' || _ord AS _loc, CAST(NULL AS VARCHAR) AS _bad, {fields}
-        FROM (SELECT row_number() OVER () AS _ord, * FROM {csv})
+        SELECT _ord AS _row, 'record ' || _ord AS _loc, CAST(NULL AS VARCHAR) AS _bad, * EXCLUDE (_ord)
+        FROM ({numbered}) WHERE NOT ({test})
         """
     )
     # json_object, not struct_pack: the file's names may repeat or differ only in case.
     raw = "CAST(json_object(" + ", ".join(
         f"{sql_string(n)}, {_ident(i)}" for i, n in enumerate(header)
     ) + ") AS VARCHAR)"
-    scan = f"SELECT false AS _blank, CAST(NULL AS VARCHAR) AS _bad, {fields} FROM {csv}"
+    scan = (f"SELECT {test} AS _blank, CAST(NULL AS VARCHAR) AS _bad, * "
+            f"FROM (SELECT {fields} FROM {csv})")
     return Staged(columns=header, style="text", raw=raw, lazy=True, scan=scan,
-                  loc_prefix="record ")
+                  loc_prefix="record ",
+                  headers=f"SELECT count(*), min(_ord) FROM ({numbered}) WHERE {test}")
+
+
+def _fields(names: list[str]) -> str:
+    """DuckDB's columns of a CSV file as c0..cN; a byte order mark opening the first
+    field is the mark of a file joined on (`cat a.csv b.csv`), not text of the field.
+    (starts_with first: ltrim copies every value it is given.)"""
+    def field(i: int, name: str) -> str:
+        column = f'"{escape_ident(name)}"'
+        if i == 0:
+            column = (f"CASE WHEN starts_with({column}, chr(65279)) THEN "
+                      f"ltrim({column}, chr(65279)) ELSE {column} END")
+        return f"{column} AS {_ident(i)}"
+
+    return ", ".join(field(i, n) for i, n in enumerate(names))
+
+
+def header_test(header: list[str]) -> str:
+    """SQL over c0..cN: whether a record repeats the header line (two files joined with
+    their headers, a paginated export): each field, trimmed, is its column's name in any
+    case (names trimmed as salvage.header_of gives them; an empty field, NULL, stands
+    for an empty name). A CASE whose first tests are as cheap as a field's length, so
+    that only a record whose first field is the header's length, or has spaces around
+    it, is looked at further: an AND would compute every field's test for every record
+    (a tenth more CPU for a whole load)."""
+    if not header:
+        return "false"
+    names = [name.strip().lower() for name in header]
+    tests = " AND ".join(f"coalesce(lower(trim({_ident(i)})), '') = {sql_string(n)}"
+                         for i, n in enumerate(names))
+    if not names[0]:
+        return f"CASE WHEN c0 IS NULL OR trim(c0) = '' THEN {tests} ELSE false END"
+    length = len(names[0].encode())
+    return (f"CASE WHEN strlen(c0) < {length} THEN false WHEN strlen(c0) = {length} THEN "
+            f"{tests} WHEN starts_with(c0, ' ') OR ends_with(c0, ' ') THEN {tests} "
+            "ELSE false END")
 
 
 def _csv_rejects(
@@ -588,20 +630,23 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     names = [row[0] for row in con.execute(f"DESCRIBE {CSV}").fetchall()][1:]
     header = _header(source, names)
     records = _number_records(con, [record for record, *_ in rejects])
-    fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
     raw = "json_object(" + ", ".join(
-        f'{sql_string(h)}, "{escape_ident(n)}"' for h, n in zip(header, names, strict=True)
-    ) + ")"
+        f"{sql_string(h)}, {_ident(i)}" for i, h in enumerate(header)) + ")"
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
-        SELECT {records} AS _row, 'record ' || {records} AS _loc, CAST({raw} AS VARCHAR) AS _raw,
-               CAST(NULL AS VARCHAR) AS _bad, {fields}
-        FROM {CSV} {f"JOIN {RECORD_NUMBERS} USING (_ord)" if rejects else ""} ORDER BY 1
+        SELECT _row, 'record ' || _row AS _loc, CAST({raw} AS VARCHAR) AS _raw,
+               CAST(NULL AS VARCHAR) AS _bad, * EXCLUDE (_row)
+        FROM (SELECT {records} AS _row, {_fields(names)}
+              FROM {CSV} {f"JOIN {RECORD_NUMBERS} USING (_ord)" if rejects else ""})
+        ORDER BY 1
         """
     )
     con.execute(f"DROP TABLE {CSV}")
     drop(con, RECORD_NUMBERS)
+    repeated = [row for (row,) in con.execute(
+        f"DELETE FROM {STAGE} WHERE {header_test(header)} RETURNING _row").fetchall()]
+    note_headers(con, len(repeated), min(repeated, default=None))
     columns = "".join(f", {_ident(i)}" for i in range(len(names)))
     nulls = ", NULL" * len(names)
     for record, _, csv_line, message in rejects:

@@ -27,7 +27,7 @@ import duckdb
 
 from auditlog.errors import InputError
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile
-from auditlog.ingest.staging import DOCS, SALVAGE_BATCH, SALVAGED, STAGE
+from auditlog.ingest.staging import DOCS, SALVAGE_BATCH, SALVAGED, STAGE, note_headers
 
 BATCH = 50_000
 # Control characters a terminal could act on (C0 but tab and newline, DEL, C1): escaped
@@ -44,6 +44,22 @@ def safe_text(raw: bytes | str) -> str:
     data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape")
     text = data.decode("utf-8", "backslashreplace")
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def not_json_sql(raw: str) -> str:
+    """SQL: why a line `raw` that is not JSON is not, for a quarantined line of JSON
+    Lines. Two files joined when the first ends without a line break (`cat a.jsonl
+    b.jsonl`) put two objects on one line, `...}{"ts": ...`: that says so, where the
+    second begins and what to do, rather than only 'not valid JSON' (never read as one
+    row, nor as the first object alone)."""
+    split = f"'[' || replace({raw}, '}}{{', '}},{{') || ']'"
+    return (
+        f"CASE WHEN strpos({raw}, '}}{{') > 0 AND json_valid({split}) "
+        f"AND json_type({split} -> '$[0]') = 'OBJECT' THEN "
+        f"'not one JSON object but ' || json_array_length({split}) || ' written one after "
+        f"another, the second from column ' || (strpos({raw}, '}}{{') + 1) || "
+        "' (files joined where one ends without a line break?); put each on a line of "
+        "its own' ELSE 'not valid JSON' END")
 
 
 def _open(source: InputFile) -> IO[bytes]:
@@ -133,7 +149,7 @@ def stage_json_lines(con: duckdb.DuckDBPyConnection, source: InputFile) -> None:
         CREATE TEMP TABLE {DOCS} AS
         SELECT _row, 'line ' || _row AS _loc, _raw,
                CASE WHEN _bad IS NOT NULL THEN _bad
-                    WHEN NOT json_valid(_raw) THEN 'not valid JSON'
+                    WHEN NOT json_valid(_raw) THEN {not_json_sql("_raw")}
                     WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad
         FROM {SALVAGED} ORDER BY _row
         """
@@ -323,9 +339,18 @@ def stage_delimited(
         )
         table = _Table(con, name, ["_row", "_loc", "_raw", "_bad", *columns])
         bad = total = 0
+        names = [name.lower() for name in header]
+        repeated: list[int] = []
         for number, fields in enumerate(records, start=1):
-            total += 1
             lines = tape.take()
+            if not isinstance(fields, csv.Error) and fields[0].startswith("\ufeff"):
+                # The byte order mark of a file joined on (`cat a.csv b.csv`), as
+                # readers._fields drops it.
+                fields[0] = fields[0].lstrip("\ufeff")
+            if not isinstance(fields, csv.Error) and _repeats(fields, names):
+                repeated.append(number)  # keeps its number, is no row (readers.header_test)
+                continue
+            total += 1
             if isinstance(fields, csv.Error):
                 row: tuple[object, ...] = (
                     number, f"record {number}", safe_text(lines.strip("\r\n")),
@@ -336,7 +361,17 @@ def stage_delimited(
             table.add(row[:4] if as_docs else row)
         table.flush()
     _check_text(source, bad, total)
+    note_headers(con, len(repeated), repeated[0] if repeated else None)
     return header
+
+
+def _repeats(fields: list[str], names: list[str]) -> bool:
+    """Whether a record repeats the header (lowered `names`), as readers.header_test
+    tells it: each field trimmed, in any case; fields beyond them empty."""
+    if not names or len(fields) < len(names) or fields[0].strip().lower() != names[0]:
+        return False
+    return (all(f.strip().lower() == n for f, n in zip(fields, names, strict=False))
+            and not any(fields[len(names):]))
 
 
 def header_of(source: InputFile) -> list[str] | None:

@@ -98,8 +98,14 @@ VERDICT = "_verdict"
 # csv_lines.place_quarantined; read and dropped by loading.store_rows.
 CSV_LINES = "_csv_lines"
 
+# How many records of a CSV/TSV file repeat its header line and the first of them
+# (`records, first`): files joined with their headers, a paginated export. Written by
+# the reader that skipped them (readers, salvage, check for a lazy scan); read by
+# loading.store_rows.
+HEADERS = "_repeated_headers"
+
 # Every shared name, for drop_all.
-ALL = (STAGE, TYPED, TYPED_SCAN, VERDICT, SPECIAL, LINES, DOCS, GROUPED, TOP, CSV,
+ALL = (HEADERS, STAGE, TYPED, TYPED_SCAN, VERDICT, SPECIAL, LINES, DOCS, GROUPED, TOP, CSV,
        RECORD_NUMBERS, REJECTED, MATERIALIZED, CSV_REJECTS, CSV_SCANS, KEPT, CSV_LINES,
        CWL_ENVELOPES)
 
@@ -170,6 +176,18 @@ class Staged:
     # row has a member that is a number DuckDB writes back otherwise than it may be
     # written (numbers.MEMBER): typing reads those numbers from `_raw` (numbers.py).
     written_numbers: bool = False
+    # Of a lazy CSV/TSV view: a query giving (records, first) of the records that repeat
+    # its header (readers.header_test), which its numbered view leaves out and its
+    # `scan` flags `_blank` (no record, as a blank line is none); either way they keep
+    # their record number, and check.check_rows notes them in `HEADERS`.
+    headers: str | None = None
+
+
+def note_headers(con: duckdb.DuckDBPyConnection, records: int, first: int | None) -> None:
+    """`HEADERS` for the file being read: `records` repeated header lines, the first
+    at record `first`."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {HEADERS} AS SELECT $n::BIGINT AS records, "
+                "$first::BIGINT AS first", {"n": records, "first": first})
 
 
 @dataclass(frozen=True)

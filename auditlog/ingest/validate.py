@@ -11,6 +11,7 @@ import json
 
 from auditlog.errors import InputError
 from auditlog.ingest import numbers
+from auditlog.ingest.salvage import not_json_sql
 from auditlog.ingest.staging import WIDE, Staged
 from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS, Column, Kind
 from auditlog.sqltext import json_path, sql_string
@@ -210,6 +211,8 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     typed = ",\n  ".join(f"{_typed(c, currency, instants.get(c.name))} AS {_y(c)}"
                          for c in kind.columns)
     typed += ",\n  " + _naive_counts(kind)
+    typed += "".join(f",\n  {_below_us(c, c.name in instants)} AS {_u(c)}"
+                     for c in kind.columns if c.type == "ts")
     digest_members = ", ".join(
         _digest_text(c) for c in kind.columns if c.name != kind.id_column
     )
@@ -268,18 +271,51 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         f"SELECT {_position(staged)}, CASE WHEN _reason IS NOT NULL THEN {staged.raw} END "
         "AS _raw,\n  "
         + ",\n  ".join(outputs)
-        + ",\n  extra, _digest, _reason, _naive, _dst\nFROM (\n"
+        + ",\n  extra, _digest, _reason, _naive, _dst, _sub\nFROM (\n"
         + "SELECT *, CAST(md5_number(_content) >> 64 AS UBIGINT) AS _digest,\n"
-        + f"  {reason} AS _reason\nFROM (\nSELECT *, {content} AS _content\nFROM (\n"
+        + f"  {reason} AS _reason\nFROM (\nSELECT *, {content} AS _content, "
+        + f"{_sub_count(kind)} AS _sub\nFROM (\n"
         + f"SELECT *,\n  {typed}\nFROM ({_time_layers(kind, inner, set(instants))}))))"
     )
 
 
+# The digits of a timestamp's text below the microsecond, when one of them is not 0
+# (`2026-04-01T10:00:00.123456789Z`, a Parquet TIMESTAMP_NS value's text, epoch seconds
+# with nine decimals): the instant is stored at microseconds (DuckDB's TIMESTAMPTZ), so
+# those digits are cut; the digest keeps them (see _digest_text) and the ingest counts
+# them (`_sub`). Epoch milliseconds with fractional digits are not looked at.
+BELOW_US = r"(:[0-9]{2}|^[+-]?[0-9]{1,11})[.,][0-9]{6}([0-9]*[1-9])"
+
+
+def _u(column: Column) -> str:
+    return f"_u_{column.name}"
+
+
+def _below_us(column: Column, instant: bool) -> str:
+    """SQL: the digits of a timestamp column's text below the microsecond (BELOW_US),
+    NULL when there are none. The common `...:SS.ffffffZ` (at most 27 characters) is
+    told by its length, without a pattern."""
+    if instant:  # TIMESTAMP WITH TIME ZONE values: microseconds already
+        return "CAST(NULL AS VARCHAR)"
+    text, name = _t(column), column.name
+    return (f"CASE WHEN {text} IS NULL OR (_z_{name} AND strlen({text}) <= 27) THEN NULL "
+            f"ELSE nullif(regexp_extract({text}, {sql_string(BELOW_US)}, 2), '') END")
+
+
+def _sub_count(kind: Kind) -> str:
+    """`_sub`: how many of the row's timestamps had digits below the microsecond."""
+    return " + ".join(f"CAST({_u(c)} IS NOT NULL AS INTEGER)" for c in kind.columns
+                      if c.type == "ts") or "0"
+
+
 def _digest_text(column: Column) -> str:
     """A typed value as the digest reads it: text that no session setting changes (a
-    timestamp as microseconds since the epoch, not in the session's time zone)."""
+    timestamp as microseconds since the epoch, not in the session's time zone, and the
+    digits of its text below the microsecond, which the stored value cannot hold: two
+    events apart by nanoseconds are not one duplicate)."""
     if column.type == "ts":
-        return f"CAST(epoch_us({_y(column)}) AS VARCHAR)"
+        micro = f"CAST(epoch_us({_y(column)}) AS VARCHAR)"
+        return f"CASE WHEN {_u(column)} IS NULL THEN {micro} ELSE {micro} || '.' || {_u(column)} END"
     if column.type == "amount":
         return f"CAST({_y(column)} AS VARCHAR)"
     return _y(column)
@@ -419,7 +455,7 @@ def _source(staged: Staged, known: set[str], *, wide: bool = False) -> tuple[str
     # A line with a contract value is an object; only one without is parsed again.
     source = f"""(
       SELECT {_position(staged)}, _raw,
-        CASE WHEN _s IS NULL THEN 'not valid JSON' WHEN list_count(_s) > 0 THEN NULL
+        CASE WHEN _s IS NULL THEN {not_json_sql('_raw')} WHEN list_count(_s) > 0 THEN NULL
              WHEN json_type(_raw) <> 'OBJECT' THEN 'not a JSON object' END AS _bad{texts}{values}
       FROM (SELECT *{extract} FROM (
         SELECT {_position(staged)}, _raw, {parse} AS _s
