@@ -368,19 +368,31 @@ def test_the_byte_profile_sends_what_duckdb_refuses_to_the_salvage_reader(
 
 
 @pytest.mark.parametrize("tail", [
-    "",  # DuckDB's reader, the lazy view
-    "\x00\n",  # a NUL byte: the salvage reader
-    '{"charge_id": "x", "charge_id": "y"}\n',  # a repeated key: staged as records
+    "",  # DuckDB's reader: the file is JSON values one after another
+    '{"charge_id": "x", "charge_id": "y"}\n',  # a repeated key among them
 ])
-def test_json_lines_joined_without_a_line_break_are_neither_merged_nor_lost(
+def test_json_lines_joined_without_a_line_break_are_read_as_consecutive_records(
         tmp_path: Path, con: duckdb.DuckDBPyConnection, tail: str) -> None:
-    # Before: quarantined as "not valid JSON", which did not say that two rows were
-    # there, nor why.
+    # Two files joined where the first ends without a line break, or Kinesis Firehose's
+    # records written back to back: every value of the file is a record, none merged.
     a, b, c = (json.dumps({**GOOD, "charge_id": f"ok-{n}"}) for n in (1, 2, 3))
     path = tmp_path / "joined.jsonl"
     path.write_text(f"{a}{b}\n{c}\n{tail}")
     (result,) = ingest_paths(con, [path])
-    assert (result.rows_read - bool(tail), result.loaded) == (2, 1)
+    assert (result.rows_read, result.loaded) == (3 + bool(tail), 3)
+    assert con.execute("SELECT charge_id FROM charges ORDER BY charge_id").fetchall() == [
+        ("ok-1",), ("ok-2",), ("ok-3",)]
+
+
+def test_json_lines_joined_in_a_damaged_file_are_quarantined_saying_so(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # A NUL byte sends the file to the salvage reader, line by line: the joined line is
+    # quarantined, not merged into one row nor lost, with a reason that says what it is.
+    a, b, c = (json.dumps({**GOOD, "charge_id": f"ok-{n}"}) for n in (1, 2, 3))
+    path = tmp_path / "joined.jsonl"
+    path.write_text(f"{a}{b}\n{c}\n\x00\n")
+    (result,) = ingest_paths(con, [path])
+    assert (result.rows_read - 1, result.loaded) == (2, 1)
     assert con.execute("SELECT charge_id FROM charges").fetchall() == [("ok-3",)]
     assert con.execute("SELECT location, reason, raw FROM quarantine ORDER BY row_number"
                        ).fetchall()[0] == (
