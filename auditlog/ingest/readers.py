@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import duckdb
 
@@ -95,9 +95,11 @@ def stage(
     if source.format != "parquet":
         probe = None if profile is not None and not profile.clean else _probe(con, source)
         if probe is None:
-            return _delimited_as_named(source, _salvage(con, source))
-        if source.format in ("csv", "tsv"):
-            _delimited_as_named(source, [Staged(columns=probe[0], style="text")])
+            salvaged = _salvage(con, source)
+            if not isinstance(salvaged, Records):
+                _refuse_other_delimiter(source, salvaged[0].columns)
+            return salvaged
+        _refuse_other_delimiter(source, probe[0])
     try:
         if source.format == "jsonl":
             keys, repeated, all_json, written = probe or ([], False, False, True)
@@ -151,16 +153,16 @@ OTHER_DELIMITERS = {"csv": (";", "\t", "|"), "tsv": (",", ";", "|")}
 DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tabs", "|": "'|'"}
 
 
-def _delimited_as_named(source: InputFile, staged: list[Staged] | Records
-                        ) -> list[Staged] | Records:
-    """`staged`, unless its CSV/TSV header is one column that another delimiter splits
-    into several names: the file is then separated by that delimiter, every record would
-    be one field, and the file is refused naming it (rather than quarantining every
-    row for want of columns it has)."""
-    if source.format not in OTHER_DELIMITERS or isinstance(staged, Records):
-        return staged
+def _refuse_other_delimiter(source: InputFile, columns: list[str]) -> None:
+    """Raises InputError when a CSV/TSV file's header (`columns`, as read) is one column
+    that another delimiter splits into several names: the file is then separated by that
+    delimiter, every record would be one field, and the file is refused naming it
+    (rather than quarantining every row for want of columns it has); likewise a first
+    line that is a spreadsheet's `sep=` hint."""
+    if source.format not in OTHER_DELIMITERS:
+        return
     expected = "," if source.format == "csv" else "\t"
-    if len(staged[0].columns) <= 2:
+    if len(columns) <= 2:
         first = expected.join(salvage.header_of(source) or [])
         if re.fullmatch(r"sep=.", first, flags=re.DOTALL):
             remedy = "" if first[-1] == expected else (
@@ -171,13 +173,13 @@ def _delimited_as_named(source: InputFile, staged: list[Staged] | Records
                 f"line{remedy}",
                 source=source.display,
             )
-    (only,) = staged[0].columns if len(staged[0].columns) == 1 else (None,)
-    if only is None:
-        return staged
+    if len(columns) != 1:
+        return
+    (only,) = columns
     split = [(d, only.split(d)) for d in OTHER_DELIMITERS[source.format]]
     delimiter, names = max(split, key=lambda found: len(found[1]))
     if len(names) < 2 or not all(name.strip() for name in names):
-        return staged
+        return
     remedy = (f"name it .{'tsv' if delimiter == chr(9) else 'csv'}"
               if delimiter in (",", "\t") else f"export it again separated by "
               f"{DELIMITER_NAMES[expected]}")
@@ -539,15 +541,20 @@ def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged
         FROM ({numbered}) WHERE NOT ({test})
         """
     )
-    # json_object, not struct_pack: the file's names may repeat or differ only in case.
-    raw = "CAST(json_object(" + ", ".join(
-        f"{sql_string(n)}, {_ident(i)}" for i, n in enumerate(header)
-    ) + ") AS VARCHAR)"
+    raw = f"CAST({_json_record(header, map(_ident, range(len(header))))} AS VARCHAR)"
     scan = (f"SELECT {test} AS _blank, CAST(NULL AS VARCHAR) AS _bad, * "
             f"FROM (SELECT {fields} FROM {csv})")
     return Staged(columns=header, style="text", raw=raw, lazy=True, scan=scan,
                   loc_prefix="record ",
                   headers=f"SELECT count(*), min(_ord) FROM ({numbered}) WHERE {test}")
+
+
+def _json_record(names: list[str], values: Iterable[str]) -> str:
+    """SQL for a row's verbatim record: a JSON object of `values` (SQL expressions) under
+    the file's own `names`. json_object, not struct_pack: the names may repeat or differ
+    only in case."""
+    return "json_object(" + ", ".join(
+        f"{sql_string(n)}, {v}" for n, v in zip(names, values, strict=True)) + ")"
 
 
 def _fields(names: list[str]) -> str:
@@ -630,8 +637,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     names = [row[0] for row in con.execute(f"DESCRIBE {CSV}").fetchall()][1:]
     header = _header(source, names)
     records = _number_records(con, [record for record, *_ in rejects])
-    raw = "json_object(" + ", ".join(
-        f"{sql_string(h)}, {_ident(i)}" for i, h in enumerate(header)) + ")"
+    raw = _json_record(header, map(_ident, range(len(header))))
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
@@ -699,9 +705,7 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
     header = _parquet_names(con, source, names)
     if lazy:
         return [_stage_parquet_view(con, source, header, fields, instants)]
-    raw = "json_object(" + ", ".join(
-        f'{sql_string(h)}, "{escape_ident(n)}"' for h, n in zip(header, names, strict=True)
-    ) + ")"
+    raw = _json_record(header, (f'"{escape_ident(n)}"' for n in names))
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
@@ -755,9 +759,7 @@ def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names
         FROM {parquet}, file_row_number = true)
         """
     )
-    raw = "CAST(json_object(" + ", ".join(
-        f"{sql_string(n)}, {_ident(i)}" for i, n in enumerate(names)
-    ) + ") AS VARCHAR)"
+    raw = f"CAST({_json_record(names, map(_ident, range(len(names))))} AS VARCHAR)"
     scan = f"SELECT false AS _blank, CAST(NULL AS VARCHAR) AS _bad, {fields} FROM {parquet})"
     return Staged(columns=names, style="native", raw=raw, lazy=True, scan=scan,
                   loc_prefix="row ", instants=instants)
