@@ -31,7 +31,7 @@ from typing import Protocol
 import duckdb
 
 from auditlog.errors import InputError
-from auditlog.ingest import cloudwatch, records
+from auditlog.ingest import awslogs, cloudwatch, eventlists, records
 from auditlog.ingest.auditd import Auditd
 from auditlog.ingest.evtx import Evtx
 from auditlog.ingest.files import InputFile, TextProfile
@@ -112,9 +112,12 @@ def adapter_for(keys: set[str]) -> Adapter | None:
 
 
 def is_standard(keys: set[str]) -> bool:
-    """Whether records with these keys are an adapter's, or a CloudWatch Logs
-    subscription message holding such records (cloudwatch.py): never native columns."""
-    return adapter_for(keys) is not None or cloudwatch.KEYS <= keys
+    """Whether records with these keys are an adapter's, a CloudWatch Logs
+    subscription message holding such records (cloudwatch.py), as a Lambda function
+    receives one (awslogs.py), or a Kubernetes audit EventList (eventlists.py): never
+    native columns."""
+    return (adapter_for(keys) is not None or cloudwatch.KEYS <= keys
+            or awslogs.KEY in keys or eventlists.KEYS <= keys)
 
 
 def read(
@@ -159,11 +162,16 @@ def stage_records(con: duckdb.DuckDBPyConnection, *, adapters: bool = True) -> l
     SQL, and an adapter is asked once per key set, not per record; a file whose key
     sets all point one way (nearly every file) is staged in one piece as before.
 
-    Records in CloudWatch Logs subscription messages are first unwrapped into the
-    records their events hold (cloudwatch.py), each then told by its own keys."""
+    Records that wrap others are first unwrapped into the records they hold, each then
+    told by its own keys: a Lambda function's CloudWatch Logs event into its
+    subscription payload (awslogs.py), a subscription payload into its log events
+    (cloudwatch.py), a Kubernetes audit EventList into its items (eventlists.py)."""
+    if not adapters:
+        return _stage_records(con, adapters, cloudwatch.Unwrapped(0, 0, 0))
+    awslogs.decode(con)
+    eventlists.unwrap(con)
     try:
-        return _stage_records(con, adapters,
-                              cloudwatch.unwrap(con) if adapters else cloudwatch.Unwrapped(0, 0, 0))
+        return _stage_records(con, adapters, cloudwatch.unwrap(con))
     finally:
         drop(con, CWL_ENVELOPES)
 
@@ -179,11 +187,11 @@ def _stage_records(con: duckdb.DuckDBPyConnection, adapters: bool,
         adapter = adapter_for(set(keys)) if adapters else None
         return _stage_whole(con, adapter, keys)
     claims = {shape: _claim(set(shape)) for shape in shapes}
-    if unwrapped.events and None in claims.values():
+    if unwrapped.events and (not claims or None in claims.values()):
         # A subscription's event whose message no format claims: quarantined naming the
-        # log group, and, when nothing else in the file is a record auditlog reads, by
-        # the CloudTrail adapter (what such subscriptions are read for), not refused as
-        # a file of no kind.
+        # log group, and, when nothing else in the file is a record auditlog reads (nor
+        # is any message JSON: a plain-text log's), by the CloudTrail adapter (what such
+        # subscriptions are read for), not refused as a file of no kind.
         cloudwatch.unclaimed(con, [shape for shape, claim in claims.items() if claim is None])
         shapes = records.record_shapes(con) or []
         claims = {shape: _claim(set(shape)) for shape in shapes}
