@@ -188,3 +188,70 @@ def test_an_item_of_a_listed_line_that_is_no_event_is_quarantined_at_its_item(
     entry = ingest(path, db)
     assert (entry["rows_read"], entry["loaded"], entry["quarantined"]) == (4, 3, 1)
     assert [loc for loc, _ in quarantine(db)] == ["line 2 item 2"]
+
+
+# --- (d) JSON documents written back to back ---------------------------------------------
+
+STRATUS = [DATA / "cloudtrail" / "stratus_aws.persistence.iam-create-admin-user.json",
+           DATA / "cloudtrail" / "stratus_aws.defense-evasion.organizations-leave.json"]
+
+
+def event_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return sorted(i for (i,) in con.execute(
+        "SELECT event_id FROM actions UNION ALL SELECT event_id FROM privileges").fetchall())
+
+
+def test_arrays_written_back_to_back_are_read_one_after_another(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # Two real detonation logs joined as `cat a.json b.json > joined.json` writes them.
+    joined = tmp_path / "joined.json"
+    joined.write_bytes(b"".join(p.read_bytes().strip() for p in STRATUS))
+    arrays = [json.loads(p.read_text(encoding="utf-8")) for p in STRATUS]
+    (result,) = ingest_paths(con, [joined])
+    total = sum(len(a) for a in arrays)
+    assert (result.rows_read, result.loaded + result.duplicates, result.quarantined) == (
+        total, total, 0)
+    assert event_ids(con) == sorted(r["eventID"] for a in arrays for r in a)
+    stored = con.execute(
+        "SELECT _row, record FROM actions_with_record UNION ALL "
+        "SELECT _row, record FROM privileges_with_record ORDER BY _row").fetchall()
+    # Each element as written, the second array's numbered after the first's.
+    assert [(row, json.loads(rec)) for row, rec in stored] == list(
+        enumerate((r for a in arrays for r in a), 1))
+
+
+def test_cloudtrail_objects_joined_by_zcat_are_their_records(tmp_path: Path) -> None:
+    records = [json.loads(line) for line in cloudtrail_lines()]
+    parts = [{"Records": records[:5]}, {"Records": records[5:]}]
+    joined = tmp_path / "all.json"  # zcat AWSLogs/.../*.json.gz > all.json
+    joined.write_text("".join(json.dumps(p) + "\n" for p in parts), encoding="utf-8")
+    entry = ingest(joined, tmp_path / "d.duckdb")
+    assert (entry["rows_read"], entry["loaded"], entry["quarantined"]) == (
+        len(records), len(records), 0)
+
+
+def test_a_damaged_second_array_keeps_what_parses_and_quarantines_the_rest(
+        tmp_path: Path) -> None:
+    first, second = (p.read_text(encoding="utf-8").strip() for p in STRATUS)
+    cut = second[: second.rindex('"AssumeRole"')]  # its last record cut short
+    path = tmp_path / "joined.json"
+    path.write_text(first + "\n" + cut, encoding="utf-8")
+    db = tmp_path / "d.duckdb"
+    entry = ingest(path, db)
+    assert (entry["rows_read"], entry["loaded"], entry["quarantined"]) == (6, 5, 1)
+    ((location, reason),) = quarantine(db)
+    assert location == "value 2 element 3"
+    assert reason.startswith("not valid JSON from here to the end of the file")
+
+
+def test_text_after_an_array_is_quarantined_not_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "trail.json"
+    array = STRATUS[0].read_text(encoding="utf-8").strip()
+    path.write_text(array + "\n-- end of export --\n", encoding="utf-8")
+    db = tmp_path / "d.duckdb"
+    entry = ingest(path, db)
+    assert (entry["rows_read"], entry["loaded"], entry["quarantined"]) == (4, 3, 1)
+    ((location, reason),) = quarantine(db)
+    assert (location, reason) == (
+        "value 2", "not valid JSON from here to the end of the file (after the array "
+                   f"ending on line {array.count(chr(10)) + 1})")

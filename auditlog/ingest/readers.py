@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 import duckdb
 
 from auditlog.errors import InputError
-from auditlog.ingest import numbers, salvage
+from auditlog.ingest import consecutive, numbers, salvage
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile, TextProfile
 from auditlog.ingest.staging import (
     CSV,
@@ -420,8 +420,8 @@ PAGE_KEYS = sql_list(sorted(salvage.PAGE_KEYS))
 def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
     # A .json file is an array of rows, or an object whose Records/records/events member
     # is that array (CloudTrail, many SIEM exports; `items` of a Kubernetes audit
-    # EventList). Several top-level values are read as
-    # consecutive rows, as a lenient reader of mislabelled JSON Lines would.
+    # EventList). Several top-level values are read as consecutive records, an array
+    # among them (or a CloudTrail S3 object) as its elements (consecutive.py).
     con.execute(
         f"CREATE TEMP TABLE {TOP} AS "
         f"SELECT row_number() OVER () AS n, json AS doc FROM {_json_objects_sql(source)}"
@@ -485,6 +485,10 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
             FROM elements
             """
         )
+    elif count > 1 and consecutive.holds_lists(con):
+        # Arrays (or CloudTrail S3 objects) written back to back: each one's elements.
+        consecutive.stage(con)
+        return IN_DOCS
     else:
         con.execute(
             f"""

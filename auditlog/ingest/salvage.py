@@ -20,7 +20,7 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import IO
 
 import duckdb
@@ -81,7 +81,7 @@ def _defect(raw: bytes) -> str | None:
     return None
 
 
-class _Table:
+class Table:
     """Rows appended in batches to a temp table (bounded memory for large files)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, name: str, columns: list[str]) -> None:
@@ -132,7 +132,7 @@ def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes]]:
 def stage_json_lines(con: duckdb.DuckDBPyConnection, source: InputFile) -> None:
     """JSON Lines → `_docs(_row, _loc, _raw, _bad)`, one row per non-blank line."""
     con.execute(f"CREATE TEMP TABLE {SALVAGED} (_row BIGINT, _raw VARCHAR, _bad VARCHAR)")
-    table = _Table(con, SALVAGED, ["_row", "_raw", "_bad"])
+    table = Table(con, SALVAGED, ["_row", "_raw", "_bad"])
     bad = total = 0
     with _open(source) as handle:
         for number, line in _lines(handle):
@@ -160,12 +160,13 @@ def stage_json_lines(con: duckdb.DuckDBPyConnection, source: InputFile) -> None:
 def stage_json_document(con: duckdb.DuckDBPyConnection, source: InputFile) -> None:
     """A .json file DuckDB cannot parse → `_docs`: the elements of its array (or of its
     Records/records/events member) one by one; from the first element that does not
-    parse, the rest of the file is one quarantined row. A file of several top-level
-    values is read as JSON Lines, as the DuckDB path reads it."""
+    parse, the rest of the file is one quarantined row. Arrays written back to back are
+    read one after another (consecutive.py); a file of several top-level objects is
+    read as JSON Lines, as the DuckDB path reads it."""
     with _open(source) as handle:
         data = handle.read()
     text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
-    start = _array_start(text)
+    start = array_start(text)
     if start is None:
         opening = text.lstrip(" \t\r\n")[:1]
         if opening and opening not in ("{", "["):
@@ -177,9 +178,10 @@ def stage_json_document(con: duckdb.DuckDBPyConnection, source: InputFile) -> No
         stage_json_lines(con, source)
         return
     con.execute(f"CREATE TEMP TABLE {DOCS} (_row BIGINT, _loc VARCHAR, _raw VARCHAR, _bad VARCHAR)")
-    table = _Table(con, DOCS, ["_row", "_loc", "_raw", "_bad"])
+    table = Table(con, DOCS, ["_row", "_loc", "_raw", "_bad"])
     bad = total = 0
-    for number, (raw, reason) in enumerate(_elements(text, start), start=1):
+    documents: list[int] = []
+    for number, (loc, raw, reason) in enumerate(_documents(text, start, documents), start=1):
         total += 1
         defect = _defect(raw.encode("utf-8", "surrogateescape"))
         bad += defect is not None
@@ -189,8 +191,11 @@ def stage_json_document(con: duckdb.DuckDBPyConnection, source: InputFile) -> No
                 json.loads(raw)  # strict: control characters in strings are not JSON
             except ValueError:
                 reason = "not valid JSON"
-        table.add((number, f"element {number}", safe_text(raw) if defect else raw, reason))
+        table.add((number, loc, safe_text(raw) if defect else raw, reason))
     table.flush()
+    if len(documents) > 1:
+        # Arrays back to back: located as the DuckDB path locates them (consecutive.py).
+        con.execute(f"UPDATE {DOCS} SET _loc = 'value 1 ' || _loc WHERE _loc LIKE 'element %'")
     _check_text(source, bad, total)
     # Python's parser takes what DuckDB's refuses (a lone surrogate escape such as
     # "\ud800"): such an element is not JSON to the reading that follows, so it is
@@ -215,7 +220,7 @@ PAGE_KEYS = frozenset(
 )
 
 
-def _array_start(text: str) -> int | None:
+def array_start(text: str) -> int | None:
     """Index of the '[' opening the array of rows: the document itself, the
     Records/records/events member of a top-level object, the `items` of a Kubernetes
     audit EventList (its `kind` and `apiVersion` before or after it: the API server
@@ -274,13 +279,48 @@ def _audit_list(members: dict[str, object]) -> bool:
             and version.startswith("audit.k8s.io/"))
 
 
-def _elements(text: str, start: int) -> Iterator[tuple[str, str | None]]:
-    """(raw text, reason) of each element of the array opening at `start`."""
+def _documents(text: str, start: int,
+               seen: list[int]) -> Iterator[tuple[str, str, str | None]]:
+    """(location, raw text, reason) of each element of the array opening at `start`
+    and, when the file is that array itself, of every array written after it (`seen`
+    gets each array's start). Text after the last array that is not one is quarantined
+    as one row, never dropped."""
+    # The document is the array itself, not an object holding it as a member.
+    bare = _WS.match(text, 0).end() == start  # type: ignore[union-attr]
+    while True:
+        seen.append(start)
+        n = len(seen)
+        elements = array_elements(text, start)
+        k = 0
+        while True:
+            try:
+                raw, reason = next(elements)
+            except StopIteration as stop:
+                end = stop.value
+                break
+            k += 1
+            yield (f"element {k}" if n == 1 else f"value {n} element {k}"), raw, reason
+        if end is None or not bare:
+            return
+        at = _WS.match(text, end).end()  # type: ignore[union-attr]
+        if at >= len(text):
+            return
+        if not text.startswith("[", at):
+            yield (f"value {n + 1}", text[at:],
+                   f"not valid JSON from here to the end of the file (after the array "
+                   f"ending on line {text.count(chr(10), 0, end) + 1})")
+            return
+        start = at
+
+
+def array_elements(text: str, start: int) -> Generator[tuple[str, str | None], None, int | None]:
+    """(raw text, reason) of each element of the array opening at `start`; returns the
+    index after its closing `]`, or None when the rest of the file did not parse."""
     at = start + 1
     while True:
         at = _WS.match(text, at).end()  # type: ignore[union-attr]
         if text.startswith("]", at):
-            return
+            return at + 1
         try:
             _, end = _DECODER.raw_decode(text, at)
         except ValueError as exc:
@@ -288,7 +328,7 @@ def _elements(text: str, start: int) -> Iterator[tuple[str, str | None]]:
             if rest.strip():
                 yield rest, ("not valid JSON from here to the end of the file "
                              f"({getattr(exc, 'msg', exc)})")
-            return
+            return None
         yield text[at:end], None
         at = _WS.match(text, end).end()  # type: ignore[union-attr]
         if text.startswith(",", at):
@@ -297,7 +337,7 @@ def _elements(text: str, start: int) -> Iterator[tuple[str, str | None]]:
             rest = text[at:]
             if rest.strip():
                 yield rest, "not valid JSON from here to the end of the file (expected , or ])"
-            return
+            return None
 
 
 def stage_delimited(
@@ -337,7 +377,7 @@ def stage_delimited(
             f"CREATE TEMP TABLE {name} (_row BIGINT, _loc VARCHAR, _raw VARCHAR, _bad VARCHAR"
             + "".join(f", {c} VARCHAR" for c in columns) + ")"
         )
-        table = _Table(con, name, ["_row", "_loc", "_raw", "_bad", *columns])
+        table = Table(con, name, ["_row", "_loc", "_raw", "_bad", *columns])
         bad = total = 0
         names = [name.lower() for name in header]
         repeated: list[int] = []
