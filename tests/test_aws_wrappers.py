@@ -1,12 +1,15 @@
 """Records in the wrappers real exporters save them in: CloudWatch Logs events as a Lambda
 function receives them (`{"awslogs": {"data": ...}}`), Kubernetes audit EventLists on
-lines of JSON Lines, and JSON arrays written back to back."""
+lines of JSON Lines, JSON arrays written back to back; and what CloudTrail Lake writes
+out, which holds no CloudTrail records, said so."""
 
 from __future__ import annotations
 
 import base64
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +130,8 @@ def test_a_wrapper_that_cannot_be_decoded_is_quarantined_at_its_line(tmp_path: P
         ("line 3", f"{what} whose data is not gzip-compressed (base64 of gzip expected)"),
         ("line 4", f"{what} whose data does not inflate to JSON text"),
         ("line 5", f"{what} whose data is cut short (its gzip stream ends early)"),
-        ("line 6", f"{what} whose data is not a CloudWatch Logs subscription payload (an "
-                   "object with messageType and logEvents)"),
+        ("line 6", (f"{what} whose data is not a CloudWatch Logs subscription payload "
+                    "(an object with messageType and logEvents)")),
         ("line 7", f"{what} without its data (a text member awslogs.data)"),
     ]
 
@@ -252,6 +255,72 @@ def test_text_after_an_array_is_quarantined_not_dropped(tmp_path: Path) -> None:
     entry = ingest(path, db)
     assert (entry["rows_read"], entry["loaded"], entry["quarantined"]) == (4, 3, 1)
     ((location, reason),) = quarantine(db)
-    assert (location, reason) == (
-        "value 2", "not valid JSON from here to the end of the file (after the array "
-                   f"ending on line {array.count(chr(10)) + 1})")
+    assert location == "value 2"
+    assert reason == ("not valid JSON from here to the end of the file (after the array "
+                      f"ending on line {array.count(chr(10)) + 1})")
+
+
+# --- (b) CloudTrail Lake ------------------------------------------------------------------
+
+LAKE = DATA / "cloudtrail_lake"
+
+
+def refused(path: Path, db: Path) -> str:
+    """The one line the command line says when it refuses to load `path`."""
+    process = subprocess.run([sys.executable, "-m", "auditlog", "ingest", str(path),
+                              "--db", str(db)], capture_output=True, text=True, check=False)
+    assert (process.returncode, process.stdout) == (2, "")
+    (line,) = process.stderr.strip().splitlines()  # one sentence, no traceback
+    return line
+
+
+def test_the_sign_file_of_saved_lake_results_is_said_to_hold_no_events(
+        tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(LAKE / "result_sign.json"),
+                                 "--db", str(tmp_path / "d.duckdb"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    ((entry),) = json.loads(result.stdout)
+    assert (entry["kind"], entry["rows_read"]) == ("empty", 0)
+    assert ("is the sign file of CloudTrail Lake query results (hashes and a signature of "
+            "the result files, no events): nothing in it to load") in result.stderr
+
+
+def test_lake_query_results_are_refused_saying_what_they_are_and_what_to_load(
+        tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    csv_result = ("this is a CloudTrail Lake query result (its columns eventid, eventname, "
+                  "eventsource, eventtime, useridentity)")
+    api_result = "this is a CloudTrail Lake query result as GetQueryResults returns it"
+    for name, what in [("result_1.csv.gz", csv_result),
+                       ("get-query-results.json", api_result)]:
+        path = LAKE / name
+        line = refused(path, db)
+        assert line.startswith(f"error: {path}: {what}")
+        assert "not CloudTrail records; load the trail's own log files" in line
+    status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
+    assert json.loads(status.stdout)["files"] == []
+
+
+def test_a_lake_result_of_a_kinds_columns_loads_as_that_kind(tmp_path: Path) -> None:
+    # What the refusal advises: the query selects the columns of actions.
+    path = tmp_path / "result_1.csv.gz"
+    path.write_bytes(gzip.compress(
+        b"event_id,ts,actor,action,system\n"
+        b"0b5e6ab3-4fb7-4b4f-a16e-7e1bEXAMPLE,2022-05-10 21:58:12.000,"
+        b"arn:aws:iam::123456789012:user/Alice,AttachUserPolicy,iam.amazonaws.com\n"))
+    result = runner.invoke(app, ["ingest", str(path), "--db", str(tmp_path / "d.duckdb"),
+                                 "--tz", "UTC", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    ((entry),) = json.loads(result.stdout)
+    assert (entry["kind"], entry["loaded"]) == ("actions", 1)
+
+
+def test_a_cloudtrail_record_is_not_taken_for_a_lake_result(tmp_path: Path) -> None:
+    # Without eventVersion no format claims it, but its names are a record's own.
+    record = json.loads(cloudtrail_lines()[0])
+    del record["eventVersion"]
+    path = tmp_path / "ct.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    line = refused(path, tmp_path / "d.duckdb")
+    assert "cannot tell which kind of log this is" in line
+    assert "CloudTrail Lake" not in line

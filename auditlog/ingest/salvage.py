@@ -306,9 +306,10 @@ def _documents(text: str, start: int,
         if at >= len(text):
             return
         if not text.startswith("[", at):
-            yield (f"value {n + 1}", text[at:],
-                   f"not valid JSON from here to the end of the file (after the array "
-                   f"ending on line {text.count(chr(10), 0, end) + 1})")
+            line = text.count("\n", 0, end) + 1
+            reason = ("not valid JSON from here to the end of the file (after the array "
+                      f"ending on line {line})")
+            yield f"value {n + 1}", text[at:], reason
             return
         start = at
 

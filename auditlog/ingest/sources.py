@@ -40,6 +40,7 @@ from auditlog.ingest.readers import READ_ERRORS, NativeFormats, read_error
 from auditlog.ingest.staging import CWL_ENVELOPES, DOCS, GROUPED, Records, Staged, drop
 from auditlog.ingest.standard.azure import AzureMonitor
 from auditlog.ingest.standard.cloudtrail import CloudTrail, CloudTrailDigest
+from auditlog.ingest.standard.cloudtrail_lake import CloudTrailLakeResults, CloudTrailLakeSign
 from auditlog.ingest.standard.gcp import CloudAudit
 from auditlog.ingest.standard.github import GitHubAudit
 from auditlog.ingest.standard.k8s import KubernetesAudit
@@ -83,6 +84,8 @@ CLOUDTRAIL = CloudTrail()
 ADAPTERS: tuple[Adapter, ...] = (
     CLOUDTRAIL,
     CloudTrailDigest(),
+    CloudTrailLakeSign(),
+    CloudTrailLakeResults(),
     KubernetesAudit(),
     CloudAudit(),
     AzureMonitor(),
@@ -147,6 +150,12 @@ def read(
         return stage_records(con, adapters=adapters)
     except READ_ERRORS as exc:
         raise read_error(source, exc) from None
+    except InputError as exc:
+        if exc.source is not None:
+            raise
+        # An adapter refusing what its records are (it is not told the file's name).
+        raise InputError(exc.args[0], source=source.display,
+                         arguments=exc.arguments) from None
 
 
 def _no_standard(keys: set[str]) -> bool:

@@ -13,6 +13,7 @@ from auditlog.errors import InputError
 from auditlog.ingest import numbers
 from auditlog.ingest.salvage import not_json_sql
 from auditlog.ingest.staging import WIDE, Staged
+from auditlog.ingest.standard import cloudtrail_lake
 from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS, Column, Kind
 from auditlog.sqltext import json_path, sql_string
 
@@ -96,6 +97,8 @@ def detect_kind(columns: list[str], source: str) -> Kind:
     ]
     if len(matched) == 1:
         return matched[0]
+    if not matched and (lake := cloudtrail_lake.result_columns(columns)):
+        raise InputError(lake, source=source)
     if not matched:
         raise InputError(
             "cannot tell which kind of log this is: its columns ("
