@@ -159,6 +159,22 @@ def test_anomalies_that_pause_over_a_weekend_without_a_change_stay_one_incident(
         len(working_days), 0, 0)
 
 
+def test_a_change_a_day_or_more_before_the_anomalies_resume_does_not_part_them(
+        tmp_path: Path) -> None:
+    # The same working-day batch, and a routine change of the order system on Saturday
+    # morning, 46 hours before the batch runs again: Monday's anomalies are still the
+    # upgrade's.
+    working_days = ["2026-04-02T23:00:00Z", "2026-04-03T09:00:00Z", "2026-04-03T16:00:00Z",
+                    "2026-04-06T08:00:00Z", "2026-04-06T11:00:00Z", "2026-04-07T09:00:00Z"]
+    actions, charges, _ = world([], working_days)
+    changes = change_log("UP,orders,upgrade,bob,carol,2026-04-02T22:00:00Z",
+                         "SAT,orders,config,bob,carol,2026-04-04T10:15:00Z")
+    db = load(tmp_path, {"accounts.csv": ACCOUNTS, "changes.csv": changes,
+                         "actions.jsonl": actions, "charges.csv": charges})
+    assert blamed(db) == {f"ZB{n}": "UP" for n in range(len(working_days))}
+    assert impact(db, "SAT") == 0
+
+
 def test_a_pause_with_a_change_in_it_before_the_first_incident_blames_nothing_early(
         tmp_path: Path) -> None:
     # A stray package sale on March 28, then a routine change on March 30 and the

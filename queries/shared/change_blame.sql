@@ -1,11 +1,12 @@
 -- The change blamed for a service account's anomalous charges on a system (attribution.md).
 -- The actor's anomalous causes on the system fall into episodes: a cause more than 168
 -- hours (7 days) after the one before it starts a new one, and so does a cause more than
--- 24 hours after the one before it when a change on that system that is not a rollback
--- started in between (its start less the model's clock skew, as change records and
--- actions keep their own clocks): anomalies that stopped and began again after a change
--- are a new incident, however close to the last one, while a pause without a change (a
--- weekend) or a change amid the anomalies does not part them. An episode's change is the
+-- 24 hours after the one before it and at most 24 hours after the start of a change on
+-- that system, not a rollback, that started in between (its start less the model's
+-- clock skew, as change records and actions keep their own clocks): anomalies that
+-- stopped and began again right after a change are a new incident, however close to the
+-- last one, while a pause without a change (a weekend), a change made a day or more
+-- before they resumed, or a change amid the anomalies does not part them. An episode's change is the
 -- non-rollback change on that system, started from 168 hours before the episode's first
 -- cause until its last, across which the episode's anomalies rose the most: its causes in
 -- the 168 hours from the change's start, less those in the 168 hours before (the rise
@@ -34,7 +35,8 @@ blamable AS (
 -- Each cause with the cause before it and the latest reach begun at or before it, from
 -- one sort of the causes among the reaches of their system's changes (a reach sorts
 -- before a cause at its instant, which it covers): a change started between two causes
--- when that reach is later than the earlier one.
+-- when that reach is later than the earlier one, and the latest such change is the one
+-- the anomalies resumed after.
 marked AS (
     SELECT actor, system, t AS cause_time, is_cause,
            max(CASE WHEN is_cause = 1 THEN t END) OVER (
@@ -56,7 +58,8 @@ numbered AS (
     SELECT actor, system, cause_time,
            sum(CASE WHEN previous IS NULL OR previous < cause_time - INTERVAL 168 HOURS
                          OR (previous < cause_time - INTERVAL 24 HOURS
-                             AND reach_begun > previous)
+                             AND reach_begun > previous
+                             AND reach_begun >= cause_time - INTERVAL 24 HOURS)
                     THEN 1 ELSE 0 END) OVER (
                PARTITION BY actor, system ORDER BY cause_time
                RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS episode
