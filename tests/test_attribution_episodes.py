@@ -100,6 +100,11 @@ def test_each_of_two_close_incidents_is_blamed_on_the_change_that_began_it(
     trace = json.loads(cli("trace", "charge", "ZB0", "--format", "json", "--db", db))
     assert trace["responsible"] == {"change_id": "U2", "actor": "svc-order",
                                     "time": PACKS[0]}
+    # The change rule names each upgrade with the money its own incident cost.
+    found = json.loads(cli("findings", "--rule", "change_followed_by_anomaly", "--all",
+                           "--format", "json", "--db", db))
+    assert sorted((f["change_id"], f["amount"]) for f in found) == [
+        ("U1", "24.95"), ("U2", "69.93")]
 
 
 def test_the_second_incident_is_its_changes_even_when_the_first_was_larger(
