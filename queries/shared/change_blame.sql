@@ -6,17 +6,17 @@
 -- clock skew, as change records and actions keep their own clocks): anomalies that
 -- stopped and began again right after a change are a new incident, however close to the
 -- last one, while a pause without a change (a weekend), a change made a day or more
--- before they resumed, or a change amid the anomalies does not part them. An episode's change is the
--- non-rollback change on that system, started from 168 hours before the episode's first
--- cause until its last, across which the episode's anomalies rose the most: its causes in
--- the 168 hours from the change's start, less those in the 168 hours before (the rise
--- must be positive; a tie goes to the later change; the start less the skew). So neither
--- a stray anomaly days before an incident, nor a steady trickle of them, nor a routine
--- change deployed in the middle of the incident takes the blame from the change after
--- which the anomalies began. The change explains the episode's charges caused from its
--- start (less the skew; t0, never before the episode's first cause) until the next
--- episode's first cause (ends_at; NULL for the last). Human operators' actions are never
--- blamed on a change.
+-- before they resumed, or a change amid the anomalies does not part them. An episode's
+-- change is the non-rollback change on that system, started from 168 hours before the
+-- episode's first cause until its last, across which the episode's anomalies rose the
+-- most: its causes in the 168 hours from the change's start, less those in the 168 hours
+-- before (the rise must be positive; a tie goes to the later change; the start less the
+-- skew). So neither a stray anomaly days before an incident, nor a steady trickle of
+-- them, nor a routine change deployed in the middle of the incident takes the blame from
+-- the change after which the anomalies began. The change explains the episode's charges
+-- caused from its start (less the skew; t0, never before the episode's first cause) until
+-- the next episode's first cause (ends_at; NULL for the last). Human operators' actions
+-- are never blamed on a change.
 WITH causes AS (
     SELECT cc.actor, cc.cause_system AS system, cc.cause_time
     FROM charge_causes AS cc
