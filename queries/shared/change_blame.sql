@@ -1,33 +1,70 @@
 -- The change blamed for a service account's anomalous charges on a system (attribution.md).
 -- The actor's anomalous causes on the system fall into episodes: a cause more than 168
--- hours (7 days) after the one before it starts a new one. An episode's change is the
--- non-rollback change on that system, started from 168 hours before the episode's first
--- cause until its last, across which the actor's anomalies rose the most: its causes in
--- the 168 hours from the change's start, less those in the 168 hours before (the rise
--- must be positive; a tie goes to the later change; the start less the model's clock
--- skew, as change records and actions keep their own clocks). So neither a stray anomaly days
--- before an incident, nor a steady trickle of them, nor a routine change deployed in the
--- middle of the incident takes the blame from the change after which the anomalies
--- began. The change explains the episode's charges caused from its start (less the
--- skew; t0, never before the episode's first cause) until the next episode's first
--- cause (ends_at; NULL for the last). Human operators' actions are never blamed on a
--- change.
+-- hours (7 days) after the one before it starts a new one, and so does a cause more than
+-- 24 hours after the one before it and at most 24 hours after the start of a change on
+-- that system, not a rollback, that started in between (its start less the model's
+-- clock skew, as change records and actions keep their own clocks): anomalies that
+-- stopped and began again right after a change are a new incident, however close to the
+-- last one, while a pause without a change (a weekend), a change made a day or more
+-- before they resumed, or a change amid the anomalies does not part them. An episode's
+-- change is the non-rollback change on that system, started from 168 hours before the
+-- episode's first cause until its last, across which the episode's anomalies rose the
+-- most: its causes in the 168 hours from the change's start, less those in the 168 hours
+-- before (the rise must be positive; a tie goes to the later change; the start less the
+-- skew). So neither a stray anomaly days before an incident, nor a steady trickle of
+-- them, nor a routine change deployed in the middle of the incident takes the blame from
+-- the change after which the anomalies began. The change explains the episode's charges
+-- caused from its start (less the skew; t0, never before the episode's first cause) until
+-- the next episode's first cause (ends_at; NULL for the last). Human operators' actions
+-- are never blamed on a change.
 WITH causes AS (
-    SELECT cc.actor, cc.cause_system AS system, cc.cause_time,
-           lag(cc.cause_time) OVER (
-               PARTITION BY cc.actor, cc.cause_system ORDER BY cc.cause_time) AS previous
+    SELECT cc.actor, cc.cause_system AS system, cc.cause_time
     FROM charge_causes AS cc
     JOIN service_accounts AS s ON s.account = cc.actor
     WHERE cc.anomalous AND cc.cause_system IS NOT NULL
 ),
+-- The changes that can be blamed, with from_at, where a change's reach begins: its start
+-- less the clock skew.
+blamable AS (
+    SELECT ch.change_id, ch.system, ch.started_at,
+           ch.started_at - m.clock_skew_minutes * INTERVAL 1 MINUTE AS from_at
+    FROM changes AS ch
+    CROSS JOIN model_params AS m
+    WHERE coalesce(ch.kind, 'other') <> 'rollback'
+),
+-- Each cause with the cause before it and the latest reach begun at or before it, from
+-- one sort of the causes among the reaches of their system's changes (a reach sorts
+-- before a cause at its instant, which it covers): a change started between two causes
+-- when that reach is later than the earlier one, and the latest such change is the one
+-- the anomalies resumed after.
+marked AS (
+    SELECT actor, system, t AS cause_time, is_cause,
+           max(CASE WHEN is_cause = 1 THEN t END) OVER (
+               PARTITION BY actor, system ORDER BY t, is_cause
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS previous,
+           max(CASE WHEN is_cause = 0 THEN t END) OVER (
+               PARTITION BY actor, system ORDER BY t, is_cause
+               ROWS UNBOUNDED PRECEDING) AS reach_begun
+    FROM (
+        SELECT actor, system, cause_time AS t, 1 AS is_cause FROM causes
+        UNION ALL
+        SELECT p.actor, p.system, b.from_at, 0
+        FROM (SELECT DISTINCT actor, system FROM causes) AS p
+        JOIN blamable AS b ON b.system = p.system
+    ) AS q
+),
 numbered AS (
-    -- RANGE: causes at one instant share an episode whichever of them lag saw first.
+    -- RANGE: causes at one instant share an episode whichever of them sorted first.
     SELECT actor, system, cause_time,
            sum(CASE WHEN previous IS NULL OR previous < cause_time - INTERVAL 168 HOURS
+                         OR (previous < cause_time - INTERVAL 24 HOURS
+                             AND reach_begun > previous
+                             AND reach_begun >= cause_time - INTERVAL 24 HOURS)
                     THEN 1 ELSE 0 END) OVER (
                PARTITION BY actor, system ORDER BY cause_time
                RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS episode
-    FROM causes
+    FROM marked
+    WHERE is_cause = 1
 ),
 episodes AS (
     SELECT actor, system, episode, min(cause_time) AS first_cause,
@@ -36,16 +73,12 @@ episodes AS (
     GROUP BY actor, system, episode
 ),
 candidates AS (
-    -- from_at: where the change's reach begins, its start less the clock skew.
-    SELECT e.actor, e.system, e.episode, ch.change_id, ch.started_at,
-           ch.started_at - m.clock_skew_minutes * INTERVAL 1 MINUTE AS from_at
+    SELECT e.actor, e.system, e.episode, b.change_id, b.started_at, b.from_at
     FROM episodes AS e
-    JOIN changes AS ch
-      ON ch.system = e.system
-     AND ch.started_at >= e.first_cause - INTERVAL 168 HOURS
-     AND ch.started_at <= e.last_cause
-     AND coalesce(ch.kind, 'other') <> 'rollback'
-    CROSS JOIN model_params AS m
+    JOIN blamable AS b
+      ON b.system = e.system
+     AND b.started_at >= e.first_cause - INTERVAL 168 HOURS
+     AND b.started_at <= e.last_cause
 ),
 -- Three probes per candidate (168 hours before from_at, from_at, 168 hours after),
 -- sorted among the episode's causes: the causes counted before a probe are those
