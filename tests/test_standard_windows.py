@@ -27,6 +27,7 @@ CREATED = WINDOWS / "DE_Fake_ComputerAccount_4720.evtx"
 SPOOFING = WINDOWS / "samaccount_spoofing_CVE-2021-42287_CVE-2021-42278_DC_securitylogs.evtx"
 SPECIAL_LOGON = WINDOWS / "LM_4624_mimikatz_sekurlsa_pth_source_machine.evtx"
 WINLOGBEAT = WINDOWS / "winlogbeat_4738.json"
+WORKGROUP_USER = WINDOWS / "new-user-security.evtx"
 
 GUEST = "S-1-5-21-3461203602-4096304019-2269080069-501"
 DC = "01566s-win16-ir.threebeesco.com"
@@ -127,6 +128,39 @@ def test_special_logon_lists_its_privileges(con: duckdb.DuckDBPyConnection) -> N
         ("created-process", "C:\\Windows\\System32\\conhost.exe"),
         ("created-process", "C:\\Windows\\System32\\dllhost.exe"),
     ]
+
+
+def test_a_logon_carries_the_session_it_opened(con: duckdb.DuckDBPyConnection) -> None:
+    # The pass-the-hash logon (4624, type 9) opens session 0x4530f0f, which its 4672
+    # names as its subject's; the 4624's subject session (0x18a7875) is the process
+    # that asked for the logon, another session.
+    load(con, SPECIAL_LOGON)
+    assert con.execute(
+        "SELECT extra ->> '$.event_code', actor, session_id FROM actions "
+        "WHERE extra ->> '$.event_code' IN ('4624', '4672') ORDER BY event_id"
+    ).fetchall() == [("4624", "EXAMPLE\\user01", "0x4530f0f"),
+                     ("4672", "EXAMPLE\\user01", "0x4530f0f")]
+
+
+def test_a_workgroup_computers_own_group_is_a_local_privilege(
+        con: duckdb.DuckDBPyConnection) -> None:
+    # IEUser created on the workgroup computer IE8Win7 and added to its "None" group
+    # (4728: a global group, but of the computer's own account database: its domain is
+    # the computer's name), Users and Administrators (4732, local groups). All three
+    # hold on that computer alone, none domain-wide.
+    (result,) = load(con, WORKGROUP_USER)
+    assert (result.rows_read, result.loaded, result.quarantined) == (4, 4, 0)
+    user = "S-1-5-21-3463664321-2923530833-3546627382-1000"
+    assert con.execute(
+        "SELECT event_id, extra ->> '$.event_code', subject, privilege, system "
+        "FROM privileges ORDER BY event_id"
+    ).fetchall() == [
+        ("IE8Win7/security/111", "4728", user, "IE8WIN7\\None", "IE8Win7"),
+        ("IE8Win7/security/113", "4732", user, "BUILTIN\\Users", "IE8Win7"),
+        ("IE8Win7/security/116", "4732", user, "BUILTIN\\Administrators", "IE8Win7"),
+    ]
+    assert con.execute("SELECT action, target_account FROM actions").fetchall() == [
+        ("added-user-account", "IE8WIN7\\IEUser")]
 
 
 def test_winlogbeat_json_maps_like_evtx(con: duckdb.DuckDBPyConnection) -> None:
@@ -271,6 +305,9 @@ def test_rules_name_the_administrators_grants_and_not_a_missing_approval(
     assert admin == sorted([
         ("MSEDGEWIN10\\IEUser", GUEST, ["MSEDGEWIN10/security/191029"]),
         ("MSEDGEWIN10\\IEUser", "S-1-5-20", ["MSEDGEWIN10/security/191030"]),
+        # IEUser made an administrator of IE8Win7 as it was created (new-user-security).
+        ("WORKGROUP\\WIN-QALA5Q3KJ43$", "S-1-5-21-3463664321-2923530833-3546627382-1000",
+         ["IE8Win7/security/116"]),
     ])
     # Windows records no approval: its grants cannot lack one.
     assert [f for f in findings if f["rule_id"] == "grant_without_approval"] == []

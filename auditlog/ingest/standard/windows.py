@@ -14,7 +14,9 @@ the event's named data fields); one mapping then applies to all three.
   (the event names a member only by SID and, for domain groups, its distinguished name,
   which is not an account name; both are kept in `extra`). A local group's privilege
   applies to the computer that logged it (`system` = the computer); a domain group's to
-  the whole domain, so `system` is left empty ("any system", as for IAM). Windows keeps
+  the whole domain, so `system` is left empty ("any system", as for IAM); a global
+  group of the computer's own account database (TargetDomainName = its NetBIOS name, the
+  "None" group of a workgroup computer) is local too. Windows keeps
   no approval in these events: `extra.source_carries_approval` is false. Distribution
   groups (4746/4751/4761, ...) carry no permissions and stay actions.
 * Account lifecycle (4720 created, 4722 enabled, 4725 disabled, 4726 deleted, 4738
@@ -106,7 +108,7 @@ FIELDS = {
 # instead would parse that object again for each field: 3x slower on 100k records).
 # 1102 (log cleared) logs its subject in UserData.LogFileCleared.
 DATA_FIELDS = ("SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId",
-               "TargetUserName", "TargetDomainName", "TargetSid", "TargetUserSid",
+               "TargetLogonId", "TargetUserName", "TargetDomainName", "TargetSid", "TargetUserSid",
                "OldTargetUserName", "MemberSid", "MemberName", "PrivilegeList", "IpAddress",
                "ObjectName", "NewProcessName", "ServiceName", "TaskName")
 USER_DATA_FIELDS = ("SubjectUserSid", "SubjectUserName", "SubjectDomainName",
@@ -278,7 +280,12 @@ SELECT r.*,
        CASE WHEN nullif(nullif(trim({_field('PrivilegeList')}), ''), '-') IS NOT NULL
             THEN to_json(string_split_regex(trim({_field('PrivilegeList')}), '\\s+'))
        END AS privilege_list,
-       nullif(nullif(trim({_field('SubjectLogonId')}), ''), '-') AS logon_id,
+       -- The logon session the event belongs to: a logon or logoff names the session
+       -- of its target account (TargetLogonId, the id 4672 and the account's later
+       -- events carry as SubjectLogonId); its subject's is the process that asked for
+       -- it. A failed logon (4625) opened no session.
+       nullif(nullif(trim(CASE WHEN code IN {_in(LOGON_EVENTS)} THEN {_field('TargetLogonId')}
+                               ELSE {_field('SubjectLogonId')} END), ''), '-') AS logon_id,
        nullif(nullif(trim({_field('IpAddress')}), ''), '-') AS ip,
        coalesce(provider, '{SECURITY_PROVIDER}') IN {SECURITY_PROVIDERS} AS security,
        CASE
@@ -320,7 +327,14 @@ SELECT
   member AS subject,
   {_account(_field("TargetDomainName"), _field("TargetUserName"))} AS privilege,
   CASE WHEN code IN {_in(REVOKES)} THEN 'revoke' ELSE 'grant' END AS operation,
-  CASE WHEN _kind = 'actions' OR code IN {_in(LOCAL_GROUP_EVENTS)} THEN computer END AS system,
+  -- A local group's privilege holds on the computer that logged it: a local group
+  -- event, or a global group of the computer's own account database (a workgroup
+  -- computer's "None": its domain is the computer's NetBIOS name, the first label of
+  -- its name cut to 15 characters), not a domain's.
+  CASE WHEN _kind = 'actions' OR code IN {_in(LOCAL_GROUP_EVENTS)}
+            OR upper(trim({_field('TargetDomainName')}))
+               = upper(left(split_part(computer, '.', 1), 15))
+       THEN computer END AS system,
   member_sid AS subject_sid,
   member_name,
   target_sid AS group_sid,
