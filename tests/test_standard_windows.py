@@ -28,6 +28,7 @@ SPOOFING = WINDOWS / "samaccount_spoofing_CVE-2021-42287_CVE-2021-42278_DC_secur
 SPECIAL_LOGON = WINDOWS / "LM_4624_mimikatz_sekurlsa_pth_source_machine.evtx"
 WINLOGBEAT = WINDOWS / "winlogbeat_4738.json"
 WORKGROUP_USER = WINDOWS / "new-user-security.evtx"
+SYSMON = WINDOWS / "sliver-sysmon.evtx"
 
 GUEST = "S-1-5-21-3461203602-4096304019-2269080069-501"
 DC = "01566s-win16-ir.threebeesco.com"
@@ -161,6 +162,32 @@ def test_a_workgroup_computers_own_group_is_a_local_privilege(
     ]
     assert con.execute("SELECT action, target_account FROM actions").fetchall() == [
         ("added-user-account", "IE8WIN7\\IEUser")]
+
+
+def test_sysmon_events_are_the_process_users_actions(con: duckdb.DuckDBPyConnection) -> None:
+    # Sysmon logs every event as its own service (System/Security UserID S-1-5-18); the
+    # account behind a process is the event's User, the process its Image. An event
+    # without a User (8, remote thread) is the service's: the SID as text, a system.
+    (result,) = load(con, SYSMON)
+    assert (result.rows_read, result.loaded, result.quarantined) == (24, 24, 0)
+    assert con.execute(
+        "SELECT action, actor, actor_type, count(*) FROM actions GROUP BY ALL ORDER BY ALL"
+    ).fetchall() == [
+        ("Microsoft-Windows-Sysmon/1", "GALACTICA\\Administrator", None, 1),
+        ("Microsoft-Windows-Sysmon/1", "NT AUTHORITY\\SYSTEM", "system", 2),
+        ("Microsoft-Windows-Sysmon/1", "VALKYRIE\\fgaeta", None, 10),
+        ("Microsoft-Windows-Sysmon/11", "NT AUTHORITY\\SYSTEM", "system", 1),
+        ("Microsoft-Windows-Sysmon/22", "NT AUTHORITY\\LOCAL SERVICE", "system", 2),
+        ("Microsoft-Windows-Sysmon/22", "NT AUTHORITY\\SYSTEM", "system", 1),
+        ("Microsoft-Windows-Sysmon/5", "GALACTICA\\Administrator", None, 1),
+        ("Microsoft-Windows-Sysmon/5", "VALKYRIE\\fgaeta", None, 4),
+        ("Microsoft-Windows-Sysmon/8", "S-1-5-18", "system", 2),
+    ]
+    # The sliver implant started by fgaeta, and the channel in the event id.
+    assert con.execute(
+        "SELECT event_id, actor, object FROM actions WHERE object LIKE '%JOINT_BALL%'"
+    ).fetchall() == [("VALKYRIE.galactica.cc/microsoft-windows-sysmon/operational/23879",
+                      "VALKYRIE\\fgaeta", "C:\\JOINT_BALL.exe")]
 
 
 def test_winlogbeat_json_maps_like_evtx(con: duckdb.DuckDBPyConnection) -> None:

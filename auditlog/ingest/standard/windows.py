@@ -40,8 +40,10 @@ DOMAIN\\user, not the SID, is the normal form: it is what the group events' Memb
 Kerberos and logon events and every other source a reviewer compares them with name an
 account by, while a SID would make every finding unreadable; the SID stays beside it for
 the case it matters (an account renamed, or a member the event names only by SID).
-actor_type = system for the well-known service SIDs (S-1-5-18/19/20) and machine
-accounts (`NAME$`).
+Sysmon logs every event as its own service (the System's UserID is SYSTEM): the account
+behind a process is the event's `User` (`DOMAIN\\user`), its object the `Image`.
+actor_type = system for the well-known service SIDs (S-1-5-18/19/20, or their names) and
+machine accounts (`NAME$`).
 
 **Identity and time.** event_id = `<Computer>/<channel>/<EventRecordID>` (the channel
 lower-cased: record numbers count per event log, so Security and Sysmon exported from
@@ -62,6 +64,7 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.ingest.staging import Staged, extract, key, split_by_kind, text
+from auditlog.sqltext import sql_list
 
 NAME = "windows"
 
@@ -110,13 +113,21 @@ FIELDS = {
 DATA_FIELDS = ("SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId",
                "TargetLogonId", "TargetUserName", "TargetDomainName", "TargetSid", "TargetUserSid",
                "OldTargetUserName", "MemberSid", "MemberName", "PrivilegeList", "IpAddress",
-               "ObjectName", "NewProcessName", "ServiceName", "TaskName")
+               "ObjectName", "NewProcessName", "ServiceName", "TaskName",
+               "Image")  # Sysmon: the process's executable
+# Fields read under another name: Sysmon's `User` (the account a process runs as,
+# `DOMAIN\\user`) would be column x_User, which is x_user (System's UserID) to SQL.
+RENAMED_FIELDS = {"process_user": "User"}
 USER_DATA_FIELDS = ("SubjectUserSid", "SubjectUserName", "SubjectDomainName",
                     "SubjectLogonId")
 for _f in DATA_FIELDS:
     FIELDS[f"x_{_f}"] = f"$.Event.EventData.{_f}"
     FIELDS[f"w_{_f}"] = f"$.winlog.event_data.{_f}"
     FIELDS[f"n_{_f}"] = key(_f)
+for _name, _f in RENAMED_FIELDS.items():
+    FIELDS[f"x_{_name}"] = f"$.Event.EventData.{_f}"
+    FIELDS[f"w_{_name}"] = f"$.winlog.event_data.{_f}"
+    FIELDS[f"n_{_name}"] = key(_f)
 for _f in USER_DATA_FIELDS:
     FIELDS[f"u_{_f}"] = f"$.Event.UserData.LogFileCleared.{_f}"
     FIELDS[f"v_{_f}"] = f"$.winlog.user_data.{_f}"
@@ -161,6 +172,10 @@ SECURITY_PROVIDER = "Microsoft-Windows-Security-Auditing"
 # the event log service, ids that Security-Auditing does not use.
 SECURITY_PROVIDERS = (SECURITY_PROVIDER, "Microsoft-Windows-Eventlog")
 SERVICE_SIDS = ("S-1-5-18", "S-1-5-19", "S-1-5-20")
+# The same service accounts by name, as Sysmon's `User` names them.
+SERVICE_ACCOUNTS = ("NT AUTHORITY\\SYSTEM", "NT AUTHORITY\\LOCAL SERVICE",
+                    "NT AUTHORITY\\NETWORK SERVICE")
+SYSMON_PROVIDER = "Microsoft-Windows-Sysmon"
 
 # `log_channel`: the event log (Security, System, ...); the contract's `channel` (how an
 # action came in: console, api, ...) is not told by a Windows event.
@@ -287,6 +302,13 @@ SELECT r.*,
        nullif(nullif(trim(CASE WHEN code IN {_in(LOGON_EVENTS)} THEN {_field('TargetLogonId')}
                                ELSE {_field('SubjectLogonId')} END), ''), '-') AS logon_id,
        nullif(nullif(trim({_field('IpAddress')}), ''), '-') AS ip,
+       -- Sysmon logs every event as the Sysmon service (System/Security UserID is
+       -- SYSTEM); the account behind a process is its `User`, written DOMAIN\\user.
+       CASE WHEN provider <> '{SYSMON_PROVIDER}' THEN NULL
+            WHEN strpos(trim({_field('process_user')}), '\\') > 1
+            THEN upper(split_part(trim({_field('process_user')}), '\\', 1)) || '\\'
+                 || substr(trim({_field('process_user')}), strpos(trim({_field('process_user')}), '\\') + 1)
+            ELSE nullif(nullif(trim({_field('process_user')}), ''), '-') END AS sysmon_user,
        coalesce(provider, '{SECURITY_PROVIDER}') IN {SECURITY_PROVIDERS} AS security,
        CASE
          WHEN _bad IS NOT NULL THEN _bad
@@ -312,7 +334,7 @@ meaning AS (
                   subject_user, actor_sid,
                   CASE WHEN code NOT IN {_in(ACCOUNT_EVENTS + GRANTS + REVOKES)}
                        THEN target_user END,
-                  {_sid("x_user")}, computer) AS actor_id
+                  sysmon_user, {_sid(text("x_user"))}, computer) AS actor_id
   FROM events e)
 SELECT
   _row, _loc, _raw, reason AS _bad, _kind,
@@ -322,7 +344,8 @@ SELECT
        THEN concat_ws('/', computer, lower(log_channel), record) END AS event_id,
   ts,
   actor_id AS actor,
-  CASE WHEN actor_sid IN {tuple(SERVICE_SIDS)} OR actor_id LIKE '%$' OR actor_id = computer
+  CASE WHEN actor_sid IN {tuple(SERVICE_SIDS)} OR list_contains({sql_list(SERVICE_SIDS + SERVICE_ACCOUNTS)}, upper(actor_id))
+            OR actor_id LIKE '%$' OR actor_id = computer
        THEN 'system' END AS actor_type,
   member AS subject,
   {_account(_field("TargetDomainName"), _field("TargetUserName"))} AS privilege,
@@ -345,7 +368,8 @@ SELECT
        WHEN code IN {_in(GRANTS + REVOKES)} THEN member END AS target_account,
   CASE WHEN code IN {_in(ACCOUNT_EVENTS + GRANTS + REVOKES)} THEN target_user
        ELSE nullif(nullif(trim(coalesce({_field('ObjectName')}, {_field('NewProcessName')},
-                                        {_field('ServiceName')}, {_field('TaskName')})), ''), '-')
+                                        {_field('ServiceName')}, {_field('TaskName')},
+                                        {_field('Image')})), ''), '-')
   END AS object,
   CASE WHEN failed THEN 'failure' ELSE 'success' END AS result,
   CASE WHEN ip NOT IN ('::1', '127.0.0.1') THEN ip END AS source_ip,
