@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from auditlog.errors import InputError
+from auditlog.ingest.foreign import foreign_text
 
 # The formats auditlog tells apart. "evtx" and "auditd" are read by readers of their own
 # (sources.READERS); "rows": rows handed over as data, not read from a file
@@ -265,6 +266,8 @@ def text_format(head: bytes, *, whole: bool) -> tuple[Format | None, str]:
             return fmt, ""
     if _control_share(text) > 0.1:
         return None, "binary data"
+    if (export := foreign_text(text)) is not None:
+        return None, export
     return None, "text, but not JSON, JSON Lines, CSV, TSV or auditd records"
 
 

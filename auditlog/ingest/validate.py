@@ -11,6 +11,7 @@ import json
 
 from auditlog.errors import InputError
 from auditlog.ingest import numbers
+from auditlog.ingest.foreign import foreign_columns
 from auditlog.ingest.salvage import not_json_sql
 from auditlog.ingest.staging import WIDE, Staged
 from auditlog.kinds import AMOUNT_SQL_TYPE, KINDS, Column, Kind
@@ -96,6 +97,8 @@ def detect_kind(columns: list[str], source: str) -> Kind:
     ]
     if len(matched) == 1:
         return matched[0]
+    if not matched and (export := foreign_columns(present)) is not None:
+        raise InputError(f"this is {export}", source=source)
     if not matched:
         raise InputError(
             "cannot tell which kind of log this is: its columns ("
