@@ -65,11 +65,11 @@ def _refused(path: Path, tmp_path: Path) -> str:
 
 @pytest.mark.parametrize(("name", "content", "said"), [
     ("events.json", json.dumps(GET_WINEVENT, indent=4),
-     "this is a PowerShell Get-WinEvent export: its event data are unnamed positional "
-     "Properties"),
+     ("this is a PowerShell Get-WinEvent export: its event data are unnamed positional "
+      "Properties")),
     ("events.csv", EVENT_VIEWER_CSV,
-     "this is an Event Viewer CSV export: it holds only the rendered message, at local "
-     "times without a zone"),
+     ("this is an Event Viewer CSV export: it holds only the rendered message, at local "
+      "times without a zone")),
     ("events.xml", EVENT_XML,
      "unsupported file type: its content is Windows event XML, which auditlog does not read"),
 ])
