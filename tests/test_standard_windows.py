@@ -256,6 +256,26 @@ def test_the_three_containers_give_the_same_rows(tmp_path: Path,
             db.close()
 
 
+def test_an_nxlog_records_time_is_its_event_time_not_the_shippers(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # NXLog records shipped through Logstash (as in OTRF's Security-Datasets) carry the
+    # time Logstash received them as `@timestamp`; the event's time is EventTime, here
+    # a local time of Pacific daylight time (UTC-7), read in the zone given.
+    shipped = []
+    for record in records(GROUP_ADDS):
+        nx = nxlog(record)
+        nx["EventTime"] = "2019-09-22 04:22:05"
+        nx["@timestamp"] = "2019-09-22T11:24:00.000Z"
+        shipped.append(nx)
+    path = tmp_path / "shipped.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in shipped))
+    (result,) = ingest_paths(con, [path], tz="America/Los_Angeles")
+    assert (result.rows_read, result.loaded) == (2, 2)
+    assert con.execute(
+        "SELECT DISTINCT strftime(ts, '%Y-%m-%dT%H:%M:%SZ') FROM privileges").fetchall() == [
+        ("2019-09-22T11:22:05Z",)]
+
+
 def test_member_removed_is_a_revoke_and_a_failure_audit_grants_nothing(
         tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     # The sample's 4732 records turned into the events Windows writes for a removal

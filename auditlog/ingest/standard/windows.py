@@ -51,7 +51,7 @@ one computer both have a record 1), the same in all three containers, so the sam
 event read from EVTX and from Winlogbeat has the same id.
 ts = TimeCreated/SystemTime (UTC); Winlogbeat's `winlog.time_created`, else its
 `@timestamp`; NXLog's `EventTime` (written without a zone by NXLog's default format:
-read as UTC). A failure audit (keyword Audit Failure) has result `failure`; it changed
+read in the zone given, else UTC), never an `@timestamp` a pipeline added to it. A failure audit (keyword Audit Failure) has result `failure`; it changed
 nothing, so a failed group change is an action, not a grant.
 
 The whole event data is kept in `extra.event_data` (fields not mapped stay there), with
@@ -252,7 +252,10 @@ read AS (
               WHEN n_code IS NOT NULL THEN 'nxlog' END AS container,
          TRY_CAST(coalesce(x_code ->> '$."#text"', {text('x_code')}, {text('w_code')},
                            {text('n_code')}) AS INTEGER) AS code,
-         coalesce({text('x_time')}, {text('w_time')}, {text('w_timestamp')},
+         -- `@timestamp` is Winlogbeat's event time only: on an NXLog record it was added
+         -- by the pipeline that shipped it (Logstash: the time it was received).
+         coalesce({text('x_time')}, {text('w_time')},
+                  CASE WHEN w_code IS NOT NULL THEN {text('w_timestamp')} END,
                   {text('n_time')}) AS ts,
          coalesce({text('x_record')}, {text('w_record')}, {text('n_record')}) AS record,
          coalesce({text('x_computer')}, {text('w_computer')}, {text('n_computer')},
