@@ -164,7 +164,8 @@ def test_a_workgroup_computers_own_group_is_a_local_privilege(
         ("added-user-account", "IE8WIN7\\IEUser")]
 
 
-def test_sysmon_events_are_the_process_users_actions(con: duckdb.DuckDBPyConnection) -> None:
+def test_sysmon_events_are_the_process_users_actions(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     # Sysmon logs every event as its own service (System/Security UserID S-1-5-18); the
     # account behind a process is the event's User, the process its Image. An event
     # without a User (8, remote thread) is the service's: the SID as text, a system.
@@ -183,6 +184,17 @@ def test_sysmon_events_are_the_process_users_actions(con: duckdb.DuckDBPyConnect
         ("Microsoft-Windows-Sysmon/5", "VALKYRIE\\fgaeta", None, 4),
         ("Microsoft-Windows-Sysmon/8", "S-1-5-18", "system", 2),
     ]
+    # Shipped by Winlogbeat (the System's UserID as winlog.user.identifier), the same rows.
+    query = "SELECT event_id, ts, actor, actor_type, action, object FROM actions ORDER BY 1"
+    expected = con.execute(query).fetchall()
+    beats = tmp_path / "sysmon.ndjson"
+    beats.write_text("".join(json.dumps(winlogbeat(r)) + "\n" for r in records(SYSMON)))
+    db = store.connect(tmp_path / "beats.duckdb")
+    try:
+        load(db, beats)
+        assert db.execute(query).fetchall() == expected
+    finally:
+        db.close()
     # The sliver implant started by fgaeta, and the channel in the event id.
     assert con.execute(
         "SELECT event_id, actor, object FROM actions WHERE object LIKE '%JOINT_BALL%'"
@@ -215,7 +227,9 @@ def winlogbeat(record: dict[str, Any]) -> dict[str, Any]:
             "event_id": str(system["EventID"]), "record_id": system["EventRecordID"],
             "provider_name": system["Provider"]["#attributes"]["Name"],
             "time_created": system["TimeCreated"]["#attributes"]["SystemTime"],
-            "keywords": ["Audit Success"], "event_data": record["Event"]["EventData"]},
+            "keywords": ["Audit Success"], "event_data": record["Event"]["EventData"],
+            **({"user": {"identifier": system["Security"]["#attributes"]["UserID"]}}
+               if "UserID" in (system.get("Security") or {}).get("#attributes", {}) else {})},
     }
 
 

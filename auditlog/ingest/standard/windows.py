@@ -93,6 +93,7 @@ FIELDS = {
     "w_outcome": "$.event.outcome",
     "w_data": "$.winlog.event_data",
     "w_user_data": "$.winlog.user_data",
+    "w_user": "$.winlog.user.identifier",  # System/Security/UserID
     # NXLog im_msvistalog (the data fields are at the top level: the record is read as
     # its own event data).
     "n_code": key("EventID"),
@@ -337,7 +338,8 @@ meaning AS (
                   subject_user, actor_sid,
                   CASE WHEN code NOT IN {_in(ACCOUNT_EVENTS + GRANTS + REVOKES)}
                        THEN target_user END,
-                  sysmon_user, {_sid(text("x_user"))}, computer) AS actor_id
+                  sysmon_user, {_sid(f"coalesce({text('x_user')}, {text('w_user')})")},
+                  computer) AS actor_id
   FROM events e)
 SELECT
   _row, _loc, _raw, reason AS _bad, _kind,
