@@ -51,8 +51,9 @@ one computer both have a record 1), the same in all three containers, so the sam
 event read from EVTX and from Winlogbeat has the same id.
 ts = TimeCreated/SystemTime (UTC); Winlogbeat's `winlog.time_created`, else its
 `@timestamp`; NXLog's `EventTime` (written without a zone by NXLog's default format:
-read in the zone given, else UTC), never an `@timestamp` a pipeline added to it. A failure audit (keyword Audit Failure) has result `failure`; it changed
-nothing, so a failed group change is an action, not a grant.
+read in the zone given, else UTC), never an `@timestamp` a pipeline added to it. A
+failure audit (keyword Audit Failure) has result `failure`; it changed nothing, so a
+failed group change is an action, not a grant.
 
 The whole event data is kept in `extra.event_data` (fields not mapped stay there), with
 the event log's channel, provider, record number and computer. A record without event
@@ -112,8 +113,8 @@ FIELDS = {
 # instead would parse that object again for each field: 3x slower on 100k records).
 # 1102 (log cleared) logs its subject in UserData.LogFileCleared.
 DATA_FIELDS = ("SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId",
-               "TargetLogonId", "TargetUserName", "TargetDomainName", "TargetSid", "TargetUserSid",
-               "OldTargetUserName", "MemberSid", "MemberName", "PrivilegeList", "IpAddress",
+               "TargetLogonId", "TargetUserName", "TargetDomainName", "TargetSid",
+               "TargetUserSid", "OldTargetUserName", "MemberSid", "MemberName", "PrivilegeList", "IpAddress",
                "ObjectName", "NewProcessName", "ServiceName", "TaskName",
                "Image")  # Sysmon: the process's executable
 # Fields read under another name: Sysmon's `User` (the account a process runs as,
@@ -229,6 +230,14 @@ def _account(domain: str, user: str) -> str:
     return f"CASE WHEN {u} IS NOT NULL THEN coalesce({d} || '\\', '') || {bare} END"
 
 
+def _written_account(expr: str) -> str:
+    """SQL for an account written whole, `DOMAIN\\user`, in the normal form (domain
+    upper-cased, as `_account` writes it); NULL when missing or '-'."""
+    at = f"strpos({expr}, '\\')"
+    return (f"CASE WHEN {at} > 1 THEN upper(left({expr}, {at} - 1)) || substr({expr}, {at}) "
+            f"ELSE nullif(nullif({expr}, ''), '-') END")
+
+
 def _field(name: str) -> str:
     """SQL for an event data field's text, from whichever container the record is in."""
     columns = [f"x_{name}", f"w_{name}", f"n_{name}"]
@@ -308,11 +317,8 @@ SELECT r.*,
        nullif(nullif(trim({_field('IpAddress')}), ''), '-') AS ip,
        -- Sysmon logs every event as the Sysmon service (System/Security UserID is
        -- SYSTEM); the account behind a process is its `User`, written DOMAIN\\user.
-       CASE WHEN provider <> '{SYSMON_PROVIDER}' THEN NULL
-            WHEN strpos(trim({_field('process_user')}), '\\') > 1
-            THEN upper(split_part(trim({_field('process_user')}), '\\', 1)) || '\\'
-                 || substr(trim({_field('process_user')}), strpos(trim({_field('process_user')}), '\\') + 1)
-            ELSE nullif(nullif(trim({_field('process_user')}), ''), '-') END AS sysmon_user,
+       CASE WHEN provider = '{SYSMON_PROVIDER}'
+            THEN {_written_account(f"trim({_field('process_user')})")} END AS sysmon_user,
        coalesce(provider, '{SECURITY_PROVIDER}') IN {SECURITY_PROVIDERS} AS security,
        CASE
          WHEN _bad IS NOT NULL THEN _bad
