@@ -114,9 +114,9 @@ FIELDS = {
 # 1102 (log cleared) logs its subject in UserData.LogFileCleared.
 DATA_FIELDS = ("SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId",
                "TargetLogonId", "TargetUserName", "TargetDomainName", "TargetSid",
-               "TargetUserSid", "OldTargetUserName", "MemberSid", "MemberName", "PrivilegeList", "IpAddress",
-               "ObjectName", "NewProcessName", "ServiceName", "TaskName",
-               "Image")  # Sysmon: the process's executable
+               "TargetUserSid", "OldTargetUserName", "MemberSid", "MemberName",
+               "PrivilegeList", "IpAddress", "ObjectName", "NewProcessName", "ServiceName",
+               "TaskName", "Image")  # Image: Sysmon's process executable
 # Fields read under another name: Sysmon's `User` (the account a process runs as,
 # `DOMAIN\\user`) would be column x_User, which is x_user (System's UserID) to SQL.
 RENAMED_FIELDS = {"process_user": "User"}
