@@ -15,6 +15,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from auditlog import store
 from auditlog.cli import app
 from auditlog.errors import InputError
 from auditlog.ingest import ingest_paths
@@ -296,3 +297,38 @@ def test_a_damaged_file_through_the_cli_is_one_sentence(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == (f"error: {cut}: cannot read as auditd (gzip): the gzip "
                                    "stream is truncated")
+
+
+def test_records_forwarded_through_syslog_load_as_the_audit_log(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # The audisp syslog plug-in hands each record to syslog unchanged; in
+    # /var/log/messages (RFC 3164 header) or a collector's file (RFC 5424 time, a
+    # priority) it is the audit.log line behind `TIME HOST PROGRAM[PID]: `. A line of
+    # another program in the same file is quarantined with its line number, not lost.
+    lines = RHEL7.read_text(encoding="utf-8").splitlines()
+    messages = tmp_path / "messages"
+    messages.write_text("".join(
+        f"Apr  5 17:42:{n % 60:02d} rhel7 audispd: {line}\n"
+        + ("Apr  5 17:42:44 rhel7 kernel: EXT4-fs (sde1): recovery complete\n"
+           if n == 20 else "")
+        for n, line in enumerate(lines, start=1)))
+    collector = tmp_path / "collector.log"
+    collector.write_text("".join(
+        f"<14>2017-04-11T15:21:{n % 60:02d}.750529+00:00 rhel7 audisp-syslog[812]: {line}\n"
+        for n, line in enumerate(lines, start=1)))
+    query = ("SELECT event_id, ts, actor, action, target_account, object, result "
+             "FROM actions ORDER BY event_id")
+    load(con, RHEL7)
+    raw_rows = rows(con, query)
+    raw_grants = rows(con, "SELECT event_id, subject, privilege FROM privileges")
+    for path, quarantined_lines in ((messages, [21, 32]), (collector, [31])):
+        db = store.connect(tmp_path / f"{path.stem}.duckdb")
+        try:
+            result = load(db, path)
+            assert (result.loaded, result.quarantined) == (46, len(quarantined_lines))
+            assert rows(db, query) == raw_rows
+            assert rows(db, "SELECT event_id, subject, privilege FROM privileges") == raw_grants
+            assert [r[0] for r in rows(db, "SELECT row_number FROM quarantine "
+                                           "ORDER BY row_number")] == quarantined_lines
+        finally:
+            db.close()

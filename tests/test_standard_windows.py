@@ -27,6 +27,8 @@ CREATED = WINDOWS / "DE_Fake_ComputerAccount_4720.evtx"
 SPOOFING = WINDOWS / "samaccount_spoofing_CVE-2021-42287_CVE-2021-42278_DC_securitylogs.evtx"
 SPECIAL_LOGON = WINDOWS / "LM_4624_mimikatz_sekurlsa_pth_source_machine.evtx"
 WINLOGBEAT = WINDOWS / "winlogbeat_4738.json"
+WORKGROUP_USER = WINDOWS / "new-user-security.evtx"
+SYSMON = WINDOWS / "sliver-sysmon.evtx"
 
 GUEST = "S-1-5-21-3461203602-4096304019-2269080069-501"
 DC = "01566s-win16-ir.threebeesco.com"
@@ -129,6 +131,77 @@ def test_special_logon_lists_its_privileges(con: duckdb.DuckDBPyConnection) -> N
     ]
 
 
+def test_a_logon_carries_the_session_it_opened(con: duckdb.DuckDBPyConnection) -> None:
+    # The pass-the-hash logon (4624, type 9) opens session 0x4530f0f, which its 4672
+    # names as its subject's; the 4624's subject session (0x18a7875) is the process
+    # that asked for the logon, another session.
+    load(con, SPECIAL_LOGON)
+    assert con.execute(
+        "SELECT extra ->> '$.event_code', actor, session_id FROM actions "
+        "WHERE extra ->> '$.event_code' IN ('4624', '4672') ORDER BY event_id"
+    ).fetchall() == [("4624", "EXAMPLE\\user01", "0x4530f0f"),
+                     ("4672", "EXAMPLE\\user01", "0x4530f0f")]
+
+
+def test_a_workgroup_computers_own_group_is_a_local_privilege(
+        con: duckdb.DuckDBPyConnection) -> None:
+    # IEUser created on the workgroup computer IE8Win7 and added to its "None" group
+    # (4728: a global group, but of the computer's own account database: its domain is
+    # the computer's name), Users and Administrators (4732, local groups). All three
+    # hold on that computer alone, none domain-wide.
+    (result,) = load(con, WORKGROUP_USER)
+    assert (result.rows_read, result.loaded, result.quarantined) == (4, 4, 0)
+    user = "S-1-5-21-3463664321-2923530833-3546627382-1000"
+    assert con.execute(
+        "SELECT event_id, extra ->> '$.event_code', subject, privilege, system "
+        "FROM privileges ORDER BY event_id"
+    ).fetchall() == [
+        ("IE8Win7/security/111", "4728", user, "IE8WIN7\\None", "IE8Win7"),
+        ("IE8Win7/security/113", "4732", user, "BUILTIN\\Users", "IE8Win7"),
+        ("IE8Win7/security/116", "4732", user, "BUILTIN\\Administrators", "IE8Win7"),
+    ]
+    assert con.execute("SELECT action, target_account FROM actions").fetchall() == [
+        ("added-user-account", "IE8WIN7\\IEUser")]
+
+
+def test_sysmon_events_are_the_process_users_actions(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # Sysmon logs every event as its own service (System/Security UserID S-1-5-18); the
+    # account behind a process is the event's User, the process its Image. An event
+    # without a User (8, remote thread) is the service's: the SID as text, a system.
+    (result,) = load(con, SYSMON)
+    assert (result.rows_read, result.loaded, result.quarantined) == (24, 24, 0)
+    assert con.execute(
+        "SELECT action, actor, actor_type, count(*) FROM actions GROUP BY ALL ORDER BY ALL"
+    ).fetchall() == [
+        ("Microsoft-Windows-Sysmon/1", "GALACTICA\\Administrator", None, 1),
+        ("Microsoft-Windows-Sysmon/1", "NT AUTHORITY\\SYSTEM", "system", 2),
+        ("Microsoft-Windows-Sysmon/1", "VALKYRIE\\fgaeta", None, 10),
+        ("Microsoft-Windows-Sysmon/11", "NT AUTHORITY\\SYSTEM", "system", 1),
+        ("Microsoft-Windows-Sysmon/22", "NT AUTHORITY\\LOCAL SERVICE", "system", 2),
+        ("Microsoft-Windows-Sysmon/22", "NT AUTHORITY\\SYSTEM", "system", 1),
+        ("Microsoft-Windows-Sysmon/5", "GALACTICA\\Administrator", None, 1),
+        ("Microsoft-Windows-Sysmon/5", "VALKYRIE\\fgaeta", None, 4),
+        ("Microsoft-Windows-Sysmon/8", "S-1-5-18", "system", 2),
+    ]
+    # Shipped by Winlogbeat (the System's UserID as winlog.user.identifier), the same rows.
+    query = "SELECT event_id, ts, actor, actor_type, action, object FROM actions ORDER BY 1"
+    expected = con.execute(query).fetchall()
+    beats = tmp_path / "sysmon.ndjson"
+    beats.write_text("".join(json.dumps(winlogbeat(r)) + "\n" for r in records(SYSMON)))
+    db = store.connect(tmp_path / "beats.duckdb")
+    try:
+        load(db, beats)
+        assert db.execute(query).fetchall() == expected
+    finally:
+        db.close()
+    # The sliver implant started by fgaeta, and the channel in the event id.
+    assert con.execute(
+        "SELECT event_id, actor, object FROM actions WHERE object LIKE '%JOINT_BALL%'"
+    ).fetchall() == [("VALKYRIE.galactica.cc/microsoft-windows-sysmon/operational/23879",
+                      "VALKYRIE\\fgaeta", "C:\\JOINT_BALL.exe")]
+
+
 def test_winlogbeat_json_maps_like_evtx(con: duckdb.DuckDBPyConnection) -> None:
     (result,) = load(con, WINLOGBEAT)
     assert (result.rows_read, result.loaded) == (1, 1)
@@ -154,7 +227,9 @@ def winlogbeat(record: dict[str, Any]) -> dict[str, Any]:
             "event_id": str(system["EventID"]), "record_id": system["EventRecordID"],
             "provider_name": system["Provider"]["#attributes"]["Name"],
             "time_created": system["TimeCreated"]["#attributes"]["SystemTime"],
-            "keywords": ["Audit Success"], "event_data": record["Event"]["EventData"]},
+            "keywords": ["Audit Success"], "event_data": record["Event"]["EventData"],
+            **({"user": {"identifier": system["Security"]["#attributes"]["UserID"]}}
+               if "UserID" in (system.get("Security") or {}).get("#attributes", {}) else {})},
     }
 
 
@@ -193,6 +268,26 @@ def test_the_three_containers_give_the_same_rows(tmp_path: Path,
                               ).fetchall() == [(path.stem,)]
         finally:
             db.close()
+
+
+def test_an_nxlog_records_time_is_its_event_time_not_the_shippers(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # NXLog records shipped through Logstash (as in OTRF's Security-Datasets) carry the
+    # time Logstash received them as `@timestamp`; the event's time is EventTime, here
+    # a local time of Pacific daylight time (UTC-7), read in the zone given.
+    shipped = []
+    for record in records(GROUP_ADDS):
+        nx = nxlog(record)
+        nx["EventTime"] = "2019-09-22 04:22:05"
+        nx["@timestamp"] = "2019-09-22T11:24:00.000Z"
+        shipped.append(nx)
+    path = tmp_path / "shipped.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in shipped))
+    (result,) = ingest_paths(con, [path], tz="America/Los_Angeles")
+    assert (result.rows_read, result.loaded) == (2, 2)
+    assert con.execute(
+        "SELECT DISTINCT strftime(ts, '%Y-%m-%dT%H:%M:%SZ') FROM privileges").fetchall() == [
+        ("2019-09-22T11:22:05Z",)]
 
 
 def test_member_removed_is_a_revoke_and_a_failure_audit_grants_nothing(
@@ -271,6 +366,9 @@ def test_rules_name_the_administrators_grants_and_not_a_missing_approval(
     assert admin == sorted([
         ("MSEDGEWIN10\\IEUser", GUEST, ["MSEDGEWIN10/security/191029"]),
         ("MSEDGEWIN10\\IEUser", "S-1-5-20", ["MSEDGEWIN10/security/191030"]),
+        # IEUser made an administrator of IE8Win7 as it was created (new-user-security).
+        ("WORKGROUP\\WIN-QALA5Q3KJ43$", "S-1-5-21-3463664321-2923530833-3546627382-1000",
+         ["IE8Win7/security/116"]),
     ])
     # Windows records no approval: its grants cannot lack one.
     assert [f for f in findings if f["rule_id"] == "grant_without_approval"] == []

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from auditlog.errors import InputError
+from auditlog.ingest.foreign import foreign_text
+from auditlog.ingest.syslog_prefix import SYSLOG_PREFIX
 
 # The formats auditlog tells apart. "evtx" and "auditd" are read by readers of their own
 # (sources.READERS); "rows": rows handed over as data, not read from a file
@@ -205,6 +207,10 @@ def _workbook(head: bytes, suffixes: list[str]) -> str | None:
 # An auditd record: `type=SYSCALL msg=audit(1594053514.588:4686): ...`, with `node=host `
 # before it when the daemon names the node; ausearch -i writes the time as a date.
 AUDITD_RECORD = re.compile(rb"(?:node=\S+ )?type=[A-Za-z0-9_]+ msg=audit\([^()]{1,40}:\d+\)")
+# The same record as the audisp syslog plug-in hands it to syslog, in /var/log/messages
+# or a collector's file: `[<PRI>]TIME HOST PROGRAM[PID]: ` before it (the pattern is
+# shared with the parser, standard/auditd.py, which cuts it off).
+AUDITD_SYSLOG_RECORD = re.compile(SYSLOG_PREFIX.encode() + AUDITD_RECORD.pattern)
 # Lines ausearch writes between events.
 AUDITD_SEPARATORS = (b"----", b"time->")
 # A CSV/TSV header told from text alone must look like column names, so that prose with
@@ -249,7 +255,7 @@ def text_format(head: bytes, *, whole: bool) -> tuple[Format | None, str]:
     if body.startswith(b"{"):
         return ("jsonl" if _one_object_per_line(body, lines) else "json"), ""
     records = [line for line in lines if not line.startswith(AUDITD_SEPARATORS)]
-    if records and AUDITD_RECORD.match(records[0]):
+    if records and (AUDITD_RECORD.match(records[0]) or AUDITD_SYSLOG_RECORD.match(records[0])):
         return "auditd", ""
     unmarked = bomless_utf16(head)
     if unmarked is not None:
@@ -265,6 +271,8 @@ def text_format(head: bytes, *, whole: bool) -> tuple[Format | None, str]:
             return fmt, ""
     if _control_share(text) > 0.1:
         return None, "binary data"
+    if (export := foreign_text(text)) is not None:
+        return None, export
     return None, "text, but not JSON, JSON Lines, CSV, TSV or auditd records"
 
 

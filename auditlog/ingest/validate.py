@@ -11,6 +11,7 @@ import json
 
 from auditlog.errors import InputError
 from auditlog.ingest import numbers
+from auditlog.ingest.foreign import foreign_columns
 from auditlog.ingest.salvage import not_json_sql
 from auditlog.ingest.staging import WIDE, Staged
 from auditlog.ingest.standard import cloudtrail_lake
@@ -99,6 +100,8 @@ def detect_kind(columns: list[str], source: str) -> Kind:
         return matched[0]
     if not matched and (lake := cloudtrail_lake.result_columns(columns)):
         raise InputError(lake, source=source)
+    if not matched and (export := foreign_columns(present)) is not None:
+        raise InputError(f"this is {export}", source=source)
     if not matched:
         raise InputError(
             "cannot tell which kind of log this is: its columns ("

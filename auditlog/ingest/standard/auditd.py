@@ -5,7 +5,9 @@ The reader (ingest/auditd.py) leaves the file's physical lines in `LINES_TABLE`
 event onto one row. All of it is SQL over the lines, so a file is parsed at DuckDB's
 speed, never line by line in Python.
 
-**Records and events.** A line is one record, `[node=N ]type=T msg=audit(S.MS:SERIAL): k=v ...`.
+**Records and events.** A line is one record, `[node=N ]type=T msg=audit(S.MS:SERIAL): k=v ...`,
+possibly behind the header of the syslog it was forwarded through (cut off before parsing:
+syslog_prefix.py).
 The kernel writes one event as several records sharing the stamp `(S.MS, SERIAL)` (and
 `node`): SYSCALL with its EXECVE, CWD, PATH, PROCTITLE, SOCKADDR ... records. Every
 record becomes part of exactly one event row, its lines listed in the row's location
@@ -64,6 +66,7 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.ingest.staging import Staged, split_by_kind
+from auditlog.ingest.syslog_prefix import SYSLOG_PREFIX
 from auditlog.sqltext import sql_list
 
 NAME = "auditd"
@@ -147,6 +150,8 @@ _OP = "(?:^|[ '\\x1d])op=(\"[^\"]*\"|.*?)(?: [A-Za-z_-]+=|'|\\x1d|$)"
 
 # A line's shape: [node=N ]type=T msg=audit(SECONDS.FRACTION:SERIAL)[:] body
 _SHAPE = "^(?:node=[^ ]+ )?type=[^ ]+ msg=audit\\([0-9]+\\.[0-9]+:[0-9]+\\)"
+# A syslog header and the record after it (kept as group 1).
+_SYSLOG_RECORD = "^" + SYSLOG_PREFIX + "((?:node=[^ ]+ )?type=[^ ]+ msg=audit\\(.*)$"
 _INTERPRETED = "^(?:node=[^ ]+ )?type=[^ ]+ msg=audit\\([0-9]+/[0-9]+/[0-9]+ "
 _PARSED = "_auditd_parsed"
 _EVENTS = "_auditd_events"
@@ -185,20 +190,30 @@ FROM (
            CASE WHEN starts_with(text, 'node=') THEN substr(text, strpos(text, ' ') + 1)
                 ELSE text END AS rest
     FROM (
-      SELECT line, raw, ltrim(raw, chr(65279)) AS text,
+      SELECT line, raw, text,
              CASE WHEN bad IS NOT NULL THEN bad
-                  WHEN regexp_matches(ltrim(raw, chr(65279)), {_sql(_SHAPE)}) THEN NULL
-                  WHEN regexp_matches(raw, {_sql(_INTERPRETED)})
+                  WHEN regexp_matches(text, {_sql(_SHAPE)}) THEN NULL
+                  WHEN regexp_matches(text, {_sql(_INTERPRETED)})
                     THEN 'an interpreted auditd record (ausearch -i): its time is local and '
                          || 'its ids are names; load the raw log (ausearch without -i, or '
                          || 'audit.log)'
                   ELSE 'not an auditd record: expected "type=TYPE msg=audit(SECONDS.MILLIS:'
                        || 'SERIAL): ..."' END AS _bad
-      FROM {LINES_TABLE}
-      -- Blank lines and ausearch's separators between events are not records.
-      -- (CASE, not OR: most lines start with type= or node=, and only others need trimming.)
-      WHERE CASE WHEN starts_with(raw, 'type=') OR starts_with(raw, 'node=') THEN true
-                 ELSE trim(raw) NOT IN ('', '----') AND NOT starts_with(raw, 'time->') END))))
+      FROM (
+        -- The record itself: a byte order mark, or the header syslog put before a record
+        -- the audisp syslog plug-in forwarded (syslog_prefix.py), cut off; `raw` stays
+        -- the line as it was. (Only lines not starting as a record are searched.)
+        SELECT line, raw, bad,
+               CASE WHEN starts_with(raw, 'type=') OR starts_with(raw, 'node=') THEN raw
+                    ELSE regexp_replace(ltrim(raw, chr(65279)), {_sql(_SYSLOG_RECORD)}, '\\1')
+               END AS text
+        FROM {LINES_TABLE}
+        -- Blank lines and ausearch's separators between events are not records.
+        -- (CASE, not OR: most lines start with type= or node=, and only others need
+        -- trimming.)
+        WHERE CASE WHEN starts_with(raw, 'type=') OR starts_with(raw, 'node=') THEN true
+                   ELSE trim(raw) NOT IN ('', '----') AND NOT starts_with(raw, 'time->')
+              END)))))
 """
 
 # Per event: its lines and text, its principal record's type, and the tokens of all its

@@ -14,7 +14,9 @@ the event's named data fields); one mapping then applies to all three.
   (the event names a member only by SID and, for domain groups, its distinguished name,
   which is not an account name; both are kept in `extra`). A local group's privilege
   applies to the computer that logged it (`system` = the computer); a domain group's to
-  the whole domain, so `system` is left empty ("any system", as for IAM). Windows keeps
+  the whole domain, so `system` is left empty ("any system", as for IAM); a global
+  group of the computer's own account database (TargetDomainName = its NetBIOS name, the
+  "None" group of a workgroup computer) is local too. Windows keeps
   no approval in these events: `extra.source_carries_approval` is false. Distribution
   groups (4746/4751/4761, ...) carry no permissions and stay actions.
 * Account lifecycle (4720 created, 4722 enabled, 4725 disabled, 4726 deleted, 4738
@@ -38,8 +40,10 @@ DOMAIN\\user, not the SID, is the normal form: it is what the group events' Memb
 Kerberos and logon events and every other source a reviewer compares them with name an
 account by, while a SID would make every finding unreadable; the SID stays beside it for
 the case it matters (an account renamed, or a member the event names only by SID).
-actor_type = system for the well-known service SIDs (S-1-5-18/19/20) and machine
-accounts (`NAME$`).
+Sysmon logs every event as its own service (the System's UserID is SYSTEM): the account
+behind a process is the event's `User` (`DOMAIN\\user`), its object the `Image`.
+actor_type = system for the well-known service SIDs (S-1-5-18/19/20, or their names) and
+machine accounts (`NAME$`).
 
 **Identity and time.** event_id = `<Computer>/<channel>/<EventRecordID>` (the channel
 lower-cased: record numbers count per event log, so Security and Sysmon exported from
@@ -47,8 +51,9 @@ one computer both have a record 1), the same in all three containers, so the sam
 event read from EVTX and from Winlogbeat has the same id.
 ts = TimeCreated/SystemTime (UTC); Winlogbeat's `winlog.time_created`, else its
 `@timestamp`; NXLog's `EventTime` (written without a zone by NXLog's default format:
-read as UTC). A failure audit (keyword Audit Failure) has result `failure`; it changed
-nothing, so a failed group change is an action, not a grant.
+read in the zone given, else UTC), never an `@timestamp` a pipeline added to it. A
+failure audit (keyword Audit Failure) has result `failure`; it changed nothing, so a
+failed group change is an action, not a grant.
 
 The whole event data is kept in `extra.event_data` (fields not mapped stay there), with
 the event log's channel, provider, record number and computer. A record without event
@@ -60,6 +65,7 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.ingest.staging import Staged, extract, key, split_by_kind, text
+from auditlog.sqltext import sql_list
 
 NAME = "windows"
 
@@ -88,6 +94,7 @@ FIELDS = {
     "w_outcome": "$.event.outcome",
     "w_data": "$.winlog.event_data",
     "w_user_data": "$.winlog.user_data",
+    "w_user": "$.winlog.user.identifier",  # System/Security/UserID
     # NXLog im_msvistalog (the data fields are at the top level: the record is read as
     # its own event data).
     "n_code": key("EventID"),
@@ -106,15 +113,23 @@ FIELDS = {
 # instead would parse that object again for each field: 3x slower on 100k records).
 # 1102 (log cleared) logs its subject in UserData.LogFileCleared.
 DATA_FIELDS = ("SubjectUserSid", "SubjectUserName", "SubjectDomainName", "SubjectLogonId",
-               "TargetUserName", "TargetDomainName", "TargetSid", "TargetUserSid",
-               "OldTargetUserName", "MemberSid", "MemberName", "PrivilegeList", "IpAddress",
-               "ObjectName", "NewProcessName", "ServiceName", "TaskName")
+               "TargetLogonId", "TargetUserName", "TargetDomainName", "TargetSid",
+               "TargetUserSid", "OldTargetUserName", "MemberSid", "MemberName",
+               "PrivilegeList", "IpAddress", "ObjectName", "NewProcessName", "ServiceName",
+               "TaskName", "Image")  # Image: Sysmon's process executable
+# Fields read under another name: Sysmon's `User` (the account a process runs as,
+# `DOMAIN\\user`) would be column x_User, which is x_user (System's UserID) to SQL.
+RENAMED_FIELDS = {"process_user": "User"}
 USER_DATA_FIELDS = ("SubjectUserSid", "SubjectUserName", "SubjectDomainName",
                     "SubjectLogonId")
 for _f in DATA_FIELDS:
     FIELDS[f"x_{_f}"] = f"$.Event.EventData.{_f}"
     FIELDS[f"w_{_f}"] = f"$.winlog.event_data.{_f}"
     FIELDS[f"n_{_f}"] = key(_f)
+for _name, _f in RENAMED_FIELDS.items():
+    FIELDS[f"x_{_name}"] = f"$.Event.EventData.{_f}"
+    FIELDS[f"w_{_name}"] = f"$.winlog.event_data.{_f}"
+    FIELDS[f"n_{_name}"] = key(_f)
 for _f in USER_DATA_FIELDS:
     FIELDS[f"u_{_f}"] = f"$.Event.UserData.LogFileCleared.{_f}"
     FIELDS[f"v_{_f}"] = f"$.winlog.user_data.{_f}"
@@ -159,6 +174,10 @@ SECURITY_PROVIDER = "Microsoft-Windows-Security-Auditing"
 # the event log service, ids that Security-Auditing does not use.
 SECURITY_PROVIDERS = (SECURITY_PROVIDER, "Microsoft-Windows-Eventlog")
 SERVICE_SIDS = ("S-1-5-18", "S-1-5-19", "S-1-5-20")
+# The same service accounts by name, as Sysmon's `User` names them.
+SERVICE_ACCOUNTS = ("NT AUTHORITY\\SYSTEM", "NT AUTHORITY\\LOCAL SERVICE",
+                    "NT AUTHORITY\\NETWORK SERVICE")
+SYSMON_PROVIDER = "Microsoft-Windows-Sysmon"
 
 # `log_channel`: the event log (Security, System, ...); the contract's `channel` (how an
 # action came in: console, api, ...) is not told by a Windows event.
@@ -211,6 +230,14 @@ def _account(domain: str, user: str) -> str:
     return f"CASE WHEN {u} IS NOT NULL THEN coalesce({d} || '\\', '') || {bare} END"
 
 
+def _written_account(expr: str) -> str:
+    """SQL for an account written whole, `DOMAIN\\user`, in the normal form (domain
+    upper-cased, as `_account` writes it); NULL when missing or '-'."""
+    at = f"strpos({expr}, '\\')"
+    return (f"CASE WHEN {at} > 1 THEN upper(left({expr}, {at} - 1)) || substr({expr}, {at}) "
+            f"ELSE nullif(nullif({expr}, ''), '-') END")
+
+
 def _field(name: str) -> str:
     """SQL for an event data field's text, from whichever container the record is in."""
     columns = [f"x_{name}", f"w_{name}", f"n_{name}"]
@@ -235,7 +262,10 @@ read AS (
               WHEN n_code IS NOT NULL THEN 'nxlog' END AS container,
          TRY_CAST(coalesce(x_code ->> '$."#text"', {text('x_code')}, {text('w_code')},
                            {text('n_code')}) AS INTEGER) AS code,
-         coalesce({text('x_time')}, {text('w_time')}, {text('w_timestamp')},
+         -- `@timestamp` is Winlogbeat's event time only: on an NXLog record it was added
+         -- by the pipeline that shipped it (Logstash: the time it was received).
+         coalesce({text('x_time')}, {text('w_time')},
+                  CASE WHEN w_code IS NOT NULL THEN {text('w_timestamp')} END,
                   {text('n_time')}) AS ts,
          coalesce({text('x_record')}, {text('w_record')}, {text('n_record')}) AS record,
          coalesce({text('x_computer')}, {text('w_computer')}, {text('n_computer')},
@@ -278,8 +308,17 @@ SELECT r.*,
        CASE WHEN nullif(nullif(trim({_field('PrivilegeList')}), ''), '-') IS NOT NULL
             THEN to_json(string_split_regex(trim({_field('PrivilegeList')}), '\\s+'))
        END AS privilege_list,
-       nullif(nullif(trim({_field('SubjectLogonId')}), ''), '-') AS logon_id,
+       -- The logon session the event belongs to: a logon or logoff names the session
+       -- of its target account (TargetLogonId, the id 4672 and the account's later
+       -- events carry as SubjectLogonId); its subject's is the process that asked for
+       -- it. A failed logon (4625) opened no session.
+       nullif(nullif(trim(CASE WHEN code IN {_in(LOGON_EVENTS)} THEN {_field('TargetLogonId')}
+                               ELSE {_field('SubjectLogonId')} END), ''), '-') AS logon_id,
        nullif(nullif(trim({_field('IpAddress')}), ''), '-') AS ip,
+       -- Sysmon logs every event as the Sysmon service (System/Security UserID is
+       -- SYSTEM); the account behind a process is its `User`, written DOMAIN\\user.
+       CASE WHEN provider = '{SYSMON_PROVIDER}'
+            THEN {_written_account(f"trim({_field('process_user')})")} END AS sysmon_user,
        coalesce(provider, '{SECURITY_PROVIDER}') IN {SECURITY_PROVIDERS} AS security,
        CASE
          WHEN _bad IS NOT NULL THEN _bad
@@ -305,7 +344,8 @@ meaning AS (
                   subject_user, actor_sid,
                   CASE WHEN code NOT IN {_in(ACCOUNT_EVENTS + GRANTS + REVOKES)}
                        THEN target_user END,
-                  {_sid("x_user")}, computer) AS actor_id
+                  sysmon_user, {_sid(f"coalesce({text('x_user')}, {text('w_user')})")},
+                  computer) AS actor_id
   FROM events e)
 SELECT
   _row, _loc, _raw, reason AS _bad, _kind,
@@ -315,12 +355,20 @@ SELECT
        THEN concat_ws('/', computer, lower(log_channel), record) END AS event_id,
   ts,
   actor_id AS actor,
-  CASE WHEN actor_sid IN {tuple(SERVICE_SIDS)} OR actor_id LIKE '%$' OR actor_id = computer
+  CASE WHEN actor_sid IN {tuple(SERVICE_SIDS)} OR list_contains({sql_list(SERVICE_SIDS + SERVICE_ACCOUNTS)}, upper(actor_id))
+            OR actor_id LIKE '%$' OR actor_id = computer
        THEN 'system' END AS actor_type,
   member AS subject,
   {_account(_field("TargetDomainName"), _field("TargetUserName"))} AS privilege,
   CASE WHEN code IN {_in(REVOKES)} THEN 'revoke' ELSE 'grant' END AS operation,
-  CASE WHEN _kind = 'actions' OR code IN {_in(LOCAL_GROUP_EVENTS)} THEN computer END AS system,
+  -- A local group's privilege holds on the computer that logged it: a local group
+  -- event, or a global group of the computer's own account database (a workgroup
+  -- computer's "None": its domain is the computer's NetBIOS name, the first label of
+  -- its name cut to 15 characters), not a domain's.
+  CASE WHEN _kind = 'actions' OR code IN {_in(LOCAL_GROUP_EVENTS)}
+            OR upper(trim({_field('TargetDomainName')}))
+               = upper(left(split_part(computer, '.', 1), 15))
+       THEN computer END AS system,
   member_sid AS subject_sid,
   member_name,
   target_sid AS group_sid,
@@ -331,7 +379,8 @@ SELECT
        WHEN code IN {_in(GRANTS + REVOKES)} THEN member END AS target_account,
   CASE WHEN code IN {_in(ACCOUNT_EVENTS + GRANTS + REVOKES)} THEN target_user
        ELSE nullif(nullif(trim(coalesce({_field('ObjectName')}, {_field('NewProcessName')},
-                                        {_field('ServiceName')}, {_field('TaskName')})), ''), '-')
+                                        {_field('ServiceName')}, {_field('TaskName')},
+                                        {_field('Image')})), ''), '-')
   END AS object,
   CASE WHEN failed THEN 'failure' ELSE 'success' END AS result,
   CASE WHEN ip NOT IN ('::1', '127.0.0.1') THEN ip END AS source_ip,
