@@ -133,3 +133,64 @@ def test_refunds_loaded_after_the_run_or_before_their_charges_are_judged_alike(
     cli("run", "--db", db)
     ingest(db, other / "charges-sales.csv", SALES)
     assert refund_state(db) == PAPER
+
+
+def shifted(rows: str, minutes: int) -> str:
+    """The charges CSV with every ts moved by `minutes` (billing's clock off)."""
+    from datetime import datetime, timedelta
+
+    lines = rows.strip().splitlines()
+    out = [lines[0]]
+    for row in lines[1:]:
+        fields = row.split(",")
+        at = datetime.fromisoformat(fields[1]) + timedelta(minutes=minutes)
+        fields[1] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        out.append(",".join(fields))
+    return "\n".join(out)
+
+
+def test_a_billing_clock_far_behind_the_order_systems_is_said_with_the_skew_that_pairs(
+        tmp_path: Path) -> None:
+    # No charge names its order, and billing's clock runs 40 minutes behind: each charge
+    # is written 39 minutes before its order, beyond the model's 5 minutes. C1's own
+    # order then pairs with nothing, and its charge looks anomalous; the answer says so.
+    db = world(tmp_path)
+    ingest(db, tmp_path / "charges.csv", shifted(SALES, -40))
+    cli("run", "--db", db)
+    result = runner.invoke(app, ["remediation", "--format", "json", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert {r["charge_id"] for r in json.loads(result.stdout)} == {
+        "Z1", "Z2", "Z3", "Z5", "Z6"}
+    warning = " ".join(result.stderr.split())
+    assert ("5 anomalous charges (Z1, Z2, Z3, Z5, Z6) were billed 39 minutes before an "
+            "order of their customer and product that no charge bills") in warning
+    assert "auditlog run --param clock_skew_minutes=40" in warning
+    trace = runner.invoke(app, ["trace", "charge", "Z1", "--format", "json", "--db", db])
+    assert "1 anomalous charge (Z1) was billed 39 minutes" in " ".join(trace.stderr.split())
+
+    # With the skew named, the answer is the one on paper, and the warning is gone.
+    cli("run", "--param", "clock_skew_minutes=40", "--db", db)
+    result = runner.invoke(app, ["remediation", "--format", "json", "--db", db])
+    rows = {r["charge_id"]: (r["change_id"], r["actor"], r["cause_time"])
+            for r in json.loads(result.stdout)}
+    assert rows == {"Z2": ("CHG-UP", "svc-order", "2026-04-02T01:00:00Z"),
+                    "Z3": ("CHG-UP", "svc-order", "2026-04-02T03:00:00Z"),
+                    "Z5": ("CHG-UP", "svc-order", "2026-04-02T05:00:00Z"),
+                    "Z6": ("CHG-UP", "svc-order", "2026-04-02T06:00:00Z")}
+    assert "clock_skew_minutes" not in result.stderr
+
+
+def test_a_charge_nothing_ordered_is_not_taken_for_a_clock_skew(tmp_path: Path) -> None:
+    # Z4 bills C4, whose only order is C1-like but for another product, and Z7 bills C7
+    # with no order at all: both anomalous, neither followed by an unbilled order of its
+    # own product, so there is no skew to suggest.
+    db = world(tmp_path)
+    ingest(db, tmp_path / "actions-more.jsonl",
+           order("A4", "2026-04-02T08:20:00Z", "C4", "C4", "O-4").replace("ADDON", "OTHER"))
+    ingest(db, tmp_path / "charges.csv", SALES + "\n"
+           "Z4,2026-04-02T08:00:00Z,C4,ADDON,4.99,EUR,one_time,\n"
+           "Z7,2026-04-02T08:00:00Z,C7,ADDON,4.99,EUR,one_time,")
+    cli("run", "--db", db)
+    result = runner.invoke(app, ["remediation", "--format", "json", "--db", db])
+    assert {"Z4", "Z7"} <= {r["charge_id"] for r in json.loads(result.stdout)}
+    assert "clock_skew_minutes" not in result.stderr
