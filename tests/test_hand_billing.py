@@ -194,3 +194,21 @@ def test_a_charge_nothing_ordered_is_not_taken_for_a_clock_skew(tmp_path: Path) 
     result = runner.invoke(app, ["remediation", "--format", "json", "--db", db])
     assert {"Z4", "Z7"} <= {r["charge_id"] for r in json.loads(result.stdout)}
     assert "clock_skew_minutes" not in result.stderr
+
+
+def test_refunds_written_as_negative_amounts_are_quarantined_saying_how_to_write_them(
+        tmp_path: Path) -> None:
+    # A ledger-style export: no type column, a refund is the negative of its charge.
+    db = world(tmp_path)
+    rows = SALES.replace(",type,refund_of", ",refund_of").replace(",one_time,", ",") + (
+        "R2,2026-04-05T09:00:00Z,C2,ADDON,-4.99,EUR,Z2")
+    path = tmp_path / "charges.csv"
+    path.write_text(rows.strip() + "\n", encoding="utf-8")
+    done = json.loads(cli("ingest", str(path), "--db", db, "--format", "json"))
+    assert [(f["rows_read"], f["loaded"], f["quarantined"]) for f in done] == [(6, 5, 1)]
+    (held,) = json.loads(cli("quarantine", "--format", "json", "--db", db))
+    assert (held["location"], held["reason"]) == (
+        "line 7", "negative amount in amount: -4.99 (a refund is written as a positive "
+        "amount with type refund and refund_of naming the charge it refunds)")
+    cli("run", "--db", db)
+    assert refund_state(db)["Z2"] == ("0.00", "4.99", False)

@@ -546,9 +546,17 @@ def _checks(column: Column, kind: Kind, instant: str | None = None) -> list[str]
             )
         checks.append(_before_year_one(column, text))
     elif column.type == "amount":
+        # A negative amount is how many billing systems write a refund; the contract's
+        # refund is a positive amount with type refund, so the reason says how to
+        # write it (the row is not read as a refund: which charge it refunds, and
+        # whether it is one at all, is the export's to say).
         checks.append(
-            f"CASE WHEN {text} IS NOT NULL AND coalesce({_y(column)} <= 0, true) THEN "
-            f"'invalid amount in {name}: ' || {text} || "
+            f"CASE WHEN {text} IS NULL OR NOT coalesce({_y(column)} <= 0, true) THEN NULL "
+            f"WHEN starts_with({text}, '-') AND al_amount(substr({text}, 2)) > 0 THEN "
+            f"'negative amount in {name}: ' || {text} || "
+            f"' (a refund is written as a positive amount with type refund and refund_of "
+            f"naming the charge it refunds)' "
+            f"ELSE 'invalid amount in {name}: ' || {text} || "
             f"' (expected a positive decimal with at most 4 fractional digits)' END"
         )
     elif column.type == "enum":
