@@ -208,7 +208,41 @@ def test_refunds_written_as_negative_amounts_are_quarantined_saying_how_to_write
     assert [(f["rows_read"], f["loaded"], f["quarantined"]) for f in done] == [(6, 5, 1)]
     (held,) = json.loads(cli("quarantine", "--format", "json", "--db", db))
     assert (held["location"], held["reason"]) == (
-        "line 7", "negative amount in amount: -4.99 (a refund is written as a positive "
-        "amount with type refund and refund_of naming the charge it refunds)")
+        "line 7", ("negative amount in amount: -4.99 (a refund is written as a positive "
+                   "amount with type refund and refund_of naming the charge it refunds)"))
     cli("run", "--db", db)
     assert refund_state(db)["Z2"] == ("0.00", "4.99", False)
+
+
+def test_an_export_in_other_case_order_and_time_format_sent_twice_gives_the_paper_answer(
+        tmp_path: Path) -> None:
+    # The same sales and refunds as a vendor writes them: columns in other case and
+    # order with a vendor column, epoch milliseconds three minutes behind, order ids on
+    # one row only, ids with leading zeros, and the export sent twice with an overlap.
+    from datetime import datetime, timedelta
+
+    db = world(tmp_path)
+    header = ("AMOUNT,Charge_ID,TS,Vendor_Note,ACCOUNT,Product,Currency,TYPE,"
+              "Refund_Of,Order_ID")
+    body = []
+    for row in (SALES + REFUNDS.strip().split("\n", 1)[1]).strip().splitlines()[1:]:
+        charge, ts, account, product, amount, currency, kind, refund_of = row.split(",")
+        at = datetime.fromisoformat(ts) - timedelta(minutes=3)
+        body.append(",".join([
+            amount, "00" + charge, str(int(at.timestamp() * 1000)), '"late, resent"',
+            account, product, currency, kind.upper(), "00" + refund_of if refund_of else "",
+            "O-2" if charge == "Z2" else ""]))
+    ingest(db, tmp_path / "charges-1.csv",
+           "\n".join([header, *body[:6]]))
+    ingest(db, tmp_path / "charges-2.csv",
+           "\n".join([header, *body[3:]]))
+    status = json.loads(cli("status", "--format", "json", "--db", db))
+    files = {Path(f["path"]).name: (f["rows_read"], f["loaded"], f["duplicates"])
+             for f in status["files"] if f["kind"] == "charges"}
+    assert files == {"charges-1.csv": (6, 6, 0), "charges-2.csv": (5, 2, 3)}
+    cli("run", "--db", db)
+    assert {charge.removeprefix("00"): state
+            for charge, state in refund_state(db).items()} == PAPER
+    rows = json.loads(cli("remediation", "--format", "json", "--db", db))
+    assert {r["charge_id"]: (r["change_id"], r["actor"]) for r in rows} == {
+        f"00{c}": ("CHG-UP", "svc-order") for c in PAPER}
