@@ -246,3 +246,20 @@ def test_an_export_in_other_case_order_and_time_format_sent_twice_gives_the_pape
     rows = json.loads(cli("remediation", "--format", "json", "--db", db))
     assert {r["charge_id"]: (r["change_id"], r["actor"]) for r in rows} == {
         f"00{c}": ("CHG-UP", "svc-order") for c in PAPER}
+
+
+def test_an_export_without_a_type_column_reads_a_row_naming_refund_of_as_a_refund(
+        tmp_path: Path) -> None:
+    # Many billing exports have no type: a refund is the row that names the charge it
+    # refunds. Read as one-time charges, the refunds would be anomalous charges of
+    # their own, to be refunded in turn, and their charges would stay outstanding.
+    db = world(tmp_path)
+    rows = (SALES + REFUNDS.strip().split("\n", 1)[1]).replace(",type,", ",").replace(
+        ",one_time,", ",").replace(",refund,", ",")
+    ingest(db, tmp_path / "charges.csv", rows)
+    cli("run", "--db", db)
+    assert refund_state(db) == PAPER
+    issues = json.loads(cli("remediation", "--list", "refund-issues", "--format", "json",
+                            "--db", db))
+    assert {(i["issue"], i["refund_id"]) for i in issues} == {
+        ("account_mismatch", "R5"), ("currency_mismatch", "R6")}

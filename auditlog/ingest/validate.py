@@ -503,7 +503,12 @@ def _typed(column: Column, currency: str | None, instant: str | None = None) -> 
     if column.type == "enum":
         value = f"lower({text})"
         if column.default:
-            value = f"coalesce({value}, {sql_string(column.default)})"
+            default = sql_string(column.default)
+            if column.default_given:
+                given, instead = column.default_given
+                default = (f"CASE WHEN _t_{given} IS NOT NULL THEN {sql_string(instead)} "
+                           f"ELSE {default} END")
+            value = f"coalesce({value}, {default})"
         return f"CASE WHEN {value} IN ({_choices(column)}) THEN {value} END"
     if column.name == "currency":
         value = f"upper({text})"
