@@ -167,6 +167,9 @@ def test_a_billing_clock_far_behind_the_order_systems_is_said_with_the_skew_that
     assert "auditlog run --param clock_skew_minutes=40" in warning
     trace = runner.invoke(app, ["trace", "charge", "Z1", "--format", "json", "--db", db])
     assert "1 anomalous charge (Z1) was billed 39 minutes" in " ".join(trace.stderr.split())
+    # The change's own answer says it too: paired, these charges may be its.
+    change = runner.invoke(app, ["trace", "change", "CHG-UP", "--db", db])
+    assert "clock_skew_minutes=40" in " ".join(change.stderr.split())
 
     # With the skew named, the answer is the one on paper, and the warning is gone.
     cli("run", "--param", "clock_skew_minutes=40", "--db", db)

@@ -28,7 +28,6 @@ LEADS_SQL = """
         SELECT charge_id, charged_at, account, product
         FROM anomalous_charges
         WHERE cause_event_id IS NULL
-          AND ($change IS NULL OR change_id = $change)
           AND ($charge IS NULL OR charge_id = $charge)
     ),
     billed AS (
@@ -87,13 +86,12 @@ class EarlyCharges:
 
 
 def early_charges(con: duckdb.DuckDBPyConnection, before: timedelta, after: timedelta, *,
-                  change_id: str | None = None, charge_id: str | None = None
-                  ) -> EarlyCharges | None:
-    """The anomalous charges without a causal action (those blamed on `change_id`, or the
-    one `charge_id`, if given) that an unbilled order of their customer and product
+                  charge_id: str | None = None) -> EarlyCharges | None:
+    """The anomalous charges without a causal action (the one `charge_id`, if given)
+    that an unbilled order of their customer and product
     follows by more than `before` (the model's clock skew) and at most `after` (its
     pairing reach); None when there is none. Needs the shared views."""
-    rows = con.execute(LEADS_SQL, {"change": change_id, "charge": charge_id,
+    rows = con.execute(LEADS_SQL, {"charge": charge_id,
                                    "before": before, "after": after}).fetchall()
     if not rows:
         return None

@@ -167,8 +167,10 @@ def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
     cov, reach = coverage(con).needed_by(needs, since, until), model_reach(con)
     on_gaps = anomalous_on_gaps(con, cov.gaps, reach, change_id) if charges is None else \
         charges_on_gaps(cov.gaps, charges, reach, order_holes(con, cov.gaps))
+    # Not limited to `change_id`: a charge that pairs with nothing is blamed on no
+    # change, yet may be the change's once paired.
     return caveats(cov, reach, on_gaps) + zone_caveats(con, needs) \
-        + clock_caveats(con, needs, reach, change_id=change_id)
+        + clock_caveats(con, needs, reach)
 
 
 def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_id: str,
@@ -191,14 +193,13 @@ def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_
 
 
 def clock_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], reach: Reach, *,
-                  change_id: str | None = None, charge_id: str | None = None) -> list[str]:
+                  charge_id: str | None = None) -> list[str]:
     """One sentence when anomalous charges of the answer look billed before their orders
     by more than the model's clock skew (billing_clock.py)."""
     if not {"actions", "charges"} <= set(needs):
         return []
     shared_views(con)
-    early = early_charges(con, reach.before, reach.after, change_id=change_id,
-                          charge_id=charge_id)
+    early = early_charges(con, reach.before, reach.after, charge_id=charge_id)
     return [early.sentence()] if early else []
 
 
