@@ -266,3 +266,26 @@ def test_an_export_without_a_type_column_reads_a_row_naming_refund_of_as_a_refun
                             "--db", db))
     assert {(i["issue"], i["refund_id"]) for i in issues} == {
         ("account_mismatch", "R5"), ("currency_mismatch", "R6")}
+
+
+def test_invoice_dates_without_a_time_of_day_are_said_at_ingest_and_pair_by_order_id(
+        tmp_path: Path) -> None:
+    # An export that writes the invoice date only: each charge lands at midnight, hours
+    # before its order. The ingest says so; charges that name their order still pair.
+    db = world(tmp_path)
+    dated = "\n".join(
+        row if n == 0 else ",".join([row.split(",")[0], row.split(",")[1][:10],
+                                     *row.split(",")[2:]]) + f",O-{row.split(',')[0][1:]}"
+        for n, row in enumerate(SALES.strip().replace("refund_of", "refund_of,order_id")
+                                .splitlines()))
+    path = tmp_path / "charges.csv"
+    path.write_text(dated + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(path), "--db", db, "--tz", "UTC"])
+    assert result.exit_code == 0, result.output
+    assert (f"note: 5 timestamp(s) in {path} are dates without a time of day, read as that "
+            "day's midnight") in " ".join(result.stderr.split())
+    cli("run", "--db", db)
+    rows = json.loads(cli("remediation", "--format", "json", "--db", db))
+    assert {r["charge_id"]: r["charged_at"] for r in rows} == {
+        "Z2": "2026-04-02T00:00:00Z", "Z3": "2026-04-02T00:00:00Z",
+        "Z5": "2026-04-02T00:00:00Z", "Z6": "2026-04-02T00:00:00Z"}

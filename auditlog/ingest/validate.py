@@ -271,10 +271,10 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         f"SELECT {_position(staged)}, CASE WHEN _reason IS NOT NULL THEN {staged.raw} END "
         "AS _raw,\n  "
         + ",\n  ".join(outputs)
-        + ",\n  extra, _digest, _reason, _naive, _dst, _sub\nFROM (\n"
+        + ",\n  extra, _digest, _reason, _naive, _dst, _sub, _day\nFROM (\n"
         + "SELECT *, CAST(md5_number(_content) >> 64 AS UBIGINT) AS _digest,\n"
         + f"  {reason} AS _reason\nFROM (\nSELECT *, {content} AS _content, "
-        + f"{_sub_count(kind)} AS _sub\nFROM (\n"
+        + f"{_sub_count(kind)} AS _sub, {_day_count(kind, set(instants))} AS _day\nFROM (\n"
         + f"SELECT *,\n  {typed}\nFROM ({_time_layers(kind, inner, set(instants))}))))"
     )
 
@@ -300,6 +300,21 @@ def _below_us(column: Column, instant: bool) -> str:
     text, name = _t(column), column.name
     return (f"CASE WHEN {text} IS NULL OR (_z_{name} AND strlen({text}) <= 27) THEN NULL "
             f"ELSE nullif(regexp_extract({text}, {sql_string(BELOW_US)}, 2), '') END")
+
+
+# A timestamp's text that is a calendar date and nothing more (an invoice date): read as
+# midnight, so every event of that day is placed at its start (`_day`, counted so the
+# ingest can say so: a charge of that day then comes hours before its order).
+DATE_ONLY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+def _day_count(kind: Kind, instants: set[str]) -> str:
+    """`_day`: how many of the row's timestamps were a date without a time of day."""
+    return " + ".join(
+        # Told by its length first, so the pattern runs on the rare value of 10 characters.
+        f"CAST(CASE WHEN strlen({_t(c)}) = 10 THEN regexp_full_match({_t(c)}, "
+        f"{sql_string(DATE_ONLY)}) ELSE false END AS INTEGER)"
+        for c in kind.columns if c.type == "ts" and c.name not in instants) or "0"
 
 
 def _sub_count(kind: Kind) -> str:
