@@ -11,6 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from auditlog.cli import app
+from auditlog.errors import AuditlogError
 
 runner = CliRunner()
 
@@ -289,3 +290,15 @@ def test_invoice_dates_without_a_time_of_day_are_said_at_ingest_and_pair_by_orde
     assert {r["charge_id"]: r["charged_at"] for r in rows} == {
         "Z2": "2026-04-02T00:00:00Z", "Z3": "2026-04-02T00:00:00Z",
         "Z5": "2026-04-02T00:00:00Z", "Z6": "2026-04-02T00:00:00Z"}
+
+
+def test_tracing_a_refund_names_the_charge_it_refunds(tmp_path: Path) -> None:
+    db = world(tmp_path)
+    ingest(db, tmp_path / "charges.csv", SALES + REFUNDS.strip().split("\n", 1)[1])
+    cli("run", "--db", db)
+    result = runner.invoke(app, ["trace", "charge", "R2", "--db", db])
+    assert isinstance(result.exception, AuditlogError)  # main() prints it, exit 2
+    assert result.exception.exit_code == 2
+    assert str(result.exception) == (
+        "R2 is a refund, not a charge; refunds are not traced: trace the charge it "
+        "refunds: auditlog trace charge Z2")
