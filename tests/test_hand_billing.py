@@ -302,3 +302,23 @@ def test_tracing_a_refund_names_the_charge_it_refunds(tmp_path: Path) -> None:
     assert str(result.exception) == (
         "R2 is a refund, not a charge; refunds are not traced: trace the charge it "
         "refunds: auditlog trace charge Z2")
+
+
+def test_types_spelled_as_vendors_spell_them_are_read_and_an_unknown_one_is_not(
+        tmp_path: Path) -> None:
+    # Zuora writes OneTime and Recurring, other exports one-time or "One Time": the same
+    # words. A usage charge is no type auditlog knows: quarantined, not taken for one.
+    db = world(tmp_path)
+    rows = SALES.replace(",one_time,", ",OneTime,", 2).replace(",one_time,", ",one-time,", 1)
+    rows += ("\nZ8,2026-04-01T00:00:00Z,C8,PLAN,19.00,EUR,Recurring,"
+             "\nZ9,2026-04-01T00:00:00Z,C8,DATA,1.20,EUR,Usage,"
+             "\nR2,2026-04-05T09:00:00Z,C2,ADDON,4.99,EUR,REFUND,Z2")
+    path = tmp_path / "charges.csv"
+    path.write_text(rows.strip() + "\n", encoding="utf-8")
+    done = json.loads(cli("ingest", str(path), "--db", db, "--format", "json"))
+    assert [(f["rows_read"], f["loaded"], f["quarantined"]) for f in done] == [(8, 7, 1)]
+    (held,) = json.loads(cli("quarantine", "--format", "json", "--db", db))
+    assert held["reason"] == "unknown value Usage for type (expected one_time, recurring, refund)"
+    cli("run", "--db", db)
+    assert refund_state(db) == {"Z2": ("4.99", "0.00", True), "Z3": ("0.00", "4.99", False),
+                                "Z5": ("0.00", "4.99", False), "Z6": ("0.00", "4.99", False)}

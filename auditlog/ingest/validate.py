@@ -516,7 +516,7 @@ def _typed(column: Column, currency: str | None, instant: str | None = None) -> 
     if column.type == "amount":
         return f"al_amount({text})"
     if column.type == "enum":
-        value = f"lower({text})"
+        value = _enum_word(column, text)
         if column.default:
             default = sql_string(column.default)
             if column.default_given:
@@ -531,6 +531,17 @@ def _typed(column: Column, currency: str | None, instant: str | None = None) -> 
             value = f"coalesce({value}, {sql_string(currency.upper())})"
         return value
     return text
+
+
+def _enum_word(column: Column, text: str) -> str:
+    """SQL: an enum's text as the word it spells. Vendors write the same value in their
+    own case and separators (Zuora's `OneTime`, `one-time`, `Rolled Back`): the value in
+    any case, or with its words split by case, spaces or hyphens, is the choice joined
+    by `_`. Only a text that is not a choice already pays for the patterns."""
+    lowered = f"lower({text})"
+    split = (f"lower(regexp_replace(regexp_replace({text}, '([a-z0-9])([A-Z])', '\\1_\\2', "
+             "'g'), '[\\s-]+', '_', 'g'))")
+    return f"CASE WHEN {lowered} IN ({_choices(column)}) THEN {lowered} ELSE {split} END"
 
 
 def _choices(column: Column) -> str:
@@ -581,7 +592,8 @@ def _checks(column: Column, kind: Kind, instant: str | None = None) -> list[str]
         )
     elif column.type == "enum":
         checks.append(
-            f"CASE WHEN {text} IS NOT NULL AND lower({text}) NOT IN ({_choices(column)}) THEN "
+            f"CASE WHEN {text} IS NOT NULL AND {_enum_word(column, text)} NOT IN "
+            f"({_choices(column)}) THEN "
             f"'unknown value ' || {text} || ' for {name} (expected "
             + ", ".join(column.choices)
             + ")' END"
