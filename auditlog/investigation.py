@@ -69,7 +69,7 @@ def warn_notice(notice: Notice) -> None:
 _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
                      "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders",
-                     "BelowMicrosecond", "Notice", "Notify"),
+                     "BelowMicrosecond", "DateOnlyTimes", "Notice", "Notify"),
                     "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
 }
@@ -171,6 +171,7 @@ class Investigation:
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
         from auditlog.notices import (
             BelowMicrosecond,
+            DateOnlyTimes,
             DaylightSaving,
             FilteredRows,
             NaiveTimes,
@@ -191,6 +192,8 @@ class Investigation:
                 self.notify(RepeatedHeaders(result))
             if result.below_microsecond:
                 self.notify(BelowMicrosecond(result))
+            if result.date_only:
+                self.notify(DateOnlyTimes(result))
 
     # --- loading --------------------------------------------------------------------
 

@@ -30,6 +30,9 @@ class Column:
     choices: tuple[str, ...] = ()
     default: str | None = None
     doc: str = ""
+    # (column, value): when the row gives this column no value but gives `column` one,
+    # the default is `value` instead (a charge row naming refund_of is a refund).
+    default_given: tuple[str, str] | None = None
 
     @property
     def sql_type(self) -> str:
@@ -142,7 +145,10 @@ CHARGES = Kind(
         Column("product", required=True, doc="product/package code"),
         Column("amount", "amount", required=True, doc="positive decimal"),
         Column("currency", doc="ISO 4217; default from configuration"),
-        Column("type", "enum", choices=("one_time", "recurring", "refund"), default="one_time"),
+        Column("type", "enum", choices=("one_time", "recurring", "refund"), default="one_time",
+               default_given=("refund_of", "refund"),
+               doc="one_time, recurring or refund; missing: refund when refund_of is given, "
+                   "else one_time"),
         Column("refund_of", doc="for a refund: the charge_id it refunds"),
         Column("order_id"),
         Column("initiated_by", doc="account that triggered the charge"),

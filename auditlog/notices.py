@@ -90,6 +90,21 @@ class BelowMicrosecond:
 
 
 @dataclass(frozen=True)
+class DateOnlyTimes:
+    """Timestamps of a file were dates without a time of day (an invoice date): each is
+    read as that day's midnight (validate.DATE_ONLY), hours before what happened."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.date_only:,} timestamp(s) in {self.file.path} are dates without "
+                "a time of day, read as that day's midnight, so each event is placed at its "
+                "day's start (a charge hours before its order, beyond the clock skew the "
+                "attribution allows: only an order_id pairs it); export the time of day if "
+                "the source has it")
+
+
+@dataclass(frozen=True)
 class SkippedFile:
     """A file of a directory given was in no format auditlog reads, and was passed over."""
 
@@ -133,5 +148,5 @@ class FilteredRows:
 
 
 Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | HiddenFiles
-          | FilteredRows | NoEvents | RepeatedHeaders | BelowMicrosecond)
+          | FilteredRows | NoEvents | RepeatedHeaders | BelowMicrosecond | DateOnlyTimes)
 Notify = Callable[[Notice], None]

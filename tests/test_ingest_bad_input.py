@@ -31,7 +31,7 @@ BAD_ROWS = [
     (_bad(charge_id="b3", ts="yesterday"), "unparseable timestamp in ts"),
     (_bad(charge_id="b4", ts="2026-02-30T10:00:00Z"), "unparseable timestamp in ts"),
     (_bad(charge_id="b5", amount="4,99"), "invalid amount in amount"),
-    (_bad(charge_id="b6", amount="-4.99"), "invalid amount in amount"),
+    (_bad(charge_id="b6", amount="-4.99"), "negative amount in amount: -4.99 (a refund is"),
     (_bad(charge_id="b7", amount="4.99999"), "invalid amount in amount"),
     (_bad(charge_id="b8", amount="abc"), "invalid amount in amount"),
     (_bad(charge_id="b9", type="gift"), "unknown value gift for type"),

@@ -82,8 +82,9 @@ def test_a_case_row_ingest_would_quarantine_is_a_case_error(tmp_path: Path) -> N
     with pytest.raises(RuleError) as raised:
         build_fixture(tmp_path / "f.duckdb", tables, source=where)
     assert str(raised.value) == (
-        f"{where}: charges row 2 breaks the ingest contract: invalid amount in amount: -1 "
-        "(expected a positive decimal with at most 4 fractional digits)")
+        f"{where}: charges row 2 breaks the ingest contract: negative amount in amount: -1 "
+        "(a refund is written as a positive amount with type refund and refund_of naming "
+        "the charge it refunds)")
     rule = Rule(id="x", pack="billing", title="x", severity="low", description="x",
                 rationale="x", investigate="x", sql="SELECT 1", source="queries/billing/x.sql")
     case = Case(rule_id="x", name="bad amount", expect="fire", tables=tables, source=where)

@@ -186,6 +186,22 @@ STEP_KINDS = {"charge": "charges", "action": "actions", "privilege": "privileges
               "change": "changes"}
 
 
+def not_a_charge(con: duckdb.DuckDBPyConnection, charge_id: str) -> str:
+    """Why `charge_id` has no trace, in one sentence: a refund names the charge to trace
+    instead (never itself as the nearest id); anything else gets the nearest ids."""
+    from auditlog.analysis.browse import did_you_mean, nearest
+
+    refund = con.execute("SELECT refund_of FROM charges WHERE charge_id = $id "
+                         "AND type = 'refund' LIMIT 1", {"id": charge_id}).fetchone()
+    if refund is not None:
+        target = ("it names no charge (refund_of is empty)" if refund[0] is None
+                  else f"trace the charge it refunds: auditlog trace charge {refund[0]}")
+        return f"{charge_id} is a refund, not a charge; refunds are not traced: {target}"
+    return (f"no charge '{charge_id}'"
+            f"{did_you_mean(nearest(con, 'charges', 'charge_id', charge_id))}; "
+            "refunds are not traced: trace the charge they refund")
+
+
 def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str, *,
                  records: bool = False) -> ChargeTrace:
     """charge → causal action → privilege that allowed it → change; and the rules.
@@ -193,11 +209,7 @@ def trace_charge(con: duckdb.DuckDBPyConnection, charge_id: str, *,
     stored = install_shared_views(con, reads=CHARGE_VIEWS)
     row = cause_row(con, charge_id, stored)
     if row is None:
-        from auditlog.analysis.browse import did_you_mean, nearest
-
-        raise UsageError(f"no charge '{charge_id}'"
-                         f"{did_you_mean(nearest(con, 'charges', 'charge_id', charge_id))}; "
-                         "refunds are not traced: trace the charge they refund")
+        raise UsageError(not_a_charge(con, charge_id))
     cause = Cause(**row)
     anomalous = bool(cause.anomalous)
     change_id = cause.blamed_change_id if anomalous else cause.cause_change_id

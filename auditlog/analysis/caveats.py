@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
+from auditlog.analysis.billing_clock import early_charges
 from auditlog.ingest.coverage import Coverage, Gap, coverage
 from auditlog.store.attribution import table_exists
 
@@ -166,7 +167,10 @@ def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
     cov, reach = coverage(con).needed_by(needs, since, until), model_reach(con)
     on_gaps = anomalous_on_gaps(con, cov.gaps, reach, change_id) if charges is None else \
         charges_on_gaps(cov.gaps, charges, reach, order_holes(con, cov.gaps))
-    return caveats(cov, reach, on_gaps) + zone_caveats(con, needs)
+    # Not limited to `change_id`: a charge that pairs with nothing is blamed on no
+    # change, yet may be the change's once paired.
+    return caveats(cov, reach, on_gaps) + zone_caveats(con, needs) \
+        + clock_caveats(con, needs, reach)
 
 
 def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_id: str,
@@ -184,7 +188,29 @@ def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_
                    {g: Resting((charge_id,)) if at is not None and reach.inside(g, at)
                     else Resting(after=(charge_id,))
                     for g in gaps if g.kind == "actions"}) \
-        + zone_caveats(con, needs)
+        + zone_caveats(con, needs) \
+        + (clock_caveats(con, needs, reach, charge_id=charge_id) if anomalous else [])
+
+
+def clock_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], reach: Reach, *,
+                  charge_id: str | None = None) -> list[str]:
+    """One sentence when anomalous charges of the answer look billed before their orders
+    by more than the model's clock skew (billing_clock.py)."""
+    if not {"actions", "charges"} <= set(needs):
+        return []
+    shared_views(con)
+    early = early_charges(con, reach.before, reach.after, charge_id=charge_id)
+    return [early.sentence()] if early else []
+
+
+def shared_views(con: duckdb.DuckDBPyConnection) -> None:
+    """The shared views on `con`, installed when they are not there yet."""
+    try:
+        con.execute("SELECT 1 FROM order_actions, anomalous_charges LIMIT 0")
+    except duckdb.CatalogException:
+        from auditlog.engines.sandbox import install_shared_views
+
+        install_shared_views(con)
 
 
 def zone_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str]) -> list[str]:

@@ -95,11 +95,12 @@ def store_rows(
         """,
         {"sha": sha256, "kind": kind.name},
     )
-    (rows_read, invalid, naive, dst, sub) = con.execute(
+    (rows_read, invalid, naive, dst, sub, day) = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL), "
         "coalesce(sum(_naive), 0), coalesce(sum(_dst), 0), "
-        f"coalesce(sum(_sub) FILTER (WHERE _reason IS NULL), 0) FROM {TYPED}"
-    ).fetchone() or (0, 0, 0, 0, 0)
+        "coalesce(sum(_sub) FILTER (WHERE _reason IS NULL), 0), "
+        f"coalesce(sum(_day) FILTER (WHERE _reason IS NULL), 0) FROM {TYPED}"
+    ).fetchone() or (0, 0, 0, 0, 0, 0)
     drop_typed(con)
     con.execute(f"DROP TABLE {VERDICT}")
     quarantined = invalid + conflicts
@@ -107,7 +108,7 @@ def store_rows(
     return {"rows_read": rows_read, "loaded": rows_read - quarantined - duplicates,
             "duplicates": duplicates, "quarantined": quarantined,
             "naive_times": int(naive), "dst_resolved": int(dst), "below_microsecond": int(sub),
-            "repeated_headers": headers, "first_header_line": header_line}
+            "date_only": int(day), "repeated_headers": headers, "first_header_line": header_line}
 
 
 def record_file(

@@ -277,10 +277,10 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
         f"SELECT {_position(staged)}, CASE WHEN _reason IS NOT NULL THEN {staged.raw} END "
         "AS _raw,\n  "
         + ",\n  ".join(outputs)
-        + ",\n  extra, _digest, _reason, _naive, _dst, _sub\nFROM (\n"
+        + ",\n  extra, _digest, _reason, _naive, _dst, _sub, _day\nFROM (\n"
         + "SELECT *, CAST(md5_number(_content) >> 64 AS UBIGINT) AS _digest,\n"
         + f"  {reason} AS _reason\nFROM (\nSELECT *, {content} AS _content, "
-        + f"{_sub_count(kind)} AS _sub\nFROM (\n"
+        + f"{_sub_count(kind)} AS _sub, {_day_count(kind, set(instants))} AS _day\nFROM (\n"
         + f"SELECT *,\n  {typed}\nFROM ({_time_layers(kind, inner, set(instants))}))))"
     )
 
@@ -306,6 +306,21 @@ def _below_us(column: Column, instant: bool) -> str:
     text, name = _t(column), column.name
     return (f"CASE WHEN {text} IS NULL OR (_z_{name} AND strlen({text}) <= 27) THEN NULL "
             f"ELSE nullif(regexp_extract({text}, {sql_string(BELOW_US)}, 2), '') END")
+
+
+# A timestamp's text that is a calendar date and nothing more (an invoice date): read as
+# midnight, so every event of that day is placed at its start (`_day`, counted so the
+# ingest can say so: a charge of that day then comes hours before its order).
+DATE_ONLY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+def _day_count(kind: Kind, instants: set[str]) -> str:
+    """`_day`: how many of the row's timestamps were a date without a time of day."""
+    return " + ".join(
+        # Told by its length first, so the pattern runs on the rare value of 10 characters.
+        f"CAST(CASE WHEN strlen({_t(c)}) = 10 THEN regexp_full_match({_t(c)}, "
+        f"{sql_string(DATE_ONLY)}) ELSE false END AS INTEGER)"
+        for c in kind.columns if c.type == "ts" and c.name not in instants) or "0"
 
 
 def _sub_count(kind: Kind) -> str:
@@ -507,9 +522,14 @@ def _typed(column: Column, currency: str | None, instant: str | None = None) -> 
     if column.type == "amount":
         return f"al_amount({text})"
     if column.type == "enum":
-        value = f"lower({text})"
+        value = _enum_word(column, text)
         if column.default:
-            value = f"coalesce({value}, {sql_string(column.default)})"
+            default = sql_string(column.default)
+            if column.default_given:
+                given, instead = column.default_given
+                default = (f"CASE WHEN _t_{given} IS NOT NULL THEN {sql_string(instead)} "
+                           f"ELSE {default} END")
+            value = f"coalesce({value}, {default})"
         return f"CASE WHEN {value} IN ({_choices(column)}) THEN {value} END"
     if column.name == "currency":
         value = f"upper({text})"
@@ -517,6 +537,17 @@ def _typed(column: Column, currency: str | None, instant: str | None = None) -> 
             value = f"coalesce({value}, {sql_string(currency.upper())})"
         return value
     return text
+
+
+def _enum_word(column: Column, text: str) -> str:
+    """SQL: an enum's text as the word it spells. Vendors write the same value in their
+    own case and separators (Zuora's `OneTime`, `one-time`, `Rolled Back`): the value in
+    any case, or with its words split by case, spaces or hyphens, is the choice joined
+    by `_`. Only a text that is not a choice already pays for the patterns."""
+    lowered = f"lower({text})"
+    split = (f"lower(regexp_replace(regexp_replace({text}, '([a-z0-9])([A-Z])', '\\1_\\2', "
+             "'g'), '[\\s-]+', '_', 'g'))")
+    return f"CASE WHEN {lowered} IN ({_choices(column)}) THEN {lowered} ELSE {split} END"
 
 
 def _choices(column: Column) -> str:
@@ -552,14 +583,23 @@ def _checks(column: Column, kind: Kind, instant: str | None = None) -> list[str]
             )
         checks.append(_before_year_one(column, text))
     elif column.type == "amount":
+        # A negative amount is how many billing systems write a refund; the contract's
+        # refund is a positive amount with type refund, so the reason says how to
+        # write it (the row is not read as a refund: which charge it refunds, and
+        # whether it is one at all, is the export's to say).
         checks.append(
-            f"CASE WHEN {text} IS NOT NULL AND coalesce({_y(column)} <= 0, true) THEN "
-            f"'invalid amount in {name}: ' || {text} || "
+            f"CASE WHEN {text} IS NULL OR NOT coalesce({_y(column)} <= 0, true) THEN NULL "
+            f"WHEN starts_with({text}, '-') AND al_amount(substr({text}, 2)) > 0 THEN "
+            f"'negative amount in {name}: ' || {text} || "
+            f"' (a refund is written as a positive amount with type refund and refund_of "
+            f"naming the charge it refunds)' "
+            f"ELSE 'invalid amount in {name}: ' || {text} || "
             f"' (expected a positive decimal with at most 4 fractional digits)' END"
         )
     elif column.type == "enum":
         checks.append(
-            f"CASE WHEN {text} IS NOT NULL AND lower({text}) NOT IN ({_choices(column)}) THEN "
+            f"CASE WHEN {text} IS NOT NULL AND {_enum_word(column, text)} NOT IN "
+            f"({_choices(column)}) THEN "
             f"'unknown value ' || {text} || ' for {name} (expected "
             + ", ".join(column.choices)
             + ")' END"

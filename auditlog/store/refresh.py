@@ -8,7 +8,7 @@ but each row of them depends on a small part of it, which the views' SQL fixes:
                      of its (account, product), and on the rows that share an order_id
                      with a row of the group (its order's actions, whether that order is
                      named by a charge, the customer's own actions on it);
-  charge_refunds     a charge's refunds: the refund rows naming it;
+  charge_refunds     a charge's refunds: the refund rows naming it, and its own row;
   change_blame       an (actor, system): the anomalous charge_causes of the actor on the
                      system, whether the actor is a service account, the system's changes;
   anomalous_charges  a charge: its charge_causes row, its blame, its refunds;
@@ -393,10 +393,17 @@ class Refresher:
 
     def charge_refunds(self, d: Mapping[str, str]) -> int:
         p = PREFIX
-        self.refunded = self.values(f"SELECT refund_of FROM {d['charges']}")
+        # The charges refunded anew, and those come or gone that a refund names: only a
+        # refund to the charge's account and in its currency counts, so the charge's own
+        # row decides too.
+        self.refunded = self.values(f"""
+            SELECT refund_of FROM {d['charges']}
+            UNION ALL SELECT d.charge_id FROM {d['charges']} AS d
+            WHERE d.charge_id IN (SELECT refund_of FROM {self.raw('charges')})""")
         if not self.refunded:
             return 0
-        shadows = {"charges": self.rows_of("charges", self.any_in(("refund_of", self.refunded)))}
+        keys = self.any_in(("refund_of", self.refunded), ("charge_id", self.refunded))
+        shadows = {"charges": self.rows_of("charges", keys)}
         with self.shadowed("charge_refunds", shadows, {}):
             self.temp("refunds", "SELECT * FROM charge_refunds")
         return self.replace("charge_refunds", self.any_in(("s.charge_id", self.refunded)),
