@@ -322,3 +322,25 @@ def test_types_spelled_as_vendors_spell_them_are_read_and_an_unknown_one_is_not(
     cli("run", "--db", db)
     assert refund_state(db) == {"Z2": ("4.99", "0.00", True), "Z3": ("0.00", "4.99", False),
                                 "Z5": ("0.00", "4.99", False), "Z6": ("0.00", "4.99", False)}
+
+
+def test_a_refund_list_read_after_ingest_says_rows_it_needs_were_quarantined(
+        tmp_path: Path) -> None:
+    # Ingest said so once; days later the refund list, the report and the export must
+    # still say that a quarantined refund is not counted, or Z2 reads as simply owed.
+    db = world(tmp_path)
+    rows = SALES.replace(",type,refund_of", ",refund_of").replace(",one_time,", ",") + (
+        "R2,2026-04-05T09:00:00Z,C2,ADDON,-4.99,EUR,Z2")
+    path = tmp_path / "charges.csv"
+    path.write_text(rows.strip() + "\n", encoding="utf-8")
+    cli("ingest", str(path), "--db", db)
+    cli("run", "--db", db)
+    said = ("warning: 1 row of charges was quarantined at ingest (from 1 file) and is not in "
+            "this answer: a charge among them is not judged, a refund among them is not "
+            "counted (auditlog quarantine lists them).")
+    for answer in (["remediation"], ["report", "accountability"]):
+        result = runner.invoke(app, [*answer, "--db", db])
+        assert result.exit_code == 0 and said in result.stderr.splitlines(), result.output
+    # An answer that reads no charges says nothing of them.
+    account = runner.invoke(app, ["trace", "account", "svc-order", "--db", db])
+    assert account.exit_code == 0 and "quarantined" not in account.stderr

@@ -45,6 +45,14 @@ HOLE_EFFECT = {
     "privileges": "privileges granted then are not in the chain",
 }
 
+# What a quarantined row of a kind may leave out of an answer.
+QUARANTINED = {
+    "actions": "an order among them would show its charge was ordered",
+    "charges": "a charge among them is not judged, a refund among them is not counted",
+    "changes": "a change among them cannot be blamed",
+    "privileges": "a grant among them is not in the chain",
+}
+
 # Charges a sentence names before it only counts the rest.
 NAMED = 5
 PARAMS_VIEW = "model_params"
@@ -170,7 +178,7 @@ def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
     # Not limited to `change_id`: a charge that pairs with nothing is blamed on no
     # change, yet may be the change's once paired.
     return caveats(cov, reach, on_gaps) + zone_caveats(con, needs) \
-        + clock_caveats(con, needs, reach)
+        + clock_caveats(con, needs, reach) + quarantine_caveats(con, needs)
 
 
 def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_id: str,
@@ -230,6 +238,26 @@ def zone_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str]) -> list[s
             f"file is off by their zone's offset (load it with --tz {tz} to confirm, or "
             "forget it and load it again with --tz ZONE)."
             for path, kind, tz, count in rows]
+
+
+def quarantine_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str]) -> list[str]:
+    """One sentence per kind in `needs` with rows in quarantine: ingest reported them
+    once, but an answer read days later (a refund list, an export for compliance) should
+    still say that rows it may need were never loaded: a quarantined refund leaves its
+    charge outstanding, a quarantined order leaves its charge without one."""
+    if not table_exists(con, "quarantine"):
+        return []
+    rows = con.execute(
+        """
+        SELECT k.kind, count(*) AS n, count(DISTINCT q.path) AS files
+        FROM quarantine AS q, unnest(string_split(q.kind, '+')) AS k(kind)
+        WHERE k.kind IN (SELECT unnest($needs))
+        GROUP BY k.kind ORDER BY k.kind
+        """, {"needs": sorted(set(needs))}).fetchall()
+    return [f"{n:,} {'row' if n == 1 else 'rows'} of {kind} {'was' if n == 1 else 'were'} quarantined at ingest "
+            f"(from {files:,} {'file' if files == 1 else 'files'}) and {'is' if n == 1 else 'are'} "
+            f"not in this answer: {QUARANTINED[kind]} (auditlog quarantine lists them)."
+            for kind, n, files in rows if kind in QUARANTINED]
 
 
 def caveats(cov: Coverage, reach: Reach, on_gaps: Mapping[Gap, Resting]) -> list[str]:
