@@ -69,7 +69,7 @@ def warn_notice(notice: Notice) -> None:
 _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
                      "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders",
-                     "BelowMicrosecond", "Notice", "Notify"),
+                     "BelowMicrosecond", "IdSpellings", "Notice", "Notify"),
                     "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
 }
@@ -167,6 +167,21 @@ class Investigation:
             from auditlog.notices import StaleFindings
 
             self.notify(StaleFindings(run_id))
+
+    def tell_id_spellings(self, con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+        """Tell each join whose ids match only in another spelling (analysis/id_spellings.py);
+        the same, as JSON records, for `status`."""
+        from dataclasses import asdict
+
+        from auditlog.analysis.id_spellings import misspelled_ids
+
+        found = misspelled_ids(con)
+        if found:
+            from auditlog.notices import IdSpellings
+
+        for item in found:
+            self.notify(IdSpellings(item))
+        return [asdict(item) | {"ignored": list(item.ignored)} for item in found]
 
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
         from auditlog.notices import (
@@ -284,6 +299,7 @@ class Investigation:
 
         with self.connect() as con:
             summary = database_status(con).as_json()
+            summary["id_spellings"] = self.tell_id_spellings(con)
             self.tell_stale(con)
         return summary
 
@@ -366,6 +382,7 @@ class Investigation:
         with self.connect() as con:
             self.caveat(answer_caveats(con, {k for r in selected for k in r.requires},
                                        since=start, until=end))
+            self.tell_id_spellings(con)
         return report
 
     def findings(self, *, rules: Sequence[str] = (), severity: str | None = None,
