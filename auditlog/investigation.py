@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from auditlog.analysis.access_review import AccessReview
     from auditlog.analysis.finding_views import FindingDetail, FindingsOverview
+    from auditlog.analysis.id_spellings import Misspelled
     from auditlog.analysis.findings import RunReport
     from auditlog.analysis.progress import Steps
     from auditlog.analysis.review_decisions import Recorded, ReviewStatus
@@ -168,14 +169,11 @@ class Investigation:
 
             self.notify(StaleFindings(run_id))
 
-    def tell_id_spellings(self, con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    def tell_id_spellings(self, found: Sequence[Misspelled]) -> list[dict[str, Any]]:
         """Tell each join whose ids match only in another spelling (analysis/id_spellings.py);
         the same, as JSON records, for `status`."""
         from dataclasses import asdict
 
-        from auditlog.analysis.id_spellings import misspelled_ids
-
-        found = misspelled_ids(con)
         if found:
             from auditlog.notices import IdSpellings
 
@@ -295,11 +293,12 @@ class Investigation:
 
     def status(self) -> dict[str, Any]:
         """What is loaded, as `auditlog status --format json`."""
+        from auditlog.analysis.id_spellings import recorded_id_spellings
         from auditlog.analysis.status import database_status
 
         with self.connect() as con:
             summary = database_status(con).as_json()
-            summary["id_spellings"] = self.tell_id_spellings(con)
+            summary["id_spellings"] = self.tell_id_spellings(recorded_id_spellings(con))
             self.tell_stale(con)
         return summary
 
@@ -382,7 +381,7 @@ class Investigation:
         with self.connect() as con:
             self.caveat(answer_caveats(con, {k for r in selected for k in r.requires},
                                        since=start, until=end))
-            self.tell_id_spellings(con)
+        self.tell_id_spellings(report.id_spellings)
         return report
 
     def findings(self, *, rules: Sequence[str] = (), severity: str | None = None,

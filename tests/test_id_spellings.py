@@ -1,6 +1,7 @@
 """Ids spelled differently across logs (C0042 / c0042, JDOE / jdoe@corp.example,
-CORP\\jdoe / jdoe, 0042 / 42): `run` and `status` say so on stderr, `status --format
-json` lists them, and nothing is merged: the exact-match answers stay as they were."""
+CORP\\jdoe / jdoe, 0042 / 42): `run` says so on stderr, `status` repeats what the
+latest run found (stderr, and `id_spellings` in its JSON), and nothing is merged: the
+exact-match answers stay as they were."""
 
 from __future__ import annotations
 
@@ -91,6 +92,7 @@ def test_accounts_in_other_spellings_name_what_had_to_be_ignored(tmp_path: Path)
                    "subject": "LAB\\bcole", "privilege": "crm.sell", "operation": "grant"}]
     db = load(tmp_path, actions + [action(4, "CORP\\bcole", None, "c9")], charges,
               privileges=privileges)
+    assert runner.invoke(app, ["run", "--db", str(db)]).exit_code == 0
 
     status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
     assert status.exit_code == 0, status.output
@@ -111,6 +113,10 @@ def test_accounts_in_other_spellings_name_what_had_to_be_ignored(tmp_path: Path)
 def test_ids_that_match_exactly_are_not_told(tmp_path: Path) -> None:
     actions = [action(1, "c1", "o-1", "c1", actor_type="customer")]
     db = load(tmp_path, actions, [charge(1, "c1", "o-1"), charge(2, "c2", "o-9")])
+    status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
+    assert json.loads(status.stdout)["id_spellings"] == []  # before any run
+    ran = runner.invoke(app, ["run", "--db", str(db)])
+    assert ran.exit_code == 0 and "only when" not in ran.stderr
     status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
     assert status.exit_code == 0, status.output
     assert json.loads(status.stdout)["id_spellings"] == []

@@ -11,11 +11,17 @@ the values that miss exactly are folded and looked up again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
 import duckdb
 
 from auditlog.sqltext import sql_string
+from auditlog.store.attribution import table_exists
+
+# meta's key for what the latest run found: `status` reads it instead of scanning the
+# logs again (a run reads every row anyway; a status is a look-up, issue 14).
+META_KEY = "id_spellings"
 
 # The differences ignored, in the order they are taken off an id.
 DOMAIN, EMAIL, CASE, ZEROS = "domain", "email", "case", "zeros"
@@ -144,3 +150,20 @@ def misspelled_ids(con: duckdb.DuckDBPyConnection) -> list[Misspelled]:
         ignored = tuple(step for step, flag in zip(STEPS, flags, strict=True) if flag)
         found[name] = Misspelled(name, int(ids), int(rows), example, match, ignored)
     return [found[j.name] for j in JOINS if j.name in found]
+
+
+def record_id_spellings(con: duckdb.DuckDBPyConnection, found: list[Misspelled]) -> None:
+    """Keep what a run found for `status` (in the run's transaction)."""
+    con.execute("INSERT OR REPLACE INTO meta VALUES ($k, $v)",
+                {"k": META_KEY, "v": json.dumps([asdict(f) for f in found])})
+
+
+def recorded_id_spellings(con: duckdb.DuckDBPyConnection) -> list[Misspelled]:
+    """What the latest run found; nothing before any run."""
+    if not table_exists(con, "meta"):
+        return []
+    rows = con.execute("SELECT value FROM meta WHERE key = $k", {"k": META_KEY}).fetchall()
+    if not rows:
+        return []
+    return [Misspelled(f["join"], f["ids"], f["rows"], f["example"], f["match"],
+                       tuple(f["ignored"])) for f in json.loads(rows[0][0])]
