@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
     from auditlog.analysis.access_review import AccessReview
     from auditlog.analysis.finding_views import FindingDetail, FindingsOverview
-    from auditlog.analysis.id_spellings import Misspelled
     from auditlog.analysis.findings import RunReport
+    from auditlog.analysis.id_spellings import Misspelled
     from auditlog.analysis.progress import Steps
     from auditlog.analysis.review_decisions import Recorded, ReviewStatus
     from auditlog.analysis.timeline_digest import TimelineDigest
