@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from auditlog.analysis.access_review import AccessReview
     from auditlog.analysis.finding_views import FindingDetail, FindingsOverview
     from auditlog.analysis.findings import RunReport
+    from auditlog.analysis.id_spellings import Misspelled
     from auditlog.analysis.progress import Steps
     from auditlog.analysis.review_decisions import Recorded, ReviewStatus
     from auditlog.analysis.timeline_digest import TimelineDigest
@@ -69,7 +70,8 @@ def warn_notice(notice: Notice) -> None:
 _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
                      "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders",
-                     "BelowMicrosecond", "DateOnlyTimes", "Notice", "Notify"),
+                     "BelowMicrosecond", "DateOnlyTimes", "IdSpellings", "Notice",
+                     "Notify"),
                     "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
 }
@@ -167,6 +169,18 @@ class Investigation:
             from auditlog.notices import StaleFindings
 
             self.notify(StaleFindings(run_id))
+
+    def tell_id_spellings(self, found: Sequence[Misspelled]) -> list[dict[str, Any]]:
+        """Tell each join whose ids match only in another spelling (analysis/id_spellings.py);
+        the same, as JSON records, for `status`."""
+        from dataclasses import asdict
+
+        if found:
+            from auditlog.notices import IdSpellings
+
+        for item in found:
+            self.notify(IdSpellings(item))
+        return [asdict(item) | {"ignored": list(item.ignored)} for item in found]
 
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
         from auditlog.notices import (
@@ -283,10 +297,12 @@ class Investigation:
 
     def status(self) -> dict[str, Any]:
         """What is loaded, as `auditlog status --format json`."""
+        from auditlog.analysis.id_spellings import recorded_id_spellings
         from auditlog.analysis.status import database_status
 
         with self.connect() as con:
             summary = database_status(con).as_json()
+            summary["id_spellings"] = self.tell_id_spellings(recorded_id_spellings(con))
             self.tell_stale(con)
         return summary
 
@@ -369,6 +385,7 @@ class Investigation:
         with self.connect() as con:
             self.caveat(answer_caveats(con, {k for r in selected for k in r.requires},
                                        since=start, until=end))
+        self.tell_id_spellings(report.id_spellings)
         return report
 
     def findings(self, *, rules: Sequence[str] = (), severity: str | None = None,

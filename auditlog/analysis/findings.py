@@ -21,6 +21,7 @@ import duckdb
 import polars as pl
 
 from auditlog import store
+from auditlog.analysis.id_spellings import Misspelled, misspelled_ids, record_id_spellings
 from auditlog.analysis.progress import Steps, no_progress
 from auditlog.engines import open_engine
 from auditlog.engines.base import concat_findings
@@ -74,6 +75,8 @@ class RunReport:
     by_severity: dict[str, int] = field(default_factory=dict)
     # How many rules ran (the CLI's summary line; not in the JSON document).
     rules: int = 0
+    # Ids that match across logs only in another spelling (told on stderr, not in JSON).
+    id_spellings: list[Misspelled] = field(default_factory=list)
 
     def worst_at_least(self, severity: str) -> bool:
         floor = severity_rank(severity)
@@ -133,6 +136,9 @@ def run_packs(
         report = merge(con, found, [r.id for r in rules], params or {}, since, until)
         persist_evidence(con, report.run_id)
         persist_rule_sources(con, [(r.id, r.source, r.sigma) for r in rules])
+        # Once per run, over the stored logs; status reads what was kept.
+        report.id_spellings = misspelled_ids(con)
+        record_id_spellings(con, report.id_spellings)
         con.execute("COMMIT")
     finally:
         con.close()

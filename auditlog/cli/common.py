@@ -278,10 +278,17 @@ def investigation(db: Path | None, *, engine: Engine = DEFAULT_ENGINE,
 def tell(notice: Told) -> None:
     """A notice on stderr, worded for the command line (flags, commands to run); never
     through Rich markup: notices quote file and system names from the logs."""
-    from auditlog.notices import Caveat, DaylightSaving, NaiveTimes, SkippedFile, StaleFindings
+    from auditlog.notices import (
+        Caveat,
+        DaylightSaving,
+        IdSpellings,
+        NaiveTimes,
+        SkippedFile,
+        StaleFindings,
+    )
 
-    if isinstance(notice, Caveat):
-        line = f"warning: {notice.text}"
+    if isinstance(notice, Caveat | IdSpellings):
+        line = f"warning: {notice}"
     elif isinstance(notice, StaleFindings):
         line = (f"note: files were forgotten since run {notice.run_id}; its findings may rest "
                 "on rows that are gone until 'auditlog run' is run again")
