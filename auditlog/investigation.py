@@ -69,7 +69,7 @@ def warn_notice(notice: Notice) -> None:
 _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
                      "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders",
-                     "BelowMicrosecond", "Notice", "Notify"),
+                     "BelowMicrosecond", "UnknownResults", "Notice", "Notify"),
                     "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
 }
@@ -176,6 +176,7 @@ class Investigation:
             NaiveTimes,
             NoEvents,
             RepeatedHeaders,
+            UnknownResults,
         )
 
         for result in results:
@@ -191,6 +192,8 @@ class Investigation:
                 self.notify(RepeatedHeaders(result))
             if result.below_microsecond:
                 self.notify(BelowMicrosecond(result))
+            if result.unknown_results:
+                self.notify(UnknownResults(result))
 
     # --- loading --------------------------------------------------------------------
 

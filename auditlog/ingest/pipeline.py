@@ -89,6 +89,9 @@ class FileResult:
     # How many timestamps of the rows checked carried digits below the microsecond
     # (nanoseconds), cut to microseconds when stored (validate.BELOW_US).
     below_microsecond: int = 0
+    # How many actions have no known result (Kubernetes requests logged only when
+    # received, with no response): stored with result NULL, not as successes.
+    unknown_results: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {name: value for name, value in asdict(self).items() if name in REPORTED}
@@ -312,7 +315,8 @@ def _load(
     `record_format`: what read the records kept (kept.py) when no adapter did (a
     mapping's `mapping:NAME`); by default the staged tables' standard format."""
     counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0,
-              "naive_times": 0, "dst_resolved": 0, "below_microsecond": 0, "repeated_headers": 0,
+              "naive_times": 0, "dst_resolved": 0, "below_microsecond": 0, "unknown_results": 0,
+              "repeated_headers": 0,
               "first_header_line": 0}
     kinds: list[str] = []
     formats: list[str] = []  # the standard format of the file's rows, if any
