@@ -70,8 +70,8 @@ def warn_notice(notice: Notice) -> None:
 _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
                      "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders",
-                     "BelowMicrosecond", "DateOnlyTimes", "IdSpellings", "Notice",
-                     "Notify"),
+                     "BelowMicrosecond", "DateOnlyTimes", "IdSpellings", "UnknownResults",
+                     "Notice", "Notify"),
                     "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
 }
@@ -191,6 +191,7 @@ class Investigation:
             NaiveTimes,
             NoEvents,
             RepeatedHeaders,
+            UnknownResults,
         )
 
         for result in results:
@@ -208,6 +209,8 @@ class Investigation:
                 self.notify(BelowMicrosecond(result))
             if result.date_only:
                 self.notify(DateOnlyTimes(result))
+            if result.unknown_results:
+                self.notify(UnknownResults(result))
 
     # --- loading --------------------------------------------------------------------
 

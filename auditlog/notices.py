@@ -106,6 +106,19 @@ class DateOnlyTimes:
 
 
 @dataclass(frozen=True)
+class UnknownResults:
+    """Requests of a file were logged only when received (a Kubernetes audit stage
+    RequestReceived with no later stage): their outcome is unknown, stored as NULL."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.unknown_results:,} request(s) in {self.file.path} were logged "
+                "only when received (stage RequestReceived, no response): stored with result "
+                "unknown (null), not as successes")
+
+
+@dataclass(frozen=True)
 class SkippedFile:
     """A file of a directory given was in no format auditlog reads, and was passed over."""
 
@@ -197,5 +210,5 @@ def _kinds_of(join: str) -> tuple[str, str]:
 
 Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | HiddenFiles
           | FilteredRows | NoEvents | RepeatedHeaders | BelowMicrosecond | DateOnlyTimes
-          | IdSpellings)
+          | IdSpellings | UnknownResults)
 Notify = Callable[[Notice], None]

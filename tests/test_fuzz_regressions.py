@@ -47,7 +47,7 @@ FAILS: dict[str, str] = {
     "binary.jsonl": "not valid UTF-8",
     "truncated.jsonl.gz": "the gzip stream is truncated",
     "not_json_at_all.json": "the file is not JSON",
-    "damaged.parquet": "cannot read as parquet: the file is damaged",
+    "damaged.parquet": "the file is truncated or damaged: its footer says",
 }
 
 

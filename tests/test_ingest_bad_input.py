@@ -261,7 +261,7 @@ def _truncated_gzip(path: Path) -> Path:
          "the text is UTF-16LE without a byte order mark"),
         ("utf16.jsonl", '{"account": "C1"}\n'.encode("utf-16-be"),
          "the text is UTF-16BE without a byte order mark"),
-        ("fake.parquet", b"charge_id,ts\n1,2\n", "cannot read as parquet"),
+        ("fake.parquet", b"charge_id,ts\n1,2\n", "the file is not a Parquet file"),
         ("fake.json", b"<html>not json</html>", "cannot read as json"),
         ("plain.csv.gz", b"account\nC1\n", "named .gz but is not gzip-compressed"),
         ("empty.jsonl.gz", b"", "the file is empty, without even a gzip header"),

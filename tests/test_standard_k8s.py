@@ -247,3 +247,35 @@ def test_stages_of_one_request_in_two_files_are_judged_by_their_outcome(
     assert (later.loaded, later.duplicates, later.quarantined) == (0, 1, 1)
     assert con.execute("SELECT location FROM quarantine").fetchall() == [("line 2",)]
     assert con.execute("SELECT count(*) FROM actions").fetchone() == (2,)
+
+
+def test_a_request_logged_only_when_received_has_an_unknown_result(
+        tmp_path: Path) -> None:
+    # An audit policy that logs RequestReceived and the API server gone before the
+    # response: the request may or may not have been carried out.
+    from typer.testing import CliRunner
+
+    from auditlog.cli import app
+
+    received = event("r1", "create", "pods", "web", namespace="prod", subresource="exec",
+                     stage="RequestReceived")
+    del received["responseStatus"]
+    answered = event("r2", "delete", "secrets", "db", namespace="prod", code=200)
+    both = [event("r3", "get", "pods", "web", namespace="prod", stage="RequestReceived"),
+            event("r3", "get", "pods", "web", namespace="prod", code=200)]
+    for record in (received, both[0]):
+        record.pop("responseStatus", None)
+    path = tmp_path / "audit.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in [received, answered, *both]),
+                    encoding="utf-8")
+    db = str(tmp_path / "a.duckdb")
+    out = CliRunner().invoke(app, ["ingest", str(path), "--db", db, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert ("1 request(s) in " in out.stderr and "stored with result unknown (null), not "
+            "as successes" in out.stderr)
+    con = duckdb.connect(db, read_only=True)
+    # The unanswered exec: its result unknown; the request whose later stage was logged
+    # is read from that stage (its RequestReceived record a duplicate), as before.
+    assert con.execute("SELECT event_id, result FROM actions ORDER BY event_id").fetchall(
+    ) == [("r1", None), ("r2", "success"), ("r3", "success")]
+    con.close()

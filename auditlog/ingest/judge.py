@@ -20,6 +20,18 @@ SAME_EVENT: dict[str, tuple[str, ...]] = {
 }
 
 
+def _agree(kind: Kind, column: str) -> str:
+    """SQL: stored row `s` and new row `t` agree on `column`. An unknown result (a
+    Kubernetes request logged only when received, Staged.no_default) agrees with a
+    success, as before it was stored unknown: another stage of the same request that
+    succeeded is the same event, one that failed tells what the first could not."""
+    default = kind.column(column).default
+    if default is None:
+        return f"s.{column} IS NOT DISTINCT FROM t.{column}"
+    d = sql_string(default)
+    return f"coalesce(s.{column}, {d}) IS NOT DISTINCT FROM coalesce(t.{column}, {d})"
+
+
 def _position_word(format_: str) -> str:
     """SQL: how a row of a stored file of `format_` (ingested_files.format) is placed,
     as the quarantine places rows of that format: `line` of JSON Lines (and auditd),
@@ -57,7 +69,7 @@ def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] 
     what to whom and when; a difference there is a conflict."""
     key = kind.id_column
     same_event = " AND ".join(
-        f"s.{c} IS NOT DISTINCT FROM t.{c}" for c in SAME_EVENT.get(kind.name, ())
+        _agree(kind, c) for c in SAME_EVENT.get(kind.name, ())
     ) if siblings else ""
     described_alike = (
         f"(s._digest = i._digest OR EXISTS (SELECT 1 FROM {TYPED} t WHERE t._row = i._row "

@@ -95,11 +95,14 @@ def store_rows(
         """,
         {"sha": sha256, "kind": kind.name},
     )
-    (rows_read, invalid, naive, dst, sub, day) = con.execute(
+    # Valid rows whose result the source did not know (Staged.no_default).
+    unknown = ("count(*) FILTER (WHERE _reason IS NULL AND result IS NULL)"
+               if "result" in staged.no_default and "result" in kind.column_names else "0")
+    (rows_read, invalid, naive, dst, sub, day, unknown_results) = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL), "
         "coalesce(sum(_naive), 0), coalesce(sum(_dst), 0), "
         "coalesce(sum(_sub) FILTER (WHERE _reason IS NULL), 0), "
-        f"coalesce(sum(_day) FILTER (WHERE _reason IS NULL), 0) FROM {TYPED}"
+        f"coalesce(sum(_day) FILTER (WHERE _reason IS NULL), 0), {unknown} FROM {TYPED}"
     ).fetchone() or (0, 0, 0, 0, 0, 0)
     drop_typed(con)
     con.execute(f"DROP TABLE {VERDICT}")
@@ -108,7 +111,8 @@ def store_rows(
     return {"rows_read": rows_read, "loaded": rows_read - quarantined - duplicates,
             "duplicates": duplicates, "quarantined": quarantined,
             "naive_times": int(naive), "dst_resolved": int(dst), "below_microsecond": int(sub),
-            "date_only": int(day), "repeated_headers": headers, "first_header_line": header_line}
+            "date_only": int(day), "unknown_results": int(unknown_results),
+            "repeated_headers": headers, "first_header_line": header_line}
 
 
 def record_file(

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 import duckdb
 
 from auditlog.errors import InputError
-from auditlog.ingest import consecutive, numbers, salvage
+from auditlog.ingest import consecutive, numbers, parquet_damage, salvage
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile, TextProfile
 from auditlog.ingest.staging import (
     CSV,
@@ -117,6 +117,9 @@ def stage(
                 salvage.stage_delimited(con, source, as_docs=True)
                 return IN_DOCS
             return [_stage_csv_view(con, source) if lazy else _stage_csv(con, source)]
+        flaw = None if source.gzipped else parquet_damage.flaw(source.path)
+        if flaw is not None:
+            raise InputError(f"the file {flaw}", source=source.display)
         return _stage_parquet(con, source, standard, lazy)
     except duckdb.Error as exc:
         if not is_read_error(source, exc):
@@ -221,8 +224,9 @@ def is_read_error(source: InputFile, exc: duckdb.Error) -> bool:
 def read_error(source: InputFile, exc: duckdb.Error) -> InputError:
     """The InputError for a file DuckDB could not read (raised while staging, or, for a
     lazy view, while the rows are first read)."""
-    if not isinstance(exc, READ_ERRORS):  # a damaged Parquet file (is_read_error)
-        return InputError(f"cannot read as parquet: the file is damaged ({first_line(exc)})",
+    if source.format == "parquet" and not source.gzipped:
+        # In our words, from the file's bytes, never DuckDB's (parquet_damage).
+        return InputError(f"the file {parquet_damage.damage(source.path)}",
                           source=source.display)
     return InputError(
         f"cannot read as {source.format}{' (gzip)' if source.gzipped else ''}: "

@@ -27,7 +27,7 @@ import duckdb
 
 from auditlog.errors import InputError
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile
-from auditlog.ingest.staging import DOCS, SALVAGE_BATCH, SALVAGED, STAGE, note_headers
+from auditlog.ingest.staging import DOCS, SALVAGE_BATCH, SALVAGED, STAGE, WIDE, note_headers
 
 BATCH = 50_000
 # Control characters a terminal could act on (C0 but tab and newline, DEL, C1): escaped
@@ -372,6 +372,8 @@ def stage_delimited(
                 f"({safe_text(delimiter.join(header))})",
                 source=source.display,
             )
+        if as_docs:
+            _refuse_wide_repeats(source, header)
         columns = [] if as_docs else [f"c{i}" for i in range(len(header))]
         name = DOCS if as_docs else STAGE
         con.execute(
@@ -506,3 +508,19 @@ def _record(
                                                                               strict=True)
         ) + "}"
     return (number, f"record {number}", raw, reason, *values), bool(defects)
+
+
+def _refuse_wide_repeats(source: InputFile, header: list[str]) -> None:
+    """A header of more than WIDE columns that names a column twice is refused: such a
+    file is read as one JSON object per record (validate.WIDE), where a repeated name is
+    a repeated key, so each record would be quarantined even where its columns agree,
+    unlike a narrow file's (one value, the one the columns agree on)."""
+    seen: set[str] = set()
+    repeated = [n for n in header if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+    if repeated:
+        names = ", ".join(json.dumps(n) for n in dict.fromkeys(repeated))
+        raise InputError(
+            f"cannot read as {source.format}: its header of {len(header):,} columns names "
+            f"{names} more than once, which auditlog reads only in files of at most {WIDE} "
+            "columns: rename the repeated columns or drop the columns not needed",
+            source=source.display)

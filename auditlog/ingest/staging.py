@@ -181,6 +181,10 @@ class Staged:
     # `scan` flags `_blank` (no record, as a blank line is none); either way they keep
     # their record number, and check.check_rows notes them in `HEADERS`.
     headers: str | None = None
+    # Of an adapter's table: contract columns whose missing value means the source does
+    # not know it (a Kubernetes request logged only when received has no outcome), so
+    # the kind's default (`result` success) must not fill it: it is stored as NULL.
+    no_default: frozenset[str] = frozenset()
 
 
 def note_headers(con: duckdb.DuckDBPyConnection, records: int, first: int | None) -> None:

@@ -214,7 +214,7 @@ def typed_select(kind: Kind, staged: Staged, *, currency: str | None) -> str:
     )
     # Layer by layer, so each value is computed once: texts, typed values, then the
     # digest and the reasons from those.
-    typed = ",\n  ".join(f"{_typed(c, currency, instants.get(c.name))} AS {_y(c)}"
+    typed = ",\n  ".join(f"{_typed(c, currency, instants.get(c.name), c.name in staged.no_default)} AS {_y(c)}"
                          for c in kind.columns)
     typed += ",\n  " + _naive_counts(kind)
     typed += "".join(f",\n  {_below_us(c, c.name in instants)} AS {_u(c)}"
@@ -511,7 +511,8 @@ def _t(column: Column) -> str:
     return f"_t_{column.name}"
 
 
-def _typed(column: Column, currency: str | None, instant: str | None = None) -> str:
+def _typed(column: Column, currency: str | None, instant: str | None = None,
+           unsaid: bool = False) -> str:
     text = _t(column)
     if instant is not None:  # TIMESTAMPTZ values (Staged.instants)
         return instant
@@ -523,7 +524,7 @@ def _typed(column: Column, currency: str | None, instant: str | None = None) -> 
         return f"al_amount({text})"
     if column.type == "enum":
         value = _enum_word(column, text)
-        if column.default:
+        if column.default and not unsaid:  # see Staged.no_default
             default = sql_string(column.default)
             if column.default_given:
                 given, instead = column.default_given

@@ -37,7 +37,9 @@ own, so the event identity rule every source follows applies (same id and conten
 duplicate; same id, other content: a conflict, quarantined, the first version kept). (Stages of one request split across two files are not merged:
 the later file's row is judged as any repeated id is, judge.SAME_EVENT: a duplicate when
 both say the same who, what, when and result, else a conflict, quarantined with both
-kept. A RequestReceived record alone carries no response: its result is the default.)
+kept. A RequestReceived record alone carries no response: its result is unknown,
+stored NULL (NO_DEFAULT), not the default success; against a later file's stage it
+agrees with a success, not a failure, see judge._agree.)
 
 A record without verb, timestamp or user, or whose `kind` is not `Event`, is
 quarantined with that reason.
@@ -45,12 +47,16 @@ quarantined with that reason.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import duckdb
 
 from auditlog.ingest.staging import Staged, extract, split_by_kind
 from auditlog.ingest.standard.kube import COLUMNS, FIELDS, events_sql, mapped_sql
 
 NAME = "k8s"
+# A request logged only at stage RequestReceived: its result is unknown (kube.mapped_sql).
+NO_DEFAULT = frozenset({"result"})
 
 
 class KubernetesAudit:
@@ -67,4 +73,5 @@ class KubernetesAudit:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _k8s_mapped AS {mapped_sql('_k8s_events')}")
         con.execute("DROP TABLE _k8s_fields")
         con.execute("DROP TABLE _k8s_events")
-        return split_by_kind(con, "_k8s_mapped", NAME, COLUMNS, default_kind="actions")
+        return [replace(s, no_default=NO_DEFAULT) for s in
+                split_by_kind(con, "_k8s_mapped", NAME, COLUMNS, default_kind="actions")]

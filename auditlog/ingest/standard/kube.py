@@ -175,7 +175,10 @@ SELECT
               CASE WHEN ns IS NOT NULL AND res <> 'namespaces' THEN 'namespaces/' || ns END,
               res, {text('name')}, {text('subresource')}) END AS object,
   'api' AS channel,
-  CASE WHEN failed THEN 'failure' ELSE 'success' END AS result,
+  -- A request logged only when received has no response: its outcome is unknown
+  -- (NULL, kept so by k8s.NO_DEFAULT), never the kind's default, success.
+  CASE WHEN failed THEN 'failure' WHEN {text('stage')} = 'RequestReceived' THEN NULL
+       ELSE 'success' END AS result,
   {text('source_ip')} AS source_ip,
   res AS resource, {text('subresource')} AS subresource, ns AS namespace,
   {text('name')} AS name, {text('api_group')} AS api_group,
