@@ -71,6 +71,24 @@ def record_shapes(con: duckdb.DuckDBPyConnection) -> list[tuple[str, ...]] | Non
     return sorted({tuple(sorted(keys)) for (keys,) in listed})
 
 
+def mark_strangers(con: duckdb.DuckDBPyConnection, shapes: list[tuple[str, ...]],
+                   fmt: str) -> None:
+    """Quarantine the records of `shapes` (key sets no format claims) in a file of the
+    one format `fmt`, saying so. A record that shares no key at all with that format's
+    records (an Office 365 record among Okta events) is no damaged event of that format,
+    so the format's own reason ("Okta event without eventType") would misname it; one
+    that shares some (a Kubernetes event without verb) stays the format's to judge."""
+    for shape in shapes:
+        listed = ", ".join(shape[:6]) + (", ..." if len(shape) > 6 else "")
+        reason = (f"a record of no format auditlog reads (its keys: {listed}): it shares "
+                  f"no key with this file's {fmt} records and holds no kind's columns")
+        con.execute(
+            f"UPDATE {DOCS} SET _bad = $reason "
+            "WHERE _bad IS NULL AND list_sort(json_keys(_raw)) = $shape",
+            {"reason": reason, "shape": list(shape)},
+        )
+
+
 def stage_by_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> Staged:
     """`DOCS` → `STAGE` with one column per key (`keys`, from record_keys)."""
     if keys:

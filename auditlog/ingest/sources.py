@@ -209,7 +209,14 @@ def _stage_records(con: duckdb.DuckDBPyConnection, adapters: bool,
     formats = [a for a in ADAPTERS if a.name in claims.values()]
     native = NATIVE in claims.values()
     if not formats or (len(formats) == 1 and not native):
-        # One format (records no adapter claims are its own to judge), or none.
+        # One format (records no adapter claims are its own to judge, unless they share
+        # no key with its records: then they are of no format), or none.
+        if formats:
+            claimed = {k for shape, claim in claims.items() if claim for k in shape}
+            records.mark_strangers(
+                con, [shape for shape, claim in claims.items()
+                      if claim is None and not claimed.intersection(shape)],
+                formats[0].name)
         keys = sorted({k for shape in shapes for k in shape})
         return _stage_whole(con, formats[0] if formats else None, keys)
     return _stage_groups(con, claims, formats)

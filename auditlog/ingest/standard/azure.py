@@ -34,7 +34,10 @@ often carries them mixed; each record is mapped by its `category`:
     empty ("any system"). The record has no place for an approval:
     `extra.source_carries_approval` is false (controls/grant_controls.sql).
   - sign-in records (`SignInLogs`, `NonInteractiveUserSignInLogs`, ...) are actions
-    ("Sign-in activity") of `properties.userPrincipalName`, id `properties.id`, result
+    ("Sign-in activity") of `properties.userPrincipalName`; a service principal's or
+    managed identity's sign-in (`ServicePrincipalSignInLogs`,
+    `ManagedIdentitySignInLogs`) names no user and is the action of
+    `properties.servicePrincipalId` (actor_type service); id `properties.id`, result
     `failure` for a non-zero error code (`resultType`);
   - a role assignment call whose record names no principal (the `Start` record of a
     write, a failed call) and everything else is an **action**: action =
@@ -124,6 +127,9 @@ FIELDS = {
     "properties": key("properties"),
     "signin_upn": "$.properties.userPrincipalName",
     "signin_id": "$.properties.id",
+    # A service principal's or managed identity's own sign-in names no user: the
+    # application signed in, by its service principal object id.
+    "signin_sp": "$.properties.servicePrincipalId",
     "request_body": "$.properties.requestbody",
     "response_body": "$.properties.responseBody",
     "graph_activity": key("activityDisplayName"),
@@ -272,7 +278,7 @@ named AS (
                         CASE WHEN {text('id_name')} LIKE '%@%' THEN {text('id_name')} END,
                         {text('signin_upn')}) AS user_raw,
          coalesce({text('id_oid')}, {text('rest_oid')}, {text('caller')},
-                        {text('la_caller')},
+                        {text('la_caller')}, {text('signin_sp')},
                         {text('id_appid')}, {text('rest_appid')},
                         CASE WHEN json_type(b.identity) = 'VARCHAR'
                              THEN {text('b.identity')} END) AS app_raw,
