@@ -200,14 +200,20 @@ def test_a_charge_nothing_ordered_is_not_taken_for_a_clock_skew(tmp_path: Path) 
     assert "clock_skew_minutes" not in result.stderr
 
 
-def test_refunds_written_as_negative_amounts_are_quarantined_saying_how_to_write_them(
-        tmp_path: Path) -> None:
-    # A ledger-style export: no type column, a refund is the negative of its charge.
-    db = world(tmp_path)
+def ledger_with_a_negative_refund(tmp_path: Path) -> Path:
+    """A ledger-style export: no type column, Z2's refund written as its negative."""
     rows = SALES.replace(",type,refund_of", ",refund_of").replace(",one_time,", ",") + (
         "R2,2026-04-05T09:00:00Z,C2,ADDON,-4.99,EUR,Z2")
     path = tmp_path / "charges.csv"
     path.write_text(rows.strip() + "\n", encoding="utf-8")
+    return path
+
+
+def test_refunds_written_as_negative_amounts_are_quarantined_saying_how_to_write_them(
+        tmp_path: Path) -> None:
+    # A ledger-style export: no type column, a refund is the negative of its charge.
+    db = world(tmp_path)
+    path = ledger_with_a_negative_refund(tmp_path)
     done = json.loads(cli("ingest", str(path), "--db", db, "--format", "json"))
     assert [(f["rows_read"], f["loaded"], f["quarantined"]) for f in done] == [(6, 5, 1)]
     (held,) = json.loads(cli("quarantine", "--format", "json", "--db", db))
@@ -329,10 +335,7 @@ def test_a_refund_list_read_after_ingest_says_rows_it_needs_were_quarantined(
     # Ingest said so once; days later the refund list, the report and the export must
     # still say that a quarantined refund is not counted, or Z2 reads as simply owed.
     db = world(tmp_path)
-    rows = SALES.replace(",type,refund_of", ",refund_of").replace(",one_time,", ",") + (
-        "R2,2026-04-05T09:00:00Z,C2,ADDON,-4.99,EUR,Z2")
-    path = tmp_path / "charges.csv"
-    path.write_text(rows.strip() + "\n", encoding="utf-8")
+    path = ledger_with_a_negative_refund(tmp_path)
     cli("ingest", str(path), "--db", db)
     cli("run", "--db", db)
     said = ("warning: 1 row of charges was quarantined at ingest (from 1 file) and is not in "

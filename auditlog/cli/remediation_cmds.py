@@ -37,8 +37,6 @@ class RefundList(str, enum.Enum):
     refund_issues = "refund-issues"
 
 
-LINE_COLUMNS = ("charge_id", "account", "product", "amount", "charged_at", "refunded",
-                "outstanding", "change_id", "actor", "cause_time")
 ISSUE_COLUMNS = ("issue", "refund_id", "refund_of", "account", "amount", "detail")
 
 
@@ -70,9 +68,14 @@ def remediation(
         print_json(refund_records(lists[name]))
     elif output is RemediationFormat.csv:
         write_csv_rows(sys.stdout, lists[name])
+    elif name == "charges":
+        from auditlog.cli.remediation_render import charges_table
+
+        records = refund_records(lists[name])
+        console.print(f"charges ({len(records):,})", markup=False, highlight=False)
+        console.print(charges_table(records))
     else:
-        columns = {"charges": LINE_COLUMNS, "customers": CUSTOMER_COLUMNS,
-                   "refund_issues": ISSUE_COLUMNS}[name]
+        columns = {"customers": CUSTOMER_COLUMNS, "refund_issues": ISSUE_COLUMNS}[name]
         render_rows(refund_records(lists[name]), columns, name.replace("_", " "))
         if name != "refund_issues" and lists["refund_issues"].height:
             err_console.print(f"{lists['refund_issues'].height} refund problems; "

@@ -29,10 +29,17 @@ def write_csv(rows: list[dict[str, Any]]) -> None:
         writer.writerow({k: shown(safe_cell_text(v)) for k, v in row.items()})
 
 
+# Columns of prose, which fold onto more lines; every other column (ids, codes, amounts)
+# is kept whole.
+PROSE_COLUMNS = ("detail", "title")
+
+
 def render_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str) -> None:
-    table = Table(title=f"{title} ({len(rows)})", title_justify="left")
+    table = Table(title=f"{title} ({len(rows):,})", title_justify="left", box=None,
+                  header_style="bold", pad_edge=False, show_edge=False)
     for column in columns:
-        table.add_column(column, justify="right" if column == "amount" else "left")
+        table.add_column(column, justify="right" if column == "amount" else "left",
+                         no_wrap=column not in PROSE_COLUMNS, overflow="fold")
     for row in rows:
         table.add_row(*(cell_text(row.get(c)) for c in columns))
     console.print(table)

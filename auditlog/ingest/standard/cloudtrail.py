@@ -376,9 +376,17 @@ class CloudTrailDigest:
         return {"digestStartTime", "digestEndTime", "logFiles"} <= keys
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
-        table = kind_table(NAME, "digest")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                    f"SELECT _row, _loc, _raw, _bad FROM {DOCS} WHERE false")
-        return [Staged(columns=[], style="json", table=table, source_format=self.name,
-                       no_events="a CloudTrail digest file (hashes and signatures of the "
-                                 "trail's log files, no events)")]
+        return stage_no_events(con, "digest", self.name,
+                               "a CloudTrail digest file (hashes and signatures of the "
+                               "trail's log files, no events)")
+
+
+def stage_no_events(con: duckdb.DuckDBPyConnection, part: str, source_format: str,
+                    what: str) -> list[Staged]:
+    """A file of AWS's that holds no events (a digest, a sign file): no rows staged, the
+    file still listed with `what` it is."""
+    table = kind_table(NAME, part)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                f"SELECT _row, _loc, _raw, _bad FROM {DOCS} WHERE false")
+    return [Staged(columns=[], style="json", table=table, source_format=source_format,
+                   no_events=what)]

@@ -29,9 +29,8 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.errors import InputError
-from auditlog.ingest.staging import DOCS, Staged, kind_table
-
-NAME = "cloudtrail_lake"
+from auditlog.ingest.staging import Staged
+from auditlog.ingest.standard.cloudtrail import stage_no_events
 
 # Columns of an event data store that only a CloudTrail Lake result has together (the
 # SQL schema's names, lower case as CloudTrail Lake writes them).
@@ -84,9 +83,6 @@ class CloudTrailLakeSign:
         return {"queryCompleteTime", "hashSignature", "files"} <= keys
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
-        table = kind_table(NAME, "sign")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
-                    f"SELECT _row, _loc, _raw, _bad FROM {DOCS} WHERE false")
-        return [Staged(columns=[], style="json", table=table, source_format=self.name,
-                       no_events="the sign file of CloudTrail Lake query results (hashes "
-                                 "and a signature of the result files, no events)")]
+        return stage_no_events(con, "sign", self.name,
+                               "the sign file of CloudTrail Lake query results (hashes and "
+                               "a signature of the result files, no events)")
