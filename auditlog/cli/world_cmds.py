@@ -184,7 +184,7 @@ def _answer(summary: dict[str, Any], changes: dict[str, dict[str, Any]],
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("account", no_wrap=True)
     table.add_column("change", no_wrap=True)
-    for header in ("charges", "customers", "amount", "unrefunded"):
+    for header in ("charges", "customers", "amount", "to refund"):
         table.add_column(header, justify="right", no_wrap=True)
     for p in summary["parties"]:
         table.add_row(terminal((str(p["actor"]), "bold")),
