@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from auditlog.analysis.billing_clock import early_charges
+from auditlog.analysis.billing_clock import EarlyCharges, early_charges
 from auditlog.ingest.coverage import Coverage, Gap, coverage
 from auditlog.store.attribution import table_exists
 
@@ -208,7 +208,23 @@ def clock_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], reach: R
         return []
     shared_views(con)
     early = early_charges(con, reach.before, reach.after, charge_id=charge_id)
-    return [early.sentence()] if early else []
+    return [early_sentence(early)] if early else []
+
+
+def early_sentence(early: EarlyCharges) -> str:
+    """The clock caveat: which charges, how early, and the skew that would pair them."""
+    count = len(early.charges)
+    low, high = (round(min(early.leads) / timedelta(minutes=1)),
+                 round(max(early.leads) / timedelta(minutes=1)))
+    span = f"{low}" if low == high else f"{low} to {high}"
+    allowed = round(early.allowed / timedelta(minutes=1))
+    one = count == 1
+    return (f"{charges_text(early.charges)} {'was' if one else 'were'} billed {span} minutes "
+            f"before an order of {'its' if one else 'their'} customer and product that no "
+            f"charge bills, more than the {allowed} minutes billing's clock may run behind "
+            "the order systems' (clock_skew_minutes); if it runs that far behind, auditlog "
+            f"run --param clock_skew_minutes={early.suggested_minutes()} pairs "
+            f"{'it with its order' if one else 'them with their orders'}.")
 
 
 def shared_views(con: duckdb.DuckDBPyConnection) -> None:
