@@ -173,14 +173,12 @@ class Investigation:
     def tell_id_spellings(self, found: Sequence[Misspelled]) -> list[dict[str, Any]]:
         """Tell each join whose ids match only in another spelling (analysis/id_spellings.py);
         the same, as JSON records, for `status`."""
-        from dataclasses import asdict
-
-        if found:
-            from auditlog.notices import IdSpellings
+        from auditlog.notices import IdSpellings
+        from auditlog.values import as_json
 
         for item in found:
             self.notify(IdSpellings(item))
-        return [asdict(item) | {"ignored": list(item.ignored)} for item in found]
+        return [as_json(item) for item in found]
 
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
         from auditlog.notices import (

@@ -137,14 +137,11 @@ def id_spellings_sql() -> str:
     return f"WITH {ctes}\n" + "\nUNION ALL".join(_join_sql(j) for j in JOINS)
 
 
-_SQL = id_spellings_sql()
-
-
 def misspelled_ids(con: duckdb.DuckDBPyConnection) -> list[Misspelled]:
     """Per join of JOINS whose ids match only in another spelling, what was found, in
     JOINS' order; none when every id either matches exactly or not at all."""
     found = {}
-    for name, ids, rows, example, match, *flags in con.execute(_SQL).fetchall():
+    for name, ids, rows, example, match, *flags in con.execute(id_spellings_sql()).fetchall():
         if not ids:
             continue
         ignored = tuple(step for step, flag in zip(STEPS, flags, strict=True) if flag)
@@ -165,5 +162,5 @@ def recorded_id_spellings(con: duckdb.DuckDBPyConnection) -> list[Misspelled]:
     rows = con.execute("SELECT value FROM meta WHERE key = $k", {"k": META_KEY}).fetchall()
     if not rows:
         return []
-    return [Misspelled(f["join"], f["ids"], f["rows"], f["example"], f["match"],
-                       tuple(f["ignored"])) for f in json.loads(rows[0][0])]
+    return [Misspelled(**(f | {"ignored": tuple(f["ignored"])}))
+            for f in json.loads(rows[0][0])]
