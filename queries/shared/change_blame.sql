@@ -1,8 +1,8 @@
 -- The change blamed for a service account's anomalous charges on a system (attribution.md).
--- The actor's anomalous causes on the system fall into episodes: a cause more than 168
--- hours (7 days) after the one before it starts a new one, and so does a cause more than
--- 24 hours after the one before it and at most 24 hours after the start of a change on
--- that system, not a rollback, that started in between (its start less the model's
+-- The actor's anomalous causes on the system fall into episodes: a cause more than
+-- episode_gap_hours (model_params: 168, 7 days) after the one before it starts a new one,
+-- and so does a cause more than episode_pause_hours (24) after the one before it and at
+-- most episode_pause_hours after the start of a change on that system, not a rollback, that started in between (its start less the model's
 -- clock skew, as change records and actions keep their own clocks): anomalies that
 -- stopped and began again right after a change are a new incident, however close to the
 -- last one, while a pause without a change (a weekend), a change made a day or more
@@ -56,14 +56,17 @@ marked AS (
 numbered AS (
     -- RANGE: causes at one instant share an episode whichever of them sorted first.
     SELECT actor, system, cause_time,
-           sum(CASE WHEN previous IS NULL OR previous < cause_time - INTERVAL 168 HOURS
-                         OR (previous < cause_time - INTERVAL 24 HOURS
+           sum(CASE WHEN previous IS NULL
+                         OR previous < cause_time - m.episode_gap_hours * INTERVAL 1 HOUR
+                         OR (previous < cause_time - m.episode_pause_hours * INTERVAL 1 HOUR
                              AND reach_begun > previous
-                             AND reach_begun >= cause_time - INTERVAL 24 HOURS)
+                             AND reach_begun >= cause_time
+                                                - m.episode_pause_hours * INTERVAL 1 HOUR)
                     THEN 1 ELSE 0 END) OVER (
                PARTITION BY actor, system ORDER BY cause_time
                RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS episode
     FROM marked
+    CROSS JOIN model_params AS m
     WHERE is_cause = 1
 ),
 episodes AS (

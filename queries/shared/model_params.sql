@@ -15,5 +15,11 @@
 --                       ACTION' separated by ';' (PRIVILEGE '*' = every privilege on it)
 --   deploy_privileges   LIKE pattern of the privileges that let their holder deploy
 --                       (separation of duties in shared/privilege_review.sql)
+--   episode_gap_hours   a service account's anomalies resuming after a pause this long
+--                       are a new incident, blamed on a change of their own
+--                       (shared/change_blame.sql)
+--   episode_pause_hours and so are anomalies resuming after a pause this long, within
+--                       this long of a change started in the pause
 SELECT 24 AS pairing_hours, 5 AS clock_skew_minutes, 0 AS grace_minutes,
-       '' AS privilege_actions, '%deploy%' AS deploy_privileges
+       '' AS privilege_actions, '%deploy%' AS deploy_privileges,
+       168 AS episode_gap_hours, 24 AS episode_pause_hours
