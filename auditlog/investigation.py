@@ -523,7 +523,9 @@ class Investigation:
 
         with self.connect() as con:
             trace = trace_charge(con, charge_id, records=records)
-            self.caveat(charge_caveats(con, NEEDS["trace charge"], charge_id, trace.anomalous))
+            unblamed = trace.responsible.actor if trace.responsible.change_id is None else None
+            self.caveat(charge_caveats(con, NEEDS["trace charge"], charge_id, trace.anomalous,
+                                       unblamed))
         return trace.as_json()
 
     def trace_change(self, change_id: str, *, records: bool = False) -> dict[str, Any]:

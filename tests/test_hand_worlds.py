@@ -463,3 +463,41 @@ Y2,2026-04-12T02:00:00Z,C2,ADDON,4.99,EUR,
     assert (cause(late), late["anomalous"]) == ("M3", False)
     assert cause(traced(db, "Y1")) == "M1"
     assert remediation(db) == {}
+
+
+def test_an_actor_no_log_types_is_blamed_on_no_change_and_every_answer_says_why(
+        tmp_path: Path) -> None:
+    # The order system's log has no actor_type column and no accounts directory is
+    # loaded: nothing says svc-order is a service account, so CHG-UP is blamed for none of
+    # its unconfirmed orders (only a service account's anomalies are). The charges are
+    # anomalous all the same, and each answer that could name the change says why it
+    # does not, and how to tell auditlog; loading the directory then blames CHG-UP.
+    actions = "\n".join([svc("S1", "2026-04-01T23:00:00Z", "C1", "O-1"),
+                         svc("S2", "2026-04-02T03:00:00Z", "C2", "O-2")])
+    charges = """
+charge_id,ts,account,product,amount,currency,order_id
+Z1,2026-04-01T23:01:00Z,C1,ADDON,4.99,EUR,O-1
+Z2,2026-04-02T03:01:00Z,C2,ADDON,4.99,EUR,O-2
+"""
+    db = load(tmp_path, {"changes.csv": CHANGES, "actions.jsonl": actions,
+                         "charges.csv": charges})
+    assert {c: row[1] for c, row in remediation(db).items()} == {"Z1": None, "Z2": None}
+    said = ("warning: 2 anomalous charges (Z1, Z2) were caused by svc-order, whose type no "
+            "log gives (no actor_type on its actions, not in the accounts directory): only "
+            "a service account's anomalies are blamed on a change, so none is blamed for "
+            "them; if it is a service account, give its actions actor_type 'service' or load "
+            "an accounts directory that says so.")
+    for answer in (["remediation"], ["trace", "change", "CHG-UP"], ["run"],
+                   ["report", "accountability"]):
+        result = runner.invoke(app, [*answer, "--db", db])
+        assert result.exit_code == 0 and said in result.stderr.splitlines(), answer
+    one = runner.invoke(app, ["trace", "charge", "Z1", "--db", db])
+    assert one.exit_code == 0
+    assert ("warning: 1 anomalous charge (Z1) was caused by svc-order, whose type no log "
+            "gives") in one.stderr
+    (tmp_path / "accounts.csv").write_text(ACCOUNTS.strip() + "\n", encoding="utf-8")
+    cli("ingest", str(tmp_path / "accounts.csv"), "--kind", "accounts", "--db", db)
+    result = runner.invoke(app, ["run", "--db", db])
+    assert result.exit_code == 0 and "whose type no log gives" not in result.stderr
+    assert {c: row[1] for c, row in remediation(db).items()} == {"Z1": "CHG-UP",
+                                                                  "Z2": "CHG-UP"}

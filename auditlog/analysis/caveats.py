@@ -178,13 +178,16 @@ def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
     # Not limited to `change_id`: a charge that pairs with nothing is blamed on no
     # change, yet may be the change's once paired.
     return caveats(cov, reach, on_gaps) + zone_caveats(con, needs) \
-        + clock_caveats(con, needs, reach) + quarantine_caveats(con, needs)
+        + clock_caveats(con, needs, reach) + untyped_caveats(con, needs, change_id=change_id) \
+        + quarantine_caveats(con, needs)
 
 
 def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_id: str,
-                   anomalous: bool) -> list[str]:
+                   anomalous: bool, unblamed_actor: str | None = None) -> list[str]:
     """The caveats of one charge's trace: missing kinds, and the gaps the charge may rest
-    on; a hole in the actions only for an anomalous verdict (it cannot make one)."""
+    on; a hole in the actions only for an anomalous verdict (it cannot make one);
+    `unblamed_actor`, the actor of an anomalous charge no change is blamed for, is said
+    when no log gives its type (untyped_caveats)."""
     cov, reach = coverage(con).needed_by(needs), model_reach(con)
     row = con.execute("SELECT min(ts) FROM charges WHERE charge_id = $id",
                       {"id": charge_id}).fetchone()
@@ -197,7 +200,9 @@ def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_
                     else Resting(after=(charge_id,))
                     for g in gaps if g.kind == "actions"}) \
         + zone_caveats(con, needs) \
-        + (clock_caveats(con, needs, reach, charge_id=charge_id) if anomalous else [])
+        + (clock_caveats(con, needs, reach, charge_id=charge_id) if anomalous else []) \
+        + (untyped_caveats(con, needs, charge_id=charge_id)
+           if anomalous and unblamed_actor is not None else [])
 
 
 def clock_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], reach: Reach, *,
@@ -225,6 +230,57 @@ def early_sentence(early: EarlyCharges) -> str:
             "the order systems' (clock_skew_minutes); if it runs that far behind, auditlog "
             f"run --param clock_skew_minutes={early.suggested_minutes()} pairs "
             f"{'it with its order' if one else 'them with their orders'}.")
+
+
+# The anomalous charges no change is blamed for whose causal action ran in a system that
+# has changes to blame, and whose actor no log types: change_blame.sql blames only a
+# service account's anomalies, and an actor is one only by its actions' actor_type or
+# the accounts directory (CONTRACT.md), which real order-system logs often lack.
+UNTYPED_SQL = """
+    WITH unblamed AS (
+        SELECT charge_id, charged_at, actor, cause_system FROM anomalous_charges
+        WHERE change_id IS NULL AND cause_system IS NOT NULL AND actor IS NOT NULL
+          AND actor <> account AND ($charge IS NULL OR charge_id = $charge)
+    ),
+    typed AS (
+        SELECT DISTINCT actor FROM actions
+        WHERE actor_type IS NOT NULL AND actor IN (SELECT actor FROM unblamed)
+        UNION
+        SELECT account FROM accounts
+        WHERE account_type IS NOT NULL AND account IN (SELECT actor FROM unblamed)
+    )
+    SELECT u.charge_id, u.actor FROM unblamed AS u
+    WHERE u.actor NOT IN (SELECT actor FROM typed)
+      AND u.cause_system IN (SELECT system FROM changes
+                             WHERE coalesce(kind, 'other') <> 'rollback'
+                               AND ($change IS NULL OR change_id = $change))
+    ORDER BY u.charged_at, u.charge_id"""
+
+
+def untyped_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
+                    charge_id: str | None = None, change_id: str | None = None) -> list[str]:
+    """One sentence when anomalous charges are blamed on no change only because no log
+    says their actor is a service account (UNTYPED_SQL): the change that made them may
+    be there, and the user can tell auditlog what the account is. With `change_id`,
+    those of its system (a change's impact may lack them)."""
+    if not {"actions", "charges", "changes"} <= set(needs):
+        return []
+    shared_views(con)
+    rows = con.execute(UNTYPED_SQL, {"charge": charge_id, "change": change_id}).fetchall()
+    if not rows:
+        return []
+    charges = [charge for charge, _ in rows]
+    actors = sorted({actor for _, actor in rows})
+    named = ", ".join(actors[:NAMED]) + (f" and {len(actors) - NAMED:,} more"
+                                         if len(actors) > NAMED else "")
+    one, alone = len(charges) == 1, len(actors) == 1
+    return [f"{charges_text(charges)} {'was' if one else 'were'} caused by {named}, whose "
+            f"type no log gives (no actor_type on {'its' if alone else 'their'} actions, "
+            "not in the accounts directory): only a service account's anomalies are "
+            f"blamed on a change, so none is blamed for {'it' if one else 'them'}; if "
+            + ("it is a service account, give its" if alone
+               else "they are service accounts, give their")
+            + " actions actor_type 'service' or load an accounts directory that says so."]
 
 
 def shared_views(con: duckdb.DuckDBPyConnection) -> None:
