@@ -44,3 +44,25 @@ def test_log_text_in_the_list_is_shown_as_written(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "X[1]" in result.stdout and "[bold]C1[/bold]" in result.stdout
     assert "\x1b" not in result.stdout and "\\x1b[31mADDON" in result.stdout
+
+
+def test_ids_too_long_for_the_columns_are_shown_whole_in_blocks(tmp_path: Path) -> None:
+    # An ARN-like customer and a long product code do not fit the five columns at 80:
+    # Rich would cut them (and the amount owed) with an ellipsis. Each charge becomes a
+    # block of labelled lines instead, every field whole.
+    db = str(tmp_path / "w.duckdb")
+    charges = tmp_path / "charges.csv"
+    account = "arn:aws:iam::123456789012:user/customer-0042"
+    charges.write_text("charge_id,ts,account,product,amount,currency\n"
+                       f"CH-1,2026-04-02T01:05:00Z,{account},ADDON_PREMIUM_TV_SPORTS,"
+                       "1234.56,EUR\n", encoding="utf-8")
+    assert runner.invoke(app, ["ingest", str(charges), "--db", db]).exit_code == 0
+    result = runner.invoke(app, ["remediation", "--db", db], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "…" not in result.stdout and max(len(line) for line in lines) <= 80
+    assert lines[1].split() == ["CH-1", "2026-04-02", "01:05", "(UTC)", "EUR", "1,234.56",
+                                "owed", "EUR", "1,234.56"]
+    rest = " ".join(lines[2:]).split()  # a line too long folds between words
+    assert rest[:4] == ["customer", account, "product", "ADDON_PREMIUM_TV_SPORTS"]
+    assert rest[4:6] == ["change", "none"]

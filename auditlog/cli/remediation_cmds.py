@@ -69,11 +69,11 @@ def remediation(
     elif output is RemediationFormat.csv:
         write_csv_rows(sys.stdout, lists[name])
     elif name == "charges":
-        from auditlog.cli.remediation_render import charges_table
+        from auditlog.cli.remediation_render import charges_view
 
         records = refund_records(lists[name])
         console.print(f"charges ({len(records):,})", markup=False, highlight=False)
-        console.print(charges_table(records))
+        console.print(charges_view(records, console.width))
     else:
         columns = {"customers": CUSTOMER_COLUMNS, "refund_issues": ISSUE_COLUMNS}[name]
         render_rows(refund_records(lists[name]), columns, name.replace("_", " "))
