@@ -70,7 +70,7 @@ def warn_notice(notice: Notice) -> None:
 _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
                      "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders",
-                     "BelowMicrosecond", "DateOnlyTimes", "IdSpellings", "UnknownResults",
+                     "BelowMicrosecond", "DateOnlyTimes", "IdSpellings", "UnknownResults", "AbsentColumns",
                      "Notice", "Notify"),
                     "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
@@ -182,6 +182,7 @@ class Investigation:
 
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
         from auditlog.notices import (
+            AbsentColumns,
             BelowMicrosecond,
             DateOnlyTimes,
             DaylightSaving,
@@ -209,6 +210,8 @@ class Investigation:
                 self.notify(DateOnlyTimes(result))
             if result.unknown_results:
                 self.notify(UnknownResults(result))
+            if result.absent_required:
+                self.notify(AbsentColumns(result))
 
     # --- loading --------------------------------------------------------------------
 

@@ -119,6 +119,27 @@ class UnknownResults:
 
 
 @dataclass(frozen=True)
+class AbsentColumns:
+    """A file loaded as the kind named had no column for some of its required columns,
+    so every row was quarantined; which of its columns may hold them (other_names.py)."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        from auditlog.ingest.other_names import mapping_hint
+
+        r = self.file
+        absent = r.absent_required[0] if len(r.absent_required) == 1 else (
+            ", ".join(r.absent_required[:-1]) + f" or {r.absent_required[-1]}")
+        reads = (f"a mapping file whose [columns] says {mapping_hint(dict(r.likely_names))} "
+                 "reads them (--mapping FILE, docs/mappings.md)" if r.likely_names else
+                 "a mapping file (--mapping FILE, docs/mappings.md) says which of its "
+                 "columns hold them")
+        return (f"{r.path} has no column named {absent} (required for {r.kind}), so each of its "
+                f"rows was quarantined; {reads}")
+
+
+@dataclass(frozen=True)
 class SkippedFile:
     """A file of a directory given was in no format auditlog reads, and was passed over."""
 
@@ -210,5 +231,5 @@ def _kinds_of(join: str) -> tuple[str, str]:
 
 Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | HiddenFiles
           | FilteredRows | NoEvents | RepeatedHeaders | BelowMicrosecond | DateOnlyTimes
-          | IdSpellings | UnknownResults)
+          | IdSpellings | UnknownResults | AbsentColumns)
 Notify = Callable[[Notice], None]

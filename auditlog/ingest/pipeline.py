@@ -51,6 +51,7 @@ from auditlog.ingest.files import (
 from auditlog.ingest.judge import judge, siblings
 from auditlog.ingest.kept import keep_mapped, store_kept
 from auditlog.ingest.loading import NO_ZONE, record_file, record_naive, store_rows
+from auditlog.ingest.other_names import absent_required, likely_names
 from auditlog.ingest.records import record_keys, stage_by_keys
 from auditlog.ingest.sources import read
 from auditlog.ingest.staging import DOCS, Staged, drop, drop_all, materialize
@@ -95,6 +96,11 @@ class FileResult:
     # How many actions have no known result (Kubernetes requests logged only when
     # received, with no response): stored with result NULL, not as successes.
     unknown_results: int = 0
+    # The required columns of the kind named (--kind) that the file has no column for,
+    # so that every row was quarantined, and (required column, source column) for those
+    # another of its columns is commonly named (other_names.py): a mapping renames them.
+    absent_required: tuple[str, ...] = ()
+    likely_names: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {name: value for name, value in asdict(self).items() if name in REPORTED}
@@ -325,6 +331,8 @@ def _load(
     kinds: list[str] = []
     formats: list[str] = []  # the standard format of the file's rows, if any
     no_events: str | None = None
+    absent: tuple[str, ...] = ()  # FileResult.absent_required
+    likely: tuple[tuple[str, str], ...] = ()
     for staged in staged_tables:
         if staged.source_format is not None:
             formats.append(staged.source_format)
@@ -333,6 +341,9 @@ def _load(
         if kind is None:
             drop(con, staged.table)  # no rows, no columns: nothing to load or name
             continue
+        if staged.source_format is None and record_format is None:
+            absent = absent + tuple(absent_required(kind, staged.columns))
+            likely = likely + tuple(likely_names(kind, staged.columns).items())
         staged = check_rows(con, source, staged, kind, tz, currency)
         judge(con, kind, siblings(staged, kind))
         for name, value in store_rows(con, kind, source, sha256, staged).items():
@@ -347,7 +358,9 @@ def _load(
     if zone is not None:
         record_naive(con, source, sha256, counts, chosen=chosen_tz is not None)
     return FileResult(path=source.display, kind=kind_names, sha256=sha256, tz=zone,
-                      zone_chosen=chosen_tz is not None, no_events=no_events, **counts)
+                      zone_chosen=chosen_tz is not None, no_events=no_events,
+                      absent_required=absent if counts["rows_read"] else (),
+                      likely_names=likely if counts["rows_read"] else (), **counts)
 
 
 def _kind_of(

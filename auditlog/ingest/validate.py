@@ -12,6 +12,7 @@ import json
 from auditlog.errors import InputError
 from auditlog.ingest import numbers
 from auditlog.ingest.foreign import foreign_columns
+from auditlog.ingest.other_names import absent_required, likely_names, mapping_hint
 from auditlog.ingest.salvage import not_json_sql
 from auditlog.ingest.staging import WIDE, Staged
 from auditlog.ingest.standard import cloudtrail_lake
@@ -97,6 +98,8 @@ def detect_kind(columns: list[str], source: str) -> Kind:
         k for k in matched if not any(k.required < other.required for other in matched)
     ]
     if len(matched) == 1:
+        if (likelier := _likelier_kind(matched[0], columns)) is not None:
+            raise InputError(likelier, source=source, arguments=("kind",))
         return matched[0]
     if not matched and (lake := cloudtrail_lake.result_columns(columns)):
         raise InputError(lake, source=source)
@@ -107,8 +110,9 @@ def detect_kind(columns: list[str], source: str) -> Kind:
             "cannot tell which kind of log this is: its columns ("
             + ", ".join(sorted(present)[:12])
             + ("…" if len(present) > 12 else "")
-            + ") hold the required columns of none; name it with {kind} "
-            + "|".join(KINDS),
+            + ") hold the required columns of none; "
+            + (f"{hint}, or name" if (hint := renamed_kind_hint(columns)) else "name")
+            + " it with {kind} " + "|".join(KINDS),
             source=source, arguments=("kind",),  # the CLI words it as --kind
         )
     raise InputError(
@@ -117,6 +121,54 @@ def detect_kind(columns: list[str], source: str) -> Kind:
         + "; name it with {kind}",
         source=source, arguments=("kind",),
     )
+
+
+def _likelier_kind(found: Kind, columns: list[str]) -> str | None:
+    """Why the one kind whose required columns a file has is not taken for it: another
+    kind has more of the file's columns, but lacks some of its own required ones (a
+    charges export without `ts` also matches the accounts directory by its `account`)."""
+    present = {c.strip().lower() for c in columns}
+    shared = present & set(found.column_names)
+    rivals = [(len(present & set(k.column_names)), k) for k in KINDS.values()
+              if k is not found and len(present & set(k.column_names)) > len(shared)]
+    if not rivals:
+        return None
+    _, rival = max(rivals, key=lambda entry: entry[0])
+    held = sorted(present & set(rival.column_names))
+    absent = absent_required(rival, columns)
+    needs = absent[0] if len(absent) == 1 else ", ".join(absent[:-1]) + f" and {absent[-1]}"
+    offered = likely_names(rival, columns)
+    said = (f"its columns hold the required columns of {found.name} "
+            f"({', '.join(sorted(found.required))}) but more of those of {rival.name} "
+            f"({', '.join(held)}), which needs {needs} too: ")
+    if len(offered) == len(absent):
+        return said + (f"if it is {rival.name}, a mapping file (--mapping FILE, "
+                       f"docs/mappings.md) whose [columns] says {mapping_hint(offered)} "
+                       f"reads it; if it is {found.name}, name the kind with {{kind}}")
+    return said + (f"name the kind with {{kind}} (if it is {rival.name}, a mapping file, "
+                   "--mapping FILE, docs/mappings.md, says which of its columns hold them)")
+
+
+def or_list(names: list[str]) -> str:
+    """`a`, `a or b`, `a, b or c`."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" or {names[-1]}"
+
+
+def renamed_kind_hint(columns: list[str]) -> str | None:
+    """When the columns are one kind's required columns under names exports commonly
+    give them (other_names.py), and that kind alone: the mapping that would read them.
+    Only said, never done: a guessed rename may be wrong."""
+    whole = []
+    for kind in KINDS.values():
+        offered = likely_names(kind, columns)
+        if len(offered) == len(absent_required(kind, columns)):
+            whole.append((len(kind.required), kind, offered))
+    whole.sort(key=lambda entry: -entry[0])
+    if not whole or (len(whole) > 1 and whole[0][0] == whole[1][0]):
+        return None
+    _, kind, offered = whole[0]
+    return (f"they look like {kind.name} under other names: a mapping file (--mapping FILE, "
+            f"docs/mappings.md) whose [columns] says {mapping_hint(offered)} reads it")
 
 
 def _text_expr(index: int, staged: Staged) -> str:
