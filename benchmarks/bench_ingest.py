@@ -406,7 +406,8 @@ def print_table(rows: list[dict[str, object]]) -> None:
             table.add_column(h, justify="left" if i in (0, 2) else "right")
         for line in body:
             table.add_row(*line)
-        Console(width=max(100, shutil.get_terminal_size().columns)).print(table)
+        # As wide as the table needs: a figure is never cut (a narrow screen wraps lines).
+        Console(width=max(400, shutil.get_terminal_size().columns)).print(table)
     except ImportError:
         widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
         print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
