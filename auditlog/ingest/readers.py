@@ -18,6 +18,8 @@ import bisect
 import json
 import re
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from urllib.parse import unquote
 
 import duckdb
 
@@ -699,31 +701,63 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
     """Native columns → `STAGE`, lazily (a view, as for CSV) unless a mapping rewrites
     it; the rows of a standard format (OCSF as AWS Security Lake stores it: struct
     columns `metadata`, `actor`, `api`, ...) → `DOCS` as JSON objects, for their adapter
-    to read exactly as it reads the same events in JSON."""
+    to read exactly as it reads the same events in JSON.
+
+    Every read of the file turns DuckDB's Hive partitioning off: it would add the
+    partition folders' values as typed columns (`account=00123/` as the number 123);
+    `partitions` adds them as the folders spell them, to native rows only."""
     described = con.execute(
-        "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(source.path)}
+        "DESCRIBE SELECT * FROM read_parquet($path, hive_partitioning = false)",
+        {"path": str(source.path)},
     ).fetchall()
     names = [row[0] for row in described]
     if standard(set(names)):
         _parquet_records(con, source, {row[0]: row[1] for row in described})
         return IN_DOCS
-    fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
+    values = [f'"{escape_ident(n)}"' for n in names]
     instants = frozenset(i for i, row in enumerate(described)
                          if row[1] == "TIMESTAMP WITH TIME ZONE")
     header = _parquet_names(con, source, names)
+    for name, value in partitions(source.path, header):
+        header, values = [*header, name], [*values, value]
+    fields = ", ".join(f"{v} AS {_ident(i)}" for i, v in enumerate(values))
     if lazy:
         return [_stage_parquet_view(con, source, header, fields, instants)]
-    raw = _json_record(header, (f'"{escape_ident(n)}"' for n in names))
+    raw = _json_record(header, values)
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
         SELECT file_row_number + 1 AS _row, 'row ' || (file_row_number + 1) AS _loc,
                CAST({raw} AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _bad, {fields}
-        FROM read_parquet($path, file_row_number = true) ORDER BY _row
+        FROM read_parquet($path, file_row_number = true, hive_partitioning = false) ORDER BY _row
         """,
         {"path": str(source.path)},
     )
     return [Staged(columns=header, style="native", instants=instants)]
+
+
+# The folder name Hive and Spark give the partition of rows whose value is null.
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+def partitions(path: Path, columns: list[str]) -> list[tuple[str, str]]:
+    """The Hive partition columns the folders of `path` name (`dt=2026-04-01/`,
+    `system=crm/`, as Spark, Hive and Athena write a partitioned table), outermost
+    first, each with the SQL of its value: the folder's text, %-escapes undone, or NULL
+    for HIVE_NULL. A row holds them as columns of its own, so a name the contract knows
+    is read as that column and any other is kept in `extra`. A partition the file
+    itself holds a column of (in any case), or that an outer folder named already,
+    is left out: the file's own value is the row's."""
+    taken = {name.strip().lower() for name in columns}
+    found: list[tuple[str, str]] = []
+    for folder in path.absolute().parent.parts:
+        name, equals, value = folder.partition("=")
+        if not equals or not name.strip() or name.strip().lower() in taken:
+            continue
+        taken.add(name.strip().lower())
+        found.append((unquote(name).strip(), "CAST(NULL AS VARCHAR)" if value == HIVE_NULL
+                      else sql_string(unquote(value))))
+    return found
 
 
 def _parquet_names(con: duckdb.DuckDBPyConnection, source: InputFile,
@@ -758,7 +792,7 @@ def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names
     typed rows read from an unnumbered parallel scan in file order (Staged.scan), with
     a row's text built from its fields only for the rows that are quarantined. A
     Parquet file has no malformed records, so the scan's numbering always holds."""
-    parquet = f"read_parquet({sql_string(str(source.path))}"
+    parquet = f"read_parquet({sql_string(str(source.path))}, hive_partitioning = false"
     con.execute(
         f"""
         CREATE TEMP VIEW {STAGE} AS
@@ -793,7 +827,7 @@ def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
         SELECT file_row_number + 1 AS _row, 'row ' || (file_row_number + 1) AS _loc,
                CAST(json_strip_nulls(to_json({row})) AS VARCHAR) AS _raw,
                CAST(NULL AS VARCHAR) AS _bad
-        FROM read_parquet($path, file_row_number = true)
+        FROM read_parquet($path, file_row_number = true, hive_partitioning = false)
         """,
         {"path": str(source.path)},
     )
