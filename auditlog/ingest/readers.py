@@ -711,13 +711,18 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
         {"path": str(source.path)},
     ).fetchall()
     names = [row[0] for row in described]
+    types = [row[1] for row in described]
+    top = _parquet_top(con, source)
+    header = _parquet_names(top, names)
+    physical = [t for _, t in top] if header is not names else [None] * len(names)
     if standard(set(names)):
-        _parquet_records(con, source, {row[0]: row[1] for row in described})
+        _parquet_records(con, source, dict(zip(names, types, strict=True)),
+                         {n for n, t, p in zip(names, types, physical, strict=True)
+                          if _int96(t, p)})
         return IN_DOCS
-    values = [f'"{escape_ident(n)}"' for n in names]
-    instants = frozenset(i for i, row in enumerate(described)
-                         if row[1] == "TIMESTAMP WITH TIME ZONE")
-    header = _parquet_names(con, source, names)
+    values = [_parquet_value(n, t, p) for n, t, p in zip(names, types, physical, strict=True)]
+    instants = frozenset(i for i, (t, p) in enumerate(zip(types, physical, strict=True))
+                         if t == "TIMESTAMP WITH TIME ZONE" or _int96(t, p))
     for name, value in partitions(source.path, header):
         header, values = [*header, name], [*values, value]
     fields = ", ".join(f"{v} AS {_ident(i)}" for i, v in enumerate(values))
@@ -760,13 +765,33 @@ def partitions(path: Path, columns: list[str]) -> list[tuple[str, str]]:
     return found
 
 
-def _parquet_names(con: duckdb.DuckDBPyConnection, source: InputFile,
-                   names: list[str]) -> list[str]:
-    """The file's own top-level column names for DuckDB's `names` of them, as for a CSV
-    header (`_header`): DuckDB renames a name the schema repeats, also in another case
-    (`ts`, `TS_1`), and the values are kept and checked under the file's names."""
+def _int96(duckdb_type: str, physical: str | None) -> bool:
+    """Whether a column is a legacy INT96 timestamp (Spark, Hive, Impala): DuckDB reads
+    it as a TIMESTAMP without zone, but Spark and Hive write it as the UTC instant, so
+    it is one (read in UTC whatever --tz says, and no naive time to announce)."""
+    return physical == "INT96" and duckdb_type.startswith("TIMESTAMP")
+
+
+def _parquet_value(name: str, duckdb_type: str, physical: str | None) -> str:
+    """The SQL of a native column's value as staged: an INT96 timestamp as its UTC
+    instant (`_int96`); a BYTE_ARRAY column without a string annotation (DuckDB's BLOB:
+    how Impala and older Spark and Hive write strings) as the UTF-8 text it holds, or,
+    when it holds none, DuckDB's text of its bytes (`\\xFF`), so no value is lost;
+    anything else as it is."""
+    column = f'"{escape_ident(name)}"'
+    if _int96(duckdb_type, physical):
+        return f"timezone('UTC', {column})"
+    if duckdb_type == "BLOB":
+        return f"coalesce(try(decode({column})), CAST({column} AS VARCHAR))"
+    return column
+
+
+def _parquet_top(con: duckdb.DuckDBPyConnection,
+                 source: InputFile) -> list[tuple[str, str | None]]:
+    """The file's top-level columns as its schema names them, each with its physical
+    type (None for a group: a struct, list or map)."""
     schema = con.execute(
-        "SELECT name, coalesce(num_children, 0) FROM parquet_schema($path)",
+        "SELECT name, coalesce(num_children, 0), type FROM parquet_schema($path)",
         {"path": str(source.path)},
     ).fetchall()
 
@@ -776,14 +801,23 @@ def _parquet_names(con: duckdb.DuckDBPyConnection, source: InputFile,
             at = after(at)
         return at
 
-    top: list[str] = []
+    top: list[tuple[str, str | None]] = []
     at = 1  # row 0 is the schema's root
     while at < len(schema):
-        top.append(schema[at][0])
+        top.append((schema[at][0], schema[at][2] if not schema[at][1] else None))
         at = after(at)
+    return top
+
+
+def _parquet_names(top: list[tuple[str, str | None]], names: list[str]) -> list[str]:
+    """The file's own top-level column names (`top`) for DuckDB's `names` of them, as
+    for a CSV header (`_header`): DuckDB renames a name the schema repeats, also in
+    another case (`ts`, `TS_1`), and the values are kept and checked under the file's
+    names. `names` itself (the same list) when the two do not line up."""
     fits = len(top) == len(names) and all(
-        n == t or n.lower().startswith(t.lower() + "_") for n, t in zip(names, top, strict=True))
-    return top if fits else names
+        n == t or n.lower().startswith(t.lower() + "_")
+        for n, (t, _) in zip(names, top, strict=True))
+    return [t for t, _ in top] if fits else names
 
 
 def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names: list[str],
@@ -808,7 +842,7 @@ def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names
 
 
 def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
-                     types: dict[str, str]) -> None:
+                     types: dict[str, str], int96: set[str]) -> None:
     """Each row as the JSON object it was before it was stored as Parquet: structs as
     objects, lists as arrays, maps as objects, a UTC timestamp column (OCSF `time_dt`)
     as ISO 8601 with `Z` (JSON would otherwise write it in the session's zone). A column
@@ -818,6 +852,8 @@ def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
         column = f'"{escape_ident(name)}"'
         if types[name] == "TIMESTAMP WITH TIME ZONE":
             return f"strftime(timezone('UTC', {column}), '%Y-%m-%dT%H:%M:%S.%gZ')"
+        if name in int96:  # the UTC instant, without its zone (_int96)
+            return f"strftime({column}, '%Y-%m-%dT%H:%M:%S.%gZ')"
         return column
 
     row = "struct_pack(" + ", ".join(f"{quote_ident(n)} := {value(n)}" for n in types) + ")"
