@@ -706,6 +706,8 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
     Every read of the file turns DuckDB's Hive partitioning off: it would add the
     partition folders' values as typed columns (`account=00123/` as the number 123);
     `partitions` adds them as the folders spell them, to native rows only."""
+    if _without_columns(source):
+        return _no_columns(con, source)
     described = con.execute(
         "DESCRIBE SELECT * FROM read_parquet($path, hive_partitioning = false)",
         {"path": str(source.path)},
@@ -763,6 +765,33 @@ def partitions(path: Path, columns: list[str]) -> list[tuple[str, str]]:
         found.append((unquote(name).strip(), "CAST(NULL AS VARCHAR)" if value == HIVE_NULL
                       else sql_string(unquote(value))))
     return found
+
+
+def _without_columns(source: InputFile) -> bool:
+    """Whether the file's schema has no column, which DuckDB's reader (its schema and
+    metadata functions too) refuses as an error like any damage: asked of the footer
+    with pyarrow, which reads such a file."""
+    import pyarrow.parquet as pq  # here: only a Parquet file's load pays for the import
+
+    try:
+        return pq.read_metadata(source.path).num_columns == 0
+    except (OSError, ValueError):  # damaged: DuckDB's read says so, in our words
+        return False
+
+
+def _no_columns(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
+    """A Parquet file whose schema has no column: with no rows either, an empty file, as
+    an empty JSON array is (no records: the kind `empty`); rows of no values are
+    refused, naming how many."""
+    import pyarrow.parquet as pq
+
+    rows = pq.read_metadata(source.path).num_rows
+    if rows:
+        raise InputError(f"the file has {rows:,} rows but no columns, so no values to read",
+                         source=source.display)
+    con.execute(f"CREATE TEMP TABLE {DOCS} (_row BIGINT, _loc VARCHAR, _raw VARCHAR, "
+                "_bad VARCHAR)")
+    return IN_DOCS
 
 
 def _int96(duckdb_type: str, physical: str | None) -> bool:
