@@ -65,7 +65,7 @@ def test_a_spark_table_loads_its_part_files_and_passes_over_the_bookkeeping(
         (str(parts[0]), "charges", 2, 2, 0), (str(parts[1]), "charges", 1, 0, 1)]
     assert result.stderr.splitlines() == [
         (f"note: passed over 7 Spark/Hadoop bookkeeping entries in {root} (job markers, "
-        "checksums, temporary output; no logs): ._SUCCESS.crc, _SUCCESS, "
+        "checksums, temporary output, table metadata; no logs): ._SUCCESS.crc, _SUCCESS, "
         "_committed_6217539401839284, _started_6217539401839284, _temporary/ and 2 more")]
 
 
@@ -105,3 +105,23 @@ def test_a_folder_of_nothing_but_bookkeeping_has_nothing_to_load(tmp_path: Path)
     result = runner.invoke(app, ["ingest", str(root), "--db", str(tmp_path / "a.duckdb")])
     assert type(result.exception).__name__ == "InputError"
     assert str(result.exception).startswith(f"no log files found in {root}; ")
+
+
+def test_an_iceberg_table_loads_its_data_files_not_its_metadata(tmp_path: Path) -> None:
+    table = tmp_path / "events"
+    part = _part(table / "data" / "ts_day=2026-04-01", {**_charges(["C1"]), "account": ["A1"]})
+    (part.parent / f".{part.name}.crc").unlink()
+    metadata = table / "metadata"
+    metadata.mkdir()
+    snapshot = "5d3a1f4e-8c2b-4e6f-9a7d-0b1c2d3e4f50"
+    (metadata / "v1.metadata.json").write_text('{"format-version": 2, "table-uuid": "x"}')
+    (metadata / f"00001-{snapshot}.metadata.json").write_text('{"format-version": 2}')
+    (metadata / "version-hint.text").write_text("1")
+    (metadata / f"snap-6179483922190876233-1-{snapshot}.avro").write_bytes(b"Obj\x01\x04")
+    (metadata / f"{snapshot}-m0.avro").write_bytes(b"Obj\x01\x04")
+    result = runner.invoke(app, ["ingest", str(table), "--db", str(tmp_path / "a.duckdb"),
+                                 "--strict", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [(e["path"], e["loaded"]) for e in json.loads(result.stdout)] == [(str(part), 1)]
+    assert result.stderr.startswith(
+        f"note: passed over 5 Spark/Hadoop bookkeeping entries in {table} ")

@@ -85,7 +85,8 @@ class Hidden:
             said.append(
                 f"passed over {files:,} Spark/Hadoop bookkeeping "
                 f"{'entry' if files == 1 else 'entries'} in {self.folder} (job markers, "
-                f"checksums, temporary output; no logs): {_shown(self.bookkeeping)}")
+                f"checksums, temporary output, table metadata; no logs): "
+                f"{_shown(self.bookkeeping)}")
         if self.entries:
             said.append(
                 f"passed over what is hidden in {self.folder} (a name starting with '.'), "
@@ -106,7 +107,8 @@ def _shown(entries: list[str]) -> str:
 # `_committed_<id>` and `_started_<id>`), Parquet summary files (`_metadata`,
 # `_common_metadata`: footers of other files, no rows of their own), checksums
 # (`.<file>.crc`), the folders of unfinished or staged output and of table logs, and
-# the empty objects S3 tools write for a folder (`dt=2026-04-01_$folder$`).
+# the empty objects S3 tools write for a folder (`dt=2026-04-01_$folder$`), and an
+# Iceberg table's metadata files (ICEBERG_METADATA).
 BOOKKEEPING_FILES = frozenset({"_SUCCESS", "_FAILED", "_metadata", "_common_metadata"})
 BOOKKEEPING_PREFIXES = ("_committed_", "_started_")
 BOOKKEEPING_FOLDERS = frozenset({"_temporary", "_spark_metadata", "_delta_log",
@@ -121,7 +123,18 @@ def bookkeeping(name: str, *, folder: bool) -> bool:
             (".hive-staging_", ".spark-staging-"))
     return (name in BOOKKEEPING_FILES or name.startswith(BOOKKEEPING_PREFIXES)
             or name.endswith("_$folder$")
-            or (name.startswith(".") and name.endswith(".crc")))
+            or (name.startswith(".") and name.endswith(".crc"))
+            or ICEBERG_METADATA.fullmatch(name) is not None)
+
+
+# An Apache Iceberg table's metadata beside its data files: table metadata
+# (`v3.metadata.json`, `00002-<uuid>.metadata.json`, gzip-compressed `.gz.metadata.json`),
+# the Hadoop catalog's `version-hint.text`, manifest lists (`snap-<id>-<n>-<uuid>.avro`)
+# and manifests (`<uuid>-m0.avro`). JSON that is no log, which would otherwise fail the
+# load for want of a kind.
+ICEBERG_METADATA = re.compile(
+    r"(v[0-9]+|[0-9]{5}-[0-9a-f-]{36})(\.gz)?\.metadata\.json(\.gz)?|version-hint\.text"
+    r"|snap-[0-9]+-[0-9]+-[0-9a-f-]{36}\.avro|[0-9a-f-]{36}-m[0-9]+\.avro")
 
 
 @dataclass(frozen=True)
