@@ -1,8 +1,8 @@
 """Nested Parquet: records of a standard format stored with struct, list and map columns
 are read as the same records in JSON. Real events (tests/data/securitylake: AWS
 Security Lake OCSF; tests/data/cloudtrail: CloudTrail) written to Parquet as Security
-Lake and a Spark/Glue job lay them out; loaded after (or before) their JSON, every row
-is a duplicate: the same event, digest and all."""
+Lake, a Spark job, and Athena/Glue (names in lower case) lay them out; loaded after (or
+before) their JSON, every row is a duplicate: the same event, digest and all."""
 
 from __future__ import annotations
 
@@ -100,3 +100,48 @@ def test_cloudtrail_records_with_struct_columns_are_the_same_records(tmp_path: P
     assert _counts(loaded)[:2] == (3, 3)
     assert _counts(again) == (3, 0, 3, 0)
     assert again["kind"] == loaded["kind"]
+
+
+def _athena(value: Any, top: bool = True) -> Any:
+    """A CloudTrail record as Athena's `cloudtrail_logs` table (AWS's DDL) holds it:
+    names in lower case, the JSON members as their text, readOnly as a string."""
+    if isinstance(value, list):
+        return [_athena(v, False) for v in value]
+    if not isinstance(value, dict):
+        return value
+    folded: dict[str, Any] = {}
+    for key, member in value.items():
+        if top and key in ("requestParameters", "responseElements", "additionalEventData"):
+            folded[key.lower()] = json.dumps(member)
+        elif top and key == "readOnly":
+            folded["readonly"] = str(member).lower()
+        else:
+            folded[key.lower()] = _athena(member, False)
+    return folded
+
+
+OTRF = DATA / "cloudtrail" / "otrf_ec2_proxy_s3_exfiltration_2020-09-14011940.jsonl"
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records: list[dict[str, Any]] = json.loads(path.read_text())
+    return records
+
+
+@pytest.mark.parametrize(("sample", "kind"), [(CLOUDTRAIL, "privileges+actions"),
+                                              (OTRF, "actions")], ids=["stratus", "otrf"])
+def test_cloudtrail_as_athena_stores_it_is_the_same_records(tmp_path: Path, sample: Path,
+                                                            kind: str) -> None:
+    records = [_athena(_pruned(r)) for r in _records(sample)]
+    parquet = tmp_path / "20240801_000000_00031_abcde_0f1e2d3c.parquet"
+    pq.write_table(pa.Table.from_pylist(records), parquet)
+    schema = pq.read_schema(parquet)
+    assert "useridentity" in schema.names and "eventName" not in schema.names
+    assert schema.field("requestparameters").type == pa.string()
+    (loaded,) = _ingest(tmp_path / "a.duckdb", parquet)
+    assert _counts(loaded) == (len(records), len(records), 0, 0)
+    (again,) = _ingest(tmp_path / "a.duckdb", sample)
+    assert _counts(again) == (len(records), 0, len(records), 0)
+    assert again["kind"] == loaded["kind"] == kind

@@ -44,6 +44,7 @@ from auditlog.ingest.staging import (
     drop,
     note_headers,
 )
+from auditlog.ingest.standard import cloudtrail_athena
 from auditlog.sqltext import escape_ident, json_path, quote_ident, sql_list, sql_string
 from auditlog.store import first_line
 
@@ -717,10 +718,15 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
     top = _parquet_top(con, source)
     header = _parquet_names(top, names)
     physical = [t for _, t in top] if header is not names else [None] * len(names)
+    typed = dict(zip(names, types, strict=True))
+    int96 = {n for n, t, p in zip(names, types, physical, strict=True) if _int96(t, p)}
     if standard(set(names)):
-        _parquet_records(con, source, dict(zip(names, types, strict=True)),
-                         {n for n, t, p in zip(names, types, physical, strict=True)
-                          if _int96(t, p)})
+        _parquet_records(con, source, typed, int96)
+        return IN_DOCS
+    if cloudtrail_athena.is_table(typed) and standard(
+            {cloudtrail_athena.TOP.get(n, n) for n in names}):
+        # CloudTrail records as Athena and Glue store them, their names folded.
+        _parquet_records(con, source, typed, int96, cloudtrail_athena.record_sql(typed))
         return IN_DOCS
     values = [_parquet_value(n, t, p) for n, t, p in zip(names, types, physical, strict=True)]
     instants = frozenset(i for i, (t, p) in enumerate(zip(types, physical, strict=True))
@@ -871,7 +877,8 @@ def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names
 
 
 def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
-                     types: dict[str, str], int96: set[str]) -> None:
+                     types: dict[str, str], int96: set[str], record: str | None = None,
+                     ) -> None:
     """Each row as the JSON object it was before it was stored as Parquet: structs as
     objects, lists as arrays, maps as objects, a UTC timestamp column (OCSF `time_dt`)
     as ISO 8601 with `Z` (JSON would otherwise write it in the session's zone). A column
@@ -886,11 +893,12 @@ def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
         return column
 
     row = "struct_pack(" + ", ".join(f"{quote_ident(n)} := {value(n)}" for n in types) + ")"
+    record = record or f"to_json({row})"  # `record`: the row's JSON, told otherwise
     con.execute(
         f"""
         CREATE TEMP TABLE {DOCS} AS
         SELECT file_row_number + 1 AS _row, 'row ' || (file_row_number + 1) AS _loc,
-               CAST(json_strip_nulls(to_json({row})) AS VARCHAR) AS _raw,
+               CAST(json_strip_nulls({record}) AS VARCHAR) AS _raw,
                CAST(NULL AS VARCHAR) AS _bad
         FROM read_parquet($path, file_row_number = true, hive_partitioning = false)
         """,
