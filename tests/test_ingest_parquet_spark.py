@@ -125,3 +125,39 @@ def test_an_iceberg_table_loads_its_data_files_not_its_metadata(tmp_path: Path) 
     assert [(e["path"], e["loaded"]) for e in json.loads(result.stdout)] == [(str(part), 1)]
     assert result.stderr.startswith(
         f"note: passed over 5 Spark/Hadoop bookkeeping entries in {table} ")
+
+
+CSV_HEADER = "charge_id,ts,product,amount"
+
+
+def test_a_partitioned_csv_table_reads_its_folders_as_text_columns(tmp_path: Path) -> None:
+    """Spark writes CSV partitioned as it writes Parquet. DuckDB's CSV reader typed a
+    `dt=` folder as a DATE column, which failed the load with a database error; each of
+    the CSV readers (the lazy view, the table a malformed record needs, the salvage of
+    a file with mixed line endings, the JSON rows of a wide file) gives every record
+    the folders' columns as text, and a quarantined record keeps its file line."""
+    root = tmp_path / "charges" / "account=00123"
+    files = {
+        "dt=2026-04-01": f"{CSV_HEADER}\nC1,2026-04-01T10:00:00Z,P,1.00\nC2,x,P,1.00\n",
+        "dt=2026-04-02": f"{CSV_HEADER}\nC3,2026-04-02T10:00:00Z,P,1.00\n\"C4,P\n",
+        "dt=2026-04-03": f"\ufeff{CSV_HEADER}\r\nC5,2026-04-03T10:00:00Z,P,1.00\n",
+        "dt=2026-04-04": ",".join([CSV_HEADER] + [f"x{i}" for i in range(210)]) + "\n"
+                         + ",".join(["C6", "2026-04-04T10:00:00Z", "P", "1.00"]
+                                    + ["v"] * 210) + "\n",
+    }
+    for folder, text in files.items():
+        (root / folder).mkdir(parents=True)
+        (root / folder / "part-00000-5e3c-c000.csv").write_text(text, encoding="utf-8")
+    db = tmp_path / "a.duckdb"
+    result = runner.invoke(app, ["ingest", str(tmp_path / "charges"), "--db", str(db),
+                                 "--kind", "charges", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [(e["rows_read"], e["loaded"], e["quarantined"])
+            for e in json.loads(result.stdout)] == [(2, 1, 1), (2, 1, 1), (1, 1, 0), (1, 1, 0)]
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute(
+        "SELECT charge_id, account, extra->>'dt' FROM charges ORDER BY 1").fetchall() == [
+        ("C1", "00123", "2026-04-01"), ("C3", "00123", "2026-04-02"),
+        ("C5", "00123", "2026-04-03"), ("C6", "00123", "2026-04-04")]
+    assert con.execute("SELECT location, raw FROM quarantine ORDER BY raw"
+                       ).fetchall() == [("record 2", '"C4,P'), ("line 3", "C2,x,P,1.00")]

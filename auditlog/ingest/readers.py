@@ -117,7 +117,7 @@ def stage(
         if source.format in ("csv", "tsv"):
             if len(probe[0] if probe else []) > WIDE:
                 # Too wide for column-by-column SQL: read as JSON rows (see validate.WIDE).
-                salvage.stage_delimited(con, source, as_docs=True)
+                _partition_docs(con, source, salvage.stage_delimited(con, source, as_docs=True))
                 return IN_DOCS
             return [_stage_csv_view(con, source) if lazy else _stage_csv(con, source)]
         flaw = None if source.gzipped else parquet_damage.flaw(source.path)
@@ -208,7 +208,12 @@ def _salvage(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged] 
 
 
 def _salvage_delimited(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
-    return Staged(columns=salvage.stage_delimited(con, source), style="text")
+    header = salvage.stage_delimited(con, source)
+    for i, (name, value) in enumerate(partitions(source.path, header), start=len(header)):
+        # A record's columns of its partition folders (`partitions`), as a table's.
+        con.execute(f"ALTER TABLE {STAGE} ADD COLUMN {_ident(i)} VARCHAR DEFAULT {value}")
+        header = [*header, name]
+    return Staged(columns=header, style="text")
 
 
 # What DuckDB's readers raise for a file that is not what its name says. Other errors (a
@@ -277,7 +282,7 @@ def _lines_sql(source: InputFile) -> str:
     return (
         f"read_csv({sql_string(str(source.path))}, columns = {{'raw': 'VARCHAR'}}, "
         "header = false, delim = chr(0), quote = '', escape = '', auto_detect = false, "
-        f"max_line_size = {MAX_LINE_BYTES}, "
+        f"max_line_size = {MAX_LINE_BYTES}, hive_partitioning = false, "
         f"compression = '{'gzip' if source.gzipped else 'none'}')"
     )
 
@@ -405,7 +410,7 @@ def _concatenated(con: duckdb.DuckDBPyConnection, source: InputFile) -> bool:
 def _json_objects_sql(source: InputFile, json_format: str = "unstructured") -> str:
     return (
         f"read_json_objects({sql_string(str(source.path))}, format = '{json_format}', "
-        f"maximum_object_size = {MAX_JSON_BYTES}, "
+        f"maximum_object_size = {MAX_JSON_BYTES}, hive_partitioning = false, "
         f"compression = '{'gzip' if source.gzipped else 'none'}')"
     )
 
@@ -515,13 +520,16 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
 def _csv_sql(source: InputFile) -> str:
     # All text, header on, RFC 4180 quoting (quoted fields may span lines). Malformed
     # records (wrong field count, broken quotes) go to DuckDB's reject table instead of
-    # failing the file, so they can be quarantined with their line.
+    # failing the file, so they can be quarantined with their line. DuckDB's Hive
+    # partitioning is off (for every reader here): it would add a `dt=2026-04-01/` folder
+    # as a DATE column; `partitions` adds it as text.
     delimiter = "chr(9)" if source.format == "tsv" else "','"
     return (
         f"read_csv({sql_string(str(source.path))}, header = true, all_varchar = true, "
         f"delim = {delimiter}, quote = '\"', escape = '\"', "
         f"compression = '{'gzip' if source.gzipped else 'none'}', "
         f"max_line_size = {MAX_LINE_BYTES}, null_padding = false, store_rejects = true, "
+        "hive_partitioning = false, "
         f"rejects_scan = '{CSV_SCANS}', rejects_table = '{CSV_REJECTS}')"
     )
 
@@ -542,8 +550,12 @@ def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged
     csv = _csv_sql(source)
     names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {csv}").fetchall()]
     header = _header(source, names)
-    fields = _fields(names)
     test = header_test(header)
+    # A record's text is its own fields (csv_lines places it by them), without the
+    # columns its partition folders add.
+    raw = f"CAST({_json_record(header, map(_ident, range(len(header))))} AS VARCHAR)"
+    fields = _fields(names) + _partition_fields(source, header)
+    header = header + [name for name, _ in partitions(source.path, header)]
     numbered = f"SELECT row_number() OVER () AS _ord, {fields} FROM {csv}"
     con.execute(
         f"""
@@ -552,7 +564,6 @@ def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged
         FROM ({numbered}) WHERE NOT ({test})
         """
     )
-    raw = f"CAST({_json_record(header, map(_ident, range(len(header))))} AS VARCHAR)"
     scan = (f"SELECT {test} AS _blank, CAST(NULL AS VARCHAR) AS _bad, * "
             f"FROM (SELECT {fields} FROM {csv})")
     return Staged(columns=header, style="text", raw=raw, lazy=True, scan=scan,
@@ -649,12 +660,13 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     header = _header(source, names)
     records = _number_records(con, [record for record, *_ in rejects])
     raw = _json_record(header, map(_ident, range(len(header))))
+    folders = _partition_fields(source, header)
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
         SELECT _row, 'record ' || _row AS _loc, CAST({raw} AS VARCHAR) AS _raw,
                CAST(NULL AS VARCHAR) AS _bad, * EXCLUDE (_row)
-        FROM (SELECT {records} AS _row, {_fields(names)}
+        FROM (SELECT {records} AS _row, {_fields(names)}{folders}
               FROM {CSV} {f"JOIN {RECORD_NUMBERS} USING (_ord)" if rejects else ""})
         ORDER BY 1
         """
@@ -671,7 +683,26 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
             f"INSERT INTO {STAGE} (_row, _loc, _raw, _bad{columns}) VALUES (?, ?, ?, ?{nulls})",
             [record, f"record {record}", csv_line, f"malformed CSV record: {message}"],
         )
-    return Staged(columns=header, style="text")
+    return Staged(columns=header + [n for n, _ in partitions(source.path, header)],
+                  style="text")
+
+
+def _partition_docs(con: duckdb.DuckDBPyConnection, source: InputFile,
+                    header: list[str]) -> None:
+    """A wide delimited file's records, JSON objects in `DOCS`, with the members its
+    partition folders give them (`partitions`), after its own."""
+    found = partitions(source.path, header)
+    if found:
+        members = ", ".join(f"{sql_string(name)}, {value}" for name, value in found)
+        con.execute(f"UPDATE {DOCS} SET _raw = CAST(json_merge_patch(_raw, "
+                    f"json_object({members})) AS VARCHAR) WHERE _bad IS NULL")
+
+
+def _partition_fields(source: InputFile, header: list[str]) -> str:
+    """`, <value> AS c<N>, ...`: the columns a delimited file's partition folders give
+    each of its records (`partitions`), after its own `header`."""
+    return "".join(f", {value} AS {_ident(i)}" for i, (_, value) in enumerate(
+        partitions(source.path, header), start=len(header)))
 
 
 def _number_records(con: duckdb.DuckDBPyConnection, rejected: list[int]) -> str:
