@@ -93,3 +93,19 @@ def test_a_folder_mixing_parquet_and_csv_loads_every_file(tmp_path: Path) -> Non
     con = duckdb.connect(str(tmp_path / "a.duckdb"), read_only=True)
     assert con.execute("SELECT list(charge_id ORDER BY charge_id), sum(amount) "
                        "FROM charges").fetchone() == (["C1", "C2", "C3"], 6)
+
+
+def test_no_rows_under_columns_of_no_kind_is_an_empty_file(tmp_path: Path) -> None:
+    # A file with no row at all is empty whatever its columns; with a row, its columns
+    # must still tell its kind.
+    parquet = tmp_path / "export.parquet"
+    pq.write_table(pa.schema([("foo", pa.string()), ("bar", pa.int64())]).empty_table(),
+                   parquet)
+    csv = tmp_path / "export.csv"
+    csv.write_text("foo,bar\n")
+    assert _ingest(tmp_path / "a.duckdb", parquet, csv) == [
+        {"kind": "empty", "rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0}] * 2
+    csv.write_text("foo,bar\n1,2\n")
+    result = runner.invoke(app, ["ingest", str(csv), "--db", str(tmp_path / "b.duckdb")])
+    assert type(result.exception).__name__ == "InputError"
+    assert "cannot tell which kind of log this is" in str(result.exception)
