@@ -105,6 +105,9 @@ def test_a_folder_of_nothing_but_bookkeeping_has_nothing_to_load(tmp_path: Path)
     result = runner.invoke(app, ["ingest", str(root), "--db", str(tmp_path / "a.duckdb")])
     assert type(result.exception).__name__ == "InputError"
     assert str(result.exception).startswith(f"no log files found in {root}; ")
+    assert str(result.exception).endswith(
+        f"(it passed over 1 Spark/Hadoop bookkeeping entry in {root} (job markers, "
+        "checksums, temporary output, table metadata; no logs): _SUCCESS)")
 
 
 def test_an_iceberg_table_loads_its_data_files_not_its_metadata(tmp_path: Path) -> None:

@@ -433,8 +433,9 @@ def discover(paths: list[Path], *, strict: bool = False) -> Discovered:
                 f"reads (tried {describe_tried()}): "
                 + "; ".join(f"{s.path} ({s.reason})" for s in skipped)
             )
+        unread = "; ".join(str(h) for h in hidden)
         raise InputError(f"no log files found in {where}; auditlog reads "
-                         f"{describe_tried()}")
+                         f"{describe_tried()}" + (f" (it {unread})" if unread else ""))
     return Discovered(found, skipped, hidden)
 
 
