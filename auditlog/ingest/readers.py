@@ -17,7 +17,9 @@ from __future__ import annotations
 import bisect
 import json
 import re
+import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -729,7 +731,8 @@ def _number_records(con: duckdb.DuckDBPyConnection, rejected: list[int]) -> str:
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
-                   standard: Standard, lazy: bool) -> list[Staged] | Records:
+                   standard: Standard, lazy: bool,
+                   folders: Path | None = None) -> list[Staged] | Records:
     """Native columns → `STAGE`, lazily (a view, as for CSV) unless a mapping rewrites
     it; the rows of a standard format (OCSF as AWS Security Lake stores it: struct
     columns `metadata`, `actor`, `api`, ...) → `DOCS` as JSON objects, for their adapter
@@ -737,9 +740,13 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
 
     Every read of the file turns DuckDB's Hive partitioning off: it would add the
     partition folders' values as typed columns (`account=00123/` as the number 123);
-    `partitions` adds them as the folders spell them, to native rows only."""
+    `partitions` adds them as the folders spell them, to native rows only (the folders
+    of `folders`, the file's own path, when `source` is a copy of it: `_stage_int96`)."""
     if _without_columns(source):
         return _no_columns(con, source)
+    int96 = _int96_columns(con, source) if folders is None else []
+    if int96:
+        return _stage_int96(con, source, standard, int96)
     described = con.execute(
         "DESCRIBE SELECT * FROM read_parquet($path, hive_partitioning = false)",
         {"path": str(source.path)},
@@ -748,21 +755,18 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
     types = [row[1] for row in described]
     top = _parquet_top(con, source)
     header = _parquet_names(top, names)
-    physical = [t for _, t in top] if header is not names else [None] * len(names)
     typed = dict(zip(names, types, strict=True))
-    int96 = {n for n, t, p in zip(names, types, physical, strict=True) if _int96(t, p)}
     if standard(set(names)):
-        _parquet_records(con, source, typed, int96)
+        _parquet_records(con, source, typed)
         return IN_DOCS
     if cloudtrail_athena.is_table(typed) and standard(
             {cloudtrail_athena.TOP.get(n, n) for n in names}):
         # CloudTrail records as Athena and Glue store them, their names folded.
-        _parquet_records(con, source, typed, int96, cloudtrail_athena.record_sql(typed))
+        _parquet_records(con, source, typed, cloudtrail_athena.record_sql(typed))
         return IN_DOCS
-    values = [_parquet_value(n, t, p) for n, t, p in zip(names, types, physical, strict=True)]
-    instants = frozenset(i for i, (t, p) in enumerate(zip(types, physical, strict=True))
-                         if t == "TIMESTAMP WITH TIME ZONE" or _int96(t, p))
-    for name, value in partitions(source.path, header):
+    values = [_parquet_value(n, t) for n, t in zip(names, types, strict=True)]
+    instants = frozenset(i for i, t in enumerate(types) if t == "TIMESTAMP WITH TIME ZONE")
+    for name, value in partitions(folders or source.path, header):
         header, values = [*header, name], [*values, value]
     fields = ", ".join(f"{v} AS {_ident(i)}" for i, v in enumerate(values))
     if lazy:
@@ -831,22 +835,45 @@ def _no_columns(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
     return IN_DOCS
 
 
-def _int96(duckdb_type: str, physical: str | None) -> bool:
-    """Whether a column is a legacy INT96 timestamp (Spark, Hive, Impala): DuckDB reads
-    it as a TIMESTAMP without zone, but Spark and Hive write it as the UTC instant, so
-    it is one (read in UTC whatever --tz says, and no naive time to announce)."""
-    return physical == "INT96" and duckdb_type.startswith("TIMESTAMP")
+def _int96_columns(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[str]:
+    """The top-level columns that are legacy INT96 timestamps (Spark, Hive, Impala)."""
+    return [name for name, physical in _parquet_top(con, source) if physical == "INT96"]
 
 
-def _parquet_value(name: str, duckdb_type: str, physical: str | None) -> str:
-    """The SQL of a native column's value as staged: an INT96 timestamp as its UTC
-    instant (`_int96`); a BYTE_ARRAY column without a string annotation (DuckDB's BLOB:
-    how Impala and older Spark and Hive write strings) as the UTF-8 text it holds, or,
-    when it holds none, DuckDB's text of its bytes (`\\xFF`), so no value is lost;
-    anything else as it is."""
+def _stage_int96(con: duckdb.DuckDBPyConnection, source: InputFile, standard: Standard,
+                 columns: list[str]) -> list[Staged] | Records:
+    """A file with INT96 timestamp `columns`, staged from a copy of it in which they are
+    TIMESTAMP(MICROS) adjusted to UTC. Spark and Hive write INT96 as the UTC instant, so
+    it is one (read whatever --tz says, no naive time to announce); and DuckDB reads
+    INT96 at nanoseconds, refusing the whole file for a date past 2262 (Spark's
+    `9999-12-31` of "never"), which microseconds hold. The copy is staged as tables
+    (never a view over it) and removed."""
+    import pyarrow as pa  # here: only a file with INT96 columns pays for the import
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(source.path, coerce_int96_timestamp_unit="us")
+    except (OSError, ValueError):  # (pyarrow's ArrowInvalid is a ValueError)
+        raise InputError(f"the file {parquet_damage.damage(source.path)}",
+                         source=source.display) from None
+    utc = pa.timestamp("us", tz="UTC")
+    fields = [pa.field(f.name, utc, f.nullable, f.metadata) if f.name in columns
+              and pa.types.is_timestamp(f.type) else f for f in table.schema]
+    table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    with tempfile.TemporaryDirectory(prefix="auditlog-int96-") as folder:
+        copy = Path(folder) / source.path.name
+        pq.write_table(table, copy)
+        del table
+        return _stage_parquet(con, replace(source, path=copy, label=source.display),
+                              standard, lazy=False, folders=source.path)
+
+
+def _parquet_value(name: str, duckdb_type: str) -> str:
+    """The SQL of a native column's value as staged: a BYTE_ARRAY column without a
+    string annotation (DuckDB's BLOB: how Impala and older Spark and Hive write
+    strings) as the UTF-8 text it holds, or, when it holds none, DuckDB's text of its
+    bytes (`\\xFF`), so no value is lost; anything else as it is."""
     column = f'"{escape_ident(name)}"'
-    if _int96(duckdb_type, physical):
-        return f"timezone('UTC', {column})"
     if duckdb_type == "BLOB":
         return f"coalesce(try(decode({column})), CAST({column} AS VARCHAR))"
     return column
@@ -908,8 +935,7 @@ def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names
 
 
 def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
-                     types: dict[str, str], int96: set[str], record: str | None = None,
-                     ) -> None:
+                     types: dict[str, str], record: str | None = None) -> None:
     """Each row as the JSON object it was before it was stored as Parquet: structs as
     objects, lists as arrays, maps as objects, a UTC timestamp column (OCSF `time_dt`)
     as ISO 8601 with `Z` (JSON would otherwise write it in the session's zone). A column
@@ -919,8 +945,6 @@ def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
         column = f'"{escape_ident(name)}"'
         if types[name] == "TIMESTAMP WITH TIME ZONE":
             return f"strftime(timezone('UTC', {column}), '%Y-%m-%dT%H:%M:%S.%gZ')"
-        if name in int96:  # the UTC instant, without its zone (_int96)
-            return f"strftime({column}, '%Y-%m-%dT%H:%M:%S.%gZ')"
         return column
 
     row = "struct_pack(" + ", ".join(f"{quote_ident(n)} := {value(n)}" for n in types) + ")"
