@@ -48,7 +48,7 @@ def _lines_sql(source: InputFile) -> str:
     return (
         f"read_csv({sql_string(str(source.path))}, columns = {{'raw': 'VARCHAR'}}, "
         "header = false, delim = chr(0), quote = '', escape = '', auto_detect = false, "
-        f"max_line_size = {MAX_LINE_BYTES}, "
+        f"max_line_size = {MAX_LINE_BYTES}, hive_partitioning = false, "
         f"compression = '{'gzip' if source.gzipped else 'none'}')"
     )
 

@@ -69,20 +69,72 @@ class Unrecognized:
 class Hidden:
     """The hidden files and folders (a name starting with '.') below a directory given,
     passed over unread: `.DS_Store`, `.git/`. Each is named, relative to `folder`, a
-    folder once with a trailing '/', so that what is not loaded is said."""
+    folder once with a trailing '/', so that what is not loaded is said. `bookkeeping`
+    lists, the same way, the files a Spark or Hadoop job writes beside its output
+    (`_SUCCESS`, `_committed_*`, `.part-*.crc`, `_temporary/`: see BOOKKEEPING), passed
+    over too: they are no log, and an empty `_SUCCESS` is no empty log either."""
 
     folder: Path
     entries: list[str]
+    bookkeeping: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        shown = ", ".join(self.entries[:SHOWN_HIDDEN]) + (
-            f" and {len(self.entries) - SHOWN_HIDDEN:,} more"
-            if len(self.entries) > SHOWN_HIDDEN else "")
-        return (f"passed over what is hidden in {self.folder} (a name starting with '.'), "
-                f"unread: {shown}; name a file on the command line to load it")
+        said = []
+        if self.bookkeeping:
+            files = len(self.bookkeeping)
+            said.append(
+                f"passed over {files:,} Spark/Hadoop bookkeeping "
+                f"{'entry' if files == 1 else 'entries'} in {self.folder} (job markers, "
+                f"checksums, temporary output, table metadata; no logs): "
+                f"{_shown(self.bookkeeping)}")
+        if self.entries:
+            said.append(
+                f"passed over what is hidden in {self.folder} (a name starting with '.'), "
+                f"unread: {_shown(self.entries)}; name a file on the command line to load it")
+        return "; ".join(said)
 
 
 SHOWN_HIDDEN = 5
+
+
+def _shown(entries: list[str]) -> str:
+    return ", ".join(entries[:SHOWN_HIDDEN]) + (
+        f" and {len(entries) - SHOWN_HIDDEN:,} more" if len(entries) > SHOWN_HIDDEN else "")
+
+
+# What Spark, Hadoop and Hive write beside a job's output files (the names Hadoop's
+# FileInputFormat itself passes over): commit markers (`_SUCCESS`, Databricks'
+# `_committed_<id>` and `_started_<id>`), Parquet summary files (`_metadata`,
+# `_common_metadata`: footers of other files, no rows of their own), checksums
+# (`.<file>.crc`), the folders of unfinished or staged output and of table logs, and
+# the empty objects S3 tools write for a folder (`dt=2026-04-01_$folder$`), and an
+# Iceberg table's metadata files (ICEBERG_METADATA).
+BOOKKEEPING_FILES = frozenset({"_SUCCESS", "_FAILED", "_metadata", "_common_metadata"})
+BOOKKEEPING_PREFIXES = ("_committed_", "_started_")
+BOOKKEEPING_FOLDERS = frozenset({"_temporary", "_spark_metadata", "_delta_log",
+                                 "_impala_insert_staging", ".hive-staging", ".spark-staging"})
+
+
+def bookkeeping(name: str, *, folder: bool) -> bool:
+    """Whether a file (or, with `folder`, a folder) of this name is a Spark/Hadoop job's
+    bookkeeping rather than its output."""
+    if folder:
+        return name in BOOKKEEPING_FOLDERS or name.startswith(
+            (".hive-staging_", ".spark-staging-"))
+    return (name in BOOKKEEPING_FILES or name.startswith(BOOKKEEPING_PREFIXES)
+            or name.endswith("_$folder$")
+            or (name.startswith(".") and name.endswith(".crc"))
+            or ICEBERG_METADATA.fullmatch(name) is not None)
+
+
+# An Apache Iceberg table's metadata beside its data files: table metadata
+# (`v3.metadata.json`, `00002-<uuid>.metadata.json`, gzip-compressed `.gz.metadata.json`),
+# the Hadoop catalog's `version-hint.text`, manifest lists (`snap-<id>-<n>-<uuid>.avro`)
+# and manifests (`<uuid>-m0.avro`). JSON that is no log, which would otherwise fail the
+# load for want of a kind.
+ICEBERG_METADATA = re.compile(
+    r"(v[0-9]+|[0-9]{5}-[0-9a-f-]{36})(\.gz)?\.metadata\.json(\.gz)?|version-hint\.text"
+    r"|snap-[0-9]+-[0-9]+-[0-9a-f-]{36}\.avro|[0-9a-f-]{36}-m[0-9]+\.avro")
 
 
 @dataclass(frozen=True)
@@ -337,20 +389,25 @@ def discover(paths: list[Path], *, strict: bool = False) -> Discovered:
     for path in paths:
         if path.is_dir():
             passed_over: dict[str, None] = {}
+            kept_by_jobs: dict[str, None] = {}
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
                 parts = child.relative_to(path).parts
-                at = next((i for i, part in enumerate(parts) if part.startswith(".")), None)
+                last = len(parts) - 1
+                at = next((i for i, part in enumerate(parts)
+                           if part.startswith(".") or bookkeeping(part, folder=i < last)),
+                          None)
                 if at is not None:
-                    passed_over["/".join(parts[:at + 1]) + ("/" if at < len(parts) - 1
-                                                            else "")] = None
+                    entry = "/".join(parts[:at + 1]) + ("/" if at < last else "")
+                    job = bookkeeping(parts[at], folder=at < last)
+                    (kept_by_jobs if job else passed_over)[entry] = None
                     continue
                 told = identify(child)
                 if isinstance(told, InputFile):
                     found.append(told)
                 else:
                     skipped.append(told)
-            if passed_over:
-                hidden.append(Hidden(path, list(passed_over)))
+            if passed_over or kept_by_jobs:
+                hidden.append(Hidden(path, list(passed_over), list(kept_by_jobs)))
         elif path.is_file():
             told = identify(path)
             if isinstance(told, Unrecognized):
@@ -376,8 +433,9 @@ def discover(paths: list[Path], *, strict: bool = False) -> Discovered:
                 f"reads (tried {describe_tried()}): "
                 + "; ".join(f"{s.path} ({s.reason})" for s in skipped)
             )
+        unread = "; ".join(str(h) for h in hidden)
         raise InputError(f"no log files found in {where}; auditlog reads "
-                         f"{describe_tried()}")
+                         f"{describe_tried()}" + (f" (it {unread})" if unread else ""))
     return Discovered(found, skipped, hidden)
 
 

@@ -377,7 +377,21 @@ def _kind_of(
         return KINDS[kind_name]
     if not staged.columns and _is_empty(con, staged):
         return None
-    return detect_kind(staged.columns, source.display)
+    try:
+        return detect_kind(staged.columns, source.display)
+    except InputError:
+        # Columns of no kind and no row (a header-only CSV, a Parquet schema of zero
+        # rows): a file with no row at all, whatever its columns, is empty.
+        if _has_no_row(con, staged):
+            return None
+        raise
+
+
+def _has_no_row(con: duckdb.DuckDBPyConnection, staged: Staged) -> bool:
+    """No row in the staged table (or view), asking for one row only."""
+    ((rows,),) = con.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {staged.table} LIMIT 1)").fetchall()
+    return rows == 0
 
 
 def _zone_for(

@@ -17,7 +17,11 @@ from __future__ import annotations
 import bisect
 import json
 import re
+import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import unquote
 
 import duckdb
 
@@ -42,6 +46,7 @@ from auditlog.ingest.staging import (
     drop,
     note_headers,
 )
+from auditlog.ingest.standard import cloudtrail_athena
 from auditlog.sqltext import escape_ident, json_path, quote_ident, sql_list, sql_string
 from auditlog.store import first_line
 
@@ -114,7 +119,7 @@ def stage(
         if source.format in ("csv", "tsv"):
             if len(probe[0] if probe else []) > WIDE:
                 # Too wide for column-by-column SQL: read as JSON rows (see validate.WIDE).
-                salvage.stage_delimited(con, source, as_docs=True)
+                _partition_docs(con, source, salvage.stage_delimited(con, source, as_docs=True))
                 return IN_DOCS
             return [_stage_csv_view(con, source) if lazy else _stage_csv(con, source)]
         flaw = None if source.gzipped else parquet_damage.flaw(source.path)
@@ -205,7 +210,12 @@ def _salvage(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[Staged] 
 
 
 def _salvage_delimited(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
-    return Staged(columns=salvage.stage_delimited(con, source), style="text")
+    header = salvage.stage_delimited(con, source)
+    for i, (name, value) in enumerate(partitions(source.path, header), start=len(header)):
+        # A record's columns of its partition folders (`partitions`), as a table's.
+        con.execute(f"ALTER TABLE {STAGE} ADD COLUMN {_ident(i)} VARCHAR DEFAULT {value}")
+        header = [*header, name]
+    return Staged(columns=header, style="text")
 
 
 # What DuckDB's readers raise for a file that is not what its name says. Other errors (a
@@ -274,7 +284,7 @@ def _lines_sql(source: InputFile) -> str:
     return (
         f"read_csv({sql_string(str(source.path))}, columns = {{'raw': 'VARCHAR'}}, "
         "header = false, delim = chr(0), quote = '', escape = '', auto_detect = false, "
-        f"max_line_size = {MAX_LINE_BYTES}, "
+        f"max_line_size = {MAX_LINE_BYTES}, hive_partitioning = false, "
         f"compression = '{'gzip' if source.gzipped else 'none'}')"
     )
 
@@ -402,7 +412,7 @@ def _concatenated(con: duckdb.DuckDBPyConnection, source: InputFile) -> bool:
 def _json_objects_sql(source: InputFile, json_format: str = "unstructured") -> str:
     return (
         f"read_json_objects({sql_string(str(source.path))}, format = '{json_format}', "
-        f"maximum_object_size = {MAX_JSON_BYTES}, "
+        f"maximum_object_size = {MAX_JSON_BYTES}, hive_partitioning = false, "
         f"compression = '{'gzip' if source.gzipped else 'none'}')"
     )
 
@@ -512,13 +522,16 @@ def _stage_json(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
 def _csv_sql(source: InputFile) -> str:
     # All text, header on, RFC 4180 quoting (quoted fields may span lines). Malformed
     # records (wrong field count, broken quotes) go to DuckDB's reject table instead of
-    # failing the file, so they can be quarantined with their line.
+    # failing the file, so they can be quarantined with their line. DuckDB's Hive
+    # partitioning is off (for every reader here): it would add a `dt=2026-04-01/` folder
+    # as a DATE column; `partitions` adds it as text.
     delimiter = "chr(9)" if source.format == "tsv" else "','"
     return (
         f"read_csv({sql_string(str(source.path))}, header = true, all_varchar = true, "
         f"delim = {delimiter}, quote = '\"', escape = '\"', "
         f"compression = '{'gzip' if source.gzipped else 'none'}', "
         f"max_line_size = {MAX_LINE_BYTES}, null_padding = false, store_rejects = true, "
+        "hive_partitioning = false, "
         f"rejects_scan = '{CSV_SCANS}', rejects_table = '{CSV_REJECTS}')"
     )
 
@@ -539,8 +552,12 @@ def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged
     csv = _csv_sql(source)
     names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {csv}").fetchall()]
     header = _header(source, names)
-    fields = _fields(names)
     test = header_test(header)
+    # A record's text is its own fields (csv_lines places it by them), without the
+    # columns its partition folders add.
+    raw = f"CAST({_json_record(header, map(_ident, range(len(header))))} AS VARCHAR)"
+    fields = _fields(names) + _partition_fields(source, header)
+    header = header + [name for name, _ in partitions(source.path, header)]
     numbered = f"SELECT row_number() OVER () AS _ord, {fields} FROM {csv}"
     con.execute(
         f"""
@@ -549,7 +566,6 @@ def _stage_csv_view(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged
         FROM ({numbered}) WHERE NOT ({test})
         """
     )
-    raw = f"CAST({_json_record(header, map(_ident, range(len(header))))} AS VARCHAR)"
     scan = (f"SELECT {test} AS _blank, CAST(NULL AS VARCHAR) AS _bad, * "
             f"FROM (SELECT {fields} FROM {csv})")
     return Staged(columns=header, style="text", raw=raw, lazy=True, scan=scan,
@@ -646,12 +662,13 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
     header = _header(source, names)
     records = _number_records(con, [record for record, *_ in rejects])
     raw = _json_record(header, map(_ident, range(len(header))))
+    folders = _partition_fields(source, header)
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
         SELECT _row, 'record ' || _row AS _loc, CAST({raw} AS VARCHAR) AS _raw,
                CAST(NULL AS VARCHAR) AS _bad, * EXCLUDE (_row)
-        FROM (SELECT {records} AS _row, {_fields(names)}
+        FROM (SELECT {records} AS _row, {_fields(names)}{folders}
               FROM {CSV} {f"JOIN {RECORD_NUMBERS} USING (_ord)" if rejects else ""})
         ORDER BY 1
         """
@@ -668,7 +685,26 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, source: InputFile) -> Staged:
             f"INSERT INTO {STAGE} (_row, _loc, _raw, _bad{columns}) VALUES (?, ?, ?, ?{nulls})",
             [record, f"record {record}", csv_line, f"malformed CSV record: {message}"],
         )
-    return Staged(columns=header, style="text")
+    return Staged(columns=header + [n for n, _ in partitions(source.path, header)],
+                  style="text")
+
+
+def _partition_docs(con: duckdb.DuckDBPyConnection, source: InputFile,
+                    header: list[str]) -> None:
+    """A wide delimited file's records, JSON objects in `DOCS`, with the members its
+    partition folders give them (`partitions`), after its own."""
+    found = partitions(source.path, header)
+    if found:
+        members = ", ".join(f"{sql_string(name)}, {value}" for name, value in found)
+        con.execute(f"UPDATE {DOCS} SET _raw = CAST(json_merge_patch(_raw, "
+                    f"json_object({members})) AS VARCHAR) WHERE _bad IS NULL")
+
+
+def _partition_fields(source: InputFile, header: list[str]) -> str:
+    """`, <value> AS c<N>, ...`: the columns a delimited file's partition folders give
+    each of its records (`partitions`), after its own `header`."""
+    return "".join(f", {value} AS {_ident(i)}" for i, (_, value) in enumerate(
+        partitions(source.path, header), start=len(header)))
 
 
 def _number_records(con: duckdb.DuckDBPyConnection, rejected: list[int]) -> str:
@@ -695,44 +731,160 @@ def _number_records(con: duckdb.DuckDBPyConnection, rejected: list[int]) -> str:
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
-                   standard: Standard, lazy: bool) -> list[Staged] | Records:
+                   standard: Standard, lazy: bool,
+                   folders: Path | None = None) -> list[Staged] | Records:
     """Native columns → `STAGE`, lazily (a view, as for CSV) unless a mapping rewrites
     it; the rows of a standard format (OCSF as AWS Security Lake stores it: struct
     columns `metadata`, `actor`, `api`, ...) → `DOCS` as JSON objects, for their adapter
-    to read exactly as it reads the same events in JSON."""
+    to read exactly as it reads the same events in JSON.
+
+    Every read of the file turns DuckDB's Hive partitioning off: it would add the
+    partition folders' values as typed columns (`account=00123/` as the number 123);
+    `partitions` adds them as the folders spell them, to native rows only (the folders
+    of `folders`, the file's own path, when `source` is a copy of it: `_stage_int96`)."""
+    if _without_columns(source):
+        return _no_columns(con, source)
+    int96 = _int96_columns(con, source) if folders is None else []
+    if int96:
+        return _stage_int96(con, source, standard, int96)
     described = con.execute(
-        "DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(source.path)}
+        "DESCRIBE SELECT * FROM read_parquet($path, hive_partitioning = false)",
+        {"path": str(source.path)},
     ).fetchall()
     names = [row[0] for row in described]
+    types = [row[1] for row in described]
+    top = _parquet_top(con, source)
+    header = _parquet_names(top, names)
+    typed = dict(zip(names, types, strict=True))
     if standard(set(names)):
-        _parquet_records(con, source, {row[0]: row[1] for row in described})
+        _parquet_records(con, source, typed)
         return IN_DOCS
-    fields = ", ".join(f'"{escape_ident(n)}" AS {_ident(i)}' for i, n in enumerate(names))
-    instants = frozenset(i for i, row in enumerate(described)
-                         if row[1] == "TIMESTAMP WITH TIME ZONE")
-    header = _parquet_names(con, source, names)
+    if cloudtrail_athena.is_table(typed) and standard(
+            {cloudtrail_athena.TOP.get(n, n) for n in names}):
+        # CloudTrail records as Athena and Glue store them, their names folded.
+        _parquet_records(con, source, typed, cloudtrail_athena.record_sql(typed))
+        return IN_DOCS
+    values = [_parquet_value(n, t) for n, t in zip(names, types, strict=True)]
+    instants = frozenset(i for i, t in enumerate(types) if t == "TIMESTAMP WITH TIME ZONE")
+    for name, value in partitions(folders or source.path, header):
+        header, values = [*header, name], [*values, value]
+    fields = ", ".join(f"{v} AS {_ident(i)}" for i, v in enumerate(values))
     if lazy:
         return [_stage_parquet_view(con, source, header, fields, instants)]
-    raw = _json_record(header, (f'"{escape_ident(n)}"' for n in names))
+    raw = _json_record(header, values)
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
         SELECT file_row_number + 1 AS _row, 'row ' || (file_row_number + 1) AS _loc,
                CAST({raw} AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _bad, {fields}
-        FROM read_parquet($path, file_row_number = true) ORDER BY _row
+        FROM read_parquet($path, file_row_number = true, hive_partitioning = false) ORDER BY _row
         """,
         {"path": str(source.path)},
     )
     return [Staged(columns=header, style="native", instants=instants)]
 
 
-def _parquet_names(con: duckdb.DuckDBPyConnection, source: InputFile,
-                   names: list[str]) -> list[str]:
-    """The file's own top-level column names for DuckDB's `names` of them, as for a CSV
-    header (`_header`): DuckDB renames a name the schema repeats, also in another case
-    (`ts`, `TS_1`), and the values are kept and checked under the file's names."""
+# The folder name Hive and Spark give the partition of rows whose value is null.
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+def partitions(path: Path, columns: list[str]) -> list[tuple[str, str]]:
+    """The Hive partition columns the folders of `path` name (`dt=2026-04-01/`,
+    `system=crm/`, as Spark, Hive and Athena write a partitioned table), outermost
+    first, each with the SQL of its value: the folder's text, %-escapes undone, or NULL
+    for HIVE_NULL. A row holds them as columns of its own, so a name the contract knows
+    is read as that column and any other is kept in `extra`. A partition the file
+    itself holds a column of (in any case), or that an outer folder named already,
+    is left out: the file's own value is the row's."""
+    taken = {name.strip().lower() for name in columns}
+    found: list[tuple[str, str]] = []
+    for folder in path.absolute().parent.parts:
+        name, equals, value = folder.partition("=")
+        if not equals or not name.strip() or name.strip().lower() in taken:
+            continue
+        taken.add(name.strip().lower())
+        found.append((unquote(name).strip(), "CAST(NULL AS VARCHAR)" if value == HIVE_NULL
+                      else sql_string(unquote(value))))
+    return found
+
+
+def _without_columns(source: InputFile) -> bool:
+    """Whether the file's schema has no column, which DuckDB's reader (its schema and
+    metadata functions too) refuses as an error like any damage: asked of the footer
+    with pyarrow, which reads such a file."""
+    import pyarrow.parquet as pq  # here: only a Parquet file's load pays for the import
+
+    try:
+        return pq.read_metadata(source.path).num_columns == 0
+    except (OSError, ValueError):  # damaged: DuckDB's read says so, in our words
+        return False
+
+
+def _no_columns(con: duckdb.DuckDBPyConnection, source: InputFile) -> Records:
+    """A Parquet file whose schema has no column: with no rows either, an empty file, as
+    an empty JSON array is (no records: the kind `empty`); rows of no values are
+    refused, naming how many."""
+    import pyarrow.parquet as pq
+
+    rows = pq.read_metadata(source.path).num_rows
+    if rows:
+        raise InputError(f"the file has {rows:,} rows but no columns, so no values to read",
+                         source=source.display)
+    con.execute(f"CREATE TEMP TABLE {DOCS} (_row BIGINT, _loc VARCHAR, _raw VARCHAR, "
+                "_bad VARCHAR)")
+    return IN_DOCS
+
+
+def _int96_columns(con: duckdb.DuckDBPyConnection, source: InputFile) -> list[str]:
+    """The top-level columns that are legacy INT96 timestamps (Spark, Hive, Impala)."""
+    return [name for name, physical in _parquet_top(con, source) if physical == "INT96"]
+
+
+def _stage_int96(con: duckdb.DuckDBPyConnection, source: InputFile, standard: Standard,
+                 columns: list[str]) -> list[Staged] | Records:
+    """A file with INT96 timestamp `columns`, staged from a copy of it in which they are
+    TIMESTAMP(MICROS) adjusted to UTC. Spark and Hive write INT96 as the UTC instant, so
+    it is one (read whatever --tz says, no naive time to announce); and DuckDB reads
+    INT96 at nanoseconds, refusing the whole file for a date past 2262 (Spark's
+    `9999-12-31` of "never"), which microseconds hold. The copy is staged as tables
+    (never a view over it) and removed."""
+    import pyarrow as pa  # here: only a file with INT96 columns pays for the import
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(source.path, coerce_int96_timestamp_unit="us")
+    except (OSError, ValueError):  # (pyarrow's ArrowInvalid is a ValueError)
+        raise InputError(f"the file {parquet_damage.damage(source.path)}",
+                         source=source.display) from None
+    utc = pa.timestamp("us", tz="UTC")
+    fields = [pa.field(f.name, utc, f.nullable, f.metadata) if f.name in columns
+              and pa.types.is_timestamp(f.type) else f for f in table.schema]
+    table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    with tempfile.TemporaryDirectory(prefix="auditlog-int96-") as folder:
+        copy = Path(folder) / source.path.name
+        pq.write_table(table, copy)
+        del table
+        return _stage_parquet(con, replace(source, path=copy, label=source.display),
+                              standard, lazy=False, folders=source.path)
+
+
+def _parquet_value(name: str, duckdb_type: str) -> str:
+    """The SQL of a native column's value as staged: a BYTE_ARRAY column without a
+    string annotation (DuckDB's BLOB: how Impala and older Spark and Hive write
+    strings) as the UTF-8 text it holds, or, when it holds none, DuckDB's text of its
+    bytes (`\\xFF`), so no value is lost; anything else as it is."""
+    column = f'"{escape_ident(name)}"'
+    if duckdb_type == "BLOB":
+        return f"coalesce(try(decode({column})), CAST({column} AS VARCHAR))"
+    return column
+
+
+def _parquet_top(con: duckdb.DuckDBPyConnection,
+                 source: InputFile) -> list[tuple[str, str | None]]:
+    """The file's top-level columns as its schema names them, each with its physical
+    type (None for a group: a struct, list or map)."""
     schema = con.execute(
-        "SELECT name, coalesce(num_children, 0) FROM parquet_schema($path)",
+        "SELECT name, coalesce(num_children, 0), type FROM parquet_schema($path)",
         {"path": str(source.path)},
     ).fetchall()
 
@@ -742,14 +894,23 @@ def _parquet_names(con: duckdb.DuckDBPyConnection, source: InputFile,
             at = after(at)
         return at
 
-    top: list[str] = []
+    top: list[tuple[str, str | None]] = []
     at = 1  # row 0 is the schema's root
     while at < len(schema):
-        top.append(schema[at][0])
+        top.append((schema[at][0], schema[at][2] if not schema[at][1] else None))
         at = after(at)
+    return top
+
+
+def _parquet_names(top: list[tuple[str, str | None]], names: list[str]) -> list[str]:
+    """The file's own top-level column names (`top`) for DuckDB's `names` of them, as
+    for a CSV header (`_header`): DuckDB renames a name the schema repeats, also in
+    another case (`ts`, `TS_1`), and the values are kept and checked under the file's
+    names. `names` itself (the same list) when the two do not line up."""
     fits = len(top) == len(names) and all(
-        n == t or n.lower().startswith(t.lower() + "_") for n, t in zip(names, top, strict=True))
-    return top if fits else names
+        n == t or n.lower().startswith(t.lower() + "_")
+        for n, (t, _) in zip(names, top, strict=True))
+    return [t for t, _ in top] if fits else names
 
 
 def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names: list[str],
@@ -758,7 +919,7 @@ def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names
     typed rows read from an unnumbered parallel scan in file order (Staged.scan), with
     a row's text built from its fields only for the rows that are quarantined. A
     Parquet file has no malformed records, so the scan's numbering always holds."""
-    parquet = f"read_parquet({sql_string(str(source.path))}"
+    parquet = f"read_parquet({sql_string(str(source.path))}, hive_partitioning = false"
     con.execute(
         f"""
         CREATE TEMP VIEW {STAGE} AS
@@ -774,7 +935,7 @@ def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names
 
 
 def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
-                     types: dict[str, str]) -> None:
+                     types: dict[str, str], record: str | None = None) -> None:
     """Each row as the JSON object it was before it was stored as Parquet: structs as
     objects, lists as arrays, maps as objects, a UTC timestamp column (OCSF `time_dt`)
     as ISO 8601 with `Z` (JSON would otherwise write it in the session's zone). A column
@@ -787,13 +948,14 @@ def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
         return column
 
     row = "struct_pack(" + ", ".join(f"{quote_ident(n)} := {value(n)}" for n in types) + ")"
+    record = record or f"to_json({row})"  # `record`: the row's JSON, told otherwise
     con.execute(
         f"""
         CREATE TEMP TABLE {DOCS} AS
         SELECT file_row_number + 1 AS _row, 'row ' || (file_row_number + 1) AS _loc,
-               CAST(json_strip_nulls(to_json({row})) AS VARCHAR) AS _raw,
+               CAST(json_strip_nulls({record}) AS VARCHAR) AS _raw,
                CAST(NULL AS VARCHAR) AS _bad
-        FROM read_parquet($path, file_row_number = true)
+        FROM read_parquet($path, file_row_number = true, hive_partitioning = false)
         """,
         {"path": str(source.path)},
     )

@@ -27,7 +27,14 @@ import duckdb
 
 from auditlog.errors import InputError
 from auditlog.ingest.files import MAX_LINE_BYTES, InputFile
-from auditlog.ingest.staging import DOCS, SALVAGE_BATCH, SALVAGED, STAGE, WIDE, note_headers
+from auditlog.ingest.staging import (
+    CONTRACT_NAMES,
+    DOCS,
+    SALVAGE_BATCH,
+    SALVAGED,
+    STAGE,
+    note_headers,
+)
 
 BATCH = 50_000
 # Control characters a terminal could act on (C0 but tab and newline, DEL, C1): escaped
@@ -372,8 +379,7 @@ def stage_delimited(
                 f"({safe_text(delimiter.join(header))})",
                 source=source.display,
             )
-        if as_docs:
-            _refuse_wide_repeats(source, header)
+        repeats = _repeated(header) if as_docs else []
         columns = [] if as_docs else [f"c{i}" for i in range(len(header))]
         name = DOCS if as_docs else STAGE
         con.execute(
@@ -399,7 +405,7 @@ def stage_delimited(
                     number, f"record {number}", safe_text(lines.strip("\r\n")),
                     f"malformed CSV record: {_unsplit(fields)}", *[None] * len(header))
             else:
-                row, defect = _record(number, fields, header, delimiter)
+                row, defect = _record(number, fields, header, delimiter, repeats)
                 bad += defect
             table.add(row[:4] if as_docs else row)
         table.flush()
@@ -485,9 +491,12 @@ def _no_bom(lines: Iterable[str]) -> Iterator[str]:
 
 
 def _record(
-    number: int, fields: list[str], header: list[str], delimiter: str
+    number: int, fields: list[str], header: list[str], delimiter: str,
+    repeats: list[list[int]] | None = None,
 ) -> tuple[tuple[object, ...], bool]:
-    """A staged row for one record, and whether its bytes are not text."""
+    """A staged row for one record, and whether its bytes are not text. With `repeats`
+    (a wide file's columns of one name, `_repeated`), its JSON object has each such
+    name once, as `_one_of` says."""
     defects = [d for f in fields if (d := _defect(f.encode("utf-8", "surrogateescape")))]
     reason = defects[0] if defects else None
     kept = fields
@@ -498,29 +507,51 @@ def _record(
     if reason is None and len(kept) != len(header):
         reason = (f"malformed CSV record: expected {len(header)} fields, "
                   f"found {len(fields)}")
+    values: list[str | None] = [None] * len(header)
+    if reason is None:
+        values = [f if f != "" else None for f in kept]
+        members = list(zip(header, values, strict=True))
+        if repeats:
+            members, reason = _one_of(members, header, repeats)
     if reason is not None:
-        values: list[str | None] = [None] * len(header)
+        values = [None] * len(header)
         raw = safe_text(delimiter.join(fields))
     else:
-        values = [f if f != "" else None for f in kept]
         raw = "{" + ", ".join(
-            f"{json.dumps(name)}: {json.dumps(value)}" for name, value in zip(header, values,
-                                                                              strict=True)
-        ) + "}"
+            f"{json.dumps(name)}: {json.dumps(value)}" for name, value in members) + "}"
     return (number, f"record {number}", raw, reason, *values), bool(defects)
 
 
-def _refuse_wide_repeats(source: InputFile, header: list[str]) -> None:
-    """A header of more than WIDE columns that names a column twice is refused: such a
-    file is read as one JSON object per record (validate.WIDE), where a repeated name is
-    a repeated key, so each record would be quarantined even where its columns agree,
-    unlike a narrow file's (one value, the one the columns agree on)."""
-    seen: set[str] = set()
-    repeated = [n for n in header if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
-    if repeated:
-        names = ", ".join(json.dumps(n) for n in dict.fromkeys(repeated))
-        raise InputError(
-            f"cannot read as {source.format}: its header of {len(header):,} columns names "
-            f"{names} more than once, which auditlog reads only in files of at most {WIDE} "
-            "columns: rename the repeated columns or drop the columns not needed",
-            source=source.display)
+def _repeated(header: list[str]) -> list[list[int]]:
+    """The columns of each name a header gives more than once, the names the contract
+    knows (in any case) first, each in header order."""
+    at: dict[str, list[int]] = {}
+    for i, name in enumerate(header):
+        at.setdefault(name, []).append(i)
+    groups = [ix for ix in at.values() if len(ix) > 1]
+    return sorted(groups, key=lambda ix: (header[ix[0]].lower() not in CONTRACT_NAMES, ix[0]))
+
+
+def _one_of(members: list[tuple[str, str | None]], header: list[str],
+            repeats: list[list[int]]) -> tuple[list[tuple[str, str | None]], str | None]:
+    """A wide record's members with each repeated name once (a JSON object's keys are
+    unique), as validate reads a narrow file's repeated columns: the value is the first
+    that is not empty, and a record whose columns of one name hold different values
+    (trimmed, empty ones aside) is a conflict within the row, with validate's reason
+    (the row is quarantined, never one of the values silently kept)."""
+    reasons: list[str] = []
+    dropped: set[int] = set()
+    kept = list(members)
+    for ix in repeats:
+        given = [value for i in ix if (value := members[i][1]) is not None]
+        if len({value.strip() for value in given} - {""}) > 1:
+            name = header[ix[0]]
+            reasons.append(
+                f"conflicting values for {name.lower()} under the keys "
+                + ", ".join(header[i] for i in ix) if name.lower() in CONTRACT_NAMES
+                else f"conflicting values for {json.dumps(name)}, a column the header names "
+                "more than once (columns " + ", ".join(str(i + 1) for i in ix) + ")")
+        kept[ix[0]] = (header[ix[0]], given[0] if given else None)
+        dropped.update(ix[1:])
+    reason = "; ".join(reasons) or None
+    return [m for i, m in enumerate(kept) if i not in dropped], reason
