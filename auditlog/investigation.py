@@ -71,7 +71,7 @@ _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
                      "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders",
                      "BelowMicrosecond", "DateOnlyTimes", "IdSpellings", "UnknownResults",
-                     "Notice", "Notify"),
+                     "OtherExtras", "Notice", "Notify"),
                     "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
 }
@@ -188,6 +188,7 @@ class Investigation:
             FilteredRows,
             NaiveTimes,
             NoEvents,
+            OtherExtras,
             RepeatedHeaders,
             UnknownResults,
         )
@@ -209,6 +210,8 @@ class Investigation:
                 self.notify(DateOnlyTimes(result))
             if result.unknown_results:
                 self.notify(UnknownResults(result))
+            if result.other_extras:
+                self.notify(OtherExtras(result))
 
     # --- loading --------------------------------------------------------------------
 

@@ -106,6 +106,22 @@ class DateOnlyTimes:
 
 
 @dataclass(frozen=True)
+class OtherExtras:
+    """Rows of a file repeated rows already loaded from another export, the same in the
+    contract's columns and in every extra column both give, but with extra columns one
+    of them lacks (judge.variant): duplicates, the stored rows kept as they were."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.other_extras:,} row(s) of {self.file.path} repeat rows already "
+                "loaded from another export with other extra columns (the same in every "
+                "contract column and every extra column both give): counted as duplicates, "
+                "the stored rows kept with their own extra columns, this file's other extra "
+                "columns not added to them")
+
+
+@dataclass(frozen=True)
 class UnknownResults:
     """Requests of a file were logged only when received (a Kubernetes audit stage
     RequestReceived with no later stage): their outcome is unknown, stored as NULL."""
@@ -210,5 +226,5 @@ def _kinds_of(join: str) -> tuple[str, str]:
 
 Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | HiddenFiles
           | FilteredRows | NoEvents | RepeatedHeaders | BelowMicrosecond | DateOnlyTimes
-          | IdSpellings | UnknownResults)
+          | IdSpellings | UnknownResults | OtherExtras)
 Notify = Callable[[Notice], None]

@@ -347,3 +347,38 @@ def test_a_refund_list_read_after_ingest_says_rows_it_needs_were_quarantined(
     # An answer that reads no charges says nothing of them.
     account = runner.invoke(app, ["trace", "account", "svc-order", "--db", db])
     assert account.exit_code == 0 and "quarantined" not in account.stderr
+
+
+def test_a_reexport_with_other_extra_columns_repeats_its_charges_and_conflicts_where_they_differ(
+        tmp_path: Path) -> None:
+    # The same sales exported twice: the first with an invoice column, the second with a
+    # payment method instead and with Z3's invoice given otherwise. The contract's
+    # columns decide the identity: extra columns one export lacks make no conflict, a
+    # value both give and that differs does (both versions kept), and forgetting the
+    # first export alone would hand its rows to the second with the first's extras.
+    db = world(tmp_path)
+    lines = SALES.strip().splitlines()
+    first = [lines[0] + ",invoice"] + [f"{row},in_{row.split(',')[0]}" for row in lines[1:]]
+    second = [lines[0] + ",payment_method,invoice"] + [
+        f"{row},card,{'in_other' if row.startswith('Z3,') else ''}" for row in lines[1:]]
+    ingest(db, tmp_path / "charges-1.csv", "\n".join(first))
+    path = tmp_path / "charges-2.csv"
+    path.write_text("\n".join(second) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(path), "--db", db, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.stdout)
+    assert (report["rows_read"], report["loaded"], report["duplicates"],
+            report["quarantined"]) == (5, 0, 4, 1)
+    assert (f"4 row(s) of {path} repeat rows already loaded from another export with other "
+            "extra columns") in " ".join(result.stderr.split())
+    (conflict,) = json.loads(cli("quarantine", "--db", db, "-f", "json"))
+    assert "conflict: charge_id Z3 is already loaded from" in conflict["reason"]
+    assert "in_other" in conflict["raw"]
+    forget = runner.invoke(app, ["forget", str(tmp_path / "charges-1.csv"), "--db", db])
+    assert isinstance(forget.exception, AuditlogError)  # main() prints it, exit 2
+    assert "cannot be forgotten alone: 5 row(s) of" in str(forget.exception)
+    assert "with other extra columns" in str(forget.exception)
+    cli("forget", str(tmp_path / "charges-1.csv"), str(path), "--db", db)
+    (again,) = json.loads(cli("ingest", str(path), "--db", db, "--format", "json"))
+    assert (again["loaded"], again["duplicates"], again["quarantined"]) == (5, 0, 0)
+

@@ -95,6 +95,9 @@ class FileResult:
     # How many actions have no known result (Kubernetes requests logged only when
     # received, with no response): stored with result NULL, not as successes.
     unknown_results: int = 0
+    # How many rows repeated stored rows but for extra columns one export has and the
+    # other lacks: duplicates, the stored row's extra columns kept (judge.variant).
+    other_extras: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {name: value for name, value in asdict(self).items() if name in REPORTED}
@@ -319,7 +322,7 @@ def _load(
     mapping's `mapping:NAME`); by default the staged tables' standard format."""
     counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0,
               "naive_times": 0, "dst_resolved": 0, "below_microsecond": 0, "date_only": 0,
-              "unknown_results": 0,
+              "unknown_results": 0, "other_extras": 0,
               "repeated_headers": 0,
               "first_header_line": 0}
     kinds: list[str] = []
