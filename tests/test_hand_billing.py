@@ -382,3 +382,30 @@ def test_a_reexport_with_other_extra_columns_repeats_its_charges_and_conflicts_w
     (again,) = json.loads(cli("ingest", str(path), "--db", db, "--format", "json"))
     assert (again["loaded"], again["duplicates"], again["quarantined"]) == (5, 0, 0)
 
+
+def test_charges_with_dates_only_and_no_order_are_said_to_pair_by_the_day_not_by_a_skew(
+        tmp_path: Path) -> None:
+    # An export of invoice dates without order ids, read in Paris: each charge lands at
+    # its day's local midnight, 1 to 10 hours before its order. No clock runs behind,
+    # so no clock_skew_minutes is suggested; the answer says the charges carry dates.
+    db = world(tmp_path)
+    dated = "\n".join(
+        row if n == 0 else ",".join([row.split(",")[0], "2026-03-30"
+                                     if row.startswith("Z1,") else "2026-04-02",
+                                     *row.split(",")[2:]])
+        for n, row in enumerate(SALES.strip().splitlines()))
+    ingest(db, tmp_path / "charges.csv", dated, "--tz", "Europe/Paris")
+    cli("run", "--db", db)
+    result = runner.invoke(app, ["remediation", "--format", "json", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert {r["charge_id"] for r in json.loads(result.stdout)} == {
+        "Z1", "Z2", "Z3", "Z5", "Z6"}
+    warning = " ".join(result.stderr.split())
+    assert ("5 anomalous charges (Z1, Z2, Z3, Z5, Z6) carry a date only (no time of day, "
+            "read as their day's midnight) and were billed about 3 to 12 hours before an "
+            "order of their customer and product that no charge bills: their pairing with "
+            "an order rests on the day") in warning
+    assert "export the order_id with each charge, or its time of day" in warning
+    assert "--param clock_skew_minutes" not in warning
+    trace = runner.invoke(app, ["trace", "charge", "Z1", "--db", db])
+    assert "1 anomalous charge (Z1) carries a date only" in " ".join(trace.stderr.split())
