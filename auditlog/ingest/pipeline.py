@@ -52,6 +52,7 @@ from auditlog.ingest.judge import judge, siblings
 from auditlog.ingest.kept import keep_mapped, store_kept
 from auditlog.ingest.loading import NO_ZONE, record_file, record_naive, store_rows
 from auditlog.ingest.records import record_keys, stage_by_keys
+from auditlog.ingest.refund_accounts import fill_from_charges
 from auditlog.ingest.sources import read
 from auditlog.ingest.staging import DOCS, Staged, drop, drop_all, materialize
 from auditlog.ingest.standard.mapping import Mapping as ColumnMapping
@@ -299,6 +300,8 @@ def _ingest_file(
                      currency)
     mapped = [apply_mapping(con, materialize(con, s), mapping, file=source.display)
               for s in staged]
+    for table in mapped:  # a refund naming only its charge: that charge's account
+        fill_from_charges(con, table, mapping.name)
     filtered = sum(filtered_rows(con, s) for s in mapped)
     keep_mapped(con, mapped)  # the records the mapping read are kept verbatim (kept.py)
     result = _load(con, source, fingerprinted.sha256, mapped, kind_name, tz, chosen_tz, currency,
