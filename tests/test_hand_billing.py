@@ -369,8 +369,8 @@ def test_a_reexport_with_other_extra_columns_repeats_its_charges_and_conflicts_w
     (report,) = json.loads(result.stdout)
     assert (report["rows_read"], report["loaded"], report["duplicates"],
             report["quarantined"]) == (5, 0, 4, 1)
-    assert (f"4 row(s) of {path} repeat rows already loaded from another export with other "
-            "extra columns") in " ".join(result.stderr.split())
+    assert (f"4 row(s) of {path} repeat rows already loaded from another export (or "
+            "earlier in the file) with other extra columns") in " ".join(result.stderr.split())
     (conflict,) = json.loads(cli("quarantine", "--db", db, "-f", "json"))
     assert "conflict: charge_id Z3 is already loaded from" in conflict["reason"]
     assert "in_other" in conflict["raw"]
@@ -409,3 +409,31 @@ def test_charges_with_dates_only_and_no_order_are_said_to_pair_by_the_day_not_by
     assert "--param clock_skew_minutes" not in warning
     trace = runner.invoke(app, ["trace", "charge", "Z1", "--db", db])
     assert "1 anomalous charge (Z1) carries a date only" in " ".join(trace.stderr.split())
+
+
+def test_one_charge_told_with_and_without_an_extra_key_is_one_charge_in_any_format(
+        tmp_path: Path) -> None:
+    # JSON Lines leave a key out where a row has no value for it: the same charge twice
+    # in one file, once with a note and once without, is a duplicate, and a third time
+    # with another note a conflict. A CSV export of it whose note is the text "5" (JSON's
+    # 5) and that adds a column is a duplicate too.
+    db = world(tmp_path)
+    base = {"charge_id": "Z9", "ts": "2026-04-02T07:01:00Z", "account": "C9",
+            "product": "ADDON", "amount": "4.99", "currency": "EUR"}
+    rows = [{**base, "note": 5}, base, {**base, "note": 6}]
+    path = tmp_path / "charges.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(path), "--db", db, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.stdout)
+    assert (report["loaded"], report["duplicates"], report["quarantined"]) == (1, 1, 1)
+    assert f"1 row(s) of {path} repeat rows already loaded" in " ".join(result.stderr.split())
+    (conflict,) = json.loads(cli("quarantine", "--db", db, "-f", "json"))
+    assert conflict["reason"] == ("conflict: charge_id Z9 appears at line 1 of this file "
+                                  "with different content")
+    ingest(db, tmp_path / "charges.csv",
+           "charge_id,ts,account,product,amount,currency,note,channel_code\n"
+           "Z9,2026-04-02T07:01:00Z,C9,ADDON,4.990,EUR,5,web")
+    status = json.loads(cli("status", "--format", "json", "--db", db))
+    assert [(f["loaded"], f["duplicates"], f["quarantined"]) for f in status["files"]
+            if f["path"].endswith("charges.csv")] == [(0, 1, 0)]

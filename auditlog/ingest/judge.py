@@ -49,7 +49,15 @@ def _alike_but_extras(kind: Kind) -> str:
     shared_differ = (f"len(list_filter(json_keys(t.extra), lambda k: {_extra_text('s.extra')} "
                      f"IS NOT NULL AND {_extra_text('t.extra')} IS NOT NULL AND "
                      f"{_extra_text('s.extra')} <> {_extra_text('t.extra')})) = 0")
-    return (f"{contract} AND (s.extra IS NULL OR t.extra IS NULL OR {shared_differ})")
+
+    def given(extra: str) -> str:  # the extra columns a row gives a value in
+        return (f"list_sort(list_filter(coalesce(json_keys({extra}), []), "
+                f"lambda k: {_extra_text(extra)} IS NOT NULL))")
+
+    # Only rows that give other extra columns: with the same ones, the digests differ in
+    # the contract's columns, some of it (digits below the microsecond) not stored.
+    return (f"{contract} AND {given('s.extra')} <> {given('t.extra')} AND t._sub = 0 "
+            f"AND (s.extra IS NULL OR t.extra IS NULL OR {shared_differ})")
 
 
 def _position_word(format_: str) -> str:
@@ -186,6 +194,24 @@ def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] 
         UPDATE {VERDICT} AS v SET verdict = 'duplicate', reason = NULL, variant = true
         FROM {kind.name} s, {TYPED} t
         WHERE v.verdict = 'quarantine' AND v.shared AND s.{key} = v.id
+          AND t._row = v._row AND t._loc = v._loc AND {_alike_but_extras(kind)}
+        """
+    )
+    # The same within one file (exports joined into one, JSON Lines rows that leave out
+    # a key): a later row of an id that differs from its first row only so.
+    con.execute(
+        f"""
+        UPDATE {VERDICT} AS v SET verdict = 'duplicate', reason = NULL, variant = true
+        FROM (SELECT {key} AS id, arg_min(_row, (_row, _loc)) AS first_row,
+                     arg_min(_loc, (_row, _loc)) AS first_loc
+              FROM {TYPED} WHERE _reason IS NULL
+                AND {key} IN (SELECT id FROM {VERDICT} WHERE verdict = 'quarantine'
+                              AND NOT shared)
+              GROUP BY {key}) AS f,
+             {TYPED} s, {TYPED} t
+        WHERE v.verdict = 'quarantine' AND NOT v.shared AND f.id = v.id
+          AND NOT (v._row = f.first_row AND v._loc = f.first_loc)
+          AND s._row = f.first_row AND s._loc = f.first_loc AND s._sub = 0
           AND t._row = v._row AND t._loc = v._loc AND {_alike_but_extras(kind)}
         """
     )
