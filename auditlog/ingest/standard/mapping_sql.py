@@ -208,7 +208,8 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mappi
                              for j in written_refs)
         inner = f"SELECT * REPLACE ({replaced}) FROM (SELECT *, {found_refs} FROM ({inner}))"
     select = f"SELECT _row, _loc, _raw, {bad} AS _bad{outputs}\nFROM ({inner})"
-    select = _minor_units(select, names, staged, mapping)
+    select = _minor_units(_decimal_marks(select, names, staged, mapping), names, staged,
+                          mapping)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {MAPPED} AS {select} ORDER BY _row, _loc", params)
     con.execute(f"DROP TABLE {table}")
@@ -403,6 +404,39 @@ def _reason(mapping: Mapping, row_filter: RowFilter) -> str:
             "not_equals": "is not", "not_in": "is none of", "not_matches": "does not match"}
     return (f"{FILTERED}{mapping.name}: filter {row_filter.name} keeps only rows whose "
             f"{' / '.join(row_filter.paths)} {test[row_filter.test]} {shown}")
+
+
+# Characters that group an amount's thousands besides the other mark: a space, a
+# no-break space, a narrow no-break space (French), an apostrophe (Swiss).
+GROUPING = " \u00a0\u202f'"
+
+
+def _decimal_marks(select: str, names: list[str], staged: Staged, mapping: Mapping) -> str:
+    """Amounts written with a decimal comma or grouped thousands ("1.234,56",
+    "1 234,56", "1,234.56") as plain decimals: the grouping taken out and the mark made
+    a point, a text operation. Only a number that groups by threes, or not at all, is
+    rewritten; anything else is quarantined as an invalid amount, saying the mark."""
+    folded = [n.strip().lower() for n in names]
+    replaced = []
+    for column, mark in mapping.decimal_mark.items():
+        if column not in folded:
+            continue
+        text = _text(f"c{folded.index(column)}", staged)
+        group = ("[" + ("." if mark == "," else ",") + GROUPING + "]")
+        escaped = "\\" + mark
+        shape = f"-?([0-9]+|[0-9]{{1,3}}({group}[0-9]{{3}})+)({escaped}[0-9]+)?"
+        plain = (f"replace(regexp_replace({text}, {sql_string(group)}, '', 'g'), "
+                 f"{sql_string(mark)}, '.')")
+        # Else the text as it was, told apart so that validation quarantines it: with
+        # a decimal comma, "4.99" is no amount (nor 4.99), "4.990" would be 4990.
+        expr = (f"CASE WHEN {text} IS NULL THEN NULL "
+                f"WHEN regexp_full_match({text}, {sql_string(shape)}) THEN {plain} "
+                f"ELSE {sql_string(f'not written with the decimal mark {mark!r}: ')} "
+                f"|| {text} END")
+        replaced.append(f"{_restyle(expr, staged)} AS c{folded.index(column)}")
+    if not replaced:
+        return select
+    return f"SELECT * REPLACE ({', '.join(replaced)}) FROM ({select})"
 
 
 def _minor_units(select: str, names: list[str], staged: Staged, mapping: Mapping) -> str:
