@@ -550,8 +550,11 @@ def _transform(text: str, key: str, mapping: Mapping, params: dict[str, str]) ->
         expr = f"CASE {expr} {whens} ELSE {otherwise} END" if whens else otherwise
     if key in mapping.timestamps:
         formats = mapping.timestamps[key]
-        listed = "[" + ", ".join(_bind(params, f) for f in formats) + "]"
-        parsed = f"try_strptime({expr}, {listed})"
+        # Each format on its own, in order: DuckDB's try_strptime of a list stops at a
+        # format with %Z that fails ("%Y-%m-%d %H:%M:%S %Z" before "... %z" leaves
+        # "2024-03-01 10:00:00 +0100" unread, as Rails-made billing exports write it).
+        tries = [f"try_strptime({expr}, {_bind(params, f)})" for f in formats]
+        parsed = tries[0] if len(tries) == 1 else f"coalesce({', '.join(tries)})"
         # Zoned formats give an instant: written as UTC with Z. Others give a wall-clock
         # time, written without offset so validation reads it in --tz.
         if any("%z" in f or "%Z" in f for f in formats):
