@@ -270,3 +270,30 @@ def test_a_stripe_refund_whose_charge_names_no_customer_is_quarantined_saying_so
         "whom it refunded is unknown (mapping stripe_charges): load the file holding that "
         "charge first (before this one in the same call, or earlier), then forget this "
         "file and load it again")]
+
+
+def test_a_csv_refund_export_through_a_mapping_takes_its_charges_account_too(
+        tmp_path: Path) -> None:
+    # A dashboard's refunds CSV names the charge, not the customer; read with a mapping
+    # of the user's, each refund takes its (stored) charge's account and product.
+    db = tmp_path / "d.duckdb"
+    cli("ingest", str(DATA / "stripe" / "djstripe_charge_ch_fakefakefakefakefake0001.json"),
+        "--db", str(db), "--mapping", "stripe_charges")
+    data = tmp_path / "refunds.csv"
+    data.write_text("id,Amount,Currency,Charge ID,Created (UTC)\n"
+                    "re_1,5.00,usd,ch_fakefakefakefakefake0001,2019-05-17 10:00\n"
+                    "re_2,5.00,usd,ch_unknown,2019-05-17 10:00\n", encoding="utf-8")
+    mapping = tmp_path / "refunds.toml"
+    mapping.write_text('kind = "charges"\n[columns]\nid = "charge_id"\nAmount = "amount"\n'
+                       'Currency = "currency"\n"Charge ID" = "refund_of"\n'
+                       '"Created (UTC)" = "ts"\n[fields]\naccount = "Customer?"\n'
+                       'product = "Description?"\n', encoding="utf-8")
+    (result,) = cli("ingest", str(data), "--db", str(db), "--mapping", str(mapping),
+                    "--tz", "UTC")
+    assert (result["loaded"], result["quarantined"]) == (1, 1)
+    assert query(db, "SELECT charge_id, account, product, type FROM charges "
+                     "WHERE refund_of IS NOT NULL") == [
+        ("re_1", "cus_6lsBvm5rJ0zyHc", "Subscription creation", "refund")]
+    ((reason,),) = query(db, "SELECT reason FROM quarantine")
+    assert reason.startswith("refund re_2 names no account, and the charge it refunds, "
+                             "ch_unknown, is not in this file nor loaded")
