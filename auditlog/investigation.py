@@ -70,8 +70,8 @@ def warn_notice(notice: Notice) -> None:
 _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
                      "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders",
-                     "BelowMicrosecond", "DateOnlyTimes", "IdSpellings", "UnknownResults", "AbsentColumns",
-                     "Notice", "Notify"),
+                     "BelowMicrosecond", "DateOnlyTimes", "IdSpellings", "UnknownResults",
+                     "AbsentColumns", "OtherExtras", "Notice", "Notify"),
                     "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
 }
@@ -189,6 +189,7 @@ class Investigation:
             FilteredRows,
             NaiveTimes,
             NoEvents,
+            OtherExtras,
             RepeatedHeaders,
             UnknownResults,
         )
@@ -212,6 +213,8 @@ class Investigation:
                 self.notify(UnknownResults(result))
             if result.absent_required:
                 self.notify(AbsentColumns(result))
+            if result.other_extras:
+                self.notify(OtherExtras(result))
 
     # --- loading --------------------------------------------------------------------
 

@@ -106,6 +106,23 @@ class DateOnlyTimes:
 
 
 @dataclass(frozen=True)
+class OtherExtras:
+    """Rows of a file repeated rows already loaded from another export (or earlier rows
+    of the file), the same in the contract's columns and in every extra column both
+    give, but with extra columns one of them lacks (judge.judge): duplicates, the first
+    rows kept as they were."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.other_extras:,} row(s) of {self.file.path} repeat rows already "
+                "loaded from another export (or earlier in the file) with other extra "
+                "columns (the same in every contract column and every extra column both "
+                "give): counted as duplicates, the first rows kept with their own extra "
+                "columns, the repeats' other extra columns not added to them")
+
+
+@dataclass(frozen=True)
 class UnknownResults:
     """Requests of a file were logged only when received (a Kubernetes audit stage
     RequestReceived with no later stage): their outcome is unknown, stored as NULL."""
@@ -231,5 +248,5 @@ def _kinds_of(join: str) -> tuple[str, str]:
 
 Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | HiddenFiles
           | FilteredRows | NoEvents | RepeatedHeaders | BelowMicrosecond | DateOnlyTimes
-          | IdSpellings | UnknownResults | AbsentColumns)
+          | IdSpellings | UnknownResults | AbsentColumns | OtherExtras)
 Notify = Callable[[Notice], None]

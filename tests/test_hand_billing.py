@@ -347,3 +347,93 @@ def test_a_refund_list_read_after_ingest_says_rows_it_needs_were_quarantined(
     # An answer that reads no charges says nothing of them.
     account = runner.invoke(app, ["trace", "account", "svc-order", "--db", db])
     assert account.exit_code == 0 and "quarantined" not in account.stderr
+
+
+def test_a_reexport_with_other_extra_columns_repeats_its_charges_and_conflicts_where_they_differ(
+        tmp_path: Path) -> None:
+    # The same sales exported twice: the first with an invoice column, the second with a
+    # payment method instead and with Z3's invoice given otherwise. The contract's
+    # columns decide the identity: extra columns one export lacks make no conflict, a
+    # value both give and that differs does (both versions kept), and forgetting the
+    # first export alone would hand its rows to the second with the first's extras.
+    db = world(tmp_path)
+    lines = SALES.strip().splitlines()
+    first = [lines[0] + ",invoice"] + [f"{row},in_{row.split(',')[0]}" for row in lines[1:]]
+    second = [lines[0] + ",payment_method,invoice"] + [
+        f"{row},card,{'in_other' if row.startswith('Z3,') else ''}" for row in lines[1:]]
+    ingest(db, tmp_path / "charges-1.csv", "\n".join(first))
+    path = tmp_path / "charges-2.csv"
+    path.write_text("\n".join(second) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(path), "--db", db, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.stdout)
+    assert (report["rows_read"], report["loaded"], report["duplicates"],
+            report["quarantined"]) == (5, 0, 4, 1)
+    assert (f"4 row(s) of {path} repeat rows already loaded from another export (or "
+            "earlier in the file) with other extra columns") in " ".join(result.stderr.split())
+    (conflict,) = json.loads(cli("quarantine", "--db", db, "-f", "json"))
+    assert "conflict: charge_id Z3 is already loaded from" in conflict["reason"]
+    assert "in_other" in conflict["raw"]
+    forget = runner.invoke(app, ["forget", str(tmp_path / "charges-1.csv"), "--db", db])
+    assert isinstance(forget.exception, AuditlogError)  # main() prints it, exit 2
+    assert "cannot be forgotten alone: 5 row(s) of" in str(forget.exception)
+    assert "with other extra columns" in str(forget.exception)
+    cli("forget", str(tmp_path / "charges-1.csv"), str(path), "--db", db)
+    (again,) = json.loads(cli("ingest", str(path), "--db", db, "--format", "json"))
+    assert (again["loaded"], again["duplicates"], again["quarantined"]) == (5, 0, 0)
+
+
+def test_charges_with_dates_only_and_no_order_are_said_to_pair_by_the_day_not_by_a_skew(
+        tmp_path: Path) -> None:
+    # An export of invoice dates without order ids, read in Paris: each charge lands at
+    # its day's local midnight, 1 to 10 hours before its order. No clock runs behind,
+    # so no clock_skew_minutes is suggested; the answer says the charges carry dates.
+    db = world(tmp_path)
+    dated = "\n".join(
+        row if n == 0 else ",".join([row.split(",")[0], "2026-03-30"
+                                     if row.startswith("Z1,") else "2026-04-02",
+                                     *row.split(",")[2:]])
+        for n, row in enumerate(SALES.strip().splitlines()))
+    ingest(db, tmp_path / "charges.csv", dated, "--tz", "Europe/Paris")
+    cli("run", "--db", db)
+    result = runner.invoke(app, ["remediation", "--format", "json", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert {r["charge_id"] for r in json.loads(result.stdout)} == {
+        "Z1", "Z2", "Z3", "Z5", "Z6"}
+    warning = " ".join(result.stderr.split())
+    assert ("5 anomalous charges (Z1, Z2, Z3, Z5, Z6) carry a date only (no time of day, "
+            "read as their day's midnight) and were billed about 3 to 12 hours before an "
+            "order of their customer and product that no charge bills: their pairing with "
+            "an order rests on the day") in warning
+    assert "export the order_id with each charge, or its time of day" in warning
+    assert "--param clock_skew_minutes" not in warning
+    trace = runner.invoke(app, ["trace", "charge", "Z1", "--db", db])
+    assert "1 anomalous charge (Z1) carries a date only" in " ".join(trace.stderr.split())
+
+
+def test_one_charge_told_with_and_without_an_extra_key_is_one_charge_in_any_format(
+        tmp_path: Path) -> None:
+    # JSON Lines leave a key out where a row has no value for it: the same charge twice
+    # in one file, once with a note and once without, is a duplicate, and a third time
+    # with another note a conflict. A CSV export of it whose note is the text "5" (JSON's
+    # 5) and that adds a column is a duplicate too.
+    db = world(tmp_path)
+    base = {"charge_id": "Z9", "ts": "2026-04-02T07:01:00Z", "account": "C9",
+            "product": "ADDON", "amount": "4.99", "currency": "EUR"}
+    rows = [{**base, "note": 5}, base, {**base, "note": 6}]
+    path = tmp_path / "charges.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(path), "--db", db, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.stdout)
+    assert (report["loaded"], report["duplicates"], report["quarantined"]) == (1, 1, 1)
+    assert f"1 row(s) of {path} repeat rows already loaded" in " ".join(result.stderr.split())
+    (conflict,) = json.loads(cli("quarantine", "--db", db, "-f", "json"))
+    assert conflict["reason"] == ("conflict: charge_id Z9 appears at line 1 of this file "
+                                  "with different content")
+    ingest(db, tmp_path / "charges.csv",
+           "charge_id,ts,account,product,amount,currency,note,channel_code\n"
+           "Z9,2026-04-02T07:01:00Z,C9,ADDON,4.990,EUR,5,web")
+    status = json.loads(cli("status", "--format", "json", "--db", db))
+    assert [(f["loaded"], f["duplicates"], f["quarantined"]) for f in status["files"]
+            if f["path"].endswith("charges.csv")] == [(0, 1, 0)]

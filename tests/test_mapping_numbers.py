@@ -207,3 +207,80 @@ def test_trace_records_show_the_numbers_of_the_source_record_as_written(
             assert written in result.stdout
     (entry,) = json.loads(result.stdout)["source_records"]
     assert (entry["record"]["fee"], entry["record"]["rate"]) == (1.5, 100)
+
+
+def _locale_export(mark: str) -> str:
+    return f"""
+kind = "charges"
+[columns]
+Rechnung = "charge_id"
+Datum = "ts"
+Kunde = "account"
+Artikel = "product"
+Betrag = "amount"
+[constants]
+currency = "EUR"
+[decimal_mark]
+amount = "{mark}"
+"""
+
+
+@pytest.mark.parametrize(("mark", "amounts"), [
+    (",", [("4,99", Decimal("4.99")), ("1.234,56", Decimal("1234.56")),
+           ("1 234,5", Decimal("1234.5")), ("1\u00a0234\u00a0567", Decimal(1234567)),
+           ("4.990", Decimal(4990)), ("12", Decimal(12)),
+           ("4.99", None), ("1.23,4", None), ("1,2,3", None)]),
+    (".", [("4.99", Decimal("4.99")), ("1,234.56", Decimal("1234.56")),
+           ("1'234.5", Decimal("1234.5")), ("4,990", Decimal(4990)),
+           ("4,99", None), ("1,23.4", None)])])
+def test_a_decimal_mark_reads_a_locale_s_amounts_and_quarantines_the_ambiguous(
+        tmp_path: Path, mark: str, amounts: list[tuple[str, Decimal | None]]) -> None:
+    # A billing export of a locale that writes a decimal comma (4,99 and 1.234,56), or
+    # groups thousands with commas, spaces or apostrophes: read exactly, and a number
+    # the mark does not fit ("4.99" of a decimal-comma export: 4.99, or a typo?) is
+    # quarantined naming the mark, never read as another number.
+    rows = "".join(f'R{i},2026-03-01T10:00:00Z,K1,TV,"{a}"\n' for i, (a, _) in enumerate(amounts))
+    con, loaded, quarantined = _ingest(tmp_path, "x.csv", "Rechnung,Datum,Kunde,Artikel,Betrag\n"
+                                       + rows, _locale_export(mark))
+    assert {c: a for c, (a, _) in _stored(con).items()} == {
+        f"R{i}": want for i, (_, want) in enumerate(amounts) if want is not None}
+    reasons = _reasons(con)
+    for i, (written, want) in enumerate(amounts):
+        if want is None:
+            assert reasons[i + 1].startswith(
+                f"invalid amount in amount: not written with the decimal mark '{mark}': "
+                f"{written} (")
+    assert (loaded, quarantined) == (sum(w is not None for _, w in amounts),
+                                     sum(w is None for _, w in amounts))
+
+
+def test_a_decimal_mark_other_than_comma_or_point_is_refused(tmp_path: Path) -> None:
+    from auditlog.errors import UsageError
+
+    with pytest.raises(UsageError, match="decimal_mark.amount.* must be"):
+        _ingest(tmp_path, "x.csv", "Rechnung,Datum,Kunde,Artikel,Betrag\n",
+                _locale_export(";"))
+
+
+def test_an_amount_written_as_another_locale_writes_it_is_quarantined_saying_how_to_read_it(
+        tmp_path: Path) -> None:
+    # A native charges file has no mapping to say its locale: a decimal comma, grouped
+    # thousands or a currency sign in the amount is quarantined, the reason saying what
+    # reads it, or where the currency goes.
+    path = tmp_path / "charges.csv"
+    path.write_text("charge_id,ts,account,product,amount,currency\n"
+                    'A1,2026-03-01T10:00:00Z,K1,TV,"4,99",EUR\n'
+                    'A2,2026-03-01T10:00:00Z,K1,TV,"1,234.56",USD\n'
+                    "A3,2026-03-01T10:00:00Z,K1,TV,$12.00,USD\n"
+                    "A4,2026-03-01T10:00:00Z,K1,TV,12.00 USD,USD\n"
+                    "A5,2026-03-01T10:00:00Z,K1,TV,twelve,USD\n", encoding="utf-8")
+    con = store.connect(tmp_path / "d.duckdb")
+    (result,) = ingest_paths(con, [path])
+    assert (result.loaded, result.quarantined) == (0, 5)
+    comma = "; a decimal comma or grouped thousands are read through a mapping's [decimal_mark]"
+    sign = "; the currency goes in the currency column, not the amount)"
+    reasons = _reasons(con)
+    assert comma in reasons[1] and comma in reasons[2]
+    assert reasons[3].endswith(sign) and reasons[4].endswith(sign)
+    assert reasons[5] == ("invalid amount in amount: twelve (expected a positive decimal "
+                          "with at most 4 fractional digits)")

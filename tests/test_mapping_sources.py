@@ -216,3 +216,84 @@ def test_the_ingest_says_how_many_quarantined_rows_the_filters_set_aside(
     assert "note: 6 of the 6 quarantined row(s) of " in said
     assert ("elastic_jira_test-audit-cloud.log were set aside by the mapping's filters "
             "(each reason names its filter)") in said
+
+
+OPENAPI = DATA / "stripe_openapi"
+
+
+def test_stripe_refunds_take_the_account_and_product_of_the_charge_they_refund(
+        tmp_path: Path) -> None:
+    # Stripe's own Refund fixture names its charge and no customer. Pointed at dj-stripe's
+    # charge, it loads as that charge's refund, in a later call (the charge is stored)
+    # and as a refund.created event in the same file as the charge.
+    refund = json.loads((OPENAPI / "openapi_fixtures3_refund.json").read_text(encoding="utf-8"))
+    charge = json.loads((DATA / "stripe" / "djstripe_charge_ch_fakefakefakefakefake0001.json")
+                        .read_text(encoding="utf-8"))
+    mine = {**refund, "charge": charge["id"]}
+    db = tmp_path / "d.duckdb"
+    cli("ingest", str(DATA / "stripe" / "djstripe_charge_ch_fakefakefakefakefake0001.json"),
+        "--db", str(db), "--mapping", "stripe_charges")
+    path = tmp_path / "refunds.json"
+    path.write_text(json.dumps({"object": "list", "data": [mine]}["data"]), encoding="utf-8")
+    (result,) = cli("ingest", str(path), "--db", str(db), "--mapping", "stripe_charges")
+    assert (result["loaded"], result["quarantined"]) == (1, 0)
+    expected = [("re_1Pgc72B7WZ01zgkWqPvrRrPE", "cus_6lsBvm5rJ0zyHc", "Subscription creation",
+                 Decimal("1.0000"), "USD", "refund", "ch_fakefakefakefakefake0001")]
+    sql = ("SELECT charge_id, account, product, amount, currency, type, refund_of "
+           "FROM charges WHERE type = 'refund'")
+    assert query(db, sql) == expected
+
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in [
+        {"id": "evt_1", "object": "event", "type": "charge.succeeded", "created": 1557995178,
+         "data": {"object": charge}},
+        {"id": "evt_2", "object": "event", "type": "refund.created", "created": 1557995190,
+         "data": {"object": mine}}]), encoding="utf-8")
+    other = tmp_path / "other.duckdb"
+    (result,) = cli("ingest", str(events), "--db", str(other), "--mapping", "stripe_charges")
+    assert (result["loaded"], result["quarantined"]) == (2, 0)
+    assert query(other, sql) == expected
+
+
+def test_a_stripe_refund_whose_charge_names_no_customer_is_quarantined_saying_so(
+        tmp_path: Path) -> None:
+    # Stripe's fixtures as they are: the charge has no customer, so neither it nor its
+    # refund can say whom they billed; both are quarantined, the refund with why.
+    db = tmp_path / "d.duckdb"
+    results = cli("ingest", str(OPENAPI), "--db", str(db), "--mapping", "stripe_charges")
+    assert [(Path(r["path"]).name, r["loaded"], r["quarantined"]) for r in results] == [
+        ("openapi_fixtures3_charge.json", 0, 1), ("openapi_fixtures3_refund.json", 0, 1)]
+    assert sorted(r for _, r in reasons(db)) == [
+        "missing required field account",
+        ("refund re_1Pgc72B7WZ01zgkWqPvrRrPE names no account, and the charge it refunds, "
+        "ch_1PgafuB7WZ01zgkWXYmPNZs8, is not in this file nor loaded with an account, so "
+        "whom it refunded is unknown (mapping stripe_charges): load the file holding that "
+        "charge first (before this one in the same call, or earlier), then forget this "
+        "file and load it again")]
+
+
+def test_a_csv_refund_export_through_a_mapping_takes_its_charges_account_too(
+        tmp_path: Path) -> None:
+    # A dashboard's refunds CSV names the charge, not the customer; read with a mapping
+    # of the user's, each refund takes its (stored) charge's account and product.
+    db = tmp_path / "d.duckdb"
+    cli("ingest", str(DATA / "stripe" / "djstripe_charge_ch_fakefakefakefakefake0001.json"),
+        "--db", str(db), "--mapping", "stripe_charges")
+    data = tmp_path / "refunds.csv"
+    data.write_text("id,Amount,Currency,Charge ID,Created (UTC)\n"
+                    "re_1,5.00,usd,ch_fakefakefakefakefake0001,2019-05-17 10:00\n"
+                    "re_2,5.00,usd,ch_unknown,2019-05-17 10:00\n", encoding="utf-8")
+    mapping = tmp_path / "refunds.toml"
+    mapping.write_text('kind = "charges"\n[columns]\nid = "charge_id"\nAmount = "amount"\n'
+                       'Currency = "currency"\n"Charge ID" = "refund_of"\n'
+                       '"Created (UTC)" = "ts"\n[fields]\naccount = "Customer?"\n'
+                       'product = "Description?"\n', encoding="utf-8")
+    (result,) = cli("ingest", str(data), "--db", str(db), "--mapping", str(mapping),
+                    "--tz", "UTC")
+    assert (result["loaded"], result["quarantined"]) == (1, 1)
+    assert query(db, "SELECT charge_id, account, product, type FROM charges "
+                     "WHERE refund_of IS NOT NULL") == [
+        ("re_1", "cus_6lsBvm5rJ0zyHc", "Subscription creation", "refund")]
+    ((reason,),) = query(db, "SELECT reason FROM quarantine")
+    assert reason.startswith("refund re_2 names no account, and the charge it refunds, "
+                             "ch_unknown, is not in this file nor loaded")

@@ -91,3 +91,28 @@ def test_a_broken_mapping_is_one_sentence_naming_file_and_key(
     message = " ".join(process.stderr.split())
     assert fragment in message and "broken.toml" in message
     assert "Traceback" not in message
+
+
+def test_every_format_of_a_list_is_tried_in_order_a_zone_name_before_an_offset(
+        tmp_path: Path) -> None:
+    # A billing export made by Rails (Recurly's, Chargebee's) writes times as Ruby does,
+    # "2024-03-01 10:00:00 UTC" or with an offset "+0100", in one column: each row is
+    # read by the format that fits it, whichever comes first in the list.
+    data = tmp_path / "transactions.csv"
+    data.write_text("uuid,created_at,account_code,plan_code,amount_in_cents,currency\n"
+                    "t1,2024-03-01 10:00:00 UTC,acc-1,gold,1999,USD\n"
+                    "t2,2024-03-01 10:00:00 +0100,acc-1,gold,1999,USD\n"
+                    "t3,2024-03-01 10:00:00 -0530,acc-1,gold,500,JPY\n", encoding="utf-8")
+    mapping = tmp_path / "recurly.toml"
+    mapping.write_text('kind = "charges"\n[columns]\nuuid = "charge_id"\ncreated_at = "ts"\n'
+                       'account_code = "account"\nplan_code = "product"\n'
+                       'amount_in_cents = "amount"\n[timestamps]\n'
+                       'ts = ["%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%d %H:%M:%S %z"]\n'
+                       '[minor_units]\namount = "currency"\n', encoding="utf-8")
+    db = tmp_path / "d.duckdb"
+    (result,) = ingest(db, data, "--mapping", str(mapping))
+    assert (result["loaded"], result["quarantined"]) == (3, 0)
+    assert query(db, "SELECT charge_id, strftime(ts, '%Y-%m-%dT%H:%M:%SZ'), "
+                     "CAST(amount AS VARCHAR) FROM charges ORDER BY charge_id") == [
+        ("t1", "2024-03-01T10:00:00Z", "19.9900"), ("t2", "2024-03-01T09:00:00Z", "19.9900"),
+        ("t3", "2024-03-01T15:30:00Z", "500.0000")]

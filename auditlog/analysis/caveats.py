@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from auditlog.analysis.billing_clock import EarlyCharges, early_charges
+from auditlog.analysis.billing_clock import EarlyCharges, early_groups
 from auditlog.ingest.coverage import Coverage, Gap, coverage
 from auditlog.store.attribution import table_exists
 
@@ -212,12 +212,15 @@ def clock_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], reach: R
     if not {"actions", "charges"} <= set(needs):
         return []
     shared_views(con)
-    early = early_charges(con, reach.before, reach.after, charge_id=charge_id)
-    return [early_sentence(early)] if early else []
+    return [early_sentence(early)
+            for early in early_groups(con, reach.before, reach.after, charge_id=charge_id)]
 
 
 def early_sentence(early: EarlyCharges) -> str:
-    """The clock caveat: which charges, how early, and the skew that would pair them."""
+    """The clock caveat: which charges, how early, and the skew that would pair them;
+    for charges that carry dates only, that no skew is meant (dated_sentence)."""
+    if early.dated:
+        return dated_sentence(early)
     count = len(early.charges)
     low, high = (round(min(early.leads) / timedelta(minutes=1)),
                  round(max(early.leads) / timedelta(minutes=1)))
@@ -230,6 +233,24 @@ def early_sentence(early: EarlyCharges) -> str:
             "the order systems' (clock_skew_minutes); if it runs that far behind, auditlog "
             f"run --param clock_skew_minutes={early.suggested_minutes()} pairs "
             f"{'it with its order' if one else 'them with their orders'}.")
+
+
+def dated_sentence(early: EarlyCharges) -> str:
+    """The clock caveat of charges that carry dates only (read as their day's midnight):
+    hours before their orders by their form, so their pairing rests on the day, which
+    no clock skew in minutes fixes; what pairs them is the order id or the time of day."""
+    one = len(early.charges) == 1
+    low, high = (max(1, round(min(early.leads) / timedelta(hours=1))),
+                 max(1, round(max(early.leads) / timedelta(hours=1))))
+    span = f"{high} hour{'' if high == 1 else 's'}" if low == high else f"{low} to {high} hours"
+    return (f"{charges_text(early.charges)} {'carries' if one else 'carry'} a date only (no "
+            f"time of day, read as {'its' if one else 'their'} day's midnight) and "
+            f"{'was' if one else 'were'} billed about {span} before an order of "
+            f"{'its' if one else 'their'} customer and product that no charge bills: "
+            f"{'its' if one else 'their'} pairing with an order rests on the day, not on "
+            "minutes of clock skew (clock_skew_minutes is not meant for it); export the order_id with each charge, or its time of "
+            "day, and load it again (auditlog forget the file first) to pair "
+            f"{'it' if one else 'them'}.")
 
 
 # The anomalous charges no change is blamed for whose causal action ran in a system that

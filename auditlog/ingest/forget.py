@@ -171,7 +171,7 @@ def _refuse_conflicts(con: duckdb.DuckDBPyConnection) -> None:
           ON f.sha256 = r.file_sha256
         JOIN (SELECT sha256, min(path) AS path FROM ingested_files GROUP BY sha256) g
           ON g.sha256 = r.stored_file
-        WHERE r.verdict = 'conflict' AND r.stored_file IN (SELECT sha256 FROM _gone)
+        WHERE r.verdict IN ('conflict', 'variant') AND r.stored_file IN (SELECT sha256 FROM _gone)
           AND r.file_sha256 NOT IN (SELECT sha256 FROM _gone)
         GROUP BY f.path ORDER BY f.path
         """
@@ -179,9 +179,12 @@ def _refuse_conflicts(con: duckdb.DuckDBPyConnection) -> None:
     if rows:
         path, count, stored = rows[0]
         others = f" (and {len(rows) - 1} other file(s))" if len(rows) > 1 else ""
+        # A variant (judge.variant) counted as a duplicate, but with other extra columns
+        # than the row stored: handing that row over would keep this file's extras.
         raise InputError(
             f"cannot be forgotten alone: {count} row(s) of {path}{others} were quarantined "
-            "as conflicts with rows it brought, and would load without it; forget both "
+            "as conflicts with rows it brought, or counted as their duplicates with other "
+            "extra columns, and would load without it; forget both "
             f"(auditlog forget {shlex.quote(stored)} {shlex.quote(path)}), then load "
             f"{path} again", source=stored)
 

@@ -32,6 +32,34 @@ def _agree(kind: Kind, column: str) -> str:
     return f"coalesce(s.{column}, {d}) IS NOT DISTINCT FROM coalesce(t.{column}, {d})"
 
 
+def _extra_text(extra: str) -> str:
+    """SQL: a lambda's text of member `k` of JSON object `extra`, as the digest reads
+    an extra value (validate._text_expr): trimmed text, a string unquoted, absent, null
+    and empty alike; so a CSV export's "5" and a JSON export's 5 agree."""
+    return (f"nullif(trim(json_extract_string(CAST({extra} AS MAP(VARCHAR, JSON))[k], '$')), "
+            "'')")
+
+
+def _alike_but_extras(kind: Kind) -> str:
+    """SQL: stored row `s` and new row `t` (of TYPED) are the same record told by two
+    exports with other sets of extra columns: every contract column agrees, and every
+    extra column both give has the same value in both. A differing value both give is
+    a conflict; one only one side gives is not (the stored row, the first, is kept)."""
+    contract = " AND ".join(_agree(kind, c) for c in kind.column_names if c != kind.id_column)
+    shared_differ = (f"len(list_filter(json_keys(t.extra), lambda k: {_extra_text('s.extra')} "
+                     f"IS NOT NULL AND {_extra_text('t.extra')} IS NOT NULL AND "
+                     f"{_extra_text('s.extra')} <> {_extra_text('t.extra')})) = 0")
+
+    def given(extra: str) -> str:  # the extra columns a row gives a value in
+        return (f"list_sort(list_filter(coalesce(json_keys({extra}), []), "
+                f"lambda k: {_extra_text(extra)} IS NOT NULL))")
+
+    # Only rows that give other extra columns: with the same ones, the digests differ in
+    # the contract's columns, some of it (digits below the microsecond) not stored.
+    return (f"{contract} AND {given('s.extra')} <> {given('t.extra')} AND t._sub = 0 "
+            f"AND (s.extra IS NULL OR t.extra IS NULL OR {shared_differ})")
+
+
 def _position_word(format_: str) -> str:
     """SQL: how a row of a stored file of `format_` (ingested_files.format) is placed,
     as the quarantine places rows of that format: `line` of JSON Lines (and auditd),
@@ -66,7 +94,13 @@ def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] 
     digest is still a duplicate when both agree on SAME_EVENT's columns: the same event
     in another format (CloudTrail and its OCSF translation by Security Lake share the
     eventID) differs in how it is described (extra, channel, object), not in who did
-    what to whom and when; a difference there is a conflict."""
+    what to whom and when; a difference there is a conflict.
+
+    A row whose digest differs from the stored row's only because the two exports carry
+    other extra (non-contract) columns is a duplicate too (`variant`), judged on the
+    contract's columns and the extra values both give (_alike_but_extras): the stored
+    row is kept as it is, and `forget` of the file that stored it is refused alone
+    (shared_rows verdict 'variant'), since the other file would have stored its own."""
     key = kind.id_column
     same_event = " AND ".join(
         _agree(kind, c) for c in SAME_EVENT.get(kind.name, ())
@@ -121,6 +155,7 @@ def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] 
           FROM valid v JOIN firsts f USING (id))
         SELECT i._row, i._loc, i.id, s._file AS stored_file,
                i.verdict = 'candidate' AND s._digest IS NOT NULL AS shared,
+               false AS variant,
                CASE WHEN i.verdict <> 'candidate' THEN i.verdict
                     WHEN s._digest IS NULL AND o.id IS NOT NULL THEN 'quarantine'
                     WHEN s._digest IS NULL THEN 'load'
@@ -152,3 +187,31 @@ def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] 
         """
     )
     con.execute(f"DROP TABLE {SPECIAL}")
+    # Of the rows quarantined as conflicts with a stored row (few), those that differ
+    # from it only in extra columns one export has and the other lacks: duplicates.
+    con.execute(
+        f"""
+        UPDATE {VERDICT} AS v SET verdict = 'duplicate', reason = NULL, variant = true
+        FROM {kind.name} s, {TYPED} t
+        WHERE v.verdict = 'quarantine' AND v.shared AND s.{key} = v.id
+          AND t._row = v._row AND t._loc = v._loc AND {_alike_but_extras(kind)}
+        """
+    )
+    # The same within one file (exports joined into one, JSON Lines rows that leave out
+    # a key): a later row of an id that differs from its first row only so.
+    con.execute(
+        f"""
+        UPDATE {VERDICT} AS v SET verdict = 'duplicate', reason = NULL, variant = true
+        FROM (SELECT {key} AS id, arg_min(_row, (_row, _loc)) AS first_row,
+                     arg_min(_loc, (_row, _loc)) AS first_loc
+              FROM {TYPED} WHERE _reason IS NULL
+                AND {key} IN (SELECT id FROM {VERDICT} WHERE verdict = 'quarantine'
+                              AND NOT shared)
+              GROUP BY {key}) AS f,
+             {TYPED} s, {TYPED} t
+        WHERE v.verdict = 'quarantine' AND NOT v.shared AND f.id = v.id
+          AND NOT (v._row = f.first_row AND v._loc = f.first_loc)
+          AND s._row = f.first_row AND s._loc = f.first_loc AND s._sub = 0
+          AND t._row = v._row AND t._loc = v._loc AND {_alike_but_extras(kind)}
+        """
+    )

@@ -21,14 +21,15 @@ def store_rows(
     con: duckdb.DuckDBPyConnection, kind: Kind, source: InputFile, sha256: str, staged: Staged
 ) -> dict[str, int]:
     columns = ", ".join(kind.column_names)
-    (duplicates, conflicts, held) = con.execute(
+    (duplicates, conflicts, held, variants) = con.execute(
         f"""
         SELECT count(*) FILTER (WHERE verdict = 'duplicate'),
                count(*) FILTER (WHERE verdict = 'quarantine'),
-               count(*) FILTER (WHERE verdict <> 'load')
+               count(*) FILTER (WHERE verdict <> 'load'),
+               count(*) FILTER (WHERE variant)
         FROM {VERDICT}
         """
-    ).fetchone() or (0, 0, 0)
+    ).fetchone() or (0, 0, 0, 0)
     # Rows are stored in file order: `TYPED` is in that order and a plain filtered scan
     # keeps it; when some rows are held back the anti-join may not, so it is sorted.
     held_back = (
@@ -89,7 +90,8 @@ def store_rows(
         f"""
         INSERT INTO shared_rows
         SELECT $sha, $kind, id, _row, _loc,
-               CASE verdict WHEN 'duplicate' THEN 'duplicate' ELSE 'conflict' END, stored_file
+               CASE WHEN variant THEN 'variant' WHEN verdict = 'duplicate' THEN 'duplicate'
+                    ELSE 'conflict' END, stored_file
         FROM {VERDICT} WHERE shared AND stored_file <> $sha
           AND NOT EXISTS (SELECT 1 FROM ingested_files WHERE sha256 = $sha)
         """,
@@ -112,7 +114,8 @@ def store_rows(
             "duplicates": duplicates, "quarantined": quarantined,
             "naive_times": int(naive), "dst_resolved": int(dst), "below_microsecond": int(sub),
             "date_only": int(day), "unknown_results": int(unknown_results),
-            "repeated_headers": headers, "first_header_line": header_line}
+            "repeated_headers": headers, "first_header_line": header_line,
+            "other_extras": int(variants)}
 
 
 def record_file(

@@ -53,6 +53,7 @@ from auditlog.ingest.kept import keep_mapped, store_kept
 from auditlog.ingest.loading import NO_ZONE, record_file, record_naive, store_rows
 from auditlog.ingest.other_names import absent_required, likely_names
 from auditlog.ingest.records import record_keys, stage_by_keys
+from auditlog.ingest.refund_accounts import fill_from_charges
 from auditlog.ingest.sources import read
 from auditlog.ingest.staging import DOCS, Staged, drop, drop_all, materialize
 from auditlog.ingest.standard.mapping import Mapping as ColumnMapping
@@ -101,6 +102,9 @@ class FileResult:
     # another of its columns is commonly named (other_names.py): a mapping renames them.
     absent_required: tuple[str, ...] = ()
     likely_names: tuple[tuple[str, str], ...] = ()
+    # How many rows repeated stored rows but for extra columns one export has and the
+    # other lacks: duplicates, the stored row's extra columns kept (judge.variant).
+    other_extras: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {name: value for name, value in asdict(self).items() if name in REPORTED}
@@ -302,6 +306,8 @@ def _ingest_file(
                      currency)
     mapped = [apply_mapping(con, materialize(con, s), mapping, file=source.display)
               for s in staged]
+    for table in mapped:  # a refund naming only its charge: that charge's account
+        fill_from_charges(con, table, mapping.name)
     filtered = sum(filtered_rows(con, s) for s in mapped)
     keep_mapped(con, mapped)  # the records the mapping read are kept verbatim (kept.py)
     result = _load(con, source, fingerprinted.sha256, mapped, kind_name, tz, chosen_tz, currency,
@@ -325,7 +331,7 @@ def _load(
     mapping's `mapping:NAME`); by default the staged tables' standard format."""
     counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0,
               "naive_times": 0, "dst_resolved": 0, "below_microsecond": 0, "date_only": 0,
-              "unknown_results": 0,
+              "unknown_results": 0, "other_extras": 0,
               "repeated_headers": 0,
               "first_header_line": 0}
     kinds: list[str] = []

@@ -615,6 +615,25 @@ def _instant_text(instant: str) -> str:
     return f"nullif(trim(CAST({instant} AS VARCHAR)), '')"
 
 
+# An amount as billing exports in other locales write it: a decimal comma or grouped
+# thousands (4,99; 1.234,56; 1,234.56; 1 234,56), or a currency sign or code with it.
+_LOCAL_NUMBER = r"[0-9][,\x{a0}\x{202f}' ][0-9]|[0-9]\.[0-9]+\.[0-9]"
+_CURRENCY_SIGN = r"\p{Sc}|^[A-Za-z]{3} ?[0-9]|[0-9] ?[A-Za-z]{3}$"
+
+
+def _amount_hint(text: str) -> str:
+    """SQL: what an invalid amount's reason adds when the amount is written as another
+    locale writes it (the contract's is 1234.56, a point and no grouping)."""
+    # (Not for a mapping's own reason in the value: "not a whole number of minor
+    # units: 999.5" has said what is wrong.)
+    return (f"CASE WHEN contains({text}, ': ') THEN '' "
+            f"WHEN regexp_matches({text}, {sql_string(_CURRENCY_SIGN)}) THEN "
+            "'; the currency goes in the currency column, not the amount' "
+            f"WHEN regexp_matches({text}, {sql_string(_LOCAL_NUMBER)}) THEN "
+            "'; a decimal comma or grouped thousands are read through a mapping''s "
+            "[decimal_mark], docs/mappings.md' ELSE '' END")
+
+
 def _checks(column: Column, kind: Kind, instant: str | None = None) -> list[str]:
     """SQL expressions, each a reason string or NULL. `instant`: the column holding the
     values of a timestamp column given as TIMESTAMPTZ (see _instant_text)."""
@@ -647,7 +666,8 @@ def _checks(column: Column, kind: Kind, instant: str | None = None) -> list[str]
             f"' (a refund is written as a positive amount with type refund and refund_of "
             f"naming the charge it refunds)' "
             f"ELSE 'invalid amount in {name}: ' || {text} || "
-            f"' (expected a positive decimal with at most 4 fractional digits)' END"
+            f"' (expected a positive decimal with at most 4 fractional digits' || "
+            f"{_amount_hint(text)} || ')' END"
         )
     elif column.type == "enum":
         checks.append(

@@ -79,7 +79,7 @@ BOOKKEEPING_DDL = (
         id VARCHAR NOT NULL,
         row_number BIGINT NOT NULL,
         location VARCHAR NOT NULL,
-        verdict VARCHAR NOT NULL,   -- 'duplicate' or 'conflict'
+        verdict VARCHAR NOT NULL,   -- 'duplicate', 'variant' (other extras) or 'conflict'
         stored_file VARCHAR NOT NULL
         -- No key: a content's rows are recorded at its first load only (pipeline._store),
         -- and an index would cost more than the rows (~75 bytes a row).

@@ -23,7 +23,7 @@ from auditlog.ingest.standard.mapping_paths import PathSyntaxError, optional, pa
 from auditlog.kinds import KINDS
 
 SECTIONS = ("kind", "description", "tz", "columns", "fields", "values", "unmatched", "defaults",
-            "constants", "timestamps", "minor_units", "filters")
+            "constants", "timestamps", "minor_units", "decimal_mark", "filters")
 
 # The mappings shipped with auditlog, named by their file's stem (`--mapping okta_csv`).
 SHIPPED = Path(__file__).resolve().parent.parent / "mappings"
@@ -61,6 +61,9 @@ class Mapping:
     constants: dict[str, str] = field(default_factory=dict)
     timestamps: dict[str, list[str]] = field(default_factory=dict)
     minor_units: dict[str, int | str] = field(default_factory=dict)  # exponent or "currency"
+    # Per amount column, the mark before its decimals ("," or "."), the other one and
+    # spaces and apostrophes grouping its thousands ("1.234,56", "1 234,56", "1,234.56").
+    decimal_mark: dict[str, str] = field(default_factory=dict)
     filters: tuple[RowFilter, ...] = ()
 
     @property
@@ -208,10 +211,17 @@ def _check(data: dict[str, Any], source: str, name: str, kind_named: str | None)
             bad(f"minor_units.{column}", "must be the number of decimals (0 to 4) or "
                                          "\"currency\" (the row's currency's, ISO 4217)")
         minor_units[target(column, f"minor_units.{column}")] = units
+    decimal_mark: dict[str, str] = {}
+    for column, mark in _table(data, "decimal_mark", bad).items():
+        if mark not in (",", "."):
+            bad(f"decimal_mark.{column}", "must be \",\" (4,99 and 1.234,56) or \".\" "
+                                          "(4.99 and 1,234.56)")
+        decimal_mark[target(column, f"decimal_mark.{column}")] = mark
     filters = tuple(_filter(n, t, bad, path) for n, t in _table(data, "filters", bad).items())
     return Mapping(source=source, name=name, kind=checked_kind, tz=tz, columns=columns, fields=fields,
                    values=values, unmatched=unmatched, defaults=defaults, constants=constants,
-                   timestamps=timestamps, minor_units=minor_units, filters=filters)
+                   timestamps=timestamps, minor_units=minor_units, decimal_mark=decimal_mark,
+                   filters=filters)
 
 
 def _filter(name: str, table: Any, bad: Any, path: Any) -> RowFilter:

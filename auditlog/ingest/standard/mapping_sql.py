@@ -208,7 +208,8 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: Staged, mapping: Mappi
                              for j in written_refs)
         inner = f"SELECT * REPLACE ({replaced}) FROM (SELECT *, {found_refs} FROM ({inner}))"
     select = f"SELECT _row, _loc, _raw, {bad} AS _bad{outputs}\nFROM ({inner})"
-    select = _minor_units(select, names, staged, mapping)
+    select = _minor_units(_decimal_marks(select, names, staged, mapping), names, staged,
+                          mapping)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {MAPPED} AS {select} ORDER BY _row, _loc", params)
     con.execute(f"DROP TABLE {table}")
@@ -405,6 +406,39 @@ def _reason(mapping: Mapping, row_filter: RowFilter) -> str:
             f"{' / '.join(row_filter.paths)} {test[row_filter.test]} {shown}")
 
 
+# Characters that group an amount's thousands besides the other mark: a space, a
+# no-break space, a narrow no-break space (French), an apostrophe (Swiss).
+GROUPING = " \u00a0\u202f'"
+
+
+def _decimal_marks(select: str, names: list[str], staged: Staged, mapping: Mapping) -> str:
+    """Amounts written with a decimal comma or grouped thousands ("1.234,56",
+    "1 234,56", "1,234.56") as plain decimals: the grouping taken out and the mark made
+    a point, a text operation. Only a number that groups by threes, or not at all, is
+    rewritten; anything else is quarantined as an invalid amount, saying the mark."""
+    folded = [n.strip().lower() for n in names]
+    replaced = []
+    for column, mark in mapping.decimal_mark.items():
+        if column not in folded:
+            continue
+        text = _text(f"c{folded.index(column)}", staged)
+        group = ("[" + ("." if mark == "," else ",") + GROUPING + "]")
+        escaped = "\\" + mark
+        shape = f"-?([0-9]+|[0-9]{{1,3}}({group}[0-9]{{3}})+)({escaped}[0-9]+)?"
+        plain = (f"replace(regexp_replace({text}, {sql_string(group)}, '', 'g'), "
+                 f"{sql_string(mark)}, '.')")
+        # Else the text as it was, told apart so that validation quarantines it: with
+        # a decimal comma, "4.99" is no amount (nor 4.99), "4.990" would be 4990.
+        expr = (f"CASE WHEN {text} IS NULL THEN NULL "
+                f"WHEN regexp_full_match({text}, {sql_string(shape)}) THEN {plain} "
+                f"ELSE {sql_string(f'not written with the decimal mark {mark!r}: ')} "
+                f"|| {text} END")
+        replaced.append(f"{_restyle(expr, staged)} AS c{folded.index(column)}")
+    if not replaced:
+        return select
+    return f"SELECT * REPLACE ({', '.join(replaced)}) FROM ({select})"
+
+
 def _minor_units(select: str, names: list[str], staged: Staged, mapping: Mapping) -> str:
     """Amounts given in minor units (cents) written as decimals, exactly: a text
     operation, not a division, so no binary float ever enters."""
@@ -516,8 +550,11 @@ def _transform(text: str, key: str, mapping: Mapping, params: dict[str, str]) ->
         expr = f"CASE {expr} {whens} ELSE {otherwise} END" if whens else otherwise
     if key in mapping.timestamps:
         formats = mapping.timestamps[key]
-        listed = "[" + ", ".join(_bind(params, f) for f in formats) + "]"
-        parsed = f"try_strptime({expr}, {listed})"
+        # Each format on its own, in order: DuckDB's try_strptime of a list stops at a
+        # format with %Z that fails ("%Y-%m-%d %H:%M:%S %Z" before "... %z" leaves
+        # "2024-03-01 10:00:00 +0100" unread, as Rails-made billing exports write it).
+        tries = [f"try_strptime({expr}, {_bind(params, f)})" for f in formats]
+        parsed = tries[0] if len(tries) == 1 else f"coalesce({', '.join(tries)})"
         # Zoned formats give an instant: written as UTC with Z. Others give a wall-clock
         # time, written without offset so validation reads it in --tz.
         if any("%z" in f or "%Z" in f for f in formats):
