@@ -11,6 +11,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from auditlog import open as auditlog_open
 from auditlog.cli import app
 from tests.conftest import write_rows
 
@@ -59,7 +60,7 @@ def test_order_ids_differing_in_case_are_told_by_run_and_status(tmp_path: Path) 
     assert told == [(
         "warning: 2 charge(s) name an order id that matches an order in actions only when "
         "case is ignored (2 distinct id(s); e.g. 'O-1' in charges, 'o-1' in actions); ids "
-        "are matched exactly, so they are traced as if their order had no action. If they "
+        "are matched exactly, so they are traced as if their order had no action; if they "
         "are the same, write them alike in the source, or load it with a mapping whose "
         "[values.COLUMN] rewrites them (docs/mappings.md)")]
 
@@ -121,3 +122,148 @@ def test_ids_that_match_exactly_are_not_told(tmp_path: Path) -> None:
     assert status.exit_code == 0, status.output
     assert json.loads(status.stdout)["id_spellings"] == []
     assert "only when" not in status.stderr
+
+
+def case_world(tmp_path: Path) -> Path:
+    """Two customers' orders, billed days later under upper-cased order ids (so only the
+    order id can pair them), the first refunded; one customer whose order id matches."""
+    actions = [action(1, "c1", "o-1", "c1", actor_type="customer"),
+               action(2, "c2", "o-2", "c2", actor_type="customer"),
+               action(3, "c3", "o-3", "c3", actor_type="customer")]
+    charges = [charge(1, "c1", "O-1"), charge(2, "c2", "O-2"), charge(3, "c3", "o-3"),
+               charge(4, "c1", None, type="refund", refund_of="CH1")]
+    for c in charges:
+        c["ts"] = c["ts"].replace("03-02", "03-05")
+    return load(tmp_path, actions, charges)
+
+
+def told(result: Any, needle: str = "name an order id") -> list[str]:
+    return [line for line in result.stderr.splitlines() if needle in line]
+
+
+def test_answers_the_spelling_affects_repeat_what_the_run_found(tmp_path: Path) -> None:
+    db = case_world(tmp_path)
+    remediation = runner.invoke(app, ["remediation", "--db", str(db), "--format", "json"])
+    assert remediation.exit_code == 0, remediation.output
+    assert told(remediation) == []  # before any run: nothing was looked for
+    assert runner.invoke(app, ["run", "--db", str(db)]).exit_code == 0
+
+    remediation = runner.invoke(app, ["remediation", "--db", str(db), "--format", "json"])
+    assert remediation.exit_code == 0, remediation.output
+    rows = json.loads(remediation.stdout)  # stdout keeps its document, nothing merged
+    assert sorted(r["charge_id"] for r in rows) == ["CH1", "CH2"]
+    assert told(remediation) == [(
+        "warning: the latest run found that 2 charge(s) name an order id that matches an "
+        "order in actions only when case is ignored (2 distinct id(s); e.g. 'O-1' in "
+        "charges, 'o-1' in actions); ids are matched exactly, so they are traced as if "
+        "their order had no action; if they are the same, write them alike in the source, "
+        "or load it with a mapping whose [values.COLUMN] rewrites them (docs/mappings.md).")]
+
+    anomalous = runner.invoke(app, ["trace", "charge", "CH2", "--db", str(db)])
+    assert anomalous.exit_code == 0 and len(told(anomalous)) == 1
+    # A charge judged ordered cannot have lost its order to a spelling: not told.
+    ordered = runner.invoke(app, ["trace", "charge", "CH3", "--db", str(db)])
+    assert ordered.exit_code == 0 and told(ordered) == []
+
+    out = tmp_path / "report.md"
+    report = runner.invoke(app, ["report", "accountability", "--format", "md", "--out",
+                                 str(out), "--db", str(db)])
+    assert report.exit_code == 0, report.output
+    assert len(told(report)) == 1
+    assert ("name an order id that matches an order in actions only when case is ignored"
+            in out.read_text())  # the document carries it too (markdown-escaped)
+    with auditlog_open(db) as inv:
+        assert any("name an order id" in c for c in inv.caveats("trace change"))
+        # An account's trace does not read charges' order ids.
+        assert not any("name an order id" in c for c in inv.caveats("trace account"))
+
+
+def test_status_and_answers_say_the_finding_predates_the_latest_ingest(
+        tmp_path: Path) -> None:
+    db = case_world(tmp_path)
+    assert runner.invoke(app, ["run", "--db", str(db)]).exit_code == 0
+    status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
+    assert json.loads(status.stdout)["id_spellings_stale"] is False
+    assert told(status)[0].startswith("warning: 2 charge(s) name an order id")
+
+    later = write_rows(tmp_path / "later.jsonl", [action(9, "c9", "o-9", "c9")])
+    assert runner.invoke(app, ["ingest", str(later), "--kind", "actions",
+                               "--db", str(db)]).exit_code == 0
+    status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
+    assert status.exit_code == 0, status.output
+    doc = json.loads(status.stdout)
+    assert doc["id_spellings_stale"] is True
+    assert [f["join"] for f in doc["id_spellings"]] == ["charge_order"]
+    stale = ("run R-000001 found, before files were last loaded or forgotten (auditlog run "
+             "looks again), that 2 charge(s) name an order id")
+    assert [line.removeprefix("warning: ")[:len(stale)] for line in told(status)] == [stale]
+    remediation = runner.invoke(app, ["remediation", "--db", str(db)])
+    assert [line.removeprefix("warning: ")[:len(stale)] for line in told(remediation)] \
+        == [stale]
+
+    # Taking the file back out leaves the logs the run looked at: current again.
+    assert runner.invoke(app, ["forget", str(later), "--db", str(db)]).exit_code == 0
+    status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
+    assert json.loads(status.stdout)["id_spellings_stale"] is False
+    # A new run looks again: current.
+    assert runner.invoke(app, ["ingest", str(later), "--kind", "actions",
+                               "--db", str(db)]).exit_code == 0
+    assert runner.invoke(app, ["run", "--db", str(db)]).exit_code == 0
+    status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
+    assert json.loads(status.stdout)["id_spellings_stale"] is False
+    assert told(status)[0].startswith("warning: 2 charge(s) name an order id")
+
+
+def test_products_billed_in_another_case_than_ordered_are_told(tmp_path: Path) -> None:
+    # Billing has no order ids: a charge pairs with its customer's order of its product.
+    actions = [action(1, "c1", None, "c1", actor_type="customer", object="pkg-gold"),
+               action(2, "c2", None, "c2", actor_type="customer", object="PKG"),
+               action(4, "c4", "o-4", "c4", actor_type="customer", object="pkg-silver")]
+    charges = [charge(1, "c1", None, product="PKG-GOLD"), charge(2, "c2", None),
+               # a recurring fee needs no order, and a charge whose order is logged
+               # pairs by it: neither is paired by product
+               charge(3, "c3", None, product="Pkg-Gold", type="recurring"),
+               charge(4, "c4", "o-4", product="PKG-SILVER")]
+    db = load(tmp_path, actions, charges)
+    ran = runner.invoke(app, ["run", "--db", str(db)])
+    assert ran.exit_code == 0, ran.output
+    expected = ("warning: 1 charge(s) without an order of their own bill a product that "
+                "matches an object of actions only when case is ignored (1 distinct id(s); "
+                "e.g. 'PKG-GOLD' in charges, 'pkg-gold' in actions)")
+    assert [line[:len(expected)] for line in told(ran, "bill a product")] == [expected]
+    trace = runner.invoke(app, ["trace", "charge", "CH1", "--db", str(db), "--format", "json"])
+    assert json.loads(trace.stdout)["anomalous"] is True  # not merged
+    assert len(told(trace, "bill a product")) == 1
+    trace = runner.invoke(app, ["trace", "charge", "CH2", "--db", str(db), "--format", "json"])
+    assert json.loads(trace.stdout)["anomalous"] is False
+
+
+def test_spellings_real_exports_produce(tmp_path: Path) -> None:
+    # Full-width digits, upper-case UUIDs, an upper-case email domain, a lower-case domain
+    # prefix; surrounding (non-breaking) spaces are trimmed at ingest and match exactly.
+    uuid = "3F2504E0-4F89-11D3-9A0C-0305E82C3301"
+    actions = [action(1, "c1", "\uff10\uff14\uff12", "c1", actor_type="customer"),
+               action(2, "c2", uuid, "c2", actor_type="customer"),
+               action(3, "c3", "o-3\u00a0", "c3", actor_type="customer"),
+               action(4, "user@CORP.EXAMPLE", None, "c9"),
+               action(5, "corp\\alice", None, "c9"),
+               action(6, "CORP\\Alice", None, "c9")]
+    charges = [charge(1, "c1", "042"), charge(2, "c2", uuid.lower()), charge(3, "c3", " o-3")]
+    for c in charges:
+        c["ts"] = c["ts"].replace("03-02", "03-05")
+    privileges = [{"event_id": f"P{i}", "ts": "2026-03-01T09:00:00Z", "actor": "admin",
+                   "subject": subject, "privilege": "crm.sell", "operation": "grant"}
+                  for i, subject in enumerate(("user@corp.example", "alice@corp.example"))]
+    db = load(tmp_path, actions, charges, privileges=privileges)
+    assert runner.invoke(app, ["run", "--db", str(db)]).exit_code == 0
+    status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
+    found = {f["join"]: f for f in json.loads(status.stdout)["id_spellings"]}
+    assert found["charge_order"]["ids"] == 2  # 042 and the UUID; o-3 matched exactly
+    assert set(found["charge_order"]["ignored"]) == {"width", "case"}
+    assert found["actor_privileges"]["ids"] == 3
+    trace = runner.invoke(app, ["trace", "charge", "CH3", "--db", str(db), "--format", "json"])
+    assert json.loads(trace.stdout)["anomalous"] is False
+    for charge_id in ("CH1", "CH2"):  # nothing merged
+        trace = runner.invoke(app, ["trace", "charge", charge_id, "--db", str(db),
+                                    "--format", "json"])
+        assert json.loads(trace.stdout)["anomalous"] is True

@@ -138,7 +138,7 @@ def run_packs(
         persist_rule_sources(con, [(r.id, r.source, r.sigma) for r in rules])
         # Once per run, over the stored logs; status reads what was kept.
         report.id_spellings = misspelled_ids(con)
-        record_id_spellings(con, report.id_spellings)
+        record_id_spellings(con, report.id_spellings, report.run_id)
         con.execute("COMMIT")
     finally:
         con.close()

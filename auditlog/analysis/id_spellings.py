@@ -1,12 +1,16 @@
 """Ids that name the same thing across logs but are spelled differently: a join that
-fails exactly and would succeed once case, leading zeros of a number, a Windows
-`DOMAIN\\` prefix or an email's `@domain` are ignored (C0042 / c0042, 0042 / 42,
-JDOE / jdoe@corp.example, CORP\\jdoe / jdoe).
+fails exactly and would succeed once case, full-width characters (０４２ / 042),
+leading zeros of a number, a Windows `DOMAIN\\` prefix or an email's `@domain` are
+ignored (C0042 / c0042, 0042 / 42, JDOE / jdoe@corp.example, CORP\\jdoe / jdoe).
+Surrounding spaces (non-breaking ones too) never reach this check: ingest trims them.
 
 auditlog matches ids exactly (case may matter, and the contract forbids merging rows
 silently), so such ids are only found and told, never folded. One statement over the
 stored tables: each id column is read once, grouped to its distinct values, and only
-the values that miss exactly are folded and looked up again.
+the values that miss exactly are folded and looked up again. The run keeps what it found
+(meta), with the ingested files it saw: `status` and the answers it affects (refund
+lists, traces, reports: each join's `answers`) repeat it without a scan, and say so
+when files were loaded or forgotten since.
 """
 
 from __future__ import annotations
@@ -24,10 +28,17 @@ from auditlog.store.attribution import table_exists
 META_KEY = "id_spellings"
 
 # The differences ignored, in the order they are taken off an id.
-DOMAIN, EMAIL, CASE, ZEROS = "domain", "email", "case", "zeros"
-STEPS = (DOMAIN, EMAIL, CASE, ZEROS)
-IGNORED = {CASE: "case", ZEROS: "leading zeros", DOMAIN: "a DOMAIN\\ prefix",
-           EMAIL: "an email domain"}
+WIDTH, DOMAIN, EMAIL, CASE, ZEROS = "width", "domain", "email", "case", "zeros"
+STEPS = (WIDTH, DOMAIN, EMAIL, CASE, ZEROS)
+IGNORED = {CASE: "case", WIDTH: "full-width characters", ZEROS: "leading zeros",
+           DOMAIN: "a DOMAIN\\ prefix", EMAIL: "an email domain"}
+SINGULAR = ((CASE,), (DOMAIN,), (EMAIL,))
+# Full-width forms (U+FF01-U+FF5E: East Asian exports, some spreadsheets) and their ASCII.
+FULL_WIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F))
+HALF_WIDTH = "".join(chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F))
+
+# The answers (analysis/caveats.py NEEDS' names) an exact miss of a join can change.
+VERDICTS = frozenset({"remediation", "export", "trace charge", "trace change", "report"})
 
 
 @dataclass(frozen=True)
@@ -39,24 +50,61 @@ class Join:
     right: str   # SQL: rows (id) of the side that holds it
     left_kind: str
     right_kind: str
+    # The answers whose result a miss may change, and whether only by making a charge
+    # look unordered (then a trace of a charge judged ordered is not told it).
+    answers: frozenset[str] = VERDICTS
+    verdict: bool = False
 
 
 JOINS = (
     Join("charge_order", "SELECT order_id AS id FROM charges",
-         "SELECT order_id AS id FROM actions", "charges", "actions"),
+         "SELECT order_id AS id FROM actions", "charges", "actions", verdict=True),
     Join("charge_account", "SELECT account AS id FROM charges",
          "SELECT target_account AS id FROM actions UNION ALL SELECT actor FROM actions",
-         "charges", "actions"),
+         "charges", "actions", verdict=True),
+    # A charge with no order id pairs with an order of its account and product
+    # (docs/attribution.md, rule 2: charges.product = the order actions' object).
+    # Only one-time charges whose order id names no action's order pair so.
+    Join("charge_product",
+         "SELECT product AS id FROM charges WHERE coalesce(type, 'one_time') = 'one_time' "
+         "AND (order_id IS NULL OR order_id NOT IN "
+         "(SELECT order_id FROM actions WHERE order_id IS NOT NULL))",
+         "SELECT object AS id FROM actions", "charges", "actions", verdict=True),
     Join("refund_of", "SELECT refund_of AS id FROM charges",
          "SELECT charge_id AS id FROM charges", "charges", "charges"),
     Join("actor_privileges", "SELECT actor AS id FROM actions",
-         "SELECT subject AS id FROM privileges", "actions", "privileges"),
+         "SELECT subject AS id FROM privileges", "actions", "privileges",
+         frozenset({"trace charge", "trace account", "report"})),
     Join("change_accounts",
          "SELECT implementer AS id FROM changes UNION ALL SELECT approver FROM changes",
-         "SELECT account AS id FROM accounts", "changes", "accounts"),
+         "SELECT account AS id FROM accounts", "changes", "accounts",
+         frozenset({"trace change", "report"})),
     Join("actor_accounts", "SELECT actor AS id FROM actions",
-         "SELECT account AS id FROM accounts", "actions", "accounts"),
+         "SELECT account AS id FROM accounts", "actions", "accounts",
+         VERDICTS | {"trace account"}),
 )
+JOINED = {j.name: j for j in JOINS}
+
+# Per join: what the naming side's rows are, what they name, where it is held, and what
+# an exact match alone costs the answers.
+WORDS = {
+    "charge_order": ("charge(s)", "name an order id", "an order in actions",
+                     "they are traced as if their order had no action"),
+    "charge_account": ("charge(s)", "bill an account", "an account of actions",
+                       "their customers' own orders are not seen"),
+    "charge_product": ("charge(s) without an order of their own", "bill a product",
+                       "an object of actions",
+                       "they are not paired with their customer's order of it"),
+    "refund_of": ("refund(s)", "name a charge", "a charge_id of charges",
+                  "the charges they refund are not seen as refunded"),
+    "actor_privileges": ("action(s)", "have an actor", "a subject of privileges",
+                         "no privilege is found for them"),
+    "change_accounts": ("implementer/approver entries of changes", "name an account",
+                        "an account of the accounts directory",
+                        "their team and manager are not found"),
+    "actor_accounts": ("action(s)", "have an actor", "an account of the accounts directory",
+                       "its type, team and owner are not found"),
+}
 
 
 @dataclass(frozen=True)
@@ -75,10 +123,50 @@ class Misspelled:
         words = [IGNORED[step] for step in IGNORED if step in self.ignored]
         return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
+    def text(self) -> str:
+        """What was found and what it costs, in one sentence (without its full stop)."""
+        rows, verb, held, effect = WORDS[self.join]
+        join = JOINED[self.join]
+        return (f"{self.rows:,} {rows} {verb} that matches {held} only when "
+                f"{self.ignored_text()} {'is' if self.ignored in SINGULAR else 'are'} ignored "
+                f"({self.ids:,} distinct id(s); e.g. {self.example!r} in {join.left_kind}, "
+                f"{self.match!r} in {join.right_kind}); ids are matched exactly, so "
+                f"{effect}; if they are the same, write them alike in the source, or load "
+                "it with a mapping whose [values.COLUMN] rewrites them (docs/mappings.md)")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the latest run found (`found`), which run it was, and whether files were
+    loaded or forgotten since (`stale`: the logs may now hold other spellings)."""
+
+    found: tuple[Misspelled, ...] = ()
+    run_id: str | None = None
+    stale: bool = False
+
+    def affecting(self, answer: str, *, ordered: bool = False) -> list[Misspelled]:
+        """The findings whose join `answer` relies on; `ordered`: for a charge judged
+        ordered, which a join that can only hide an order does not change."""
+        return [f for f in self.found if answer in JOINED[f.join].answers
+                and not (ordered and JOINED[f.join].verdict)]
+
+    def found_by(self) -> str:
+        """Who found it, to open a sentence that repeats it: the latest run, or, when files
+        were loaded or forgotten since, that run and that it may be out of date."""
+        return stale_text(self.run_id) if self.stale else "the latest run found that"
+
+
+def stale_text(run_id: str | None) -> str:
+    """'run R-000002 found, before ...' for a finding repeated after the logs changed."""
+    return (f"run {run_id or 'of an earlier version'} found, before files were last loaded "
+            "or forgotten (auditlog run looks again), that")
+
 
 def folded(column: str, skip: str | None = None) -> str:
     """SQL for `column` with every difference of STEPS taken off but `skip`."""
     expr = column
+    if skip != WIDTH:  # ０４２ -> 042
+        expr = f"translate({expr}, {sql_string(FULL_WIDTH)}, {sql_string(HALF_WIDTH)})"
     if skip != DOMAIN:  # CORP\jdoe -> jdoe
         expr = (f"CASE WHEN strpos({expr}, chr(92)) > 0 "
                 f"THEN substr({expr}, strpos({expr}, chr(92)) + 1) ELSE {expr} END")
@@ -149,18 +237,46 @@ def misspelled_ids(con: duckdb.DuckDBPyConnection) -> list[Misspelled]:
     return [found[j.name] for j in JOINS if j.name in found]
 
 
-def record_id_spellings(con: duckdb.DuckDBPyConnection, found: list[Misspelled]) -> None:
-    """Keep what a run found for `status` (in the run's transaction)."""
+# The ingested files as a run saw them: a later ingest or forget changes it.
+FILES_SQL = ("SELECT count(*) || ':' || coalesce(md5(string_agg(sha256 || '/' || path, ',' "
+             "ORDER BY sha256, path)), '') FROM ingested_files")
+
+
+def files_seen(con: duckdb.DuckDBPyConnection) -> str:
+    if not table_exists(con, "ingested_files"):
+        return ""
+    row = con.execute(FILES_SQL).fetchone()
+    return str(row[0]) if row else ""
+
+
+def record_id_spellings(con: duckdb.DuckDBPyConnection, found: list[Misspelled],
+                        run_id: str | None = None) -> None:
+    """Keep what run `run_id` found, with the files it saw, for `status` and the answers
+    (in the run's transaction)."""
+    value = {"run_id": run_id, "files": files_seen(con), "found": [asdict(f) for f in found]}
     con.execute("INSERT OR REPLACE INTO meta VALUES ($k, $v)",
-                {"k": META_KEY, "v": json.dumps([asdict(f) for f in found])})
+                {"k": META_KEY, "v": json.dumps(value)})
+
+
+def recorded_spellings(con: duckdb.DuckDBPyConnection) -> Recorded:
+    """What the latest run found, and whether it is stale; nothing before any run."""
+    if not table_exists(con, "meta"):
+        return Recorded()
+    rows = con.execute("SELECT value FROM meta WHERE key = $k", {"k": META_KEY}).fetchall()
+    if not rows:
+        return Recorded()
+    value = json.loads(rows[0][0])
+    if isinstance(value, list):  # kept by an earlier version: no files to compare
+        return Recorded(_found(value))
+    return Recorded(_found(value["found"]), value["run_id"],
+                    value["files"] != files_seen(con))
+
+
+def _found(items: list[dict[str, object]]) -> tuple[Misspelled, ...]:
+    return tuple(Misspelled(**(f | {"ignored": tuple(f["ignored"])}))  # type: ignore[arg-type]
+                 for f in items)
 
 
 def recorded_id_spellings(con: duckdb.DuckDBPyConnection) -> list[Misspelled]:
     """What the latest run found; nothing before any run."""
-    if not table_exists(con, "meta"):
-        return []
-    rows = con.execute("SELECT value FROM meta WHERE key = $k", {"k": META_KEY}).fetchall()
-    if not rows:
-        return []
-    return [Misspelled(**(f | {"ignored": tuple(f["ignored"])}))
-            for f in json.loads(rows[0][0])]
+    return list(recorded_spellings(con).found)
