@@ -9,9 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from auditlog import open as auditlog_open
+from auditlog.analysis.id_spellings import lake_misspelled_ids
 from auditlog.cli import app
 from tests.conftest import write_rows
 
@@ -267,3 +269,40 @@ def test_spellings_real_exports_produce(tmp_path: Path) -> None:
         trace = runner.invoke(app, ["trace", "charge", charge_id, "--db", str(db),
                                     "--format", "json"])
         assert json.loads(trace.stdout)["anomalous"] is True
+
+
+def test_ids_in_a_lake_are_checked_where_a_spark_run_reads_them(tmp_path: Path) -> None:
+    # A Spark run with --lake reads the lake; its database may hold none of those rows.
+    db = case_world(tmp_path)
+    lake = tmp_path / "lake"
+    assert runner.invoke(app, ["lake", "export", "--out", str(lake),
+                               "--db", str(db)]).exit_code == 0
+    found = lake_misspelled_ids(lake)
+    assert [(f.join, f.ids, f.example, f.match) for f in found] == [
+        ("charge_order", 2, "O-1", "o-1")]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert lake_misspelled_ids(empty) == []
+
+
+@pytest.mark.spark
+def test_a_spark_run_over_a_lake_tells_the_lake_s_spellings(tmp_path: Path) -> None:
+    pytest.importorskip("pyspark")
+    lake = tmp_path / "lake"
+    assert runner.invoke(app, ["lake", "export", "--out", str(lake),
+                               "--db", str(case_world(tmp_path))]).exit_code == 0
+    findings_only = tmp_path / "findings.duckdb"  # holds no logs at all
+    ran = runner.invoke(app, ["run", "--engine", "spark", "--lake", str(lake),
+                              "--db", str(findings_only)])
+    assert ran.exit_code == 0, ran.output
+    assert len(told(ran)) == 1 and "'O-1' in charges" in told(ran)[0]
+    status = runner.invoke(app, ["status", "--db", str(findings_only), "--format", "json"])
+    doc = json.loads(status.stdout)
+    assert [f["join"] for f in doc["id_spellings"]] == ["charge_order"]
+    assert doc["id_spellings_stale"] is False
+    # Rows appended to the lake since: the repeat says which run found it.
+    more = write_rows(tmp_path / "more.jsonl", [action(9, "c9", "o-9", "c9")])
+    assert runner.invoke(app, ["ingest", str(more), "--kind", "actions", "--lake", str(lake),
+                               "--db", str(findings_only)]).exit_code == 0
+    status = runner.invoke(app, ["status", "--db", str(findings_only), "--format", "json"])
+    assert json.loads(status.stdout)["id_spellings_stale"] is True

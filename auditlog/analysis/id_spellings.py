@@ -15,13 +15,17 @@ when files were loaded or forgotten since.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import duckdb
 
+from auditlog.kinds import KINDS
 from auditlog.sqltext import sql_string
 from auditlog.store.attribution import table_exists
+from auditlog.store.lake import has_files, kind_path
 
 # meta's key for what the latest run found: `status` reads it instead of scanning the
 # logs again (a run reads every row anyway; a status is a look-up, issue 14).
@@ -249,11 +253,38 @@ def files_seen(con: duckdb.DuckDBPyConnection) -> str:
     return str(row[0]) if row else ""
 
 
+def lake_misspelled_ids(lake: Path) -> list[Misspelled]:
+    """misspelled_ids over the Parquet lake a Spark run read (store/lake.py), not over the
+    database, which may hold none of its rows: DuckDB reads the lake's files in place."""
+    con = duckdb.connect()
+    try:
+        for name, kind in KINDS.items():
+            path = kind_path(lake, name)
+            if has_files(path):
+                files = sql_string(str(path / "**" / "*.parquet"))
+                con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({files}, "
+                            "hive_partitioning = true, union_by_name = true)")
+            else:  # a kind the lake lacks: no rows, as an empty table in the database
+                columns = ", ".join(f"CAST(NULL AS VARCHAR) AS {c}" for c in kind.column_names)
+                con.execute(f"CREATE VIEW {name} AS SELECT {columns} WHERE false")
+        return misspelled_ids(con)
+    finally:
+        con.close()
+
+
+def lake_seen(lake: Path) -> str:
+    """The lake's files (appended, never rewritten: store/lake.py) as one digest."""
+    names = sorted(str(p.relative_to(lake)) for p in lake.rglob("*.parquet")) \
+        if lake.is_dir() else []
+    return f"{len(names)}:" + hashlib.md5("\n".join(names).encode()).hexdigest()
+
+
 def record_id_spellings(con: duckdb.DuckDBPyConnection, found: list[Misspelled],
-                        run_id: str | None = None) -> None:
-    """Keep what run `run_id` found, with the files it saw, for `status` and the answers
-    (in the run's transaction)."""
-    value = {"run_id": run_id, "files": files_seen(con), "found": [asdict(f) for f in found]}
+                        run_id: str | None = None, lake: Path | None = None) -> None:
+    """Keep what run `run_id` found, with the files it saw (of `lake` when it read one),
+    for `status` and the answers (in the run's transaction)."""
+    value = {"run_id": run_id, "files": files_seen(con) if lake is None else lake_seen(lake),
+             "lake": None if lake is None else str(lake), "found": [asdict(f) for f in found]}
     con.execute("INSERT OR REPLACE INTO meta VALUES ($k, $v)",
                 {"k": META_KEY, "v": json.dumps(value)})
 
@@ -268,8 +299,9 @@ def recorded_spellings(con: duckdb.DuckDBPyConnection) -> Recorded:
     value = json.loads(rows[0][0])
     if isinstance(value, list):  # kept by an earlier version: no files to compare
         return Recorded(_found(value))
-    return Recorded(_found(value["found"]), value["run_id"],
-                    value["files"] != files_seen(con))
+    lake = value.get("lake")
+    seen = files_seen(con) if lake is None else lake_seen(Path(lake))
+    return Recorded(_found(value["found"]), value["run_id"], value["files"] != seen)
 
 
 def _found(items: list[dict[str, object]]) -> tuple[Misspelled, ...]:
