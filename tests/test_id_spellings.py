@@ -306,3 +306,25 @@ def test_a_spark_run_over_a_lake_tells_the_lake_s_spellings(tmp_path: Path) -> N
                                "--db", str(findings_only)]).exit_code == 0
     status = runner.invoke(app, ["status", "--db", str(findings_only), "--format", "json"])
     assert json.loads(status.stdout)["id_spellings_stale"] is True
+
+
+def test_invisible_characters_an_export_leaves_in_an_id_are_told(tmp_path: Path) -> None:
+    # Ingest trims whitespace, not a zero-width space or a byte-order mark inside a field.
+    charges = tmp_path / "charges.csv"
+    charges.write_text("charge_id,ts,account,product,amount,currency,order_id\n"
+                       "CH1,2026-03-05T10:00:00Z,c1,PKG,9.99,EUR,o-1\u200b\n"
+                       "CH2,2026-03-05T10:00:00Z,c2,PKG,9.99,EUR,\ufeffo-2\n", "utf-8")
+    actions = write_rows(tmp_path / "actions.jsonl",
+                         [action(1, "c1", "o-1", "c1", actor_type="customer"),
+                          action(2, "c2", "o-2", "c2", actor_type="customer")])
+    db = tmp_path / "t.duckdb"
+    for path in (charges, actions):
+        assert runner.invoke(app, ["ingest", str(path), "--db", str(db)]).exit_code == 0
+    ran = runner.invoke(app, ["run", "--db", str(db)])
+    assert ran.exit_code == 0, ran.output
+    expected = ("warning: 2 charge(s) name an order id that matches an order in actions "
+                "only when invisible characters (zero-width spaces, byte-order marks) are "
+                "ignored (2 distinct id(s); e.g. 'o-1\\u200b' in charges")
+    assert [line[:len(expected)] for line in told(ran)] == [expected]
+    remediation = runner.invoke(app, ["remediation", "--db", str(db), "--format", "json"])
+    assert sorted(r["charge_id"] for r in json.loads(remediation.stdout)) == ["CH1", "CH2"]

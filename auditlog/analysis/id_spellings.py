@@ -1,7 +1,8 @@
 """Ids that name the same thing across logs but are spelled differently: a join that
 fails exactly and would succeed once case, full-width characters (０４２ / 042),
-leading zeros of a number, a Windows `DOMAIN\\` prefix or an email's `@domain` are
-ignored (C0042 / c0042, 0042 / 42, JDOE / jdoe@corp.example, CORP\\jdoe / jdoe).
+invisible ones (a zero-width space, a byte-order mark), leading zeros of a number, a
+Windows `DOMAIN\\` prefix or an email's `@domain` are ignored (C0042 / c0042, 0042 / 42,
+JDOE / jdoe@corp.example, CORP\\jdoe / jdoe).
 Surrounding spaces (non-breaking ones too) never reach this check: ingest trims them.
 
 auditlog matches ids exactly (case may matter, and the contract forbids merging rows
@@ -32,10 +33,15 @@ from auditlog.store.lake import has_files, kind_path
 META_KEY = "id_spellings"
 
 # The differences ignored, in the order they are taken off an id.
-WIDTH, DOMAIN, EMAIL, CASE, ZEROS = "width", "domain", "email", "case", "zeros"
-STEPS = (WIDTH, DOMAIN, EMAIL, CASE, ZEROS)
-IGNORED = {CASE: "case", WIDTH: "full-width characters", ZEROS: "leading zeros",
-           DOMAIN: "a DOMAIN\\ prefix", EMAIL: "an email domain"}
+HIDDEN, WIDTH, DOMAIN, EMAIL, CASE, ZEROS = (
+    "invisible", "width", "domain", "email", "case", "zeros")
+STEPS = (HIDDEN, WIDTH, DOMAIN, EMAIL, CASE, ZEROS)
+IGNORED = {CASE: "case", WIDTH: "full-width characters",
+           HIDDEN: "invisible characters (zero-width spaces, byte-order marks)",
+           ZEROS: "leading zeros", DOMAIN: "a DOMAIN\\ prefix", EMAIL: "an email domain"}
+# Characters no one sees that exports leave in a value (ingest trims only whitespace):
+# zero-width space, non-joiner and joiner, word joiner, byte-order mark.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 SINGULAR = ((CASE,), (DOMAIN,), (EMAIL,))
 # Full-width forms (U+FF01-U+FF5E: East Asian exports, some spreadsheets) and their ASCII.
 FULL_WIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F))
@@ -169,6 +175,8 @@ def stale_text(run_id: str | None) -> str:
 def folded(column: str, skip: str | None = None) -> str:
     """SQL for `column` with every difference of STEPS taken off but `skip`."""
     expr = column
+    if skip != HIDDEN:  # o-1<U+200B> -> o-1 (a `to` shorter than `from` deletes)
+        expr = f"translate({expr}, {sql_string(INVISIBLE)}, '')"
     if skip != WIDTH:  # ０４２ -> 042
         expr = f"translate({expr}, {sql_string(FULL_WIDTH)}, {sql_string(HALF_WIDTH)})"
     if skip != DOMAIN:  # CORP\jdoe -> jdoe
