@@ -328,3 +328,19 @@ def test_invisible_characters_an_export_leaves_in_an_id_are_told(tmp_path: Path)
     assert [line[:len(expected)] for line in told(ran)] == [expected]
     remediation = runner.invoke(app, ["remediation", "--db", str(db), "--format", "json"])
     assert sorted(r["charge_id"] for r in json.loads(remediation.stdout)) == ["CH1", "CH2"]
+
+
+def test_an_email_domain_in_another_case_is_told_as_case(tmp_path: Path) -> None:
+    # Either case or the email domains suffice to match them: it used to end in an
+    # internal error (no difference seemed needed); the fewest, mildest one is named.
+    actions = [action(1, "user@CORP.EXAMPLE", None, "c9")]
+    privileges = [{"event_id": "P1", "ts": "2026-03-01T09:00:00Z", "actor": "admin",
+                   "subject": "user@corp.example", "privilege": "crm.sell",
+                   "operation": "grant"}]
+    db = load(tmp_path, actions, [charge(1, "c1", None)], privileges=privileges)
+    ran = runner.invoke(app, ["run", "--db", str(db)])
+    assert ran.exit_code == 0, ran.output
+    expected = ("warning: 1 action(s) have an actor that matches a subject of privileges "
+                "only when case is ignored (1 distinct id(s); e.g. 'user@CORP.EXAMPLE' in "
+                "actions, 'user@corp.example' in privileges)")
+    assert [line[:len(expected)] for line in told(ran, "have an actor")] == [expected]

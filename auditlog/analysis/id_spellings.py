@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ SINGULAR = ((CASE,), (DOMAIN,), (EMAIL,))
 # Full-width forms (U+FF01-U+FF5E: East Asian exports, some spreadsheets) and their ASCII.
 FULL_WIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F))
 HALF_WIDTH = "".join(chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F))
+WIDE = f"[{FULL_WIDTH[0]}-{FULL_WIDTH[-1]}]"
 
 # The answers (analysis/caveats.py NEEDS' names) an exact miss of a join can change.
 VERDICTS = frozenset({"remediation", "export", "trace charge", "trace change", "report"})
@@ -131,6 +133,8 @@ class Misspelled:
 
     def ignored_text(self) -> str:
         words = [IGNORED[step] for step in IGNORED if step in self.ignored]
+        if not words:  # kept by an earlier version, which could find none
+            return "another spelling"
         return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
     def text(self) -> str:
@@ -172,25 +176,52 @@ def stale_text(run_id: str | None) -> str:
             "or forgotten (auditlog run looks again), that")
 
 
-def folded(column: str, skip: str | None = None) -> str:
-    """SQL for `column` with every difference of STEPS taken off but `skip`."""
+def folded(column: str, steps: Collection[str] = STEPS) -> str:
+    """SQL for `column` with the differences `steps` taken off (in STEPS' order). Each
+    step names the one before once (regexp_replace, not CASE over strpos): nested six
+    deep, CASEs repeated the inner steps dozens of times per value."""
     expr = column
-    if skip != HIDDEN:  # o-1<U+200B> -> o-1 (a `to` shorter than `from` deletes)
+    if HIDDEN in steps:  # o-1<U+200B> -> o-1 (a `to` shorter than `from` deletes)
         expr = f"translate({expr}, {sql_string(INVISIBLE)}, '')"
-    if skip != WIDTH:  # ０４２ -> 042
-        expr = f"translate({expr}, {sql_string(FULL_WIDTH)}, {sql_string(HALF_WIDTH)})"
-    if skip != DOMAIN:  # CORP\jdoe -> jdoe
-        expr = (f"CASE WHEN strpos({expr}, chr(92)) > 0 "
-                f"THEN substr({expr}, strpos({expr}, chr(92)) + 1) ELSE {expr} END")
-    if skip != EMAIL:  # jdoe@corp.example -> jdoe
-        expr = (f"CASE WHEN strpos({expr}, '@') > 1 "
-                f"THEN substr({expr}, 1, strpos({expr}, '@') - 1) ELSE {expr} END")
-    if skip != CASE:
+    if WIDTH in steps:  # ０４２ -> 042; a long translate only where there is one
+        expr = (f"CASE WHEN regexp_matches({expr}, {sql_string(WIDE)}) "
+                f"THEN translate({expr}, {sql_string(FULL_WIDTH)}, {sql_string(HALF_WIDTH)}) "
+                f"ELSE {expr} END")
+    if DOMAIN in steps:  # CORP\jdoe -> jdoe (up to the first backslash)
+        expr = f"regexp_replace({expr}, '^[^\\\\]*\\\\', '')"
+    if EMAIL in steps:  # jdoe@corp.example -> jdoe (a name before the first @)
+        expr = f"regexp_replace({expr}, '(?s)^([^@]+)@.*$', '\\1')"
+    if CASE in steps:
         expr = f"lower({expr})"
-    if skip != ZEROS:  # 0042 -> 42, only for an id of digits alone
-        expr = (f"CASE WHEN regexp_matches({expr}, '^[0-9]+$') "
-                f"THEN coalesce(nullif(ltrim({expr}, '0'), ''), '0') ELSE {expr} END")
+    if ZEROS in steps:  # 0042 -> 42, only for an id of digits alone
+        expr = f"regexp_replace({expr}, '^0+([0-9]+)$', '\\1')"
     return expr
+
+
+# What is said to be ignored for a pair is what the fewest, least sweeping differences
+# need: the shortest prefix of this order under which the two match, less the steps of it
+# the pair matches without (user@CORP.EXAMPLE / user@corp.example: case alone, though
+# dropping both email domains would match them too).
+PREFERENCE = (HIDDEN, WIDTH, CASE, ZEROS, DOMAIN, EMAIL)
+PREFIXES = tuple(PREFERENCE[:k] for k in range(1, len(PREFERENCE) + 1))
+
+
+def _needed_sql(left: str, right: str) -> tuple[str, str]:
+    """Per pair (left, right), the columns that say under which prefix it matches
+    (p0, p1, ...) and whether each of its steps is needed there (d0_case, ...); and the
+    expressions, over those columns, of each step's being needed (`<step>_needed`)."""
+    columns = []
+    for k, prefix in enumerate(PREFIXES):
+        columns.append(f"{folded(left, prefix)} = {folded(right, prefix)} AS p{k}")
+        columns += [f"{folded(left, [s for s in prefix if s != step])} <> "
+                    f"{folded(right, [s for s in prefix if s != step])} AS d{k}_{step}"
+                    for step in prefix]
+    needed = []
+    for step in STEPS:
+        whens = " ".join(f"WHEN p{k} THEN {f'd{k}_{step}' if step in prefix else 'false'}"
+                         for k, prefix in enumerate(PREFIXES))
+        needed.append(f"CASE {whens} ELSE false END AS {step}_needed")
+    return ", ".join(columns), ", ".join(needed)
 
 
 def _qualifier(column: str, mark: str, before: bool) -> str:
@@ -208,18 +239,21 @@ def _join_sql(join: Join) -> str:
         f"({_qualifier(left, mark, before)} = '' OR {_qualifier(right, mark, before)} = '' "
         f"OR {_qualifier(left, mark, before)} = {_qualifier(right, mark, before)})"
         for mark, before in (("chr(92)", True), ("'@'", False)))
-    flags = ", ".join(f"bool_or({folded(left, step)} <> {folded(right, step)}) AS {step}_needed"
-                      for step in STEPS)
-    # Per id that misses: its nearest spelling and what had to be ignored; then per join.
+    pairs, needed = _needed_sql(left, right)
+    flags = ", ".join(f"bool_or({step}_needed) AS {step}_needed" for step in STEPS)
+    # Per pair what had to be ignored; per id that misses, its nearest spelling and what
+    # had to be ignored; then per join.
     return f"""
     SELECT {name} AS name, count(*) AS ids, sum(n) AS n, min(id) AS example,
            min_by(match, id) AS match, {", ".join(f"bool_or({s}_needed)" for s in STEPS)}
-    FROM (SELECT m.id, m.n, min(r.id) AS match, {flags}
-          FROM misses_{join.name} m
-          JOIN (SELECT id, {folded('id')} AS key FROM right_{join.name}) r
-            ON r.key = m.key AND r.id <> m.id
-          WHERE {same_domains}
-          GROUP BY m.id, m.n)"""
+    FROM (SELECT id, n, min(rid) AS match, {flags}
+          FROM (SELECT id, n, rid, {needed}
+                FROM (SELECT m.id, m.n, r.id AS rid, {pairs}
+                      FROM misses_{join.name} m
+                      JOIN (SELECT id, {folded('id')} AS key FROM right_{join.name}) r
+                        ON r.key = m.key AND r.id <> m.id
+                      WHERE {same_domains}))
+          GROUP BY id, n)"""
 
 
 def _ctes(join: Join) -> str:
