@@ -13,8 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from auditlog import open as auditlog_open
+from auditlog.analysis.findings import run_packs
 from auditlog.analysis.id_spellings import lake_misspelled_ids
 from auditlog.cli import app
+from auditlog.engines import open_engine
+from auditlog.pack import load_rules
 from tests.conftest import write_rows
 
 runner = CliRunner()
@@ -344,3 +347,20 @@ def test_an_email_domain_in_another_case_is_told_as_case(tmp_path: Path) -> None
                 "only when case is ignored (1 distinct id(s); e.g. 'user@CORP.EXAMPLE' in "
                 "actions, 'user@corp.example' in privileges)")
     assert [line[:len(expected)] for line in told(ran, "have an actor")] == [expected]
+
+
+def test_a_lake_named_relative_to_the_run_s_directory_stays_current(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An engine that read a lake names it (Spark with --lake); `status` may run elsewhere.
+    db = case_world(tmp_path)
+    assert runner.invoke(app, ["lake", "export", "--out", str(tmp_path / "lake"),
+                               "--db", str(db)]).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    engine = open_engine("duckdb", db)
+    engine.lake = Path("lake")  # type: ignore[attr-defined]
+    run_packs(db, load_rules()[:1], engine=engine)
+    monkeypatch.chdir(tmp_path / "lake")
+    status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
+    doc = json.loads(status.stdout)
+    assert [f["join"] for f in doc["id_spellings"]] == ["charge_order"]
+    assert doc["id_spellings_stale"] is False

@@ -136,6 +136,7 @@ def run_packs(
         # An engine that read a lake (Spark with --lake) names it: its rows, which the
         # database may not hold, are the ones whose ids are checked.
         lake: Path | None = getattr(running, "lake", None)
+        lake = lake.resolve() if lake is not None else None  # status may run elsewhere
         spelled = lake_misspelled_ids(lake) if lake is not None else None
     con = store.connect(db_path)
     try:
