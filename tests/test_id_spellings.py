@@ -364,3 +364,23 @@ def test_a_lake_named_relative_to_the_run_s_directory_stays_current(
     doc = json.loads(status.stdout)
     assert [f["join"] for f in doc["id_spellings"]] == ["charge_order"]
     assert doc["id_spellings_stale"] is False
+
+
+def test_numbers_a_float_column_rewrote_and_decomposed_accents_are_told(
+        tmp_path: Path) -> None:
+    # A billing export written through a float column (12345.0), an identity provider
+    # that writes accents decomposed (e + U+0301); neither merged.
+    actions = [action(1, "12345", "o-1", "12345", actor_type="customer"),
+               action(2, "Jose\u0301", None, "c9")]
+    charges = [charge(1, "12345.0", "o-1")]
+    privileges = [{"event_id": "P1", "ts": "2026-03-01T09:00:00Z", "actor": "admin",
+                   "subject": "Jos\u00e9", "privilege": "crm.sell", "operation": "grant"}]
+    db = load(tmp_path, actions, charges, privileges=privileges)
+    assert runner.invoke(app, ["run", "--db", str(db)]).exit_code == 0
+    status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
+    found = {f["join"]: f for f in json.loads(status.stdout)["id_spellings"]}
+    assert (found["charge_account"]["example"], found["charge_account"]["ignored"]) == (
+        "12345.0", ["zeros"])
+    assert found["actor_privileges"]["ignored"] == ["width"]
+    assert "only when full-width or decomposed characters are ignored" in status.stderr
+    assert "only when leading zeros or a trailing .0 are ignored" in status.stderr

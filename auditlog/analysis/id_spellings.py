@@ -1,8 +1,9 @@
 """Ids that name the same thing across logs but are spelled differently: a join that
-fails exactly and would succeed once case, full-width characters (０４２ / 042),
-invisible ones (a zero-width space, a byte-order mark), leading zeros of a number, a
-Windows `DOMAIN\\` prefix or an email's `@domain` are ignored (C0042 / c0042, 0042 / 42,
-JDOE / jdoe@corp.example, CORP\\jdoe / jdoe).
+fails exactly and would succeed once case, full-width or decomposed characters (０４２ /
+042, e + U+0301 / é), invisible ones (a zero-width space, a byte-order mark), leading
+zeros or a trailing .0 of a number (0042 / 42 / 42.0), a Windows `DOMAIN\\` prefix or an
+email's `@domain` are ignored (C0042 / c0042, JDOE / jdoe@corp.example, CORP\\jdoe /
+jdoe).
 Surrounding spaces (non-breaking ones too) never reach this check: ingest trims them.
 
 auditlog matches ids exactly (case may matter, and the contract forbids merging rows
@@ -37,9 +38,10 @@ META_KEY = "id_spellings"
 HIDDEN, WIDTH, DOMAIN, EMAIL, CASE, ZEROS = (
     "invisible", "width", "domain", "email", "case", "zeros")
 STEPS = (HIDDEN, WIDTH, DOMAIN, EMAIL, CASE, ZEROS)
-IGNORED = {CASE: "case", WIDTH: "full-width characters",
+IGNORED = {CASE: "case", WIDTH: "full-width or decomposed characters",
            HIDDEN: "invisible characters (zero-width spaces, byte-order marks)",
-           ZEROS: "leading zeros", DOMAIN: "a DOMAIN\\ prefix", EMAIL: "an email domain"}
+           ZEROS: "leading zeros or a trailing .0", DOMAIN: "a DOMAIN\\ prefix",
+           EMAIL: "an email domain"}
 # Characters no one sees that exports leave in a value (ingest trims only whitespace):
 # zero-width space, non-joiner and joiner, word joiner, byte-order mark.
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
@@ -183,18 +185,20 @@ def folded(column: str, steps: Collection[str] = STEPS) -> str:
     expr = column
     if HIDDEN in steps:  # o-1<U+200B> -> o-1 (a `to` shorter than `from` deletes)
         expr = f"translate({expr}, {sql_string(INVISIBLE)}, '')"
-    if WIDTH in steps:  # ０４２ -> 042; a long translate only where there is one
-        expr = (f"CASE WHEN regexp_matches({expr}, {sql_string(WIDE)}) "
+    if WIDTH in steps:  # ０４２ -> 042 (a long translate only where there is one), and
+        # e + U+0301 -> é (macOS and some web forms write accents decomposed)
+        expr = (f"nfc_normalize(CASE WHEN regexp_matches({expr}, {sql_string(WIDE)}) "
                 f"THEN translate({expr}, {sql_string(FULL_WIDTH)}, {sql_string(HALF_WIDTH)}) "
-                f"ELSE {expr} END")
+                f"ELSE {expr} END)")
     if DOMAIN in steps:  # CORP\jdoe -> jdoe (up to the first backslash)
         expr = f"regexp_replace({expr}, '^[^\\\\]*\\\\', '')"
     if EMAIL in steps:  # jdoe@corp.example -> jdoe (a name before the first @)
         expr = f"regexp_replace({expr}, '(?s)^([^@]+)@.*$', '\\1')"
     if CASE in steps:
         expr = f"lower({expr})"
-    if ZEROS in steps:  # 0042 -> 42, only for an id of digits alone
-        expr = f"regexp_replace({expr}, '^0+([0-9]+)$', '\\1')"
+    if ZEROS in steps:  # 0042 -> 42, 12345.0 -> 12345 (a number a spreadsheet or a
+        # float column rewrote), only for an id of digits alone
+        expr = f"regexp_replace({expr}, '^0*([0-9]+)(\\.0+)?$', '\\1')"
     return expr
 
 
