@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -190,6 +190,9 @@ def folded(column: str, steps: Collection[str] = STEPS) -> str:
         expr = (f"nfc_normalize(CASE WHEN regexp_matches({expr}, {sql_string(WIDE)}) "
                 f"THEN translate({expr}, {sql_string(FULL_WIDTH)}, {sql_string(HALF_WIDTH)}) "
                 f"ELSE {expr} END)")
+    if expr != column:  # all three change only an id that is not ASCII: most are
+        expr = (f"CASE WHEN regexp_matches({column}, '[^\\x01-\\x7f]') THEN {expr} "
+                f"ELSE {column} END")
     if DOMAIN in steps:  # CORP\jdoe -> jdoe (up to the first backslash)
         expr = f"regexp_replace({expr}, '^[^\\\\]*\\\\', '')"
     if EMAIL in steps:  # jdoe@corp.example -> jdoe (a name before the first @)
@@ -210,22 +213,31 @@ PREFERENCE = (HIDDEN, WIDTH, CASE, ZEROS, DOMAIN, EMAIL)
 PREFIXES = tuple(PREFERENCE[:k] for k in range(1, len(PREFERENCE) + 1))
 
 
-def _needed_sql(left: str, right: str) -> tuple[str, str]:
-    """Per pair (left, right), the columns that say under which prefix it matches
-    (p0, p1, ...) and whether each of its steps is needed there (d0_case, ...); and the
-    expressions, over those columns, of each step's being needed (`<step>_needed`)."""
-    columns = []
-    for k, prefix in enumerate(PREFIXES):
-        columns.append(f"{folded(left, prefix)} = {folded(right, prefix)} AS p{k}")
-        columns += [f"{folded(left, [s for s in prefix if s != step])} <> "
-                    f"{folded(right, [s for s in prefix if s != step])} AS d{k}_{step}"
-                    for step in prefix]
+# Each fold a pair is judged by, once: the prefixes, and each prefix less one of its steps
+# (most coincide). They are computed per id of a pair only, in one CTE for every join, so
+# the statement names each fold once (its planning, not its rows, was most of its time).
+SUBSETS = tuple(dict.fromkeys(
+    [tuple(p) for p in PREFIXES]
+    + [tuple(s for s in p if s != step) for p in PREFIXES for step in p]))
+
+
+def _at(steps: Sequence[str]) -> int:
+    """The index of a fold in SUBSETS: columns f<i> of folds, l<i> and r<i> of a pair."""
+    return SUBSETS.index(tuple(steps))
+
+
+def _judge_sql() -> tuple[str, str]:
+    """Per pair of folds (l*, r*): `k`, the shortest prefix under which it matches; and,
+    over `k`, whether each step of that prefix is needed there (`<step>_needed`)."""
+    k = "CASE " + " ".join(f"WHEN l{_at(p)} = r{_at(p)} THEN {n}"
+                           for n, p in enumerate(PREFIXES)) + " END AS k"
     needed = []
     for step in STEPS:
-        whens = " ".join(f"WHEN p{k} THEN {f'd{k}_{step}' if step in prefix else 'false'}"
-                         for k, prefix in enumerate(PREFIXES))
-        needed.append(f"CASE {whens} ELSE false END AS {step}_needed")
-    return ", ".join(columns), ", ".join(needed)
+        less = {n: _at([s for s in p if s != step]) for n, p in enumerate(PREFIXES)
+                if step in p}
+        whens = " ".join(f"WHEN {n} THEN l{i} <> r{i}" for n, i in less.items())
+        needed.append(f"CASE k {whens} ELSE false END AS {step}_needed")
+    return k, ", ".join(needed)
 
 
 def _qualifier(column: str, mark: str, before: bool) -> str:
@@ -235,29 +247,20 @@ def _qualifier(column: str, mark: str, before: bool) -> str:
     return f"CASE WHEN {at} > 0 THEN lower({part}) ELSE '' END"
 
 
-def _join_sql(join: Join) -> str:
-    name = sql_string(join.name)
+def _pairs_sql(join: Join) -> str:
+    """The join's ids that miss, each with every id of the other side it folds onto."""
     left, right = "m.id", "r.id"
     # Two ids each qualified by a domain, the domains different, are two accounts.
     same_domains = " AND ".join(
         f"({_qualifier(left, mark, before)} = '' OR {_qualifier(right, mark, before)} = '' "
         f"OR {_qualifier(left, mark, before)} = {_qualifier(right, mark, before)})"
         for mark, before in (("chr(92)", True), ("'@'", False)))
-    pairs, needed = _needed_sql(left, right)
-    flags = ", ".join(f"bool_or({step}_needed) AS {step}_needed" for step in STEPS)
-    # Per pair what had to be ignored; per id that misses, its nearest spelling and what
-    # had to be ignored; then per join.
     return f"""
-    SELECT {name} AS name, count(*) AS ids, sum(n) AS n, min(id) AS example,
-           min_by(match, id) AS match, {", ".join(f"bool_or({s}_needed)" for s in STEPS)}
-    FROM (SELECT id, n, min(rid) AS match, {flags}
-          FROM (SELECT id, n, rid, {needed}
-                FROM (SELECT m.id, m.n, r.id AS rid, {pairs}
-                      FROM misses_{join.name} m
-                      JOIN (SELECT id, {folded('id')} AS key FROM right_{join.name}) r
-                        ON r.key = m.key AND r.id <> m.id
-                      WHERE {same_domains}))
-          GROUP BY id, n)"""
+    SELECT {sql_string(join.name)} AS name, m.id, m.n, r.id AS rid
+    FROM misses_{join.name} m
+    JOIN (SELECT id, {folded('id')} AS key FROM right_{join.name}) r
+      ON r.key = m.key AND r.id <> m.id
+    WHERE {same_domains}"""
 
 
 def _ctes(join: Join) -> str:
@@ -271,8 +274,28 @@ def _ctes(join: Join) -> str:
 
 
 def id_spellings_sql() -> str:
+    """Per join with ids that miss exactly and fold onto the other side: how many ids,
+    on how many rows, an example and its match, and per step whether it was needed."""
     ctes = ",".join(_ctes(j) for j in JOINS)
-    return f"WITH {ctes}\n" + "\nUNION ALL".join(_join_sql(j) for j in JOINS)
+    pairs = "\n    UNION ALL".join(_pairs_sql(j) for j in JOINS)
+    folds = ", ".join(f"{folded('id', steps)} AS f{n}" for n, steps in enumerate(SUBSETS))
+    sides = ", ".join(f"l.f{n} AS l{n}, r.f{n} AS r{n}" for n in range(len(SUBSETS)))
+    k, needed = _judge_sql()
+    flags = ", ".join(f"bool_or({step}_needed) AS {step}_needed" for step in STEPS)
+    # Per pair what had to be ignored; per id that misses, its nearest spelling and what
+    # had to be ignored; then per join.
+    return f"""WITH {ctes},
+    pairs AS ({pairs}),
+    folds AS (SELECT id, {folds} FROM (SELECT id FROM pairs UNION SELECT rid FROM pairs)),
+    sided AS (SELECT p.name, p.id, p.n, p.rid, {sides} FROM pairs p
+              JOIN folds l ON l.id = p.id JOIN folds r ON r.id = p.rid),
+    ranked AS (SELECT *, {k} FROM sided),
+    judged AS (SELECT name, id, n, rid, {needed} FROM ranked),
+    per_id AS (SELECT name, id, n, min(rid) AS match, {flags} FROM judged
+               GROUP BY name, id, n)
+    SELECT name, count(*) AS ids, sum(n) AS n, min(id) AS example, min_by(match, id) AS match,
+           {", ".join(f"bool_or({s}_needed)" for s in STEPS)}
+    FROM per_id GROUP BY name"""
 
 
 def misspelled_ids(con: duckdb.DuckDBPyConnection) -> list[Misspelled]:
