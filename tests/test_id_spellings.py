@@ -190,6 +190,14 @@ def test_status_and_answers_say_the_finding_predates_the_latest_ingest(
     status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
     assert json.loads(status.stdout)["id_spellings_stale"] is False
     assert told(status)[0].startswith("warning: 2 charge(s) name an order id")
+    # A copy of a loaded file, loaded again under another name, brings no row: current.
+    copy = tmp_path / "copy" / "actions.jsonl"
+    copy.parent.mkdir()
+    copy.write_bytes((tmp_path / "actions.jsonl").read_bytes())
+    assert runner.invoke(app, ["ingest", str(copy), "--kind", "actions",
+                               "--db", str(db)]).exit_code == 0
+    status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
+    assert json.loads(status.stdout)["id_spellings_stale"] is False
 
     later = write_rows(tmp_path / "later.jsonl", [action(9, "c9", "o-9", "c9")])
     assert runner.invoke(app, ["ingest", str(later), "--kind", "actions",

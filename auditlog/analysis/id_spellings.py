@@ -311,8 +311,9 @@ def misspelled_ids(con: duckdb.DuckDBPyConnection) -> list[Misspelled]:
 
 
 # The ingested files as a run saw them: a later ingest or forget changes it.
+# The files that brought rows (a copy loaded again under another name brings none).
 FILES_SQL = ("SELECT count(*) || ':' || coalesce(md5(string_agg(sha256 || '/' || path, ',' "
-             "ORDER BY sha256, path)), '') FROM ingested_files")
+             "ORDER BY sha256, path)), '') FROM ingested_files WHERE loaded > 0")
 
 
 def files_seen(con: duckdb.DuckDBPyConnection) -> str:
