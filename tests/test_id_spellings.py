@@ -392,3 +392,32 @@ def test_numbers_a_float_column_rewrote_and_decomposed_accents_are_told(
     assert found["actor_privileges"]["ignored"] == ["width"]
     assert "only when full-width or decomposed characters are ignored" in status.stderr
     assert "only when leading zeros or a trailing .0 are ignored" in status.stderr
+
+
+REAL_EVTX = (Path(__file__).parent / "data" / "windows"
+             / "samaccount_spoofing_CVE-2021-42287_CVE-2021-42278_DC_securitylogs.evtx")
+
+
+def test_a_real_domain_controller_log_beside_a_directory_of_emails(tmp_path: Path) -> None:
+    # A real DC security log (tests/data/windows/SOURCE.md) names its people 3B\lgrove and
+    # THREEBEESCO.COM\lgrove; the HR directory beside it, by their email addresses.
+    pytest.importorskip("evtx")
+    directory = tmp_path / "accounts.csv"
+    directory.write_text("account,display_name,team,account_type\n"
+                         "lgrove@threebeesco.com,L. Grove,IT,human\n"
+                         "a-jbrown@ThreeBeesCo.com,J. Brown,IT,human\n", "utf-8")
+    db = tmp_path / "t.duckdb"
+    for path, kind in ((REAL_EVTX, None), (directory, "accounts")):
+        loaded = runner.invoke(app, ["ingest", str(path), "--db", str(db)]
+                               + (["--kind", kind] if kind else []))
+        assert loaded.exit_code == 0, loaded.output
+    ran = runner.invoke(app, ["run", "--db", str(db)])
+    assert ran.exit_code == 0, ran.output
+    status = runner.invoke(app, ["status", "--db", str(db), "--format", "json"])
+    found = {f["join"]: f for f in json.loads(status.stdout)["id_spellings"]}
+    assert found["actor_accounts"] == {
+        "join": "actor_accounts", "ids": 3, "rows": 15, "example": "3B\\a-jbrown",
+        "match": "a-jbrown@ThreeBeesCo.com", "ignored": ["domain", "email"]}
+    with auditlog_open(db) as inv:  # nothing merged: the log's names are as it wrote them
+        actors = inv.sql("SELECT DISTINCT actor FROM actions ORDER BY actor")["actor"]
+        assert "3B\\lgrove" in actors.to_list() and "THREEBEESCO.COM\\lgrove" in actors
