@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from auditlog.analysis.billing_clock import EarlyCharges, early_charges
-from auditlog.analysis.id_spellings import recorded_spellings
+from auditlog.analysis.id_spellings import charge_misses, recorded_spellings
 from auditlog.ingest.coverage import Coverage, Gap, coverage
 from auditlog.store.attribution import table_exists
 
@@ -205,7 +205,7 @@ def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_
         + (clock_caveats(con, needs, reach, charge_id=charge_id) if anomalous else []) \
         + (untyped_caveats(con, needs, charge_id=charge_id)
            if anomalous and unblamed_actor is not None else []) \
-        + spelling_caveats(con, "trace charge", ordered=not anomalous)
+        + spelling_caveats(con, "trace charge", charge_id=charge_id)
 
 
 def clock_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], reach: Reach, *,
@@ -336,13 +336,17 @@ def quarantine_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str]) -> 
 
 
 def spelling_caveats(con: duckdb.DuckDBPyConnection, answer: str, *,
-                     ordered: bool = False) -> list[str]:
+                     charge_id: str | None = None) -> list[str]:
     """One sentence per join `answer` relies on whose ids the latest run found matching
     only in another spelling (id_spellings.py): read from what it kept, not looked for
-    again; `ordered`, for a charge judged ordered (a miss can only hide an order)."""
+    again; for one charge's trace (`charge_id`), the joins of its own ids only when they
+    miss exactly (one look-up, and only when the run found such ids)."""
     recorded = recorded_spellings(con)
+    if not recorded.found:
+        return []
+    misses = charge_misses(con, charge_id) if charge_id is not None else None
     return [f"{recorded.found_by()} {found.text()}."
-            for found in recorded.affecting(answer, ordered=ordered)]
+            for found in recorded.affecting(answer, misses=misses)]
 
 
 def caveats(cov: Coverage, reach: Reach, on_gaps: Mapping[Gap, Resting]) -> list[str]:

@@ -64,8 +64,8 @@ class Join:
     right: str   # SQL: rows (id) of the side that holds it
     left_kind: str
     right_kind: str
-    # The answers whose result a miss may change, and whether only by making a charge
-    # look unordered (then a trace of a charge judged ordered is not told it).
+    # The answers whose result a miss may change, and whether it names a charge's own id
+    # (then one charge's trace is told it only when that charge's id misses exactly).
     answers: frozenset[str] = VERDICTS
     verdict: bool = False
 
@@ -160,11 +160,13 @@ class Recorded:
     run_id: str | None = None
     stale: bool = False
 
-    def affecting(self, answer: str, *, ordered: bool = False) -> list[Misspelled]:
-        """The findings whose join `answer` relies on; `ordered`: for a charge judged
-        ordered, which a join that can only hide an order does not change."""
+    def affecting(self, answer: str, *, misses: Collection[str] | None = None
+                  ) -> list[Misspelled]:
+        """The findings whose join `answer` relies on; `misses`: for one charge, the joins
+        of a charge's own ids (verdict joins) that its ids miss exactly (charge_misses):
+        another charge's spelling does not change its pairing."""
         return [f for f in self.found if answer in JOINED[f.join].answers
-                and not (ordered and JOINED[f.join].verdict)]
+                and (misses is None or not JOINED[f.join].verdict or f.join in misses)]
 
     def found_by(self) -> str:
         """Who found it, to open a sentence that repeats it: the latest run, or, when files
@@ -308,6 +310,25 @@ def misspelled_ids(con: duckdb.DuckDBPyConnection) -> list[Misspelled]:
         ignored = tuple(step for step, flag in zip(STEPS, flags, strict=True) if flag)
         found[name] = Misspelled(name, int(ids), int(rows), example, match, ignored)
     return [found[j.name] for j in JOINS if j.name in found]
+
+
+# Which of one charge's own ids (its order id, account, product) no action names exactly:
+# a point look-up per trace, where a spelling may have cost that charge its pairing.
+CHARGE_MISSES_SQL = """
+    SELECT c.order_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.order_id = c.order_id),
+           NOT EXISTS (SELECT 1 FROM actions a WHERE a.target_account = c.account)
+               AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.actor = c.account),
+           NOT EXISTS (SELECT 1 FROM actions a WHERE a.object = c.product)
+    FROM charges c WHERE c.charge_id = $id LIMIT 1"""
+
+
+def charge_misses(con: duckdb.DuckDBPyConnection, charge_id: str) -> set[str]:
+    """The verdict joins (charge_order, charge_account, charge_product) that the ids of
+    charge `charge_id` miss exactly; none for a charge not stored."""
+    row = con.execute(CHARGE_MISSES_SQL, {"id": charge_id}).fetchone()
+    names = ("charge_order", "charge_account", "charge_product")
+    return {name for name, missed in zip(names, row or (), strict=False) if missed}
 
 
 # The ingested files as a run saw them: a later ingest or forget changes it.
