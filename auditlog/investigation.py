@@ -170,14 +170,15 @@ class Investigation:
 
             self.notify(StaleFindings(run_id))
 
-    def tell_id_spellings(self, found: Sequence[Misspelled]) -> list[dict[str, Any]]:
-        """Tell each join whose ids match only in another spelling (analysis/id_spellings.py);
-        the same, as JSON records, for `status`."""
+    def tell_id_spellings(self, found: Sequence[Misspelled], stale_run: str | None = None
+                          ) -> list[dict[str, Any]]:
+        """Tell each join whose ids match only in another spelling (analysis/id_spellings.py),
+        found by `stale_run` if files came or went since; the same, as JSON records."""
         from auditlog.notices import IdSpellings
         from auditlog.values import as_json
 
         for item in found:
-            self.notify(IdSpellings(item))
+            self.notify(IdSpellings(item, stale_run))
         return [as_json(item) for item in found]
 
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
@@ -304,12 +305,16 @@ class Investigation:
 
     def status(self) -> dict[str, Any]:
         """What is loaded, as `auditlog status --format json`."""
-        from auditlog.analysis.id_spellings import recorded_id_spellings
+        from auditlog.analysis.id_spellings import recorded_spellings
         from auditlog.analysis.status import database_status
 
         with self.connect() as con:
             summary = database_status(con).as_json()
-            summary["id_spellings"] = self.tell_id_spellings(recorded_id_spellings(con))
+            spelled = recorded_spellings(con)
+            summary["id_spellings"] = self.tell_id_spellings(
+                spelled.found, spelled.run_id if spelled.stale else None)
+            # Files loaded or forgotten since the run that looked: it may be out of date.
+            summary["id_spellings_stale"] = spelled.stale
             self.tell_stale(con)
         return summary
 
@@ -345,7 +350,7 @@ class Investigation:
             choices = ", ".join(n for n in NEEDS if n != "trace charge")
             raise UsageError(f"no answer '{answer}'; use one of: {choices}")
         with self.connect() as con:
-            return answer_caveats(con, NEEDS[answer], change_id=change_id)
+            return answer_caveats(con, NEEDS[answer], change_id=change_id, answer=answer)
 
     # --- rules and findings -----------------------------------------------------------
 
@@ -513,7 +518,8 @@ class Investigation:
         with self.connect() as con:
             lists, created = refund_report(con, change_id), document_time(con)
             self.caveat(answer_caveats(con, NEEDS["remediation"], charges=lists["charges"]
-                                       .select("charge_id", "charged_at").iter_rows()))
+                                       .select("charge_id", "charged_at").iter_rows(),
+                                       answer="remediation"))
         if workbook is not None:
             from auditlog.export.workbook import write_workbook
 
@@ -542,7 +548,8 @@ class Investigation:
 
         with self.connect() as con:
             doc = trace_change(con, change_id, records=records).as_json()
-            self.caveat(answer_caveats(con, NEEDS["trace change"], change_id=change_id))
+            self.caveat(answer_caveats(con, NEEDS["trace change"], change_id=change_id,
+                                       answer="trace change"))
         return doc
 
     def trace_account(self, account: str, *, records: bool = False) -> dict[str, Any]:
@@ -553,7 +560,7 @@ class Investigation:
 
         with self.connect() as con:
             doc = trace_account(con, account, records=records).as_json()
-            self.caveat(answer_caveats(con, NEEDS["trace account"]))
+            self.caveat(answer_caveats(con, NEEDS["trace account"], answer="trace account"))
         return doc
 
     def changes(self, *, system: str | None = None, account: str | None = None,
@@ -704,7 +711,8 @@ class Investigation:
 
         with self.connect() as con:
             model = accountability(con, change_id)
-            caveats = self.caveat(answer_caveats(con, NEEDS["report"], change_id=change_id))
+            caveats = self.caveat(answer_caveats(con, NEEDS["report"], change_id=change_id,
+                                                 answer="report"))
         return Report(model, caveats)
 
     def export(self, out: PathLike, formats: Sequence[str] = ("csv",),

@@ -199,51 +199,20 @@ class FilteredRows:
                 "names its filter)")
 
 
-# Per join (analysis/id_spellings.py): what the naming side's rows are, what they name,
-# where it is held, and what an exact match alone costs the answers.
-ID_JOINS = {
-    "charge_order": ("charge(s)", "name an order id", "an order in actions",
-                     "they are traced as if their order had no action"),
-    "charge_account": ("charge(s)", "bill an account", "an account of actions",
-                       "their customers' own orders are not seen"),
-    "refund_of": ("refund(s)", "name a charge", "a charge_id of charges",
-                  "the charges they refund are not seen as refunded"),
-    "actor_privileges": ("action(s)", "have an actor", "a subject of privileges",
-                         "no privilege is found for them"),
-    "change_accounts": ("implementer/approver entries of changes", "name an account",
-                        "an account of the accounts directory",
-                        "their team and manager are not found"),
-    "actor_accounts": ("action(s)", "have an actor", "an account of the accounts directory",
-                       "its type, team and owner are not found"),
-}
-
-
 @dataclass(frozen=True)
 class IdSpellings:
-    """Ids of one join match only in another spelling (case, leading zeros, a DOMAIN\
-    prefix, an email domain); auditlog matches them exactly and merges nothing."""
+    """Ids of one join match only in another spelling (case, full-width characters,
+    leading zeros, a DOMAIN\\ prefix, an email domain); auditlog matches them exactly and
+    merges nothing. `stale_run`: the run that found it, when files were loaded or
+    forgotten since (status repeats what the latest run found)."""
 
     found: Misspelled
+    stale_run: str | None = None
 
     def __str__(self) -> str:
-        from auditlog.analysis.id_spellings import CASE, DOMAIN, EMAIL
+        from auditlog.analysis.id_spellings import stale_text
 
-        f = self.found
-        rows, verb, held, effect = ID_JOINS[f.join]
-        left, right = _kinds_of(f.join)
-        return (f"{f.rows:,} {rows} {verb} that matches {held} only when {f.ignored_text()} "
-                f"{'is' if f.ignored in ((CASE,), (DOMAIN,), (EMAIL,)) else 'are'} "
-                f"ignored ({f.ids:,} distinct id(s); e.g. {f.example!r} in {left}, "
-                f"{f.match!r} in {right}); ids are matched exactly, so {effect}. If they "
-                "are the same, write them alike in the source, or load it with a mapping "
-                "whose [values.COLUMN] rewrites them (docs/mappings.md)")
-
-
-def _kinds_of(join: str) -> tuple[str, str]:
-    from auditlog.analysis.id_spellings import JOINS
-
-    j = next(j for j in JOINS if j.name == join)
-    return j.left_kind, j.right_kind
+        return (f"{stale_text(self.stale_run)} " if self.stale_run else "") + self.found.text()
 
 
 Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | HiddenFiles

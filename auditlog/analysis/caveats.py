@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from auditlog.analysis.billing_clock import EarlyCharges, early_groups
+from auditlog.analysis.id_spellings import charge_misses, recorded_spellings
 from auditlog.ingest.coverage import Coverage, Gap, coverage
 from auditlog.store.attribution import table_exists
 
@@ -167,11 +168,12 @@ def anomalous_on_gaps(con: duckdb.DuckDBPyConnection, gaps: Sequence[Gap],
 def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
                    charges: Iterable[tuple[str, datetime]] | None = None,
                    since: datetime | None = None, until: datetime | None = None,
-                   change_id: str | None = None) -> list[str]:
+                   change_id: str | None = None, answer: str | None = None) -> list[str]:
     """The caveats of an answer that reads the kinds `needs` (in [since, until) if given).
     `charges` are the answer's anomalous (charge_id, charged_at) when the caller has them;
     otherwise they are read from the shared views (those blamed on `change_id` if given),
-    and only if an actions gap needs them."""
+    and only if an actions gap needs them. `answer` (a name of NEEDS) adds what the latest
+    run found of ids its joins miss in another spelling (`run` tells its own)."""
     cov, reach = coverage(con).needed_by(needs, since, until), model_reach(con)
     on_gaps = anomalous_on_gaps(con, cov.gaps, reach, change_id) if charges is None else \
         charges_on_gaps(cov.gaps, charges, reach, order_holes(con, cov.gaps))
@@ -179,7 +181,7 @@ def answer_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], *,
     # change, yet may be the change's once paired.
     return caveats(cov, reach, on_gaps) + zone_caveats(con, needs) \
         + clock_caveats(con, needs, reach) + untyped_caveats(con, needs, change_id=change_id) \
-        + quarantine_caveats(con, needs)
+        + quarantine_caveats(con, needs) + (spelling_caveats(con, answer) if answer else [])
 
 
 def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_id: str,
@@ -202,7 +204,8 @@ def charge_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], charge_
         + zone_caveats(con, needs) \
         + (clock_caveats(con, needs, reach, charge_id=charge_id) if anomalous else []) \
         + (untyped_caveats(con, needs, charge_id=charge_id)
-           if anomalous and unblamed_actor is not None else [])
+           if anomalous and unblamed_actor is not None else []) \
+        + spelling_caveats(con, "trace charge", charge_id=charge_id)
 
 
 def clock_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str], reach: Reach, *,
@@ -351,6 +354,20 @@ def quarantine_caveats(con: duckdb.DuckDBPyConnection, needs: Iterable[str]) -> 
             f"(from {files:,} {'file' if files == 1 else 'files'}) and {'is' if n == 1 else 'are'} "
             f"not in this answer: {QUARANTINED[kind]} (auditlog quarantine lists them)."
             for kind, n, files in rows if kind in QUARANTINED]
+
+
+def spelling_caveats(con: duckdb.DuckDBPyConnection, answer: str, *,
+                     charge_id: str | None = None) -> list[str]:
+    """One sentence per join `answer` relies on whose ids the latest run found matching
+    only in another spelling (id_spellings.py): read from what it kept, not looked for
+    again; for one charge's trace (`charge_id`), the joins of its own ids only when they
+    miss exactly (one look-up, and only when the run found such ids)."""
+    recorded = recorded_spellings(con)
+    if not recorded.found:
+        return []
+    misses = charge_misses(con, charge_id) if charge_id is not None else None
+    return [f"{recorded.found_by()} {found.text()}."
+            for found in recorded.affecting(answer, misses=misses)]
 
 
 def caveats(cov: Coverage, reach: Reach, on_gaps: Mapping[Gap, Resting]) -> list[str]:

@@ -21,7 +21,12 @@ import duckdb
 import polars as pl
 
 from auditlog import store
-from auditlog.analysis.id_spellings import Misspelled, misspelled_ids, record_id_spellings
+from auditlog.analysis.id_spellings import (
+    Misspelled,
+    lake_misspelled_ids,
+    misspelled_ids,
+    record_id_spellings,
+)
 from auditlog.analysis.progress import Steps, no_progress
 from auditlog.engines import open_engine
 from auditlog.engines.base import concat_findings
@@ -128,6 +133,11 @@ def run_packs(
         store_attribution(db_path, params)
         found = run_on_engine(running, rules, params, since, until,
                               lambda done, _, label: progress(done + 1, total, label))
+        # An engine that read a lake (Spark with --lake) names it: its rows, which the
+        # database may not hold, are the ones whose ids are checked.
+        lake: Path | None = getattr(running, "lake", None)
+        lake = lake.resolve() if lake is not None else None  # status may run elsewhere
+        spelled = lake_misspelled_ids(lake) if lake is not None else None
     con = store.connect(db_path)
     try:
         leave_room(con, int(found.estimated_size()))
@@ -137,8 +147,8 @@ def run_packs(
         persist_evidence(con, report.run_id)
         persist_rule_sources(con, [(r.id, r.source, r.sigma) for r in rules])
         # Once per run, over the stored logs; status reads what was kept.
-        report.id_spellings = misspelled_ids(con)
-        record_id_spellings(con, report.id_spellings)
+        report.id_spellings = misspelled_ids(con) if spelled is None else spelled
+        record_id_spellings(con, report.id_spellings, report.run_id, lake)
         con.execute("COMMIT")
     finally:
         con.close()

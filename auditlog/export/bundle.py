@@ -134,7 +134,8 @@ def coverage_summary(con: duckdb.DuckDBPyConnection, data: ExportData) -> Covera
     cov = coverage(con).needed_by(NEEDS["export"])
     charges = data.tables["remediation"].select("charge_id", "charged_at").iter_rows()
     return CoverageSummary(tuple(cov.missing), tuple(cov.gaps),
-                           tuple(answer_caveats(con, NEEDS["export"], charges=charges)))
+                           tuple(answer_caveats(con, NEEDS["export"], charges=charges,
+                                                answer="export")))
 
 
 def export_names(data: ExportData) -> set[str]:
