@@ -164,3 +164,23 @@ def test_a_partitioned_csv_table_reads_its_folders_as_text_columns(tmp_path: Pat
         ("C5", "00123", "2026-04-03"), ("C6", "00123", "2026-04-04")]
     assert con.execute("SELECT location, raw FROM quarantine ORDER BY raw"
                        ).fetchall() == [("record 2", '"C4,P'), ("line 3", "C2,x,P,1.00")]
+
+
+def test_orc_and_avro_files_beside_parquet_are_named_for_what_they_are(
+        tmp_path: Path) -> None:
+    from pyarrow import orc
+
+    table = tmp_path / "table"
+    part = _part(table, {**_charges(["C1"]), "account": ["A1"]})
+    orc.write_table(pa.table({"charge_id": ["C2"]}), str(table / "part-00001.orc"))
+    (table / "part-00002.avro").write_bytes(b"Obj\x01\x04\x14avro.codec\x08null")
+    result = runner.invoke(app, ["ingest", str(table), "--db", str(tmp_path / "a.duckdb"),
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [e["path"] for e in json.loads(result.stdout)] == [str(part)]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning")]
+    assert warnings == [
+        f"warning: skipped {table / name}, not in a format auditlog reads: {what}; convert "
+        "it to Parquet, CSV or JSON Lines and load that (with --strict this is an error)"
+        for name, what in (("part-00001.orc", "an Apache ORC file"),
+                           ("part-00002.avro", "an Apache Avro file"))]

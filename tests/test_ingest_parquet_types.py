@@ -177,3 +177,41 @@ def test_impala_strings_and_int96_times_load_as_text_and_instants(tmp_path: Path
     assert quarantined == []
     assert rows[:2] == [(1235865600000000, "0", "03/01/09"), (1235865660000000, "1", "03/01/09")]
     assert len(rows) == 8
+
+
+def test_columns_named_as_the_readers_own_names_load(tmp_path: Path) -> None:
+    # `file_row_number` is the name of DuckDB's row number (which it refused to add
+    # beside a column so named: a database error), the others the staging's own.
+    parquet = tmp_path / "names.parquet"
+    pq.write_table(pa.table({
+        "charge_id": ["C1", "C2", "C3"], "ts": ["2026-04-01T10:00:00Z", "never", None],
+        "account": ["A", "B", "C"], "product": ["P"] * 3, "amount": ["1.00"] * 3,
+        "file_row_number": ["x", "y", "z"], "_row": ["r"] * 3, "c0": ["q"] * 3,
+        "": ["unnamed"] * 3}), parquet)
+    csv = tmp_path / "names.csv"
+    csv.write_text("charge_id,ts,account,product,amount,file_row_number,_row,c0,\n"
+                   "C1,2026-04-01T10:00:00Z,A,P,1.00,x,r,q,unnamed\n"
+                   "C2,never,B,P,1.00,y,r,q,unnamed\nC3,,C,P,1.00,z,r,q,unnamed\n")
+    for lazy in ((), ("--mapping", str(_charges_mapping(tmp_path)))):
+        stored = []
+        for path in (parquet, csv):
+            db = tmp_path / f"{path.suffix[1:]}{len(lazy)}.duckdb"
+            result = runner.invoke(app, ["ingest", str(path), "--db", str(db), "--kind",
+                                         "charges", *lazy, "--format", "json"])
+            assert result.exit_code == 0, result.output
+            con = duckdb.connect(str(db), read_only=True)
+            stored.append((
+                con.execute("SELECT charge_id, _row, extra FROM charges").fetchall(),
+                con.execute("SELECT row_number, reason FROM quarantine ORDER BY 1").fetchall()))
+            con.close()
+        assert stored[0] == stored[1]
+        assert stored[0][0] == [("C1", 1, ('{"file_row_number":"x","_row":"r","c0":"q",'
+                                          '"":"unnamed"}'))]
+        assert [n for n, _ in stored[0][1]] == [2, 3]
+
+
+def _charges_mapping(tmp_path: Path) -> Path:
+    """A mapping that renames nothing: the path that stages a table, not a view."""
+    mapping = tmp_path / "charges.toml"
+    mapping.write_text('kind = "charges"\n[defaults]\ncurrency = "EUR"\n', encoding="utf-8")
+    return mapping

@@ -208,6 +208,10 @@ def identify(path: Path) -> InputFile | Unrecognized:
     if workbook is not None:
         return Unrecognized(path, f"{'gzip-compressed ' if gzipped else ''}{workbook}; save "
                                   "each sheet as CSV (UTF-8) and load those")
+    columnar = next((name for magic, name in COLUMNAR if head.startswith(magic)), None)
+    if columnar is not None:
+        return Unrecognized(path, f"{'gzip-compressed ' if gzipped else ''}{columnar}; "
+                                  "convert it to Parquet, CSV or JSON Lines and load that")
     archive = next((name for magic, name in ARCHIVES if head.startswith(magic)), None)
     if archive is not None:
         return Unrecognized(path, f"{'gzip-compressed ' if gzipped else ''}a {archive}; "
@@ -238,6 +242,9 @@ ARCHIVES = (
     (b"PK\x03\x04", "zip archive"), (b"BZh", "bzip2 stream"), (b"\xfd7zXZ\x00", "xz stream"),
     (b"\x28\xb5\x2f\xfd", "zstd stream"), (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
 )
+# The other files a data lake's tables are written in (Hive, Spark, Iceberg's manifests),
+# told by their magic bytes so that the warning names them rather than "binary data".
+COLUMNAR = ((b"ORC", "an Apache ORC file"), (b"Obj\x01", "an Apache Avro file"))
 # Spreadsheets a billing export often is: a zip (Office Open XML, OpenDocument, Numbers)
 # or, for Excel 97-2003, an OLE2 compound file. Told by their bytes and name, so that the
 # warning says to save them as CSV rather than to unpack an archive.

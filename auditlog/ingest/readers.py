@@ -772,16 +772,29 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: InputFile,
     if lazy:
         return [_stage_parquet_view(con, source, header, fields, instants)]
     raw = _json_record(header, values)
+    rows, number = _numbered("$path", names)
     con.execute(
         f"""
         CREATE TEMP TABLE {STAGE} AS
-        SELECT file_row_number + 1 AS _row, 'row ' || (file_row_number + 1) AS _loc,
+        SELECT {number} + 1 AS _row, 'row ' || ({number} + 1) AS _loc,
                CAST({raw} AS VARCHAR) AS _raw, CAST(NULL AS VARCHAR) AS _bad, {fields}
-        FROM read_parquet($path, file_row_number = true, hive_partitioning = false) ORDER BY _row
+        FROM {rows} ORDER BY _row
         """,
         {"path": str(source.path)},
     )
     return [Staged(columns=header, style="native", instants=instants)]
+
+
+def _numbered(path: str, columns: Iterable[str]) -> tuple[str, str]:
+    """What to read the Parquet file at `path` (SQL) from with each row's number, and
+    the SQL of that number (from 0): DuckDB's `file_row_number`, unless the file has a
+    column of that name, which DuckDB then refuses to add (the rows are then numbered
+    as read, which keeps their order: the store preserves insertion order)."""
+    read = f"read_parquet({path}, hive_partitioning = false"
+    if any(name.lower() == "file_row_number" for name in columns):
+        return f"(SELECT row_number() OVER () - 1 AS _al_file_row, * FROM {read}))", \
+            "_al_file_row"
+    return f"{read}, file_row_number = true)", "file_row_number"
 
 
 # The folder name Hive and Spark give the partition of rows whose value is null.
@@ -909,6 +922,7 @@ def _parquet_names(top: list[tuple[str, str | None]], names: list[str]) -> list[
     names. `names` itself (the same list) when the two do not line up."""
     fits = len(top) == len(names) and all(
         n == t or n.lower().startswith(t.lower() + "_")
+        or (not t and re.fullmatch(r"C[0-9]+", n) is not None)  # an unnamed column
         for n, (t, _) in zip(names, top, strict=True))
     return [t for t, _ in top] if fits else names
 
@@ -920,12 +934,13 @@ def _stage_parquet_view(con: duckdb.DuckDBPyConnection, source: InputFile, names
     a row's text built from its fields only for the rows that are quarantined. A
     Parquet file has no malformed records, so the scan's numbering always holds."""
     parquet = f"read_parquet({sql_string(str(source.path))}, hive_partitioning = false"
+    rows, number = _numbered(sql_string(str(source.path)), names)
     con.execute(
         f"""
         CREATE TEMP VIEW {STAGE} AS
-        SELECT file_row_number + 1 AS _row, 'row ' || (file_row_number + 1) AS _loc,
+        SELECT {number} + 1 AS _row, 'row ' || ({number} + 1) AS _loc,
                CAST(NULL AS VARCHAR) AS _bad, {fields}
-        FROM {parquet}, file_row_number = true)
+        FROM {rows}
         """
     )
     raw = f"CAST({_json_record(names, map(_ident, range(len(names))))} AS VARCHAR)"
@@ -949,13 +964,14 @@ def _parquet_records(con: duckdb.DuckDBPyConnection, source: InputFile,
 
     row = "struct_pack(" + ", ".join(f"{quote_ident(n)} := {value(n)}" for n in types) + ")"
     record = record or f"to_json({row})"  # `record`: the row's JSON, told otherwise
+    rows, number = _numbered("$path", types)
     con.execute(
         f"""
         CREATE TEMP TABLE {DOCS} AS
-        SELECT file_row_number + 1 AS _row, 'row ' || (file_row_number + 1) AS _loc,
+        SELECT {number} + 1 AS _row, 'row ' || ({number} + 1) AS _loc,
                CAST(json_strip_nulls({record}) AS VARCHAR) AS _raw,
                CAST(NULL AS VARCHAR) AS _bad
-        FROM read_parquet($path, file_row_number = true, hive_partitioning = false)
+        FROM {rows}
         """,
         {"path": str(source.path)},
     )
