@@ -115,7 +115,8 @@ class UnknownResults:
     def __str__(self) -> str:
         return (f"{self.file.unknown_results:,} request(s) in {self.file.path} were logged "
                 "only when received (stage RequestReceived, no response): stored with result "
-                "unknown (null), not as successes")
+                "unknown (null), not as successes, and a role binding so requested kept as "
+                "an action, not a grant")
 
 
 @dataclass(frozen=True)

@@ -279,3 +279,36 @@ def test_a_request_logged_only_when_received_has_an_unknown_result(
     assert con.execute("SELECT event_id, result FROM actions ORDER BY event_id").fetchall(
     ) == [("r1", None), ("r2", "success"), ("r3", "success")]
     con.close()
+
+
+def test_a_binding_request_nobody_saw_answered_is_no_standing_grant(tmp_path: Path) -> None:
+    # A ClusterRoleBinding create logged only at RequestReceived (with its requestObject,
+    # as a RequestResponse policy logs it): it may have been refused or never carried out.
+    from typer.testing import CliRunner
+
+    from auditlog.cli import app
+
+    requested = binding("cluster-admin", {"kind": "User", "name": "eve"})
+    received = event("g1", "create", "clusterrolebindings", "pwn", stage="RequestReceived",
+                     requestObject=requested)
+    del received["responseStatus"]
+    answered = event("g2", "create", "clusterrolebindings", "ok", requestObject=requested,
+                     responseObject=binding("view", {"kind": "User", "name": "bob"}))
+    path = tmp_path / "audit.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in [received, answered]),
+                    encoding="utf-8")
+    db = str(tmp_path / "a.duckdb")
+    runner = CliRunner()
+    out = runner.invoke(app, ["ingest", str(path), "--db", db, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert "a role binding so requested kept as an action, not a grant" in out.stderr
+    held = runner.invoke(app, ["privileges", "--as-of", "2026-03-02T00:00:00Z", "--db", db,
+                               "--format", "json"])
+    assert held.exit_code == 0, held.output
+    rows = json.loads(held.stdout)["intervals"]
+    # Only the answered binding's subject holds its role; eve holds nothing.
+    assert [(r["account"], r["privilege"]) for r in rows] == [("bob", "view")]
+    con = duckdb.connect(db, read_only=True)
+    assert con.execute("SELECT event_id, action, object, result FROM actions").fetchall() == [
+        ("g1", "create clusterrolebindings", "clusterrolebindings/pwn", None)]
+    con.close()

@@ -38,7 +38,8 @@ duplicate; same id, other content: a conflict, quarantined, the first version ke
 the later file's row is judged as any repeated id is, judge.SAME_EVENT: a duplicate when
 both say the same who, what, when and result, else a conflict, quarantined with both
 kept. A RequestReceived record alone carries no response: its result is unknown,
-stored NULL (NO_DEFAULT), not the default success; against a later file's stage it
+stored NULL (NO_DEFAULT), not the default success, and a binding request so logged is
+an action, never a grant or revoke: nobody saw it carried out; against a later file's stage it
 agrees with a success, not a failure, see judge._agree.)
 
 A record without verb, timestamp or user, or whose `kind` is not `Event`, is
@@ -52,11 +53,9 @@ from dataclasses import replace
 import duckdb
 
 from auditlog.ingest.staging import Staged, extract, split_by_kind
-from auditlog.ingest.standard.kube import COLUMNS, FIELDS, events_sql, mapped_sql
+from auditlog.ingest.standard.kube import COLUMNS, FIELDS, NO_DEFAULT, events_sql, mapped_sql
 
 NAME = "k8s"
-# A request logged only at stage RequestReceived: its result is unknown (kube.mapped_sql).
-NO_DEFAULT = frozenset({"result"})
 
 
 class KubernetesAudit:

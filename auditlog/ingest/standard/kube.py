@@ -12,6 +12,9 @@ from __future__ import annotations
 from auditlog.ingest.staging import key, text
 
 SYSTEM = "kubernetes"
+# A request logged only at stage RequestReceived: its result is unknown (mapped_sql), so
+# the kind's default (success) must not fill it (Staged.no_default).
+NO_DEFAULT = frozenset({"result"})
 
 FIELDS = {
     "audit_id": key("auditID"),
@@ -93,6 +96,10 @@ judged AS (
 SELECT *,
        CASE
          WHEN reason IS NOT NULL OR failed THEN 'action'
+         -- A binding request nobody saw answered (its record of stage RequestReceived is
+         -- its most complete) may not have been carried out: an action of unknown
+         -- result, never a grant or revoke (see k8s.py, "Stages").
+         WHEN {text('stage')} = 'RequestReceived' THEN 'action'
          WHEN res IN ('rolebindings', 'clusterrolebindings')
               AND coalesce({text('api_group')}, 'rbac.authorization.k8s.io')
                   = 'rbac.authorization.k8s.io'
