@@ -228,25 +228,105 @@ def test_service_accounts_and_system_components_are_typed_by_their_name(
                                         ("u4", None)]
 
 
-def test_stages_of_one_request_in_two_files_are_judged_by_their_outcome(
-        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
-    # A log rotated between a request's RequestReceived and its ResponseComplete.
-    def received(audit_id: str) -> dict[str, Any]:
-        record = event(audit_id, "delete", "secrets", "db", namespace="prod",
-                       stage="RequestReceived")
-        del record["responseStatus"]
-        return record
+def received(audit_id: str, verb: str, resource: str, name: str | None = None,
+             **fields: Any) -> dict[str, Any]:
+    """A request's RequestReceived record: no response yet."""
+    record = event(audit_id, verb, resource, name, stage="RequestReceived", **fields)
+    del record["responseStatus"]
+    return record
 
-    first = load(con, tmp_path / "a.jsonl", [received("ok"), received("denied")])
+
+def test_stages_of_one_request_in_two_files_resolve_to_the_answer(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # A log rotated between a request's RequestReceived and its ResponseComplete: the
+    # later file's answer wins, success or failure (before: a duplicate of the unknown
+    # row, which stayed unknown, or a conflict, quarantined).
+    first = load(con, tmp_path / "a.jsonl", [
+        received("ok", "delete", "secrets", "db", namespace="prod"),
+        received("denied", "delete", "secrets", "db", namespace="prod")])
     assert (first.loaded, first.quarantined) == (2, 0)
     later = load(con, tmp_path / "b.jsonl", [
         event("ok", "delete", "secrets", "db", namespace="prod", code=200),
         event("denied", "delete", "secrets", "db", namespace="prod", code=403)])
-    # The same who/what/when/result: one event (a duplicate); a result the first stage
-    # could not know: a conflict, quarantined with both versions kept.
-    assert (later.loaded, later.duplicates, later.quarantined) == (0, 1, 1)
-    assert con.execute("SELECT location FROM quarantine").fetchall() == [("line 2",)]
-    assert con.execute("SELECT count(*) FROM actions").fetchone() == (2,)
+    assert (later.loaded, later.duplicates, later.quarantined) == (2, 0, 0)
+    assert con.execute("SELECT event_id, result, extra ->> '$.stage' FROM actions "
+                       "ORDER BY event_id").fetchall() == [
+        ("denied", "failure", "ResponseComplete"), ("ok", "success", "ResponseComplete")]
+    assert con.execute("SELECT location FROM quarantine").fetchall() == []
+    # The first file's rows are now duplicates of the answers: counts still add up.
+    assert con.execute("SELECT path LIKE '%a.jsonl', rows_read, loaded, duplicates, "
+                       "quarantined FROM ingested_files ORDER BY path").fetchall() == [
+        (True, 2, 0, 2, 0), (False, 2, 2, 0, 0)]
+
+
+def ingest(db: str, *paths: Path) -> Any:
+    from typer.testing import CliRunner
+
+    from auditlog.cli import app
+
+    out = CliRunner().invoke(app, ["ingest", *map(str, paths), "--db", db, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    return out
+
+
+def write(path: Path, *records: dict[str, Any]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_a_binding_answered_in_a_later_file_becomes_its_grant(tmp_path: Path) -> None:
+    # Two ingests through the CLI: the binding's RequestReceived (with its requestObject)
+    # in one file, its ResponseComplete in the next; and a request that only shares the
+    # auditID of another (a different request), which stays a conflict.
+    bound = binding("cluster-admin", {"kind": "User", "name": "eve"},
+                    {"kind": "User", "name": "mallory"})
+    db = str(tmp_path / "a.duckdb")
+    ingest(db, write(tmp_path / "a.jsonl",
+                     received("b1", "create", "clusterrolebindings", "pwn", requestObject=bound),
+                     received("x1", "get", "secrets", "db", namespace="prod")))
+    con = duckdb.connect(db, read_only=True)
+    assert con.execute("SELECT count(*) FROM privileges").fetchone() == (0,)
+    con.close()
+    out = ingest(db, write(tmp_path / "b.jsonl",
+                           event("b1", "create", "clusterrolebindings", "pwn",
+                                 requestObject=bound, responseObject=bound),
+                           {**event("x1", "get", "secrets", "db", namespace="prod", code=200),
+                            "requestReceivedTimestamp": "2026-04-01T10:00:00.000000Z"}))
+    (later,) = json.loads(out.stdout)
+    assert (later["loaded"], later["duplicates"], later["quarantined"]) == (2, 0, 1)
+    con = duckdb.connect(db, read_only=True)
+    assert con.execute("SELECT event_id, subject, operation FROM privileges ORDER BY event_id"
+                       ).fetchall() == [("b1", "eve", "grant"), ("b1/2", "mallory", "grant")]
+    # The binding is no longer an action of unknown result; the other request's stays.
+    assert con.execute("SELECT event_id, result FROM actions").fetchall() == [("x1", None)]
+    (reason,) = con.execute("SELECT reason FROM quarantine").fetchone() or ("",)
+    assert reason.startswith("conflict: event_id x1 is already loaded from")
+    con.close()
+    # The unknown row it replaced cannot be read back: b.jsonl cannot be forgotten alone.
+    from typer.testing import CliRunner
+
+    from auditlog.cli import app
+
+    out = CliRunner().invoke(app, ["forget", str(tmp_path / "b.jsonl"), "--db", db])
+    assert out.exit_code != 0 and "cannot be forgotten alone" in out.stderr
+    assert "a.jsonl" in out.stderr
+
+
+def test_a_binding_received_after_its_answer_is_a_duplicate(tmp_path: Path) -> None:
+    # The files loaded the other way round: the grant is stored first, the request's
+    # RequestReceived record is the same event (before: a conflict, quarantined).
+    bound = binding("view", {"kind": "User", "name": "eve"})
+    db = str(tmp_path / "a.duckdb")
+    ingest(db, write(tmp_path / "b.jsonl", event("b1", "create", "clusterrolebindings", "v",
+                                                 requestObject=bound, responseObject=bound)))
+    out = ingest(db, write(tmp_path / "a.jsonl", received(
+        "b1", "create", "clusterrolebindings", "v", requestObject=bound)))
+    (earlier,) = json.loads(out.stdout)
+    assert (earlier["loaded"], earlier["duplicates"], earlier["quarantined"]) == (0, 1, 0)
+    con = duckdb.connect(db, read_only=True)
+    assert con.execute("SELECT event_id, subject FROM privileges").fetchall() == [("b1", "eve")]
+    assert con.execute("SELECT count(*) FROM actions").fetchone() == (0,)
+    con.close()
 
 
 def test_a_request_logged_only_when_received_has_an_unknown_result(

@@ -181,7 +181,8 @@ def _refuse_conflicts(con: duckdb.DuckDBPyConnection) -> None:
         others = f" (and {len(rows) - 1} other file(s))" if len(rows) > 1 else ""
         raise InputError(
             f"cannot be forgotten alone: {count} row(s) of {path}{others} were quarantined "
-            "as conflicts with rows it brought, and would load without it; forget both "
+            "as conflicts with rows it brought (or answered by them), and would load without "
+            "it; forget both "
             f"(auditlog forget {shlex.quote(stored)} {shlex.quote(path)}), then load "
             f"{path} again", source=stored)
 

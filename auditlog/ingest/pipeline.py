@@ -16,6 +16,7 @@ A file's way, one step per module, each step leaving its table of the staging sc
     read     (sources)    its reader → staged rows; JSON records → their format's adapter
     type     (check)      every staged row typed, digested and checked → TYPED
     judge    (judge)      new, duplicate or conflict, by id → VERDICT
+             (answered)   ... a request's stages in two files resolved to its answer
     store    (loading)    rows, quarantine and shared rows stored
     record   (loading)    the file in ingested_files (and naive_files)
 
@@ -38,6 +39,7 @@ from pathlib import Path
 import duckdb
 
 from auditlog.errors import AuditlogWarning, InputError, UsageError
+from auditlog.ingest.answered import settle_answered
 from auditlog.ingest.check import check_rows
 from auditlog.ingest.coverage import begin_changes, store_coverage
 from auditlog.ingest.files import (
@@ -335,6 +337,7 @@ def _load(
             continue
         staged = check_rows(con, source, staged, kind, tz, currency)
         judge(con, kind, siblings(staged, kind))
+        settle_answered(con, kind, staged, sha256)  # a request answered in another file
         for name, value in store_rows(con, kind, source, sha256, staged).items():
             counts[name] += value
         drop(con, staged.table)

@@ -34,13 +34,11 @@ ResponseStarted, RequestReceived; the first in the file on a tie), so the other 
 stage identical rows and are counted as duplicates, not loaded twice and not reported as
 conflicts. Records that share only the auditID are other requests: each is mapped on its
 own, so the event identity rule every source follows applies (same id and content: a
-duplicate; same id, other content: a conflict, quarantined, the first version kept). (Stages of one request split across two files are not merged:
-the later file's row is judged as any repeated id is, judge.SAME_EVENT: a duplicate when
-both say the same who, what, when and result, else a conflict, quarantined with both
-kept. A RequestReceived record alone carries no response: its result is unknown,
-stored NULL (NO_DEFAULT), not the default success, and a binding request so logged is
-an action, never a grant or revoke: nobody saw it carried out; against a later file's stage it
-agrees with a success, not a failure, see judge._agree.)
+duplicate; same id, other content: a conflict, quarantined, the first version kept). A RequestReceived record alone carries no
+response: its result is unknown, stored NULL (NO_DEFAULT), not the default success, and a
+binding request so logged is an action, never a grant or revoke: nobody saw it carried
+out. Stages of one request split across two files resolve to the answer, whichever file
+is loaded first (ingest/answered.py).
 
 A record without verb, timestamp or user, or whose `kind` is not `Event`, is
 quarantined with that reason.
