@@ -222,10 +222,12 @@ def test_service_accounts_and_system_components_are_typed_by_their_name(
               user="system:serviceaccounts:default:default"),
         event("u3", "get", "pods", "p", user="system:node:worker-1"),
         event("u4", "get", "pods", "p", user="alice"),
+        # The API server's own loopback identity (it reconciles the default roles).
+        event("u5", "update", "clusterroles", "admin", user="system:apiserver"),
     ])
     assert con.execute("SELECT event_id, actor_type FROM actions ORDER BY event_id"
                        ).fetchall() == [("u1", "service"), ("u2", None), ("u3", "system"),
-                                        ("u4", None)]
+                                        ("u4", None), ("u5", "system")]
 
 
 def received(audit_id: str, verb: str, resource: str, name: str | None = None,
@@ -392,4 +394,43 @@ def test_a_binding_request_nobody_saw_answered_is_no_standing_grant(tmp_path: Pa
     con = duckdb.connect(db, read_only=True)
     assert con.execute("SELECT event_id, action, object, result FROM actions").fetchall() == [
         ("g1", "create clusterrolebindings", "clusterrolebindings/pwn", None)]
+    con.close()
+
+
+def test_a_dry_run_grants_revokes_and_issues_nothing(tmp_path: Path) -> None:
+    # kubectl --dry-run=server: the API server admits and answers the request (201, the
+    # object in responseObject) but stores nothing (before: a standing grant, and a
+    # dry-run delete ended the real one).
+    bound = binding("cluster-admin", {"kind": "User", "name": "eve"})
+    real = event("b1", "create", "clusterrolebindings", "ops", requestObject=bound,
+                 responseObject=bound)
+    dry_grant = {**event("b2", "create", "clusterrolebindings", "pwn",
+                         requestObject=binding("admin", {"kind": "User", "name": "mallory"}),
+                         responseObject=binding("admin", {"kind": "User", "name": "mallory"})),
+                 "requestURI": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+                               "?dryRun=All&fieldManager=kubectl-create"}
+    dry_delete = {**event("b3", "delete", "clusterrolebindings", "ops", code=200),
+                  "requestURI": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ops"
+                                "?dryRun=All",
+                  "requestReceivedTimestamp": "2026-03-01T11:00:00.000000Z"}
+    dry_token = {**event("t1", "create", "serviceaccounts", "ci", namespace="build",
+                         subresource="token"),
+                 "requestURI": "/api/v1/namespaces/build/serviceaccounts/ci/token?dryRun=All"}
+    db = str(tmp_path / "a.duckdb")
+    ingest(db, write(tmp_path / "audit.jsonl", real, dry_grant, dry_delete, dry_token))
+    from typer.testing import CliRunner
+
+    from auditlog.cli import app
+
+    held = CliRunner().invoke(app, ["privileges", "--as-of", "2026-03-02T00:00:00Z",
+                                    "--db", db, "--format", "json"])
+    assert held.exit_code == 0, held.output
+    assert [(r["account"], r["privilege"]) for r in json.loads(held.stdout)["intervals"]] == [
+        ("eve", "cluster-admin")]
+    con = duckdb.connect(db, read_only=True)
+    assert con.execute("SELECT event_id, action, result, target_account, "
+                       "extra ->> '$.dry_run' FROM actions ORDER BY event_id").fetchall() == [
+        ("b2", "create clusterrolebindings (dry run)", "success", None, "true"),
+        ("b3", "delete clusterrolebindings (dry run)", "success", None, "true"),
+        ("t1", "create serviceaccounts/token (dry run)", "success", None, "true")]
     con.close()

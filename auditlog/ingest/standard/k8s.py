@@ -13,9 +13,13 @@
   and the verb alone ("get") tells nothing apart. object = the resource path
   (`namespaces/<ns>/<resource>/<name>[/<subresource>]`, or the request URI for
   non-resource requests), actor = `user.username` (the authenticated user; the
-  impersonated user is kept in `extra.impersonated_user`), result `failure` for a
+  impersonated user is kept in `extra.impersonated_user`; actor_type `service` for
+  `system:serviceaccount:*`, `system` for nodes, `system:kube-*` and `system:apiserver`),
+  result `failure` for a
   response code >= 400 or a Panic stage. verb, resource, namespace, response code and
   the rest are kept in `extra`.
+* A dry run (`?dryRun=All` in the request URI) stores nothing: an action
+  "<verb> <resource> (dry run)", never a grant, revoke or credential.
 * Creating a service account token ("create serviceaccounts/token") is an action whose
   `target_account` is that service account (`system:serviceaccount:<ns>:<name>`): a
   credential, not a grant, as in the CloudTrail adapter.

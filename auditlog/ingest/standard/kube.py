@@ -58,7 +58,7 @@ COLUMNS = {
                 "object",
                 "channel", "result", "source_ip", "resource", "subresource", "namespace",
                 "name", "api_group", "response_reason", "response_message", "stage",
-                "level", "role_rules", *EXTRA_COMMON],
+                "level", "role_rules", "dry_run", *EXTRA_COMMON],
 }
 
 
@@ -73,6 +73,9 @@ WITH records AS (
          {text('username')} AS actor,
          coalesce({text('received')}, {text('legacy_time')}, {text('stage_time')}) AS ts,
          TRY_CAST({text('code')} AS INTEGER) AS response_code,
+         -- A dry run (?dryRun=All: kubectl --dry-run=server) is admitted and answered
+         -- like the request, but nothing is stored: no grant, revoke or credential.
+         coalesce(regexp_matches({text('request_uri')}, '[?&]dryRun='), false) AS dry_run,
          {text('resource')} AS res,
          {text('namespace')} AS ns,
          -- The binding as stored (response) when logged, else as requested.
@@ -95,7 +98,7 @@ judged AS (
   FROM records)
 SELECT *,
        CASE
-         WHEN reason IS NOT NULL OR failed THEN 'action'
+         WHEN reason IS NOT NULL OR failed OR dry_run THEN 'action'
          -- A binding request nobody saw answered (its record of stage RequestReceived is
          -- its most complete) may not have been carried out: an action of unknown
          -- result, never a grant or revoke (see k8s.py, "Stages").
@@ -151,7 +154,8 @@ SELECT
   ts,
   actor,
   CASE WHEN actor LIKE 'system:serviceaccount:%' THEN 'service'
-       WHEN actor LIKE 'system:node:%' OR actor LIKE 'system:kube-%' THEN 'system'
+       WHEN actor LIKE 'system:node:%' OR actor LIKE 'system:kube-%'
+            OR actor = 'system:apiserver' THEN 'system'
   END AS actor_type,
   CASE WHEN meaning = 'binding' THEN
     CASE WHEN (s ->> '$.kind') = 'ServiceAccount'
@@ -171,10 +175,11 @@ SELECT
   {text('name')} AS binding,
   s ->> '$.kind' AS subject_kind,
   CASE WHEN res IS NULL THEN verb_text
-       ELSE verb_text || ' ' || concat_ws('/', res, {text('subresource')}) END AS action,
+       ELSE verb_text || ' ' || concat_ws('/', res, {text('subresource')}) END
+    || CASE WHEN dry_run THEN ' (dry run)' ELSE '' END AS action,
   '{SYSTEM}' AS system,
   CASE WHEN res = 'serviceaccounts' AND {text('subresource')} = 'token'
-        AND {text('name')} IS NOT NULL
+        AND {text('name')} IS NOT NULL AND NOT dry_run
        THEN 'system:serviceaccount:' || coalesce(ns, 'default') || ':' || {text('name')}
   END AS target_account,
   CASE WHEN res IS NULL THEN {text('request_uri')}
@@ -191,6 +196,6 @@ SELECT
   {text('name')} AS name, {text('api_group')} AS api_group,
   response_reason, response_message, {text('stage')} AS stage, level,
   audit AS audit_id, verb_text AS verb, user_agent, groups, impersonated_user, request_uri,
-  response_code, annotations
+  response_code, annotations, CASE WHEN dry_run THEN true END AS dry_run
 FROM expanded
 """
