@@ -434,3 +434,39 @@ def test_a_dry_run_grants_revokes_and_issues_nothing(tmp_path: Path) -> None:
         ("b3", "delete clusterrolebindings (dry run)", "success", None, "true"),
         ("t1", "create serviceaccounts/token (dry run)", "success", None, "true")]
     con.close()
+
+
+def test_bindings_end_with_their_collection_or_namespace(tmp_path: Path) -> None:
+    # Deleting every RoleBinding of a namespace (deletecollection, as controllers and API
+    # clients do) or the namespace itself ends the grants of its bindings (before: they
+    # were held for ever). A deletecollection with a selector deleted only some: its
+    # namespace's grants are still held, as are the bindings of other namespaces.
+    def granted(audit_id: str, namespace: str | None, subject: str) -> dict[str, Any]:
+        bound = binding("edit", {"kind": "User", "name": subject},
+                        kind="Role" if namespace else "ClusterRole")
+        resource = "rolebindings" if namespace else "clusterrolebindings"
+        return event(audit_id, "create", resource, f"{subject}-edit", namespace=namespace,
+                     requestObject=bound, responseObject=bound)
+
+    later = "2026-03-01T11:00:00.000000Z"
+    some = {**event("d2", "deletecollection", "rolebindings", namespace="ops", code=200),
+            "requestURI": "/apis/rbac.authorization.k8s.io/v1/namespaces/ops/rolebindings"
+                          "?labelSelector=app%3Dweb", "requestReceivedTimestamp": later}
+    db = str(tmp_path / "a.duckdb")
+    ingest(db, write(tmp_path / "audit.jsonl",
+                     granted("b1", "web", "eve"), granted("b2", "ops", "bob"),
+                     granted("b3", "lab", "carol"), granted("b4", None, "dan"),
+                     {**event("d1", "deletecollection", "rolebindings", namespace="web",
+                              code=200), "requestReceivedTimestamp": later},
+                     some,
+                     {**event("d3", "delete", "namespaces", "lab", code=200),
+                      "requestReceivedTimestamp": later}))
+    from typer.testing import CliRunner
+
+    from auditlog.cli import app
+
+    held = CliRunner().invoke(app, ["privileges", "--between", "2000-01-01T00:00:00Z",
+                                    "2100-01-01T00:00:00Z", "--db", db, "--format", "json"])
+    assert held.exit_code == 0, held.output
+    assert sorted((r["account"], r["end_event_id"]) for r in json.loads(held.stdout)["intervals"]
+                  ) == [("bob", None), ("carol", "d3"), ("dan", None), ("eve", "d1")]

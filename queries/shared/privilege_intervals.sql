@@ -8,7 +8,8 @@
 --     privilege and system, or its expires_at, whichever comes first (end_reason
 --     'revoked' / 'expired'); a Kubernetes binding deleted without its subjects logged
 --     (an action 'delete rolebindings' / 'delete clusterrolebindings') revokes what that
---     binding granted;
+--     binding granted, as does a deletecollection of its bindings (no selector) or the
+--     deletion of its namespace;
 --   * a grant while the privilege is already held (a regrant, a duplicate grant) joins
 --     that interval: the interval is named by its first grant, counts its grants and
 --     lasts while any of them holds;
@@ -32,20 +33,34 @@ WITH events AS (
         CAST(extra ->> '$.namespace' AS VARCHAR) AS binding_namespace
     FROM privileges_with_record
 ),
-binding_deletes AS (  -- a binding's deletion ends the grants it made
+binding_deletes AS (
+    -- A binding's deletion ends the grants it made; so does the deletion of every binding
+    -- of its kind (in its namespace: deletecollection without a label or field selector,
+    -- which would delete only some) and that of its namespace (its bindings go with it).
     SELECT DISTINCT
         a.event_id, a.ts, g.subject, g.privilege, g.system, g.system_key,
         g.source_format
     FROM actions AS a
     JOIN events AS g
       ON g.operation = 'grant' AND g.binding IS NOT NULL AND g.system = a.system
-     AND a.object = CASE WHEN g.binding_namespace IS NULL
-                         THEN 'clusterrolebindings/' || g.binding
-                         ELSE 'namespaces/' || g.binding_namespace || '/rolebindings/'
-                              || g.binding END
+     AND a.object IN (
+           CASE WHEN g.binding_namespace IS NULL
+                THEN 'clusterrolebindings/' || g.binding
+                ELSE 'namespaces/' || g.binding_namespace || '/rolebindings/'
+                     || g.binding END,
+           CASE WHEN a.action LIKE 'deletecollection %' THEN
+             CASE WHEN g.binding_namespace IS NULL THEN 'clusterrolebindings'
+                  ELSE 'namespaces/' || g.binding_namespace || '/rolebindings' END END,
+           CASE WHEN a.action = 'delete namespaces'
+                THEN 'namespaces/' || g.binding_namespace END)
      AND a.ts >= g.ts
     WHERE a.result = 'success'
-      AND a.action IN ('delete rolebindings', 'delete clusterrolebindings')
+      AND a.action IN ('delete rolebindings', 'delete clusterrolebindings',
+                       'deletecollection rolebindings', 'deletecollection clusterrolebindings',
+                       'delete namespaces')
+      AND NOT (a.action LIKE 'deletecollection %'
+               AND regexp_matches(coalesce(CAST(a.extra ->> '$.request_uri' AS VARCHAR), ''),
+                                  '[?&](labelSelector|fieldSelector)='))
 ),
 changes AS (
     SELECT event_id, ts, actor, subject, privilege, system, system_key, ticket, approver,
