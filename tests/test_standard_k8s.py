@@ -470,3 +470,25 @@ def test_bindings_end_with_their_collection_or_namespace(tmp_path: Path) -> None
     assert held.exit_code == 0, held.output
     assert sorted((r["account"], r["end_event_id"]) for r in json.loads(held.stdout)["intervals"]
                   ) == [("bob", None), ("carol", "d3"), ("dan", None), ("eve", "d1")]
+
+
+def test_a_service_account_token_secret_is_a_credential_of_that_account(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # The legacy way to mint a long-lived token: a Secret of type
+    # kubernetes.io/service-account-token naming the account in an annotation (before: a
+    # plain "create secrets", no account named). An ordinary Secret, and a token Secret
+    # logged at level Metadata (no object), name none.
+    token = {"kind": "Secret", "apiVersion": "v1", "type": "kubernetes.io/service-account-token",
+             "metadata": {"name": "admin-token", "namespace": "kube-system", "annotations": {
+                 "kubernetes.io/service-account.name": "admin"}}}
+    opaque = {**token, "type": "Opaque", "metadata": {"name": "db"}}
+    load(con, tmp_path / "audit.jsonl", [
+        event("s1", "create", "secrets", "admin-token", namespace="kube-system",
+              requestObject=token),
+        event("s2", "create", "secrets", "db", namespace="web", requestObject=opaque),
+        event("s3", "create", "secrets", "other", namespace="web"),
+    ])
+    assert con.execute("SELECT event_id, action, target_account FROM actions ORDER BY event_id"
+                       ).fetchall() == [
+        ("s1", "create secrets", "system:serviceaccount:kube-system:admin"),
+        ("s2", "create secrets", None), ("s3", "create secrets", None)]

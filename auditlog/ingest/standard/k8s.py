@@ -22,7 +22,9 @@
   "<verb> <resource> (dry run)", never a grant, revoke or credential.
 * Creating a service account token ("create serviceaccounts/token") is an action whose
   `target_account` is that service account (`system:serviceaccount:<ns>:<name>`): a
-  credential, not a grant, as in the CloudTrail adapter.
+  credential, not a grant, as in the CloudTrail adapter; so is creating a token Secret
+  (type `kubernetes.io/service-account-token`, the account in its
+  `kubernetes.io/service-account.name` annotation).
 
 **One record, several rows.** A binding with N subjects is N privilege rows. They share
 the record's `_row` (its line) and are told apart by location ("line 5 subject 2") and

@@ -46,6 +46,14 @@ FIELDS = {
     "request_rules": "$.requestObject.rules",
     "response_rules": "$.responseObject.rules",
     "annotations": key("annotations"),
+    # A service account token Secret (type kubernetes.io/service-account-token): the
+    # account whose token it holds is named by an annotation.
+    "request_secret_type": "$.requestObject.type",
+    "response_secret_type": "$.responseObject.type",
+    "request_token_account": '$.requestObject.metadata.annotations'
+                             '."kubernetes.io/service-account.name"',
+    "response_token_account": '$.responseObject.metadata.annotations'
+                              '."kubernetes.io/service-account.name"',
 }
 
 EXTRA_COMMON = ["audit_id", "verb", "user_agent", "groups", "impersonated_user",
@@ -178,9 +186,18 @@ SELECT
        ELSE verb_text || ' ' || concat_ws('/', res, {text('subresource')}) END
     || CASE WHEN dry_run THEN ' (dry run)' ELSE '' END AS action,
   '{SYSTEM}' AS system,
-  CASE WHEN res = 'serviceaccounts' AND {text('subresource')} = 'token'
-        AND {text('name')} IS NOT NULL AND NOT dry_run
+  CASE WHEN dry_run THEN NULL
+       WHEN res = 'serviceaccounts' AND {text('subresource')} = 'token'
+        AND {text('name')} IS NOT NULL
        THEN 'system:serviceaccount:' || coalesce(ns, 'default') || ':' || {text('name')}
+       -- A legacy token Secret created for a service account: a credential of it.
+       WHEN res = 'secrets' AND verb_text = 'create'
+        AND coalesce({text('response_secret_type')}, {text('request_secret_type')})
+            = 'kubernetes.io/service-account-token'
+        AND coalesce({text('response_token_account')}, {text('request_token_account')})
+            IS NOT NULL
+       THEN 'system:serviceaccount:' || coalesce(ns, 'default') || ':'
+            || coalesce({text('response_token_account')}, {text('request_token_account')})
   END AS target_account,
   CASE WHEN res IS NULL THEN {text('request_uri')}
        ELSE concat_ws('/',
