@@ -71,6 +71,7 @@ _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
                      "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders",
                      "BelowMicrosecond", "DateOnlyTimes", "IdSpellings", "UnknownResults",
+                     "AnsweredLater",
                      "Notice", "Notify"),
                     "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
@@ -182,6 +183,7 @@ class Investigation:
 
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
         from auditlog.notices import (
+            AnsweredLater,
             BelowMicrosecond,
             DateOnlyTimes,
             DaylightSaving,
@@ -209,6 +211,8 @@ class Investigation:
                 self.notify(DateOnlyTimes(result))
             if result.unknown_results:
                 self.notify(UnknownResults(result))
+            if result.answered_later:
+                self.notify(AnsweredLater(result))
 
     # --- loading --------------------------------------------------------------------
 

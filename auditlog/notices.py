@@ -120,6 +120,20 @@ class UnknownResults:
 
 
 @dataclass(frozen=True)
+class AnsweredLater:
+    """A file answered requests stored with result unknown from an earlier file (their
+    RequestReceived record): its answer replaced them (ingest/answered.py)."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.answered_later:,} request(s) stored with result unknown from an "
+                f"earlier file (stage RequestReceived) were answered in {self.file.path}: "
+                "stored with its result (a role binding as its grant or revoke), the "
+                "earlier row counted as a duplicate")
+
+
+@dataclass(frozen=True)
 class SkippedFile:
     """A file of a directory given was in no format auditlog reads, and was passed over."""
 
@@ -211,5 +225,5 @@ def _kinds_of(join: str) -> tuple[str, str]:
 
 Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | HiddenFiles
           | FilteredRows | NoEvents | RepeatedHeaders | BelowMicrosecond | DateOnlyTimes
-          | IdSpellings | UnknownResults)
+          | IdSpellings | UnknownResults | AnsweredLater)
 Notify = Callable[[Notice], None]

@@ -296,6 +296,8 @@ def test_a_binding_answered_in_a_later_file_becomes_its_grant(tmp_path: Path) ->
                             "requestReceivedTimestamp": "2026-04-01T10:00:00.000000Z"}))
     (later,) = json.loads(out.stdout)
     assert (later["loaded"], later["duplicates"], later["quarantined"]) == (2, 0, 1)
+    assert ("1 request(s) stored with result unknown from an earlier file (stage "
+            "RequestReceived) were answered in ") in out.stderr
     con = duckdb.connect(db, read_only=True)
     assert con.execute("SELECT event_id, subject, operation FROM privileges ORDER BY event_id"
                        ).fetchall() == [("b1", "eve", "grant"), ("b1/2", "mallory", "grant")]

@@ -42,15 +42,17 @@ _RECEIVED = "CAST({0}.extra ->> '$.stage' AS VARCHAR) = 'RequestReceived' AND {0
 
 
 def settle_answered(con: duckdb.DuckDBPyConnection, kind: Kind, staged: Staged,
-                    sha256: str) -> None:
+                    sha256: str) -> int:
     """Settle `VERDICT` for this file's rows that answer, or are answered by, a stored row
-    of the same request (see the module's docstring)."""
+    of the same request (see the module's docstring); how many stored rows of unknown
+    result this file's answer replaced."""
     if ("result" not in staged.no_default or kind.name not in ("actions", "privileges")
             or not _has_verdicts(con)):
-        return
-    _answer_stored(con, kind, sha256)
+        return 0
+    answered = _answer_stored(con, kind, sha256)
     if kind.name == "actions":
         _already_answered(con, sha256)
+    return answered
 
 
 def _has_verdicts(con: duckdb.DuckDBPyConnection) -> bool:
@@ -58,7 +60,7 @@ def _has_verdicts(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(n)
 
 
-def _answer_stored(con: duckdb.DuckDBPyConnection, kind: Kind, sha256: str) -> None:
+def _answer_stored(con: duckdb.DuckDBPyConnection, kind: Kind, sha256: str) -> int:
     answered = "t.result IS NOT NULL" if kind.name == "actions" else "true"
     same_action = "AND s.action = t.action" if kind.name == "actions" else ""
     drop(con, _ANSWERED)
@@ -72,9 +74,10 @@ def _answer_stored(con: duckdb.DuckDBPyConnection, kind: Kind, sha256: str) -> N
         WHERE v.verdict <> 'load' AND t._reason IS NULL AND {answered}
           AND s._file <> $sha AND {_RECEIVED.format('s')} AND {_SAME_REQUEST} {same_action}
         """, {"sha": sha256})
-    if not con.execute(f"SELECT count(*) FROM {_ANSWERED}").fetchall()[0][0]:
+    ((answered,),) = con.execute(f"SELECT count(*) FROM {_ANSWERED}").fetchall()
+    if not answered:
         drop(con, _ANSWERED)
-        return
+        return 0
     con.execute(f"""UPDATE {VERDICT} AS v SET verdict = 'load', reason = NULL, shared = false
                     FROM {_ANSWERED} a WHERE v._row = a.new_row AND v._loc = a.new_loc""")
     # The earlier file's row now a duplicate of this one (its first path's counts, as
@@ -102,6 +105,7 @@ def _answer_stored(con: duckdb.DuckDBPyConnection, kind: Kind, sha256: str) -> N
     note_removed(con, "actions", gone)
     con.execute(f"DELETE {gone}")
     drop(con, _ANSWERED)
+    return int(answered)
 
 
 def _already_answered(con: duckdb.DuckDBPyConnection, sha256: str) -> None:

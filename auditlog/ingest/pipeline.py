@@ -97,6 +97,9 @@ class FileResult:
     # How many actions have no known result (Kubernetes requests logged only when
     # received, with no response): stored with result NULL, not as successes.
     unknown_results: int = 0
+    # How many stored rows of unknown result (an earlier file's RequestReceived) this
+    # file's answer replaced (ingest/answered.py).
+    answered_later: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {name: value for name, value in asdict(self).items() if name in REPORTED}
@@ -321,7 +324,7 @@ def _load(
     mapping's `mapping:NAME`); by default the staged tables' standard format."""
     counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0,
               "naive_times": 0, "dst_resolved": 0, "below_microsecond": 0, "date_only": 0,
-              "unknown_results": 0,
+              "unknown_results": 0, "answered_later": 0,
               "repeated_headers": 0,
               "first_header_line": 0}
     kinds: list[str] = []
@@ -337,7 +340,8 @@ def _load(
             continue
         staged = check_rows(con, source, staged, kind, tz, currency)
         judge(con, kind, siblings(staged, kind))
-        settle_answered(con, kind, staged, sha256)  # a request answered in another file
+        # A request answered in another file (its stored row of unknown result replaced).
+        counts["answered_later"] += settle_answered(con, kind, staged, sha256)
         for name, value in store_rows(con, kind, source, sha256, staged).items():
             counts[name] += value
         drop(con, staged.table)
