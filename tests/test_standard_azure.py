@@ -523,3 +523,29 @@ def test_aks_requests_logged_only_when_received_have_an_unknown_result(tmp_path:
                                         ("r3", "create rolebindings", None)]
     assert con.execute("SELECT count(*) FROM privileges").fetchone() == (0,)
     con.close()
+
+
+def test_an_aks_request_answered_in_the_next_file_takes_the_answer(tmp_path: Path) -> None:
+    # An AKS export cut between a request's RequestReceived and its ResponseComplete.
+    def request(stage: str, **more: Any) -> dict[str, Any]:
+        return aks({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+                    "auditID": "a-1", "stage": stage, "verb": "delete",
+                    "requestURI": "/api/v1/namespaces/prod/secrets/db",
+                    "user": {"username": "eve@contoso.com"}, "sourceIPs": ["10.1.1.1"],
+                    "objectRef": {"resource": "secrets", "name": "db", "namespace": "prod"},
+                    "requestReceivedTimestamp": "2026-03-04T09:59:59.123456Z",
+                    "stageTimestamp": "2026-03-04T09:59:59.2Z", **more})
+
+    db = str(tmp_path / "a.duckdb")
+    for name, record in (("a.jsonl", request("RequestReceived")),
+                         ("b.jsonl", request("ResponseComplete", responseStatus={"code": 403}))):
+        path = tmp_path / name
+        path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+        out = CliRunner().invoke(app, ["ingest", str(path), "--db", db, "--format", "json"])
+        assert out.exit_code == 0, out.output
+    con = duckdb.connect(db, read_only=True)
+    # The refusal is kept (before: the unknown row stayed, the answer was quarantined).
+    assert con.execute("SELECT event_id, result, extra ->> '$.stage' FROM actions").fetchall(
+    ) == [("a-1", "failure", "ResponseComplete")]
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
+    con.close()

@@ -494,3 +494,26 @@ def test_a_service_account_token_secret_is_a_credential_of_that_account(
                        ).fetchall() == [
         ("s1", "create secrets", "system:serviceaccount:kube-system:admin"),
         ("s2", "create secrets", None), ("s3", "create secrets", None)]
+
+
+def test_falco_binding_split_across_a_rotation_resolves_to_its_grant(tmp_path: Path) -> None:
+    # Falco's real create_clusterrolebinding event (line 3 of the sample) as a rotation
+    # would split it: its RequestReceived record (the same record before the response:
+    # stage, no responseStatus or responseObject) ends one file, the real record starts
+    # the next.
+    real = json.loads((DATA / "falco_k8s_audit_rbac_sample.jsonl").read_text(
+        encoding="utf-8").splitlines()[2])
+    received = {k: v for k, v in real.items() if k not in ("responseStatus", "responseObject")}
+    received.update(stage="RequestReceived", stageTimestamp=real["requestReceivedTimestamp"])
+    db = str(tmp_path / "a.duckdb")
+    ingest(db, write(tmp_path / "a.jsonl", received))
+    ingest(db, write(tmp_path / "b.jsonl", real))
+    subjects = real["responseObject"]["subjects"]
+    con = duckdb.connect(db, read_only=True)
+    assert con.execute("SELECT subject, privilege FROM privileges ORDER BY event_id"
+                       ).fetchall() == [(s["name"], real["responseObject"]["roleRef"]["name"])
+                                        for s in subjects]
+    assert con.execute("SELECT count(*) FROM actions").fetchone() == (0,)
+    assert con.execute("SELECT path LIKE '%a.jsonl', loaded, duplicates FROM ingested_files "
+                       "ORDER BY path").fetchall() == [(True, 0, 1), (False, len(subjects), 0)]
+    con.close()
