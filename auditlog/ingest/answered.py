@@ -67,12 +67,15 @@ def _answer_stored(con: duckdb.DuckDBPyConnection, kind: Kind, sha256: str) -> i
     con.execute(
         f"""
         CREATE TEMP TABLE {_ANSWERED} AS
-        SELECT DISTINCT v._row AS new_row, v._loc AS new_loc, s.event_id, s._file, s._row
-        FROM {VERDICT} v
+        SELECT v._row AS new_row, v._loc AS new_loc, s.event_id, s._file, s._row
+        FROM (SELECT * FROM {VERDICT} WHERE verdict <> 'load'
+              -- the id's first row in the file; a repeat stays a repeat of it
+              QUALIFY row_number() OVER (PARTITION BY id ORDER BY _row, _loc) = 1) v
         JOIN {TYPED} t ON t._row = v._row AND t._loc = v._loc
         JOIN actions s ON s.event_id = v.id
-        WHERE v.verdict <> 'load' AND t._reason IS NULL AND {answered}
+        WHERE t._reason IS NULL AND {answered}
           AND s._file <> $sha AND {_RECEIVED.format('s')} AND {_SAME_REQUEST} {same_action}
+        QUALIFY row_number() OVER (PARTITION BY v._row, v._loc ORDER BY s._file, s._row) = 1
         """, {"sha": sha256})
     ((answered,),) = con.execute(f"SELECT count(*) FROM {_ANSWERED}").fetchall()
     if not answered:
@@ -116,7 +119,8 @@ def _already_answered(con: duckdb.DuckDBPyConnection, sha256: str) -> None:
         f"""
         CREATE TEMP TABLE {_ANSWERED} AS
         SELECT v._row, v._loc, v.id, min(s._file) AS stored
-        FROM {VERDICT} v
+        FROM (SELECT * FROM {VERDICT}
+              QUALIFY row_number() OVER (PARTITION BY id ORDER BY _row, _loc) = 1) v
         JOIN {TYPED} t ON t._row = v._row AND t._loc = v._loc
         JOIN privileges s ON s.event_id = v.id
         WHERE v.verdict = 'quarantine' AND t._reason IS NULL AND {_RECEIVED.format('t')}
