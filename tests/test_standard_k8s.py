@@ -518,3 +518,28 @@ def test_falco_binding_split_across_a_rotation_resolves_to_its_grant(tmp_path: P
     assert con.execute("SELECT path LIKE '%a.jsonl', loaded, duplicates FROM ingested_files "
                        "ORDER BY path").fetchall() == [(True, 0, 1), (False, len(subjects), 0)]
     con.close()
+
+
+def test_every_file_that_held_the_unknown_row_holds_its_answer(tmp_path: Path) -> None:
+    # The RequestReceived record in two files (a copy), its answer in a third: after the
+    # answer, forgetting the first file leaves the copy holding the answer (before: the
+    # copy still pointed at the replaced row, and forget counted it loaded).
+    db = str(tmp_path / "a.duckdb")
+    first = write(tmp_path / "a.jsonl", received("r1", "get", "pods", "p", namespace="prod"))
+    copy = tmp_path / "copy.jsonl"
+    copy.write_text(first.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    ingest(db, first)
+    ingest(db, copy)
+    ingest(db, write(tmp_path / "b.jsonl",
+                     event("r1", "get", "pods", "p", namespace="prod", code=200)))
+    from typer.testing import CliRunner
+
+    from auditlog.cli import app
+
+    out = CliRunner().invoke(app, ["forget", str(first), "--db", db])
+    assert out.exit_code == 0, out.output
+    con = duckdb.connect(db, read_only=True)
+    assert con.execute("SELECT event_id, result FROM actions").fetchall() == [("r1", "success")]
+    assert con.execute("SELECT path LIKE '%copy.jsonl', loaded, duplicates FROM ingested_files "
+                       "ORDER BY path").fetchall() == [(False, 1, 0), (True, 0, 1)]
+    con.close()

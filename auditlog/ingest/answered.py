@@ -93,6 +93,14 @@ def _answer_stored(con: duckdb.DuckDBPyConnection, kind: Kind, sha256: str) -> i
               FROM ingested_files GROUP BY sha256) first
         WHERE f.sha256 = a._file AND first.sha256 = f.sha256 AND first.path = f.path
         """)
+    # Other files that held the replaced row (its other RequestReceived copies) now hold
+    # this file's row, as the earlier file does.
+    con.execute(
+        f"""
+        UPDATE shared_rows AS r SET stored_file = $sha, kind = $kind, verdict = 'conflict'
+        FROM {_ANSWERED} a
+        WHERE r.kind = 'actions' AND r.id = a.event_id AND r.stored_file = a._file
+        """, {"kind": kind.name, "sha": sha256})
     con.execute(
         f"""
         INSERT INTO shared_rows
