@@ -61,7 +61,9 @@ def _has_verdicts(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _answer_stored(con: duckdb.DuckDBPyConnection, kind: Kind, sha256: str) -> int:
-    answered = "t.result IS NOT NULL" if kind.name == "actions" else "true"
+    # A binding's privilege rows are answered by construction (kube.py: a binding logged
+    # only when received is an action).
+    has_answer = "t.result IS NOT NULL" if kind.name == "actions" else "true"
     same_action = "AND s.action = t.action" if kind.name == "actions" else ""
     drop(con, _ANSWERED)
     con.execute(
@@ -73,7 +75,7 @@ def _answer_stored(con: duckdb.DuckDBPyConnection, kind: Kind, sha256: str) -> i
               QUALIFY row_number() OVER (PARTITION BY id ORDER BY _row, _loc) = 1) v
         JOIN {TYPED} t ON t._row = v._row AND t._loc = v._loc
         JOIN actions s ON s.event_id = v.id
-        WHERE t._reason IS NULL AND {answered}
+        WHERE t._reason IS NULL AND {has_answer}
           AND s._file <> $sha AND {_RECEIVED.format('s')} AND {_SAME_REQUEST} {same_action}
         QUALIFY row_number() OVER (PARTITION BY v._row, v._loc ORDER BY s._file, s._row) = 1
         """, {"sha": sha256})
