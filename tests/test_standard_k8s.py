@@ -318,6 +318,23 @@ def test_a_binding_answered_in_a_later_file_becomes_its_grant(tmp_path: Path) ->
     assert "a.jsonl" in str(out.exception)
 
 
+def test_a_request_received_after_its_refusal_is_a_duplicate(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # The files loaded the other way round: the answer (a 403) is stored first; the
+    # RequestReceived record of the same request is the same event (before: a conflict,
+    # quarantined), and one that only shares its auditID is still a conflict.
+    load(con, tmp_path / "b.jsonl", [
+        event("r1", "delete", "secrets", "db", namespace="prod", code=403)])
+    earlier = load(con, tmp_path / "a.jsonl", [
+        received("r1", "delete", "secrets", "db", namespace="prod")])
+    assert (earlier.loaded, earlier.duplicates, earlier.quarantined) == (0, 1, 0)
+    other = load(con, tmp_path / "c.jsonl", [
+        {**received("r1", "delete", "secrets", "db", namespace="prod"),
+         "requestReceivedTimestamp": "2026-05-01T10:00:00.000000Z"}])
+    assert (other.loaded, other.duplicates, other.quarantined) == (0, 0, 1)
+    assert con.execute("SELECT event_id, result FROM actions").fetchall() == [("r1", "failure")]
+
+
 def test_a_binding_received_after_its_answer_is_a_duplicate(tmp_path: Path) -> None:
     # The files loaded the other way round: the grant is stored first, the request's
     # RequestReceived record is the same event (before: a conflict, quarantined).

@@ -12,7 +12,8 @@ one event, the answer's, as if both had been in one file:
   B's row (ingested_files, shared_rows). judge alone keeps A's unknown row (a duplicate
   of a success) or quarantines B's (a failure; a grant, an id already taken as an action).
 - A after B: A's row of unknown result is a duplicate of B's stored one, also when B's
-  is a grant (judge alone: a conflict, an id already taken as a privilege).
+  is a grant or a failure (judge alone: a conflict, an id already taken as a privilege,
+  or another result).
 
 Only the same request resolves so: the same event id, time, actor, verb and request URI
 (and action), the stored row's stage RequestReceived; records that share only the id
@@ -122,19 +123,25 @@ def _answer_stored(con: duckdb.DuckDBPyConnection, kind: Kind, sha256: str) -> i
 
 
 def _already_answered(con: duckdb.DuckDBPyConnection, sha256: str) -> None:
-    """This file's unanswered binding request, whose answer (a grant or revoke) is stored
-    from an earlier file: a duplicate of it, not a conflict."""
+    """This file's unanswered request whose answer is stored from an earlier file (a
+    grant or revoke, or a failure: judge alone takes both for conflicts): a duplicate of
+    it, not a conflict."""
+    stored = " UNION ALL ".join(
+        f"""SELECT '{name}' AS kind, s.event_id, s._file, s._row
+            FROM {name} s JOIN {TYPED} t ON s.event_id = t.event_id
+            WHERE t._reason IS NULL AND {_RECEIVED.format('t')} AND s._file <> $sha
+              AND {_SAME_REQUEST} {extra}"""
+        for name, extra in (("privileges", ""),
+                            ("actions", "AND s.action = t.action AND s.result IS NOT NULL")))
     drop(con, _ANSWERED)
     con.execute(
         f"""
         CREATE TEMP TABLE {_ANSWERED} AS
-        SELECT v._row, v._loc, v.id, min(s._file) AS stored
+        SELECT v._row, v._loc, v.id, min(s.kind) AS kind, min(s._file) AS stored
         FROM (SELECT * FROM {VERDICT}
               QUALIFY row_number() OVER (PARTITION BY id ORDER BY _row, _loc) = 1) v
-        JOIN {TYPED} t ON t._row = v._row AND t._loc = v._loc
-        JOIN privileges s ON s.event_id = v.id
-        WHERE v.verdict = 'quarantine' AND t._reason IS NULL AND {_RECEIVED.format('t')}
-          AND s._file <> $sha AND {_SAME_REQUEST}
+        JOIN ({stored}) s ON s.event_id = v.id
+        WHERE v.verdict = 'quarantine'
         GROUP BY ALL
         """, {"sha": sha256})
     con.execute(f"""UPDATE {VERDICT} AS v SET verdict = 'duplicate', reason = NULL,
@@ -142,7 +149,7 @@ def _already_answered(con: duckdb.DuckDBPyConnection, sha256: str) -> None:
                     FROM {_ANSWERED} a WHERE v._row = a._row AND v._loc = a._loc""")
     con.execute(
         f"""INSERT INTO shared_rows
-            SELECT $sha, 'privileges', id, _row, _loc, 'conflict', stored FROM {_ANSWERED}
+            SELECT $sha, kind, id, _row, _loc, 'conflict', stored FROM {_ANSWERED}
             WHERE NOT EXISTS (SELECT 1 FROM ingested_files WHERE sha256 = $sha)""",
         {"sha": sha256})
     drop(con, _ANSWERED)
