@@ -560,3 +560,37 @@ def test_every_file_that_held_the_unknown_row_holds_its_answer(tmp_path: Path) -
     assert con.execute("SELECT path LIKE '%copy.jsonl', loaded, duplicates FROM ingested_files "
                        "ORDER BY path").fetchall() == [(False, 1, 0), (True, 0, 1)]
     con.close()
+
+
+def test_a_subject_an_update_drops_from_a_binding_no_longer_holds_its_role(
+        tmp_path: Path) -> None:
+    # An update logged with the whole binding names every subject it then binds: one it
+    # no longer names lost the role (before: held for ever, the old binding not logged).
+    both = binding("edit", {"kind": "User", "name": "eve"}, {"kind": "User", "name": "bob"},
+                   kind="Role")
+    only_eve = binding("edit", {"kind": "User", "name": "eve"}, kind="Role")
+    db = str(tmp_path / "a.duckdb")
+    ingest(db, write(tmp_path / "audit.jsonl",
+                     event("c1", "create", "rolebindings", "devs", namespace="web",
+                           requestObject=both, responseObject=both),
+                     {**event("u1", "update", "rolebindings", "devs", namespace="web",
+                              code=200, requestObject=only_eve, responseObject=only_eve),
+                      "requestReceivedTimestamp": "2026-03-01T11:00:00.000000Z"},
+                     # Another namespace's binding of the same name is another binding:
+                     # its update names nobody of the first.
+                     {**event("o1", "update", "rolebindings", "devs", namespace="ops",
+                              code=200, requestObject=binding("view", {"kind": "User",
+                                                                       "name": "dan"}),
+                              responseObject=binding("view", {"kind": "User", "name": "dan"})),
+                      "requestReceivedTimestamp": "2026-03-01T10:30:00.000000Z"}))
+    from typer.testing import CliRunner
+
+    from auditlog.cli import app
+
+    held = CliRunner().invoke(app, ["privileges", "--between", "2000-01-01T00:00:00Z",
+                                    "2100-01-01T00:00:00Z", "--db", db, "--format", "json"])
+    assert held.exit_code == 0, held.output
+    assert sorted((r["account"], r["grant_event_id"], r["end_event_id"], r["ended_at"])
+                  for r in json.loads(held.stdout)["intervals"]) == [
+        ("bob", "c1/2", "u1", "2026-03-01T11:00:00Z"), ("dan", "o1", None, None),
+        ("eve", "c1", None, None)]

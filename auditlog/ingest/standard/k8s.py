@@ -5,8 +5,9 @@
   binding is read from `responseObject` (the object as stored) or else `requestObject`;
   a request logged without the binding (level Metadata, or a delete whose response is a
   bare Status) names no subject, so it is kept as an action on the binding instead.
-  Update/patch grant the subjects the binding holds afterwards (a subject dropped by an
-  update is not seen as revoked: the audit event does not carry the old binding).
+  Update/patch grant the subjects the binding holds afterwards (a subject an earlier
+  state named and this one does not is revoked by queries/shared/privilege_intervals.sql,
+  which knows the earlier states).
 * Every other request is an **action**: action = "<verb> <resource>[/<subresource>]"
   ("create pods/exec", "list secrets", "delete clusterrolebindings"), or the bare verb for
   non-resource requests (`/healthz`): a Kubernetes permission is a verb on a resource,
