@@ -71,7 +71,7 @@ _ELSEWHERE = {
     **dict.fromkeys(("Caveat", "StaleFindings", "NaiveTimes", "DaylightSaving", "SkippedFile",
                      "HiddenFiles", "FilteredRows", "NoEvents", "RepeatedHeaders",
                      "BelowMicrosecond", "DateOnlyTimes", "IdSpellings", "UnknownResults",
-                     "AbsentColumns", "OtherExtras", "Notice", "Notify"),
+                     "AbsentColumns", "OtherExtras", "AnsweredLater", "Notice", "Notify"),
                     "auditlog.notices"),
     **dict.fromkeys(("Report", "Demo", "RuleChecks"), "auditlog.answers"),
 }
@@ -184,6 +184,7 @@ class Investigation:
     def tell_times(self, results: Sequence[FileResult], *, tz_chosen: bool) -> None:
         from auditlog.notices import (
             AbsentColumns,
+            AnsweredLater,
             BelowMicrosecond,
             DateOnlyTimes,
             DaylightSaving,
@@ -216,6 +217,8 @@ class Investigation:
                 self.notify(AbsentColumns(result))
             if result.other_extras:
                 self.notify(OtherExtras(result))
+            if result.answered_later:
+                self.notify(AnsweredLater(result))
 
     # --- loading --------------------------------------------------------------------
 

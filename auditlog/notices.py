@@ -132,7 +132,22 @@ class UnknownResults:
     def __str__(self) -> str:
         return (f"{self.file.unknown_results:,} request(s) in {self.file.path} were logged "
                 "only when received (stage RequestReceived, no response): stored with result "
-                "unknown (null), not as successes")
+                "unknown (null), not as successes, and a role binding so requested kept as "
+                "an action, not a grant")
+
+
+@dataclass(frozen=True)
+class AnsweredLater:
+    """A file answered requests stored with result unknown from an earlier file (their
+    RequestReceived record): its answer replaced them (ingest/answered.py)."""
+
+    file: FileResult
+
+    def __str__(self) -> str:
+        return (f"{self.file.answered_later:,} request(s) stored with result unknown from an "
+                f"earlier file (stage RequestReceived) were answered in {self.file.path}: "
+                "stored with its result (a role binding as its grant or revoke), the "
+                "earlier row counted as a duplicate")
 
 
 @dataclass(frozen=True)
@@ -217,5 +232,6 @@ class IdSpellings:
 
 Notice = (Caveat | StaleFindings | NaiveTimes | DaylightSaving | SkippedFile | HiddenFiles
           | FilteredRows | NoEvents | RepeatedHeaders | BelowMicrosecond | DateOnlyTimes
-          | IdSpellings | UnknownResults | AbsentColumns | OtherExtras)
+          | IdSpellings | UnknownResults | AbsentColumns | OtherExtras
+          | AnsweredLater)
 Notify = Callable[[Notice], None]

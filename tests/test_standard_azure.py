@@ -483,3 +483,69 @@ def test_log_analytics_exports_read_like_the_diagnostic_form(
         ("la-2", at("2026-03-05T12:01:00+00:00"), "ops@contoso.com", "zed@contoso.com",
          "Global Administrator", "grant"),
     ]
+
+
+def test_aks_requests_logged_only_when_received_have_an_unknown_result(tmp_path: Path) -> None:
+    # AKS forwards every stage the API server logs; a request whose only record is its
+    # RequestReceived one has no response (before: stored as a success, and a binding so
+    # requested as a standing grant).
+    def request(audit_id: str, verb: str, resource: str, name: str, stage: str,
+                **more: Any) -> dict[str, Any]:
+        return aks({"kind": "Event", "apiVersion": "audit.k8s.io/v1",
+                    "level": "RequestResponse", "auditID": audit_id, "stage": stage,
+                    "verb": verb, "requestURI": f"/apis/x/{resource}/{name}",
+                    "user": {"username": "masterclient"}, "sourceIPs": ["10.1.1.1"],
+                    "objectRef": {"resource": resource, "name": name, "namespace": "prod"},
+                    "requestReceivedTimestamp": "2026-03-04T09:59:59.123456Z",
+                    "stageTimestamp": "2026-03-04T09:59:59.2Z", **more})
+
+    bound = {"roleRef": {"kind": "ClusterRole", "name": "admin",
+                         "apiGroup": "rbac.authorization.k8s.io"},
+             "subjects": [{"kind": "User", "name": "eve@contoso.com"}]}
+    records = [
+        request("r1", "delete", "secrets", "db", "RequestReceived"),
+        request("r2", "get", "pods", "web", "RequestReceived"),
+        request("r2", "get", "pods", "web", "ResponseComplete",
+                responseStatus={"code": 200}),
+        request("r3", "create", "rolebindings", "pwn", "RequestReceived",
+                requestObject=bound),
+    ]
+    path = tmp_path / "aks.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    db = str(tmp_path / "a.duckdb")
+    out = CliRunner().invoke(app, ["ingest", str(path), "--db", db, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert "2 request(s) in " in out.stderr and "stored with result unknown" in out.stderr
+    con = duckdb.connect(db, read_only=True)
+    assert con.execute("SELECT event_id, action, result FROM actions ORDER BY event_id"
+                       ).fetchall() == [("r1", "delete secrets", None),
+                                        ("r2", "get pods", "success"),
+                                        ("r3", "create rolebindings", None)]
+    assert con.execute("SELECT count(*) FROM privileges").fetchone() == (0,)
+    con.close()
+
+
+def test_an_aks_request_answered_in_the_next_file_takes_the_answer(tmp_path: Path) -> None:
+    # An AKS export cut between a request's RequestReceived and its ResponseComplete.
+    def request(stage: str, **more: Any) -> dict[str, Any]:
+        return aks({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+                    "auditID": "a-1", "stage": stage, "verb": "delete",
+                    "requestURI": "/api/v1/namespaces/prod/secrets/db",
+                    "user": {"username": "eve@contoso.com"}, "sourceIPs": ["10.1.1.1"],
+                    "objectRef": {"resource": "secrets", "name": "db", "namespace": "prod"},
+                    "requestReceivedTimestamp": "2026-03-04T09:59:59.123456Z",
+                    "stageTimestamp": "2026-03-04T09:59:59.2Z", **more})
+
+    db = str(tmp_path / "a.duckdb")
+    for name, record in (("a.jsonl", request("RequestReceived")),
+                         ("b.jsonl", request("ResponseComplete", responseStatus={"code": 403}))):
+        path = tmp_path / name
+        path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+        out = CliRunner().invoke(app, ["ingest", str(path), "--db", db, "--format", "json"])
+        assert out.exit_code == 0, out.output
+    con = duckdb.connect(db, read_only=True)
+    # The refusal is kept (before: the unknown row stayed, the answer was quarantined).
+    assert con.execute("SELECT event_id, result, extra ->> '$.stage' FROM actions").fetchall(
+    ) == [("a-1", "failure", "ResponseComplete")]
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
+    con.close()

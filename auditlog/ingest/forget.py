@@ -183,8 +183,8 @@ def _refuse_conflicts(con: duckdb.DuckDBPyConnection) -> None:
         # than the row stored: handing that row over would keep this file's extras.
         raise InputError(
             f"cannot be forgotten alone: {count} row(s) of {path}{others} were quarantined "
-            "as conflicts with rows it brought, or counted as their duplicates with other "
-            "extra columns, and would load without it; forget both "
+            "as conflicts with rows it brought (or answered by them), or counted as their "
+            "duplicates with other extra columns, and would load without it; forget both "
             f"(auditlog forget {shlex.quote(stored)} {shlex.quote(path)}), then load "
             f"{path} again", source=stored)
 

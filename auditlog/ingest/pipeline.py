@@ -16,6 +16,7 @@ A file's way, one step per module, each step leaving its table of the staging sc
     read     (sources)    its reader → staged rows; JSON records → their format's adapter
     type     (check)      every staged row typed, digested and checked → TYPED
     judge    (judge)      new, duplicate or conflict, by id → VERDICT
+             (answered)   ... a request's stages in two files resolved to its answer
     store    (loading)    rows, quarantine and shared rows stored
     record   (loading)    the file in ingested_files (and naive_files)
 
@@ -38,6 +39,7 @@ from pathlib import Path
 import duckdb
 
 from auditlog.errors import AuditlogWarning, InputError, UsageError
+from auditlog.ingest.answered import settle_answered
 from auditlog.ingest.check import check_rows
 from auditlog.ingest.coverage import begin_changes, store_coverage
 from auditlog.ingest.files import (
@@ -105,6 +107,9 @@ class FileResult:
     # How many rows repeated stored rows but for extra columns one export has and the
     # other lacks: duplicates, the stored row's extra columns kept (judge.variant).
     other_extras: int = 0
+    # How many stored rows of unknown result (an earlier file's RequestReceived) this
+    # file's answer replaced (ingest/answered.py).
+    answered_later: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {name: value for name, value in asdict(self).items() if name in REPORTED}
@@ -331,7 +336,7 @@ def _load(
     mapping's `mapping:NAME`); by default the staged tables' standard format."""
     counts = {"rows_read": 0, "loaded": 0, "duplicates": 0, "quarantined": 0,
               "naive_times": 0, "dst_resolved": 0, "below_microsecond": 0, "date_only": 0,
-              "unknown_results": 0, "other_extras": 0,
+              "unknown_results": 0, "other_extras": 0, "answered_later": 0,
               "repeated_headers": 0,
               "first_header_line": 0}
     kinds: list[str] = []
@@ -352,6 +357,8 @@ def _load(
             likely = likely + tuple(likely_names(kind, staged.columns).items())
         staged = check_rows(con, source, staged, kind, tz, currency)
         judge(con, kind, siblings(staged, kind))
+        # A request answered in another file (its stored row of unknown result replaced).
+        counts["answered_later"] += settle_answered(con, kind, staged, sha256)
         for name, value in store_rows(con, kind, source, sha256, staged).items():
             counts[name] += value
         drop(con, staged.table)

@@ -8,7 +8,9 @@
 --     privilege and system, or its expires_at, whichever comes first (end_reason
 --     'revoked' / 'expired'); a Kubernetes binding deleted without its subjects logged
 --     (an action 'delete rolebindings' / 'delete clusterrolebindings') revokes what that
---     binding granted;
+--     binding granted, as does a deletecollection of its bindings (no selector) or the
+--     deletion of its namespace, and a later state of the binding (an update or patch
+--     logged with it) that no longer names the subject;
 --   * a grant while the privilege is already held (a regrant, a duplicate grant) joins
 --     that interval: the interval is named by its first grant, counts its grants and
 --     lasts while any of them holds;
@@ -29,23 +31,58 @@ WITH events AS (
         coalesce(CAST(extra ->> '$.source_carries_approval' AS VARCHAR), 'true') <> 'false'
             AS carries_approval,
         CAST(extra ->> '$.binding' AS VARCHAR) AS binding,
-        CAST(extra ->> '$.namespace' AS VARCHAR) AS binding_namespace
+        CAST(extra ->> '$.namespace' AS VARCHAR) AS binding_namespace,
+        CAST(extra ->> '$.audit_id' AS VARCHAR) AS request_id
     FROM privileges_with_record
 ),
-binding_deletes AS (  -- a binding's deletion ends the grants it made
+binding_states AS (  -- each logged state of a Kubernetes binding (one request)
+    SELECT DISTINCT request_id, ts, binding, binding_namespace, system
+    FROM events
+    WHERE operation = 'grant' AND binding IS NOT NULL AND request_id IS NOT NULL
+),
+binding_drops AS (
+    -- A later state of a binding (an update or patch logged with the whole binding, or
+    -- its re-creation) that no longer names a subject ends that subject's grant.
+    SELECT DISTINCT
+        u.request_id AS event_id, u.ts, g.subject, g.privilege, g.system, g.system_key,
+        g.source_format
+    FROM events AS g
+    JOIN binding_states AS u
+      ON g.operation = 'grant' AND g.binding = u.binding AND g.system = u.system
+     AND coalesce(g.binding_namespace, '') = coalesce(u.binding_namespace, '')
+     AND u.ts > g.ts
+    WHERE NOT EXISTS (SELECT 1 FROM events AS n
+                      WHERE n.request_id = u.request_id AND n.operation = 'grant'
+                        AND n.subject = g.subject AND n.privilege = g.privilege)
+),
+binding_deletes AS (
+    -- A binding's deletion ends the grants it made; so does the deletion of every binding
+    -- of its kind (in its namespace: deletecollection without a label or field selector,
+    -- which would delete only some) and that of its namespace (its bindings go with it).
     SELECT DISTINCT
         a.event_id, a.ts, g.subject, g.privilege, g.system, g.system_key,
         g.source_format
     FROM actions AS a
     JOIN events AS g
       ON g.operation = 'grant' AND g.binding IS NOT NULL AND g.system = a.system
-     AND a.object = CASE WHEN g.binding_namespace IS NULL
-                         THEN 'clusterrolebindings/' || g.binding
-                         ELSE 'namespaces/' || g.binding_namespace || '/rolebindings/'
-                              || g.binding END
+     AND a.object IN (
+           CASE WHEN g.binding_namespace IS NULL
+                THEN 'clusterrolebindings/' || g.binding
+                ELSE 'namespaces/' || g.binding_namespace || '/rolebindings/'
+                     || g.binding END,
+           CASE WHEN a.action LIKE 'deletecollection %' THEN
+             CASE WHEN g.binding_namespace IS NULL THEN 'clusterrolebindings'
+                  ELSE 'namespaces/' || g.binding_namespace || '/rolebindings' END END,
+           CASE WHEN a.action = 'delete namespaces'
+                THEN 'namespaces/' || g.binding_namespace END)
      AND a.ts >= g.ts
     WHERE a.result = 'success'
-      AND a.action IN ('delete rolebindings', 'delete clusterrolebindings')
+      AND a.action IN ('delete rolebindings', 'delete clusterrolebindings',
+                       'deletecollection rolebindings', 'deletecollection clusterrolebindings',
+                       'delete namespaces')
+      AND NOT (a.action LIKE 'deletecollection %'
+               AND regexp_matches(coalesce(CAST(a.extra ->> '$.request_uri' AS VARCHAR), ''),
+                                  '[?&](labelSelector|fieldSelector)='))
 ),
 changes AS (
     SELECT event_id, ts, actor, subject, privilege, system, system_key, ticket, approver,
@@ -57,6 +94,12 @@ changes AS (
            CAST(NULL AS TIMESTAMPTZ) AS expires_at, 'revoke' AS operation, source_format,
            false AS carries_approval
     FROM binding_deletes
+    UNION ALL
+    SELECT event_id, ts, CAST(NULL AS VARCHAR) AS actor, subject, privilege, system,
+           system_key, CAST(NULL AS VARCHAR) AS ticket, CAST(NULL AS VARCHAR) AS approver,
+           CAST(NULL AS TIMESTAMPTZ) AS expires_at, 'revoke' AS operation, source_format,
+           false AS carries_approval
+    FROM binding_drops
 ),
 revoked AS (  -- each grant with the first revocation after it
     SELECT

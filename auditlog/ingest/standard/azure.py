@@ -64,6 +64,8 @@ reason.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import duckdb
 
 from auditlog.ingest.staging import DOCS, Staged, extract, key, split_by_kind, text
@@ -202,7 +204,10 @@ class AzureMonitor:
         for table in ("_az_roles", "_az_fields", "_az_main", "_az_aks_docs",
                       "_az_aks_fields", "_az_aks_events", "_az_aks"):
             con.execute(f"DROP TABLE {table}")
-        return split_by_kind(con, "_az_mapped", NAME, COLUMNS, default_kind="actions")
+        # Only an AKS request logged when received has no result (kube.mapped_sql); every
+        # other record's is success or failure, so none is left unknown by this.
+        return [replace(s, no_default=kube.NO_DEFAULT) for s in
+                split_by_kind(con, "_az_mapped", NAME, COLUMNS, default_kind="actions")]
 
 
 def _roles_values() -> str:

@@ -5,20 +5,27 @@
   binding is read from `responseObject` (the object as stored) or else `requestObject`;
   a request logged without the binding (level Metadata, or a delete whose response is a
   bare Status) names no subject, so it is kept as an action on the binding instead.
-  Update/patch grant the subjects the binding holds afterwards (a subject dropped by an
-  update is not seen as revoked: the audit event does not carry the old binding).
+  Update/patch grant the subjects the binding holds afterwards (a subject an earlier
+  state named and this one does not is revoked by queries/shared/privilege_intervals.sql,
+  which knows the earlier states).
 * Every other request is an **action**: action = "<verb> <resource>[/<subresource>]"
   ("create pods/exec", "list secrets", "delete clusterrolebindings"), or the bare verb for
   non-resource requests (`/healthz`): a Kubernetes permission is a verb on a resource,
   and the verb alone ("get") tells nothing apart. object = the resource path
   (`namespaces/<ns>/<resource>/<name>[/<subresource>]`, or the request URI for
   non-resource requests), actor = `user.username` (the authenticated user; the
-  impersonated user is kept in `extra.impersonated_user`), result `failure` for a
+  impersonated user is kept in `extra.impersonated_user`; actor_type `service` for
+  `system:serviceaccount:*`, `system` for nodes, `system:kube-*` and `system:apiserver`),
+  result `failure` for a
   response code >= 400 or a Panic stage. verb, resource, namespace, response code and
   the rest are kept in `extra`.
+* A dry run (`?dryRun=All` in the request URI) stores nothing: an action
+  "<verb> <resource> (dry run)", never a grant, revoke or credential.
 * Creating a service account token ("create serviceaccounts/token") is an action whose
   `target_account` is that service account (`system:serviceaccount:<ns>:<name>`): a
-  credential, not a grant, as in the CloudTrail adapter.
+  credential, not a grant, as in the CloudTrail adapter; so is creating a token Secret
+  (type `kubernetes.io/service-account-token`, the account in its
+  `kubernetes.io/service-account.name` annotation).
 
 **One record, several rows.** A binding with N subjects is N privilege rows. They share
 the record's `_row` (its line) and are told apart by location ("line 5 subject 2") and
@@ -34,12 +41,11 @@ ResponseStarted, RequestReceived; the first in the file on a tie), so the other 
 stage identical rows and are counted as duplicates, not loaded twice and not reported as
 conflicts. Records that share only the auditID are other requests: each is mapped on its
 own, so the event identity rule every source follows applies (same id and content: a
-duplicate; same id, other content: a conflict, quarantined, the first version kept). (Stages of one request split across two files are not merged:
-the later file's row is judged as any repeated id is, judge.SAME_EVENT: a duplicate when
-both say the same who, what, when and result, else a conflict, quarantined with both
-kept. A RequestReceived record alone carries no response: its result is unknown,
-stored NULL (NO_DEFAULT), not the default success; against a later file's stage it
-agrees with a success, not a failure, see judge._agree.)
+duplicate; same id, other content: a conflict, quarantined, the first version kept). A RequestReceived record alone carries no
+response: its result is unknown, stored NULL (NO_DEFAULT), not the default success, and a
+binding request so logged is an action, never a grant or revoke: nobody saw it carried
+out. Stages of one request split across two files resolve to the answer, whichever file
+is loaded first (ingest/answered.py).
 
 A record without verb, timestamp or user, or whose `kind` is not `Event`, is
 quarantined with that reason.
@@ -52,11 +58,9 @@ from dataclasses import replace
 import duckdb
 
 from auditlog.ingest.staging import Staged, extract, split_by_kind
-from auditlog.ingest.standard.kube import COLUMNS, FIELDS, events_sql, mapped_sql
+from auditlog.ingest.standard.kube import COLUMNS, FIELDS, NO_DEFAULT, events_sql, mapped_sql
 
 NAME = "k8s"
-# A request logged only at stage RequestReceived: its result is unknown (kube.mapped_sql).
-NO_DEFAULT = frozenset({"result"})
 
 
 class KubernetesAudit:

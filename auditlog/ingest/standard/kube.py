@@ -12,6 +12,9 @@ from __future__ import annotations
 from auditlog.ingest.staging import key, text
 
 SYSTEM = "kubernetes"
+# A request logged only at stage RequestReceived: its result is unknown (mapped_sql), so
+# the kind's default (success) must not fill it (Staged.no_default).
+NO_DEFAULT = frozenset({"result"})
 
 FIELDS = {
     "audit_id": key("auditID"),
@@ -43,6 +46,14 @@ FIELDS = {
     "request_rules": "$.requestObject.rules",
     "response_rules": "$.responseObject.rules",
     "annotations": key("annotations"),
+    # A service account token Secret (type kubernetes.io/service-account-token): the
+    # account whose token it holds is named by an annotation.
+    "request_secret_type": "$.requestObject.type",
+    "response_secret_type": "$.responseObject.type",
+    "request_token_account": '$.requestObject.metadata.annotations'
+                             '."kubernetes.io/service-account.name"',
+    "response_token_account": '$.responseObject.metadata.annotations'
+                              '."kubernetes.io/service-account.name"',
 }
 
 EXTRA_COMMON = ["audit_id", "verb", "user_agent", "groups", "impersonated_user",
@@ -55,7 +66,7 @@ COLUMNS = {
                 "object",
                 "channel", "result", "source_ip", "resource", "subresource", "namespace",
                 "name", "api_group", "response_reason", "response_message", "stage",
-                "level", "role_rules", *EXTRA_COMMON],
+                "level", "role_rules", "dry_run", *EXTRA_COMMON],
 }
 
 
@@ -70,6 +81,9 @@ WITH records AS (
          {text('username')} AS actor,
          coalesce({text('received')}, {text('legacy_time')}, {text('stage_time')}) AS ts,
          TRY_CAST({text('code')} AS INTEGER) AS response_code,
+         -- A dry run (?dryRun=All: kubectl --dry-run=server) is admitted and answered
+         -- like the request, but nothing is stored: no grant, revoke or credential.
+         coalesce(regexp_matches({text('request_uri')}, '[?&]dryRun='), false) AS dry_run,
          {text('resource')} AS res,
          {text('namespace')} AS ns,
          -- The binding as stored (response) when logged, else as requested.
@@ -92,7 +106,11 @@ judged AS (
   FROM records)
 SELECT *,
        CASE
-         WHEN reason IS NOT NULL OR failed THEN 'action'
+         WHEN reason IS NOT NULL OR failed OR dry_run THEN 'action'
+         -- A binding request nobody saw answered (its record of stage RequestReceived is
+         -- its most complete) may not have been carried out: an action of unknown
+         -- result, never a grant or revoke (see k8s.py, "Stages").
+         WHEN {text('stage')} = 'RequestReceived' THEN 'action'
          WHEN res IN ('rolebindings', 'clusterrolebindings')
               AND coalesce({text('api_group')}, 'rbac.authorization.k8s.io')
                   = 'rbac.authorization.k8s.io'
@@ -144,7 +162,8 @@ SELECT
   ts,
   actor,
   CASE WHEN actor LIKE 'system:serviceaccount:%' THEN 'service'
-       WHEN actor LIKE 'system:node:%' OR actor LIKE 'system:kube-%' THEN 'system'
+       WHEN actor LIKE 'system:node:%' OR actor LIKE 'system:kube-%'
+            OR actor = 'system:apiserver' THEN 'system'
   END AS actor_type,
   CASE WHEN meaning = 'binding' THEN
     CASE WHEN (s ->> '$.kind') = 'ServiceAccount'
@@ -164,11 +183,21 @@ SELECT
   {text('name')} AS binding,
   s ->> '$.kind' AS subject_kind,
   CASE WHEN res IS NULL THEN verb_text
-       ELSE verb_text || ' ' || concat_ws('/', res, {text('subresource')}) END AS action,
+       ELSE verb_text || ' ' || concat_ws('/', res, {text('subresource')}) END
+    || CASE WHEN dry_run THEN ' (dry run)' ELSE '' END AS action,
   '{SYSTEM}' AS system,
-  CASE WHEN res = 'serviceaccounts' AND {text('subresource')} = 'token'
+  CASE WHEN dry_run THEN NULL
+       WHEN res = 'serviceaccounts' AND {text('subresource')} = 'token'
         AND {text('name')} IS NOT NULL
        THEN 'system:serviceaccount:' || coalesce(ns, 'default') || ':' || {text('name')}
+       -- A legacy token Secret created for a service account: a credential of it.
+       WHEN res = 'secrets' AND verb_text = 'create'
+        AND coalesce({text('response_secret_type')}, {text('request_secret_type')})
+            = 'kubernetes.io/service-account-token'
+        AND coalesce({text('response_token_account')}, {text('request_token_account')})
+            IS NOT NULL
+       THEN 'system:serviceaccount:' || coalesce(ns, 'default') || ':'
+            || coalesce({text('response_token_account')}, {text('request_token_account')})
   END AS target_account,
   CASE WHEN res IS NULL THEN {text('request_uri')}
        ELSE concat_ws('/',
@@ -184,6 +213,6 @@ SELECT
   {text('name')} AS name, {text('api_group')} AS api_group,
   response_reason, response_message, {text('stage')} AS stage, level,
   audit AS audit_id, verb_text AS verb, user_agent, groups, impersonated_user, request_uri,
-  response_code, annotations
+  response_code, annotations, CASE WHEN dry_run THEN true END AS dry_run
 FROM expanded
 """
