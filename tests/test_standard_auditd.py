@@ -332,3 +332,32 @@ def test_records_forwarded_through_syslog_load_as_the_audit_log(
                                            "ORDER BY row_number")] == quarantined_lines
         finally:
             db.close()
+
+
+def test_a_syslog_file_that_starts_with_another_programs_line_loads_its_records(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # /var/log/messages as it is: kernel and cron lines before and between the records
+    # the audisp plug-in forwarded. The other programs' lines are quarantined, each with
+    # its line number and the program named; every record loads as from audit.log.
+    lines = RHEL7.read_text(encoding="utf-8").splitlines()
+    messages = tmp_path / "messages"
+    messages.write_text(
+        "Apr  5 17:40:01 rhel7 kernel: Linux version 3.10.0-514.el7.x86_64\n"
+        "Apr  5 17:40:02 rhel7 CROND[2211]: (root) CMD (/usr/lib64/sa/sa1 1 1)\n"
+        + "".join(f"Apr  5 17:42:{n % 60:02d} rhel7 audispd: {line}\n"
+                  for n, line in enumerate(lines, start=1)))
+    load(con, RHEL7)
+    query = "SELECT event_id, ts, actor, action, object FROM actions ORDER BY event_id"
+    expected = rows(con, query)
+    db = store.connect(tmp_path / "m.duckdb")
+    try:
+        result = load(db, messages)
+        assert (result.kind, result.loaded, result.quarantined) == ("privileges+actions", 46, 3)
+        assert rows(db, query) == expected
+        assert rows(db, "SELECT row_number, reason FROM quarantine ORDER BY row_number") == [
+            (1, "not an auditd record: a syslog line of another program (kernel)"),
+            (2, "not an auditd record: a syslog line of another program (CROND)"),
+            (33, ('not an auditd record: expected "type=TYPE msg=audit(SECONDS.MILLIS:'
+                  'SERIAL): ..."'))]
+    finally:
+        db.close()

@@ -152,6 +152,9 @@ _OP = "(?:^|[ '\\x1d])op=(\"[^\"]*\"|.*?)(?: [A-Za-z_-]+=|'|\\x1d|$)"
 _SHAPE = "^(?:node=[^ ]+ )?type=[^ ]+ msg=audit\\([0-9]+\\.[0-9]+:[0-9]+\\)"
 # A syslog header and the record after it (kept as group 1).
 _SYSLOG_RECORD = "^" + SYSLOG_PREFIX + "((?:node=[^ ]+ )?type=[^ ]+ msg=audit\\(.*)$"
+# Another program's syslog line (kernel, cron, sshd ...), and the program it names.
+_SYSLOG_LINE = "^" + SYSLOG_PREFIX
+_SYSLOG_PROGRAM = "^" + SYSLOG_PREFIX.replace("[^ :\\[]+", "([^ :\\[]+)", 1)
 _INTERPRETED = "^(?:node=[^ ]+ )?type=[^ ]+ msg=audit\\([0-9]+/[0-9]+/[0-9]+ "
 _PARSED = "_auditd_parsed"
 _EVENTS = "_auditd_events"
@@ -197,6 +200,10 @@ FROM (
                     THEN 'an interpreted auditd record (ausearch -i): its time is local and '
                          || 'its ids are names; load the raw log (ausearch without -i, or '
                          || 'audit.log)'
+                  WHEN regexp_matches(text, {_sql(_SYSLOG_LINE)})
+                       AND NOT regexp_matches(text, {_sql(_SYSLOG_LINE + "(?:node=[^ ]+ )?type=")})
+                    THEN 'not an auditd record: a syslog line of another program ('
+                         || regexp_extract(text, {_sql(_SYSLOG_PROGRAM)}, 1) || ')'
                   ELSE 'not an auditd record: expected "type=TYPE msg=audit(SECONDS.MILLIS:'
                        || 'SERIAL): ..."' END AS _bad
       FROM (
