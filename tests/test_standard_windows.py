@@ -396,3 +396,58 @@ def test_other_sources_records_are_not_claimed(path: Path) -> None:
                 continue
     keys = {k for record in found if isinstance(record, dict) for k in record}
     assert not WindowsSecurity().matches(keys)
+
+
+def security_event(code: int, record: int, **data: str) -> dict[str, Any]:
+    """A Security-Auditing event as `evtx_dump -o jsonl` writes it."""
+    return {"Event": {"System": {
+        "Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}},
+        "EventID": code, "Keywords": "0x8020000000000000",
+        "TimeCreated": {"#attributes": {"SystemTime": "2026-03-02T10:00:00.000000Z"}},
+        "EventRecordID": record, "Channel": "Security", "Computer": "WS01.corp.example"},
+        "EventData": data}}
+
+
+def test_windows_own_accounts_are_system_actors_and_people_are_not(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # Well-known accounts by SID or name (ANONYMOUS LOGON S-1-5-7, SYSTEM written in
+    # French, NETWORK SERVICE, the per-session DWM-/UMFD- accounts, a service's virtual
+    # account, a machine account) act as `system`; a person whose logon SYSTEM asked
+    # for acts as a person: the SID that types an actor is the actor's own.
+    null = {"SubjectUserSid": "S-1-0-0", "SubjectUserName": "-", "SubjectDomainName": "-"}
+    system = {"SubjectUserSid": "S-1-5-18", "SubjectUserName": "WS01$",
+              "SubjectDomainName": "CORP"}
+    events = [
+        security_event(4624, 1, **null, TargetUserSid="S-1-5-7",
+                       TargetUserName="ANONYMOUS LOGON", TargetDomainName="NT AUTHORITY"),
+        security_event(4624, 2, **system, TargetUserSid="S-1-5-21-1-2-3-1104",
+                       TargetUserName="alice", TargetDomainName="CORP"),
+        security_event(4624, 3, **system, TargetUserSid="S-1-5-90-0-1",
+                       TargetUserName="DWM-1", TargetDomainName="Window Manager"),
+        security_event(4624, 4, **system, TargetUserSid="S-1-5-96-0-0",
+                       TargetUserName="UMFD-0", TargetDomainName="Font Driver Host"),
+        security_event(4688, 5, SubjectUserSid="S-1-5-18", SubjectUserName="Système",
+                       SubjectDomainName="AUTORITE NT", NewProcessName="C:\\a.exe"),
+        security_event(4688, 6, SubjectUserSid="S-1-5-20", SubjectUserName="NETWORK SERVICE",
+                       SubjectDomainName="NT AUTHORITY", NewProcessName="C:\\b.exe"),
+        security_event(4688, 7, SubjectUserSid="S-1-5-80-1-2-3-4-5", SubjectUserName="MSSQLSERVER",
+                       SubjectDomainName="NT Service", NewProcessName="C:\\c.exe"),
+        security_event(4688, 8, **null, NewProcessName="C:\\d.exe"),
+        security_event(4625, 9, **null, TargetUserSid="S-1-0-0", TargetUserName="bob",
+                       TargetDomainName="CORP"),
+    ]
+    path = tmp_path / "dump.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    load(con, path)
+    assert con.execute("SELECT actor, actor_type FROM actions ORDER BY extra ->> 'record_id'"
+                       ).fetchall() == [
+        ("NT AUTHORITY\\ANONYMOUS LOGON", "system"),
+        ("CORP\\alice", None),
+        ("WINDOW MANAGER\\DWM-1", "system"),
+        ("FONT DRIVER HOST\\UMFD-0", "system"),
+        ("AUTORITE NT\\Système", "system"),
+        ("NT AUTHORITY\\NETWORK SERVICE", "system"),
+        ("NT SERVICE\\MSSQLSERVER", "system"),
+        ("WS01.corp.example", "system"),
+        ("CORP\\bob", None),
+    ]

@@ -42,8 +42,9 @@ account by, while a SID would make every finding unreadable; the SID stays besid
 the case it matters (an account renamed, or a member the event names only by SID).
 Sysmon logs every event as its own service (the System's UserID is SYSTEM): the account
 behind a process is the event's `User` (`DOMAIN\\user`), its object the `Image`.
-actor_type = system for the well-known service SIDs (S-1-5-18/19/20, or their names) and
-machine accounts (`NAME$`).
+actor_type = system for Windows' own accounts (SERVICE_SIDS and the families of
+SERVICE_SID_PREFIXES, or their names) and machine accounts (`NAME$`), told by the SID of
+the account that acts (a logon's target, not the SYSTEM that asked for the logon).
 
 **Identity and time.** event_id = `<Computer>/<channel>/<EventRecordID>` (the channel
 lower-cased: record numbers count per event log, so Security and Sysmon exported from
@@ -173,10 +174,18 @@ SECURITY_PROVIDER = "Microsoft-Windows-Security-Auditing"
 # The Security log's own events (1100 shutdown, 1102 cleared, 1104 full, ...) come from
 # the event log service, ids that Security-Auditing does not use.
 SECURITY_PROVIDERS = (SECURITY_PROVIDER, "Microsoft-Windows-Eventlog")
-SERVICE_SIDS = ("S-1-5-18", "S-1-5-19", "S-1-5-20")
-# The same service accounts by name, as Sysmon's `User` names them.
-SERVICE_ACCOUNTS = ("NT AUTHORITY\\SYSTEM", "NT AUTHORITY\\LOCAL SERVICE",
-                    "NT AUTHORITY\\NETWORK SERVICE")
+# Windows' own accounts (well-known SIDs, Microsoft's "Well-known SIDs" list): ANONYMOUS
+# LOGON, IUSR, SYSTEM, LOCAL SERVICE, NETWORK SERVICE.
+SERVICE_SIDS = ("S-1-5-7", "S-1-5-17", "S-1-5-18", "S-1-5-19", "S-1-5-20")
+# The same accounts by their English names, as Sysmon's `User` and most logs name them.
+SERVICE_ACCOUNTS = ("NT AUTHORITY\\ANONYMOUS LOGON", "NT AUTHORITY\\IUSR",
+                    "NT AUTHORITY\\SYSTEM", "NT AUTHORITY\\LOCAL SERVICE",
+                    "NT AUTHORITY\\NETWORK SERVICE", "ANONYMOUS LOGON")
+# Families of accounts Windows makes per session or per service: S-1-5-80-... (NT
+# SERVICE\\<service>), S-1-5-90-0-N (Window Manager\\DWM-N), S-1-5-96-0-N (Font Driver
+# Host\\UMFD-N), and the domains they are written in.
+SERVICE_SID_PREFIXES = ("S-1-5-80-", "S-1-5-90-", "S-1-5-96-")
+SERVICE_DOMAINS = ("NT SERVICE", "WINDOW MANAGER", "FONT DRIVER HOST")
 SYSMON_PROVIDER = "Microsoft-Windows-Sysmon"
 
 # `log_channel`: the event log (Security, System, ...); the contract's `channel` (how an
@@ -249,6 +258,44 @@ def _field(name: str) -> str:
 def _sid(expr: str) -> str:
     # The null SID stands for "no account".
     return f"nullif(nullif(nullif(trim({expr}), ''), '-'), 'S-1-0-0')"
+
+
+def _system_account(account: str, sid: str) -> str:
+    """SQL: whether an account (`DOMAIN\\user` or a SID) with its SID (or NULL) is one
+    of Windows' own (SERVICE_SIDS, SERVICE_ACCOUNTS, SERVICE_DOMAINS, a machine account
+    `NAME$`), whatever the language its names are written in."""
+    domain = f"upper(split_part({account}, '\\', 1))"
+    return (f"(list_contains({sql_list(SERVICE_SIDS)}, {sid}) "
+            f"OR list_contains({sql_list(SERVICE_SIDS + SERVICE_ACCOUNTS)}, upper({account})) "
+            f"OR list_contains({sql_list(list(SERVICE_SID_PREFIXES))}, "
+            f"regexp_extract(coalesce({sid}, {account}), '^(S-1-5-[0-9]+-)', 1)) "
+            f"OR (strpos({account}, '\\') > 0 AND list_contains({sql_list(SERVICE_DOMAINS)}, "
+            f"{domain})) "
+            f"OR {account} LIKE '%$')")
+
+
+# Who acts, in order, each with the SID the event gives for that same account (see the
+# module docstring): the target of a logon, else the subject, else (but for account and
+# group events, whose target is acted upon) the target, else Sysmon's process user or the
+# record's UserID, else the computer.
+_ACTOR_CANDIDATES = (
+    (f"CASE WHEN code IN {_in(LOGON_EVENTS)} THEN target_user END", "target_sid"),
+    ("subject_user", "actor_sid"),
+    ("actor_sid", "actor_sid"),
+    (f"CASE WHEN code NOT IN {_in(ACCOUNT_EVENTS + GRANTS + REVOKES)} THEN target_user END",
+     "target_sid"),
+    ("sysmon_user", "NULL"),
+    (_sid(f"coalesce({text('x_user')}, {text('w_user')})"),
+     _sid(f"coalesce({text('x_user')}, {text('w_user')})")),
+    ("computer", "NULL"),
+)
+
+
+def _first(candidates: tuple[tuple[str, str], ...], part: int) -> str:
+    """SQL: the name (part 0) or SID (part 1) of the first candidate that names one."""
+    whens = " ".join(f"WHEN ({name}) IS NOT NULL THEN {pair[part]}"
+                     for pair in candidates for name in [pair[0]])
+    return f"CASE {whens} END"
 
 
 # Each container's fields read into one shape (see the module docstring): common table
@@ -340,12 +387,8 @@ meaning AS (
               THEN 'privileges' ELSE 'actions' END AS _kind,
          CASE WHEN member_name LIKE '%\\%' AND member_name NOT LIKE '%=%' THEN member_name
               ELSE coalesce(member_sid, member_name) END AS member,
-         coalesce(CASE WHEN code IN {_in(LOGON_EVENTS)} THEN target_user END,
-                  subject_user, actor_sid,
-                  CASE WHEN code NOT IN {_in(ACCOUNT_EVENTS + GRANTS + REVOKES)}
-                       THEN target_user END,
-                  sysmon_user, {_sid(f"coalesce({text('x_user')}, {text('w_user')})")},
-                  computer) AS actor_id
+         {_first(_ACTOR_CANDIDATES, 0)} AS actor_id,
+         {_first(_ACTOR_CANDIDATES, 1)} AS actor_id_sid
   FROM events e)
 SELECT
   _row, _loc, _raw, reason AS _bad, _kind,
@@ -355,8 +398,7 @@ SELECT
        THEN concat_ws('/', computer, lower(log_channel), record) END AS event_id,
   ts,
   actor_id AS actor,
-  CASE WHEN actor_sid IN {tuple(SERVICE_SIDS)} OR list_contains({sql_list(SERVICE_SIDS + SERVICE_ACCOUNTS)}, upper(actor_id))
-            OR actor_id LIKE '%$' OR actor_id = computer
+  CASE WHEN {_system_account("actor_id", "actor_id_sid")} OR actor_id = computer
        THEN 'system' END AS actor_type,
   member AS subject,
   {_account(_field("TargetDomainName"), _field("TargetUserName"))} AS privilege,
