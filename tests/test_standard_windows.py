@@ -64,11 +64,19 @@ def test_group_additions_in_evtx_are_grants_of_the_group(
         ("MSEDGEWIN10/security/191029", "2019-09-22T11:22:05.201727Z", "MSEDGEWIN10\\IEUser",
          GUEST, "BUILTIN\\Administrators", "grant", "MSEDGEWIN10",
          "S-1-5-21-3461203602-4096304019-2269080069-1000", "S-1-5-32-544", "4732", "false"),
+        # NETWORK SERVICE, named by its SID only: a well-known SID's fixed name.
         ("MSEDGEWIN10/security/191030", "2019-09-22T11:23:19.251925Z", "MSEDGEWIN10\\IEUser",
-         "S-1-5-20", "BUILTIN\\Administrators", "grant", "MSEDGEWIN10",
+         "NT AUTHORITY\\NETWORK SERVICE", "BUILTIN\\Administrators", "grant", "MSEDGEWIN10",
          "S-1-5-21-3461203602-4096304019-2269080069-1000", "S-1-5-32-544", "4732", "false"),
     ]
     assert con.execute("SELECT count(*) FROM actions").fetchone() == (0,)
+    # Guest is named nowhere else in this log: it stays its SID, and the row says so.
+    assert con.execute(
+        "SELECT extra ->> 'subject_sid', extra ->> 'subject_named_by', "
+        "extra ->> 'subject_unnamed' FROM privileges ORDER BY event_id").fetchall() == [
+        (GUEST, None, ("the event names the member only by SID, and this log gives no "
+                      "account name for it: kept as the SID")),
+        ("S-1-5-20", "a well-known SID", None)]
 
 
 def test_account_lifecycle_and_other_events_are_actions(
@@ -151,14 +159,21 @@ def test_a_workgroup_computers_own_group_is_a_local_privilege(
     # hold on that computer alone, none domain-wide.
     (result,) = load(con, WORKGROUP_USER)
     assert (result.rows_read, result.loaded, result.quarantined) == (4, 4, 0)
+    # The group events name the member by SID only (MemberName "-"); the 4720 that
+    # created it gives that SID's account, IE8WIN7\\IEUser, which the grants take (the
+    # SID kept beside it, and the event that named it).
     user = "S-1-5-21-3463664321-2923530833-3546627382-1000"
     assert con.execute(
-        "SELECT event_id, extra ->> '$.event_code', subject, privilege, system "
+        "SELECT event_id, extra ->> '$.event_code', subject, privilege, system, "
+        "extra ->> 'subject_sid', extra ->> 'subject_named_by' "
         "FROM privileges ORDER BY event_id"
     ).fetchall() == [
-        ("IE8Win7/security/111", "4728", user, "IE8WIN7\\None", "IE8Win7"),
-        ("IE8Win7/security/113", "4732", user, "BUILTIN\\Users", "IE8Win7"),
-        ("IE8Win7/security/116", "4732", user, "BUILTIN\\Administrators", "IE8Win7"),
+        ("IE8Win7/security/111", "4728", "IE8WIN7\\IEUser", "IE8WIN7\\None", "IE8Win7", user,
+         "IE8Win7/security/112"),
+        ("IE8Win7/security/113", "4732", "IE8WIN7\\IEUser", "BUILTIN\\Users", "IE8Win7", user,
+         "IE8Win7/security/112"),
+        ("IE8Win7/security/116", "4732", "IE8WIN7\\IEUser", "BUILTIN\\Administrators",
+         "IE8Win7", user, "IE8Win7/security/112"),
     ]
     assert con.execute("SELECT action, target_account FROM actions").fetchall() == [
         ("added-user-account", "IE8WIN7\\IEUser")]
@@ -365,10 +380,11 @@ def test_rules_name_the_administrators_grants_and_not_a_missing_approval(
                    if f["rule_id"] == "admin_grant")
     assert admin == sorted([
         ("MSEDGEWIN10\\IEUser", GUEST, ["MSEDGEWIN10/security/191029"]),
-        ("MSEDGEWIN10\\IEUser", "S-1-5-20", ["MSEDGEWIN10/security/191030"]),
-        # IEUser made an administrator of IE8Win7 as it was created (new-user-security).
-        ("WORKGROUP\\WIN-QALA5Q3KJ43$", "S-1-5-21-3463664321-2923530833-3546627382-1000",
-         ["IE8Win7/security/116"]),
+        ("MSEDGEWIN10\\IEUser", "NT AUTHORITY\\NETWORK SERVICE",
+         ["MSEDGEWIN10/security/191030"]),
+        # IEUser made an administrator of IE8Win7 as it was created (new-user-security):
+        # named by the 4720 that created it, as the account its other events name.
+        ("WORKGROUP\\WIN-QALA5Q3KJ43$", "IE8WIN7\\IEUser", ["IE8Win7/security/116"]),
     ])
     # Windows records no approval: its grants cannot lack one.
     assert [f for f in findings if f["rule_id"] == "grant_without_approval"] == []
@@ -450,4 +466,38 @@ def test_windows_own_accounts_are_system_actors_and_people_are_not(
         ("NT SERVICE\\MSSQLSERVER", "system"),
         ("WS01.corp.example", "system"),
         ("CORP\\bob", None),
+    ]
+
+
+def test_a_member_named_only_by_sid_takes_its_name_only_when_the_log_gives_one(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # alice's SID is named by her logon twice, in the NetBIOS and the DNS spelling of
+    # one domain (one account: the NetBIOS one is kept); bob's SID by two accounts (a
+    # rename, as 4624s before and after it write it): kept as the SID, saying why.
+    # Never merged silently: the SID stays beside the name.
+    admin = {"SubjectUserSid": "S-1-5-21-9-9-9-500", "SubjectUserName": "admin",
+             "SubjectDomainName": "CORP"}
+    alice, bob = "S-1-5-21-9-9-9-1104", "S-1-5-21-9-9-9-1105"
+    events = [
+        security_event(4624, 1, **admin, TargetUserSid=alice, TargetUserName="alice",
+                       TargetDomainName="CORP.EXAMPLE.COM"),
+        security_event(4624, 2, **admin, TargetUserSid=alice, TargetUserName="alice",
+                       TargetDomainName="CORP"),
+        security_event(4624, 3, **admin, TargetUserSid=bob, TargetUserName="bob",
+                       TargetDomainName="CORP"),
+        security_event(4624, 4, **admin, TargetUserSid=bob, TargetUserName="robert",
+                       TargetDomainName="CORP"),
+        *(security_event(4728, n, **admin, MemberSid=sid, MemberName="-",
+                         TargetUserName="Domain Admins", TargetDomainName="CORP",
+                         TargetSid="S-1-5-21-9-9-9-512") for n, sid in ((5, alice), (6, bob))),
+    ]
+    path = tmp_path / "dump.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    load(con, path)
+    assert con.execute(
+        "SELECT subject, extra ->> 'subject_sid', extra ->> 'subject_named_by', "
+        "extra ->> 'subject_unnamed' FROM privileges ORDER BY event_id").fetchall() == [
+        ("CORP\\alice", alice, "WS01.corp.example/security/1", None),
+        (bob, bob, None, (f"this log names SID {bob} as more than one account (CORP\\bob, "
+                         "CORP\\robert): kept as the SID")),
     ]

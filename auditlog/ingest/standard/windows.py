@@ -10,9 +10,10 @@ the event's named data fields); one mapping then applies to all three.
 * Group membership of a **security-enabled** group is a privilege: 4728 (global), 4732
   (local), 4756 (universal) member added → **grant**; 4729 / 4733 / 4757 member removed
   → **revoke**. privilege = the group, `DOMAIN\\group` (TargetDomainName\\TargetUserName);
-  subject = the member: MemberName when it is already `DOMAIN\\user`, else MemberSid
-  (the event names a member only by SID and, for domain groups, its distinguished name,
-  which is not an account name; both are kept in `extra`). A local group's privilege
+  subject = the member: MemberName when it is already `DOMAIN\\user`, else the
+  account the same log names MemberSid as (name_members), else MemberSid (the event
+  names a member only by SID and, for domain groups, its distinguished name, which is
+  not an account name; both are kept in `extra`). A local group's privilege
   applies to the computer that logged it (`system` = the computer); a domain group's to
   the whole domain, so `system` is left empty ("any system", as for IAM); a global
   group of the computer's own account database (TargetDomainName = its NetBIOS name, the
@@ -194,11 +195,12 @@ EXTRA_COMMON = ["event_code", "record_id", "computer", "log_channel", "provider"
                 "actor_sid", "actor_raw", "logon_id", "privilege_list", "event_data"]
 COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
-                   "subject_sid", "member_name", "group_sid", "source_carries_approval",
+                   "subject_sid", "member_name", "subject_named_by", "subject_unnamed",
+                   "group_sid", "source_carries_approval",
                    *EXTRA_COMMON],
     "actions": ["event_id", "ts", "actor", "actor_type", "action", "system", "target_account",
                 "object", "result", "source_ip", "session_id", "target_sid",
-                *EXTRA_COMMON],
+                "subject_named_by", "subject_unnamed", *EXTRA_COMMON],
 }
 
 
@@ -216,7 +218,39 @@ class WindowsSecurity:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _win_names AS {_names_values()}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _win_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _win_names")
+        name_members(con)
         return split_by_kind(con, "_win_mapped", NAME, COLUMNS, default_kind="actions")
+
+
+def name_members(con: duckdb.DuckDBPyConnection) -> None:
+    """Group members named only by SID (MemberName empty, `-` or a distinguished name)
+    take the `DOMAIN\\user` the same log gives that SID elsewhere (a 4720's or 4624's
+    target, any event's subject), when it gives one account: `extra.subject_named_by`
+    says which event. A SID the log names as two accounts (a rename), or never names,
+    stays the subject, and `extra.subject_unnamed` says why (see the module docstring)."""
+    if not con.execute(f"SELECT 1 FROM _win_mapped WHERE {_BY_SID} LIMIT 1").fetchall():
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _win_sids AS {SID_NAMES_SQL}")
+    con.execute(
+        f"""
+        UPDATE _win_mapped m SET
+          subject = CASE WHEN m._kind = 'privileges' AND s.name IS NOT NULL THEN s.name
+                         ELSE m.subject END,
+          target_account = CASE WHEN s.name IS NOT NULL THEN s.name ELSE m.target_account END,
+          subject_named_by = CASE WHEN s.name IS NOT NULL THEN s.named_by END,
+          subject_unnamed = CASE
+            WHEN s.name IS NOT NULL THEN NULL
+            WHEN s.names IS NOT NULL
+              THEN 'this log names SID ' || m.subject_sid || ' as more than one account ('
+                   || array_to_string(s.names, ', ') || '): kept as the SID'
+            ELSE 'the event names the member only by SID, and this log gives no account '
+                 || 'name for it: kept as the SID' END
+        FROM (SELECT DISTINCT subject_sid FROM _win_mapped WHERE {_BY_SID}) AS b
+        LEFT JOIN _win_sids s ON s.sid = b.subject_sid
+        WHERE m.subject_sid = b.subject_sid AND {_BY_SID.replace("subject", "m.subject")}
+        """
+    )
+    con.execute("DROP TABLE _win_sids")
 
 
 def _names_values() -> str:
@@ -296,6 +330,36 @@ def _first(candidates: tuple[tuple[str, str], ...], part: int) -> str:
     whens = " ".join(f"WHEN ({name}) IS NOT NULL THEN {pair[part]}"
                      for pair in candidates for name in [pair[0]])
     return f"CASE {whens} END"
+
+
+WELL_KNOWN_NAMES = dict(zip(SERVICE_SIDS, SERVICE_ACCOUNTS[:5], strict=True))
+# A group event whose member is its SID (no DOMAIN\\user MemberName).
+_BY_SID = (f"event_code IN {_in(GRANTS + REVOKES)} AND subject_sid IS NOT NULL "
+           "AND subject = subject_sid")
+# The accounts each SID is named as in the log: Windows' own by their fixed names, the
+# others by the events that give a SID beside its account (`sid_names`); spellings of one
+# account that differ only in its domain's (NetBIOS `CORP`, DNS `CORP.EXAMPLE.COM`) are
+# one account, written with the NetBIOS name, as subjects write it.
+SID_NAMES_SQL = f"""
+WITH pairs AS (
+  SELECT p.sid, p.name, event_id
+  FROM (SELECT unnest(sid_names) AS p, event_id FROM _win_mapped WHERE _bad IS NULL)
+  WHERE p.sid LIKE 'S-1-5-21-%'
+  UNION ALL
+  SELECT * FROM (VALUES {", ".join(f"('{sid}', '{name}', NULL)"
+                                   for sid, name in WELL_KNOWN_NAMES.items())})
+),
+accounts AS (
+  SELECT sid, list(DISTINCT name ORDER BY name) AS names,
+         list(DISTINCT lower(split_part(name, '\\', -1))) AS users,
+         min(name) FILTER (WHERE strpos(split_part(name, '\\', 1), '.') = 0
+                             OR strpos(name, '\\') = 0) AS netbios,
+         min(name) AS any_name, coalesce(min(event_id), 'a well-known SID') AS named_by
+  FROM pairs GROUP BY sid)
+SELECT sid, names, named_by,
+       CASE WHEN len(users) = 1 THEN coalesce(netbios, any_name) END AS name
+FROM accounts
+"""
 
 
 # Each container's fields read into one shape (see the module docstring): common table
@@ -413,6 +477,12 @@ SELECT
        THEN computer END AS system,
   member_sid AS subject_sid,
   member_name,
+  CAST(NULL AS VARCHAR) AS subject_named_by,
+  CAST(NULL AS VARCHAR) AS subject_unnamed,
+  -- SIDs beside the account they name, for name_members.
+  list_filter([{{'sid': actor_sid, 'name': subject_user}},
+               {{'sid': target_sid, 'name': CASE WHEN code <> 4781 THEN target_user END}}],
+              lambda p: p.sid IS NOT NULL AND p.name IS NOT NULL) AS sid_names,
   target_sid AS group_sid,
   false AS source_carries_approval,
   CASE WHEN security THEN coalesce(n.name, 'event-' || code)
