@@ -361,3 +361,50 @@ def test_a_syslog_file_that_starts_with_another_programs_line_loads_its_records(
                   'SERIAL): ..."'))]
     finally:
         db.close()
+
+
+# `ausearch -i` output as it is written (en_US locale; the C locale writes 12/01/26, the
+# German one 01.12.2026): local times without a zone, names for ids, decoded values
+# with spaces.
+INTERPRETED = """----
+type=PROCTITLE msg=audit(12/01/2026 10:00:01.123:456) : proctitle=/bin/sh -c id
+type=SYSCALL msg=audit(12/01/2026 10:00:01.123:456) : arch=x86_64 syscall=execve success=yes exit=0 a0=0x55d3 items=2 ppid=1 pid=2 auid=alice uid=root gid=root euid=root tty=pts0 ses=3 comm=sh exe=/usr/bin/bash key=(null)
+----
+type=USER_CMD msg=audit(01.12.2026 10:00:02.000:457) : pid=3 uid=alice auid=alice ses=3 msg='cwd=/home/alice cmd=ls -la exe=/usr/bin/sudo terminal=pts/0 res=success'
+"""
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_interpreted_ausearch_output_is_refused_saying_to_run_it_raw(
+        tmp_path: Path, gzipped: bool) -> None:
+    path = tmp_path / ("events.log.gz" if gzipped else "events.log")
+    data = INTERPRETED.encode()
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+    db = tmp_path / "d.duckdb"
+    done = subprocess.run([sys.executable, "-m", "auditlog", "ingest", str(path), "--db",
+                           str(db)], check=False, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"error: {path}: cannot read as auditd: this is interpreted ausearch output "
+        "(ausearch -i), whose times are local dates in the locale's format without a zone "
+        "and whose values are rewritten; run ausearch again with --raw (ausearch --raw ... "
+        "> events.log) or load audit.log itself")
+    # The file left the database as it was: nothing loaded, nothing quarantined.
+    con = store.connect(db)
+    try:
+        assert rows(con, "SELECT (SELECT count(*) FROM actions) + (SELECT count(*) FROM "
+                         "quarantine) + (SELECT count(*) FROM ingested_files)") == [(0,)]
+    finally:
+        con.close()
+
+
+def test_one_interpreted_line_in_a_raw_log_is_quarantined(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    lines = RHEL7.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "audit.log"
+    path.write_text("\n".join([*lines[:5], INTERPRETED.splitlines()[2], *lines[5:]]) + "\n")
+    result = load(con, path)
+    assert (result.loaded, result.quarantined) == (46, 2)
+    assert (("an interpreted auditd record (ausearch -i): its time is local and its ids are "
+            "names; load the raw log (ausearch --raw, or audit.log)"),) in rows(
+        con, "SELECT reason FROM quarantine WHERE row_number = 6")

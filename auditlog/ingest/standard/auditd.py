@@ -14,7 +14,8 @@ record becomes part of exactly one event row, its lines listed in the row's loca
 ("lines 12, 13, 14") and its text (all its lines) kept as the row's raw text. The event
 id is `[node:]S.MS:SERIAL`, stable across reloads. A line that is not a record (no
 `msg=audit(...)` stamp, an `ausearch -i` interpreted stamp, invalid UTF-8) is its own
-row, quarantined with its line number and the reason. Blank lines and the `----` /
+row, quarantined with its line number and the reason; a file of `ausearch -i` output (its
+first record interpreted) is refused as a whole (ingest/auditd.py, refuse_interpreted). Blank lines and the `----` /
 `time->...` separators `ausearch` writes between events are not rows.
 
 **The event's record.** An event is mapped from its principal record: a user-space or
@@ -62,6 +63,8 @@ auditd cannot record an approval, so privilege rows carry
 """
 
 from __future__ import annotations
+
+import re
 
 import duckdb
 
@@ -155,7 +158,10 @@ _SYSLOG_RECORD = "^" + SYSLOG_PREFIX + "((?:node=[^ ]+ )?type=[^ ]+ msg=audit\\(
 # Another program's syslog line (kernel, cron, sshd ...), and the program it names.
 _SYSLOG_LINE = "^" + SYSLOG_PREFIX
 _SYSLOG_PROGRAM = "^" + SYSLOG_PREFIX.replace("[^ :\\[]+", "([^ :\\[]+)", 1)
-_INTERPRETED = "^(?:node=[^ ]+ )?type=[^ ]+ msg=audit\\([0-9]+/[0-9]+/[0-9]+ "
+# An `ausearch -i` record: its stamp a local date and time (`12/01/2026 10:00:01.123:456`,
+# `01.12.2026 ...` in other locales) where audit.log has seconds.
+_INTERPRETED = "^(?:node=[^ ]+ )?type=[^ ]+ msg=audit\\([0-9]+[/.-][0-9]+[/.-][0-9]+ "
+INTERPRETED = re.compile(_INTERPRETED)
 _PARSED = "_auditd_parsed"
 _EVENTS = "_auditd_events"
 _FIELDS = "_auditd_fields"
@@ -198,7 +204,7 @@ FROM (
                   WHEN regexp_matches(text, {_sql(_SHAPE)}) THEN NULL
                   WHEN regexp_matches(text, {_sql(_INTERPRETED)})
                     THEN 'an interpreted auditd record (ausearch -i): its time is local and '
-                         || 'its ids are names; load the raw log (ausearch without -i, or '
+                         || 'its ids are names; load the raw log (ausearch --raw, or '
                          || 'audit.log)'
                   WHEN regexp_matches(text, {_sql(_SYSLOG_LINE)})
                        AND NOT regexp_matches(text, {_sql(_SYSLOG_LINE + "(?:node=[^ ]+ )?type=")})
