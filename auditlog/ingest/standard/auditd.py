@@ -390,9 +390,10 @@ COLUMNS = {
 }
 
 
-def stage_events(con: duckdb.DuckDBPyConnection) -> list[Staged]:
+def stage_events(con: duckdb.DuckDBPyConnection, source_format: str = NAME) -> list[Staged]:
     """`LINES_TABLE` → one staging table per kind: every event one row, every line that
-    is not a record one quarantined row (see the module docstring)."""
+    is not a record one quarantined row (see the module docstring); `source_format`
+    names the log the lines came from (LAUREL's JSON: standard/laurel.py)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_PARSED} AS {PARSED_SQL}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_EVENTS} AS {EVENTS_SQL}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_FIELDS} AS {_fields_sql()}")
@@ -407,4 +408,4 @@ def stage_events(con: duckdb.DuckDBPyConnection) -> list[Staged]:
     )
     for table in (_PARSED, _FIELDS, LINES_TABLE):
         con.execute(f"DROP TABLE {table}")
-    return split_by_kind(con, _MAPPED, NAME, COLUMNS, default_kind="actions")
+    return split_by_kind(con, _MAPPED, source_format, COLUMNS, default_kind="actions")
