@@ -18,7 +18,7 @@ from auditlog.cli import app
 from auditlog.ingest import ingest_paths
 
 DATA = Path(__file__).parent / "data" / "laurel"
-PAIRS = ["record-execve", "record-login", "record-syscall-key"]
+PAIRS = ["record-execve", "record-execve-long", "record-login", "record-syscall-key"]
 ROWS = ("SELECT event_id, ts, actor, actor_type, action, system, target_account, object, "
         "result, session_id, extra ->> 'command', extra ->> 'syscall', extra ->> 'cwd', "
         "extra ->> 'key', extra ->> 'auid', extra ->> 'uid' FROM actions ORDER BY event_id")
@@ -109,3 +109,14 @@ def test_laurel_through_the_cli(tmp_path: Path) -> None:
     (file,) = json.loads(result.stdout)
     assert (file["kind"], file["rows_read"], file["loaded"], file["quarantined"]) == (
         "actions", 1, 1, 0)
+
+
+def test_a_long_argument_cut_over_execve_records_is_whole(
+        con: duckdb.DuckDBPyConnection) -> None:
+    # auditd cuts an argument longer than its record over several EXECVE records
+    # (`a1_len=16384 a1[0]=HEX`, ` a1[1]=HEX`, ...): the command holds it whole.
+    load(con, DATA / "record-execve-long.txt")
+    (command,) = con.execute("SELECT extra ->> 'command' FROM actions").fetchone() or ("",)
+    expected = json.loads((DATA / "record-execve-long.json").read_text())["EXECVE"]["ARGV"]
+    assert len(expected[1]) == 8192  # a1_len counts its hex digits
+    assert command == " ".join(expected)

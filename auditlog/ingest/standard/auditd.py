@@ -24,7 +24,8 @@ before the auxiliary records (EXECVE, PATH, CWD, PROCTITLE, ...). A field missin
 is taken from the next record that has it (an AVC's exe from its SYSCALL).
 
 **Values.** `k=v`, `k="quoted"`, and hex-encoded values of the fields the kernel encodes
-(acct, cmd, exe, comm, cwd, name, proctitle, data, EXECVE arguments) decoded; user-space
+(acct, cmd, exe, comm, cwd, name, proctitle, data, EXECVE arguments, a long one
+whole from the pieces auditd cut it in: `a1_len=N a1[0]=... a1[1]=...`) decoded; user-space
 records carry their own fields inside `msg='...'`, read before the process fields outside
 it. `?`, `(null)`, `(none)` and an auid/uid of 4294967295 or -1 mean unset. Enriched logs
 (`log_format = ENRICHED`) append the names (`AUID="alice" UID="root" ACCT=... GRP=...`),
@@ -244,7 +245,9 @@ SELECT min(line) AS _row,
        flatten(list(outer_tokens ORDER BY rank)) AS process_tokens,
        flatten(list(inner_tokens || outer_tokens ORDER BY rank)) AS message_tokens,
        arg_min(message, rank) AS message,
-       arg_min(body, line) FILTER (WHERE type = 'EXECVE') AS execve
+       -- A long argument is cut over several EXECVE records (`a1_len=N a1[0]=...`, then
+       -- records of ` a1[1]=...`): all of them, in order.
+       string_agg(body, ' ' ORDER BY line) FILTER (WHERE type = 'EXECVE') AS execve
 FROM {_PARSED}
 WHERE _bad IS NULL
 GROUP BY node, sec, frac, serial
@@ -266,9 +269,25 @@ def _fields_sql() -> str:
         else:
             token = _lookup("message_tokens", "message_keys", key)
         values.append(f"{_value(f'({token})', hexed)} AS {name}")
-    argv = ("CASE WHEN execve IS NOT NULL THEN array_to_string(list_transform("
-            "regexp_extract_all(execve, '(?:^| )a[0-9]+=(\"[^\"]*\"|[^ ]+)', 1), "
-            f"lambda t: {_value('t', True)}), ' ') END AS command")
+    # Each argument `aN=V`, or cut in pieces `aN[0]=V0 aN[1]=V1 ...` (each piece hex, or
+    # each quoted, as the whole argument is): the pieces joined before decoding. (Only
+    # an event with pieces takes the long way.)
+    simple = ("array_to_string(list_transform("
+              "regexp_extract_all(execve, '(?:^| )a[0-9]+=(\"[^\"]*\"|[^ ]+)', 1), "
+              f"lambda t: {_value('t', True)}), ' ')")
+    pieces = ("list_transform(regexp_extract_all(execve, "
+              "'(?:^| )(a[0-9]+(?:\\[[0-9]+\\])?=(?:\"[^\"]*\"|[^ ]+))', 1), "
+              "lambda t: {'n': CAST(regexp_extract(t, '^a([0-9]+)', 1) AS INTEGER), "
+              "'v': substr(t, strpos(t, '=') + 1)})")
+    one = f"list_filter({pieces}, lambda p: p.n = n)"
+    joined = (f"CASE WHEN starts_with({one}[1].v, '\"') THEN '\"' || array_to_string("
+              f"list_transform({one}, lambda p: trim(p.v, '\"')), '') || '\"' "
+              f"ELSE array_to_string(list_transform({one}, lambda p: p.v), '') END")
+    argv = (f"CASE WHEN execve IS NULL THEN NULL "
+            f"WHEN NOT regexp_matches(execve, '(?:^| )a[0-9]+\\[[0-9]+\\]=') THEN {simple} "
+            f"ELSE array_to_string(list_transform("
+            f"list_sort(list_distinct(list_transform({pieces}, lambda p: p.n))), "
+            f"lambda n: {_value(f'({joined})', True)}), ' ') END AS command")
     return f"""
 SELECT _row, _loc, _raw, node, sec, frac, serial, type, record_types, {", ".join(values)},
        {argv}
