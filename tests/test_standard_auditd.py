@@ -408,3 +408,32 @@ def test_one_interpreted_line_in_a_raw_log_is_quarantined(
     assert (("an interpreted auditd record (ausearch -i): its time is local and its ids are "
             "names; load the raw log (ausearch --raw, or audit.log)"),) in rows(
         con, "SELECT reason FROM quarantine WHERE row_number = 6")
+
+
+# Records in the wording of older kernels and PAM (as in linux-audit's own auparse test
+# logs and Elastic's auditd pipeline tests): LOGIN as `old auid=X new auid=Y`, PAM
+# messages closed by `(hostname=?, addr=?, terminal=ssh res=failed)`.
+OLD_FORMAT = [
+    ("type=LOGIN msg=audit(1489636960.072:19623791): pid=28281 uid=0 old auid=4294967295 "
+    "new auid=700 old ses=6793 new ses=12286"),
+    ("type=USER_AUTH msg=audit(1170021601.340:294): user pid=13015 uid=0 auid=4294967295 "
+    "subj=system_u:system_r:sshd_t:s0 msg='PAM: authentication acct=root : "
+    "exe=\"/usr/sbin/sshd\" (hostname=10.0.0.9, addr=10.0.0.9, terminal=ssh res=failed)'"),
+    ("type=USER_ACCT msg=audit(1170021601.341:295): user pid=13015 uid=0 auid=4294967295 "
+    "subj=system_u:system_r:crond_t:s0 msg='PAM: accounting acct=root : "
+    "exe=\"/usr/sbin/crond\" (hostname=?, addr=?, terminal=cron res=success)'"),
+]
+
+
+def test_older_record_wordings(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    path = tmp_path / "audit.log"
+    path.write_text("\n".join(OLD_FORMAT) + "\n")
+    result = load(con, path)
+    assert (result.loaded, result.quarantined) == (3, 0)
+    assert rows(con, "SELECT event_id, actor, actor_type, result, session_id FROM actions "
+                     "ORDER BY event_id") == [
+        ("1170021601.340:294", "root", "system", "failure", None),
+        ("1170021601.341:295", "root", "system", "success", None),
+        # The session's new login user and session, not the old (unset) ones.
+        ("1489636960.072:19623791", "700", None, "success", "12286"),
+    ]

@@ -264,6 +264,12 @@ def _fields_sql() -> str:
         if name == "op":
             token = (f"CASE WHEN strpos(message, 'op=') > 0 "
                      f"THEN regexp_extract(message, {_sql(_OP)}, 1) END")
+        elif name in ("auid", "ses"):
+            # Older kernels write LOGIN as `old auid=X new auid=Y old ses=S new ses=T`:
+            # the session's login user is the new one (newer: `old-auid=X auid=Y`).
+            token = (f"CASE WHEN strpos(message, ' new {key}=') > 0 THEN regexp_extract("
+                     f"message, {_sql(f' new {key}=([^ ]+)')}, 1) "
+                     f"ELSE {_lookup('process_tokens', 'process_keys', key)} END")
         elif where == "process":
             token = _lookup("process_tokens", "process_keys", key)
         else:
@@ -329,7 +335,8 @@ WITH e AS (
          coalesce(acct_name, acct) AS account,
          coalesce(grp_name, grp) AS group_name,
          lower(op) AS op_l,
-         lower(coalesce(res, success, '')) AS res_l,
+         -- (Older PAM records close the message with the result: `... res=failed)'`.)
+         rtrim(lower(coalesce(res, success, '')), ')') AS res_l,
          split_part(coalesce(new_context, selected_context), ':', 2) AS new_role
   FROM {_FIELDS}),
 r AS (
