@@ -183,7 +183,8 @@ def test_sysmon_events_are_the_process_users_actions(
         tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     # Sysmon logs every event as its own service (System/Security UserID S-1-5-18); the
     # account behind a process is the event's User, the process its Image. An event
-    # without a User (8, remote thread) is the service's: the SID as text, a system.
+    # without a User (8, remote thread) is the service's: its SID's fixed name, the same
+    # account the other events' User names, a system (the SID kept in extra.actor_sid).
     (result,) = load(con, SYSMON)
     assert (result.rows_read, result.loaded, result.quarantined) == (24, 24, 0)
     assert con.execute(
@@ -197,8 +198,11 @@ def test_sysmon_events_are_the_process_users_actions(
         ("Microsoft-Windows-Sysmon/22", "NT AUTHORITY\\SYSTEM", "system", 1),
         ("Microsoft-Windows-Sysmon/5", "GALACTICA\\Administrator", None, 1),
         ("Microsoft-Windows-Sysmon/5", "VALKYRIE\\fgaeta", None, 4),
-        ("Microsoft-Windows-Sysmon/8", "S-1-5-18", "system", 2),
+        ("Microsoft-Windows-Sysmon/8", "NT AUTHORITY\\SYSTEM", "system", 2),
     ]
+    assert con.execute("SELECT DISTINCT extra ->> 'actor_sid', extra ->> 'actor_named_by' "
+                       "FROM actions WHERE action = 'Microsoft-Windows-Sysmon/8'").fetchall() == [
+        ("S-1-5-18", "a well-known SID")]
     # Shipped by Winlogbeat (the System's UserID as winlog.user.identifier), the same rows.
     query = "SELECT event_id, ts, actor, actor_type, action, object FROM actions ORDER BY 1"
     expected = con.execute(query).fetchall()
@@ -500,4 +504,33 @@ def test_a_member_named_only_by_sid_takes_its_name_only_when_the_log_gives_one(
         ("CORP\\alice", alice, "WS01.corp.example/security/1", None),
         (bob, bob, None, (f"this log names SID {bob} as more than one account (CORP\\bob, "
                          "CORP\\robert): kept as the SID")),
+    ]
+
+
+def test_an_actor_known_only_by_sid_takes_the_name_the_log_gives_it(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # An event of another provider names its account only by the record's UserID (a
+    # SID); the Security log beside it names that SID as CORP\\carol (her logon), so
+    # both are carol's. A SID the log never names stays the SID.
+    carol, nobody = "S-1-5-21-9-9-9-1107", "S-1-5-21-9-9-9-1199"
+    logon = security_event(4624, 1, SubjectUserSid="S-1-5-18", SubjectUserName="WS01$",
+                           SubjectDomainName="CORP", TargetUserSid=carol,
+                           TargetUserName="carol", TargetDomainName="CORP")
+    def bits(record: int, sid: str) -> dict[str, Any]:
+        event = security_event(59, record)
+        event["Event"]["System"].update(
+            Provider={"#attributes": {"Name": "Microsoft-Windows-Bits-Client"}},
+            Channel="Microsoft-Windows-Bits-Client/Operational",
+            Security={"#attributes": {"UserID": sid}})
+        return event
+    path = tmp_path / "dump.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in (logon, bits(2, carol),
+                                                           bits(3, nobody))))
+    load(con, path)
+    assert con.execute(
+        "SELECT actor, actor_type, extra ->> 'actor_sid', extra ->> 'actor_named_by' "
+        "FROM actions ORDER BY extra ->> 'record_id'").fetchall() == [
+        ("CORP\\carol", None, carol, None),
+        ("CORP\\carol", None, carol, "WS01.corp.example/security/1"),
+        (nobody, None, nobody, None),
     ]

@@ -183,16 +183,18 @@ SERVICE_ACCOUNTS = ("NT AUTHORITY\\ANONYMOUS LOGON", "NT AUTHORITY\\IUSR",
                     "NT AUTHORITY\\SYSTEM", "NT AUTHORITY\\LOCAL SERVICE",
                     "NT AUTHORITY\\NETWORK SERVICE", "ANONYMOUS LOGON")
 # Families of accounts Windows makes per session or per service: S-1-5-80-... (NT
-# SERVICE\\<service>), S-1-5-90-0-N (Window Manager\\DWM-N), S-1-5-96-0-N (Font Driver
-# Host\\UMFD-N), and the domains they are written in.
-SERVICE_SID_PREFIXES = ("S-1-5-80-", "S-1-5-90-", "S-1-5-96-")
-SERVICE_DOMAINS = ("NT SERVICE", "WINDOW MANAGER", "FONT DRIVER HOST")
+# SERVICE\\<service>), S-1-5-82-... (IIS APPPOOL\\<pool>), S-1-5-90-0-N (Window
+# Manager\\DWM-N), S-1-5-96-0-N (Font Driver Host\\UMFD-N), and the domains they are
+# written in.
+SERVICE_SID_PREFIXES = ("S-1-5-80-", "S-1-5-82-", "S-1-5-90-", "S-1-5-96-")
+SERVICE_DOMAINS = ("NT SERVICE", "IIS APPPOOL", "WINDOW MANAGER", "FONT DRIVER HOST")
 SYSMON_PROVIDER = "Microsoft-Windows-Sysmon"
 
 # `log_channel`: the event log (Security, System, ...); the contract's `channel` (how an
 # action came in: console, api, ...) is not told by a Windows event.
 EXTRA_COMMON = ["event_code", "record_id", "computer", "log_channel", "provider", "container",
-                "actor_sid", "actor_raw", "logon_id", "privilege_list", "event_data"]
+                "actor_sid", "actor_raw", "actor_named_by", "logon_id", "privilege_list",
+                "event_data"]
 COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
                    "subject_sid", "member_name", "subject_named_by", "subject_unnamed",
@@ -227,10 +229,23 @@ def name_members(con: duckdb.DuckDBPyConnection) -> None:
     take the `DOMAIN\\user` the same log gives that SID elsewhere (a 4720's or 4624's
     target, any event's subject), when it gives one account: `extra.subject_named_by`
     says which event. A SID the log names as two accounts (a rename), or never names,
-    stays the subject, and `extra.subject_unnamed` says why (see the module docstring)."""
-    if not con.execute(f"SELECT 1 FROM _win_mapped WHERE {_BY_SID} LIMIT 1").fetchall():
+    stays the subject, and `extra.subject_unnamed` says why (see the module docstring).
+    An actor known only by its SID (the record's UserID: events of other providers)
+    takes that name likewise (`extra.actor_named_by`; the SID stays in
+    `extra.actor_sid`)."""
+    if not con.execute(f"SELECT 1 FROM _win_mapped WHERE {_BY_SID} OR {_ACTOR_BY_SID} "
+                       "LIMIT 1").fetchall():
         return
     con.execute(f"CREATE OR REPLACE TEMP TABLE _win_sids AS {SID_NAMES_SQL}")
+    con.execute(
+        f"""
+        UPDATE _win_mapped m SET actor = s.name, actor_named_by = s.named_by,
+                                 actor_sid = coalesce(m.actor_sid, m.actor)
+        FROM _win_sids s
+        WHERE m.actor = s.sid AND s.name IS NOT NULL
+          AND {_ACTOR_BY_SID.replace("actor", "m.actor")}
+        """
+    )
     con.execute(
         f"""
         UPDATE _win_mapped m SET
@@ -336,6 +351,8 @@ WELL_KNOWN_NAMES = dict(zip(SERVICE_SIDS, SERVICE_ACCOUNTS[:5], strict=True))
 # A group event whose member is its SID (no DOMAIN\\user MemberName).
 _BY_SID = (f"event_code IN {_in(GRANTS + REVOKES)} AND subject_sid IS NOT NULL "
            "AND subject = subject_sid")
+# An actor that is a SID (no account name in the event).
+_ACTOR_BY_SID = "regexp_full_match(actor, 'S-1-5-[0-9-]+')"
 # The accounts each SID is named as in the log: Windows' own by their fixed names, the
 # others by the events that give a SID beside its account (`sid_names`); spellings of one
 # account that differ only in its domain's (NetBIOS `CORP`, DNS `CORP.EXAMPLE.COM`) are
@@ -478,6 +495,7 @@ SELECT
   member_sid AS subject_sid,
   member_name,
   CAST(NULL AS VARCHAR) AS subject_named_by,
+  CAST(NULL AS VARCHAR) AS actor_named_by,
   CAST(NULL AS VARCHAR) AS subject_unnamed,
   -- SIDs beside the account they name, for name_members.
   list_filter([{{'sid': actor_sid, 'name': subject_user}},
@@ -499,7 +517,8 @@ SELECT
   logon_id AS session_id,
   target_sid,
   code AS event_code, record AS record_id, computer, log_channel, provider,
-  container, actor_sid, logon_id, privilege_list, d AS event_data,
+  -- The SID of the account that acts (a logon's target, not the subject that asked).
+  container, actor_id_sid AS actor_sid, logon_id, privilege_list, d AS event_data,
   -- The subject as the event wrote it, when the normal form (domain upper-cased, a
   -- Kerberos realm said once) is not that.
   CASE WHEN actor_id = subject_user
