@@ -370,6 +370,21 @@ def test_a_file_that_is_no_event_log_is_an_error_not_a_traceback(tmp_path: Path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: {header_only}: cannot read as evtx: ")
+    assert "the file is 100 bytes long, shorter than the 4,096-byte header" in " ".join(
+        result.stderr.split())
+
+
+def test_an_empty_evtx_file_is_one_sentence_saying_so(tmp_path: Path) -> None:
+    # (As a repository snapshot that left out a large file writes it: 0 bytes.)
+    empty = tmp_path / "security.evtx"
+    empty.write_bytes(b"")
+    result = subprocess.run(
+        [sys.executable, "-m", "auditlog", "ingest", str(empty), "--db",
+         str(tmp_path / "d.db")], check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert " ".join(result.stderr.split()) == (
+        f"error: {empty}: cannot read as evtx: the file is empty, shorter than the "
+        "4,096-byte header every event log starts with (a truncated copy?)")
 
 
 def test_rules_name_the_administrators_grants_and_not_a_missing_approval(
