@@ -549,3 +549,32 @@ def test_an_actor_known_only_by_sid_takes_the_name_the_log_gives_it(
         ("CORP\\carol", None, carol, "WS01.corp.example/security/1"),
         (nobody, None, nobody, None),
     ]
+
+
+def test_a_user_account_named_like_a_computer_is_not_a_system_actor(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # `name$` is a computer account by convention only: an intruder hides a user among
+    # them (EVTX-to-MITRE-Attack's "Hidden user creation" sample creates 3teamssixf$ by
+    # 4720). One the log shows created as a user acts as a person; the computer's own
+    # account (never created as a user here) stays a system actor.
+    admin = {"SubjectUserSid": "S-1-5-21-9-9-9-500", "SubjectUserName": "admin",
+             "SubjectDomainName": "CORP"}
+    hidden = "S-1-5-21-9-9-9-1300"
+    events = [
+        security_event(4720, 1, **admin, TargetSid=hidden, TargetUserName="backup$",
+                       TargetDomainName="CORP"),
+        security_event(4624, 2, SubjectUserSid="S-1-5-18", SubjectUserName="WS01$",
+                       SubjectDomainName="CORP", TargetUserSid=hidden,
+                       TargetUserName="backup$", TargetDomainName="CORP"),
+        security_event(4688, 3, SubjectUserSid=hidden, SubjectUserName="backup$",
+                       SubjectDomainName="CORP", NewProcessName="C:\\x.exe"),
+        security_event(4688, 4, SubjectUserSid="S-1-5-18", SubjectUserName="WS01$",
+                       SubjectDomainName="CORP", NewProcessName="C:\\y.exe"),
+    ]
+    path = tmp_path / "dump.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    load(con, path)
+    assert con.execute("SELECT actor, actor_type FROM actions ORDER BY extra ->> 'record_id'"
+                       ).fetchall() == [
+        ("CORP\\admin", None), ("CORP\\backup$", None), ("CORP\\backup$", None),
+        ("CORP\\WS01$", "system")]

@@ -221,7 +221,22 @@ class WindowsSecurity:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _win_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _win_names")
         name_members(con)
+        con.execute(USER_ACCOUNTS_WITH_DOLLAR_SQL)
         return split_by_kind(con, "_win_mapped", NAME, COLUMNS, default_kind="actions")
+
+
+# A name ending in `$` is a computer account by convention only: an account the same log
+# shows created as a user (4720, not 4741) is a user whatever its name (a `name$` user
+# is how an intruder hides one among the computer accounts): not typed system.
+USER_ACCOUNTS_WITH_DOLLAR_SQL = """
+UPDATE _win_mapped SET actor_type = NULL
+WHERE actor_type = 'system' AND actor LIKE '%$'
+  AND (actor_sid IN (SELECT target_sid FROM _win_mapped
+                     WHERE event_code = 4720 AND _bad IS NULL AND target_sid IS NOT NULL)
+       OR upper(actor) IN (SELECT upper(target_account) FROM _win_mapped
+                           WHERE event_code = 4720 AND _bad IS NULL
+                             AND target_account IS NOT NULL))
+"""
 
 
 def name_members(con: duckdb.DuckDBPyConnection) -> None:
