@@ -1,5 +1,5 @@
 """Exports of Windows and Linux audit events that auditlog does not read (PowerShell
-Get-WinEvent objects, Event Viewer CSV and XML, LAUREL JSON) are refused in one sentence
+Get-WinEvent objects, Event Viewer CSV and XML) are refused in one sentence
 that says what the file is and what to load instead, never a request for --kind that
 would not help, never a traceback."""
 
@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 from auditlog.cli import app
 
 DATA = Path(__file__).parent / "data"
-LAUREL = DATA / "laurel" / "record-execve.json"
 
 runner = CliRunner()
 
@@ -80,12 +79,6 @@ def test_a_windows_export_without_named_event_data_says_to_export_evtx(
     text = _refused(path, tmp_path)
     assert said in text
     assert "export the log as EVTX instead (wevtutil epl Security security.evtx" in text
-
-
-def test_a_laurel_log_says_to_load_the_audit_log(tmp_path: Path) -> None:
-    text = _refused(LAUREL, tmp_path)
-    assert "this is a LAUREL JSON log" in text
-    assert "load the audit.log auditd wrote (raw or enriched)" in text
 
 
 def test_a_get_winevent_export_in_a_folder_fails_the_call_naming_it(tmp_path: Path) -> None:

@@ -332,3 +332,108 @@ def test_records_forwarded_through_syslog_load_as_the_audit_log(
                                            "ORDER BY row_number")] == quarantined_lines
         finally:
             db.close()
+
+
+def test_a_syslog_file_that_starts_with_another_programs_line_loads_its_records(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # /var/log/messages as it is: kernel and cron lines before and between the records
+    # the audisp plug-in forwarded. The other programs' lines are quarantined, each with
+    # its line number and the program named; every record loads as from audit.log.
+    lines = RHEL7.read_text(encoding="utf-8").splitlines()
+    messages = tmp_path / "messages"
+    messages.write_text(
+        "Apr  5 17:40:01 rhel7 kernel: Linux version 3.10.0-514.el7.x86_64\n"
+        "Apr  5 17:40:02 rhel7 CROND[2211]: (root) CMD (/usr/lib64/sa/sa1 1 1)\n"
+        + "".join(f"Apr  5 17:42:{n % 60:02d} rhel7 audispd: {line}\n"
+                  for n, line in enumerate(lines, start=1)))
+    load(con, RHEL7)
+    query = "SELECT event_id, ts, actor, action, object FROM actions ORDER BY event_id"
+    expected = rows(con, query)
+    db = store.connect(tmp_path / "m.duckdb")
+    try:
+        result = load(db, messages)
+        assert (result.kind, result.loaded, result.quarantined) == ("privileges+actions", 46, 3)
+        assert rows(db, query) == expected
+        assert rows(db, "SELECT row_number, reason FROM quarantine ORDER BY row_number") == [
+            (1, "not an auditd record: a syslog line of another program (kernel)"),
+            (2, "not an auditd record: a syslog line of another program (CROND)"),
+            (33, ('not an auditd record: expected "type=TYPE msg=audit(SECONDS.MILLIS:'
+                  'SERIAL): ..."'))]
+    finally:
+        db.close()
+
+
+# `ausearch -i` output as it is written (en_US locale; the C locale writes 12/01/26, the
+# German one 01.12.2026): local times without a zone, names for ids, decoded values
+# with spaces.
+INTERPRETED = """----
+type=PROCTITLE msg=audit(12/01/2026 10:00:01.123:456) : proctitle=/bin/sh -c id
+type=SYSCALL msg=audit(12/01/2026 10:00:01.123:456) : arch=x86_64 syscall=execve success=yes exit=0 a0=0x55d3 items=2 ppid=1 pid=2 auid=alice uid=root gid=root euid=root tty=pts0 ses=3 comm=sh exe=/usr/bin/bash key=(null)
+----
+type=USER_CMD msg=audit(01.12.2026 10:00:02.000:457) : pid=3 uid=alice auid=alice ses=3 msg='cwd=/home/alice cmd=ls -la exe=/usr/bin/sudo terminal=pts/0 res=success'
+"""
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_interpreted_ausearch_output_is_refused_saying_to_run_it_raw(
+        tmp_path: Path, gzipped: bool) -> None:
+    path = tmp_path / ("events.log.gz" if gzipped else "events.log")
+    data = INTERPRETED.encode()
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+    db = tmp_path / "d.duckdb"
+    done = subprocess.run([sys.executable, "-m", "auditlog", "ingest", str(path), "--db",
+                           str(db)], check=False, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"error: {path}: cannot read as auditd: this is interpreted ausearch output "
+        "(ausearch -i), whose times are local dates in the locale's format without a zone "
+        "and whose values are rewritten; run ausearch again with --raw (ausearch --raw ... "
+        "> events.log) or load audit.log itself")
+    # The file left the database as it was: nothing loaded, nothing quarantined.
+    con = store.connect(db)
+    try:
+        assert rows(con, "SELECT (SELECT count(*) FROM actions) + (SELECT count(*) FROM "
+                         "quarantine) + (SELECT count(*) FROM ingested_files)") == [(0,)]
+    finally:
+        con.close()
+
+
+def test_one_interpreted_line_in_a_raw_log_is_quarantined(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    lines = RHEL7.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "audit.log"
+    path.write_text("\n".join([*lines[:5], INTERPRETED.splitlines()[2], *lines[5:]]) + "\n")
+    result = load(con, path)
+    assert (result.loaded, result.quarantined) == (46, 2)
+    assert (("an interpreted auditd record (ausearch -i): its time is local and its ids are "
+            "names; load the raw log (ausearch --raw, or audit.log)"),) in rows(
+        con, "SELECT reason FROM quarantine WHERE row_number = 6")
+
+
+# Records in the wording of older kernels and PAM (as in linux-audit's own auparse test
+# logs and Elastic's auditd pipeline tests): LOGIN as `old auid=X new auid=Y`, PAM
+# messages closed by `(hostname=?, addr=?, terminal=ssh res=failed)`.
+OLD_FORMAT = [
+    ("type=LOGIN msg=audit(1489636960.072:19623791): pid=28281 uid=0 old auid=4294967295 "
+    "new auid=700 old ses=6793 new ses=12286"),
+    ("type=USER_AUTH msg=audit(1170021601.340:294): user pid=13015 uid=0 auid=4294967295 "
+    "subj=system_u:system_r:sshd_t:s0 msg='PAM: authentication acct=root : "
+    "exe=\"/usr/sbin/sshd\" (hostname=10.0.0.9, addr=10.0.0.9, terminal=ssh res=failed)'"),
+    ("type=USER_ACCT msg=audit(1170021601.341:295): user pid=13015 uid=0 auid=4294967295 "
+    "subj=system_u:system_r:crond_t:s0 msg='PAM: accounting acct=root : "
+    "exe=\"/usr/sbin/crond\" (hostname=?, addr=?, terminal=cron res=success)'"),
+]
+
+
+def test_older_record_wordings(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    path = tmp_path / "audit.log"
+    path.write_text("\n".join(OLD_FORMAT) + "\n")
+    result = load(con, path)
+    assert (result.loaded, result.quarantined) == (3, 0)
+    assert rows(con, "SELECT event_id, actor, actor_type, result, session_id FROM actions "
+                     "ORDER BY event_id") == [
+        ("1170021601.340:294", "root", "system", "failure", None),
+        ("1170021601.341:295", "root", "system", "success", None),
+        # The session's new login user and session, not the old (unset) ones.
+        ("1489636960.072:19623791", "700", None, "success", "12286"),
+    ]

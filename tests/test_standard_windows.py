@@ -64,11 +64,19 @@ def test_group_additions_in_evtx_are_grants_of_the_group(
         ("MSEDGEWIN10/security/191029", "2019-09-22T11:22:05.201727Z", "MSEDGEWIN10\\IEUser",
          GUEST, "BUILTIN\\Administrators", "grant", "MSEDGEWIN10",
          "S-1-5-21-3461203602-4096304019-2269080069-1000", "S-1-5-32-544", "4732", "false"),
+        # NETWORK SERVICE, named by its SID only: a well-known SID's fixed name.
         ("MSEDGEWIN10/security/191030", "2019-09-22T11:23:19.251925Z", "MSEDGEWIN10\\IEUser",
-         "S-1-5-20", "BUILTIN\\Administrators", "grant", "MSEDGEWIN10",
+         "NT AUTHORITY\\NETWORK SERVICE", "BUILTIN\\Administrators", "grant", "MSEDGEWIN10",
          "S-1-5-21-3461203602-4096304019-2269080069-1000", "S-1-5-32-544", "4732", "false"),
     ]
     assert con.execute("SELECT count(*) FROM actions").fetchone() == (0,)
+    # Guest is named nowhere else in this log: it stays its SID, and the row says so.
+    assert con.execute(
+        "SELECT extra ->> 'subject_sid', extra ->> 'subject_named_by', "
+        "extra ->> 'subject_unnamed' FROM privileges ORDER BY event_id").fetchall() == [
+        (GUEST, None, ("the event names the member only by SID, and this log gives no "
+                      "account name for it: kept as the SID")),
+        ("S-1-5-20", "a well-known SID", None)]
 
 
 def test_account_lifecycle_and_other_events_are_actions(
@@ -151,14 +159,21 @@ def test_a_workgroup_computers_own_group_is_a_local_privilege(
     # hold on that computer alone, none domain-wide.
     (result,) = load(con, WORKGROUP_USER)
     assert (result.rows_read, result.loaded, result.quarantined) == (4, 4, 0)
+    # The group events name the member by SID only (MemberName "-"); the 4720 that
+    # created it gives that SID's account, IE8WIN7\\IEUser, which the grants take (the
+    # SID kept beside it, and the event that named it).
     user = "S-1-5-21-3463664321-2923530833-3546627382-1000"
     assert con.execute(
-        "SELECT event_id, extra ->> '$.event_code', subject, privilege, system "
+        "SELECT event_id, extra ->> '$.event_code', subject, privilege, system, "
+        "extra ->> 'subject_sid', extra ->> 'subject_named_by' "
         "FROM privileges ORDER BY event_id"
     ).fetchall() == [
-        ("IE8Win7/security/111", "4728", user, "IE8WIN7\\None", "IE8Win7"),
-        ("IE8Win7/security/113", "4732", user, "BUILTIN\\Users", "IE8Win7"),
-        ("IE8Win7/security/116", "4732", user, "BUILTIN\\Administrators", "IE8Win7"),
+        ("IE8Win7/security/111", "4728", "IE8WIN7\\IEUser", "IE8WIN7\\None", "IE8Win7", user,
+         "IE8Win7/security/112"),
+        ("IE8Win7/security/113", "4732", "IE8WIN7\\IEUser", "BUILTIN\\Users", "IE8Win7", user,
+         "IE8Win7/security/112"),
+        ("IE8Win7/security/116", "4732", "IE8WIN7\\IEUser", "BUILTIN\\Administrators",
+         "IE8Win7", user, "IE8Win7/security/112"),
     ]
     assert con.execute("SELECT action, target_account FROM actions").fetchall() == [
         ("added-user-account", "IE8WIN7\\IEUser")]
@@ -168,7 +183,8 @@ def test_sysmon_events_are_the_process_users_actions(
         tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
     # Sysmon logs every event as its own service (System/Security UserID S-1-5-18); the
     # account behind a process is the event's User, the process its Image. An event
-    # without a User (8, remote thread) is the service's: the SID as text, a system.
+    # without a User (8, remote thread) is the service's: its SID's fixed name, the same
+    # account the other events' User names, a system (the SID kept in extra.actor_sid).
     (result,) = load(con, SYSMON)
     assert (result.rows_read, result.loaded, result.quarantined) == (24, 24, 0)
     assert con.execute(
@@ -182,8 +198,11 @@ def test_sysmon_events_are_the_process_users_actions(
         ("Microsoft-Windows-Sysmon/22", "NT AUTHORITY\\SYSTEM", "system", 1),
         ("Microsoft-Windows-Sysmon/5", "GALACTICA\\Administrator", None, 1),
         ("Microsoft-Windows-Sysmon/5", "VALKYRIE\\fgaeta", None, 4),
-        ("Microsoft-Windows-Sysmon/8", "S-1-5-18", "system", 2),
+        ("Microsoft-Windows-Sysmon/8", "NT AUTHORITY\\SYSTEM", "system", 2),
     ]
+    assert con.execute("SELECT DISTINCT extra ->> 'actor_sid', extra ->> 'actor_named_by' "
+                       "FROM actions WHERE action = 'Microsoft-Windows-Sysmon/8'").fetchall() == [
+        ("S-1-5-18", "a well-known SID")]
     # Shipped by Winlogbeat (the System's UserID as winlog.user.identifier), the same rows.
     query = "SELECT event_id, ts, actor, actor_type, action, object FROM actions ORDER BY 1"
     expected = con.execute(query).fetchall()
@@ -351,6 +370,21 @@ def test_a_file_that_is_no_event_log_is_an_error_not_a_traceback(tmp_path: Path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: {header_only}: cannot read as evtx: ")
+    assert "the file is 100 bytes long, shorter than the 4,096-byte header" in " ".join(
+        result.stderr.split())
+
+
+def test_an_empty_evtx_file_is_one_sentence_saying_so(tmp_path: Path) -> None:
+    # (As a repository snapshot that left out a large file writes it: 0 bytes.)
+    empty = tmp_path / "security.evtx"
+    empty.write_bytes(b"")
+    result = subprocess.run(
+        [sys.executable, "-m", "auditlog", "ingest", str(empty), "--db",
+         str(tmp_path / "d.db")], check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert " ".join(result.stderr.split()) == (
+        f"error: {empty}: cannot read as evtx: the file is empty, shorter than the "
+        "4,096-byte header every event log starts with (a truncated copy?)")
 
 
 def test_rules_name_the_administrators_grants_and_not_a_missing_approval(
@@ -365,10 +399,11 @@ def test_rules_name_the_administrators_grants_and_not_a_missing_approval(
                    if f["rule_id"] == "admin_grant")
     assert admin == sorted([
         ("MSEDGEWIN10\\IEUser", GUEST, ["MSEDGEWIN10/security/191029"]),
-        ("MSEDGEWIN10\\IEUser", "S-1-5-20", ["MSEDGEWIN10/security/191030"]),
-        # IEUser made an administrator of IE8Win7 as it was created (new-user-security).
-        ("WORKGROUP\\WIN-QALA5Q3KJ43$", "S-1-5-21-3463664321-2923530833-3546627382-1000",
-         ["IE8Win7/security/116"]),
+        ("MSEDGEWIN10\\IEUser", "NT AUTHORITY\\NETWORK SERVICE",
+         ["MSEDGEWIN10/security/191030"]),
+        # IEUser made an administrator of IE8Win7 as it was created (new-user-security):
+        # named by the 4720 that created it, as the account its other events name.
+        ("WORKGROUP\\WIN-QALA5Q3KJ43$", "IE8WIN7\\IEUser", ["IE8Win7/security/116"]),
     ])
     # Windows records no approval: its grants cannot lack one.
     assert [f for f in findings if f["rule_id"] == "grant_without_approval"] == []
@@ -396,3 +431,150 @@ def test_other_sources_records_are_not_claimed(path: Path) -> None:
                 continue
     keys = {k for record in found if isinstance(record, dict) for k in record}
     assert not WindowsSecurity().matches(keys)
+
+
+def security_event(code: int, record: int, **data: str) -> dict[str, Any]:
+    """A Security-Auditing event as `evtx_dump -o jsonl` writes it."""
+    return {"Event": {"System": {
+        "Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}},
+        "EventID": code, "Keywords": "0x8020000000000000",
+        "TimeCreated": {"#attributes": {"SystemTime": "2026-03-02T10:00:00.000000Z"}},
+        "EventRecordID": record, "Channel": "Security", "Computer": "WS01.corp.example"},
+        "EventData": data}}
+
+
+def test_windows_own_accounts_are_system_actors_and_people_are_not(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # Well-known accounts by SID or name (ANONYMOUS LOGON S-1-5-7, SYSTEM written in
+    # French, NETWORK SERVICE, the per-session DWM-/UMFD- accounts, a service's virtual
+    # account, a machine account) act as `system`; a person whose logon SYSTEM asked
+    # for acts as a person: the SID that types an actor is the actor's own.
+    null = {"SubjectUserSid": "S-1-0-0", "SubjectUserName": "-", "SubjectDomainName": "-"}
+    system = {"SubjectUserSid": "S-1-5-18", "SubjectUserName": "WS01$",
+              "SubjectDomainName": "CORP"}
+    events = [
+        security_event(4624, 1, **null, TargetUserSid="S-1-5-7",
+                       TargetUserName="ANONYMOUS LOGON", TargetDomainName="NT AUTHORITY"),
+        security_event(4624, 2, **system, TargetUserSid="S-1-5-21-1-2-3-1104",
+                       TargetUserName="alice", TargetDomainName="CORP"),
+        security_event(4624, 3, **system, TargetUserSid="S-1-5-90-0-1",
+                       TargetUserName="DWM-1", TargetDomainName="Window Manager"),
+        security_event(4624, 4, **system, TargetUserSid="S-1-5-96-0-0",
+                       TargetUserName="UMFD-0", TargetDomainName="Font Driver Host"),
+        security_event(4688, 5, SubjectUserSid="S-1-5-18", SubjectUserName="Système",
+                       SubjectDomainName="AUTORITE NT", NewProcessName="C:\\a.exe"),
+        security_event(4688, 6, SubjectUserSid="S-1-5-20", SubjectUserName="NETWORK SERVICE",
+                       SubjectDomainName="NT AUTHORITY", NewProcessName="C:\\b.exe"),
+        security_event(4688, 7, SubjectUserSid="S-1-5-80-1-2-3-4-5", SubjectUserName="MSSQLSERVER",
+                       SubjectDomainName="NT Service", NewProcessName="C:\\c.exe"),
+        security_event(4688, 8, **null, NewProcessName="C:\\d.exe"),
+        security_event(4625, 9, **null, TargetUserSid="S-1-0-0", TargetUserName="bob",
+                       TargetDomainName="CORP"),
+    ]
+    path = tmp_path / "dump.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    load(con, path)
+    assert con.execute("SELECT actor, actor_type FROM actions ORDER BY extra ->> 'record_id'"
+                       ).fetchall() == [
+        ("NT AUTHORITY\\ANONYMOUS LOGON", "system"),
+        ("CORP\\alice", None),
+        ("WINDOW MANAGER\\DWM-1", "system"),
+        ("FONT DRIVER HOST\\UMFD-0", "system"),
+        ("AUTORITE NT\\Système", "system"),
+        ("NT AUTHORITY\\NETWORK SERVICE", "system"),
+        ("NT SERVICE\\MSSQLSERVER", "system"),
+        ("WS01.corp.example", "system"),
+        ("CORP\\bob", None),
+    ]
+
+
+def test_a_member_named_only_by_sid_takes_its_name_only_when_the_log_gives_one(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # alice's SID is named by her logon twice, in the NetBIOS and the DNS spelling of
+    # one domain (one account: the NetBIOS one is kept); bob's SID by two accounts (a
+    # rename, as 4624s before and after it write it): kept as the SID, saying why.
+    # Never merged silently: the SID stays beside the name.
+    admin = {"SubjectUserSid": "S-1-5-21-9-9-9-500", "SubjectUserName": "admin",
+             "SubjectDomainName": "CORP"}
+    alice, bob = "S-1-5-21-9-9-9-1104", "S-1-5-21-9-9-9-1105"
+    events = [
+        security_event(4624, 1, **admin, TargetUserSid=alice, TargetUserName="alice",
+                       TargetDomainName="CORP.EXAMPLE.COM"),
+        security_event(4624, 2, **admin, TargetUserSid=alice, TargetUserName="alice",
+                       TargetDomainName="CORP"),
+        security_event(4624, 3, **admin, TargetUserSid=bob, TargetUserName="bob",
+                       TargetDomainName="CORP"),
+        security_event(4624, 4, **admin, TargetUserSid=bob, TargetUserName="robert",
+                       TargetDomainName="CORP"),
+        *(security_event(4728, n, **admin, MemberSid=sid, MemberName="-",
+                         TargetUserName="Domain Admins", TargetDomainName="CORP",
+                         TargetSid="S-1-5-21-9-9-9-512") for n, sid in ((5, alice), (6, bob))),
+    ]
+    path = tmp_path / "dump.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    load(con, path)
+    assert con.execute(
+        "SELECT subject, extra ->> 'subject_sid', extra ->> 'subject_named_by', "
+        "extra ->> 'subject_unnamed' FROM privileges ORDER BY event_id").fetchall() == [
+        ("CORP\\alice", alice, "WS01.corp.example/security/1", None),
+        (bob, bob, None, (f"this log names SID {bob} as more than one account (CORP\\bob, "
+                         "CORP\\robert): kept as the SID")),
+    ]
+
+
+def test_an_actor_known_only_by_sid_takes_the_name_the_log_gives_it(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # An event of another provider names its account only by the record's UserID (a
+    # SID); the Security log beside it names that SID as CORP\\carol (her logon), so
+    # both are carol's. A SID the log never names stays the SID.
+    carol, nobody = "S-1-5-21-9-9-9-1107", "S-1-5-21-9-9-9-1199"
+    logon = security_event(4624, 1, SubjectUserSid="S-1-5-18", SubjectUserName="WS01$",
+                           SubjectDomainName="CORP", TargetUserSid=carol,
+                           TargetUserName="carol", TargetDomainName="CORP")
+    def bits(record: int, sid: str) -> dict[str, Any]:
+        event = security_event(59, record)
+        event["Event"]["System"].update(
+            Provider={"#attributes": {"Name": "Microsoft-Windows-Bits-Client"}},
+            Channel="Microsoft-Windows-Bits-Client/Operational",
+            Security={"#attributes": {"UserID": sid}})
+        return event
+    path = tmp_path / "dump.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in (logon, bits(2, carol),
+                                                           bits(3, nobody))))
+    load(con, path)
+    assert con.execute(
+        "SELECT actor, actor_type, extra ->> 'actor_sid', extra ->> 'actor_named_by' "
+        "FROM actions ORDER BY extra ->> 'record_id'").fetchall() == [
+        ("CORP\\carol", None, carol, None),
+        ("CORP\\carol", None, carol, "WS01.corp.example/security/1"),
+        (nobody, None, nobody, None),
+    ]
+
+
+def test_a_user_account_named_like_a_computer_is_not_a_system_actor(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # `name$` is a computer account by convention only: an intruder hides a user among
+    # them (EVTX-to-MITRE-Attack's "Hidden user creation" sample creates 3teamssixf$ by
+    # 4720). One the log shows created as a user acts as a person; the computer's own
+    # account (never created as a user here) stays a system actor.
+    admin = {"SubjectUserSid": "S-1-5-21-9-9-9-500", "SubjectUserName": "admin",
+             "SubjectDomainName": "CORP"}
+    hidden = "S-1-5-21-9-9-9-1300"
+    events = [
+        security_event(4720, 1, **admin, TargetSid=hidden, TargetUserName="backup$",
+                       TargetDomainName="CORP"),
+        security_event(4624, 2, SubjectUserSid="S-1-5-18", SubjectUserName="WS01$",
+                       SubjectDomainName="CORP", TargetUserSid=hidden,
+                       TargetUserName="backup$", TargetDomainName="CORP"),
+        security_event(4688, 3, SubjectUserSid=hidden, SubjectUserName="backup$",
+                       SubjectDomainName="CORP", NewProcessName="C:\\x.exe"),
+        security_event(4688, 4, SubjectUserSid="S-1-5-18", SubjectUserName="WS01$",
+                       SubjectDomainName="CORP", NewProcessName="C:\\y.exe"),
+    ]
+    path = tmp_path / "dump.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    load(con, path)
+    assert con.execute("SELECT actor, actor_type FROM actions ORDER BY extra ->> 'record_id'"
+                       ).fetchall() == [
+        ("CORP\\admin", None), ("CORP\\backup$", None), ("CORP\\backup$", None),
+        ("CORP\\WS01$", "system")]

@@ -24,7 +24,7 @@ from auditlog.ingest.files import MAX_LINE_BYTES, InputFile, TextProfile
 from auditlog.ingest.kept import keep_events
 from auditlog.ingest.salvage import safe_text
 from auditlog.ingest.staging import Staged
-from auditlog.ingest.standard.auditd import LINES_TABLE, stage_events
+from auditlog.ingest.standard.auditd import INTERPRETED, LINES_TABLE, stage_events
 from auditlog.sqltext import sql_string
 
 _BATCH = "_auditd_batch"
@@ -38,9 +38,28 @@ class Auditd:
               profile: TextProfile | None,
               standard: Callable[[set[str]], bool]) -> list[Staged]:
         read_lines(con, source)
+        refuse_interpreted(con, source)
         staged = stage_events(con)
         keep_events(con, staged)  # each event's lines are kept (kept.py)
         return staged
+
+
+def refuse_interpreted(con: duckdb.DuckDBPyConnection, source: InputFile) -> None:
+    """Raise InputError when the file is `ausearch -i` output (its first record has an
+    interpreted stamp, `msg=audit(12/01/2026 10:00:01.123:456)`). It cannot be read
+    faithfully: the date is written in the locale's format (`12/01/26` in the C locale,
+    `01.12.2026` in German), at local time with no zone, and values are rewritten (names
+    for ids, decoded text whose spaces end no field: `proctitle=/bin/sh -c id`). One such
+    line in a raw log is quarantined instead (standard/auditd.py)."""
+    first = con.execute(
+        f"SELECT raw FROM {LINES_TABLE} WHERE bad IS NULL AND trim(raw) NOT IN ('', '----') "
+        "AND NOT starts_with(raw, 'time->') ORDER BY line LIMIT 1").fetchone()
+    if first is not None and INTERPRETED.match(first[0].lstrip("\ufeff")):
+        raise InputError(
+            "cannot read as auditd: this is interpreted ausearch output (ausearch -i), whose "
+            "times are local dates in the locale's format without a zone and whose values "
+            "are rewritten; run ausearch again with --raw (ausearch --raw ... > events.log) "
+            "or load audit.log itself", source=source.display)
 
 
 def _lines_sql(source: InputFile) -> str:

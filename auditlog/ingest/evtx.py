@@ -91,6 +91,13 @@ def write_records(source: InputFile, target: Path) -> int:
     """Every record of `source` as one line of `target`, or the reason it could not be
     read as a JSON string (see Evtx.stage); the count of lines.
     Raises InputError when the file is not a readable event log."""
+    size = source.path.stat().st_size
+    if size < HEADER_BLOCK:
+        # (The parser's own words for it: "failed to fill whole buffer".)
+        raise InputError(
+            f"cannot read as evtx: the file is {'empty' if size == 0 else f'{size:,} bytes long'}"
+            f", shorter than the {HEADER_BLOCK:,}-byte header every event log starts with "
+            "(a truncated copy?)", source=source.display)
     try:
         parser = PyEvtxParser(str(source.path), number_of_threads=PARSER_THREADS)
     except (OSError, RuntimeError, ValueError) as exc:

@@ -272,6 +272,9 @@ AUDITD_RECORD = re.compile(rb"(?:node=\S+ )?type=[A-Za-z0-9_]+ msg=audit\([^()]{
 AUDITD_SYSLOG_RECORD = re.compile(SYSLOG_PREFIX.encode() + AUDITD_RECORD.pattern)
 # Lines ausearch writes between events.
 AUDITD_SEPARATORS = (b"----", b"time->")
+# Any syslog line (another program's: kernel, cron, sshd ...), which may come before the
+# first audit record of a syslog file that holds them.
+SYSLOG_LINE = re.compile(SYSLOG_PREFIX.encode())
 # A CSV/TSV header told from text alone must look like column names, so that prose with
 # commas (a README, a license) is not taken for a table.
 COLUMN_NAME = re.compile(r"[^\x00-\x1f\"]{1,64}")
@@ -314,7 +317,7 @@ def text_format(head: bytes, *, whole: bool) -> tuple[Format | None, str]:
     if body.startswith(b"{"):
         return ("jsonl" if _one_object_per_line(body, lines) else "json"), ""
     records = [line for line in lines if not line.startswith(AUDITD_SEPARATORS)]
-    if records and (AUDITD_RECORD.match(records[0]) or AUDITD_SYSLOG_RECORD.match(records[0])):
+    if records and (_auditd(records[0]) or _syslog_of_audit_records(records)):
         return "auditd", ""
     unmarked = bomless_utf16(head)
     if unmarked is not None:
@@ -333,6 +336,17 @@ def text_format(head: bytes, *, whole: bool) -> tuple[Format | None, str]:
     if (export := foreign_text(text)) is not None:
         return None, export
     return None, "text, but not JSON, JSON Lines, CSV, TSV or auditd records"
+
+
+def _auditd(line: bytes) -> bool:
+    return bool(AUDITD_RECORD.match(line) or AUDITD_SYSLOG_RECORD.match(line))
+
+
+def _syslog_of_audit_records(lines: list[bytes]) -> bool:
+    """A syslog file in which audit records (forwarded by the audisp plug-in) follow
+    other programs' lines (a kernel or cron line first): read as auditd, the other
+    lines quarantined with their reason (standard/auditd.py)."""
+    return bool(SYSLOG_LINE.match(lines[0])) and any(_auditd(line) for line in lines[1:])
 
 
 def _one_object_per_line(body: bytes, lines: list[bytes]) -> bool:

@@ -8,8 +8,7 @@ wrong shape learns how to export it in a right one rather than being asked for a
   template, not in the export) beside the rendered `Message`.
 * Event Viewer's "Save as CSV": the rendered message only, local times without a zone.
 * Windows event XML (Event Viewer's "Save as XML", `wevtutil qe /f:xml`).
-* LAUREL's JSON Lines (an auditd plug-in that rewrites events): values converted and
-  records renamed, not the log auditd wrote.
+(LAUREL's JSON, which keeps what auditd wrote, is read: standard/laurel.py.)
 """
 
 from __future__ import annotations
@@ -22,13 +21,6 @@ _AS_EVTX = ("export the log as EVTX instead (wevtutil epl Security security.evtx
 # Columns (lower-cased, as kind detection sees them) that only these exports have.
 _GET_WINEVENT = {"id", "timecreated", "providername", "logname", "machinename", "properties"}
 _EVENT_VIEWER_CSV = {"level", "date and time", "source", "event id", "task category"}
-# LAUREL writes each event as {"ID": "S.MS:SERIAL", "<RECORD TYPE>": ...}; the types
-# most events have.
-_LAUREL_RECORDS = {"syscall", "execve", "proctitle", "cwd", "path", "sockaddr", "user_cmd",
-                   "user_acct", "user_auth", "user_start", "user_end", "user_login", "login",
-                   "cred_acq", "cred_disp", "cred_refr", "avc", "add_user", "add_group",
-                   "del_user", "del_group", "user_mgmt", "grp_mgmt", "config_change",
-                   "service_start", "service_stop", "user_role_change"}
 _WINDOWS_EVENT_XML = re.compile(
     r"\A\s*(<\?xml[^>]*>\s*)?<Events?[\s>].*schemas\.microsoft\.com/win/2004/08/events/event",
     re.DOTALL)
@@ -43,10 +35,6 @@ def foreign_columns(present: set[str]) -> str | None:
     if _EVENT_VIEWER_CSV <= present:
         return ("an Event Viewer CSV export: it holds only the rendered message, at local "
                 "times without a zone; " + _AS_EVTX)
-    # (Asked only of a file whose columns are no kind's: an `id` beside record types.)
-    if "id" in present and present & _LAUREL_RECORDS:
-        return ("a LAUREL JSON log (events rewritten by the auditd plug-in), which "
-                "auditlog does not read; load the audit.log auditd wrote (raw or enriched)")
     return None
 
 

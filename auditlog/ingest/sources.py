@@ -44,6 +44,7 @@ from auditlog.ingest.standard.cloudtrail_lake import CloudTrailLakeResults, Clou
 from auditlog.ingest.standard.gcp import CloudAudit
 from auditlog.ingest.standard.github import GitHubAudit
 from auditlog.ingest.standard.k8s import KubernetesAudit
+from auditlog.ingest.standard.laurel import Laurel
 from auditlog.ingest.standard.ocsf import Ocsf
 from auditlog.ingest.standard.okta import Okta
 from auditlog.ingest.standard.windows import WindowsSecurity
@@ -94,6 +95,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     GoogleWorkspace(),
     Ocsf(),
     WindowsSecurity(),
+    Laurel(),
 )
 
 _NATIVE = NativeFormats()

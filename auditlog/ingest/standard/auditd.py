@@ -14,7 +14,8 @@ record becomes part of exactly one event row, its lines listed in the row's loca
 ("lines 12, 13, 14") and its text (all its lines) kept as the row's raw text. The event
 id is `[node:]S.MS:SERIAL`, stable across reloads. A line that is not a record (no
 `msg=audit(...)` stamp, an `ausearch -i` interpreted stamp, invalid UTF-8) is its own
-row, quarantined with its line number and the reason. Blank lines and the `----` /
+row, quarantined with its line number and the reason; a file of `ausearch -i` output (its
+first record interpreted) is refused as a whole (ingest/auditd.py, refuse_interpreted). Blank lines and the `----` /
 `time->...` separators `ausearch` writes between events are not rows.
 
 **The event's record.** An event is mapped from its principal record: a user-space or
@@ -23,7 +24,8 @@ before the auxiliary records (EXECVE, PATH, CWD, PROCTITLE, ...). A field missin
 is taken from the next record that has it (an AVC's exe from its SYSCALL).
 
 **Values.** `k=v`, `k="quoted"`, and hex-encoded values of the fields the kernel encodes
-(acct, cmd, exe, comm, cwd, name, proctitle, data, EXECVE arguments) decoded; user-space
+(acct, cmd, exe, comm, cwd, name, proctitle, data, EXECVE arguments, a long one
+whole from the pieces auditd cut it in: `a1_len=N a1[0]=... a1[1]=...`) decoded; user-space
 records carry their own fields inside `msg='...'`, read before the process fields outside
 it. `?`, `(null)`, `(none)` and an auid/uid of 4294967295 or -1 mean unset. Enriched logs
 (`log_format = ENRICHED`) append the names (`AUID="alice" UID="root" ACCT=... GRP=...`),
@@ -62,6 +64,8 @@ auditd cannot record an approval, so privilege rows carry
 """
 
 from __future__ import annotations
+
+import re
 
 import duckdb
 
@@ -152,7 +156,13 @@ _OP = "(?:^|[ '\\x1d])op=(\"[^\"]*\"|.*?)(?: [A-Za-z_-]+=|'|\\x1d|$)"
 _SHAPE = "^(?:node=[^ ]+ )?type=[^ ]+ msg=audit\\([0-9]+\\.[0-9]+:[0-9]+\\)"
 # A syslog header and the record after it (kept as group 1).
 _SYSLOG_RECORD = "^" + SYSLOG_PREFIX + "((?:node=[^ ]+ )?type=[^ ]+ msg=audit\\(.*)$"
-_INTERPRETED = "^(?:node=[^ ]+ )?type=[^ ]+ msg=audit\\([0-9]+/[0-9]+/[0-9]+ "
+# Another program's syslog line (kernel, cron, sshd ...), and the program it names.
+_SYSLOG_LINE = "^" + SYSLOG_PREFIX
+_SYSLOG_PROGRAM = "^" + SYSLOG_PREFIX.replace("[^ :\\[]+", "([^ :\\[]+)", 1)
+# An `ausearch -i` record: its stamp a local date and time (`12/01/2026 10:00:01.123:456`,
+# `01.12.2026 ...` in other locales) where audit.log has seconds.
+_INTERPRETED = "^(?:node=[^ ]+ )?type=[^ ]+ msg=audit\\([0-9]+[/.-][0-9]+[/.-][0-9]+ "
+INTERPRETED = re.compile(_INTERPRETED)
 _PARSED = "_auditd_parsed"
 _EVENTS = "_auditd_events"
 _FIELDS = "_auditd_fields"
@@ -195,8 +205,12 @@ FROM (
                   WHEN regexp_matches(text, {_sql(_SHAPE)}) THEN NULL
                   WHEN regexp_matches(text, {_sql(_INTERPRETED)})
                     THEN 'an interpreted auditd record (ausearch -i): its time is local and '
-                         || 'its ids are names; load the raw log (ausearch without -i, or '
+                         || 'its ids are names; load the raw log (ausearch --raw, or '
                          || 'audit.log)'
+                  WHEN regexp_matches(text, {_sql(_SYSLOG_LINE)})
+                       AND NOT regexp_matches(text, {_sql(_SYSLOG_LINE + "(?:node=[^ ]+ )?type=")})
+                    THEN 'not an auditd record: a syslog line of another program ('
+                         || regexp_extract(text, {_sql(_SYSLOG_PROGRAM)}, 1) || ')'
                   ELSE 'not an auditd record: expected "type=TYPE msg=audit(SECONDS.MILLIS:'
                        || 'SERIAL): ..."' END AS _bad
       FROM (
@@ -231,7 +245,9 @@ SELECT min(line) AS _row,
        flatten(list(outer_tokens ORDER BY rank)) AS process_tokens,
        flatten(list(inner_tokens || outer_tokens ORDER BY rank)) AS message_tokens,
        arg_min(message, rank) AS message,
-       arg_min(body, line) FILTER (WHERE type = 'EXECVE') AS execve
+       -- A long argument is cut over several EXECVE records (`a1_len=N a1[0]=...`, then
+       -- records of ` a1[1]=...`): all of them, in order.
+       string_agg(body, ' ' ORDER BY line) FILTER (WHERE type = 'EXECVE') AS execve
 FROM {_PARSED}
 WHERE _bad IS NULL
 GROUP BY node, sec, frac, serial
@@ -248,14 +264,36 @@ def _fields_sql() -> str:
         if name == "op":
             token = (f"CASE WHEN strpos(message, 'op=') > 0 "
                      f"THEN regexp_extract(message, {_sql(_OP)}, 1) END")
+        elif name in ("auid", "ses"):
+            # Older kernels write LOGIN as `old auid=X new auid=Y old ses=S new ses=T`:
+            # the session's login user is the new one (newer: `old-auid=X auid=Y`).
+            token = (f"CASE WHEN strpos(message, ' new {key}=') > 0 THEN regexp_extract("
+                     f"message, {_sql(f' new {key}=([^ ]+)')}, 1) "
+                     f"ELSE {_lookup('process_tokens', 'process_keys', key)} END")
         elif where == "process":
             token = _lookup("process_tokens", "process_keys", key)
         else:
             token = _lookup("message_tokens", "message_keys", key)
         values.append(f"{_value(f'({token})', hexed)} AS {name}")
-    argv = ("CASE WHEN execve IS NOT NULL THEN array_to_string(list_transform("
-            "regexp_extract_all(execve, '(?:^| )a[0-9]+=(\"[^\"]*\"|[^ ]+)', 1), "
-            f"lambda t: {_value('t', True)}), ' ') END AS command")
+    # Each argument `aN=V`, or cut in pieces `aN[0]=V0 aN[1]=V1 ...` (each piece hex, or
+    # each quoted, as the whole argument is): the pieces joined before decoding. (Only
+    # an event with pieces takes the long way.)
+    simple = ("array_to_string(list_transform("
+              "regexp_extract_all(execve, '(?:^| )a[0-9]+=(\"[^\"]*\"|[^ ]+)', 1), "
+              f"lambda t: {_value('t', True)}), ' ')")
+    pieces = ("list_transform(regexp_extract_all(execve, "
+              "'(?:^| )(a[0-9]+(?:\\[[0-9]+\\])?=(?:\"[^\"]*\"|[^ ]+))', 1), "
+              "lambda t: {'n': CAST(regexp_extract(t, '^a([0-9]+)', 1) AS INTEGER), "
+              "'v': substr(t, strpos(t, '=') + 1)})")
+    one = f"list_filter({pieces}, lambda p: p.n = n)"
+    joined = (f"CASE WHEN starts_with({one}[1].v, '\"') THEN '\"' || array_to_string("
+              f"list_transform({one}, lambda p: trim(p.v, '\"')), '') || '\"' "
+              f"ELSE array_to_string(list_transform({one}, lambda p: p.v), '') END")
+    argv = (f"CASE WHEN execve IS NULL THEN NULL "
+            f"WHEN NOT regexp_matches(execve, '(?:^| )a[0-9]+\\[[0-9]+\\]=') THEN {simple} "
+            f"ELSE array_to_string(list_transform("
+            f"list_sort(list_distinct(list_transform({pieces}, lambda p: p.n))), "
+            f"lambda n: {_value(f'({joined})', True)}), ' ') END AS command")
     return f"""
 SELECT _row, _loc, _raw, node, sec, frac, serial, type, record_types, {", ".join(values)},
        {argv}
@@ -297,7 +335,8 @@ WITH e AS (
          coalesce(acct_name, acct) AS account,
          coalesce(grp_name, grp) AS group_name,
          lower(op) AS op_l,
-         lower(coalesce(res, success, '')) AS res_l,
+         -- (Older PAM records close the message with the result: `... res=failed)'`.)
+         rtrim(lower(coalesce(res, success, '')), ')') AS res_l,
          split_part(coalesce(new_context, selected_context), ':', 2) AS new_role
   FROM {_FIELDS}),
 r AS (
@@ -377,9 +416,10 @@ COLUMNS = {
 }
 
 
-def stage_events(con: duckdb.DuckDBPyConnection) -> list[Staged]:
+def stage_events(con: duckdb.DuckDBPyConnection, source_format: str = NAME) -> list[Staged]:
     """`LINES_TABLE` → one staging table per kind: every event one row, every line that
-    is not a record one quarantined row (see the module docstring)."""
+    is not a record one quarantined row (see the module docstring); `source_format`
+    names the log the lines came from (LAUREL's JSON: standard/laurel.py)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_PARSED} AS {PARSED_SQL}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_EVENTS} AS {EVENTS_SQL}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_FIELDS} AS {_fields_sql()}")
@@ -394,4 +434,4 @@ def stage_events(con: duckdb.DuckDBPyConnection) -> list[Staged]:
     )
     for table in (_PARSED, _FIELDS, LINES_TABLE):
         con.execute(f"DROP TABLE {table}")
-    return split_by_kind(con, _MAPPED, NAME, COLUMNS, default_kind="actions")
+    return split_by_kind(con, _MAPPED, source_format, COLUMNS, default_kind="actions")

@@ -10,9 +10,10 @@ the event's named data fields); one mapping then applies to all three.
 * Group membership of a **security-enabled** group is a privilege: 4728 (global), 4732
   (local), 4756 (universal) member added → **grant**; 4729 / 4733 / 4757 member removed
   → **revoke**. privilege = the group, `DOMAIN\\group` (TargetDomainName\\TargetUserName);
-  subject = the member: MemberName when it is already `DOMAIN\\user`, else MemberSid
-  (the event names a member only by SID and, for domain groups, its distinguished name,
-  which is not an account name; both are kept in `extra`). A local group's privilege
+  subject = the member: MemberName when it is already `DOMAIN\\user`, else the
+  account the same log names MemberSid as (name_members), else MemberSid (the event
+  names a member only by SID and, for domain groups, its distinguished name, which is
+  not an account name; both are kept in `extra`). A local group's privilege
   applies to the computer that logged it (`system` = the computer); a domain group's to
   the whole domain, so `system` is left empty ("any system", as for IAM); a global
   group of the computer's own account database (TargetDomainName = its NetBIOS name, the
@@ -42,8 +43,9 @@ account by, while a SID would make every finding unreadable; the SID stays besid
 the case it matters (an account renamed, or a member the event names only by SID).
 Sysmon logs every event as its own service (the System's UserID is SYSTEM): the account
 behind a process is the event's `User` (`DOMAIN\\user`), its object the `Image`.
-actor_type = system for the well-known service SIDs (S-1-5-18/19/20, or their names) and
-machine accounts (`NAME$`).
+actor_type = system for Windows' own accounts (SERVICE_SIDS and the families of
+SERVICE_SID_PREFIXES, or their names) and machine accounts (`NAME$`), told by the SID of
+the account that acts (a logon's target, not the SYSTEM that asked for the logon).
 
 **Identity and time.** event_id = `<Computer>/<channel>/<EventRecordID>` (the channel
 lower-cased: record numbers count per event log, so Security and Sysmon exported from
@@ -173,23 +175,34 @@ SECURITY_PROVIDER = "Microsoft-Windows-Security-Auditing"
 # The Security log's own events (1100 shutdown, 1102 cleared, 1104 full, ...) come from
 # the event log service, ids that Security-Auditing does not use.
 SECURITY_PROVIDERS = (SECURITY_PROVIDER, "Microsoft-Windows-Eventlog")
-SERVICE_SIDS = ("S-1-5-18", "S-1-5-19", "S-1-5-20")
-# The same service accounts by name, as Sysmon's `User` names them.
-SERVICE_ACCOUNTS = ("NT AUTHORITY\\SYSTEM", "NT AUTHORITY\\LOCAL SERVICE",
-                    "NT AUTHORITY\\NETWORK SERVICE")
+# Windows' own accounts (well-known SIDs, Microsoft's "Well-known SIDs" list): ANONYMOUS
+# LOGON, IUSR, SYSTEM, LOCAL SERVICE, NETWORK SERVICE.
+SERVICE_SIDS = ("S-1-5-7", "S-1-5-17", "S-1-5-18", "S-1-5-19", "S-1-5-20")
+# The same accounts by their English names, as Sysmon's `User` and most logs name them.
+SERVICE_ACCOUNTS = ("NT AUTHORITY\\ANONYMOUS LOGON", "NT AUTHORITY\\IUSR",
+                    "NT AUTHORITY\\SYSTEM", "NT AUTHORITY\\LOCAL SERVICE",
+                    "NT AUTHORITY\\NETWORK SERVICE", "ANONYMOUS LOGON")
+# Families of accounts Windows makes per session or per service: S-1-5-80-... (NT
+# SERVICE\\<service>), S-1-5-82-... (IIS APPPOOL\\<pool>), S-1-5-90-0-N (Window
+# Manager\\DWM-N), S-1-5-96-0-N (Font Driver Host\\UMFD-N), and the domains they are
+# written in.
+SERVICE_SID_PREFIXES = ("S-1-5-80-", "S-1-5-82-", "S-1-5-90-", "S-1-5-96-")
+SERVICE_DOMAINS = ("NT SERVICE", "IIS APPPOOL", "WINDOW MANAGER", "FONT DRIVER HOST")
 SYSMON_PROVIDER = "Microsoft-Windows-Sysmon"
 
 # `log_channel`: the event log (Security, System, ...); the contract's `channel` (how an
 # action came in: console, api, ...) is not told by a Windows event.
 EXTRA_COMMON = ["event_code", "record_id", "computer", "log_channel", "provider", "container",
-                "actor_sid", "actor_raw", "logon_id", "privilege_list", "event_data"]
+                "actor_sid", "actor_raw", "actor_named_by", "logon_id", "privilege_list",
+                "event_data"]
 COLUMNS = {
     "privileges": ["event_id", "ts", "actor", "subject", "privilege", "operation", "system",
-                   "subject_sid", "member_name", "group_sid", "source_carries_approval",
+                   "subject_sid", "member_name", "subject_named_by", "subject_unnamed",
+                   "group_sid", "source_carries_approval",
                    *EXTRA_COMMON],
     "actions": ["event_id", "ts", "actor", "actor_type", "action", "system", "target_account",
                 "object", "result", "source_ip", "session_id", "target_sid",
-                *EXTRA_COMMON],
+                "subject_named_by", "subject_unnamed", *EXTRA_COMMON],
 }
 
 
@@ -207,7 +220,67 @@ class WindowsSecurity:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _win_names AS {_names_values()}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _win_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _win_names")
+        name_members(con)
+        con.execute(USER_ACCOUNTS_WITH_DOLLAR_SQL)
         return split_by_kind(con, "_win_mapped", NAME, COLUMNS, default_kind="actions")
+
+
+# A name ending in `$` is a computer account by convention only: an account the same log
+# shows created as a user (4720, not 4741) is a user whatever its name (a `name$` user
+# is how an intruder hides one among the computer accounts): not typed system.
+USER_ACCOUNTS_WITH_DOLLAR_SQL = """
+UPDATE _win_mapped SET actor_type = NULL
+WHERE actor_type = 'system' AND actor LIKE '%$'
+  AND (actor_sid IN (SELECT target_sid FROM _win_mapped
+                     WHERE event_code = 4720 AND _bad IS NULL AND target_sid IS NOT NULL)
+       OR upper(actor) IN (SELECT upper(target_account) FROM _win_mapped
+                           WHERE event_code = 4720 AND _bad IS NULL
+                             AND target_account IS NOT NULL))
+"""
+
+
+def name_members(con: duckdb.DuckDBPyConnection) -> None:
+    """Group members named only by SID (MemberName empty, `-` or a distinguished name)
+    take the `DOMAIN\\user` the same log gives that SID elsewhere (a 4720's or 4624's
+    target, any event's subject), when it gives one account: `extra.subject_named_by`
+    says which event. A SID the log names as two accounts (a rename), or never names,
+    stays the subject, and `extra.subject_unnamed` says why (see the module docstring).
+    An actor known only by its SID (the record's UserID: events of other providers)
+    takes that name likewise (`extra.actor_named_by`; the SID stays in
+    `extra.actor_sid`)."""
+    if not con.execute(f"SELECT 1 FROM _win_mapped WHERE {_BY_SID} OR {_ACTOR_BY_SID} "
+                       "LIMIT 1").fetchall():
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _win_sids AS {SID_NAMES_SQL}")
+    con.execute(
+        f"""
+        UPDATE _win_mapped m SET actor = s.name, actor_named_by = s.named_by,
+                                 actor_sid = coalesce(m.actor_sid, m.actor)
+        FROM _win_sids s
+        WHERE m.actor = s.sid AND s.name IS NOT NULL
+          AND {_ACTOR_BY_SID.replace("actor", "m.actor")}
+        """
+    )
+    con.execute(
+        f"""
+        UPDATE _win_mapped m SET
+          subject = CASE WHEN m._kind = 'privileges' AND s.name IS NOT NULL THEN s.name
+                         ELSE m.subject END,
+          target_account = CASE WHEN s.name IS NOT NULL THEN s.name ELSE m.target_account END,
+          subject_named_by = CASE WHEN s.name IS NOT NULL THEN s.named_by END,
+          subject_unnamed = CASE
+            WHEN s.name IS NOT NULL THEN NULL
+            WHEN s.names IS NOT NULL
+              THEN 'this log names SID ' || m.subject_sid || ' as more than one account ('
+                   || array_to_string(s.names, ', ') || '): kept as the SID'
+            ELSE 'the event names the member only by SID, and this log gives no account '
+                 || 'name for it: kept as the SID' END
+        FROM (SELECT DISTINCT subject_sid FROM _win_mapped WHERE {_BY_SID}) AS b
+        LEFT JOIN _win_sids s ON s.sid = b.subject_sid
+        WHERE m.subject_sid = b.subject_sid AND {_BY_SID.replace("subject", "m.subject")}
+        """
+    )
+    con.execute("DROP TABLE _win_sids")
 
 
 def _names_values() -> str:
@@ -249,6 +322,76 @@ def _field(name: str) -> str:
 def _sid(expr: str) -> str:
     # The null SID stands for "no account".
     return f"nullif(nullif(nullif(trim({expr}), ''), '-'), 'S-1-0-0')"
+
+
+def _system_account(account: str, sid: str) -> str:
+    """SQL: whether an account (`DOMAIN\\user` or a SID) with its SID (or NULL) is one
+    of Windows' own (SERVICE_SIDS, SERVICE_ACCOUNTS, SERVICE_DOMAINS, a machine account
+    `NAME$`), whatever the language its names are written in."""
+    domain = f"upper(split_part({account}, '\\', 1))"
+    return (f"(list_contains({sql_list(SERVICE_SIDS)}, {sid}) "
+            f"OR list_contains({sql_list(SERVICE_SIDS + SERVICE_ACCOUNTS)}, upper({account})) "
+            f"OR list_contains({sql_list(list(SERVICE_SID_PREFIXES))}, "
+            f"regexp_extract(coalesce({sid}, {account}), '^(S-1-5-[0-9]+-)', 1)) "
+            f"OR (strpos({account}, '\\') > 0 AND list_contains({sql_list(SERVICE_DOMAINS)}, "
+            f"{domain})) "
+            f"OR {account} LIKE '%$')")
+
+
+# Who acts, in order, each with the SID the event gives for that same account (see the
+# module docstring): the target of a logon, else the subject, else (but for account and
+# group events, whose target is acted upon) the target, else Sysmon's process user or the
+# record's UserID, else the computer.
+_ACTOR_CANDIDATES = (
+    (f"CASE WHEN code IN {_in(LOGON_EVENTS)} THEN target_user END", "target_sid"),
+    ("subject_user", "actor_sid"),
+    ("actor_sid", "actor_sid"),
+    (f"CASE WHEN code NOT IN {_in(ACCOUNT_EVENTS + GRANTS + REVOKES)} THEN target_user END",
+     "target_sid"),
+    ("sysmon_user", "NULL"),
+    (_sid(f"coalesce({text('x_user')}, {text('w_user')})"),
+     _sid(f"coalesce({text('x_user')}, {text('w_user')})")),
+    ("computer", "NULL"),
+)
+
+
+def _first(candidates: tuple[tuple[str, str], ...], part: int) -> str:
+    """SQL: the name (part 0) or SID (part 1) of the first candidate that names one."""
+    whens = " ".join(f"WHEN ({name}) IS NOT NULL THEN {pair[part]}"
+                     for pair in candidates for name in [pair[0]])
+    return f"CASE {whens} END"
+
+
+WELL_KNOWN_NAMES = dict(zip(SERVICE_SIDS, SERVICE_ACCOUNTS[:5], strict=True))
+# A group event whose member is its SID (no DOMAIN\\user MemberName).
+_BY_SID = (f"event_code IN {_in(GRANTS + REVOKES)} AND subject_sid IS NOT NULL "
+           "AND subject = subject_sid")
+# An actor that is a SID (no account name in the event).
+_ACTOR_BY_SID = "regexp_full_match(actor, 'S-1-5-[0-9-]+')"
+# The accounts each SID is named as in the log: Windows' own by their fixed names, the
+# others by the events that give a SID beside its account (`sid_names`); spellings of one
+# account that differ only in its domain's (NetBIOS `CORP`, DNS `CORP.EXAMPLE.COM`) are
+# one account, written with the NetBIOS name, as subjects write it.
+SID_NAMES_SQL = f"""
+WITH pairs AS (
+  SELECT p.sid, p.name, event_id
+  FROM (SELECT unnest(sid_names) AS p, event_id FROM _win_mapped WHERE _bad IS NULL)
+  WHERE p.sid LIKE 'S-1-5-21-%'
+  UNION ALL
+  SELECT * FROM (VALUES {", ".join(f"('{sid}', '{name}', NULL)"
+                                   for sid, name in WELL_KNOWN_NAMES.items())})
+),
+accounts AS (
+  SELECT sid, list(DISTINCT name ORDER BY name) AS names,
+         list(DISTINCT lower(split_part(name, '\\', -1))) AS users,
+         min(name) FILTER (WHERE strpos(split_part(name, '\\', 1), '.') = 0
+                             OR strpos(name, '\\') = 0) AS netbios,
+         min(name) AS any_name, coalesce(min(event_id), 'a well-known SID') AS named_by
+  FROM pairs GROUP BY sid)
+SELECT sid, names, named_by,
+       CASE WHEN len(users) = 1 THEN coalesce(netbios, any_name) END AS name
+FROM accounts
+"""
 
 
 # Each container's fields read into one shape (see the module docstring): common table
@@ -340,12 +483,8 @@ meaning AS (
               THEN 'privileges' ELSE 'actions' END AS _kind,
          CASE WHEN member_name LIKE '%\\%' AND member_name NOT LIKE '%=%' THEN member_name
               ELSE coalesce(member_sid, member_name) END AS member,
-         coalesce(CASE WHEN code IN {_in(LOGON_EVENTS)} THEN target_user END,
-                  subject_user, actor_sid,
-                  CASE WHEN code NOT IN {_in(ACCOUNT_EVENTS + GRANTS + REVOKES)}
-                       THEN target_user END,
-                  sysmon_user, {_sid(f"coalesce({text('x_user')}, {text('w_user')})")},
-                  computer) AS actor_id
+         {_first(_ACTOR_CANDIDATES, 0)} AS actor_id,
+         {_first(_ACTOR_CANDIDATES, 1)} AS actor_id_sid
   FROM events e)
 SELECT
   _row, _loc, _raw, reason AS _bad, _kind,
@@ -355,8 +494,7 @@ SELECT
        THEN concat_ws('/', computer, lower(log_channel), record) END AS event_id,
   ts,
   actor_id AS actor,
-  CASE WHEN actor_sid IN {tuple(SERVICE_SIDS)} OR list_contains({sql_list(SERVICE_SIDS + SERVICE_ACCOUNTS)}, upper(actor_id))
-            OR actor_id LIKE '%$' OR actor_id = computer
+  CASE WHEN {_system_account("actor_id", "actor_id_sid")} OR actor_id = computer
        THEN 'system' END AS actor_type,
   member AS subject,
   {_account(_field("TargetDomainName"), _field("TargetUserName"))} AS privilege,
@@ -371,6 +509,13 @@ SELECT
        THEN computer END AS system,
   member_sid AS subject_sid,
   member_name,
+  CAST(NULL AS VARCHAR) AS subject_named_by,
+  CAST(NULL AS VARCHAR) AS actor_named_by,
+  CAST(NULL AS VARCHAR) AS subject_unnamed,
+  -- SIDs beside the account they name, for name_members.
+  list_filter([{{'sid': actor_sid, 'name': subject_user}},
+               {{'sid': target_sid, 'name': CASE WHEN code <> 4781 THEN target_user END}}],
+              lambda p: p.sid IS NOT NULL AND p.name IS NOT NULL) AS sid_names,
   target_sid AS group_sid,
   false AS source_carries_approval,
   CASE WHEN security THEN coalesce(n.name, 'event-' || code)
@@ -387,7 +532,8 @@ SELECT
   logon_id AS session_id,
   target_sid,
   code AS event_code, record AS record_id, computer, log_channel, provider,
-  container, actor_sid, logon_id, privilege_list, d AS event_data,
+  -- The SID of the account that acts (a logon's target, not the subject that asked).
+  container, actor_id_sid AS actor_sid, logon_id, privilege_list, d AS event_data,
   -- The subject as the event wrote it, when the normal form (domain upper-cased, a
   -- Kerberos realm said once) is not that.
   CASE WHEN actor_id = subject_user
