@@ -151,3 +151,16 @@ def test_a_charges_export_missing_columns_is_not_taken_for_the_accounts_director
     assert "which needs ts and product too" in worded and "--kind" in worded
     (result,) = ingest_paths(con, [write_rows(tmp_path / "a.csv", [EXAMPLES["accounts"]])])
     assert result.kind == "accounts"  # a directory is still one
+
+
+def test_a_csv_whose_only_record_has_too_many_fields_is_no_empty_file(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # The reader sets such a record aside until the rows are checked: the file still
+    # holds a row, so its columns must name a kind (it would be listed as empty, its row
+    # neither loaded nor quarantined).
+    path = tmp_path / "x.csv"
+    path.write_text("foo,bar\n1,2,3\n", encoding="utf-8")
+    with pytest.raises(InputError, match="cannot tell which kind"):
+        ingest_paths(con, [path])
+    (result,) = ingest_paths(con, [path], kind="charges")
+    assert (result.rows_read, result.quarantined) == (1, 1)

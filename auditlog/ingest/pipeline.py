@@ -26,6 +26,7 @@ Rows handed over as data (a rule case's) take the same way from `type` on
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import shlex
@@ -395,16 +396,24 @@ def _kind_of(
     except InputError:
         # Columns of no kind and no row (a header-only CSV, a Parquet schema of zero
         # rows): a file with no row at all, whatever its columns, is empty.
-        if _has_no_row(con, staged):
+        if _has_no_row(con, source, staged):
             return None
         raise
 
 
-def _has_no_row(con: duckdb.DuckDBPyConnection, staged: Staged) -> bool:
-    """No row in the staged table (or view), asking for one row only."""
+def _has_no_row(con: duckdb.DuckDBPyConnection, source: InputFile, staged: Staged) -> bool:
+    """No row in the staged table (or view), asking for one row only. A lazy CSV/TSV
+    view leaves out the records its reader rejects (too many fields) until the rows are
+    checked, so of a CSV/TSV file nothing but its header line may be there: a file of one
+    such record is no empty file (it is quarantined once its kind is named)."""
     ((rows,),) = con.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM {staged.table} LIMIT 1)").fetchall()
-    return rows == 0
+    if rows or source.format not in ("csv", "tsv"):
+        return rows == 0
+    opener = gzip.open if source.gzipped else open
+    with opener(source.path, "rt", encoding="utf-8-sig", errors="replace") as text:
+        lines = (line for line in text if line.strip())
+        return next(lines, None) is None or next(lines, None) is None
 
 
 def _zone_for(
