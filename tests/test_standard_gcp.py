@@ -368,3 +368,52 @@ def test_matches_only_cloud_logging_entries() -> None:
                   {"class_uid", "metadata"}, {"uuid", "published", "eventType", "actor"},
                   {"ts", "actor", "action", "system"}):
         assert not adapter.matches(other)
+
+
+# --- Callers that are no address, principals that are no email ---------------------------
+
+
+@pytest.mark.parametrize("word", ["private", "gce-internal-ip"])
+def test_caller_ip_words_are_no_source_ip(tmp_path: Path, con: duckdb.DuckDBPyConnection,
+                                          word: str) -> None:
+    quiet = entry("w1", "storage.objects.get", service="storage.googleapis.com")
+    quiet["protoPayload"]["requestMetadata"]["callerIp"] = word
+    v6 = entry("w2", "storage.objects.list", service="storage.googleapis.com")
+    v6["protoPayload"]["requestMetadata"]["callerIp"] = "2001:db8::7"
+    load(con, tmp_path / "ip.jsonl", [quiet, entry("w3", "SetIamPolicy"), v6])
+    assert con.execute(
+        "SELECT event_id, source_ip, extra ->> '$.caller_ip' FROM actions ORDER BY 1"
+    ).fetchall() == [("w1", None, word), ("w2", "2001:db8::7", None), ("w3", "10.1.2.3", None)]
+
+
+def test_system_events_and_delegated_callers_have_an_actor(
+        tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+    # A System Event (GCE host maintenance) names no principal: Google's system acted.
+    system = entry("y1", "compute.instances.migrateOnHostMaintenance",
+                   service="compute.googleapis.com", principal=None,
+                   resource_name="projects/p1/zones/us-east1-b/instances/vm-1")
+    system["logName"] = "projects/p1/logs/cloudaudit.googleapis.com%2Fsystem_event"
+    del system["protoPayload"]["requestMetadata"]
+    # A caller's email redacted, its delegation chain given.
+    delegated = entry("y2", "storage.buckets.get", service="storage.googleapis.com",
+                      principal=None)
+    delegated["protoPayload"]["authenticationInfo"] = {"serviceAccountDelegationInfo": [
+        {"firstPartyPrincipal": {"principalEmail": "deployer@p1.iam.gserviceaccount.com"}},
+        {"principalSubject": "serviceAccount:second@p1.iam.gserviceaccount.com"}]}
+    federated = entry("y3", "storage.buckets.get", service="storage.googleapis.com",
+                      principal=None)
+    federated["protoPayload"]["authenticationInfo"] = {"serviceAccountDelegationInfo": [
+        {"principalSubject": "principal://iam.googleapis.com/locations/global/pool/sub"}]}
+    # An Admin Activity entry naming no one stays quarantined: nothing says who acted.
+    nobody = entry("y4", "SetIamPolicy", principal=None)
+    result = load(con, tmp_path / "who.jsonl", [system, delegated, federated, nobody])
+    assert (result.loaded, result.quarantined) == (3, 1)
+    assert con.execute(
+        "SELECT event_id, actor, actor_type, source_ip, extra ->> '$.actor_raw' "
+        "FROM actions ORDER BY 1").fetchall() == [
+        ("y1", "system@google.com", "system", None, None),
+        ("y2", "deployer@p1.iam.gserviceaccount.com", "service", "10.1.2.3", None),
+        ("y3", "principal://iam.googleapis.com/locations/global/pool/sub", None, "10.1.2.3",
+         None)]
+    assert con.execute("SELECT reason FROM quarantine").fetchall() == [
+        ("Cloud Audit Log entry without authenticationInfo principal",)]
