@@ -44,6 +44,7 @@ from auditlog.ingest.standard.cloudtrail_lake import CloudTrailLakeResults, Clou
 from auditlog.ingest.standard.gcp import CloudAudit
 from auditlog.ingest.standard.github import GitHubAudit
 from auditlog.ingest.standard.k8s import KubernetesAudit
+from auditlog.ingest.standard.o365 import Office365
 from auditlog.ingest.standard.ocsf import Ocsf
 from auditlog.ingest.standard.okta import Okta
 from auditlog.ingest.standard.windows import WindowsSecurity
@@ -92,6 +93,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     GitHubAudit(),
     Okta(),
     GoogleWorkspace(),
+    Office365(),
     Ocsf(),
     WindowsSecurity(),
 )
