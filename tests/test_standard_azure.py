@@ -483,3 +483,83 @@ def test_log_analytics_exports_read_like_the_diagnostic_form(
         ("la-2", at("2026-03-05T12:01:00+00:00"), "ops@contoso.com", "zed@contoso.com",
          "Global Administrator", "grant"),
     ]
+
+
+# --- Entra ID application permissions: app roles, delegated grants, consent ----------------
+
+GRAPH_SP = "9d1e3f0a-0000-4000-8000-00000000g001"
+CLIENT_SP = "5a6b7c8d-1111-4222-8333-444455556666"
+
+
+def sp(sp_id: str, name: str, *mods: tuple[str, str | None, str | None]) -> dict[str, Any]:
+    """A ServicePrincipal target; each modified property as (name, old, new), values
+    written as Entra writes them (JSON text: "\\"Mail.Read\\"")."""
+    return {"id": sp_id, "displayName": name, "type": "ServicePrincipal",
+            "modifiedProperties": [
+                {"displayName": n, "oldValue": None if o is None else json.dumps(o),
+                 "newValue": None if v is None else json.dumps(v)} for n, o, v in mods]}
+
+
+def app_role(value: str, *, remove: bool = False) -> list[tuple[str, str | None, str | None]]:
+    props = [("AppRole.Id", "9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8"), ("AppRole.Value", value),
+             ("AppRole.DisplayName", value.replace(".", " ")),
+             ("ServicePrincipal.ObjectID", CLIENT_SP),
+             ("ServicePrincipal.DisplayName", "reporting-app")]
+    return [(n, v, None) if remove else (n, None, v) for n, v in props]
+
+
+def test_entra_app_permissions_are_privileges(tmp_path: Path,
+                                              con: duckdb.DuckDBPyConnection) -> None:
+    consent = ("[] => [[Id: grant-1, ClientId: " + CLIENT_SP + ", PrincipalId: , ResourceId: "
+               + GRAPH_SP + ", ConsentType: AllPrincipals, Scope:  User.Read Mail.ReadWrite, "
+               "CreatedDateTime: , LastModifiedDateTime ]]; ")
+    result = load(con, tmp_path / "apps.jsonl", [
+        entra("Add app role assignment to service principal",
+              [sp(GRAPH_SP, "Microsoft Graph", *app_role("RoleManagement.ReadWrite.Directory"))],
+              rid="a1"),
+        entra("Remove app role assignment from service principal",
+              [sp(GRAPH_SP, "Microsoft Graph", *app_role("Mail.Read", remove=True))],
+              rid="a2", graph=True),
+        entra("Add app role assignment grant to user",
+              [sp("app-sp-1", "Payroll", ("AppRole.Id", None, "00000000-0000-0000-0000-000000000000"),
+                  ("AppRole.Value", None, ""), ("User.ObjectID", None, "id-eve"),
+                  ("User.UPN", None, "Eve@Contoso.com")),
+               user("Eve@Contoso.com")], rid="a3"),
+        entra("Add delegated permission grant",
+              [sp(GRAPH_SP, "Microsoft Graph",
+                  ("DelegatedPermissionGrant.Scope", None, " openid Files.Read.All"),
+                  ("DelegatedPermissionGrant.ConsentType", None, "AllPrincipals"),
+                  ("ServicePrincipal.ObjectID", None, CLIENT_SP))], rid="a4"),
+        entra("Consent to application",
+              [sp(CLIENT_SP, "reporting-app", ("ConsentContext.IsAdminConsent", None, "True"),
+                  ("ConsentAction.Permissions", None, consent))], rid="a5"),
+        entra("Add app role assignment to service principal",
+              [sp(GRAPH_SP, "Microsoft Graph", *app_role("Mail.Send"))], rid="a6",
+              result="failure"),
+        entra("Consent to application", [sp(CLIENT_SP, "reporting-app")], rid="a7"),
+    ])
+    assert (result.rows_read, result.loaded, result.quarantined) == (9, 9, 0)
+    assert con.execute(
+        "SELECT event_id, actor, subject, privilege, operation, system, "
+        "extra ->> '$.permission_type', extra ->> '$.consent_type', "
+        "extra ->> '$.source_carries_approval' FROM privileges ORDER BY event_id").fetchall() == [
+        ("a1", "admin@contoso.com", CLIENT_SP, "RoleManagement.ReadWrite.Directory", "grant",
+         "Microsoft Graph", "application", None, "false"),
+        ("a2", "admin@contoso.com", CLIENT_SP, "Mail.Read", "revoke", "Microsoft Graph",
+         "application", None, "false"),
+        ("a3", "admin@contoso.com", "eve@contoso.com", "default access", "grant", "Payroll",
+         "application", None, "false"),
+        ("a4", "admin@contoso.com", CLIENT_SP, "openid", "grant", "Microsoft Graph",
+         "delegated", "AllPrincipals", "false"),
+        ("a4/2", "admin@contoso.com", CLIENT_SP, "Files.Read.All", "grant", "Microsoft Graph",
+         "delegated", "AllPrincipals", "false"),
+        ("a5", "admin@contoso.com", CLIENT_SP, "User.Read", "grant", GRAPH_SP, "delegated",
+         "AllPrincipals", "false"),
+        ("a5/2", "admin@contoso.com", CLIENT_SP, "Mail.ReadWrite", "grant", GRAPH_SP,
+         "delegated", "AllPrincipals", "false"),
+    ]
+    # A failed assignment granted nothing; a consent naming no permission is only an action.
+    assert con.execute("SELECT event_id, action, result, system FROM actions "
+                       "ORDER BY event_id").fetchall() == [
+        ("a6", "Add app role assignment to service principal", "failure", "entra"),
+        ("a7", "Consent to application", "success", "entra")]
