@@ -313,7 +313,7 @@ SELECT
   CASE WHEN i = 1 THEN {text('insert_id')} ELSE {text('insert_id')} || '/' || i END AS event_id,
   -- Cloud Logging writes UTC; an export that dropped the zone still means UTC.
   CASE WHEN regexp_full_match(time_text,
-                              '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9:]+(\\.[0-9]+)?')
+                              '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}})?(\\.[0-9]+)?')
        THEN time_text || 'Z' ELSE time_text END AS ts,
   actor_text AS actor,
   -- A principalSubject (`principal://...`, `user:...`) in member normal form: as written.

@@ -160,7 +160,7 @@ SELECT
        THEN 'privileges' ELSE 'actions' END AS _kind,
   {text('id')} AS event_id,
   -- The Management Activity API writes UTC without a zone.
-  CASE WHEN regexp_full_match(time_text, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9:]+(\\.[0-9]+)?')
+  CASE WHEN regexp_full_match(time_text, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}})?(\\.[0-9]+)?')
        THEN time_text || 'Z' ELSE time_text END AS ts,
   actor_name AS actor,
   CASE WHEN actor_name ILIKE 'NT AUTHORITY\\%' THEN 'system'

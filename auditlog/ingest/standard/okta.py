@@ -204,7 +204,7 @@ WITH records AS (
          {text('event_type')} AS etype,
          -- Okta publishes UTC; a copy that dropped the zone still means UTC.
          CASE WHEN regexp_full_match({text('published')},
-                                     '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9:]+(\\.[0-9]+)?')
+                                     '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}})?(\\.[0-9]+)?')
               THEN {text('published')} || 'Z' ELSE {text('published')} END AS ts,
          CASE WHEN json_type(f.targets) = 'ARRAY' THEN TRY_CAST(f.targets AS JSON[])
               ELSE []::JSON[] END AS tlist,
