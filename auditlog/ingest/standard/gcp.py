@@ -53,7 +53,8 @@ is the same account id as the actor of its actions; the raw member is kept in
 `extra.member`, its type in `extra.member_type`. `allUsers`, `allAuthenticatedUsers`
 and `principal://` / `principalSet://` identities stay as they are.
 
-**Ids and times.** event_id = `insertId`; a record of N members stages N rows sharing
+**Ids and times.** event_id = `insertId` (`insertid`, `logname`, `receivetimestamp` as
+data lakes such as Panther's lower-case them are read too); a record of N members stages N rows sharing
 its `_row`, located `line 5 delta 2` (GKE: `subject 2`) and identified `insertId`
 (first) and `insertId/k` (k-th, k >= 2). ts = `timestamp`, else `receiveTimestamp`;
 Cloud Logging writes UTC, and a time rendered without its zone (some exports drop the
@@ -65,7 +66,8 @@ carry `extra.source_carries_approval = false`, so the access-approval control do
 report every grant of this source as unapproved.
 
 Quarantined: a record without `methodName`, without a time, or without any principal
-(outside System Event logs);
+(outside System Event logs); a call (not a policy delta) naming no service (`serviceName`,
+else its first `authorizationInfo` entry's `resourceAttributes.service`);
 a policy delta without member or role.
 """
 
@@ -97,6 +99,10 @@ FIELDS = {
     "log_name": key("logName"),
     "timestamp": key("timestamp"),
     "receive_timestamp": key("receiveTimestamp"),
+    # Data lakes (Panther's) hand entries back with these keys lower-cased.
+    "insert_id_lc": key("insertid"),
+    "log_name_lc": key("logname"),
+    "receive_timestamp_lc": key("receivetimestamp"),
     "severity": key("severity"),
     "resource": key("resource"),
     "operation_info": key("operation"),
@@ -154,7 +160,12 @@ class CloudAudit:
         return "protoPayload" in keys
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _gcp_fields AS {extract(FIELDS)}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _gcp_fields AS SELECT * EXCLUDE "
+                    "(insert_id_lc, log_name_lc, receive_timestamp_lc) REPLACE ("
+                    "coalesce(insert_id, insert_id_lc) AS insert_id, "
+                    "coalesce(log_name, log_name_lc) AS log_name, "
+                    "coalesce(receive_timestamp, receive_timestamp_lc) AS receive_timestamp) "
+                    f"FROM ({extract(FIELDS)})")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _gcp_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _gcp_fields")
         return split_by_kind(con, "_gcp_mapped", NAME, COLUMNS, default_kind="actions")
@@ -204,7 +215,11 @@ EVENTS_SQL = f"""
 WITH records AS (
   SELECT f.*,
          {text('method')} AS method_text,
-         {text('service')} AS service_text,
+         -- The service a call went to; an entry that does not name it still says which
+         -- service checked the caller's permission.
+         coalesce({text('service')},
+                  nullif(trim(f.authorization_info -> '$[0]' ->> '$.resourceAttributes.service'),
+                         '')) AS service_text,
          coalesce({text('timestamp')}, {text('receive_timestamp')}) AS time_text,
          coalesce({text('principal_email')},
                   {member_name(text('principal_subject'))},
@@ -300,6 +315,9 @@ final AS (
                   || ' (expected ADD or REMOVE)'
            WHEN meaning = 'binding' AND (binding_subject IS NULL OR granted IS NULL)
              THEN 'GKE role binding subject without name'
+           WHEN meaning = 'action' AND NOT gke AND service_text IS NULL
+             THEN 'Cloud Audit Log entry without protoPayload.serviceName (no service to '
+                  || 'name as its system)'
          END AS row_reason
   FROM items y)
 SELECT
