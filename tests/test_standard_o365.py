@@ -152,3 +152,22 @@ def test_a_record_missing_a_common_field_is_quarantined(tmp_path: Path, drop: st
     (entry,) = ingest(db, write(tmp_path / "q.jsonl", [good, bad]))
     assert (entry["loaded"], entry["quarantined"]) == (1, 1)
     assert query(db, "SELECT location, reason FROM quarantine") == [("line 2", reason)]
+
+
+def test_keys_a_data_lake_lower_cased_are_read_the_same(tmp_path: Path) -> None:
+    # Panther's test events (tests/data/o365/README.md): every key lower-cased, one Id
+    # reused by all ten (the first loads, the others are conflicts).
+    db = tmp_path / "d.duckdb"
+    (entry,) = ingest(db, O365 / "panther_microsoft_exchange_external_forwarding.jsonl")
+    assert (entry["kind"], entry["rows_read"], entry["loaded"], entry["quarantined"]) == (
+        "actions", 10, 1, 9)
+    assert query(db, """
+        SELECT event_id, strftime(ts, '%Y-%m-%dT%H:%M:%SZ'), actor, actor_type, action,
+               system, object, result, source_ip,
+               json_extract_string(extra, '$.parameters[1].Value')
+        FROM actions""") == [
+        ("111-22-33", "2022-12-12T22:19:00Z", "homer.simpson@simpsons.onmicrosoft.com",
+         "human", "Set-Mailbox", "o365/exchange", "homer.simpson", "success", "1.2.3.4",
+         "smtp:peter.griffin@familyguy.com")]
+    assert {r for (r,) in query(db, "SELECT reason FROM quarantine")} == {
+        "conflict: event_id 111-22-33 appears at line 1 of this file with different content"}

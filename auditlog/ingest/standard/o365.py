@@ -32,6 +32,9 @@ Failed/Failure/False, else `success` (many workloads write none). source_ip =
 (`[10.1.2.3]:12345` → `10.1.2.3`); a host name (`localhost`) is no address: empty, the
 value kept in `extra.client_ip`. event_id = `Id`.
 
+Keys are read whatever their case: data lakes (Panther's) return the records with them
+lower-cased (`creationtime`, `userid`, `clientip`).
+
 Quarantined: a record without `CreationTime`, without `Operation`, or naming no user.
 """
 
@@ -70,6 +73,15 @@ FIELDS = {
     "site_url": key("SiteUrl"),
 }
 
+# Data lakes (Panther's) hand the records back with their keys lower-cased
+# (`creationtime`, `userid`, `clientip`): every field is read under either name.
+_TOP_KEYS = {name: path.removeprefix("/") for name, path in FIELDS.items()}
+LOWERED = {f"{name}_lc": key(k.lower()) for name, k in _TOP_KEYS.items() if k != k.lower()}
+FIELDS_SQL = (
+    "SELECT * EXCLUDE (" + ", ".join(LOWERED) + ") REPLACE ("
+    + ", ".join(f"coalesce({n.removesuffix('_lc')}, {n}) AS {n.removesuffix('_lc')}"
+                for n in LOWERED) + ") FROM ({extracted})")
+
 EXTRA = ["operation_raw", "workload_name", "record_type_value", "user_key_value",
          "user_type_value", "result_status_value", "client_ip", "organization_id",
          "modified_properties", "extended_properties", "parameters", "actors", "targets",
@@ -106,11 +118,13 @@ class Office365:
 
     def matches(self, keys: set[str]) -> bool:
         # The common schema's own names; RecordType is the Management Activity API's.
-        return {"CreationTime", "RecordType"} <= keys or {
-            "CreationTime", "Operation", "Workload"} <= keys
+        lowered = {k.lower() for k in keys}
+        return {"creationtime", "recordtype"} <= lowered or {
+            "creationtime", "operation", "workload"} <= lowered
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _o365_fields AS {extract(FIELDS)}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _o365_fields AS "
+                    + FIELDS_SQL.format(extracted=extract({**FIELDS, **LOWERED})))
         con.execute(f"CREATE OR REPLACE TEMP TABLE _o365_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _o365_fields")
         return split_by_kind(con, "_o365_mapped", NAME, COLUMNS, default_kind="actions")
