@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +173,22 @@ def test_keys_a_data_lake_lower_cased_are_read_the_same(tmp_path: Path) -> None:
          "smtp:peter.griffin@familyguy.com")]
     assert {r for (r,) in query(db, "SELECT reason FROM quarantine")} == {
         "conflict: event_id 111-22-33 appears at line 1 of this file with different content"}
+
+
+def test_a_purview_audit_search_csv_is_refused_saying_what_to_load(tmp_path: Path) -> None:
+    # Search-UnifiedAuditLog's CSV: the record as JSON text in one column.
+    record = STS.read_text().splitlines()[0]
+    path = tmp_path / "AuditLog_2020-02-10.csv"
+    quoted = '"' + record.replace('"', '""') + '"'
+    path.write_text("RecordId,CreationDate,RecordType,Operation,UserId,AuditData\n"
+                    "ca0efc24-1b89-4962-8fef-a3ac5437302f,2020-02-10T15:13:13,15,UserLoggedIn,"
+                    f"asr@testsiem.onmicrosoft.com,{quoted}\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "auditlog", "ingest", str(path), "--db",
+         str(tmp_path / "d.duckdb")], check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr  # bad input, one sentence
+    assert "Traceback" not in result.stderr
+    message = " ".join(result.stderr.split())
+    assert message.startswith(f"error: {path}: this is a Microsoft Purview audit search export")
+    assert "ForEach-Object { $_.AuditData } > audit.jsonl" in message
+    assert "--kind" not in message

@@ -10,6 +10,8 @@ wrong shape learns how to export it in a right one rather than being asked for a
 * Windows event XML (Event Viewer's "Save as XML", `wevtutil qe /f:xml`).
 * LAUREL's JSON Lines (an auditd plug-in that rewrites events): values converted and
   records renamed, not the log auditd wrote.
+* Microsoft Purview's audit search CSV (`Search-UnifiedAuditLog`): each Office 365
+  record is JSON text in its `AuditData` column; those records are what o365.py reads.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ def foreign_columns(present: set[str]) -> str | None:
     if _EVENT_VIEWER_CSV <= present:
         return ("an Event Viewer CSV export: it holds only the rendered message, at local "
                 "times without a zone; " + _AS_EVTX)
+    if {"creationdate", "auditdata"} <= present:
+        return ("a Microsoft Purview audit search export (Search-UnifiedAuditLog CSV): each "
+                "event is the Office 365 record in its AuditData column, as JSON text; load "
+                "those records instead, one per line (PowerShell: Import-Csv FILE | "
+                "ForEach-Object { $_.AuditData } > audit.jsonl)")
     # (Asked only of a file whose columns are no kind's: an `id` beside record types.)
     if "id" in present and present & _LAUREL_RECORDS:
         return ("a LAUREL JSON log (events rewritten by the auditd plug-in), which "
