@@ -563,3 +563,24 @@ def test_entra_app_permissions_are_privileges(tmp_path: Path,
                        "ORDER BY event_id").fetchall() == [
         ("a6", "Add app role assignment to service principal", "failure", "entra"),
         ("a7", "Consent to application", "success", "entra")]
+
+
+def test_diagnostic_records_with_lower_cased_keys_read_the_same(tmp_path: Path) -> None:
+    # A data lake (Panther's) returns diagnostic-settings records with their top-level
+    # keys lower-cased (`operationname`, `resourceid`, `calleripaddress`): the real
+    # sample so written loads as the sample does.
+    lines = (AZURE / "elastic_activitylogs_raw.log").read_text(encoding="utf-8").splitlines()
+    lowered = tmp_path / "lowered.jsonl"
+    lowered.write_text("".join(json.dumps({k.lower(): v for k, v in json.loads(line).items()})
+                               + "\n" for line in lines if line.strip()), encoding="utf-8")
+    got = []
+    for path in (AZURE / "elastic_activitylogs_raw.log", lowered):
+        db = tmp_path / f"{path.stem}.duckdb"
+        result = CliRunner().invoke(app, ["ingest", str(path), "--db", str(db)])
+        assert result.exit_code == 0, result.output
+        with duckdb.connect(str(db), read_only=True) as con:
+            got.append(con.execute(
+                "SELECT ts, actor, actor_type, action, system, object, result, source_ip, "
+                "extra ->> '$.correlation_id' FROM actions ORDER BY ALL").fetchall())
+    assert got[0] == got[1]
+    assert len(got[0]) == 3 and all(row[8] for row in got[0])

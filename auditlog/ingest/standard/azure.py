@@ -158,6 +158,17 @@ FIELDS = {
     "la_op_type": key("AADOperationType"),
 }
 
+# Data lakes (Panther's) hand diagnostic-settings records back with their top-level keys
+# lower-cased (`operationname`, `resourceid`, `calleripaddress`); those fields are read
+# under either name. (Not the Log Analytics columns: lower-cased, some would be other
+# forms' keys, `Id` and `Category`.)
+LOWERED = {f"{name}_lc": path.lower() for name, path in FIELDS.items()
+           if not name.startswith("la_") and path.startswith("/") and path != path.lower()}
+FIELDS_SQL = (
+    "SELECT * EXCLUDE (" + ", ".join(LOWERED) + ") REPLACE ("
+    + ", ".join(f"coalesce({n.removesuffix('_lc')}, {n}) AS {n.removesuffix('_lc')}"
+                for n in LOWERED) + ") FROM ({extracted})")
+
 EXTRA_ACTIVITY = ["actor_raw", "category", "operation_name", "result_type", "result_signature",
                   "correlation_id", "tenant_id", "identity", "claims", "properties",
                   "role_definition_id", "scope", "principal_type",
@@ -181,7 +192,8 @@ class AzureMonitor:
     name = NAME
 
     def matches(self, keys: set[str]) -> bool:
-        diagnostic = {"time", "resourceId", "operationName", "category"} <= keys
+        diagnostic = {"time", "resourceid", "operationname", "category"} <= {
+            k.lower() for k in keys}
         rest = {"eventDataId", "operationName", "eventTimestamp"} <= keys
         workspace = {"TimeGenerated", "OperationNameValue"} <= keys or {
             "TimeGenerated", "ActivityDisplayName", "InitiatedBy", "TargetResources"} <= keys
@@ -189,7 +201,8 @@ class AzureMonitor:
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _az_roles AS {_roles_values()}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _az_fields AS {extract(FIELDS)}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _az_fields AS "
+                    + FIELDS_SQL.format(extracted=extract({**FIELDS, **LOWERED})))
         con.execute(f"CREATE OR REPLACE TEMP TABLE _az_main AS {MAPPED_SQL}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _az_aks_docs AS {AKS_DOCS_SQL}")
         con.execute("CREATE OR REPLACE TEMP TABLE _az_aks_fields AS "
