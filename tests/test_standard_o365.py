@@ -192,3 +192,35 @@ def test_a_purview_audit_search_csv_is_refused_saying_what_to_load(tmp_path: Pat
     assert message.startswith(f"error: {path}: this is a Microsoft Purview audit search export")
     assert "ForEach-Object { $_.AuditData } > audit.jsonl" in message
     assert "--kind" not in message
+
+
+def test_app_role_assignments_are_privileges_of_the_grantee(tmp_path: Path) -> None:
+    def props(*pairs: tuple[str, str], old: bool = False) -> list[dict[str, str]]:
+        side = "OldValue" if old else "NewValue"
+        return [{"Name": n, side: v, "NewValue" if old else "OldValue": ""} for n, v in pairs]
+
+    graph = aad("p1", "Add app role assignment to service principal.",
+                target="Microsoft Graph", role=None)
+    graph["ModifiedProperties"] = props(
+        ("AppRole.Id", "9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8"),
+        ("AppRole.Value", "RoleManagement.ReadWrite.Directory"),
+        ("ServicePrincipal.ObjectID", "5a6b7c8d-1111-4222-8333-444455556666"))
+    removed = aad("p2", "Remove app role assignment from service principal.",
+                  target="Microsoft Graph", role=None)
+    removed["ModifiedProperties"] = props(
+        ("AppRole.Value", "Mail.Read"),
+        ("ServicePrincipal.ObjectID", "5a6b7c8d-1111-4222-8333-444455556666"), old=True)
+    to_user = aad("p3", "Add app role assignment grant to user.", target="Payroll", role=None)
+    to_user["ModifiedProperties"] = props(("AppRole.Value", "Approver"),
+                                          ("User.UPN", "Eve@TestSiem.onmicrosoft.com"))
+    consent = aad("p4", "Consent to application.", target="reporting-app", role=None)
+    db = tmp_path / "d.duckdb"
+    ingest(db, write(tmp_path / "apps.jsonl", [graph, removed, to_user, consent]))
+    assert query(db, "SELECT event_id, subject, privilege, operation FROM privileges "
+                     "ORDER BY 1") == [
+        ("p1", "5a6b7c8d-1111-4222-8333-444455556666", "RoleManagement.ReadWrite.Directory",
+         "grant"),
+        ("p2", "5a6b7c8d-1111-4222-8333-444455556666", "Mail.Read", "revoke"),
+        ("p3", "eve@testsiem.onmicrosoft.com", "Approver", "grant")]
+    assert query(db, "SELECT event_id, action FROM actions") == [
+        ("p4", "Consent to application")]

@@ -21,7 +21,11 @@ those fields in `extra`.
   remove forms, as entra.py lists them) **grants** (revokes) the role or group named in
   `ModifiedProperties` (`Role.DisplayName`, `Group.DisplayName`) to the user the record
   is about (`ObjectId`, lower-cased); without either it stays an action. Office 365
-  records carry no approval: `extra.source_carries_approval` = false.
+  records carry no approval: `extra.source_carries_approval` = false. Likewise "Add app
+  role assignment to service principal." / "... grant to user." (and their "Remove"
+  forms) grant (revoke) the app role (`AppRole.Value`) to `ServicePrincipal.ObjectID` /
+  the user (`User.UPN`), as entra.py reads them; delegated grants and consents, which
+  name several scopes, stay actions here.
 
 actor = `UserId` (lower-cased when it is a UPN), else `UserKey`; actor_type from
 `UserType` (number or name): Regular/Admin `human`, System/CustomPolicy/SystemPolicy
@@ -107,10 +111,23 @@ def _address(value: str) -> str:
             f"THEN {bare} END")
 
 
-def _modified(name: str) -> str:
+def _modified(name: str, side: str = "NewValue") -> str:
     # ModifiedProperties' values are often JSON text themselves ("\"Global Administrator\"").
     return (f"nullif(trim(list_filter(mods, lambda m: (m ->> '$.Name') = '{name}')[1] "
-            f"->> '$.NewValue', ' \"'), '')")
+            f"->> '$.{side}', ' \"'), '')")
+
+
+def _changed(name: str) -> str:
+    # What a change set, or for a removal took away (OldValue).
+    return f"coalesce({_modified(name)}, {_modified(name, 'OldValue')})"
+
+
+# App role assignments (application permissions), as entra.py reads them: one
+# privilege each (delegated grants and consents name several scopes: actions here).
+_APP_ROLE_GRANTS = ("Add app role assignment to service principal",
+                    "Add app role assignment grant to user")
+_APP_ROLE_REVOKES = ("Remove app role assignment from service principal",
+                     "Remove app role assignment from user")
 
 
 class Office365:
@@ -162,15 +179,26 @@ judged AS (
 classified AS (
   SELECT j.*,
          CASE WHEN reason IS NULL AND NOT failed AND wl = '{AAD}' THEN
-           CASE WHEN list_contains({sql_list(list(entra.GRANTS))}, action_name) THEN 'grant'
-                WHEN list_contains({sql_list(list(entra.REVOKES))}, action_name) THEN 'revoke'
+           CASE WHEN list_contains({sql_list(list(entra.GRANTS + _APP_ROLE_GRANTS))},
+                                   action_name) THEN 'grant'
+                WHEN list_contains({sql_list(list(entra.REVOKES + _APP_ROLE_REVOKES))},
+                                   action_name) THEN 'revoke'
            END END AS grant_op,
-         CASE WHEN action_name LIKE '%group' THEN {_modified('Group.DisplayName')}
-              ELSE {_modified('Role.DisplayName')} END AS granted
+         CASE WHEN action_name LIKE '%app role assignment%'
+                THEN coalesce({_changed('AppRole.Value')}, {_changed('AppRole.DisplayName')},
+                              {_changed('AppRole.Id')})
+              WHEN action_name LIKE '%group' THEN {_modified('Group.DisplayName')}
+              ELSE {_modified('Role.DisplayName')} END AS granted,
+         CASE WHEN action_name LIKE '%app role assignment%service principal'
+                THEN {_changed('ServicePrincipal.ObjectID')}
+              WHEN action_name LIKE '%app role assignment%user'
+                THEN coalesce(lower({_changed('User.UPN')}), obj_user,
+                              {_changed('User.ObjectID')})
+              ELSE obj_user END AS grantee
   FROM judged j)
 SELECT
   _row, _loc, _raw, reason AS _bad,
-  CASE WHEN grant_op IS NOT NULL AND granted IS NOT NULL AND obj_user IS NOT NULL
+  CASE WHEN grant_op IS NOT NULL AND granted IS NOT NULL AND grantee IS NOT NULL
        THEN 'privileges' ELSE 'actions' END AS _kind,
   {text('id')} AS event_id,
   -- The Management Activity API writes UTC without a zone.
@@ -182,7 +210,7 @@ SELECT
        WHEN utype IN ('4', '7', '8', 'system', 'custompolicy', 'systempolicy') THEN 'system'
        WHEN utype IN ('5', '6', 'application', 'serviceprincipal') THEN 'service'
   END AS actor_type,
-  obj_user AS subject,
+  grantee AS subject,
   granted AS privilege,
   grant_op AS operation,
   false AS source_carries_approval,
