@@ -584,3 +584,31 @@ def test_diagnostic_records_with_lower_cased_keys_read_the_same(tmp_path: Path) 
                 "extra ->> '$.correlation_id' FROM actions ORDER BY ALL").fetchall())
     assert got[0] == got[1]
     assert len(got[0]) == 3 and all(row[8] for row in got[0])
+
+
+def test_storage_resource_logs_name_their_requester(tmp_path: Path,
+                                                    con: duckdb.DuckDBPyConnection) -> None:
+    # Panther's azure_storage_blob_bulk_deletion record (a StorageWrite DeleteBlob), with
+    # the identity a storage account logs for an OAuth caller, then for an anonymous one.
+    base = {"time": "2024-12-19T16:37:59.255Z", "resourceId": "/subscriptions/12345678-1234-"
+            "1234-1234-123456789abc/resourceGroups/myresourcegroup/providers/Microsoft.Storage/"
+            "storageAccounts/mystorageaccount/blobServices/default",
+            "operationName": "DeleteBlob", "callerIpAddress": "5.5.5.5:28915",
+            "location": "eastus", "category": "StorageWrite", "level": "Informational",
+            "properties": {"accountName": "mystorageaccount", "serviceType": "blob",
+                           "objectKey": "/mystorageaccount/corporate-files/internal_doc_13.txt"},
+            "tenantId": "87654321-4321-4321-4321-111111111111"}
+    oauth = {**base, "correlationId": "c1", "identity": {
+        "type": "OAuth", "tokenHash": "key1(ABC)", "requester": {
+            "appId": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "objectId": "u-obj-1",
+            "tenantId": "87654321-4321-4321-4321-111111111111", "upn": "Eve@Contoso.com"}}}
+    app_only = {**base, "correlationId": "c2", "identity": {
+        "type": "OAuth", "requester": {"appId": "a-1", "objectId": "SP-OBJ-2"}}}
+    anonymous = {**base, "correlationId": "c3", "operationName": "GetBlob",
+                 "category": "StorageRead", "identity": {"type": "Anonymous"}}
+    load(con, tmp_path / "storage.jsonl", [oauth, app_only, anonymous])
+    assert con.execute("SELECT extra ->> '$.correlation_id', actor, actor_type, action "
+                       "FROM actions ORDER BY 1").fetchall() == [
+        ("c1", "eve@contoso.com", None, "DeleteBlob"),
+        ("c2", "sp-obj-2", "service", "DeleteBlob"),
+        ("c3", "anonymous", None, "GetBlob")]

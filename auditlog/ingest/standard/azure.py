@@ -53,7 +53,10 @@ same principal is one account across the three logs. The raw `identity`/`claims`
 kept in `extra`. A record without claims or caller is the call of
 `identity.authorization.evidence.principalId`, the object id whose role assignment let it
 act. A platform event with no caller at all (ResourceHealth, ServiceHealth,
-Autoscale) is an action of the system account `azure-platform`.
+Autoscale) is an action of the system account `azure-platform`. A storage account's
+resource log (StorageRead/Write/Delete) names an OAuth caller as `identity.requester`
+(`upn`, else `objectId`) and an anonymous one by `identity.type` Anonymous (actor
+`anonymous`).
 
 **Event ids**: `eventDataId` (REST form); diagnostic-settings Activity records carry
 none (their `correlationId` is shared by the Start and the Success record of one call),
@@ -118,6 +121,11 @@ FIELDS = {
     # only trace of the caller when a record carries no claims.
     "evidence_principal": "$.identity.authorization.evidence.principalId",
     "evidence_type": "$.identity.authorization.evidence.principalType",
+    # Resource logs of a storage account (StorageRead/Write/Delete) name an OAuth caller
+    # as identity.requester; an anonymous one by identity.type.
+    "storage_upn": "$.identity.requester.upn",
+    "storage_oid": "$.identity.requester.objectId",
+    "storage_auth": "$.identity.type",
     "rest_upn": _UPN,
     "rest_oid": _OID,
     "rest_appid": "$.claims.appid",
@@ -289,8 +297,9 @@ named AS (
                         CASE WHEN {text('caller')} LIKE '%@%' THEN {text('caller')} END,
                         CASE WHEN {text('la_caller')} LIKE '%@%' THEN {text('la_caller')} END,
                         CASE WHEN {text('id_name')} LIKE '%@%' THEN {text('id_name')} END,
-                        {text('signin_upn')}) AS user_raw,
-         coalesce({text('id_oid')}, {text('rest_oid')}, {text('caller')},
+                        {text('signin_upn')}, {text('storage_upn')}) AS user_raw,
+         coalesce({text('id_oid')}, {text('rest_oid')}, {text('storage_oid')},
+                        {text('caller')},
                         {text('la_caller')}, {text('signin_sp')},
                         {text('id_appid')}, {text('rest_appid')},
                         CASE WHEN json_type(b.identity) = 'VARCHAR'
@@ -310,11 +319,15 @@ records AS (
   FROM named b),
 activity AS (
   SELECT r.*,
-         coalesce(r.user_principal, r.app_principal, lower(r.evidence_raw), 'azure-platform')
+         coalesce(r.user_principal, r.app_principal, lower(r.evidence_raw),
+                  CASE WHEN {text('r.storage_auth')} = 'Anonymous' THEN 'anonymous' END,
+                  'azure-platform')
            AS actor,
          CASE WHEN r.user_principal IS NULL AND r.app_principal IS NOT NULL THEN 'service'
               WHEN r.user_principal IS NULL AND r.evidence_raw IS NOT NULL
                 THEN CASE WHEN {text('r.evidence_type')} = 'User' THEN NULL ELSE 'service' END
+              WHEN r.user_principal IS NULL AND {text('r.storage_auth')} = 'Anonymous'
+                THEN NULL
               WHEN r.user_principal IS NULL THEN 'system' END AS actor_type,
          (lower(coalesce(r.outcome, '')) IN ('failure', 'failed')
           -- Sign-in records give an error code as resultType, 0 for success.
