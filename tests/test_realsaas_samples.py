@@ -1,6 +1,7 @@
 """Real SaaS samples through the CLI: a service principal's own Entra sign-in is that
 principal's action (not the platform's), and a record of no format auditlog reads among
-Okta events is quarantined saying so (tests/data/azure/SOURCE.md, tests/data/o365)."""
+Okta events (a Jira Cloud audit record, read only through a mapping file) is quarantined
+saying so (tests/data/azure/SOURCE.md, tests/data/jira)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ def test_service_principal_signin_is_the_principals_action(tmp_path: Path) -> No
 
 def test_record_of_no_format_among_okta_events_is_quarantined_as_such(tmp_path: Path) -> None:
     okta = (DATA / "okta/beats_okta-system-test.json.log").read_text().splitlines()[0]
-    o365 = (DATA / "o365/elastic_exchange_admin.log").read_text().splitlines()[0]
+    jira = (DATA / "jira/elastic_jira_test-audit-cloud.log").read_text().splitlines()[0]
     mixed = tmp_path / "mixed.jsonl"
-    mixed.write_text(okta + "\n" + o365 + "\n")
+    mixed.write_text(okta + "\n" + jira + "\n")
     db = tmp_path / "a.duckdb"
     result = runner.invoke(app, ["ingest", str(mixed), "--db", str(db)])
     assert result.exit_code == 0, result.output
@@ -38,4 +39,4 @@ def test_record_of_no_format_among_okta_events_is_quarantined_as_such(tmp_path: 
         assert con.execute("SELECT count(*) FROM actions").fetchone() == (1,)
         (reason,) = con.execute("SELECT reason FROM quarantine").fetchone() or ("",)
     assert reason.startswith("a record of no format auditlog reads")
-    assert "okta" in reason and "CreationTime" in reason
+    assert "okta" in reason and "eventSource" in reason

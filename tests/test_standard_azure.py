@@ -549,3 +549,130 @@ def test_an_aks_request_answered_in_the_next_file_takes_the_answer(tmp_path: Pat
     ) == [("a-1", "failure", "ResponseComplete")]
     assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
     con.close()
+# --- Entra ID application permissions: app roles, delegated grants, consent ----------------
+
+GRAPH_SP = "9d1e3f0a-0000-4000-8000-00000000g001"
+CLIENT_SP = "5a6b7c8d-1111-4222-8333-444455556666"
+
+
+def sp(sp_id: str, name: str, *mods: tuple[str, str | None, str | None]) -> dict[str, Any]:
+    """A ServicePrincipal target; each modified property as (name, old, new), values
+    written as Entra writes them (JSON text: "\\"Mail.Read\\"")."""
+    return {"id": sp_id, "displayName": name, "type": "ServicePrincipal",
+            "modifiedProperties": [
+                {"displayName": n, "oldValue": None if o is None else json.dumps(o),
+                 "newValue": None if v is None else json.dumps(v)} for n, o, v in mods]}
+
+
+def app_role(value: str, *, remove: bool = False) -> list[tuple[str, str | None, str | None]]:
+    props = [("AppRole.Id", "9e3f62cf-ca93-4989-b6ce-bf83c28f9fe8"), ("AppRole.Value", value),
+             ("AppRole.DisplayName", value.replace(".", " ")),
+             ("ServicePrincipal.ObjectID", CLIENT_SP),
+             ("ServicePrincipal.DisplayName", "reporting-app")]
+    return [(n, v, None) if remove else (n, None, v) for n, v in props]
+
+
+def test_entra_app_permissions_are_privileges(tmp_path: Path,
+                                              con: duckdb.DuckDBPyConnection) -> None:
+    consent = ("[] => [[Id: grant-1, ClientId: " + CLIENT_SP + ", PrincipalId: , ResourceId: "
+               + GRAPH_SP + ", ConsentType: AllPrincipals, Scope:  User.Read Mail.ReadWrite, "
+               "CreatedDateTime: , LastModifiedDateTime ]]; ")
+    result = load(con, tmp_path / "apps.jsonl", [
+        entra("Add app role assignment to service principal",
+              [sp(GRAPH_SP, "Microsoft Graph", *app_role("RoleManagement.ReadWrite.Directory"))],
+              rid="a1"),
+        entra("Remove app role assignment from service principal",
+              [sp(GRAPH_SP, "Microsoft Graph", *app_role("Mail.Read", remove=True))],
+              rid="a2", graph=True),
+        entra("Add app role assignment grant to user",
+              [sp("app-sp-1", "Payroll", ("AppRole.Id", None, "00000000-0000-0000-0000-000000000000"),
+                  ("AppRole.Value", None, ""), ("User.ObjectID", None, "id-eve"),
+                  ("User.UPN", None, "Eve@Contoso.com")),
+               user("Eve@Contoso.com")], rid="a3"),
+        entra("Add delegated permission grant",
+              [sp(GRAPH_SP, "Microsoft Graph",
+                  ("DelegatedPermissionGrant.Scope", None, " openid Files.Read.All"),
+                  ("DelegatedPermissionGrant.ConsentType", None, "AllPrincipals"),
+                  ("ServicePrincipal.ObjectID", None, CLIENT_SP))], rid="a4"),
+        entra("Consent to application",
+              [sp(CLIENT_SP, "reporting-app", ("ConsentContext.IsAdminConsent", None, "True"),
+                  ("ConsentAction.Permissions", None, consent))], rid="a5"),
+        entra("Add app role assignment to service principal",
+              [sp(GRAPH_SP, "Microsoft Graph", *app_role("Mail.Send"))], rid="a6",
+              result="failure"),
+        entra("Consent to application", [sp(CLIENT_SP, "reporting-app")], rid="a7"),
+    ])
+    assert (result.rows_read, result.loaded, result.quarantined) == (9, 9, 0)
+    assert con.execute(
+        "SELECT event_id, actor, subject, privilege, operation, system, "
+        "extra ->> '$.permission_type', extra ->> '$.consent_type', "
+        "extra ->> '$.source_carries_approval' FROM privileges ORDER BY event_id").fetchall() == [
+        ("a1", "admin@contoso.com", CLIENT_SP, "RoleManagement.ReadWrite.Directory", "grant",
+         "Microsoft Graph", "application", None, "false"),
+        ("a2", "admin@contoso.com", CLIENT_SP, "Mail.Read", "revoke", "Microsoft Graph",
+         "application", None, "false"),
+        ("a3", "admin@contoso.com", "eve@contoso.com", "default access", "grant", "Payroll",
+         "application", None, "false"),
+        ("a4", "admin@contoso.com", CLIENT_SP, "openid", "grant", "Microsoft Graph",
+         "delegated", "AllPrincipals", "false"),
+        ("a4/2", "admin@contoso.com", CLIENT_SP, "Files.Read.All", "grant", "Microsoft Graph",
+         "delegated", "AllPrincipals", "false"),
+        ("a5", "admin@contoso.com", CLIENT_SP, "User.Read", "grant", GRAPH_SP, "delegated",
+         "AllPrincipals", "false"),
+        ("a5/2", "admin@contoso.com", CLIENT_SP, "Mail.ReadWrite", "grant", GRAPH_SP,
+         "delegated", "AllPrincipals", "false"),
+    ]
+    # A failed assignment granted nothing; a consent naming no permission is only an action.
+    assert con.execute("SELECT event_id, action, result, system FROM actions "
+                       "ORDER BY event_id").fetchall() == [
+        ("a6", "Add app role assignment to service principal", "failure", "entra"),
+        ("a7", "Consent to application", "success", "entra")]
+
+
+def test_diagnostic_records_with_lower_cased_keys_read_the_same(tmp_path: Path) -> None:
+    # A data lake (Panther's) returns diagnostic-settings records with their top-level
+    # keys lower-cased (`operationname`, `resourceid`, `calleripaddress`): the real
+    # sample so written loads as the sample does.
+    lines = (AZURE / "elastic_activitylogs_raw.log").read_text(encoding="utf-8").splitlines()
+    lowered = tmp_path / "lowered.jsonl"
+    lowered.write_text("".join(json.dumps({k.lower(): v for k, v in json.loads(line).items()})
+                               + "\n" for line in lines if line.strip()), encoding="utf-8")
+    got = []
+    for path in (AZURE / "elastic_activitylogs_raw.log", lowered):
+        db = tmp_path / f"{path.stem}.duckdb"
+        result = CliRunner().invoke(app, ["ingest", str(path), "--db", str(db)])
+        assert result.exit_code == 0, result.output
+        with duckdb.connect(str(db), read_only=True) as con:
+            got.append(con.execute(
+                "SELECT ts, actor, actor_type, action, system, object, result, source_ip, "
+                "extra ->> '$.correlation_id' FROM actions ORDER BY ALL").fetchall())
+    assert got[0] == got[1]
+    assert len(got[0]) == 3 and all(row[8] for row in got[0])
+
+
+def test_storage_resource_logs_name_their_requester(tmp_path: Path,
+                                                    con: duckdb.DuckDBPyConnection) -> None:
+    # Panther's azure_storage_blob_bulk_deletion record (a StorageWrite DeleteBlob), with
+    # the identity a storage account logs for an OAuth caller, then for an anonymous one.
+    base = {"time": "2024-12-19T16:37:59.255Z", "resourceId": "/subscriptions/12345678-1234-"
+            "1234-1234-123456789abc/resourceGroups/myresourcegroup/providers/Microsoft.Storage/"
+            "storageAccounts/mystorageaccount/blobServices/default",
+            "operationName": "DeleteBlob", "callerIpAddress": "5.5.5.5:28915",
+            "location": "eastus", "category": "StorageWrite", "level": "Informational",
+            "properties": {"accountName": "mystorageaccount", "serviceType": "blob",
+                           "objectKey": "/mystorageaccount/corporate-files/internal_doc_13.txt"},
+            "tenantId": "87654321-4321-4321-4321-111111111111"}
+    oauth = {**base, "correlationId": "c1", "identity": {
+        "type": "OAuth", "tokenHash": "key1(ABC)", "requester": {
+            "appId": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "objectId": "u-obj-1",
+            "tenantId": "87654321-4321-4321-4321-111111111111", "upn": "Eve@Contoso.com"}}}
+    app_only = {**base, "correlationId": "c2", "identity": {
+        "type": "OAuth", "requester": {"appId": "a-1", "objectId": "SP-OBJ-2"}}}
+    anonymous = {**base, "correlationId": "c3", "operationName": "GetBlob",
+                 "category": "StorageRead", "identity": {"type": "Anonymous"}}
+    load(con, tmp_path / "storage.jsonl", [oauth, app_only, anonymous])
+    assert con.execute("SELECT extra ->> '$.correlation_id', actor, actor_type, action "
+                       "FROM actions ORDER BY 1").fetchall() == [
+        ("c1", "eve@contoso.com", None, "DeleteBlob"),
+        ("c2", "sp-obj-2", "service", "DeleteBlob"),
+        ("c3", "anonymous", None, "GetBlob")]

@@ -20,7 +20,7 @@ from auditlog.ingest.sources import adapter_for
 from auditlog.ingest.standard.github import GitHubAudit
 
 DATA = Path(__file__).parent / "data"
-SAMPLES = sorted((DATA / "github").glob("*.jsonl"))
+SAMPLES = sorted(p for p in (DATA / "github").glob("*.jsonl") if not p.name.startswith("panther_"))
 HEAD, SUMMER_2021, TAIL = (DATA / "github" / f"org_audit_{n}.jsonl"
                            for n in ("head", "2021", "tail"))
 EVENTHUB = DATA / "github" / "enterprise_audit_eventhub.jsonl"
@@ -322,3 +322,53 @@ def test_native_actions_and_github_records_are_told_apart() -> None:
                                       "created_at"})
     keys = {k for line in lines(HEAD) for k in json.loads(line)}
     assert adapter_for(keys) is not None and adapter_for(keys).name == "github"
+
+
+# --- Panther's test events (tests/data/github/SOURCE.md) ---------------------------------
+
+
+def panther_ingest(tmp_path: Path, rule: str) -> tuple[Path, dict[str, Any], str]:
+    db = tmp_path / f"{rule}.duckdb"
+    result = runner.invoke(app, ["ingest", str(DATA / f"github/panther_{rule}.jsonl"),
+                                 "--db", str(db), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)
+    return db, entry, result.stderr
+
+
+def test_panthers_at_sign_timestamp_is_the_time(tmp_path: Path) -> None:
+    # Panther's tables allow no `@`: its exports write @timestamp as at_sign_timestamp,
+    # as text without a zone (GitHub's times are UTC).
+    db, entry, stderr = panther_ingest(tmp_path, "github_secret_scanning_alert_created")
+    assert (entry["rows_read"], entry["loaded"], entry["quarantined"]) == (2, 2, 0)
+    assert "carry no offset" not in stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        assert con.execute(
+            "SELECT event_id, ts, actor, action, object, "
+            "json_exists(extra, '$.fields.at_sign_timestamp') FROM actions ORDER BY ts"
+        ).fetchall() == [
+            ("github:5c1520ad8bcb15ca8b827f3d6315e72a2f01c80c67afa052090dce1d282dad1e",
+             datetime(2023, 10, 18, 18, 20, 52, 209000, tzinfo=UTC), "github",
+             "secret_scanning_alert.create", "acme-inc/crown-jewels", False),
+            ("KCYtigpnShPBSohA4OXbRg==", datetime(2023, 11, 20, 21, 20, 9, 423000, tzinfo=UTC),
+             "acme-inc-user", "git.clone", "acme-inc/a-repo", False)]
+
+
+def test_records_without_a_time_are_githubs_to_quarantine(tmp_path: Path) -> None:
+    # Without any time the records are still GitHub's: each quarantined saying what it
+    # lacks, not the file refused as of no kind.
+    db, entry, _ = panther_ingest(tmp_path, "github_webhook_modified")
+    assert (entry["kind"], entry["rows_read"], entry["loaded"], entry["quarantined"]) == (
+        "actions", 4, 0, 4)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT reason FROM quarantine").fetchall() == [
+            ("GitHub audit record without @timestamp or created_at",)]
+    # A time that is no time is quarantined showing it as the file writes it.
+    db, entry, _ = panther_ingest(tmp_path, "github_repo_ruleset_modified")
+    assert (entry["rows_read"], entry["loaded"], entry["quarantined"]) == (5, 0, 5)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT location, reason FROM quarantine ORDER BY 1").fetchall() == [
+            (f"line {n}", "unparseable timestamp in ts: 2024-12-17 00:00:00000000"
+             if n != 3 else "GitHub audit record without @timestamp or created_at")
+            for n in range(1, 6)]

@@ -247,3 +247,58 @@ def test_an_event_hook_delivery_is_read_as_its_events(
         ("h2", "user.lifecycle.activate")]
     assert rows(con, "SELECT location, reason FROM quarantine") == [
         ("line 2", "Okta event hook delivery without events")]
+
+
+# --- Panther's test events: top-level keys lower-cased, DENY, no published ---------------
+
+
+runner = CliRunner()
+
+
+def panther(rule: str) -> Path:
+    return DATA / f"okta/panther_okta_{rule}.jsonl"
+
+
+def test_lower_cased_top_level_keys_read_as_okta_wrote_them(tmp_path: Path) -> None:
+    # Panther's data lake hands LogEvents back as `eventtype`, `displaymessage`,
+    # `debugcontext`, ...; the ThreatInsight one is DENY'd, by an IP address actor.
+    db = tmp_path / "d.duckdb"
+    result = runner.invoke(app, ["ingest", str(panther("group_admin_role_assigned")),
+                                 str(panther("threatinsight_security_threat_detected")),
+                                 "--db", str(db), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [(e["kind"], e["rows_read"], e["loaded"], e["quarantined"])
+            for e in json.loads(result.stdout)] == [("actions", 2, 1, 1), ("actions", 3, 2, 1)]
+    # Okta writes UTC: a copy without the zone is UTC, not a naive local time.
+    assert "carry no offset" not in result.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert rows(con, "SELECT event_id, ts, actor, action, result, source_ip, "
+                         "extra ->> '$.display_message', extra ->> '$.outcome_reason' "
+                         "FROM actions ORDER BY ts, event_id") == [
+            ("aaa-bb-ccc", ts("2022-06-10T17:19:58.423Z"), "homer.simpson@duff.com",
+             "application.integration.rate_limit_exceeded", "success", "1.2.3.4", None, None),
+            ("aa-11-22-33-44-bb", ts("2022-12-13T00:58:19.811Z"), "homer.simpson@duff.com",
+             "group.privilege.grant", "failure", "1.2.3.4", "Group Privilege granted", None),
+            # DENY: ThreatInsight refused the request of an IP address (Okta's actor).
+            ("asdfa-1234-asdfdas", ts("2022-12-14T19:16:32.015Z"), "1.2.3.4",
+             "security.threat.detected", "failure", "1.2.3.4", "Request from suspicious actor",
+             "Password Spray, Login failures with high unknown users count, Login Failures"),
+        ]
+        # A failed grant granted nothing.
+        assert rows(con, "SELECT count(*) FROM privileges") == [(0,)]
+
+
+def test_an_event_without_published_is_quarantined_as_okta_saying_so(tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    result = runner.invoke(app, ["ingest", str(panther("user_mfa_reset")),
+                                 str(panther("support_reset")), "--db", str(db),
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [(e["rows_read"], e["loaded"], e["quarantined"])
+            for e in json.loads(result.stdout)] == [(2, 1, 1), (2, 1, 1)]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert rows(con, "SELECT reason FROM quarantine") == [
+            ("Okta System Log event without published",)] * 2
+        assert rows(con, "SELECT action, actor, target_account FROM actions ORDER BY 1") == [
+            ("application.integration.rate_limit_exceeded", "homer.simpson@duff.com", None),
+            ("user.account.reset_password", "system@okta.com", "homer@springfield.gov")]

@@ -224,3 +224,56 @@ def test_a_saved_activities_list_answer_is_read_as_its_items(
         ("line 1 item 3", "not a JSON object"),
         ("line 2 item 1", "not a Google Workspace activity (kind drive#file)"),
     ]
+
+
+# --- Panther's flattened events (GSuite.ActivityEvent: one event a record) ----------------
+
+ROLES = DATA / "workspace/panther_google_workspace_admin_custom_role.jsonl"
+OWNERS = DATA / "workspace/panther_gsuite_doc_ownership_transfer.jsonl"
+
+
+def test_flattened_events_read_as_their_activitys_event(tmp_path: Path) -> None:
+    # `name`, `type` and `parameters` (an object, not the API's list) beside `id` and
+    # `actor`; times written without their zone (the Reports API's are UTC).
+    db = tmp_path / "d.duckdb"
+    result = CliRunner().invoke(app, ["ingest", str(ROLES), str(OWNERS), "--db", str(db),
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [(e["kind"], e["rows_read"], e["loaded"], e["quarantined"])
+            for e in json.loads(result.stdout)] == [("actions", 3, 3, 0), ("actions", 3, 3, 0)]
+    assert "carry no offset" not in result.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        got = rows(con, "SELECT strftime(ts, '%Y-%m-%dT%H:%M:%S.%gZ'), actor, action, system, "
+                        "object, source_ip, extra ->> '$.event_type' FROM actions "
+                        "ORDER BY ts, action")
+    assert got == [
+        ("2022-12-11T02:57:48.693Z", "example@example.io", "CREATE_ROLE",
+         "google-workspace/admin", "CustomAdminRoleName", "12.12.12.12",
+         "DELEGATED_ADMIN_SETTINGS"),
+        ("2022-12-11T02:57:48.693Z", "example@example.io", "DELETE_ROLE",
+         "google-workspace/admin", "CustomAdminRoleName", "12.12.12.12",
+         "DELEGATED_ADMIN_SETTINGS"),
+        ("2022-12-20T17:27:47.080Z", "user@example.io", "rename", "google-workspace/drive",
+         "1GGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGG", "12.12.12.12", "access"),
+        ("2025-07-07T23:50:22.743Z", "alice@panther.com", "change_owner",
+         "google-workspace/drive", "1234567890", "1.2.3.4", "acl_change"),
+        ("2025-07-11T19:50:09.324Z", "alice@panther.com", "change_owner",
+         "google-workspace/drive", "1234567890", None, "acl_change"),
+        ("2025-08-12T18:41:56.232Z", "alice@panther.com", "change_owner",
+         "google-workspace/drive", "1234567890", "1.2.3.4", "acl_change"),
+    ]
+
+
+def test_a_flattened_role_assignment_is_a_grant(tmp_path: Path,
+                                                con: duckdb.DuckDBPyConnection) -> None:
+    # Panther's sample holds no grant: its role record, the event ASSIGN_ROLE.
+    record = json.loads(ROLES.read_text().splitlines()[0])
+    record.update(name="ASSIGN_ROLE", type="DELEGATED_ADMIN_SETTINGS",
+                  parameters={"ROLE_NAME": "_SEED_ADMIN_ROLE", "USER_EMAIL": "Eve@Example.io"})
+    path = tmp_path / "assign.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    (result,) = ingest_paths(con, [path])
+    assert (result.loaded, result.quarantined) == (1, 0)
+    assert rows(con, "SELECT actor, subject, privilege, operation, system FROM privileges") == [
+        ("example@example.io", "eve@example.io", "_SEED_ADMIN_ROLE", "grant", None)]

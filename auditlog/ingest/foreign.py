@@ -8,6 +8,8 @@ wrong shape learns how to export it in a right one rather than being asked for a
   template, not in the export) beside the rendered `Message`.
 * Event Viewer's "Save as CSV": the rendered message only, local times without a zone.
 * Windows event XML (Event Viewer's "Save as XML", `wevtutil qe /f:xml`).
+* Microsoft Purview's audit search CSV (`Search-UnifiedAuditLog`): each Office 365
+  record is JSON text in its `AuditData` column; those records are what o365.py reads.
 (LAUREL's JSON, which keeps what auditd wrote, is read: standard/laurel.py.)
 """
 
@@ -35,6 +37,11 @@ def foreign_columns(present: set[str]) -> str | None:
     if _EVENT_VIEWER_CSV <= present:
         return ("an Event Viewer CSV export: it holds only the rendered message, at local "
                 "times without a zone; " + _AS_EVTX)
+    if {"creationdate", "auditdata"} <= present:
+        return ("a Microsoft Purview audit search export (Search-UnifiedAuditLog CSV): each "
+                "event is the Office 365 record in its AuditData column, as JSON text; load "
+                "those records instead, one per line (PowerShell: Import-Csv FILE | "
+                "ForEach-Object { $_.AuditData } > audit.jsonl)")
     return None
 
 

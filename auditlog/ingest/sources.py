@@ -31,7 +31,7 @@ from typing import Protocol
 import duckdb
 
 from auditlog.errors import InputError
-from auditlog.ingest import awslogs, cloudwatch, eventlists, records
+from auditlog.ingest import awslogs, cloudwatch, eventlists, pubsub, records
 from auditlog.ingest.auditd import Auditd
 from auditlog.ingest.evtx import Evtx
 from auditlog.ingest.files import InputFile, TextProfile
@@ -45,6 +45,7 @@ from auditlog.ingest.standard.gcp import CloudAudit
 from auditlog.ingest.standard.github import GitHubAudit
 from auditlog.ingest.standard.k8s import KubernetesAudit
 from auditlog.ingest.standard.laurel import Laurel
+from auditlog.ingest.standard.o365 import Office365
 from auditlog.ingest.standard.ocsf import Ocsf
 from auditlog.ingest.standard.okta import Okta
 from auditlog.ingest.standard.windows import WindowsSecurity
@@ -93,6 +94,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     GitHubAudit(),
     Okta(),
     GoogleWorkspace(),
+    Office365(),
     Ocsf(),
     WindowsSecurity(),
     Laurel(),
@@ -119,10 +121,10 @@ def adapter_for(keys: set[str]) -> Adapter | None:
 def is_standard(keys: set[str]) -> bool:
     """Whether records with these keys are an adapter's, a CloudWatch Logs
     subscription message holding such records (cloudwatch.py), as a Lambda function
-    receives one (awslogs.py), or a Kubernetes audit EventList (eventlists.py): never
-    native columns."""
+    receives one (awslogs.py), a Kubernetes audit EventList (eventlists.py), or a
+    Pub/Sub message carrying a record (pubsub.py): never native columns."""
     return (adapter_for(keys) is not None or cloudwatch.KEYS <= keys
-            or awslogs.KEY in keys or eventlists.KEYS <= keys)
+            or awslogs.KEY in keys or eventlists.KEYS <= keys or pubsub.may_hold(keys))
 
 
 def read(
@@ -176,9 +178,11 @@ def stage_records(con: duckdb.DuckDBPyConnection, *, adapters: bool = True) -> l
     Records that wrap others are first unwrapped into the records they hold, each then
     told by its own keys: a Lambda function's CloudWatch Logs event into its
     subscription payload (awslogs.py), a subscription payload into its log events
-    (cloudwatch.py), a Kubernetes audit EventList into its items (eventlists.py)."""
+    (cloudwatch.py), a Kubernetes audit EventList into its items (eventlists.py), a
+    Pub/Sub message into the record its data holds (pubsub.py)."""
     if not adapters:
         return _stage_records(con, adapters, cloudwatch.Unwrapped(0, 0, 0))
+    pubsub.decode(con)
     awslogs.decode(con)
     eventlists.unwrap(con)
     try:

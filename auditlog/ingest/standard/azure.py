@@ -53,7 +53,10 @@ same principal is one account across the three logs. The raw `identity`/`claims`
 kept in `extra`. A record without claims or caller is the call of
 `identity.authorization.evidence.principalId`, the object id whose role assignment let it
 act. A platform event with no caller at all (ResourceHealth, ServiceHealth,
-Autoscale) is an action of the system account `azure-platform`.
+Autoscale) is an action of the system account `azure-platform`. A storage account's
+resource log (StorageRead/Write/Delete) names an OAuth caller as `identity.requester`
+(`upn`, else `objectId`) and an anonymous one by `identity.type` Anonymous (actor
+`anonymous`).
 
 **Event ids**: `eventDataId` (REST form); diagnostic-settings Activity records carry
 none (their `correlationId` is shared by the Start and the Success record of one call),
@@ -120,6 +123,11 @@ FIELDS = {
     # only trace of the caller when a record carries no claims.
     "evidence_principal": "$.identity.authorization.evidence.principalId",
     "evidence_type": "$.identity.authorization.evidence.principalType",
+    # Resource logs of a storage account (StorageRead/Write/Delete) name an OAuth caller
+    # as identity.requester; an anonymous one by identity.type.
+    "storage_upn": "$.identity.requester.upn",
+    "storage_oid": "$.identity.requester.objectId",
+    "storage_auth": "$.identity.type",
     "rest_upn": _UPN,
     "rest_oid": _OID,
     "rest_appid": "$.claims.appid",
@@ -160,6 +168,17 @@ FIELDS = {
     "la_op_type": key("AADOperationType"),
 }
 
+# Data lakes (Panther's) hand diagnostic-settings records back with their top-level keys
+# lower-cased (`operationname`, `resourceid`, `calleripaddress`); those fields are read
+# under either name. (Not the Log Analytics columns: lower-cased, some would be other
+# forms' keys, `Id` and `Category`.)
+LOWERED = {f"{name}_lc": path.lower() for name, path in FIELDS.items()
+           if not name.startswith("la_") and path.startswith("/") and path != path.lower()}
+FIELDS_SQL = (
+    "SELECT * EXCLUDE (" + ", ".join(LOWERED) + ") REPLACE ("
+    + ", ".join(f"coalesce({n.removesuffix('_lc')}, {n}) AS {n.removesuffix('_lc')}"
+                for n in LOWERED) + ") FROM ({extracted})")
+
 EXTRA_ACTIVITY = ["actor_raw", "category", "operation_name", "result_type", "result_signature",
                   "correlation_id", "tenant_id", "identity", "claims", "properties",
                   "role_definition_id", "scope", "principal_type",
@@ -183,7 +202,8 @@ class AzureMonitor:
     name = NAME
 
     def matches(self, keys: set[str]) -> bool:
-        diagnostic = {"time", "resourceId", "operationName", "category"} <= keys
+        diagnostic = {"time", "resourceid", "operationname", "category"} <= {
+            k.lower() for k in keys}
         rest = {"eventDataId", "operationName", "eventTimestamp"} <= keys
         workspace = {"TimeGenerated", "OperationNameValue"} <= keys or {
             "TimeGenerated", "ActivityDisplayName", "InitiatedBy", "TargetResources"} <= keys
@@ -191,7 +211,8 @@ class AzureMonitor:
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _az_roles AS {_roles_values()}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _az_fields AS {extract(FIELDS)}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _az_fields AS "
+                    + FIELDS_SQL.format(extracted=extract({**FIELDS, **LOWERED})))
         con.execute(f"CREATE OR REPLACE TEMP TABLE _az_main AS {MAPPED_SQL}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _az_aks_docs AS {AKS_DOCS_SQL}")
         con.execute("CREATE OR REPLACE TEMP TABLE _az_aks_fields AS "
@@ -281,8 +302,9 @@ named AS (
                         CASE WHEN {text('caller')} LIKE '%@%' THEN {text('caller')} END,
                         CASE WHEN {text('la_caller')} LIKE '%@%' THEN {text('la_caller')} END,
                         CASE WHEN {text('id_name')} LIKE '%@%' THEN {text('id_name')} END,
-                        {text('signin_upn')}) AS user_raw,
-         coalesce({text('id_oid')}, {text('rest_oid')}, {text('caller')},
+                        {text('signin_upn')}, {text('storage_upn')}) AS user_raw,
+         coalesce({text('id_oid')}, {text('rest_oid')}, {text('storage_oid')},
+                        {text('caller')},
                         {text('la_caller')}, {text('signin_sp')},
                         {text('id_appid')}, {text('rest_appid')},
                         CASE WHEN json_type(b.identity) = 'VARCHAR'
@@ -302,11 +324,15 @@ records AS (
   FROM named b),
 activity AS (
   SELECT r.*,
-         coalesce(r.user_principal, r.app_principal, lower(r.evidence_raw), 'azure-platform')
+         coalesce(r.user_principal, r.app_principal, lower(r.evidence_raw),
+                  CASE WHEN {text('r.storage_auth')} = 'Anonymous' THEN 'anonymous' END,
+                  'azure-platform')
            AS actor,
          CASE WHEN r.user_principal IS NULL AND r.app_principal IS NOT NULL THEN 'service'
               WHEN r.user_principal IS NULL AND r.evidence_raw IS NOT NULL
                 THEN CASE WHEN {text('r.evidence_type')} = 'User' THEN NULL ELSE 'service' END
+              WHEN r.user_principal IS NULL AND {text('r.storage_auth')} = 'Anonymous'
+                THEN NULL
               WHEN r.user_principal IS NULL THEN 'system' END AS actor_type,
          (lower(coalesce(r.outcome, '')) IN ('failure', 'failed')
           -- Sign-in records give an error code as resultType, 0 for success.

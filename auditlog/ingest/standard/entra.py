@@ -12,6 +12,20 @@
   initiator).
 * "Add member to group" **grants** the group (privilege = `Group.DisplayName`, else the
   Group target's name); "Remove member from group" revokes it.
+* An application's permissions: "Add app role assignment to service principal"
+  **grants** the app role (`AppRole.Value`, else its display name, else its id; the
+  all-zero id is `default access`) to the service principal `ServicePrincipal.ObjectID`;
+  "Add app role assignment grant to user" to the user (`User.UPN` lower-cased, else the
+  User target, else `User.ObjectID`, else the group); "Add delegated permission grant"
+  each scope of `DelegatedPermissionGrant.Scope` to the client `ServicePrincipal.ObjectID`;
+  "Consent to application" each scope of `ConsentAction.Permissions` (after its `=>`:
+  `[Id: ..., ClientId: c, ResourceId: r, ConsentType: t, Scope: a b, ...]` per resource)
+  to `ClientId` (else the ServicePrincipal target). The "Remove ..." forms **revoke**,
+  read from `oldValue`. system = the API the permission is on (the ServicePrincipal
+  target that is not the grantee, by displayName; for a consent its `ResourceId`);
+  `extra.permission_type` application or delegated, `extra.consent_type` AllPrincipals
+  or Principal. A record of N permissions is N rows sharing its `_row`, located
+  "line 3 permission 2", ids `id`, `id/2`, ...
 * A PIM record can carry an approval: its `TicketNumber` (additionalDetails) is the
   ticket, its `ExpirationTime`/`EndTime` the grant's end. Other grants cannot, so they
   carry `extra.source_carries_approval` = false (controls/grant_controls.sql).
@@ -22,7 +36,7 @@
   else the service principal/application target's id. (The accounts kind is a
   directory snapshot keyed by account; a second event for one account would conflict.)
 * Everything else, and every failed activity (`result` other than success), is an
-  **action**; system = "entra".
+  **action**; system = "entra" (also for a grant naming no grantee or privilege).
 
 actor = `initiatedBy.user.userPrincipalName` lower-cased (else its id), or for an
 application `initiatedBy.app.servicePrincipalId` (the object id, as in the Activity log
@@ -36,11 +50,22 @@ from __future__ import annotations
 SYSTEM = "entra"
 
 EXTRA = ["activity_category", "logged_by_service", "operation_type", "result_reason",
-         "initiated_by", "target_resources", "additional_details"]
+         "initiated_by", "target_resources", "additional_details", "permission_type",
+         "resource", "consent_type"]
 
 GRANTS = ("Add member to role", "Add eligible member to role", "Add member to group")
 REVOKES = ("Remove member from role", "Remove eligible member from role",
            "Remove member from group")
+# What an application may do: an app role (application permission) assigned to a service
+# principal, a user or a group; delegated permissions (OAuth2 scopes) granted to a client
+# application, directly or by consent.
+APP_GRANTS = ("Add app role assignment to service principal",
+              "Add app role assignment grant to user", "Add delegated permission grant",
+              "Consent to application")
+APP_REVOKES = ("Remove app role assignment from service principal",
+               "Remove app role assignment from user", "Remove delegated permission grant")
+# The app role every application has when it defines none: "default access".
+DEFAULT_APP_ROLE = "00000000-0000-0000-0000-000000000000"
 
 
 # A Log Analytics AuditLogs row (PascalCase columns, nested ones as JSON text) as the
@@ -78,6 +103,30 @@ def _modified(name: str) -> str:
             f"->> '$.newValue', ' \"'), '')")
 
 
+def _changed(name: str) -> str:
+    # What a change set (newValue) or, for a removal, took away (oldValue).
+    m = f"list_filter(mods, lambda m: (m ->> '$.displayName') = '{name}')[1]"
+    return (f"coalesce(nullif(trim({m} ->> '$.newValue', ' \"'), ''), "
+            f"nullif(trim({m} ->> '$.oldValue', ' \"'), ''))")
+
+
+def _scopes(value: str) -> str:
+    """SQL: the OAuth2 scopes of a space-separated scope text, as a list."""
+    return (f"list_filter(string_split(regexp_replace(coalesce({value}, ''), "
+            f"'[\\s,\\[\\]\"]+', ' ', 'g'), ' '), lambda s: s <> '')")
+
+
+# ConsentAction.Permissions: "<before> => [[Id: ..., ClientId: c, PrincipalId: p,
+# ResourceId: r, ConsentType: AllPrincipals, Scope: User.Read Mail.Read, ...]]; ", one
+# [...] per resource. What the consent granted is after the arrow.
+_CONSENTED = ("regexp_replace(coalesce(" + _changed("ConsentAction.Permissions")
+              + ", ''), '^.*=>', '')")
+
+
+def _consent_field(name: str) -> str:
+    return f"regexp_extract_all({_CONSENTED}, '{name}: ([^,\\]]*)', 1)"
+
+
 def _target(kind: str) -> str:
     return f"list_filter(targets, lambda t: (t ->> '$.type') = '{kind}')[1]"
 
@@ -87,14 +136,17 @@ def mapped_sql(records: str) -> str:
     (a CTE of azure.MAPPED_SQL with `is_entra`, `graph`, `properties`, `_raw`)."""
     return f"""
 SELECT
-  e._row, e._loc, e._raw, e.reason AS _bad,
-  CASE WHEN e.reason IS NULL AND e.operation IS NOT NULL AND e.subject IS NOT NULL
-            AND e.privilege IS NOT NULL THEN 'privileges' ELSE 'actions' END AS _kind,
-  e.event_id, e.ts, e.actor, e.actor_type,
+  e._row,
+  CASE WHEN e.n_grants > 1 THEN e._loc || ' permission ' || e.i ELSE e._loc END AS _loc,
+  e._raw, e.reason AS _bad,
+  CASE WHEN e.is_grant THEN 'privileges' ELSE 'actions' END AS _kind,
+  CASE WHEN e.i > 1 THEN e.event_id || '/' || e.i ELSE e.event_id END AS event_id,
+  e.ts, e.actor, e.actor_type,
   -- The initiator's UPN as written, when lower-casing changed it.
   nullif(e.initiated_by ->> '$.user.userPrincipalName', e.actor) AS actor_raw,
-  e.subject, e.privilege, e.operation,
-  CASE WHEN e.operation IS NULL THEN '{SYSTEM}' END AS system,
+  e.subject, e.granted AS privilege, e.operation,
+  -- A directory role or group applies to no one system; an app's permission to its API.
+  CASE WHEN e.is_grant THEN e.granted_on ELSE '{SYSTEM}' END AS system,
   CASE WHEN e.pim THEN {_detail('TicketNumber')} END AS ticket,
   CASE WHEN e.pim THEN coalesce({_detail('ExpirationTime')}, {_detail('EndTime')})
   END AS expires_at,
@@ -116,23 +168,93 @@ SELECT
   e.initiated_by,
   e.p -> '$.targetResources' AS target_resources,
   e.p -> '$.additionalDetails' AS additional_details,
-  CASE WHEN e.operation IS NOT NULL AND NOT e.pim THEN false END AS source_carries_approval
+  CASE WHEN e.operation IS NOT NULL AND NOT e.pim THEN false END AS source_carries_approval,
+  e.permission_type, e.granted_on AS resource, e.consent_type
+FROM (
+SELECT e2.*, t.i, len(e2.grants) AS n_grants, e2.grants[t.i].privilege AS granted,
+       e2.grants[t.i].resource AS granted_on,
+       e2.reason IS NULL AND e2.operation IS NOT NULL AND e2.subject IS NOT NULL
+         AND e2.grants[t.i].privilege IS NOT NULL AS is_grant
+FROM (
+SELECT e0.*,
+       -- One privilege row per permission granted (a consent's scopes, a delegated
+       -- grant's), else the role or group.
+       CASE WHEN e0.app_kind IS NOT NULL THEN coalesce(e0.app_grants, [])
+            ELSE [{{'privilege': e0.privilege, 'resource': CAST(NULL AS VARCHAR)}}]
+       END AS grants
 FROM (
   SELECT x.*,
          CASE WHEN x.reason IS NOT NULL OR x.failed THEN NULL
-              WHEN list_contains({list(GRANTS)!r}, x.base_activity) THEN 'grant'
-              WHEN list_contains({list(REVOKES)!r}, x.base_activity) THEN 'revoke'
+              WHEN list_contains({list(GRANTS + APP_GRANTS)!r}, x.base_activity) THEN 'grant'
+              WHEN list_contains({list(REVOKES + APP_REVOKES)!r}, x.base_activity)
+                THEN 'revoke'
          END AS operation,
+         CASE WHEN x.app_kind = 'consent' THEN
+                list_filter(flatten(list_transform(
+                  list_zip({_consent_field('ResourceId')}, {_consent_field('Scope')}),
+                  lambda e: list_transform({_scopes('e[2]')},
+                                           lambda sc: {{'privilege': sc,
+                                                        'resource': nullif(trim(e[1]), '')}}))),
+                  lambda g: g.privilege IS NOT NULL)
+              WHEN x.app_kind = 'delegated' THEN
+                list_transform({_scopes(_changed('DelegatedPermissionGrant.Scope'))},
+                               lambda sc: {{'privilege': sc, 'resource': x.app_resource}})
+              WHEN x.app_kind = 'application' THEN
+                [{{'privilege': coalesce({_changed('AppRole.Value')},
+                                         {_changed('AppRole.DisplayName')},
+                                         CASE WHEN {_changed('AppRole.Id')} = '{DEFAULT_APP_ROLE}'
+                                              THEN 'default access' END,
+                                         {_changed('AppRole.Id')}),
+                   'resource': x.app_resource}}]
+         END AS app_grants,
+         CASE x.app_kind
+           WHEN 'application' THEN 'application'
+           WHEN 'delegated' THEN 'delegated'
+           WHEN 'consent' THEN 'delegated' END AS permission_type,
+         CASE WHEN x.app_kind = 'consent' THEN nullif(trim({_consent_field('ConsentType')}[1]), '')
+              WHEN x.app_kind = 'delegated'
+                THEN {_changed('DelegatedPermissionGrant.ConsentType')} END AS consent_type,
          CASE WHEN x.base_activity LIKE '%group' THEN
                 coalesce({_modified('Group.DisplayName')}, x.group_target ->> '$.displayName',
                          x.group_target ->> '$.id')
               ELSE coalesce({_modified('Role.DisplayName')}, x.role_target ->> '$.displayName',
                             {_modified('Role.TemplateId')}, x.role_target ->> '$.id')
          END AS privilege,
-         coalesce(lower(x.user_target ->> '$.userPrincipalName'), x.user_target ->> '$.id',
-                  x.sp_target ->> '$.id',
-                  CASE WHEN x.base_activity NOT LIKE '%group' THEN x.group_target ->> '$.id' END,
-                  CASE WHEN x.pim THEN x.actor END) AS subject
+         CASE WHEN x.app_kind IS NOT NULL THEN x.app_subject
+              ELSE coalesce(lower(x.user_target ->> '$.userPrincipalName'),
+                            x.user_target ->> '$.id', x.sp_target ->> '$.id',
+                            CASE WHEN x.base_activity NOT LIKE '%group'
+                                 THEN x.group_target ->> '$.id' END,
+                            CASE WHEN x.pim THEN x.actor END) END AS subject
+  FROM (
+  SELECT a.*,
+         -- The API whose permission it is: the service principal target that is not
+         -- the grantee (for an assignment to a user, the application itself).
+         coalesce(list_filter(a.targets, lambda t: (t ->> '$.type') = 'ServicePrincipal'
+                              AND (t ->> '$.id') IS DISTINCT FROM a.app_subject)[1]
+                    ->> '$.displayName',
+                  list_filter(a.targets, lambda t: (t ->> '$.type') = 'ServicePrincipal'
+                              AND (t ->> '$.id') IS DISTINCT FROM a.app_subject)[1]
+                    ->> '$.id') AS app_resource
+  FROM (
+  SELECT k.*,
+         CASE
+           WHEN k.app_kind = 'consent'
+             THEN coalesce(nullif(trim({_consent_field('ClientId')}[1]), ''),
+                           k.sp_target ->> '$.id')
+           WHEN k.base_activity LIKE '%service principal' OR k.app_kind = 'delegated'
+             THEN {_changed('ServicePrincipal.ObjectID')}
+           WHEN k.app_kind = 'application'
+             THEN coalesce(lower({_changed('User.UPN')}),
+                           lower(k.user_target ->> '$.userPrincipalName'),
+                           {_changed('User.ObjectID')}, k.user_target ->> '$.id',
+                           {_changed('Group.ObjectID')}, k.group_target ->> '$.id')
+         END AS app_subject
+  FROM (
+  SELECT j.*,
+         CASE WHEN j.base_activity LIKE '%app role assignment%' THEN 'application'
+              WHEN j.base_activity LIKE '%delegated permission grant' THEN 'delegated'
+              WHEN j.base_activity = 'Consent to application' THEN 'consent' END AS app_kind
   FROM (
     SELECT w.*,
            {_target('User')} AS user_target,
@@ -185,6 +307,7 @@ FROM (
                     ELSE r.properties END AS p
         FROM {records} r WHERE r.is_entra) v
     ) w
-  ) x
+  ) j) k) a) x
+) e0) e2, range(1, CAST(greatest(len(e2.grants), 1) AS BIGINT) + 1) AS t(i)
 ) e
 """

@@ -38,15 +38,23 @@ policy change or a role binding naming several members, which is one row per mem
 **Who acted** (`actor`): `authenticationInfo.principalEmail` (a user's or service
 account's email, or for GKE the Kubernetes user, e.g. `system:serviceaccount:ns:sa`);
 when missing (workload identity federation, some data-access logs),
-`principalSubject` in member normal form (as written in `extra.actor_raw`); the whole
-`authenticationInfo` is kept in `extra.authentication`. **Members** (`user:alice@x.com`,
+`principalSubject` in member normal form (as written in `extra.actor_raw`); when that is
+missing too (a caller's email redacted), the first authority of
+`serviceAccountDelegationInfo` (its `firstPartyPrincipal.principalEmail`, else its
+`principalSubject`); for a System Event entry (`logName` .../system_event) naming no one,
+`system@google.com`, the account Google's own systems act as there (actor_type
+`system`). The whole `authenticationInfo` is kept in `extra.authentication`.
+**Source IP** = `requestMetadata.callerIp` when it is an address; the words Cloud Audit
+Logs write where there is none to give (`private`, `gce-internal-ip`) leave it empty and
+are kept in `extra.caller_ip`. **Members** (`user:alice@x.com`,
 `serviceAccount:sa@p.iam...`, `group:g@x.com`, `domain:x.com`,
 `deleted:user:bob@x.com?uid=123`) are named by their email or domain: the type prefix (and `deleted:`) is dropped, so the subject of a grant
 is the same account id as the actor of its actions; the raw member is kept in
 `extra.member`, its type in `extra.member_type`. `allUsers`, `allAuthenticatedUsers`
 and `principal://` / `principalSet://` identities stay as they are.
 
-**Ids and times.** event_id = `insertId`; a record of N members stages N rows sharing
+**Ids and times.** event_id = `insertId` (`insertid`, `logname`, `receivetimestamp` as
+data lakes such as Panther's lower-case them are read too); a record of N members stages N rows sharing
 its `_row`, located `line 5 delta 2` (GKE: `subject 2`) and identified `insertId`
 (first) and `insertId/k` (k-th, k >= 2). ts = `timestamp`, else `receiveTimestamp`;
 Cloud Logging writes UTC, and a time rendered without its zone (some exports drop the
@@ -57,7 +65,9 @@ Cloud Audit Logs have no field for a grant's approval ticket or approver: privil
 carry `extra.source_carries_approval = false`, so the access-approval control does not
 report every grant of this source as unapproved.
 
-Quarantined: a record without `methodName`, without a time, or without any principal;
+Quarantined: a record without `methodName`, without a time, or without any principal
+(outside System Event logs); a call (not a policy delta) naming no service (`serviceName`,
+else its first `authorizationInfo` entry's `resourceAttributes.service`);
 a policy delta without member or role.
 """
 
@@ -89,6 +99,10 @@ FIELDS = {
     "log_name": key("logName"),
     "timestamp": key("timestamp"),
     "receive_timestamp": key("receiveTimestamp"),
+    # Data lakes (Panther's) hand entries back with these keys lower-cased.
+    "insert_id_lc": key("insertid"),
+    "log_name_lc": key("logname"),
+    "receive_timestamp_lc": key("receivetimestamp"),
     "severity": key("severity"),
     "resource": key("resource"),
     "operation_info": key("operation"),
@@ -99,6 +113,7 @@ FIELDS = {
     "authentication": "$.protoPayload.authenticationInfo",
     "principal_email": "$.protoPayload.authenticationInfo.principalEmail",
     "principal_subject": "$.protoPayload.authenticationInfo.principalSubject",
+    "delegation": "$.protoPayload.authenticationInfo.serviceAccountDelegationInfo[0]",
     "caller_ip": "$.protoPayload.requestMetadata.callerIp",
     # Some exporters re-case it.
     "caller_ip_upper": "$.protoPayload.requestMetadata.callerIP",
@@ -120,7 +135,7 @@ FIELDS = {
     "request_name": "$.protoPayload.request.name",
 }
 
-EXTRA_COMMON = ["actor_raw", "insert_id", "log_name", "severity", "resource_type",
+EXTRA_COMMON = ["actor_raw", "caller_ip", "insert_id", "log_name", "severity", "resource_type",
                 "resource_labels",
                 "method_name", "service_name", "resource_name", "status_code",
                 "status_message", "user_agent", "authentication", "operation_info",
@@ -145,7 +160,12 @@ class CloudAudit:
         return "protoPayload" in keys
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _gcp_fields AS {extract(FIELDS)}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _gcp_fields AS SELECT * EXCLUDE "
+                    "(insert_id_lc, log_name_lc, receive_timestamp_lc) REPLACE ("
+                    "coalesce(insert_id, insert_id_lc) AS insert_id, "
+                    "coalesce(log_name, log_name_lc) AS log_name, "
+                    "coalesce(receive_timestamp, receive_timestamp_lc) AS receive_timestamp) "
+                    f"FROM ({extract(FIELDS)})")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _gcp_mapped AS {MAPPED_SQL}")
         con.execute("DROP TABLE _gcp_fields")
         return split_by_kind(con, "_gcp_mapped", NAME, COLUMNS, default_kind="actions")
@@ -172,16 +192,39 @@ _K8S_VERSION_AT = ("list_position(list_transform(parts, "
 
 CREDENTIALS = ", ".join(sql_string(m) for m in CREDENTIAL_METHODS)
 
+# Google's own account for what its systems do (GCE's host maintenance, preemption):
+# the principal System Event audit logs name, and the actor of those that name none.
+SYSTEM_ACTOR = "system@google.com"
+SYSTEM_EVENT = ("coalesce(regexp_matches(" + text("log_name") + ", "
+                "'/logs/cloudaudit\\.googleapis\\.com(%2F|/)system_event$'), false)")
+# The first authority of a delegation chain (serviceAccountDelegationInfo, sorted from
+# the original caller on), for an entry whose own principal is redacted.
+DELEGATOR = ("coalesce(nullif(trim(delegation ->> '$.firstPartyPrincipal.principalEmail'), ''), "
+             + member_name("nullif(trim(delegation ->> '$.principalSubject'), '')") + ")")
+# callerIp holds an address, or a word where there is none to give: "private" (a call
+# from inside Google's network), "gce-internal-ip" (a Compute Engine VM's internal
+# address withheld). A word is no address: source_ip stays empty, the word in
+# extra.caller_ip.
+CALLER_IP = "coalesce(" + text("caller_ip") + ", " + text("caller_ip_upper") + ")"
+IS_ADDRESS = ("regexp_full_match(" + CALLER_IP + ", "
+              "'[0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f.]{0,4}){2,}')")
+
 # One row per record: what it means, before it is expanded into one row per member
 # (a CTE of MAPPED_SQL).
 EVENTS_SQL = f"""
 WITH records AS (
   SELECT f.*,
          {text('method')} AS method_text,
-         {text('service')} AS service_text,
+         -- The service a call went to; an entry that does not name it still says which
+         -- service checked the caller's permission.
+         coalesce({text('service')},
+                  nullif(trim(f.authorization_info -> '$[0]' ->> '$.resourceAttributes.service'),
+                         '')) AS service_text,
          coalesce({text('timestamp')}, {text('receive_timestamp')}) AS time_text,
          coalesce({text('principal_email')},
-                  {member_name(text('principal_subject'))}) AS actor_text,
+                  {member_name(text('principal_subject'))},
+                  {DELEGATOR},
+                  CASE WHEN {SYSTEM_EVENT} THEN '{SYSTEM_ACTOR}' END) AS actor_text,
          TRY_CAST({text('status_code')} AS INTEGER) AS code,
          coalesce(f.deltas, f.metadata_deltas, f.dataset_deltas) AS binding_deltas
   FROM _gcp_fields f),
@@ -272,6 +315,9 @@ final AS (
                   || ' (expected ADD or REMOVE)'
            WHEN meaning = 'binding' AND (binding_subject IS NULL OR granted IS NULL)
              THEN 'GKE role binding subject without name'
+           WHEN meaning = 'action' AND NOT gke AND service_text IS NULL
+             THEN 'Cloud Audit Log entry without protoPayload.serviceName (no service to '
+                  || 'name as its system)'
          END AS row_reason
   FROM items y)
 SELECT
@@ -285,15 +331,18 @@ SELECT
   CASE WHEN i = 1 THEN {text('insert_id')} ELSE {text('insert_id')} || '/' || i END AS event_id,
   -- Cloud Logging writes UTC; an export that dropped the zone still means UTC.
   CASE WHEN regexp_full_match(time_text,
-                              '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9:]+(\\.[0-9]+)?')
+                              '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}})?(\\.[0-9]+)?')
        THEN time_text || 'Z' ELSE time_text END AS ts,
   actor_text AS actor,
   -- A principalSubject (`principal://...`, `user:...`) in member normal form: as written.
   CASE WHEN {text('principal_email')} IS NULL
-       THEN nullif({text('principal_subject')}, actor_text) END AS actor_raw,
+       THEN nullif(coalesce({text('principal_subject')},
+                            delegation ->> '$.firstPartyPrincipal.principalEmail',
+                            delegation ->> '$.principalSubject'), actor_text) END AS actor_raw,
   CASE WHEN actor_text LIKE '%.gserviceaccount.com' OR actor_text LIKE 'system:serviceaccount:%'
        THEN 'service'
-       WHEN actor_text LIKE 'system:%' THEN 'system' END AS actor_type,
+       WHEN actor_text LIKE 'system:%' OR actor_text = '{SYSTEM_ACTOR}' THEN 'system'
+  END AS actor_type,
   CASE meaning WHEN 'delta' THEN {member_name('raw_member')}
                WHEN 'binding' THEN binding_subject END AS subject,
   granted AS privilege,
@@ -330,7 +379,8 @@ SELECT
   CASE WHEN coalesce({text('user_agent')}, '') ILIKE '%console%' THEN 'console'
        ELSE 'api' END AS channel,
   CASE WHEN failed THEN 'failure' ELSE 'success' END AS result,
-  coalesce({text('caller_ip')}, {text('caller_ip_upper')}) AS source_ip,
+  CASE WHEN {IS_ADDRESS} THEN {CALLER_IP} END AS source_ip,
+  CASE WHEN NOT {IS_ADDRESS} THEN {CALLER_IP} END AS caller_ip,
   request, response, service_data, metadata, authorization_info,
   CASE WHEN gke THEN k8s_verb END AS verb,
   k8s_resource, k8s_subresource,

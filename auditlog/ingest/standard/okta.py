@@ -6,7 +6,9 @@ collectors write them), or event hook deliveries (`{"eventType": "com.okta.event
 "data": {"events": [...]}}`), read as their events, located "line 2 event 3".
 
 One LogEvent (`uuid`, `published`, `eventType`, `actor`, `target[]`, `outcome`, ...) is
-one row, except a privilege grant naming several roles (below):
+one row, except a privilege grant naming several roles (below). Data lakes and SIEM
+exports (Panther, Snowflake) give LogEvents back with their top-level keys lower-cased
+(`eventtype`, `displaymessage`, `debugcontext`); they are read the same.
 
 * A successful **grant**: `user.account.privilege.grant` (admin roles given to a user),
   `group.privilege.grant` (admin roles given to a group), `group.user_membership.add`,
@@ -42,8 +44,9 @@ the record's `_row`, located "line 3 privilege 2" and identified `uuid` (first) 
 
 Okta grants carry no approval ticket or approver, so privilege rows say so
 (`extra.source_carries_approval` false) and grant_without_approval does not read them
-as unapproved. A record without eventType, published or an actor is quarantined with
-that reason.
+as unapproved. `published` is UTC (Okta writes it so; an export that dropped the `Z` is
+read as UTC). A record without eventType, published or an actor is quarantined with that
+reason.
 """
 
 from __future__ import annotations
@@ -79,6 +82,24 @@ FIELDS = {
     "debug_data": "$.debugContext.debugData",
 }
 
+# Okta writes camelCase keys; data lakes and SIEM exports (Panther's, Snowflake's) hand
+# LogEvents back with their top-level keys lower-cased (`eventtype`, `displaymessage`,
+# `debugcontext`), the nested ones as Okta wrote them. A field is read under either.
+def _lowered(path: str) -> str:
+    """`path` (a JSON pointer `/key` or `$.key.rest`) with its top-level key lower-cased."""
+    if path.startswith("/"):
+        return path.lower()
+    top, _, rest = path.removeprefix("$.").partition(".")
+    return "$." + top.lower() + ("." + rest if rest else "")
+
+
+LOWERED = {f"{name}_lc": _lowered(path) for name, path in FIELDS.items()
+           if _lowered(path) != path}
+FIELDS_SQL = (
+    "SELECT * EXCLUDE (" + ", ".join(LOWERED) + ") REPLACE ("
+    + ", ".join(f"coalesce({n.removesuffix('_lc')}, {n}) AS {n.removesuffix('_lc')}"
+                for n in LOWERED) + ") FROM ({extracted})")
+
 EXTRA_COMMON = ["event_type", "display_message", "legacy_event_type", "severity",
                 "outcome_result", "outcome_reason", "actor_okta_id", "actor_raw",
                 "targets", "user_agent", "transaction_id", "debug_data"]
@@ -92,12 +113,24 @@ COLUMNS = {
 }
 
 
+# Members only a LogEvent has (lower-cased), beside eventType and actor: what tells one
+# that lost its uuid (or its time) from another log's record.
+_LOGEVENT_OWN = frozenset({"legacyeventtype", "displaymessage", "outcome", "client",
+                           "debugcontext", "authenticationcontext", "securitycontext"})
+
+
 class Okta:
     name = NAME
 
     def matches(self, keys: set[str]) -> bool:
         # LogEvents, or event hook deliveries wrapping them (`data.events`).
-        return ({"uuid", "published", "eventType", "actor"} <= keys
+        # LogEvents (their top-level keys in any case: see LOWERED), also those a copy
+        # left without its time or actor (quarantined saying so), or event hook
+        # deliveries wrapping them (`data.events`).
+        lowered = {k.lower() for k in keys}
+        return ({"eventtype", "uuid"} <= lowered
+                or ({"eventtype", "actor"} <= lowered
+                    and bool(lowered & _LOGEVENT_OWN))
                 or {"eventType", "cloudEventsVersion", "data"} <= keys)
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
@@ -108,8 +141,8 @@ class Okta:
         source = "_okta_docs" if hooks else DOCS
         if hooks:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _okta_docs AS {DELIVERIES_SQL}")
-        con.execute("CREATE OR REPLACE TEMP TABLE _okta_fields AS "
-                    + extract(FIELDS, source=source))
+        con.execute("CREATE OR REPLACE TEMP TABLE _okta_fields AS " + FIELDS_SQL.format(
+            extracted=extract({**FIELDS, **LOWERED}, source=source)))
         con.execute("DROP TABLE IF EXISTS _okta_docs")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _okta_events AS {EVENTS_SQL}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _okta_mapped AS {MAPPED_SQL}")
@@ -169,7 +202,10 @@ WITH records AS (
   SELECT f.*,
          {text('uuid')} AS uid,
          {text('event_type')} AS etype,
-         {text('published')} AS ts,
+         -- Okta publishes UTC; a copy that dropped the zone still means UTC.
+         CASE WHEN regexp_full_match({text('published')},
+                                     '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}})?(\\.[0-9]+)?')
+              THEN {text('published')} || 'Z' ELSE {text('published')} END AS ts,
          CASE WHEN json_type(f.targets) = 'ARRAY' THEN TRY_CAST(f.targets AS JSON[])
               ELSE []::JSON[] END AS tlist,
          CASE WHEN json_type(f.actor) = 'OBJECT'

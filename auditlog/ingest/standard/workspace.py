@@ -5,7 +5,10 @@ An activity (`kind`, `id{time, uniqueQualifier, applicationName, customerId}`,
 `actor{email, profileId, callerType}`, `ipAddress`, `events[]{type, name, parameters[]}`)
 holds one or more events; **each event is one row**. Collectors that split activities
 (Filebeat/Elastic Agent write one event per line, `events` then an object) give one
-event per record, read the same way. A saved `activities.list` answer (`{"kind":
+event per record, read the same way; so does Panther's GSuite.ActivityEvent, whose
+record is one event flattened into its activity (`name`, `type` and `parameters` beside
+`id` and `actor`, the parameters an object `{"ROLE_NAME": "x"}` rather than the API's
+list). `id.time` is UTC (also when an export dropped its zone). A saved `activities.list` answer (`{"kind":
 "admin#reports#activities", "items": [...]}`) is read as its items, located "element 1
 item 3"; a record of another `kind` is quarantined with that reason.
 
@@ -73,6 +76,11 @@ FIELDS = {
     "customer_id": "$.id.customerId",
     "actor": key("actor"),
     "source_ip": key("ipAddress"),
+    "source_ip_lc": key("ipaddress"),
+    # Panther's GSuite.ActivityEvent: one event per record, its members at the top.
+    "flat_name": key("name"),
+    "flat_type": key("type"),
+    "flat_parameters": key("parameters"),
     "owner_domain": key("ownerDomain"),
     "events": key("events"),
     "network_info": key("networkInfo"),
@@ -95,7 +103,12 @@ class GoogleWorkspace:
 
     def matches(self, keys: set[str]) -> bool:
         # An activity, or a page of them as activities.list answers (`items`).
-        return {"kind", "id", "actor", "events"} <= keys or {"kind", "items"} <= keys
+        if {"kind", "id", "actor", "events"} <= keys or {"kind", "items"} <= keys:
+            return True
+        # One event flattened into its activity (Panther's GSuite.ActivityEvent: `name`,
+        # `type`, `parameters` as an object, beside `id` and `actor`).
+        return ({"id", "name"} <= keys and "events" not in keys
+                and bool("kind" in keys or "parameters" in keys or {"actor", "type"} <= keys))
 
     def stage(self, con: duckdb.DuckDBPyConnection) -> list[Staged]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _workspace_grants AS {_grants_values()}")
@@ -163,10 +176,37 @@ SELECT _row,
 FROM pages, range(0, CAST(greatest(n, 1) AS BIGINT)) AS t(i)
 """
 
+def _pointer(key_sql: str) -> str:
+    return f"'/' || replace(replace({key_sql}, '~', '~0'), '/', '~1')"
+
+
+# A flattened event (flat_*) as the event object an activity's `events` holds, its
+# parameters map ({"ROLE_NAME": "x"}) as the API's list ([{"name": ..., "value": ...}]).
+_FLAT_PARAMETERS = f"""CASE json_type(f.flat_parameters)
+  WHEN 'ARRAY' THEN f.flat_parameters
+  WHEN 'OBJECT' THEN to_json(list_transform(json_keys(f.flat_parameters), lambda k:
+    CASE WHEN json_type(json_extract(f.flat_parameters, {_pointer('k')})) = 'ARRAY'
+         THEN json_object('name', k, 'multiValue',
+                          json_extract(f.flat_parameters, {_pointer('k')}))
+         ELSE json_object('name', k, 'value',
+                          json_extract_string(f.flat_parameters, {_pointer('k')})) END))
+END"""
+_EVENTS = f"""CASE WHEN f.events IS NULL AND {text('f.flat_name')} IS NOT NULL
+  THEN json_object('type', {text('f.flat_type')}, 'name', {text('f.flat_name')},
+                   'parameters', {_FLAT_PARAMETERS})
+  ELSE f.events END"""
+
 MAPPED_SQL = f"""
-WITH records AS (
+WITH flattened AS (
+  SELECT f.* REPLACE ({_EVENTS} AS events,
+                      coalesce(f.source_ip, f.source_ip_lc) AS source_ip)
+  FROM _workspace_fields f),
+records AS (
   SELECT f.*,
-         {text('time')} AS ts,
+         -- The Reports API writes UTC; an export that dropped the zone still means UTC.
+         CASE WHEN regexp_full_match({text('time')},
+                '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[Tt ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}})?(\\.[0-9]+)?')
+              THEN {text('time')} || 'Z' ELSE {text('time')} END AS ts,
          {text('unique_qualifier')} AS uq,
          {text('application_name')} AS app,
          json_type(f.events) AS events_type,
@@ -176,7 +216,7 @@ WITH records AS (
               THEN coalesce(lower(nullif(trim(f.actor ->> '$.email'), '')),
                             nullif(trim(f.actor ->> '$.key'), ''),
                             nullif(trim(f.actor ->> '$.profileId'), '')) END AS actor_id
-  FROM _workspace_fields f),
+  FROM flattened f),
 expanded AS (
   -- An activity with no events still stages one row, to be quarantined: none is lost.
   SELECT r.*, i,
@@ -231,7 +271,8 @@ SELECT
   ename AS action,
   user_email AS target_account,
   coalesce({_param('GROUP_EMAIL')}, {_param('ROLE_NAME')}, {_param('APPLICATION_NAME')},
-           {_param('SETTING_NAME')}, {_param('DOMAIN_NAME')}, {_param('DOC_ID')})
+           {_param('SETTING_NAME')}, {_param('DOMAIN_NAME')}, {_param('DOC_ID')},
+           {_param('doc_id')})
     AS object,
   CASE WHEN (actor ->> '$.callerType') = 'KEY' THEN 'api' END AS channel,
   'success' AS result,
