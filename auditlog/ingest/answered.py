@@ -26,7 +26,7 @@ from __future__ import annotations
 import duckdb
 
 from auditlog.ingest.coverage import note_removed
-from auditlog.ingest.judge import _position_word
+from auditlog.ingest.judge import position_word
 from auditlog.ingest.staging import TYPED, VERDICT, Staged, drop
 from auditlog.kinds import Kind
 
@@ -108,7 +108,7 @@ def _answer_stored(con: duckdb.DuckDBPyConnection, kind: Kind, sha256: str) -> i
         f"""
         INSERT INTO shared_rows
         SELECT a._file, $kind, a.event_id, a._row,
-               {_position_word("coalesce(f.format, '')")} || ' ' || a._row, 'conflict', $sha
+               {position_word("coalesce(f.format, '')")} || ' ' || a._row, 'conflict', $sha
         FROM {_ANSWERED} a
         LEFT JOIN (SELECT sha256, min(format) AS format FROM ingested_files GROUP BY sha256) f
           ON f.sha256 = a._file

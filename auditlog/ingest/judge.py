@@ -60,7 +60,7 @@ def _alike_but_extras(kind: Kind) -> str:
             f"AND (s.extra IS NULL OR t.extra IS NULL OR {shared_differ})")
 
 
-def _position_word(format_: str) -> str:
+def position_word(format_: str) -> str:
     """SQL: how a row of a stored file of `format_` (ingested_files.format) is placed,
     as the quarantine places rows of that format: `line` of JSON Lines (and auditd),
     `element` of JSON, `record` of CSV/TSV (and EVTX), `row` of Parquet and of rows
@@ -165,12 +165,12 @@ def judge(con: duckdb.DuckDBPyConnection, kind: Kind, siblings: tuple[str, ...] 
                     WHEN s._digest IS NULL AND o.id IS NOT NULL THEN
                       'conflict: {key} ' || i.id || ' is already loaded as a ' || o.kind ||
                       ' row from ' || coalesce(fo.path, o._file) || ' ' ||
-                      {_position_word("coalesce(fo.format, '')")} || ' ' || o._row ||
+                      {position_word("coalesce(fo.format, '')")} || ' ' || o._row ||
                       ' (same id, other content)'
                     WHEN s._digest IS NOT NULL AND NOT {described_alike} THEN
                       'conflict: {key} ' || i.id || ' is already loaded from ' ||
                       coalesce(f.path, s._file) || ' ' ||
-                      {_position_word("coalesce(f.format, '')")} || ' ' || s._row ||
+                      {position_word("coalesce(f.format, '')")} || ' ' || s._row ||
                       ' with different content' END AS reason
         FROM in_file i
         LEFT JOIN {kind.name} s ON s.{key} = i.id
