@@ -23,7 +23,7 @@ import duckdb
 
 from auditlog.ingest.cloudwatch import KEYS as PAYLOAD_KEYS
 from auditlog.ingest.files import MAX_LINE_BYTES
-from auditlog.ingest.staging import DOCS
+from auditlog.ingest.staging import DOCS, replace_docs
 
 # The one member of a Lambda function's CloudWatch Logs event (sources.is_standard).
 KEY = "awslogs"
@@ -44,10 +44,7 @@ def decode(con: duckdb.DuckDBPyConnection) -> int:
               AND json_keys(_raw) = ['{KEY}'] ORDER BY _row""").fetchall()
     if not wrapped:
         return 0
-    decoded = [(*_payload(raw), row, loc) for row, loc, raw in wrapped]
-    con.executemany(
-        f"UPDATE {DOCS} SET _raw = coalesce(?, _raw), _bad = ? WHERE _row = ? AND _loc = ?",
-        decoded)
+    replace_docs(con, [(*_payload(raw), row, loc) for row, loc, raw in wrapped])
     return len(wrapped)
 
 

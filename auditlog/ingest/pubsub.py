@@ -32,7 +32,7 @@ from typing import Any
 import duckdb
 
 from auditlog.ingest.files import MAX_LINE_BYTES
-from auditlog.ingest.staging import DOCS
+from auditlog.ingest.staging import DOCS, replace_docs
 from auditlog.sqltext import sql_list
 
 # A PubsubMessage's members, in the JSON of the REST API and of the client libraries.
@@ -72,10 +72,7 @@ def decode(con: duckdb.DuckDBPyConnection) -> int:
             ORDER BY _row""").fetchall()
     if not wrapped:
         return 0
-    decoded = [(*_record(raw), row, loc) for row, loc, raw in wrapped]
-    con.executemany(
-        f"UPDATE {DOCS} SET _raw = coalesce(?, _raw), _bad = ? WHERE _row = ? AND _loc = ?",
-        decoded)
+    replace_docs(con, [(*_record(raw), row, loc) for row, loc, raw in wrapped])
     return len(wrapped)
 
 

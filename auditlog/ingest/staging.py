@@ -223,6 +223,16 @@ def drop(con: duckdb.DuckDBPyConnection, *names: str) -> None:
         con.execute(f"DROP {kind} IF EXISTS {quote_ident(name)}")
 
 
+def replace_docs(con: duckdb.DuckDBPyConnection,
+                 decoded: list[tuple[str | None, str | None, int, str]]) -> None:
+    """Each `(text, reason, _row, _loc)` of `DOCS` rewritten: a wrapped record replaced
+    by the text it carries, or kept as it was and quarantined for `reason` (awslogs.py,
+    pubsub.py)."""
+    con.executemany(
+        f"UPDATE {DOCS} SET _raw = coalesce(?, _raw), _bad = ? WHERE _row = ? AND _loc = ?",
+        decoded)
+
+
 def drop_all(con: duckdb.DuckDBPyConnection) -> None:
     """Every shared staging table or view, at the end of an ingest call. (After a failed
     call the connection may refuse statements until rolled back; nothing is left then.)"""
